@@ -1,0 +1,52 @@
+# Tributary. `make demo` runs the whole pipeline on the embedded default; `make test` tests it.
+SHELL := /bin/bash
+VENV ?= .venv
+BIN := $(VENV)/bin
+STATE_DIR ?= .tributary
+export DAGSTER_HOME ?= $(abspath $(STATE_DIR))/dagster_home
+DBT_MANIFEST := dbt_project/target/manifest.json
+DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros -type f) \
+	dbt_project/dbt_project.yml dbt_project/profiles.yml
+
+.PHONY: install manifest demo dev test lint format clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $@
+
+# dbt's manifest is prepared here, never at import (definitions load reads it).
+manifest: $(DBT_MANIFEST)
+
+$(DBT_MANIFEST): $(DBT_SOURCES) | $(VENV)/.installed
+	cd dbt_project && ../$(BIN)/dbt parse --profiles-dir . --target duckdb --quiet
+
+$(DAGSTER_HOME)/dagster.yaml: deploy/dagster.local.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp $< $@
+
+demo: install manifest $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/python -m tributary.demo generate
+	$(BIN)/dagster asset materialize --select '*' -m tributary.definitions
+	$(BIN)/python -m tributary.demo summary
+
+dev: install manifest $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/python -m tributary.demo generate
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+test: install manifest
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(STATE_DIR) dbt_project/target dbt_project/logs

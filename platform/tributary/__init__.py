@@ -1,0 +1,1 @@
+"""Tributary: operational sources -> warehouse -> dbt -> object-storage exports."""

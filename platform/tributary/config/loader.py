@@ -1,0 +1,147 @@
+"""Reading assets_config/: YAML in, validated models out, or one clear ConfigError."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from tributary.config.models import (
+    ExportConfig,
+    PlatformConfig,
+    SourceConfig,
+    TenantsConfig,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+CONFIG_DIR_ENV = "TRIBUTARY_CONFIG_DIR"
+STATE_DIR_ENV = "TRIBUTARY_STATE_DIR"
+# Inputs are echoed in errors only for these error types, and never under `connection`,
+# so that a mistyped secret cannot end up in a log.
+_ECHO_INPUT_TYPES = {"literal_error", "string_pattern_mismatch", "enum", "bool_parsing"}
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class ConfigError(ValueError):
+    """A configuration file is wrong: the message names the file, the key and what was expected."""
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    config_dir: Path
+    state_dir: Path
+    platform: PlatformConfig
+    sources: tuple[SourceConfig, ...]
+    exports: tuple[ExportConfig, ...]
+    tenants: TenantsConfig
+
+    def resolve_location(self, location: str) -> str:
+        """A store URL (s3://, gs://) as is; a local path made absolute under the state dir."""
+        if "://" in location:
+            return location
+        return str((self.state_dir / location).resolve())
+
+    @property
+    def warehouse_path(self) -> Path:
+        return Path(self.resolve_location(self.platform.warehouse.path))
+
+    @property
+    def landing_url(self) -> str:
+        return self.resolve_location(self.platform.landing.url)
+
+    @property
+    def exports_url(self) -> str:
+        return self.resolve_location(self.platform.exports.url)
+
+    def source(self, name: str) -> SourceConfig:
+        return next(s for s in self.sources if s.name == name)
+
+
+def default_config_dir() -> Path:
+    return Path(os.environ.get(CONFIG_DIR_ENV) or PROJECT_ROOT / "assets_config")
+
+
+def load_project(config_dir: Path | str | None = None) -> ProjectConfig:
+    config_dir = Path(config_dir) if config_dir else default_config_dir()
+    if not (config_dir / "platform.yaml").is_file():
+        raise ConfigError(f"{config_dir}: expected a platform.yaml in the configuration folder")
+    platform = _load_model(config_dir / "platform.yaml", PlatformConfig)
+    sources = _load_named(sorted((config_dir / "sources").glob("*.yaml")), SourceConfig)
+    exports = _load_named(sorted((config_dir / "exports").glob("*.yaml")), ExportConfig)
+    tenants_file = config_dir / "tenants.yaml"
+    tenants = (
+        _load_model(tenants_file, TenantsConfig) if tenants_file.is_file() else TenantsConfig()
+    )
+    state_dir = Path(os.environ.get(STATE_DIR_ENV) or platform.state_dir)
+    if not state_dir.is_absolute():
+        state_dir = config_dir.resolve().parent / state_dir
+    return ProjectConfig(
+        config_dir=config_dir,
+        state_dir=state_dir,
+        platform=platform,
+        sources=sources,
+        exports=exports,
+        tenants=tenants,
+    )
+
+
+def _load_named(files: Iterable[Path], model: type[Model]) -> tuple[Model, ...]:
+    loaded: dict[str, tuple[Path, Model]] = {}
+    for path in files:
+        item = _load_model(path, model)
+        name = item.name  # type: ignore[attr-defined]
+        if name in loaded:
+            raise ConfigError(
+                f"{_display(path)}: name: '{name}' is already defined in "
+                f"{_display(loaded[name][0])}; expected a unique name"
+            )
+        loaded[name] = (path, item)
+    return tuple(item for _, item in loaded.values())
+
+
+def _load_model(path: Path, model: type[Model]) -> Model:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{_display(path)}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{_display(path)}: expected a mapping at the top level")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format(path, exc)) from None
+
+
+def _format(path: Path, exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        location = _location(error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key; check the spelling against the configuration reference"
+        elif error["type"] == "missing":
+            message = "required key is missing"
+        if error["type"] in _ECHO_INPUT_TYPES and "connection" not in error["loc"]:
+            message += f" (got {error['input']!r})"
+        lines.append(f"{_display(path)}: {location or '(top level)'}: {message}")
+    return "\n".join(lines)
+
+
+def _location(loc: tuple) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    return text
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

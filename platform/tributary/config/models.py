@@ -1,0 +1,219 @@
+"""Pydantic models of the YAML files in assets_config/."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+# Names that become warehouse schemas, tables, columns or asset keys: plain identifiers only,
+# so that they can be quoted safely everywhere and read the same in every dialect.
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=63)]
+EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")]
+
+SourceKind = Literal["mysql", "sqlserver", "oracle", "postgres", "sqlite", "salesforce"]
+LoadMode = Literal["full", "incremental"]
+FREQUENCIES = ("hourly", "daily", "weekly")
+SECRET_KEYS = ("password", "passwd", "pwd", "secret", "token", "api_key", "security_token")
+CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WarehouseConfig(StrictModel):
+    target: Literal["duckdb"] = "duckdb"
+    path: str = Field("warehouse.duckdb", description="DuckDB file, relative to the state dir")
+
+
+class StoreConfig(StrictModel):
+    url: str = Field(description="a folder (relative to the state dir) or an s3:// / gs:// URL")
+
+
+class PlatformConfig(StrictModel):
+    state_dir: str = Field(
+        ".tributary",
+        description="where local state lives; TRIBUTARY_STATE_DIR overrides it",
+    )
+    warehouse: WarehouseConfig = WarehouseConfig()
+    landing: StoreConfig = StoreConfig(url="landing")
+    exports: StoreConfig = StoreConfig(url="exports")
+    batch_rows: int = Field(100_000, gt=0, description="rows per extracted batch / Parquet part")
+
+
+class ConnectionConfig(StrictModel):
+    """Where a source lives. Secrets only ever come from the environment."""
+
+    url_env: EnvVarName | None = Field(
+        None, description="environment variable holding the full connection URL"
+    )
+    url: str | None = Field(
+        None,
+        description="URL without a password, used when url_env is unset; {state_dir} expands",
+    )
+    password_env: EnvVarName | None = Field(
+        None, description="environment variable holding the password to add to `url`"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_literal_secrets(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for key in data:
+                if str(key).lower() in SECRET_KEYS:
+                    raise ValueError(
+                        f"'{key}' is a literal secret; expected the name of an environment "
+                        f"variable in '{key}_env' (or the whole URL in 'url_env')"
+                    )
+        return data
+
+    @field_validator("url")
+    @classmethod
+    def _url_without_password(cls, url: str | None) -> str | None:
+        if url is None:
+            return url
+        try:
+            parsed = make_url(url)
+        except ArgumentError as exc:
+            raise ValueError(
+                "expected a URL such as mysql://user@host:3306/db or sqlite:///path"
+            ) from exc
+        if parsed.password:
+            raise ValueError(
+                "the URL holds a literal password; expected it in an environment variable "
+                "named by 'password_env' (or the whole URL in 'url_env')"
+            )
+        return url
+
+    @model_validator(mode="after")
+    def _some_url(self) -> ConnectionConfig:
+        if not (self.url_env or self.url):
+            raise ValueError("expected 'url_env' (an environment variable name) or 'url'")
+        return self
+
+
+class TableConfig(StrictModel):
+    name: Identifier
+    description: str | None = None
+    source_object: str | None = Field(
+        None,
+        alias="object",
+        description="table or view to read, optionally schema-qualified; defaults to name",
+    )
+    query: str | None = Field(None, description="custom SELECT to read instead of an object")
+    primary_key: list[Identifier] = Field(default_factory=list)
+    cursor: Identifier | None = Field(None, description="change column for incremental loads")
+    mode: LoadMode = "full"
+    enabled: bool = True
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TableConfig:
+        if self.source_object and self.query:
+            raise ValueError("give either 'object' or 'query', not both")
+        if self.mode == "incremental":
+            missing = [
+                key
+                for key, value in (("primary_key", self.primary_key), ("cursor", self.cursor))
+                if not value
+            ]
+            if missing:
+                raise ValueError(
+                    f"an incremental table needs {' and '.join(repr(m) for m in missing)} "
+                    "(rows are merged by primary key, new rows found by cursor)"
+                )
+        if self.cursor and self.query is None and not re.match(r"^[\w.]+$", self.read_object):
+            raise ValueError("'object' must be a table or view name, optionally schema-qualified")
+        return self
+
+    @property
+    def read_object(self) -> str:
+        return self.source_object or self.name
+
+
+class SourceConfig(StrictModel):
+    name: Identifier
+    kind: SourceKind
+    description: str | None = None
+    connection: ConnectionConfig
+    enabled: bool = True
+    tables: list[TableConfig] = Field(min_length=1)
+
+    @field_validator("tables")
+    @classmethod
+    def _unique_tables(cls, tables: list[TableConfig]) -> list[TableConfig]:
+        seen: set[str] = set()
+        for table in tables:
+            if table.name in seen:
+                raise ValueError(f"table '{table.name}' is listed twice; expected unique names")
+            seen.add(table.name)
+        return tables
+
+
+def _check_frequency(value: str) -> str:
+    if value in FREQUENCIES:
+        return value
+    fields = value.split()
+    if len(fields) == 5 and all(CRON_FIELD.match(f) for f in fields):
+        return value
+    raise ValueError(f"expected one of {', '.join(FREQUENCIES)} or a 5-field cron string")
+
+
+Frequency = Annotated[str, AfterValidator(_check_frequency)]
+
+
+class ExportConfig(StrictModel):
+    name: Identifier
+    description: str | None = None
+    model: Identifier | None = Field(None, description="dbt model to publish")
+    query: str | None = Field(None, description="custom SQL to publish instead of a model")
+    depends_on: list[Identifier] = Field(
+        default_factory=list, description="dbt models a custom query reads"
+    )
+    format: Literal["parquet", "csv"] = "parquet"
+    frequency: Frequency = "daily"
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _one_input(self) -> ExportConfig:
+        if bool(self.model) == bool(self.query):
+            raise ValueError("expected exactly one of 'model' or 'query'")
+        if self.query and not self.depends_on:
+            raise ValueError("a query export needs 'depends_on': the dbt models it reads")
+        return self
+
+    @property
+    def upstream_models(self) -> list[str]:
+        return [self.model] if self.model else list(self.depends_on)
+
+
+class Tenant(StrictModel):
+    id: Identifier | int
+    alias: str
+    active: bool = True
+
+
+class TenantsConfig(StrictModel):
+    tenants: list[Tenant] = Field(default_factory=list)
+
+    @field_validator("tenants")
+    @classmethod
+    def _unique_ids(cls, tenants: list[Tenant]) -> list[Tenant]:
+        ids = [str(t.id) for t in tenants]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"tenant ids must be unique; listed twice: {', '.join(duplicates)}")
+        return tenants

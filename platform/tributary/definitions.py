@@ -1,0 +1,11 @@
+"""The single entry point of the Tributary code location."""
+
+import dagster as dg
+
+from tributary.config import load_project
+from tributary.defs import build_definitions
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions(load_project())

@@ -1,0 +1,42 @@
+"""Dagster objects only, each a thin layer over the plain-Python modules beside defs/."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from tributary.config import ProjectConfig
+from tributary.defs.export import build_export_defs
+from tributary.defs.ingest import build_ingest_defs
+from tributary.defs.resources import (
+    ExportStoreResource,
+    LandingStoreResource,
+    WarehouseResource,
+)
+from tributary.defs.transform import (
+    build_transform_defs,
+    dbt_project,
+    load_manifest,
+    model_refs,
+)
+
+
+def build_definitions(project: ProjectConfig) -> dg.Definitions:
+    dbt = dbt_project()
+    manifest = load_manifest(dbt)
+    resources = {
+        "warehouse": WarehouseResource(
+            target=project.platform.warehouse.target, duckdb_path=str(project.warehouse_path)
+        ),
+        "landing": LandingStoreResource(url=project.landing_url),
+        "export_store": ExportStoreResource(url=project.exports_url),
+    }
+    return dg.Definitions.merge(
+        build_ingest_defs(project),
+        build_transform_defs(manifest, dbt),
+        build_export_defs(project, model_refs(manifest, dbt)),
+        dg.Definitions(
+            resources=resources,
+            # A DuckDB file has one writer process at a time: run steps in one process.
+            executor=dg.in_process_executor,
+        ),
+    )

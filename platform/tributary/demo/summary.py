@@ -1,0 +1,28 @@
+"""What a demo run produced, in a few lines a newcomer can read."""
+
+from __future__ import annotations
+
+from fsspec.core import url_to_fs
+
+from tributary.config import ProjectConfig
+from tributary.exports.store import SUCCESS
+from tributary.warehouse import DuckDBWarehouse
+
+
+def summarize(project: ProjectConfig) -> str:
+    lines = ["Tables in the warehouse", f"  ({project.warehouse_path})"]
+    with DuckDBWarehouse(project.warehouse_path) as warehouse:
+        tables = warehouse.con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema like 'raw_%' or table_schema in ('staging', 'marts') "
+            "order by table_schema like 'raw_%' desc, table_schema, table_name"
+        ).fetchall()
+        for schema, table in tables:
+            rows = warehouse.con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
+            lines.append(f"  {schema}.{table:<28} {rows[0]:>9,} rows")
+    fs, root = url_to_fs(project.exports_url)
+    published = sorted(path.rsplit("/", 1)[0] for path in fs.glob(f"{root}/*/*/{SUCCESS}"))
+    lines.append("Published exports")
+    lines.extend(f"  {fs.unstrip_protocol(path)}" for path in published)
+    lines.append("Open the UI on this project with: make dev  (then http://127.0.0.1:3000)")
+    return "\n".join(lines)

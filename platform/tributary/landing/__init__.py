@@ -1,0 +1,19 @@
+"""The landing store: each load's Parquet parts and manifest, the audit trail and unit of replay."""
+
+from tributary.landing.manifest import (
+    CursorRange,
+    LandedFile,
+    Manifest,
+    decode_cursor,
+    encode_cursor,
+)
+from tributary.landing.store import LandingStore
+
+__all__ = [
+    "CursorRange",
+    "LandedFile",
+    "LandingStore",
+    "Manifest",
+    "decode_cursor",
+    "encode_cursor",
+]

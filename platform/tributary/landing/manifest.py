@@ -1,0 +1,68 @@
+"""The manifest of one landed load: what a warehouse loads, and the audit trail of a load."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+CursorType = Literal["int", "decimal", "date", "timestamp", "string"]
+
+
+class LandedFile(BaseModel):
+    path: str  # relative to the load's folder
+    rows: int
+    bytes: int
+
+
+class CursorRange(BaseModel):
+    column: str
+    type: CursorType
+    min: str
+    max: str
+
+    @property
+    def max_value(self) -> Any:
+        return decode_cursor(self.type, self.max)
+
+
+class Manifest(BaseModel):
+    load_id: str
+    source: str
+    table: str
+    mode: Literal["full", "incremental"]
+    extracted_at: datetime
+    row_count: int
+    files: list[LandedFile]
+    columns: list[tuple[str, str]]  # (name, Arrow type)
+    cursor: CursorRange | None = None
+
+
+def encode_cursor(value: Any) -> tuple[CursorType, str]:
+    """A cursor value as (type, text), for manifests and the watermarks table."""
+    if isinstance(value, bool):
+        raise TypeError("a boolean column cannot be a cursor")
+    if isinstance(value, int):
+        return "int", str(value)
+    if isinstance(value, Decimal):
+        return "decimal", str(value)
+    if isinstance(value, datetime):
+        return "timestamp", value.isoformat()
+    if isinstance(value, date):
+        return "date", value.isoformat()
+    if isinstance(value, str):
+        return "string", value
+    raise TypeError(f"unsupported cursor type {type(value).__name__}")
+
+
+def decode_cursor(kind: CursorType, text: str) -> Any:
+    decoders = {
+        "int": int,
+        "decimal": Decimal,
+        "timestamp": datetime.fromisoformat,
+        "date": date.fromisoformat,
+        "string": str,
+    }
+    return decoders[kind](text)

@@ -1,0 +1,108 @@
+"""The landing store: Parquet parts plus a manifest per load, in a local folder or on S3.
+
+Layout: <root>/<source>/<table>/<load_id>/part-00000.parquet ... manifest.json
+The manifest is written last, so a load folder without one is an interrupted landing that
+no warehouse will ever load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+import fsspec
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+from fsspec.core import url_to_fs
+
+from tributary.landing.manifest import CursorRange, LandedFile, Manifest, encode_cursor
+
+MANIFEST = "manifest.json"
+
+
+class LandingStore:
+    def __init__(self, url: str, *, fs: fsspec.AbstractFileSystem | None = None) -> None:
+        if fs is None:
+            fs, root = url_to_fs(url)
+        else:
+            root = url
+        self.fs = fs
+        self.root = root.rstrip("/")
+        self.url = url
+
+    def load_dir(self, source: str, table: str, load_id: str) -> str:
+        return f"{self.root}/{source}/{table}/{load_id}"
+
+    def uri(self, path: str) -> str:
+        """A path of this store as a URL a person can paste."""
+        return self.fs.unstrip_protocol(path)
+
+    def land(
+        self,
+        frames: Iterable[pl.DataFrame],
+        *,
+        source: str,
+        table: str,
+        load_id: str,
+        mode: str,
+        extracted_at: datetime,
+        cursor: str | None = None,
+    ) -> Manifest:
+        folder = self.load_dir(source, table, load_id)
+        self.fs.makedirs(folder, exist_ok=True)
+        files: list[LandedFile] = []
+        columns: list[tuple[str, str]] = []
+        low = high = None
+        for index, frame in enumerate(frames):
+            name = f"part-{index:05d}.parquet"
+            with self.fs.open(f"{folder}/{name}", "wb") as handle:
+                frame.write_parquet(handle, compression="zstd", statistics=True)
+            size = self.fs.size(f"{folder}/{name}")
+            files.append(LandedFile(path=name, rows=frame.height, bytes=size))
+            if not columns:
+                columns = [
+                    (field.name, str(field.type)) for field in frame.head(0).to_arrow().schema
+                ]
+            if cursor and frame.height:
+                batch_low, batch_high = frame[cursor].min(), frame[cursor].max()
+                if batch_low is not None:
+                    low = batch_low if low is None else min(low, batch_low)
+                    high = batch_high if high is None else max(high, batch_high)
+        cursor_range = None
+        if cursor and high is not None:
+            kind, low_text = encode_cursor(low)
+            cursor_range = CursorRange(
+                column=cursor, type=kind, min=low_text, max=encode_cursor(high)[1]
+            )
+        manifest = Manifest(
+            load_id=load_id,
+            source=source,
+            table=table,
+            mode=mode,
+            extracted_at=extracted_at,
+            row_count=sum(f.rows for f in files),
+            files=files,
+            columns=columns,
+            cursor=cursor_range,
+        )
+        with self.fs.open(f"{folder}/{MANIFEST}", "w") as handle:
+            handle.write(manifest.model_dump_json(indent=2))
+        return manifest
+
+    def read_manifest(self, folder: str) -> Manifest:
+        with self.fs.open(f"{folder.rstrip('/')}/{MANIFEST}", "r") as handle:
+            return Manifest.model_validate_json(handle.read())
+
+    def batches(self, manifest: Manifest) -> pa.RecordBatchReader:
+        """Exactly the files named in the manifest, streamed one row group at a time."""
+        folder = self.load_dir(manifest.source, manifest.table, manifest.load_id)
+        paths = [f"{folder}/{f.path}" for f in manifest.files]
+        with self.fs.open(paths[0], "rb") as handle:
+            schema = pq.read_schema(handle)
+        return pa.RecordBatchReader.from_batches(schema, self._iter_batches(paths))
+
+    def _iter_batches(self, paths: list[str]) -> Iterator[pa.RecordBatch]:
+        for path in paths:
+            with self.fs.open(path, "rb") as handle:
+                yield from pq.ParquetFile(handle).iter_batches()

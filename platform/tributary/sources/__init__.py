@@ -1,0 +1,22 @@
+"""Extraction: each source kind yields a table's rows as Arrow record batches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tributary.config import SourceConfig
+from tributary.sources.base import SourceError, SourceReader
+from tributary.sources.connection import resolve_url
+from tributary.sources.sql import SqlSource
+
+SQL_KINDS = {"mysql", "sqlserver", "oracle", "postgres", "sqlite"}
+
+
+def open_source(source: SourceConfig, *, state_dir: Path) -> SourceReader:
+    """The reader for `source`. Nothing connects until a table is read."""
+    if source.kind in SQL_KINDS:
+        return SqlSource(resolve_url(source.connection, source=source.name, state_dir=state_dir))
+    raise SourceError(f"source '{source.name}': kind '{source.kind}' has no reader yet")
+
+
+__all__ = ["SourceError", "SourceReader", "SqlSource", "open_source"]

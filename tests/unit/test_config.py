@@ -1,0 +1,129 @@
+"""Each bad configuration fails loading with a message naming the file, the key and what
+was expected; a good one loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tributary.config import ConfigError, load_project
+
+
+def write_source(config_dir: Path, name: str, source: dict) -> Path:
+    path = config_dir / "sources" / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(source))
+    return path
+
+
+def source(**overrides) -> dict:
+    base = {
+        "name": "shop",
+        "kind": "mysql",
+        "connection": {"url_env": "SHOP_URL"},
+        "tables": [{"name": "orders", "primary_key": ["id"], "cursor": "updated_at",
+                    "mode": "incremental"}],
+    }  # fmt: skip
+    base.update(overrides)
+    return base
+
+
+def load_error(config_dir: Path) -> str:
+    with pytest.raises(ConfigError) as raised:
+        load_project(config_dir)
+    return str(raised.value)
+
+
+def test_shipped_configuration_loads(config_dir: Path) -> None:
+    project = load_project(config_dir)
+    assert {s.name for s in project.sources} == {"erp", "app", "ops"}
+    assert project.source("erp").tables[1].read_object == "sales_orders_stage"
+    assert [t.alias for t in project.tenants.tenants if t.active] == ["acme", "globex", "initech"]
+
+
+def test_unknown_source_kind(config_dir: Path) -> None:
+    write_source(config_dir, "shop", source(kind="db2"))
+    message = load_error(config_dir)
+    assert "sources/shop.yaml: kind:" in message
+    assert "'mysql'" in message and "'salesforce'" in message
+    assert "(got 'db2')" in message
+
+
+@pytest.mark.parametrize(
+    ("missing", "expected"),
+    [("primary_key", "'primary_key'"), ("cursor", "'cursor'")],
+)
+def test_incremental_table_needs_primary_key_and_cursor(
+    config_dir: Path, missing: str, expected: str
+) -> None:
+    table = {"name": "orders", "primary_key": ["id"], "cursor": "updated_at",
+             "mode": "incremental"}  # fmt: skip
+    del table[missing]
+    write_source(config_dir, "shop", source(tables=[table]))
+    message = load_error(config_dir)
+    assert "sources/shop.yaml: tables[0]:" in message
+    assert f"an incremental table needs {expected}" in message
+
+
+def test_same_table_listed_twice(config_dir: Path) -> None:
+    table = {"name": "orders", "mode": "full"}
+    write_source(config_dir, "shop", source(tables=[table, table]))
+    message = load_error(config_dir)
+    assert "sources/shop.yaml: tables:" in message
+    assert "table 'orders' is listed twice" in message
+
+
+def test_same_source_in_two_files(config_dir: Path) -> None:
+    write_source(config_dir, "shop_copy", source(name="erp"))
+    message = load_error(config_dir)
+    assert "sources/shop_copy.yaml: name: 'erp' is already defined in" in message
+    assert "sources/erp.yaml" in message
+
+
+@pytest.mark.parametrize(
+    "connection",
+    [
+        {"url": "mysql://etl@db.internal/shop", "password": "hunter2-literal"},
+        {"url": "mysql://etl:hunter2-literal@db.internal/shop"},
+    ],
+    ids=["password-key", "password-in-url"],
+)
+def test_literal_password_is_rejected_without_echoing_it(
+    config_dir: Path, connection: dict
+) -> None:
+    write_source(config_dir, "shop", source(connection=connection))
+    message = load_error(config_dir)
+    assert "sources/shop.yaml: connection" in message
+    assert "password_env" in message
+    assert "hunter2-literal" not in message
+
+
+def test_unknown_key_is_named(config_dir: Path) -> None:
+    write_source(config_dir, "shop", source(tabels=[]))
+    message = load_error(config_dir)
+    assert "sources/shop.yaml: tabels: unknown key" in message
+
+
+def test_bad_identifier_and_frequency(config_dir: Path) -> None:
+    write_source(config_dir, "shop", source(tables=[{"name": "orders; drop table x"}]))
+    assert "tables[0].name: String should match pattern" in load_error(config_dir)
+
+    (config_dir / "sources" / "shop.yaml").unlink()
+    (config_dir / "exports" / "bad.yaml").write_text(
+        yaml.safe_dump({"name": "bad", "model": "dim_customer", "frequency": "fortnightly"})
+    )
+    message = load_error(config_dir)
+    assert "exports/bad.yaml: frequency:" in message
+    assert "hourly, daily, weekly or a 5-field cron string" in message
+
+
+def test_definitions_loading_fails_with_the_config_message(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_source(config_dir, "shop", source(kind="db2"))
+    monkeypatch.setenv("TRIBUTARY_CONFIG_DIR", str(config_dir))
+    from tributary.definitions import defs
+
+    with pytest.raises(ConfigError, match=r"sources/shop.yaml: kind:"):
+        defs()
