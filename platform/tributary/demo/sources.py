@@ -102,7 +102,7 @@ def _build_erp(con: sqlite3.Connection, rng: random.Random, *, customers: int, o
                 amount = round(amount * rng.uniform(0.9, 1.1), 2)
                 clock += timedelta(seconds=rng.randint(1, 60))
                 changes.append(("U", order_id, customer_id, order_date, amount, status, clock))
-        if order_id % 50 == 0:
+        if order_id % 50 == 0 and customer_id != UNKNOWN_CUSTOMER_ID:
             clock += timedelta(seconds=1)
             changes.append(("D", order_id, customer_id, order_date, amount, "cancelled", clock))
     con.executemany(
