@@ -19,7 +19,7 @@ def summarize(project: ProjectConfig) -> str:
         ).fetchall()
         for schema, table in tables:
             rows = warehouse.con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
-            lines.append(f"  {schema}.{table:<28} {rows[0]:>9,} rows")
+            lines.append(f"  {schema + '.' + table:<36} {rows[0]:>7,} rows")
     fs, root = url_to_fs(project.exports_url)
     published = sorted(path.rsplit("/", 1)[0] for path in fs.glob(f"{root}/*/*/{SUCCESS}"))
     lines.append("Published exports")
