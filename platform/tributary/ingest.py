@@ -5,14 +5,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
-import polars as pl
 import pyarrow as pa
 
 from tributary.arrow import nonempty_batches
 from tributary.config import SourceConfig, TableConfig
 from tributary.landing import LandingStore, Manifest
+from tributary.slices import TENANT_COLUMN, Slice
 from tributary.sources import SourceReader
 from tributary.warehouse import LoadOutcome, LoadTarget, Warehouse
 
@@ -24,6 +26,7 @@ class TableLoad:
     manifest: Manifest
     outcome: LoadOutcome
     landing_uri: str
+    since: Any | None
 
 
 def new_load_id(now: datetime) -> str:
@@ -31,14 +34,27 @@ def new_load_id(now: datetime) -> str:
     return f"{now:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
 
 
-def load_target(source: SourceConfig, table: TableConfig) -> LoadTarget:
+def load_target(source: SourceConfig, table: TableConfig, where: Slice | None = None) -> LoadTarget:
     return LoadTarget(
         source=source.name,
         table=table.name,
         mode=table.mode,
         primary_key=tuple(table.primary_key),
         cursor=table.cursor,
+        where=where,
     )
+
+
+def read_from(watermark: Any | None, lookback: timedelta | int | Decimal | None) -> Any | None:
+    """Where an incremental read starts: the watermark, less the lookback window, so that
+    rows committed late with a cursor just behind the watermark are not missed."""
+    if watermark is None or lookback is None:
+        return watermark
+    if isinstance(lookback, timedelta) != isinstance(watermark, datetime):
+        raise TypeError(
+            f"lookback {lookback!r} does not fit a cursor of type {type(watermark).__name__}"
+        )
+    return watermark - lookback
 
 
 def ingest_table(
@@ -49,20 +65,30 @@ def ingest_table(
     landing: LandingStore,
     warehouse: Warehouse,
     batch_rows: int,
+    where: Slice | None = None,
 ) -> TableLoad:
     started_at = datetime.now(UTC)
     load_id = new_load_id(started_at)
-    target = load_target(source, table)
-    since = warehouse.watermark(source.name, table.name) if table.mode == "incremental" else None
-    batches = reader.read(table, since=since, batch_rows=batch_rows)
+    target = load_target(source, table, where)
+    since = None
+    if table.mode == "incremental":
+        since = read_from(warehouse.watermark(target), table.lookback)
+    extract = reader.read(table, since=since, batch_rows=batch_rows, where=where)
     manifest = landing.land(
-        with_load_columns(batches, load_id=load_id, extracted_at=started_at),
+        with_load_columns(
+            extract.batches,
+            load_id=load_id,
+            extracted_at=started_at,
+            tenant=where.low if where is not None and where.kind == "tenant" else None,
+        ),
         source=source.name,
         table=table.name,
         load_id=load_id,
         mode=table.mode,
         extracted_at=started_at,
         cursor=table.cursor,
+        scope=target.scope,
+        counters=extract.counters,
     )
     folder = landing.load_dir(source.name, table.name, load_id)
     outcome = warehouse.load(
@@ -72,17 +98,28 @@ def ingest_table(
         landing_path=landing.uri(folder),
         started_at=started_at,
     )
-    return TableLoad(manifest=manifest, outcome=outcome, landing_uri=landing.uri(folder))
+    return TableLoad(
+        manifest=manifest, outcome=outcome, landing_uri=landing.uri(folder), since=since
+    )
 
 
 def with_load_columns(
-    batches: pa.RecordBatchReader, *, load_id: str, extracted_at: datetime
-) -> Iterator[pl.DataFrame]:
+    batches: pa.RecordBatchReader,
+    *,
+    load_id: str,
+    extracted_at: datetime,
+    tenant: int | str | None = None,
+) -> Iterator[pa.RecordBatch]:
     """Each batch with the load metadata every raw row carries."""
-    metadata = [
-        pl.lit(load_id, dtype=pl.String).alias("_load_id"),
-        pl.lit(extracted_at, dtype=pl.Datetime("us", "UTC")).alias("_extracted_at"),
-        pl.lit(False, dtype=pl.Boolean).alias("_deleted"),
-    ]
     for batch in nonempty_batches(batches):
-        yield pl.DataFrame(pl.from_arrow(batch)).with_columns(metadata)
+        rows = batch.num_rows
+        columns = {
+            "_load_id": pa.array([load_id] * rows, pa.string()),
+            "_extracted_at": pa.array([extracted_at] * rows, pa.timestamp("us", tz="UTC")),
+            "_deleted": pa.array([False] * rows, pa.bool_()),
+        }
+        if tenant is not None:
+            columns[TENANT_COLUMN] = pa.array([str(tenant)] * rows, pa.string())
+        for name, values in columns.items():
+            batch = batch.append_column(name, values)
+        yield batch

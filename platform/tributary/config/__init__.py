@@ -3,8 +3,10 @@
 from tributary.config.loader import ConfigError, ProjectConfig, load_project
 from tributary.config.models import (
     ConnectionConfig,
+    DuckDBWarehouseConfig,
     ExportConfig,
     PlatformConfig,
+    PostgresWarehouseConfig,
     SourceConfig,
     TableConfig,
     Tenant,
@@ -14,8 +16,10 @@ from tributary.config.models import (
 __all__ = [
     "ConfigError",
     "ConnectionConfig",
+    "DuckDBWarehouseConfig",
     "ExportConfig",
     "PlatformConfig",
+    "PostgresWarehouseConfig",
     "ProjectConfig",
     "SourceConfig",
     "TableConfig",

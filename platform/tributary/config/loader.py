@@ -48,8 +48,10 @@ class ProjectConfig:
         return str((self.state_dir / location).resolve())
 
     @property
-    def warehouse_path(self) -> Path:
-        return Path(self.resolve_location(self.platform.warehouse.path))
+    def warehouse_path(self) -> Path | None:
+        """The DuckDB file, for the embedded warehouse."""
+        warehouse = self.platform.warehouse
+        return Path(self.resolve_location(warehouse.path)) if warehouse.target == "duckdb" else None
 
     @property
     def landing_url(self) -> str:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -27,30 +30,16 @@ LoadMode = Literal["full", "incremental"]
 FREQUENCIES = ("hourly", "daily", "weekly")
 SECRET_KEYS = ("password", "passwd", "pwd", "secret", "token", "api_key", "security_token")
 CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
+DURATION = re.compile(r"^(\d+)\s*([smhd])$")
+DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class WarehouseConfig(StrictModel):
-    target: Literal["duckdb"] = "duckdb"
-    path: str = Field("warehouse.duckdb", description="DuckDB file, relative to the state dir")
-
-
 class StoreConfig(StrictModel):
     url: str = Field(description="a folder (relative to the state dir) or an s3:// / gs:// URL")
-
-
-class PlatformConfig(StrictModel):
-    state_dir: str = Field(
-        ".tributary",
-        description="where local state lives; TRIBUTARY_STATE_DIR overrides it",
-    )
-    warehouse: WarehouseConfig = WarehouseConfig()
-    landing: StoreConfig = StoreConfig(url="landing")
-    exports: StoreConfig = StoreConfig(url="exports")
-    batch_rows: int = Field(100_000, gt=0, description="rows per extracted batch / Parquet part")
 
 
 class ConnectionConfig(StrictModel):
@@ -104,6 +93,40 @@ class ConnectionConfig(StrictModel):
         return self
 
 
+class DuckDBWarehouseConfig(StrictModel):
+    target: Literal["duckdb"] = "duckdb"
+    path: str = Field("warehouse.duckdb", description="DuckDB file, relative to the state dir")
+
+
+class PostgresWarehouseConfig(StrictModel):
+    target: Literal["postgres"]
+    connection: ConnectionConfig
+
+
+WarehouseConfig = Annotated[
+    DuckDBWarehouseConfig | PostgresWarehouseConfig, Field(discriminator="target")
+]
+
+
+class PlatformConfig(StrictModel):
+    state_dir: str = Field(
+        ".tributary",
+        description="where local state lives; TRIBUTARY_STATE_DIR overrides it",
+    )
+    warehouse: WarehouseConfig = DuckDBWarehouseConfig()
+    landing: StoreConfig = StoreConfig(url="landing")
+    exports: StoreConfig = StoreConfig(url="exports")
+    batch_rows: int = Field(100_000, gt=0, description="rows per extracted batch / Parquet part")
+
+
+class KeyRanges(StrictModel):
+    """Split a large table's backfill into resumable partitions by ranges of one key."""
+
+    column: Identifier
+    size: int = Field(gt=0, description="keys per partition")
+    upper_bound: int = Field(gt=0, description="keys up to here are split; the last is open")
+
+
 class TableConfig(StrictModel):
     name: Identifier
     description: str | None = None
@@ -116,6 +139,15 @@ class TableConfig(StrictModel):
     primary_key: list[Identifier] = Field(default_factory=list)
     cursor: Identifier | None = Field(None, description="change column for incremental loads")
     mode: LoadMode = "full"
+    lookback: Lookback | None = Field(
+        None,
+        description="re-read this far behind the watermark: a duration (30s, 15m, 2h, 1d) "
+        "for time cursors, a number for numeric cursors",
+    )
+    tenant_column: Identifier | None = Field(
+        None, description="column holding the tenant id: one partition per active tenant"
+    )
+    key_ranges: KeyRanges | None = None
     enabled: bool = True
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -135,8 +167,18 @@ class TableConfig(StrictModel):
                     f"an incremental table needs {' and '.join(repr(m) for m in missing)} "
                     "(rows are merged by primary key, new rows found by cursor)"
                 )
-        if self.cursor and self.query is None and not re.match(r"^[\w.]+$", self.read_object):
+        if self.query is None and not re.match(
+            r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)?$", self.read_object
+        ):
             raise ValueError("'object' must be a table or view name, optionally schema-qualified")
+        if self.lookback is not None and self.mode != "incremental":
+            raise ValueError("'lookback' applies to incremental tables only")
+        if self.key_ranges and (self.mode != "full" or self.tenant_column):
+            raise ValueError("'key_ranges' applies to full loads of tables not scoped by tenant")
+        if self.tenant_column and self.query and ":tenant_id" not in self.query:
+            raise ValueError(
+                "a tenant-scoped 'query' must select one tenant's rows with :tenant_id"
+            )
         return self
 
     @property
@@ -173,6 +215,23 @@ def _check_frequency(value: str) -> str:
 
 
 Frequency = Annotated[str, AfterValidator(_check_frequency)]
+
+
+def _parse_lookback(value: object) -> timedelta | int | Decimal:
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 15m or a number")
+    if isinstance(value, int | Decimal | timedelta):
+        return value
+    if isinstance(value, float):
+        return Decimal(str(value))
+    match = DURATION.match(str(value).strip())
+    if not match:
+        raise ValueError("expected a duration such as 30s, 15m, 2h or 1d, or a number")
+    amount, unit = int(match.group(1)), match.group(2)
+    return timedelta(**{DURATION_UNITS[unit]: amount})
+
+
+Lookback = Annotated[timedelta | int | Decimal, BeforeValidator(_parse_lookback)]
 
 
 class ExportConfig(StrictModel):

@@ -24,9 +24,7 @@ def build_definitions(project: ProjectConfig) -> dg.Definitions:
     dbt = dbt_project()
     manifest = load_manifest(dbt)
     resources = {
-        "warehouse": WarehouseResource(
-            target=project.platform.warehouse.target, duckdb_path=str(project.warehouse_path)
-        ),
+        "warehouse": WarehouseResource.from_project(project),
         "landing": LandingStoreResource(url=project.landing_url),
         "export_store": ExportStoreResource(url=project.exports_url),
     }
@@ -36,7 +34,9 @@ def build_definitions(project: ProjectConfig) -> dg.Definitions:
         build_export_defs(project, model_refs(manifest, dbt)),
         dg.Definitions(
             resources=resources,
-            # A DuckDB file has one writer process at a time: run steps in one process.
-            executor=dg.in_process_executor,
+            # A DuckDB file has one writer process at a time: run its steps in one process.
+            executor=dg.in_process_executor
+            if project.platform.warehouse.target == "duckdb"
+            else dg.multiprocess_executor,
         ),
     )

@@ -1,4 +1,8 @@
-"""Raw table assets: one per configured source table, key ["raw", <source>, <table>]."""
+"""Raw table assets: one per configured source table, key ["raw", <source>, <table>].
+
+Tenant-scoped tables are partitioned by the active tenants of tenants.yaml; tables with
+key_ranges by ranges of their key, so a backfill runs as resumable pieces.
+"""
 
 import dagster as dg
 
@@ -6,11 +10,17 @@ from tributary.config import ProjectConfig, SourceConfig, TableConfig
 from tributary.defs.metadata import table_metadata
 from tributary.defs.resources import LandingStoreResource, WarehouseResource
 from tributary.ingest import ingest_table
+from tributary.slices import partition_keys, slice_for
 from tributary.sources import open_source
 
 
 def raw_asset_key(source: str, table: str) -> dg.AssetKey:
     return dg.AssetKey(["raw", source, table])
+
+
+def partitions_for(project: ProjectConfig, table: TableConfig) -> dg.PartitionsDefinition | None:
+    keys = partition_keys(table, list(project.tenants.tenants))
+    return dg.StaticPartitionsDefinition(keys) if keys is not None else None
 
 
 def build_raw_asset(
@@ -21,6 +31,7 @@ def build_raw_asset(
         group_name=source.name,
         kinds={source.kind, project.platform.warehouse.target},
         description=table.description or f"{table.read_object} from {source.name}",
+        partitions_def=partitions_for(project, table),
         metadata={
             "load_mode": table.mode,
             "primary_key": ", ".join(table.primary_key) or "-",
@@ -34,6 +45,9 @@ def build_raw_asset(
         warehouse: WarehouseResource,
         landing: LandingStoreResource,
     ) -> dg.MaterializeResult:
+        where = None
+        if context.has_partition_key:
+            where = slice_for(table, context.partition_key, list(project.tenants.tenants))
         with warehouse.open() as wh:
             load = ingest_table(
                 source,
@@ -42,19 +56,25 @@ def build_raw_asset(
                 landing=landing.open(),
                 warehouse=wh,
                 batch_rows=project.platform.batch_rows,
+                where=where,
             )
+        outcome = load.outcome
         context.log.info(
-            f"{load.outcome.table_name}: {load.manifest.row_count} rows landed, "
-            f"{load.outcome.rows_in_table} in table"
+            f"{outcome.table_name}: {load.manifest.row_count} rows landed, "
+            f"{outcome.rows_in_table} in table"
         )
         return dg.MaterializeResult(
             metadata={
-                **table_metadata(load.outcome.table_name, load.outcome.columns),
-                "dagster/row_count": load.outcome.rows_in_table,
+                **table_metadata(outcome.table_name, outcome.columns),
+                "dagster/row_count": outcome.rows_in_table,
                 "rows_loaded": load.manifest.row_count,
                 "load_id": load.manifest.load_id,
                 "landing_path": dg.MetadataValue.path(load.landing_uri),
-                "watermark": str(load.outcome.watermark) if load.outcome.watermark else "-",
+                "read_from": str(load.since) if load.since is not None else "-",
+                "watermark": str(outcome.watermark) if outcome.watermark is not None else "-",
+                "added_columns": ", ".join(outcome.added_columns) or "-",
+                "widened_columns": ", ".join(outcome.widened_columns) or "-",
+                **{name: count for name, count in load.manifest.counters.items()},
             }
         )
 

@@ -1,26 +1,63 @@
-"""Dagster resources: thin, configurable handles on the warehouse and the two stores."""
+"""Dagster resources: thin, configurable handles on the warehouse and the two stores.
+
+Their configuration (shown in the UI) holds paths, URLs without passwords and the NAMES of
+environment variables; secrets are read from the environment when a run opens a resource.
+"""
 
 from __future__ import annotations
 
 import dagster as dg
 
+from tributary.config import ConnectionConfig, ProjectConfig
+from tributary.connection import resolve_url
 from tributary.exports import ExportStore
 from tributary.landing import LandingStore
-from tributary.warehouse import DuckDBWarehouse, Warehouse
+from tributary.warehouse import Warehouse, open_warehouse
 
 
 class WarehouseResource(dg.ConfigurableResource):
     """The warehouse raw tables are loaded into and dbt builds in."""
 
     target: str = "duckdb"
-    duckdb_path: str
+    duckdb_path: str | None = None
+    url: str | None = None
+    url_env: str | None = None
+    password_env: str | None = None
+
+    @classmethod
+    def from_project(cls, project: ProjectConfig) -> WarehouseResource:
+        warehouse = project.platform.warehouse
+        if warehouse.target == "duckdb":
+            return cls(target="duckdb", duckdb_path=str(project.warehouse_path))
+        connection = warehouse.connection
+        return cls(
+            target=warehouse.target,
+            url=connection.url,
+            url_env=connection.url_env,
+            password_env=connection.password_env,
+        )
+
+    def _connection(self) -> ConnectionConfig:
+        return ConnectionConfig(url=self.url, url_env=self.url_env, password_env=self.password_env)
 
     def open(self) -> Warehouse:
-        return DuckDBWarehouse(self.duckdb_path)
+        if self.target == "duckdb":
+            return open_warehouse("duckdb", duckdb_path=self.duckdb_path)
+        return open_warehouse(self.target, connection=self._connection())
 
     def dbt_env(self) -> dict[str, str]:
         """Environment for dbt's profiles.yml, so dbt builds in the same warehouse."""
-        return {"TRIBUTARY_DBT_TARGET": self.target, "TRIBUTARY_DUCKDB_PATH": self.duckdb_path}
+        if self.target == "duckdb":
+            return {"TRIBUTARY_DBT_TARGET": "duckdb", "TRIBUTARY_DUCKDB_PATH": self.duckdb_path}
+        url = resolve_url(self._connection(), owner="warehouse", state_dir=".")
+        return {
+            "TRIBUTARY_DBT_TARGET": self.target,
+            "TRIBUTARY_PG_HOST": url.host or "127.0.0.1",
+            "TRIBUTARY_PG_PORT": str(url.port or 5432),
+            "TRIBUTARY_PG_USER": url.username or "",
+            "TRIBUTARY_PG_PASSWORD": url.password or "",
+            "TRIBUTARY_PG_DATABASE": url.database or "",
+        }
 
 
 class LandingStoreResource(dg.ConfigurableResource):

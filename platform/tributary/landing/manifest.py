@@ -38,6 +38,8 @@ class Manifest(BaseModel):
     files: list[LandedFile]
     columns: list[tuple[str, str]]  # (name, Arrow type)
     cursor: CursorRange | None = None
+    scope: str = ""  # the partition (tenant, key range) this load replaces; "" = whole table
+    counters: dict[str, int] = {}  # what the type policy changed, e.g. zero_dates_nulled
 
 
 def encode_cursor(value: Any) -> tuple[CursorType, str]:

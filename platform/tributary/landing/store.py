@@ -7,12 +7,12 @@ no warehouse will ever load.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 
 import fsspec
-import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from fsspec.core import url_to_fs
 
@@ -40,7 +40,7 @@ class LandingStore:
 
     def land(
         self,
-        frames: Iterable[pl.DataFrame],
+        batches: Iterable[pa.RecordBatch],
         *,
         source: str,
         table: str,
@@ -48,27 +48,29 @@ class LandingStore:
         mode: str,
         extracted_at: datetime,
         cursor: str | None = None,
+        scope: str = "",
+        counters: Mapping[str, int] | None = None,
     ) -> Manifest:
+        """Write each batch as a Parquet part, then the manifest. `counters` is read after
+        the batches are consumed, so a reader may fill it while streaming."""
         folder = self.load_dir(source, table, load_id)
         self.fs.makedirs(folder, exist_ok=True)
         files: list[LandedFile] = []
         columns: list[tuple[str, str]] = []
         low = high = None
-        for index, frame in enumerate(frames):
+        for index, batch in enumerate(batches):
             name = f"part-{index:05d}.parquet"
             with self.fs.open(f"{folder}/{name}", "wb") as handle:
-                frame.write_parquet(handle, compression="zstd", statistics=True)
+                pq.write_table(pa.Table.from_batches([batch]), handle, compression="zstd")
             size = self.fs.size(f"{folder}/{name}")
-            files.append(LandedFile(path=name, rows=frame.height, bytes=size))
+            files.append(LandedFile(path=name, rows=batch.num_rows, bytes=size))
             if not columns:
-                columns = [
-                    (field.name, str(field.type)) for field in frame.head(0).to_arrow().schema
-                ]
-            if cursor and frame.height:
-                batch_low, batch_high = frame[cursor].min(), frame[cursor].max()
-                if batch_low is not None:
-                    low = batch_low if low is None else min(low, batch_low)
-                    high = batch_high if high is None else max(high, batch_high)
+                columns = [(field.name, str(field.type)) for field in batch.schema]
+            if cursor and batch.num_rows:
+                bounds = pc.min_max(batch.column(cursor)).as_py()
+                if bounds["min"] is not None:
+                    low = bounds["min"] if low is None else min(low, bounds["min"])
+                    high = bounds["max"] if high is None else max(high, bounds["max"])
         cursor_range = None
         if cursor and high is not None:
             kind, low_text = encode_cursor(low)
@@ -85,6 +87,8 @@ class LandingStore:
             files=files,
             columns=columns,
             cursor=cursor_range,
+            scope=scope,
+            counters=dict(counters or {}),
         )
         with self.fs.open(f"{folder}/{MANIFEST}", "w") as handle:
             handle.write(manifest.model_dump_json(indent=2))

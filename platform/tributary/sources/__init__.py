@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tributary.config import SourceConfig
-from tributary.sources.base import SourceError, SourceReader
-from tributary.sources.connection import resolve_url
+from tributary.connection import resolve_url
+from tributary.sources.base import Extract, SourceError, SourceReader
 from tributary.sources.sql import SqlSource
 
 SQL_KINDS = {"mysql", "sqlserver", "oracle", "postgres", "sqlite"}
@@ -15,8 +15,10 @@ SQL_KINDS = {"mysql", "sqlserver", "oracle", "postgres", "sqlite"}
 def open_source(source: SourceConfig, *, state_dir: Path) -> SourceReader:
     """The reader for `source`. Nothing connects until a table is read."""
     if source.kind in SQL_KINDS:
-        return SqlSource(resolve_url(source.connection, source=source.name, state_dir=state_dir))
+        return SqlSource(
+            resolve_url(source.connection, owner=f"source '{source.name}'", state_dir=state_dir)
+        )
     raise SourceError(f"source '{source.name}': kind '{source.kind}' has no reader yet")
 
 
-__all__ = ["SourceError", "SourceReader", "SqlSource", "open_source"]
+__all__ = ["Extract", "SourceError", "SourceReader", "SqlSource", "open_source"]

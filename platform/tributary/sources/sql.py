@@ -1,14 +1,17 @@
 """Relational sources (MySQL, SQL Server, Oracle, PostgreSQL, SQLite) read as Arrow batches.
 
 The query is built with SQLAlchemy Core and compiled for the dialect of the database actually
-connected to, so quoting and cursor literals are right for each. Rows are fetched by a
-`Fetcher`, connectorx by default: the seam where a driver is swapped (or faked in tests).
+connected to, so quoting and literals are right for each. Rows are fetched by a `Fetcher`
+(connectorx by default; python-oracledb for Oracle): the seam where a driver is swapped, or
+faked in tests. Columns are described from the database's catalog first, so that the type
+policy (sources/types.py) knows each column's declared type.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import connectorx
@@ -17,10 +20,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Dialect
 
 from tributary.config import TableConfig
-from tributary.sources.base import SourceError
-from tributary.sources.connection import redact
+from tributary.connection import redact
+from tributary.slices import Slice
+from tributary.sources.base import Extract, SourceError
+from tributary.sources.types import MYSQL_BACKENDS, SourceColumn, normalize
 
 Fetcher = Callable[[str, str, int], pa.RecordBatchReader]
+TEXT = sa.String(100)
 
 # SQLAlchemy backend name -> connectorx scheme.
 _CONNECTORX_SCHEMES = {
@@ -32,9 +38,44 @@ _CONNECTORX_SCHEMES = {
     "oracle": "oracle",
 }
 
+# The catalog query per backend: name, base type, full type, precision, scale.
+_DESCRIBE = {
+    "mysql": """
+        select column_name, lower(data_type), lower(column_type), numeric_precision, numeric_scale
+        from information_schema.columns
+        where table_schema = coalesce(:schema, database()) and table_name = :table
+        order by ordinal_position""",
+    "postgresql": """
+        select column_name, lower(data_type), lower(data_type), numeric_precision, numeric_scale
+        from information_schema.columns
+        where table_schema = coalesce(:schema, current_schema()) and table_name = :table
+        order by ordinal_position""",
+    "mssql": """
+        select column_name, lower(data_type), lower(data_type), numeric_precision, numeric_scale
+        from information_schema.columns
+        where table_schema = coalesce(:schema, schema_name()) and table_name = :table
+        order by ordinal_position""",
+    "oracle": """
+        select column_name, lower(data_type), lower(data_type), data_precision, data_scale
+        from all_tab_columns
+        where owner = coalesce(upper(:schema), user) and table_name = upper(:table)
+        order by column_id""",
+    # SQLite has no catalog of precisions: -1 says "read them from the declared type".
+    "sqlite": """
+        select name, lower(type), lower(type), -1, -1
+        from pragma_table_info(:table)""",
+}
+_DESCRIBE["mariadb"] = _DESCRIBE["mysql"]
+
 
 def connectorx_fetch(connection: str, query: str, batch_rows: int) -> pa.RecordBatchReader:
-    return connectorx.read_sql(connection, query, return_type="arrow_stream", batch_size=batch_rows)
+    options: dict[str, Any] = {}
+    if connection.startswith("mysql://"):
+        # utf8mb4 so that 4-byte characters survive, and TIMESTAMP columns arrive in UTC.
+        options["pre_execution_query"] = ["SET NAMES utf8mb4", "SET time_zone = '+00:00'"]
+    return connectorx.read_sql(
+        connection, query, return_type="arrow_stream", batch_size=batch_rows, **options
+    )
 
 
 def dialect_for(url: URL) -> Dialect:
@@ -47,26 +88,98 @@ class SqlSource:
     def __init__(self, url: URL, *, fetch: Fetcher = connectorx_fetch) -> None:
         self._url = url
         self._fetch = fetch
+        self.backend = url.get_backend_name()
         self.dialect = dialect_for(url)
 
-    def build_query(self, table: TableConfig, *, since: Any | None = None) -> str:
+    def compile(self, statement: sa.Executable) -> str:
+        return str(statement.compile(dialect=self.dialect, compile_kwargs={"literal_binds": True}))
+
+    def describe_query(self, table: TableConfig) -> str:
+        *schema, name = table.read_object.split(".")
+        template = _DESCRIBE[self.backend]
+        values = {"schema": ".".join(schema) or None, "table": name}
+        statement = sa.text(template).bindparams(
+            *(
+                sa.bindparam(key, value, type_=TEXT)
+                for key, value in values.items()
+                if f":{key}" in template
+            )
+        )
+        return self.compile(statement)
+
+    def describe(self, table: TableConfig) -> list[SourceColumn]:
+        """Declared column types of the table or view; none for a custom query."""
+        if table.query or self.backend not in _DESCRIBE:
+            return []
+        catalog = self._run(self.describe_query(table), 10_000, table).read_all()
+        return [
+            SourceColumn.from_catalog(*row)
+            for row in zip(*(column.to_pylist() for column in catalog.columns), strict=True)
+        ]
+
+    def build_query(
+        self,
+        table: TableConfig,
+        *,
+        since: Any | None = None,
+        where: Slice | None = None,
+        columns: list[SourceColumn] = (),
+    ) -> str:
         if table.query:
-            relation = sa.text(table.query).columns().subquery("src")
+            text = sa.text(table.query)
+            if where is not None and where.kind == "tenant":
+                text = text.bindparams(sa.bindparam("tenant_id", where.low))
+            relation = text.columns().subquery("src")
         else:
             *schema, name = table.read_object.split(".")
             relation = sa.table(name, schema=".".join(schema) or None)
-        statement = sa.select(sa.literal_column("*")).select_from(relation)
+        statement = sa.select(*self._select_list(columns)).select_from(relation)
         if since is not None:
             if not table.cursor:
                 raise SourceError(f"table '{table.name}' has no cursor to read incrementally")
             statement = statement.where(sa.column(table.cursor) >= sa.literal(since))
-        compiled = statement.compile(dialect=self.dialect, compile_kwargs={"literal_binds": True})
-        return str(compiled)
+        if where is not None and not (table.query and where.kind == "tenant"):
+            statement = statement.where(*where.conditions(where.source_column))
+        return self.compile(statement)
+
+    def _select_list(self, columns: list[SourceColumn]) -> list[sa.ColumnElement]:
+        if not columns:
+            return [sa.literal_column("*")]
+        return [
+            sa.cast(sa.column(c.name), TEXT).label(c.name)
+            if c.reads_as_text(self.backend)
+            else sa.column(c.name)
+            for c in columns
+        ]
 
     def read(
-        self, table: TableConfig, *, since: Any | None, batch_rows: int
-    ) -> pa.RecordBatchReader:
-        query = self.build_query(table, since=since)
+        self,
+        table: TableConfig,
+        *,
+        since: Any | None = None,
+        batch_rows: int,
+        where: Slice | None = None,
+    ) -> Extract:
+        columns = self.describe(table)
+        query = self.build_query(table, since=since, where=where, columns=columns)
+        counters: Counter = Counter()
+        reader = self._run(query, batch_rows, table)
+        by_name = {c.name: c for c in columns}
+        backend = self.backend if self.backend not in MYSQL_BACKENDS else "mysql"
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            for batch in reader:
+                yield normalize(batch, by_name, backend, counters)
+
+        empty = pa.RecordBatch.from_pylist([], schema=reader.schema)
+        schema = normalize(empty, by_name, backend, Counter()).schema
+        return Extract(
+            batches=pa.RecordBatchReader.from_batches(schema, batches()),
+            counters=counters,
+            query=query,
+        )
+
+    def _run(self, query: str, batch_rows: int, table: TableConfig) -> pa.RecordBatchReader:
         try:
             return self._fetch(self._connectorx_url(), query, batch_rows)
         except Exception as exc:  # driver errors vary; re-raise without credentials
@@ -74,7 +187,7 @@ class SqlSource:
             raise SourceError(f"reading table '{table.name}' failed: {message}") from None
 
     def _connectorx_url(self) -> str:
-        scheme = _CONNECTORX_SCHEMES.get(self._url.get_backend_name())
+        scheme = _CONNECTORX_SCHEMES.get(self.backend)
         if scheme is None:
-            raise SourceError(f"no reader for databases of type '{self._url.get_backend_name()}'")
+            raise SourceError(f"no reader for databases of type '{self.backend}'")
         return self._url.set(drivername=scheme).render_as_string(hide_password=False)

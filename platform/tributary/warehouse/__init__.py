@@ -2,21 +2,37 @@
 
 from __future__ import annotations
 
-from tributary.config import ProjectConfig
+from pathlib import Path
+
+from tributary.config import ConnectionConfig
+from tributary.connection import resolve_url
 from tributary.warehouse.base import (
     STATE_SCHEMA,
     LoadOutcome,
     LoadTarget,
+    SqlWarehouse,
     Warehouse,
     quote_ident,
     raw_schema,
 )
 from tributary.warehouse.duckdb import DuckDBWarehouse
+from tributary.warehouse.postgres import PostgresWarehouse
 
 
-def open_warehouse(project: ProjectConfig) -> Warehouse:
-    """The configured warehouse. It connects on first use, not here."""
-    return DuckDBWarehouse(project.warehouse_path)
+def open_warehouse(
+    target: str,
+    *,
+    duckdb_path: Path | str | None = None,
+    connection: ConnectionConfig | None = None,
+    state_dir: Path = Path("."),
+) -> Warehouse:
+    """The warehouse for `target`. It connects on first use, not here."""
+    if target == "duckdb":
+        return DuckDBWarehouse(duckdb_path)
+    if target == "postgres":
+        url = resolve_url(connection, owner="warehouse", state_dir=state_dir)
+        return PostgresWarehouse(url.set(drivername="postgresql").render_as_string(False))
+    raise ValueError(f"unknown warehouse target '{target}'")
 
 
 __all__ = [
@@ -24,6 +40,8 @@ __all__ = [
     "DuckDBWarehouse",
     "LoadOutcome",
     "LoadTarget",
+    "PostgresWarehouse",
+    "SqlWarehouse",
     "Warehouse",
     "open_warehouse",
     "quote_ident",

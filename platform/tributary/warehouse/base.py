@@ -1,19 +1,62 @@
-"""The one Warehouse interface. Each backend is a second implementation, not an `if`."""
+"""The one Warehouse interface, and the load algorithm every SQL warehouse shares.
+
+A backend is a second implementation of the same primitives (run SQL, bulk-load a staging
+table from Arrow, map Arrow types to its column types), not an `if` in every caller.
+"""
 
 from __future__ import annotations
 
+import base64
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
-from tributary.landing import Manifest
+from tributary.landing import Manifest, decode_cursor, encode_cursor
+from tributary.slices import Slice
+from tributary.warehouse.drift import plan_schema
 
 STATE_SCHEMA = "_tributary"
+
+STATE_DDL = [
+    f"create schema if not exists {STATE_SCHEMA}",
+    f"""create table if not exists {STATE_SCHEMA}.loads (
+        load_id varchar(64) primary key,
+        source varchar(128) not null,
+        table_name varchar(128) not null,
+        scope varchar(128) not null,
+        mode varchar(16) not null,
+        rows_loaded bigint not null,
+        rows_in_table bigint not null,
+        landing_path varchar(1024) not null,
+        started_at timestamptz not null,
+        finished_at timestamptz not null
+    )""",
+    f"""create table if not exists {STATE_SCHEMA}.watermarks (
+        source varchar(128) not null,
+        table_name varchar(128) not null,
+        scope varchar(128) not null,
+        cursor_column varchar(128) not null,
+        value_type varchar(16) not null,
+        value varchar(256) not null,
+        load_id varchar(64) not null,
+        updated_at timestamptz not null,
+        primary key (source, table_name, scope)
+    )""",
+    f"""create table if not exists {STATE_SCHEMA}.table_schemas (
+        source varchar(128) not null,
+        table_name varchar(128) not null,
+        arrow_schema text not null,
+        updated_at timestamptz not null,
+        primary key (source, table_name)
+    )""",
+]
 
 
 def quote_ident(name: str) -> str:
@@ -34,6 +77,7 @@ class LoadTarget:
     mode: Literal["full", "incremental"]
     primary_key: tuple[str, ...] = ()
     cursor: str | None = None
+    where: Slice | None = None  # the partition this load replaces, if any
 
     @property
     def schema(self) -> str:
@@ -43,6 +87,10 @@ class LoadTarget:
     def qualified_name(self) -> str:
         return f"{quote_ident(self.schema)}.{quote_ident(self.table)}"
 
+    @property
+    def scope(self) -> str:
+        return self.where.key if self.where else ""
+
 
 @dataclass(frozen=True)
 class LoadOutcome:
@@ -51,14 +99,16 @@ class LoadOutcome:
     rows_in_table: int
     columns: list[tuple[str, str]]  # (name, warehouse type)
     watermark: Any | None
+    added_columns: list[str]
+    widened_columns: list[str]
 
 
 class Warehouse(ABC):
     kind: str
 
     @abstractmethod
-    def watermark(self, source: str, table: str) -> Any | None:
-        """The cursor value the last committed load of the table reached, if any."""
+    def watermark(self, target: LoadTarget) -> Any | None:
+        """The cursor value the last committed load of the table (or slice) reached."""
 
     @abstractmethod
     def load(
@@ -70,8 +120,8 @@ class Warehouse(ABC):
         landing_path: str,
         started_at: datetime,
     ) -> LoadOutcome:
-        """Load exactly the manifest's rows. In ONE transaction: swap in (full) or merge
-        (incremental) the raw table, advance the watermark and record the load."""
+        """Load exactly the manifest's rows. In ONE transaction: replace (full) or merge
+        (incremental) the raw table or its slice, advance the watermark, record the load."""
 
     @abstractmethod
     @contextmanager
@@ -86,3 +136,201 @@ class Warehouse(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class SqlWarehouse(Warehouse):
+    """The shared load algorithm. SQL here is what DuckDB, PostgreSQL and Redshift accept."""
+
+    # --- what a backend provides -------------------------------------------------------
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Run one statement; parameters are `?` placeholders."""
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]: ...
+
+    @abstractmethod
+    @contextmanager
+    def transaction(self) -> Iterator[None]: ...
+
+    @abstractmethod
+    def create_staging(self, name: str, schema: pa.Schema, batches: pa.RecordBatchReader) -> None:
+        """Create table `name` (qualified, quoted) with exact column types, and bulk-load it."""
+
+    @abstractmethod
+    def sql_type(self, arrow_type: pa.DataType) -> str: ...
+
+    def replace_all(self, target: LoadTarget, staged: str, columns: str) -> None:
+        """A full load's swap, inside the load's transaction."""
+        self.execute(f"delete from {target.qualified_name}")
+        self.insert_from(target, staged, columns)
+
+    def insert_from(self, target: LoadTarget, staged: str, columns: str) -> None:
+        self.execute(
+            f"insert into {target.qualified_name} ({columns}) select {columns} from {staged}"
+        )
+
+    # --- the algorithm -------------------------------------------------------------------
+    def ensure_state(self) -> None:
+        for statement in STATE_DDL:
+            self.execute(statement)
+
+    def watermark(self, target: LoadTarget) -> Any | None:
+        rows = self.query(
+            f"select value_type, value from {STATE_SCHEMA}.watermarks "
+            "where source = ? and table_name = ? and scope = ?",
+            [target.source, target.table, target.scope],
+        )
+        return decode_cursor(rows[0][0], rows[0][1]) if rows else None
+
+    def recorded_schema(self, target: LoadTarget) -> pa.Schema | None:
+        rows = self.query(
+            f"select arrow_schema from {STATE_SCHEMA}.table_schemas "
+            "where source = ? and table_name = ?",
+            [target.source, target.table],
+        )
+        if not rows:
+            return None
+        return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(rows[0][0])))
+
+    def table_exists(self, schema: str, table: str) -> bool:
+        return bool(
+            self.query(
+                "select 1 from information_schema.tables where table_schema = ? and table_name = ?",
+                [schema, table],
+            )
+        )
+
+    def load(
+        self,
+        target: LoadTarget,
+        manifest: Manifest,
+        batches: pa.RecordBatchReader,
+        *,
+        landing_path: str,
+        started_at: datetime,
+    ) -> LoadOutcome:
+        incoming = batches.schema
+        staging_table = f"{target.table}__load_{manifest.load_id[-8:]}"
+        staged = f"{quote_ident(target.schema)}.{quote_ident(staging_table)}"
+        columns = ", ".join(quote_ident(field.name) for field in incoming)
+        with self.transaction():
+            self.execute(f"create schema if not exists {quote_ident(target.schema)}")
+            plan = plan_schema(target.table, self.recorded_schema(target), incoming)
+            self.create_staging(staged, incoming, batches)
+            if not self.table_exists(target.schema, target.table):
+                self.execute(
+                    f"create table {target.qualified_name} as select * from {staged} where 1 = 0"
+                )
+            for field in plan.added:
+                self.execute(
+                    f"alter table {target.qualified_name} add column "
+                    f"{quote_ident(field.name)} {self.sql_type(field.type)}"
+                )
+            for field in plan.widened:
+                self.widen_column(target, field)
+            if target.mode == "incremental":
+                self._merge(target, staged, columns)
+            elif target.where is not None:
+                self.execute(
+                    f"delete from {target.qualified_name} where {self._slice_sql(target.where)}"
+                )
+                self.insert_from(target, staged, columns)
+            else:
+                self.replace_all(target, staged, columns)
+            self.execute(f"drop table {staged}")
+            watermark = self._advance_watermark(target, manifest)
+            self._record_schema(target, plan.merged)
+            [(rows_in_table,)] = self.query(f"select count(*) from {target.qualified_name}")
+            self.execute(
+                f"insert into {STATE_SCHEMA}.loads values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    manifest.load_id,
+                    target.source,
+                    target.table,
+                    target.scope,
+                    target.mode,
+                    manifest.row_count,
+                    rows_in_table,
+                    landing_path,
+                    started_at,
+                    datetime.now(UTC),
+                ],
+            )
+            table_columns = self.query(
+                "select column_name, data_type from information_schema.columns "
+                "where table_schema = ? and table_name = ? order by ordinal_position",
+                [target.schema, target.table],
+            )
+        return LoadOutcome(
+            table_name=f"{target.schema}.{target.table}",
+            rows_loaded=manifest.row_count,
+            rows_in_table=rows_in_table,
+            columns=[(name, kind) for name, kind in table_columns],
+            watermark=watermark,
+            added_columns=[f.name for f in plan.added],
+            widened_columns=[f.name for f in plan.widened],
+        )
+
+    def widen_column(self, target: LoadTarget, field: pa.Field) -> None:
+        self.execute(
+            f"alter table {target.qualified_name} alter column {quote_ident(field.name)} "
+            f"type {self.sql_type(field.type)}"
+        )
+
+    def _merge(self, target: LoadTarget, staged: str, columns: str) -> None:
+        keys = ", ".join(quote_ident(k) for k in target.primary_key)
+        scope = f" and {self._slice_sql(target.where)}" if target.where else ""
+        self.execute(
+            f"delete from {target.qualified_name} where ({keys}) in (select {keys} from {staged})"
+            + scope
+        )
+        # The lookback re-reads rows: keep the latest version of each key from this load.
+        self.execute(
+            f"insert into {target.qualified_name} ({columns}) select {columns} from ("
+            f"select *, row_number() over (partition by {keys} "
+            f"order by {quote_ident(target.cursor)} desc) as _tributary_rank "
+            f"from {staged}) as ranked where _tributary_rank = 1"
+        )
+
+    def _slice_sql(self, where: Slice) -> str:
+        # Slice values come from configuration (tenant ids, integer bounds): rendered as
+        # literals by SQLAlchemy so that strings are quoted and escaped correctly.
+        condition = sa.and_(*where.conditions(where.table_column))
+        if where.kind == "tenant":
+            condition = sa.column(where.table_column) == sa.literal(str(where.low))
+        compiled = condition.compile(
+            dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
+        )
+        return str(compiled)
+
+    def _advance_watermark(self, target: LoadTarget, manifest: Manifest) -> Any | None:
+        previous = self.watermark(target)
+        if manifest.cursor is None:
+            return previous
+        reached = manifest.cursor.max_value
+        if previous is not None and previous >= reached:
+            return previous
+        kind, text = encode_cursor(reached)
+        key = [target.source, target.table, target.scope]
+        self.execute(
+            f"delete from {STATE_SCHEMA}.watermarks where source = ? and table_name = ? "
+            "and scope = ?",
+            key,
+        )
+        self.execute(
+            f"insert into {STATE_SCHEMA}.watermarks values (?, ?, ?, ?, ?, ?, ?, ?)",
+            [*key, manifest.cursor.column, kind, text, manifest.load_id, datetime.now(UTC)],
+        )
+        return reached
+
+    def _record_schema(self, target: LoadTarget, schema: pa.Schema) -> None:
+        encoded = base64.b64encode(schema.serialize().to_pybytes()).decode()
+        key = [target.source, target.table]
+        self.execute(
+            f"delete from {STATE_SCHEMA}.table_schemas where source = ? and table_name = ?", key
+        )
+        self.execute(
+            f"insert into {STATE_SCHEMA}.table_schemas values (?, ?, ?, ?)",
+            [*key, encoded, datetime.now(UTC)],
+        )

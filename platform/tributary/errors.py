@@ -1,0 +1,9 @@
+"""Errors shared across the plain-Python modules. Messages never carry credentials."""
+
+
+class SourceError(RuntimeError):
+    """A source could not be read."""
+
+
+class SchemaDriftError(RuntimeError):
+    """A table's incoming columns cannot be loaded into its raw table without losing data."""

@@ -1,0 +1,78 @@
+"""Slices: the part of a table one partition reads and replaces (one tenant, one key range).
+
+A slice turns into a predicate twice: on the source column when reading, and on the raw
+table's column when the load replaces that part of the table (`_tenant_id` for tenants).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import sqlalchemy as sa
+
+from tributary.config import TableConfig, Tenant
+
+TENANT_COLUMN = "_tenant_id"
+
+
+@dataclass(frozen=True)
+class Slice:
+    kind: Literal["tenant", "range"]
+    key: str  # the partition key, also the watermark scope
+    source_column: str
+    table_column: str
+    low: int | str
+    high: int | None = None  # exclusive; None leaves a range open-ended
+
+    def conditions(self, column_name: str) -> list[sa.ColumnElement[bool]]:
+        column = sa.column(column_name)
+        if self.kind == "tenant":
+            return [column == sa.literal(self.low)]
+        conditions = [column >= sa.literal(self.low)]
+        if self.high is not None:
+            conditions.append(column < sa.literal(self.high))
+        return conditions
+
+
+def partition_keys(table: TableConfig, tenants: list[Tenant]) -> list[str] | None:
+    """The partitions of a table, or None when it loads whole."""
+    if table.tenant_column:
+        return [str(t.id) for t in tenants if t.active]
+    if table.key_ranges:
+        ranges = table.key_ranges
+        return [
+            range_key(low, low + ranges.size - 1)
+            for low in range(0, ranges.upper_bound, ranges.size)
+        ]
+    return None
+
+
+def range_key(low: int, high: int) -> str:
+    return f"{low:012d}-{high:012d}"
+
+
+def slice_for(table: TableConfig, partition_key: str, tenants: list[Tenant]) -> Slice:
+    if table.tenant_column:
+        tenant = next((t for t in tenants if str(t.id) == partition_key), None)
+        if tenant is None:
+            raise KeyError(f"no tenant with id {partition_key!r} in tenants.yaml")
+        return Slice(
+            kind="tenant",
+            key=partition_key,
+            source_column=table.tenant_column,
+            table_column=TENANT_COLUMN,
+            low=tenant.id,
+        )
+    if table.key_ranges:
+        low, high = (int(part) for part in partition_key.split("-"))
+        last = low + table.key_ranges.size >= table.key_ranges.upper_bound
+        return Slice(
+            kind="range",
+            key=partition_key,
+            source_column=table.key_ranges.column,
+            table_column=table.key_ranges.column,
+            low=low,
+            high=None if last else high + 1,
+        )
+    raise KeyError(f"table '{table.name}' is not partitioned")

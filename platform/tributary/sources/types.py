@@ -1,0 +1,106 @@
+"""The type policy of relational sources, applied to each Arrow batch as it streams.
+
+- DECIMAL / NUMERIC / NUMBER are read as text and cast to their declared precision and scale
+  (connectorx would hand back Decimal(38,10) and fails on wider values): never float.
+- Timestamps with an offset are normalised to UTC.
+- MySQL DATE/DATETIME/TIMESTAMP are read as text: zero dates ('0000-00-00', '2024-00-10')
+  become NULL and are counted; MySQL TIMESTAMP is read in UTC (the session runs at +00:00).
+- MySQL tinyint(1) becomes boolean.
+- Text stays text whatever its length; binary stays bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+DECIMAL_TYPES = {"decimal", "numeric", "number", "money", "smallmoney"}
+MYSQL_BACKENDS = {"mysql", "mariadb"}
+MYSQL_TEMPORAL = {"date": pa.date32(), "datetime": pa.timestamp("us"), "timestamp": None}
+ZERO_DATE = r"^(0000|\d{4}-00|\d{4}-\d{2}-00)"
+# Unconstrained NUMERIC (no declared precision): the widest exact decimal Arrow tools share.
+DEFAULT_DECIMAL = (38, 10)
+ZERO_DATES_COUNTER = "zero_dates_nulled"
+DECLARED = re.compile(r"^\s*([a-z ]+?)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*$")
+
+
+@dataclass(frozen=True)
+class SourceColumn:
+    name: str
+    data_type: str  # the base type, lower case: decimal, tinyint, datetime, ...
+    column_type: str  # the full declared type where the database says it: tinyint(1)
+    precision: int | None = None
+    scale: int | None = None
+
+    @classmethod
+    def from_catalog(
+        cls,
+        name: str,
+        data_type: str | None,
+        column_type: str | None,
+        precision: int | None,
+        scale: int | None,
+    ) -> SourceColumn:
+        """A catalog row; where it gives no precision (-1), the declared type does."""
+        column_type = (column_type or "").strip()
+        if precision == -1:
+            declared = DECLARED.match(column_type)
+            data_type = declared.group(1) if declared else column_type
+            precision = int(declared.group(2)) if declared and declared.group(2) else None
+            scale = int(declared.group(3)) if declared and declared.group(3) else None
+        return cls(name, (data_type or "").strip(), column_type, precision, scale)
+
+    def reads_as_text(self, backend: str) -> bool:
+        return self.is_decimal or (backend in MYSQL_BACKENDS and self.data_type in MYSQL_TEMPORAL)
+
+    @property
+    def is_decimal(self) -> bool:
+        # Oracle NUMBER with no precision is an integer or float as the driver types it.
+        return self.data_type in DECIMAL_TYPES and not (
+            self.data_type == "number" and self.precision is None
+        )
+
+    @property
+    def decimal_type(self) -> pa.DataType:
+        if self.precision is None:
+            precision, scale = DEFAULT_DECIMAL
+        else:
+            precision, scale = self.precision, self.scale or 0
+        return (
+            pa.decimal128(precision, scale) if precision <= 38 else pa.decimal256(precision, scale)
+        )
+
+
+def normalize(
+    batch: pa.RecordBatch, columns: dict[str, SourceColumn], backend: str, counters: Counter
+) -> pa.RecordBatch:
+    arrays, fields = [], []
+    for field, array in zip(batch.schema, batch.columns, strict=True):
+        column = columns.get(field.name)
+        array = _normalize_array(array, column, backend, counters)
+        arrays.append(array)
+        fields.append(pa.field(field.name, array.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def _normalize_array(
+    array: pa.Array, column: SourceColumn | None, backend: str, counters: Counter
+) -> pa.Array:
+    if column is not None and column.is_decimal:
+        return pc.cast(array, column.decimal_type)
+    if column is not None and backend in MYSQL_BACKENDS:
+        if column.data_type in MYSQL_TEMPORAL:
+            zero = pc.fill_null(pc.match_substring_regex(array, ZERO_DATE), False)
+            counters[ZERO_DATES_COUNTER] += pc.sum(zero).as_py() or 0
+            valid = pc.if_else(zero, pa.scalar(None, pa.string()), array)
+            target = MYSQL_TEMPORAL[column.data_type] or pa.timestamp("us", tz="UTC")
+            return pc.cast(valid, target)
+        if column.column_type.startswith("tinyint(1)"):
+            return pc.cast(array, pa.bool_())
+    if pa.types.is_timestamp(array.type) and array.type.tz is not None:
+        return array.cast(pa.timestamp(array.type.unit, tz="UTC"))
+    return array

@@ -1,0 +1,90 @@
+"""Schema drift: what may change between a raw table's recorded columns and a new load's.
+
+A new column is added; a widened type is widened; a narrowed or incompatible type stops the
+load with an error naming the column, the old and the new type, before anything changes.
+A column the source no longer sends stays in the table (NULL for new rows).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from tributary.errors import SchemaDriftError
+
+_SIGNED = [pa.int8(), pa.int16(), pa.int32(), pa.int64()]
+_UNSIGNED = [pa.uint8(), pa.uint16(), pa.uint32(), pa.uint64()]
+_INT_DIGITS = {8: 3, 16: 5, 32: 10, 64: 19}
+
+
+@dataclass(frozen=True)
+class SchemaPlan:
+    added: list[pa.Field]
+    widened: list[pa.Field]  # with their new, wider types
+    merged: pa.Schema  # what the table holds after the load
+
+
+def plan_schema(table: str, recorded: pa.Schema | None, incoming: pa.Schema) -> SchemaPlan:
+    if recorded is None:
+        return SchemaPlan(added=[], widened=[], merged=incoming)
+    added, widened, fields = [], [], list(recorded)
+    for field in incoming:
+        index = recorded.get_field_index(field.name)
+        if index < 0:
+            added.append(field)
+            fields.append(field)
+            continue
+        old = recorded.field(index).type
+        if old == field.type or pa.types.is_null(field.type):
+            continue
+        if not widens(old, field.type):
+            raise SchemaDriftError(
+                f"table '{table}', column '{field.name}': the source type changed from {old} "
+                f"to {field.type}, which would lose data; the table was left as it was"
+            )
+        widened.append(field)
+        fields[index] = field
+    return SchemaPlan(added=added, widened=widened, merged=pa.schema(fields))
+
+
+def widens(old: pa.DataType, new: pa.DataType) -> bool:
+    """Whether every value of `old` is exactly representable in `new`."""
+    if pa.types.is_null(old):
+        return True
+    if pa.types.is_integer(old) and pa.types.is_integer(new):
+        return _int_widens(old, new)
+    if pa.types.is_floating(old) and pa.types.is_floating(new):
+        return new.bit_width >= old.bit_width
+    if pa.types.is_integer(old) and pa.types.is_floating(new):
+        return old.bit_width <= 32 and new.bit_width == 64
+    if pa.types.is_integer(old) and pa.types.is_decimal(new):
+        return new.precision - new.scale >= _INT_DIGITS[old.bit_width]
+    if pa.types.is_decimal(old) and pa.types.is_decimal(new):
+        return new.scale >= old.scale and new.precision - new.scale >= old.precision - old.scale
+    if _is_text(old) and _is_text(new):
+        return True
+    if _is_bytes(old) and _is_bytes(new):
+        return True
+    if pa.types.is_date(old) and pa.types.is_timestamp(new):
+        return new.tz is None
+    if pa.types.is_timestamp(old) and pa.types.is_timestamp(new):
+        units = ["s", "ms", "us", "ns"]
+        return old.tz == new.tz and units.index(new.unit) >= units.index(old.unit)
+    return False
+
+
+def _int_widens(old: pa.DataType, new: pa.DataType) -> bool:
+    if old in _SIGNED and new in _SIGNED:
+        return new.bit_width >= old.bit_width
+    if old in _UNSIGNED and new in _UNSIGNED:
+        return new.bit_width >= old.bit_width
+    return old in _UNSIGNED and new in _SIGNED and new.bit_width > old.bit_width
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+
+
+def _is_bytes(t: pa.DataType) -> bool:
+    return pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_binary_view(t)

@@ -1,0 +1,143 @@
+"""The PostgreSQL warehouse: staging tables bulk-loaded with COPY, all in one transaction."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from tributary.warehouse.base import LoadTarget, SqlWarehouse, quote_ident
+
+_SIMPLE_TYPES = {
+    pa.bool_(): "boolean",
+    pa.int8(): "smallint",
+    pa.int16(): "smallint",
+    pa.int32(): "integer",
+    pa.int64(): "bigint",
+    pa.uint8(): "smallint",
+    pa.uint16(): "integer",
+    pa.uint32(): "bigint",
+    pa.uint64(): "numeric(20, 0)",
+    pa.float16(): "real",
+    pa.float32(): "real",
+    pa.float64(): "double precision",
+    pa.date32(): "date",
+    pa.date64(): "date",
+}
+# Quote every non-null value, so that PostgreSQL's CSV reads an empty string as '' and only
+# an unquoted empty field as NULL.
+_CSV = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
+
+
+class PostgresWarehouse(SqlWarehouse):
+    kind = "postgres"
+
+    def __init__(self, conninfo: str) -> None:
+        self._conninfo = conninfo
+        self._con: psycopg.Connection | None = None
+
+    @property
+    def con(self) -> psycopg.Connection:
+        if self._con is None:
+            self._con = psycopg.connect(self._conninfo, autocommit=True)
+            self.ensure_state()
+        return self._con
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.con.execute(_placeholders(sql), list(params) or None)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return self.con.execute(_placeholders(sql), list(params) or None).fetchall()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.con.transaction():
+            yield
+
+    def sql_type(self, arrow_type: pa.DataType) -> str:
+        if arrow_type in _SIMPLE_TYPES:
+            return _SIMPLE_TYPES[arrow_type]
+        if pa.types.is_decimal(arrow_type):
+            return f"numeric({arrow_type.precision}, {arrow_type.scale})"
+        if pa.types.is_timestamp(arrow_type):
+            return "timestamptz" if arrow_type.tz else "timestamp"
+        if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+            return "text"
+        if pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type):
+            return "bytea"
+        if pa.types.is_time(arrow_type):
+            return "time"
+        if pa.types.is_null(arrow_type):
+            return "text"
+        raise TypeError(f"no PostgreSQL column type for Arrow type {arrow_type}")
+
+    def create_staging(self, name: str, schema: pa.Schema, batches: pa.RecordBatchReader) -> None:
+        columns = ", ".join(f"{quote_ident(f.name)} {self.sql_type(f.type)}" for f in schema)
+        self.execute(f"create table {name} ({columns})")
+        names = ", ".join(quote_ident(f.name) for f in schema)
+        with self.con.cursor().copy(f"copy {name} ({names}) from stdin (format csv)") as copy:
+            for batch in batches:
+                buffer = io.BytesIO()
+                pacsv.write_csv(_copyable(batch), buffer, write_options=_CSV)
+                copy.write(buffer.getvalue())
+
+    def replace_all(self, target: LoadTarget, staged: str, columns: str) -> None:
+        # TRUNCATE is transactional in PostgreSQL and leaves no dead rows; a rename swap
+        # would break the dbt views built on the raw table.
+        self.execute(f"truncate {target.qualified_name}")
+        self.insert_from(target, staged, columns)
+
+    @contextmanager
+    def read(self, sql: str, *, batch_rows: int = 100_000) -> Iterator[pa.RecordBatchReader]:
+        # A server-side cursor keeps memory flat; rows become Arrow batches as they arrive.
+        with self.con.transaction(), self.con.cursor(name="tributary_read") as cursor:
+            cursor.itersize = batch_rows
+            cursor.execute(sql)
+            names = [column.name for column in cursor.description]
+            first = cursor.fetchmany(batch_rows)
+            schema = (
+                pa.RecordBatch.from_pylist(
+                    [dict(zip(names, row, strict=True)) for row in first]
+                ).schema
+                if first
+                else pa.schema([(n, pa.null()) for n in names])
+            )
+
+            def batches() -> Iterator[pa.RecordBatch]:
+                rows = first
+                while rows:
+                    yield pa.RecordBatch.from_pylist(
+                        [dict(zip(names, row, strict=True)) for row in rows], schema=schema
+                    )
+                    rows = cursor.fetchmany(batch_rows)
+
+            yield pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def _placeholders(sql: str) -> str:
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+def _copyable(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Binary columns as PostgreSQL's hex bytea text; everything else as Arrow writes it."""
+    arrays = []
+    for array in batch.columns:
+        if pa.types.is_binary(array.type) or pa.types.is_large_binary(array.type):
+            array = pa.array(
+                [None if v is None else "\\x" + v.hex() for v in array.to_pylist()], pa.string()
+            )
+        elif pa.types.is_timestamp(array.type) and array.type.tz:
+            array = pc.cast(array, pa.timestamp(array.type.unit, tz="UTC"))
+        arrays.append(array)
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
