@@ -97,8 +97,9 @@ def _normalize_array(
             zero = pc.fill_null(pc.match_substring_regex(array, ZERO_DATE), False)
             counters[ZERO_DATES_COUNTER] += pc.sum(zero).as_py() or 0
             valid = pc.if_else(zero, pa.scalar(None, pa.string()), array)
-            target = MYSQL_TEMPORAL[column.data_type] or pa.timestamp("us", tz="UTC")
-            return pc.cast(valid, target)
+            if column.data_type == "timestamp":  # read at session time zone +00:00
+                return pc.assume_timezone(pc.cast(valid, pa.timestamp("us")), "UTC")
+            return pc.cast(valid, MYSQL_TEMPORAL[column.data_type])
         if column.column_type.startswith("tinyint(1)"):
             return pc.cast(array, pa.bool_())
     if pa.types.is_timestamp(array.type) and array.type.tz is not None:

@@ -1,0 +1,69 @@
+"""Real servers: a fresh MariaDB database and a fresh PostgreSQL database per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pymysql
+import pytest
+from sqlalchemy.engine import URL, make_url
+
+from tests.conftest import require_service
+
+MARIADB = dict(host="127.0.0.1", port=3306, user="root", password="")
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def _mariadb_up() -> bool:
+    try:
+        pymysql.connect(**MARIADB, connect_timeout=3).close()
+        return True
+    except pymysql.err.OperationalError:
+        return False
+
+
+def _postgres_up() -> bool:
+    try:
+        psycopg.connect(POSTGRES, connect_timeout=3).close()
+        return True
+    except psycopg.OperationalError:
+        return False
+
+
+@pytest.fixture
+def mariadb() -> Iterator[tuple[URL, pymysql.connections.Connection]]:
+    """(URL of a fresh database, an autocommit connection to it)."""
+    require_service("MariaDB on 127.0.0.1:3306", _mariadb_up())
+    name = f"tributary_{uuid.uuid4().hex[:10]}"
+    admin = pymysql.connect(**MARIADB, autocommit=True, charset="utf8mb4")
+    admin.cursor().execute(f"create database {name} character set utf8mb4")
+    con = pymysql.connect(**MARIADB, database=name, autocommit=True, charset="utf8mb4")
+    con.cursor().execute("set session sql_mode = ''")  # allow zero dates, as old apps do
+    try:
+        yield make_url(f"mysql://root@127.0.0.1:3306/{name}"), con
+    finally:
+        con.close()
+        admin.cursor().execute(f"drop database {name}")
+        admin.close()
+
+
+@pytest.fixture
+def postgres() -> Iterator[str]:
+    """The conninfo URL of a fresh PostgreSQL database."""
+    require_service("PostgreSQL on 127.0.0.1:5432", _postgres_up())
+    name = f"tributary_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES, autocommit=True) as admin:
+        admin.execute(f"create database {name}")
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+            admin.execute(f"drop database {name} with (force)")
+
+
+def run_sql(con: pymysql.connections.Connection, *statements: str, params=None) -> None:
+    with con.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement, params)

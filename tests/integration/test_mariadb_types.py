@@ -1,0 +1,76 @@
+"""The type policy against a real MariaDB server: exact values for every case."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pyarrow as pa
+
+from tributary.config import TableConfig
+from tributary.sources import SqlSource
+from tributary.sources.types import ZERO_DATES_COUNTER
+
+from .conftest import run_sql
+
+LONG_TEXT = "ü" * 40_000  # 80,000 bytes: over 64 KB
+EMOJI = "héllo 🎉 naïve 日本"
+
+
+def test_every_type_case_keeps_its_exact_value(mariadb) -> None:
+    url, con = mariadb
+    run_sql(
+        con,
+        """create table typecheck (
+            id int primary key,
+            amount decimal(12, 3),
+            wide decimal(40, 5),
+            flag tinyint(1),
+            small tinyint,
+            d date,
+            dt datetime(6),
+            ts timestamp(3) null default null,
+            body longtext,
+            label varchar(50),
+            payload blob,
+            ratio double
+        ) default charset = utf8mb4""",
+    )
+    run_sql(
+        con,
+        "insert into typecheck values (1, 12.345, 123456789012345678901234567890123.12345, 1, 5,"
+        " '0000-00-00', '0000-00-00 00:00:00', null, %s, %s, x'00ff10', 1.5)",
+        params=(LONG_TEXT, EMOJI),
+    )
+    run_sql(
+        con,
+        "set time_zone = '+02:00'",  # the writer's zone must not shift TIMESTAMP values
+        "insert into typecheck values (2, -0.001, 0, 0, -3, '2024-02-29',"
+        " '2024-02-29 13:14:15.123456', '2024-03-01 02:00:00.5', 'short', '', x'', null)",
+    )
+    extract = SqlSource(url).read(TableConfig(name="typecheck"), batch_rows=1000)
+    table = pa.Table.from_batches(list(extract.batches), schema=extract.batches.schema)
+    types = dict(zip(table.schema.names, table.schema.types, strict=True))
+    assert types["amount"] == pa.decimal128(12, 3)
+    assert types["wide"] == pa.decimal256(40, 5)
+    assert types["flag"] == pa.bool_()
+    assert types["d"] == pa.date32()
+    assert types["dt"] == pa.timestamp("us")
+    assert types["ts"] == pa.timestamp("us", tz="UTC")
+    assert pa.types.is_large_binary(types["payload"]) or pa.types.is_binary(types["payload"])
+
+    first, second = sorted(table.to_pylist(), key=lambda row: row["id"])
+    assert first["amount"] == Decimal("12.345")
+    assert first["wide"] == Decimal("123456789012345678901234567890123.12345")
+    assert second["amount"] == Decimal("-0.001")
+    assert (first["flag"], second["flag"]) == (True, False)
+    assert (first["small"], second["small"]) == (5, -3)
+    assert (first["d"], first["dt"]) == (None, None)  # zero dates
+    assert second["d"] == date(2024, 2, 29)
+    assert second["dt"] == datetime(2024, 2, 29, 13, 14, 15, 123456)
+    assert second["ts"] == datetime(2024, 3, 1, 0, 0, 0, 500000, tzinfo=UTC)
+    assert first["body"] == LONG_TEXT and len(first["body"].encode()) > 65_536
+    assert first["label"] == EMOJI and second["label"] == ""
+    assert first["payload"] == b"\x00\xff\x10" and second["payload"] == b""
+    assert first["ratio"] == 1.5 and second["ratio"] is None
+    assert extract.counters[ZERO_DATES_COUNTER] == 2
