@@ -12,12 +12,14 @@ from __future__ import annotations
 import importlib
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 import connectorx
 import pyarrow as pa
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, Dialect
+from sqlalchemy.dialects import mssql
+from sqlalchemy.engine import URL, Dialect, make_url
 
 from tributary.config import TableConfig
 from tributary.connection import redact
@@ -78,6 +80,34 @@ def connectorx_fetch(connection: str, query: str, batch_rows: int) -> pa.RecordB
     )
 
 
+def oracledb_fetch(connection: str, query: str, batch_rows: int) -> pa.RecordBatchReader:
+    """Oracle through python-oracledb in thin mode (no Oracle client libraries needed)."""
+    import oracledb
+
+    url = make_url(connection)
+    con = oracledb.connect(
+        user=url.username,
+        password=url.password,
+        dsn=f"{url.host}:{url.port or 1521}/{url.database}",
+    )
+    frames = con.fetch_df_batches(statement=query, size=batch_rows)
+    first = pa.table(next(iter(frames)))
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from first.to_batches()
+            for frame in frames:
+                yield from pa.table(frame).to_batches()
+        finally:
+            con.close()
+
+    return pa.RecordBatchReader.from_batches(first.schema, batches())
+
+
+# The fetcher per backend; connectorx for every other one.
+_FETCHERS: dict[str, Fetcher] = {"oracle": oracledb_fetch}
+
+
 def dialect_for(url: URL) -> Dialect:
     """The SQLAlchemy dialect of `url`, without importing its DB-API driver."""
     backend = url.get_backend_name()
@@ -85,10 +115,10 @@ def dialect_for(url: URL) -> Dialect:
 
 
 class SqlSource:
-    def __init__(self, url: URL, *, fetch: Fetcher = connectorx_fetch) -> None:
+    def __init__(self, url: URL, *, fetch: Fetcher | None = None) -> None:
         self._url = url
-        self._fetch = fetch
         self.backend = url.get_backend_name()
+        self._fetch = fetch or _FETCHERS.get(self.backend, connectorx_fetch)
         self.dialect = dialect_for(url)
 
     def compile(self, statement: sa.Executable) -> str:
@@ -112,9 +142,11 @@ class SqlSource:
         if table.query or self.backend not in _DESCRIBE:
             return []
         catalog = self._run(self.describe_query(table), 10_000, table).read_all()
+        rows = zip(*(column.to_pylist() for column in catalog.columns), strict=True)
+        # Oracle's catalog speaks UPPER CASE; the dialect's own rule maps it to lower.
         return [
-            SourceColumn.from_catalog(*row)
-            for row in zip(*(column.to_pylist() for column in catalog.columns), strict=True)
+            SourceColumn.from_catalog(self.dialect.normalize_name(name), *rest)
+            for name, *rest in rows
         ]
 
     def build_query(
@@ -137,10 +169,16 @@ class SqlSource:
         if since is not None:
             if not table.cursor:
                 raise SourceError(f"table '{table.name}' has no cursor to read incrementally")
-            statement = statement.where(sa.column(table.cursor) >= sa.literal(since))
+            statement = statement.where(sa.column(table.cursor) >= self._literal(since))
         if where is not None and not (table.query and where.kind == "tenant"):
             statement = statement.where(*where.conditions(where.source_column))
         return self.compile(statement)
+
+    def _literal(self, value: Any) -> sa.ColumnElement:
+        if self.backend == "mssql" and isinstance(value, datetime):
+            # A plain string literal converts to DATETIME, which takes 3 fractional digits.
+            return sa.cast(sa.literal(value.isoformat(sep=" ")), mssql.DATETIME2(6))
+        return sa.literal(value)
 
     def _select_list(self, columns: list[SourceColumn]) -> list[sa.ColumnElement]:
         if not columns:
@@ -169,15 +207,19 @@ class SqlSource:
 
         def batches() -> Iterator[pa.RecordBatch]:
             for batch in reader:
-                yield normalize(batch, by_name, backend, counters)
+                yield normalize(self._rename(batch), by_name, backend, counters)
 
-        empty = pa.RecordBatch.from_pylist([], schema=reader.schema)
+        empty = self._rename(pa.RecordBatch.from_pylist([], schema=reader.schema))
         schema = normalize(empty, by_name, backend, Counter()).schema
         return Extract(
             batches=pa.RecordBatchReader.from_batches(schema, batches()),
             counters=counters,
             query=query,
         )
+
+    def _rename(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        names = [self.dialect.normalize_name(name) or name for name in batch.schema.names]
+        return batch.rename_columns(names) if names != batch.schema.names else batch
 
     def _run(self, query: str, batch_rows: int, table: TableConfig) -> pa.RecordBatchReader:
         try:

@@ -1,0 +1,165 @@
+"""SQL Server and Oracle cannot run here: the SQL compiled for each dialect is asserted
+exactly, and reads go through the same reader code path behind a driver seam."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+from sqlalchemy.engine import make_url
+
+from tributary.config import TableConfig, Tenant
+from tributary.errors import SourceError
+from tributary.slices import slice_for
+from tributary.sources import SqlSource
+from tributary.sources.sql import connectorx_fetch, oracledb_fetch
+
+SINCE = datetime(2024, 1, 2, 3, 4, 5, 123456)
+INCREMENTAL = TableConfig(
+    name="orders",
+    object="dbo.SalesOrders",
+    primary_key=["order_id"],
+    cursor="modified_at",
+    mode="incremental",
+)
+
+
+def one(sql: str) -> str:
+    return " ".join(sql.split())
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "mssql://etl@erp/erp",
+            "SELECT * FROM dbo.[SalesOrders] WHERE modified_at >= "
+            "CAST('2024-01-02 03:04:05.123456' AS DATETIME2(6))",
+        ),
+        (
+            "oracle://etl@ops:1521/ops",
+            'SELECT * FROM dbo."SalesOrders" WHERE modified_at >= '
+            "TO_TIMESTAMP('2024-01-02 03:04:05.123456', 'YYYY-MM-DD HH24:MI:SS.FF')",
+        ),
+        (
+            "mysql://etl@app/app",
+            "SELECT * FROM dbo.`SalesOrders` WHERE modified_at >= '2024-01-02 03:04:05.123456'",
+        ),
+    ],
+)
+def test_incremental_query_per_dialect(url: str, expected: str) -> None:
+    assert one(SqlSource(make_url(url)).build_query(INCREMENTAL, since=SINCE)) == expected
+
+
+def test_key_range_and_tenant_predicates_per_dialect() -> None:
+    ranges = TableConfig(
+        name="lines", primary_key=["line_id"],
+        key_ranges={"column": "line_id", "size": 1000, "upper_bound": 3000},
+    )  # fmt: skip
+    middle = slice_for(ranges, "000000001000-000000001999", [])
+    last = slice_for(ranges, "000000002000-000000002999", [])
+    mssql = SqlSource(make_url("mssql://etl@erp/erp"))
+    assert one(mssql.build_query(ranges, where=middle)) == (
+        "SELECT * FROM lines WHERE line_id >= 1000 AND line_id < 2000"
+    )
+    assert one(mssql.build_query(ranges, where=last)) == "SELECT * FROM lines WHERE line_id >= 2000"
+
+    tenants = [Tenant(id="acme_01", alias="acme")]
+    scoped = TableConfig(name="users", tenant_column="company", primary_key=["id"])
+    oracle = SqlSource(make_url("oracle://etl@ops:1521/ops"))
+    assert one(oracle.build_query(scoped, where=slice_for(scoped, "acme_01", tenants))) == (
+        "SELECT * FROM users WHERE company = 'acme_01'"
+    )
+
+
+def test_custom_tenant_query_binds_the_tenant_as_a_literal() -> None:
+    table = TableConfig(
+        name="users",
+        query="select * from app_users where company_id = :tenant_id",
+        tenant_column="company_id",
+        primary_key=["id"],
+    )
+    where = slice_for(table, "7", [Tenant(id=7, alias="seven")])
+    sql = SqlSource(make_url("mssql://etl@erp/erp")).build_query(table, where=where)
+    assert one(sql) == "SELECT * FROM (select * from app_users where company_id = 7) AS src"
+
+
+def test_decimal_columns_are_selected_as_text_per_dialect() -> None:
+    from tributary.sources.types import SourceColumn
+
+    columns = [
+        SourceColumn("order_id", "int", "int"),
+        SourceColumn("amount", "decimal", "decimal", 18, 4),
+    ]
+    table = TableConfig(name="orders")
+    assert one(SqlSource(make_url("mssql://e@h/d")).build_query(table, columns=columns)) == (
+        "SELECT order_id, CAST(amount AS VARCHAR(100)) AS amount FROM orders"
+    )
+    assert one(SqlSource(make_url("oracle://e@h/d")).build_query(table, columns=columns)) == (
+        "SELECT order_id, CAST(amount AS VARCHAR2(100 CHAR)) AS amount FROM orders"
+    )
+
+
+def test_describe_queries_read_the_catalog() -> None:
+    table = TableConfig(name="products", object="ops.v_products")
+    oracle = one(SqlSource(make_url("oracle://e@h/d")).describe_query(table))
+    assert "from all_tab_columns" in oracle
+    assert "owner = coalesce(upper('ops'), user) and table_name = upper('v_products')" in oracle
+    mssql = one(SqlSource(make_url("mssql://e@h/d")).describe_query(table))
+    assert "table_schema = coalesce('ops', schema_name()) and table_name = 'v_products'" in mssql
+
+
+class FakeDriver:
+    """Stands in for a driver: answers the catalog query, then the data query."""
+
+    def __init__(self, catalog: pa.Table, data: pa.Table) -> None:
+        self.answers = [catalog, data]
+        self.calls: list[tuple[str, str, int]] = []
+
+    def __call__(self, connection: str, query: str, batch_rows: int) -> pa.RecordBatchReader:
+        self.calls.append((connection, query, batch_rows))
+        answer = self.answers.pop(0)
+        return pa.RecordBatchReader.from_batches(answer.schema, answer.to_batches(batch_rows))
+
+
+def test_oracle_read_goes_through_the_reader_path() -> None:
+    catalog = pa.table(
+        {
+            "COLUMN_NAME": ["PRODUCT_ID", "UNIT_PRICE"],
+            "DATA_TYPE": ["number", "number"],
+            "DT2": ["number", "number"],
+            "DATA_PRECISION": pa.array([None, 10], pa.int64()),
+            "DATA_SCALE": pa.array([None, 2], pa.int64()),
+        }
+    )
+    data = pa.table({"PRODUCT_ID": [1, 2, 3], "UNIT_PRICE": ["9.99", "0.50", None]})
+    driver = FakeDriver(catalog, data)
+    source = SqlSource(make_url("oracle://etl:s3cret@ops:1521/ops"), fetch=driver)
+    extract = source.read(TableConfig(name="products", object="v_products"), batch_rows=2)
+    rows = pa.Table.from_batches(list(extract.batches)).to_pylist()
+    assert rows == [
+        {"product_id": 1, "unit_price": Decimal("9.99")},
+        {"product_id": 2, "unit_price": Decimal("0.50")},
+        {"product_id": 3, "unit_price": None},
+    ]
+    connection, query, batch_rows = driver.calls[1]
+    assert connection == "oracle://etl:s3cret@ops:1521/ops" and batch_rows == 2
+    assert one(query) == (
+        "SELECT product_id, CAST(unit_price AS VARCHAR2(100 CHAR)) AS unit_price FROM v_products"
+    )
+
+
+def test_default_driver_per_dialect_and_errors_without_the_password() -> None:
+    assert SqlSource(make_url("oracle://e@h/d"))._fetch is oracledb_fetch
+    assert SqlSource(make_url("mssql://e@h/d"))._fetch is connectorx_fetch
+
+    def refuse(connection: str, query: str, batch_rows: int):
+        raise RuntimeError(f"login failed for {connection}")
+
+    source = SqlSource(make_url("mssql+pyodbc://etl:pa55word@erp/erp"), fetch=refuse)
+    with pytest.raises(SourceError) as raised:
+        source.read(TableConfig(name="orders"), batch_rows=10)
+    assert "pa55word" not in str(raised.value)
+    assert "mssql://etl:***@erp/erp" in str(raised.value)
