@@ -17,10 +17,10 @@ from typing import Literal
 import fsspec
 import polars as pl
 import pyarrow as pa
-from fsspec.core import url_to_fs
 from pydantic import BaseModel
 
 from tributary.arrow import nonempty_batches
+from tributary.storage import open_filesystem
 
 SUCCESS = "_SUCCESS"
 MANIFEST = "manifest.json"
@@ -53,12 +53,7 @@ class Publication:
 
 class ExportStore:
     def __init__(self, url: str, *, fs: fsspec.AbstractFileSystem | None = None) -> None:
-        if fs is None:
-            fs, root = url_to_fs(url)
-        else:
-            root = url
-        self.fs = fs
-        self.root = root.rstrip("/")
+        self.fs, self.root = open_filesystem(url, fs)
 
     def partition_dir(self, export: str, partition: str) -> str:
         return f"{self.root}/{export}/{partition}"

@@ -14,21 +14,16 @@ import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from fsspec.core import url_to_fs
 
 from tributary.landing.manifest import CursorRange, LandedFile, Manifest, encode_cursor
+from tributary.storage import open_filesystem
 
 MANIFEST = "manifest.json"
 
 
 class LandingStore:
     def __init__(self, url: str, *, fs: fsspec.AbstractFileSystem | None = None) -> None:
-        if fs is None:
-            fs, root = url_to_fs(url)
-        else:
-            root = url
-        self.fs = fs
-        self.root = root.rstrip("/")
+        self.fs, self.root = open_filesystem(url, fs)
         self.url = url
 
     def load_dir(self, source: str, table: str, load_id: str) -> str:

@@ -141,6 +141,13 @@ class Warehouse(ABC):
 class SqlWarehouse(Warehouse):
     """The shared load algorithm. SQL here is what DuckDB, PostgreSQL and Redshift accept."""
 
+    _con: Any = None  # the backend's connection, opened on first use
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
     # --- what a backend provides -------------------------------------------------------
     @abstractmethod
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:

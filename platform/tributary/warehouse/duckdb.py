@@ -28,11 +28,6 @@ class DuckDBWarehouse(SqlWarehouse):
             self.ensure_state()
         return self._con
 
-    def close(self) -> None:
-        if self._con is not None:
-            self._con.close()
-            self._con = None
-
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.con.execute(sql, list(params))
 

@@ -49,11 +49,6 @@ class PostgresWarehouse(SqlWarehouse):
             self.ensure_state()
         return self._con
 
-    def close(self) -> None:
-        if self._con is not None:
-            self._con.close()
-            self._con = None
-
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.con.execute(_placeholders(sql), list(params) or None)
 
