@@ -16,3 +16,26 @@ def open_filesystem(
     else:
         root = url
     return fs, root.rstrip("/")
+
+
+def s3_filesystem(
+    *,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    key: str | None = None,
+    secret: str | None = None,
+    token: str | None = None,
+    profile: str | None = None,
+) -> fsspec.AbstractFileSystem:
+    """S3 (or an S3-compatible server). Credentials left None come from boto's own chain:
+    AWS_* environment variables, a profile, an instance or pod role."""
+    import s3fs
+
+    return s3fs.S3FileSystem(
+        key=key,
+        secret=secret,
+        token=token,
+        profile=profile,
+        endpoint_url=endpoint_url,
+        client_kwargs={"region_name": region} if region else {},
+    )

@@ -131,7 +131,9 @@ def _format(path: Path, exc: ValidationError) -> str:
             message = "required key is missing"
         if error["type"] in _ECHO_INPUT_TYPES and "connection" not in error["loc"]:
             message += f" (got {error['input']!r})"
-        lines.append(f"{_display(path)}: {location or '(top level)'}: {message}")
+        # A check across keys (loc is empty) names its keys in its message.
+        where = f"{_display(path)}: {location}" if location else _display(path)
+        lines.append(f"{where}: {message}")
     return "\n".join(lines)
 
 

@@ -39,7 +39,14 @@ class StrictModel(BaseModel):
 
 
 class StoreConfig(StrictModel):
+    """A folder or a bucket. Cloud credentials come from the provider's own environment
+    (AWS_* variables, an instance role, application default credentials), never from here."""
+
     url: str = Field(description="a folder (relative to the state dir) or an s3:// / gs:// URL")
+    endpoint_url: str | None = Field(
+        None, description="an S3-compatible endpoint instead of AWS (MinIO, a test server)"
+    )
+    region: str | None = Field(None, description="the bucket's AWS region")
 
 
 class ConnectionConfig(StrictModel):
@@ -103,8 +110,17 @@ class PostgresWarehouseConfig(StrictModel):
     connection: ConnectionConfig
 
 
+class RedshiftWarehouseConfig(StrictModel):
+    target: Literal["redshift"]
+    connection: ConnectionConfig
+    iam_role: Annotated[str, StringConstraints(pattern=r"^arn:aws[\w-]*:iam::\d{12}:role/.+$")] = (
+        Field(description="ARN of the IAM role Redshift assumes to COPY from the landing bucket")
+    )
+
+
 WarehouseConfig = Annotated[
-    DuckDBWarehouseConfig | PostgresWarehouseConfig, Field(discriminator="target")
+    DuckDBWarehouseConfig | PostgresWarehouseConfig | RedshiftWarehouseConfig,
+    Field(discriminator="target"),
 ]
 
 
@@ -117,6 +133,15 @@ class PlatformConfig(StrictModel):
     landing: StoreConfig = StoreConfig(url="landing")
     exports: StoreConfig = StoreConfig(url="exports")
     batch_rows: int = Field(100_000, gt=0, description="rows per extracted batch / Parquet part")
+
+    @model_validator(mode="after")
+    def _redshift_copies_from_s3(self) -> PlatformConfig:
+        if self.warehouse.target == "redshift" and not self.landing.url.startswith("s3://"):
+            raise ValueError(
+                "landing.url: the redshift warehouse loads with COPY from S3; expected an "
+                f"s3://bucket/prefix URL, got {self.landing.url!r}"
+            )
+        return self
 
 
 class KeyRanges(StrictModel):

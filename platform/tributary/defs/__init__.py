@@ -25,7 +25,7 @@ def build_definitions(project: ProjectConfig) -> dg.Definitions:
     manifest = load_manifest(dbt)
     resources = {
         "warehouse": WarehouseResource.from_project(project),
-        "landing": LandingStoreResource(url=project.landing_url),
+        "landing": LandingStoreResource.from_project(project),
         "export_store": ExportStoreResource(url=project.exports_url),
     }
     return dg.Definitions.merge(

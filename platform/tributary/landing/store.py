@@ -1,12 +1,14 @@
 """The landing store: Parquet parts plus a manifest per load, in a local folder or on S3.
 
-Layout: <root>/<source>/<table>/<load_id>/part-00000.parquet ... manifest.json
-The manifest is written last, so a load folder without one is an interrupted landing that
-no warehouse will ever load.
+Layout: <root>/<source>/<table>/<load_id>/part-00000.parquet ... copy.manifest manifest.json
+copy.manifest lists the parts in the form Redshift's COPY ... MANIFEST reads. manifest.json
+is written last, so a load folder without one is an interrupted landing that no warehouse
+will ever load.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 
@@ -19,6 +21,7 @@ from tributary.landing.manifest import CursorRange, LandedFile, Manifest, encode
 from tributary.storage import open_filesystem
 
 MANIFEST = "manifest.json"
+COPY_MANIFEST = "copy.manifest"
 
 
 class LandingStore:
@@ -85,6 +88,16 @@ class LandingStore:
             scope=scope,
             counters=dict(counters or {}),
         )
+        entries = [
+            {
+                "url": self.uri(f"{folder}/{f.path}"),
+                "mandatory": True,
+                "meta": {"content_length": f.bytes},
+            }
+            for f in files
+        ]
+        with self.fs.open(f"{folder}/{COPY_MANIFEST}", "w") as handle:
+            json.dump({"entries": entries}, handle, indent=2)
         with self.fs.open(f"{folder}/{MANIFEST}", "w") as handle:
             handle.write(manifest.model_dump_json(indent=2))
         return manifest

@@ -12,7 +12,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from tributary.warehouse.base import LoadTarget, SqlWarehouse, quote_ident
+from tributary.arrow import reader_from_cursor
+from tributary.warehouse.base import (
+    LoadTables,
+    SqlWarehouse,
+    placeholders_as_format,
+    quote_ident,
+)
 
 _SIMPLE_TYPES = {
     pa.bool_(): "boolean",
@@ -50,10 +56,10 @@ class PostgresWarehouse(SqlWarehouse):
         return self._con
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self.con.execute(_placeholders(sql), list(params) or None)
+        self.con.execute(placeholders_as_format(sql), list(params) or None)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        return self.con.execute(_placeholders(sql), list(params) or None).fetchall()
+        return self.con.execute(placeholders_as_format(sql), list(params) or None).fetchall()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -63,6 +69,8 @@ class PostgresWarehouse(SqlWarehouse):
     def sql_type(self, arrow_type: pa.DataType) -> str:
         if arrow_type in _SIMPLE_TYPES:
             return _SIMPLE_TYPES[arrow_type]
+        if isinstance(arrow_type, pa.JsonType):
+            return "jsonb"
         if pa.types.is_decimal(arrow_type):
             return f"numeric({arrow_type.precision}, {arrow_type.scale})"
         if pa.types.is_timestamp(arrow_type):
@@ -77,7 +85,9 @@ class PostgresWarehouse(SqlWarehouse):
             return "text"
         raise TypeError(f"no PostgreSQL column type for Arrow type {arrow_type}")
 
-    def create_staging(self, name: str, schema: pa.Schema, batches: pa.RecordBatchReader) -> None:
+    def create_staging(
+        self, name: str, schema: pa.Schema, batches: pa.RecordBatchReader, landing_path: str
+    ) -> None:
         columns = ", ".join(f"{quote_ident(f.name)} {self.sql_type(f.type)}" for f in schema)
         self.execute(f"create table {name} ({columns})")
         names = ", ".join(quote_ident(f.name) for f in schema)
@@ -87,11 +97,11 @@ class PostgresWarehouse(SqlWarehouse):
                 pacsv.write_csv(_copyable(batch), buffer, write_options=_CSV)
                 copy.write(buffer.getvalue())
 
-    def replace_all(self, target: LoadTarget, staged: str, columns: str) -> None:
+    def replace_all(self, tables: LoadTables, columns: Sequence[str]) -> None:
         # TRUNCATE is transactional in PostgreSQL and leaves no dead rows; a rename swap
         # would break the dbt views built on the raw table.
-        self.execute(f"truncate {target.qualified_name}")
-        self.insert_from(target, staged, columns)
+        self.execute(f"truncate {tables.target.qualified_name}")
+        self.insert_from(tables.target.qualified_name, tables.staged, columns)
 
     @contextmanager
     def read(self, sql: str, *, batch_rows: int = 100_000) -> Iterator[pa.RecordBatchReader]:
@@ -99,35 +109,15 @@ class PostgresWarehouse(SqlWarehouse):
         with self.con.transaction(), self.con.cursor(name="tributary_read") as cursor:
             cursor.itersize = batch_rows
             cursor.execute(sql)
-            names = [column.name for column in cursor.description]
-            first = cursor.fetchmany(batch_rows)
-            schema = (
-                pa.RecordBatch.from_pylist(
-                    [dict(zip(names, row, strict=True)) for row in first]
-                ).schema
-                if first
-                else pa.schema([(n, pa.null()) for n in names])
-            )
-
-            def batches() -> Iterator[pa.RecordBatch]:
-                rows = first
-                while rows:
-                    yield pa.RecordBatch.from_pylist(
-                        [dict(zip(names, row, strict=True)) for row in rows], schema=schema
-                    )
-                    rows = cursor.fetchmany(batch_rows)
-
-            yield pa.RecordBatchReader.from_batches(schema, batches())
-
-
-def _placeholders(sql: str) -> str:
-    return sql.replace("%", "%%").replace("?", "%s")
+            yield reader_from_cursor(cursor, batch_rows)
 
 
 def _copyable(batch: pa.RecordBatch) -> pa.RecordBatch:
     """Binary columns as PostgreSQL's hex bytea text; everything else as Arrow writes it."""
     arrays = []
     for array in batch.columns:
+        if isinstance(array.type, pa.JsonType):
+            array = array.storage
         if pa.types.is_binary(array.type) or pa.types.is_large_binary(array.type):
             array = pa.array(
                 [None if v is None else "\\x" + v.hex() for v in array.to_pylist()], pa.string()
