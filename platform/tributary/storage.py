@@ -14,7 +14,7 @@ def open_filesystem(
     if fs is None:
         fs, root = url_to_fs(url)
     else:
-        root = url
+        root = fs._strip_protocol(url)
     return fs, root.rstrip("/")
 
 

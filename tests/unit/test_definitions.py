@@ -61,8 +61,22 @@ def describe_graph(defs: dg.Definitions) -> dict:
             "kinds": sorted(node.kinds),
             "deps": sorted(parent.to_user_string() for parent in node.parent_keys),
             "checks": sorted(check.name for check in node.check_keys),
+            "automation": node.automation_condition.get_label()
+            if node.automation_condition
+            else None,
+            "freshness": str(node.freshness_policy.fail_window.to_timedelta())
+            if node.freshness_policy
+            else None,
+            "partitions": len(node.partitions_def.get_partition_keys())
+            if node.partitions_def
+            else None,
         }
-    return assets
+    schedules = {
+        s.name: {"cron": s.cron_schedule, "timezone": s.execution_timezone}
+        for s in sorted(defs.schedules or [], key=lambda s: s.name)
+    }
+    sensors = sorted(s.name for s in defs.sensors or [])
+    return {"assets": assets, "schedules": schedules, "sensors": sensors}
 
 
 def test_asset_graph_snapshot(demo_project: ProjectConfig) -> None:
@@ -75,7 +89,7 @@ def test_asset_graph_snapshot(demo_project: ProjectConfig) -> None:
 
 
 def test_lineage_is_one_connected_graph(demo_project: ProjectConfig) -> None:
-    graph = describe_graph(build_definitions(demo_project))
+    graph = describe_graph(build_definitions(demo_project))["assets"]
     for key, node in graph.items():
         for dep in node["deps"]:
             assert dep in graph, f"{key} depends on {dep}, which is not an asset"

@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -124,6 +125,27 @@ WarehouseConfig = Annotated[
 ]
 
 
+class RetryConfig(StrictModel):
+    """Transient errors (connection resets, timeouts, throttling) are retried with
+    exponential backoff; configuration and data errors are not."""
+
+    attempts: int = Field(3, ge=1, description="attempts in all, the first included")
+    delay_seconds: float = Field(1.0, ge=0, description="wait before the first retry")
+    backoff_factor: float = Field(2.0, ge=1, description="each wait is this much longer")
+
+    def delay_before(self, retry_number: int) -> float:
+        """The wait before retry `retry_number` (1 for the first retry)."""
+        return self.delay_seconds * self.backoff_factor ** (retry_number - 1)
+
+
+class AutomationConfig(StrictModel):
+    default_status: Literal["stopped", "running"] = Field(
+        "stopped",
+        description="whether schedules and sensors start running when first deployed",
+    )
+    retries: RetryConfig = RetryConfig()
+
+
 class PlatformConfig(StrictModel):
     state_dir: str = Field(
         ".tributary",
@@ -133,6 +155,7 @@ class PlatformConfig(StrictModel):
     landing: StoreConfig = StoreConfig(url="landing")
     exports: StoreConfig = StoreConfig(url="exports")
     batch_rows: int = Field(100_000, gt=0, description="rows per extracted batch / Parquet part")
+    automation: AutomationConfig = AutomationConfig()
 
     @model_validator(mode="after")
     def _redshift_copies_from_s3(self) -> PlatformConfig:
@@ -174,6 +197,12 @@ class TableConfig(StrictModel):
     )
     key_ranges: KeyRanges | None = None
     enabled: bool = True
+    frequency: Frequency | None = Field(
+        None, description="a schedule of this table's own, instead of its source's"
+    )
+    freshness: Duration | None = Field(
+        None, description="stale when not loaded for this long (overrides the source's)"
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -217,6 +246,13 @@ class SourceConfig(StrictModel):
     description: str | None = None
     connection: ConnectionConfig
     enabled: bool = True
+    frequency: Frequency | None = Field(
+        None, description="load the source's enabled tables on this schedule"
+    )
+    timezone: Timezone = "UTC"
+    freshness: Duration | None = Field(
+        None, description="a table is stale when not loaded for this long"
+    )
     tables: list[TableConfig] = Field(min_length=1)
 
     @field_validator("tables")
@@ -240,6 +276,37 @@ def _check_frequency(value: str) -> str:
 
 
 Frequency = Annotated[str, AfterValidator(_check_frequency)]
+FREQUENCY_CRON = {"hourly": "0 * * * *", "daily": "0 0 * * *", "weekly": "0 0 * * 1"}
+
+
+def cron_for(frequency: str) -> str:
+    """The cron string of a frequency: hourly on the hour, daily at midnight, weekly on
+    Monday at midnight (in the schedule's time zone), or the cron string itself."""
+    return FREQUENCY_CRON.get(frequency, frequency)
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("expected an IANA time zone such as UTC or Europe/Berlin") from None
+    return value
+
+
+Timezone = Annotated[str, AfterValidator(_check_timezone)]
+
+
+def _parse_duration(value: object) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    match = DURATION.match(str(value).strip())
+    if isinstance(value, bool) or not match:
+        raise ValueError("expected a duration such as 30s, 15m, 2h or 1d")
+    amount, unit = int(match.group(1)), match.group(2)
+    return timedelta(**{DURATION_UNITS[unit]: amount})
+
+
+Duration = Annotated[timedelta, BeforeValidator(_parse_duration)]
 
 
 def _parse_lookback(value: object) -> timedelta | int | Decimal:
@@ -249,11 +316,10 @@ def _parse_lookback(value: object) -> timedelta | int | Decimal:
         return value
     if isinstance(value, float):
         return Decimal(str(value))
-    match = DURATION.match(str(value).strip())
-    if not match:
-        raise ValueError("expected a duration such as 30s, 15m, 2h or 1d, or a number")
-    amount, unit = int(match.group(1)), match.group(2)
-    return timedelta(**{DURATION_UNITS[unit]: amount})
+    try:
+        return _parse_duration(value)
+    except ValueError:
+        raise ValueError("expected a duration such as 30s, 15m, 2h or 1d, or a number") from None
 
 
 Lookback = Annotated[timedelta | int | Decimal, BeforeValidator(_parse_lookback)]
@@ -269,6 +335,7 @@ class ExportConfig(StrictModel):
     )
     format: Literal["parquet", "csv"] = "parquet"
     frequency: Frequency = "daily"
+    timezone: Timezone = "UTC"
     enabled: bool = True
 
     @model_validator(mode="after")

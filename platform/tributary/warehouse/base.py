@@ -23,6 +23,7 @@ from tributary.slices import Slice
 from tributary.warehouse.drift import plan_schema
 
 STATE_SCHEMA = "_tributary"
+ERROR_SUMMARY_CHARS = 1000
 
 STATE_DDL = [
     f"create schema if not exists {STATE_SCHEMA}",
@@ -48,6 +49,17 @@ STATE_DDL = [
         load_id varchar(64) not null,
         updated_at timestamptz not null,
         primary key (source, table_name, scope)
+    )""",
+    f"""create table if not exists {STATE_SCHEMA}.run_log (
+        run_id varchar(64) not null,
+        asset_key varchar(512) not null,
+        partition_key varchar(256) not null,
+        status varchar(16) not null,
+        started_at timestamptz,
+        finished_at timestamptz,
+        rows_loaded bigint,
+        error varchar(4096),
+        primary key (run_id, asset_key, partition_key)
     )""",
     f"""create table if not exists {STATE_SCHEMA}.table_schemas (
         source varchar(128) not null,
@@ -147,8 +159,30 @@ class LoadOutcome:
     widened_columns: list[str]
 
 
+@dataclass(frozen=True)
+class RunLogRow:
+    """One asset's outcome in one run, for `_tributary.run_log`."""
+
+    run_id: str
+    asset_key: str
+    partition_key: str  # "" for an unpartitioned asset
+    status: str  # SUCCESS, FAILURE, CANCELED
+    started_at: datetime | None
+    finished_at: datetime | None
+    rows_loaded: int | None
+    error: str | None
+
+
 class Warehouse(ABC):
     kind: str
+
+    @abstractmethod
+    def ensure_state(self) -> None:
+        """Create Tributary's own tables (`_tributary.*`) where they are missing."""
+
+    @abstractmethod
+    def record_run(self, rows: Sequence[RunLogRow]) -> None:
+        """Write one run's rows to `_tributary.run_log`, replacing any written before."""
 
     @abstractmethod
     def watermark(self, target: LoadTarget) -> Any | None:
@@ -228,6 +262,25 @@ class SqlWarehouse(Warehouse):
     def ensure_state(self) -> None:
         for statement in STATE_DDL:
             self.execute(statement)
+
+    def record_run(self, rows: Sequence[RunLogRow]) -> None:
+        with self.transaction():
+            for run_id in sorted({row.run_id for row in rows}):
+                self.execute(f"delete from {STATE_SCHEMA}.run_log where run_id = ?", [run_id])
+            for row in rows:
+                self.execute(
+                    f"insert into {STATE_SCHEMA}.run_log values (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        row.run_id,
+                        row.asset_key,
+                        row.partition_key,
+                        row.status,
+                        row.started_at,
+                        row.finished_at,
+                        row.rows_loaded,
+                        None if row.error is None else row.error[:ERROR_SUMMARY_CHARS],
+                    ],
+                )
 
     def watermark(self, target: LoadTarget) -> Any | None:
         rows = self.query(
