@@ -20,9 +20,24 @@ from pydantic import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-# Names that become warehouse schemas, tables, columns or asset keys: plain identifiers only,
-# so that they can be quoted safely everywhere and read the same in every dialect.
-Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=63)]
+# Names that become warehouse schemas, tables, columns, roles or asset keys: plain identifiers
+# only, so that they read the same in every dialect. They are quoted wherever they are used too.
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+IDENTIFIER_MAX = 63  # PostgreSQL's limit (Redshift's is 127)
+
+
+def _check_identifier(value: str) -> str:
+    if not IDENTIFIER.match(value) or len(value) > IDENTIFIER_MAX:
+        shown = value if len(value) <= 80 else value[:77] + "..."
+        raise ValueError(
+            f"{shown!r} is not a plain identifier; expected letters, digits and underscores, "
+            f"starting with a letter or underscore, at most {IDENTIFIER_MAX} characters "
+            "(quotes, semicolons, spaces and other punctuation are not accepted)"
+        )
+    return value
+
+
+Identifier = Annotated[str, AfterValidator(_check_identifier)]
 EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")]
 
 SourceKind = Literal["mysql", "sqlserver", "oracle", "postgres", "sqlite", "salesforce"]
@@ -170,7 +185,10 @@ class TableConfig(StrictModel):
         if self.query is None and not re.match(
             r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)?$", self.read_object
         ):
-            raise ValueError("'object' must be a table or view name, optionally schema-qualified")
+            raise ValueError(
+                "'object' must be a table or view name, optionally schema-qualified, made of "
+                f"letters, digits and underscores (got {self.read_object!r})"
+            )
         if self.lookback is not None and self.mode != "incremental":
             raise ValueError("'lookback' applies to incremental tables only")
         if self.key_ranges and (self.mode != "full" or self.tenant_column):

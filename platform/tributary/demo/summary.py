@@ -6,7 +6,7 @@ from fsspec.core import url_to_fs
 
 from tributary.config import ProjectConfig
 from tributary.exports.store import SUCCESS
-from tributary.warehouse import DuckDBWarehouse
+from tributary.warehouse import DuckDBWarehouse, quote_ident
 
 
 def summarize(project: ProjectConfig) -> str:
@@ -18,7 +18,8 @@ def summarize(project: ProjectConfig) -> str:
             "order by table_schema like 'raw_%' desc, table_schema, table_name"
         ).fetchall()
         for schema, table in tables:
-            rows = warehouse.con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
+            relation = f"{quote_ident(schema)}.{quote_ident(table)}"
+            rows = warehouse.con.execute(f"select count(*) from {relation}").fetchone()
             lines.append(f"  {schema + '.' + table:<36} {rows[0]:>7,} rows")
     fs, root = url_to_fs(project.exports_url)
     published = sorted(path.rsplit("/", 1)[0] for path in fs.glob(f"{root}/*/*/{SUCCESS}"))

@@ -109,9 +109,12 @@ _FETCHERS: dict[str, Fetcher] = {"oracle": oracledb_fetch}
 
 
 def dialect_for(url: URL) -> Dialect:
-    """The SQLAlchemy dialect of `url`, without importing its DB-API driver."""
+    """The SQLAlchemy dialect of `url`, without importing its DB-API driver. Queries are
+    rendered with their literals and run as text by connectorx or oracledb, so the dialect
+    must not double `%` for a DB-API's pyformat (a column named `100%` stays `100%`)."""
     backend = url.get_backend_name()
-    return importlib.import_module(f"sqlalchemy.dialects.{backend}").dialect()
+    module = importlib.import_module(f"sqlalchemy.dialects.{backend}")
+    return module.dialect(paramstyle="named")
 
 
 class SqlSource:

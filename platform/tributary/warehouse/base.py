@@ -15,8 +15,6 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import pyarrow as pa
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from tributary.landing import Manifest, decode_cursor, encode_cursor
 from tributary.slices import Slice
@@ -218,7 +216,8 @@ class SqlWarehouse(Warehouse):
         started_at: datetime,
     ) -> LoadOutcome:
         incoming = batches.schema
-        staging_table = f"{target.table}__load_{manifest.load_id[-8:]}"
+        # Within PostgreSQL's 63 characters: a longer name would be cut, and could collide.
+        staging_table = f"{target.table[:40]}__load_{manifest.load_id[-8:]}"
         staged = f"{quote_ident(target.schema)}.{quote_ident(staging_table)}"
         columns = ", ".join(quote_ident(field.name) for field in incoming)
         with self.transaction():
@@ -301,15 +300,7 @@ class SqlWarehouse(Warehouse):
         )
 
     def _slice_sql(self, where: Slice) -> str:
-        # Slice values come from configuration (tenant ids, integer bounds): rendered as
-        # literals by SQLAlchemy so that strings are quoted and escaped correctly.
-        condition = sa.and_(*where.conditions(where.table_column))
-        if where.kind == "tenant":
-            condition = sa.column(where.table_column) == sa.literal(str(where.low))
-        compiled = condition.compile(
-            dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
-        )
-        return str(compiled)
+        return where.table_predicate()
 
     def _advance_watermark(self, target: LoadTarget, manifest: Manifest) -> Any | None:
         previous = self.watermark(target)

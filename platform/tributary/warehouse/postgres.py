@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -50,10 +51,10 @@ class PostgresWarehouse(SqlWarehouse):
         return self._con
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self.con.execute(_placeholders(sql), list(params) or None)
+        self.con.execute(_placeholders(sql, params), list(params) or None)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        return self.con.execute(_placeholders(sql), list(params) or None).fetchall()
+        return self.con.execute(_placeholders(sql, params), list(params) or None).fetchall()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -120,8 +121,24 @@ class PostgresWarehouse(SqlWarehouse):
             yield pa.RecordBatchReader.from_batches(schema, batches())
 
 
-def _placeholders(sql: str) -> str:
-    return sql.replace("%", "%%").replace("?", "%s")
+# A quoted string or identifier, a `?` placeholder, or a `%`.
+_PLACEHOLDER_TOKENS = re.compile(r"""('(?:[^']|'')*'|"(?:[^"]|"")*")|(\?)|(%)""")
+
+
+def _placeholders(sql: str, params: Sequence[Any]) -> str:
+    """`?` placeholders as psycopg's `%s`. Without parameters the SQL runs as it is; with them,
+    every `%` is escaped and a `?` inside a quoted name or string (a column called "what?")
+    stays a character."""
+    if not params:
+        return sql
+
+    def token(match: re.Match[str]) -> str:
+        quoted, placeholder, _ = match.groups()
+        if quoted is not None:
+            return quoted.replace("%", "%%")
+        return "%s" if placeholder else "%%"
+
+    return _PLACEHOLDER_TOKENS.sub(token, sql)
 
 
 def _copyable(batch: pa.RecordBatch) -> pa.RecordBatch:
