@@ -142,6 +142,40 @@ class KeyRanges(StrictModel):
     upper_bound: int = Field(gt=0, description="keys up to here are split; the last is open")
 
 
+def _parse_duration(value: object) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    match = DURATION.match(str(value).strip())
+    if isinstance(value, bool) or not match:
+        raise ValueError("expected a duration such as 30s, 15m, 2h or 1d")
+    return timedelta(**{DURATION_UNITS[match.group(2)]: int(match.group(1))})
+
+
+Duration = Annotated[timedelta, BeforeValidator(_parse_duration)]
+
+
+class FreshnessCheck(StrictModel):
+    max_load_age: Duration = Field(
+        timedelta(days=1), description="the last committed load is at most this old"
+    )
+    max_data_age: Duration | None = Field(
+        None, description="incremental tables: the newest cursor value is at most this old"
+    )
+
+
+class TableChecks(StrictModel):
+    """The asset checks of a raw table (primary-key uniqueness runs whenever it has a key)."""
+
+    reconcile: bool = Field(
+        True, description="compare the load with the source: rows, and the max cursor"
+    )
+    checksum: list[Identifier] = Field(
+        default_factory=list,
+        description="columns (e.g. the primary key) whose checksum must match the source's",
+    )
+    freshness: FreshnessCheck = FreshnessCheck()
+
+
 class TableConfig(StrictModel):
     name: Identifier
     description: str | None = None
@@ -163,6 +197,7 @@ class TableConfig(StrictModel):
         None, description="column holding the tenant id: one partition per active tenant"
     )
     key_ranges: KeyRanges | None = None
+    checks: TableChecks = TableChecks()
     enabled: bool = True
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -193,6 +228,13 @@ class TableConfig(StrictModel):
             raise ValueError("'lookback' applies to incremental tables only")
         if self.key_ranges and (self.mode != "full" or self.tenant_column):
             raise ValueError("'key_ranges' applies to full loads of tables not scoped by tenant")
+        if self.checks.freshness.max_data_age is not None and self.mode != "incremental":
+            raise ValueError(
+                "'checks.freshness.max_data_age' applies to incremental tables "
+                "(their cursor tells how new the data is)"
+            )
+        if self.checks.checksum and not self.checks.reconcile:
+            raise ValueError("'checks.checksum' is part of reconciliation: keep 'reconcile'")
         if self.tenant_column and self.query and ":tenant_id" not in self.query:
             raise ValueError(
                 "a tenant-scoped 'query' must select one tenant's rows with :tenant_id"

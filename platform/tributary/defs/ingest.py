@@ -7,6 +7,7 @@ key_ranges by ranges of their key, so a backfill runs as resumable pieces.
 import dagster as dg
 
 from tributary.config import ProjectConfig, SourceConfig, TableConfig
+from tributary.defs.checks import build_freshness_check, load_check_results, raw_check_specs
 from tributary.defs.metadata import table_metadata
 from tributary.defs.resources import LandingStoreResource, WarehouseResource
 from tributary.ingest import ingest_table
@@ -32,6 +33,7 @@ def build_raw_asset(
         kinds={source.kind, project.platform.warehouse.target},
         description=table.description or f"{table.read_object} from {source.name}",
         partitions_def=partitions_for(project, table),
+        check_specs=raw_check_specs(raw_asset_key(source.name, table.name), table),
         metadata={
             "load_mode": table.mode,
             "primary_key": ", ".join(table.primary_key) or "-",
@@ -48,15 +50,19 @@ def build_raw_asset(
         where = None
         if context.has_partition_key:
             where = slice_for(table, context.partition_key, list(project.tenants.tenants))
+        reader = open_source(source, state_dir=project.state_dir)
         with warehouse.open() as wh:
             load = ingest_table(
                 source,
                 table,
-                reader=open_source(source, state_dir=project.state_dir),
+                reader=reader,
                 landing=landing.open(),
                 warehouse=wh,
                 batch_rows=project.platform.batch_rows,
                 where=where,
+            )
+            check_results = load_check_results(
+                source, table, load, reader=reader, warehouse=wh, where=where
             )
         outcome = load.outcome
         context.log.info(
@@ -75,7 +81,8 @@ def build_raw_asset(
                 "added_columns": ", ".join(outcome.added_columns) or "-",
                 "widened_columns": ", ".join(outcome.widened_columns) or "-",
                 **{name: count for name, count in load.manifest.counters.items()},
-            }
+            },
+            check_results=check_results,
         )
 
     return raw_table
@@ -87,5 +94,10 @@ def build_ingest_defs(project: ProjectConfig) -> dg.Definitions:
             build_raw_asset(project, source, table)
             for source in project.sources
             for table in source.tables
-        ]
+        ],
+        asset_checks=[
+            build_freshness_check(project, source, table, raw_asset_key(source.name, table.name))
+            for source in project.sources
+            for table in source.tables
+        ],
     )

@@ -6,7 +6,14 @@ from pathlib import Path
 
 from tributary.config import SourceConfig
 from tributary.connection import resolve_url
-from tributary.sources.base import Extract, SourceError, SourceReader
+from tributary.sources.base import (
+    Extract,
+    Profile,
+    ProfilingSource,
+    SourceError,
+    SourceReader,
+    Window,
+)
 from tributary.sources.sql import SqlSource
 
 SQL_KINDS = {"mysql", "sqlserver", "oracle", "postgres", "sqlite"}
@@ -21,4 +28,13 @@ def open_source(source: SourceConfig, *, state_dir: Path) -> SourceReader:
     raise SourceError(f"source '{source.name}': kind '{source.kind}' has no reader yet")
 
 
-__all__ = ["Extract", "SourceError", "SourceReader", "SqlSource", "open_source"]
+__all__ = [
+    "Extract",
+    "Profile",
+    "ProfilingSource",
+    "SourceError",
+    "SourceReader",
+    "SqlSource",
+    "Window",
+    "open_source",
+]
