@@ -163,7 +163,7 @@ def test_the_uniqueness_check_blocks_in_a_run(mariadb, state_dir, tmp_path) -> N
             }
         )
     )
-    for path in (config_dir / "exports").glob("*.yaml"):
+    for path in (*(config_dir / "exports").glob("*.yaml"), config_dir / "teams.yaml"):
         path.unlink()
     defs = build_definitions(load_project(config_dir))
     key = dg.AssetKey(["raw", "shop", "items"])

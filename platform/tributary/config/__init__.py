@@ -9,6 +9,8 @@ from tributary.config.models import (
     PostgresWarehouseConfig,
     SourceConfig,
     TableConfig,
+    Team,
+    TeamsConfig,
     Tenant,
     TenantsConfig,
 )
@@ -23,6 +25,8 @@ __all__ = [
     "ProjectConfig",
     "SourceConfig",
     "TableConfig",
+    "Team",
+    "TeamsConfig",
     "Tenant",
     "TenantsConfig",
     "load_project",

@@ -336,3 +336,54 @@ class TenantsConfig(StrictModel):
         if duplicates:
             raise ValueError(f"tenant ids must be unique; listed twice: {', '.join(duplicates)}")
         return tenants
+
+
+def _no_repeats(values: list[str]) -> list[str]:
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise ValueError(f"listed more than once: {', '.join(repeated)}")
+    return values
+
+
+class Team(StrictModel):
+    """A team: its warehouse role (a group on Redshift), its members, what it may read."""
+
+    name: Identifier
+    description: str | None = None
+    members: Annotated[list[Identifier], AfterValidator(_no_repeats)] = Field(
+        default_factory=list, description="warehouse users in the team's role"
+    )
+    schemas: Annotated[list[Identifier], AfterValidator(_no_repeats)] = Field(
+        default_factory=list, description="schemas whose tables and views the team may read"
+    )
+    exports: Annotated[list[Identifier], AfterValidator(_no_repeats)] = Field(
+        default_factory=list, description="exports whose models the team may read"
+    )
+
+
+class TeamsConfig(StrictModel):
+    role_prefix: Identifier = Field(
+        "team_",
+        description="team roles are named <role_prefix><team>; roles with this prefix that "
+        "teams.yaml no longer lists are dropped",
+    )
+    teams: list[Team] = Field(default_factory=list)
+
+    @field_validator("teams")
+    @classmethod
+    def _unique_names(cls, teams: list[Team]) -> list[Team]:
+        _no_repeats([team.name for team in teams])
+        return teams
+
+    @model_validator(mode="after")
+    def _role_names_fit(self) -> TeamsConfig:
+        for team in self.teams:
+            if len(self.role_name(team)) > IDENTIFIER_MAX:
+                raise ValueError(
+                    f"the role name '{self.role_name(team)}' is longer than {IDENTIFIER_MAX} "
+                    "characters; expected a shorter role_prefix or team name"
+                )
+        return self
+
+    def role_name(self, team: Team) -> str:
+        return f"{self.role_prefix}{team.name}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from tributary.config import ProjectConfig
+from tributary.defs.access import build_access_defs
 from tributary.defs.export import build_export_defs
 from tributary.defs.ingest import build_ingest_defs
 from tributary.defs.resources import (
@@ -28,10 +29,12 @@ def build_definitions(project: ProjectConfig) -> dg.Definitions:
         "landing": LandingStoreResource(url=project.landing_url),
         "export_store": ExportStoreResource(url=project.exports_url),
     }
+    refs = model_refs(manifest, dbt)
     return dg.Definitions.merge(
         build_ingest_defs(project),
         build_transform_defs(manifest, dbt),
-        build_export_defs(project, model_refs(manifest, dbt)),
+        build_export_defs(project, refs),
+        build_access_defs(project, manifest, refs),
         dg.Definitions(
             resources=resources,
             # A DuckDB file has one writer process at a time: run its steps in one process.
