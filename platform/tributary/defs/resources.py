@@ -55,7 +55,8 @@ class WarehouseResource(dg.ConfigurableResource):
             "TRIBUTARY_PG_HOST": url.host or "127.0.0.1",
             "TRIBUTARY_PG_PORT": str(url.port or 5432),
             "TRIBUTARY_PG_USER": url.username or "",
-            "TRIBUTARY_PG_PASSWORD": url.password or "",
+            # dbt's DBT_ENV_SECRET_ prefix: usable in profiles.yml only, scrubbed from its logs
+            "DBT_ENV_SECRET_TRIBUTARY_PG_PASSWORD": url.password or "",
             "TRIBUTARY_PG_DATABASE": url.database or "",
         }
 

@@ -16,7 +16,7 @@ from tributary.warehouse.base import (
     raw_schema,
 )
 from tributary.warehouse.duckdb import DuckDBWarehouse
-from tributary.warehouse.postgres import PostgresWarehouse
+from tributary.warehouse.postgres import PostgresWarehouse, conninfo
 
 
 def open_warehouse(
@@ -31,7 +31,7 @@ def open_warehouse(
         return DuckDBWarehouse(duckdb_path)
     if target == "postgres":
         url = resolve_url(connection, owner="warehouse", state_dir=state_dir)
-        return PostgresWarehouse(url.set(drivername="postgresql").render_as_string(False))
+        return PostgresWarehouse(conninfo(url))
     raise ValueError(f"unknown warehouse target '{target}'")
 
 

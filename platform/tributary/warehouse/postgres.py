@@ -12,7 +12,11 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from sqlalchemy.engine import URL
 
+from tributary.connection import hide
+from tributary.errors import WarehouseError
 from tributary.warehouse.base import LoadTarget, SqlWarehouse, quote_ident
 
 _SIMPLE_TYPES = {
@@ -46,7 +50,11 @@ class PostgresWarehouse(SqlWarehouse):
     @property
     def con(self) -> psycopg.Connection:
         if self._con is None:
-            self._con = psycopg.connect(self._conninfo, autocommit=True)
+            try:
+                self._con = psycopg.connect(self._conninfo, autocommit=True)
+            except psycopg.Error as exc:  # the message must not carry the conninfo's password
+                message = hide(str(exc), _password(self._conninfo))
+                raise WarehouseError(f"connecting to the PostgreSQL warehouse: {message}") from None
             self.ensure_state()
         return self._con
 
@@ -123,6 +131,27 @@ class PostgresWarehouse(SqlWarehouse):
 
 # A quoted string or identifier, a `?` placeholder, or a `%`.
 _PLACEHOLDER_TOKENS = re.compile(r"""('(?:[^']|'')*'|"(?:[^"]|"")*")|(\?)|(%)""")
+
+
+def conninfo(url: URL) -> str:
+    """libpq's key=value connection string for a URL: any password (spaces, quotes, `@`) is
+    quoted the way libpq reads it, which a rendered URL does not guarantee."""
+    params = {
+        "host": url.host,
+        "port": url.port,
+        "user": url.username,
+        "password": url.password,
+        "dbname": url.database,
+        **url.query,
+    }
+    return make_conninfo(**{key: value for key, value in params.items() if value is not None})
+
+
+def _password(conninfo: str) -> str | None:
+    try:
+        return conninfo_to_dict(conninfo).get("password")
+    except psycopg.Error:
+        return None
 
 
 def _placeholders(sql: str, params: Sequence[Any]) -> str:
