@@ -13,6 +13,8 @@ from tributary.config.loader import PROJECT_ROOT
 from tributary.demo import generate_demo_sources
 
 CONFIG_DIR = PROJECT_ROOT / "assets_config"
+# Unset, so that the shipped Salesforce source replays the demo org.
+SALESFORCE_ENV = ("SALESFORCE_USERNAME", "SALESFORCE_PASSWORD", "SALESFORCE_SECURITY_TOKEN")
 
 
 def require_service(name: str, available: bool) -> None:
@@ -28,7 +30,7 @@ def require_service(name: str, available: bool) -> None:
 def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     state = tmp_path / "state"
     monkeypatch.setenv("TRIBUTARY_STATE_DIR", str(state))
-    for name in ("TRIBUTARY_ERP_URL", "TRIBUTARY_APP_URL", "TRIBUTARY_OPS_URL"):
+    for name in ("TRIBUTARY_ERP_URL", "TRIBUTARY_APP_URL", "TRIBUTARY_OPS_URL", *SALESFORCE_ENV):
         monkeypatch.delenv(name, raising=False)
     return state
 
