@@ -115,8 +115,8 @@ def test_listed_fields_with_a_compound_one(api, session_env) -> None:
     reader = source(api, **session_env)
     result = read(reader, table("Account", fields=["Name", "BillingAddress", "HQ_Location__c"]))
     assert result.column_names == [
-        "id", "name", "billingstreet", "billingcity", "billingpostalcode", "billingcountry",
-        "billinglatitude", "billinglongitude", "hq_location__latitude__s",
+        "id", "name", "billingstreet", "billingcity", "billingstate", "billingpostalcode",
+        "billingcountry", "billinglatitude", "billinglongitude", "hq_location__latitude__s",
         "hq_location__longitude__s", "systemmodstamp", "_deleted",
     ]  # fmt: skip
     with pytest.raises(SourceError, match="object Account has no field 'Revenue'"):
