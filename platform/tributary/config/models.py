@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -205,8 +206,8 @@ class SalesforceConfig(StrictModel):
         """The API floor as a number of requests, for an org allowed `daily_limit` a day."""
         if isinstance(self.api_floor, int):
             return self.api_floor
-        percent = float(API_FLOOR.match(self.api_floor).group(1))
-        return int(daily_limit * percent / 100 + 0.999999)
+        percent = Decimal(API_FLOOR.match(self.api_floor).group(1))
+        return math.ceil(daily_limit * percent / 100)
 
 
 class DuckDBWarehouseConfig(StrictModel):

@@ -354,6 +354,10 @@ class SalesforceSource:
         except SalesforceAuthenticationFailed as exc:
             # code and message from Salesforce (INVALID_LOGIN, ...); never the credentials
             raise SourceError(f"{self.owner}: Salesforce login failed: {exc}") from None
+        except requests.RequestException as exc:
+            raise SourceError(
+                f"{self.owner}: Salesforce login failed: {type(exc).__name__}"
+            ) from None
         return self._sf
 
     def _call(self, what: str, call: Callable[[], Any]) -> Any:
