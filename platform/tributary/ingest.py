@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tributary.arrow import nonempty_batches
 from tributary.config import SourceConfig, TableConfig
@@ -153,13 +154,19 @@ def with_load_columns(
     extracted_at: datetime,
     tenant: int | str | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """Each batch with the load metadata every raw row carries."""
+    """Each batch with the load metadata every raw row carries. `_deleted` is False unless
+    the source sends its own (Salesforce's IsDeleted), which is kept, in the same place."""
     for batch in nonempty_batches(batches):
         rows = batch.num_rows
+        deleted = pa.array([False] * rows, pa.bool_())
+        index = batch.schema.get_field_index("_deleted")
+        if index >= 0:
+            deleted = pc.fill_null(batch.column(index).cast(pa.bool_()), False)
+            batch = batch.remove_column(index)
         columns = {
             "_load_id": pa.array([load_id] * rows, pa.string()),
             "_extracted_at": pa.array([extracted_at] * rows, pa.timestamp("us", tz="UTC")),
-            "_deleted": pa.array([False] * rows, pa.bool_()),
+            "_deleted": deleted,
         }
         if tenant is not None:
             columns[TENANT_COLUMN] = pa.array([str(tenant)] * rows, pa.string())

@@ -98,6 +98,7 @@ def test_disabled_source_table_and_export_leave_schedules_and_automation(
         "app_schedule",
         "erp_sales_orders_schedule",
         "fct_sales_daily_schedule",
+        "salesforce_schedule",
     }
     graph = defs.resolve_asset_graph()
     # Their assets (and history) stay in the graph, without automation.

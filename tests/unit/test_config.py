@@ -37,7 +37,7 @@ def load_error(config_dir: Path) -> str:
 
 def test_shipped_configuration_loads(config_dir: Path) -> None:
     project = load_project(config_dir)
-    assert {s.name for s in project.sources} == {"erp", "app", "ops"}
+    assert {s.name for s in project.sources} == {"erp", "app", "ops", "salesforce"}
     assert project.source("erp").tables[1].read_object == "sales_orders_stage"
     assert [t.alias for t in project.tenants.tenants if t.active] == ["acme", "globex", "initech"]
 

@@ -95,3 +95,12 @@ def test_lineage_is_one_connected_graph(demo_project: ProjectConfig) -> None:
             assert dep in graph, f"{key} depends on {dep}, which is not an asset"
     assert graph["staging/stg_erp__customers"]["deps"] == ["raw/erp/customers"]
     assert graph["export/dim_customer"]["deps"] == ["marts/dim_customer"]
+    # Two source systems meet: Salesforce raw -> staging -> dim_account <- the ERP's customers.
+    assert graph["raw/salesforce/account"]["group"] == "salesforce"
+    assert graph["staging/stg_salesforce__account"]["deps"] == ["raw/salesforce/account"]
+    assert graph["staging/stg_salesforce__opportunity"]["deps"] == ["raw/salesforce/opportunity"]
+    assert graph["marts/dim_account"]["deps"] == [
+        "marts/dim_customer",
+        "staging/stg_salesforce__account",
+        "staging/stg_salesforce__opportunity",
+    ]

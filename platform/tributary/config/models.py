@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -15,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -29,7 +31,10 @@ EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")]
 SourceKind = Literal["mysql", "sqlserver", "oracle", "postgres", "sqlite", "salesforce"]
 LoadMode = Literal["full", "incremental"]
 FREQUENCIES = ("hourly", "daily", "weekly")
-SECRET_KEYS = ("password", "passwd", "pwd", "secret", "token", "api_key", "security_token")
+SECRET_KEYS = (
+    "password", "passwd", "pwd", "secret", "token", "api_key", "security_token",
+    "client_secret", "session_id", "access_token",
+)  # fmt: skip
 CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
 DURATION = re.compile(r"^(\d+)\s*([smhd])$")
 DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -37,6 +42,18 @@ DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _reject_literal_secrets(data: object, *, instead: str) -> object:
+    """A key such as `password:` holding the secret itself is refused, without echoing it."""
+    if isinstance(data, dict):
+        for key in data:
+            if str(key).lower() in SECRET_KEYS:
+                raise ValueError(
+                    f"'{key}' is a literal secret; expected the name of an environment "
+                    f"variable in '{key}_env'{instead}"
+                )
+    return data
 
 
 class StoreConfig(StrictModel):
@@ -67,14 +84,7 @@ class ConnectionConfig(StrictModel):
     @model_validator(mode="before")
     @classmethod
     def _no_literal_secrets(cls, data: object) -> object:
-        if isinstance(data, dict):
-            for key in data:
-                if str(key).lower() in SECRET_KEYS:
-                    raise ValueError(
-                        f"'{key}' is a literal secret; expected the name of an environment "
-                        f"variable in '{key}_env' (or the whole URL in 'url_env')"
-                    )
-        return data
+        return _reject_literal_secrets(data, instead=" (or the whole URL in 'url_env')")
 
     @field_validator("url")
     @classmethod
@@ -99,6 +109,113 @@ class ConnectionConfig(StrictModel):
         if not (self.url_env or self.url):
             raise ValueError("expected 'url_env' (an environment variable name) or 'url'")
         return self
+
+
+# Salesforce API names: objects (Account, Invoice__c) and fields (BillingCity, Region__c).
+SalesforceName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
+SALESFORCE_AUTH = {
+    "password": ("username_env", "password_env"),
+    "client credentials": ("client_id_env", "client_secret_env"),
+    "session": ("session_id_env", "instance_url_env"),
+}
+API_FLOOR = re.compile(r"^(\d+(?:\.\d+)?)\s*%$")
+
+
+def _check_api_floor(value: int | str) -> int | str:
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("expected a number of API requests >= 0, or a percentage like 10%")
+        return value
+    match = API_FLOOR.match(value.strip())
+    if not match or float(match.group(1)) > 100:
+        raise ValueError("expected a number of API requests, or a percentage like 10%")
+    return value.strip()
+
+
+ApiFloor = Annotated[int | str, AfterValidator(_check_api_floor)]
+
+
+class SalesforceConfig(StrictModel):
+    """How to reach a Salesforce org. Credentials are the NAMES of environment variables, for
+    one of: username + password (+ security token), OAuth client credentials, or a session
+    id + instance URL."""
+
+    username_env: EnvVarName | None = None
+    password_env: EnvVarName | None = None
+    security_token_env: EnvVarName | None = Field(
+        None, description="appended to the password; omit for IP-allowlisted logins"
+    )
+    client_id_env: EnvVarName | None = Field(None, description="connected app consumer key")
+    client_secret_env: EnvVarName | None = Field(None, description="connected app consumer secret")
+    session_id_env: EnvVarName | None = None
+    instance_url_env: EnvVarName | None = None
+    domain: str = Field(
+        "login",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]*$",
+        description="login, test (sandboxes) or your My Domain such as acme.my",
+    )
+    api_version: str = Field("62.0", pattern=r"^\d{2,3}\.0$")
+    bulk_threshold: int = Field(
+        10_000, gt=0, description="objects with at least this many rows to read use Bulk API 2.0"
+    )
+    api_floor: ApiFloor = Field(
+        "10%",
+        description="daily API requests that must remain after a read (a number or a "
+        "percentage of the org's allocation); below it the load stops before writing anything",
+    )
+    replay: Literal["demo"] | None = Field(
+        None,
+        description="while none of the credential variables is set, replay the demo org's "
+        "recorded API shape instead (no network)",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_literal_secrets(cls, data: object) -> object:
+        return _reject_literal_secrets(data, instead="")
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> SalesforceConfig:
+        named = [
+            mode for mode, keys in SALESFORCE_AUTH.items() if any(getattr(self, k) for k in keys)
+        ]
+        if len(named) != 1:
+            options = "; ".join(
+                f"{mode}: {' + '.join(keys)}" for mode, keys in SALESFORCE_AUTH.items()
+            )
+            found = f" (found {' and '.join(named)})" if named else ""
+            raise ValueError(f"expected exactly one way to log in{found} - {options}")
+        [mode] = named
+        missing = [key for key in SALESFORCE_AUTH[mode] if not getattr(self, key)]
+        if missing:
+            raise ValueError(f"{mode} login also needs {' and '.join(repr(m) for m in missing)}")
+        if self.security_token_env and mode != "password":
+            raise ValueError("'security_token_env' goes with username_env + password_env")
+        if mode == "client credentials" and self.domain in ("login", "test"):
+            raise ValueError(
+                "OAuth client credentials need your My Domain in 'domain' (e.g. acme.my), "
+                "not login or test"
+            )
+        return self
+
+    @property
+    def auth_mode(self) -> str:
+        return next(m for m, keys in SALESFORCE_AUTH.items() if getattr(self, keys[0]))
+
+    @property
+    def credential_env(self) -> dict[str, str]:
+        """Credential key -> the environment variable holding it, for the configured login."""
+        keys = [*SALESFORCE_AUTH[self.auth_mode]]
+        if self.security_token_env:
+            keys.append("security_token_env")
+        return {key: getattr(self, key) for key in keys}
+
+    def floor_requests(self, daily_limit: int) -> int:
+        """The API floor as a number of requests, for an org allowed `daily_limit` a day."""
+        if isinstance(self.api_floor, int):
+            return self.api_floor
+        percent = Decimal(API_FLOOR.match(self.api_floor).group(1))
+        return math.ceil(daily_limit * percent / 100)
 
 
 class DuckDBWarehouseConfig(StrictModel):
@@ -196,6 +313,11 @@ class TableConfig(StrictModel):
         None, description="column holding the tenant id: one partition per active tenant"
     )
     key_ranges: KeyRanges | None = None
+    fields: list[SalesforceName] | Literal["all"] | None = Field(
+        None,
+        description="salesforce: the object's fields to read, or 'all' (the default) from "
+        "describe; a compound field (address, geolocation) reads as its components",
+    )
     enabled: bool = True
     frequency: Frequency | None = Field(
         None, description="a schedule of this table's own, instead of its source's"
@@ -244,7 +366,10 @@ class SourceConfig(StrictModel):
     name: Identifier
     kind: SourceKind
     description: str | None = None
-    connection: ConnectionConfig
+    connection: ConnectionConfig | None = Field(None, validate_default=True)
+    salesforce: SalesforceConfig | None = Field(
+        None, validate_default=True, description="kind salesforce: login and API settings"
+    )
     enabled: bool = True
     frequency: Frequency | None = Field(
         None, description="load the source's enabled tables on this schedule"
@@ -255,15 +380,93 @@ class SourceConfig(StrictModel):
     )
     tables: list[TableConfig] = Field(min_length=1)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _salesforce_defaults(cls, data: object) -> object:
+        """A Salesforce object is keyed by Id and read incrementally on SystemModstamp with a
+        5 minute lookback unless told otherwise. Raw columns are the API names in lower case
+        (collision-free: Salesforce names are case-insensitive), so keys are written so too."""
+        if not (isinstance(data, dict) and data.get("kind") == "salesforce"):
+            return data
+        tables = data.get("tables")
+        if not isinstance(tables, list):
+            return data
+        filled = []
+        for table in tables:
+            if isinstance(table, dict):
+                table = {"primary_key": ["id"], "cursor": "systemmodstamp", **table}
+                table.setdefault("mode", "incremental")
+                if table["mode"] == "incremental":
+                    table.setdefault("lookback", "5m")
+                if isinstance(table["cursor"], str):
+                    table["cursor"] = table["cursor"].lower()
+                if isinstance(table["primary_key"], list):
+                    table["primary_key"] = [
+                        k.lower() if isinstance(k, str) else k for k in table["primary_key"]
+                    ]
+            filled.append(table)
+        return {**data, "tables": filled}
+
+    @field_validator("connection")
+    @classmethod
+    def _connection_for_kind(
+        cls, connection: ConnectionConfig | None, info: ValidationInfo
+    ) -> ConnectionConfig | None:
+        kind = info.data.get("kind")
+        if kind == "salesforce" and connection is not None:
+            raise ValueError(
+                "a salesforce source is configured under 'salesforce:' (login and API "
+                "settings), not 'connection'"
+            )
+        if kind not in (None, "salesforce") and connection is None:
+            raise ValueError("required key is missing: expected 'url_env' or 'url'")
+        return connection
+
+    @field_validator("salesforce")
+    @classmethod
+    def _salesforce_for_kind(
+        cls, salesforce: SalesforceConfig | None, info: ValidationInfo
+    ) -> SalesforceConfig | None:
+        kind = info.data.get("kind")
+        if kind == "salesforce" and salesforce is None:
+            raise ValueError(
+                "required key is missing: a salesforce source needs its login (environment "
+                "variable names) and API settings here"
+            )
+        if kind not in (None, "salesforce") and salesforce is not None:
+            raise ValueError(f"applies to kind salesforce only, not {kind}")
+        return salesforce
+
     @field_validator("tables")
     @classmethod
-    def _unique_tables(cls, tables: list[TableConfig]) -> list[TableConfig]:
+    def _unique_tables(cls, tables: list[TableConfig], info: ValidationInfo) -> list[TableConfig]:
         seen: set[str] = set()
         for table in tables:
             if table.name in seen:
                 raise ValueError(f"table '{table.name}' is listed twice; expected unique names")
             seen.add(table.name)
+        kind = info.data.get("kind")
+        for table in tables:
+            if kind == "salesforce":
+                _check_salesforce_table(table)
+            elif table.fields is not None:
+                raise ValueError(f"table '{table.name}': 'fields' applies to salesforce objects")
         return tables
+
+
+def _check_salesforce_table(table: TableConfig) -> None:
+    unsupported = [
+        key for key in ("query", "tenant_column", "key_ranges") if getattr(table, key) is not None
+    ]
+    if unsupported:
+        raise ValueError(
+            f"table '{table.name}': {', '.join(repr(k) for k in unsupported)} does not apply "
+            "to salesforce objects; expected 'object' and 'fields'"
+        )
+    if not re.match(r"^[A-Za-z][A-Za-z0-9_]*$", table.read_object):
+        raise ValueError(f"table '{table.name}': 'object' must be a Salesforce object API name")
+    if table.primary_key != ["id"]:
+        raise ValueError(f"table '{table.name}': a Salesforce object's primary key is Id")
 
 
 def _check_frequency(value: str) -> str:
