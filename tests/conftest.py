@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,13 @@ import pytest
 from tributary.config import ProjectConfig, load_project
 from tributary.config.loader import PROJECT_ROOT
 from tributary.demo import generate_demo_sources
+from tributary.demo.salesforce import SalesforceApi
+
+from .salesforce_fake import FIXTURES, FakeSalesforce, self_signed_certificate
 
 CONFIG_DIR = PROJECT_ROOT / "assets_config"
+# Unset, so that the shipped Salesforce source replays the demo org.
+SALESFORCE_ENV = ("SALESFORCE_USERNAME", "SALESFORCE_PASSWORD", "SALESFORCE_SECURITY_TOKEN")
 
 
 def require_service(name: str, available: bool) -> None:
@@ -28,7 +34,7 @@ def require_service(name: str, available: bool) -> None:
 def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     state = tmp_path / "state"
     monkeypatch.setenv("TRIBUTARY_STATE_DIR", str(state))
-    for name in ("TRIBUTARY_ERP_URL", "TRIBUTARY_APP_URL", "TRIBUTARY_OPS_URL"):
+    for name in ("TRIBUTARY_ERP_URL", "TRIBUTARY_APP_URL", "TRIBUTARY_OPS_URL", *SALESFORCE_ENV):
         monkeypatch.delenv(name, raising=False)
     return state
 
@@ -46,3 +52,16 @@ def config_dir(tmp_path: Path) -> Path:
     target = tmp_path / "assets_config"
     shutil.copytree(CONFIG_DIR, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def fake_certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return self_signed_certificate(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def salesforce_fake(fake_certificate: tuple[Path, Path]) -> Iterator[FakeSalesforce]:
+    """A fresh fake org (tests/fixtures/salesforce) served over HTTPS on 127.0.0.1."""
+    api = SalesforceApi.from_fixtures(FIXTURES)
+    with FakeSalesforce(api, fake_certificate).running() as fake:
+        yield fake

@@ -23,6 +23,29 @@ def nonempty_batches(batches: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
         yield pa.RecordBatch.from_pylist([], schema=batches.schema)
 
 
+def reader_from_cursor(cursor: Any, batch_rows: int) -> pa.RecordBatchReader:
+    """A DB-API cursor's result (already executed) as Arrow batches of `batch_rows` rows.
+    The schema is inferred from the first batch, so a column that is NULL throughout it
+    types as null."""
+    names = [column[0] for column in cursor.description]
+
+    def to_batch(rows: list[tuple], schema: pa.Schema | None = None) -> pa.RecordBatch:
+        return pa.RecordBatch.from_pylist(
+            [dict(zip(names, row, strict=True)) for row in rows], schema=schema
+        )
+
+    first = cursor.fetchmany(batch_rows)
+    schema = to_batch(first).schema if first else pa.schema([(n, pa.null()) for n in names])
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        rows = first
+        while rows:
+            yield to_batch(rows, schema)
+            rows = cursor.fetchmany(batch_rows)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
 def checksum(batches: Iterable[pa.RecordBatch]) -> tuple[int, str]:
     """(rows, checksum) of a stream of rows, independent of their order and of how a driver
     typed them: each row's values in a canonical text form are hashed, and the hashes summed

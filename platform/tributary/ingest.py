@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tributary.arrow import nonempty_batches
 from tributary.config import SourceConfig, TableConfig
+from tributary.errors import SourceError
 from tributary.landing import LandingStore, Manifest
 from tributary.slices import TENANT_COLUMN, Slice
 from tributary.sources import SourceReader
@@ -90,17 +92,59 @@ def ingest_table(
         scope=target.scope,
         counters=extract.counters,
     )
-    folder = landing.load_dir(source.name, table.name, load_id)
+    return load_landed(
+        target, manifest, landing=landing, warehouse=warehouse, started_at=started_at, since=since
+    )
+
+
+def load_landed(
+    target: LoadTarget,
+    manifest: Manifest,
+    *,
+    landing: LandingStore,
+    warehouse: Warehouse,
+    started_at: datetime | None = None,
+    since: Any | None = None,
+) -> TableLoad:
+    """Load exactly the files of a landed manifest: one Tributary just landed, or one an
+    outside tool dropped into the landing inbox."""
+    folder = landing.load_dir(manifest.source, manifest.table, manifest.load_id)
     outcome = warehouse.load(
         target,
         manifest,
         landing.batches(manifest),
         landing_path=landing.uri(folder),
-        started_at=started_at,
+        started_at=started_at or datetime.now(UTC),
     )
     return TableLoad(
         manifest=manifest, outcome=outcome, landing_uri=landing.uri(folder), since=since
     )
+
+
+def load_from_inbox(
+    source: SourceConfig,
+    table: TableConfig,
+    load_id: str,
+    *,
+    inbox: LandingStore,
+    warehouse: Warehouse,
+    where: Slice | None = None,
+) -> TableLoad:
+    """Load a manifest an outside tool (a DMS full-load export, a partner drop) wrote into
+    the landing inbox, in the landing store's own layout and manifest format."""
+    manifest = inbox.read_manifest(inbox.load_dir(source.name, table.name, load_id))
+    if (manifest.source, manifest.table, manifest.scope) != (
+        source.name,
+        table.name,
+        where.key if where else "",
+    ):
+        raise SourceError(
+            f"inbox manifest {load_id} is for {manifest.source}.{manifest.table} "
+            f"(scope {manifest.scope!r}), not for this table"
+        )
+    inbox.ensure_copy_manifest(manifest)
+    target = replace(load_target(source, table, where), mode=manifest.mode)
+    return load_landed(target, manifest, landing=inbox, warehouse=warehouse)
 
 
 def with_load_columns(
@@ -110,13 +154,19 @@ def with_load_columns(
     extracted_at: datetime,
     tenant: int | str | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """Each batch with the load metadata every raw row carries."""
+    """Each batch with the load metadata every raw row carries. `_deleted` is False unless
+    the source sends its own (Salesforce's IsDeleted), which is kept, in the same place."""
     for batch in nonempty_batches(batches):
         rows = batch.num_rows
+        deleted = pa.array([False] * rows, pa.bool_())
+        index = batch.schema.get_field_index("_deleted")
+        if index >= 0:
+            deleted = pc.fill_null(batch.column(index).cast(pa.bool_()), False)
+            batch = batch.remove_column(index)
         columns = {
             "_load_id": pa.array([load_id] * rows, pa.string()),
             "_extracted_at": pa.array([extracted_at] * rows, pa.timestamp("us", tz="UTC")),
-            "_deleted": pa.array([False] * rows, pa.bool_()),
+            "_deleted": deleted,
         }
         if tenant is not None:
             columns[TENANT_COLUMN] = pa.array([str(tenant)] * rows, pa.string())

@@ -10,7 +10,7 @@ wires them as asset checks in defs/checks.py):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql
 from tributary.arrow import checksum as checksum_rows
 from tributary.config import TableConfig
 from tributary.ingest import TableLoad
-from tributary.landing.manifest import CursorType
+from tributary.landing.manifest import CursorType, decode_cursor
 from tributary.slices import Slice
 from tributary.sources import Profile, ProfilingSource, SourceReader, Window
 from tributary.warehouse import STATE_SCHEMA, LoadTarget, SqlWarehouse, quote_ident
@@ -35,18 +35,18 @@ class CheckOutcome:
     metadata: dict[str, str | int | float | bool] = field(default_factory=dict)
 
 
-def load_window(table: TableConfig, load: TableLoad, where: Slice | None) -> Window:
+def load_window(load: TableLoad, where: Slice | None, *, inbox: bool = False) -> Window:
     """What a load answers for: its slice, and for an incremental load the cursor range from
-    where it started reading to the highest value it landed."""
-    if table.mode != "incremental":
+    where it started reading to the highest value it landed. An incremental load from the
+    inbox was read by another tool from an unknown start: its window is its own cursor range."""
+    manifest = load.manifest
+    if manifest.mode != "incremental":
         return Window(where=where)
-    cursor = load.manifest.cursor
-    return Window(
-        where=where,
-        cursor=table.cursor,
-        low=load.since,
-        high=cursor.max_value if cursor is not None else None,
-    )
+    cursor = manifest.cursor
+    if cursor is None:
+        return Window(where=where, cursor=None)
+    low = decode_cursor(cursor.type, cursor.min) if inbox else load.since
+    return Window(where=where, cursor=cursor.column, low=low, high=cursor.max_value)
 
 
 def window_predicate(window: Window) -> str | None:
@@ -89,13 +89,15 @@ def reconcile(
     table: TableConfig,
     load: TableLoad,
     *,
-    source: SourceReader,
+    source: SourceReader | None,
     warehouse: SqlWarehouse,
     target: LoadTarget,
 ) -> CheckOutcome:
     """The load's window in the source and in the warehouse must hold the same rows: the same
-    count, the same highest cursor value and, when configured, the same checksum."""
-    window = load_window(table, load, target.where)
+    count, the same highest cursor value and, when configured, the same checksum. `source`
+    None: the load came from the landing inbox, and is compared with its landed files."""
+    inbox = source is None
+    window = load_window(load, target.where, inbox=inbox)
     checksum = list(table.checks.checksum)
     loaded = warehouse_profile(warehouse, target, window, checksum=checksum)
     kind = load.manifest.cursor.type if load.manifest.cursor else None
@@ -110,15 +112,21 @@ def reconcile(
         compared_with = "source"
         metadata["source_rows"] = expected.rows
     else:
-        # A source that cannot count itself: compare with what was landed from it.
+        # A source that cannot count itself, or an inbox load: compare with the landed files.
         expected = Profile(
             rows=load.manifest.row_count,
             max_cursor=load.manifest.cursor.max_value if load.manifest.cursor else None,
         )
         compared_with = "landed files"
-        metadata["compared_with"] = "landed files (this source cannot be counted)"
+        metadata["compared_with"] = (
+            "the landed files of an inbox load"
+            if inbox
+            else "the landed files (this source cannot be counted)"
+        )
     problems = []
-    if loaded.rows != expected.rows:
+    # Earlier loads may hold rows inside an inbox load's own cursor range: at least its rows.
+    at_least = inbox and window.cursor is not None
+    if loaded.rows < expected.rows or (loaded.rows > expected.rows and not at_least):
         difference = expected.rows - loaded.rows
         problems.append(
             f"the {compared_with} hold {_rows(expected.rows)}, the warehouse {loaded.rows} "
@@ -192,14 +200,15 @@ def duplicate_keys(warehouse: SqlWarehouse, target: LoadTarget) -> CheckOutcome:
 def freshness(
     warehouse: SqlWarehouse,
     target: LoadTarget,
-    table: TableConfig,
     *,
+    max_load_age: timedelta,
+    max_data_age: timedelta | None = None,
+    cursor: str | None = None,
     scopes: list[str],
     now: datetime,
 ) -> CheckOutcome:
-    """The last committed load of the table (of each of its partitions, `scopes`) is recent
-    enough, and so, when configured, is the newest cursor value in it."""
-    limits = table.checks.freshness
+    """The last committed load of the table (of each of its partitions, `scopes`) is at most
+    `max_load_age` old, and, when given, its newest `cursor` value at most `max_data_age`."""
     table_name = f"{target.schema}.{target.table}"
     rows = warehouse.query(
         f"select scope, max(finished_at) from {STATE_SCHEMA}.loads "
@@ -208,10 +217,7 @@ def freshness(
     )
     latest = {scope: _utc(finished) for scope, finished in rows}
     never = [scope or "(whole table)" for scope in scopes if scope not in latest]
-    metadata: dict[str, Any] = {
-        "table": table_name,
-        "max_load_age": _age(limits.max_load_age),
-    }
+    metadata: dict[str, Any] = {"table": table_name, "max_load_age": _age(max_load_age)}
     if never:
         metadata["never_loaded"] = ", ".join(never)
         return CheckOutcome(False, f"{table_name}: never loaded: {', '.join(never)}", metadata)
@@ -220,20 +226,19 @@ def freshness(
     metadata["last_load_at"] = stalest.isoformat()
     metadata["load_age_seconds"] = int(load_age.total_seconds())
     problems = []
-    if load_age > limits.max_load_age:
-        problems.append(f"last loaded {_age(load_age)} ago (limit {_age(limits.max_load_age)})")
-    if limits.max_data_age is not None and table.cursor:
+    if load_age > max_load_age:
+        problems.append(f"last loaded {_age(load_age)} ago (limit {_age(max_load_age)})")
+    if max_data_age is not None and cursor:
         [(newest,)] = warehouse.query(
-            f"select max({quote_ident(table.cursor)}) from {target.qualified_name}"
+            f"select max({quote_ident(cursor)}) from {target.qualified_name}"
         )
         if isinstance(newest, datetime):
             data_age = now - _utc(newest)
             metadata["newest_cursor"] = _utc(newest).isoformat()
             metadata["data_age_seconds"] = int(data_age.total_seconds())
-            if data_age > limits.max_data_age:
+            if data_age > max_data_age:
                 problems.append(
-                    f"newest {table.cursor} is {_age(data_age)} old "
-                    f"(limit {_age(limits.max_data_age)})"
+                    f"newest {cursor} is {_age(data_age)} old (limit {_age(max_data_age)})"
                 )
         else:
             metadata["newest_cursor"] = _text(newest)

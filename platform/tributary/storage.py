@@ -14,5 +14,28 @@ def open_filesystem(
     if fs is None:
         fs, root = url_to_fs(url)
     else:
-        root = url
+        root = fs._strip_protocol(url)
     return fs, root.rstrip("/")
+
+
+def s3_filesystem(
+    *,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    key: str | None = None,
+    secret: str | None = None,
+    token: str | None = None,
+    profile: str | None = None,
+) -> fsspec.AbstractFileSystem:
+    """S3 (or an S3-compatible server). Credentials left None come from boto's own chain:
+    AWS_* environment variables, a profile, an instance or pod role."""
+    import s3fs
+
+    return s3fs.S3FileSystem(
+        key=key,
+        secret=secret,
+        token=token,
+        profile=profile,
+        endpoint_url=endpoint_url,
+        client_kwargs={"region_name": region} if region else {},
+    )

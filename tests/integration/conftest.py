@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Iterator
 
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy.engine import URL, make_url
 
 from tests.conftest import require_service
+from tributary.storage import s3_filesystem
 
 MARIADB = dict(host="127.0.0.1", port=3306, user="root", password="")
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -82,3 +84,37 @@ def run_sql(con: pymysql.connections.Connection, *statements: str, params=None) 
     with con.cursor() as cursor:
         for statement in statements:
             cursor.execute(statement, params)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
+    """(endpoint URL, bucket) of a real S3 server (moto) with one empty bucket."""
+    from moto.server import ThreadedMotoServer
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    try:
+        server.start()
+        started = True
+    except OSError:
+        started = False
+    require_service("moto S3 server", started)
+    endpoint = f"http://127.0.0.1:{port}"
+    bucket = f"tributary-{uuid.uuid4().hex[:8]}"
+    try:
+        s3_filesystem(endpoint_url=endpoint).mkdir(bucket)
+        yield endpoint, bucket
+    finally:
+        server.stop()

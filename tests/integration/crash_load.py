@@ -35,7 +35,7 @@ def main(source_url: str, conninfo: str, landing: str, kill_point: str) -> None:
     if kill_point == "after_landing":
         die_after(LandingStore, "land")
     elif kill_point == "during_load":
-        die_after(SqlWarehouse, "_merge")
+        die_after(SqlWarehouse, "merge")
     url = make_url(source_url)
     source = SourceConfig(
         name="shop", kind="mysql", connection={"url": source_url}, tables=[ORDERS]

@@ -179,38 +179,40 @@ def test_the_uniqueness_check_blocks_in_a_run(mariadb, state_dir, tmp_path) -> N
     assert "blocking asset check failed" in failure.step_failure_data.error.message
 
 
-def with_freshness(table: TableConfig, **limits) -> TableConfig:
-    data = table.model_dump(by_alias=True)
-    data["checks"] = {**data["checks"], "freshness": limits}
-    return TableConfig.model_validate(data)
-
-
 def test_freshness_of_the_last_load_and_of_the_data(orders, tmp_path) -> None:
     url, _ = orders
-    table = with_freshness(ORDERS, max_load_age="1h")
-    strict = with_freshness(ORDERS, max_load_age="1h", max_data_age="2d")
-    target = load_target(shop(url, table), table)
+    target = load_target(shop(url, ORDERS), ORDERS)
+    hour = timedelta(hours=1)
     with DuckDBWarehouse(tmp_path / "warehouse.duckdb") as warehouse:
-        never = freshness(warehouse, target, table, scopes=[""], now=datetime.now(UTC))
+        never = freshness(warehouse, target, max_load_age=hour, scopes=[""], now=datetime.now(UTC))
         assert not never.passed
         assert never.description == "raw_shop.orders: never loaded: (whole table)"
 
-        load_and_reconcile(url, table, warehouse, tmp_path / "landing")
+        load_and_reconcile(url, ORDERS, warehouse, tmp_path / "landing")
         now = datetime.now(UTC)
-        fresh = freshness(warehouse, target, table, scopes=[""], now=now)
+        fresh = freshness(warehouse, target, max_load_age=hour, scopes=[""], now=now)
         assert fresh.passed, fresh.description
 
-        stale = freshness(warehouse, target, table, scopes=[""], now=now + timedelta(hours=2))
+        later = now + timedelta(hours=2)
+        stale = freshness(warehouse, target, max_load_age=hour, scopes=[""], now=later)
         assert not stale.passed
         assert "last loaded 2h ago (limit 1h)" in stale.description
 
         # loaded just now, but the newest row is from 2024: the data itself is stale
-        old_data = freshness(warehouse, target, strict, scopes=[""], now=now)
+        old_data = freshness(
+            warehouse,
+            target,
+            max_load_age=hour,
+            max_data_age=timedelta(days=2),
+            cursor="updated_at",
+            scopes=[""],
+            now=now,
+        )
         assert not old_data.passed
         assert "last loaded" not in old_data.description
         assert "newest updated_at is" in old_data.description
         assert old_data.metadata["newest_cursor"] == "2024-05-01T12:00:00+00:00"
 
         # a partition never loaded makes a partitioned table stale
-        partitions = freshness(warehouse, target, table, scopes=["", "acme"], now=now)
+        partitions = freshness(warehouse, target, max_load_age=hour, scopes=["", "acme"], now=now)
         assert not partitions.passed and partitions.description.endswith("never loaded: acme")

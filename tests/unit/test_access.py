@@ -35,7 +35,7 @@ def test_shipped_teams_load(config_dir: Path) -> None:
         (
             [{"name": "a", "schemas": ["marts", "mart"]}],
             "teams.yaml: teams[0].schemas[1]: no schema named 'mart' in this project; "
-            "expected one of marts, raw_app, raw_erp, raw_ops, staging",
+            "expected one of marts, raw_app, raw_erp, raw_ops, raw_salesforce, staging",
         ),
         (
             [{"name": "a", "exports": ["fct_sales"]}],

@@ -37,7 +37,7 @@ def load_error(config_dir: Path) -> str:
 
 def test_shipped_configuration_loads(config_dir: Path) -> None:
     project = load_project(config_dir)
-    assert {s.name for s in project.sources} == {"erp", "app", "ops"}
+    assert {s.name for s in project.sources} == {"erp", "app", "ops", "salesforce"}
     assert project.source("erp").tables[1].read_object == "sales_orders_stage"
     assert [t.alias for t in project.tenants.tenants if t.active] == ["acme", "globex", "initech"]
 
@@ -129,3 +129,36 @@ def test_definitions_loading_fails_with_the_config_message(
 
     with pytest.raises(ConfigError, match=r"sources/shop.yaml: kind:"):
         defs()
+
+
+def write_platform(config_dir: Path, **platform) -> None:
+    (config_dir / "platform.yaml").write_text(yaml.safe_dump(platform))
+
+
+REDSHIFT = {
+    "target": "redshift",
+    "connection": {"url": "redshift://loader@cluster.example.com:5439/dw",
+                   "password_env": "REDSHIFT_PASSWORD"},
+    "iam_role": "arn:aws:iam::123456789012:role/tributary-copy",
+}  # fmt: skip
+
+
+def test_redshift_needs_an_s3_landing_store(config_dir: Path) -> None:
+    write_platform(config_dir, warehouse=REDSHIFT, landing={"url": "landing"})
+    assert load_error(config_dir) == (
+        f"{config_dir / 'platform.yaml'}: landing.url: the redshift warehouse loads with COPY "
+        "from S3; expected an s3://bucket/prefix URL, got 'landing'"
+    )
+    write_platform(config_dir, warehouse={**REDSHIFT, "iam_role": "tributary-copy"},
+                   landing={"url": "s3://bucket/landing"})  # fmt: skip
+    assert "platform.yaml: warehouse.redshift.iam_role: String should match pattern" in (
+        load_error(config_dir)
+    )
+    write_platform(
+        config_dir,
+        warehouse=REDSHIFT,
+        landing={"url": "s3://bucket/landing", "region": "eu-west-1"},
+    )
+    platform = load_project(config_dir).platform
+    assert platform.warehouse.iam_role == REDSHIFT["iam_role"]
+    assert platform.landing.region == "eu-west-1"

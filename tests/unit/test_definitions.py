@@ -62,8 +62,22 @@ def describe_graph(defs: dg.Definitions) -> dict:
             "kinds": sorted(node.kinds),
             "deps": sorted(parent.to_user_string() for parent in node.parent_keys),
             "checks": sorted(check.name for check in node.check_keys),
+            "automation": node.automation_condition.get_label()
+            if node.automation_condition
+            else None,
+            "freshness": str(node.freshness_policy.fail_window.to_timedelta())
+            if node.freshness_policy
+            else None,
+            "partitions": len(node.partitions_def.get_partition_keys())
+            if node.partitions_def
+            else None,
         }
-    return assets
+    schedules = {
+        s.name: {"cron": s.cron_schedule, "timezone": s.execution_timezone}
+        for s in sorted(defs.schedules or [], key=lambda s: s.name)
+    }
+    sensors = sorted(s.name for s in defs.sensors or [])
+    return {"assets": assets, "schedules": schedules, "sensors": sensors}
 
 
 def test_asset_graph_snapshot(demo_project: ProjectConfig) -> None:
@@ -76,12 +90,21 @@ def test_asset_graph_snapshot(demo_project: ProjectConfig) -> None:
 
 
 def test_lineage_is_one_connected_graph(demo_project: ProjectConfig) -> None:
-    graph = describe_graph(build_definitions(demo_project))
+    graph = describe_graph(build_definitions(demo_project))["assets"]
     for key, node in graph.items():
         for dep in node["deps"]:
             assert dep in graph, f"{key} depends on {dep}, which is not an asset"
     assert graph["staging/stg_erp__customers"]["deps"] == ["raw/erp/customers"]
     assert graph["export/dim_customer"]["deps"] == ["marts/dim_customer"]
+    # Two source systems meet: Salesforce raw -> staging -> dim_account <- the ERP's customers.
+    assert graph["raw/salesforce/account"]["group"] == "salesforce"
+    assert graph["staging/stg_salesforce__account"]["deps"] == ["raw/salesforce/account"]
+    assert graph["staging/stg_salesforce__opportunity"]["deps"] == ["raw/salesforce/opportunity"]
+    assert graph["marts/dim_account"]["deps"] == [
+        "marts/dim_customer",
+        "staging/stg_salesforce__account",
+        "staging/stg_salesforce__opportunity",
+    ]
 
 
 def check_specs(defs: dg.Definitions) -> dict[str, dg.AssetCheckSpec]:
@@ -122,9 +145,12 @@ def test_dbt_tests_are_blocking_checks_where_their_severity_is_error(
     specs = check_specs(build_transform_defs(manifest, dbt))
     assert not specs["marts/fct_sales:not_null_fct_sales_amount"].blocking
     assert specs["marts/fct_sales:unique_fct_sales_order_id"].blocking
-    tests = [node for node in manifest["nodes"].values() if node["resource_type"] == "test"]
-    assert len(specs) == len(tests) > 20
-    assert all(
-        spec.blocking == (name != "marts/fct_sales:not_null_fct_sales_amount")
-        for name, spec in specs.items()
-    )
+    severity = {
+        node["name"]: node["config"]["severity"].lower()
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "test"
+    }
+    assert len(specs) == len(severity) > 20
+    assert {spec.blocking for spec in specs.values()} == {True, False}
+    for name, spec in specs.items():
+        assert spec.blocking == (severity[name.split(":")[1]] == "error"), name

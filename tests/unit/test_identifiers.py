@@ -11,7 +11,7 @@ import yaml
 from tributary.config import ConfigError, load_project
 from tributary.slices import Slice
 from tributary.warehouse import quote_ident
-from tributary.warehouse.postgres import _placeholders
+from tributary.warehouse.base import placeholders_as_format
 
 ODD = ["orders; drop table x", 'or"ders', "my orders", "ord'ers", "1orders", "orders?", ""]
 
@@ -85,11 +85,11 @@ def test_quote_ident_escapes_quotes() -> None:
 
 def test_postgres_placeholders_leave_quoted_names_alone() -> None:
     sql = """select "what?", "100%", 'it''s ?' from t where a = ? and b like 'x%'"""
-    assert _placeholders(sql, [1]) == (
+    assert placeholders_as_format(sql, [1]) == (
         """select "what?", "100%%", 'it''s ?' from t where a = %s and b like 'x%%'"""
     )
     # without parameters psycopg does not read placeholders: the SQL runs as written
-    assert _placeholders('alter table t add column "what?%" int', []) == (
+    assert placeholders_as_format('alter table t add column "what?%" int', []) == (
         'alter table t add column "what?%" int'
     )
 

@@ -85,12 +85,14 @@ def test_dbt_gets_the_warehouse_password_as_a_dbt_secret(monkeypatch) -> None:
     )
     env = resource.dbt_env()
     # dbt only accepts DBT_ENV_SECRET_* variables in profiles.yml, and scrubs them from logs
-    assert env["DBT_ENV_SECRET_TRIBUTARY_PG_PASSWORD"] == PASSWORD
+    assert env["DBT_ENV_SECRET_TRIBUTARY_WAREHOUSE_PASSWORD"] == PASSWORD
     assert [key for key, value in env.items() if value == PASSWORD] == [
-        "DBT_ENV_SECRET_TRIBUTARY_PG_PASSWORD"
+        "DBT_ENV_SECRET_TRIBUTARY_WAREHOUSE_PASSWORD"
     ]
     profiles = (DBT_PROJECT_DIR / "profiles.yml").read_text()
-    assert "env_var('DBT_ENV_SECRET_TRIBUTARY_PG_PASSWORD'" in profiles
+    # the postgres and redshift targets both take it so, and no password any other way
+    secret = "password: \"{{ env_var('DBT_ENV_SECRET_TRIBUTARY_WAREHOUSE_PASSWORD', '') }}\""
+    assert profiles.count(secret) == profiles.count("password:") == 2
 
 
 def test_postgres_connection_strings_quote_any_password() -> None:

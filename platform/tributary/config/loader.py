@@ -22,9 +22,10 @@ from tributary.config.models import (
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 CONFIG_DIR_ENV = "TRIBUTARY_CONFIG_DIR"
 STATE_DIR_ENV = "TRIBUTARY_STATE_DIR"
-# Inputs are echoed in errors only for these error types, and never under `connection`,
-# so that a mistyped secret cannot end up in a log.
+# Inputs are echoed in errors only for these error types, and never under `connection` or
+# `salesforce` (where credentials are named), so that a mistyped secret cannot end up in a log.
 _ECHO_INPUT_TYPES = {"literal_error", "string_pattern_mismatch", "enum", "bool_parsing"}
+_NO_ECHO = {"connection", "salesforce"}
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -134,9 +135,11 @@ def _format(path: Path, exc: ValidationError) -> str:
             message = "unknown key; check the spelling against the configuration reference"
         elif error["type"] == "missing":
             message = "required key is missing"
-        if error["type"] in _ECHO_INPUT_TYPES and "connection" not in error["loc"]:
+        if error["type"] in _ECHO_INPUT_TYPES and not _NO_ECHO.intersection(error["loc"]):
             message += f" (got {error['input']!r})"
-        lines.append(f"{_display(path)}: {location or '(top level)'}: {message}")
+        # A check across keys (loc is empty) names its keys in its message.
+        where = f"{_display(path)}: {location}" if location else _display(path)
+        lines.append(f"{where}: {message}")
     return "\n".join(lines)
 
 

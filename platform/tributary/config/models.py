@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -14,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -43,7 +46,10 @@ EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")]
 SourceKind = Literal["mysql", "sqlserver", "oracle", "postgres", "sqlite", "salesforce"]
 LoadMode = Literal["full", "incremental"]
 FREQUENCIES = ("hourly", "daily", "weekly")
-SECRET_KEYS = ("password", "passwd", "pwd", "secret", "token", "api_key", "security_token")
+SECRET_KEYS = (
+    "password", "passwd", "pwd", "secret", "token", "api_key", "security_token",
+    "client_secret", "session_id", "access_token",
+)  # fmt: skip
 CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
 DURATION = re.compile(r"^(\d+)\s*([smhd])$")
 DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -53,8 +59,27 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _reject_literal_secrets(data: object, *, instead: str) -> object:
+    """A key such as `password:` holding the secret itself is refused, without echoing it."""
+    if isinstance(data, dict):
+        for key in data:
+            if str(key).lower() in SECRET_KEYS:
+                raise ValueError(
+                    f"'{key}' is a literal secret; expected the name of an environment "
+                    f"variable in '{key}_env'{instead}"
+                )
+    return data
+
+
 class StoreConfig(StrictModel):
+    """A folder or a bucket. Cloud credentials come from the provider's own environment
+    (AWS_* variables, an instance role, application default credentials), never from here."""
+
     url: str = Field(description="a folder (relative to the state dir) or an s3:// / gs:// URL")
+    endpoint_url: str | None = Field(
+        None, description="an S3-compatible endpoint instead of AWS (MinIO, a test server)"
+    )
+    region: str | None = Field(None, description="the bucket's AWS region")
 
 
 class ConnectionConfig(StrictModel):
@@ -74,14 +99,7 @@ class ConnectionConfig(StrictModel):
     @model_validator(mode="before")
     @classmethod
     def _no_literal_secrets(cls, data: object) -> object:
-        if isinstance(data, dict):
-            for key in data:
-                if str(key).lower() in SECRET_KEYS:
-                    raise ValueError(
-                        f"'{key}' is a literal secret; expected the name of an environment "
-                        f"variable in '{key}_env' (or the whole URL in 'url_env')"
-                    )
-        return data
+        return _reject_literal_secrets(data, instead=" (or the whole URL in 'url_env')")
 
     @field_validator("url")
     @classmethod
@@ -108,6 +126,113 @@ class ConnectionConfig(StrictModel):
         return self
 
 
+# Salesforce API names: objects (Account, Invoice__c) and fields (BillingCity, Region__c).
+SalesforceName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
+SALESFORCE_AUTH = {
+    "password": ("username_env", "password_env"),
+    "client credentials": ("client_id_env", "client_secret_env"),
+    "session": ("session_id_env", "instance_url_env"),
+}
+API_FLOOR = re.compile(r"^(\d+(?:\.\d+)?)\s*%$")
+
+
+def _check_api_floor(value: int | str) -> int | str:
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("expected a number of API requests >= 0, or a percentage like 10%")
+        return value
+    match = API_FLOOR.match(value.strip())
+    if not match or float(match.group(1)) > 100:
+        raise ValueError("expected a number of API requests, or a percentage like 10%")
+    return value.strip()
+
+
+ApiFloor = Annotated[int | str, AfterValidator(_check_api_floor)]
+
+
+class SalesforceConfig(StrictModel):
+    """How to reach a Salesforce org. Credentials are the NAMES of environment variables, for
+    one of: username + password (+ security token), OAuth client credentials, or a session
+    id + instance URL."""
+
+    username_env: EnvVarName | None = None
+    password_env: EnvVarName | None = None
+    security_token_env: EnvVarName | None = Field(
+        None, description="appended to the password; omit for IP-allowlisted logins"
+    )
+    client_id_env: EnvVarName | None = Field(None, description="connected app consumer key")
+    client_secret_env: EnvVarName | None = Field(None, description="connected app consumer secret")
+    session_id_env: EnvVarName | None = None
+    instance_url_env: EnvVarName | None = None
+    domain: str = Field(
+        "login",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]*$",
+        description="login, test (sandboxes) or your My Domain such as acme.my",
+    )
+    api_version: str = Field("62.0", pattern=r"^\d{2,3}\.0$")
+    bulk_threshold: int = Field(
+        10_000, gt=0, description="objects with at least this many rows to read use Bulk API 2.0"
+    )
+    api_floor: ApiFloor = Field(
+        "10%",
+        description="daily API requests that must remain after a read (a number or a "
+        "percentage of the org's allocation); below it the load stops before writing anything",
+    )
+    replay: Literal["demo"] | None = Field(
+        None,
+        description="while none of the credential variables is set, replay the demo org's "
+        "recorded API shape instead (no network)",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_literal_secrets(cls, data: object) -> object:
+        return _reject_literal_secrets(data, instead="")
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> SalesforceConfig:
+        named = [
+            mode for mode, keys in SALESFORCE_AUTH.items() if any(getattr(self, k) for k in keys)
+        ]
+        if len(named) != 1:
+            options = "; ".join(
+                f"{mode}: {' + '.join(keys)}" for mode, keys in SALESFORCE_AUTH.items()
+            )
+            found = f" (found {' and '.join(named)})" if named else ""
+            raise ValueError(f"expected exactly one way to log in{found} - {options}")
+        [mode] = named
+        missing = [key for key in SALESFORCE_AUTH[mode] if not getattr(self, key)]
+        if missing:
+            raise ValueError(f"{mode} login also needs {' and '.join(repr(m) for m in missing)}")
+        if self.security_token_env and mode != "password":
+            raise ValueError("'security_token_env' goes with username_env + password_env")
+        if mode == "client credentials" and self.domain in ("login", "test"):
+            raise ValueError(
+                "OAuth client credentials need your My Domain in 'domain' (e.g. acme.my), "
+                "not login or test"
+            )
+        return self
+
+    @property
+    def auth_mode(self) -> str:
+        return next(m for m, keys in SALESFORCE_AUTH.items() if getattr(self, keys[0]))
+
+    @property
+    def credential_env(self) -> dict[str, str]:
+        """Credential key -> the environment variable holding it, for the configured login."""
+        keys = [*SALESFORCE_AUTH[self.auth_mode]]
+        if self.security_token_env:
+            keys.append("security_token_env")
+        return {key: getattr(self, key) for key in keys}
+
+    def floor_requests(self, daily_limit: int) -> int:
+        """The API floor as a number of requests, for an org allowed `daily_limit` a day."""
+        if isinstance(self.api_floor, int):
+            return self.api_floor
+        percent = Decimal(API_FLOOR.match(self.api_floor).group(1))
+        return math.ceil(daily_limit * percent / 100)
+
+
 class DuckDBWarehouseConfig(StrictModel):
     target: Literal["duckdb"] = "duckdb"
     path: str = Field("warehouse.duckdb", description="DuckDB file, relative to the state dir")
@@ -118,9 +243,39 @@ class PostgresWarehouseConfig(StrictModel):
     connection: ConnectionConfig
 
 
+class RedshiftWarehouseConfig(StrictModel):
+    target: Literal["redshift"]
+    connection: ConnectionConfig
+    iam_role: Annotated[str, StringConstraints(pattern=r"^arn:aws[\w-]*:iam::\d{12}:role/.+$")] = (
+        Field(description="ARN of the IAM role Redshift assumes to COPY from the landing bucket")
+    )
+
+
 WarehouseConfig = Annotated[
-    DuckDBWarehouseConfig | PostgresWarehouseConfig, Field(discriminator="target")
+    DuckDBWarehouseConfig | PostgresWarehouseConfig | RedshiftWarehouseConfig,
+    Field(discriminator="target"),
 ]
+
+
+class RetryConfig(StrictModel):
+    """Transient errors (connection resets, timeouts, throttling) are retried with
+    exponential backoff; configuration and data errors are not."""
+
+    attempts: int = Field(3, ge=1, description="attempts in all, the first included")
+    delay_seconds: float = Field(1.0, ge=0, description="wait before the first retry")
+    backoff_factor: float = Field(2.0, ge=1, description="each wait is this much longer")
+
+    def delay_before(self, retry_number: int) -> float:
+        """The wait before retry `retry_number` (1 for the first retry)."""
+        return self.delay_seconds * self.backoff_factor ** (retry_number - 1)
+
+
+class AutomationConfig(StrictModel):
+    default_status: Literal["stopped", "running"] = Field(
+        "stopped",
+        description="whether schedules and sensors start running when first deployed",
+    )
+    retries: RetryConfig = RetryConfig()
 
 
 class PlatformConfig(StrictModel):
@@ -132,6 +287,16 @@ class PlatformConfig(StrictModel):
     landing: StoreConfig = StoreConfig(url="landing")
     exports: StoreConfig = StoreConfig(url="exports")
     batch_rows: int = Field(100_000, gt=0, description="rows per extracted batch / Parquet part")
+    automation: AutomationConfig = AutomationConfig()
+
+    @model_validator(mode="after")
+    def _redshift_copies_from_s3(self) -> PlatformConfig:
+        if self.warehouse.target == "redshift" and not self.landing.url.startswith("s3://"):
+            raise ValueError(
+                "landing.url: the redshift warehouse loads with COPY from S3; expected an "
+                f"s3://bucket/prefix URL, got {self.landing.url!r}"
+            )
+        return self
 
 
 class KeyRanges(StrictModel):
@@ -142,29 +307,9 @@ class KeyRanges(StrictModel):
     upper_bound: int = Field(gt=0, description="keys up to here are split; the last is open")
 
 
-def _parse_duration(value: object) -> timedelta:
-    if isinstance(value, timedelta):
-        return value
-    match = DURATION.match(str(value).strip())
-    if isinstance(value, bool) or not match:
-        raise ValueError("expected a duration such as 30s, 15m, 2h or 1d")
-    return timedelta(**{DURATION_UNITS[match.group(2)]: int(match.group(1))})
-
-
-Duration = Annotated[timedelta, BeforeValidator(_parse_duration)]
-
-
-class FreshnessCheck(StrictModel):
-    max_load_age: Duration = Field(
-        timedelta(days=1), description="the last committed load is at most this old"
-    )
-    max_data_age: Duration | None = Field(
-        None, description="incremental tables: the newest cursor value is at most this old"
-    )
-
-
 class TableChecks(StrictModel):
-    """The asset checks of a raw table (primary-key uniqueness runs whenever it has a key)."""
+    """The asset checks of a raw table beyond the defaults: reconciliation with the source and
+    primary-key uniqueness run on every load; freshness against `freshness` (or 1 day)."""
 
     reconcile: bool = Field(
         True, description="compare the load with the source: rows, and the max cursor"
@@ -173,7 +318,9 @@ class TableChecks(StrictModel):
         default_factory=list,
         description="columns (e.g. the primary key) whose checksum must match the source's",
     )
-    freshness: FreshnessCheck = FreshnessCheck()
+    max_data_age: Duration | None = Field(
+        None, description="incremental tables: the newest cursor value is at most this old"
+    )
 
 
 class TableConfig(StrictModel):
@@ -197,8 +344,19 @@ class TableConfig(StrictModel):
         None, description="column holding the tenant id: one partition per active tenant"
     )
     key_ranges: KeyRanges | None = None
-    checks: TableChecks = TableChecks()
+    fields: list[SalesforceName] | Literal["all"] | None = Field(
+        None,
+        description="salesforce: the object's fields to read, or 'all' (the default) from "
+        "describe; a compound field (address, geolocation) reads as its components",
+    )
+    checks: TableChecks = Field(default_factory=TableChecks)
     enabled: bool = True
+    frequency: Frequency | None = Field(
+        None, description="a schedule of this table's own, instead of its source's"
+    )
+    freshness: Duration | None = Field(
+        None, description="stale when not loaded for this long (overrides the source's)"
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -228,9 +386,9 @@ class TableConfig(StrictModel):
             raise ValueError("'lookback' applies to incremental tables only")
         if self.key_ranges and (self.mode != "full" or self.tenant_column):
             raise ValueError("'key_ranges' applies to full loads of tables not scoped by tenant")
-        if self.checks.freshness.max_data_age is not None and self.mode != "incremental":
+        if self.checks.max_data_age is not None and self.mode != "incremental":
             raise ValueError(
-                "'checks.freshness.max_data_age' applies to incremental tables "
+                "'checks.max_data_age' applies to incremental tables "
                 "(their cursor tells how new the data is)"
             )
         if self.checks.checksum and not self.checks.reconcile:
@@ -250,19 +408,107 @@ class SourceConfig(StrictModel):
     name: Identifier
     kind: SourceKind
     description: str | None = None
-    connection: ConnectionConfig
+    connection: ConnectionConfig | None = Field(None, validate_default=True)
+    salesforce: SalesforceConfig | None = Field(
+        None, validate_default=True, description="kind salesforce: login and API settings"
+    )
     enabled: bool = True
+    frequency: Frequency | None = Field(
+        None, description="load the source's enabled tables on this schedule"
+    )
+    timezone: Timezone = "UTC"
+    freshness: Duration | None = Field(
+        None, description="a table is stale when not loaded for this long"
+    )
     tables: list[TableConfig] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _salesforce_defaults(cls, data: object) -> object:
+        """A Salesforce object is keyed by Id and read incrementally on SystemModstamp with a
+        5 minute lookback unless told otherwise. Raw columns are the API names in lower case
+        (collision-free: Salesforce names are case-insensitive), so keys are written so too."""
+        if not (isinstance(data, dict) and data.get("kind") == "salesforce"):
+            return data
+        tables = data.get("tables")
+        if not isinstance(tables, list):
+            return data
+        filled = []
+        for table in tables:
+            if isinstance(table, dict):
+                table = {"primary_key": ["id"], "cursor": "systemmodstamp", **table}
+                table.setdefault("mode", "incremental")
+                if table["mode"] == "incremental":
+                    table.setdefault("lookback", "5m")
+                if isinstance(table["cursor"], str):
+                    table["cursor"] = table["cursor"].lower()
+                if isinstance(table["primary_key"], list):
+                    table["primary_key"] = [
+                        k.lower() if isinstance(k, str) else k for k in table["primary_key"]
+                    ]
+            filled.append(table)
+        return {**data, "tables": filled}
+
+    @field_validator("connection")
+    @classmethod
+    def _connection_for_kind(
+        cls, connection: ConnectionConfig | None, info: ValidationInfo
+    ) -> ConnectionConfig | None:
+        kind = info.data.get("kind")
+        if kind == "salesforce" and connection is not None:
+            raise ValueError(
+                "a salesforce source is configured under 'salesforce:' (login and API "
+                "settings), not 'connection'"
+            )
+        if kind not in (None, "salesforce") and connection is None:
+            raise ValueError("required key is missing: expected 'url_env' or 'url'")
+        return connection
+
+    @field_validator("salesforce")
+    @classmethod
+    def _salesforce_for_kind(
+        cls, salesforce: SalesforceConfig | None, info: ValidationInfo
+    ) -> SalesforceConfig | None:
+        kind = info.data.get("kind")
+        if kind == "salesforce" and salesforce is None:
+            raise ValueError(
+                "required key is missing: a salesforce source needs its login (environment "
+                "variable names) and API settings here"
+            )
+        if kind not in (None, "salesforce") and salesforce is not None:
+            raise ValueError(f"applies to kind salesforce only, not {kind}")
+        return salesforce
 
     @field_validator("tables")
     @classmethod
-    def _unique_tables(cls, tables: list[TableConfig]) -> list[TableConfig]:
+    def _unique_tables(cls, tables: list[TableConfig], info: ValidationInfo) -> list[TableConfig]:
         seen: set[str] = set()
         for table in tables:
             if table.name in seen:
                 raise ValueError(f"table '{table.name}' is listed twice; expected unique names")
             seen.add(table.name)
+        kind = info.data.get("kind")
+        for table in tables:
+            if kind == "salesforce":
+                _check_salesforce_table(table)
+            elif table.fields is not None:
+                raise ValueError(f"table '{table.name}': 'fields' applies to salesforce objects")
         return tables
+
+
+def _check_salesforce_table(table: TableConfig) -> None:
+    unsupported = [
+        key for key in ("query", "tenant_column", "key_ranges") if getattr(table, key) is not None
+    ]
+    if unsupported:
+        raise ValueError(
+            f"table '{table.name}': {', '.join(repr(k) for k in unsupported)} does not apply "
+            "to salesforce objects; expected 'object' and 'fields'"
+        )
+    if not re.match(r"^[A-Za-z][A-Za-z0-9_]*$", table.read_object):
+        raise ValueError(f"table '{table.name}': 'object' must be a Salesforce object API name")
+    if table.primary_key != ["id"]:
+        raise ValueError(f"table '{table.name}': a Salesforce object's primary key is Id")
 
 
 def _check_frequency(value: str) -> str:
@@ -275,6 +521,37 @@ def _check_frequency(value: str) -> str:
 
 
 Frequency = Annotated[str, AfterValidator(_check_frequency)]
+FREQUENCY_CRON = {"hourly": "0 * * * *", "daily": "0 0 * * *", "weekly": "0 0 * * 1"}
+
+
+def cron_for(frequency: str) -> str:
+    """The cron string of a frequency: hourly on the hour, daily at midnight, weekly on
+    Monday at midnight (in the schedule's time zone), or the cron string itself."""
+    return FREQUENCY_CRON.get(frequency, frequency)
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("expected an IANA time zone such as UTC or Europe/Berlin") from None
+    return value
+
+
+Timezone = Annotated[str, AfterValidator(_check_timezone)]
+
+
+def _parse_duration(value: object) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    match = DURATION.match(str(value).strip())
+    if isinstance(value, bool) or not match:
+        raise ValueError("expected a duration such as 30s, 15m, 2h or 1d")
+    amount, unit = int(match.group(1)), match.group(2)
+    return timedelta(**{DURATION_UNITS[unit]: amount})
+
+
+Duration = Annotated[timedelta, BeforeValidator(_parse_duration)]
 
 
 def _parse_lookback(value: object) -> timedelta | int | Decimal:
@@ -284,11 +561,10 @@ def _parse_lookback(value: object) -> timedelta | int | Decimal:
         return value
     if isinstance(value, float):
         return Decimal(str(value))
-    match = DURATION.match(str(value).strip())
-    if not match:
-        raise ValueError("expected a duration such as 30s, 15m, 2h or 1d, or a number")
-    amount, unit = int(match.group(1)), match.group(2)
-    return timedelta(**{DURATION_UNITS[unit]: amount})
+    try:
+        return _parse_duration(value)
+    except ValueError:
+        raise ValueError("expected a duration such as 30s, 15m, 2h or 1d, or a number") from None
 
 
 Lookback = Annotated[timedelta | int | Decimal, BeforeValidator(_parse_lookback)]
@@ -304,6 +580,7 @@ class ExportConfig(StrictModel):
     )
     format: Literal["parquet", "csv"] = "parquet"
     frequency: Frequency = "daily"
+    timezone: Timezone = "UTC"
     enabled: bool = True
 
     @model_validator(mode="after")

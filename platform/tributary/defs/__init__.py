@@ -6,6 +6,7 @@ import dagster as dg
 
 from tributary.config import ProjectConfig
 from tributary.defs.access import build_access_defs
+from tributary.defs.automation import build_automation_defs, default_status
 from tributary.defs.export import build_export_defs
 from tributary.defs.ingest import build_ingest_defs
 from tributary.defs.resources import (
@@ -13,6 +14,7 @@ from tributary.defs.resources import (
     LandingStoreResource,
     WarehouseResource,
 )
+from tributary.defs.run_log import RUN_LOG_KEY, build_run_log_sensors
 from tributary.defs.transform import (
     build_transform_defs,
     dbt_project,
@@ -26,16 +28,26 @@ def build_definitions(project: ProjectConfig) -> dg.Definitions:
     manifest = load_manifest(dbt)
     resources = {
         "warehouse": WarehouseResource.from_project(project),
-        "landing": LandingStoreResource(url=project.landing_url),
+        "landing": LandingStoreResource.from_project(project),
         "export_store": ExportStoreResource(url=project.exports_url),
     }
+    run_log = dg.AssetSpec(
+        RUN_LOG_KEY,
+        group_name="tributary",
+        kinds={project.platform.warehouse.target},
+        description="Each run's outcome per asset (_tributary.run_log), written by the "
+        "run_log sensors",
+    )
     refs = model_refs(manifest, dbt)
     return dg.Definitions.merge(
         build_ingest_defs(project),
         build_transform_defs(manifest, dbt),
         build_export_defs(project, refs),
         build_access_defs(project, manifest, refs),
+        build_automation_defs(project),
         dg.Definitions(
+            assets=[run_log],
+            sensors=build_run_log_sensors(default_status(project)[1]),
             resources=resources,
             # A DuckDB file has one writer process at a time: run its steps in one process.
             executor=dg.in_process_executor

@@ -12,7 +12,7 @@ from tributary.defs.transform import ModelRef
 from tributary.warehouse import SqlWarehouse, raw_schema
 from tributary.warehouse.access import Relation, apply_access
 
-ACCESS_KEY = dg.AssetKey(["ops", "warehouse_access"])
+ACCESS_KEY = dg.AssetKey(["tributary", "warehouse_access"])
 
 
 def model_relations(manifest: Mapping[str, Any]) -> dict[str, Relation]:
@@ -64,7 +64,7 @@ def build_access_defs(
 
     @dg.asset(
         key=ACCESS_KEY,
-        group_name="access",
+        group_name="tributary",
         kinds={project.platform.warehouse.target},
         deps=[refs[name].asset_key for name in granted_models],
         description="Team roles and read grants from teams.yaml, applied idempotently: what "

@@ -7,7 +7,7 @@
   load log: it runs after each load, and on its own whenever it is executed (UI, schedule).
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -22,6 +22,7 @@ from tributary.warehouse import SqlWarehouse, Warehouse
 RECONCILIATION = "reconciliation"
 UNIQUE_KEY = "unique_primary_key"
 FRESHNESS = "freshness"
+DEFAULT_MAX_LOAD_AGE = timedelta(days=1)
 
 
 def raw_check_specs(key: dg.AssetKey, table: TableConfig) -> list[dg.AssetCheckSpec]:
@@ -56,11 +57,12 @@ def load_check_results(
     table: TableConfig,
     load: TableLoad,
     *,
-    reader: SourceReader,
+    reader: SourceReader | None,
     warehouse: Warehouse,
     where: Slice | None,
 ) -> list[dg.AssetCheckResult]:
-    """Evaluate the blocking checks of one load. A check that cannot run fails (and blocks)."""
+    """Evaluate the blocking checks of one load. A check that cannot run fails (and blocks).
+    `reader` None: an inbox load, compared with its landed files."""
     target = load_target(source, table, where)
     evaluations = []
     if table.checks.reconcile:
@@ -77,13 +79,18 @@ def load_check_results(
     return [_result(name, evaluate) for name, evaluate in evaluations]
 
 
+def max_load_age(source: SourceConfig, table: TableConfig) -> timedelta:
+    """The freshness the table's FreshnessPolicy has, or a day where none is configured."""
+    return table.freshness or source.freshness or DEFAULT_MAX_LOAD_AGE
+
+
 def build_freshness_check(
     project: ProjectConfig, source: SourceConfig, table: TableConfig, key: dg.AssetKey
 ) -> dg.AssetChecksDefinition:
-    limits = table.checks.freshness
-    description = f"The last load is at most {limits.max_load_age} old"
-    if limits.max_data_age is not None:
-        description += f", and the newest {table.cursor} at most {limits.max_data_age}"
+    load_age = max_load_age(source, table)
+    description = f"The last load is at most {load_age} old"
+    if table.checks.max_data_age is not None:
+        description += f", and the newest {table.cursor} at most {table.checks.max_data_age}"
 
     @dg.asset_check(
         asset=key,
@@ -99,7 +106,9 @@ def build_freshness_check(
                 lambda: freshness(
                     _sql(wh),
                     load_target(source, table),
-                    table,
+                    max_load_age=load_age,
+                    max_data_age=table.checks.max_data_age,
+                    cursor=table.cursor,
                     scopes=scopes,
                     now=datetime.now(UTC),
                 ),

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from tributary.config import ConfigError, ExportConfig, ProjectConfig
+from tributary.defs.automation import FOLLOWS_LOADS
 from tributary.defs.resources import ExportStoreResource, WarehouseResource
 from tributary.defs.transform import ModelRef
 from tributary.exports.query import export_sql
@@ -24,6 +25,7 @@ def build_export_asset(
         kinds={export.format, project.platform.warehouse.target},
         description=export.description or f"{export.name} published to the export store",
         metadata={"format": export.format, "frequency": export.frequency, "sql": sql},
+        automation_condition=FOLLOWS_LOADS if export.enabled else None,
     )
     def export_asset(
         context: dg.AssetExecutionContext,

@@ -5,12 +5,14 @@ key_ranges by ranges of their key, so a backfill runs as resumable pieces.
 """
 
 import dagster as dg
+from pydantic import Field
 
 from tributary.config import ProjectConfig, SourceConfig, TableConfig
 from tributary.defs.checks import build_freshness_check, load_check_results, raw_check_specs
 from tributary.defs.metadata import table_metadata
 from tributary.defs.resources import LandingStoreResource, WarehouseResource
-from tributary.ingest import ingest_table
+from tributary.defs.retries import with_retries
+from tributary.ingest import ingest_table, load_from_inbox
 from tributary.slices import partition_keys, slice_for
 from tributary.sources import open_source
 
@@ -24,6 +26,18 @@ def partitions_for(project: ProjectConfig, table: TableConfig) -> dg.PartitionsD
     return dg.StaticPartitionsDefinition(keys) if keys is not None else None
 
 
+class RawLoadConfig(dg.Config):
+    inbox_load_id: str | None = Field(
+        default=None,
+        description="load this manifest from the landing inbox instead of reading the source",
+    )
+
+
+def freshness_for(source: SourceConfig, table: TableConfig) -> dg.FreshnessPolicy | None:
+    window = table.freshness or source.freshness
+    return dg.FreshnessPolicy.time_window(fail_window=window) if window else None
+
+
 def build_raw_asset(
     project: ProjectConfig, source: SourceConfig, table: TableConfig
 ) -> dg.AssetsDefinition:
@@ -34,6 +48,7 @@ def build_raw_asset(
         description=table.description or f"{table.read_object} from {source.name}",
         partitions_def=partitions_for(project, table),
         check_specs=raw_check_specs(raw_asset_key(source.name, table.name), table),
+        freshness_policy=freshness_for(source, table),
         metadata={
             "load_mode": table.mode,
             "primary_key": ", ".join(table.primary_key) or "-",
@@ -44,25 +59,48 @@ def build_raw_asset(
     )
     def raw_table(
         context: dg.AssetExecutionContext,
+        config: RawLoadConfig,
         warehouse: WarehouseResource,
         landing: LandingStoreResource,
     ) -> dg.MaterializeResult:
         where = None
         if context.has_partition_key:
             where = slice_for(table, context.partition_key, list(project.tenants.tenants))
-        reader = open_source(source, state_dir=project.state_dir)
+
+        def load_table():
+            with warehouse.open() as wh:
+                if config.inbox_load_id:
+                    return load_from_inbox(
+                        source,
+                        table,
+                        config.inbox_load_id,
+                        inbox=landing.open().inbox(),
+                        warehouse=wh,
+                        where=where,
+                    )
+                return ingest_table(
+                    source,
+                    table,
+                    reader=open_source(source, state_dir=project.state_dir),
+                    landing=landing.open(),
+                    warehouse=wh,
+                    batch_rows=project.platform.batch_rows,
+                    where=where,
+                )
+
+        load = with_retries(context, project.platform.automation.retries, load_table)
+        # The blocking checks of this load (an inbox load has no source to count: its
+        # landed files are what it is compared with).
         with warehouse.open() as wh:
-            load = ingest_table(
+            check_results = load_check_results(
                 source,
                 table,
-                reader=reader,
-                landing=landing.open(),
+                load,
+                reader=None
+                if config.inbox_load_id
+                else open_source(source, state_dir=project.state_dir),
                 warehouse=wh,
-                batch_rows=project.platform.batch_rows,
                 where=where,
-            )
-            check_results = load_check_results(
-                source, table, load, reader=reader, warehouse=wh, where=where
             )
         outcome = load.outcome
         context.log.info(

@@ -7,12 +7,16 @@ environment variables; secrets are read from the environment when a run opens a 
 from __future__ import annotations
 
 import dagster as dg
+from dagster_aws.s3 import S3Resource
 
 from tributary.config import ConnectionConfig, ProjectConfig
 from tributary.connection import resolve_url
 from tributary.exports import ExportStore
 from tributary.landing import LandingStore
+from tributary.storage import s3_filesystem
 from tributary.warehouse import Warehouse, open_warehouse
+
+DEFAULT_PORTS = {"postgres": 5432, "redshift": 5439}
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -23,6 +27,8 @@ class WarehouseResource(dg.ConfigurableResource):
     url: str | None = None
     url_env: str | None = None
     password_env: str | None = None
+    iam_role: str | None = None  # Redshift: the role COPY assumes to read the landing bucket
+    copy_region: str | None = None  # Redshift: the landing bucket's region, if not the cluster's
 
     @classmethod
     def from_project(cls, project: ProjectConfig) -> WarehouseResource:
@@ -35,6 +41,8 @@ class WarehouseResource(dg.ConfigurableResource):
             url=connection.url,
             url_env=connection.url_env,
             password_env=connection.password_env,
+            iam_role=getattr(warehouse, "iam_role", None),
+            copy_region=project.platform.landing.region,
         )
 
     def _connection(self) -> ConnectionConfig:
@@ -43,7 +51,12 @@ class WarehouseResource(dg.ConfigurableResource):
     def open(self) -> Warehouse:
         if self.target == "duckdb":
             return open_warehouse("duckdb", duckdb_path=self.duckdb_path)
-        return open_warehouse(self.target, connection=self._connection())
+        return open_warehouse(
+            self.target,
+            connection=self._connection(),
+            iam_role=self.iam_role,
+            region=self.copy_region,
+        )
 
     def dbt_env(self) -> dict[str, str]:
         """Environment for dbt's profiles.yml, so dbt builds in the same warehouse."""
@@ -52,20 +65,42 @@ class WarehouseResource(dg.ConfigurableResource):
         url = resolve_url(self._connection(), owner="warehouse", state_dir=".")
         return {
             "TRIBUTARY_DBT_TARGET": self.target,
-            "TRIBUTARY_PG_HOST": url.host or "127.0.0.1",
-            "TRIBUTARY_PG_PORT": str(url.port or 5432),
-            "TRIBUTARY_PG_USER": url.username or "",
+            "TRIBUTARY_WAREHOUSE_HOST": url.host or "127.0.0.1",
+            "TRIBUTARY_WAREHOUSE_PORT": str(url.port or DEFAULT_PORTS[self.target]),
+            "TRIBUTARY_WAREHOUSE_USER": url.username or "",
             # dbt's DBT_ENV_SECRET_ prefix: usable in profiles.yml only, scrubbed from its logs
-            "DBT_ENV_SECRET_TRIBUTARY_PG_PASSWORD": url.password or "",
-            "TRIBUTARY_PG_DATABASE": url.database or "",
+            "DBT_ENV_SECRET_TRIBUTARY_WAREHOUSE_PASSWORD": url.password or "",
+            "TRIBUTARY_WAREHOUSE_DATABASE": url.database or "",
         }
 
 
 class LandingStoreResource(dg.ConfigurableResource):
+    """A local folder, or S3: dagster-aws's S3 resource carries the endpoint, region and
+    credentials (unset credentials come from the AWS environment or an instance role)."""
+
     url: str
+    s3: S3Resource
+
+    @classmethod
+    def from_project(cls, project: ProjectConfig) -> LandingStoreResource:
+        landing = project.platform.landing
+        return cls(
+            url=project.landing_url,
+            s3=S3Resource(endpoint_url=landing.endpoint_url, region_name=landing.region),
+        )
 
     def open(self) -> LandingStore:
-        return LandingStore(self.url)
+        if not self.url.startswith("s3://"):
+            return LandingStore(self.url)
+        fs = s3_filesystem(
+            endpoint_url=self.s3.endpoint_url,
+            region=self.s3.region_name,
+            key=self.s3.aws_access_key_id,
+            secret=self.s3.aws_secret_access_key,
+            token=self.s3.aws_session_token,
+            profile=self.s3.profile_name,
+        )
+        return LandingStore(self.url, fs=fs)
 
 
 class ExportStoreResource(dg.ConfigurableResource):

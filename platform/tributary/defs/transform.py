@@ -14,6 +14,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 
 from tributary.config import ConfigError
 from tributary.config.loader import PROJECT_ROOT
+from tributary.defs.automation import FOLLOWS_LOADS
 from tributary.defs.ingest import raw_asset_key
 from tributary.defs.resources import WarehouseResource
 from tributary.warehouse import quote_ident
@@ -31,11 +32,13 @@ class TributaryTranslator(DagsterDbtTranslator):
         spec = super().get_asset_spec(manifest, unique_id, project)
         if unique_id.startswith("source."):
             props = manifest["sources"][unique_id]
+            if props.get("meta", {}).get("dagster", {}).get("asset_key"):
+                return spec  # Tributary's own tables name their asset explicitly
             return spec.replace_attributes(key=raw_asset_key(props["source_name"], props["name"]))
         props = manifest["nodes"][unique_id]
         # fqn: [project, folder, ..., model]; the first folder (staging, marts) is the group.
         group = props["fqn"][1] if len(props["fqn"]) > 2 else "transform"
-        return spec.replace_attributes(group_name=group)
+        return spec.replace_attributes(group_name=group, automation_condition=FOLLOWS_LOADS)
 
 
 def dbt_project() -> DbtProject:
@@ -98,6 +101,8 @@ def build_transform_defs(manifest: Mapping[str, Any], dbt: DbtProject) -> dg.Def
     def dbt_models(
         context: dg.AssetExecutionContext, dbt_cli: DbtCliResource, warehouse: WarehouseResource
     ):
+        with warehouse.open() as wh:
+            wh.ensure_state()  # models read Tributary's own tables too (ops_load_status)
         # Cautious indirect selection: a test runs only when all the models it reads are
         # selected, so that building dim_customer alone does not run fct_sales' relationship
         # test against a table that is not there (it is fct_sales' check, not dim_customer's).

@@ -7,9 +7,10 @@ from tributary.landing.manifest import (
     decode_cursor,
     encode_cursor,
 )
-from tributary.landing.store import LandingStore
+from tributary.landing.store import COPY_MANIFEST, LandingStore
 
 __all__ = [
+    "COPY_MANIFEST",
     "CursorRange",
     "LandedFile",
     "LandingStore",

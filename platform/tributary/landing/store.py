@@ -1,12 +1,14 @@
 """The landing store: Parquet parts plus a manifest per load, in a local folder or on S3.
 
-Layout: <root>/<source>/<table>/<load_id>/part-00000.parquet ... manifest.json
-The manifest is written last, so a load folder without one is an interrupted landing that
-no warehouse will ever load.
+Layout: <root>/<source>/<table>/<load_id>/part-00000.parquet ... copy.manifest manifest.json
+copy.manifest lists the parts in the form Redshift's COPY ... MANIFEST reads. manifest.json
+is written last, so a load folder without one is an interrupted landing that no warehouse
+will ever load.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 
@@ -19,12 +21,18 @@ from tributary.landing.manifest import CursorRange, LandedFile, Manifest, encode
 from tributary.storage import open_filesystem
 
 MANIFEST = "manifest.json"
+COPY_MANIFEST = "copy.manifest"
+INBOX = "_inbox"
 
 
 class LandingStore:
     def __init__(self, url: str, *, fs: fsspec.AbstractFileSystem | None = None) -> None:
         self.fs, self.root = open_filesystem(url, fs)
         self.url = url
+
+    def inbox(self) -> LandingStore:
+        """Where outside tools drop loads for Tributary to pick up, in the same layout."""
+        return LandingStore(f"{self.url.rstrip('/')}/{INBOX}", fs=self.fs)
 
     def load_dir(self, source: str, table: str, load_id: str) -> str:
         return f"{self.root}/{source}/{table}/{load_id}"
@@ -85,9 +93,39 @@ class LandingStore:
             scope=scope,
             counters=dict(counters or {}),
         )
+        self._write_copy_manifest(manifest)
         with self.fs.open(f"{folder}/{MANIFEST}", "w") as handle:
             handle.write(manifest.model_dump_json(indent=2))
         return manifest
+
+    def ensure_copy_manifest(self, manifest: Manifest) -> None:
+        """Write copy.manifest for a load landed by an outside tool, if it did not."""
+        folder = self.load_dir(manifest.source, manifest.table, manifest.load_id)
+        if not self.fs.exists(f"{folder}/{COPY_MANIFEST}"):
+            self._write_copy_manifest(manifest)
+
+    def _write_copy_manifest(self, manifest: Manifest) -> None:
+        folder = self.load_dir(manifest.source, manifest.table, manifest.load_id)
+        entries = [
+            {
+                "url": self.uri(f"{folder}/{f.path}"),
+                "mandatory": True,
+                "meta": {"content_length": f.bytes},
+            }
+            for f in manifest.files
+        ]
+        with self.fs.open(f"{folder}/{COPY_MANIFEST}", "w") as handle:
+            json.dump({"entries": entries}, handle, indent=2)
+
+    def pending(self, last_seen: Mapping[str, str]) -> list[Manifest]:
+        """Complete loads (those with a manifest) whose load id sorts after the last one
+        seen for their table (`last_seen` by "source.table"), oldest first."""
+        pending = []
+        for path in self.fs.glob(f"{self.root}/*/*/*/{MANIFEST}"):
+            source, table, load_id = path.rsplit("/", 4)[-4:-1]
+            if load_id > last_seen.get(f"{source}.{table}", ""):
+                pending.append(self.read_manifest(path.rsplit("/", 1)[0]))
+        return sorted(pending, key=lambda manifest: manifest.load_id)
 
     def read_manifest(self, folder: str) -> Manifest:
         with self.fs.open(f"{folder.rstrip('/')}/{MANIFEST}", "r") as handle:

@@ -14,6 +14,7 @@ from tributary.sources.base import (
     SourceReader,
     Window,
 )
+from tributary.sources.salesforce import ApiFloorReached, SalesforceSource
 from tributary.sources.sql import SqlSource
 
 SQL_KINDS = {"mysql", "sqlserver", "oracle", "postgres", "sqlite"}
@@ -21,6 +22,8 @@ SQL_KINDS = {"mysql", "sqlserver", "oracle", "postgres", "sqlite"}
 
 def open_source(source: SourceConfig, *, state_dir: Path) -> SourceReader:
     """The reader for `source`. Nothing connects until a table is read."""
+    if source.kind == "salesforce":
+        return SalesforceSource(source.salesforce, source=source.name)
     if source.kind in SQL_KINDS:
         return SqlSource(
             resolve_url(source.connection, owner=f"source '{source.name}'", state_dir=state_dir)
@@ -29,9 +32,11 @@ def open_source(source: SourceConfig, *, state_dir: Path) -> SourceReader:
 
 
 __all__ = [
+    "ApiFloorReached",
     "Extract",
     "Profile",
     "ProfilingSource",
+    "SalesforceSource",
     "SourceError",
     "SourceReader",
     "SqlSource",

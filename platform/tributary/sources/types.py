@@ -6,6 +6,8 @@
 - MySQL DATE/DATETIME/TIMESTAMP are read as text: zero dates ('0000-00-00', '2024-00-10')
   become NULL and are counted; MySQL TIMESTAMP is read in UTC (the session runs at +00:00).
 - MySQL tinyint(1) becomes boolean.
+- JSON columns (MySQL json, PostgreSQL json/jsonb) are marked as Arrow JSON, so that a
+  warehouse can give them its JSON type (Redshift SUPER, PostgreSQL jsonb, DuckDB JSON).
 - Text stays text whatever its length; binary stays bytes.
 """
 
@@ -25,6 +27,7 @@ ZERO_DATE = r"^(0000|\d{4}-00|\d{4}-\d{2}-00)"
 # Unconstrained NUMERIC (no declared precision): the widest exact decimal Arrow tools share.
 DEFAULT_DECIMAL = (38, 10)
 ZERO_DATES_COUNTER = "zero_dates_nulled"
+JSON_TYPES = {"json", "jsonb"}
 DECLARED = re.compile(r"^\s*([a-z ]+?)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*$")
 
 
@@ -92,6 +95,8 @@ def _normalize_array(
 ) -> pa.Array:
     if column is not None and column.is_decimal:
         return pc.cast(array, column.decimal_type)
+    if column is not None and column.data_type in JSON_TYPES and pa.types.is_string(array.type):
+        return pa.ExtensionArray.from_storage(pa.json_(), array)
     if column is not None and backend in MYSQL_BACKENDS:
         if column.data_type in MYSQL_TEMPORAL:
             zero = pc.fill_null(pc.match_substring_regex(array, ZERO_DATE), False)

@@ -10,6 +10,7 @@ from tributary.warehouse.base import (
     STATE_SCHEMA,
     LoadOutcome,
     LoadTarget,
+    RunLogRow,
     SqlWarehouse,
     Warehouse,
     quote_ident,
@@ -17,6 +18,7 @@ from tributary.warehouse.base import (
 )
 from tributary.warehouse.duckdb import DuckDBWarehouse
 from tributary.warehouse.postgres import PostgresWarehouse, conninfo
+from tributary.warehouse.redshift import RedshiftWarehouse
 
 
 def open_warehouse(
@@ -24,14 +26,30 @@ def open_warehouse(
     *,
     duckdb_path: Path | str | None = None,
     connection: ConnectionConfig | None = None,
+    iam_role: str | None = None,
+    region: str | None = None,
     state_dir: Path = Path("."),
 ) -> Warehouse:
     """The warehouse for `target`. It connects on first use, not here."""
     if target == "duckdb":
         return DuckDBWarehouse(duckdb_path)
+    url = resolve_url(connection, owner="warehouse", state_dir=state_dir)
     if target == "postgres":
-        url = resolve_url(connection, owner="warehouse", state_dir=state_dir)
         return PostgresWarehouse(conninfo(url))
+    if target == "redshift":
+
+        def connect() -> object:
+            import redshift_connector
+
+            return redshift_connector.connect(
+                host=url.host,
+                port=url.port or 5439,
+                database=url.database,
+                user=url.username,
+                password=url.password or "",
+            )
+
+        return RedshiftWarehouse(connect, iam_role=iam_role or "", region=region)
     raise ValueError(f"unknown warehouse target '{target}'")
 
 
@@ -41,6 +59,8 @@ __all__ = [
     "LoadOutcome",
     "LoadTarget",
     "PostgresWarehouse",
+    "RedshiftWarehouse",
+    "RunLogRow",
     "SqlWarehouse",
     "Warehouse",
     "open_warehouse",

@@ -7,6 +7,7 @@ table from Arrow, map Arrow types to its column types), not an `if` in every cal
 from __future__ import annotations
 
 import base64
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from tributary.slices import Slice
 from tributary.warehouse.drift import plan_schema
 
 STATE_SCHEMA = "_tributary"
+ERROR_SUMMARY_CHARS = 1000
 
 STATE_DDL = [
     f"create schema if not exists {STATE_SCHEMA}",
@@ -47,10 +49,21 @@ STATE_DDL = [
         updated_at timestamptz not null,
         primary key (source, table_name, scope)
     )""",
+    f"""create table if not exists {STATE_SCHEMA}.run_log (
+        run_id varchar(64) not null,
+        asset_key varchar(512) not null,
+        partition_key varchar(256) not null,
+        status varchar(16) not null,
+        started_at timestamptz,
+        finished_at timestamptz,
+        rows_loaded bigint,
+        error varchar(4096),
+        primary key (run_id, asset_key, partition_key)
+    )""",
     f"""create table if not exists {STATE_SCHEMA}.table_schemas (
         source varchar(128) not null,
         table_name varchar(128) not null,
-        arrow_schema text not null,
+        arrow_schema varchar(65535) not null,
         updated_at timestamptz not null,
         primary key (source, table_name)
     )""",
@@ -60,6 +73,46 @@ STATE_DDL = [
 def quote_ident(name: str) -> str:
     """A SQL identifier, double-quoted (the ANSI form DuckDB, PostgreSQL and Redshift share)."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def column_list(columns: Sequence[str]) -> str:
+    return ", ".join(quote_ident(name) for name in columns)
+
+
+def quote_literal(value: str) -> str:
+    """A SQL string literal, for the few statements that take no parameters (COPY)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+# A quoted string or identifier, a `?` placeholder, or a `%`.
+_PLACEHOLDER_TOKENS = re.compile(r"""('(?:[^']|'')*'|"(?:[^"]|"")*")|(\?)|(%)""")
+
+
+def placeholders_as_format(sql: str, params: Sequence[Any] = ()) -> str:
+    """`?` placeholders as the `%s` that psycopg and redshift_connector take. Without
+    parameters the SQL runs as it is; with them, every `%` is escaped and a `?` inside a
+    quoted name or string (a column called "what?") stays a character."""
+    if not params:
+        return sql
+
+    def token(match: re.Match[str]) -> str:
+        quoted, placeholder, _ = match.groups()
+        if quoted is not None:
+            return quoted.replace("%", "%%")
+        return "%s" if placeholder else "%%"
+
+    return _PLACEHOLDER_TOKENS.sub(token, sql)
+
+
+def latest_per_key(target: LoadTarget, staged: str) -> str:
+    """The staged rows, one per primary key: the lookback re-reads rows, and a key may
+    change several times within one load."""
+    keys = ", ".join(quote_ident(k) for k in target.primary_key)
+    return (
+        f"(select *, row_number() over (partition by {keys} "
+        f"order by {quote_ident(target.cursor)} desc) as _tributary_rank "
+        f"from {staged}) as ranked where _tributary_rank = 1"
+    )
 
 
 def raw_schema(source: str) -> str:
@@ -91,6 +144,26 @@ class LoadTarget:
 
 
 @dataclass(frozen=True)
+class LoadTables:
+    """The raw table a load writes, and the scratch tables beside it, named after the load."""
+
+    target: LoadTarget
+    suffix: str  # from the load id, so that loads of other slices never collide
+
+    def scratch_name(self, tag: str) -> str:
+        # Within PostgreSQL's 63 characters: a longer name would be cut, and could collide.
+        return f"{self.target.table[:40]}__{tag}_{self.suffix}"
+
+    def scratch(self, tag: str) -> str:
+        """A scratch table's qualified, quoted name."""
+        return f"{quote_ident(self.target.schema)}.{quote_ident(self.scratch_name(tag))}"
+
+    @property
+    def staged(self) -> str:
+        return self.scratch("load")
+
+
+@dataclass(frozen=True)
 class LoadOutcome:
     table_name: str  # schema.table, unquoted, for people and metadata
     rows_loaded: int
@@ -101,8 +174,30 @@ class LoadOutcome:
     widened_columns: list[str]
 
 
+@dataclass(frozen=True)
+class RunLogRow:
+    """One asset's outcome in one run, for `_tributary.run_log`."""
+
+    run_id: str
+    asset_key: str
+    partition_key: str  # "" for an unpartitioned asset
+    status: str  # SUCCESS, FAILURE, CANCELED
+    started_at: datetime | None
+    finished_at: datetime | None
+    rows_loaded: int | None
+    error: str | None
+
+
 class Warehouse(ABC):
     kind: str
+
+    @abstractmethod
+    def ensure_state(self) -> None:
+        """Create Tributary's own tables (`_tributary.*`) where they are missing."""
+
+    @abstractmethod
+    def record_run(self, rows: Sequence[RunLogRow]) -> None:
+        """Write one run's rows to `_tributary.run_log`, replacing any written before."""
 
     @abstractmethod
     def watermark(self, target: LoadTarget) -> Any | None:
@@ -159,26 +254,48 @@ class SqlWarehouse(Warehouse):
     def transaction(self) -> Iterator[None]: ...
 
     @abstractmethod
-    def create_staging(self, name: str, schema: pa.Schema, batches: pa.RecordBatchReader) -> None:
-        """Create table `name` (qualified, quoted) with exact column types, and bulk-load it."""
+    def create_staging(
+        self, name: str, schema: pa.Schema, batches: pa.RecordBatchReader, landing_path: str
+    ) -> None:
+        """Create table `name` (qualified, quoted) with exact column types, and bulk-load it
+        with the landed rows: streamed from `batches`, or straight from the files at
+        `landing_path` where the warehouse reads object storage itself."""
 
     @abstractmethod
     def sql_type(self, arrow_type: pa.DataType) -> str: ...
 
-    def replace_all(self, target: LoadTarget, staged: str, columns: str) -> None:
+    def replace_all(self, tables: LoadTables, columns: Sequence[str]) -> None:
         """A full load's swap, inside the load's transaction."""
-        self.execute(f"delete from {target.qualified_name}")
-        self.insert_from(target, staged, columns)
+        self.execute(f"delete from {tables.target.qualified_name}")
+        self.insert_from(tables.target.qualified_name, tables.staged, columns)
 
-    def insert_from(self, target: LoadTarget, staged: str, columns: str) -> None:
-        self.execute(
-            f"insert into {target.qualified_name} ({columns}) select {columns} from {staged}"
-        )
+    def insert_from(self, into: str, source: str, columns: Sequence[str]) -> None:
+        names = column_list(columns)
+        self.execute(f"insert into {into} ({names}) select {names} from {source}")
 
     # --- the algorithm -------------------------------------------------------------------
     def ensure_state(self) -> None:
         for statement in STATE_DDL:
             self.execute(statement)
+
+    def record_run(self, rows: Sequence[RunLogRow]) -> None:
+        with self.transaction():
+            for run_id in sorted({row.run_id for row in rows}):
+                self.execute(f"delete from {STATE_SCHEMA}.run_log where run_id = ?", [run_id])
+            for row in rows:
+                self.execute(
+                    f"insert into {STATE_SCHEMA}.run_log values (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        row.run_id,
+                        row.asset_key,
+                        row.partition_key,
+                        row.status,
+                        row.started_at,
+                        row.finished_at,
+                        row.rows_loaded,
+                        None if row.error is None else row.error[:ERROR_SUMMARY_CHARS],
+                    ],
+                )
 
     def watermark(self, target: LoadTarget) -> Any | None:
         rows = self.query(
@@ -216,14 +333,13 @@ class SqlWarehouse(Warehouse):
         started_at: datetime,
     ) -> LoadOutcome:
         incoming = batches.schema
-        # Within PostgreSQL's 63 characters: a longer name would be cut, and could collide.
-        staging_table = f"{target.table[:40]}__load_{manifest.load_id[-8:]}"
-        staged = f"{quote_ident(target.schema)}.{quote_ident(staging_table)}"
-        columns = ", ".join(quote_ident(field.name) for field in incoming)
+        tables = LoadTables(target, suffix=manifest.load_id[-8:])
+        staged = tables.staged
+        columns = incoming.names
         with self.transaction():
             self.execute(f"create schema if not exists {quote_ident(target.schema)}")
             plan = plan_schema(target.table, self.recorded_schema(target), incoming)
-            self.create_staging(staged, incoming, batches)
+            self.create_staging(staged, incoming, batches, landing_path)
             if not self.table_exists(target.schema, target.table):
                 self.execute(
                     f"create table {target.qualified_name} as select * from {staged} where 1 = 0"
@@ -236,14 +352,14 @@ class SqlWarehouse(Warehouse):
             for field in plan.widened:
                 self.widen_column(target, field)
             if target.mode == "incremental":
-                self._merge(target, staged, columns)
+                self.merge(tables, columns)
             elif target.where is not None:
                 self.execute(
                     f"delete from {target.qualified_name} where {self._slice_sql(target.where)}"
                 )
-                self.insert_from(target, staged, columns)
+                self.insert_from(target.qualified_name, staged, columns)
             else:
-                self.replace_all(target, staged, columns)
+                self.replace_all(tables, columns)
             self.execute(f"drop table {staged}")
             watermark = self._advance_watermark(target, manifest)
             self._record_schema(target, plan.merged)
@@ -284,7 +400,9 @@ class SqlWarehouse(Warehouse):
             f"type {self.sql_type(field.type)}"
         )
 
-    def _merge(self, target: LoadTarget, staged: str, columns: str) -> None:
+    def merge(self, tables: LoadTables, columns: Sequence[str]) -> None:
+        """An incremental load's upsert by primary key, inside the load's transaction."""
+        target, staged = tables.target, tables.staged
         keys = ", ".join(quote_ident(k) for k in target.primary_key)
         scope = f" and {self._slice_sql(target.where)}" if target.where else ""
         self.execute(
@@ -292,12 +410,7 @@ class SqlWarehouse(Warehouse):
             + scope
         )
         # The lookback re-reads rows: keep the latest version of each key from this load.
-        self.execute(
-            f"insert into {target.qualified_name} ({columns}) select {columns} from ("
-            f"select *, row_number() over (partition by {keys} "
-            f"order by {quote_ident(target.cursor)} desc) as _tributary_rank "
-            f"from {staged}) as ranked where _tributary_rank = 1"
-        )
+        self.insert_from(target.qualified_name, latest_per_key(target, staged), columns)
 
     def _slice_sql(self, where: Slice) -> str:
         return where.table_predicate()

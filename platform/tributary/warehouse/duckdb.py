@@ -44,7 +44,9 @@ class DuckDBWarehouse(SqlWarehouse):
             raise
         self.con.commit()
 
-    def create_staging(self, name: str, schema: pa.Schema, batches: pa.RecordBatchReader) -> None:
+    def create_staging(
+        self, name: str, schema: pa.Schema, batches: pa.RecordBatchReader, landing_path: str
+    ) -> None:
         self.con.register("landed", batches)
         try:
             self.con.execute(f"create table {name} as select * from landed")

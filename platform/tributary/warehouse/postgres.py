@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -15,9 +14,15 @@ import pyarrow.csv as pacsv
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from sqlalchemy.engine import URL
 
+from tributary.arrow import reader_from_cursor
 from tributary.connection import hide
 from tributary.errors import WarehouseError
-from tributary.warehouse.base import LoadTarget, SqlWarehouse, quote_ident
+from tributary.warehouse.base import (
+    LoadTables,
+    SqlWarehouse,
+    placeholders_as_format,
+    quote_ident,
+)
 
 _SIMPLE_TYPES = {
     pa.bool_(): "boolean",
@@ -59,10 +64,11 @@ class PostgresWarehouse(SqlWarehouse):
         return self._con
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self.con.execute(_placeholders(sql, params), list(params) or None)
+        self.con.execute(placeholders_as_format(sql, params), list(params) or None)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        return self.con.execute(_placeholders(sql, params), list(params) or None).fetchall()
+        rows = self.con.execute(placeholders_as_format(sql, params), list(params) or None)
+        return rows.fetchall()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -72,6 +78,8 @@ class PostgresWarehouse(SqlWarehouse):
     def sql_type(self, arrow_type: pa.DataType) -> str:
         if arrow_type in _SIMPLE_TYPES:
             return _SIMPLE_TYPES[arrow_type]
+        if isinstance(arrow_type, pa.JsonType):
+            return "jsonb"
         if pa.types.is_decimal(arrow_type):
             return f"numeric({arrow_type.precision}, {arrow_type.scale})"
         if pa.types.is_timestamp(arrow_type):
@@ -86,7 +94,9 @@ class PostgresWarehouse(SqlWarehouse):
             return "text"
         raise TypeError(f"no PostgreSQL column type for Arrow type {arrow_type}")
 
-    def create_staging(self, name: str, schema: pa.Schema, batches: pa.RecordBatchReader) -> None:
+    def create_staging(
+        self, name: str, schema: pa.Schema, batches: pa.RecordBatchReader, landing_path: str
+    ) -> None:
         columns = ", ".join(f"{quote_ident(f.name)} {self.sql_type(f.type)}" for f in schema)
         self.execute(f"create table {name} ({columns})")
         names = ", ".join(quote_ident(f.name) for f in schema)
@@ -96,11 +106,11 @@ class PostgresWarehouse(SqlWarehouse):
                 pacsv.write_csv(_copyable(batch), buffer, write_options=_CSV)
                 copy.write(buffer.getvalue())
 
-    def replace_all(self, target: LoadTarget, staged: str, columns: str) -> None:
+    def replace_all(self, tables: LoadTables, columns: Sequence[str]) -> None:
         # TRUNCATE is transactional in PostgreSQL and leaves no dead rows; a rename swap
         # would break the dbt views built on the raw table.
-        self.execute(f"truncate {target.qualified_name}")
-        self.insert_from(target, staged, columns)
+        self.execute(f"truncate {tables.target.qualified_name}")
+        self.insert_from(tables.target.qualified_name, tables.staged, columns)
 
     @contextmanager
     def read(self, sql: str, *, batch_rows: int = 100_000) -> Iterator[pa.RecordBatchReader]:
@@ -108,29 +118,7 @@ class PostgresWarehouse(SqlWarehouse):
         with self.con.transaction(), self.con.cursor(name="tributary_read") as cursor:
             cursor.itersize = batch_rows
             cursor.execute(sql)
-            names = [column.name for column in cursor.description]
-            first = cursor.fetchmany(batch_rows)
-            schema = (
-                pa.RecordBatch.from_pylist(
-                    [dict(zip(names, row, strict=True)) for row in first]
-                ).schema
-                if first
-                else pa.schema([(n, pa.null()) for n in names])
-            )
-
-            def batches() -> Iterator[pa.RecordBatch]:
-                rows = first
-                while rows:
-                    yield pa.RecordBatch.from_pylist(
-                        [dict(zip(names, row, strict=True)) for row in rows], schema=schema
-                    )
-                    rows = cursor.fetchmany(batch_rows)
-
-            yield pa.RecordBatchReader.from_batches(schema, batches())
-
-
-# A quoted string or identifier, a `?` placeholder, or a `%`.
-_PLACEHOLDER_TOKENS = re.compile(r"""('(?:[^']|'')*'|"(?:[^"]|"")*")|(\?)|(%)""")
+            yield reader_from_cursor(cursor, batch_rows)
 
 
 def conninfo(url: URL) -> str:
@@ -154,26 +142,12 @@ def _password(conninfo: str) -> str | None:
         return None
 
 
-def _placeholders(sql: str, params: Sequence[Any]) -> str:
-    """`?` placeholders as psycopg's `%s`. Without parameters the SQL runs as it is; with them,
-    every `%` is escaped and a `?` inside a quoted name or string (a column called "what?")
-    stays a character."""
-    if not params:
-        return sql
-
-    def token(match: re.Match[str]) -> str:
-        quoted, placeholder, _ = match.groups()
-        if quoted is not None:
-            return quoted.replace("%", "%%")
-        return "%s" if placeholder else "%%"
-
-    return _PLACEHOLDER_TOKENS.sub(token, sql)
-
-
 def _copyable(batch: pa.RecordBatch) -> pa.RecordBatch:
     """Binary columns as PostgreSQL's hex bytea text; everything else as Arrow writes it."""
     arrays = []
     for array in batch.columns:
+        if isinstance(array.type, pa.JsonType):
+            array = array.storage
         if pa.types.is_binary(array.type) or pa.types.is_large_binary(array.type):
             array = pa.array(
                 [None if v is None else "\\x" + v.hex() for v in array.to_pylist()], pa.string()

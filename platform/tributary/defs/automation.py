@@ -1,0 +1,200 @@
+"""Automation from configuration: a schedule per source (or table) and per export, the
+sensors that evaluate declarative automation (dbt models and exports are eager: they update
+when what they read has new data, see FOLLOWS_LOADS), and a sensor for loads landed by
+outside tools.
+
+`enabled: false` on a source, table or export leaves its assets (and their history) in the
+graph but takes them out of every schedule and of automation.
+"""
+
+import json
+
+import dagster as dg
+
+from tributary.config import ExportConfig, ProjectConfig, SourceConfig, TableConfig
+from tributary.config.models import cron_for
+from tributary.defs.ingest import RawLoadConfig, raw_asset_key
+from tributary.defs.resources import LandingStoreResource
+from tributary.slices import partition_keys
+
+SOURCE_TAG = "tributary/source"  # deploy/dagster.yaml runs one run per source at a time
+TRANSFORMS = dg.AssetSelection.kind("dbt")
+# What follows a load, the way a DMS completion event used to start the transformations.
+FOLLOWS_LOADS = dg.AutomationCondition.eager()
+
+
+def default_status(
+    project: ProjectConfig,
+) -> tuple[dg.DefaultScheduleStatus, dg.DefaultSensorStatus]:
+    running = project.platform.automation.default_status == "running"
+    return (
+        dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED,
+        dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED,
+    )
+
+
+def load_requests(
+    project: ProjectConfig, source: SourceConfig, tables: list[TableConfig]
+) -> list[dg.RunRequest]:
+    """One run for the tables that load whole, and one per partition (tenant, key range)
+    of each partitioned table: a run cannot mix partitioned and unpartitioned assets."""
+    tenants = list(project.tenants.tenants)
+    tags = {SOURCE_TAG: source.name}
+    whole = [raw_asset_key(source.name, t.name) for t in tables if not partition_keys(t, tenants)]
+    requests = []
+    if whole:
+        requests.append(dg.RunRequest(run_key="tables", asset_selection=whole, tags=tags))
+    for table in tables:
+        for partition in partition_keys(table, tenants) or ():
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"{table.name}:{partition}",
+                    asset_selection=[raw_asset_key(source.name, table.name)],
+                    partition_key=partition,
+                    tags=tags,
+                )
+            )
+    return requests
+
+
+def load_schedule(
+    project: ProjectConfig,
+    source: SourceConfig,
+    tables: list[TableConfig],
+    *,
+    name: str,
+    frequency: str,
+) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        name=name,
+        cron_schedule=cron_for(frequency),
+        execution_timezone=source.timezone,
+        target=dg.AssetSelection.assets(*(raw_asset_key(source.name, t.name) for t in tables)),
+        default_status=default_status(project)[0],
+        description=f"Loads {', '.join(t.name for t in tables)} from {source.name} ({frequency})",
+    )
+    def schedule(context: dg.ScheduleEvaluationContext):
+        return load_requests(project, source, tables)
+
+    return schedule
+
+
+def source_schedules(project: ProjectConfig) -> list[dg.ScheduleDefinition]:
+    """`<source>_schedule` for the source's enabled tables, and `<source>_<table>_schedule`
+    for a table with a frequency of its own."""
+    schedules = []
+    for source in project.sources:
+        if not source.enabled:
+            continue
+        enabled = [t for t in source.tables if t.enabled]
+        shared = [t for t in enabled if t.frequency is None]
+        if source.frequency and shared:
+            schedules.append(
+                load_schedule(
+                    project,
+                    source,
+                    shared,
+                    name=f"{source.name}_schedule",
+                    frequency=source.frequency,
+                )
+            )
+        for table in enabled:
+            if table.frequency:
+                schedules.append(
+                    load_schedule(
+                        project,
+                        source,
+                        [table],
+                        name=f"{source.name}_{table.name}_schedule",
+                        frequency=table.frequency,
+                    )
+                )
+    return schedules
+
+
+def export_schedule(project: ProjectConfig, export: ExportConfig) -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(
+        name=f"{export.name}_schedule",
+        cron_schedule=cron_for(export.frequency),
+        execution_timezone=export.timezone,
+        target=dg.AssetSelection.assets(export_key(export)),
+        default_status=default_status(project)[0],
+        description=f"Publishes {export.name} ({export.frequency})",
+    )
+
+
+def export_key(export: ExportConfig) -> dg.AssetKey:
+    return dg.AssetKey(["export", export.name])
+
+
+def inbox_sensor(project: ProjectConfig) -> dg.SensorDefinition:
+    """Loads a manifest that an outside tool (a DMS full-load export, a partner drop) wrote
+    into `<landing>/_inbox/<source>/<table>/<load_id>/`: exactly those files, once per
+    manifest. The cursor holds the last load id seen per table; load ids sort by time."""
+    tables = {
+        f"{source.name}.{table.name}": (source, table)
+        for source in project.sources
+        if source.enabled
+        for table in source.tables
+        if table.enabled
+    }
+    keys = [raw_asset_key(source.name, table.name) for source, table in tables.values()]
+
+    @dg.sensor(
+        name="landing_inbox_sensor",
+        target=dg.AssetSelection.assets(*keys),
+        minimum_interval_seconds=60,
+        default_status=default_status(project)[1],
+        description="Loads manifests that outside tools drop into the landing inbox",
+    )
+    def landing_inbox(context: dg.SensorEvaluationContext, landing: LandingStoreResource):
+        last_seen = json.loads(context.cursor) if context.cursor else {}
+        requests = []
+        for manifest in landing.open().inbox().pending(last_seen):
+            name = f"{manifest.source}.{manifest.table}"
+            last_seen[name] = manifest.load_id
+            if name not in tables:
+                context.log.warning(f"inbox load {manifest.load_id}: no enabled table {name}")
+                continue
+            key = raw_asset_key(manifest.source, manifest.table)
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"{name}/{manifest.load_id}",
+                    asset_selection=[key],
+                    partition_key=manifest.scope or None,
+                    run_config=dg.RunConfig(
+                        ops={
+                            key.to_python_identifier(): RawLoadConfig(
+                                inbox_load_id=manifest.load_id
+                            )
+                        }
+                    ),
+                    tags={SOURCE_TAG: manifest.source},
+                )
+            )
+        return dg.SensorResult(run_requests=requests, cursor=json.dumps(last_seen, sort_keys=True))
+
+    return landing_inbox
+
+
+def build_automation_defs(project: ProjectConfig) -> dg.Definitions:
+    sensor_status = default_status(project)[1]
+    # One automation sensor per kind of asset, as dagster-open-platform splits them, so that
+    # a slow evaluation of one never holds up the other.
+    automation_sensors = [
+        dg.AutomationConditionSensorDefinition(
+            "automation_transforms", target=TRANSFORMS, default_status=sensor_status
+        ),
+        dg.AutomationConditionSensorDefinition(
+            "automation_exports",
+            target=dg.AssetSelection.groups("exports"),
+            default_status=sensor_status,
+        ),
+    ]
+    return dg.Definitions(
+        schedules=[
+            *source_schedules(project),
+            *(export_schedule(project, e) for e in project.exports if e.enabled),
+        ],
+        sensors=[inbox_sensor(project), *automation_sensors],
+    )

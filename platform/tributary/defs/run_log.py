@@ -1,0 +1,85 @@
+"""The run log: every finished run's outcome per asset, written to `_tributary.run_log` in
+the warehouse by run-status sensors, so BI tools can query load status (`ops_load_status`)."""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from tributary.defs.resources import WarehouseResource
+from tributary.warehouse import RunLogRow
+
+RUN_LOG_KEY = dg.AssetKey(["tributary", "run_log"])
+ROW_METADATA = ("rows_loaded", "dagster/row_count")
+LOGGED_STATUSES = (
+    dg.DagsterRunStatus.SUCCESS,
+    dg.DagsterRunStatus.FAILURE,
+    dg.DagsterRunStatus.CANCELED,
+)
+
+
+def run_log_rows(instance: dg.DagsterInstance, run: dg.DagsterRun) -> list[RunLogRow]:
+    """One row per asset the run was to materialize (or did): what it loaded, or why not."""
+    record = instance.get_run_record_by_id(run.run_id)
+    materialized: dict[tuple[str, str], int | None] = {}
+    for event in instance.get_records_for_run(
+        run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    ).records:
+        materialization = event.event_log_entry.asset_materialization
+        metadata = materialization.metadata
+        rows = next((metadata[k].value for k in ROW_METADATA if k in metadata), None)
+        key = (materialization.asset_key.to_user_string(), materialization.partition or "")
+        materialized[key] = int(rows) if isinstance(rows, int | float) else None
+    partition = run.tags.get("dagster/partition", "")
+    planned = {(key.to_user_string(), partition) for key in run.asset_selection or ()}
+    error = _error_summary(instance, run.run_id)
+    not_materialized = "SKIPPED" if run.status == dg.DagsterRunStatus.SUCCESS else run.status.value
+    return [
+        RunLogRow(
+            run_id=run.run_id,
+            asset_key=asset_key,
+            partition_key=partition_key,
+            status="SUCCESS" if (asset_key, partition_key) in materialized else not_materialized,
+            started_at=_timestamp(record.start_time if record else None),
+            finished_at=_timestamp(record.end_time if record else None),
+            rows_loaded=materialized.get((asset_key, partition_key)),
+            error=None if (asset_key, partition_key) in materialized else error,
+        )
+        for asset_key, partition_key in sorted(planned | set(materialized))
+    ]
+
+
+def _error_summary(instance: dg.DagsterInstance, run_id: str) -> str | None:
+    for event in instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.STEP_FAILURE
+    ).records:
+        failure = event.event_log_entry.dagster_event.step_failure_data
+        if failure and failure.error:
+            error = failure.error
+            while error.cause is not None:  # Dagster's wrapper first, the cause last
+                error = error.cause
+            return f"{event.event_log_entry.step_key}: {error.message.strip()}"
+    return None
+
+
+def _timestamp(seconds: float | None) -> datetime | None:
+    return datetime.fromtimestamp(seconds, UTC) if seconds is not None else None
+
+
+def build_run_log_sensors(default_status: dg.DefaultSensorStatus) -> list[dg.SensorDefinition]:
+    def build(status: dg.DagsterRunStatus) -> dg.SensorDefinition:
+        @dg.run_status_sensor(
+            run_status=status,
+            name=f"run_log_{status.value.lower()}",
+            description=f"Writes each {status.value.lower()} run's outcome to _tributary.run_log",
+            minimum_interval_seconds=10,
+            default_status=default_status,
+        )
+        def run_log_sensor(context: dg.RunStatusSensorContext, warehouse: WarehouseResource):
+            rows = run_log_rows(context.instance, context.dagster_run)
+            if rows:
+                with warehouse.open() as wh:
+                    wh.record_run(rows)
+
+        return run_log_sensor
+
+    return [build(status) for status in LOGGED_STATUSES]

@@ -1,0 +1,179 @@
+"""Amazon Redshift: one COPY per load from the landing files on S3, MERGE or a rename swap.
+
+Why this differs from PostgreSQL: row inserts are orders of magnitude slower than COPY;
+TRUNCATE and ALTER TABLE APPEND commit on their own, so they cannot be part of a safe swap
+(a full load swaps tables by renaming them, which is transactional); ALTER COLUMN TYPE
+cannot run inside a transaction, so a widened column is rebuilt. Strings are VARCHAR(65535),
+Redshift's longest (sized in bytes, so multibyte text fits); JSON columns are SUPER.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
+from typing import Any
+
+import pyarrow as pa
+
+from tributary.arrow import reader_from_cursor
+from tributary.landing import COPY_MANIFEST
+from tributary.warehouse.base import (
+    LoadTables,
+    LoadTarget,
+    SqlWarehouse,
+    column_list,
+    latest_per_key,
+    placeholders_as_format,
+    quote_ident,
+    quote_literal,
+)
+
+_SIMPLE_TYPES = {
+    pa.bool_(): "boolean",
+    pa.int8(): "smallint",
+    pa.int16(): "smallint",
+    pa.int32(): "integer",
+    pa.int64(): "bigint",
+    pa.uint8(): "smallint",
+    pa.uint16(): "integer",
+    pa.uint32(): "bigint",
+    pa.uint64(): "numeric(20, 0)",
+    pa.float16(): "real",
+    pa.float32(): "real",
+    pa.float64(): "double precision",
+    pa.date32(): "date",
+    pa.date64(): "date",
+}
+VARCHAR_MAX = "varchar(65535)"
+VARBYTE_MAX = "varbyte(1024000)"
+MAX_DECIMAL_PRECISION = 38
+
+# A DB-API connection to Redshift (redshift_connector's in production). Tests pass their own,
+# to capture the statements and run them on PostgreSQL.
+Connect = Callable[[], Any]
+
+
+class RedshiftWarehouse(SqlWarehouse):
+    kind = "redshift"
+
+    def __init__(self, connect: Connect, *, iam_role: str, region: str | None = None) -> None:
+        self._connect = connect
+        self.iam_role = iam_role
+        self.region = region
+
+    @property
+    def con(self) -> Any:
+        if self._con is None:
+            con = self._connect()
+            con.autocommit = True  # transactions are explicit: begin ... commit
+            self._con = con
+            self.ensure_state()
+        return self._con
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with closing(self.con.cursor()) as cursor:
+            cursor.execute(placeholders_as_format(sql, params), list(params) or None)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with closing(self.con.cursor()) as cursor:
+            cursor.execute(placeholders_as_format(sql, params), list(params) or None)
+            return [tuple(row) for row in cursor.fetchall()]
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.execute("begin")
+        try:
+            yield
+        except BaseException:
+            self.execute("rollback")
+            raise
+        self.execute("commit")
+
+    def sql_type(self, arrow_type: pa.DataType) -> str:
+        if arrow_type in _SIMPLE_TYPES:
+            return _SIMPLE_TYPES[arrow_type]
+        if isinstance(arrow_type, pa.JsonType):
+            return "super"
+        if pa.types.is_decimal(arrow_type):
+            if arrow_type.precision > MAX_DECIMAL_PRECISION:
+                raise TypeError(
+                    f"Redshift DECIMAL holds at most {MAX_DECIMAL_PRECISION} digits; "
+                    f"the source column is {arrow_type}"
+                )
+            return f"numeric({arrow_type.precision}, {arrow_type.scale})"
+        if pa.types.is_timestamp(arrow_type):
+            return "timestamptz" if arrow_type.tz else "timestamp"
+        if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+            return VARCHAR_MAX
+        if pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type):
+            return VARBYTE_MAX
+        if pa.types.is_time(arrow_type):
+            return "time"
+        if pa.types.is_null(arrow_type):
+            return VARCHAR_MAX
+        raise TypeError(f"no Redshift column type for Arrow type {arrow_type}")
+
+    def create_staging(
+        self, name: str, schema: pa.Schema, batches: pa.RecordBatchReader, landing_path: str
+    ) -> None:
+        columns = ", ".join(f"{quote_ident(f.name)} {self.sql_type(f.type)}" for f in schema)
+        self.execute(f"create table {name} ({columns})")
+        self.execute(self.copy_sql(name, f"{landing_path.rstrip('/')}/{COPY_MANIFEST}"))
+
+    def copy_sql(self, table: str, manifest_url: str) -> str:
+        region = f" region {quote_literal(self.region)}" if self.region else ""
+        return (
+            f"copy {table} from {quote_literal(manifest_url)} "
+            f"iam_role {quote_literal(self.iam_role)} format as parquet manifest{region}"
+        )
+
+    def replace_all(self, tables: LoadTables, columns: Sequence[str]) -> None:
+        # A rename swap: the new rows go into a copy of the table, which then takes its name.
+        # dbt builds late-binding views on Redshift, so views follow the name.
+        target = tables.target
+        swap, retired = tables.scratch("swap"), tables.scratch_name("old")
+        self.execute(f"create table {swap} (like {target.qualified_name})")
+        self.insert_from(swap, tables.staged, columns)
+        self.execute(f"alter table {target.qualified_name} rename to {quote_ident(retired)}")
+        self.execute(f"alter table {swap} rename to {quote_ident(target.table)}")
+        self.execute(f"drop table {tables.scratch('old')}")
+
+    def merge(self, tables: LoadTables, columns: Sequence[str]) -> None:
+        # MERGE needs a source table with one row per key.
+        target = tables.target
+        latest = tables.scratch("latest")
+        self.execute(
+            f"create table {latest} as select {column_list(columns)} from "
+            f"{latest_per_key(target, tables.staged)}"
+        )
+        names = [quote_ident(name) for name in columns]
+        keys = [quote_ident(k) for k in target.primary_key]
+        if target.where is not None and target.where.kind == "tenant":
+            keys.append(quote_ident(target.where.table_column))
+        table = quote_ident(target.table)
+        matched = " and ".join(f"{table}.{k} = source.{k}" for k in keys)
+        updates = ", ".join(f"{n} = source.{n}" for n in names if n not in keys)
+        values = ", ".join(f"source.{n}" for n in names)
+        self.execute(
+            f"merge into {target.qualified_name} using {latest} as source on {matched} "
+            f"when matched then update set {updates} "
+            f"when not matched then insert ({column_list(columns)}) values ({values})"
+        )
+        self.execute(f"drop table {latest}")
+
+    def widen_column(self, target: LoadTarget, field: pa.Field) -> None:
+        # ALTER COLUMN TYPE cannot run in a transaction (and only lengthens VARCHARs): the
+        # column is rebuilt, which moves it to the end; every load names its columns.
+        column = quote_ident(field.name)
+        widened = quote_ident(f"{field.name}__widened")
+        table = target.qualified_name
+        self.execute(f"alter table {table} add column {widened} {self.sql_type(field.type)}")
+        self.execute(f"update {table} set {widened} = {column}")
+        self.execute(f"alter table {table} drop column {column}")
+        self.execute(f"alter table {table} rename column {widened} to {column}")
+
+    @contextmanager
+    def read(self, sql: str, *, batch_rows: int = 100_000) -> Iterator[pa.RecordBatchReader]:
+        with closing(self.con.cursor()) as cursor:
+            cursor.execute(sql)
+            yield reader_from_cursor(cursor, batch_rows)

@@ -1,0 +1,412 @@
+"""The landing store on a real S3 server (moto), and the Redshift warehouse's SQL.
+
+Redshift cannot run here: its implementation runs against a connection seam that records
+every statement and executes all but COPY on the real PostgreSQL server. COPY is carried
+out the way Redshift does it, from exactly the files that the load's copy.manifest names
+on S3, so the tables left behind are the ones Redshift would hold.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import dagster as dg
+import duckdb
+import psycopg
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from tributary.config import load_project
+from tributary.defs import build_definitions
+from tributary.defs.ingest import raw_asset_key
+from tributary.demo import generate_demo_sources
+from tributary.ingest import with_load_columns
+from tributary.landing import COPY_MANIFEST, LandingStore
+from tributary.storage import s3_filesystem
+from tributary.warehouse import LoadTarget, RedshiftWarehouse
+
+IAM_ROLE = "arn:aws:iam::123456789012:role/tributary-copy"
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+COPY = re.compile(
+    r"^copy (?P<table>\S+) from '(?P<manifest>[^']+)' iam_role '(?P<role>[^']+)' "
+    r"format as parquet manifest$"
+)
+
+CUSTOMERS = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("name", pa.string()),
+        ("balance", pa.decimal128(12, 2)),
+        ("updated_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
+class RecordingRedshift:
+    """A DB-API connection standing in for redshift_connector's (see the module docstring)."""
+
+    def __init__(self, conninfo: str, fs) -> None:
+        self.pg = psycopg.connect(conninfo)
+        self.fs = fs
+        self.statements: list[str] = []
+
+    @property
+    def autocommit(self) -> bool:
+        return self.pg.autocommit
+
+    @autocommit.setter
+    def autocommit(self, value: bool) -> None:
+        self.pg.autocommit = value
+
+    def cursor(self) -> RecordingCursor:
+        return RecordingCursor(self)
+
+    def close(self) -> None:
+        self.pg.close()
+
+    def copy(self, table: str, manifest_url: str) -> None:
+        with self.fs.open(manifest_url) as handle:
+            entries = json.load(handle)["entries"]
+        for entry in entries:
+            # Redshift requires each file's length in a Parquet manifest, and checks it.
+            assert entry["meta"]["content_length"] == self.fs.size(entry["url"])
+            with self.fs.open(entry["url"], "rb") as handle:
+                rows = pq.read_table(handle).to_pylist()
+            if rows:
+                names = ", ".join(f'"{name}"' for name in rows[0])
+                marks = ", ".join(["%s"] * len(rows[0]))
+                with self.pg.cursor() as cursor:
+                    cursor.executemany(
+                        f"insert into {table} ({names}) values ({marks})",
+                        [list(row.values()) for row in rows],
+                    )
+
+    def transaction_log(self) -> list[str]:
+        """The statements of the last load's transaction, begin to commit."""
+        start = len(self.statements) - 1 - self.statements[::-1].index("begin")
+        return self.statements[start:]
+
+
+class RecordingCursor:
+    def __init__(self, owner: RecordingRedshift) -> None:
+        self.owner = owner
+        self.cursor = owner.pg.cursor()
+
+    def execute(self, sql: str, params=None) -> None:
+        statement = " ".join(sql.split())
+        self.owner.statements.append(statement)
+        copy = COPY.match(statement)
+        if copy:
+            assert copy["role"] == IAM_ROLE
+            self.owner.copy(copy["table"], copy["manifest"])
+        else:
+            self.cursor.execute(sql, params)
+
+    @property
+    def description(self):
+        return self.cursor.description
+
+    def fetchall(self) -> list[tuple]:
+        return self.cursor.fetchall()
+
+    def fetchmany(self, size: int) -> list[tuple]:
+        return self.cursor.fetchmany(size)
+
+    def close(self) -> None:
+        self.cursor.close()
+
+
+@pytest.fixture
+def landing(s3) -> LandingStore:
+    endpoint, bucket = s3
+    return LandingStore(f"s3://{bucket}/landing", fs=s3_filesystem(endpoint_url=endpoint))
+
+
+@pytest.fixture
+def redshift(postgres, landing):
+    connection = RecordingRedshift(postgres, landing.fs)
+    warehouse = RedshiftWarehouse(lambda: connection, iam_role=IAM_ROLE)
+    yield warehouse, connection
+    warehouse.close()
+
+
+def land(landing: LandingStore, rows: list[dict], *, load_id: str, mode: str, cursor=None):
+    batches = pa.RecordBatchReader.from_batches(
+        CUSTOMERS,
+        [
+            pa.RecordBatch.from_pylist(rows[i : i + 2], schema=CUSTOMERS)
+            for i in range(0, len(rows), 2)
+        ],
+    )
+    return landing.land(
+        with_load_columns(batches, load_id=load_id, extracted_at=T0),
+        source="crm",
+        table="customers",
+        load_id=load_id,
+        mode=mode,
+        extracted_at=T0,
+        cursor=cursor,
+    )
+
+
+def load(warehouse, landing: LandingStore, target: LoadTarget, manifest):
+    folder = landing.load_dir(manifest.source, manifest.table, manifest.load_id)
+    return warehouse.load(
+        target,
+        manifest,
+        landing.batches(manifest),
+        landing_path=landing.uri(folder),
+        started_at=T0,
+    )
+
+
+def customer(id_: int, name: str, balance: str, minute: int) -> dict:
+    return {
+        "id": id_,
+        "name": name,
+        "balance": Decimal(balance),
+        "updated_at": T0.replace(minute=minute),
+    }
+
+
+def table_rows(conninfo: str) -> list[tuple]:
+    with psycopg.connect(conninfo) as con:
+        return con.execute(
+            'select id, name, balance, updated_at, _load_id from "raw_crm"."customers" order by id'
+        ).fetchall()
+
+
+def test_landing_on_s3_round_trips_parts_and_manifests(landing, s3):
+    _, bucket = s3
+    rows = [
+        customer(1, "Zoë 🚀", "10.50", 1),
+        customer(2, 'O\'Brien, "Jr"', "-0.01", 2),
+        {"id": 3, "name": None, "balance": None, "updated_at": None},
+    ]
+    manifest = land(landing, rows, load_id="20240501T120000Z-0000aaaa", mode="full")
+    folder = f"{bucket}/landing/crm/customers/20240501T120000Z-0000aaaa"
+
+    assert sorted(landing.fs.ls(folder)) == [
+        f"{folder}/copy.manifest",
+        f"{folder}/manifest.json",
+        f"{folder}/part-00000.parquet",
+        f"{folder}/part-00001.parquet",
+    ]
+    assert landing.read_manifest(folder) == manifest
+    assert [f.rows for f in manifest.files] == [2, 1] and manifest.row_count == 3
+    landed = landing.batches(manifest).read_all()
+    assert landed.select(CUSTOMERS.names).to_pylist() == rows
+    assert landed.column("_load_id").to_pylist() == ["20240501T120000Z-0000aaaa"] * 3
+    with landing.fs.open(f"{folder}/{COPY_MANIFEST}") as handle:
+        entries = json.load(handle)["entries"]
+    assert entries == [
+        {
+            "url": f"s3://{folder}/{f.path}",
+            "mandatory": True,
+            "meta": {"content_length": landing.fs.size(f"{folder}/{f.path}")},
+        }
+        for f in manifest.files
+    ]
+
+
+def test_redshift_full_loads_copy_then_swap_by_rename(redshift, landing, postgres):
+    warehouse, connection = redshift
+    target = LoadTarget(source="crm", table="customers", mode="full", primary_key=("id",))
+    first = land(
+        landing,
+        [customer(1, "Ada", "1.00", 1), customer(2, "Bo", "2.00", 2)],
+        load_id="20240501T120000Z-0000aaaa",
+        mode="full",
+    )
+    load(warehouse, landing, target, first)
+    assert [row[:2] for row in table_rows(postgres)] == [(1, "Ada"), (2, "Bo")]
+
+    second = land(
+        landing,
+        [customer(2, "Bo 🚀", "2.50", 3), customer(3, "Cy", "3.00", 4)],
+        load_id="20240501T130000Z-0000bbbb",
+        mode="full",
+    )
+    outcome = load(warehouse, landing, target, second)
+
+    manifest_url = (
+        f"{landing.uri(landing.load_dir('crm', 'customers', second.load_id))}/copy.manifest"
+    )
+    columns = '"id", "name", "balance", "updated_at", "_load_id", "_extracted_at", "_deleted"'
+    assert connection.transaction_log() == [
+        "begin",
+        'create schema if not exists "raw_crm"',
+        "select arrow_schema from _tributary.table_schemas where source = %s and table_name = %s",
+        'create table "raw_crm"."customers__load_0000bbbb" ("id" bigint, "name" varchar(65535), '
+        '"balance" numeric(12, 2), "updated_at" timestamptz, "_load_id" varchar(65535), '
+        '"_extracted_at" timestamptz, "_deleted" boolean)',
+        f'copy "raw_crm"."customers__load_0000bbbb" from \'{manifest_url}\' '
+        f"iam_role '{IAM_ROLE}' format as parquet manifest",
+        "select 1 from information_schema.tables where table_schema = %s and table_name = %s",
+        'create table "raw_crm"."customers__swap_0000bbbb" (like "raw_crm"."customers")',
+        f'insert into "raw_crm"."customers__swap_0000bbbb" ({columns}) '
+        f'select {columns} from "raw_crm"."customers__load_0000bbbb"',
+        'alter table "raw_crm"."customers" rename to "customers__old_0000bbbb"',
+        'alter table "raw_crm"."customers__swap_0000bbbb" rename to "customers"',
+        'drop table "raw_crm"."customers__old_0000bbbb"',
+        'drop table "raw_crm"."customers__load_0000bbbb"',
+        "select value_type, value from _tributary.watermarks "
+        "where source = %s and table_name = %s and scope = %s",
+        "delete from _tributary.table_schemas where source = %s and table_name = %s",
+        "insert into _tributary.table_schemas values (%s, %s, %s, %s)",
+        'select count(*) from "raw_crm"."customers"',
+        "insert into _tributary.loads values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = %s and table_name = %s order by ordinal_position",
+        "commit",
+    ]
+    assert not any(s.startswith(("truncate", "alter table append")) for s in connection.statements)
+    assert table_rows(postgres) == [
+        (2, "Bo 🚀", Decimal("2.50"), T0.replace(minute=3), second.load_id),
+        (3, "Cy", Decimal("3.00"), T0.replace(minute=4), second.load_id),
+    ]
+    assert outcome.rows_in_table == 2
+    with psycopg.connect(postgres) as con:  # no scratch table is left behind
+        tables = con.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw_crm'"
+        ).fetchall()
+    assert tables == [("customers",)]
+
+
+def test_redshift_incremental_loads_merge_the_latest_row_per_key(redshift, landing, postgres):
+    warehouse, connection = redshift
+    target = LoadTarget(
+        source="crm",
+        table="customers",
+        mode="incremental",
+        primary_key=("id",),
+        cursor="updated_at",
+    )
+    first = land(
+        landing,
+        [customer(1, "Ada", "1.00", 1), customer(2, "Bo", "2.00", 2)],
+        load_id="20240501T120000Z-0000aaaa",
+        mode="incremental",
+        cursor="updated_at",
+    )
+    load(warehouse, landing, target, first)
+    # The second load re-reads key 2 (lookback) and holds two versions of key 3.
+    second = land(
+        landing,
+        [
+            customer(2, "Bo", "2.00", 2),
+            customer(3, "Cy", "3.00", 3),
+            customer(3, "Cy 🚀", "3.30", 4),
+            customer(1, "Ada L.", "1.10", 5),
+        ],
+        load_id="20240501T130000Z-0000bbbb",
+        mode="incremental",
+        cursor="updated_at",
+    )
+    outcome = load(warehouse, landing, target, second)
+
+    log = connection.transaction_log()
+    columns = '"id", "name", "balance", "updated_at", "_load_id", "_extracted_at", "_deleted"'
+    merge_start = log.index(
+        f'create table "raw_crm"."customers__latest_0000bbbb" as select {columns} from '
+        '(select *, row_number() over (partition by "id" order by "updated_at" desc) '
+        'as _tributary_rank from "raw_crm"."customers__load_0000bbbb") as ranked '
+        "where _tributary_rank = 1"
+    )
+    assert log[merge_start + 1 : merge_start + 4] == [
+        'merge into "raw_crm"."customers" using "raw_crm"."customers__latest_0000bbbb" as source '
+        'on "customers"."id" = source."id" when matched then update set '
+        '"name" = source."name", "balance" = source."balance", '
+        '"updated_at" = source."updated_at", "_load_id" = source."_load_id", '
+        '"_extracted_at" = source."_extracted_at", "_deleted" = source."_deleted" '
+        f'when not matched then insert ({columns}) values (source."id", source."name", '
+        'source."balance", source."updated_at", source."_load_id", source."_extracted_at", '
+        'source."_deleted")',
+        'drop table "raw_crm"."customers__latest_0000bbbb"',
+        'drop table "raw_crm"."customers__load_0000bbbb"',
+    ]
+    assert "insert into _tributary.watermarks values (%s, %s, %s, %s, %s, %s, %s, %s)" in log
+    assert log[-1] == "commit"
+    assert table_rows(postgres) == [
+        (1, "Ada L.", Decimal("1.10"), T0.replace(minute=5), second.load_id),
+        (2, "Bo", Decimal("2.00"), T0.replace(minute=2), second.load_id),
+        (3, "Cy 🚀", Decimal("3.30"), T0.replace(minute=4), second.load_id),
+    ]
+    assert outcome.watermark == T0.replace(minute=5)
+    assert warehouse.watermark(target) == T0.replace(minute=5)
+
+
+def test_redshift_failed_load_keeps_previous_table_and_watermark(redshift, landing, postgres):
+    warehouse, connection = redshift
+    target = LoadTarget(
+        source="crm",
+        table="customers",
+        mode="incremental",
+        primary_key=("id",),
+        cursor="updated_at",
+    )
+    first = land(
+        landing,
+        [customer(1, "Ada", "1.00", 1)],
+        load_id="20240501T120000Z-0000aaaa",
+        mode="incremental",
+        cursor="updated_at",
+    )
+    load(warehouse, landing, target, first)
+    before = table_rows(postgres)
+    second = land(
+        landing,
+        [
+            customer(1, "Ada L.", "1.10", 5),
+            customer(2, "Bo", "2.00", 5),
+            customer(3, "Cy", "3.00", 6),
+        ],
+        load_id="20240501T130000Z-0000bbbb",
+        mode="incremental",
+        cursor="updated_at",
+    )
+    # A part disappears between landing and COPY: the COPY fails inside the transaction.
+    folder = landing.load_dir("crm", "customers", second.load_id)
+    landing.fs.rm(f"{folder}/part-00001.parquet")
+    with pytest.raises(FileNotFoundError):
+        load(warehouse, landing, target, second)
+    assert connection.statements[-1] == "rollback"
+    assert table_rows(postgres) == before
+    assert warehouse.watermark(target) == T0.replace(minute=1)
+    with psycopg.connect(postgres) as con:  # the staging table went with the transaction
+        tables = con.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw_crm'"
+        ).fetchall()
+    assert tables == [("customers",)]
+
+
+def test_raw_asset_lands_on_s3_configured_in_platform_yaml(s3, config_dir, state_dir):
+    endpoint, bucket = s3
+    platform = yaml.safe_load((config_dir / "platform.yaml").read_text())
+    platform["landing"] = {"url": f"s3://{bucket}/landing", "endpoint_url": endpoint}
+    (config_dir / "platform.yaml").write_text(yaml.safe_dump(platform))
+    generate_demo_sources(state_dir / "demo", customers=20, orders=50)
+    project = load_project(config_dir)
+    products = raw_asset_key("ops", "products")
+
+    job = build_definitions(project).resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), asset_selection=[products]
+    )
+
+    assert result.success
+    [event] = result.get_asset_materialization_events()
+    metadata = event.materialization.metadata
+    landing_path = metadata["landing_path"].value
+    assert landing_path.startswith(f"s3://{bucket}/landing/ops/products/")
+    landing = LandingStore(f"s3://{bucket}/landing", fs=s3_filesystem(endpoint_url=endpoint))
+    manifest = landing.read_manifest(landing_path.removeprefix("s3://"))
+    assert manifest.row_count == metadata["rows_loaded"].value > 0
+    with duckdb.connect(str(project.warehouse_path), read_only=True) as con:
+        [(rows,)] = con.execute("select count(*) from raw_ops.products").fetchall()
+    assert rows == manifest.row_count

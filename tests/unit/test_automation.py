@@ -1,0 +1,304 @@
+"""Schedules, declarative automation, the landing-inbox sensor and retries, through Dagster's
+testing APIs on the demo project (DuckDB and SQLite files: no server)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import duckdb
+import pyarrow as pa
+import pytest
+import yaml
+
+import tributary.defs.ingest
+from tributary.config import ConfigError, ProjectConfig, load_project
+from tributary.defs import build_definitions
+from tributary.defs.resources import LandingStoreResource
+from tributary.demo import generate_demo_sources
+from tributary.errors import SourceError
+from tributary.retry import is_transient
+
+APP_USERS = dg.AssetKey(["raw", "app", "users"])
+APP_COMPANIES = dg.AssetKey(["raw", "app", "companies"])
+ERP_CUSTOMERS = dg.AssetKey(["raw", "erp", "customers"])
+
+
+def edit_yaml(path: Path, change) -> None:
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def table(data: dict, name: str) -> dict:
+    return next(t for t in data["tables"] if t["name"] == name)
+
+
+@pytest.fixture
+def project(config_dir: Path, state_dir: Path) -> ProjectConfig:
+    """The demo configuration with app.users scoped by tenant (company_id)."""
+    edit_yaml(
+        config_dir / "sources" / "app.yaml",
+        lambda d: table(d, "users").update(tenant_column="company_id"),
+    )
+    generate_demo_sources(state_dir / "demo", customers=20, orders=40)
+    return load_project(config_dir)
+
+
+def tick(defs: dg.Definitions, name: str, at: datetime) -> list[dg.RunRequest]:
+    schedule = defs.resolve_schedule_def(name)
+    context = dg.build_schedule_context(
+        scheduled_execution_time=at, repository_def=defs.get_repository_def()
+    )
+    return list(schedule.evaluate_tick(context).run_requests or [])
+
+
+def test_source_schedule_requests_one_run_per_active_tenant(project: ProjectConfig) -> None:
+    defs = build_definitions(project)
+    schedule = defs.resolve_schedule_def("app_schedule")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 0 * * *", "Europe/Berlin")
+
+    requests = tick(defs, "app_schedule", datetime(2026, 11, 23, tzinfo=ZoneInfo("Europe/Berlin")))
+
+    whole = [r for r in requests if r.partition_key is None]
+    assert [r.asset_selection for r in whole] == [[APP_COMPANIES]]
+    tenants = sorted(
+        (r.partition_key, tuple(r.asset_selection)) for r in requests if r.partition_key
+    )
+    # Tenant 4 (umbrella) is inactive in tenants.yaml: no run for it.
+    assert tenants == [("1", (APP_USERS,)), ("2", (APP_USERS,)), ("3", (APP_USERS,))]
+    assert {r.tags["tributary/source"] for r in requests} == {"app"}
+    assert len({r.run_key for r in requests}) == len(requests) == 4
+
+
+def test_table_frequency_gets_its_own_schedule(project: ProjectConfig) -> None:
+    defs = build_definitions(project)
+    at = datetime(2026, 11, 23, 10, tzinfo=UTC)
+    assert [r.asset_selection for r in tick(defs, "erp_schedule", at)] == [[ERP_CUSTOMERS]]
+    orders = dg.AssetKey(["raw", "erp", "sales_orders"])
+    assert [r.asset_selection for r in tick(defs, "erp_sales_orders_schedule", at)] == [[orders]]
+    assert defs.resolve_schedule_def("erp_sales_orders_schedule").cron_schedule == "*/15 * * * *"
+
+
+def test_disabled_source_table_and_export_leave_schedules_and_automation(
+    config_dir: Path, project: ProjectConfig
+) -> None:
+    edit_yaml(config_dir / "sources" / "ops.yaml", lambda d: d.update(enabled=False))
+    edit_yaml(
+        config_dir / "sources" / "erp.yaml",
+        lambda d: table(d, "customers").update(enabled=False),
+    )
+    edit_yaml(config_dir / "exports" / "dim_customer.yaml", lambda d: d.update(enabled=False))
+    defs = build_definitions(load_project(config_dir))
+
+    schedules = {s.name for s in defs.schedules}
+    assert schedules == {
+        "app_schedule",
+        "erp_sales_orders_schedule",
+        "fct_sales_daily_schedule",
+        "salesforce_schedule",
+    }
+    graph = defs.resolve_asset_graph()
+    # Their assets (and history) stay in the graph, without automation.
+    assert graph.get(dg.AssetKey(["raw", "ops", "products"])) is not None
+    assert graph.get(ERP_CUSTOMERS) is not None
+    assert graph.get(dg.AssetKey(["export", "dim_customer"])).automation_condition is None
+    assert graph.get(dg.AssetKey(["export", "fct_sales_daily"])).automation_condition is not None
+
+
+def test_transforms_are_requested_after_their_raw_table_loads(project: ProjectConfig) -> None:
+    defs = build_definitions(project)
+    with dg.instance_for_test() as instance:
+        first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        assert first.total_requested == 0  # nothing has loaded yet
+
+        instance.report_runless_asset_event(dg.AssetMaterialization(ERP_CUSTOMERS))
+        result = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, cursor=first.cursor
+        )
+
+    requested = {
+        key.to_user_string()
+        for key in defs.resolve_asset_graph().get_all_asset_keys()
+        if result.get_num_requested(key)
+    }
+    # The customers' staging model, the dimension built on it and its export follow the
+    # load; models that read tables not yet loaded (sales orders) wait.
+    assert requested == {"staging/stg_erp__customers", "marts/dim_customer", "export/dim_customer"}
+
+
+def land_in_inbox(project: ProjectConfig, load_id: str, rows: list[dict], *, table="customers"):
+    inbox = LandingStoreResource.from_project(project).open().inbox()
+    schema = pa.schema(
+        [
+            ("customer_id", pa.int64()),
+            ("name", pa.string()),
+            ("city", pa.string()),
+            ("modified_at", pa.timestamp("us")),
+            ("_load_id", pa.string()),
+            ("_extracted_at", pa.timestamp("us", tz="UTC")),
+            ("_deleted", pa.bool_()),
+        ]
+    )
+    stamp = datetime(2026, 11, 23, tzinfo=UTC)
+    batch = pa.RecordBatch.from_pylist(
+        [
+            {**row, "modified_at": stamp.replace(tzinfo=None), "_load_id": load_id,
+             "_extracted_at": stamp, "_deleted": False}
+            for row in rows
+        ],
+        schema=schema,
+    )  # fmt: skip
+    return inbox.land(
+        [batch],
+        source="erp",
+        table=table,
+        load_id=load_id,
+        mode="full",
+        extracted_at=stamp,
+        cursor="modified_at",
+    )
+
+
+def evaluate_inbox_sensor(defs: dg.Definitions, project: ProjectConfig, cursor: str | None):
+    sensor = defs.resolve_sensor_def("landing_inbox_sensor")
+    with dg.build_sensor_context(
+        cursor=cursor,
+        repository_def=defs.get_repository_def(),
+        resources={"landing": LandingStoreResource.from_project(project)},
+    ) as context:
+        result = sensor.evaluate_tick(context)
+    return result.run_requests, result.cursor
+
+
+def test_inbox_sensor_loads_each_dropped_manifest_exactly_once(project: ProjectConfig) -> None:
+    defs = build_definitions(project)
+    land_in_inbox(project, "20261123T000000Z-dms00001", [
+        {"customer_id": 1, "name": "Ada", "city": "Seattle"},
+        {"customer_id": 2, "name": "Bo", "city": "Paris"},
+    ])  # fmt: skip
+
+    [request], cursor = evaluate_inbox_sensor(defs, project, None)
+    assert request.asset_selection == [ERP_CUSTOMERS]
+    assert request.run_key == "erp.customers/20261123T000000Z-dms00001"
+    again, cursor = evaluate_inbox_sensor(defs, project, cursor)
+    assert again == []  # once per manifest
+
+    job = defs.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        run_config=request.run_config,
+        asset_selection=request.asset_selection,
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    with duckdb.connect(str(project.warehouse_path), read_only=True) as con:
+        rows = con.execute(
+            "select customer_id, name, _load_id from raw_erp.customers order by customer_id"
+        ).fetchall()
+    assert rows == [
+        (1, "Ada", "20261123T000000Z-dms00001"),
+        (2, "Bo", "20261123T000000Z-dms00001"),
+    ]
+
+    land_in_inbox(project, "20261123T010000Z-dms00002", [{"customer_id": 3, "name": "Cy"}])
+    land_in_inbox(project, "20261123T010000Z-x0000003", [{"customer_id": 9}], table="unknown")
+    [newer], cursor = evaluate_inbox_sensor(defs, project, cursor)
+    assert newer.run_key == "erp.customers/20261123T010000Z-dms00002"
+    assert evaluate_inbox_sensor(defs, project, cursor)[0] == []
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (ConnectionResetError("reset by peer"), True),
+        (TimeoutError(), True),
+        (
+            SourceError("reading table 'orders' failed: Lost connection to server during query"),
+            True,
+        ),
+        (RuntimeError("An error occurred (SlowDown) when calling the PutObject operation"), True),
+        (RuntimeError("HTTP 429 Too Many Requests"), True),
+        (ConfigError("sources/erp.yaml: tables[0].cursor: required key is missing"), False),
+        (SourceError("reading table 'orders' failed: Unknown column 'x' in 'field list'"), False),
+        (ValueError("could not convert string to decimal"), False),
+        (
+            SourceError("failed: timed out waiting for connection: unable to open database file"),
+            False,
+        ),
+    ],
+)
+def test_transient_errors_are_told_apart(error: Exception, transient: bool) -> None:
+    assert is_transient(error) is transient
+
+
+@pytest.fixture
+def fast_retries(config_dir: Path, project: ProjectConfig) -> ProjectConfig:
+    edit_yaml(
+        config_dir / "platform.yaml",
+        lambda d: d.update(
+            automation={"retries": {"attempts": 3, "delay_seconds": 0.05, "backoff_factor": 3}}
+        ),
+    )
+    return load_project(config_dir)
+
+
+def failing_ingest(monkeypatch: pytest.MonkeyPatch, errors: list[Exception]) -> list[int]:
+    """ingest_table raising each of `errors` in turn, then loading for real."""
+    calls: list[int] = []
+    real = tributary.defs.ingest.ingest_table
+
+    def ingest(*args, **kwargs):
+        calls.append(1)
+        if len(calls) <= len(errors):
+            raise errors[len(calls) - 1]
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tributary.defs.ingest, "ingest_table", ingest)
+    return calls
+
+
+def run_customers(project: ProjectConfig):
+    job = build_definitions(project).resolve_implicit_global_asset_job_def()
+    return job.execute_in_process(
+        asset_selection=[ERP_CUSTOMERS],
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+
+def test_transient_error_is_retried_with_the_configured_backoff(
+    fast_retries: ProjectConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = failing_ingest(
+        monkeypatch, [ConnectionResetError("connection reset by peer"), TimeoutError("timed out")]
+    )
+    result = run_customers(fast_retries)
+
+    assert result.success and len(calls) == 3
+    waits = [
+        event.event_specific_data.seconds_to_wait
+        for event in result.all_events
+        if event.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY
+    ]
+    assert waits == [pytest.approx(0.05), pytest.approx(0.15)]  # delay, delay * factor
+
+
+def test_transient_errors_stop_after_the_configured_attempts(
+    fast_retries: ProjectConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = failing_ingest(monkeypatch, [ConnectionResetError("connection reset")] * 5)
+    assert not run_customers(fast_retries).success
+    assert len(calls) == 3
+
+
+def test_configuration_error_is_not_retried(
+    fast_retries: ProjectConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = failing_ingest(monkeypatch, [ConfigError("sources/erp.yaml: tables[0]: bad")])
+    result = run_customers(fast_retries)
+    assert not result.success and len(calls) == 1
+    assert not [
+        e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY
+    ]
