@@ -26,7 +26,7 @@ def build_definitions(project: ProjectConfig) -> dg.Definitions:
     resources = {
         "warehouse": WarehouseResource.from_project(project),
         "landing": LandingStoreResource(url=project.landing_url),
-        "export_store": ExportStoreResource(url=project.exports_url),
+        "export_store": ExportStoreResource.from_project(project),
     }
     return dg.Definitions.merge(
         build_ingest_defs(project),

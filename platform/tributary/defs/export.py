@@ -1,13 +1,29 @@
-"""Export assets: key ["export", <name>], publishing a model or query to the export store."""
+"""Export assets: key ["export", <name>], publishing a model or query to the export store.
 
-from datetime import UTC, datetime
+An export partitioned by date is daily-partitioned (one dt=YYYY-MM-DD folder per partition);
+the others publish the run's date (dt=...) or one folder per value of their column.
+Disabled exports are not in the graph; what they published stays where it is.
+"""
+
+from datetime import UTC, date, datetime
 
 import dagster as dg
 
 from tributary.config import ConfigError, ExportConfig, ProjectConfig
+from tributary.config.models import DatePartitioning
+from tributary.defs.metadata import column_schema
 from tributary.defs.resources import ExportStoreResource, WarehouseResource
 from tributary.defs.transform import ModelRef
+from tributary.exports import run_export
+from tributary.exports.gcs import is_gcs_url
 from tributary.exports.query import export_sql
+
+
+def export_partitions(export: ExportConfig) -> dg.PartitionsDefinition | None:
+    partitioning = export.partitioning
+    if isinstance(partitioning, DatePartitioning):
+        return dg.DailyPartitionsDefinition(start_date=partitioning.start_date.isoformat())
+    return None
 
 
 def build_export_asset(
@@ -16,37 +32,65 @@ def build_export_asset(
     relations = {name: model.relation for name, model in models.items()}
     sql = export_sql(model=export.model, query=export.query, relations=relations)
     key = dg.AssetKey(["export", export.name])
+    kinds = {export.format, project.platform.warehouse.target}
+    if is_gcs_url(project.exports_url):
+        kinds.add("gcs")
 
     @dg.asset(
         key=key,
         group_name="exports",
         deps=[models[name].asset_key for name in export.upstream_models],
-        kinds={export.format, project.platform.warehouse.target},
+        kinds=kinds,
         description=export.description or f"{export.name} published to the export store",
-        metadata={"format": export.format, "frequency": export.frequency, "sql": sql},
+        partitions_def=export_partitions(export),
+        metadata={
+            "format": export.format,
+            "compression": export.file_compression,
+            "partitioning": export.partitioning.by,
+            "partition_column": getattr(export.partitioning, "column", None) or "-",
+            "frequency": export.frequency,
+            "retention": export.retention or "all",
+            "sql": dg.MetadataValue.md(f"```sql\n{sql}\n```"),
+        },
     )
     def export_asset(
         context: dg.AssetExecutionContext,
         warehouse: WarehouseResource,
         export_store: ExportStoreResource,
     ) -> dg.MaterializeResult:
-        partition = f"dt={datetime.now(UTC):%Y-%m-%d}"
-        with warehouse.open() as wh, wh.read(sql, batch_rows=project.platform.batch_rows) as rows:
-            published = export_store.open().publish(
-                rows,
-                export=export.name,
-                partition=partition,
+        if context.has_partition_key:
+            day = date.fromisoformat(context.partition_key)
+        else:
+            day = datetime.now(UTC).date()
+        with warehouse.open() as wh:
+            outcome = run_export(
+                export,
+                sql=sql,
+                day=day,
+                warehouse=wh,
+                store=export_store.open(),
                 asset=key.to_user_string(),
-                file_format=export.format,
+                batch_rows=project.platform.batch_rows,
             )
-        context.log.info(f"published {published.manifest.row_count} rows to {published.uri}")
+        for publication in outcome.publications:
+            context.log.info(
+                f"published {publication.manifest.row_count} rows to {publication.uri}"
+            )
+        if outcome.removed:
+            context.log.info(f"retention removed {', '.join(outcome.removed)}")
+        columns = outcome.publications[0].manifest.columns if outcome.publications else []
         return dg.MaterializeResult(
             metadata={
-                "dagster/row_count": published.manifest.row_count,
-                "uri": dg.MetadataValue.path(published.uri),
-                "partition": partition,
-                "files": len(published.manifest.files),
-                "bytes": sum(f.bytes for f in published.manifest.files),
+                "dagster/row_count": outcome.row_count,
+                "dagster/column_schema": column_schema([(c.name, c.type) for c in columns]),
+                "uri": dg.MetadataValue.path(
+                    outcome.publications[0].uri if len(outcome.publications) == 1 else "-"
+                ),
+                "partitions": ", ".join(p.manifest.partition for p in outcome.publications) or "-",
+                "files": outcome.files,
+                "bytes": outcome.bytes,
+                "retention_removed": ", ".join(outcome.removed) or "-",
+                "query": dg.MetadataValue.md(f"```sql\n{outcome.sql}\n```"),
             }
         )
 
@@ -62,5 +106,9 @@ def build_export_defs(project: ProjectConfig, models: dict[str, ModelRef]) -> dg
                     f"no dbt model named '{name}'; expected one of {', '.join(sorted(models))}"
                 )
     return dg.Definitions(
-        assets=[build_export_asset(project, export, models) for export in project.exports]
+        assets=[
+            build_export_asset(project, export, models)
+            for export in project.exports
+            if export.enabled
+        ]
     )

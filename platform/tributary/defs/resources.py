@@ -7,10 +7,12 @@ environment variables; secrets are read from the environment when a run opens a 
 from __future__ import annotations
 
 import dagster as dg
+from dagster_gcp import GCSResource
 
 from tributary.config import ConnectionConfig, ProjectConfig
 from tributary.connection import resolve_url
 from tributary.exports import ExportStore
+from tributary.exports.gcs import gcs_filesystem, is_gcs_url
 from tributary.landing import LandingStore
 from tributary.warehouse import Warehouse, open_warehouse
 
@@ -68,7 +70,21 @@ class LandingStoreResource(dg.ConfigurableResource):
 
 
 class ExportStoreResource(dg.ConfigurableResource):
+    """Where exports are published: a local folder, or gs://bucket/prefix through gcsfs.
+
+    On GCS, dagster-gcp's GCSResource carries the project; credentials are the environment's
+    (application default credentials), and STORAGE_EMULATOR_HOST points at an emulator."""
+
     url: str
+    gcs: GCSResource
+
+    @classmethod
+    def from_project(cls, project: ProjectConfig) -> ExportStoreResource:
+        return cls(
+            url=project.exports_url, gcs=GCSResource(project=project.platform.exports.project)
+        )
 
     def open(self) -> ExportStore:
+        if is_gcs_url(self.url):
+            return ExportStore(self.url, fs=gcs_filesystem(project=self.gcs.project))
         return ExportStore(self.url)
