@@ -286,32 +286,32 @@ PARTITION_PARAMETERS = ("partition_date", "partition_start", "partition_end")
 COMPRESSIONS = {"parquet": ("zstd", "snappy", "gzip", "none"), "csv": ("none", "gzip")}
 
 
-class RunDatePartitioning(StrictModel):
-    """dt=YYYY-MM-DD of the day (UTC) a run happens: each run publishes the whole result."""
+class Partitioning(StrictModel):
+    """How an export's published folders are cut.
 
-    by: Literal["run_date"] = "run_date"
+    run_date: dt=YYYY-MM-DD of the day (UTC) a run happens; each run publishes its whole result.
+    date:     one daily partition per day from start_date; dt=YYYY-MM-DD holds that day's rows
+              (those whose `column` falls on the day, or what the query selects for it).
+    column:   each run's result split into <column>=<value>/ folders, each published whole.
+    """
 
-
-class DatePartitioning(StrictModel):
-    """One daily partition per day from start_date: dt=YYYY-MM-DD holds that day's rows."""
-
-    by: Literal["date"]
-    start_date: date = Field(description="the first daily partition")
+    by: Literal["run_date", "date", "column"] = "run_date"
+    start_date: date | None = Field(None, description="date: the first daily partition")
     column: Identifier | None = Field(
-        None, description="keep the rows whose column falls on the partition's day"
+        None, description="date: the rows' day; column: the column whose values cut the folders"
     )
 
-
-class ColumnPartitioning(StrictModel):
-    """Each run's result split into <column>=<value>/ folders, each published on its own."""
-
-    by: Literal["column"]
-    column: Identifier
-
-
-Partitioning = Annotated[
-    RunDatePartitioning | DatePartitioning | ColumnPartitioning, Field(discriminator="by")
-]
+    @model_validator(mode="after")
+    def _complete(self) -> Partitioning:
+        if self.by == "date" and self.start_date is None:
+            raise ValueError("partitioning by date needs 'start_date' (the first partition)")
+        if self.by == "column" and self.column is None:
+            raise ValueError("partitioning by column needs 'column'")
+        if self.by == "run_date" and (self.column or self.start_date):
+            raise ValueError("'column' and 'start_date' apply to partitioning by date or column")
+        if self.by == "column" and self.start_date:
+            raise ValueError("'start_date' applies to partitioning by date")
+        return self
 
 
 class CsvOptions(StrictModel):
@@ -353,11 +353,18 @@ class ExportConfig(StrictModel):
         None, description="parquet: zstd (default), snappy, gzip, none; csv: none (default), gzip"
     )
     csv: CsvOptions | None = None
-    partitioning: Partitioning = RunDatePartitioning()
+    partitioning: Partitioning = Partitioning()
     rows_per_file: int = Field(1_000_000, gt=0, description="rows per published file, at most")
     frequency: Frequency = "daily"
     retention: int | None = Field(None, gt=0, description="keep the last N partitions")
     enabled: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, name: str) -> str:
+        if name.startswith("_"):
+            raise ValueError("names starting with '_' are reserved for the store's own folders")
+        return name
 
     @model_validator(mode="after")
     def _consistent(self) -> ExportConfig:
@@ -382,7 +389,7 @@ class ExportConfig(StrictModel):
             )
         partitioning = self.partitioning
         if (
-            isinstance(partitioning, DatePartitioning)
+            partitioning.by == "date"
             and partitioning.column is None
             and not used & set(PARTITION_PARAMETERS)
         ):

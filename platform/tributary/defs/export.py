@@ -10,7 +10,6 @@ from datetime import UTC, date, datetime
 import dagster as dg
 
 from tributary.config import ConfigError, ExportConfig, ProjectConfig
-from tributary.config.models import DatePartitioning
 from tributary.defs.metadata import column_schema
 from tributary.defs.resources import ExportStoreResource, WarehouseResource
 from tributary.defs.transform import ModelRef
@@ -21,7 +20,7 @@ from tributary.exports.query import export_sql
 
 def export_partitions(export: ExportConfig) -> dg.PartitionsDefinition | None:
     partitioning = export.partitioning
-    if isinstance(partitioning, DatePartitioning):
+    if partitioning.by == "date":
         return dg.DailyPartitionsDefinition(start_date=partitioning.start_date.isoformat())
     return None
 
@@ -47,7 +46,7 @@ def build_export_asset(
             "format": export.format,
             "compression": export.file_compression,
             "partitioning": export.partitioning.by,
-            "partition_column": getattr(export.partitioning, "column", None) or "-",
+            "partition_column": export.partitioning.column or "-",
             "frequency": export.frequency,
             "retention": export.retention or "all",
             "sql": dg.MetadataValue.md(f"```sql\n{sql}\n```"),

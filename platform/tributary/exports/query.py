@@ -8,12 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from tributary.config.models import (
-    QUERY_PARAMETER,
-    ColumnPartitioning,
-    DatePartitioning,
-    ExportConfig,
-)
+from tributary.config.models import QUERY_PARAMETER, ExportConfig
 from tributary.warehouse.base import quote_ident
 
 REF = re.compile(r"\{\{\s*ref\(\s*['\"](\w+)['\"]\s*\)\s*\}\}")
@@ -80,13 +75,13 @@ def render_parameters(sql: str, values: Mapping[str, object]) -> str:
 def partition_sql(export: ExportConfig, sql: str, day: date) -> str:
     """What one run of the export reads: `sql` (refs resolved) for the partition's `day`."""
     partitioning = export.partitioning
-    if isinstance(partitioning, DatePartitioning) and partitioning.column:
+    if partitioning.by == "date" and partitioning.column:
         column = quote_ident(partitioning.column)
         sql = (
             f"select * from ({sql}) as export_rows "
             f"where {column} >= {{{{ partition_start }}}} and {column} < {{{{ partition_end }}}}"
         )
-    elif isinstance(partitioning, ColumnPartitioning):
+    elif partitioning.by == "column":
         # Each partition's rows arrive together, so each is written in one go.
         column = quote_ident(partitioning.column)
         sql = f"select * from ({sql}) as export_rows order by {column} nulls last"

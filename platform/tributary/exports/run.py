@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from tributary.config.models import ColumnPartitioning, ExportConfig
+from tributary.config.models import ExportConfig
 from tributary.exports.formats import FileFormat
 from tributary.exports.query import partition_sql
 from tributary.exports.store import ExportStore, Publication, date_partition
@@ -63,7 +63,7 @@ def run_export(
         sql=query,
     )
     with warehouse.read(query, batch_rows=batch_rows) as batches:
-        if isinstance(export.partitioning, ColumnPartitioning):
+        if export.partitioning.by == "column":
             publications = store.publish_by_column(
                 batches, column=export.partitioning.column, **options
             )
