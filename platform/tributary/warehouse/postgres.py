@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from tributary.warehouse.base import LoadTarget, SqlWarehouse, quote_ident
+from tributary.warehouse.pg_read import read_with_copy
 
 _SIMPLE_TYPES = {
     pa.bool_(): "boolean",
@@ -95,29 +96,10 @@ class PostgresWarehouse(SqlWarehouse):
 
     @contextmanager
     def read(self, sql: str, *, batch_rows: int = 100_000) -> Iterator[pa.RecordBatchReader]:
-        # A server-side cursor keeps memory flat; rows become Arrow batches as they arrive.
-        with self.con.transaction(), self.con.cursor(name="tributary_read") as cursor:
-            cursor.itersize = batch_rows
-            cursor.execute(sql)
-            names = [column.name for column in cursor.description]
-            first = cursor.fetchmany(batch_rows)
-            schema = (
-                pa.RecordBatch.from_pylist(
-                    [dict(zip(names, row, strict=True)) for row in first]
-                ).schema
-                if first
-                else pa.schema([(n, pa.null()) for n in names])
-            )
-
-            def batches() -> Iterator[pa.RecordBatch]:
-                rows = first
-                while rows:
-                    yield pa.RecordBatch.from_pylist(
-                        [dict(zip(names, row, strict=True)) for row in rows], schema=schema
-                    )
-                    rows = cursor.fetchmany(batch_rows)
-
-            yield pa.RecordBatchReader.from_batches(schema, batches())
+        # COPY as CSV, parsed by Arrow with the query's column types: memory stays flat and
+        # no value goes through Python objects.
+        with read_with_copy(self.con, sql, batch_rows=batch_rows) as reader:
+            yield reader
 
 
 def _placeholders(sql: str) -> str:

@@ -10,11 +10,11 @@ import pyarrow as pa
 
 from tributary.config import ExportConfig
 from tributary.exports import ExportStore, run_export
-from tributary.warehouse import DuckDBWarehouse
+from tributary.warehouse import DuckDBWarehouse, PostgresWarehouse, Warehouse
 
 DDL = """create table main.cases (
     id bigint, amount decimal(12, 2), precise decimal(38, 10), happened_at timestamptz,
-    local_at timestamp, day date, label varchar, flag boolean, ratio double
+    local_at timestamp, day date, label varchar, flag boolean, ratio double precision
 )"""
 # Literal SQL on purpose: a +02 offset, a 38-digit decimal, text with every CSV hazard.
 INSERT = """insert into main.cases values
@@ -63,15 +63,23 @@ def rows(table: pa.Table) -> list[tuple]:
     ]
 
 
-def cases_warehouse(path: Path) -> Path:
-    with DuckDBWarehouse(path) as warehouse:
+def connect(location: Path | str) -> Warehouse:
+    """A DuckDB file, or a PostgreSQL database by its conninfo URL."""
+    if str(location).startswith("postgresql://"):
+        return PostgresWarehouse(str(location))
+    return DuckDBWarehouse(location)
+
+
+def cases_warehouse(location: Path | str) -> Path | str:
+    with connect(location) as warehouse:
+        warehouse.execute("create schema if not exists main")
         warehouse.execute(DDL)
         warehouse.execute(INSERT)
-    return path
+    return location
 
 
 def export_cases(
-    warehouse_path: Path,
+    location: Path | str,
     store: ExportStore,
     day: date,
     sql: str = "select * from main.cases order by id",
@@ -80,7 +88,7 @@ def export_cases(
     export = ExportConfig.model_validate(
         {"name": "cases", "query": sql, "depends_on": ["cases"]} | config
     )
-    with DuckDBWarehouse(warehouse_path) as warehouse:
+    with connect(location) as warehouse:
         return run_export(
             export,
             sql=sql,

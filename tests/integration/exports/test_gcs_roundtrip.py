@@ -24,8 +24,11 @@ pytestmark = pytest.mark.integration
 DAY = date(2024, 5, 1)
 
 
-@pytest.fixture
-def warehouse(tmp_path):
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse(request, tmp_path):
+    """The cases table in each warehouse the exports read from."""
+    if request.param == "postgres":
+        return cases_warehouse(request.getfixturevalue("postgres"))
     return cases_warehouse(tmp_path / "warehouse.duckdb")
 
 
