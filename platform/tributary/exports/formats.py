@@ -21,7 +21,6 @@ FileKind = Literal["parquet", "csv"]
 # Timestamps with a zone are written in UTC; in CSV as RFC 3339 (2024-05-01T10:00:00.123456Z)
 # and those without as ISO 8601 (2024-05-01T10:00:00.123456).
 UTC = "UTC"
-_ISO = "%Y-%m-%dT%H:%M:%S"  # Arrow's %S carries the fraction of the column's unit
 
 
 @dataclass(frozen=True)
@@ -148,7 +147,7 @@ def _csv_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     arrays = []
     for array in batch.columns:
         if pa.types.is_timestamp(array.type):
-            array = pc.strftime(array, format=_ISO + ("Z" if array.type.tz else ""))
+            array = _iso_text(array)
         elif _is_binary(array.type):
             array = pa.array(
                 [None if v is None else base64.b64encode(v).decode() for v in array.to_pylist()],
@@ -156,3 +155,15 @@ def _csv_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
             )
         arrays.append(array)
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
+def _iso_text(array: pa.Array) -> pa.Array:
+    # Formatting in a time zone costs ~20x more than formatting plain values: the (UTC)
+    # values are formatted as they are, and a zone's values get the "Z" they are in.
+    text = pc.replace_substring(
+        pc.cast(array.cast(pa.timestamp(array.type.unit)), pa.string()),
+        " ",
+        "T",
+        max_replacements=1,
+    )
+    return pc.binary_join_element_wise(text, "Z", "") if array.type.tz else text
