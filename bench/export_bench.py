@@ -74,8 +74,7 @@ def run_case(case: str, warehouse: Path, out: Path, rows: int) -> dict:
     import pyarrow.parquet as pq
 
     from tributary.config import ExportConfig
-    from tributary.exports import ExportStore, run_export
-    from tributary.exports.gcs import gcs_filesystem
+    from tributary.exports import open_export_store, run_export
     from tributary.warehouse import DuckDBWarehouse
 
     sql = f"select * from {TABLE}"
@@ -111,10 +110,8 @@ def run_case(case: str, warehouse: Path, out: Path, rows: int) -> dict:
                 "format": "csv" if "_csv_" in case else "parquet",
             }
         )
-        if case.endswith("_gcs"):
-            store = ExportStore(f"gs://{os.environ['BENCH_BUCKET']}/exports", fs=gcs_filesystem())
-        else:
-            store = ExportStore(str(out))
+        url = f"gs://{os.environ['BENCH_BUCKET']}/exports" if case.endswith("_gcs") else str(out)
+        store = open_export_store(url)
         with DuckDBWarehouse(warehouse) as wh:
             outcome = run_export(
                 export,

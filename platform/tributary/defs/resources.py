@@ -11,8 +11,7 @@ from dagster_gcp import GCSResource
 
 from tributary.config import ConnectionConfig, ProjectConfig
 from tributary.connection import resolve_url
-from tributary.exports import ExportStore
-from tributary.exports.gcs import gcs_filesystem, is_gcs_url
+from tributary.exports import ExportStore, open_export_store
 from tributary.landing import LandingStore
 from tributary.warehouse import Warehouse, open_warehouse
 
@@ -85,6 +84,4 @@ class ExportStoreResource(dg.ConfigurableResource):
         )
 
     def open(self) -> ExportStore:
-        if is_gcs_url(self.url):
-            return ExportStore(self.url, fs=gcs_filesystem(project=self.gcs.project))
-        return ExportStore(self.url)
+        return open_export_store(self.url, project=self.gcs.project)

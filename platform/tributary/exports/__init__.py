@@ -2,7 +2,13 @@
 
 from tributary.exports.formats import FileFormat
 from tributary.exports.run import ExportOutcome, run_export
-from tributary.exports.store import ExportError, ExportManifest, ExportStore, Publication
+from tributary.exports.store import (
+    ExportError,
+    ExportManifest,
+    ExportStore,
+    Publication,
+    open_export_store,
+)
 
 __all__ = [
     "ExportError",
@@ -11,5 +17,6 @@ __all__ = [
     "ExportStore",
     "FileFormat",
     "Publication",
+    "open_export_store",
     "run_export",
 ]

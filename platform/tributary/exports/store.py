@@ -32,6 +32,7 @@ from tributary.exports.formats import (
     export_schema,
     normalize,
 )
+from tributary.exports.gcs import gcs_filesystem, is_gcs_url
 from tributary.storage import open_filesystem
 
 SUCCESS = "_SUCCESS"
@@ -84,6 +85,11 @@ def date_partition(day) -> str:
 
 def column_partition(column: str, value: str | None) -> str:
     return f"{column}={NULL_PARTITION if value is None else quote(value, safe='-_.')}"
+
+
+def open_export_store(url: str, *, project: str | None = None) -> ExportStore:
+    """The store at `url`: a folder, or gs://bucket/prefix with the environment's credentials."""
+    return ExportStore(url, fs=gcs_filesystem(project=project) if is_gcs_url(url) else None)
 
 
 class ExportStore:

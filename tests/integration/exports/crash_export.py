@@ -14,8 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from tests.integration.exports.data import export_cases
-from tributary.exports import ExportStore
-from tributary.exports.gcs import gcs_filesystem
+from tributary.exports import open_export_store
 from tributary.exports.store import _StagedPartition
 
 
@@ -24,7 +23,7 @@ def kill() -> None:
 
 
 def main(warehouse: str, url: str, kill_point: str) -> None:
-    store = ExportStore(url, fs=gcs_filesystem())
+    store = open_export_store(url)
     if kill_point == "writing":
         close_file = _StagedPartition._close_file
 
