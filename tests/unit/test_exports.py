@@ -175,7 +175,8 @@ def test_column_partitions_must_arrive_grouped(tmp_path: Path) -> None:
     batches = reader({"region": ["a", "b", "a"], "n": [1, 2, 3]}, schema=SCHEMA)
     with pytest.raises(ExportError, match="rows of partition region=a arrived after other"):
         store.publish_by_column(batches, export="e", column="region", asset="export/e")
-    assert store.partitions("e") == []  # nothing was published
+    assert store.partitions("e") == []  # nothing was published, nothing left staged
+    assert list((tmp_path / "_tmp" / "e").iterdir()) == []
     with pytest.raises(ExportError, match="partitioning column 'zone' is not in the result"):
         store.publish_by_column(reader(schema=SCHEMA), export="e", column="zone", asset="export/e")
 
@@ -189,3 +190,25 @@ def test_column_values_become_safe_folder_names(tmp_path: Path) -> None:
         "region=__HIVE_DEFAULT_PARTITION__",
     ]
     assert published[0].manifest.published_at <= datetime.now(UTC)
+
+
+def test_a_failing_stream_publishes_nothing_and_leaves_nothing_staged(tmp_path: Path) -> None:
+    store = ExportStore(str(tmp_path))
+    first = reader({"region": ["a"], "n": [1]}, schema=SCHEMA)
+    store.publish(first, export="e", partition="dt=2024-05-01", asset="export/e")
+    before = (tmp_path / "e" / "dt=2024-05-01" / "part-00000.parquet").read_bytes()
+
+    def failing():
+        yield pa.RecordBatch.from_pydict({"region": ["b"], "n": [2]}, schema=SCHEMA)
+        raise RuntimeError("the warehouse went away")
+
+    with pytest.raises(RuntimeError, match="went away"):
+        store.publish(
+            pa.RecordBatchReader.from_batches(SCHEMA, failing()),
+            export="e",
+            partition="dt=2024-05-01",
+            asset="export/e",
+        )
+    assert (tmp_path / "e" / "dt=2024-05-01" / "part-00000.parquet").read_bytes() == before
+    assert store.read_manifest("e", "dt=2024-05-01").row_count == 1
+    assert list((tmp_path / "_tmp" / "e").iterdir()) == []

@@ -82,9 +82,7 @@ def build_export_asset(
             metadata={
                 "dagster/row_count": outcome.row_count,
                 "dagster/column_schema": column_schema([(c.name, c.type) for c in columns]),
-                "uri": dg.MetadataValue.path(
-                    outcome.publications[0].uri if len(outcome.publications) == 1 else "-"
-                ),
+                "uri": dg.MetadataValue.path(outcome.uri),
                 "partitions": ", ".join(p.manifest.partition for p in outcome.publications) or "-",
                 "files": outcome.files,
                 "bytes": outcome.bytes,

@@ -16,8 +16,14 @@ from tributary.warehouse import Warehouse
 @dataclass(frozen=True)
 class ExportOutcome:
     sql: str  # what ran, parameters rendered
+    folder: str  # the export's folder in the store, as a URL
     publications: list[Publication]
     removed: list[str]  # partitions retention removed
+
+    @property
+    def uri(self) -> str:
+        """Where to look: the partition published, or the export's folder if several."""
+        return self.publications[0].uri if len(self.publications) == 1 else self.folder
 
     @property
     def row_count(self) -> int:
@@ -70,4 +76,9 @@ def run_export(
         else:
             publications = [store.publish(batches, partition=date_partition(day), **options)]
     removed = store.apply_retention(export.name, export.retention) if export.retention else []
-    return ExportOutcome(sql=query, publications=publications, removed=removed)
+    return ExportOutcome(
+        sql=query,
+        folder=store.uri(store.export_dir(export.name)),
+        publications=publications,
+        removed=removed,
+    )

@@ -13,6 +13,7 @@ killed while publishing leaves a partition without _SUCCESS, which a rerun repla
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -96,8 +97,11 @@ class ExportStore:
     def __init__(self, url: str, *, fs: fsspec.AbstractFileSystem | None = None) -> None:
         self.fs, self.root = open_filesystem(url, fs)
 
+    def export_dir(self, export: str) -> str:
+        return f"{self.root}/{export}"
+
     def partition_dir(self, export: str, partition: str) -> str:
-        return f"{self.root}/{export}/{partition}"
+        return f"{self.export_dir(export)}/{partition}"
 
     def uri(self, path: str) -> str:
         return self.fs.unstrip_protocol(path)
@@ -187,26 +191,34 @@ class ExportStore:
 
         def stage(partition: str) -> _StagedPartition:
             staging = self._new_staging_dir(export, partition)
-            return _StagedPartition(self.fs, staging, schema, file_format, rows_per_file)
+            return _StagedPartition(self.fs, staging, partition, schema, file_format, rows_per_file)
 
-        for partition in always:
-            current = staged[partition] = stage(partition)
-        for batch in batches:
-            if not batch.num_rows:
-                continue
-            for partition, piece in pieces(normalize(batch)):
-                if current is None or current.partition != partition:
-                    if partition in staged:
-                        raise ExportError(
-                            f"{export}: rows of partition {partition} arrived after other "
-                            "partitions; the result must be ordered by the partitioning column"
-                        )
-                    if current is not None:
-                        current.finish()
-                    current = staged[partition] = stage(partition)
-                current.write(piece)
-        for part in staged.values():
-            part.finish()
+        try:
+            for partition in always:
+                current = staged[partition] = stage(partition)
+            for batch in batches:
+                if not batch.num_rows:
+                    continue
+                for partition, piece in pieces(normalize(batch)):
+                    if current is None or current.partition != partition:
+                        if partition in staged:
+                            raise ExportError(
+                                f"{export}: rows of partition {partition} arrived after other "
+                                "partitions; the result must be ordered by the partitioning "
+                                "column"
+                            )
+                        if current is not None:
+                            current.finish()
+                        current = staged[partition] = stage(partition)
+                    current.write(piece)
+            for part in staged.values():
+                part.finish()
+        except BaseException:
+            # A failed query or write publishes nothing and leaves nothing staged. (A killed
+            # process leaves its attempt; the next run of the partition clears it.)
+            for part in staged.values():
+                part.abort()
+            raise
         published_at = datetime.now(UTC)
         publications = []
         for partition, part in staged.items():
@@ -266,7 +278,7 @@ class ExportStore:
     # --- reading and retention ---------------------------------------------------------
     def partitions(self, export: str, *, sealed_only: bool = True) -> list[str]:
         """The export's partition folders in name order (dt=... sorts by date)."""
-        folder = f"{self.root}/{export}"
+        folder = self.export_dir(export)
         self.fs.invalidate_cache(folder)
         if not self.fs.exists(folder):
             return []
@@ -304,13 +316,14 @@ class _StagedPartition:
         self,
         fs: fsspec.AbstractFileSystem,
         staging: str,
+        partition: str,
         schema: pa.Schema,
         file_format: FileFormat,
         rows_per_file: int,
     ) -> None:
         self.fs = fs
         self.staging = staging
-        self.partition = staging.rsplit("/", 2)[-2]
+        self.partition = partition
         self.schema = schema
         self.format = file_format
         self.rows_per_file = rows_per_file
@@ -336,6 +349,15 @@ class _StagedPartition:
             self._next_file()
         self._close_file()
         self._finished = True
+
+    def abort(self) -> None:
+        for closable in (self._writer, self._handle):
+            if closable is not None:
+                with contextlib.suppress(Exception):
+                    closable.close()
+        self._writer = self._sink = self._handle = None
+        with contextlib.suppress(Exception):
+            self.fs.rm(self.staging.rsplit("/", 1)[0], recursive=True)
 
     def _next_file(self) -> None:
         self._close_file()

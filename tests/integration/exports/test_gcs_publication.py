@@ -129,6 +129,7 @@ def test_partitioning_by_a_column_publishes_one_folder_per_value(gcs, tmp_path) 
         ("flag=__HIVE_DEFAULT_PARTITION__", 1),
     ]
     assert sorted(read_partition(gcs, "lake/cases/flag=true").column("id").to_pylist()) == [1, 4]
+    assert outcome.uri == f"{gcs.url}/lake/cases"  # several partitions: the export's folder
     assert store.partitions("cases") == [
         "flag=__HIVE_DEFAULT_PARTITION__",
         "flag=false",
