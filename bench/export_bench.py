@@ -214,6 +214,7 @@ def table_markdown(results: list[Result]) -> str:
 
 def run(rows: int = ROWS, gcs: bool = True) -> str:
     """Every case; returns the Markdown section for bench/README.md."""
+    load = os.getloadavg()[0]  # a shared machine makes times noisy: say how busy it was
     workdir = Path(tempfile.mkdtemp(prefix="tributary-bench-"))
     emulator = start_emulator() if gcs else None
     env = dict(os.environ, GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT="false", BENCH_BUCKET="bench")
@@ -246,7 +247,8 @@ def run(rows: int = ROWS, gcs: bool = True) -> str:
             emulator[0].wait()
         shutil.rmtree(workdir, ignore_errors=True)
     return (
-        f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores, Python "
+        f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores (load average "
+        f"{load:.1f} at the start), Python "
         f"{sys.version.split()[0]}; table `{TABLE}`: {rows:,} rows, 7 columns (bigint, integer, "
         f"date, decimal(12,2), two texts, timestamptz), DuckDB file {size:.0f} MB; "
         f"batches of {BATCH_ROWS:,} rows, files of up to 1,000,000 rows. Each figure is the "

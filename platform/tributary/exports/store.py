@@ -17,7 +17,7 @@ import contextlib
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from urllib.parse import quote
 
 import fsspec
@@ -80,7 +80,7 @@ class ExportError(RuntimeError):
     """An export could not be written as configured."""
 
 
-def date_partition(day) -> str:
+def date_partition(day: date) -> str:
     return f"dt={day:%Y-%m-%d}"
 
 
