@@ -12,13 +12,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from tributary.arrow import reader_from_cursor
 from tributary.warehouse.base import (
     LoadTables,
     SqlWarehouse,
     placeholders_as_format,
     quote_ident,
 )
+from tributary.warehouse.pg_read import read_with_copy
 
 _SIMPLE_TYPES = {
     pa.bool_(): "boolean",
@@ -105,11 +105,10 @@ class PostgresWarehouse(SqlWarehouse):
 
     @contextmanager
     def read(self, sql: str, *, batch_rows: int = 100_000) -> Iterator[pa.RecordBatchReader]:
-        # A server-side cursor keeps memory flat; rows become Arrow batches as they arrive.
-        with self.con.transaction(), self.con.cursor(name="tributary_read") as cursor:
-            cursor.itersize = batch_rows
-            cursor.execute(sql)
-            yield reader_from_cursor(cursor, batch_rows)
+        # COPY as CSV, parsed by Arrow with the query's column types: memory stays flat and
+        # no value goes through Python objects.
+        with read_with_copy(self.con, sql, batch_rows=batch_rows) as reader:
+            yield reader
 
 
 def _copyable(batch: pa.RecordBatch) -> pa.RecordBatch:
