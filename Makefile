@@ -8,7 +8,7 @@ DBT_MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros -type f) \
 	dbt_project/dbt_project.yml dbt_project/profiles.yml
 
-.PHONY: install manifest demo dev test lint format clean
+.PHONY: install manifest demo dev test bench lint format clean
 
 install: $(VENV)/.installed
 
@@ -39,6 +39,10 @@ dev: install manifest $(DAGSTER_HOME)/dagster.yaml
 
 test: install manifest
 	$(BIN)/pytest
+
+# Benchmarks (not part of test): results go into bench/README.md.
+bench: install
+	$(BIN)/python -m bench.run
 
 lint: install
 	$(BIN)/ruff check .

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+import signal
+import socket
+import subprocess
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -65,3 +69,42 @@ def salesforce_fake(fake_certificate: tuple[Path, Path]) -> Iterator[FakeSalesfo
     api = SalesforceApi.from_fixtures(FIXTURES)
     with FakeSalesforce(api, fake_certificate).running() as fake:
         yield fake
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def local_dagster_home(path: Path) -> Path:
+    """A DAGSTER_HOME like `make dev`'s (deploy/dagster.local.yaml), its storage created
+    before a daemon and its code server would both start on it (two processes creating
+    fresh SQLite storage race on its migration stamp)."""
+    import dagster as dg
+
+    path.mkdir(parents=True, exist_ok=True)
+    shutil.copy(PROJECT_ROOT / "deploy" / "dagster.local.yaml", path / "dagster.yaml")
+    dg.DagsterInstance.from_config(str(path)).dispose()
+    return path
+
+
+@contextmanager
+def background_process(
+    args: Sequence[str], *, env: dict[str, str], cwd: Path, log: Path
+) -> Iterator[subprocess.Popen]:
+    """A long-running command (a Dagster daemon, `dagster dev`) in its own process group,
+    stopped with everything it started when the block ends."""
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            list(args), env=env, cwd=cwd, stdout=output, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            yield process
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)

@@ -12,19 +12,21 @@ import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import dagster as dg
 import pytest
 
-from tests.conftest import CONFIG_DIR, require_service
+from tests.conftest import (
+    CONFIG_DIR,
+    background_process,
+    free_port,
+    local_dagster_home,
+    require_service,
+)
 from tributary.config import load_project
 from tributary.config.loader import PROJECT_ROOT
 from tributary.defs import build_definitions
@@ -43,12 +45,6 @@ DAGSTER = Path(sys.executable).parent / "dagster"
 ASSET_GRAPH_QUERY = "{ assetNodes { assetKey { path } groupName dependencyKeys { path } } }"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def graphql(url: str, query: str) -> dict:
     request = urllib.request.Request(
         f"{url}/graphql",
@@ -64,25 +60,16 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`dagster dev` (webserver and daemon) on the demo project, as `make dev` starts it."""
     require_service("Chromium at /usr/bin/chromium", CHROMIUM.exists())
     root = tmp_path_factory.mktemp("ui")
-    state, home = root / "state", root / "dagster_home"
-    home.mkdir()
-    shutil.copy(PROJECT_ROOT / "deploy" / "dagster.local.yaml", home / "dagster.yaml")
+    state = root / "state"
+    home = local_dagster_home(root / "dagster_home")
     generate_demo_sources(state / "demo", customers=50, orders=200)
     env = {**os.environ, "DAGSTER_HOME": str(home), "TRIBUTARY_STATE_DIR": str(state)}
     env.pop("TRIBUTARY_CONFIG_DIR", None)
-    dg.DagsterInstance.from_config(str(home)).dispose()  # storage ready before two processes
     port = free_port()
-    log = (root / "dagster-dev.log").open("w")
-    server = subprocess.Popen(
-        [str(DAGSTER), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
+    log = root / "dagster-dev.log"
+    command = [str(DAGSTER), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]
+    with background_process(command, env=env, cwd=PROJECT_ROOT, log=log) as server:
         deadline = time.monotonic() + 180
         while True:
             try:
@@ -91,16 +78,9 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             except (OSError, KeyError, TypeError):
                 pass
             if time.monotonic() > deadline or server.poll() is not None:
-                pytest.fail(f"dagster dev did not serve the project: {root / 'dagster-dev.log'}")
+                pytest.fail(f"dagster dev did not serve the project: {log}")
             time.sleep(1)
         yield url
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        log.close()
 
 
 @pytest.fixture

@@ -260,6 +260,19 @@ def test_exports_are_published_with_manifest_and_success(built) -> None:
     assert list((Path(project.exports_url) / "_tmp" / "dim_customer").iterdir()) == []
 
 
+def test_csv_export_is_published_per_status(built) -> None:
+    project, _, _ = built
+    root = Path(project.exports_url) / "fct_sales_by_status"
+    statuses = warehouse_rows(project, "select status, count(*) from marts.fct_sales group by 1")
+    assert sorted(p.name for p in root.iterdir()) == sorted(f"status={s}" for s, _ in statuses)
+    for status, count in statuses:
+        folder = root / f"status={status}"
+        assert (folder / SUCCESS).is_file()
+        frame = pl.read_csv(folder / "part-00000.csv.gz")
+        assert frame.height == count
+        assert set(frame["status"]) == {status}
+
+
 def test_source_updates_flow_through_on_the_next_run(state_dir: Path) -> None:
     project, defs, _ = build_demo(state_dir)
     customer_id = 7

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Iterator
 
@@ -11,7 +10,7 @@ import pymysql
 import pytest
 from sqlalchemy.engine import URL, make_url
 
-from tests.conftest import require_service
+from tests.conftest import free_port, require_service
 from tributary.storage import s3_filesystem
 
 MARIADB = dict(host="127.0.0.1", port=3306, user="root", password="")
@@ -84,12 +83,6 @@ def run_sql(con: pymysql.connections.Connection, *statements: str, params=None) 
     with con.cursor() as cursor:
         for statement in statements:
             cursor.execute(statement, params)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ def test_shipped_teams_load(config_dir: Path) -> None:
         (
             [{"name": "a", "exports": ["fct_sales"]}],
             "teams.yaml: teams[0].exports[0]: no export named 'fct_sales' in this project; "
-            "expected one of dim_customer, fct_sales_daily",
+            "expected one of dim_customer, fct_sales_by_status, fct_sales_daily",
         ),
         ([{"name": "a"}, {"name": "a"}], "teams.yaml: teams: listed more than once: a"),
         (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -50,7 +50,6 @@ SECRET_KEYS = (
     "password", "passwd", "pwd", "secret", "token", "api_key", "security_token",
     "client_secret", "session_id", "access_token",
 )  # fmt: skip
-CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
 DURATION = re.compile(r"^(\d+)\s*([smhd])$")
 DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -80,6 +79,20 @@ class StoreConfig(StrictModel):
         None, description="an S3-compatible endpoint instead of AWS (MinIO, a test server)"
     )
     region: str | None = Field(None, description="the bucket's AWS region")
+
+
+class ExportStoreConfig(StoreConfig):
+    url: str = Field(
+        "exports", description="a folder (relative to the state dir) or gs://bucket/prefix"
+    )
+    project: str | None = Field(None, description="GCP project of the bucket (gs:// only)")
+
+    @field_validator("url")
+    @classmethod
+    def _folder_or_gcs(cls, url: str) -> str:
+        if "://" in url and not url.startswith(("gs://", "gcs://", "file://")):
+            raise ValueError("expected a folder, file:// or gs://bucket/prefix URL")
+        return url
 
 
 class ConnectionConfig(StrictModel):
@@ -285,7 +298,7 @@ class PlatformConfig(StrictModel):
     )
     warehouse: WarehouseConfig = DuckDBWarehouseConfig()
     landing: StoreConfig = StoreConfig(url="landing")
-    exports: StoreConfig = StoreConfig(url="exports")
+    exports: ExportStoreConfig = ExportStoreConfig()
     batch_rows: int = Field(100_000, gt=0, description="rows per extracted batch / Parquet part")
     automation: AutomationConfig = AutomationConfig()
 
@@ -511,11 +524,44 @@ def _check_salesforce_table(table: TableConfig) -> None:
         raise ValueError(f"table '{table.name}': a Salesforce object's primary key is Id")
 
 
+CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+WEEKDAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+CRON_NAMES = (
+    {},
+    {},
+    {},
+    {m: i for i, m in enumerate(MONTHS, 1)},
+    {d: i for i, d in enumerate(WEEKDAYS)},
+)
+CRON_ITEM = re.compile(r"^(\*|\w+(?:-\w+)?)(?:/(\d+))?$")
+
+
+def _cron_field_ok(text: str, position: int) -> bool:
+    low, high = CRON_RANGES[position]
+    names = CRON_NAMES[position]
+
+    def value(token: str) -> int | None:
+        number = names.get(token.upper()) if not token.isdigit() else int(token)
+        return number if number is not None and low <= number <= high else None
+
+    for item in text.split(","):
+        match = CRON_ITEM.match(item)
+        if not match or (match.group(2) is not None and int(match.group(2)) == 0):
+            return False
+        if match.group(1) == "*":
+            continue
+        bounds = [value(token) for token in match.group(1).split("-")]
+        if None in bounds or bounds[0] > bounds[-1]:
+            return False
+    return True
+
+
 def _check_frequency(value: str) -> str:
     if value in FREQUENCIES:
         return value
     fields = value.split()
-    if len(fields) == 5 and all(CRON_FIELD.match(f) for f in fields):
+    if len(fields) == 5 and all(_cron_field_ok(f, i) for i, f in enumerate(fields)):
         return value
     raise ValueError(f"expected one of {', '.join(FREQUENCIES)} or a 5-field cron string")
 
@@ -570,6 +616,63 @@ def _parse_lookback(value: object) -> timedelta | int | Decimal:
 Lookback = Annotated[timedelta | int | Decimal, BeforeValidator(_parse_lookback)]
 
 
+# {{ name }} in an export's query: a value rendered as a SQL literal when the export runs.
+QUERY_PARAMETER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+PARTITION_PARAMETERS = ("partition_date", "partition_start", "partition_end")
+COMPRESSIONS = {"parquet": ("zstd", "snappy", "gzip", "none"), "csv": ("none", "gzip")}
+
+
+class Partitioning(StrictModel):
+    """How an export's published folders are cut.
+
+    run_date: dt=YYYY-MM-DD of the day (UTC) a run happens; each run publishes its whole result.
+    date:     one daily partition per day from start_date; dt=YYYY-MM-DD holds that day's rows
+              (those whose `column` falls on the day, or what the query selects for it).
+    column:   each run's result split into <column>=<value>/ folders, each published whole.
+    """
+
+    by: Literal["run_date", "date", "column"] = "run_date"
+    start_date: date | None = Field(None, description="date: the first daily partition")
+    column: Identifier | None = Field(
+        None, description="date: the rows' day; column: the column whose values cut the folders"
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> Partitioning:
+        if self.by == "date" and self.start_date is None:
+            raise ValueError("partitioning by date needs 'start_date' (the first partition)")
+        if self.by == "column" and self.column is None:
+            raise ValueError("partitioning by column needs 'column'")
+        if self.by == "run_date" and (self.column or self.start_date):
+            raise ValueError("'column' and 'start_date' apply to partitioning by date or column")
+        if self.by == "column" and self.start_date:
+            raise ValueError("'start_date' applies to partitioning by date")
+        return self
+
+
+class CsvOptions(StrictModel):
+    header: bool = True
+    delimiter: str = Field(",", min_length=1, max_length=1)
+
+    @field_validator("delimiter")
+    @classmethod
+    def _plain_delimiter(cls, delimiter: str) -> str:
+        if delimiter in '"\r\n':
+            raise ValueError("expected a delimiter other than a quote or a line break")
+        return delimiter
+
+
+def _scalar(value: object) -> object:
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict | list):
+        raise ValueError("expected a single value: text, a number, true/false or a date")
+    return value
+
+
+ParameterValue = Annotated[bool | int | Decimal | date | str, BeforeValidator(_scalar)]
+
+
 class ExportConfig(StrictModel):
     name: Identifier
     description: str | None = None
@@ -578,22 +681,72 @@ class ExportConfig(StrictModel):
     depends_on: list[Identifier] = Field(
         default_factory=list, description="dbt models a custom query reads"
     )
+    parameters: dict[Identifier, ParameterValue] = Field(
+        default_factory=dict, description="values for {{ name }} placeholders in the query"
+    )
     format: Literal["parquet", "csv"] = "parquet"
+    compression: str | None = Field(
+        None, description="parquet: zstd (default), snappy, gzip, none; csv: none (default), gzip"
+    )
+    csv: CsvOptions | None = None
+    partitioning: Partitioning = Partitioning()
+    rows_per_file: int = Field(1_000_000, gt=0, description="rows per published file, at most")
     frequency: Frequency = "daily"
     timezone: Timezone = "UTC"
+    retention: int | None = Field(None, gt=0, description="keep the last N partitions")
     enabled: bool = True
 
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, name: str) -> str:
+        if name.startswith("_"):
+            raise ValueError("names starting with '_' are reserved for the store's own folders")
+        return name
+
     @model_validator(mode="after")
-    def _one_input(self) -> ExportConfig:
+    def _consistent(self) -> ExportConfig:
         if bool(self.model) == bool(self.query):
             raise ValueError("expected exactly one of 'model' or 'query'")
         if self.query and not self.depends_on:
             raise ValueError("a query export needs 'depends_on': the dbt models it reads")
+        if self.compression is not None and self.compression not in COMPRESSIONS[self.format]:
+            raise ValueError(
+                f"'compression' for {self.format}: expected one of "
+                f"{', '.join(COMPRESSIONS[self.format])} (got {self.compression!r})"
+            )
+        if self.csv is not None and self.format != "csv":
+            raise ValueError("'csv' options apply to format: csv only")
+        if clash := sorted(set(self.parameters) & set(PARTITION_PARAMETERS)):
+            raise ValueError(f"parameters: {', '.join(clash)} is set by each run; rename it")
+        used = set(QUERY_PARAMETER.findall(self.query or ""))
+        if unknown := sorted(used - set(self.parameters) - set(PARTITION_PARAMETERS)):
+            raise ValueError(
+                f"query: unknown parameter {', '.join(unknown)}; expected one of "
+                f"{', '.join(PARTITION_PARAMETERS)} or a key of 'parameters'"
+            )
+        partitioning = self.partitioning
+        if (
+            partitioning.by == "date"
+            and partitioning.column is None
+            and not used & set(PARTITION_PARAMETERS)
+        ):
+            raise ValueError(
+                "partitioning by date needs the day's rows: a 'column' in partitioning, or a "
+                "query that uses {{ partition_date }} (or partition_start / partition_end)"
+            )
         return self
 
     @property
     def upstream_models(self) -> list[str]:
         return [self.model] if self.model else list(self.depends_on)
+
+    @property
+    def file_compression(self) -> str:
+        return self.compression or COMPRESSIONS[self.format][0]
+
+    @property
+    def csv_options(self) -> CsvOptions:
+        return self.csv or CsvOptions()
 
 
 class Tenant(StrictModel):

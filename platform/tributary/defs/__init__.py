@@ -29,7 +29,7 @@ def build_definitions(project: ProjectConfig) -> dg.Definitions:
     resources = {
         "warehouse": WarehouseResource.from_project(project),
         "landing": LandingStoreResource.from_project(project),
-        "export_store": ExportStoreResource(url=project.exports_url),
+        "export_store": ExportStoreResource.from_project(project),
     }
     run_log = dg.AssetSpec(
         RUN_LOG_KEY,

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from fsspec.core import url_to_fs
-
 from tributary.config import ProjectConfig
-from tributary.exports.store import SUCCESS
+from tributary.exports.store import SUCCESS, open_export_store
 from tributary.warehouse import DuckDBWarehouse, quote_ident
 
 
@@ -21,7 +19,8 @@ def summarize(project: ProjectConfig) -> str:
             relation = f"{quote_ident(schema)}.{quote_ident(table)}"
             rows = warehouse.con.execute(f"select count(*) from {relation}").fetchone()
             lines.append(f"  {schema + '.' + table:<36} {rows[0]:>7,} rows")
-    fs, root = url_to_fs(project.exports_url)
+    store = open_export_store(project.exports_url, project=project.platform.exports.project)
+    fs, root = store.fs, store.root
     published = sorted(path.rsplit("/", 1)[0] for path in fs.glob(f"{root}/*/*/{SUCCESS}"))
     lines.append("Published exports")
     lines.extend(f"  {fs.unstrip_protocol(path)}" for path in published)

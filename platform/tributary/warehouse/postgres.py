@@ -14,7 +14,6 @@ import pyarrow.csv as pacsv
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from sqlalchemy.engine import URL
 
-from tributary.arrow import reader_from_cursor
 from tributary.connection import hide
 from tributary.errors import WarehouseError
 from tributary.warehouse.base import (
@@ -23,6 +22,7 @@ from tributary.warehouse.base import (
     placeholders_as_format,
     quote_ident,
 )
+from tributary.warehouse.pg_read import read_with_copy
 
 _SIMPLE_TYPES = {
     pa.bool_(): "boolean",
@@ -114,11 +114,10 @@ class PostgresWarehouse(SqlWarehouse):
 
     @contextmanager
     def read(self, sql: str, *, batch_rows: int = 100_000) -> Iterator[pa.RecordBatchReader]:
-        # A server-side cursor keeps memory flat; rows become Arrow batches as they arrive.
-        with self.con.transaction(), self.con.cursor(name="tributary_read") as cursor:
-            cursor.itersize = batch_rows
-            cursor.execute(sql)
-            yield reader_from_cursor(cursor, batch_rows)
+        # COPY as CSV, parsed by Arrow with the query's column types: memory stays flat and
+        # no value goes through Python objects.
+        with read_with_copy(self.con, sql, batch_rows=batch_rows) as reader:
+            yield reader
 
 
 def conninfo(url: URL) -> str:
