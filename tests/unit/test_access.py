@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dagster as dg
 import pytest
 import yaml
 
@@ -131,3 +132,23 @@ def test_redshift_groups_converge_on_the_file() -> None:
     ]
     assert plan.missing_users == ["nobody"]
     assert plan.dropped_roles == ["team_gone"]
+
+
+def test_access_is_applied_again_after_the_export_models_are_rebuilt(demo_project) -> None:
+    """dbt rebuilds fct_sales as a new table without finance's table-level grant: the access
+    asset follows it."""
+    defs = build_definitions(demo_project)
+    access = dg.AssetKey(["tributary", "warehouse_access"])
+    with dg.instance_for_test() as instance:
+
+        def tick(cursor=None):
+            return dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+
+        first = tick()
+        assert first.get_num_requested(access) == 0  # its models were never built
+        instance.report_runless_asset_event(dg.AssetMaterialization(access))
+        second = tick(first.cursor)
+        assert second.get_num_requested(access) == 0  # applied, nothing changed since
+        instance.report_runless_asset_event(dg.AssetMaterialization(["marts", "fct_sales"]))
+        third = tick(second.cursor)
+    assert third.get_num_requested(access) == 1

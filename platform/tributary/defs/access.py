@@ -7,6 +7,7 @@ from typing import Any
 import dagster as dg
 
 from tributary.config import ConfigError, ProjectConfig
+from tributary.defs.automation import FOLLOWS_LOADS, default_status
 from tributary.defs.resources import WarehouseResource
 from tributary.defs.transform import ModelRef
 from tributary.warehouse import SqlWarehouse, raw_schema
@@ -70,6 +71,8 @@ def build_access_defs(
         description="Team roles and read grants from teams.yaml, applied idempotently: what "
         "the file no longer lists is revoked.",
         metadata={"teams": ", ".join(team.name for team in project.teams.teams) or "-"},
+        # Applied again whenever those models are rebuilt (and once, when never applied).
+        automation_condition=FOLLOWS_LOADS,
     )
     def warehouse_access(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource
@@ -104,4 +107,10 @@ def build_access_defs(
             }
         )
 
-    return dg.Definitions(assets=[warehouse_access])
+    # Its own automation sensor, as each kind of asset has one (defs/automation.py).
+    sensor = dg.AutomationConditionSensorDefinition(
+        "automation_access",
+        target=dg.AssetSelection.assets(ACCESS_KEY),
+        default_status=default_status(project)[1],
+    )
+    return dg.Definitions(assets=[warehouse_access], sensors=[sensor])
