@@ -64,6 +64,21 @@ def postgres() -> Iterator[str]:
             admin.execute(f"drop database {name} with (force)")
 
 
+@pytest.fixture
+def role_prefix(postgres) -> Iterator[str]:
+    """A name prefix unique to the test for every role it creates (roles are cluster-wide in
+    PostgreSQL, and other tests run at the same time); they are all dropped afterwards."""
+    prefix = f"t{uuid.uuid4().hex[:8]}_"
+    yield prefix
+    with psycopg.connect(postgres, autocommit=True) as con:
+        roles = con.execute(
+            "select rolname from pg_roles where left(rolname, %s) = %s", (len(prefix), prefix)
+        ).fetchall()
+        for (role,) in roles:
+            con.execute(f'drop owned by "{role}"')
+            con.execute(f'drop role "{role}"')
+
+
 def run_sql(con: pymysql.connections.Connection, *statements: str, params=None) -> None:
     with con.cursor() as cursor:
         for statement in statements:

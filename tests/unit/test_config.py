@@ -107,7 +107,9 @@ def test_unknown_key_is_named(config_dir: Path) -> None:
 
 def test_bad_identifier_and_frequency(config_dir: Path) -> None:
     write_source(config_dir, "shop", source(tables=[{"name": "orders; drop table x"}]))
-    assert "tables[0].name: String should match pattern" in load_error(config_dir)
+    assert "tables[0].name: 'orders; drop table x' is not a plain identifier" in load_error(
+        config_dir
+    )
 
     (config_dir / "sources" / "shop.yaml").unlink()
     (config_dir / "exports" / "bad.yaml").write_text(

@@ -11,6 +11,8 @@ from tributary.config.models import (
     SalesforceConfig,
     SourceConfig,
     TableConfig,
+    Team,
+    TeamsConfig,
     Tenant,
     TenantsConfig,
 )
@@ -27,6 +29,8 @@ __all__ = [
     "SalesforceConfig",
     "SourceConfig",
     "TableConfig",
+    "Team",
+    "TeamsConfig",
     "Tenant",
     "TenantsConfig",
     "load_project",

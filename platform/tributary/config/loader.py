@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -15,6 +15,7 @@ from tributary.config.models import (
     ExportConfig,
     PlatformConfig,
     SourceConfig,
+    TeamsConfig,
     TenantsConfig,
 )
 
@@ -41,6 +42,7 @@ class ProjectConfig:
     sources: tuple[SourceConfig, ...]
     exports: tuple[ExportConfig, ...]
     tenants: TenantsConfig
+    teams: TeamsConfig = field(default_factory=TeamsConfig)
 
     def resolve_location(self, location: str) -> str:
         """A store URL (s3://, gs://) as is; a local path made absolute under the state dir."""
@@ -81,6 +83,8 @@ def load_project(config_dir: Path | str | None = None) -> ProjectConfig:
     tenants = (
         _load_model(tenants_file, TenantsConfig) if tenants_file.is_file() else TenantsConfig()
     )
+    teams_file = config_dir / "teams.yaml"
+    teams = _load_model(teams_file, TeamsConfig) if teams_file.is_file() else TeamsConfig()
     state_dir = Path(os.environ.get(STATE_DIR_ENV) or platform.state_dir)
     if not state_dir.is_absolute():
         state_dir = config_dir.resolve().parent / state_dir
@@ -91,6 +95,7 @@ def load_project(config_dir: Path | str | None = None) -> ProjectConfig:
         sources=sources,
         exports=exports,
         tenants=tenants,
+        teams=teams,
     )
 
 

@@ -23,9 +23,24 @@ from pydantic import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-# Names that become warehouse schemas, tables, columns or asset keys: plain identifiers only,
-# so that they can be quoted safely everywhere and read the same in every dialect.
-Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=63)]
+# Names that become warehouse schemas, tables, columns, roles or asset keys: plain identifiers
+# only, so that they read the same in every dialect. They are quoted wherever they are used too.
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+IDENTIFIER_MAX = 63  # PostgreSQL's limit (Redshift's is 127)
+
+
+def _check_identifier(value: str) -> str:
+    if not IDENTIFIER.match(value) or len(value) > IDENTIFIER_MAX:
+        shown = value if len(value) <= 80 else value[:77] + "..."
+        raise ValueError(
+            f"{shown!r} is not a plain identifier; expected letters, digits and underscores, "
+            f"starting with a letter or underscore, at most {IDENTIFIER_MAX} characters "
+            "(quotes, semicolons, spaces and other punctuation are not accepted)"
+        )
+    return value
+
+
+Identifier = Annotated[str, AfterValidator(_check_identifier)]
 EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")]
 
 SourceKind = Literal["mysql", "sqlserver", "oracle", "postgres", "sqlite", "salesforce"]
@@ -305,6 +320,22 @@ class KeyRanges(StrictModel):
     upper_bound: int = Field(gt=0, description="keys up to here are split; the last is open")
 
 
+class TableChecks(StrictModel):
+    """The asset checks of a raw table beyond the defaults: reconciliation with the source and
+    primary-key uniqueness run on every load; freshness against `freshness` (or 1 day)."""
+
+    reconcile: bool = Field(
+        True, description="compare the load with the source: rows, and the max cursor"
+    )
+    checksum: list[Identifier] = Field(
+        default_factory=list,
+        description="columns (e.g. the primary key) whose checksum must match the source's",
+    )
+    max_data_age: Duration | None = Field(
+        None, description="incremental tables: the newest cursor value is at most this old"
+    )
+
+
 class TableConfig(StrictModel):
     name: Identifier
     description: str | None = None
@@ -331,6 +362,7 @@ class TableConfig(StrictModel):
         description="salesforce: the object's fields to read, or 'all' (the default) from "
         "describe; a compound field (address, geolocation) reads as its components",
     )
+    checks: TableChecks = Field(default_factory=TableChecks)
     enabled: bool = True
     frequency: Frequency | None = Field(
         None, description="a schedule of this table's own, instead of its source's"
@@ -359,11 +391,21 @@ class TableConfig(StrictModel):
         if self.query is None and not re.match(
             r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)?$", self.read_object
         ):
-            raise ValueError("'object' must be a table or view name, optionally schema-qualified")
+            raise ValueError(
+                "'object' must be a table or view name, optionally schema-qualified, made of "
+                f"letters, digits and underscores (got {self.read_object!r})"
+            )
         if self.lookback is not None and self.mode != "incremental":
             raise ValueError("'lookback' applies to incremental tables only")
         if self.key_ranges and (self.mode != "full" or self.tenant_column):
             raise ValueError("'key_ranges' applies to full loads of tables not scoped by tenant")
+        if self.checks.max_data_age is not None and self.mode != "incremental":
+            raise ValueError(
+                "'checks.max_data_age' applies to incremental tables "
+                "(their cursor tells how new the data is)"
+            )
+        if self.checks.checksum and not self.checks.reconcile:
+            raise ValueError("'checks.checksum' is part of reconciliation: keep 'reconcile'")
         if self.tenant_column and self.query and ":tenant_id" not in self.query:
             raise ValueError(
                 "a tenant-scoped 'query' must select one tenant's rows with :tenant_id"
@@ -724,3 +766,54 @@ class TenantsConfig(StrictModel):
         if duplicates:
             raise ValueError(f"tenant ids must be unique; listed twice: {', '.join(duplicates)}")
         return tenants
+
+
+def _no_repeats(values: list[str]) -> list[str]:
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise ValueError(f"listed more than once: {', '.join(repeated)}")
+    return values
+
+
+class Team(StrictModel):
+    """A team: its warehouse role (a group on Redshift), its members, what it may read."""
+
+    name: Identifier
+    description: str | None = None
+    members: Annotated[list[Identifier], AfterValidator(_no_repeats)] = Field(
+        default_factory=list, description="warehouse users in the team's role"
+    )
+    schemas: Annotated[list[Identifier], AfterValidator(_no_repeats)] = Field(
+        default_factory=list, description="schemas whose tables and views the team may read"
+    )
+    exports: Annotated[list[Identifier], AfterValidator(_no_repeats)] = Field(
+        default_factory=list, description="exports whose models the team may read"
+    )
+
+
+class TeamsConfig(StrictModel):
+    role_prefix: Identifier = Field(
+        "team_",
+        description="team roles are named <role_prefix><team>; roles with this prefix that "
+        "teams.yaml no longer lists are dropped",
+    )
+    teams: list[Team] = Field(default_factory=list)
+
+    @field_validator("teams")
+    @classmethod
+    def _unique_names(cls, teams: list[Team]) -> list[Team]:
+        _no_repeats([team.name for team in teams])
+        return teams
+
+    @model_validator(mode="after")
+    def _role_names_fit(self) -> TeamsConfig:
+        for team in self.teams:
+            if len(self.role_name(team)) > IDENTIFIER_MAX:
+                raise ValueError(
+                    f"the role name '{self.role_name(team)}' is longer than {IDENTIFIER_MAX} "
+                    "characters; expected a shorter role_prefix or team name"
+                )
+        return self
+
+    def role_name(self, team: Team) -> str:
+        return f"{self.role_prefix}{team.name}"

@@ -69,7 +69,8 @@ class WarehouseResource(dg.ConfigurableResource):
             "TRIBUTARY_WAREHOUSE_HOST": url.host or "127.0.0.1",
             "TRIBUTARY_WAREHOUSE_PORT": str(url.port or DEFAULT_PORTS[self.target]),
             "TRIBUTARY_WAREHOUSE_USER": url.username or "",
-            "TRIBUTARY_WAREHOUSE_PASSWORD": url.password or "",
+            # dbt's DBT_ENV_SECRET_ prefix: usable in profiles.yml only, scrubbed from its logs
+            "DBT_ENV_SECRET_TRIBUTARY_WAREHOUSE_PASSWORD": url.password or "",
             "TRIBUTARY_WAREHOUSE_DATABASE": url.database or "",
         }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tributary.config import ProjectConfig
 from tributary.exports.store import SUCCESS, open_export_store
-from tributary.warehouse import DuckDBWarehouse
+from tributary.warehouse import DuckDBWarehouse, quote_ident
 
 
 def summarize(project: ProjectConfig) -> str:
@@ -16,7 +16,8 @@ def summarize(project: ProjectConfig) -> str:
             "order by table_schema like 'raw_%' desc, table_schema, table_name"
         ).fetchall()
         for schema, table in tables:
-            rows = warehouse.con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
+            relation = f"{quote_ident(schema)}.{quote_ident(table)}"
+            rows = warehouse.con.execute(f"select count(*) from {relation}").fetchone()
             lines.append(f"  {schema + '.' + table:<36} {rows[0]:>7,} rows")
     store = open_export_store(project.exports_url, project=project.platform.exports.project)
     fs, root = store.fs, store.root

@@ -6,7 +6,14 @@ from pathlib import Path
 
 from tributary.config import SourceConfig
 from tributary.connection import resolve_url
-from tributary.sources.base import Extract, SourceError, SourceReader
+from tributary.sources.base import (
+    Extract,
+    Profile,
+    ProfilingSource,
+    SourceError,
+    SourceReader,
+    Window,
+)
 from tributary.sources.salesforce import ApiFloorReached, SalesforceSource
 from tributary.sources.sql import SqlSource
 
@@ -27,9 +34,12 @@ def open_source(source: SourceConfig, *, state_dir: Path) -> SourceReader:
 __all__ = [
     "ApiFloorReached",
     "Extract",
+    "Profile",
+    "ProfilingSource",
     "SalesforceSource",
     "SourceError",
     "SourceReader",
     "SqlSource",
+    "Window",
     "open_source",
 ]

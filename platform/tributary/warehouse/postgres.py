@@ -11,7 +11,11 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from sqlalchemy.engine import URL
 
+from tributary.connection import hide
+from tributary.errors import WarehouseError
 from tributary.warehouse.base import (
     LoadTables,
     SqlWarehouse,
@@ -51,15 +55,20 @@ class PostgresWarehouse(SqlWarehouse):
     @property
     def con(self) -> psycopg.Connection:
         if self._con is None:
-            self._con = psycopg.connect(self._conninfo, autocommit=True)
+            try:
+                self._con = psycopg.connect(self._conninfo, autocommit=True)
+            except psycopg.Error as exc:  # the message must not carry the conninfo's password
+                message = hide(str(exc), _password(self._conninfo))
+                raise WarehouseError(f"connecting to the PostgreSQL warehouse: {message}") from None
             self.ensure_state()
         return self._con
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self.con.execute(placeholders_as_format(sql), list(params) or None)
+        self.con.execute(placeholders_as_format(sql, params), list(params) or None)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        return self.con.execute(placeholders_as_format(sql), list(params) or None).fetchall()
+        rows = self.con.execute(placeholders_as_format(sql, params), list(params) or None)
+        return rows.fetchall()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -109,6 +118,27 @@ class PostgresWarehouse(SqlWarehouse):
         # no value goes through Python objects.
         with read_with_copy(self.con, sql, batch_rows=batch_rows) as reader:
             yield reader
+
+
+def conninfo(url: URL) -> str:
+    """libpq's key=value connection string for a URL: any password (spaces, quotes, `@`) is
+    quoted the way libpq reads it, which a rendered URL does not guarantee."""
+    params = {
+        "host": url.host,
+        "port": url.port,
+        "user": url.username,
+        "password": url.password,
+        "dbname": url.database,
+        **url.query,
+    }
+    return make_conninfo(**{key: value for key, value in params.items() if value is not None})
+
+
+def _password(conninfo: str) -> str | None:
+    try:
+        return conninfo_to_dict(conninfo).get("password")
+    except psycopg.Error:
+        return None
 
 
 def _copyable(batch: pa.RecordBatch) -> pa.RecordBatch:

@@ -72,11 +72,11 @@ class RedshiftWarehouse(SqlWarehouse):
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         with closing(self.con.cursor()) as cursor:
-            cursor.execute(placeholders_as_format(sql) if params else sql, list(params) or None)
+            cursor.execute(placeholders_as_format(sql, params), list(params) or None)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         with closing(self.con.cursor()) as cursor:
-            cursor.execute(placeholders_as_format(sql) if params else sql, list(params) or None)
+            cursor.execute(placeholders_as_format(sql, params), list(params) or None)
             return [tuple(row) for row in cursor.fetchall()]
 
     @contextmanager
