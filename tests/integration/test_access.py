@@ -19,7 +19,12 @@ from tributary.config import TeamsConfig, load_project
 from tributary.defs import build_definitions
 from tributary.defs.access import ACCESS_KEY
 from tributary.warehouse import PostgresWarehouse
-from tributary.warehouse.access import PostgresAccess, apply_access, desired_access
+from tributary.warehouse.access import (
+    PostgresAccess,
+    RedshiftAccess,
+    apply_access,
+    desired_access,
+)
 
 from ..conftest import CONFIG_DIR
 
@@ -158,3 +163,40 @@ def test_the_access_asset_applies_teams_yaml(postgres, names, warehouse, state_d
     )
     [event] = again.get_asset_materialization_events()
     assert event.materialization.metadata["statements"].value == 0
+
+
+class RedshiftStatementsOnPostgres(RedshiftAccess):
+    """The Redshift form (groups, GRANT ... TO GROUP, ALTER GROUP ... ADD USER), executed by
+    the real PostgreSQL server, which accepts that syntax; pg_group and pg_user are read as on
+    Redshift. Only what a group holds is read from PostgreSQL's catalog (Redshift's SVV_*
+    privilege views do not exist here)."""
+
+    def held(self, role: str):
+        held = PostgresAccess(self.warehouse).held(role)
+        held.members = self.held_members(role)  # from pg_group, as on Redshift
+        return held
+
+
+def test_the_redshift_form_restricts_the_same_way(postgres, names, warehouse) -> None:
+    alice, bob = f"{names}alice", f"{names}bob"
+    dialect = RedshiftStatementsOnPostgres(warehouse)
+    config = teams(
+        names,
+        {"name": "analysts", "members": ["alice"], "schemas": ["marts"]},
+        {"name": "engineers", "members": ["bob"], "schemas": ["raw_erp"]},
+    )
+    plan = dialect.plan(config.role_prefix, desired_access(config, EXPORTS))
+    assert f'create group "{names}team_analysts"' in plan.statements
+    assert f'alter group "{names}team_analysts" add user "{alice}"' in plan.statements
+    dialect.apply(plan)
+    assert can_read(postgres, alice, "marts.dim_customer")
+    assert not can_read(postgres, alice, "raw_erp.customers")
+    assert can_read(postgres, bob, "raw_erp.customers")
+    assert dialect.plan(config.role_prefix, desired_access(config, EXPORTS)).statements == []
+
+    config = teams(names, {"name": "analysts", "members": [], "schemas": ["marts"]})
+    plan = dialect.plan(config.role_prefix, desired_access(config, EXPORTS))
+    assert plan.dropped_roles == [f"{names}team_engineers"]
+    dialect.apply(plan)
+    assert not can_read(postgres, alice, "marts.dim_customer")
+    assert not can_read(postgres, bob, "raw_erp.customers")

@@ -299,13 +299,16 @@ class RedshiftAccess(AccessDialect):
     def users(self) -> set[str]:
         return {name for (name,) in self.warehouse.query("select usename from pg_user")}
 
-    def held(self, role: str) -> Held:
-        query = self.warehouse.query
-        members = query(
+    def held_members(self, role: str) -> set[str]:
+        rows = self.warehouse.query(
             "select u.usename from pg_group g, pg_user u "
             "where g.groname = ? and u.usesysid = any(g.grolist)",
             [role],
         )
+        return {name for (name,) in rows}
+
+    def held(self, role: str) -> Held:
+        query = self.warehouse.query
         usage = query(
             "select namespace_name from svv_schema_privileges where identity_type = 'group' "
             "and identity_name = ? and privilege_type = 'USAGE'",
@@ -323,7 +326,7 @@ class RedshiftAccess(AccessDialect):
             [role],
         )
         return Held(
-            members={name for (name,) in members},
+            members=self.held_members(role),
             usage={name for (name,) in usage},
             select={(s, t) for s, t in select},
             defaults={name for (name,) in defaults},
