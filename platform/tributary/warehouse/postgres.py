@@ -40,6 +40,43 @@ _SIMPLE_TYPES = {
     pa.date32(): "date",
     pa.date64(): "date",
 }
+
+
+def pg_family_type(
+    arrow_type: pa.DataType,
+    *,
+    warehouse: str,
+    text: str,
+    binary: str,
+    json: str,
+    max_precision: int | None = None,
+) -> str:
+    """The column type for an Arrow type in PostgreSQL or a warehouse that speaks its
+    dialect (Redshift): the same names, but for text, binary, JSON and decimal width."""
+    if arrow_type in _SIMPLE_TYPES:
+        return _SIMPLE_TYPES[arrow_type]
+    if isinstance(arrow_type, pa.JsonType):
+        return json
+    if pa.types.is_decimal(arrow_type):
+        if max_precision is not None and arrow_type.precision > max_precision:
+            raise TypeError(
+                f"{warehouse} DECIMAL holds at most {max_precision} digits; "
+                f"the source column is {arrow_type}"
+            )
+        return f"numeric({arrow_type.precision}, {arrow_type.scale})"
+    if pa.types.is_timestamp(arrow_type):
+        return "timestamptz" if arrow_type.tz else "timestamp"
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return text
+    if pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type):
+        return binary
+    if pa.types.is_time(arrow_type):
+        return "time"
+    if pa.types.is_null(arrow_type):
+        return text
+    raise TypeError(f"no {warehouse} column type for Arrow type {arrow_type}")
+
+
 # Quote every non-null value, so that PostgreSQL's CSV reads an empty string as '' and only
 # an unquoted empty field as NULL.
 _CSV = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
@@ -76,23 +113,9 @@ class PostgresWarehouse(SqlWarehouse):
             yield
 
     def sql_type(self, arrow_type: pa.DataType) -> str:
-        if arrow_type in _SIMPLE_TYPES:
-            return _SIMPLE_TYPES[arrow_type]
-        if isinstance(arrow_type, pa.JsonType):
-            return "jsonb"
-        if pa.types.is_decimal(arrow_type):
-            return f"numeric({arrow_type.precision}, {arrow_type.scale})"
-        if pa.types.is_timestamp(arrow_type):
-            return "timestamptz" if arrow_type.tz else "timestamp"
-        if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
-            return "text"
-        if pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type):
-            return "bytea"
-        if pa.types.is_time(arrow_type):
-            return "time"
-        if pa.types.is_null(arrow_type):
-            return "text"
-        raise TypeError(f"no PostgreSQL column type for Arrow type {arrow_type}")
+        return pg_family_type(
+            arrow_type, warehouse="PostgreSQL", text="text", binary="bytea", json="jsonb"
+        )
 
     def create_staging(
         self, name: str, schema: pa.Schema, batches: pa.RecordBatchReader, landing_path: str
