@@ -132,6 +132,7 @@ def test_lineage_shows_every_group_asset_and_edge(page, ui: str) -> None:
     group_nodes = page.locator("[class*=CollapsedGroupNode_collapsedGroupNodeContainer]")
     for group in groups:  # the lineage opens with one node per group
         group_nodes.filter(has=page.get_by_text(group, exact=True)).first.wait_for()
+    page.get_by_text("fetching statuses").first.wait_for(state="detached")
     screenshot(page, "lineage", readme=True)
 
     # Every asset, listed under its group in the lineage's sidebar (one group open at a time:
