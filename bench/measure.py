@@ -18,6 +18,7 @@ import json
 import os
 import resource
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -185,6 +186,12 @@ def machine_line(repeats: int = REPEATS) -> str:
 def parent_rss_mb() -> float:
     """The parent's own peak RSS: a floor under every child's (see the module docstring)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @contextmanager

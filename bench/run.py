@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 README = Path(__file__).with_name("README.md")
-# "export": "bench.export_bench" (branch issue-6) joins first when that branch is merged.
 BENCHMARKS = {
+    "export": "bench.export_bench",
     "ingest": "bench.ingest_bench",
     "rss": "bench.rss_bench",
     "definitions": "bench.definitions_bench",

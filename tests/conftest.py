@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import socket
+import subprocess
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -11,8 +16,13 @@ import pytest
 from tributary.config import ProjectConfig, load_project
 from tributary.config.loader import PROJECT_ROOT
 from tributary.demo import generate_demo_sources
+from tributary.demo.salesforce import SalesforceApi
+
+from .salesforce_fake import FIXTURES, FakeSalesforce, self_signed_certificate
 
 CONFIG_DIR = PROJECT_ROOT / "assets_config"
+# Unset, so that the shipped Salesforce source replays the demo org.
+SALESFORCE_ENV = ("SALESFORCE_USERNAME", "SALESFORCE_PASSWORD", "SALESFORCE_SECURITY_TOKEN")
 
 
 def require_service(name: str, available: bool) -> None:
@@ -28,7 +38,7 @@ def require_service(name: str, available: bool) -> None:
 def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     state = tmp_path / "state"
     monkeypatch.setenv("TRIBUTARY_STATE_DIR", str(state))
-    for name in ("TRIBUTARY_ERP_URL", "TRIBUTARY_APP_URL", "TRIBUTARY_OPS_URL"):
+    for name in ("TRIBUTARY_ERP_URL", "TRIBUTARY_APP_URL", "TRIBUTARY_OPS_URL", *SALESFORCE_ENV):
         monkeypatch.delenv(name, raising=False)
     return state
 
@@ -46,3 +56,55 @@ def config_dir(tmp_path: Path) -> Path:
     target = tmp_path / "assets_config"
     shutil.copytree(CONFIG_DIR, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def fake_certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return self_signed_certificate(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def salesforce_fake(fake_certificate: tuple[Path, Path]) -> Iterator[FakeSalesforce]:
+    """A fresh fake org (tests/fixtures/salesforce) served over HTTPS on 127.0.0.1."""
+    api = SalesforceApi.from_fixtures(FIXTURES)
+    with FakeSalesforce(api, fake_certificate).running() as fake:
+        yield fake
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def local_dagster_home(path: Path) -> Path:
+    """A DAGSTER_HOME like `make dev`'s (deploy/dagster.local.yaml), its storage created
+    before a daemon and its code server would both start on it (two processes creating
+    fresh SQLite storage race on its migration stamp)."""
+    import dagster as dg
+
+    path.mkdir(parents=True, exist_ok=True)
+    shutil.copy(PROJECT_ROOT / "deploy" / "dagster.local.yaml", path / "dagster.yaml")
+    dg.DagsterInstance.from_config(str(path)).dispose()
+    return path
+
+
+@contextmanager
+def background_process(
+    args: Sequence[str], *, env: dict[str, str], cwd: Path, log: Path
+) -> Iterator[subprocess.Popen]:
+    """A long-running command (a Dagster daemon, `dagster dev`) in its own process group,
+    stopped with everything it started when the block ends."""
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            list(args), env=env, cwd=cwd, stdout=output, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            yield process
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -41,3 +44,39 @@ def reader_from_cursor(cursor: Any, batch_rows: int) -> pa.RecordBatchReader:
             rows = cursor.fetchmany(batch_rows)
 
     return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def checksum(batches: Iterable[pa.RecordBatch]) -> tuple[int, str]:
+    """(rows, checksum) of a stream of rows, independent of their order and of how a driver
+    typed them: each row's values in a canonical text form are hashed, and the hashes summed
+    modulo 2**64. The same rows read from a source database and from the warehouse (1.50 as
+    decimal(10,2) or numeric(38,10), a timestamp with or without its UTC zone) agree."""
+    rows, total = 0, 0
+    for batch in batches:
+        columns = [column.to_pylist() for column in batch.columns]
+        for values in zip(*columns, strict=True):
+            text = "\x1f".join(_canonical(value) for value in values)
+            digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
+            total = (total + int.from_bytes(digest, "big")) % 2**64
+        rows += batch.num_rows
+    return rows, f"{total:016x}"
+
+
+def _canonical(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value else "0"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)

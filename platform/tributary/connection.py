@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 from tributary.config import ConnectionConfig
 from tributary.errors import SourceError
@@ -14,7 +16,14 @@ from tributary.errors import SourceError
 def resolve_url(connection: ConnectionConfig, *, owner: str, state_dir: Path) -> URL:
     """`owner` names what connects (a source, the warehouse) in error messages."""
     if connection.url_env and os.environ.get(connection.url_env):
-        url = make_url(os.environ[connection.url_env])
+        try:
+            url = make_url(os.environ[connection.url_env])
+        except (ArgumentError, ValueError):
+            # The parser's message may quote the value, and the value holds the password.
+            raise SourceError(
+                f"{owner}: environment variable {connection.url_env} does not hold a valid "
+                "URL such as mysql://user:password@host:3306/db (its value is not shown)"
+            ) from None
     elif connection.url:
         url = make_url(connection.url.replace("{state_dir}", str(state_dir)))
     else:
@@ -33,8 +42,23 @@ def resolve_url(connection: ConnectionConfig, *, owner: str, state_dir: Path) ->
     return url
 
 
-def redact(text: str, url: URL) -> str:
-    """`text` with the URL's password removed, for error messages from drivers."""
-    if url.password:
-        text = text.replace(str(url.password), "***")
+def redact(text: str, url: URL | None) -> str:
+    """`text` with the URL's password removed, for error messages from drivers: as it is, and
+    percent-encoded as it appears inside a URL."""
+    return hide(text, str(url.password) if url is not None and url.password else None)
+
+
+def hide(text: str, secret: str | None) -> str:
+    """`text` with every written form of `secret` replaced by ***."""
+    if secret:
+        for form in secret_forms(secret):
+            text = text.replace(form, "***")
     return text
+
+
+def secret_forms(secret: str) -> list[str]:
+    """The ways a secret can be written out: as it is, and encoded for a URL."""
+    # quote(safe=" +") is how SQLAlchemy renders a URL's password
+    safe_sets = ("", "/", " +")
+    forms = {secret, quote_plus(secret), *(quote(secret, safe=safe) for safe in safe_sets)}
+    return sorted((form for form in forms if form), key=len, reverse=True)

@@ -7,3 +7,7 @@ class SourceError(RuntimeError):
 
 class SchemaDriftError(RuntimeError):
     """A table's incoming columns cannot be loaded into its raw table without losing data."""
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse could not be reached or used."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from tributary.config import TableConfig, Tenant
 
@@ -24,6 +25,20 @@ class Slice:
     table_column: str
     low: int | str
     high: int | None = None  # exclusive; None leaves a range open-ended
+
+    def table_predicate(self) -> str:
+        """The raw table's part this slice replaces, as SQL that DuckDB, PostgreSQL and
+        Redshift accept. Values are rendered as literals by SQLAlchemy (quoted, escaped);
+        the tenant column holds text."""
+        if self.kind == "tenant":
+            condition = sa.column(self.table_column) == sa.literal(str(self.low))
+        else:
+            condition = sa.and_(*self.conditions(self.table_column))
+        compiled = condition.compile(
+            dialect=postgresql.dialect(paramstyle="named"),
+            compile_kwargs={"literal_binds": True},
+        )
+        return str(compiled)
 
     def conditions(self, column_name: str) -> list[sa.ColumnElement[bool]]:
         column = sa.column(column_name)

@@ -16,6 +16,7 @@ import pytest
 
 from tributary.config import ProjectConfig, load_project
 from tributary.defs import build_definitions
+from tributary.demo.salesforce import DEMO_FIXTURES
 from tributary.demo.sources import UNKNOWN_CUSTOMER_ID, generate_demo_sources, timestamp
 from tributary.exports.store import MANIFEST, SUCCESS
 
@@ -190,6 +191,62 @@ def test_materializations_carry_metadata(built) -> None:
     assert (landing / "manifest.json").is_file()
 
 
+def demo_org(object_name: str) -> list[dict]:
+    """The records of the demo Salesforce org, as its fixtures hold them."""
+    path = DEMO_FIXTURES / f"{object_name}.records.json"
+    return json.loads(path.read_text())["records"]
+
+
+def test_salesforce_accounts_meet_erp_customers(built) -> None:
+    project, _, _ = built
+    accounts, opportunities = demo_org("Account"), demo_org("Opportunity")
+    assert warehouse_rows(project, "select count(*) from raw_salesforce.account") == [
+        (len(accounts),)
+    ]
+    assert warehouse_rows(project, "select count(*) from raw_salesforce.opportunity") == [
+        (len(opportunities),)
+    ]
+    deleted = {a["Id"] for a in accounts if a["IsDeleted"]}
+    flagged = warehouse_rows(
+        project, "select account_id from staging.stg_salesforce__account where is_deleted"
+    )
+    assert deleted and {account_id for (account_id,) in flagged} == deleted
+
+    erp = dict(source_rows(project, "erp", "select external_id, customer_id from customers"))
+    live = {a["Id"]: a for a in accounts if not a["IsDeleted"]}
+    joined = warehouse_rows(
+        project, "select account_id, erp_customer_id, customer_key from marts.dim_account"
+    )
+    assert {account_id for account_id, _, _ in joined} == set(live)
+    for account_id, customer_id, customer_key in joined:
+        assert customer_id == erp.get(live[account_id]["External_Id__c"]), account_id
+        assert (customer_key == "unknown") == (customer_id is None)
+    matched = sum(1 for _, customer_id, _ in joined if customer_id is not None)
+    assert 0 < matched < len(live)  # both systems meet, and some accounts have no ERP twin
+
+    live_open = [o for o in opportunities if not o["IsDeleted"] and not o["IsClosed"]]
+    [(pipeline,)] = warehouse_rows(
+        project, "select sum(open_pipeline_amount) from marts.dim_account"
+    )
+    assert pipeline == sum(Decimal(str(o["Amount"])) for o in live_open if o["AccountId"] in live)
+
+
+def test_salesforce_loads_report_the_path_and_api_usage(built) -> None:
+    _, _, result = built
+    metadata = {
+        event.asset_key.path[-1]: event.materialization.metadata
+        for event in result.get_asset_materialization_events()
+        if event.asset_key.path[:2] == ["raw", "salesforce"]
+    }
+    # The demo's bulk_threshold is 100: Opportunity (120 rows) takes a Bulk 2.0 job.
+    assert metadata["account"]["bulk_api_jobs"].value == 0
+    assert metadata["opportunity"]["bulk_api_jobs"].value == 1
+    account = metadata["account"]
+    assert account["api_usage_limit"].value == 15_000
+    assert 0 < account["api_requests"].value <= account["api_usage_used"].value
+    assert account["deleted_records"].value == sum(a["IsDeleted"] for a in demo_org("Account"))
+
+
 def test_exports_are_published_with_manifest_and_success(built) -> None:
     project, _, _ = built
     partition, frame = exported(project, "dim_customer")
@@ -201,6 +258,19 @@ def test_exports_are_published_with_manifest_and_success(built) -> None:
     table = warehouse_rows(project, "select * from marts.dim_customer order by customer_key")
     assert frame.sort("customer_key").rows() == table
     assert list((Path(project.exports_url) / "_tmp" / "dim_customer").iterdir()) == []
+
+
+def test_csv_export_is_published_per_status(built) -> None:
+    project, _, _ = built
+    root = Path(project.exports_url) / "fct_sales_by_status"
+    statuses = warehouse_rows(project, "select status, count(*) from marts.fct_sales group by 1")
+    assert sorted(p.name for p in root.iterdir()) == sorted(f"status={s}" for s, _ in statuses)
+    for status, count in statuses:
+        folder = root / f"status={status}"
+        assert (folder / SUCCESS).is_file()
+        frame = pl.read_csv(folder / "part-00000.csv.gz")
+        assert frame.height == count
+        assert set(frame["status"]) == {status}
 
 
 def test_source_updates_flow_through_on_the_next_run(state_dir: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Iterator
 
@@ -11,7 +10,7 @@ import pymysql
 import pytest
 from sqlalchemy.engine import URL, make_url
 
-from tests.conftest import require_service
+from tests.conftest import free_port, require_service
 from tributary.storage import s3_filesystem
 
 MARIADB = dict(host="127.0.0.1", port=3306, user="root", password="")
@@ -65,16 +64,25 @@ def postgres() -> Iterator[str]:
             admin.execute(f"drop database {name} with (force)")
 
 
+@pytest.fixture
+def role_prefix(postgres) -> Iterator[str]:
+    """A name prefix unique to the test for every role it creates (roles are cluster-wide in
+    PostgreSQL, and other tests run at the same time); they are all dropped afterwards."""
+    prefix = f"t{uuid.uuid4().hex[:8]}_"
+    yield prefix
+    with psycopg.connect(postgres, autocommit=True) as con:
+        roles = con.execute(
+            "select rolname from pg_roles where left(rolname, %s) = %s", (len(prefix), prefix)
+        ).fetchall()
+        for (role,) in roles:
+            con.execute(f'drop owned by "{role}"')
+            con.execute(f'drop role "{role}"')
+
+
 def run_sql(con: pymysql.connections.Connection, *statements: str, params=None) -> None:
     with con.cursor() as cursor:
         for statement in statements:
             cursor.execute(statement, params)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

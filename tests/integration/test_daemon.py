@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,8 +14,8 @@ import duckdb
 import pytest
 import yaml
 
+from tests.conftest import background_process, local_dagster_home
 from tributary.config import load_project
-from tributary.config.loader import PROJECT_ROOT
 from tributary.demo import generate_demo_sources
 
 DAEMON = Path(sys.executable).parent / "dagster-daemon"
@@ -46,9 +44,11 @@ def run_log_rows(warehouse: Path, run_id: str) -> list[tuple]:
 
 def test_daemon_ticks_a_schedule_and_logs_the_run(config_dir, state_dir, tmp_path, monkeypatch):
     # Only the ops source, loaded every minute, with schedules and sensors running.
-    for name in ("erp", "app"):
-        (config_dir / "sources" / f"{name}.yaml").unlink()
+    for path in (config_dir / "sources").glob("*.yaml"):
+        if path.stem != "ops":
+            path.unlink()
     shutil.rmtree(config_dir / "exports")
+    (config_dir / "teams.yaml").unlink()  # its teams read the schemas and exports removed
     ops = yaml.safe_load((config_dir / "sources" / "ops.yaml").read_text())
     ops.update(frequency="* * * * *", timezone="UTC")
     (config_dir / "sources" / "ops.yaml").write_text(yaml.safe_dump(ops))
@@ -58,9 +58,7 @@ def test_daemon_ticks_a_schedule_and_logs_the_run(config_dir, state_dir, tmp_pat
     generate_demo_sources(state_dir / "demo", customers=10, orders=20)
     project = load_project(config_dir)
 
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(PROJECT_ROOT / "deploy" / "dagster.local.yaml", home / "dagster.yaml")
+    home = local_dagster_home(tmp_path / "dagster_home")
     workspace = tmp_path / "workspace.yaml"
     workspace.write_text(
         yaml.safe_dump({"load_from": [{"python_module": "tributary.definitions"}]})
@@ -71,19 +69,10 @@ def test_daemon_ticks_a_schedule_and_logs_the_run(config_dir, state_dir, tmp_pat
         "TRIBUTARY_CONFIG_DIR": str(config_dir),
         "TRIBUTARY_STATE_DIR": str(state_dir),
     }
-    # Create the instance's storage once, before the daemon and its code server both start
-    # on it (two processes creating fresh SQLite storage race on its migration stamp).
-    dg.DagsterInstance.from_config(str(home)).dispose()
-    log = (tmp_path / "daemon.log").open("w")
-    daemon = subprocess.Popen(
-        [str(DAEMON), "run", "-w", str(workspace)],
-        env=env,
-        cwd=tmp_path,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
+    log = tmp_path / "daemon.log"
+    with background_process(
+        [str(DAEMON), "run", "-w", str(workspace)], env=env, cwd=tmp_path, log=log
+    ):
         monkeypatch.setenv("DAGSTER_HOME", str(home))
         with dg.DagsterInstance.get() as instance:
 
@@ -95,7 +84,7 @@ def test_daemon_ticks_a_schedule_and_logs_the_run(config_dir, state_dir, tmp_pat
                 return done[0] if done else None
 
             run = wait_for("a run of ops_schedule", scheduled_run, timeout=200)
-            assert run.status == dg.DagsterRunStatus.SUCCESS, (tmp_path / "daemon.log").read_text()
+            assert run.status == dg.DagsterRunStatus.SUCCESS, log.read_text()
             assert run.tags["tributary/source"] == "ops"
 
         rows = wait_for(
@@ -106,10 +95,3 @@ def test_daemon_ticks_a_schedule_and_logs_the_run(config_dir, state_dir, tmp_pat
         [(asset_key, status, rows_loaded)] = rows
         assert (asset_key, status) == ("raw/ops/products", "SUCCESS")
         assert rows_loaded > 0
-    finally:
-        os.killpg(daemon.pid, signal.SIGTERM)
-        try:
-            daemon.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)
-        log.close()

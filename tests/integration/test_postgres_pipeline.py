@@ -16,12 +16,16 @@ from tributary.demo import generate_demo_sources
 from ..conftest import CONFIG_DIR
 
 
-def test_demo_graph_builds_on_postgres(postgres, state_dir, tmp_path) -> None:
+def test_demo_graph_builds_on_postgres(postgres, role_prefix, state_dir, tmp_path) -> None:
     config_dir = tmp_path / "assets_config"
     shutil.copytree(CONFIG_DIR, config_dir)
     platform = yaml.safe_load((config_dir / "platform.yaml").read_text())
     platform["warehouse"] = {"target": "postgres", "connection": {"url": postgres}}
     (config_dir / "platform.yaml").write_text(yaml.safe_dump(platform))
+    # The team roles of teams.yaml, named uniquely for this test: roles are cluster-wide.
+    teams = yaml.safe_load((config_dir / "teams.yaml").read_text())
+    teams["role_prefix"] = f"{role_prefix}team_"
+    (config_dir / "teams.yaml").write_text(yaml.safe_dump(teams))
     generate_demo_sources(state_dir / "demo", customers=40, orders=200)
 
     defs = build_definitions(load_project(config_dir))
@@ -40,3 +44,10 @@ def test_demo_graph_builds_on_postgres(postgres, state_dir, tmp_path) -> None:
             " (select count(*) from staging.stg_erp__sales_orders)"
         ).fetchone()
     assert counts == (40, 41, 1, 200)
+    with psycopg.connect(postgres) as con:
+        granted = con.execute(
+            "select has_table_privilege(%s, 'marts.fct_sales', 'select'),"
+            " has_table_privilege(%s, 'marts.dim_customer', 'select')",
+            (f"{role_prefix}team_finance", f"{role_prefix}team_finance"),
+        ).fetchone()
+    assert granted == (True, False)  # finance reads the model behind its export, no other

@@ -37,6 +37,9 @@ COPY = re.compile(
     r"format as parquet manifest$"
 )
 
+INCREMENTAL = LoadTarget(
+    source="crm", table="customers", mode="incremental", primary_key=("id",), cursor="updated_at"
+)
 CUSTOMERS = pa.schema(
     [
         ("id", pa.int64()),
@@ -280,13 +283,7 @@ def test_redshift_full_loads_copy_then_swap_by_rename(redshift, landing, postgre
 
 def test_redshift_incremental_loads_merge_the_latest_row_per_key(redshift, landing, postgres):
     warehouse, connection = redshift
-    target = LoadTarget(
-        source="crm",
-        table="customers",
-        mode="incremental",
-        primary_key=("id",),
-        cursor="updated_at",
-    )
+    target = INCREMENTAL
     first = land(
         landing,
         [customer(1, "Ada", "1.00", 1), customer(2, "Bo", "2.00", 2)],
@@ -343,13 +340,7 @@ def test_redshift_incremental_loads_merge_the_latest_row_per_key(redshift, landi
 
 def test_redshift_failed_load_keeps_previous_table_and_watermark(redshift, landing, postgres):
     warehouse, connection = redshift
-    target = LoadTarget(
-        source="crm",
-        table="customers",
-        mode="incremental",
-        primary_key=("id",),
-        cursor="updated_at",
-    )
+    target = INCREMENTAL
     first = land(
         landing,
         [customer(1, "Ada", "1.00", 1)],

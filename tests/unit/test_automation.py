@@ -131,7 +131,9 @@ def test_disabled_source_table_and_export_leave_schedules_and_automation(
     assert schedules == {
         "app_schedule",
         "erp_sales_orders_schedule",
+        "fct_sales_by_status_schedule",
         "fct_sales_daily_schedule",
+        "salesforce_schedule",
     }
     graph = defs.resolve_asset_graph()
     # Their assets (and history) stay in the graph, without automation.
@@ -139,6 +141,28 @@ def test_disabled_source_table_and_export_leave_schedules_and_automation(
     assert graph.get(ERP_CUSTOMERS) is not None
     assert graph.get(dg.AssetKey(["export", "dim_customer"])).automation_condition is None
     assert graph.get(dg.AssetKey(["export", "fct_sales_daily"])).automation_condition is not None
+
+
+def test_export_schedules_publish_at_their_frequency(config_dir: Path, project) -> None:
+    edit_yaml(
+        config_dir / "exports" / "fct_sales_daily.yaml",
+        lambda d: d.update(
+            partitioning={"by": "date", "start_date": "2026-01-01", "column": "order_date"}
+        ),
+    )
+    defs = build_definitions(load_project(config_dir))
+    by_status = defs.resolve_schedule_def("fct_sales_by_status_schedule")
+    assert (by_status.cron_schedule, by_status.execution_timezone) == (
+        "0 6 * * MON-FRI",
+        "America/Chicago",
+    )
+    at = datetime(2026, 11, 23, 6, tzinfo=ZoneInfo("America/Chicago"))
+    [request] = tick(defs, "fct_sales_by_status_schedule", at)
+    assert request.asset_selection == [dg.AssetKey(["export", "fct_sales_by_status"])]
+    assert request.partition_key is None
+    # A daily-partitioned export publishes the last complete day.
+    [daily] = tick(defs, "fct_sales_daily_schedule", datetime(2026, 11, 23, tzinfo=UTC))
+    assert daily.partition_key == "2026-11-22"
 
 
 def test_transforms_are_requested_after_their_raw_table_loads(project: ProjectConfig) -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from tributary.config import ProjectConfig
 from tributary.defs import build_definitions
+from tributary.defs.transform import build_transform_defs, dbt_project, load_manifest
 from tributary.warehouse import DuckDBWarehouse
 
 SNAPSHOT = Path(__file__).parents[1] / "snapshots" / "asset_graph.json"
@@ -95,3 +96,61 @@ def test_lineage_is_one_connected_graph(demo_project: ProjectConfig) -> None:
             assert dep in graph, f"{key} depends on {dep}, which is not an asset"
     assert graph["staging/stg_erp__customers"]["deps"] == ["raw/erp/customers"]
     assert graph["export/dim_customer"]["deps"] == ["marts/dim_customer"]
+    # Two source systems meet: Salesforce raw -> staging -> dim_account <- the ERP's customers.
+    assert graph["raw/salesforce/account"]["group"] == "salesforce"
+    assert graph["staging/stg_salesforce__account"]["deps"] == ["raw/salesforce/account"]
+    assert graph["staging/stg_salesforce__opportunity"]["deps"] == ["raw/salesforce/opportunity"]
+    assert graph["marts/dim_account"]["deps"] == [
+        "marts/dim_customer",
+        "staging/stg_salesforce__account",
+        "staging/stg_salesforce__opportunity",
+    ]
+
+
+def check_specs(defs: dg.Definitions) -> dict[str, dg.AssetCheckSpec]:
+    return {
+        spec.key.to_user_string(): spec
+        for assets_def in defs.assets or []
+        if isinstance(assets_def, dg.AssetsDefinition)
+        for spec in assets_def.check_specs
+    }
+
+
+def test_raw_tables_have_blocking_reconciliation_and_key_checks(
+    demo_project: ProjectConfig,
+) -> None:
+    defs = build_definitions(demo_project)
+    graph = defs.resolve_asset_graph()
+    for source in demo_project.sources:
+        for table in source.tables:
+            key = dg.AssetKey(["raw", source.name, table.name])
+            names = {check.name for check in graph.get(key).check_keys}
+            assert names == {"reconciliation", "unique_primary_key", "freshness"}
+    specs = check_specs(defs)
+    assert specs["raw/erp/customers:reconciliation"].blocking
+    assert specs["raw/erp/customers:unique_primary_key"].blocking
+
+
+def test_dbt_tests_are_blocking_checks_where_their_severity_is_error(
+    demo_project: ProjectConfig,
+) -> None:
+    dbt = dbt_project()
+    manifest = load_manifest(dbt)
+    [warn_test] = [
+        uid
+        for uid, node in manifest["nodes"].items()
+        if node["name"] == "not_null_fct_sales_amount"
+    ]
+    manifest["nodes"][warn_test]["config"]["severity"] = "warn"
+    specs = check_specs(build_transform_defs(manifest, dbt))
+    assert not specs["marts/fct_sales:not_null_fct_sales_amount"].blocking
+    assert specs["marts/fct_sales:unique_fct_sales_order_id"].blocking
+    severity = {
+        node["name"]: node["config"]["severity"].lower()
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "test"
+    }
+    assert len(specs) == len(severity) > 20
+    assert {spec.blocking for spec in specs.values()} == {True, False}
+    for name, spec in specs.items():
+        assert spec.blocking == (severity[name.split(":")[1]] == "error"), name

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,28 +16,58 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-# Names that become warehouse schemas, tables, columns or asset keys: plain identifiers only,
-# so that they can be quoted safely everywhere and read the same in every dialect.
-Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=63)]
+# Names that become warehouse schemas, tables, columns, roles or asset keys: plain identifiers
+# only, so that they read the same in every dialect. They are quoted wherever they are used too.
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+IDENTIFIER_MAX = 63  # PostgreSQL's limit (Redshift's is 127)
+
+
+def _check_identifier(value: str) -> str:
+    if not IDENTIFIER.match(value) or len(value) > IDENTIFIER_MAX:
+        shown = value if len(value) <= 80 else value[:77] + "..."
+        raise ValueError(
+            f"{shown!r} is not a plain identifier; expected letters, digits and underscores, "
+            f"starting with a letter or underscore, at most {IDENTIFIER_MAX} characters "
+            "(quotes, semicolons, spaces and other punctuation are not accepted)"
+        )
+    return value
+
+
+Identifier = Annotated[str, AfterValidator(_check_identifier)]
 EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")]
 
 SourceKind = Literal["mysql", "sqlserver", "oracle", "postgres", "sqlite", "salesforce"]
 LoadMode = Literal["full", "incremental"]
 FREQUENCIES = ("hourly", "daily", "weekly")
-SECRET_KEYS = ("password", "passwd", "pwd", "secret", "token", "api_key", "security_token")
-CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
+SECRET_KEYS = (
+    "password", "passwd", "pwd", "secret", "token", "api_key", "security_token",
+    "client_secret", "session_id", "access_token",
+)  # fmt: skip
 DURATION = re.compile(r"^(\d+)\s*([smhd])$")
 DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _reject_literal_secrets(data: object, *, instead: str) -> object:
+    """A key such as `password:` holding the secret itself is refused, without echoing it."""
+    if isinstance(data, dict):
+        for key in data:
+            if str(key).lower() in SECRET_KEYS:
+                raise ValueError(
+                    f"'{key}' is a literal secret; expected the name of an environment "
+                    f"variable in '{key}_env'{instead}"
+                )
+    return data
 
 
 class StoreConfig(StrictModel):
@@ -48,6 +79,20 @@ class StoreConfig(StrictModel):
         None, description="an S3-compatible endpoint instead of AWS (MinIO, a test server)"
     )
     region: str | None = Field(None, description="the bucket's AWS region")
+
+
+class ExportStoreConfig(StoreConfig):
+    url: str = Field(
+        "exports", description="a folder (relative to the state dir) or gs://bucket/prefix"
+    )
+    project: str | None = Field(None, description="GCP project of the bucket (gs:// only)")
+
+    @field_validator("url")
+    @classmethod
+    def _folder_or_gcs(cls, url: str) -> str:
+        if "://" in url and not url.startswith(("gs://", "gcs://", "file://")):
+            raise ValueError("expected a folder, file:// or gs://bucket/prefix URL")
+        return url
 
 
 class ConnectionConfig(StrictModel):
@@ -67,14 +112,7 @@ class ConnectionConfig(StrictModel):
     @model_validator(mode="before")
     @classmethod
     def _no_literal_secrets(cls, data: object) -> object:
-        if isinstance(data, dict):
-            for key in data:
-                if str(key).lower() in SECRET_KEYS:
-                    raise ValueError(
-                        f"'{key}' is a literal secret; expected the name of an environment "
-                        f"variable in '{key}_env' (or the whole URL in 'url_env')"
-                    )
-        return data
+        return _reject_literal_secrets(data, instead=" (or the whole URL in 'url_env')")
 
     @field_validator("url")
     @classmethod
@@ -99,6 +137,113 @@ class ConnectionConfig(StrictModel):
         if not (self.url_env or self.url):
             raise ValueError("expected 'url_env' (an environment variable name) or 'url'")
         return self
+
+
+# Salesforce API names: objects (Account, Invoice__c) and fields (BillingCity, Region__c).
+SalesforceName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
+SALESFORCE_AUTH = {
+    "password": ("username_env", "password_env"),
+    "client credentials": ("client_id_env", "client_secret_env"),
+    "session": ("session_id_env", "instance_url_env"),
+}
+API_FLOOR = re.compile(r"^(\d+(?:\.\d+)?)\s*%$")
+
+
+def _check_api_floor(value: int | str) -> int | str:
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("expected a number of API requests >= 0, or a percentage like 10%")
+        return value
+    match = API_FLOOR.match(value.strip())
+    if not match or float(match.group(1)) > 100:
+        raise ValueError("expected a number of API requests, or a percentage like 10%")
+    return value.strip()
+
+
+ApiFloor = Annotated[int | str, AfterValidator(_check_api_floor)]
+
+
+class SalesforceConfig(StrictModel):
+    """How to reach a Salesforce org. Credentials are the NAMES of environment variables, for
+    one of: username + password (+ security token), OAuth client credentials, or a session
+    id + instance URL."""
+
+    username_env: EnvVarName | None = None
+    password_env: EnvVarName | None = None
+    security_token_env: EnvVarName | None = Field(
+        None, description="appended to the password; omit for IP-allowlisted logins"
+    )
+    client_id_env: EnvVarName | None = Field(None, description="connected app consumer key")
+    client_secret_env: EnvVarName | None = Field(None, description="connected app consumer secret")
+    session_id_env: EnvVarName | None = None
+    instance_url_env: EnvVarName | None = None
+    domain: str = Field(
+        "login",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]*$",
+        description="login, test (sandboxes) or your My Domain such as acme.my",
+    )
+    api_version: str = Field("62.0", pattern=r"^\d{2,3}\.0$")
+    bulk_threshold: int = Field(
+        10_000, gt=0, description="objects with at least this many rows to read use Bulk API 2.0"
+    )
+    api_floor: ApiFloor = Field(
+        "10%",
+        description="daily API requests that must remain after a read (a number or a "
+        "percentage of the org's allocation); below it the load stops before writing anything",
+    )
+    replay: Literal["demo"] | None = Field(
+        None,
+        description="while none of the credential variables is set, replay the demo org's "
+        "recorded API shape instead (no network)",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_literal_secrets(cls, data: object) -> object:
+        return _reject_literal_secrets(data, instead="")
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> SalesforceConfig:
+        named = [
+            mode for mode, keys in SALESFORCE_AUTH.items() if any(getattr(self, k) for k in keys)
+        ]
+        if len(named) != 1:
+            options = "; ".join(
+                f"{mode}: {' + '.join(keys)}" for mode, keys in SALESFORCE_AUTH.items()
+            )
+            found = f" (found {' and '.join(named)})" if named else ""
+            raise ValueError(f"expected exactly one way to log in{found} - {options}")
+        [mode] = named
+        missing = [key for key in SALESFORCE_AUTH[mode] if not getattr(self, key)]
+        if missing:
+            raise ValueError(f"{mode} login also needs {' and '.join(repr(m) for m in missing)}")
+        if self.security_token_env and mode != "password":
+            raise ValueError("'security_token_env' goes with username_env + password_env")
+        if mode == "client credentials" and self.domain in ("login", "test"):
+            raise ValueError(
+                "OAuth client credentials need your My Domain in 'domain' (e.g. acme.my), "
+                "not login or test"
+            )
+        return self
+
+    @property
+    def auth_mode(self) -> str:
+        return next(m for m, keys in SALESFORCE_AUTH.items() if getattr(self, keys[0]))
+
+    @property
+    def credential_env(self) -> dict[str, str]:
+        """Credential key -> the environment variable holding it, for the configured login."""
+        keys = [*SALESFORCE_AUTH[self.auth_mode]]
+        if self.security_token_env:
+            keys.append("security_token_env")
+        return {key: getattr(self, key) for key in keys}
+
+    def floor_requests(self, daily_limit: int) -> int:
+        """The API floor as a number of requests, for an org allowed `daily_limit` a day."""
+        if isinstance(self.api_floor, int):
+            return self.api_floor
+        percent = Decimal(API_FLOOR.match(self.api_floor).group(1))
+        return math.ceil(daily_limit * percent / 100)
 
 
 class DuckDBWarehouseConfig(StrictModel):
@@ -153,7 +298,7 @@ class PlatformConfig(StrictModel):
     )
     warehouse: WarehouseConfig = DuckDBWarehouseConfig()
     landing: StoreConfig = StoreConfig(url="landing")
-    exports: StoreConfig = StoreConfig(url="exports")
+    exports: ExportStoreConfig = ExportStoreConfig()
     batch_rows: int = Field(100_000, gt=0, description="rows per extracted batch / Parquet part")
     automation: AutomationConfig = AutomationConfig()
 
@@ -173,6 +318,22 @@ class KeyRanges(StrictModel):
     column: Identifier
     size: int = Field(gt=0, description="keys per partition")
     upper_bound: int = Field(gt=0, description="keys up to here are split; the last is open")
+
+
+class TableChecks(StrictModel):
+    """The asset checks of a raw table beyond the defaults: reconciliation with the source and
+    primary-key uniqueness run on every load; freshness against `freshness` (or 1 day)."""
+
+    reconcile: bool = Field(
+        True, description="compare the load with the source: rows, and the max cursor"
+    )
+    checksum: list[Identifier] = Field(
+        default_factory=list,
+        description="columns (e.g. the primary key) whose checksum must match the source's",
+    )
+    max_data_age: Duration | None = Field(
+        None, description="incremental tables: the newest cursor value is at most this old"
+    )
 
 
 class TableConfig(StrictModel):
@@ -196,6 +357,12 @@ class TableConfig(StrictModel):
         None, description="column holding the tenant id: one partition per active tenant"
     )
     key_ranges: KeyRanges | None = None
+    fields: list[SalesforceName] | Literal["all"] | None = Field(
+        None,
+        description="salesforce: the object's fields to read, or 'all' (the default) from "
+        "describe; a compound field (address, geolocation) reads as its components",
+    )
+    checks: TableChecks = Field(default_factory=TableChecks)
     enabled: bool = True
     frequency: Frequency | None = Field(
         None, description="a schedule of this table's own, instead of its source's"
@@ -224,11 +391,21 @@ class TableConfig(StrictModel):
         if self.query is None and not re.match(
             r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)?$", self.read_object
         ):
-            raise ValueError("'object' must be a table or view name, optionally schema-qualified")
+            raise ValueError(
+                "'object' must be a table or view name, optionally schema-qualified, made of "
+                f"letters, digits and underscores (got {self.read_object!r})"
+            )
         if self.lookback is not None and self.mode != "incremental":
             raise ValueError("'lookback' applies to incremental tables only")
         if self.key_ranges and (self.mode != "full" or self.tenant_column):
             raise ValueError("'key_ranges' applies to full loads of tables not scoped by tenant")
+        if self.checks.max_data_age is not None and self.mode != "incremental":
+            raise ValueError(
+                "'checks.max_data_age' applies to incremental tables "
+                "(their cursor tells how new the data is)"
+            )
+        if self.checks.checksum and not self.checks.reconcile:
+            raise ValueError("'checks.checksum' is part of reconciliation: keep 'reconcile'")
         if self.tenant_column and self.query and ":tenant_id" not in self.query:
             raise ValueError(
                 "a tenant-scoped 'query' must select one tenant's rows with :tenant_id"
@@ -244,7 +421,10 @@ class SourceConfig(StrictModel):
     name: Identifier
     kind: SourceKind
     description: str | None = None
-    connection: ConnectionConfig
+    connection: ConnectionConfig | None = Field(None, validate_default=True)
+    salesforce: SalesforceConfig | None = Field(
+        None, validate_default=True, description="kind salesforce: login and API settings"
+    )
     enabled: bool = True
     frequency: Frequency | None = Field(
         None, description="load the source's enabled tables on this schedule"
@@ -255,22 +435,133 @@ class SourceConfig(StrictModel):
     )
     tables: list[TableConfig] = Field(min_length=1)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _salesforce_defaults(cls, data: object) -> object:
+        """A Salesforce object is keyed by Id and read incrementally on SystemModstamp with a
+        5 minute lookback unless told otherwise. Raw columns are the API names in lower case
+        (collision-free: Salesforce names are case-insensitive), so keys are written so too."""
+        if not (isinstance(data, dict) and data.get("kind") == "salesforce"):
+            return data
+        tables = data.get("tables")
+        if not isinstance(tables, list):
+            return data
+        filled = []
+        for table in tables:
+            if isinstance(table, dict):
+                table = {"primary_key": ["id"], "cursor": "systemmodstamp", **table}
+                table.setdefault("mode", "incremental")
+                if table["mode"] == "incremental":
+                    table.setdefault("lookback", "5m")
+                if isinstance(table["cursor"], str):
+                    table["cursor"] = table["cursor"].lower()
+                if isinstance(table["primary_key"], list):
+                    table["primary_key"] = [
+                        k.lower() if isinstance(k, str) else k for k in table["primary_key"]
+                    ]
+            filled.append(table)
+        return {**data, "tables": filled}
+
+    @field_validator("connection")
+    @classmethod
+    def _connection_for_kind(
+        cls, connection: ConnectionConfig | None, info: ValidationInfo
+    ) -> ConnectionConfig | None:
+        kind = info.data.get("kind")
+        if kind == "salesforce" and connection is not None:
+            raise ValueError(
+                "a salesforce source is configured under 'salesforce:' (login and API "
+                "settings), not 'connection'"
+            )
+        if kind not in (None, "salesforce") and connection is None:
+            raise ValueError("required key is missing: expected 'url_env' or 'url'")
+        return connection
+
+    @field_validator("salesforce")
+    @classmethod
+    def _salesforce_for_kind(
+        cls, salesforce: SalesforceConfig | None, info: ValidationInfo
+    ) -> SalesforceConfig | None:
+        kind = info.data.get("kind")
+        if kind == "salesforce" and salesforce is None:
+            raise ValueError(
+                "required key is missing: a salesforce source needs its login (environment "
+                "variable names) and API settings here"
+            )
+        if kind not in (None, "salesforce") and salesforce is not None:
+            raise ValueError(f"applies to kind salesforce only, not {kind}")
+        return salesforce
+
     @field_validator("tables")
     @classmethod
-    def _unique_tables(cls, tables: list[TableConfig]) -> list[TableConfig]:
+    def _unique_tables(cls, tables: list[TableConfig], info: ValidationInfo) -> list[TableConfig]:
         seen: set[str] = set()
         for table in tables:
             if table.name in seen:
                 raise ValueError(f"table '{table.name}' is listed twice; expected unique names")
             seen.add(table.name)
+        kind = info.data.get("kind")
+        for table in tables:
+            if kind == "salesforce":
+                _check_salesforce_table(table)
+            elif table.fields is not None:
+                raise ValueError(f"table '{table.name}': 'fields' applies to salesforce objects")
         return tables
+
+
+def _check_salesforce_table(table: TableConfig) -> None:
+    unsupported = [
+        key for key in ("query", "tenant_column", "key_ranges") if getattr(table, key) is not None
+    ]
+    if unsupported:
+        raise ValueError(
+            f"table '{table.name}': {', '.join(repr(k) for k in unsupported)} does not apply "
+            "to salesforce objects; expected 'object' and 'fields'"
+        )
+    if not re.match(r"^[A-Za-z][A-Za-z0-9_]*$", table.read_object):
+        raise ValueError(f"table '{table.name}': 'object' must be a Salesforce object API name")
+    if table.primary_key != ["id"]:
+        raise ValueError(f"table '{table.name}': a Salesforce object's primary key is Id")
+
+
+CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+WEEKDAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+CRON_NAMES = (
+    {},
+    {},
+    {},
+    {m: i for i, m in enumerate(MONTHS, 1)},
+    {d: i for i, d in enumerate(WEEKDAYS)},
+)
+CRON_ITEM = re.compile(r"^(\*|\w+(?:-\w+)?)(?:/(\d+))?$")
+
+
+def _cron_field_ok(text: str, position: int) -> bool:
+    low, high = CRON_RANGES[position]
+    names = CRON_NAMES[position]
+
+    def value(token: str) -> int | None:
+        number = names.get(token.upper()) if not token.isdigit() else int(token)
+        return number if number is not None and low <= number <= high else None
+
+    for item in text.split(","):
+        match = CRON_ITEM.match(item)
+        if not match or (match.group(2) is not None and int(match.group(2)) == 0):
+            return False
+        if match.group(1) == "*":
+            continue
+        bounds = [value(token) for token in match.group(1).split("-")]
+        if None in bounds or bounds[0] > bounds[-1]:
+            return False
+    return True
 
 
 def _check_frequency(value: str) -> str:
     if value in FREQUENCIES:
         return value
     fields = value.split()
-    if len(fields) == 5 and all(CRON_FIELD.match(f) for f in fields):
+    if len(fields) == 5 and all(_cron_field_ok(f, i) for i, f in enumerate(fields)):
         return value
     raise ValueError(f"expected one of {', '.join(FREQUENCIES)} or a 5-field cron string")
 
@@ -325,6 +616,63 @@ def _parse_lookback(value: object) -> timedelta | int | Decimal:
 Lookback = Annotated[timedelta | int | Decimal, BeforeValidator(_parse_lookback)]
 
 
+# {{ name }} in an export's query: a value rendered as a SQL literal when the export runs.
+QUERY_PARAMETER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+PARTITION_PARAMETERS = ("partition_date", "partition_start", "partition_end")
+COMPRESSIONS = {"parquet": ("zstd", "snappy", "gzip", "none"), "csv": ("none", "gzip")}
+
+
+class Partitioning(StrictModel):
+    """How an export's published folders are cut.
+
+    run_date: dt=YYYY-MM-DD of the day (UTC) a run happens; each run publishes its whole result.
+    date:     one daily partition per day from start_date; dt=YYYY-MM-DD holds that day's rows
+              (those whose `column` falls on the day, or what the query selects for it).
+    column:   each run's result split into <column>=<value>/ folders, each published whole.
+    """
+
+    by: Literal["run_date", "date", "column"] = "run_date"
+    start_date: date | None = Field(None, description="date: the first daily partition")
+    column: Identifier | None = Field(
+        None, description="date: the rows' day; column: the column whose values cut the folders"
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> Partitioning:
+        if self.by == "date" and self.start_date is None:
+            raise ValueError("partitioning by date needs 'start_date' (the first partition)")
+        if self.by == "column" and self.column is None:
+            raise ValueError("partitioning by column needs 'column'")
+        if self.by == "run_date" and (self.column or self.start_date):
+            raise ValueError("'column' and 'start_date' apply to partitioning by date or column")
+        if self.by == "column" and self.start_date:
+            raise ValueError("'start_date' applies to partitioning by date")
+        return self
+
+
+class CsvOptions(StrictModel):
+    header: bool = True
+    delimiter: str = Field(",", min_length=1, max_length=1)
+
+    @field_validator("delimiter")
+    @classmethod
+    def _plain_delimiter(cls, delimiter: str) -> str:
+        if delimiter in '"\r\n':
+            raise ValueError("expected a delimiter other than a quote or a line break")
+        return delimiter
+
+
+def _scalar(value: object) -> object:
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict | list):
+        raise ValueError("expected a single value: text, a number, true/false or a date")
+    return value
+
+
+ParameterValue = Annotated[bool | int | Decimal | date | str, BeforeValidator(_scalar)]
+
+
 class ExportConfig(StrictModel):
     name: Identifier
     description: str | None = None
@@ -333,22 +681,72 @@ class ExportConfig(StrictModel):
     depends_on: list[Identifier] = Field(
         default_factory=list, description="dbt models a custom query reads"
     )
+    parameters: dict[Identifier, ParameterValue] = Field(
+        default_factory=dict, description="values for {{ name }} placeholders in the query"
+    )
     format: Literal["parquet", "csv"] = "parquet"
+    compression: str | None = Field(
+        None, description="parquet: zstd (default), snappy, gzip, none; csv: none (default), gzip"
+    )
+    csv: CsvOptions | None = None
+    partitioning: Partitioning = Partitioning()
+    rows_per_file: int = Field(1_000_000, gt=0, description="rows per published file, at most")
     frequency: Frequency = "daily"
     timezone: Timezone = "UTC"
+    retention: int | None = Field(None, gt=0, description="keep the last N partitions")
     enabled: bool = True
 
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, name: str) -> str:
+        if name.startswith("_"):
+            raise ValueError("names starting with '_' are reserved for the store's own folders")
+        return name
+
     @model_validator(mode="after")
-    def _one_input(self) -> ExportConfig:
+    def _consistent(self) -> ExportConfig:
         if bool(self.model) == bool(self.query):
             raise ValueError("expected exactly one of 'model' or 'query'")
         if self.query and not self.depends_on:
             raise ValueError("a query export needs 'depends_on': the dbt models it reads")
+        if self.compression is not None and self.compression not in COMPRESSIONS[self.format]:
+            raise ValueError(
+                f"'compression' for {self.format}: expected one of "
+                f"{', '.join(COMPRESSIONS[self.format])} (got {self.compression!r})"
+            )
+        if self.csv is not None and self.format != "csv":
+            raise ValueError("'csv' options apply to format: csv only")
+        if clash := sorted(set(self.parameters) & set(PARTITION_PARAMETERS)):
+            raise ValueError(f"parameters: {', '.join(clash)} is set by each run; rename it")
+        used = set(QUERY_PARAMETER.findall(self.query or ""))
+        if unknown := sorted(used - set(self.parameters) - set(PARTITION_PARAMETERS)):
+            raise ValueError(
+                f"query: unknown parameter {', '.join(unknown)}; expected one of "
+                f"{', '.join(PARTITION_PARAMETERS)} or a key of 'parameters'"
+            )
+        partitioning = self.partitioning
+        if (
+            partitioning.by == "date"
+            and partitioning.column is None
+            and not used & set(PARTITION_PARAMETERS)
+        ):
+            raise ValueError(
+                "partitioning by date needs the day's rows: a 'column' in partitioning, or a "
+                "query that uses {{ partition_date }} (or partition_start / partition_end)"
+            )
         return self
 
     @property
     def upstream_models(self) -> list[str]:
         return [self.model] if self.model else list(self.depends_on)
+
+    @property
+    def file_compression(self) -> str:
+        return self.compression or COMPRESSIONS[self.format][0]
+
+    @property
+    def csv_options(self) -> CsvOptions:
+        return self.csv or CsvOptions()
 
 
 class Tenant(StrictModel):
@@ -368,3 +766,54 @@ class TenantsConfig(StrictModel):
         if duplicates:
             raise ValueError(f"tenant ids must be unique; listed twice: {', '.join(duplicates)}")
         return tenants
+
+
+def _no_repeats(values: list[str]) -> list[str]:
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise ValueError(f"listed more than once: {', '.join(repeated)}")
+    return values
+
+
+class Team(StrictModel):
+    """A team: its warehouse role (a group on Redshift), its members, what it may read."""
+
+    name: Identifier
+    description: str | None = None
+    members: Annotated[list[Identifier], AfterValidator(_no_repeats)] = Field(
+        default_factory=list, description="warehouse users in the team's role"
+    )
+    schemas: Annotated[list[Identifier], AfterValidator(_no_repeats)] = Field(
+        default_factory=list, description="schemas whose tables and views the team may read"
+    )
+    exports: Annotated[list[Identifier], AfterValidator(_no_repeats)] = Field(
+        default_factory=list, description="exports whose models the team may read"
+    )
+
+
+class TeamsConfig(StrictModel):
+    role_prefix: Identifier = Field(
+        "team_",
+        description="team roles are named <role_prefix><team>; roles with this prefix that "
+        "teams.yaml no longer lists are dropped",
+    )
+    teams: list[Team] = Field(default_factory=list)
+
+    @field_validator("teams")
+    @classmethod
+    def _unique_names(cls, teams: list[Team]) -> list[Team]:
+        _no_repeats([team.name for team in teams])
+        return teams
+
+    @model_validator(mode="after")
+    def _role_names_fit(self) -> TeamsConfig:
+        for team in self.teams:
+            if len(self.role_name(team)) > IDENTIFIER_MAX:
+                raise ValueError(
+                    f"the role name '{self.role_name(team)}' is longer than {IDENTIFIER_MAX} "
+                    "characters; expected a shorter role_prefix or team name"
+                )
+        return self
+
+    def role_name(self, team: Team) -> str:
+        return f"{self.role_prefix}{team.name}"

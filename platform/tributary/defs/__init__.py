@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from tributary.config import ProjectConfig
+from tributary.defs.access import build_access_defs
 from tributary.defs.automation import build_automation_defs, default_status
 from tributary.defs.export import build_export_defs
 from tributary.defs.ingest import build_ingest_defs
@@ -28,7 +29,7 @@ def build_definitions(project: ProjectConfig) -> dg.Definitions:
     resources = {
         "warehouse": WarehouseResource.from_project(project),
         "landing": LandingStoreResource.from_project(project),
-        "export_store": ExportStoreResource(url=project.exports_url),
+        "export_store": ExportStoreResource.from_project(project),
     }
     run_log = dg.AssetSpec(
         RUN_LOG_KEY,
@@ -37,10 +38,12 @@ def build_definitions(project: ProjectConfig) -> dg.Definitions:
         description="Each run's outcome per asset (_tributary.run_log), written by the "
         "run_log sensors",
     )
+    refs = model_refs(manifest, dbt)
     return dg.Definitions.merge(
         build_ingest_defs(project),
         build_transform_defs(manifest, dbt),
-        build_export_defs(project, model_refs(manifest, dbt)),
+        build_export_defs(project, refs),
+        build_access_defs(project, manifest, refs),
         build_automation_defs(project),
         dg.Definitions(
             assets=[run_log],

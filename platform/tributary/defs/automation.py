@@ -1,4 +1,5 @@
-"""Automation from configuration: a schedule per source (or table) and per export, the
+"""Automation from configuration: a schedule per source (or table) (exports have theirs in
+defs/export.py), the
 sensors that evaluate declarative automation (dbt models and exports are eager: they update
 when what they read has new data, see FOLLOWS_LOADS), and a sensor for loads landed by
 outside tools.
@@ -11,7 +12,7 @@ import json
 
 import dagster as dg
 
-from tributary.config import ExportConfig, ProjectConfig, SourceConfig, TableConfig
+from tributary.config import ProjectConfig, SourceConfig, TableConfig
 from tributary.config.models import cron_for
 from tributary.defs.ingest import RawLoadConfig, raw_asset_key
 from tributary.defs.resources import LandingStoreResource
@@ -134,21 +135,6 @@ def source_schedules(project: ProjectConfig) -> list[dg.ScheduleDefinition]:
     return schedules
 
 
-def export_schedule(project: ProjectConfig, export: ExportConfig) -> dg.ScheduleDefinition:
-    return dg.ScheduleDefinition(
-        name=f"{export.name}_schedule",
-        cron_schedule=cron_for(export.frequency),
-        execution_timezone=export.timezone,
-        target=dg.AssetSelection.assets(export_key(export)),
-        default_status=default_status(project)[0],
-        description=f"Publishes {export.name} ({export.frequency})",
-    )
-
-
-def export_key(export: ExportConfig) -> dg.AssetKey:
-    return dg.AssetKey(["export", export.name])
-
-
 def inbox_sensor(project: ProjectConfig) -> dg.SensorDefinition:
     """Loads a manifest that an outside tool (a DMS full-load export, a partner drop) wrote
     into `<landing>/_inbox/<source>/<table>/<load_id>/`: exactly those files, once per
@@ -216,9 +202,6 @@ def build_automation_defs(project: ProjectConfig) -> dg.Definitions:
         ),
     ]
     return dg.Definitions(
-        schedules=[
-            *source_schedules(project),
-            *(export_schedule(project, e) for e in project.exports if e.enabled),
-        ],
+        schedules=source_schedules(project),
         sensors=[inbox_sensor(project), *automation_sensors],
     )

@@ -1,14 +1,33 @@
-"""Export assets: key ["export", <name>], publishing a model or query to the export store."""
+"""Export assets: key ["export", <name>], publishing a model or query to the export store.
 
-from datetime import UTC, datetime
+An export partitioned by date is daily-partitioned (one dt=YYYY-MM-DD folder per partition);
+the others publish the run's date (dt=...) or one folder per value of their column.
+Each enabled export has a schedule, `<name>_schedule`, at its frequency; a daily-partitioned
+one publishes the last complete day. A disabled export keeps its asset and what it
+published, out of schedules and automation.
+"""
+
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
 from tributary.config import ConfigError, ExportConfig, ProjectConfig
-from tributary.defs.automation import FOLLOWS_LOADS
+from tributary.config.models import cron_for
+from tributary.defs.automation import FOLLOWS_LOADS, default_status
+from tributary.defs.metadata import column_schema
 from tributary.defs.resources import ExportStoreResource, WarehouseResource
+from tributary.defs.retries import with_retries
 from tributary.defs.transform import ModelRef
+from tributary.exports import run_export
+from tributary.exports.gcs import is_gcs_url
 from tributary.exports.query import export_sql
+
+
+def export_partitions(export: ExportConfig) -> dg.PartitionsDefinition | None:
+    partitioning = export.partitioning
+    if partitioning.by == "date":
+        return dg.DailyPartitionsDefinition(start_date=partitioning.start_date.isoformat())
+    return None
 
 
 def build_export_asset(
@@ -17,14 +36,27 @@ def build_export_asset(
     relations = {name: model.relation for name, model in models.items()}
     sql = export_sql(model=export.model, query=export.query, relations=relations)
     key = dg.AssetKey(["export", export.name])
+    kinds = {export.format, project.platform.warehouse.target}
+    if is_gcs_url(project.exports_url):
+        kinds.add("gcs")
 
     @dg.asset(
         key=key,
         group_name="exports",
         deps=[models[name].asset_key for name in export.upstream_models],
-        kinds={export.format, project.platform.warehouse.target},
+        kinds=kinds,
         description=export.description or f"{export.name} published to the export store",
-        metadata={"format": export.format, "frequency": export.frequency, "sql": sql},
+        partitions_def=export_partitions(export),
+        metadata={
+            "format": export.format,
+            "compression": export.file_compression,
+            "partitioning": export.partitioning.by,
+            "partition_column": export.partitioning.column or "-",
+            "frequency": export.frequency,
+            "retention": export.retention or "all",
+            "sql": dg.MetadataValue.md(f"```sql\n{sql}\n```"),
+            "enabled": export.enabled,
+        },
         automation_condition=FOLLOWS_LOADS if export.enabled else None,
     )
     def export_asset(
@@ -32,27 +64,69 @@ def build_export_asset(
         warehouse: WarehouseResource,
         export_store: ExportStoreResource,
     ) -> dg.MaterializeResult:
-        partition = f"dt={datetime.now(UTC):%Y-%m-%d}"
-        with warehouse.open() as wh, wh.read(sql, batch_rows=project.platform.batch_rows) as rows:
-            published = export_store.open().publish(
-                rows,
-                export=export.name,
-                partition=partition,
-                asset=key.to_user_string(),
-                file_format=export.format,
+        if context.has_partition_key:
+            day = date.fromisoformat(context.partition_key)
+        else:
+            day = datetime.now(UTC).date()
+
+        def publish():
+            with warehouse.open() as wh:
+                return run_export(
+                    export,
+                    sql=sql,
+                    day=day,
+                    warehouse=wh,
+                    store=export_store.open(),
+                    asset=key.to_user_string(),
+                    batch_rows=project.platform.batch_rows,
+                )
+
+        outcome = with_retries(context, project.platform.automation.retries, publish)
+        for publication in outcome.publications:
+            context.log.info(
+                f"published {publication.manifest.row_count} rows to {publication.uri}"
             )
-        context.log.info(f"published {published.manifest.row_count} rows to {published.uri}")
+        if outcome.removed:
+            context.log.info(f"retention removed {', '.join(outcome.removed)}")
+        columns = outcome.publications[0].manifest.columns if outcome.publications else []
         return dg.MaterializeResult(
             metadata={
-                "dagster/row_count": published.manifest.row_count,
-                "uri": dg.MetadataValue.path(published.uri),
-                "partition": partition,
-                "files": len(published.manifest.files),
-                "bytes": sum(f.bytes for f in published.manifest.files),
+                "dagster/row_count": outcome.row_count,
+                "dagster/column_schema": column_schema([(c.name, c.type) for c in columns]),
+                "uri": dg.MetadataValue.path(outcome.uri),
+                "partitions": ", ".join(p.manifest.partition for p in outcome.publications) or "-",
+                "files": outcome.files,
+                "bytes": outcome.bytes,
+                "retention_removed": ", ".join(outcome.removed) or "-",
+                "query": dg.MetadataValue.md(f"```sql\n{outcome.sql}\n```"),
             }
         )
 
     return export_asset
+
+
+def export_schedule(project: ProjectConfig, export: ExportConfig) -> dg.ScheduleDefinition:
+    key = dg.AssetKey(["export", export.name])
+    partitions = export_partitions(export)
+
+    @dg.schedule(
+        name=f"{export.name}_schedule",
+        cron_schedule=cron_for(export.frequency),
+        execution_timezone=export.timezone,
+        target=dg.AssetSelection.assets(key),
+        default_status=default_status(project)[0],
+        description=f"Publishes {export.name} ({export.frequency})",
+    )
+    def schedule(context: dg.ScheduleEvaluationContext):
+        if partitions is None:
+            return dg.RunRequest(asset_selection=[key])
+        # The last complete day (partitions are UTC days).
+        day = context.scheduled_execution_time.astimezone(UTC).date() - timedelta(days=1)
+        if day < export.partitioning.start_date:
+            return dg.SkipReason(f"no complete day since {export.partitioning.start_date}")
+        return dg.RunRequest(asset_selection=[key], partition_key=day.isoformat())
+
+    return schedule
 
 
 def build_export_defs(project: ProjectConfig, models: dict[str, ModelRef]) -> dg.Definitions:
@@ -64,5 +138,8 @@ def build_export_defs(project: ProjectConfig, models: dict[str, ModelRef]) -> dg
                     f"no dbt model named '{name}'; expected one of {', '.join(sorted(models))}"
                 )
     return dg.Definitions(
-        assets=[build_export_asset(project, export, models) for export in project.exports]
+        assets=[build_export_asset(project, export, models) for export in project.exports],
+        schedules=[
+            export_schedule(project, export) for export in project.exports if export.enabled
+        ],
     )

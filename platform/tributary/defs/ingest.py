@@ -8,6 +8,7 @@ import dagster as dg
 from pydantic import Field
 
 from tributary.config import ProjectConfig, SourceConfig, TableConfig
+from tributary.defs.checks import build_freshness_check, load_check_results, raw_check_specs
 from tributary.defs.metadata import table_metadata
 from tributary.defs.resources import LandingStoreResource, WarehouseResource
 from tributary.defs.retries import with_retries
@@ -46,6 +47,7 @@ def build_raw_asset(
         kinds={source.kind, project.platform.warehouse.target},
         description=table.description or f"{table.read_object} from {source.name}",
         partitions_def=partitions_for(project, table),
+        check_specs=raw_check_specs(raw_asset_key(source.name, table.name), table),
         freshness_policy=freshness_for(source, table),
         metadata={
             "load_mode": table.mode,
@@ -87,6 +89,19 @@ def build_raw_asset(
                 )
 
         load = with_retries(context, project.platform.automation.retries, load_table)
+        # The blocking checks of this load (an inbox load has no source to count: its
+        # landed files are what it is compared with).
+        with warehouse.open() as wh:
+            check_results = load_check_results(
+                source,
+                table,
+                load,
+                reader=None
+                if config.inbox_load_id
+                else open_source(source, state_dir=project.state_dir),
+                warehouse=wh,
+                where=where,
+            )
         outcome = load.outcome
         context.log.info(
             f"{outcome.table_name}: {load.manifest.row_count} rows landed, "
@@ -104,7 +119,8 @@ def build_raw_asset(
                 "added_columns": ", ".join(outcome.added_columns) or "-",
                 "widened_columns": ", ".join(outcome.widened_columns) or "-",
                 **{name: count for name, count in load.manifest.counters.items()},
-            }
+            },
+            check_results=check_results,
         )
 
     return raw_table
@@ -116,5 +132,10 @@ def build_ingest_defs(project: ProjectConfig) -> dg.Definitions:
             build_raw_asset(project, source, table)
             for source in project.sources
             for table in source.tables
-        ]
+        ],
+        asset_checks=[
+            build_freshness_check(project, source, table, raw_asset_key(source.name, table.name))
+            for source in project.sources
+            for table in source.tables
+        ],
     )

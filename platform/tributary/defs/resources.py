@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import dagster as dg
 from dagster_aws.s3 import S3Resource
+from dagster_gcp import GCSResource
 
 from tributary.config import ConnectionConfig, ProjectConfig
 from tributary.connection import resolve_url
-from tributary.exports import ExportStore
+from tributary.exports import ExportStore, open_export_store
 from tributary.landing import LandingStore
 from tributary.storage import s3_filesystem
 from tributary.warehouse import Warehouse, open_warehouse
@@ -68,7 +69,8 @@ class WarehouseResource(dg.ConfigurableResource):
             "TRIBUTARY_WAREHOUSE_HOST": url.host or "127.0.0.1",
             "TRIBUTARY_WAREHOUSE_PORT": str(url.port or DEFAULT_PORTS[self.target]),
             "TRIBUTARY_WAREHOUSE_USER": url.username or "",
-            "TRIBUTARY_WAREHOUSE_PASSWORD": url.password or "",
+            # dbt's DBT_ENV_SECRET_ prefix: usable in profiles.yml only, scrubbed from its logs
+            "DBT_ENV_SECRET_TRIBUTARY_WAREHOUSE_PASSWORD": url.password or "",
             "TRIBUTARY_WAREHOUSE_DATABASE": url.database or "",
         }
 
@@ -103,7 +105,19 @@ class LandingStoreResource(dg.ConfigurableResource):
 
 
 class ExportStoreResource(dg.ConfigurableResource):
+    """Where exports are published: a local folder, or gs://bucket/prefix through gcsfs.
+
+    On GCS, dagster-gcp's GCSResource carries the project; credentials are the environment's
+    (application default credentials), and STORAGE_EMULATOR_HOST points at an emulator."""
+
     url: str
+    gcs: GCSResource
+
+    @classmethod
+    def from_project(cls, project: ProjectConfig) -> ExportStoreResource:
+        return cls(
+            url=project.exports_url, gcs=GCSResource(project=project.platform.exports.project)
+        )
 
     def open(self) -> ExportStore:
-        return ExportStore(self.url)
+        return open_export_store(self.url, project=self.gcs.project)

@@ -103,7 +103,11 @@ def build_transform_defs(manifest: Mapping[str, Any], dbt: DbtProject) -> dg.Def
     ):
         with warehouse.open() as wh:
             wh.ensure_state()  # models read Tributary's own tables too (ops_load_status)
-        with scoped_environ(warehouse.dbt_env()):
+        # Cautious indirect selection: a test runs only when all the models it reads are
+        # selected, so that building dim_customer alone does not run fct_sales' relationship
+        # test against a table that is not there (it is fct_sales' check, not dim_customer's).
+        env = {**warehouse.dbt_env(), "DBT_INDIRECT_SELECTION": "cautious"}
+        with scoped_environ(env):
             invocation = dbt_cli.cli(["build"], context=context)
         yield from invocation.stream()
 

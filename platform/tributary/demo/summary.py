@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from fsspec.core import url_to_fs
-
 from tributary.config import ProjectConfig
-from tributary.exports.store import SUCCESS
-from tributary.warehouse import DuckDBWarehouse
+from tributary.exports.store import SUCCESS, open_export_store
+from tributary.warehouse import DuckDBWarehouse, quote_ident
 
 
 def summarize(project: ProjectConfig) -> str:
@@ -18,9 +16,11 @@ def summarize(project: ProjectConfig) -> str:
             "order by table_schema like 'raw_%' desc, table_schema, table_name"
         ).fetchall()
         for schema, table in tables:
-            rows = warehouse.con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
+            relation = f"{quote_ident(schema)}.{quote_ident(table)}"
+            rows = warehouse.con.execute(f"select count(*) from {relation}").fetchone()
             lines.append(f"  {schema + '.' + table:<36} {rows[0]:>7,} rows")
-    fs, root = url_to_fs(project.exports_url)
+    store = open_export_store(project.exports_url, project=project.platform.exports.project)
+    fs, root = store.fs, store.root
     published = sorted(path.rsplit("/", 1)[0] for path in fs.glob(f"{root}/*/*/{SUCCESS}"))
     lines.append("Published exports")
     lines.extend(f"  {fs.unstrip_protocol(path)}" for path in published)

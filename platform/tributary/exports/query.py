@@ -1,8 +1,15 @@
-"""The SQL an export runs: a model's relation, or a custom query with dbt-style refs."""
+"""The SQL an export runs: a model's relation, or a custom query with dbt-style refs and
+{{ parameters }}; narrowed to one day or ordered by the partitioning column."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from tributary.config.models import QUERY_PARAMETER, ExportConfig
+from tributary.warehouse.base import quote_ident
 
 REF = re.compile(r"\{\{\s*ref\(\s*['\"](\w+)['\"]\s*\)\s*\}\}")
 
@@ -27,4 +34,55 @@ def export_sql(*, model: str | None, query: str | None, relations: dict[str, str
     if model:
         return render_refs(f"select * from {{{{ ref('{model}') }}}}", relations)
     assert query is not None
-    return render_refs(query, relations)
+    # A query is wrapped as a subquery (a day's filter, an order): no trailing semicolon.
+    return render_refs(query.strip().rstrip(";").rstrip(), relations)
+
+
+def sql_literal(value: object) -> str:
+    """A value as a SQL literal that DuckDB, PostgreSQL and Redshift read alike."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return f"timestamp '{value.isoformat(sep=' ')}'"
+    if isinstance(value, date):
+        return f"date '{value.isoformat()}'"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    raise TypeError(f"no SQL literal for {type(value).__name__}")
+
+
+def partition_parameters(day: date) -> dict[str, object]:
+    """{{ partition_date }} and the day's bounds: [partition_start, partition_end) in UTC."""
+    start = datetime.combine(day, time())
+    return {
+        "partition_date": day,
+        "partition_start": start,
+        "partition_end": start + timedelta(days=1),
+    }
+
+
+def render_parameters(sql: str, values: Mapping[str, object]) -> str:
+    def literal(match: re.Match[str]) -> str:
+        return sql_literal(values[match.group(1)])
+
+    return QUERY_PARAMETER.sub(literal, sql)
+
+
+def partition_sql(export: ExportConfig, sql: str, day: date) -> str:
+    """What one run of the export reads: `sql` (refs resolved) for the partition's `day`."""
+    partitioning = export.partitioning
+    if partitioning.by == "date" and partitioning.column:
+        column = quote_ident(partitioning.column)
+        sql = (
+            f"select * from ({sql}) as export_rows "
+            f"where {column} >= {{{{ partition_start }}}} and {column} < {{{{ partition_end }}}}"
+        )
+    elif partitioning.by == "column":
+        # Each partition's rows arrive together, so each is written in one go.
+        column = quote_ident(partitioning.column)
+        sql = f"select * from ({sql}) as export_rows order by {column} nulls last"
+    return render_parameters(sql, {**export.parameters, **partition_parameters(day)})

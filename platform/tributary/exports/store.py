@@ -1,30 +1,46 @@
-"""Publishing query results to the export store (a local folder or gs://) all at once.
+"""Publishing query results to the export store (a local folder or gs://), whole or not at all.
 
-Parts are written under <root>/_tmp/<export>/<attempt>/, then moved into
-<root>/<export>/<partition>/ and sealed with manifest.json and, last, _SUCCESS. A reader that
-waits for _SUCCESS never sees half an export; a rerun replaces the partition exactly.
+Layout:
+    <root>/<export>/<partition>/part-00000.parquet ... manifest.json _SUCCESS
+    <root>/_tmp/<export>/<partition>/<attempt>/part-...      (while a run writes)
+
+A run streams its parts under _tmp/ first. Only when every part of every partition it writes
+is complete does it publish: for each partition, remove the old _SUCCESS (readers now see "not
+ready"), remove the old manifest and parts, copy the new parts in, write manifest.json and,
+last, _SUCCESS. A run killed while writing leaves the published partitions as they were; one
+killed while publishing leaves a partition without _SUCCESS, which a rerun replaces exactly.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
+import contextlib
 import uuid
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Literal
+from datetime import UTC, date, datetime
+from urllib.parse import quote
 
 import fsspec
-import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel
 
-from tributary.arrow import nonempty_batches
+from tributary.exports.formats import (
+    ChecksumWriter,
+    FileFormat,
+    FileKind,
+    FileWriter,
+    export_schema,
+    normalize,
+)
+from tributary.exports.gcs import gcs_filesystem, is_gcs_url
 from tributary.storage import open_filesystem
 
 SUCCESS = "_SUCCESS"
 MANIFEST = "manifest.json"
-ExportFormat = Literal["parquet", "csv"]
+STAGING = "_tmp"
+NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # the folder of NULL keys, as Hive names it
+PARQUET = FileFormat()
 
 
 class ExportedFile(BaseModel):
@@ -34,15 +50,24 @@ class ExportedFile(BaseModel):
     sha256: str
 
 
+class ExportedColumn(BaseModel):
+    name: str
+    type: str  # the Arrow type, e.g. decimal128(12, 2), timestamp[us, tz=UTC]
+    nullable: bool
+
+
 class ExportManifest(BaseModel):
     export: str
     partition: str
     asset: str
-    format: ExportFormat
+    format: FileKind
+    compression: str
     published_at: datetime
     row_count: int
+    bytes: int
     files: list[ExportedFile]
-    columns: list[tuple[str, str]]
+    columns: list[ExportedColumn]
+    sql: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,13 +76,37 @@ class Publication:
     manifest: ExportManifest
 
 
+class ExportError(RuntimeError):
+    """An export could not be written as configured."""
+
+
+def date_partition(day: date) -> str:
+    return f"dt={day:%Y-%m-%d}"
+
+
+def column_partition(column: str, value: str | None) -> str:
+    return f"{column}={NULL_PARTITION if value is None else quote(value, safe='-_.')}"
+
+
+def open_export_store(url: str, *, project: str | None = None) -> ExportStore:
+    """The store at `url`: a folder, or gs://bucket/prefix with the environment's credentials."""
+    return ExportStore(url, fs=gcs_filesystem(project=project) if is_gcs_url(url) else None)
+
+
 class ExportStore:
     def __init__(self, url: str, *, fs: fsspec.AbstractFileSystem | None = None) -> None:
         self.fs, self.root = open_filesystem(url, fs)
 
-    def partition_dir(self, export: str, partition: str) -> str:
-        return f"{self.root}/{export}/{partition}"
+    def export_dir(self, export: str) -> str:
+        return f"{self.root}/{export}"
 
+    def partition_dir(self, export: str, partition: str) -> str:
+        return f"{self.export_dir(export)}/{partition}"
+
+    def uri(self, path: str) -> str:
+        return self.fs.unstrip_protocol(path)
+
+    # --- publishing ----------------------------------------------------------------------
     def publish(
         self,
         batches: pa.RecordBatchReader,
@@ -65,61 +114,270 @@ class ExportStore:
         export: str,
         partition: str,
         asset: str,
-        file_format: ExportFormat,
+        file_format: FileFormat = PARQUET,
+        rows_per_file: int = 1_000_000,
+        sql: str | None = None,
     ) -> Publication:
-        staging = f"{self.root}/_tmp/{export}/{uuid.uuid4().hex}"
-        self.fs.makedirs(staging, exist_ok=True)
-        files = []
-        for index, batch in enumerate(nonempty_batches(batches)):
-            name = f"part-{index:05d}.{file_format}"
-            payload = _encode(pl.DataFrame(pl.from_arrow(batch)), file_format)
-            self.fs.pipe_file(f"{staging}/{name}", payload)
-            files.append(
-                ExportedFile(
-                    path=name,
-                    rows=batch.num_rows,
-                    bytes=len(payload),
-                    sha256=hashlib.sha256(payload).hexdigest(),
-                )
-            )
-        manifest = ExportManifest(
-            export=export,
-            partition=partition,
-            asset=asset,
-            format=file_format,
-            published_at=datetime.now(UTC),
-            row_count=sum(f.rows for f in files),
-            files=files,
-            columns=[(field.name, str(field.type)) for field in batches.schema],
-        )
-        target = self.partition_dir(export, partition)
-        self._replace(staging, target, manifest)
-        return Publication(uri=self.fs.unstrip_protocol(target), manifest=manifest)
+        """The whole stream as one partition (an empty result is one file with the schema)."""
 
-    def _replace(self, staging: str, target: str, manifest: ExportManifest) -> None:
-        # Unseal the old partition before touching it: from here until the new _SUCCESS,
-        # readers see "not ready" rather than a mix of old and new parts.
-        if self.fs.exists(target):
-            if self.fs.exists(f"{target}/{SUCCESS}"):
-                self.fs.rm(f"{target}/{SUCCESS}")
-            self.fs.rm(target, recursive=True)
+        def pieces(batch: pa.RecordBatch) -> Iterator[tuple[str, pa.RecordBatch]]:
+            yield partition, batch
+
+        [publication] = self._publish_stream(
+            batches,
+            pieces,
+            export=export,
+            asset=asset,
+            file_format=file_format,
+            rows_per_file=rows_per_file,
+            sql=sql,
+            always=[partition],
+        )
+        return publication
+
+    def publish_by_column(
+        self,
+        batches: pa.RecordBatchReader,
+        *,
+        export: str,
+        column: str,
+        asset: str,
+        file_format: FileFormat = PARQUET,
+        rows_per_file: int = 1_000_000,
+        sql: str | None = None,
+    ) -> list[Publication]:
+        """One partition <column>=<value> per value of `column`. The stream must arrive
+        grouped by the column (ordered by it): each partition is written in one go."""
+        if column not in batches.schema.names:
+            raise ExportError(
+                f"{export}: partitioning column '{column}' is not in the result "
+                f"(columns: {', '.join(batches.schema.names)})"
+            )
+
+        def pieces(batch: pa.RecordBatch) -> Iterator[tuple[str, pa.RecordBatch]]:
+            # Runs of equal keys (NULLs are a run of their own), each one partition's rows.
+            runs = pc.run_end_encode(pc.cast(batch.column(column), pa.string()))
+            start = 0
+            for end, key in zip(runs.run_ends.to_pylist(), runs.values.to_pylist(), strict=True):
+                yield column_partition(column, key), batch.slice(start, end - start)
+                start = end
+
+        return self._publish_stream(
+            batches,
+            pieces,
+            export=export,
+            asset=asset,
+            file_format=file_format,
+            rows_per_file=rows_per_file,
+            sql=sql,
+            always=[],
+        )
+
+    def _publish_stream(
+        self,
+        batches: pa.RecordBatchReader,
+        pieces: Callable[[pa.RecordBatch], Iterable[tuple[str, pa.RecordBatch]]],
+        *,
+        export: str,
+        asset: str,
+        file_format: FileFormat,
+        rows_per_file: int,
+        sql: str | None,
+        always: list[str],
+    ) -> list[Publication]:
+        schema = export_schema(batches.schema)
+        staged: dict[str, _StagedPartition] = {}
+        current: _StagedPartition | None = None
+
+        def stage(partition: str) -> _StagedPartition:
+            staging = self._new_staging_dir(export, partition)
+            return _StagedPartition(self.fs, staging, partition, schema, file_format, rows_per_file)
+
+        try:
+            for partition in always:
+                current = staged[partition] = stage(partition)
+            for batch in batches:
+                if not batch.num_rows:
+                    continue
+                for partition, piece in pieces(normalize(batch)):
+                    if current is None or current.partition != partition:
+                        if partition in staged:
+                            raise ExportError(
+                                f"{export}: rows of partition {partition} arrived after other "
+                                "partitions; the result must be ordered by the partitioning "
+                                "column"
+                            )
+                        if current is not None:
+                            current.finish()
+                        current = staged[partition] = stage(partition)
+                    current.write(piece)
+            for part in staged.values():
+                part.finish()
+        except BaseException:
+            # A failed query or write publishes nothing and leaves nothing staged. (A killed
+            # process leaves its attempt; the next run of the partition clears it.)
+            for part in staged.values():
+                part.abort()
+            raise
+        published_at = datetime.now(UTC)
+        publications = []
+        for partition, part in staged.items():
+            manifest = ExportManifest(
+                export=export,
+                partition=partition,
+                asset=asset,
+                format=file_format.kind,
+                compression=file_format.compression,
+                published_at=published_at,
+                row_count=sum(f.rows for f in part.files),
+                bytes=sum(f.bytes for f in part.files),
+                files=part.files,
+                columns=[
+                    ExportedColumn(name=f.name, type=str(f.type), nullable=f.nullable)
+                    for f in schema
+                ],
+                sql=sql,
+            )
+            publications.append(self._publish_partition(part.staging, manifest))
+        return publications
+
+    def _new_staging_dir(self, export: str, partition: str) -> str:
+        """A fresh attempt folder. Attempts left by killed runs of this partition go first."""
+        attempts = f"{self.root}/{STAGING}/{export}/{partition}"
+        self.fs.invalidate_cache(attempts)
+        if self.fs.exists(attempts):
+            self.fs.rm(attempts, recursive=True)
+        staging = f"{attempts}/{uuid.uuid4().hex}"
+        self.fs.makedirs(staging, exist_ok=True)
+        return staging
+
+    def _publish_partition(self, staging: str, manifest: ExportManifest) -> Publication:
+        target = self.partition_dir(manifest.export, manifest.partition)
+        self._remove_partition(target)
         self.fs.makedirs(target, exist_ok=True)
-        for exported in manifest.files:
-            self.fs.mv(f"{staging}/{exported.path}", f"{target}/{exported.path}")
+        names = [f.path for f in manifest.files]
+        self.fs.copy([f"{staging}/{n}" for n in names], [f"{target}/{n}" for n in names])
         self.fs.pipe_file(f"{target}/{MANIFEST}", manifest.model_dump_json(indent=2).encode())
         self.fs.pipe_file(f"{target}/{SUCCESS}", b"")
-        if self.fs.exists(staging):
-            self.fs.rm(staging, recursive=True)
+        self.fs.rm(staging.rsplit("/", 1)[0], recursive=True)
+        return Publication(uri=self.uri(target), manifest=manifest)
+
+    def _remove_partition(self, target: str) -> None:
+        """Unseal first: from the moment _SUCCESS is gone readers see "not ready", never a
+        mix of old and new parts; the manifest goes next, then everything else."""
+        self.fs.invalidate_cache(target)
+        if not self.fs.exists(target):
+            return
+        for name in (SUCCESS, MANIFEST):
+            if self.fs.exists(f"{target}/{name}"):
+                self.fs.rm(f"{target}/{name}")
+        self.fs.invalidate_cache(target)
+        if self.fs.exists(target):
+            self.fs.rm(target, recursive=True)
+
+    # --- reading and retention ---------------------------------------------------------
+    def partitions(self, export: str, *, sealed_only: bool = True) -> list[str]:
+        """The export's partition folders in name order (dt=... sorts by date)."""
+        folder = self.export_dir(export)
+        self.fs.invalidate_cache(folder)
+        if not self.fs.exists(folder):
+            return []
+        names = sorted(
+            entry["name"].rstrip("/").rsplit("/", 1)[-1]
+            for entry in self.fs.ls(folder, detail=True)
+            if entry["type"] == "directory"
+        )
+        names = [name for name in names if "=" in name]
+        if sealed_only:
+            names = [n for n in names if self.fs.exists(f"{folder}/{n}/{SUCCESS}")]
+        return names
+
+    def apply_retention(self, export: str, keep: int) -> list[str]:
+        """Keep the newest `keep` published partitions; remove every partition (published or
+        broken) that sorts before the oldest of them. Returns the removed partitions."""
+        published = self.partitions(export)
+        if len(published) <= keep:
+            return []
+        oldest_kept = published[-keep]
+        removed = [p for p in self.partitions(export, sealed_only=False) if p < oldest_kept]
+        for partition in removed:
+            self._remove_partition(self.partition_dir(export, partition))
+        return removed
 
     def read_manifest(self, export: str, partition: str) -> ExportManifest:
         data = self.fs.cat_file(f"{self.partition_dir(export, partition)}/{MANIFEST}")
         return ExportManifest.model_validate_json(data)
 
 
-def _encode(frame: pl.DataFrame, file_format: ExportFormat) -> bytes:
-    buffer = io.BytesIO()
-    if file_format == "parquet":
-        frame.write_parquet(buffer, compression="zstd")
-    else:
-        frame.write_csv(buffer)
-    return buffer.getvalue()
+class _StagedPartition:
+    """The parts of one partition being written under its staging folder."""
+
+    def __init__(
+        self,
+        fs: fsspec.AbstractFileSystem,
+        staging: str,
+        partition: str,
+        schema: pa.Schema,
+        file_format: FileFormat,
+        rows_per_file: int,
+    ) -> None:
+        self.fs = fs
+        self.staging = staging
+        self.partition = partition
+        self.schema = schema
+        self.format = file_format
+        self.rows_per_file = rows_per_file
+        self.files: list[ExportedFile] = []
+        self._handle = None
+        self._sink: ChecksumWriter | None = None
+        self._writer: FileWriter | None = None
+        self._finished = False
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        offset = 0
+        while offset < batch.num_rows:
+            if self._writer is None or self._writer.rows >= self.rows_per_file:
+                self._next_file()
+            take = min(self.rows_per_file - self._writer.rows, batch.num_rows - offset)
+            self._writer.write(batch.slice(offset, take))
+            offset += take
+
+    def finish(self) -> None:
+        if self._finished:
+            return
+        if self._writer is None:  # no rows: one file that still carries the schema
+            self._next_file()
+        self._close_file()
+        self._finished = True
+
+    def abort(self) -> None:
+        for closable in (self._writer, self._handle):
+            if closable is not None:
+                with contextlib.suppress(Exception):
+                    closable.close()
+        self._writer = self._sink = self._handle = None
+        with contextlib.suppress(Exception):
+            self.fs.rm(self.staging.rsplit("/", 1)[0], recursive=True)
+
+    def _next_file(self) -> None:
+        self._close_file()
+        name = f"part-{len(self.files):05d}{self.format.suffix}"
+        self._handle = self.fs.open(f"{self.staging}/{name}", "wb")
+        self._sink = ChecksumWriter(self._handle)
+        self._writer = FileWriter(self._sink, self.schema, self.format)
+        self._name = name
+
+    def _close_file(self) -> None:
+        if self._writer is None:
+            return
+        self._writer.close()
+        self._handle.close()
+        self.files.append(
+            ExportedFile(
+                path=self._name,
+                rows=self._writer.rows,
+                bytes=self._sink.bytes,
+                sha256=self._sink.sha256.hexdigest(),
+            )
+        )
+        self._writer = self._sink = self._handle = None

@@ -6,7 +6,15 @@ from pathlib import Path
 
 from tributary.config import SourceConfig
 from tributary.connection import resolve_url
-from tributary.sources.base import Extract, SourceError, SourceReader
+from tributary.sources.base import (
+    Extract,
+    Profile,
+    ProfilingSource,
+    SourceError,
+    SourceReader,
+    Window,
+)
+from tributary.sources.salesforce import ApiFloorReached, SalesforceSource
 from tributary.sources.sql import SqlSource
 
 SQL_KINDS = {"mysql", "sqlserver", "oracle", "postgres", "sqlite"}
@@ -14,6 +22,8 @@ SQL_KINDS = {"mysql", "sqlserver", "oracle", "postgres", "sqlite"}
 
 def open_source(source: SourceConfig, *, state_dir: Path) -> SourceReader:
     """The reader for `source`. Nothing connects until a table is read."""
+    if source.kind == "salesforce":
+        return SalesforceSource(source.salesforce, source=source.name)
     if source.kind in SQL_KINDS:
         return SqlSource(
             resolve_url(source.connection, owner=f"source '{source.name}'", state_dir=state_dir)
@@ -21,4 +31,15 @@ def open_source(source: SourceConfig, *, state_dir: Path) -> SourceReader:
     raise SourceError(f"source '{source.name}': kind '{source.kind}' has no reader yet")
 
 
-__all__ = ["Extract", "SourceError", "SourceReader", "SqlSource", "open_source"]
+__all__ = [
+    "ApiFloorReached",
+    "Extract",
+    "Profile",
+    "ProfilingSource",
+    "SalesforceSource",
+    "SourceError",
+    "SourceReader",
+    "SqlSource",
+    "Window",
+    "open_source",
+]

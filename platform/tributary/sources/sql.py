@@ -21,14 +21,16 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mssql
 from sqlalchemy.engine import URL, Dialect, make_url
 
+from tributary.arrow import checksum as checksum_rows
 from tributary.config import TableConfig
 from tributary.connection import redact
 from tributary.slices import Slice
-from tributary.sources.base import Extract, SourceError
+from tributary.sources.base import Extract, Profile, SourceError, Window
 from tributary.sources.types import MYSQL_BACKENDS, SourceColumn, normalize
 
 Fetcher = Callable[[str, str, int], pa.RecordBatchReader]
 TEXT = sa.String(100)
+PROFILE_ROWS = "tributary_rows"
 
 # SQLAlchemy backend name -> connectorx scheme.
 _CONNECTORX_SCHEMES = {
@@ -109,9 +111,12 @@ _FETCHERS: dict[str, Fetcher] = {"oracle": oracledb_fetch}
 
 
 def dialect_for(url: URL) -> Dialect:
-    """The SQLAlchemy dialect of `url`, without importing its DB-API driver."""
+    """The SQLAlchemy dialect of `url`, without importing its DB-API driver. Queries are
+    rendered with their literals and run as text by connectorx or oracledb, so the dialect
+    must not double `%` for a DB-API's pyformat (a column named `100%` stays `100%`)."""
     backend = url.get_backend_name()
-    return importlib.import_module(f"sqlalchemy.dialects.{backend}").dialect()
+    module = importlib.import_module(f"sqlalchemy.dialects.{backend}")
+    return module.dialect(paramstyle="named")
 
 
 class SqlSource:
@@ -157,22 +162,97 @@ class SqlSource:
         where: Slice | None = None,
         columns: list[SourceColumn] = (),
     ) -> str:
+        statement = (
+            sa.select(*self._select_list(columns))
+            .select_from(self._relation(table, where))
+            .where(*self._conditions(table, since=since, where=where))
+        )
+        return self.compile(statement)
+
+    def profile_queries(
+        self,
+        table: TableConfig,
+        window: Window,
+        *,
+        checksum: list[str] = (),
+        columns: list[SourceColumn] = (),
+    ) -> tuple[str, str | None]:
+        """The SQL that counts the window's rows (and its highest cursor value), and the SQL
+        that reads the checksum columns of the window, if any are asked for."""
+        by_name = {c.name: c for c in columns}
+        relation = self._relation(table, window.where)
+        conditions = self._conditions(
+            table, since=window.low, until=window.high, where=window.where
+        )
+        aggregates = [sa.func.count().label(PROFILE_ROWS)]
+        if window.cursor:
+            highest = sa.func.max(sa.column(window.cursor))
+            aggregates.append(self._as_read(highest, by_name.get(window.cursor), window.cursor))
+        counts = self.compile(sa.select(*aggregates).select_from(relation).where(*conditions))
+        if not checksum:
+            return counts, None
+        selected = [self._as_read(sa.column(name), by_name.get(name), name) for name in checksum]
+        return counts, self.compile(sa.select(*selected).select_from(relation).where(*conditions))
+
+    def profile(self, table: TableConfig, window: Window, *, checksum: list[str] = ()) -> Profile:
+        """Count the window in the source itself, with the type policy applied to what is
+        compared, so that values read the same as the extract's."""
+        columns = self.describe(table)
+        counts_sql, checksum_sql = self.profile_queries(
+            table, window, checksum=checksum, columns=columns
+        )
+        by_name = {c.name: c for c in columns}
+        [row] = self._normalized(self._run(counts_sql, 10, table), by_name).to_pylist()
+        digest = None
+        if checksum_sql is not None:
+            reader = self._run(checksum_sql, 100_000, table)
+            _, digest = checksum_rows(
+                normalize(self._rename(batch), by_name, self._policy_backend, Counter())
+                for batch in reader
+            )
+        return Profile(
+            rows=int(row[PROFILE_ROWS]),
+            max_cursor=row.get(window.cursor) if window.cursor else None,
+            checksum=digest,
+        )
+
+    def _normalized(
+        self, reader: pa.RecordBatchReader, by_name: dict[str, SourceColumn]
+    ) -> pa.Table:
+        batches = [
+            normalize(self._rename(batch), by_name, self._policy_backend, Counter())
+            for batch in reader
+        ]
+        return pa.Table.from_batches(batches)
+
+    def _relation(self, table: TableConfig, where: Slice | None) -> sa.FromClause:
         if table.query:
             text = sa.text(table.query)
             if where is not None and where.kind == "tenant":
                 text = text.bindparams(sa.bindparam("tenant_id", where.low))
-            relation = text.columns().subquery("src")
-        else:
-            *schema, name = table.read_object.split(".")
-            relation = sa.table(name, schema=".".join(schema) or None)
-        statement = sa.select(*self._select_list(columns)).select_from(relation)
-        if since is not None:
+            return text.columns().subquery("src")
+        *schema, name = table.read_object.split(".")
+        return sa.table(name, schema=".".join(schema) or None)
+
+    def _conditions(
+        self,
+        table: TableConfig,
+        *,
+        since: Any | None = None,
+        until: Any | None = None,
+        where: Slice | None = None,
+    ) -> list[sa.ColumnElement[bool]]:
+        conditions = []
+        if since is not None or until is not None:
             if not table.cursor:
                 raise SourceError(f"table '{table.name}' has no cursor to read incrementally")
-            statement = statement.where(sa.column(table.cursor) >= self._literal(since))
+            if since is not None:
+                conditions.append(sa.column(table.cursor) >= self._literal(since))
+            if until is not None:
+                conditions.append(sa.column(table.cursor) <= self._literal(until))
         if where is not None and not (table.query and where.kind == "tenant"):
-            statement = statement.where(*where.conditions(where.source_column))
-        return self.compile(statement)
+            conditions.extend(where.conditions(where.source_column))
+        return conditions
 
     def _literal(self, value: Any) -> sa.ColumnElement:
         if self.backend == "mssql" and isinstance(value, datetime):
@@ -183,12 +263,21 @@ class SqlSource:
     def _select_list(self, columns: list[SourceColumn]) -> list[sa.ColumnElement]:
         if not columns:
             return [sa.literal_column("*")]
-        return [
-            sa.cast(sa.column(c.name), TEXT).label(c.name)
-            if c.reads_as_text(self.backend)
-            else sa.column(c.name)
-            for c in columns
-        ]
+        return [self._as_read(sa.column(c.name), c, c.name) for c in columns]
+
+    def _as_read(
+        self, expression: sa.ColumnElement, column: SourceColumn | None, label: str
+    ) -> sa.ColumnElement:
+        """A column (or an aggregate of it) as the type policy reads it: some types as text."""
+        if column is not None and column.reads_as_text(self.backend):
+            return sa.cast(expression, TEXT).label(label)
+        if isinstance(expression, sa.ColumnClause) and expression.name == label:
+            return expression
+        return expression.label(label)
+
+    @property
+    def _policy_backend(self) -> str:
+        return self.backend if self.backend not in MYSQL_BACKENDS else "mysql"
 
     def read(
         self,
@@ -203,7 +292,7 @@ class SqlSource:
         counters: Counter = Counter()
         reader = self._run(query, batch_rows, table)
         by_name = {c.name: c for c in columns}
-        backend = self.backend if self.backend not in MYSQL_BACKENDS else "mysql"
+        backend = self._policy_backend
 
         def batches() -> Iterator[pa.RecordBatch]:
             for batch in reader:

@@ -17,7 +17,7 @@ from tributary.warehouse.base import (
     raw_schema,
 )
 from tributary.warehouse.duckdb import DuckDBWarehouse
-from tributary.warehouse.postgres import PostgresWarehouse
+from tributary.warehouse.postgres import PostgresWarehouse, conninfo
 from tributary.warehouse.redshift import RedshiftWarehouse
 
 
@@ -35,7 +35,7 @@ def open_warehouse(
         return DuckDBWarehouse(duckdb_path)
     url = resolve_url(connection, owner="warehouse", state_dir=state_dir)
     if target == "postgres":
-        return PostgresWarehouse(url.set(drivername="postgresql").render_as_string(False))
+        return PostgresWarehouse(conninfo(url))
     if target == "redshift":
 
         def connect() -> object:

@@ -7,6 +7,7 @@ table from Arrow, map Arrow types to its column types), not an `if` in every cal
 from __future__ import annotations
 
 import base64
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -15,8 +16,6 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import pyarrow as pa
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from tributary.landing import Manifest, decode_cursor, encode_cursor
 from tributary.slices import Slice
@@ -85,9 +84,24 @@ def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def placeholders_as_format(sql: str) -> str:
-    """`?` placeholders as the `%s` that psycopg and redshift_connector take."""
-    return sql.replace("%", "%%").replace("?", "%s")
+# A quoted string or identifier, a `?` placeholder, or a `%`.
+_PLACEHOLDER_TOKENS = re.compile(r"""('(?:[^']|'')*'|"(?:[^"]|"")*")|(\?)|(%)""")
+
+
+def placeholders_as_format(sql: str, params: Sequence[Any] = ()) -> str:
+    """`?` placeholders as the `%s` that psycopg and redshift_connector take. Without
+    parameters the SQL runs as it is; with them, every `%` is escaped and a `?` inside a
+    quoted name or string (a column called "what?") stays a character."""
+    if not params:
+        return sql
+
+    def token(match: re.Match[str]) -> str:
+        quoted, placeholder, _ = match.groups()
+        if quoted is not None:
+            return quoted.replace("%", "%%")
+        return "%s" if placeholder else "%%"
+
+    return _PLACEHOLDER_TOKENS.sub(token, sql)
 
 
 def latest_per_key(target: LoadTarget, staged: str) -> str:
@@ -137,7 +151,8 @@ class LoadTables:
     suffix: str  # from the load id, so that loads of other slices never collide
 
     def scratch_name(self, tag: str) -> str:
-        return f"{self.target.table}__{tag}_{self.suffix}"
+        # Within PostgreSQL's 63 characters: a longer name would be cut, and could collide.
+        return f"{self.target.table[:40]}__{tag}_{self.suffix}"
 
     def scratch(self, tag: str) -> str:
         """A scratch table's qualified, quoted name."""
@@ -398,15 +413,7 @@ class SqlWarehouse(Warehouse):
         self.insert_from(target.qualified_name, latest_per_key(target, staged), columns)
 
     def _slice_sql(self, where: Slice) -> str:
-        # Slice values come from configuration (tenant ids, integer bounds): rendered as
-        # literals by SQLAlchemy so that strings are quoted and escaped correctly.
-        condition = sa.and_(*where.conditions(where.table_column))
-        if where.kind == "tenant":
-            condition = sa.column(where.table_column) == sa.literal(str(where.low))
-        compiled = condition.compile(
-            dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
-        )
-        return str(compiled)
+        return where.table_predicate()
 
     def _advance_watermark(self, target: LoadTarget, manifest: Manifest) -> Any | None:
         previous = self.watermark(target)

@@ -11,14 +11,18 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from sqlalchemy.engine import URL
 
-from tributary.arrow import reader_from_cursor
+from tributary.connection import hide
+from tributary.errors import WarehouseError
 from tributary.warehouse.base import (
     LoadTables,
     SqlWarehouse,
     placeholders_as_format,
     quote_ident,
 )
+from tributary.warehouse.pg_read import read_with_copy
 
 _SIMPLE_TYPES = {
     pa.bool_(): "boolean",
@@ -36,6 +40,43 @@ _SIMPLE_TYPES = {
     pa.date32(): "date",
     pa.date64(): "date",
 }
+
+
+def pg_family_type(
+    arrow_type: pa.DataType,
+    *,
+    warehouse: str,
+    text: str,
+    binary: str,
+    json: str,
+    max_precision: int | None = None,
+) -> str:
+    """The column type for an Arrow type in PostgreSQL or a warehouse that speaks its
+    dialect (Redshift): the same names, but for text, binary, JSON and decimal width."""
+    if arrow_type in _SIMPLE_TYPES:
+        return _SIMPLE_TYPES[arrow_type]
+    if isinstance(arrow_type, pa.JsonType):
+        return json
+    if pa.types.is_decimal(arrow_type):
+        if max_precision is not None and arrow_type.precision > max_precision:
+            raise TypeError(
+                f"{warehouse} DECIMAL holds at most {max_precision} digits; "
+                f"the source column is {arrow_type}"
+            )
+        return f"numeric({arrow_type.precision}, {arrow_type.scale})"
+    if pa.types.is_timestamp(arrow_type):
+        return "timestamptz" if arrow_type.tz else "timestamp"
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return text
+    if pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type):
+        return binary
+    if pa.types.is_time(arrow_type):
+        return "time"
+    if pa.types.is_null(arrow_type):
+        return text
+    raise TypeError(f"no {warehouse} column type for Arrow type {arrow_type}")
+
+
 # Quote every non-null value, so that PostgreSQL's CSV reads an empty string as '' and only
 # an unquoted empty field as NULL.
 _CSV = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
@@ -51,15 +92,20 @@ class PostgresWarehouse(SqlWarehouse):
     @property
     def con(self) -> psycopg.Connection:
         if self._con is None:
-            self._con = psycopg.connect(self._conninfo, autocommit=True)
+            try:
+                self._con = psycopg.connect(self._conninfo, autocommit=True)
+            except psycopg.Error as exc:  # the message must not carry the conninfo's password
+                message = hide(str(exc), _password(self._conninfo))
+                raise WarehouseError(f"connecting to the PostgreSQL warehouse: {message}") from None
             self.ensure_state()
         return self._con
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self.con.execute(placeholders_as_format(sql), list(params) or None)
+        self.con.execute(placeholders_as_format(sql, params), list(params) or None)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        return self.con.execute(placeholders_as_format(sql), list(params) or None).fetchall()
+        rows = self.con.execute(placeholders_as_format(sql, params), list(params) or None)
+        return rows.fetchall()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -67,23 +113,9 @@ class PostgresWarehouse(SqlWarehouse):
             yield
 
     def sql_type(self, arrow_type: pa.DataType) -> str:
-        if arrow_type in _SIMPLE_TYPES:
-            return _SIMPLE_TYPES[arrow_type]
-        if isinstance(arrow_type, pa.JsonType):
-            return "jsonb"
-        if pa.types.is_decimal(arrow_type):
-            return f"numeric({arrow_type.precision}, {arrow_type.scale})"
-        if pa.types.is_timestamp(arrow_type):
-            return "timestamptz" if arrow_type.tz else "timestamp"
-        if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
-            return "text"
-        if pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type):
-            return "bytea"
-        if pa.types.is_time(arrow_type):
-            return "time"
-        if pa.types.is_null(arrow_type):
-            return "text"
-        raise TypeError(f"no PostgreSQL column type for Arrow type {arrow_type}")
+        return pg_family_type(
+            arrow_type, warehouse="PostgreSQL", text="text", binary="bytea", json="jsonb"
+        )
 
     def create_staging(
         self, name: str, schema: pa.Schema, batches: pa.RecordBatchReader, landing_path: str
@@ -105,11 +137,31 @@ class PostgresWarehouse(SqlWarehouse):
 
     @contextmanager
     def read(self, sql: str, *, batch_rows: int = 100_000) -> Iterator[pa.RecordBatchReader]:
-        # A server-side cursor keeps memory flat; rows become Arrow batches as they arrive.
-        with self.con.transaction(), self.con.cursor(name="tributary_read") as cursor:
-            cursor.itersize = batch_rows
-            cursor.execute(sql)
-            yield reader_from_cursor(cursor, batch_rows)
+        # COPY as CSV, parsed by Arrow with the query's column types: memory stays flat and
+        # no value goes through Python objects.
+        with read_with_copy(self.con, sql, batch_rows=batch_rows) as reader:
+            yield reader
+
+
+def conninfo(url: URL) -> str:
+    """libpq's key=value connection string for a URL: any password (spaces, quotes, `@`) is
+    quoted the way libpq reads it, which a rendered URL does not guarantee."""
+    params = {
+        "host": url.host,
+        "port": url.port,
+        "user": url.username,
+        "password": url.password,
+        "dbname": url.database,
+        **url.query,
+    }
+    return make_conninfo(**{key: value for key, value in params.items() if value is not None})
+
+
+def _password(conninfo: str) -> str | None:
+    try:
+        return conninfo_to_dict(conninfo).get("password")
+    except psycopg.Error:
+        return None
 
 
 def _copyable(batch: pa.RecordBatch) -> pa.RecordBatch:

@@ -27,23 +27,8 @@ from tributary.warehouse.base import (
     quote_ident,
     quote_literal,
 )
+from tributary.warehouse.postgres import pg_family_type
 
-_SIMPLE_TYPES = {
-    pa.bool_(): "boolean",
-    pa.int8(): "smallint",
-    pa.int16(): "smallint",
-    pa.int32(): "integer",
-    pa.int64(): "bigint",
-    pa.uint8(): "smallint",
-    pa.uint16(): "integer",
-    pa.uint32(): "bigint",
-    pa.uint64(): "numeric(20, 0)",
-    pa.float16(): "real",
-    pa.float32(): "real",
-    pa.float64(): "double precision",
-    pa.date32(): "date",
-    pa.date64(): "date",
-}
 VARCHAR_MAX = "varchar(65535)"
 VARBYTE_MAX = "varbyte(1024000)"
 MAX_DECIMAL_PRECISION = 38
@@ -72,11 +57,11 @@ class RedshiftWarehouse(SqlWarehouse):
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         with closing(self.con.cursor()) as cursor:
-            cursor.execute(placeholders_as_format(sql) if params else sql, list(params) or None)
+            cursor.execute(placeholders_as_format(sql, params), list(params) or None)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         with closing(self.con.cursor()) as cursor:
-            cursor.execute(placeholders_as_format(sql) if params else sql, list(params) or None)
+            cursor.execute(placeholders_as_format(sql, params), list(params) or None)
             return [tuple(row) for row in cursor.fetchall()]
 
     @contextmanager
@@ -90,28 +75,14 @@ class RedshiftWarehouse(SqlWarehouse):
         self.execute("commit")
 
     def sql_type(self, arrow_type: pa.DataType) -> str:
-        if arrow_type in _SIMPLE_TYPES:
-            return _SIMPLE_TYPES[arrow_type]
-        if isinstance(arrow_type, pa.JsonType):
-            return "super"
-        if pa.types.is_decimal(arrow_type):
-            if arrow_type.precision > MAX_DECIMAL_PRECISION:
-                raise TypeError(
-                    f"Redshift DECIMAL holds at most {MAX_DECIMAL_PRECISION} digits; "
-                    f"the source column is {arrow_type}"
-                )
-            return f"numeric({arrow_type.precision}, {arrow_type.scale})"
-        if pa.types.is_timestamp(arrow_type):
-            return "timestamptz" if arrow_type.tz else "timestamp"
-        if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
-            return VARCHAR_MAX
-        if pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type):
-            return VARBYTE_MAX
-        if pa.types.is_time(arrow_type):
-            return "time"
-        if pa.types.is_null(arrow_type):
-            return VARCHAR_MAX
-        raise TypeError(f"no Redshift column type for Arrow type {arrow_type}")
+        return pg_family_type(
+            arrow_type,
+            warehouse="Redshift",
+            text=VARCHAR_MAX,
+            binary=VARBYTE_MAX,
+            json="super",
+            max_precision=MAX_DECIMAL_PRECISION,
+        )
 
     def create_staging(
         self, name: str, schema: pa.Schema, batches: pa.RecordBatchReader, landing_path: str

@@ -1,0 +1,142 @@
+"""Asset checks on the raw tables, a thin layer over tributary.reconcile.
+
+- `reconciliation` and `unique_primary_key` run inside the raw asset, right after its load,
+  and are BLOCKING: when one fails, the step fails after recording the materialization, so
+  the dbt models and exports downstream do not build on the bad load.
+- `freshness` is a separate check (severity WARN, not blocking) that reads the warehouse's
+  load log: it runs after each load, and on its own whenever it is executed (UI, schedule).
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from tributary.config import ProjectConfig, SourceConfig, TableConfig
+from tributary.defs.resources import WarehouseResource
+from tributary.ingest import TableLoad, load_target
+from tributary.reconcile import CheckOutcome, duplicate_keys, freshness, reconcile
+from tributary.slices import Slice, partition_keys
+from tributary.sources import SourceReader
+from tributary.warehouse import SqlWarehouse, Warehouse
+
+RECONCILIATION = "reconciliation"
+UNIQUE_KEY = "unique_primary_key"
+FRESHNESS = "freshness"
+DEFAULT_MAX_LOAD_AGE = timedelta(days=1)
+
+
+def raw_check_specs(key: dg.AssetKey, table: TableConfig) -> list[dg.AssetCheckSpec]:
+    """The blocking checks a raw asset evaluates itself after each load."""
+    specs = []
+    if table.checks.reconcile:
+        compared = "rows" + (" and the highest cursor value" if table.mode == "incremental" else "")
+        if table.checks.checksum:
+            compared += f", and a checksum of {', '.join(table.checks.checksum)}"
+        specs.append(
+            dg.AssetCheckSpec(
+                RECONCILIATION,
+                asset=key,
+                blocking=True,
+                description=f"The load matches its source: {compared} in the loaded window.",
+            )
+        )
+    if table.primary_key:
+        specs.append(
+            dg.AssetCheckSpec(
+                UNIQUE_KEY,
+                asset=key,
+                blocking=True,
+                description=f"No two rows share the primary key ({', '.join(table.primary_key)}).",
+            )
+        )
+    return specs
+
+
+def load_check_results(
+    source: SourceConfig,
+    table: TableConfig,
+    load: TableLoad,
+    *,
+    reader: SourceReader | None,
+    warehouse: Warehouse,
+    where: Slice | None,
+) -> list[dg.AssetCheckResult]:
+    """Evaluate the blocking checks of one load. A check that cannot run fails (and blocks).
+    `reader` None: an inbox load, compared with its landed files."""
+    target = load_target(source, table, where)
+    evaluations = []
+    if table.checks.reconcile:
+        evaluations.append(
+            (
+                RECONCILIATION,
+                lambda: reconcile(
+                    table, load, source=reader, warehouse=_sql(warehouse), target=target
+                ),
+            )
+        )
+    if table.primary_key:
+        evaluations.append((UNIQUE_KEY, lambda: duplicate_keys(_sql(warehouse), target)))
+    return [_result(name, evaluate) for name, evaluate in evaluations]
+
+
+def max_load_age(source: SourceConfig, table: TableConfig) -> timedelta:
+    """The freshness the table's FreshnessPolicy has, or a day where none is configured."""
+    return table.freshness or source.freshness or DEFAULT_MAX_LOAD_AGE
+
+
+def build_freshness_check(
+    project: ProjectConfig, source: SourceConfig, table: TableConfig, key: dg.AssetKey
+) -> dg.AssetChecksDefinition:
+    load_age = max_load_age(source, table)
+    description = f"The last load is at most {load_age} old"
+    if table.checks.max_data_age is not None:
+        description += f", and the newest {table.cursor} at most {table.checks.max_data_age}"
+
+    @dg.asset_check(
+        asset=key,
+        name=FRESHNESS,
+        description=description + ".",
+        blocking=False,
+    )
+    def freshness_check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        scopes = partition_keys(table, list(project.tenants.tenants)) or [""]
+        with warehouse.open() as wh:
+            return _result(
+                FRESHNESS,
+                lambda: freshness(
+                    _sql(wh),
+                    load_target(source, table),
+                    max_load_age=load_age,
+                    max_data_age=table.checks.max_data_age,
+                    cursor=table.cursor,
+                    scopes=scopes,
+                    now=datetime.now(UTC),
+                ),
+                severity=dg.AssetCheckSeverity.WARN,
+            )
+
+    return freshness_check
+
+
+def _result(
+    name: str,
+    evaluate,
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
+) -> dg.AssetCheckResult:
+    try:
+        outcome: CheckOutcome = evaluate()
+    except Exception as exc:  # a check that cannot run must not pass
+        outcome = CheckOutcome(False, f"the check could not run: {type(exc).__name__}: {exc}")
+    return dg.AssetCheckResult(
+        check_name=name,
+        passed=outcome.passed,
+        severity=severity,
+        description=outcome.description,
+        metadata=outcome.metadata,
+    )
+
+
+def _sql(warehouse: Warehouse) -> SqlWarehouse:
+    if not isinstance(warehouse, SqlWarehouse):
+        raise TypeError(f"checks need a SQL warehouse, not {type(warehouse).__name__}")
+    return warehouse

@@ -1,0 +1,27 @@
+"""The export store on Google Cloud Storage: gcsfs with the environment's credentials."""
+
+from __future__ import annotations
+
+import os
+
+import fsspec
+
+EMULATOR_ENV = "STORAGE_EMULATOR_HOST"
+
+
+def is_gcs_url(url: str) -> bool:
+    return url.startswith(("gs://", "gcs://"))
+
+
+def gcs_filesystem(*, project: str | None = None) -> fsspec.AbstractFileSystem:
+    """gcsfs authenticated by application default credentials (GOOGLE_APPLICATION_CREDENTIALS,
+    gcloud's login, or the metadata server of GCE/GKE). With STORAGE_EMULATOR_HOST set, gcsfs
+    talks to that emulator, anonymously, as google-cloud-storage does."""
+    options: dict[str, object] = {
+        "token": "anon" if os.environ.get(EMULATOR_ENV) else "google_default",
+        # A fresh instance: fsspec's cache would keep an endpoint read from an older environment.
+        "skip_instance_cache": True,
+    }
+    if project:
+        options["project"] = project
+    return fsspec.filesystem("gs", **options)

@@ -1,0 +1,302 @@
+"""Checks on raw tables, as plain Python over the source and warehouse interfaces (Dagster
+wires them as asset checks in defs/checks.py):
+
+- reconciliation: the rows a load answers for (its window) counted in the source and in the
+  warehouse, their highest cursor value and, optionally, a checksum of some columns;
+- primary-key uniqueness of the rows the load wrote;
+- freshness: the age of the last committed load (and of the newest cursor value).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from tributary.arrow import checksum as checksum_rows
+from tributary.config import TableConfig
+from tributary.ingest import TableLoad
+from tributary.landing.manifest import CursorType, decode_cursor
+from tributary.slices import Slice
+from tributary.sources import Profile, ProfilingSource, SourceReader, Window
+from tributary.warehouse import STATE_SCHEMA, LoadTarget, SqlWarehouse, quote_ident
+
+EXAMPLES = 5  # duplicate keys shown in a failed uniqueness check
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    passed: bool
+    description: str
+    metadata: dict[str, str | int | float | bool] = field(default_factory=dict)
+
+
+def load_window(load: TableLoad, where: Slice | None, *, inbox: bool = False) -> Window:
+    """What a load answers for: its slice, and for an incremental load the cursor range from
+    where it started reading to the highest value it landed. An incremental load from the
+    inbox was read by another tool from an unknown start: its window is its own cursor range."""
+    manifest = load.manifest
+    if manifest.mode != "incremental":
+        return Window(where=where)
+    cursor = manifest.cursor
+    if cursor is None:
+        return Window(where=where, cursor=None)
+    low = decode_cursor(cursor.type, cursor.min) if inbox else load.since
+    return Window(where=where, cursor=cursor.column, low=low, high=cursor.max_value)
+
+
+def window_predicate(window: Window) -> str | None:
+    """The window as a WHERE condition on the raw table (literals rendered by SQLAlchemy)."""
+    conditions: list[sa.ColumnElement[bool]] = []
+    if window.where is not None:
+        conditions.append(sa.text(window.where.table_predicate()))
+    if window.cursor is not None:
+        column = sa.column(window.cursor)
+        if window.low is not None:
+            conditions.append(column >= sa.literal(window.low))
+        if window.high is not None:
+            conditions.append(column <= sa.literal(window.high))
+    if not conditions:
+        return None
+    compiled = sa.and_(*conditions).compile(
+        dialect=postgresql.dialect(paramstyle="named"), compile_kwargs={"literal_binds": True}
+    )
+    return str(compiled)
+
+
+def warehouse_profile(
+    warehouse: SqlWarehouse, target: LoadTarget, window: Window, *, checksum: list[str]
+) -> Profile:
+    predicate = window_predicate(window)
+    where = f" where {predicate}" if predicate else ""
+    highest = f"max({quote_ident(window.cursor)})" if window.cursor else "null"
+    [(rows, max_cursor)] = warehouse.query(
+        f"select count(*), {highest} from {target.qualified_name}{where}"
+    )
+    digest = None
+    if checksum:
+        columns = ", ".join(quote_ident(name) for name in checksum)
+        with warehouse.read(f"select {columns} from {target.qualified_name}{where}") as reader:
+            _, digest = checksum_rows(reader)
+    return Profile(rows=int(rows), max_cursor=max_cursor, checksum=digest)
+
+
+def reconcile(
+    table: TableConfig,
+    load: TableLoad,
+    *,
+    source: SourceReader | None,
+    warehouse: SqlWarehouse,
+    target: LoadTarget,
+) -> CheckOutcome:
+    """The load's window in the source and in the warehouse must hold the same rows: the same
+    count, the same highest cursor value and, when configured, the same checksum. `source`
+    None: the load came from the landing inbox, and is compared with its landed files."""
+    inbox = source is None
+    window = load_window(load, target.where, inbox=inbox)
+    checksum = list(table.checks.checksum)
+    loaded = warehouse_profile(warehouse, target, window, checksum=checksum)
+    kind = load.manifest.cursor.type if load.manifest.cursor else None
+    metadata: dict[str, Any] = {
+        "table": f"{target.schema}.{target.table}",
+        "window": describe_window(window),
+        "landed_rows": load.manifest.row_count,
+        "warehouse_rows": loaded.rows,
+    }
+    if isinstance(source, ProfilingSource):
+        expected = source.profile(table, window, checksum=checksum)
+        compared_with = "source"
+        metadata["source_rows"] = expected.rows
+    else:
+        # A source that cannot count itself, or an inbox load: compare with the landed files.
+        expected = Profile(
+            rows=load.manifest.row_count,
+            max_cursor=load.manifest.cursor.max_value if load.manifest.cursor else None,
+        )
+        compared_with = "landed files"
+        metadata["compared_with"] = (
+            "the landed files of an inbox load"
+            if inbox
+            else "the landed files (this source cannot be counted)"
+        )
+    problems = []
+    # Earlier loads may hold rows inside an inbox load's own cursor range: at least its rows.
+    at_least = inbox and window.cursor is not None
+    if loaded.rows < expected.rows or (loaded.rows > expected.rows and not at_least):
+        difference = expected.rows - loaded.rows
+        problems.append(
+            f"the {compared_with} hold {_rows(expected.rows)}, the warehouse {loaded.rows} "
+            + (f"({difference} missing)" if difference > 0 else f"({-difference} extra)")
+        )
+    if window.cursor is not None:
+        source_max = comparable(expected.max_cursor, kind)
+        warehouse_max = comparable(loaded.max_cursor, kind)
+        metadata["source_max_cursor"] = _text(source_max)
+        metadata["warehouse_max_cursor"] = _text(warehouse_max)
+        if source_max != warehouse_max:
+            problems.append(
+                f"the highest {window.cursor} is {_text(source_max)} in the {compared_with}, "
+                f"{_text(warehouse_max)} in the warehouse"
+            )
+    if checksum and expected.checksum is not None:
+        metadata["checksum_columns"] = ", ".join(checksum)
+        metadata["source_checksum"] = expected.checksum
+        metadata["warehouse_checksum"] = loaded.checksum
+        if expected.checksum != loaded.checksum:
+            problems.append(f"the checksum of {', '.join(checksum)} differs")
+    table_name = metadata["table"]
+    if problems:
+        return CheckOutcome(
+            passed=False,
+            description=f"{table_name} does not match its {compared_with}: " + "; ".join(problems),
+            metadata=metadata,
+        )
+    return CheckOutcome(
+        passed=True,
+        description=f"{table_name}: {_rows(loaded.rows)} in {metadata['window']} match the "
+        f"{compared_with}",
+        metadata=metadata,
+    )
+
+
+def duplicate_keys(warehouse: SqlWarehouse, target: LoadTarget) -> CheckOutcome:
+    """No two rows of the load's table (or slice) share a primary key."""
+    keys = ", ".join(quote_ident(key) for key in target.primary_key)
+    where = f" where {target.where.table_predicate()}" if target.where else ""
+    groups = (
+        f"select {keys}, count(*) as _tributary_rows from {target.qualified_name}{where} "
+        f"group by {keys} having count(*) > 1"
+    )
+    [(duplicated, surplus)] = warehouse.query(
+        f"select count(*), coalesce(sum(_tributary_rows - 1), 0) from ({groups}) as duplicates"
+    )
+    table_name = f"{target.schema}.{target.table}"
+    metadata: dict[str, Any] = {
+        "table": table_name,
+        "primary_key": ", ".join(target.primary_key),
+        "duplicated_keys": int(duplicated),
+        "surplus_rows": int(surplus),
+    }
+    if not duplicated:
+        return CheckOutcome(True, f"{table_name}: every primary key is unique", metadata)
+    examples = warehouse.query(f"{groups} order by count(*) desc, {keys} limit {EXAMPLES}")
+    shown = "; ".join(
+        ", ".join(f"{key}={value!r}" for key, value in zip(target.primary_key, row, strict=False))
+        + f" ({row[-1]} rows)"
+        for row in examples
+    )
+    metadata["examples"] = shown
+    return CheckOutcome(
+        False,
+        f"{table_name}: {duplicated} primary key(s) appear more than once, e.g. {shown}",
+        metadata,
+    )
+
+
+def freshness(
+    warehouse: SqlWarehouse,
+    target: LoadTarget,
+    *,
+    max_load_age: timedelta,
+    max_data_age: timedelta | None = None,
+    cursor: str | None = None,
+    scopes: list[str],
+    now: datetime,
+) -> CheckOutcome:
+    """The last committed load of the table (of each of its partitions, `scopes`) is at most
+    `max_load_age` old, and, when given, its newest `cursor` value at most `max_data_age`."""
+    table_name = f"{target.schema}.{target.table}"
+    rows = warehouse.query(
+        f"select scope, max(finished_at) from {STATE_SCHEMA}.loads "
+        "where source = ? and table_name = ? group by scope",
+        [target.source, target.table],
+    )
+    latest = {scope: _utc(finished) for scope, finished in rows}
+    never = [scope or "(whole table)" for scope in scopes if scope not in latest]
+    metadata: dict[str, Any] = {"table": table_name, "max_load_age": _age(max_load_age)}
+    if never:
+        metadata["never_loaded"] = ", ".join(never)
+        return CheckOutcome(False, f"{table_name}: never loaded: {', '.join(never)}", metadata)
+    stalest = min(latest[scope] for scope in scopes)
+    load_age = now - stalest
+    metadata["last_load_at"] = stalest.isoformat()
+    metadata["load_age_seconds"] = int(load_age.total_seconds())
+    problems = []
+    if load_age > max_load_age:
+        problems.append(f"last loaded {_age(load_age)} ago (limit {_age(max_load_age)})")
+    if max_data_age is not None and cursor:
+        [(newest,)] = warehouse.query(
+            f"select max({quote_ident(cursor)}) from {target.qualified_name}"
+        )
+        if isinstance(newest, datetime):
+            data_age = now - _utc(newest)
+            metadata["newest_cursor"] = _utc(newest).isoformat()
+            metadata["data_age_seconds"] = int(data_age.total_seconds())
+            if data_age > max_data_age:
+                problems.append(
+                    f"newest {cursor} is {_age(data_age)} old (limit {_age(max_data_age)})"
+                )
+        else:
+            metadata["newest_cursor"] = _text(newest)
+    if problems:
+        return CheckOutcome(False, f"{table_name}: " + "; ".join(problems), metadata)
+    return CheckOutcome(True, f"{table_name}: last loaded {_age(load_age)} ago", metadata)
+
+
+def comparable(value: Any, kind: CursorType | None) -> Any:
+    """A cursor value as its landed type, whichever driver read it: a timestamp that SQLite
+    returns as text, an aware timestamp in UTC, a decimal whatever its scale."""
+    if value is None or kind is None:
+        return value
+    if kind == "timestamp":
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        elif not isinstance(value, datetime) and isinstance(value, date):
+            value = datetime(value.year, value.month, value.day)
+        return value.astimezone(UTC) if value.tzinfo else value
+    if kind == "date":
+        return date.fromisoformat(value) if isinstance(value, str) else value
+    if kind == "int":
+        return int(value)
+    if kind == "decimal":
+        return Decimal(str(value)).normalize()
+    return str(value)
+
+
+def describe_window(window: Window) -> str:
+    parts = []
+    if window.where is not None:
+        parts.append(f"partition {window.where.key}")
+    if window.cursor is not None:
+        low = "…" if window.low is None else _text(window.low)
+        high = "…" if window.high is None else _text(window.high)
+        parts.append(f"{window.cursor} {low} to {high}")
+    return ", ".join(parts) or "the whole table"
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _age(delta: Any) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}".replace(".0", "")
+    return f"{seconds}s"
+
+
+def _rows(count: int) -> str:
+    return f"{count} row" if count == 1 else f"{count} rows"

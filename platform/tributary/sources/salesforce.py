@@ -1,0 +1,501 @@
+"""Salesforce objects as Arrow batches, through simple-salesforce.
+
+One read of an object:
+1. describe the object: its fields and their types (the first API response also tells the
+   org's API usage, from the Sforce-Limit-Info header);
+2. count the rows to read with queryAll (deleted records included) and pick the path: the
+   REST query, paged through nextRecordsUrl, below `bulk_threshold`; a Bulk API 2.0 queryAll
+   job from it up;
+3. check the API floor against the usage the org reported plus what the read will cost, and
+   stop before anything is written if the floor would be crossed;
+4. stream the records in batches of `batch_rows`, typed from describe.
+
+Both paths turn every value into its text form first (the form Bulk 2.0 CSV carries) and
+type it in one place, so they produce the same table from the same data. Columns are the
+fields' API names in lower case (collision-free, since Salesforce names are case-insensitive,
+and read alike by DuckDB, PostgreSQL and Redshift); IsDeleted becomes the `_deleted` load
+column. Compound fields (addresses, geolocations) are read as their component fields, which
+is also all Bulk 2.0 can read. Credentials come from the environment variables the source's
+configuration names and never appear in messages.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import requests
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import (
+    SalesforceAuthenticationFailed,
+    SalesforceError,
+    SalesforceOperationError,
+)
+
+from tributary.config import SalesforceConfig, TableConfig
+from tributary.slices import Slice
+from tributary.sources.base import Extract, SourceError
+from tributary.sources.types import DEFAULT_DECIMAL
+
+# Records per REST page (Salesforce's default and maximum batch size).
+REST_PAGE_ROWS = 2000
+# Requests a Bulk 2.0 query job costs besides its result pages: create, and status polls.
+BULK_JOB_REQUESTS = 3
+COMPOUND_TYPES = {"address", "location"}
+# base64 fields come back as a URL per record from REST and not at all from Bulk 2.0.
+UNSUPPORTED_TYPES = {"base64"}
+DECIMAL_TYPES = {"double", "currency", "percent"}
+INTEGER_TYPES = {"int", "long"}
+DELETED_FIELD = "isdeleted"
+ROUNDED_COUNTER = "decimals_rounded"
+
+
+class ApiFloorReached(SourceError):
+    """The org's daily API usage is too close to its limit: the load stopped before writing."""
+
+
+@dataclass(frozen=True)
+class SalesforceField:
+    name: str  # the API name, as describe spells it: BillingCity
+    type: str  # describe's type: currency, datetime, picklist, ...
+    precision: int | None = None
+    scale: int | None = None
+
+    @classmethod
+    def from_describe(cls, field: dict[str, Any]) -> SalesforceField:
+        return cls(
+            name=field["name"],
+            type=str(field["type"]).lower(),
+            precision=field.get("precision"),
+            scale=field.get("scale"),
+        )
+
+    @property
+    def column(self) -> str:
+        return self.name.lower()
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        if self.type == "boolean":
+            return pa.bool_()
+        if self.type in INTEGER_TYPES:
+            return pa.int64()
+        if self.type in DECIMAL_TYPES:
+            precision, scale = self.precision or 0, self.scale or 0
+            if precision <= 0 or precision < scale:
+                precision, scale = DEFAULT_DECIMAL
+            return (
+                pa.decimal128(precision, scale)
+                if precision <= 38
+                else pa.decimal256(precision, scale)
+            )
+        if self.type == "date":
+            return pa.date32()
+        if self.type == "datetime":
+            return pa.timestamp("us", tz="UTC")
+        return pa.string()  # text types, picklists, and anything describe adds later
+
+
+def object_fields(
+    describe: dict[str, Any], wanted: list[str] | str | None, *, cursor: str | None
+) -> list[SalesforceField]:
+    """The fields a read selects, in describe's order: all of them (compound fields as their
+    components) or the `wanted` ones, always with Id, IsDeleted and the cursor."""
+    object_name = describe["name"]
+    described = describe["fields"]
+    by_name = {f["name"].lower(): f for f in described}
+    components: dict[str, list[str]] = {}
+    for field in described:
+        if field.get("compoundFieldName"):
+            components.setdefault(field["compoundFieldName"].lower(), []).append(
+                field["name"].lower()
+            )
+    if wanted is None or wanted == "all":
+        chosen = [
+            name
+            for name, field in by_name.items()
+            if field["type"] not in COMPOUND_TYPES | UNSUPPORTED_TYPES
+        ]
+    else:
+        chosen = []
+        for name in wanted:
+            field = by_name.get(name.lower())
+            if field is None:
+                raise SourceError(f"object {object_name} has no field '{name}'")
+            if field["type"] in UNSUPPORTED_TYPES:
+                raise SourceError(
+                    f"object {object_name}, field '{name}': {field['type']} fields cannot be "
+                    "read in bulk; leave it out"
+                )
+            if field["type"] in COMPOUND_TYPES:
+                chosen.extend(components.get(name.lower(), []))
+            else:
+                chosen.append(name.lower())
+    required = ["id", DELETED_FIELD] + ([cursor] if cursor else [])
+    for name in required:
+        if name not in by_name:
+            raise SourceError(f"object {object_name} has no field '{name}'")
+        if name not in chosen:
+            chosen.append(name)
+    if cursor and by_name[cursor]["type"] not in ("datetime", "date"):
+        raise SourceError(
+            f"object {object_name}: the cursor '{by_name[cursor]['name']}' is a "
+            f"{by_name[cursor]['type']} field; expected a datetime such as SystemModstamp"
+        )
+    order = {name: index for index, name in enumerate(by_name)}
+    unique = sorted(set(chosen), key=order.__getitem__)
+    return [SalesforceField.from_describe(by_name[name]) for name in unique]
+
+
+def arrow_schema(fields: list[SalesforceField]) -> pa.Schema:
+    columns = [pa.field(f.column, f.arrow_type) for f in fields if f.column != DELETED_FIELD]
+    return pa.schema([*columns, pa.field("_deleted", pa.bool_())])
+
+
+def soql_datetime(value: datetime) -> str:
+    """A SOQL datetime literal in UTC, rounded down to Salesforce's millisecond precision."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}Z"
+
+
+def build_soql(
+    object_name: str, fields: Iterable[SalesforceField] | None, cursor: str | None, since: Any
+) -> str:
+    """SELECT the fields (or COUNT() when `fields` is None) of the rows at or past `since`."""
+    select = "COUNT()" if fields is None else ", ".join(f.name for f in fields)
+    soql = f"SELECT {select} FROM {object_name}"
+    if since is not None:
+        if cursor is None:
+            raise SourceError(f"object {object_name} has no cursor to read incrementally")
+        literal = soql_datetime(since) if isinstance(since, datetime) else since.isoformat()
+        soql += f" WHERE {cursor} >= {literal}"
+    return soql
+
+
+def text_value(value: Any) -> str | None:
+    """A REST value in the text form Bulk 2.0 CSV gives it."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value, "f")  # never 1.5E+7
+    return str(value)
+
+
+def typed_array(text: pa.Array, field: SalesforceField, counters: Counter) -> pa.Array:
+    """A column of text typed as describe says; empty text is NULL (Salesforce stores no
+    empty strings, and Bulk 2.0 CSV writes NULL as empty)."""
+    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+    target = field.arrow_type
+    if pa.types.is_string(target):
+        return text
+    if pa.types.is_decimal(target):
+        try:
+            return pc.cast(text, target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return _decimals(text, field, target, counters)
+    if pa.types.is_boolean(target):
+        return pc.equal(pc.utf8_lower(text), "true")
+    try:
+        return pc.cast(text, target)  # int64, date32, timestamp[us, UTC] from ISO 8601
+    except pa.ArrowInvalid as exc:
+        raise SourceError(f"field {field.name} ({field.type}): {exc}") from None
+
+
+def _decimals(
+    text: pa.Array, field: SalesforceField, target: pa.DataType, counters: Counter
+) -> pa.Array:
+    """Values with more decimals than describe's scale (some formula fields): rounded half
+    to even to the scale, and counted."""
+    quantum = Decimal(1).scaleb(-target.scale)
+    values = []
+    for item in text.to_pylist():
+        if item is None:
+            values.append(None)
+            continue
+        try:
+            exact = Decimal(item)
+        except InvalidOperation:
+            raise SourceError(f"field {field.name} ({field.type}): not a number") from None
+        rounded = exact.quantize(quantum, rounding=ROUND_HALF_EVEN)
+        counters[ROUNDED_COUNTER] += rounded != exact
+        values.append(rounded)
+    try:
+        return pa.array(values, target)
+    except (pa.ArrowInvalid, InvalidOperation):
+        raise SourceError(
+            f"field {field.name} ({field.type}): a value does not fit "
+            f"decimal({target.precision}, {target.scale}) as describe declares it"
+        ) from None
+
+
+def typed_batch(
+    columns: dict[str, pa.Array], fields: list[SalesforceField], counters: Counter
+) -> pa.RecordBatch:
+    """Text columns keyed by lower-case field name -> the typed batch of `arrow_schema`."""
+    arrays = [
+        typed_array(columns[f.column], f, counters) for f in fields if f.column != DELETED_FIELD
+    ]
+    deleted = pc.fill_null(typed_array(columns[DELETED_FIELD], _BOOLEAN, counters), False)
+    counters["deleted_records"] += pc.sum(deleted).as_py() or 0
+    return pa.RecordBatch.from_arrays([*arrays, deleted], schema=arrow_schema(fields))
+
+
+_BOOLEAN = SalesforceField(name="IsDeleted", type="boolean")
+
+
+@dataclass
+class ApiUsage:
+    """Requests this source made, and the org's daily usage as Sforce-Limit-Info last said."""
+
+    requests: int = 0
+    used: int | None = None
+    limit: int | None = None
+
+    def observe(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self.requests += 1
+        header = response.headers.get("Sforce-Limit-Info")
+        if header:
+            usage = Salesforce.parse_api_usage(header).get("api-usage")
+            if usage is not None:
+                self.used, self.limit = usage.used, usage.total
+
+    def report(self, counters: Counter, first_request: int) -> None:
+        counters["api_requests"] = self.requests - first_request
+        if self.limit is not None:
+            counters["api_usage_used"] = self.used
+            counters["api_usage_limit"] = self.limit
+
+
+def login_arguments(config: SalesforceConfig, *, owner: str) -> dict[str, str] | None:
+    """simple-salesforce's login arguments, read from the environment variables the config
+    names; None when none of them is set and the config allows the demo replay."""
+    values = {key: os.environ.get(env) for key, env in config.credential_env.items()}
+    if not any(values.values()) and config.replay:
+        return None
+    missing = [config.credential_env[k] for k, v in values.items() if not v]
+    if missing:
+        raise SourceError(
+            f"{owner}: environment variable {' and '.join(missing)} is not set "
+            f"(named by the salesforce {config.auth_mode} login)"
+        )
+    if config.auth_mode == "password":
+        return {
+            "username": values["username_env"],
+            "password": values["password_env"],
+            "security_token": values.get("security_token_env") or "",
+            "domain": config.domain,
+        }
+    if config.auth_mode == "client credentials":
+        return {
+            "consumer_key": values["client_id_env"],
+            "consumer_secret": values["client_secret_env"],
+            "domain": config.domain,
+        }
+    return {"session_id": values["session_id_env"], "instance_url": values["instance_url_env"]}
+
+
+class SalesforceSource:
+    """Reads the objects of one org. Nothing connects until a table is read.
+
+    `session` is the transport seam: the requests session every API call goes through (the
+    demo passes one that replays the demo org in-process; tests pass one trusting a local
+    HTTPS fake). `bulk_poll_seconds` is how long to wait between Bulk 2.0 job status checks.
+    """
+
+    def __init__(
+        self,
+        config: SalesforceConfig,
+        *,
+        source: str,
+        session: requests.Session | None = None,
+        bulk_poll_seconds: float = 5.0,
+    ) -> None:
+        self.config = config
+        self.owner = f"source '{source}'"
+        self._session = session
+        self._poll = bulk_poll_seconds
+        self._sf: Salesforce | None = None
+        self.usage = ApiUsage()
+
+    def _client(self) -> Salesforce:
+        if self._sf is not None:
+            return self._sf
+        arguments = login_arguments(self.config, owner=self.owner)
+        session = self._session
+        if arguments is None:
+            from tributary.demo.salesforce import REPLAY_LOGIN, replay_session
+
+            arguments = dict(REPLAY_LOGIN)
+            session = session or replay_session()
+            self._poll = 0
+        session = session or requests.Session()
+        session.hooks.setdefault("response", []).append(self.usage.observe)
+        try:
+            self._sf = Salesforce(
+                **arguments,
+                version=self.config.api_version,
+                session=session,
+                parse_float=Decimal,  # currency and percent keep their exact digits
+            )
+        except SalesforceAuthenticationFailed as exc:
+            # code and message from Salesforce (INVALID_LOGIN, ...); never the credentials
+            raise SourceError(f"{self.owner}: Salesforce login failed: {exc}") from None
+        except requests.RequestException as exc:
+            raise SourceError(
+                f"{self.owner}: Salesforce login failed: {type(exc).__name__}"
+            ) from None
+        return self._sf
+
+    def _call(self, what: str, call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except (SalesforceError, SalesforceOperationError) as exc:
+            raise SourceError(f"{self.owner}: {what} failed: {exc}") from None
+        except requests.RequestException as exc:
+            raise SourceError(f"{self.owner}: {what} failed: {type(exc).__name__}") from None
+
+    def check_floor(self, object_name: str, needed: int) -> None:
+        """Stop when the org's remaining daily requests, less `needed`, are under the floor."""
+        usage = self.usage
+        if usage.limit is None:
+            return  # the org did not report its usage; nothing to hold the floor against
+        floor = self.config.floor_requests(usage.limit)
+        remaining = usage.limit - usage.used
+        if remaining - needed < floor:
+            raise ApiFloorReached(
+                f"{self.owner}, object {object_name}: the org has {remaining:,} of its "
+                f"{usage.limit:,} daily API requests left; this read needs about {needed:,} and "
+                f"api_floor keeps {floor:,} in reserve, so the load stopped before writing "
+                "anything"
+            )
+
+    def read(
+        self,
+        table: TableConfig,
+        *,
+        since: Any | None = None,
+        batch_rows: int,
+        where: Slice | None = None,
+    ) -> Extract:
+        if where is not None:
+            raise SourceError(f"{self.owner}: salesforce objects are not read in slices")
+        sf = self._client()
+        object_name = table.read_object
+        requests_before = self.usage.requests
+        describe = self._call(
+            f"describing {object_name}", lambda: getattr(sf, object_name).describe()
+        )
+        self.check_floor(object_name, 1)
+        fields = object_fields(describe, table.fields, cursor=table.cursor)
+        cursor = next((f.name for f in fields if f.column == table.cursor), None)
+        count_soql = build_soql(object_name, None, cursor, since)
+        counted = self._call(
+            f"counting {object_name}", lambda: sf.query(count_soql, include_deleted=True)
+        )
+        rows = counted["totalSize"]
+        bulk = rows >= self.config.bulk_threshold
+        if bulk:
+            needed = BULK_JOB_REQUESTS + max(1, math.ceil(rows / batch_rows))
+        else:
+            needed = max(1, math.ceil(rows / REST_PAGE_ROWS))
+        self.check_floor(object_name, needed)
+
+        soql = build_soql(object_name, fields, cursor, since)
+        counters: Counter = Counter()
+        counters["rows_counted"] = rows
+        counters["bulk_api_jobs"] = int(bulk)
+        counters["deleted_records"] = 0
+        read = self._bulk_batches if bulk else self._rest_batches
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            yield from read(sf, object_name, soql, fields, batch_rows, counters)
+            self.usage.report(counters, first_request=requests_before)
+
+        self.usage.report(counters, first_request=requests_before)
+        path = "Bulk API 2.0 queryAll job" if bulk else "REST queryAll"
+        return Extract(
+            batches=pa.RecordBatchReader.from_batches(arrow_schema(fields), batches()),
+            counters=counters,
+            query=f"{soql}  -- {path}",
+        )
+
+    def _rest_batches(
+        self,
+        sf: Salesforce,
+        object_name: str,
+        soql: str,
+        fields: list[SalesforceField],
+        batch_rows: int,
+        counters: Counter,
+    ) -> Iterator[pa.RecordBatch]:
+        """queryAll, following nextRecordsUrl page after page."""
+        records = sf.query_all_iter(soql, include_deleted=True)
+        while True:
+            chunk = self._call(f"querying {object_name}", lambda: _take(records, batch_rows))
+            if not chunk:
+                return
+            columns = {
+                f.column: pa.array([text_value(r.get(f.name)) for r in chunk], pa.string())
+                for f in fields
+            }
+            yield typed_batch(columns, fields, counters)
+
+    def _bulk_batches(
+        self,
+        sf: Salesforce,
+        object_name: str,
+        soql: str,
+        fields: list[SalesforceField],
+        batch_rows: int,
+        counters: Counter,
+    ) -> Iterator[pa.RecordBatch]:
+        """One Bulk 2.0 queryAll job; its CSV result pages read as text, then typed."""
+        job = getattr(sf.bulk2, object_name)
+        pages = job.query_all(soql, max_records=batch_rows, wait=self._poll)
+        convert = pacsv.ConvertOptions(
+            column_types={f.name: pa.string() for f in fields}, strings_can_be_null=False
+        )
+        parse = pacsv.ParseOptions(newlines_in_values=True)
+        while True:
+            page = self._call(f"bulk query of {object_name}", lambda: next(pages, None))
+            if page is None:
+                return
+            if not page.strip():
+                continue
+            result = pacsv.read_csv(
+                io.BytesIO(page.encode("utf-8")), parse_options=parse, convert_options=convert
+            )
+            received = {name.lower() for name in result.column_names}
+            missing = [f.name for f in fields if f.column not in received]
+            if missing:
+                raise SourceError(
+                    f"{self.owner}: the bulk result of {object_name} lacks {', '.join(missing)}"
+                )
+            for batch in result.to_batches(max_chunksize=batch_rows):
+                if batch.num_rows:
+                    names = (n.lower() for n in batch.schema.names)
+                    columns = dict(zip(names, batch.columns, strict=True))
+                    yield typed_batch(columns, fields, counters)
+
+
+def _take(records: Iterator[dict], count: int) -> list[dict]:
+    chunk = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) >= count:
+            break
+    return chunk

@@ -1,0 +1,160 @@
+"""Streaming a PostgreSQL query out as Arrow batches: COPY ... TO STDOUT as CSV, parsed by
+pyarrow's streaming CSV reader with an explicit schema taken from the query's columns.
+
+The types are decided by the column descriptions, never guessed from values: numeric(p, s)
+stays decimal(p, s) (unconstrained numeric becomes decimal(38, 10), as in the source type
+policy), timestamptz is UTC, bytea is binary, NULL and '' stay apart.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from tributary.warehouse.base import quote_ident
+
+# pg_type OIDs of the types with an Arrow counterpart; everything else is read as text.
+_BY_OID: dict[int, pa.DataType] = {
+    16: pa.bool_(),
+    20: pa.int64(),
+    21: pa.int16(),
+    23: pa.int32(),
+    26: pa.int64(),  # oid
+    700: pa.float32(),
+    701: pa.float64(),
+    1082: pa.date32(),
+    1083: pa.time64("us"),
+    1114: pa.timestamp("us"),
+    1184: pa.timestamp("us", tz="UTC"),
+}
+NUMERIC, BYTEA = 1700, 17
+UNCONSTRAINED = pa.decimal128(38, 10)
+BLOCK_BYTES = 8 << 20  # CSV bytes parsed per batch: memory stays flat whatever the result size
+
+
+def column_type(column: psycopg.Column) -> pa.DataType:
+    if column.type_code == NUMERIC:
+        if column.precision is None:
+            return UNCONSTRAINED
+        kind = pa.decimal128 if column.precision <= 38 else pa.decimal256
+        return kind(column.precision, column.scale or 0)
+    if column.type_code == BYTEA:
+        return pa.binary()
+    return _BY_OID.get(column.type_code, pa.string())
+
+
+@contextmanager
+def read_with_copy(
+    con: psycopg.Connection, sql: str, *, batch_rows: int
+) -> Iterator[pa.RecordBatchReader]:
+    """Stream `sql`'s result in batches of at most `batch_rows` rows, in one read-only
+    transaction, in UTC and ISO date style."""
+    with con.transaction():
+        con.execute("set transaction read only")
+        con.execute("set local timezone = 'UTC'")
+        con.execute("set local datestyle = 'ISO, YMD'")
+        with con.cursor() as cursor:
+            cursor.execute(f"select * from ({sql}) as export_rows limit 0")
+            columns = list(cursor.description or [])
+        names = [c.name for c in columns]
+        if len(set(names)) != len(names):
+            duplicates = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"the query returns several columns named {', '.join(duplicates)}")
+        schema = pa.schema([(c.name, column_type(c)) for c in columns])
+        select = sql
+        if any(c.type_code == NUMERIC and c.precision is None for c in columns):
+            select = (
+                "select "
+                + ", ".join(
+                    f"{quote_ident(c.name)}::numeric(38, 10) as {quote_ident(c.name)}"
+                    if c.type_code == NUMERIC and c.precision is None
+                    else quote_ident(c.name)
+                    for c in columns
+                )
+                + f" from ({sql}) as export_rows"
+            )
+        with con.cursor().copy(f"copy ({select}) to stdout (format csv)") as copy:
+            source = _CopyStream(copy)
+            batches = _batches(source, schema, batch_rows)
+            yield pa.RecordBatchReader.from_batches(schema, batches)
+            source.drain()  # a reader left early: finish the COPY so the transaction can end
+
+
+def _read_as_text(kind: pa.DataType) -> bool:
+    """Types Arrow's CSV reader cannot convert itself: read as text, converted after."""
+    return pa.types.is_binary(kind) or pa.types.is_decimal256(kind)
+
+
+def _from_text(text: pa.Array, kind: pa.DataType) -> pa.Array:
+    if pa.types.is_binary(kind):  # PostgreSQL's bytea output: \x0a1b...
+        digits = pc.utf8_slice_codeunits(text, 2)
+        return pa.array([None if v is None else bytes.fromhex(v) for v in digits.to_pylist()], kind)
+    return pc.cast(text, kind)
+
+
+def _batches(source: _CopyStream, schema: pa.Schema, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    stream = io.BufferedReader(source, buffer_size=1 << 20)
+    if not len(schema) or not stream.peek(1):  # no rows: Arrow's reader refuses empty CSV
+        return
+    parsed = pa.schema([f.with_type(pa.string()) if _read_as_text(f.type) else f for f in schema])
+    reader = pacsv.open_csv(
+        stream,
+        read_options=pacsv.ReadOptions(
+            column_names=schema.names, block_size=BLOCK_BYTES, use_threads=False
+        ),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types=parsed,
+            null_values=[""],  # only an unquoted empty field is NULL; "" is an empty string
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            true_values=["t"],
+            false_values=["f"],
+        ),
+    )
+    for parsed_batch in reader:
+        batch = pa.RecordBatch.from_arrays(
+            [
+                _from_text(array, field.type) if _read_as_text(field.type) else array
+                for array, field in zip(parsed_batch.columns, schema, strict=True)
+            ],
+            schema=schema,
+        )
+        for offset in range(0, batch.num_rows, batch_rows):
+            yield batch.slice(offset, batch_rows)
+
+
+class _CopyStream(io.RawIOBase):
+    """The COPY's data as a readable file."""
+
+    def __init__(self, copy: psycopg.Copy) -> None:
+        self._copy = copy
+        self._pending = memoryview(b"")
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._pending:
+            if self._done:
+                return 0
+            chunk = self._copy.read()
+            if not chunk:
+                self._done = True
+                return 0
+            self._pending = memoryview(bytes(chunk))
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+    def drain(self) -> None:
+        while not self._done:
+            self._done = not self._copy.read()

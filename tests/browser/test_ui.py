@@ -1,0 +1,211 @@
+"""The Dagster UI serving the demo project (`make dev`), driven in headless Chromium.
+
+It opens the lineage and checks that every group, raw table, dbt model and export is there
+with the edges source -> raw -> staging -> mart -> export, launches a materialization from
+an asset's page and waits for the run to succeed, and saves screenshots on the way
+(tests/browser/screenshots/; with UPDATE_SCREENSHOTS=1 also docs/images/ for the README).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import (
+    CONFIG_DIR,
+    background_process,
+    free_port,
+    local_dagster_home,
+    require_service,
+)
+from tributary.config import load_project
+from tributary.config.loader import PROJECT_ROOT
+from tributary.defs import build_definitions
+from tributary.demo import generate_demo_sources
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]  # fmt: skip
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+README_IMAGES = PROJECT_ROOT / "docs" / "images"
+DAGSTER = Path(sys.executable).parent / "dagster"
+ASSET_GRAPH_QUERY = "{ assetNodes { assetKey { path } groupName dependencyKeys { path } } }"
+
+
+def graphql(url: str, query: str) -> dict:
+    request = urllib.request.Request(
+        f"{url}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"content-type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)["data"]
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`dagster dev` (webserver and daemon) on the demo project, as `make dev` starts it."""
+    require_service("Chromium at /usr/bin/chromium", CHROMIUM.exists())
+    root = tmp_path_factory.mktemp("ui")
+    state = root / "state"
+    home = local_dagster_home(root / "dagster_home")
+    generate_demo_sources(state / "demo", customers=50, orders=200)
+    env = {**os.environ, "DAGSTER_HOME": str(home), "TRIBUTARY_STATE_DIR": str(state)}
+    env.pop("TRIBUTARY_CONFIG_DIR", None)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = root / "dagster-dev.log"
+    command = [str(DAGSTER), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]
+    with background_process(command, env=env, cwd=PROJECT_ROOT, log=log) as server:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                if graphql(url, ASSET_GRAPH_QUERY)["assetNodes"]:
+                    break
+            except (OSError, KeyError, TypeError):
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                pytest.fail(f"dagster dev did not serve the project: {log}")
+            time.sleep(1)
+        yield url
+
+
+@pytest.fixture
+def page(ui: str):
+    from playwright.sync_api import sync_playwright
+
+    SCREENSHOTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.set_default_timeout(30_000)
+        yield page
+        browser.close()
+
+
+def screenshot(page, name: str, *, readme: bool = False) -> None:
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    if readme and os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        README_IMAGES.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, README_IMAGES / path.name)
+
+
+def dismiss_welcome(page) -> None:
+    """A first visit may show a community pop-up."""
+    skip = page.get_by_role("button", name="Skip")
+    with contextlib.suppress(Exception):
+        skip.click(timeout=5_000)
+
+
+def expected_graph() -> dict[str, tuple[str, set[str]]]:
+    """What the definitions declare: asset -> (group, upstream assets)."""
+    graph = build_definitions(load_project(CONFIG_DIR)).resolve_asset_graph()
+    return {
+        key.to_user_string(): (
+            graph.get(key).group_name,
+            {parent.to_user_string() for parent in graph.get(key).parent_keys},
+        )
+        for key in graph.get_all_asset_keys()
+    }
+
+
+def test_lineage_shows_every_group_asset_and_edge(page, ui: str) -> None:
+    expected = expected_graph()
+    page.goto(f"{ui}/asset-groups")
+    dismiss_welcome(page)
+    groups = sorted({group for group, _ in expected.values()})
+    assert {"erp", "app", "ops", "staging", "marts", "exports"} <= set(groups)
+    group_nodes = page.locator("[class*=CollapsedGroupNode_collapsedGroupNodeContainer]")
+    for group in groups:  # the lineage opens with one node per group
+        group_nodes.filter(has=page.get_by_text(group, exact=True)).first.wait_for()
+    page.get_by_text("fetching statuses").first.wait_for(state="detached")
+    screenshot(page, "lineage", readme=True)
+
+    # Every asset, listed under its group in the lineage's sidebar (one group open at a time:
+    # the sidebar only renders the rows that fit).
+    rows = page.locator("[class*=AssetSidebarNode_itemContainer]")
+    for group in groups:
+        toggle = rows.filter(has=page.get_by_text(group, exact=True)).first.locator("button")
+        toggle.first.click()
+        for key, (asset_group, _) in expected.items():
+            if asset_group == group:
+                name = key.rsplit("/", 1)[-1]
+                rows.filter(has=page.locator(f"[title='{name}']")).first.wait_for()
+        if group == "marts":
+            screenshot(page, "lineage-marts")
+        toggle.first.click()
+
+    # The edges the lineage draws, as the page's own API serves them to it.
+    served = page.evaluate(
+        """async (query) => {
+            const response = await fetch('/graphql', {method: 'POST',
+                headers: {'content-type': 'application/json'}, body: JSON.stringify({query})});
+            return (await response.json()).data.assetNodes;
+        }""",
+        ASSET_GRAPH_QUERY,
+    )
+    drawn = {
+        "/".join(node["assetKey"]["path"]): (
+            node["groupName"],
+            {"/".join(dep["path"]) for dep in node["dependencyKeys"]},
+        )
+        for node in served
+    }
+    assert drawn == expected
+    # The path a source table takes, end to end.
+    assert drawn["staging/stg_erp__customers"][1] == {"raw/erp/customers"}
+    assert "staging/stg_erp__customers" in drawn["marts/dim_customer"][1]
+    assert "marts/dim_customer" in drawn["export/dim_customer"][1]
+    for key, (group, upstream) in drawn.items():
+        if key.startswith("raw/"):
+            assert group == key.split("/")[1] and not upstream
+            assert any(key in deps for other, (_, deps) in drawn.items() if other != key), (
+                f"{key} feeds no staging model"
+            )
+
+
+def test_catalog_and_materialize_on_demand(page, ui: str) -> None:
+    page.goto(f"{ui}/assets")
+    dismiss_welcome(page)
+    page.get_by_text("stg_erp__customers").first.wait_for()
+    screenshot(page, "catalog", readme=True)
+
+    page.goto(f"{ui}/assets/raw/ops/products")
+    page.get_by_text("Never materialized").first.wait_for()
+    page.locator("button").filter(has_text="Materialize").first.click()
+    page.get_by_text("Launched run").wait_for()
+    page.get_by_role("link", name="View").first.click()
+    page.wait_for_url("**/runs/**")
+    run_id = page.url.rstrip("/").rsplit("/", 1)[-1]
+    deadline = time.monotonic() + 120
+    status = None
+    while time.monotonic() < deadline:
+        status = graphql(ui, f'{{ runOrError(runId: "{run_id}") {{ ... on Run {{ status }} }} }}')[
+            "runOrError"
+        ].get("status")
+        if status in {"SUCCESS", "FAILURE", "CANCELED"}:
+            break
+        time.sleep(2)
+    assert status == "SUCCESS"
+    page.get_by_text("RUN_SUCCESS").first.wait_for()
+    page.get_by_text("Success", exact=True).first.wait_for()  # the run's status in its header
+    screenshot(page, "run-success")
+
+    page.goto(f"{ui}/assets/raw/ops/products")
+    page.get_by_text("Latest materialization").first.wait_for()
+    page.get_by_text("rows_loaded").first.wait_for()
+    screenshot(page, "asset-materialized", readme=True)

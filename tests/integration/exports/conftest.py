@@ -1,0 +1,83 @@
+"""The real GCS stand-in: gcp-storage-emulator on a free port, in memory, one bucket per test.
+
+gcsfs must not load its experimental HNS file system against the emulator (every bucket check
+would stall for a minute), so the switch is set before anything imports gcsfs.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import fsspec
+import pytest
+
+from tests.conftest import require_service
+
+os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
+
+EMULATOR = Path(sys.executable).with_name("gcp-storage-emulator")
+PROJECT = "tributary-test"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _answers(endpoint: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{endpoint}/storage/v1/b?project={PROJECT}", timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator() -> Iterator[str]:
+    """The emulator's endpoint (http://127.0.0.1:<port>), for the whole session."""
+    if not EMULATOR.exists():
+        require_service("gcp-storage-emulator", False)
+    port = _free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [str(EMULATOR), "start", "--host", "127.0.0.1", "--port", str(port), "--in-memory", "-q"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while not _answers(endpoint) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling a condition with a deadline, not a sleep-as-sync
+    try:
+        require_service(f"gcp-storage-emulator on port {port}", _answers(endpoint))
+        yield endpoint
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    url: str  # gs://<bucket>
+    name: str
+    endpoint: str
+    fs: fsspec.AbstractFileSystem  # gcsfs on the emulator, for the test's own checks
+
+
+@pytest.fixture
+def gcs(gcs_emulator: str, monkeypatch: pytest.MonkeyPatch) -> Bucket:
+    """A fresh bucket; STORAGE_EMULATOR_HOST points gcsfs and google-cloud-storage at it."""
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
+    name = f"tributary-{uuid.uuid4().hex[:12]}"
+    fs = fsspec.filesystem("gs", token="anon", project=PROJECT, skip_instance_cache=True)
+    fs.mkdir(name)
+    return Bucket(url=f"gs://{name}", name=name, endpoint=gcs_emulator, fs=fs)

@@ -1,0 +1,119 @@
+"""The PostgreSQL warehouse's read path (what exports stream from): every type exact, types
+from the query's columns rather than guessed from values, and a connection left usable."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+
+import psycopg
+import pyarrow as pa
+import pytest
+
+from tributary.warehouse import PostgresWarehouse
+
+pytestmark = pytest.mark.integration
+
+DDL = """create table cases (
+    id int primary key, small smallint, big bigint, amount numeric(12, 2),
+    wide numeric(40, 5), loose numeric, ratio double precision, single real, flag boolean,
+    label text, code char(3), day date, local_at timestamp, happened_at timestamptz,
+    at_time time, payload bytea, ref uuid, doc jsonb
+)"""
+# Row 1 is all NULLs: a reader guessing types from the first rows would get them wrong.
+INSERT = """insert into cases values
+    (1, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
+     null, null, null),
+    (2, -32768, 9223372036854775807, 12.30, 123456789012345678901234567890123.45678,
+     1.123456789012, 'NaN', 1.5, true, 'Zoë "q", x' || chr(10) || 'y 🚀 日本', 'ab',
+     '2024-02-29', '2024-05-01 12:00:00.5', '2024-05-01 12:00:00.123456+02', '23:59:59.999999',
+     '\\x00ff0a', '4b5f3c1e-8d3a-4c1b-9f00-2c8e1a7b6d50', '{"a": [1, "b"]}'),
+    (3, 0, 0, -0.01, 0, -7, '-Infinity', 0, false, '', '', '0001-01-01',
+     '1999-12-31 23:59:59', '1999-12-31 23:59:59-08', '00:00:00', '', null, 'null'),
+    (4, 1, 1, 0.00, 1, 0, 1e-300, 0, null, 'NULL', 'x', '9999-12-31', null, null, null,
+     null, null, null)"""
+
+SCHEMA = pa.schema(
+    [
+        ("id", pa.int32()), ("small", pa.int16()), ("big", pa.int64()),
+        ("amount", pa.decimal128(12, 2)), ("wide", pa.decimal256(40, 5)),
+        ("loose", pa.decimal128(38, 10)), ("ratio", pa.float64()), ("single", pa.float32()),
+        ("flag", pa.bool_()), ("label", pa.string()), ("code", pa.string()),
+        ("day", pa.date32()), ("local_at", pa.timestamp("us")),
+        ("happened_at", pa.timestamp("us", tz="UTC")), ("at_time", pa.time64("us")),
+        ("payload", pa.binary()), ("ref", pa.string()), ("doc", pa.string()),
+    ]
+)  # fmt: skip
+
+
+@pytest.fixture
+def warehouse(postgres):
+    with psycopg.connect(postgres, autocommit=True) as con:
+        con.execute(DDL)
+        con.execute(INSERT)
+        # the reader must not depend on the database's (or role's) settings
+        con.execute(f"alter database {con.info.dbname} set timezone = 'America/New_York'")
+        con.execute(f"alter database {con.info.dbname} set datestyle = 'SQL, DMY'")
+    with PostgresWarehouse(postgres) as wh:
+        yield wh
+
+
+def test_every_type_reads_exactly(warehouse) -> None:
+    with warehouse.read("select * from cases order by id", batch_rows=10) as reader:
+        table = reader.read_all()
+    assert table.schema == SCHEMA
+    rows = table.to_pylist()
+    assert rows[0] == {"id": 1} | {name: None for name in SCHEMA.names[1:]}
+    assert rows[1] == {
+        "id": 2, "small": -32768, "big": 9223372036854775807, "amount": Decimal("12.30"),
+        "wide": Decimal("123456789012345678901234567890123.45678"),
+        "loose": Decimal("1.1234567890"), "ratio": rows[1]["ratio"], "single": 1.5,
+        "flag": True, "label": 'Zoë "q", x\ny 🚀 日本', "code": "ab ",
+        "day": date(2024, 2, 29), "local_at": datetime(2024, 5, 1, 12, 0, 0, 500000),
+        "happened_at": datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=UTC),
+        "at_time": time(23, 59, 59, 999999), "payload": b"\x00\xff\n",
+        "ref": "4b5f3c1e-8d3a-4c1b-9f00-2c8e1a7b6d50", "doc": '{"a": [1, "b"]}',
+    }  # fmt: skip
+    assert rows[1]["ratio"] != rows[1]["ratio"]  # NaN
+    assert rows[2]["ratio"] == float("-inf")
+    assert (rows[2]["label"], rows[2]["code"], rows[2]["payload"]) == ("", "   ", b"")
+    assert rows[2]["day"] == date(1, 1, 1)
+    assert rows[2]["happened_at"] == datetime(2000, 1, 1, 7, 59, 59, tzinfo=UTC)
+    assert rows[2]["doc"] == "null"  # JSON null is text, not SQL NULL
+    assert (rows[3]["label"], rows[3]["flag"], rows[3]["ratio"]) == ("NULL", None, 1e-300)
+
+
+def test_an_empty_result_keeps_the_column_types(warehouse) -> None:
+    with warehouse.read("select amount, happened_at from cases where false") as reader:
+        table = reader.read_all()
+    assert table.num_rows == 0
+    assert table.schema == pa.schema(
+        [("amount", pa.decimal128(12, 2)), ("happened_at", pa.timestamp("us", tz="UTC"))]
+    )
+
+
+def test_batches_are_bounded_and_the_connection_stays_usable(warehouse) -> None:
+    sql = "select g as n, md5(g::text) as h from generate_series(1, 25000) as g"
+    with warehouse.read(sql, batch_rows=1000) as reader:
+        sizes = [batch.num_rows for batch in reader]
+    assert sum(sizes) == 25000 and max(sizes) <= 1000
+
+    with warehouse.read(sql, batch_rows=1000) as reader:
+        first = reader.read_next_batch()  # and leave the rest unread
+    assert first.column("n").to_pylist()[:3] == [1, 2, 3]
+
+    with (
+        pytest.raises(RuntimeError, match="consumer failed"),
+        warehouse.read(sql, batch_rows=1000) as reader,
+    ):
+        reader.read_next_batch()
+        raise RuntimeError("consumer failed")
+    assert warehouse.query("select count(*) from cases") == [(4,)]
+
+
+def test_duplicate_column_names_are_refused(warehouse) -> None:
+    with (
+        pytest.raises(ValueError, match="several columns named id"),
+        warehouse.read("select id, id from cases"),
+    ):
+        pass

@@ -1,0 +1,218 @@
+"""Reconciliation, key uniqueness and freshness against real servers: MariaDB sources loaded
+into PostgreSQL and DuckDB, each check failing for exactly what it guards."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import psycopg
+import pytest
+import yaml
+
+from tributary.config import SourceConfig, TableConfig, load_project
+from tributary.defs import build_definitions
+from tributary.ingest import ingest_table, load_target
+from tributary.landing import LandingStore
+from tributary.reconcile import duplicate_keys, freshness, reconcile
+from tributary.sources import SqlSource
+from tributary.warehouse import DuckDBWarehouse, PostgresWarehouse
+
+from ..conftest import CONFIG_DIR
+from .conftest import run_sql
+
+T0 = datetime(2024, 5, 1, 12, 0, 0)
+ORDERS = TableConfig(
+    name="orders",
+    primary_key=["id"],
+    cursor="updated_at",
+    mode="incremental",
+    lookback="1m",
+    checks={"checksum": ["id", "amount"]},
+)
+
+
+def shop(url, table: TableConfig) -> SourceConfig:
+    return SourceConfig(
+        name="shop", kind="mysql", connection={"url": url.render_as_string()}, tables=[table]
+    )
+
+
+def load_and_reconcile(url, table: TableConfig, warehouse, landing: Path):
+    source, reader = shop(url, table), SqlSource(url)
+    load = ingest_table(
+        source,
+        table,
+        reader=reader,
+        landing=LandingStore(str(landing)),
+        warehouse=warehouse,
+        batch_rows=2,
+    )
+    outcome = reconcile(
+        table, load, source=reader, warehouse=warehouse, target=load_target(source, table)
+    )
+    return load, outcome
+
+
+@pytest.fixture
+def orders(mariadb):
+    url, con = mariadb
+    run_sql(
+        con,
+        "create table orders (id int primary key, amount decimal(10, 2), updated_at datetime(6))",
+        "insert into orders values (1, 10.00, '2024-05-01 12:00:00'), "
+        "(2, 20.50, '2024-05-01 12:00:00'), (3, 30.25, '2024-05-01 11:00:00')",
+    )
+    return url, con
+
+
+def test_incremental_window_count_max_cursor_and_checksum(orders, postgres, tmp_path) -> None:
+    url, con = orders
+    with PostgresWarehouse(postgres) as warehouse:
+        _, outcome = load_and_reconcile(url, ORDERS, warehouse, tmp_path)
+        assert outcome.passed, outcome.description
+        assert outcome.metadata["source_rows"] == outcome.metadata["warehouse_rows"] == 3
+        assert outcome.metadata["warehouse_max_cursor"] == "2024-05-01T12:00:00"
+        assert outcome.metadata["source_checksum"] == outcome.metadata["warehouse_checksum"]
+
+        # The second load reads from watermark - 1 minute: its window holds the two rows at
+        # 12:00 re-read, and the new one; the 11:00 row is outside it.
+        run_sql(con, "insert into orders values (4, 40.00, '2024-05-01 12:00:30')")
+        second, outcome = load_and_reconcile(url, ORDERS, warehouse, tmp_path)
+        assert outcome.passed, outcome.description
+        assert second.since == T0 - timedelta(minutes=1)
+        assert outcome.metadata["window"] == (
+            "updated_at 2024-05-01T11:59:00 to 2024-05-01T12:00:30"
+        )
+        assert outcome.metadata["source_rows"] == outcome.metadata["warehouse_rows"] == 3
+
+        # A value changed in the warehouse behind the loader's back: counts and the max
+        # cursor still agree, the checksum does not.
+        with psycopg.connect(postgres, autocommit=True) as pg:
+            pg.execute("update raw_shop.orders set amount = 20.51 where id = 2")
+        tampered = reconcile(
+            ORDERS,
+            second,
+            source=SqlSource(url),
+            warehouse=warehouse,
+            target=load_target(shop(url, ORDERS), ORDERS),
+        )
+        assert not tampered.passed
+        assert tampered.description.endswith("the checksum of id, amount differs")
+
+        # A row lost in the warehouse: one missing, and the highest cursor is not there.
+        with psycopg.connect(postgres, autocommit=True) as pg:
+            pg.execute("delete from raw_shop.orders where id = 4")
+        lost = reconcile(
+            ORDERS,
+            second,
+            source=SqlSource(url),
+            warehouse=warehouse,
+            target=load_target(shop(url, ORDERS), ORDERS),
+        )
+        assert not lost.passed
+        assert "the source hold 3 rows, the warehouse 2 (1 missing)" in lost.description
+        assert (
+            "the highest updated_at is 2024-05-01T12:00:30 in the source, "
+            "2024-05-01T12:00:00 in the warehouse" in lost.description
+        )
+
+
+def test_duplicate_keys_are_caught(mariadb, tmp_path) -> None:
+    url, con = mariadb
+    # A view over a table without a key: the configured primary key is not unique.
+    run_sql(
+        con,
+        "create table items_raw (sku varchar(10), qty int)",
+        "insert into items_raw values ('a', 1), ('b', 2), ('b', 3), ('c', 4), ('c', 5), ('c', 6)",
+        "create view items as select * from items_raw",
+    )
+    table = TableConfig(name="items", primary_key=["sku"])
+    with DuckDBWarehouse(tmp_path / "warehouse.duckdb") as warehouse:
+        _, outcome = load_and_reconcile(url, table, warehouse, tmp_path / "landing")
+        assert outcome.passed  # every source row arrived
+        unique = duplicate_keys(warehouse, load_target(shop(url, table), table))
+    assert not unique.passed
+    assert unique.metadata["duplicated_keys"] == 2
+    assert unique.metadata["surplus_rows"] == 3
+    assert "2 primary key(s) appear more than once, e.g. sku='c' (3 rows); sku='b' (2 rows)" in (
+        unique.description
+    )
+
+
+def test_the_uniqueness_check_blocks_in_a_run(mariadb, state_dir, tmp_path) -> None:
+    url, con = mariadb
+    run_sql(
+        con,
+        "create table items (sku varchar(10), qty int)",
+        "insert into items values ('a', 1), ('a', 2)",
+    )
+    config_dir = tmp_path / "assets_config"
+    shutil.copytree(CONFIG_DIR, config_dir)
+    for path in (config_dir / "sources").glob("*.yaml"):
+        path.unlink()
+    (config_dir / "sources" / "shop.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "shop",
+                "kind": "mysql",
+                "connection": {"url": url.render_as_string()},
+                "tables": [{"name": "items", "primary_key": ["sku"]}],
+            }
+        )
+    )
+    for path in (*(config_dir / "exports").glob("*.yaml"), config_dir / "teams.yaml"):
+        path.unlink()
+    defs = build_definitions(load_project(config_dir))
+    key = dg.AssetKey(["raw", "shop", "items"])
+    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), asset_selection=[key], raise_on_error=False
+    )
+    assert not result.success
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert evaluations["reconciliation"].passed
+    assert not evaluations["unique_primary_key"].passed
+    assert evaluations["unique_primary_key"].metadata["examples"].value == "sku='a' (2 rows)"
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "blocking asset check failed" in failure.step_failure_data.error.message
+
+
+def test_freshness_of_the_last_load_and_of_the_data(orders, tmp_path) -> None:
+    url, _ = orders
+    target = load_target(shop(url, ORDERS), ORDERS)
+    hour = timedelta(hours=1)
+    with DuckDBWarehouse(tmp_path / "warehouse.duckdb") as warehouse:
+        never = freshness(warehouse, target, max_load_age=hour, scopes=[""], now=datetime.now(UTC))
+        assert not never.passed
+        assert never.description == "raw_shop.orders: never loaded: (whole table)"
+
+        load_and_reconcile(url, ORDERS, warehouse, tmp_path / "landing")
+        now = datetime.now(UTC)
+        fresh = freshness(warehouse, target, max_load_age=hour, scopes=[""], now=now)
+        assert fresh.passed, fresh.description
+
+        later = now + timedelta(hours=2)
+        stale = freshness(warehouse, target, max_load_age=hour, scopes=[""], now=later)
+        assert not stale.passed
+        assert "last loaded 2h ago (limit 1h)" in stale.description
+
+        # loaded just now, but the newest row is from 2024: the data itself is stale
+        old_data = freshness(
+            warehouse,
+            target,
+            max_load_age=hour,
+            max_data_age=timedelta(days=2),
+            cursor="updated_at",
+            scopes=[""],
+            now=now,
+        )
+        assert not old_data.passed
+        assert "last loaded" not in old_data.description
+        assert "newest updated_at is" in old_data.description
+        assert old_data.metadata["newest_cursor"] == "2024-05-01T12:00:00+00:00"
+
+        # a partition never loaded makes a partitioned table stale
+        partitions = freshness(warehouse, target, max_load_age=hour, scopes=["", "acme"], now=now)
+        assert not partitions.passed and partitions.description.endswith("never loaded: acme")

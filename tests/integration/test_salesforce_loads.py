@@ -1,0 +1,209 @@
+"""Salesforce -> landing -> DuckDB through the local HTTPS fake of the REST API: paging,
+the Bulk 2.0 path against the REST path, the lookback window, deletes, the API floor."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tributary.config import SourceConfig
+from tributary.ingest import ingest_table
+from tributary.landing import LandingStore
+from tributary.sources import ApiFloorReached, SalesforceSource
+from tributary.warehouse import DuckDBWarehouse
+
+from ..salesforce_fake import FakeSalesforce
+
+ACCOUNT_IDS = [f"001TEST000000000{i}AA" for i in range(1, 6)]
+
+
+def crm_source(fake: FakeSalesforce, monkeypatch: pytest.MonkeyPatch, **settings) -> SourceConfig:
+    """The source config a user writes, logging in with a session id + instance URL taken
+    from the environment."""
+    monkeypatch.setenv("TEST_SF_SESSION_ID", fake.api.session_id)
+    monkeypatch.setenv("TEST_SF_INSTANCE_URL", fake.instance_url)
+    return SourceConfig.model_validate(
+        {
+            "name": "crm",
+            "kind": "salesforce",
+            "salesforce": {
+                "session_id_env": "TEST_SF_SESSION_ID",
+                "instance_url_env": "TEST_SF_INSTANCE_URL",
+                **settings,
+            },
+            "tables": [
+                {"name": "account", "object": "Account", "lookback": "5m"},
+                {"name": "opportunity", "object": "Opportunity"},
+            ],
+        }
+    )
+
+
+def load(fake: FakeSalesforce, source: SourceConfig, table: str, state: Path, batch_rows=100):
+    config = source.tables[[t.name for t in source.tables].index(table)]
+    reader = SalesforceSource(
+        source.salesforce, source=source.name, session=fake.session(), bulk_poll_seconds=0
+    )
+    with DuckDBWarehouse(state / "warehouse.duckdb") as warehouse:
+        return ingest_table(
+            source,
+            config,
+            reader=reader,
+            landing=LandingStore(str(state / "landing")),
+            warehouse=warehouse,
+            batch_rows=batch_rows,
+        )
+
+
+def rows(state: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(state / "warehouse.duckdb"), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def stamp(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+
+
+def test_rest_query_pages_through_next_records_url(salesforce_fake, monkeypatch, tmp_path):
+    salesforce_fake.api.page_size = 2  # 5 accounts: 3 pages
+    loaded = load(
+        salesforce_fake, crm_source(salesforce_fake, monkeypatch), "account", tmp_path, batch_rows=2
+    )
+    api = salesforce_fake.api
+    assert api.served_count("GET", "/queryAll") == 1 + 1 + 2  # count, first page, 2 more
+    assert api.served_count("GET", "/queryAll/01g") == 2  # the nextRecordsUrl pages
+    assert api.served_count("POST", "/jobs/query") == 0
+    assert loaded.manifest.row_count == 5
+    assert [f.rows for f in loaded.manifest.files] == [2, 2, 1]
+    assert rows(tmp_path, "select id from raw_crm.account order by id") == [
+        (i,) for i in ACCOUNT_IDS
+    ]
+
+
+def test_bulk_and_rest_produce_the_same_table(salesforce_fake, monkeypatch, tmp_path):
+    api = salesforce_fake.api
+    rest = load(
+        salesforce_fake, crm_source(salesforce_fake, monkeypatch), "account", tmp_path / "rest"
+    )
+    assert api.served_count("POST", "/jobs/query") == 0
+    bulk = load(
+        salesforce_fake,
+        crm_source(salesforce_fake, monkeypatch, bulk_threshold=1),
+        "account",
+        tmp_path / "bulk",
+        batch_rows=2,
+    )
+    assert api.served_count("POST", "/jobs/query") == 1
+    assert api.served_count("GET", "/results") == 3  # result pages of 2, 2 and 1 rows
+    assert rest.manifest.counters["bulk_api_jobs"] == 0
+    assert bulk.manifest.counters["bulk_api_jobs"] == 1
+    # Same types column for column, and the same values, awkward text included.
+    assert rest.manifest.columns == bulk.manifest.columns
+    assert rest.outcome.columns == bulk.outcome.columns
+    query = "select * exclude (_load_id, _extracted_at) from raw_crm.account order by id"
+    rest_rows, bulk_rows = rows(tmp_path / "rest", query), rows(tmp_path / "bulk", query)
+    assert rest_rows == bulk_rows
+    assert len(rest_rows) == 5
+    names = {r[0]: r[1] for r in rows(tmp_path / "bulk", "select id, name from raw_crm.account")}
+    assert names[ACCOUNT_IDS[0]] == 'Acme "Anvils", Inc.'
+
+
+def test_a_late_record_inside_the_lookback_is_not_missed(salesforce_fake, monkeypatch, tmp_path):
+    source = crm_source(salesforce_fake, monkeypatch)
+    first = load(salesforce_fake, source, "account", tmp_path)
+    watermark = first.outcome.watermark
+    assert watermark == datetime(2024, 3, 1, 10, 20, tzinfo=UTC)
+    # Two records whose transactions committed after the first load, with SystemModstamps
+    # behind the watermark: 2 minutes (inside the 5 minute lookback) and 20 minutes (outside).
+    api = salesforce_fake.api
+    for suffix, behind in (("6", timedelta(minutes=2)), ("7", timedelta(minutes=20))):
+        api.upsert(
+            "Account",
+            {
+                "Id": f"001TEST000000000{suffix}AA",
+                "Name": f"Late {suffix}",
+                "Active__c": True,
+                "CreatedDate": stamp(watermark - behind),
+                "SystemModstamp": stamp(watermark - behind),
+            },
+        )
+    second = load(salesforce_fake, source, "account", tmp_path)
+    assert second.since == watermark - timedelta(minutes=5)
+    late = rows(tmp_path, "select name from raw_crm.account where name like 'Late%'")
+    assert late == [("Late 6",)]
+    # The window re-read the accounts of 10:15 and 10:20 too; the merge keeps one row per Id.
+    assert second.manifest.row_count == 3
+    assert rows(tmp_path, "select count(*), count(distinct id) from raw_crm.account") == [(6, 6)]
+
+
+def test_a_deleted_record_arrives_flagged(salesforce_fake, monkeypatch, tmp_path):
+    source = crm_source(salesforce_fake, monkeypatch)
+    load(salesforce_fake, source, "opportunity", tmp_path)
+    salesforce_fake.api.delete("Opportunity", "006TEST0000000003AA", at="2024-03-05T12:00:00.000Z")
+    second = load(salesforce_fake, source, "opportunity", tmp_path)
+    assert second.manifest.counters["deleted_records"] == 1
+    assert rows(tmp_path, "select id from raw_crm.opportunity where _deleted") == [
+        ("006TEST0000000003AA",)
+    ]
+    assert rows(tmp_path, "select count(*) from raw_crm.opportunity") == [(5,)]
+
+
+def test_api_usage_from_the_limits_header_is_in_the_load_metadata(
+    salesforce_fake, monkeypatch, tmp_path
+):
+    api = salesforce_fake.api
+    api.api_used, api.api_limit = 4_321, 100_000
+    loaded = load(salesforce_fake, crm_source(salesforce_fake, monkeypatch), "account", tmp_path)
+    served = sum(1 for _, path in api.served if path.startswith("/services/data/"))
+    assert loaded.manifest.counters["api_requests"] == served == 3  # describe, count, one page
+    assert loaded.manifest.counters["api_usage_used"] == 4_321 + 3
+    assert loaded.manifest.counters["api_usage_limit"] == 100_000
+
+
+@pytest.mark.parametrize(
+    ("settings", "used", "path"),
+    [
+        ({"api_floor": "10%"}, 13_600, "rest"),  # 1,400 left, 1,500 kept in reserve
+        # 15 left after describe and count; a bulk job for the 3 rows to read, 1 per result
+        # page, needs about 6 more, and 10 are kept in reserve (the same read through REST,
+        # one page, goes ahead).
+        ({"api_floor": 10, "bulk_threshold": 1}, 14_983, "bulk"),
+    ],
+    ids=["below-the-floor", "the-read-would-cross-it"],
+)
+def test_the_api_floor_stops_the_load_before_anything_is_written(
+    salesforce_fake, monkeypatch, tmp_path, settings, used, path
+):
+    source = crm_source(salesforce_fake, monkeypatch, **settings)
+    api = salesforce_fake.api
+    api.api_limit = 15_000
+    # A first load under healthy usage, so that there is a table and a watermark to keep.
+    api.api_used = 0
+    load(salesforce_fake, source, "account", tmp_path, batch_rows=1)
+    before = rows(tmp_path, "select * from raw_crm.account order by id")
+    watermarks = rows(tmp_path, "select * from _tributary.watermarks")
+    landed = sorted((tmp_path / "landing" / "crm" / "account").iterdir())
+    jobs = api.served_count("POST", "/jobs/query")
+
+    api.upsert(
+        "Account",
+        {"Id": ACCOUNT_IDS[1], "Name": "Changed", "SystemModstamp": "2024-04-01T00:00:00.000Z"},
+    )
+    api.api_used = used
+    with pytest.raises(ApiFloorReached) as stopped:
+        load(salesforce_fake, source, "account", tmp_path, batch_rows=1)
+    message = str(stopped.value)
+    assert "object Account" in message and "daily API requests left" in message
+    assert "stopped before writing anything" in message
+    assert api.session_id not in message
+    assert api.served_count("POST", "/jobs/query") == jobs  # no bulk job was started
+    assert sorted((tmp_path / "landing" / "crm" / "account").iterdir()) == landed
+    assert rows(tmp_path, "select * from raw_crm.account order by id") == before
+    assert rows(tmp_path, "select * from _tributary.watermarks") == watermarks
+    if path == "bulk":  # the same usage lets a 1-page REST read through
+        api.api_used = used
+        rest = crm_source(salesforce_fake, monkeypatch, api_floor=10)
+        assert load(salesforce_fake, rest, "account", tmp_path).manifest.row_count >= 1

@@ -1,0 +1,205 @@
+"""Export configuration errors, the SQL a run reads, and the store's rules on a local folder."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from tributary.config import ConfigError, ExportConfig, load_project
+from tributary.config.models import _check_frequency
+from tributary.exports import ExportError, ExportStore, FileFormat
+from tributary.exports.query import export_sql, partition_sql, sql_literal
+
+
+def write_export(config_dir: Path, **fields) -> None:
+    export = {"name": "bad", "model": "dim_customer"} | fields
+    (config_dir / "exports" / f"{export['name']}.yaml").write_text(yaml.safe_dump(export))
+
+
+def load_error(config_dir: Path) -> str:
+    with pytest.raises(ConfigError) as raised:
+        load_project(config_dir)
+    return str(raised.value)
+
+
+BAD_EXPORTS = [
+    ({"format": "csv", "compression": "zstd"},
+     "'compression' for csv: expected one of none, gzip (got 'zstd')"),
+    ({"csv": {"header": False}}, "'csv' options apply to format: csv only"),
+    ({"format": "csv", "csv": {"delimiter": '"'}},
+     "csv.delimiter: expected a delimiter other than a quote"),
+    ({"model": None, "query": "select 1 where x = {{ day }}", "depends_on": ["fct_sales"]},
+     "query: unknown parameter day; expected one of partition_date, partition_start, "
+     "partition_end or a key of 'parameters'"),
+    ({"parameters": {"partition_date": "2024-01-01"}},
+     "parameters: partition_date is set by each run"),
+    ({"parameters": {"regions": ["EU"]}}, "parameters.regions: expected a single value"),
+    ({"partitioning": {"by": "date", "start_date": "2024-01-01"}},
+     "partitioning by date needs the day's rows"),
+    ({"partitioning": {"by": "column"}}, "partitioning: partitioning by column needs 'column'"),
+    ({"partitioning": {"by": "date"}}, "partitioning: partitioning by date needs 'start_date'"),
+    ({"partitioning": {"by": "month"}},
+     "partitioning.by: Input should be 'run_date', 'date' or 'column' (got 'month')"),
+    ({"retention": 0}, "retention: Input should be greater than 0"),
+    ({"name": "_tmp"}, "name: names starting with '_' are reserved"),
+    ({"frequency": "0 25 * * *"},
+     "frequency: expected one of hourly, daily, weekly or a 5-field cron string"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"), BAD_EXPORTS, ids=[str(f)[:40] for f, _ in BAD_EXPORTS]
+)
+def test_bad_export_configuration_is_named(config_dir: Path, fields: dict, expected: str) -> None:
+    write_export(config_dir, **fields)
+    message = load_error(config_dir)
+    name = fields.get("name", "bad")
+    assert message.startswith(f"{config_dir / 'exports' / name}.yaml: "), message
+    assert expected in message
+
+
+def test_export_store_url_must_be_a_folder_or_gcs(config_dir: Path) -> None:
+    platform = yaml.safe_load((config_dir / "platform.yaml").read_text())
+    platform["exports"] = {"url": "s3://bucket/exports"}
+    (config_dir / "platform.yaml").write_text(yaml.safe_dump(platform))
+    assert "platform.yaml: exports.url: expected a folder, file:// or gs://" in (
+        load_error(config_dir)
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [("hourly", True), ("0 6 * * MON-FRI", True), ("*/15 * * * *", True), ("0 0 1 jan,jul *", True),
+     ("61 * * * *", False), ("0 6 * * FUNDAY", False), ("* * *", False), ("*/0 * * * *", False),
+     ("5-2 * * * *", False), ("0 0 0 * *", False)],
+)  # fmt: skip
+def test_frequency_is_a_known_word_or_a_valid_cron(value: str, valid: bool) -> None:
+    if valid:
+        assert _check_frequency(value) == value
+    else:
+        with pytest.raises(ValueError):
+            _check_frequency(value)
+
+
+def test_literals_are_typed_and_quoted() -> None:
+    assert sql_literal("O'Brien") == "'O''Brien'"
+    assert sql_literal(True) == "true"
+    assert sql_literal(Decimal("10.50")) == "10.50"
+    assert sql_literal(date(2024, 5, 1)) == "date '2024-05-01'"
+    plus_two = timezone(timedelta(hours=2))
+    assert sql_literal(datetime(2024, 5, 1, 2, 0, tzinfo=plus_two)) == (
+        "timestamp '2024-05-01 00:00:00'"
+    )
+
+
+def test_partition_sql_narrows_to_the_day_or_orders_by_the_column() -> None:
+    by_day = ExportConfig.model_validate(
+        {"name": "e", "model": "m", "partitioning": {"by": "date", "start_date": "2024-01-01",
+                                                     "column": "sold_at"}}
+    )  # fmt: skip
+    assert partition_sql(by_day, 'select * from "marts"."m"', date(2024, 2, 29)) == (
+        'select * from (select * from "marts"."m") as export_rows where "sold_at" >= '
+        "timestamp '2024-02-29 00:00:00' and \"sold_at\" < timestamp '2024-03-01 00:00:00'"
+    )
+    by_region = ExportConfig.model_validate(
+        {"name": "e", "depends_on": ["m"], "parameters": {"kind": "it's"},
+         "query": "select * from t where kind = {{ kind }} and d < {{ partition_date }};",
+         "partitioning": {"by": "column", "column": "region"}}
+    )  # fmt: skip
+    sql = export_sql(model=None, query=by_region.query, relations={})
+    assert partition_sql(by_region, sql, date(2024, 5, 1)) == (
+        "select * from (select * from t where kind = 'it''s' and d < date '2024-05-01') "
+        'as export_rows order by "region" nulls last'
+    )
+
+
+def reader(*batches: dict, schema: pa.Schema) -> pa.RecordBatchReader:
+    return pa.RecordBatchReader.from_batches(
+        schema, [pa.RecordBatch.from_pydict(b, schema=schema) for b in batches]
+    )
+
+
+SCHEMA = pa.schema([("region", pa.string()), ("n", pa.int64())])
+
+
+def test_an_empty_result_is_published_as_one_file_with_its_schema(tmp_path: Path) -> None:
+    store = ExportStore(str(tmp_path))
+    publication = store.publish(
+        reader(schema=SCHEMA), export="e", partition="dt=2024-05-01", asset="export/e"
+    )
+    assert publication.manifest.row_count == 0
+    [part] = publication.manifest.files
+    table = pq.read_table(tmp_path / "e" / "dt=2024-05-01" / part.path)
+    assert table.schema == SCHEMA and table.num_rows == 0
+    assert (tmp_path / "e" / "dt=2024-05-01" / "_SUCCESS").is_file()
+
+
+def test_files_hold_at_most_rows_per_file(tmp_path: Path) -> None:
+    store = ExportStore(str(tmp_path))
+    batches = reader({"region": ["a"] * 5, "n": list(range(5))}, {"region": ["b"] * 2, "n": [5, 6]},
+                     schema=SCHEMA)  # fmt: skip
+    publication = store.publish(
+        batches,
+        export="e",
+        partition="dt=2024-05-01",
+        asset="export/e",
+        file_format=FileFormat(kind="csv"),
+        rows_per_file=3,
+    )
+    assert [(f.path, f.rows) for f in publication.manifest.files] == [
+        ("part-00000.csv", 3),
+        ("part-00001.csv", 3),
+        ("part-00002.csv", 1),
+    ]
+    last = (tmp_path / "e" / "dt=2024-05-01" / "part-00002.csv").read_bytes()
+    assert last == b'"region","n"\r\n"b",6\r\n'
+
+
+def test_column_partitions_must_arrive_grouped(tmp_path: Path) -> None:
+    store = ExportStore(str(tmp_path))
+    batches = reader({"region": ["a", "b", "a"], "n": [1, 2, 3]}, schema=SCHEMA)
+    with pytest.raises(ExportError, match="rows of partition region=a arrived after other"):
+        store.publish_by_column(batches, export="e", column="region", asset="export/e")
+    assert store.partitions("e") == []  # nothing was published, nothing left staged
+    assert list((tmp_path / "_tmp" / "e").iterdir()) == []
+    with pytest.raises(ExportError, match="partitioning column 'zone' is not in the result"):
+        store.publish_by_column(reader(schema=SCHEMA), export="e", column="zone", asset="export/e")
+
+
+def test_column_values_become_safe_folder_names(tmp_path: Path) -> None:
+    store = ExportStore(str(tmp_path))
+    batches = reader({"region": ["a/b c", "a/b c", None], "n": [1, 2, 3]}, schema=SCHEMA)
+    published = store.publish_by_column(batches, export="e", column="region", asset="export/e")
+    assert [p.manifest.partition for p in published] == [
+        "region=a%2Fb%20c",
+        "region=__HIVE_DEFAULT_PARTITION__",
+    ]
+    assert published[0].manifest.published_at <= datetime.now(UTC)
+
+
+def test_a_failing_stream_publishes_nothing_and_leaves_nothing_staged(tmp_path: Path) -> None:
+    store = ExportStore(str(tmp_path))
+    first = reader({"region": ["a"], "n": [1]}, schema=SCHEMA)
+    store.publish(first, export="e", partition="dt=2024-05-01", asset="export/e")
+    before = (tmp_path / "e" / "dt=2024-05-01" / "part-00000.parquet").read_bytes()
+
+    def failing():
+        yield pa.RecordBatch.from_pydict({"region": ["b"], "n": [2]}, schema=SCHEMA)
+        raise RuntimeError("the warehouse went away")
+
+    with pytest.raises(RuntimeError, match="went away"):
+        store.publish(
+            pa.RecordBatchReader.from_batches(SCHEMA, failing()),
+            export="e",
+            partition="dt=2024-05-01",
+            asset="export/e",
+        )
+    assert (tmp_path / "e" / "dt=2024-05-01" / "part-00000.parquet").read_bytes() == before
+    assert store.read_manifest("e", "dt=2024-05-01").row_count == 1
+    assert list((tmp_path / "_tmp" / "e").iterdir()) == []

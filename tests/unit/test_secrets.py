@@ -1,0 +1,107 @@
+"""Secrets come from the environment only: resources hold names of environment variables (or
+dg.EnvVar), error messages never quote a secret, dbt receives passwords as its secret vars."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+from psycopg.conninfo import conninfo_to_dict
+from sqlalchemy.engine import make_url
+
+from tributary.config import ConnectionConfig, load_project
+from tributary.connection import redact, resolve_url
+from tributary.defs import build_definitions
+from tributary.defs.resources import WarehouseResource
+from tributary.defs.transform import DBT_PROJECT_DIR
+from tributary.errors import SourceError
+from tributary.warehouse.postgres import conninfo
+
+SECRET_WORDS = ("password", "passwd", "secret", "token", "credential", "private_key", "api_key")
+PASSWORD = "p@ss/w%rd: 'x'"
+
+
+def postgres_config(config_dir: Path) -> Path:
+    platform = yaml.safe_load((config_dir / "platform.yaml").read_text())
+    platform["warehouse"] = {
+        "target": "postgres",
+        "connection": {"url": "postgresql://loader@db:5432/dw", "password_env": "DW_PASSWORD"},
+    }
+    (config_dir / "platform.yaml").write_text(yaml.safe_dump(platform))
+    return config_dir
+
+
+@pytest.mark.parametrize("warehouse", ["duckdb", "postgres"])
+def test_resources_take_secrets_only_from_the_environment(
+    config_dir: Path, state_dir: Path, warehouse: str
+) -> None:
+    """Every resource field that looks like a secret holds the NAME of an environment variable
+    (`*_env`) or a dg.EnvVar, never a value; URLs carry no password. A resource added later
+    (S3, GCS credentials) is held to the same rule."""
+    if warehouse == "postgres":
+        postgres_config(config_dir)
+    defs = build_definitions(load_project(config_dir))
+    checked = 0
+    for name, resource in (defs.resources or {}).items():
+        if not isinstance(resource, dg.ConfigurableResource):
+            continue
+        for field in type(resource).model_fields:
+            value = getattr(resource, field)
+            if value is None or isinstance(value, dg.EnvVar):
+                continue
+            if any(word in field.lower() for word in SECRET_WORDS):
+                assert field.endswith("_env"), f"{name}.{field} holds a secret value"
+                assert str(value).isupper(), f"{name}.{field} should name an env variable"
+                checked += 1
+            if field.endswith("url") and isinstance(value, str) and "://" in value:
+                assert make_url(value).password is None, f"{name}.{field} holds a password"
+    assert checked == (1 if warehouse == "postgres" else 0)
+
+
+def test_redact_removes_every_written_form_of_the_password() -> None:
+    url = make_url("mysql://u@h/db").set(password=PASSWORD)
+    rendered = url.render_as_string(hide_password=False)
+    assert PASSWORD not in rendered  # it is percent-encoded in the URL...
+    message = f"could not connect to {rendered} with password {PASSWORD}"
+    cleaned = redact(message, url)
+    assert "p@ss" not in cleaned and "p%40ss" not in cleaned  # ...and removed in both forms
+    assert cleaned == "could not connect to mysql://u:***@h/db with password ***"
+
+
+def test_an_unparseable_url_in_the_environment_is_not_quoted(monkeypatch) -> None:
+    monkeypatch.setenv("SHOP_URL", "mysql://u:Sup3rSecret@h:port/db")
+    with pytest.raises(SourceError) as raised:
+        resolve_url(ConnectionConfig(url_env="SHOP_URL"), owner="source 'shop'", state_dir=Path())
+    assert "Sup3rSecret" not in str(raised.value)
+    assert "environment variable SHOP_URL does not hold a valid URL" in str(raised.value)
+
+
+def test_dbt_gets_the_warehouse_password_as_a_dbt_secret(monkeypatch) -> None:
+    monkeypatch.setenv("DW_PASSWORD", PASSWORD)
+    resource = WarehouseResource(
+        target="postgres", url="postgresql://loader@db:5432/dw", password_env="DW_PASSWORD"
+    )
+    env = resource.dbt_env()
+    # dbt only accepts DBT_ENV_SECRET_* variables in profiles.yml, and scrubs them from logs
+    assert env["DBT_ENV_SECRET_TRIBUTARY_WAREHOUSE_PASSWORD"] == PASSWORD
+    assert [key for key, value in env.items() if value == PASSWORD] == [
+        "DBT_ENV_SECRET_TRIBUTARY_WAREHOUSE_PASSWORD"
+    ]
+    profiles = (DBT_PROJECT_DIR / "profiles.yml").read_text()
+    # the postgres and redshift targets both take it so, and no password any other way
+    secret = "password: \"{{ env_var('DBT_ENV_SECRET_TRIBUTARY_WAREHOUSE_PASSWORD', '') }}\""
+    assert profiles.count(secret) == profiles.count("password:") == 2
+
+
+def test_postgres_connection_strings_quote_any_password() -> None:
+    url = make_url("postgresql://loader@db:5433/dw?sslmode=require").set(password=PASSWORD)
+    assert conninfo_to_dict(conninfo(url)) == {
+        "host": "db",
+        "port": "5433",
+        "user": "loader",
+        "password": PASSWORD,
+        "dbname": "dw",
+        "sslmode": "require",
+    }
