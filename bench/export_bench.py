@@ -3,6 +3,7 @@ baselines measured in the same run on the same table.
 
 Every case runs in a fresh Python process (the same imports in each), so its peak RSS is its
 own: the parent reads it from os.wait4. Wall time is measured in the child around the work.
+Measuring, medians and tables are bench/measure.py's, shared by every benchmark.
 
     python -m bench.export_bench [--rows N] [--no-gcs]      (or: make bench)
 """
@@ -10,23 +11,21 @@ own: the parent reads it from os.wait4. Wall time is measured in the child aroun
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from bench.measure import REPEATS, Result, free_port, markdown_table, measure, ratio
+
+MODULE = "bench.export_bench"
 ROWS = 2_000_000
 BATCH_ROWS = 100_000
-REPEATS = 3
 TABLE = "bench.orders"
 # (case, what it does, the baseline its ratios are taken against)
 CASES = [
@@ -69,7 +68,18 @@ def create_tables(path: Path, rows: int) -> None:
 
 
 # --- the child: one case ---------------------------------------------------------------------
-def run_case(case: str, warehouse: Path, out: Path, rows: int) -> dict:
+def case_export(case: str, warehouse: str, out: str, rows: int) -> dict:
+    """One run of `case` (run by bench.measure in a fresh process); its output is removed
+    after the measurement."""
+    scratch = Path(out)
+    scratch.mkdir(parents=True)
+    try:
+        return _export(case, Path(warehouse), scratch, rows)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _export(case: str, warehouse: Path, out: Path, rows: int) -> dict:
     import duckdb
     import pyarrow.parquet as pq
 
@@ -127,54 +137,18 @@ def run_case(case: str, warehouse: Path, out: Path, rows: int) -> dict:
 
 
 # --- the parent: every case, the README table ------------------------------------------------
-@dataclass
-class Result:
-    case: str
-    description: str
-    baseline: str | None
-    rows: int
-    seconds: float
-    peak_rss_mb: float
-
-
-def measure_once(case: str, warehouse: Path, workdir: Path, rows: int, env: dict):
-    out = workdir / case
-    out.mkdir()
-    report = workdir / f"{case}.json"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.export_bench", "--case", case, "--warehouse",
-         str(warehouse), "--out", str(out), "--report", str(report), "--rows", str(rows)],
-        env=env,
-    )  # fmt: skip
-    _, status, usage = os.wait4(process.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"bench case {case} failed")
-    shutil.rmtree(out)
-    measured = json.loads(report.read_text())
-    return measured["rows"], measured["seconds"], usage.ru_maxrss / 1024  # KB on Linux
-
-
-def measure(case: str, warehouse: Path, workdir: Path, rows: int, env: dict) -> Result:
-    """The median of REPEATS runs (the machine is shared: single runs are noisy)."""
-    runs = [measure_once(case, warehouse, workdir, rows, env) for _ in range(REPEATS)]
+def measure_case(case: str, warehouse: Path, workdir: Path, rows: int, env: dict) -> Result:
+    """The median of REPEATS runs, each in a fresh process (bench/measure.py)."""
     description, baseline = next((d, b) for c, d, b in CASES if c == case)
-    return Result(
-        case=case,
-        description=description,
-        baseline=baseline,
-        rows=runs[0][0],
-        seconds=statistics.median(r[1] for r in runs),
-        peak_rss_mb=statistics.median(r[2] for r in runs),
-    )
+    params = {"case": case, "warehouse": str(warehouse), "out": str(workdir / case), "rows": rows}
+    return measure(MODULE, "export", description, params, baseline=baseline, env=env, name=case)
 
 
 def start_emulator() -> tuple[subprocess.Popen, str] | None:
     binary = Path(sys.executable).with_name("gcp-storage-emulator")
     if not binary.exists():
         return None
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
         [str(binary), "start", "--host", "127.0.0.1", "--port", str(port), "--in-memory", "-q",
@@ -196,20 +170,25 @@ def start_emulator() -> tuple[subprocess.Popen, str] | None:
 def table_markdown(results: list[Result]) -> str:
     by_case = {r.case: r for r in results}
     idle = by_case["imports_only"].peak_rss_mb
-    lines = [
-        "| case | rows | wall s | peak RSS MB | above imports MB | time vs baseline "
-        "| RSS vs baseline |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
+    rows = []
     for r in results:
         base = by_case.get(r.baseline) if r.baseline else None
-        ratio_t = f"{r.seconds / base.seconds:.2f}x `{base.case}`" if base else "-"
-        ratio_m = f"{r.peak_rss_mb / base.peak_rss_mb:.2f}x" if base else "-"
-        lines.append(
-            f"| {r.description} (`{r.case}`) | {r.rows:,} | {r.seconds:.2f} | "
-            f"{r.peak_rss_mb:.0f} | {r.peak_rss_mb - idle:.0f} | {ratio_t} | {ratio_m} |"
+        rows.append(
+            [
+                f"{r.description} (`{r.case}`)",
+                f"{r.runs[0].report['rows']:,}",
+                f"{r.seconds:.2f}",
+                f"{r.peak_rss_mb:.0f}",
+                f"{r.peak_rss_mb - idle:.0f}",
+                f"{ratio(r.seconds, base.seconds)} `{base.case}`" if base else "-",
+                ratio(r.peak_rss_mb, base.peak_rss_mb) if base else "-",
+            ]
         )
-    return "\n".join(lines)
+    return markdown_table(
+        ["case", "rows", "wall s", "peak RSS MB", "above imports MB", "time vs baseline",
+         "RSS vs baseline"],
+        rows,
+    )  # fmt: skip
 
 
 def run(rows: int = ROWS, gcs: bool = True) -> str:
@@ -237,9 +216,7 @@ def run(rows: int = ROWS, gcs: bool = True) -> str:
                     print(f"{case}: skipped (no gcp-storage-emulator)")
                     continue
                 env["STORAGE_EMULATOR_HOST"] = emulator[1]
-            result = measure(case, warehouse, workdir, rows, env)
-            print(f"{case:<30} {result.seconds:7.2f} s {result.peak_rss_mb:7.0f} MB")
-            results.append(result)
+            results.append(measure_case(case, warehouse, workdir, rows, env))
         size = warehouse.stat().st_size / 2**20
     finally:
         if emulator is not None:
@@ -261,16 +238,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=ROWS)
     parser.add_argument("--no-gcs", action="store_true")
     parser.add_argument("--create", type=Path, help="build the tables in this DuckDB file")
-    parser.add_argument("--case")
-    parser.add_argument("--warehouse", type=Path)
-    parser.add_argument("--out", type=Path)
-    parser.add_argument("--report", type=Path)
     args = parser.parse_args()
     if args.create:
         create_tables(args.create, args.rows)
-    elif args.case:
-        measured = run_case(args.case, args.warehouse, args.out, args.rows)
-        args.report.write_text(json.dumps(measured))
     else:
         print(run(args.rows, gcs=not args.no_gcs))
 

@@ -15,7 +15,13 @@ import sys
 from pathlib import Path
 
 README = Path(__file__).with_name("README.md")
-BENCHMARKS = {"export": "bench.export_bench"}
+BENCHMARKS = {
+    "export": "bench.export_bench",
+    "ingest": "bench.ingest_bench",
+    "rss": "bench.rss_bench",
+    "definitions": "bench.definitions_bench",
+    "overhead": "bench.overhead_bench",
+}
 
 
 def write_section(name: str, body: str) -> None:

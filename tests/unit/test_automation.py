@@ -82,6 +82,40 @@ def test_table_frequency_gets_its_own_schedule(project: ProjectConfig) -> None:
     assert defs.resolve_schedule_def("erp_sales_orders_schedule").cron_schedule == "*/15 * * * *"
 
 
+def test_tables_partitioned_differently_load_and_schedule_apart(
+    config_dir: Path, project: ProjectConfig
+) -> None:
+    # app.users is partitioned by tenant; a table partitioned by key range joins the source.
+    events = {
+        "name": "company_events",
+        "primary_key": ["event_id"],
+        "key_ranges": {"column": "event_id", "size": 100, "upper_bound": 300},
+    }
+    edit_yaml(config_dir / "sources" / "app.yaml", lambda d: d["tables"].append(events))
+    defs = build_definitions(load_project(config_dir))
+
+    # Every job resolves (a job mixing two partitions definitions fails the code location).
+    assert dg.Definitions.validate_loadable(defs) is None
+    jobs = {job.name for job in defs.get_repository_def().get_all_jobs()}
+    assert "__anonymous_asset_job_app_schedule" in jobs
+
+    at = datetime(2026, 11, 23, tzinfo=ZoneInfo("Europe/Berlin"))
+    shared = tick(defs, "app_schedule", at)
+    assert sorted(tuple(r.asset_selection) for r in shared) == sorted(
+        [(APP_COMPANIES,)] + [(APP_USERS,)] * 3
+    )
+    apart = defs.resolve_schedule_def("app_company_events_schedule")
+    assert (apart.cron_schedule, apart.execution_timezone) == ("0 0 * * *", "Europe/Berlin")
+    requests = tick(defs, "app_company_events_schedule", at)
+    assert [r.partition_key for r in requests] == [
+        "000000000000-000000000099",
+        "000000000100-000000000199",
+        "000000000200-000000000299",
+    ]
+    events_key = dg.AssetKey(["raw", "app", "company_events"])
+    assert {tuple(r.asset_selection) for r in requests} == {(events_key,)}
+
+
 def test_disabled_source_table_and_export_leave_schedules_and_automation(
     config_dir: Path, project: ProjectConfig
 ) -> None:

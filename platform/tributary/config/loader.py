@@ -26,6 +26,9 @@ STATE_DIR_ENV = "TRIBUTARY_STATE_DIR"
 # `salesforce` (where credentials are named), so that a mistyped secret cannot end up in a log.
 _ECHO_INPUT_TYPES = {"literal_error", "string_pattern_mismatch", "enum", "bool_parsing"}
 _NO_ECHO = {"connection", "salesforce"}
+# libyaml's parser where PyYAML was built with it (the same safe constructor): about 8 times
+# faster than the pure-Python one, which took a third of loading 1000 configured tables.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -115,7 +118,7 @@ def _load_named(files: Iterable[Path], model: type[Model]) -> tuple[Model, ...]:
 
 def _load_model(path: Path, model: type[Model]) -> Model:
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.load(path.read_text(), Loader=_YAML_LOADER) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{_display(path)}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):

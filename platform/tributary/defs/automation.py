@@ -80,16 +80,37 @@ def load_schedule(
     return schedule
 
 
+def split_by_partitions(
+    project: ProjectConfig, tables: list[TableConfig]
+) -> tuple[list[TableConfig], list[TableConfig]]:
+    """(tables one schedule can target, the rest). A schedule's job cannot hold assets of two
+    partitions definitions (tenants, and key ranges of different sizes), so the first one met
+    stays with the unpartitioned tables and a table partitioned otherwise is set apart."""
+    tenants = list(project.tenants.tenants)
+    together, apart = [], []
+    kept = None
+    for table in tables:
+        keys = partition_keys(table, tenants)
+        if keys is not None and kept is None:
+            kept = keys
+        (together if keys is None or keys == kept else apart).append(table)
+    return together, apart
+
+
 def source_schedules(project: ProjectConfig) -> list[dg.ScheduleDefinition]:
     """`<source>_schedule` for the source's enabled tables, and `<source>_<table>_schedule`
-    for a table with a frequency of its own."""
+    for a table with a frequency of its own, or partitioned unlike the source schedule's
+    other tables (at the source's frequency)."""
     schedules = []
     for source in project.sources:
         if not source.enabled:
             continue
         enabled = [t for t in source.tables if t.enabled]
+        # The tables with a schedule of their own, and its frequency.
+        own = {t.name: t.frequency for t in enabled if t.frequency}
         shared = [t for t in enabled if t.frequency is None]
         if source.frequency and shared:
+            shared, apart = split_by_partitions(project, shared)
             schedules.append(
                 load_schedule(
                     project,
@@ -99,15 +120,16 @@ def source_schedules(project: ProjectConfig) -> list[dg.ScheduleDefinition]:
                     frequency=source.frequency,
                 )
             )
+            own.update((t.name, source.frequency) for t in apart)
         for table in enabled:
-            if table.frequency:
+            if table.name in own:
                 schedules.append(
                     load_schedule(
                         project,
                         source,
                         [table],
                         name=f"{source.name}_{table.name}_schedule",
-                        frequency=table.frequency,
+                        frequency=own[table.name],
                     )
                 )
     return schedules
@@ -126,9 +148,11 @@ def inbox_sensor(project: ProjectConfig) -> dg.SensorDefinition:
     }
     keys = [raw_asset_key(source.name, table.name) for source, table in tables.values()]
 
+    # asset_selection, not target: a target becomes one job, which cannot hold tables of
+    # different partitions definitions; each request runs in the implicit asset job instead.
     @dg.sensor(
         name="landing_inbox_sensor",
-        target=dg.AssetSelection.assets(*keys),
+        asset_selection=dg.AssetSelection.assets(*keys),
         minimum_interval_seconds=60,
         default_status=default_status(project)[1],
         description="Loads manifests that outside tools drop into the landing inbox",

@@ -1,0 +1,221 @@
+"""Ingest: a 1,000,000-row MariaDB table loaded by Tributary (`tributary.ingest.ingest_table`:
+SqlSource → Parquet landing → warehouse) into PostgreSQL and into DuckDB, against the pipe
+limit measured on the same table in the same run:
+
+    mariadb --quick -B -N -e 'select * from t' | psql -c '\\copy t from stdin'
+
+The pipe is the floor for moving rows between these two servers: no types beyond text, no
+landing copy, no transaction around a swap. Tributary does more per row (Arrow types, a
+Parquet audit copy of every load, a staging table and one transaction that replaces the raw
+table, watermark and load log); the ratio says what that costs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from bench.measure import (
+    machine_line,
+    markdown_table,
+    measure,
+    measure_command,
+    parent_rss_mb,
+    ratio,
+)
+from bench.servers import (
+    MARIADB,
+    PG_COLUMNS,
+    PSQL,
+    Databases,
+    create_source_table,
+    databases,
+    psql,
+)
+
+ROWS = 1_000_000
+BATCH_ROWS = 100_000
+TABLE = "orders"
+MODULE = "bench.ingest_bench"
+
+
+# --- the child ---------------------------------------------------------------------------------
+def _imports():
+    """What every Tributary case imports (and imports_only imports, to show the floor)."""
+    from tributary.config import SourceConfig
+    from tributary.ingest import ingest_table
+    from tributary.landing import LandingStore
+    from tributary.sources import open_source
+    from tributary.warehouse import DuckDBWarehouse, PostgresWarehouse
+
+    return SourceConfig, ingest_table, LandingStore, open_source, DuckDBWarehouse, PostgresWarehouse
+
+
+def case_imports_only() -> dict:
+    _imports()
+    return {"seconds": 0.0, "rows": 0}
+
+
+def case_read_only(mysql_url: str, table: str, batch_rows: int = BATCH_ROWS) -> dict:
+    """Tributary's extraction alone (catalog, typed query, connectorx batches), discarded."""
+    SourceConfig, _, _, open_source, _, _ = _imports()
+    source = SourceConfig.model_validate(
+        {"name": "bench", "kind": "mysql", "connection": {"url": mysql_url},
+         "tables": [{"name": table, "primary_key": ["id"]}]}
+    )  # fmt: skip
+    started = time.perf_counter()
+    extract = open_source(source, state_dir=Path(".")).read(source.tables[0], batch_rows=batch_rows)
+    rows = sum(batch.num_rows for batch in extract.batches)
+    return {"seconds": time.perf_counter() - started, "rows": rows}
+
+
+def case_tributary(
+    mysql_url: str,
+    table: str,
+    target: str,
+    postgres_url: str | None = None,
+    batch_rows: int = BATCH_ROWS,
+) -> dict:
+    """One full load of `table`: extract → land (Parquet, zstd) → load into the warehouse."""
+    SourceConfig, ingest_table, LandingStore, open_source, DuckDBWarehouse, PostgresWarehouse = (
+        _imports()
+    )
+    source = SourceConfig.model_validate(
+        {"name": "bench", "kind": "mysql", "connection": {"url": mysql_url},
+         "tables": [{"name": table, "primary_key": ["id"], "mode": "full"}]}
+    )  # fmt: skip
+    scratch = Path(tempfile.mkdtemp(prefix="tributary-bench-ingest-"))
+    try:
+        warehouse = (
+            DuckDBWarehouse(scratch / "warehouse.duckdb")
+            if target == "duckdb"
+            else PostgresWarehouse(postgres_url)
+        )
+        started = time.perf_counter()
+        with warehouse:
+            load = ingest_table(
+                source,
+                source.tables[0],
+                reader=open_source(source, state_dir=scratch),
+                landing=LandingStore(str(scratch / "landing")),
+                warehouse=warehouse,
+                batch_rows=batch_rows,
+            )
+        seconds = time.perf_counter() - started
+        landed = sum(f.bytes for f in load.manifest.files)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return {
+        "seconds": seconds,
+        "rows": load.outcome.rows_in_table,
+        "landed_mb": landed / 2**20,
+        "parts": len(load.manifest.files),
+    }
+
+
+# --- the parent --------------------------------------------------------------------------------
+def pipe_command(dbs: Databases, table: str) -> list[str]:
+    select = f"set time_zone = '+00:00'; select * from {table}"
+    source = " ".join([*MARIADB, "--quick", "-B", "-N", "-D", dbs.name, "-e", f'"{select}"'])
+    copy = f"\\copy {table} from stdin with (null 'NULL')"
+    target = " ".join([*PSQL, "-d", dbs.name, "-c", f'"{copy}"'])
+    return ["bash", "-o", "pipefail", "-c", f"PGTZ=UTC {source} | PGTZ=UTC {target}"]
+
+
+def measure_pipe(dbs: Databases, table: str, rows: int):
+    psql(f"drop table if exists {table}; create table {table} {PG_COLUMNS}", dbs.name)
+    result = measure_command(
+        pipe_command(dbs, table),
+        "pipe",
+        "baseline: `mariadb --quick -B | psql \\copy` (text, no types, no landing copy)",
+        before_each=lambda: psql(f"truncate {table}", dbs.name),
+    )
+    copied = int(psql(f"select count(*) from {table}", dbs.name))
+    if copied != rows:
+        raise SystemExit(f"the pipe copied {copied:,} rows, expected {rows:,}")
+    psql(f"drop table {table}", dbs.name)
+    result.runs[0].report["rows"] = rows
+    return result
+
+
+def run(rows: int = ROWS) -> str:
+    with databases("ingest") as dbs:
+        started = time.perf_counter()
+        create_source_table(dbs, TABLE, rows)
+        print(
+            f"  source table {TABLE}: {rows:,} rows built in {time.perf_counter() - started:.1f} s"
+        )
+        params = {"mysql_url": dbs.mysql_url, "table": TABLE}
+        env = dict(os.environ)
+        results = [
+            measure(MODULE, "imports_only", "the same imports, no work: the RSS floor", env=env),
+            measure_pipe(dbs, TABLE, rows),
+            measure(
+                MODULE, "read_only",
+                "baseline: Tributary's extraction alone (connectorx Arrow batches, discarded)",
+                params, baseline="pipe", env=env,
+            ),
+            measure(
+                MODULE, "tributary", "Tributary → PostgreSQL (COPY, one transaction)",
+                {**params, "target": "postgres", "postgres_url": dbs.postgres_url},
+                baseline="pipe", env=env, name="tributary_postgres",
+            ),
+            measure(
+                MODULE, "tributary", "Tributary → DuckDB (from Arrow, one transaction)",
+                {**params, "target": "duckdb"}, baseline="pipe", env=env,
+                name="tributary_duckdb",
+            ),
+        ]  # fmt: skip
+        for result in results[3:]:
+            if result.runs[0].report["rows"] != rows:
+                raise SystemExit(f"{result.case}: {result.runs[0].report['rows']:,} rows loaded")
+    return section(results, rows)
+
+
+def section(results, rows: int) -> str:
+    by_case = {r.case: r for r in results}
+    floor = by_case["imports_only"].peak_rss_mb
+    table_rows = []
+    for r in results:
+        base = by_case.get(r.baseline) if r.baseline else None
+        count = r.runs[0].report.get("rows", 0)
+        table_rows.append(
+            [
+                f"{r.description} (`{r.case}`)",
+                f"{count:,}",
+                f"{r.seconds:.2f}",
+                f"{count / r.seconds:,.0f}" if count and r.seconds else "-",
+                f"{r.peak_rss_mb:.0f}",
+                f"{r.peak_rss_mb - floor:.0f}" if r.case != "pipe" else "-",
+                ratio(r.seconds, base.seconds) if base else "-",
+                ratio(r.peak_rss_mb, base.peak_rss_mb) if base else "-",
+            ]
+        )
+    landed = by_case["tributary_postgres"].runs[0].report
+    return (
+        f"{machine_line()} Table `{TABLE}`: {rows:,} rows, 10 columns (bigint, 2 int, 3 "
+        f"decimal, varchar, text, datetime(6), timestamp(6)), batches of {BATCH_ROWS:,} rows; "
+        f"landed as {landed['parts']} Parquet parts, {landed['landed_mb']:.0f} MB. The pipe's "
+        f"RSS is its largest process; the benchmark's own process peaked at "
+        f"{parent_rss_mb():.0f} MB.\n\n"
+        + markdown_table(
+            [
+                "case",
+                "rows",
+                "wall s",
+                "rows/s",
+                "peak RSS MB",
+                "above imports MB",
+                "time vs pipe",
+                "RSS vs pipe",
+            ],
+            table_rows,
+        )
+    )
+
+
+if __name__ == "__main__":
+    print(run())

@@ -1,0 +1,219 @@
+"""How every benchmark measures: each case in a fresh Python process, its peak RSS read by the
+parent with os.wait4, its wall time measured in the child around the work (imports excluded),
+the median of several runs, and ratios against baselines measured in the same run.
+
+A case is a plain function `case_<name>(**params) -> dict` in a benchmark module. The child
+runs it as `python -m bench.measure <module> <function> <params.json> <report.json>`; the
+dict it returns (with `seconds`, the wall time of the work) comes back through the report.
+
+The parent must stay small: a child started by subprocess (vfork) reports at least the
+parent's peak RSS as its own. So the parent imports nothing heavy (no tributary, dagster,
+pyarrow): benchmark modules import those inside their case functions.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPEATS = 3
+
+
+@dataclass
+class Run:
+    """One run of a case: what the child reported, and its peak RSS."""
+
+    report: dict[str, Any]
+    peak_rss_mb: float
+    process_seconds: float  # the whole child process, interpreter start and imports included
+
+    @property
+    def seconds(self) -> float:
+        return self.report["seconds"]
+
+
+@dataclass
+class Result:
+    """The median of a case's runs."""
+
+    case: str
+    description: str
+    runs: list[Run]
+    baseline: str | None = None
+
+    @property
+    def seconds(self) -> float:
+        return statistics.median(r.seconds for r in self.runs)
+
+    @property
+    def peak_rss_mb(self) -> float:
+        return statistics.median(r.peak_rss_mb for r in self.runs)
+
+    @property
+    def process_seconds(self) -> float:
+        return statistics.median(r.process_seconds for r in self.runs)
+
+    def median(self, key: str) -> float:
+        return statistics.median(r.report[key] for r in self.runs)
+
+
+def run_child(
+    argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> tuple[float, float]:
+    """Run a command to its end: (wall seconds of the whole process, peak RSS in MB).
+
+    The RSS is the largest of the process and its waited-for descendants (for a shell
+    pipeline: its largest member), as the kernel's rusage reports it. The command's output
+    goes to a log, shown if it fails.
+    """
+    with tempfile.TemporaryFile("w+") as log:
+        started = time.perf_counter()
+        process = subprocess.Popen(list(argv), env=env, cwd=cwd, stdout=log, stderr=log)
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            log.seek(0)
+            print(log.read()[-5000:], file=sys.stderr)
+            raise SystemExit(f"benchmark command failed ({process.returncode}): {' '.join(argv)}")
+    return elapsed, usage.ru_maxrss / 1024  # KB on Linux
+
+
+def run_case(module: str, case: str, params: dict[str, Any], *, env: dict | None = None) -> Run:
+    """One run of `module.case_<case>(**params)` in a fresh process."""
+    with tempfile.TemporaryDirectory(prefix="tributary-bench-report-") as tmp:
+        report = Path(tmp) / "report.json"
+        argv = [sys.executable, "-m", "bench.measure", module, f"case_{case}",
+                json.dumps(params), str(report)]  # fmt: skip
+        elapsed, rss = run_child(argv, env=env)
+        return Run(report=json.loads(report.read_text()), peak_rss_mb=rss, process_seconds=elapsed)
+
+
+def measure(
+    module: str,
+    case: str,
+    description: str,
+    params: dict[str, Any] | None = None,
+    *,
+    baseline: str | None = None,
+    repeats: int = REPEATS,
+    env: dict | None = None,
+    before_each: Callable[[], None] | None = None,
+    name: str | None = None,
+) -> Result:
+    """The median of `repeats` runs of a case (the machine is shared: single runs are noisy)."""
+    runs = []
+    for _ in range(repeats):
+        if before_each is not None:
+            before_each()
+        runs.append(run_case(module, case, params or {}, env=env))
+    result = Result(name or case, description, runs, baseline)
+    print(
+        f"  {result.case:<34} {result.seconds:8.2f} s {result.peak_rss_mb:7.0f} MB"
+        f"  (runs: {', '.join(f'{r.seconds:.2f}' for r in runs)})",
+        flush=True,
+    )
+    return result
+
+
+def measure_command(
+    argv: Sequence[str],
+    case: str,
+    description: str,
+    *,
+    baseline: str | None = None,
+    repeats: int = REPEATS,
+    env: dict | None = None,
+    cwd: Path | None = None,
+    before_each: Callable[[], None] | None = None,
+) -> Result:
+    """The median of `repeats` runs of an outside command, timed as a whole process."""
+    runs = []
+    for _ in range(repeats):
+        if before_each is not None:
+            before_each()
+        elapsed, rss = run_child(argv, env=env, cwd=cwd)
+        runs.append(Run(report={"seconds": elapsed}, peak_rss_mb=rss, process_seconds=elapsed))
+    result = Result(case, description, runs, baseline)
+    print(
+        f"  {case:<34} {result.seconds:8.2f} s {result.peak_rss_mb:7.0f} MB"
+        f"  (runs: {', '.join(f'{r.seconds:.2f}' for r in runs)})",
+        flush=True,
+    )
+    return result
+
+
+def ratio(value: float, base: float) -> str:
+    return f"{value / base:.2f}x" if base else "-"
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A Markdown table; columns after the first are right-aligned."""
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|---|" + "---:|" * (len(header) - 1),
+    ]
+    lines += [
+        "| " + " | ".join(str(cell).replace("|", "\\|") for cell in row) + " |" for row in rows
+    ]
+    return "\n".join(lines)
+
+
+def machine_line(repeats: int = REPEATS) -> str:
+    """When and where; the load average says how busy the (shared) machine was."""
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    return (
+        f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores (load average "
+        f"{load} at the end), Python {sys.version.split()[0]}; each figure is the median of "
+        f"{repeats} runs, each run in a fresh process (peak RSS from `os.wait4`)."
+    )
+
+
+def parent_rss_mb() -> float:
+    """The parent's own peak RSS: a floor under every child's (see the module docstring)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def workdir(prefix: str) -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix=f"tributary-bench-{prefix}-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def ensure_manifest() -> None:
+    """Definitions load the dbt manifest that `make manifest` prepares (`make bench` depends on
+    `install` only); an up-to-date manifest makes this a no-op."""
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run(["make", "-s", "-C", str(root), "manifest", f"VENV={sys.prefix}"], check=True)
+
+
+def _child(module: str, function: str, params: str, report: str) -> None:
+    result = getattr(importlib.import_module(module), function)(**json.loads(params))
+    Path(report).write_text(json.dumps(result))
+
+
+if __name__ == "__main__":
+    _child(*sys.argv[1:5])
