@@ -67,9 +67,11 @@ def build_raw_asset(
         if context.has_partition_key:
             where = slice_for(table, context.partition_key, list(project.tenants.tenants))
 
-        def load_table():
-            with warehouse.open() as wh:
-                if config.inbox_load_id:
+        reader = None if config.inbox_load_id else open_source(source, state_dir=project.state_dir)
+        with warehouse.open() as wh:
+
+            def load_table():
+                if reader is None:
                     return load_from_inbox(
                         source,
                         table,
@@ -81,26 +83,18 @@ def build_raw_asset(
                 return ingest_table(
                     source,
                     table,
-                    reader=open_source(source, state_dir=project.state_dir),
+                    reader=reader,
                     landing=landing.open(),
                     warehouse=wh,
                     batch_rows=project.platform.batch_rows,
                     where=where,
                 )
 
-        load = with_retries(context, project.platform.automation.retries, load_table)
-        # The blocking checks of this load (an inbox load has no source to count: its
-        # landed files are what it is compared with).
-        with warehouse.open() as wh:
+            load = with_retries(context, project.platform.automation.retries, load_table)
+            # The blocking checks of this load, in the same warehouse session (an inbox
+            # load has no source to count: its landed files are what it is compared with).
             check_results = load_check_results(
-                source,
-                table,
-                load,
-                reader=None
-                if config.inbox_load_id
-                else open_source(source, state_dir=project.state_dir),
-                warehouse=wh,
-                where=where,
+                source, table, load, reader=reader, warehouse=wh, where=where
             )
         outcome = load.outcome
         context.log.info(
