@@ -11,3 +11,7 @@ class SchemaDriftError(RuntimeError):
 
 class WarehouseError(RuntimeError):
     """The warehouse could not be reached or used."""
+
+
+class NullCursorError(SourceError):
+    """Rows of an incremental table have no cursor value, and its null_cursor says fail."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -14,13 +15,13 @@ import pyarrow.compute as pc
 
 from tributary.arrow import nonempty_batches
 from tributary.config import SourceConfig, TableConfig
-from tributary.errors import SourceError
+from tributary.errors import NullCursorError, SourceError
 from tributary.landing import LandingStore, Manifest
 from tributary.slices import TENANT_COLUMN, Slice
 from tributary.sources import SourceReader
 from tributary.warehouse import LoadOutcome, LoadTarget, Warehouse
 
-LOAD_COLUMNS = ("_load_id", "_extracted_at", "_deleted")
+NULL_CURSOR_EXCLUDED = "null_cursor_rows_excluded"
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ def load_target(source: SourceConfig, table: TableConfig, where: Slice | None = 
         primary_key=tuple(table.primary_key),
         cursor=table.cursor,
         where=where,
+        schema_contract=source.contract_for(table),
     )
 
 
@@ -76,9 +78,12 @@ def ingest_table(
     if table.mode == "incremental":
         since = read_from(warehouse.watermark(target), table.lookback)
     extract = reader.read(table, since=since, batch_rows=batch_rows, where=where)
+    batches = extract.batches
+    if table.mode == "incremental":
+        batches = apply_null_cursor_policy(batches, table, extract.counters)
     manifest = landing.land(
         with_load_columns(
-            extract.batches,
+            batches,
             load_id=load_id,
             extracted_at=started_at,
             tenant=where.low if where is not None and where.kind == "tenant" else None,
@@ -147,6 +152,36 @@ def load_from_inbox(
     return load_landed(target, manifest, landing=inbox, warehouse=warehouse)
 
 
+def apply_null_cursor_policy(
+    batches: pa.RecordBatchReader, table: TableConfig, counters: Counter
+) -> pa.RecordBatchReader:
+    """Rows whose cursor is NULL can never be found again by `cursor >= watermark`. `include`:
+    the source reads them on every load too, and they pass; `exclude`: they are dropped here
+    and counted; `fail`: they are counted, and the read fails at its end, before the landing
+    manifest is written, so nothing of it can be loaded."""
+    cursor = table.cursor
+
+    def checked() -> Iterator[pa.RecordBatch]:
+        nulls = 0
+        for batch in batches:
+            column = batch.column(cursor)
+            if column.null_count and table.null_cursor != "include":
+                nulls += column.null_count
+                if table.null_cursor == "exclude":
+                    batch = batch.filter(pc.is_valid(column))
+            yield batch
+        if nulls and table.null_cursor == "exclude":
+            counters[NULL_CURSOR_EXCLUDED] += nulls
+        elif nulls:
+            raise NullCursorError(
+                f"table '{table.name}': {nulls} row(s) have a NULL {cursor} (the cursor), and "
+                "an incremental load would never read them again; set null_cursor: include "
+                "(re-read and merge them on every load) or exclude (skip and count them)"
+            )
+
+    return pa.RecordBatchReader.from_batches(batches.schema, checked())
+
+
 def with_load_columns(
     batches: pa.RecordBatchReader,
     *,
@@ -155,7 +190,9 @@ def with_load_columns(
     tenant: int | str | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Each batch with the load metadata every raw row carries. `_deleted` is False unless
-    the source sends its own (Salesforce's IsDeleted), which is kept, in the same place."""
+    the source sends its own (Salesforce's IsDeleted), which is kept, in the same place.
+    `_load_row` is the row's position in the load: of two rows with one key and one cursor
+    value, the one read last wins (warehouse.base.latest_per_key)."""
     values: dict[str, tuple[Any, pa.DataType]] = {
         "_load_id": (load_id, pa.string()),
         "_extracted_at": (extracted_at, pa.timestamp("us", tz="UTC")),
@@ -166,6 +203,7 @@ def with_load_columns(
     # Each constant column is built once per load and sliced for every batch (zero-copy):
     # built per batch from Python lists, it took up to a tenth of a load's time.
     constants: dict[str, pa.Array] = {}
+    position = 0
     for batch in nonempty_batches(batches):
         rows = batch.num_rows
         sent: dict[str, pa.Array] = {}
@@ -176,8 +214,11 @@ def with_load_columns(
         for name, (value, arrow_type) in values.items():
             column = sent.get(name)
             if column is None:
-                if len(constants.get(name, ())) < rows:
+                if name not in constants or len(constants[name]) < rows:
                     constants[name] = pa.array([value] * rows, arrow_type)
                 column = constants[name].slice(0, rows)
             batch = batch.append_column(name, column)
-        yield batch
+        if "_load_row" not in constants or len(constants["_load_row"]) < rows:
+            constants["_load_row"] = pa.array(range(rows), pa.int64())
+        yield batch.append_column("_load_row", pc.add(constants["_load_row"][:rows], position))
+        position += rows

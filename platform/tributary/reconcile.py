@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -22,10 +22,18 @@ from tributary.config import TableConfig
 from tributary.ingest import TableLoad
 from tributary.landing.manifest import CursorType, decode_cursor
 from tributary.slices import Slice
-from tributary.sources import Profile, ProfilingSource, SourceReader, Window
-from tributary.warehouse import STATE_SCHEMA, LoadTarget, SqlWarehouse, quote_ident
+from tributary.sources import Profile, ProfilingSource, SourceReader, Window, cursor_conditions
+from tributary.warehouse import STATE_SCHEMA, LoadOutcome, LoadTarget, SqlWarehouse, quote_ident
 
 EXAMPLES = 5  # duplicate keys shown in a failed uniqueness check
+DUPLICATE_EXAMPLES = 10  # keys the source holds more than once, shown by reconciliation
+
+
+@runtime_checkable
+class KeyCheckingSource(Protocol):
+    """A source that can find the keys a window holds more than once."""
+
+    def duplicate_keys(self, table: TableConfig, window: Window, *, limit: int) -> list[tuple]: ...
 
 
 @dataclass(frozen=True)
@@ -35,18 +43,30 @@ class CheckOutcome:
     metadata: dict[str, str | int | float | bool] = field(default_factory=dict)
 
 
-def load_window(load: TableLoad, where: Slice | None, *, inbox: bool = False) -> Window:
+def load_window(
+    load: TableLoad, table: TableConfig, where: Slice | None, *, inbox: bool = False
+) -> Window:
     """What a load answers for: its slice, and for an incremental load the cursor range from
-    where it started reading to the highest value it landed. An incremental load from the
-    inbox was read by another tool from an unknown start: its window is its own cursor range."""
+    where it started reading to the highest value it landed (open above when it landed no
+    cursor value: nothing at or past its start). An incremental load from the inbox was read
+    by another tool from an unknown start: its window is its own cursor range."""
     manifest = load.manifest
-    if manifest.mode != "incremental":
+    if manifest.mode != "incremental" or table.cursor is None:
         return Window(where=where)
+    include_null = table.null_cursor == "include"
     cursor = manifest.cursor
     if cursor is None:
-        return Window(where=where, cursor=None)
+        if inbox:
+            return Window(where=where)
+        return Window(where=where, cursor=table.cursor, low=load.since, include_null=include_null)
     low = decode_cursor(cursor.type, cursor.min) if inbox else load.since
-    return Window(where=where, cursor=cursor.column, low=low, high=cursor.max_value)
+    return Window(
+        where=where,
+        cursor=cursor.column,
+        low=low,
+        high=cursor.max_value,
+        include_null=include_null,
+    )
 
 
 def window_predicate(window: Window) -> str | None:
@@ -55,11 +75,15 @@ def window_predicate(window: Window) -> str | None:
     if window.where is not None:
         conditions.append(sa.text(window.where.table_predicate()))
     if window.cursor is not None:
-        column = sa.column(window.cursor)
-        if window.low is not None:
-            conditions.append(column >= sa.literal(window.low))
-        if window.high is not None:
-            conditions.append(column <= sa.literal(window.high))
+        conditions.extend(
+            cursor_conditions(
+                sa.column(window.cursor),
+                window.low,
+                window.high,
+                include_null=window.include_null,
+                exclude_null=True,
+            )
+        )
     if not conditions:
         return None
     compiled = sa.and_(*conditions).compile(
@@ -97,7 +121,7 @@ def reconcile(
     count, the same highest cursor value and, when configured, the same checksum. `source`
     None: the load came from the landing inbox, and is compared with its landed files."""
     inbox = source is None
-    window = load_window(load, target.where, inbox=inbox)
+    window = load_window(load, table, target.where, inbox=inbox)
     checksum = list(table.checks.checksum)
     loaded = warehouse_profile(warehouse, target, window, checksum=checksum)
     kind = load.manifest.cursor.type if load.manifest.cursor else None
@@ -132,6 +156,17 @@ def reconcile(
             f"the {compared_with} hold {_rows(expected.rows)}, the warehouse {loaded.rows} "
             + (f"({difference} missing)" if difference > 0 else f"({-difference} extra)")
         )
+        if difference > 0 and table.primary_key and isinstance(source, KeyCheckingSource):
+            duplicated = source.duplicate_keys(table, window, limit=DUPLICATE_EXAMPLES)
+            if duplicated:
+                shown = "; ".join(_key_text(table.primary_key, row) for row in duplicated)
+                metadata["source_duplicate_keys"] = shown
+                problems.append(
+                    f"the source holds primary keys more than once ({shown}"
+                    + (", ..." if len(duplicated) == DUPLICATE_EXAMPLES else "")
+                    + "): the warehouse keeps one row per key, the one with the highest "
+                    f"{table.cursor or 'position'} and, among equals, the one read last"
+                )
     if window.cursor is not None:
         source_max = comparable(expected.max_cursor, kind)
         warehouse_max = comparable(loaded.max_cursor, kind)
@@ -184,17 +219,31 @@ def duplicate_keys(warehouse: SqlWarehouse, target: LoadTarget) -> CheckOutcome:
     if not duplicated:
         return CheckOutcome(True, f"{table_name}: every primary key is unique", metadata)
     examples = warehouse.query(f"{groups} order by count(*) desc, {keys} limit {EXAMPLES}")
-    shown = "; ".join(
-        ", ".join(f"{key}={value!r}" for key, value in zip(target.primary_key, row, strict=False))
-        + f" ({row[-1]} rows)"
-        for row in examples
-    )
+    shown = "; ".join(_key_text(list(target.primary_key), tuple(row)) for row in examples)
     metadata["examples"] = shown
     return CheckOutcome(
         False,
         f"{table_name}: {duplicated} primary key(s) appear more than once, e.g. {shown}",
         metadata,
     )
+
+
+def schema_drift(outcome: LoadOutcome) -> CheckOutcome:
+    """The raw table's columns all still come from the source."""
+    metadata: dict[str, Any] = {
+        "table": outcome.table_name,
+        "columns_missing": ", ".join(outcome.missing_columns) or "-",
+        "columns_added": ", ".join(outcome.added_columns) or "-",
+    }
+    if outcome.missing_columns:
+        return CheckOutcome(
+            False,
+            f"{outcome.table_name}: the source no longer sends "
+            f"{', '.join(outcome.missing_columns)} (dropped or renamed there); the raw table "
+            "keeps the column, NULL in the rows loaded since",
+            metadata,
+        )
+    return CheckOutcome(True, f"{outcome.table_name}: every column comes from the source", metadata)
 
 
 def freshness(
@@ -265,6 +314,13 @@ def comparable(value: Any, kind: CursorType | None) -> Any:
     if kind == "decimal":
         return Decimal(str(value)).normalize()
     return str(value)
+
+
+def _key_text(primary_key: list[str], row: tuple) -> str:
+    """A key and its row count, e.g. `id=7 (2 rows)`."""
+    *values, rows = row
+    key = ", ".join(f"{name}={value!r}" for name, value in zip(primary_key, values, strict=True))
+    return f"{key} ({rows} rows)"
 
 
 def describe_window(window: Window) -> str:

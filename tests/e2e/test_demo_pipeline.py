@@ -185,7 +185,10 @@ def test_materializations_carry_metadata(built) -> None:
     assert metadata["dagster/table_name"].value == "raw_erp.customers"
     columns = [c.name for c in metadata["dagster/column_schema"].schema.columns]
     assert columns[:2] == ["customer_id", "customer_name"]
-    assert columns[-3:] == ["_load_id", "_extracted_at", "_deleted"]
+    assert columns[-4:] == ["_load_id", "_extracted_at", "_deleted", "_load_row"]
+    assert metadata["rows_loaded"].value == 50
+    assert metadata["columns_missing"].value == "-"
+    assert metadata["duplicate_keys_repaired"].value == 0
     landing = Path(metadata["landing_path"].value.removeprefix("file://"))
     assert landing.name == metadata["load_id"].value
     assert (landing / "manifest.json").is_file()

@@ -79,6 +79,20 @@ def role_prefix(postgres) -> Iterator[str]:
             con.execute(f'drop role "{role}"')
 
 
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse(request, tmp_path):
+    """Each SQL warehouse that runs here: the embedded DuckDB file, and a fresh PostgreSQL
+    database."""
+    from tributary.warehouse import DuckDBWarehouse, PostgresWarehouse
+
+    if request.param == "duckdb":
+        with DuckDBWarehouse(tmp_path / "warehouse.duckdb") as duck:
+            yield duck
+    else:
+        with PostgresWarehouse(request.getfixturevalue("postgres")) as pg:
+            yield pg
+
+
 def run_sql(con: pymysql.connections.Connection, *statements: str, params=None) -> None:
     with con.cursor() as cursor:
         for statement in statements:

@@ -132,17 +132,26 @@ def test_duplicate_keys_are_caught(mariadb, tmp_path) -> None:
     table = TableConfig(name="items", primary_key=["sku"])
     with DuckDBWarehouse(tmp_path / "warehouse.duckdb") as warehouse:
         _, outcome = load_and_reconcile(url, table, warehouse, tmp_path / "landing")
-        assert outcome.passed  # every source row arrived
-        unique = duplicate_keys(warehouse, load_target(shop(url, table), table))
+        target = load_target(shop(url, table), table)
+        # The source's duplicates are named; the raw table keeps one row per key.
+        assert not outcome.passed
+        assert "the source hold 6 rows, the warehouse 3 (3 missing)" in outcome.description
+        assert outcome.metadata["source_duplicate_keys"] == "sku='c' (3 rows); sku='b' (2 rows)"
+        assert duplicate_keys(warehouse, target).passed
+
+        # A raw table written before loads kept one row per key.
+        warehouse.execute("insert into raw_shop.items select * from raw_shop.items")
+        warehouse.execute("insert into raw_shop.items select * from raw_shop.items where sku = 'c'")
+        unique = duplicate_keys(warehouse, target)
     assert not unique.passed
-    assert unique.metadata["duplicated_keys"] == 2
-    assert unique.metadata["surplus_rows"] == 3
-    assert "2 primary key(s) appear more than once, e.g. sku='c' (3 rows); sku='b' (2 rows)" in (
+    assert unique.metadata["duplicated_keys"] == 3
+    assert unique.metadata["surplus_rows"] == 5
+    assert "3 primary key(s) appear more than once, e.g. sku='c' (4 rows); sku='a' (2 rows)" in (
         unique.description
     )
 
 
-def test_the_uniqueness_check_blocks_in_a_run(mariadb, state_dir, tmp_path) -> None:
+def test_duplicate_source_keys_block_the_run(mariadb, state_dir, tmp_path) -> None:
     url, con = mariadb
     run_sql(
         con,
@@ -172,9 +181,10 @@ def test_the_uniqueness_check_blocks_in_a_run(mariadb, state_dir, tmp_path) -> N
     )
     assert not result.success
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    assert evaluations["reconciliation"].passed
-    assert not evaluations["unique_primary_key"].passed
-    assert evaluations["unique_primary_key"].metadata["examples"].value == "sku='a' (2 rows)"
+    assert evaluations["unique_primary_key"].passed  # the raw table keeps one row per key
+    reconciliation = evaluations["reconciliation"]
+    assert not reconciliation.passed
+    assert reconciliation.metadata["source_duplicate_keys"].value == "sku='a' (2 rows)"
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert "blocking asset check failed" in failure.step_failure_data.error.message
 

@@ -240,20 +240,27 @@ def test_redshift_full_loads_copy_then_swap_by_rename(redshift, landing, postgre
     manifest_url = (
         f"{landing.uri(landing.load_dir('crm', 'customers', second.load_id))}/copy.manifest"
     )
-    columns = '"id", "name", "balance", "updated_at", "_load_id", "_extracted_at", "_deleted"'
+    columns = (
+        '"id", "name", "balance", "updated_at", "_load_id", "_extracted_at", "_deleted", '
+        '"_load_row"'
+    )
+    exists = "select 1 from information_schema.tables where table_schema = %s and table_name = %s"
     assert connection.transaction_log() == [
         "begin",
-        'create schema if not exists "raw_crm"',
+        exists,
+        'lock "raw_crm"."customers"',  # loads of one table wait for each other
+        exists,
         "select arrow_schema from _tributary.table_schemas where source = %s and table_name = %s",
         'create table "raw_crm"."customers__load_0000bbbb" ("id" bigint, "name" varchar(65535), '
         '"balance" numeric(12, 2), "updated_at" timestamptz, "_load_id" varchar(65535), '
-        '"_extracted_at" timestamptz, "_deleted" boolean)',
+        '"_extracted_at" timestamptz, "_deleted" boolean, "_load_row" bigint)',
         f'copy "raw_crm"."customers__load_0000bbbb" from \'{manifest_url}\' '
         f"iam_role '{IAM_ROLE}' format as parquet manifest",
-        "select 1 from information_schema.tables where table_schema = %s and table_name = %s",
         'create table "raw_crm"."customers__swap_0000bbbb" (like "raw_crm"."customers")',
         f'insert into "raw_crm"."customers__swap_0000bbbb" ({columns}) '
-        f'select {columns} from "raw_crm"."customers__load_0000bbbb"',
+        f"select {columns} from (select *, row_number() over "
+        '(partition by "id" order by "_load_id" desc, "_load_row" desc) as _tributary_rank '
+        'from "raw_crm"."customers__load_0000bbbb") as ranked where _tributary_rank = 1',
         'alter table "raw_crm"."customers" rename to "customers__old_0000bbbb"',
         'alter table "raw_crm"."customers__swap_0000bbbb" rename to "customers"',
         'drop table "raw_crm"."customers__old_0000bbbb"',
@@ -308,23 +315,35 @@ def test_redshift_incremental_loads_merge_the_latest_row_per_key(redshift, landi
     outcome = load(warehouse, landing, target, second)
 
     log = connection.transaction_log()
-    columns = '"id", "name", "balance", "updated_at", "_load_id", "_extracted_at", "_deleted"'
+    assert log[1:3] == [
+        "select 1 from information_schema.tables where table_schema = %s and table_name = %s",
+        'lock "raw_crm"."customers"',
+    ]
+    columns = (
+        '"id", "name", "balance", "updated_at", "_load_id", "_extracted_at", "_deleted", '
+        '"_load_row"'
+    )
     merge_start = log.index(
         f'create table "raw_crm"."customers__latest_0000bbbb" as select {columns} from '
-        '(select *, row_number() over (partition by "id" order by "updated_at" desc) '
+        '(select *, row_number() over (partition by "id" order by "updated_at" desc nulls last, '
+        '"_load_id" desc, "_load_row" desc) '
         'as _tributary_rank from "raw_crm"."customers__load_0000bbbb") as ranked '
         "where _tributary_rank = 1"
     )
-    assert log[merge_start + 1 : merge_start + 4] == [
+    assert log[merge_start + 1 : merge_start + 5] == [
         'merge into "raw_crm"."customers" using "raw_crm"."customers__latest_0000bbbb" as source '
         'on "customers"."id" = source."id" when matched then update set '
         '"name" = source."name", "balance" = source."balance", '
         '"updated_at" = source."updated_at", "_load_id" = source."_load_id", '
-        '"_extracted_at" = source."_extracted_at", "_deleted" = source."_deleted" '
+        '"_extracted_at" = source."_extracted_at", "_deleted" = source."_deleted", '
+        '"_load_row" = source."_load_row" '
         f'when not matched then insert ({columns}) values (source."id", source."name", '
         'source."balance", source."updated_at", source."_load_id", source."_extracted_at", '
-        'source."_deleted")',
+        'source."_deleted", source."_load_row")',
         'drop table "raw_crm"."customers__latest_0000bbbb"',
+        # keys held twice by an older table would be repaired here
+        'select count(*) from (select "id" from "raw_crm"."customers" group by "id" '
+        "having count(*) > 1) as duplicated",
         'drop table "raw_crm"."customers__load_0000bbbb"',
     ]
     assert "insert into _tributary.watermarks values (%s, %s, %s, %s, %s, %s, %s, %s)" in log

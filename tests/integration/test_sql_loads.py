@@ -15,7 +15,7 @@ from tributary.ingest import ingest_table
 from tributary.landing import LandingStore
 from tributary.slices import partition_keys, slice_for
 from tributary.sources import SqlSource
-from tributary.warehouse import DuckDBWarehouse, PostgresWarehouse, Warehouse
+from tributary.warehouse import PostgresWarehouse, Warehouse
 
 from .conftest import run_sql
 
@@ -107,16 +107,6 @@ def _source_rows(con, sql: str) -> list[tuple]:
     with con.cursor() as cursor:
         cursor.execute(sql)
         return [tuple(row) for row in cursor.fetchall()]
-
-
-@pytest.fixture(params=["duckdb", "postgres"])
-def warehouse(request, tmp_path):
-    if request.param == "duckdb":
-        with DuckDBWarehouse(tmp_path / "warehouse.duckdb") as duck:
-            yield duck
-    else:
-        with PostgresWarehouse(request.getfixturevalue("postgres")) as pg:
-            yield pg
 
 
 def test_schema_drift(mariadb, warehouse, tmp_path) -> None:

@@ -125,10 +125,13 @@ def test_raw_tables_have_blocking_reconciliation_and_key_checks(
         for table in source.tables:
             key = dg.AssetKey(["raw", source.name, table.name])
             names = {check.name for check in graph.get(key).check_keys}
-            assert names == {"reconciliation", "unique_primary_key", "freshness"}
+            assert names == {"reconciliation", "unique_primary_key", "freshness", "schema_drift"}
+            # one pool per table: two loads of it queue, loads of other tables do not
+            assert graph.get(key).pools == {f"raw/{source.name}/{table.name}"}
     specs = check_specs(defs)
     assert specs["raw/erp/customers:reconciliation"].blocking
     assert specs["raw/erp/customers:unique_primary_key"].blocking
+    assert not specs["raw/erp/customers:schema_drift"].blocking
 
 
 def test_dbt_tests_are_blocking_checks_where_their_severity_is_error(

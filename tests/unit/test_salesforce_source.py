@@ -193,7 +193,7 @@ def test_the_source_keeps_its_deleted_flag_in_the_load_columns() -> None:
         load_id="L1",
         extracted_at=datetime(2024, 1, 1, tzinfo=UTC),
     )
-    assert out.schema.names == ["id", "name", "_load_id", "_extracted_at", "_deleted"]
+    assert out.schema.names == ["id", "name", "_load_id", "_extracted_at", "_deleted", "_load_row"]
     assert out.column("_deleted").to_pylist() == [True, False, False]
 
 

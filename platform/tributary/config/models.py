@@ -45,6 +45,12 @@ EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")]
 
 SourceKind = Literal["mysql", "sqlserver", "oracle", "postgres", "sqlite", "salesforce"]
 LoadMode = Literal["full", "incremental"]
+# What an incremental load does with rows whose cursor is NULL (dlt's on_cursor_value_missing).
+NullCursor = Literal["fail", "include", "exclude"]
+# What a load does when the source's columns change (dlt's schema_contract): evolve adds new
+# columns, widens types and keeps vanished ones (NULL in new rows, flagged by a check);
+# freeze fails the load before it writes anything.
+SchemaContract = Literal["evolve", "freeze"]
 FREQUENCIES = ("hourly", "daily", "weekly")
 SECRET_KEYS = (
     "password", "passwd", "pwd", "secret", "token", "api_key", "security_token",
@@ -362,6 +368,14 @@ class TableConfig(StrictModel):
         description="salesforce: the object's fields to read, or 'all' (the default) from "
         "describe; a compound field (address, geolocation) reads as its components",
     )
+    null_cursor: NullCursor = Field(
+        "fail",
+        description="incremental tables: rows whose cursor is NULL fail the load (fail), are "
+        "re-read and merged on every load (include), or are skipped and counted (exclude)",
+    )
+    schema_contract: SchemaContract | None = Field(
+        None, description="evolve or freeze; defaults to the source's (evolve)"
+    )
     checks: TableChecks = Field(default_factory=TableChecks)
     enabled: bool = True
     frequency: Frequency | None = Field(
@@ -397,6 +411,8 @@ class TableConfig(StrictModel):
             )
         if self.lookback is not None and self.mode != "incremental":
             raise ValueError("'lookback' applies to incremental tables only")
+        if "null_cursor" in self.model_fields_set and self.mode != "incremental":
+            raise ValueError("'null_cursor' applies to incremental tables only")
         if self.key_ranges and (self.mode != "full" or self.tenant_column):
             raise ValueError("'key_ranges' applies to full loads of tables not scoped by tenant")
         if self.checks.max_data_age is not None and self.mode != "incremental":
@@ -433,7 +449,13 @@ class SourceConfig(StrictModel):
     freshness: Duration | None = Field(
         None, description="a table is stale when not loaded for this long"
     )
+    schema_contract: SchemaContract = Field(
+        "evolve", description="evolve or freeze, for every table that does not say otherwise"
+    )
     tables: list[TableConfig] = Field(min_length=1)
+
+    def contract_for(self, table: TableConfig) -> SchemaContract:
+        return table.schema_contract or self.schema_contract
 
     @model_validator(mode="before")
     @classmethod

@@ -3,6 +3,8 @@
 - `reconciliation` and `unique_primary_key` run inside the raw asset, right after its load,
   and are BLOCKING: when one fails, the step fails after recording the materialization, so
   the dbt models and exports downstream do not build on the bad load.
+- `schema_drift` (severity WARN, not blocking) runs inside the raw asset too: it fails while
+  the raw table holds columns the source no longer sends (dropped or renamed there).
 - `freshness` is a separate check (severity WARN, not blocking) that reads the warehouse's
   load log: it runs after each load, and on its own whenever it is executed (UI, schedule).
 """
@@ -14,13 +16,20 @@ import dagster as dg
 from tributary.config import ProjectConfig, SourceConfig, TableConfig
 from tributary.defs.resources import WarehouseResource
 from tributary.ingest import TableLoad, load_target
-from tributary.reconcile import CheckOutcome, duplicate_keys, freshness, reconcile
+from tributary.reconcile import (
+    CheckOutcome,
+    duplicate_keys,
+    freshness,
+    reconcile,
+    schema_drift,
+)
 from tributary.slices import Slice, partition_keys
 from tributary.sources import SourceReader
 from tributary.warehouse import SqlWarehouse, Warehouse
 
 RECONCILIATION = "reconciliation"
 UNIQUE_KEY = "unique_primary_key"
+SCHEMA_DRIFT = "schema_drift"
 FRESHNESS = "freshness"
 DEFAULT_MAX_LOAD_AGE = timedelta(days=1)
 
@@ -49,6 +58,15 @@ def raw_check_specs(key: dg.AssetKey, table: TableConfig) -> list[dg.AssetCheckS
                 description=f"No two rows share the primary key ({', '.join(table.primary_key)}).",
             )
         )
+    specs.append(
+        dg.AssetCheckSpec(
+            SCHEMA_DRIFT,
+            asset=key,
+            blocking=False,
+            description="Every column of the raw table still comes from the source (a column "
+            "dropped or renamed there stays in the table, NULL in new rows).",
+        )
+    )
     return specs
 
 
@@ -64,10 +82,10 @@ def load_check_results(
     """Evaluate the blocking checks of one load. A check that cannot run fails (and blocks).
     `reader` None: an inbox load, compared with its landed files."""
     target = load_target(source, table, where)
-    evaluations = []
+    results = []
     if table.checks.reconcile:
-        evaluations.append(
-            (
+        results.append(
+            _result(
                 RECONCILIATION,
                 lambda: reconcile(
                     table, load, source=reader, warehouse=_sql(warehouse), target=target
@@ -75,8 +93,15 @@ def load_check_results(
             )
         )
     if table.primary_key:
-        evaluations.append((UNIQUE_KEY, lambda: duplicate_keys(_sql(warehouse), target)))
-    return [_result(name, evaluate) for name, evaluate in evaluations]
+        results.append(_result(UNIQUE_KEY, lambda: duplicate_keys(_sql(warehouse), target)))
+    results.append(
+        _result(
+            SCHEMA_DRIFT,
+            lambda: schema_drift(load.outcome),
+            severity=dg.AssetCheckSeverity.WARN,
+        )
+    )
+    return results
 
 
 def max_load_age(source: SourceConfig, table: TableConfig) -> timedelta:

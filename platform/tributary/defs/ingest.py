@@ -21,6 +21,10 @@ def raw_asset_key(source: str, table: str) -> dg.AssetKey:
     return dg.AssetKey(["raw", source, table])
 
 
+def raw_pool(source: str, table: str) -> str:
+    return f"raw/{source}/{table}"
+
+
 def partitions_for(project: ProjectConfig, table: TableConfig) -> dg.PartitionsDefinition | None:
     keys = partition_keys(table, list(project.tenants.tenants))
     return dg.StaticPartitionsDefinition(keys) if keys is not None else None
@@ -49,12 +53,17 @@ def build_raw_asset(
         partitions_def=partitions_for(project, table),
         check_specs=raw_check_specs(raw_asset_key(source.name, table.name), table),
         freshness_policy=freshness_for(source, table),
+        # Loads of one table queue behind each other across runs (the instance's
+        # `concurrency: pools: default_limit: 1`); the warehouse also locks the table itself.
+        pool=raw_pool(source.name, table.name),
         metadata={
             "load_mode": table.mode,
             "primary_key": ", ".join(table.primary_key) or "-",
             "cursor": table.cursor or "-",
             "source_object": "custom query" if table.query else table.read_object,
             "enabled": table.enabled,
+            "null_cursor": table.null_cursor if table.mode == "incremental" else "-",
+            "schema_contract": source.contract_for(table),
         },
     )
     def raw_table(
@@ -110,8 +119,10 @@ def build_raw_asset(
                 "landing_path": dg.MetadataValue.path(load.landing_uri),
                 "read_from": str(load.since) if load.since is not None else "-",
                 "watermark": str(outcome.watermark) if outcome.watermark is not None else "-",
-                "added_columns": ", ".join(outcome.added_columns) or "-",
-                "widened_columns": ", ".join(outcome.widened_columns) or "-",
+                "columns_added": ", ".join(outcome.added_columns) or "-",
+                "columns_missing": ", ".join(outcome.missing_columns) or "-",
+                "columns_widened": ", ".join(outcome.widened_columns) or "-",
+                "duplicate_keys_repaired": outcome.duplicate_keys_repaired,
                 **{name: count for name, count in load.manifest.counters.items()},
             },
             check_results=check_results,

@@ -13,6 +13,7 @@ from tributary.sources.base import (
     SourceError,
     SourceReader,
     Window,
+    cursor_conditions,
 )
 from tributary.sources.salesforce import ApiFloorReached, SalesforceSource
 from tributary.sources.sql import SqlSource
@@ -41,5 +42,6 @@ __all__ = [
     "SourceReader",
     "SqlSource",
     "Window",
+    "cursor_conditions",
     "open_source",
 ]

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import pyarrow as pa
+import sqlalchemy as sa
 
 from tributary.config import TableConfig
 from tributary.errors import SourceError
 from tributary.slices import Slice
 
-__all__ = ["Extract", "Profile", "ProfilingSource", "SourceError", "SourceReader", "Window"]
+__all__ = [
+    "Extract",
+    "Profile",
+    "ProfilingSource",
+    "SourceError",
+    "SourceReader",
+    "Window",
+    "cursor_conditions",
+]
 
 
 @dataclass
@@ -41,12 +51,14 @@ class SourceReader(Protocol):
 @dataclass(frozen=True)
 class Window:
     """The rows one load answers for: its slice (tenant, key range) and, for an incremental
-    load, the cursor range it read, from `low` to `high` (both inclusive; None is open)."""
+    load, the cursor range it read, from `low` to `high` (both inclusive; None is open), with
+    the rows whose cursor is NULL when the table includes them (null_cursor: include)."""
 
     where: Slice | None = None
     cursor: str | None = None
     low: Any | None = None
     high: Any | None = None
+    include_null: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,3 +76,27 @@ class ProfilingSource(Protocol):
     """A source that can count a window of a table itself, for reconciliation."""
 
     def profile(self, table: TableConfig, window: Window, *, checksum: list[str]) -> Profile: ...
+
+
+def cursor_conditions(
+    cursor: sa.ColumnClause,
+    low: Any | None,
+    high: Any | None,
+    *,
+    include_null: bool,
+    exclude_null: bool = False,
+    literal: Callable[[Any], sa.ColumnElement] = sa.literal,
+) -> list[sa.ColumnElement[bool]]:
+    """`cursor` from `low` to `high` (inclusive, None open), as conditions: a read's (rows
+    whose cursor is NULL added when the table includes them) or a window's (where they are
+    either included or, with `exclude_null`, left out whether or not a bound is given)."""
+    in_range = []
+    if low is not None:
+        in_range.append(cursor >= literal(low))
+    if high is not None:
+        in_range.append(cursor <= literal(high))
+    if include_null:
+        return [sa.or_(sa.and_(*in_range), cursor.is_(None))] if in_range else []
+    if exclude_null and not in_range:
+        return [cursor.is_not(None)]
+    return in_range

@@ -171,16 +171,25 @@ def soql_datetime(value: datetime) -> str:
 
 
 def build_soql(
-    object_name: str, fields: Iterable[SalesforceField] | None, cursor: str | None, since: Any
+    object_name: str,
+    fields: Iterable[SalesforceField] | None,
+    cursor: str | None,
+    since: Any,
+    *,
+    include_null: bool = False,
 ) -> str:
-    """SELECT the fields (or COUNT() when `fields` is None) of the rows at or past `since`."""
+    """SELECT the fields (or COUNT() when `fields` is None) of the rows at or past `since`
+    (and, with `include_null`, those whose cursor is empty)."""
     select = "COUNT()" if fields is None else ", ".join(f.name for f in fields)
     soql = f"SELECT {select} FROM {object_name}"
     if since is not None:
         if cursor is None:
             raise SourceError(f"object {object_name} has no cursor to read incrementally")
         literal = soql_datetime(since) if isinstance(since, datetime) else since.isoformat()
-        soql += f" WHERE {cursor} >= {literal}"
+        condition = f"{cursor} >= {literal}"
+        soql += (
+            f" WHERE ({condition} OR {cursor} = null)" if include_null else f" WHERE {condition}"
+        )
     return soql
 
 
@@ -402,7 +411,8 @@ class SalesforceSource:
         self.check_floor(object_name, 1)
         fields = object_fields(describe, table.fields, cursor=table.cursor)
         cursor = next((f.name for f in fields if f.column == table.cursor), None)
-        count_soql = build_soql(object_name, None, cursor, since)
+        include_null = table.null_cursor == "include"
+        count_soql = build_soql(object_name, None, cursor, since, include_null=include_null)
         counted = self._call(
             f"counting {object_name}", lambda: sf.query(count_soql, include_deleted=True)
         )
@@ -414,7 +424,7 @@ class SalesforceSource:
             needed = max(1, math.ceil(rows / REST_PAGE_ROWS))
         self.check_floor(object_name, needed)
 
-        soql = build_soql(object_name, fields, cursor, since)
+        soql = build_soql(object_name, fields, cursor, since, include_null=include_null)
         counters: Counter = Counter()
         counters["rows_counted"] = rows
         counters["bulk_api_jobs"] = int(bulk)

@@ -25,7 +25,7 @@ from tributary.arrow import checksum as checksum_rows
 from tributary.config import TableConfig
 from tributary.connection import redact
 from tributary.slices import Slice
-from tributary.sources.base import Extract, Profile, SourceError, Window
+from tributary.sources.base import Extract, Profile, SourceError, Window, cursor_conditions
 from tributary.sources.types import MYSQL_BACKENDS, SourceColumn, normalize
 
 Fetcher = Callable[[str, str, int], pa.RecordBatchReader]
@@ -180,10 +180,7 @@ class SqlSource:
         """The SQL that counts the window's rows (and its highest cursor value), and the SQL
         that reads the checksum columns of the window, if any are asked for."""
         by_name = {c.name: c for c in columns}
-        relation = self._relation(table, window.where)
-        conditions = self._conditions(
-            table, since=window.low, until=window.high, where=window.where
-        )
+        relation, conditions = self._window(table, window)
         aggregates = [sa.func.count().label(PROFILE_ROWS)]
         if window.cursor:
             highest = sa.func.max(sa.column(window.cursor))
@@ -193,6 +190,39 @@ class SqlSource:
             return counts, None
         selected = [self._as_read(sa.column(name), by_name.get(name), name) for name in checksum]
         return counts, self.compile(sa.select(*selected).select_from(relation).where(*conditions))
+
+    def _window(
+        self, table: TableConfig, window: Window
+    ) -> tuple[sa.FromClause, list[sa.ColumnElement[bool]]]:
+        conditions = self._conditions(
+            table,
+            since=window.low,
+            until=window.high,
+            where=window.where,
+            exclude_null=window.cursor is not None and not window.include_null,
+        )
+        return self._relation(table, window.where), conditions
+
+    def duplicate_keys_query(self, table: TableConfig, window: Window, limit: int) -> str:
+        keys = [sa.column(name) for name in table.primary_key]
+        relation, conditions = self._window(table, window)
+        rows = sa.func.count().label(PROFILE_ROWS)
+        statement = (
+            sa.select(*keys, rows)
+            .select_from(relation)
+            .where(*conditions)
+            .group_by(*keys)
+            .having(sa.func.count() > 1)
+            .order_by(sa.desc(rows), *keys)
+            .limit(limit)
+        )
+        return self.compile(statement)
+
+    def duplicate_keys(self, table: TableConfig, window: Window, *, limit: int) -> list[tuple]:
+        """Up to `limit` primary keys the window holds more than once, with their row counts:
+        a key the source does not enforce (a view, a table without the constraint)."""
+        reader = self._run(self.duplicate_keys_query(table, window, limit), limit, table)
+        return [tuple(row.values()) for row in reader.read_all().to_pylist()]
 
     def profile(self, table: TableConfig, window: Window, *, checksum: list[str] = ()) -> Profile:
         """Count the window in the source itself, with the type policy applied to what is
@@ -241,15 +271,24 @@ class SqlSource:
         since: Any | None = None,
         until: Any | None = None,
         where: Slice | None = None,
+        exclude_null: bool = False,
     ) -> list[sa.ColumnElement[bool]]:
         conditions = []
-        if since is not None or until is not None:
+        if since is not None or until is not None or exclude_null:
             if not table.cursor:
                 raise SourceError(f"table '{table.name}' has no cursor to read incrementally")
-            if since is not None:
-                conditions.append(sa.column(table.cursor) >= self._literal(since))
-            if until is not None:
-                conditions.append(sa.column(table.cursor) <= self._literal(until))
+            # A read (or a window, `exclude_null`) of the cursor range; rows without a cursor
+            # value are read by every load where the table includes them (see ingest.py).
+            conditions.extend(
+                cursor_conditions(
+                    sa.column(table.cursor),
+                    since,
+                    until,
+                    include_null=table.null_cursor == "include",
+                    exclude_null=exclude_null,
+                    literal=self._literal,
+                )
+            )
         if where is not None and not (table.query and where.kind == "tenant"):
             conditions.extend(where.conditions(where.source_column))
         return conditions

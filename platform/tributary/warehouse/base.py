@@ -104,14 +104,23 @@ def placeholders_as_format(sql: str, params: Sequence[Any] = ()) -> str:
     return _PLACEHOLDER_TOKENS.sub(token, sql)
 
 
-def latest_per_key(target: LoadTarget, staged: str) -> str:
-    """The staged rows, one per primary key: the lookback re-reads rows, and a key may
-    change several times within one load."""
-    keys = ", ".join(quote_ident(k) for k in target.primary_key)
+# Load metadata columns that order the versions of one key: the later load, then the row
+# read later within a load (ingest.with_load_columns writes both; inbox files may lack them).
+LOAD_ORDER = ("_load_id", "_load_row")
+
+
+def latest_per_key(target: LoadTarget, relation: str, columns: Sequence[str]) -> str:
+    """The rows of `relation`, one per primary key, as `(...) as ranked where ...` to select
+    from: the lookback re-reads rows, a key may change several times within one load, and a
+    source may hold a key twice. The version kept is the one with the highest cursor (NULL
+    lowest), then the latest load's, then the one read last."""
+    keys = column_list(target.primary_key)
+    order = [f"{quote_ident(target.cursor)} desc nulls last"] if target.cursor else []
+    order += [f"{quote_ident(name)} desc" for name in LOAD_ORDER if name in columns]
+    ordering = f" order by {', '.join(order)}" if order else ""
     return (
-        f"(select *, row_number() over (partition by {keys} "
-        f"order by {quote_ident(target.cursor)} desc) as _tributary_rank "
-        f"from {staged}) as ranked where _tributary_rank = 1"
+        f"(select *, row_number() over (partition by {keys}{ordering}) as _tributary_rank "
+        f"from {relation}) as ranked where _tributary_rank = 1"
     )
 
 
@@ -129,6 +138,7 @@ class LoadTarget:
     primary_key: tuple[str, ...] = ()
     cursor: str | None = None
     where: Slice | None = None  # the partition this load replaces, if any
+    schema_contract: Literal["evolve", "freeze"] = "evolve"
 
     @property
     def schema(self) -> str:
@@ -162,6 +172,12 @@ class LoadTables:
     def staged(self) -> str:
         return self.scratch("load")
 
+    def rows_to_write(self, columns: Sequence[str]) -> str:
+        """What the load writes: the staged rows, one per key where the table has a key."""
+        if not self.target.primary_key:
+            return self.staged
+        return latest_per_key(self.target, self.staged, columns)
+
 
 @dataclass(frozen=True)
 class LoadOutcome:
@@ -172,6 +188,8 @@ class LoadOutcome:
     watermark: Any | None
     added_columns: list[str]
     widened_columns: list[str]
+    missing_columns: list[str]  # in the table, but no longer sent by the source
+    duplicate_keys_repaired: int  # keys the table held more than once before this load
 
 
 @dataclass(frozen=True)
@@ -267,7 +285,12 @@ class SqlWarehouse(Warehouse):
     def replace_all(self, tables: LoadTables, columns: Sequence[str]) -> None:
         """A full load's swap, inside the load's transaction."""
         self.execute(f"delete from {tables.target.qualified_name}")
-        self.insert_from(tables.target.qualified_name, tables.staged, columns)
+        self.insert_from(tables.target.qualified_name, tables.rows_to_write(columns), columns)
+
+    def lock(self, target: LoadTarget) -> None:
+        """Serialize loads of one raw table, whoever starts them, until the transaction ends:
+        two merges of the same keys at once would each insert them. A backend whose writes
+        are already serialized (DuckDB: one writer process per file) needs nothing more."""
 
     def insert_from(self, into: str, source: str, columns: Sequence[str]) -> None:
         names = column_list(columns)
@@ -315,6 +338,17 @@ class SqlWarehouse(Warehouse):
             return None
         return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(rows[0][0])))
 
+    def ensure_schema(self, schema: str) -> None:
+        """Create the schema on its own, before the load's transaction: loads of two tables of
+        one source may create it at the same moment, and only one of them can."""
+        try:
+            self.execute(f"create schema if not exists {quote_ident(schema)}")
+        except Exception:
+            if not self.query(
+                "select 1 from information_schema.schemata where schema_name = ?", [schema]
+            ):
+                raise
+
     def table_exists(self, schema: str, table: str) -> bool:
         return bool(
             self.query(
@@ -336,11 +370,18 @@ class SqlWarehouse(Warehouse):
         tables = LoadTables(target, suffix=manifest.load_id[-8:])
         staged = tables.staged
         columns = incoming.names
+        self.ensure_schema(target.schema)
         with self.transaction():
-            self.execute(f"create schema if not exists {quote_ident(target.schema)}")
-            plan = plan_schema(target.table, self.recorded_schema(target), incoming)
+            self.lock(target)
+            exists = self.table_exists(target.schema, target.table)
+            plan = plan_schema(
+                target.table,
+                self.recorded_schema(target) if exists else None,
+                incoming,
+                contract=target.schema_contract,
+            )
             self.create_staging(staged, incoming, batches, landing_path)
-            if not self.table_exists(target.schema, target.table):
+            if not exists:
                 self.execute(
                     f"create table {target.qualified_name} as select * from {staged} where 1 = 0"
                 )
@@ -351,13 +392,16 @@ class SqlWarehouse(Warehouse):
                 )
             for field in plan.widened:
                 self.widen_column(target, field)
+            repaired = 0
             if target.mode == "incremental":
                 self.merge(tables, columns)
+                if target.primary_key:
+                    repaired = self.repair_duplicate_keys(tables, plan.merged.names)
             elif target.where is not None:
                 self.execute(
                     f"delete from {target.qualified_name} where {self._slice_sql(target.where)}"
                 )
-                self.insert_from(target.qualified_name, staged, columns)
+                self.insert_from(target.qualified_name, tables.rows_to_write(columns), columns)
             else:
                 self.replace_all(tables, columns)
             self.execute(f"drop table {staged}")
@@ -392,6 +436,8 @@ class SqlWarehouse(Warehouse):
             watermark=watermark,
             added_columns=[f.name for f in plan.added],
             widened_columns=[f.name for f in plan.widened],
+            missing_columns=plan.missing,
+            duplicate_keys_repaired=repaired,
         )
 
     def widen_column(self, target: LoadTarget, field: pa.Field) -> None:
@@ -409,8 +455,41 @@ class SqlWarehouse(Warehouse):
             f"delete from {target.qualified_name} where ({keys}) in (select {keys} from {staged})"
             + scope
         )
-        # The lookback re-reads rows: keep the latest version of each key from this load.
-        self.insert_from(target.qualified_name, latest_per_key(target, staged), columns)
+        self.insert_from(target.qualified_name, tables.rows_to_write(columns), columns)
+
+    def repair_duplicate_keys(self, tables: LoadTables, columns: Sequence[str]) -> int:
+        """Keys the table (or slice) holds more than once (a table written before loads were
+        serialized) keep one row, chosen as a merge chooses. Returns how many were repaired."""
+        target = tables.target
+        keys = column_list(target.primary_key)
+        scope = f" where {self._slice_sql(target.where)}" if target.where else ""
+        duplicated = (
+            f"select {keys} from {target.qualified_name}{scope} group by {keys} having count(*) > 1"
+        )
+        [(count,)] = self.query(f"select count(*) from ({duplicated}) as duplicated")
+        if not count:
+            return 0
+        kept = tables.scratch("kept")
+        names = column_list(columns)
+        duplicates = (
+            f"(select held.* from {target.qualified_name} as held "
+            f"join ({duplicated}) as duplicated using ({keys}))"
+        )
+        self.execute(
+            f"create table {kept} as select {names} from "
+            f"{latest_per_key(target, duplicates + ' as duplicates', columns)}"
+        )
+        matches = " and ".join(
+            f"{kept}.{quote_ident(k)} = {target.qualified_name}.{quote_ident(k)}"
+            for k in target.primary_key
+        )
+        self.execute(
+            f"delete from {target.qualified_name} where exists "
+            f"(select 1 from {kept} where {matches})"
+        )
+        self.insert_from(target.qualified_name, kept, columns)
+        self.execute(f"drop table {kept}")
+        return int(count)
 
     def _slice_sql(self, where: Slice) -> str:
         return where.table_predicate()

@@ -1,8 +1,10 @@
 """Schema drift: what may change between a raw table's recorded columns and a new load's.
 
-A new column is added; a widened type is widened; a narrowed or incompatible type stops the
-load with an error naming the column, the old and the new type, before anything changes.
-A column the source no longer sends stays in the table (NULL for new rows).
+Under the `evolve` contract a new column is added, a widened type is widened, and a column
+the source no longer sends (dropped or renamed) stays in the table, NULL in new rows, and is
+reported as missing. Under `freeze` any of these stops the load before anything changes. A
+narrowed or incompatible type always stops the load with an error naming the column, the old
+and the new type.
 """
 
 from __future__ import annotations
@@ -22,12 +24,25 @@ _INT_DIGITS = {8: 3, 16: 5, 32: 10, 64: 19}
 class SchemaPlan:
     added: list[pa.Field]
     widened: list[pa.Field]  # with their new, wider types
+    missing: list[str]  # recorded columns the load does not carry
     merged: pa.Schema  # what the table holds after the load
 
+    @property
+    def changes(self) -> list[str]:
+        """Each change in words, for an error or a check."""
+        named = (
+            ("new", [f.name for f in self.added]),
+            ("widened", [f.name for f in self.widened]),
+            ("missing", self.missing),
+        )
+        return [f"{kind}: {', '.join(names)}" for kind, names in named if names]
 
-def plan_schema(table: str, recorded: pa.Schema | None, incoming: pa.Schema) -> SchemaPlan:
+
+def plan_schema(
+    table: str, recorded: pa.Schema | None, incoming: pa.Schema, *, contract: str = "evolve"
+) -> SchemaPlan:
     if recorded is None:
-        return SchemaPlan(added=[], widened=[], merged=incoming)
+        return SchemaPlan(added=[], widened=[], missing=[], merged=incoming)
     added, widened, fields = [], [], list(recorded)
     for field in incoming:
         index = recorded.get_field_index(field.name)
@@ -45,7 +60,14 @@ def plan_schema(table: str, recorded: pa.Schema | None, incoming: pa.Schema) -> 
             )
         widened.append(field)
         fields[index] = field
-    return SchemaPlan(added=added, widened=widened, merged=pa.schema(fields))
+    missing = [name for name in recorded.names if incoming.get_field_index(name) < 0]
+    plan = SchemaPlan(added=added, widened=widened, missing=missing, merged=pa.schema(fields))
+    if contract == "freeze" and plan.changes:
+        raise SchemaDriftError(
+            f"table '{table}': the source's columns changed ({'; '.join(plan.changes)}) and "
+            "its schema_contract is freeze; the table was left as it was"
+        )
+    return plan
 
 
 def widens(old: pa.DataType, new: pa.DataType) -> bool:

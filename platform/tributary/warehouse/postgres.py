@@ -18,6 +18,7 @@ from tributary.connection import hide
 from tributary.errors import WarehouseError
 from tributary.warehouse.base import (
     LoadTables,
+    LoadTarget,
     SqlWarehouse,
     placeholders_as_format,
     quote_ident,
@@ -133,7 +134,14 @@ class PostgresWarehouse(SqlWarehouse):
         # TRUNCATE is transactional in PostgreSQL and leaves no dead rows; a rename swap
         # would break the dbt views built on the raw table.
         self.execute(f"truncate {tables.target.qualified_name}")
-        self.insert_from(tables.target.qualified_name, tables.staged, columns)
+        self.insert_from(tables.target.qualified_name, tables.rows_to_write(columns), columns)
+
+    def lock(self, target: LoadTarget) -> None:
+        # A transaction-scoped advisory lock per raw table: it needs no table to exist yet
+        # (a first load), and is released by commit, rollback or a dead connection alike.
+        self.execute(
+            "select pg_advisory_xact_lock(hashtextextended(?, 0))", [target.qualified_name]
+        )
 
     @contextmanager
     def read(self, sql: str, *, batch_rows: int = 100_000) -> Iterator[pa.RecordBatchReader]:

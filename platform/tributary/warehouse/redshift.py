@@ -22,7 +22,6 @@ from tributary.warehouse.base import (
     LoadTarget,
     SqlWarehouse,
     column_list,
-    latest_per_key,
     placeholders_as_format,
     quote_ident,
     quote_literal,
@@ -104,7 +103,7 @@ class RedshiftWarehouse(SqlWarehouse):
         target = tables.target
         swap, retired = tables.scratch("swap"), tables.scratch_name("old")
         self.execute(f"create table {swap} (like {target.qualified_name})")
-        self.insert_from(swap, tables.staged, columns)
+        self.insert_from(swap, tables.rows_to_write(columns), columns)
         self.execute(f"alter table {target.qualified_name} rename to {quote_ident(retired)}")
         self.execute(f"alter table {swap} rename to {quote_ident(target.table)}")
         self.execute(f"drop table {tables.scratch('old')}")
@@ -115,7 +114,7 @@ class RedshiftWarehouse(SqlWarehouse):
         latest = tables.scratch("latest")
         self.execute(
             f"create table {latest} as select {column_list(columns)} from "
-            f"{latest_per_key(target, tables.staged)}"
+            f"{tables.rows_to_write(columns)}"
         )
         names = [quote_ident(name) for name in columns]
         keys = [quote_ident(k) for k in target.primary_key]
@@ -131,6 +130,12 @@ class RedshiftWarehouse(SqlWarehouse):
             f"when not matched then insert ({column_list(columns)}) values ({values})"
         )
         self.execute(f"drop table {latest}")
+
+    def lock(self, target: LoadTarget) -> None:
+        # An explicit lock until commit; a first load's table does not exist yet, and a second
+        # first load at once fails on creating it, leaving nothing behind.
+        if self.table_exists(target.schema, target.table):
+            self.execute(f"lock {target.qualified_name}")
 
     def widen_column(self, target: LoadTarget, field: pa.Field) -> None:
         # ALTER COLUMN TYPE cannot run in a transaction (and only lengthens VARCHARs): the

@@ -1,0 +1,254 @@
+"""Loads under ordinary operations, on DuckDB and PostgreSQL against a real MariaDB: an empty
+read, rows whose cursor is NULL, columns that vanish from the source, keys the source holds
+twice, and a raw table that already holds a key twice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from tributary.config import SourceConfig, TableConfig
+from tributary.errors import NullCursorError, SchemaDriftError
+from tributary.ingest import NULL_CURSOR_EXCLUDED, ingest_table, load_target
+from tributary.landing import LandingStore
+from tributary.reconcile import reconcile
+from tributary.sources import SqlSource
+
+from .conftest import run_sql
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2024, 5, 1, 12, 0, 0)
+
+
+def at(minute: int) -> datetime:
+    return T0.replace(minute=minute)
+
+
+def shop(url, table: TableConfig, **source) -> SourceConfig:
+    return SourceConfig(
+        name="shop",
+        kind="mysql",
+        connection={"url": url.render_as_string()},
+        tables=[table],
+        **source,
+    )
+
+
+def load(url, table: TableConfig, warehouse, tmp_path, **source):
+    """One load through the whole path, and its reconciliation with the source."""
+    config = shop(url, table, **source)
+    reader = SqlSource(url)
+    result = ingest_table(
+        config,
+        table,
+        reader=reader,
+        landing=LandingStore(str(tmp_path / "landing")),
+        warehouse=warehouse,
+        batch_rows=2,
+    )
+    check = reconcile(
+        table, result, source=reader, warehouse=warehouse, target=load_target(config, table)
+    )
+    return result, check
+
+
+def rows(warehouse, sql: str) -> list[tuple]:
+    return [tuple(row) for row in warehouse.query(sql)]
+
+
+def watermark(warehouse) -> list[tuple]:
+    return rows(warehouse, "select value, load_id from _tributary.watermarks")
+
+
+ORDERS = TableConfig(name="orders", primary_key=["id"], cursor="updated_at", mode="incremental")
+ITEMS = TableConfig(name="items", primary_key=["id"])
+
+
+@pytest.fixture
+def orders(mariadb):
+    url, con = mariadb
+    run_sql(
+        con, "create table orders (id int primary key, status varchar(20), updated_at datetime)"
+    )
+    return url, con
+
+
+# --- 1. an empty read -------------------------------------------------------------------------
+def test_an_empty_full_table_replaces_the_raw_table_with_an_empty_one(
+    mariadb, warehouse, tmp_path
+) -> None:
+    url, con = mariadb
+    run_sql(con, "create table items (id int primary key, name varchar(10))")
+    empty, check = load(url, ITEMS, warehouse, tmp_path)
+    assert empty.manifest.row_count == 0 and empty.outcome.rows_in_table == 0
+    assert check.passed, check.description
+    assert rows(warehouse, "select count(*) from raw_shop.items") == [(0,)]
+
+    run_sql(con, "insert into items values (1, 'a'), (2, 'b')")
+    assert load(url, ITEMS, warehouse, tmp_path)[0].outcome.rows_in_table == 2
+    run_sql(con, "delete from items")  # the source's truth is now an empty table
+    emptied, check = load(url, ITEMS, warehouse, tmp_path)
+    assert emptied.outcome.rows_loaded == 0 and emptied.outcome.rows_in_table == 0
+    assert check.passed, check.description
+
+
+def test_an_empty_incremental_read_leaves_table_and_watermark(orders, warehouse, tmp_path) -> None:
+    url, con = orders
+    for _ in range(2):  # an empty table, loaded twice
+        empty, check = load(url, ORDERS, warehouse, tmp_path)
+        assert empty.manifest.row_count == 0 and empty.outcome.watermark is None
+        assert check.passed, check.description
+
+    run_sql(con, "insert into orders values (1, 'new', %s), (2, 'new', %s)", params=(T0, at(5)))
+    load(url, ORDERS, warehouse, tmp_path)
+    before = rows(warehouse, "select id, status, updated_at from raw_shop.orders order by id")
+    mark = watermark(warehouse)
+
+    # The row at the watermark is deleted: the next read (updated_at >= :05) finds nothing.
+    run_sql(con, "delete from orders where id = 2")
+    nothing, check = load(url, ORDERS, warehouse, tmp_path)
+    assert nothing.manifest.row_count == 0 and nothing.outcome.rows_loaded == 0
+    after = rows(warehouse, "select id, status, updated_at from raw_shop.orders order by id")
+    assert after == before
+    assert watermark(warehouse) == mark
+    # No cursor sees a hard delete; reconciliation does, in the window the load read.
+    assert not check.passed
+    assert "the source hold 0 rows, the warehouse 1 (1 extra)" in check.description
+
+
+# --- 3. rows whose cursor is NULL ---------------------------------------------------------------
+def test_null_cursor_fails_by_default_naming_table_column_and_rows(
+    orders, warehouse, tmp_path
+) -> None:
+    url, con = orders
+    run_sql(
+        con,
+        "insert into orders values (1, 'new', %s), (2, 'new', null), (3, 'x', null)",
+        params=(T0,),
+    )
+    with pytest.raises(NullCursorError, match=r"table 'orders': 2 row\(s\) have a NULL updated_at"):
+        load(url, ORDERS, warehouse, tmp_path)
+    assert not warehouse.table_exists("raw_shop", "orders")
+    assert watermark(warehouse) == []
+
+
+def test_null_cursor_include_rereads_and_merges_them(orders, warehouse, tmp_path) -> None:
+    url, con = orders
+    table = ORDERS.model_copy(update={"null_cursor": "include"})
+    run_sql(con, "insert into orders values (1, 'new', %s), (2, 'new', null)", params=(T0,))
+    _, check = load(url, table, warehouse, tmp_path)
+    assert check.passed, check.description
+
+    # a NULL-cursor row changes and a new one arrives: neither moves the cursor
+    run_sql(con, "update orders set status = 'paid' where id = 2")
+    run_sql(con, "insert into orders values (3, 'new', null)")
+    second, check = load(url, table, warehouse, tmp_path)
+    assert check.passed, check.description
+    assert rows(warehouse, "select id, status, updated_at from raw_shop.orders order by id") == [
+        (1, "new", T0),
+        (2, "paid", None),
+        (3, "new", None),
+    ]
+    assert second.outcome.watermark == T0
+
+
+def test_null_cursor_exclude_skips_and_counts_them(orders, warehouse, tmp_path) -> None:
+    url, con = orders
+    table = ORDERS.model_copy(update={"null_cursor": "exclude"})
+    run_sql(con, "insert into orders values (1, 'new', %s), (2, 'new', null)", params=(T0,))
+    result, check = load(url, table, warehouse, tmp_path)
+    assert result.manifest.counters[NULL_CURSOR_EXCLUDED] == 1
+    assert check.passed, check.description  # the window leaves NULL cursors out on both sides
+    assert rows(warehouse, "select id from raw_shop.orders") == [(1,)]
+
+
+# --- 4. columns that vanish from the source ----------------------------------------------------
+def test_a_renamed_column_is_reported_missing_under_evolve(mariadb, warehouse, tmp_path) -> None:
+    url, con = mariadb
+    run_sql(con, "create table items (id int primary key, name varchar(10))")
+    run_sql(con, "insert into items values (1, 'a')")
+    load(url, ITEMS, warehouse, tmp_path)
+
+    run_sql(
+        con, "alter table items rename column name to title", "insert into items values (2, 'b')"
+    )
+    renamed, check = load(url, ITEMS, warehouse, tmp_path)
+    assert renamed.outcome.added_columns == ["title"]
+    assert renamed.outcome.missing_columns == ["name"]
+    assert check.passed, check.description
+    assert rows(warehouse, "select id, name, title from raw_shop.items order by id") == [
+        (1, None, "a"),
+        (2, None, "b"),
+    ]
+
+
+def test_a_vanished_column_fails_a_frozen_table_before_it_writes(
+    mariadb, warehouse, tmp_path
+) -> None:
+    url, con = mariadb
+    table = ITEMS.model_copy(update={"schema_contract": "freeze"})
+    run_sql(con, "create table items (id int primary key, name varchar(10), qty int)")
+    run_sql(con, "insert into items values (1, 'a', 5)")
+    load(url, table, warehouse, tmp_path)
+
+    run_sql(con, "alter table items drop column qty", "insert into items values (2, 'b')")
+    with pytest.raises(SchemaDriftError, match=r"table 'items'.*missing: qty.*freeze"):
+        load(url, table, warehouse, tmp_path)
+    assert rows(warehouse, "select id, name, qty from raw_shop.items") == [(1, "a", 5)]
+    # the source's own setting applies to a table that says nothing
+    with pytest.raises(SchemaDriftError, match="missing: qty"):
+        load(url, ITEMS, warehouse, tmp_path, schema_contract="freeze")
+
+
+# --- 9. keys the source holds twice ------------------------------------------------------------
+def test_duplicate_source_keys_are_named_and_the_last_read_wins(
+    mariadb, warehouse, tmp_path
+) -> None:
+    url, con = mariadb
+    # No primary key constraint in the source: the configured key is not enforced there.
+    run_sql(con, "create table orders (id int, status varchar(20), updated_at datetime)")
+    run_sql(
+        con,
+        "insert into orders values (1, 'first', %s), (2, 'new', %s), (1, 'second', %s), "
+        "(3, 'early', %s), (3, 'late', %s)",
+        params=(T0, T0, T0, T0, at(1)),
+    )
+    for table in (ORDERS, ORDERS.model_copy(update={"mode": "full", "lookback": None})):
+        _, check = load(url, table, warehouse, tmp_path)
+        assert rows(warehouse, "select id, status from raw_shop.orders order by id") == [
+            (1, "second"),  # equal cursors: the row read last
+            (2, "new"),
+            (3, "late"),  # the higher cursor, though read first or last
+        ]
+        assert not check.passed
+        assert "2 missing" in check.description
+        assert "id=1 (2 rows); id=3 (2 rows)" in check.description
+        assert check.metadata["source_duplicate_keys"] == "id=1 (2 rows); id=3 (2 rows)"
+
+
+# --- 2. a raw table that already holds a key twice --------------------------------------------
+def test_the_next_merge_repairs_keys_held_twice(orders, warehouse, tmp_path) -> None:
+    url, con = orders
+    run_sql(
+        con,
+        "insert into orders values (1, 'new', %s), (2, 'new', %s), (3, 'new', %s)",
+        params=(T0, T0, at(1)),
+    )
+    load(url, ORDERS, warehouse, tmp_path)
+    # What two unserialized loads left behind before: every row twice.
+    warehouse.execute("insert into raw_shop.orders select * from raw_shop.orders")
+    assert rows(warehouse, "select count(*) from raw_shop.orders") == [(6,)]
+
+    # The next load reads from :01 on: keys 1 and 2 are not in it, and are repaired too.
+    run_sql(con, "insert into orders values (4, 'new', %s)", params=(at(2),))
+    repaired, check = load(url, ORDERS, warehouse, tmp_path)
+    assert repaired.outcome.duplicate_keys_repaired == 2
+    assert rows(warehouse, "select id, status from raw_shop.orders order by id") == [
+        (1, "new"),
+        (2, "new"),
+        (3, "new"),
+        (4, "new"),
+    ]
+    assert check.passed, check.description
