@@ -282,6 +282,10 @@ class SqlWarehouse(Warehouse):
     @abstractmethod
     def sql_type(self, arrow_type: pa.DataType) -> str: ...
 
+    def create_table_like(self, name: str, like: str) -> None:
+        """Create table `name`, empty, with the columns and types of table `like`."""
+        self.execute(f"create table {name} as select * from {like} where 1 = 0")
+
     def replace_all(self, tables: LoadTables, columns: Sequence[str]) -> None:
         """A full load's swap, inside the load's transaction."""
         self.execute(f"delete from {tables.target.qualified_name}")
@@ -382,9 +386,7 @@ class SqlWarehouse(Warehouse):
             )
             self.create_staging(staged, incoming, batches, landing_path)
             if not exists:
-                self.execute(
-                    f"create table {target.qualified_name} as select * from {staged} where 1 = 0"
-                )
+                self.create_table_like(target.qualified_name, staged)
             for field in plan.added:
                 self.execute(
                     f"alter table {target.qualified_name} add column "
