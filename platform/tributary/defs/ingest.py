@@ -101,6 +101,11 @@ def build_raw_asset(
             f"{outcome.table_name}: {load.manifest.row_count} rows landed, "
             f"{outcome.rows_in_table} in table"
         )
+        cleanup = load.landing_cleanup
+        if cleanup.removed:
+            context.log.info(f"landing retention removed {', '.join(cleanup.removed)}")
+        if cleanup.error:
+            context.log.warning(f"landing retention stopped (the load stands): {cleanup.error}")
         return dg.MaterializeResult(
             metadata={
                 **table_metadata(outcome.table_name, outcome.columns),
@@ -112,6 +117,8 @@ def build_raw_asset(
                 "watermark": str(outcome.watermark) if outcome.watermark is not None else "-",
                 "added_columns": ", ".join(outcome.added_columns) or "-",
                 "widened_columns": ", ".join(outcome.widened_columns) or "-",
+                "landing_folders_removed": len(cleanup.removed),
+                **({"landing_cleanup_error": cleanup.error} if cleanup.error else {}),
                 **{name: count for name, count in load.manifest.counters.items()},
             },
             check_results=check_results,
