@@ -148,6 +148,28 @@ def test_a_failing_cleanup_is_reported_not_raised(tmp_path) -> None:
     assert cleanup == type(cleanup)(removed=(), error="RuntimeError: warehouse went away")
 
 
+def test_a_delete_failing_midway_reports_what_went(tmp_path, monkeypatch) -> None:
+    store = LandingStore(str(tmp_path), retention=Retention(loads=1))
+    loads = [load_id(day) for day in (1, 2, 3)]
+    for name in loads:
+        make_folder(store, "shop", "orders", name, manifest=True)
+    remove = store.fs.rm
+
+    def rm_once_then_fail(path, **kwargs):
+        if path.endswith(loads[1]):
+            raise PermissionError("access denied")
+        remove(path, **kwargs)
+
+    # The local file system is one cached instance: monkeypatch puts its rm back.
+    monkeypatch.setattr(store.fs, "rm", rm_once_then_fail)
+    references = LoadReferences(committed=dict.fromkeys(loads, ""))
+    cleanup = store.apply_retention("shop", "orders", lambda: references, now=NOW)
+
+    assert cleanup.removed == (loads[0],)
+    assert cleanup.error == "PermissionError: access denied"
+    assert folders(store) == loads[1:]
+
+
 # --- through the real load path ----------------------------------------------------------
 
 ORDERS = TableConfig(name="orders", primary_key=["id"], cursor="updated_at", mode="incremental")
