@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from tributary.arrow import nonempty_batches
 from tributary.config import SourceConfig, TableConfig
 from tributary.errors import NullCursorError, SourceError
-from tributary.landing import LandingStore, Manifest
+from tributary.landing import Cleanup, LandingStore, Manifest
 from tributary.slices import TENANT_COLUMN, Slice
 from tributary.sources import SourceReader
 from tributary.warehouse import LoadOutcome, LoadTarget, Warehouse
@@ -30,6 +30,7 @@ class TableLoad:
     outcome: LoadOutcome
     landing_uri: str
     since: Any | None
+    landing_cleanup: Cleanup = field(default_factory=Cleanup)  # the retention pass after it
 
 
 def new_load_id(now: datetime) -> str:
@@ -112,7 +113,8 @@ def load_landed(
     since: Any | None = None,
 ) -> TableLoad:
     """Load exactly the files of a landed manifest: one Tributary just landed, or one an
-    outside tool dropped into the landing inbox."""
+    outside tool dropped into the landing inbox. Once committed, the store's retention
+    removes the table's old folders (the inbox has none)."""
     folder = landing.load_dir(manifest.source, manifest.table, manifest.load_id)
     outcome = warehouse.load(
         target,
@@ -121,8 +123,17 @@ def load_landed(
         landing_path=landing.uri(folder),
         started_at=started_at or datetime.now(UTC),
     )
+    cleanup = landing.apply_retention(
+        manifest.source,
+        manifest.table,
+        lambda: warehouse.load_references(manifest.source, manifest.table),
+    )
     return TableLoad(
-        manifest=manifest, outcome=outcome, landing_uri=landing.uri(folder), since=since
+        manifest=manifest,
+        outcome=outcome,
+        landing_uri=landing.uri(folder),
+        since=since,
+        landing_cleanup=cleanup,
     )
 
 

@@ -162,3 +162,23 @@ def test_redshift_needs_an_s3_landing_store(config_dir: Path) -> None:
     platform = load_project(config_dir).platform
     assert platform.warehouse.iam_role == REDSHIFT["iam_role"]
     assert platform.landing.region == "eu-west-1"
+
+
+def test_landing_retention_defaults_and_errors(config_dir: Path) -> None:
+    assert load_project(config_dir).platform.landing.retention.model_dump() == {
+        "days": 7,
+        "loads": None,
+    }
+    write_platform(config_dir, landing={"url": "landing", "retention": {"loads": 2}})
+    retention = load_project(config_dir).platform.landing.retention
+    assert (retention.days, retention.loads) == (None, 2)
+
+    write_platform(config_dir, landing={"url": "landing", "retention": {"days": 0}})
+    assert load_error(config_dir) == (
+        f"{config_dir / 'platform.yaml'}: landing.retention.days: Input should be greater "
+        "than or equal to 1"
+    )
+    write_platform(config_dir, landing={"url": "landing", "retention": {"keep": 3}})
+    assert "platform.yaml: landing.retention.keep: unknown key" in load_error(config_dir)
+    write_platform(config_dir, exports={"url": "exports", "retention": {"days": 3}})
+    assert "platform.yaml: exports.retention: unknown key" in load_error(config_dir)

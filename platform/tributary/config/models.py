@@ -23,6 +23,8 @@ from pydantic import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from tributary.landing.retention import DEFAULT_DAYS
+
 # Names that become warehouse schemas, tables, columns, roles or asset keys: plain identifiers
 # only, so that they read the same in every dialect. They are quoted wherever they are used too.
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -85,6 +87,31 @@ class StoreConfig(StrictModel):
         None, description="an S3-compatible endpoint instead of AWS (MinIO, a test server)"
     )
     region: str | None = Field(None, description="the bucket's AWS region")
+
+
+class LandingRetentionConfig(StrictModel):
+    """How long the landing store keeps each table's load folders (applied after each
+    committed load of the table). Neither key set: 7 days."""
+
+    days: int | None = Field(
+        None, ge=1, description="keep committed loads younger than this many days"
+    )
+    loads: int | None = Field(
+        None,
+        ge=1,
+        description="keep this many newest committed loads of the table (of each partition)",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _seven_days_by_default(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("days") is None and data.get("loads") is None:
+            return {**data, "days": DEFAULT_DAYS}
+        return data
+
+
+class LandingStoreConfig(StoreConfig):
+    retention: LandingRetentionConfig = LandingRetentionConfig()
 
 
 class ExportStoreConfig(StoreConfig):
@@ -303,7 +330,7 @@ class PlatformConfig(StrictModel):
         description="where local state lives; TRIBUTARY_STATE_DIR overrides it",
     )
     warehouse: WarehouseConfig = DuckDBWarehouseConfig()
-    landing: StoreConfig = StoreConfig(url="landing")
+    landing: LandingStoreConfig = LandingStoreConfig(url="landing")
     exports: ExportStoreConfig = ExportStoreConfig()
     batch_rows: int = Field(100_000, gt=0, description="rows per extracted batch / Parquet part")
     automation: AutomationConfig = AutomationConfig()

@@ -110,6 +110,11 @@ def build_raw_asset(
             f"{outcome.table_name}: {load.manifest.row_count} rows landed, "
             f"{outcome.rows_in_table} in table"
         )
+        cleanup = load.landing_cleanup
+        if cleanup.removed:
+            context.log.info(f"landing retention removed {', '.join(cleanup.removed)}")
+        if cleanup.error:
+            context.log.warning(f"landing retention stopped (the load stands): {cleanup.error}")
         return dg.MaterializeResult(
             metadata={
                 **table_metadata(outcome.table_name, outcome.columns),
@@ -123,6 +128,8 @@ def build_raw_asset(
                 "columns_missing": ", ".join(outcome.missing_columns) or "-",
                 "columns_widened": ", ".join(outcome.widened_columns) or "-",
                 "duplicate_keys_repaired": outcome.duplicate_keys_repaired,
+                "landing_folders_removed": len(cleanup.removed),
+                **({"landing_cleanup_error": cleanup.error} if cleanup.error else {}),
                 **{name: count for name, count in load.manifest.counters.items()},
             },
             check_results=check_results,

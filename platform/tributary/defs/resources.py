@@ -13,7 +13,8 @@ from dagster_gcp import GCSResource
 from tributary.config import ConnectionConfig, ProjectConfig
 from tributary.connection import resolve_url
 from tributary.exports import ExportStore, open_export_store
-from tributary.landing import LandingStore
+from tributary.landing import LandingStore, Retention
+from tributary.landing.retention import DEFAULT_DAYS
 from tributary.storage import s3_filesystem
 from tributary.warehouse import Warehouse, open_warehouse
 
@@ -81,6 +82,8 @@ class LandingStoreResource(dg.ConfigurableResource):
 
     url: str
     s3: S3Resource
+    retention_days: int | None = DEFAULT_DAYS
+    retention_loads: int | None = None
 
     @classmethod
     def from_project(cls, project: ProjectConfig) -> LandingStoreResource:
@@ -88,11 +91,14 @@ class LandingStoreResource(dg.ConfigurableResource):
         return cls(
             url=project.landing_url,
             s3=S3Resource(endpoint_url=landing.endpoint_url, region_name=landing.region),
+            retention_days=landing.retention.days,
+            retention_loads=landing.retention.loads,
         )
 
     def open(self) -> LandingStore:
+        retention = Retention(days=self.retention_days, loads=self.retention_loads)
         if not self.url.startswith("s3://"):
-            return LandingStore(self.url)
+            return LandingStore(self.url, retention=retention)
         fs = s3_filesystem(
             endpoint_url=self.s3.endpoint_url,
             region=self.s3.region_name,
@@ -101,7 +107,7 @@ class LandingStoreResource(dg.ConfigurableResource):
             token=self.s3.aws_session_token,
             profile=self.s3.profile_name,
         )
-        return LandingStore(self.url, fs=fs)
+        return LandingStore(self.url, fs=fs, retention=retention)
 
 
 class ExportStoreResource(dg.ConfigurableResource):

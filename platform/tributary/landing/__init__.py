@@ -7,14 +7,18 @@ from tributary.landing.manifest import (
     decode_cursor,
     encode_cursor,
 )
+from tributary.landing.retention import Cleanup, LoadReferences, Retention
 from tributary.landing.store import COPY_MANIFEST, LandingStore
 
 __all__ = [
     "COPY_MANIFEST",
+    "Cleanup",
     "CursorRange",
     "LandedFile",
     "LandingStore",
+    "LoadReferences",
     "Manifest",
+    "Retention",
     "decode_cursor",
     "encode_cursor",
 ]

@@ -3,14 +3,17 @@
 Layout: <root>/<source>/<table>/<load_id>/part-00000.parquet ... copy.manifest manifest.json
 copy.manifest lists the parts in the form Redshift's COPY ... MANIFEST reads. manifest.json
 is written last, so a load folder without one is an interrupted landing that no warehouse
-will ever load.
+will ever load. Tenant and key-range partitions of a table land in the same table folder
+(their scope is in the manifest). A store with a retention deletes a table's old folders
+after each committed load of it (landing/retention.py); the inbox has none.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, datetime
 
 import fsspec
 import pyarrow as pa
@@ -18,20 +21,31 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tributary.landing.manifest import CursorRange, LandedFile, Manifest, encode_cursor
+from tributary.landing.retention import Cleanup, LoadReferences, Retention, folders_to_remove
 from tributary.storage import open_filesystem
 
 MANIFEST = "manifest.json"
 COPY_MANIFEST = "copy.manifest"
 INBOX = "_inbox"
 
+log = logging.getLogger(__name__)
+
 
 class LandingStore:
-    def __init__(self, url: str, *, fs: fsspec.AbstractFileSystem | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        fs: fsspec.AbstractFileSystem | None = None,
+        retention: Retention | None = None,
+    ) -> None:
         self.fs, self.root = open_filesystem(url, fs)
         self.url = url
+        self.retention = retention  # None: keep every folder
 
     def inbox(self) -> LandingStore:
-        """Where outside tools drop loads for Tributary to pick up, in the same layout."""
+        """Where outside tools drop loads for Tributary to pick up, in the same layout.
+        Without a retention: what outside tools drop there is theirs to clean up."""
         return LandingStore(f"{self.url.rstrip('/')}/{INBOX}", fs=self.fs)
 
     def load_dir(self, source: str, table: str, load_id: str) -> str:
@@ -116,6 +130,41 @@ class LandingStore:
         ]
         with self.fs.open(f"{folder}/{COPY_MANIFEST}", "w") as handle:
             json.dump({"entries": entries}, handle, indent=2)
+
+    def apply_retention(
+        self,
+        source: str,
+        table: str,
+        references: Callable[[], LoadReferences],
+        *,
+        now: datetime | None = None,
+    ) -> Cleanup:
+        """Delete the table's load folders its retention lets go (see folders_to_remove).
+        `references` (the warehouse's committed loads and watermarks) is asked only when
+        there is a retention. Never raises: the load this follows is committed whatever
+        happens here, and the next load's pass picks up what this one left."""
+        if self.retention is None:
+            return Cleanup()
+        removed: list[str] = []
+        try:
+            table_dir = f"{self.root}/{source}/{table}"
+            # A cached listing (s3fs keeps one) could miss folders landed since.
+            self.fs.invalidate_cache(table_dir)
+            folders = [
+                entry["name"].rstrip("/").rsplit("/", 1)[-1]
+                for entry in self.fs.ls(table_dir, detail=True)
+                if entry["type"] == "directory"
+            ]
+            doomed = folders_to_remove(
+                folders, references(), self.retention, now=now or datetime.now(UTC)
+            )
+            for load_id in doomed:
+                self.fs.rm(self.load_dir(source, table, load_id), recursive=True)
+                removed.append(load_id)
+        except Exception as exc:
+            log.warning("landing retention of %s.%s stopped: %s", source, table, exc)
+            return Cleanup(removed=tuple(removed), error=f"{type(exc).__name__}: {exc}")
+        return Cleanup(removed=tuple(removed))
 
     def pending(self, last_seen: Mapping[str, str]) -> list[Manifest]:
         """Complete loads (those with a manifest) whose load id sorts after the last one

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
-from tributary.landing import Manifest, decode_cursor, encode_cursor
+from tributary.landing import LoadReferences, Manifest, decode_cursor, encode_cursor
 from tributary.slices import Slice
 from tributary.warehouse.drift import plan_schema
 
@@ -222,6 +222,11 @@ class Warehouse(ABC):
         """The cursor value the last committed load of the table (or slice) reached."""
 
     @abstractmethod
+    def load_references(self, source: str, table: str) -> LoadReferences:
+        """The table's committed loads (every scope) and the loads its watermarks name, for
+        the landing store's retention."""
+
+    @abstractmethod
     def load(
         self,
         target: LoadTarget,
@@ -331,6 +336,21 @@ class SqlWarehouse(Warehouse):
             [target.source, target.table, target.scope],
         )
         return decode_cursor(rows[0][0], rows[0][1]) if rows else None
+
+    def load_references(self, source: str, table: str) -> LoadReferences:
+        key = [source, table]
+        committed = self.query(
+            f"select load_id, scope from {STATE_SCHEMA}.loads "
+            "where source = ? and table_name = ? order by finished_at, load_id",
+            key,
+        )
+        watermarks = self.query(
+            f"select load_id from {STATE_SCHEMA}.watermarks where source = ? and table_name = ?",
+            key,
+        )
+        return LoadReferences(
+            committed=dict(committed), watermarks=frozenset(row[0] for row in watermarks)
+        )
 
     def recorded_schema(self, target: LoadTarget) -> pa.Schema | None:
         rows = self.query(
