@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL
 from tributary.connection import hide
 from tributary.errors import WarehouseError
 from tributary.warehouse.base import (
+    STATE_SCHEMA,
     LoadTables,
     LoadTarget,
     SqlWarehouse,
@@ -136,12 +137,20 @@ class PostgresWarehouse(SqlWarehouse):
         self.execute(f"truncate {tables.target.qualified_name}")
         self.insert_from(tables.target.qualified_name, tables.rows_to_write(columns), columns)
 
+    def ensure_state(self) -> None:
+        # Two runs' first connections to a new warehouse would both create the schema, and
+        # only one can: the second waits for the first's commit, then finds it all there.
+        with self.transaction():
+            self._advisory_lock(STATE_SCHEMA)
+            super().ensure_state()
+
     def lock(self, target: LoadTarget) -> None:
         # A transaction-scoped advisory lock per raw table: it needs no table to exist yet
         # (a first load), and is released by commit, rollback or a dead connection alike.
-        self.execute(
-            "select pg_advisory_xact_lock(hashtextextended(?, 0))", [target.qualified_name]
-        )
+        self._advisory_lock(target.qualified_name)
+
+    def _advisory_lock(self, name: str) -> None:
+        self.execute("select pg_advisory_xact_lock(hashtextextended(?, 0))", [name])
 
     @contextmanager
     def read(self, sql: str, *, batch_rows: int = 100_000) -> Iterator[pa.RecordBatchReader]:

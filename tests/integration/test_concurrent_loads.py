@@ -1,0 +1,211 @@
+"""Two loads of one table at once, as operators start them: the warehouse serializes them
+itself (a transaction-scoped lock per raw table on PostgreSQL, one writer per DuckDB file),
+and Dagster queues the second run's step behind the first (a pool per raw table).
+
+Before, two incremental loads of the same rows on PostgreSQL both deleted the keys they
+were about to insert, neither seeing the other's uncommitted rows, and both inserted them:
+every row twice."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import dagster as dg
+import psycopg
+import pytest
+import yaml
+
+from tests.conftest import local_dagster_home
+from tributary.config import SourceConfig, TableConfig
+from tributary.config.loader import CONFIG_DIR_ENV, PROJECT_ROOT, STATE_DIR_ENV
+from tributary.ingest import ingest_table, load_target
+from tributary.landing import LandingStore
+from tributary.sources import SqlSource
+from tributary.warehouse import PostgresWarehouse
+
+from .conftest import run_sql
+
+pytestmark = pytest.mark.integration
+
+DAGSTER = Path(sys.executable).parent / "dagster"
+ROWS = 20_000
+ORDERS = {"name": "orders", "primary_key": ["id"], "cursor": "updated_at", "mode": "incremental"}
+
+
+@pytest.fixture
+def orders(mariadb):
+    url, con = mariadb
+    run_sql(
+        con,
+        "create table orders (id int primary key, status varchar(20), updated_at datetime(6))",
+        "insert into orders select seq, 'new', '2024-01-01' + interval seq second "
+        f"from seq_1_to_{ROWS}",
+    )
+    return url, con
+
+
+def test_two_loads_at_once_on_postgres_keep_one_row_per_key(orders, postgres, tmp_path) -> None:
+    """Both loads read the same rows and reach the warehouse together: the second merges
+    only once the first has committed."""
+    url, con = orders
+    table = TableConfig(**ORDERS)
+    source = SourceConfig(
+        name="shop", kind="mysql", connection={"url": url.render_as_string()}, tables=[table]
+    )
+    both_read = threading.Barrier(2, timeout=60)
+    errors: list[BaseException] = []
+
+    class MeetingWarehouse(PostgresWarehouse):
+        def load(self, *args, **kwargs):
+            both_read.wait()  # both loads have extracted and landed: they load together
+            return super().load(*args, **kwargs)
+
+    def load(warehouse: PostgresWarehouse) -> None:
+        ingest_table(
+            source,
+            table,
+            reader=SqlSource(url),
+            landing=LandingStore(str(tmp_path / "landing")),
+            warehouse=warehouse,
+            batch_rows=5_000,
+        )
+
+    def one_load() -> None:
+        try:
+            with MeetingWarehouse(postgres) as warehouse:
+                load(warehouse)
+        except BaseException as error:
+            errors.append(error)
+
+    run_sql(con, f"delete from orders where id > {ROWS // 2}")
+    with PostgresWarehouse(postgres) as warehouse:
+        load(warehouse)  # the table exists
+    # Since then: half the rows are new keys (no row in the table for a merge to lock), the
+    # other half changed.
+    run_sql(
+        con,
+        "update orders set status = 'paid', updated_at = updated_at + interval 1 day",
+        f"insert into orders select seq, 'new', '2024-01-02' + interval seq second "
+        f"from seq_{ROWS // 2 + 1}_to_{ROWS}",
+    )
+    threads = [threading.Thread(target=one_load) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    with psycopg.connect(postgres) as pg:
+        counted = pg.execute("select count(*), count(distinct id) from raw_shop.orders")
+        assert counted.fetchall() == [(ROWS, ROWS)]
+        assert pg.execute("select count(*) from _tributary.loads").fetchall() == [(3,)]
+
+
+def test_a_load_waits_for_the_lock_on_its_raw_table(orders, postgres, tmp_path) -> None:
+    """Whoever else holds the table's lock (another load, in another process), a load waits
+    for it: PostgreSQL shows the load waiting on the advisory lock until it is released."""
+    url, _ = orders
+    table = TableConfig(**ORDERS)
+    source = SourceConfig(
+        name="shop", kind="mysql", connection={"url": url.render_as_string()}, tables=[table]
+    )
+    loaded: list[int] = []
+
+    def one_load() -> None:
+        with PostgresWarehouse(postgres) as warehouse:
+            result = ingest_table(
+                source,
+                table,
+                reader=SqlSource(url),
+                landing=LandingStore(str(tmp_path / "landing")),
+                warehouse=warehouse,
+                batch_rows=5_000,
+            )
+            loaded.append(result.outcome.rows_in_table)
+
+    with PostgresWarehouse(postgres) as holder, psycopg.connect(postgres) as observer:
+        with holder.transaction():
+            holder.lock(load_target(source, table))
+            thread = threading.Thread(target=one_load)
+            thread.start()
+            waiting = []
+            for _ in range(600):  # until the load waits on the lock, or 60 s
+                waiting = observer.execute(
+                    "select count(*) from pg_locks where locktype = 'advisory' and not granted"
+                ).fetchall()
+                if waiting == [(1,)] or not thread.is_alive():
+                    break
+                threading.Event().wait(0.1)
+            assert waiting == [(1,)]
+            assert loaded == []
+        thread.join(timeout=60)  # released by the holder's commit
+    assert loaded == [ROWS]
+
+
+def write_project(tmp_path: Path, url, warehouse: dict) -> Path:
+    config = tmp_path / "assets_config"
+    (config / "sources").mkdir(parents=True)
+    platform = {"warehouse": warehouse, "batch_rows": 5_000}
+    (config / "platform.yaml").write_text(yaml.safe_dump(platform))
+    source = {
+        "name": "shop",
+        "kind": "mysql",
+        "connection": {"url": url.render_as_string()},
+        "tables": [ORDERS],
+    }
+    (config / "sources" / "shop.yaml").write_text(yaml.safe_dump(source))
+    return config
+
+
+@pytest.mark.parametrize("target", ["duckdb", "postgres"])
+def test_two_cli_runs_of_one_table_end_with_the_source_rows(
+    orders, tmp_path, target, request
+) -> None:
+    url, con = orders
+    if target == "duckdb":
+        warehouse = {"target": "duckdb", "path": "warehouse.duckdb"}
+    else:
+        warehouse = {
+            "target": "postgres",
+            "connection": {"url": request.getfixturevalue("postgres")},
+        }
+    home = local_dagster_home(tmp_path / "dagster_home")
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        CONFIG_DIR_ENV: str(write_project(tmp_path, url, warehouse)),
+        STATE_DIR_ENV: str(tmp_path / "state"),
+    }
+    # The source changes under the loads: every row touched, as in the report.
+    run_sql(con, "update orders set status = 'paid', updated_at = updated_at + interval 1 day")
+    command = [str(DAGSTER), "asset", "materialize", "--select", "raw/shop/orders"]
+    runs = [
+        subprocess.Popen(
+            [*command, "-m", "tributary.definitions"],
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=300)[0] for run in runs]
+
+    assert [run.returncode for run in runs] == [0, 0], "\n".join(o[-3000:] for o in outputs)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        statuses = [run.status for run in instance.get_runs()]
+        assert statuses == [dg.DagsterRunStatus.SUCCESS] * 2
+    counted = "select count(*), count(distinct id), count(*) filter (where status = 'paid') "
+    counted += "from raw_shop.orders"
+    if target == "duckdb":
+        import duckdb
+
+        with duckdb.connect(str(tmp_path / "state" / "warehouse.duckdb"), read_only=True) as duck:
+            assert duck.execute(counted).fetchall() == [(ROWS, ROWS, ROWS)]
+    else:
+        with psycopg.connect(request.getfixturevalue("postgres")) as pg:
+            assert pg.execute(counted).fetchall() == [(ROWS, ROWS, ROWS)]
