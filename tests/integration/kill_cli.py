@@ -1,6 +1,7 @@
 """Dagster's CLI in this process, SIGKILLed at a chosen point of a raw table's load.
 
 Usage: TRIBUTARY_KILL_AT=<point> python kill_cli.py asset materialize --select ... -m ...
+(in a session of its own: the kill takes its whole process group).
 Points: extract (after the first source batch), land (the landing manifest is written),
 load (inside the warehouse transaction, after the merge), commit (the last write of the
 transaction, the `_tributary.loads` row, done; only the commit is left).
@@ -19,7 +20,9 @@ from tributary.warehouse import DuckDBWarehouse, PostgresWarehouse, SqlWarehouse
 from tributary.warehouse.base import STATE_SCHEMA
 
 def die() -> None:
-    os.kill(os.getpid(), signal.SIGKILL)
+    # The whole process group: the CLI's run worker and, with the multiprocess executor, the
+    # step process this runs in; as an OOM kill of the run or a lost machine would.
+    os.killpg(0, signal.SIGKILL)
 
 
 def die_after(cls, method: str, when=lambda *args: True) -> None:

@@ -29,6 +29,10 @@ import yaml
 
 from tests.conftest import background_process, local_dagster_home
 from tributary.arrow import checksum
+from tributary.config import load_project
+from tributary.defs.resources import LandingStoreResource, WarehouseResource
+from tributary.ingest import ingest_table
+from tributary.sources import open_source
 
 from .conftest import MARIADB, POSTGRES, _mariadb_up, _postgres_up, require_service
 
@@ -95,7 +99,12 @@ class Project:
         self.warehouse = warehouse
         config = root / "assets_config"
         (config / "sources").mkdir(parents=True)
-        platform = {"warehouse": warehouse, "landing": {"url": "landing"}, "batch_rows": 2}
+        platform = {
+            "state_dir": str(root / "state"),
+            "warehouse": warehouse,
+            "landing": {"url": "landing"},
+            "batch_rows": 2,
+        }
         (config / "platform.yaml").write_text(yaml.safe_dump(platform))
         shop = {
             "name": "shop",
@@ -107,17 +116,13 @@ class Project:
             ],
         }  # fmt: skip
         (config / "sources" / "shop.yaml").write_text(yaml.safe_dump(shop))
-        self.env = {
-            **os.environ,
-            "DAGSTER_HOME": str(home),
-            "TRIBUTARY_CONFIG_DIR": str(config),
-            "TRIBUTARY_STATE_DIR": str(root / "state"),
-        }
+        self.config = config
+        self.env = {**os.environ, "DAGSTER_HOME": str(home), "TRIBUTARY_CONFIG_DIR": str(config)}
+        self.env.pop("TRIBUTARY_STATE_DIR", None)
 
     def materialize(self, kill_at: str | None = None) -> subprocess.CompletedProcess:
         env = {**self.env, "TRIBUTARY_KILL_AT": kill_at} if kill_at else self.env
-        # A session of its own: the kill takes the run's whole process group, as an OOM
-        # kill of the run worker or a lost machine would.
+        # A session of its own: the kill takes the run's whole process group.
         return subprocess.run(
             [sys.executable, str(KILL_CLI), *MATERIALIZE] if kill_at
             else [sys.executable, "-m", "dagster", *MATERIALIZE],
@@ -191,8 +196,18 @@ def _loaded(project: Project, source) -> Iterator[Project]:
                 "insert into orders values (%s, 'new', %s, %s)",
                 [(i, Decimal(i) / 4, T0 + timedelta(seconds=i)) for i in range(1, 6)],
             )
-    loaded = project.materialize()
-    assert loaded.returncode == 0, loaded.stderr.decode()[-3000:]
+    # The first load in this process, as the raw asset does it (a CLI run costs seconds).
+    config = load_project(project.config)
+    [shop] = config.sources
+    with WarehouseResource.from_project(config).open() as warehouse:
+        ingest_table(
+            shop,
+            shop.tables[0],
+            reader=open_source(shop, state_dir=config.state_dir),
+            landing=LandingStoreResource.from_project(config).open(),
+            warehouse=warehouse,
+            batch_rows=config.platform.batch_rows,
+        )
     yield project
 
 
