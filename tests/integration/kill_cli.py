@@ -19,6 +19,7 @@ from tributary.landing import LandingStore
 from tributary.warehouse import DuckDBWarehouse, PostgresWarehouse, SqlWarehouse
 from tributary.warehouse.base import STATE_SCHEMA
 
+
 def die() -> None:
     # The whole process group: the CLI's run worker and, with the multiprocess executor, the
     # step process this runs in; as an OOM kill of the run or a lost machine would.

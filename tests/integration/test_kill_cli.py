@@ -41,7 +41,13 @@ DAEMON = Path(sys.executable).parent / "dagster-daemon"
 MATERIALIZE = ["asset", "materialize", "--select", "raw/shop/orders", "-m", "tributary.definitions"]
 COLUMNS = "id, status, amount, updated_at"
 T0 = datetime(2024, 5, 1, 12, 0, 0)
-POINTS = ("extract", "land", "load", "commit")  # kill_cli.py's
+# kill_cli.py's points. On PostgreSQL only those inside the warehouse transaction: a kill at
+# extract or land stops before the warehouse is written, as the DuckDB cases show, and each
+# PostgreSQL case costs twice a DuckDB one (its step process imports the code location again).
+CASES = [
+    *[("duckdb", point) for point in ("extract", "land", "load", "commit")],
+    *[("postgres", point) for point in ("load", "commit")],
+]
 
 
 def wait_for(what: str, probe, timeout: float):
@@ -80,7 +86,7 @@ def dagster_home(tmp_path_factory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("kill")
     home = local_dagster_home(root / "dagster_home")
     config = yaml.safe_load((home / "dagster.yaml").read_text())
-    config["run_monitoring"]["poll_interval_seconds"] = 1
+    config.setdefault("run_monitoring", {})["poll_interval_seconds"] = 1
     (home / "dagster.yaml").write_text(yaml.safe_dump(config))
     workspace = root / "workspace.yaml"
     workspace.write_text(yaml.safe_dump({"load_from": []}))  # monitoring needs no code
@@ -166,7 +172,7 @@ def source_checksum(con: pymysql.connections.Connection) -> tuple[int, str]:
         return rows_checksum(list(cursor.fetchall()))
 
 
-@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+@pytest.fixture(scope="module")
 def project(request, source, dagster_home, tmp_path_factory) -> Iterator[Project]:
     """One warehouse, loaded once from the source."""
     source_url = f"mysql://root@127.0.0.1:3306/{source.db.decode()}"
@@ -230,7 +236,7 @@ def change_source(con: pymysql.connections.Connection, case: int) -> None:
 _cases = iter(range(1, 1000))
 
 
-@pytest.mark.parametrize("kill_at", POINTS)
+@pytest.mark.parametrize(("project", "kill_at"), CASES, indirect=["project"])
 def test_killed_cli_run_leaves_previous_state_and_rerun_converges(project, source, kill_at):
     change_source(source, next(_cases))
     before = project.state()
