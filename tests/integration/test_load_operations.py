@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import dagster as dg
 import pytest
+import yaml
 
-from tributary.config import SourceConfig, TableConfig
+from tributary.config import SourceConfig, TableConfig, load_project
+from tributary.defs import build_definitions
 from tributary.errors import NullCursorError, SchemaDriftError
 from tributary.ingest import NULL_CURSOR_EXCLUDED, ingest_table, load_target
 from tributary.landing import LandingStore
@@ -116,6 +119,38 @@ def test_an_empty_incremental_read_leaves_table_and_watermark(orders, warehouse,
     # No cursor sees a hard delete; reconciliation does, in the window the load read.
     assert not check.passed
     assert "the source hold 0 rows, the warehouse 1 (1 extra)" in check.description
+
+
+def test_an_empty_table_materializes_with_zero_rows_and_passing_checks(
+    mariadb, tmp_path, monkeypatch
+) -> None:
+    url, con = mariadb
+    run_sql(con, "create table items (id int primary key, name varchar(10))")
+    run_sql(con, "create table orders (id int primary key, updated_at datetime)")
+    config = tmp_path / "assets_config"
+    (config / "sources").mkdir(parents=True)
+    (config / "platform.yaml").write_text("warehouse: {target: duckdb}\n")
+    tables = [ITEMS.model_dump(exclude_defaults=True), ORDERS.model_dump(exclude_defaults=True)]
+    source = {"name": "shop", "kind": "mysql", "connection": {"url": url.render_as_string()}}
+    (config / "sources" / "shop.yaml").write_text(yaml.safe_dump({**source, "tables": tables}))
+    monkeypatch.setenv("TRIBUTARY_STATE_DIR", str(tmp_path / "state"))
+    defs = build_definitions(load_project(config))
+
+    raw = [dg.AssetKey(["raw", "shop", name]) for name in ("items", "orders")]
+    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), asset_selection=raw
+    )
+    assert result.success
+    for event in result.get_asset_materialization_events():
+        assert event.materialization.metadata["rows_loaded"].value == 0
+        assert event.materialization.metadata["dagster/row_count"].value == 0
+    evaluations = result.get_asset_check_evaluations()
+    assert {(e.asset_key.path[-1], e.check_name) for e in evaluations} >= {
+        ("items", "reconciliation"),
+        ("orders", "reconciliation"),
+        ("orders", "unique_primary_key"),
+    }
+    assert all(e.passed for e in evaluations), [e.description for e in evaluations]
 
 
 # --- 3. rows whose cursor is NULL ---------------------------------------------------------------

@@ -182,3 +182,27 @@ def test_landing_retention_defaults_and_errors(config_dir: Path) -> None:
     assert "platform.yaml: landing.retention.keep: unknown key" in load_error(config_dir)
     write_platform(config_dir, exports={"url": "exports", "retention": {"days": 3}})
     assert "platform.yaml: exports.retention: unknown key" in load_error(config_dir)
+
+
+def test_null_cursor_and_schema_contract_errors_name_file_and_key(config_dir: Path) -> None:
+    orders = {"name": "orders", "primary_key": ["id"], "cursor": "updated_at",
+              "mode": "incremental"}  # fmt: skip
+    write_source(config_dir, "shop", source(tables=[{**orders, "null_cursor": "skip"}]))
+    message = load_error(config_dir)
+    assert "sources/shop.yaml: tables[0].null_cursor:" in message
+    assert "'fail', 'include' or 'exclude'" in message and "(got 'skip')" in message
+
+    full = {"name": "items", "mode": "full", "null_cursor": "include"}
+    write_source(config_dir, "shop", source(tables=[full]))
+    assert "'null_cursor' applies to incremental tables only" in load_error(config_dir)
+
+    write_source(config_dir, "shop", source(schema_contract="discard_row"))
+    message = load_error(config_dir)
+    assert "sources/shop.yaml: schema_contract:" in message
+    assert "'evolve' or 'freeze'" in message
+
+    write_source(config_dir, "shop", source(schema_contract="freeze", tables=[orders]))
+    project = load_project(config_dir)
+    shop = project.source("shop")
+    [table] = shop.tables
+    assert (table.null_cursor, shop.contract_for(table)) == ("fail", "freeze")
