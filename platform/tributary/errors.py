@@ -11,3 +11,9 @@ class SchemaDriftError(RuntimeError):
 
 class WarehouseError(RuntimeError):
     """The warehouse could not be reached or used."""
+
+
+class Unreachable(ConnectionError):
+    """A server refused a connection or did not answer in time. Transient by its type (a
+    ConnectionError), so that the attempt is retried; its message names who connects and
+    where, never credentials."""

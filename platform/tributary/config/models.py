@@ -27,6 +27,7 @@ from sqlalchemy.exc import ArgumentError
 # only, so that they read the same in every dialect. They are quoted wherever they are used too.
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 IDENTIFIER_MAX = 63  # PostgreSQL's limit (Redshift's is 127)
+DEFAULT_CONNECT_TIMEOUT = 10.0  # seconds; a server that is down fails an attempt this fast
 
 
 def _check_identifier(value: str) -> str:
@@ -107,6 +108,12 @@ class ConnectionConfig(StrictModel):
     )
     password_env: EnvVarName | None = Field(
         None, description="environment variable holding the password to add to `url`"
+    )
+    connect_timeout: float = Field(
+        DEFAULT_CONNECT_TIMEOUT,
+        gt=0,
+        le=600,
+        description="seconds one attempt waits for the server to accept and answer a connection",
     )
 
     @model_validator(mode="before")
