@@ -162,3 +162,20 @@ def test_redshift_needs_an_s3_landing_store(config_dir: Path) -> None:
     platform = load_project(config_dir).platform
     assert platform.warehouse.iam_role == REDSHIFT["iam_role"]
     assert platform.landing.region == "eu-west-1"
+
+
+@pytest.mark.parametrize("timeout", [0, -5, "soon"])
+def test_bad_connect_timeout_is_named(config_dir: Path, timeout) -> None:
+    write_source(config_dir, "shop", source(connection={"url_env": "SHOP_URL",
+                                                        "connect_timeout": timeout}))  # fmt: skip
+    message = load_error(config_dir)
+    assert "sources/shop.yaml: connection.connect_timeout:" in message
+    assert "greater than 0" in message or "number" in message
+
+
+def test_connect_timeout_defaults_to_ten_seconds_and_can_be_set(config_dir: Path) -> None:
+    write_source(config_dir, "shop", source(connection={"url_env": "SHOP_URL",
+                                                        "connect_timeout": 2.5}))  # fmt: skip
+    sources = {s.name: s for s in load_project(config_dir).sources}
+    assert sources["shop"].connection.connect_timeout == 2.5
+    assert sources["app"].connection.connect_timeout == 10
