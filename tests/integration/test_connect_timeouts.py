@@ -17,12 +17,19 @@ from urllib.parse import quote
 
 import dagster as dg
 import pytest
+import requests
 
-from tributary.config import ConnectionConfig, SourceConfig, TableConfig, load_project
+from tributary.config import (
+    ConnectionConfig,
+    SalesforceConfig,
+    SourceConfig,
+    TableConfig,
+    load_project,
+)
 from tributary.connection import secret_forms
 from tributary.defs import build_definitions
 from tributary.retry import is_transient
-from tributary.sources import open_source
+from tributary.sources import SalesforceSource, open_source
 from tributary.warehouse import open_warehouse
 
 from ..conftest import free_port
@@ -167,3 +174,20 @@ def test_down_source_is_tried_three_times_with_one_line_each(
     for text in [*warnings, failure.to_string(), output.err, output.out]:
         assert not any(form in text for form in secret_forms(PASSWORD))
     assert elapsed < 60  # bounded: connectorx's pool alone took 30 s per attempt
+
+
+def test_salesforce_that_never_answers_fails_within_its_timeout(silent_port, monkeypatch) -> None:
+    monkeypatch.setenv("SF_SESSION", PASSWORD)
+    monkeypatch.setenv("SF_INSTANCE", f"https://127.0.0.1:{silent_port}")
+    config = SalesforceConfig(
+        session_id_env="SF_SESSION", instance_url_env="SF_INSTANCE", connect_timeout=TIMEOUT
+    )
+    session = requests.Session()
+    session.trust_env = False  # this machine's proxy and CA settings are not the test's
+    reader = SalesforceSource(config, source="crm", session=session)
+    started = time.monotonic()
+    with pytest.raises(Exception) as raised:
+        reader.read(TableConfig(name="account", primary_key=["Id"], mode="full"), batch_rows=100)
+    assert time.monotonic() - started < 10 * TIMEOUT  # bounded (requests alone: no limit)
+    assert_concise_transient(raised.value, "source 'crm'", silent_port)
+    assert f"no answer within {TIMEOUT:g} s" in str(raised.value)

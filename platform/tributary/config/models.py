@@ -190,6 +190,12 @@ class SalesforceConfig(StrictModel):
         description="login, test (sandboxes) or your My Domain such as acme.my",
     )
     api_version: str = Field("62.0", pattern=r"^\d{2,3}\.0$")
+    connect_timeout: float = Field(
+        DEFAULT_CONNECT_TIMEOUT,
+        gt=0,
+        le=600,
+        description="seconds one attempt waits for Salesforce to accept a connection",
+    )
     bulk_threshold: int = Field(
         10_000, gt=0, description="objects with at least this many rows to read use Bulk API 2.0"
     )
