@@ -173,9 +173,9 @@ def test_bad_connect_timeout_is_named(config_dir: Path, timeout) -> None:
     assert "greater than 0" in message or "number" in message
 
 
-def test_connect_timeout_defaults_to_ten_seconds_and_can_be_set(config_dir: Path) -> None:
+def test_connect_timeout_has_a_default_and_can_be_set(config_dir: Path) -> None:
     write_source(config_dir, "shop", source(connection={"url_env": "SHOP_URL",
                                                         "connect_timeout": 2.5}))  # fmt: skip
     sources = {s.name: s for s in load_project(config_dir).sources}
     assert sources["shop"].connection.connect_timeout == 2.5
-    assert sources["app"].connection.connect_timeout == 10
+    assert sources["app"].connection.connect_timeout == 8
