@@ -15,3 +15,9 @@ class WarehouseError(RuntimeError):
 
 class NullCursorError(SourceError):
     """Rows of an incremental table have no cursor value, and its null_cursor says fail."""
+
+
+class Unreachable(ConnectionError):
+    """A server refused a connection or did not answer in time. Transient by its type (a
+    ConnectionError), so that the attempt is retried; its message names who connects and
+    where, never credentials."""

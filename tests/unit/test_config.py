@@ -206,3 +206,20 @@ def test_null_cursor_and_schema_contract_errors_name_file_and_key(config_dir: Pa
     shop = project.source("shop")
     [table] = shop.tables
     assert (table.null_cursor, shop.contract_for(table)) == ("fail", "freeze")
+
+
+@pytest.mark.parametrize("timeout", [0, -5, "soon"])
+def test_bad_connect_timeout_is_named(config_dir: Path, timeout) -> None:
+    write_source(config_dir, "shop", source(connection={"url_env": "SHOP_URL",
+                                                        "connect_timeout": timeout}))  # fmt: skip
+    message = load_error(config_dir)
+    assert "sources/shop.yaml: connection.connect_timeout:" in message
+    assert "greater than 0" in message or "number" in message
+
+
+def test_connect_timeout_has_a_default_and_can_be_set(config_dir: Path) -> None:
+    write_source(config_dir, "shop", source(connection={"url_env": "SHOP_URL",
+                                                        "connect_timeout": 2.5}))  # fmt: skip
+    sources = {s.name: s for s in load_project(config_dir).sources}
+    assert sources["shop"].connection.connect_timeout == 2.5
+    assert sources["app"].connection.connect_timeout == 8

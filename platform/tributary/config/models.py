@@ -29,6 +29,8 @@ from tributary.landing.retention import DEFAULT_DAYS
 # only, so that they read the same in every dialect. They are quoted wherever they are used too.
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 IDENTIFIER_MAX = 63  # PostgreSQL's limit (Redshift's is 127)
+# Seconds. 3 attempts at a silent server, with the default backoff (1 s, 2 s), stay under 30 s.
+DEFAULT_CONNECT_TIMEOUT = 8.0
 
 
 def _check_identifier(value: str) -> str:
@@ -141,6 +143,12 @@ class ConnectionConfig(StrictModel):
     password_env: EnvVarName | None = Field(
         None, description="environment variable holding the password to add to `url`"
     )
+    connect_timeout: float = Field(
+        DEFAULT_CONNECT_TIMEOUT,
+        gt=0,
+        le=600,
+        description="seconds one attempt waits for the server to accept and answer a connection",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -216,6 +224,12 @@ class SalesforceConfig(StrictModel):
         description="login, test (sandboxes) or your My Domain such as acme.my",
     )
     api_version: str = Field("62.0", pattern=r"^\d{2,3}\.0$")
+    connect_timeout: float = Field(
+        DEFAULT_CONNECT_TIMEOUT,
+        gt=0,
+        le=600,
+        description="seconds one attempt waits for Salesforce to accept a connection",
+    )
     bulk_threshold: int = Field(
         10_000, gt=0, description="objects with at least this many rows to read use Bulk API 2.0"
     )

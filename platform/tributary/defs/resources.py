@@ -11,6 +11,7 @@ from dagster_aws.s3 import S3Resource
 from dagster_gcp import GCSResource
 
 from tributary.config import ConnectionConfig, ProjectConfig
+from tributary.config.models import DEFAULT_CONNECT_TIMEOUT
 from tributary.connection import resolve_url
 from tributary.exports import ExportStore, open_export_store
 from tributary.landing import LandingStore, Retention
@@ -29,6 +30,7 @@ class WarehouseResource(dg.ConfigurableResource):
     url: str | None = None
     url_env: str | None = None
     password_env: str | None = None
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     iam_role: str | None = None  # Redshift: the role COPY assumes to read the landing bucket
     copy_region: str | None = None  # Redshift: the landing bucket's region, if not the cluster's
 
@@ -43,12 +45,18 @@ class WarehouseResource(dg.ConfigurableResource):
             url=connection.url,
             url_env=connection.url_env,
             password_env=connection.password_env,
+            connect_timeout=connection.connect_timeout,
             iam_role=getattr(warehouse, "iam_role", None),
             copy_region=project.platform.landing.region,
         )
 
     def _connection(self) -> ConnectionConfig:
-        return ConnectionConfig(url=self.url, url_env=self.url_env, password_env=self.password_env)
+        return ConnectionConfig(
+            url=self.url,
+            url_env=self.url_env,
+            password_env=self.password_env,
+            connect_timeout=self.connect_timeout,
+        )
 
     def open(self) -> Warehouse:
         if self.target == "duckdb":

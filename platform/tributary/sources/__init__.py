@@ -26,8 +26,11 @@ def open_source(source: SourceConfig, *, state_dir: Path) -> SourceReader:
     if source.kind == "salesforce":
         return SalesforceSource(source.salesforce, source=source.name)
     if source.kind in SQL_KINDS:
+        owner = f"source '{source.name}'"
         return SqlSource(
-            resolve_url(source.connection, owner=f"source '{source.name}'", state_dir=state_dir)
+            resolve_url(source.connection, owner=owner, state_dir=state_dir),
+            owner=owner,
+            connect_timeout=source.connection.connect_timeout,
         )
     raise SourceError(f"source '{source.name}': kind '{source.kind}' has no reader yet")
 

@@ -21,15 +21,18 @@ configuration names and never appear in messages.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import os
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import urlsplit
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -43,12 +46,16 @@ from simple_salesforce.exceptions import (
 )
 
 from tributary.config import SalesforceConfig, TableConfig
+from tributary.errors import Unreachable
 from tributary.slices import Slice
 from tributary.sources.base import Extract, SourceError
 from tributary.sources.types import DEFAULT_DECIMAL
 
 # Records per REST page (Salesforce's default and maximum batch size).
 REST_PAGE_ROWS = 2000
+# Seconds without a byte from the API before a request is given up (a slow query's first
+# page can take a while; a silent server must not hold a run forever).
+READ_TIMEOUT = 300
 # Requests a Bulk 2.0 query job costs besides its result pages: create, and status polls.
 BULK_JOB_REQUESTS = 3
 COMPOUND_TYPES = {"address", "location"}
@@ -353,6 +360,11 @@ class SalesforceSource:
             self._poll = 0
         session = session or requests.Session()
         session.hooks.setdefault("response", []).append(self.usage.observe)
+        # requests waits forever unless told; simple-salesforce never tells it.
+        session.request = functools.partial(
+            session.request, timeout=(self.config.connect_timeout, READ_TIMEOUT)
+        )
+        started = time.monotonic()
         try:
             self._sf = Salesforce(
                 **arguments,
@@ -364,18 +376,35 @@ class SalesforceSource:
             # code and message from Salesforce (INVALID_LOGIN, ...); never the credentials
             raise SourceError(f"{self.owner}: Salesforce login failed: {exc}") from None
         except requests.RequestException as exc:
-            raise SourceError(
-                f"{self.owner}: Salesforce login failed: {type(exc).__name__}"
-            ) from None
+            raise self._request_error("Salesforce login", exc, started) from None
         return self._sf
 
+    def _request_error(
+        self, what: str, error: requests.RequestException, started: float
+    ) -> Exception:
+        """A short error: Unreachable (transient) when the API did not accept or answer the
+        connection; the exception's text is never used (it may carry the URL's session)."""
+        host = urlsplit(error.request.url).netloc if error.request is not None else "Salesforce"
+        # urllib3 reports a TLS handshake that outlasts the connect timeout as a read timeout;
+        # a real read timeout comes only after READ_TIMEOUT seconds of silence.
+        handshake = time.monotonic() - started < READ_TIMEOUT
+        if isinstance(error, requests.ConnectTimeout) or (
+            isinstance(error, requests.Timeout) and handshake
+        ):
+            reason = f"no answer within {self.config.connect_timeout:g} s"
+            return Unreachable(f"{self.owner}: cannot connect to {host} ({reason})")
+        if isinstance(error, requests.ConnectionError):
+            return Unreachable(f"{self.owner}: cannot connect to {host} ({type(error).__name__})")
+        return SourceError(f"{self.owner}: {what} failed: {type(error).__name__}")
+
     def _call(self, what: str, call: Callable[[], Any]) -> Any:
+        started = time.monotonic()
         try:
             return call()
         except (SalesforceError, SalesforceOperationError) as exc:
             raise SourceError(f"{self.owner}: {what} failed: {exc}") from None
         except requests.RequestException as exc:
-            raise SourceError(f"{self.owner}: {what} failed: {type(exc).__name__}") from None
+            raise self._request_error(what, exc, started) from None
 
     def check_floor(self, object_name: str, needed: int) -> None:
         """Stop when the org's remaining daily requests, less `needed`, are under the floor."""

@@ -23,7 +23,9 @@ from sqlalchemy.engine import URL, Dialect, make_url
 
 from tributary.arrow import checksum as checksum_rows
 from tributary.config import TableConfig
+from tributary.config.models import DEFAULT_CONNECT_TIMEOUT
 from tributary.connection import redact
+from tributary.reach import probe_url
 from tributary.slices import Slice
 from tributary.sources.base import Extract, Profile, SourceError, Window, cursor_conditions
 from tributary.sources.types import MYSQL_BACKENDS, SourceColumn, normalize
@@ -120,11 +122,25 @@ def dialect_for(url: URL) -> Dialect:
 
 
 class SqlSource:
-    def __init__(self, url: URL, *, fetch: Fetcher | None = None) -> None:
+    """`owner` names the source in errors. Before its first query a reader with the real
+    drivers checks within `connect_timeout` seconds that the server answers (reach.py says
+    why); an injected `fetch` is not preceded by that check."""
+
+    def __init__(
+        self,
+        url: URL,
+        *,
+        fetch: Fetcher | None = None,
+        owner: str = "source",
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    ) -> None:
         self._url = url
         self.backend = url.get_backend_name()
         self._fetch = fetch or _FETCHERS.get(self.backend, connectorx_fetch)
         self.dialect = dialect_for(url)
+        self._owner = owner
+        self._connect_timeout = connect_timeout
+        self._reached = fetch is not None
 
     def compile(self, statement: sa.Executable) -> str:
         return str(statement.compile(dialect=self.dialect, compile_kwargs={"literal_binds": True}))
@@ -350,6 +366,9 @@ class SqlSource:
         return batch.rename_columns(names) if names != batch.schema.names else batch
 
     def _run(self, query: str, batch_rows: int, table: TableConfig) -> pa.RecordBatchReader:
+        if not self._reached:
+            probe_url(self._url, owner=self._owner, timeout=self._connect_timeout)
+            self._reached = True
         try:
             return self._fetch(self._connectorx_url(), query, batch_rows)
         except Exception as exc:  # driver errors vary; re-raise without credentials

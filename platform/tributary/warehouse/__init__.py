@@ -6,6 +6,7 @@ from pathlib import Path
 
 from tributary.config import ConnectionConfig
 from tributary.connection import resolve_url
+from tributary.reach import probe
 from tributary.warehouse.base import (
     STATE_SCHEMA,
     LoadOutcome,
@@ -34,13 +35,17 @@ def open_warehouse(
     if target == "duckdb":
         return DuckDBWarehouse(duckdb_path)
     url = resolve_url(connection, owner="warehouse", state_dir=state_dir)
+    timeout = connection.connect_timeout
     if target == "postgres":
-        return PostgresWarehouse(conninfo(url))
+        return PostgresWarehouse(conninfo(url), connect_timeout=timeout)
     if target == "redshift":
 
         def connect() -> object:
             import redshift_connector
 
+            # Not redshift_connector's `timeout`: it stays on the socket and would cut off
+            # any query (a long COPY) that runs longer.
+            probe("redshift", url.host, url.port, owner="warehouse", timeout=timeout)
             return redshift_connector.connect(
                 host=url.host,
                 port=url.port or 5439,

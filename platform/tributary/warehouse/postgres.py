@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -14,8 +15,10 @@ import pyarrow.csv as pacsv
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from sqlalchemy.engine import URL
 
+from tributary.config.models import DEFAULT_CONNECT_TIMEOUT
 from tributary.connection import hide
 from tributary.errors import WarehouseError
+from tributary.reach import probe
 from tributary.warehouse.base import (
     STATE_SCHEMA,
     LoadTables,
@@ -87,15 +90,29 @@ _CSV = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
 class PostgresWarehouse(SqlWarehouse):
     kind = "postgres"
 
-    def __init__(self, conninfo: str) -> None:
+    def __init__(self, conninfo: str, *, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT) -> None:
         self._conninfo = conninfo
+        self._connect_timeout = connect_timeout
         self._con: psycopg.Connection | None = None
 
     @property
     def con(self) -> psycopg.Connection:
         if self._con is None:
+            params = conninfo_to_dict(self._conninfo)
+            probe(
+                "postgresql",
+                params.get("host"),
+                params.get("port"),
+                owner="warehouse",
+                timeout=self._connect_timeout,
+            )
             try:
-                self._con = psycopg.connect(self._conninfo, autocommit=True)
+                # libpq's own limit too (whole seconds, at least 2), for what follows the probe
+                self._con = psycopg.connect(
+                    self._conninfo,
+                    autocommit=True,
+                    connect_timeout=max(2, math.ceil(self._connect_timeout)),
+                )
             except psycopg.Error as exc:  # the message must not carry the conninfo's password
                 message = hide(str(exc), _password(self._conninfo))
                 raise WarehouseError(f"connecting to the PostgreSQL warehouse: {message}") from None

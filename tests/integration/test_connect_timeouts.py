@@ -1,0 +1,193 @@
+"""A source or warehouse that is down fails each attempt within its connect timeout, with one
+short error naming who connects and where (never the password), classified as transient so
+that Dagster retries it.
+
+"Down" is both a refused port (nothing listening) and a host that accepts TCP connections but
+never answers (a listener on 127.0.0.1 that reads nothing and writes nothing).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import dagster as dg
+import pytest
+import requests
+
+from tributary.config import (
+    ConnectionConfig,
+    SalesforceConfig,
+    SourceConfig,
+    TableConfig,
+    load_project,
+)
+from tributary.connection import secret_forms
+from tributary.defs import build_definitions
+from tributary.retry import is_transient
+from tributary.sources import SalesforceSource, open_source
+from tributary.warehouse import open_warehouse
+
+from ..conftest import free_port
+from ..unit.test_automation import edit_yaml
+
+PASSWORD = "Pw s3cret+@/%:#"
+URL_ENV = "TRIBUTARY_TEST_DOWN_URL"
+TIMEOUT = 1.0
+APP_COMPANIES = dg.AssetKey(["raw", "app", "companies"])
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that accepts connections and never answers."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=64)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        for connection in [*accepted, listener]:
+            connection.close()
+
+
+def down_url(scheme: str, port: int) -> str:
+    return f"{scheme}://reader:{quote(PASSWORD, safe='')}@127.0.0.1:{port}/app"
+
+
+def assert_concise_transient(error: BaseException, owner: str, port: int) -> None:
+    message = str(error)
+    assert message.startswith(f"{owner}: cannot connect to 127.0.0.1:{port} (")
+    assert "\n" not in message
+    assert not any(form in message for form in secret_forms(PASSWORD))
+    assert is_transient(error)
+
+
+def read_source(kind: str, scheme: str, port: int, monkeypatch: pytest.MonkeyPatch) -> Exception:
+    monkeypatch.setenv(URL_ENV, down_url(scheme, port))
+    source = SourceConfig(
+        name="shop",
+        kind=kind,
+        connection=ConnectionConfig(url_env=URL_ENV, connect_timeout=TIMEOUT),
+        tables=[TableConfig(name="orders", primary_key=["id"], mode="full")],
+    )
+    reader = open_source(source, state_dir=Path("."))
+    with pytest.raises(Exception) as raised:
+        reader.read(source.tables[0], batch_rows=1000)
+    return raised.value
+
+
+@pytest.mark.parametrize(("kind", "scheme"), [("mysql", "mysql"), ("postgres", "postgresql")])
+def test_source_on_a_refused_port_fails_at_once(kind, scheme, monkeypatch) -> None:
+    port = free_port()  # nothing listens on it
+    started = time.monotonic()
+    error = read_source(kind, scheme, port, monkeypatch)
+    assert time.monotonic() - started < 10 * TIMEOUT  # bounded (connectorx alone: 30 s)
+    assert_concise_transient(error, "source 'shop'", port)
+    assert "connection refused" in str(error)
+
+
+@pytest.mark.parametrize(("kind", "scheme"), [("mysql", "mysql"), ("postgres", "postgresql")])
+def test_source_that_never_answers_fails_within_its_timeout(
+    kind, scheme, silent_port, monkeypatch
+) -> None:
+    started = time.monotonic()
+    error = read_source(kind, scheme, silent_port, monkeypatch)
+    assert time.monotonic() - started < 10 * TIMEOUT  # bounded (connectorx alone: 30 s)
+    assert_concise_transient(error, "source 'shop'", silent_port)
+    assert f"no answer within {TIMEOUT:g} s" in str(error)
+
+
+@pytest.mark.parametrize("target", ["postgres", "redshift"])
+def test_warehouse_that_never_answers_fails_within_its_timeout(
+    target, silent_port, monkeypatch
+) -> None:
+    monkeypatch.setenv(URL_ENV, down_url("postgresql", silent_port))
+    connection = ConnectionConfig(url_env=URL_ENV, connect_timeout=TIMEOUT)
+    warehouse = open_warehouse(target, connection=connection)
+    started = time.monotonic()
+    with pytest.raises(Exception) as raised:
+        warehouse.query("select 1")
+    assert time.monotonic() - started < 10 * TIMEOUT  # bounded (psycopg alone: 130 s)
+    assert f"no answer within {TIMEOUT:g} s" in str(raised.value)
+    assert_concise_transient(raised.value, "warehouse", silent_port)
+
+
+def test_down_source_is_tried_three_times_with_one_line_each(
+    config_dir: Path, state_dir: Path, monkeypatch, capfd
+) -> None:
+    """Through Dagster with the default 3 attempts: each fails at once with one line."""
+    port = free_port()
+    monkeypatch.setenv("TRIBUTARY_APP_URL", down_url("mysql", port))
+    edit_yaml(
+        config_dir / "sources" / "app.yaml",
+        lambda d: d["connection"].update(connect_timeout=TIMEOUT),
+    )
+    edit_yaml(
+        config_dir / "platform.yaml",
+        lambda d: d.update(automation={"retries": {"delay_seconds": 0.05}}),
+    )
+    project = load_project(config_dir)
+    assert project.platform.automation.retries.attempts == 3  # the default
+
+    job = build_definitions(project).resolve_implicit_global_asset_job_def()
+    instance = dg.DagsterInstance.ephemeral()
+    started = time.monotonic()
+    result = job.execute_in_process(
+        asset_selection=[APP_COMPANIES], instance=instance, raise_on_error=False
+    )
+    elapsed = time.monotonic() - started
+
+    assert not result.success
+    retries = [
+        e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY
+    ]
+    assert len(retries) == 2
+    expected = f"source 'app': cannot connect to 127.0.0.1:{port} (connection refused after 0.0 s)"
+    # One warning per retried attempt (the error in one line), and the step's failure.
+    warnings = [
+        entry.user_message
+        for entry in instance.all_logs(result.run_id)
+        if entry.dagster_event is None and "cannot connect" in entry.user_message
+    ]
+    assert [w.split(": ", 1)[1] for w in warnings] == [expected, expected]
+    [failure] = [e.event_specific_data.error for e in result.all_events if e.is_step_failure]
+    assert failure.cause.message.strip() == f"tributary.errors.Unreachable: {expected}"
+    output = capfd.readouterr()
+    assert "r2d2" not in output.err + output.out  # connectorx's pool never retried on its own
+    for text in [*warnings, failure.to_string(), output.err, output.out]:
+        assert not any(form in text for form in secret_forms(PASSWORD))
+    assert elapsed < 60  # bounded: connectorx's pool alone took 30 s per attempt
+
+
+def test_salesforce_that_never_answers_fails_within_its_timeout(silent_port, monkeypatch) -> None:
+    monkeypatch.setenv("SF_SESSION", PASSWORD)
+    monkeypatch.setenv("SF_INSTANCE", f"https://127.0.0.1:{silent_port}")
+    config = SalesforceConfig(
+        session_id_env="SF_SESSION", instance_url_env="SF_INSTANCE", connect_timeout=TIMEOUT
+    )
+    session = requests.Session()
+    session.trust_env = False  # this machine's proxy and CA settings are not the test's
+    reader = SalesforceSource(config, source="crm", session=session)
+    started = time.monotonic()
+    with pytest.raises(Exception) as raised:
+        reader.read(TableConfig(name="account", primary_key=["Id"], mode="full"), batch_rows=100)
+    assert time.monotonic() - started < 10 * TIMEOUT  # bounded (requests alone: no limit)
+    assert_concise_transient(raised.value, "source 'crm'", silent_port)
+    assert f"no answer within {TIMEOUT:g} s" in str(raised.value)
