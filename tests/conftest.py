@@ -7,6 +7,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,6 +70,17 @@ def salesforce_fake(fake_certificate: tuple[Path, Path]) -> Iterator[FakeSalesfo
     api = SalesforceApi.from_fixtures(FIXTURES)
     with FakeSalesforce(api, fake_certificate).running() as fake:
         yield fake
+
+
+def wait_for(what: str, probe, timeout: float, *, every: float = 0.5):
+    """What `probe()` returns once it is truthy; the test fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(every)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def free_port() -> int:

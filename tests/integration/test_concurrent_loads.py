@@ -19,7 +19,7 @@ import psycopg
 import pytest
 import yaml
 
-from tests.conftest import local_dagster_home
+from tests.conftest import local_dagster_home, wait_for
 from tributary.config import SourceConfig, TableConfig
 from tributary.config.loader import CONFIG_DIR_ENV, PROJECT_ROOT, STATE_DIR_ENV
 from tributary.ingest import ingest_table, load_target
@@ -48,14 +48,30 @@ def orders(mariadb):
     return url, con
 
 
+def load_orders(url, warehouse: PostgresWarehouse, landing: Path) -> int:
+    """One load of shop.orders; the rows in the raw table after it."""
+    table = TableConfig(**ORDERS)
+    result = ingest_table(
+        shop_source(url),
+        table,
+        reader=SqlSource(url),
+        landing=LandingStore(str(landing)),
+        warehouse=warehouse,
+        batch_rows=5_000,
+    )
+    return result.outcome.rows_in_table
+
+
+def shop_source(url) -> SourceConfig:
+    return SourceConfig(
+        name="shop", kind="mysql", connection={"url": url.render_as_string()}, tables=[ORDERS]
+    )
+
+
 def test_two_loads_at_once_on_postgres_keep_one_row_per_key(orders, postgres, tmp_path) -> None:
     """Both loads read the same rows and reach the warehouse together: the second merges
     only once the first has committed."""
     url, con = orders
-    table = TableConfig(**ORDERS)
-    source = SourceConfig(
-        name="shop", kind="mysql", connection={"url": url.render_as_string()}, tables=[table]
-    )
     both_read = threading.Barrier(2, timeout=60)
     errors: list[BaseException] = []
 
@@ -64,26 +80,16 @@ def test_two_loads_at_once_on_postgres_keep_one_row_per_key(orders, postgres, tm
             both_read.wait()  # both loads have extracted and landed: they load together
             return super().load(*args, **kwargs)
 
-    def load(warehouse: PostgresWarehouse) -> None:
-        ingest_table(
-            source,
-            table,
-            reader=SqlSource(url),
-            landing=LandingStore(str(tmp_path / "landing")),
-            warehouse=warehouse,
-            batch_rows=5_000,
-        )
-
     def one_load() -> None:
         try:
             with MeetingWarehouse(postgres) as warehouse:
-                load(warehouse)
+                load_orders(url, warehouse, tmp_path / "landing")
         except BaseException as error:
             errors.append(error)
 
     run_sql(con, f"delete from orders where id > {ROWS // 2}")
     with PostgresWarehouse(postgres) as warehouse:
-        load(warehouse)  # the table exists
+        load_orders(url, warehouse, tmp_path / "landing")  # the table exists
     # Since then: half the rows are new keys (no row in the table for a merge to lock), the
     # other half changed.
     run_sql(
@@ -108,39 +114,26 @@ def test_a_load_waits_for_the_lock_on_its_raw_table(orders, postgres, tmp_path) 
     """Whoever else holds the table's lock (another load, in another process), a load waits
     for it: PostgreSQL shows the load waiting on the advisory lock until it is released."""
     url, _ = orders
-    table = TableConfig(**ORDERS)
-    source = SourceConfig(
-        name="shop", kind="mysql", connection={"url": url.render_as_string()}, tables=[table]
-    )
     loaded: list[int] = []
 
     def one_load() -> None:
         with PostgresWarehouse(postgres) as warehouse:
-            result = ingest_table(
-                source,
-                table,
-                reader=SqlSource(url),
-                landing=LandingStore(str(tmp_path / "landing")),
-                warehouse=warehouse,
-                batch_rows=5_000,
-            )
-            loaded.append(result.outcome.rows_in_table)
+            loaded.append(load_orders(url, warehouse, tmp_path / "landing"))
 
+    def waiting_on_a_lock() -> bool:
+        waiting = observer.execute(
+            "select count(*) from pg_locks where locktype = 'advisory' and not granted"
+        ).fetchall()
+        return waiting == [(1,)] or not thread.is_alive()
+
+    table = TableConfig(**ORDERS)
     with PostgresWarehouse(postgres) as holder, psycopg.connect(postgres) as observer:
         with holder.transaction():
-            holder.lock(load_target(source, table))
+            holder.lock(load_target(shop_source(url), table))
             thread = threading.Thread(target=one_load)
             thread.start()
-            waiting = []
-            for _ in range(600):  # until the load waits on the lock, or 60 s
-                waiting = observer.execute(
-                    "select count(*) from pg_locks where locktype = 'advisory' and not granted"
-                ).fetchall()
-                if waiting == [(1,)] or not thread.is_alive():
-                    break
-                threading.Event().wait(0.1)
-            assert waiting == [(1,)]
-            assert loaded == []
+            wait_for("the load to wait on the table's lock", waiting_on_a_lock, timeout=60)
+            assert thread.is_alive() and loaded == []  # it waits, it did not load
         thread.join(timeout=60)  # released by the holder's commit
     assert loaded == [ROWS]
 

@@ -6,29 +6,17 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import dagster as dg
 import duckdb
-import pytest
 import yaml
 
-from tests.conftest import background_process, local_dagster_home
+from tests.conftest import background_process, local_dagster_home, wait_for
 from tributary.config import load_project
 from tributary.demo import generate_demo_sources
 
 DAEMON = Path(sys.executable).parent / "dagster-daemon"
-
-
-def wait_for(what: str, probe, timeout: float):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(2)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def run_log_rows(warehouse: Path, run_id: str) -> list[tuple]:

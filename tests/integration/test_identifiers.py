@@ -6,13 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from tributary.config import SourceConfig, TableConfig
 from tributary.ingest import ingest_table
 from tributary.landing import LandingStore
 from tributary.sources import SqlSource
-from tributary.warehouse import DuckDBWarehouse, PostgresWarehouse, Warehouse
+from tributary.warehouse import PostgresWarehouse, Warehouse
 
 from .conftest import run_sql
 
@@ -22,16 +21,6 @@ WEIRD = ['it"s', "semi;colon", "with space", "what?", "100%", "it's", "x); drop 
 
 def mysql_ident(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
-
-
-@pytest.fixture(params=["duckdb", "postgres"])
-def warehouse(request, tmp_path):
-    if request.param == "duckdb":
-        with DuckDBWarehouse(tmp_path / "warehouse.duckdb") as duck:
-            yield duck
-    else:
-        with PostgresWarehouse(request.getfixturevalue("postgres")) as pg:
-            yield pg
 
 
 def load(url, table: TableConfig, warehouse: Warehouse, landing: Path):

@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -27,7 +26,7 @@ import pymysql
 import pytest
 import yaml
 
-from tests.conftest import background_process, local_dagster_home
+from tests.conftest import background_process, local_dagster_home, wait_for
 from tributary.arrow import checksum
 from tributary.config import load_project
 from tributary.defs.resources import LandingStoreResource, WarehouseResource
@@ -48,16 +47,6 @@ CASES = [
     *[("duckdb", point) for point in ("extract", "land", "load", "commit")],
     *[("postgres", point) for point in ("load", "commit")],
 ]
-
-
-def wait_for(what: str, probe, timeout: float):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.5)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 @pytest.fixture(scope="module")
