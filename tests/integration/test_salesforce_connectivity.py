@@ -72,11 +72,13 @@ def login_requests(org: FakeSalesforce) -> int:
 
 @pytest.mark.parametrize("kind", LOGINS)
 def test_every_login_reaches_the_instance_url_trusting_the_sources_ca_bundle(org, kind) -> None:
-    source = reader(kind, instance_url=org.instance_url, ca_bundle=str(org.cert))
+    # bulk_threshold=1: describe and count go through the REST API, the rows through Bulk 2.0
+    source = reader(kind, instance_url=org.instance_url, ca_bundle=str(org.cert), bulk_threshold=1)
     table = source.read(ACCOUNT, batch_rows=100).batches.read_all()
     assert table.num_rows == 5
     assert login_requests(org) == (0 if kind == "session" else 1)
     assert org.api.served_count("GET", "/sobjects/Account/describe") == 1
+    assert org.api.served_count("POST", "/jobs/query") == 1
 
 
 def test_the_instance_url_may_come_from_the_environment_for_any_login(org, monkeypatch) -> None:
