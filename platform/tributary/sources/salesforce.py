@@ -426,6 +426,7 @@ class SalesforceSource:
             return self._sf
         arguments = login_arguments(self.config, owner=self.owner)
         session = self._session
+        replaying = arguments is None
         if arguments is None:
             from tributary.demo.salesforce import REPLAY_LOGIN, replay_session
 
@@ -436,18 +437,14 @@ class SalesforceSource:
         session.hooks.setdefault("response", []).append(self.usage.observe)
         # requests waits forever unless told; simple-salesforce never tells it.
         options: dict[str, Any] = {"timeout": (self.config.connect_timeout, READ_TIMEOUT)}
-        if self.config.ca_bundle and arguments is not None:
+        if self.config.ca_bundle and not replaying:
             # Given per request: requests lets REQUESTS_CA_BUNDLE replace a session's `verify`
             # (not a request's), and the session keeps the environment's proxy settings.
             options["verify"] = self._ca_bundle()
         session.request = functools.partial(session.request, **options)
         started = time.monotonic()
         try:
-            if (
-                arguments is not None
-                and "instance_url" in arguments
-                and "session_id" not in arguments
-            ):
+            if "instance_url" in arguments and "session_id" not in arguments:
                 arguments = login_at_instance(
                     arguments, version=self.config.api_version, session=session
                 )
