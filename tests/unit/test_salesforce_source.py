@@ -173,6 +173,34 @@ def test_missing_credential_variables_are_named_not_valued(api, monkeypatch) -> 
     assert USERNAME not in str(failed.value)
 
 
+def test_an_instance_url_replaces_the_domain_for_every_login() -> None:
+    cc = SalesforceConfig(
+        client_id_env="C", client_secret_env="S", instance_url="https://acme.my.salesforce.mil/"
+    )
+    assert cc.instance_url == "https://acme.my.salesforce.mil"  # the origin, for URL building
+    session = SalesforceConfig(session_id_env="S", instance_url="https://10.0.0.5:8443")
+    assert session.instance_url == "https://10.0.0.5:8443"
+    # An instance URL from the environment is named among the variables the login needs.
+    password = SalesforceConfig(username_env="U", password_env="P", instance_url_env="I")
+    assert password.credential_env == {
+        "username_env": "U",
+        "password_env": "P",
+        "instance_url_env": "I",
+    }
+
+
+def test_an_instance_url_variable_that_is_not_a_url_is_named(api, monkeypatch) -> None:
+    monkeypatch.setenv("SF_SESSION", api.session_id)
+    monkeypatch.setenv("SF_INSTANCE", "acme.my.salesforce.com/secret-path")
+    reader = source(api, session_id_env="SF_SESSION", instance_url_env="SF_INSTANCE")
+    with pytest.raises(SourceError) as failed:
+        read(reader, table("Opportunity"))
+    assert str(failed.value) == (
+        "source 'crm': environment variable SF_INSTANCE (named by salesforce.instance_url_env): "
+        "expected an https:// URL such as https://acme.my.salesforce.com"
+    )
+
+
 def test_demo_replay_while_no_credential_is_set(monkeypatch) -> None:
     monkeypatch.delenv("SF_USER", raising=False)
     monkeypatch.delenv("SF_PASSWORD", raising=False)
@@ -251,7 +279,59 @@ def test_salesforce_tables_default_to_id_systemmodstamp_incremental(config_dir) 
         ),
         (
             {"salesforce": {"session_id_env": "S"}},
-            "session login also needs 'instance_url_env'",
+            "session login also needs 'instance_url' or 'instance_url_env'",
+        ),
+        (
+            {"salesforce": {"session_id_env": "S", "instance_url": "http://acme.example"}},
+            "salesforce.instance_url: expected an https:// URL such as "
+            "https://acme.my.salesforce.com",
+        ),
+        (
+            {"salesforce": {"session_id_env": "S", "instance_url": "acme.my.salesforce.com"}},
+            "salesforce.instance_url: expected an https:// URL",
+        ),
+        (
+            {
+                "salesforce": {
+                    "session_id_env": "S",
+                    "instance_url": "https://acme.my.salesforce.com/services/data",
+                }
+            },
+            "salesforce.instance_url: expected the org's URL without a path",
+        ),
+        (
+            {
+                "salesforce": {
+                    "session_id_env": "S",
+                    "instance_url": "https://etl:hunter2-literal@acme.my.salesforce.com",
+                }
+            },
+            "salesforce.instance_url: the URL holds credentials; expected only the org's host",
+        ),
+        (
+            {
+                "salesforce": {
+                    "session_id_env": "S",
+                    "instance_url": "https://acme.my.salesforce.com",
+                    "instance_url_env": "I",
+                }
+            },
+            "salesforce: expected 'instance_url' or 'instance_url_env', not both",
+        ),
+        (
+            {
+                "salesforce": {
+                    "username_env": "U",
+                    "password_env": "P",
+                    "instance_url": "https://acme.my.salesforce.com",
+                    "domain": "test",
+                }
+            },
+            "salesforce: 'domain' and 'instance_url' both say where to log in; expected one",
+        ),
+        (
+            {"salesforce": {"username_env": "U", "password_env": "P", "ca_bundle": "ca.pem"}},
+            "salesforce.ca_bundle: expected an absolute path to a PEM file of CA certificates",
         ),
         (
             {"salesforce": {"username_env": "U", "password_env": "P", "api_floor": "ten"}},
@@ -276,6 +356,13 @@ def test_salesforce_tables_default_to_id_systemmodstamp_incremental(config_dir) 
         "two-logins",
         "client-credentials-domain",
         "half-a-login",
+        "instance-url-http",
+        "instance-url-bare-host",
+        "instance-url-path",
+        "instance-url-credentials",
+        "instance-url-twice",
+        "instance-url-and-domain",
+        "ca-bundle-relative",
         "api-floor",
         "connection",
         "query",

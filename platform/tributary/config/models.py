@@ -6,7 +6,9 @@ import math
 import re
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -185,8 +187,9 @@ SalesforceName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_
 SALESFORCE_AUTH = {
     "password": ("username_env", "password_env"),
     "client credentials": ("client_id_env", "client_secret_env"),
-    "session": ("session_id_env", "instance_url_env"),
+    "session": ("session_id_env",),  # + the instance URL, in instance_url or instance_url_env
 }
+INSTANCE_URL_EXAMPLE = "https://acme.my.salesforce.com"
 API_FLOOR = re.compile(r"^(\d+(?:\.\d+)?)\s*%$")
 
 
@@ -204,6 +207,32 @@ def _check_api_floor(value: int | str) -> int | str:
 ApiFloor = Annotated[int | str, AfterValidator(_check_api_floor)]
 
 
+def salesforce_origin(url: str) -> str:
+    """An org's URL as https://host[:port], or ValueError saying what was expected. The
+    message never repeats the URL (it comes from an environment variable at times)."""
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise ValueError(f"expected a URL such as {INSTANCE_URL_EXAMPLE}") from None
+    if parts.scheme != "https" or not parts.hostname:
+        raise ValueError(f"expected an https:// URL such as {INSTANCE_URL_EXAMPLE}")
+    if parts.username or parts.password:
+        raise ValueError("the URL holds credentials; expected only the org's host")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError(f"expected the org's URL without a path, such as {INSTANCE_URL_EXAMPLE}")
+    return f"https://{parts.netloc}"
+
+
+def _check_ca_bundle(path: str) -> str:
+    if not Path(path).is_absolute():
+        raise ValueError(
+            "expected an absolute path to a PEM file of CA certificates (or a folder of them "
+            "prepared with c_rehash)"
+        )
+    return path
+
+
 class SalesforceConfig(StrictModel):
     """How to reach a Salesforce org. Credentials are the NAMES of environment variables, for
     one of: username + password (+ security token), OAuth client credentials, or a session
@@ -217,11 +246,23 @@ class SalesforceConfig(StrictModel):
     client_id_env: EnvVarName | None = Field(None, description="connected app consumer key")
     client_secret_env: EnvVarName | None = Field(None, description="connected app consumer secret")
     session_id_env: EnvVarName | None = None
-    instance_url_env: EnvVarName | None = None
+    instance_url_env: EnvVarName | None = Field(
+        None, description="an environment variable holding instance_url"
+    )
+    instance_url: Annotated[str, AfterValidator(salesforce_origin)] | None = Field(
+        None,
+        description="the org's own URL (any host, e.g. https://acme.my.salesforce.com): every "
+        "login kind logs in there instead of at <domain>.salesforce.com",
+    )
     domain: str = Field(
         "login",
         pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]*$",
         description="login, test (sandboxes) or your My Domain such as acme.my",
+    )
+    ca_bundle: Annotated[str, AfterValidator(_check_ca_bundle)] | None = Field(
+        None,
+        description="absolute path of the CA certificates (PEM) this org's certificate is "
+        "verified against, instead of the system's and REQUESTS_CA_BUNDLE",
     )
     api_version: str = Field("62.0", pattern=r"^\d{2,3}\.0$")
     connect_timeout: float = Field(
@@ -266,9 +307,18 @@ class SalesforceConfig(StrictModel):
             raise ValueError(f"{mode} login also needs {' and '.join(repr(m) for m in missing)}")
         if self.security_token_env and mode != "password":
             raise ValueError("'security_token_env' goes with username_env + password_env")
-        if mode == "client credentials" and self.domain in ("login", "test"):
+        instance = self.instance_url or self.instance_url_env
+        if self.instance_url and self.instance_url_env:
+            raise ValueError("expected 'instance_url' or 'instance_url_env', not both")
+        if instance and "domain" in self.model_fields_set:
+            key = "instance_url" if self.instance_url else "instance_url_env"
+            raise ValueError(f"'domain' and '{key}' both say where to log in; expected one")
+        if mode == "session" and not instance:
+            raise ValueError("session login also needs 'instance_url' or 'instance_url_env'")
+        if mode == "client credentials" and not instance and self.domain in ("login", "test"):
             raise ValueError(
-                "OAuth client credentials need your My Domain in 'domain' (e.g. acme.my), "
+                "OAuth client credentials need your My Domain in 'domain' (e.g. acme.my) or "
+                f"the org's URL in 'instance_url' (e.g. {INSTANCE_URL_EXAMPLE}), "
                 "not login or test"
             )
         return self
@@ -283,6 +333,8 @@ class SalesforceConfig(StrictModel):
         keys = [*SALESFORCE_AUTH[self.auth_mode]]
         if self.security_token_env:
             keys.append("security_token_env")
+        if self.instance_url_env:
+            keys.append("instance_url_env")
         return {key: getattr(self, key) for key in keys}
 
     def floor_requests(self, daily_limit: int) -> int:

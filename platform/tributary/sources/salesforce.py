@@ -17,20 +17,27 @@ and read alike by DuckDB, PostgreSQL and Redshift); IsDeleted becomes the `_dele
 column. Compound fields (addresses, geolocations) are read as their component fields, which
 is also all Bulk 2.0 can read. Credentials come from the environment variables the source's
 configuration names and never appear in messages.
+
+Where the org is: `<domain>.salesforce.com` by default, or the org's own URL (`instance_url`),
+where every login kind then logs in. The org's certificate is verified against the source's
+`ca_bundle` when it names one, whatever REQUESTS_CA_BUNDLE says.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
 import io
 import math
 import os
+import ssl
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,8 +51,10 @@ from simple_salesforce.exceptions import (
     SalesforceError,
     SalesforceOperationError,
 )
+from simple_salesforce.login import SalesforceLogin, token_login
 
 from tributary.config import SalesforceConfig, TableConfig
+from tributary.config.models import salesforce_origin
 from tributary.errors import Unreachable
 from tributary.slices import Slice
 from tributary.sources.base import Extract, SourceError
@@ -65,6 +74,9 @@ DECIMAL_TYPES = {"double", "currency", "percent"}
 INTEGER_TYPES = {"int", "long"}
 DELETED_FIELD = "isdeleted"
 ROUNDED_COUNTER = "decimals_rounded"
+CA_BUNDLE_EXPECTED = (
+    "expected a PEM file of CA certificates (or a folder of them prepared with c_rehash)"
+)
 
 
 class ApiFloorReached(SourceError):
@@ -298,7 +310,9 @@ class ApiUsage:
 
 def login_arguments(config: SalesforceConfig, *, owner: str) -> dict[str, str] | None:
     """simple-salesforce's login arguments, read from the environment variables the config
-    names; None when none of them is set and the config allows the demo replay."""
+    names; None when none of them is set and the config allows the demo replay. With an
+    instance URL, a password or client credentials login carries `instance_url` instead of
+    `domain`, for `login_at_instance`."""
     values = {key: os.environ.get(env) for key, env in config.credential_env.items()}
     if not any(values.values()) and config.replay:
         return None
@@ -308,20 +322,80 @@ def login_arguments(config: SalesforceConfig, *, owner: str) -> dict[str, str] |
             f"{owner}: environment variable {' and '.join(missing)} is not set "
             f"(named by the salesforce {config.auth_mode} login)"
         )
+    instance_url = config.instance_url
+    if config.instance_url_env:
+        try:
+            instance_url = salesforce_origin(values["instance_url_env"])
+        except ValueError as exc:
+            raise SourceError(
+                f"{owner}: environment variable {config.instance_url_env} (named by "
+                f"salesforce.instance_url_env): {exc}"
+            ) from None
+    where = {"instance_url": instance_url} if instance_url else {"domain": config.domain}
     if config.auth_mode == "password":
         return {
             "username": values["username_env"],
             "password": values["password_env"],
             "security_token": values.get("security_token_env") or "",
-            "domain": config.domain,
+            **where,
         }
     if config.auth_mode == "client credentials":
         return {
             "consumer_key": values["client_id_env"],
             "consumer_secret": values["client_secret_env"],
-            "domain": config.domain,
+            **where,
         }
-    return {"session_id": values["session_id_env"], "instance_url": values["instance_url_env"]}
+    return {"session_id": values["session_id_env"], "instance_url": instance_url}
+
+
+def login_at_instance(
+    arguments: dict[str, str], *, version: str, session: requests.Session
+) -> dict[str, str]:
+    """Log in at the org's own URL (simple-salesforce's Salesforce() logs in only at
+    `<domain>.salesforce.com`) through simple-salesforce's login functions; the session id
+    and the API host the login answers with, as Salesforce() takes them."""
+    url = arguments["instance_url"]
+    if "username" in arguments:
+        # scratch_url is SalesforceLogin's way to post the SOAP login to a URL of our choosing
+        session_id, instance = SalesforceLogin(
+            username=arguments["username"],
+            password=arguments["password"],
+            security_token=arguments["security_token"],
+            sf_version=version,
+            session=session,
+            scratch_url=url,
+        )
+    else:
+        key, secret = arguments["consumer_key"], arguments["consumer_secret"]
+        basic = base64.b64encode(f"{key}:{secret}".encode()).decode()
+        session_id, instance = token_login(
+            f"{url}/services/oauth2/token",
+            {"grant_type": "client_credentials"},
+            urlsplit(url).hostname,
+            key,
+            {"Authorization": f"Basic {basic}"},
+            None,
+            session,
+        )
+    return {"session_id": session_id, "instance": instance}
+
+
+def unverified_certificate(error: BaseException) -> str | None:
+    """ssl's reason ('self-signed certificate', ...) when `error` comes from a server
+    certificate that failed verification; None for any other error."""
+    pending: list[Any] = [error]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return current.verify_message or "certificate verify failed"
+        # requests and urllib3 wrap the ssl error in args, `reason`, causes and contexts
+        pending += [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        pending += current.args
+    return None
 
 
 class SalesforceSource:
@@ -352,6 +426,7 @@ class SalesforceSource:
             return self._sf
         arguments = login_arguments(self.config, owner=self.owner)
         session = self._session
+        replaying = arguments is None
         if arguments is None:
             from tributary.demo.salesforce import REPLAY_LOGIN, replay_session
 
@@ -361,11 +436,18 @@ class SalesforceSource:
         session = session or requests.Session()
         session.hooks.setdefault("response", []).append(self.usage.observe)
         # requests waits forever unless told; simple-salesforce never tells it.
-        session.request = functools.partial(
-            session.request, timeout=(self.config.connect_timeout, READ_TIMEOUT)
-        )
+        options: dict[str, Any] = {"timeout": (self.config.connect_timeout, READ_TIMEOUT)}
+        if self.config.ca_bundle and not replaying:
+            # Given per request: requests lets REQUESTS_CA_BUNDLE replace a session's `verify`
+            # (not a request's), and the session keeps the environment's proxy settings.
+            options["verify"] = self._ca_bundle()
+        session.request = functools.partial(session.request, **options)
         started = time.monotonic()
         try:
+            if "instance_url" in arguments and "session_id" not in arguments:
+                arguments = login_at_instance(
+                    arguments, version=self.config.api_version, session=session
+                )
             self._sf = Salesforce(
                 **arguments,
                 version=self.config.api_version,
@@ -379,12 +461,40 @@ class SalesforceSource:
             raise self._request_error("Salesforce login", exc, started) from None
         return self._sf
 
+    def _ca_bundle(self) -> str:
+        """salesforce.ca_bundle, checked before any request so that a wrong path reads as one."""
+        path = self.config.ca_bundle
+        where = f"{self.owner}: salesforce.ca_bundle: {path}"
+        if Path(path).is_dir():
+            return path
+        if not Path(path).is_file():
+            raise SourceError(f"{where} does not exist; {CA_BUNDLE_EXPECTED}")
+        try:
+            ssl.create_default_context(cafile=path)
+        except ssl.SSLError:
+            raise SourceError(f"{where} holds no CA certificate; {CA_BUNDLE_EXPECTED}") from None
+        except OSError as exc:
+            raise SourceError(f"{where} cannot be read ({exc.strerror})") from None
+        return path
+
     def _request_error(
         self, what: str, error: requests.RequestException, started: float
     ) -> Exception:
         """A short error: Unreachable (transient) when the API did not accept or answer the
-        connection; the exception's text is never used (it may carry the URL's session)."""
+        connection; not transient when its certificate could not be verified (a retry meets
+        the same certificate). The exception's text is never used (it may carry the URL's
+        session)."""
         host = urlsplit(error.request.url).netloc if error.request is not None else "Salesforce"
+        reason = unverified_certificate(error)
+        if reason is not None:
+            trust = (
+                "it is not signed by a CA in salesforce.ca_bundle"
+                if self.config.ca_bundle
+                else "a private CA's certificates go in salesforce.ca_bundle"
+            )
+            return SourceError(
+                f"{self.owner}: the certificate of {host} could not be verified ({reason}); {trust}"
+            )
         # urllib3 reports a TLS handshake that outlasts the connect timeout as a read timeout;
         # a real read timeout comes only after READ_TIMEOUT seconds of silence.
         handshake = time.monotonic() - started < READ_TIMEOUT
