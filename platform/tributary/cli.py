@@ -46,7 +46,7 @@ def run_check(config_dir: str | None, source: str | None) -> int:
         print(check.line(), flush=True)
         failed += not check.ok
     elapsed = time.monotonic() - started
-    verdict = f"{failed} problems" if failed else "all ok"
+    verdict = f"{failed} with problems" if failed else "all ok"
     print(f"preflight: {verdict} ({elapsed:.1f} s)")
     return 1 if failed else 0
 

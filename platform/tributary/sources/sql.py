@@ -10,6 +10,7 @@ policy (sources/types.py) knows each column's declared type.
 from __future__ import annotations
 
 import importlib
+import math
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -34,6 +35,13 @@ from tributary.sources.types import MYSQL_BACKENDS, SourceColumn, normalize
 Fetcher = Callable[[str, str, int], pa.RecordBatchReader]
 TEXT = sa.String(100)
 PROFILE_ROWS = "tributary_rows"
+
+# The DB-API driver (and its connect timeout argument) a login check connects with.
+_LOGIN_DRIVERS = {
+    "postgresql": ("psycopg", "connect_timeout"),
+    "mysql": ("pymysql", "connect_timeout"),
+    "mariadb": ("pymysql", "connect_timeout"),
+}
 
 # SQLAlchemy backend name -> connectorx scheme.
 _CONNECTORX_SCHEMES = {
@@ -195,8 +203,28 @@ class SqlSource:
         ]
 
     def ping(self) -> None:
-        """Connect and log in: a SourceError (or Unreachable) if that fails."""
-        self._run(self.compile(sa.select(sa.literal(1))), 1, None).read_all()
+        """Connect and log in once: a SourceError (or Unreachable) if that fails. Through the
+        database's own driver where one is installed: connectorx's connection pool retries a
+        refused login for 30 s before it says why (connector-x issue 710)."""
+        driver = _LOGIN_DRIVERS.get(self.backend)
+        if driver is None or self._reached:  # no driver here, or a fetcher injected
+            self._run(self.compile(sa.select(sa.literal(1))), 1, None).read_all()
+            return
+        self._probe()
+        module, timeout_argument = driver
+        engine = sa.create_engine(
+            self._url.set(drivername=f"{self.backend}+{module}"),
+            poolclass=sa.pool.NullPool,
+            connect_args={timeout_argument: max(2, math.ceil(self._connect_timeout))},
+        )
+        try:
+            with engine.connect() as connection:
+                connection.execute(sa.text("select 1"))
+        except sa.exc.DBAPIError as exc:  # the driver's own message, without credentials
+            message = redact(" ".join(str(exc.orig).split()), self._url)
+            raise SourceError(f"{self._owner}: login failed: {message}") from None
+        finally:
+            engine.dispose()
 
     def estimated_rows(self, table: TableConfig) -> int | None:
         """The table's rows as the catalog estimates them, without scanning it; None for a
