@@ -196,6 +196,28 @@ def test_a_lookback_that_does_not_fit_the_cursor_type(shop, capsys) -> None:
     ]
 
 
+def test_a_custom_query_is_run_without_rows_and_its_columns_checked(shop, capsys) -> None:
+    shop["shop"]["tables"].append(
+        {
+            "name": "big_orders",
+            "query": "select id, amount, updated_at as changed from orders where amount > 5",
+            "primary_key": ["id"],
+            "cursor": "changed",
+            "mode": "incremental",
+            "lookback": "1h",
+        }
+    )
+    shop["shop"]["tables"].append({"name": "broken", "query": "select nope from orders"})
+    code, lines = check(shop, capsys, "--source", "shop")
+    assert code == 1
+    assert "ok    assets_config/sources/shop.yaml: tables[3] (big_orders): custom query runs, " in (
+        "\n".join(lines)
+    )
+    [line] = failures(lines)
+    assert line.startswith("FAIL  assets_config/sources/shop.yaml: tables[4].query: ")
+    assert "nope" in line
+
+
 def test_a_bad_password_names_the_connection_never_the_password(shop, capsys, monkeypatch) -> None:
     monkeypatch.setenv("TRIBUTARY_TEST_SHOP_PASSWORD", PASSWORD)
     shop["shop"]["connection"]["password_env"] = "TRIBUTARY_TEST_SHOP_PASSWORD"
@@ -245,6 +267,25 @@ def test_a_warehouse_login_that_is_refused(shop, capsys) -> None:
     [line] = failures(lines)
     assert line.startswith("FAIL  assets_config/platform.yaml: warehouse.connection: ")
     assert 'role "no_such_role" does not exist' in line
+
+
+def test_a_warehouse_login_without_privileges_on_its_schemas(shop, role_prefix, capsys) -> None:
+    """Read from the catalog, without creating anything: a schema that exists but the login
+    may not create tables in, and missing schemas it may not create."""
+    role = f"{role_prefix}loader"
+    with psycopg.connect(shop["warehouse"], autocommit=True) as pg:
+        pg.execute(f"create role {role} login")
+        pg.execute("create schema raw_shop")
+        pg.execute(f"grant usage on schema raw_shop to {role}")
+    warehouse = shop["platform"]["warehouse"]["connection"]
+    warehouse["url"] = warehouse["url"].replace("postgres@", f"{role}@")
+    code, lines = check(shop, capsys)
+    assert code == 1
+    assert failures(lines) == [
+        "FAIL  assets_config/platform.yaml: warehouse.connection: schema raw_shop: the login "
+        "lacks CREATE on it; warehouse.connection: schema _tributary, raw_pg: does not exist "
+        "and the login may not create schemas in this database"
+    ]
 
 
 def test_the_preflight_job_fails_its_run_naming_file_and_key(shop) -> None:
