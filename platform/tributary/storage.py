@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from pathlib import Path
+
 import fsspec
 from fsspec.core import url_to_fs
 
@@ -39,3 +43,30 @@ def s3_filesystem(
         endpoint_url=endpoint_url,
         client_kwargs={"region_name": region} if region else {},
     )
+
+
+PROBE_PREFIX = "_preflight"
+
+
+def writable_problems(path: Path | str) -> list[str]:
+    """Why this process could not write `path` (a file or folder), found from permissions
+    alone: a path that does not exist yet needs its nearest existing folder writable."""
+    path = Path(path)
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing != path and not existing.is_dir():
+        return [f"{path}: {existing} is not a folder"]
+    if not os.access(existing, os.W_OK | (os.X_OK if existing.is_dir() else 0)):
+        return [f"{path}: {existing} is not writable by this user"]
+    return []
+
+
+def probe_write(fs: fsspec.AbstractFileSystem, root: str) -> str:
+    """Write an empty object under <root>/_preflight/ and delete it at once: the one reliable
+    test of an object store's write access (bucket policies, roles and keys all play a part).
+    Returns the probe's path; raises what the store raised."""
+    path = f"{root}/{PROBE_PREFIX}/{uuid.uuid4().hex}"
+    fs.pipe_file(path, b"")
+    fs.rm_file(path)
+    return path

@@ -49,6 +49,7 @@ def test_loading_definitions_opens_no_connection(
 ) -> None:
     defs = build_definitions(demo_project)
     assert len(list(defs.resolve_asset_graph().get_all_asset_keys())) > 10
+    assert defs.get_job_def("preflight").graph.node_names() == ["preflight_check"]
     assert not demo_project.warehouse_path.exists()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -46,6 +46,8 @@ class ProjectConfig:
     exports: tuple[ExportConfig, ...]
     tenants: TenantsConfig
     teams: TeamsConfig = field(default_factory=TeamsConfig)
+    # The file each source was read from, by source name: for messages naming file and key.
+    source_files: Mapping[str, Path] = field(default_factory=dict, compare=False, hash=False)
 
     def resolve_location(self, location: str) -> str:
         """A store URL (s3://, gs://) as is; a local path made absolute under the state dir."""
@@ -80,7 +82,7 @@ def load_project(config_dir: Path | str | None = None) -> ProjectConfig:
     if not (config_dir / "platform.yaml").is_file():
         raise ConfigError(f"{config_dir}: expected a platform.yaml in the configuration folder")
     platform = _load_model(config_dir / "platform.yaml", PlatformConfig)
-    sources = _load_named(sorted((config_dir / "sources").glob("*.yaml")), SourceConfig)
+    source_files = _load_named(sorted((config_dir / "sources").glob("*.yaml")), SourceConfig)
     exports = _load_named(sorted((config_dir / "exports").glob("*.yaml")), ExportConfig)
     tenants_file = config_dir / "tenants.yaml"
     tenants = (
@@ -95,34 +97,36 @@ def load_project(config_dir: Path | str | None = None) -> ProjectConfig:
         config_dir=config_dir,
         state_dir=state_dir,
         platform=platform,
-        sources=sources,
-        exports=exports,
+        sources=tuple(source_files.values()),
+        exports=tuple(exports.values()),
         tenants=tenants,
         teams=teams,
+        source_files={source.name: path for path, source in source_files.items()},
     )
 
 
-def _load_named(files: Iterable[Path], model: type[Model]) -> tuple[Model, ...]:
+def _load_named(files: Iterable[Path], model: type[Model]) -> dict[Path, Model]:
+    """Each file's model, in file order; names are unique across the files."""
     loaded: dict[str, tuple[Path, Model]] = {}
     for path in files:
         item = _load_model(path, model)
         name = item.name  # type: ignore[attr-defined]
         if name in loaded:
             raise ConfigError(
-                f"{_display(path)}: name: '{name}' is already defined in "
-                f"{_display(loaded[name][0])}; expected a unique name"
+                f"{display_path(path)}: name: '{name}' is already defined in "
+                f"{display_path(loaded[name][0])}; expected a unique name"
             )
         loaded[name] = (path, item)
-    return tuple(item for _, item in loaded.values())
+    return dict(loaded.values())
 
 
 def _load_model(path: Path, model: type[Model]) -> Model:
     try:
         data = yaml.load(path.read_text(), Loader=_YAML_LOADER) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{_display(path)}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{display_path(path)}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{_display(path)}: expected a mapping at the top level")
+        raise ConfigError(f"{display_path(path)}: expected a mapping at the top level")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -141,7 +145,7 @@ def _format(path: Path, exc: ValidationError) -> str:
         if error["type"] in _ECHO_INPUT_TYPES and not _NO_ECHO.intersection(error["loc"]):
             message += f" (got {error['input']!r})"
         # A check across keys (loc is empty) names its keys in its message.
-        where = f"{_display(path)}: {location}" if location else _display(path)
+        where = f"{display_path(path)}: {location}" if location else display_path(path)
         lines.append(f"{where}: {message}")
     return "\n".join(lines)
 
@@ -153,7 +157,7 @@ def _location(loc: tuple) -> str:
     return text
 
 
-def _display(path: Path) -> str:
+def display_path(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(Path.cwd()))
     except ValueError:

@@ -9,6 +9,7 @@ from tributary.defs.access import build_access_defs
 from tributary.defs.automation import build_automation_defs, default_status
 from tributary.defs.export import build_export_defs
 from tributary.defs.ingest import build_ingest_defs
+from tributary.defs.preflight import build_preflight_job
 from tributary.defs.resources import (
     ExportStoreResource,
     LandingStoreResource,
@@ -47,6 +48,7 @@ def build_definitions(project: ProjectConfig) -> dg.Definitions:
         build_automation_defs(project),
         dg.Definitions(
             assets=[run_log],
+            jobs=[build_preflight_job(project)],
             sensors=build_run_log_sensors(default_status(project)[1]),
             resources=resources,
             # A DuckDB file has one writer process at a time: run its steps in one process.

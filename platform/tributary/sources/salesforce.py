@@ -516,6 +516,15 @@ class SalesforceSource:
         except requests.RequestException as exc:
             raise self._request_error(what, exc, started) from None
 
+    def login(self) -> None:
+        """Log in (a SourceError or Unreachable if that fails): what a preflight checks."""
+        self._client()
+
+    def describe_object(self, object_name: str) -> dict[str, Any]:
+        """The object's describe (its fields and their types): one API request."""
+        sf = self._client()
+        return self._call(f"describing {object_name}", lambda: getattr(sf, object_name).describe())
+
     def check_floor(self, object_name: str, needed: int) -> None:
         """Stop when the org's remaining daily requests, less `needed`, are under the floor."""
         usage = self.usage

@@ -10,9 +10,11 @@ policy (sources/types.py) knows each column's declared type.
 from __future__ import annotations
 
 import importlib
+import math
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import connectorx
@@ -33,6 +35,13 @@ from tributary.sources.types import MYSQL_BACKENDS, SourceColumn, normalize
 Fetcher = Callable[[str, str, int], pa.RecordBatchReader]
 TEXT = sa.String(100)
 PROFILE_ROWS = "tributary_rows"
+
+# The DB-API driver (and its connect timeout argument) a login check connects with.
+_LOGIN_DRIVERS = {
+    "postgresql": ("psycopg", "connect_timeout"),
+    "mysql": ("pymysql", "connect_timeout"),
+    "mariadb": ("pymysql", "connect_timeout"),
+}
 
 # SQLAlchemy backend name -> connectorx scheme.
 _CONNECTORX_SCHEMES = {
@@ -72,6 +81,27 @@ _DESCRIBE = {
         from pragma_table_info(:table)""",
 }
 _DESCRIBE["mariadb"] = _DESCRIBE["mysql"]
+
+# The catalog's estimate of a table's rows (statistics, not a scan): NULL for a view, or for a
+# table never analysed (PostgreSQL: -1). SQLite keeps no estimate; its files are counted.
+_ESTIMATED_ROWS = {
+    "mysql": """
+        select table_rows from information_schema.tables
+        where table_schema = coalesce(:schema, database()) and table_name = :table""",
+    "postgresql": """
+        select cast(c.reltuples as bigint) from pg_class c
+        join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = coalesce(:schema, current_schema()) and c.relname = :table
+        and c.relkind in ('r', 'p', 'm') and c.reltuples >= 0""",
+    "mssql": """
+        select sum(p.rows) from sys.partitions p join sys.tables t on t.object_id = p.object_id
+        where p.index_id in (0, 1) and t.name = :table
+        and schema_name(t.schema_id) = coalesce(:schema, schema_name())""",
+    "oracle": """
+        select num_rows from all_tables
+        where owner = coalesce(upper(:schema), user) and table_name = upper(:table)""",
+}
+_ESTIMATED_ROWS["mariadb"] = _ESTIMATED_ROWS["mysql"]
 
 
 def connectorx_fetch(connection: str, query: str, batch_rows: int) -> pa.RecordBatchReader:
@@ -146,8 +176,10 @@ class SqlSource:
         return str(statement.compile(dialect=self.dialect, compile_kwargs={"literal_binds": True}))
 
     def describe_query(self, table: TableConfig) -> str:
+        return self._catalog_query(_DESCRIBE[self.backend], table)
+
+    def _catalog_query(self, template: str, table: TableConfig) -> str:
         *schema, name = table.read_object.split(".")
-        template = _DESCRIBE[self.backend]
         values = {"schema": ".".join(schema) or None, "table": name}
         statement = sa.text(template).bindparams(
             *(
@@ -169,6 +201,57 @@ class SqlSource:
             SourceColumn.from_catalog(self.dialect.normalize_name(name), *rest)
             for name, *rest in rows
         ]
+
+    def ping(self) -> None:
+        """Connect and log in once: a SourceError (or Unreachable) if that fails. Through the
+        database's own driver where one is installed: connectorx's connection pool retries a
+        refused login for 30 s before it says why (connector-x issue 710)."""
+        driver = _LOGIN_DRIVERS.get(self.backend)
+        if driver is None or self._reached:  # no driver here, or a fetcher injected
+            self._run(self.compile(sa.select(sa.literal(1))), 1, None).read_all()
+            return
+        self._probe()
+        module, timeout_argument = driver
+        engine = sa.create_engine(
+            self._url.set(drivername=f"{self.backend}+{module}"),
+            poolclass=sa.pool.NullPool,
+            connect_args={timeout_argument: max(2, math.ceil(self._connect_timeout))},
+        )
+        try:
+            with engine.connect() as connection:
+                connection.execute(sa.text("select 1"))
+        except sa.exc.DBAPIError as exc:  # the driver's own message, without credentials
+            message = redact(" ".join(str(exc.orig).split()), self._url)
+            raise SourceError(f"{self._owner}: login failed: {message}") from None
+        finally:
+            engine.dispose()
+
+    def estimated_rows(self, table: TableConfig) -> int | None:
+        """The table's rows as the catalog estimates them, without scanning it; None for a
+        view or a custom query, or where the database keeps no estimate."""
+        if table.query:
+            return None
+        if self.backend == "sqlite":
+            statement = sa.select(sa.func.count()).select_from(self._relation(table, None))
+            query = self.compile(statement)
+        elif self.backend in _ESTIMATED_ROWS:
+            query = self._catalog_query(_ESTIMATED_ROWS[self.backend], table)
+        else:
+            return None
+        rows = self._run(query, 10, table).read_all()
+        values = rows.column(0).to_pylist() if rows.num_columns else []
+        return int(values[0]) if values and values[0] is not None else None
+
+    def query_schema(self, table: TableConfig) -> pa.Schema:
+        """The Arrow schema a custom query returns, read from an empty result (`where false`);
+        a tenant-scoped query runs with no tenant (NULL)."""
+        text = sa.text(table.query)
+        if ":tenant_id" in table.query:
+            text = text.bindparams(sa.bindparam("tenant_id", None))
+        relation = text.columns().subquery("src")
+        statement = sa.select(sa.literal_column("*")).select_from(relation).where(sa.false())
+        reader = self._run(self.compile(statement), 10, table)
+        return self._rename(pa.RecordBatch.from_pylist([], schema=reader.schema)).schema
 
     def build_query(
         self,
@@ -365,15 +448,25 @@ class SqlSource:
         names = [self.dialect.normalize_name(name) or name for name in batch.schema.names]
         return batch.rename_columns(names) if names != batch.schema.names else batch
 
-    def _run(self, query: str, batch_rows: int, table: TableConfig) -> pa.RecordBatchReader:
+    def _run(self, query: str, batch_rows: int, table: TableConfig | None) -> pa.RecordBatchReader:
         if not self._reached:
-            probe_url(self._url, owner=self._owner, timeout=self._connect_timeout)
+            self._probe()
             self._reached = True
         try:
             return self._fetch(self._connectorx_url(), query, batch_rows)
         except Exception as exc:  # driver errors vary; re-raise without credentials
             message = redact(str(exc), self._url)
-            raise SourceError(f"reading table '{table.name}' failed: {message}") from None
+            what = f"reading table '{table.name}'" if table else f"{self._owner}: connecting"
+            raise SourceError(f"{what} failed: {message}") from None
+
+    def _probe(self) -> None:
+        # connectorx waits 30 s for a SQLite file that is not there, as for a server that is down.
+        if self.backend == "sqlite":
+            path = self._url.database
+            if path and path != ":memory:" and not Path(path).is_file():
+                raise SourceError(f"{self._owner}: SQLite database file {path} not found")
+            return
+        probe_url(self._url, owner=self._owner, timeout=self._connect_timeout)
 
     def _connectorx_url(self) -> str:
         scheme = _CONNECTORX_SCHEMES.get(self.backend)

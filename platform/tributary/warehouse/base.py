@@ -245,6 +245,11 @@ class Warehouse(ABC):
         """Stream a query's result as Arrow batches."""
 
     @abstractmethod
+    def check_access(self, schemas: Sequence[str]) -> list[str]:
+        """What stops this login (or process) writing the `schemas`, found without writing
+        anything or creating Tributary's state tables; a failed login raises."""
+
+    @abstractmethod
     def close(self) -> None: ...
 
     def __enter__(self) -> Warehouse:

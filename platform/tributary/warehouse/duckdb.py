@@ -10,6 +10,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from tributary.storage import writable_problems
 from tributary.warehouse.base import SqlWarehouse, quote_ident
 
 
@@ -27,6 +28,11 @@ class DuckDBWarehouse(SqlWarehouse):
             self._con = duckdb.connect(str(self.path))
             self.ensure_state()
         return self._con
+
+    def check_access(self, schemas: Sequence[str]) -> list[str]:
+        # Without opening the file: a connection would create it and its state tables, and a
+        # DuckDB file takes one writer process at a time. Any schema can be created in it.
+        return writable_problems(self.path)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.con.execute(sql, list(params))

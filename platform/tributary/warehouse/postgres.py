@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -98,26 +98,36 @@ class PostgresWarehouse(SqlWarehouse):
     @property
     def con(self) -> psycopg.Connection:
         if self._con is None:
-            params = conninfo_to_dict(self._conninfo)
-            probe(
-                "postgresql",
-                params.get("host"),
-                params.get("port"),
-                owner="warehouse",
-                timeout=self._connect_timeout,
-            )
-            try:
-                # libpq's own limit too (whole seconds, at least 2), for what follows the probe
-                self._con = psycopg.connect(
-                    self._conninfo,
-                    autocommit=True,
-                    connect_timeout=max(2, math.ceil(self._connect_timeout)),
-                )
-            except psycopg.Error as exc:  # the message must not carry the conninfo's password
-                message = hide(str(exc), _password(self._conninfo))
-                raise WarehouseError(f"connecting to the PostgreSQL warehouse: {message}") from None
+            self._con = self._connect()
             self.ensure_state()
         return self._con
+
+    def check_access(self, schemas: Sequence[str]) -> list[str]:
+        # Its own connection, closed at once: `con` would create the state tables.
+        with self._connect() as con:
+            return schema_access_problems(
+                lambda sql, params: con.execute(sql, list(params) or None).fetchall(), schemas
+            )
+
+    def _connect(self) -> psycopg.Connection:
+        params = conninfo_to_dict(self._conninfo)
+        probe(
+            "postgresql",
+            params.get("host"),
+            params.get("port"),
+            owner="warehouse",
+            timeout=self._connect_timeout,
+        )
+        try:
+            # libpq's own limit too (whole seconds, at least 2), for what follows the probe
+            return psycopg.connect(
+                self._conninfo,
+                autocommit=True,
+                connect_timeout=max(2, math.ceil(self._connect_timeout)),
+            )
+        except psycopg.Error as exc:  # the message must not carry the conninfo's password
+            message = hide(str(exc), _password(self._conninfo))
+            raise WarehouseError(f"connecting to the PostgreSQL warehouse: {message}") from None
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.con.execute(placeholders_as_format(sql, params), list(params) or None)
@@ -175,6 +185,36 @@ class PostgresWarehouse(SqlWarehouse):
         # no value goes through Python objects.
         with read_with_copy(self.con, sql, batch_rows=batch_rows) as reader:
             yield reader
+
+
+# Read-only: whether the login may use (or create) each schema it writes. The same catalog
+# functions answer on PostgreSQL and Redshift.
+_SCHEMA_ACCESS = """
+    select nspname, has_schema_privilege(nspname, 'USAGE'), has_schema_privilege(nspname, 'CREATE')
+    from pg_namespace where nspname in ({names})"""
+_DATABASE_CREATE = "select has_database_privilege(current_database(), 'CREATE')"
+
+Query = Callable[[str, Sequence[Any]], list[tuple]]
+
+
+def schema_access_problems(query: Query, schemas: Sequence[str]) -> list[str]:
+    """What stops the login writing `schemas` (nothing is written to find out): an existing
+    schema it may not use or create tables in, or a missing one it may not create (the first
+    load creates it). `query` runs SQL with %s parameters and returns the rows."""
+    names = ", ".join(["%s"] * len(schemas))
+    found = {row[0]: row[1:] for row in query(_SCHEMA_ACCESS.format(names=names), schemas)}
+    problems = []
+    for name, (usage, create) in found.items():
+        lacking = [privilege for privilege, ok in (("USAGE", usage), ("CREATE", create)) if not ok]
+        if lacking:
+            problems.append(f"schema {name}: the login lacks {' and '.join(lacking)} on it")
+    missing = [name for name in schemas if name not in found]
+    if missing and not query(_DATABASE_CREATE, [])[0][0]:
+        problems.append(
+            f"schema {', '.join(missing)}: does not exist and the login may not create schemas "
+            "in this database"
+        )
+    return problems
 
 
 def conninfo(url: URL) -> str:

@@ -26,7 +26,7 @@ from tributary.warehouse.base import (
     quote_ident,
     quote_literal,
 )
-from tributary.warehouse.postgres import pg_family_type
+from tributary.warehouse.postgres import pg_family_type, schema_access_problems
 
 VARCHAR_MAX = "varchar(65535)"
 VARBYTE_MAX = "varbyte(1024000)"
@@ -53,6 +53,17 @@ class RedshiftWarehouse(SqlWarehouse):
             self._con = con
             self.ensure_state()
         return self._con
+
+    def check_access(self, schemas: Sequence[str]) -> list[str]:
+        # Its own connection, closed at once: `con` would create the state tables.
+        with closing(self._connect()) as con:
+
+            def query(sql: str, params: Sequence[Any]) -> list[tuple]:
+                with closing(con.cursor()) as cursor:
+                    cursor.execute(sql, list(params) or None)
+                    return [tuple(row) for row in cursor.fetchall()]
+
+            return schema_access_problems(query, schemas)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         with closing(self.con.cursor()) as cursor:

@@ -1,0 +1,55 @@
+"""The `tributary` command: `tributary check [--source NAME]`, the preflight check."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from tributary.config import ConfigError, load_project
+from tributary.preflight import run_preflight
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tributary")
+    command = parser.add_subparsers(dest="command", required=True)
+    check = command.add_parser(
+        "check",
+        help="check every enabled table, the warehouse and the stores, writing nothing",
+        description="Connect to each enabled source and check its enabled tables (object, "
+        "primary key, cursor and lookback), the warehouse login and schemas, and the landing "
+        "and export stores. One line per table; exit code 1 on any problem.",
+    )
+    check.add_argument("--source", metavar="NAME", help="check only this source's tables")
+    check.add_argument(
+        "--config-dir",
+        metavar="DIR",
+        help="the configuration folder (default: $TRIBUTARY_CONFIG_DIR or assets_config/)",
+    )
+    args = parser.parse_args(argv)
+    return run_check(args.config_dir, args.source)
+
+
+def run_check(config_dir: str | None, source: str | None) -> int:
+    started = time.monotonic()
+    try:
+        project = load_project(config_dir)
+    except ConfigError as error:
+        print(f"FAIL  {error}")
+        return 1
+    names = [s.name for s in project.sources]
+    if source is not None and source not in names:
+        print(f"FAIL  no source named '{source}'; expected one of {', '.join(names)}")
+        return 1
+    failed = 0
+    for check in run_preflight(project, source=source):
+        print(check.line(), flush=True)
+        failed += not check.ok
+    elapsed = time.monotonic() - started
+    verdict = f"{failed} with problems" if failed else "all ok"
+    print(f"preflight: {verdict} ({elapsed:.1f} s)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,305 @@
+"""The preflight check: before any run, is every enabled table readable as configured?
+
+For each enabled table of each enabled source it connects, checks that the table or view
+exists (or that a custom query runs), that the primary key, cursor and other named columns
+exist, that the cursor's type fits the lookback, and reads the catalog's row estimate; then
+it checks the warehouse login and the schemas Tributary writes, and the landing and export
+stores' write access. Each result is one line naming the file and the key at fault.
+
+Nothing is written: the warehouse is asked about privileges (its state tables are not
+created), local folders are checked by their permissions, and an object store (s3://,
+gs://) gets an empty probe object under `_preflight/` that is deleted at once, because no
+permission query answers for bucket policies, roles and keys together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import pyarrow as pa
+
+from tributary.config import ProjectConfig, SourceConfig, TableConfig
+from tributary.config.loader import display_path
+from tributary.errors import SourceError, Unreachable, WarehouseError
+from tributary.exports import open_export_store
+from tributary.landing import LandingStore
+from tributary.sources import SalesforceSource, SqlSource, open_source
+from tributary.sources.salesforce import object_fields
+from tributary.sources.types import SourceColumn
+from tributary.storage import PROBE_PREFIX, probe_write, s3_filesystem, writable_problems
+from tributary.warehouse import STATE_SCHEMA, open_warehouse, raw_schema
+
+TIME, NUMBER, OTHER = "date/time", "numeric", "other"
+_NUMBER_TYPES = {
+    "bit", "tinyint", "smallint", "mediumint", "int", "integer", "bigint", "decimal", "numeric",
+    "number", "float", "double", "double precision", "real", "money", "smallmoney",
+    "binary_float", "binary_double",
+}  # fmt: skip
+# Errors a check reports as its line rather than raising: the reason is in the message.
+_REPORTED = (SourceError, WarehouseError, Unreachable, OSError)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the report: what was checked (file and key), and either what is fine
+    (`detail`) or each problem as (key, message)."""
+
+    file: str
+    subject: str
+    detail: str = ""
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def line(self) -> str:
+        if self.ok:
+            return f"ok    {self.file}: {self.subject}: {self.detail}"
+        found = "; ".join(f"{key}: {' '.join(message.split())}" for key, message in self.problems)
+        return f"FAIL  {self.file}: {found}"
+
+
+def run_preflight(project: ProjectConfig, *, source: str | None = None) -> Iterator[Check]:
+    """Every check of the project (or of one source, with the warehouse and the stores),
+    yielded as it finishes so that a caller can print as it goes."""
+    sources = [s for s in project.sources if s.enabled and source in (None, s.name)]
+    for config in sources:
+        yield from check_source(project, config)
+    yield check_warehouse(project, [s.name for s in sources])
+    yield check_landing(project)
+    yield check_exports(project)
+
+
+# --- sources ------------------------------------------------------------------------------
+
+
+def source_file(project: ProjectConfig, source: SourceConfig) -> str:
+    path = project.source_files.get(source.name) or Path(project.config_dir, "sources")
+    return display_path(path)
+
+
+def check_source(project: ProjectConfig, source: SourceConfig) -> Iterator[Check]:
+    file = source_file(project, source)
+    tables = [(index, t) for index, t in enumerate(source.tables) if t.enabled]
+    login_key = "salesforce" if source.kind == "salesforce" else "connection"
+    try:
+        reader = open_source(source, state_dir=project.state_dir)
+        reader.login() if isinstance(reader, SalesforceSource) else reader.ping()
+    except _REPORTED as error:
+        unchecked = f" ({len(tables)} enabled tables not checked)" if tables else ""
+        yield Check(file, login_key, problems=[(login_key, f"{error}{unchecked}")])
+        return
+    salesforce = isinstance(reader, SalesforceSource)
+    check_table = check_salesforce_table if salesforce else check_sql_table
+    for index, table in tables:
+        yield check_table(reader, file, index, table)
+
+
+def object_key(index: int, table: TableConfig) -> str:
+    if table.query:
+        return f"tables[{index}].query"
+    return f"tables[{index}].{'object' if table.source_object else 'name'}"
+
+
+def named_columns(index: int, table: TableConfig) -> list[tuple[str, str]]:
+    """(key, column) for every column the table's configuration names."""
+    prefix = f"tables[{index}]"
+    named = [(f"{prefix}.primary_key[{i}]", name) for i, name in enumerate(table.primary_key)]
+    if table.cursor:
+        named.append((f"{prefix}.cursor", table.cursor))
+    if table.tenant_column:
+        named.append((f"{prefix}.tenant_column", table.tenant_column))
+    if table.key_ranges:
+        named.append((f"{prefix}.key_ranges.column", table.key_ranges.column))
+    named += [(f"{prefix}.checks.checksum[{i}]", c) for i, c in enumerate(table.checks.checksum)]
+    return named
+
+
+def check_sql_table(reader: SqlSource, file: str, index: int, table: TableConfig) -> Check:
+    subject = f"tables[{index}] ({table.name})"
+    try:
+        kinds = _sql_column_kinds(reader, table)
+        if kinds is None:
+            problem = f"table or view '{table.read_object}' not found (or not visible to the login)"
+            return Check(file, subject, problems=[(object_key(index, table), problem)])
+        # Column names are case-sensitive in PostgreSQL only (Oracle's are compared as the
+        # dialect normalises them, lower case).
+        insensitive = reader.backend != "postgresql"
+        problems = column_problems(index, table, kinds, case_insensitive=insensitive)
+        if problems:
+            return Check(file, subject, problems=problems)
+        rows = reader.estimated_rows(table)
+    except _REPORTED as error:
+        return Check(file, subject, problems=[(object_key(index, table), str(error))])
+    what = "custom query runs" if table.query else f"{table.read_object} found"
+    counted = "rows not counted" if rows is None else f"about {rows:,} rows"
+    return Check(file, subject, detail=f"{what}, {len(kinds)} columns, {counted}")
+
+
+def _sql_column_kinds(reader: SqlSource, table: TableConfig) -> dict[str, str] | None:
+    """Each column's kind (date/time, numeric, other); None when the object does not exist."""
+    if table.query:
+        return {f.name: arrow_kind(f.type) for f in reader.query_schema(table)}
+    columns = reader.describe(table)
+    return {c.name: catalog_kind(c, reader.backend) for c in columns} or None
+
+
+def column_problems(
+    index: int, table: TableConfig, kinds: dict[str, str], *, case_insensitive: bool
+) -> list[tuple[str, str]]:
+    """Named columns missing from `kinds`, and a cursor whose kind does not fit the lookback."""
+    lookup = {name.lower(): name for name in kinds} if case_insensitive else {n: n for n in kinds}
+    problems = []
+    for key, column in named_columns(index, table):
+        if (column.lower() if case_insensitive else column) not in lookup:
+            listed = ", ".join(kinds) if len(kinds) <= 30 else f"{len(kinds)} columns"
+            problems.append((key, f"column '{column}' not found in {_described(table)} ({listed})"))
+    cursor = table.cursor and lookup.get(table.cursor.lower() if case_insensitive else table.cursor)
+    if table.mode == "incremental" and table.lookback is not None and cursor:
+        needed = TIME if isinstance(table.lookback, timedelta) else NUMBER
+        if kinds[cursor] != needed:
+            problems.append(
+                (
+                    f"tables[{index}].lookback",
+                    f"lookback {_lookback(table.lookback)} needs a {needed} cursor; "
+                    f"'{table.cursor}' is {kinds[cursor]}",
+                )
+            )
+    return problems
+
+
+def _described(table: TableConfig) -> str:
+    return "the query's result" if table.query else f"'{table.read_object}'"
+
+
+def _lookback(value: timedelta | int) -> str:
+    return f"'{value}'" if isinstance(value, timedelta) else f"{value}"
+
+
+def catalog_kind(column: SourceColumn, backend: str) -> str:
+    base = column.data_type
+    if backend == "mssql" and base in ("timestamp", "rowversion"):
+        return OTHER  # SQL Server's timestamp is a row version (binary), not a time
+    if base.startswith(("date", "timestamp", "smalldatetime")):
+        return TIME
+    if base in _NUMBER_TYPES or base.endswith("int") or base.startswith("int"):
+        return NUMBER
+    return OTHER
+
+
+def arrow_kind(arrow_type: pa.DataType) -> str:
+    if pa.types.is_temporal(arrow_type) and not pa.types.is_time(arrow_type):
+        return TIME
+    if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type):
+        return NUMBER
+    return NUMBER if pa.types.is_decimal(arrow_type) else OTHER
+
+
+def check_salesforce_table(
+    reader: SalesforceSource, file: str, index: int, table: TableConfig
+) -> Check:
+    subject = f"tables[{index}] ({table.name})"
+    try:
+        describe = reader.describe_object(table.read_object)
+    except _REPORTED as error:
+        return Check(file, subject, problems=[(object_key(index, table), str(error))])
+    kinds = {
+        f["name"].lower(): TIME if f["type"] in ("datetime", "date") else OTHER
+        for f in describe["fields"]
+    }
+    problems = column_problems(index, table, kinds, case_insensitive=True)
+    wanted = table.fields if isinstance(table.fields, list) else []
+    problems += [
+        (f"tables[{index}].fields[{i}]", f"object {table.read_object} has no field '{name}'")
+        for i, name in enumerate(wanted)
+        if name.lower() not in kinds
+    ]
+    if not problems:
+        try:  # what else a read refuses: fields that cannot be read in bulk, say
+            object_fields(describe, table.fields, cursor=table.cursor)
+        except SourceError as error:
+            problems.append((f"tables[{index}]", str(error)))
+    if problems:
+        return Check(file, subject, problems=problems)
+    return Check(file, subject, detail=f"{table.read_object} found, {len(kinds)} fields")
+
+
+# --- warehouse and stores -------------------------------------------------------------------
+
+
+def check_warehouse(project: ProjectConfig, sources: list[str]) -> Check:
+    file = display_path(project.config_dir / "platform.yaml")
+    config = project.platform.warehouse
+    key = "warehouse.path" if config.target == "duckdb" else "warehouse.connection"
+    schemas = [STATE_SCHEMA, *(raw_schema(name) for name in sources)]
+    try:
+        warehouse = open_warehouse(
+            config.target,
+            duckdb_path=project.warehouse_path,
+            connection=getattr(config, "connection", None),
+            state_dir=project.state_dir,
+        )
+        problems = warehouse.check_access(schemas)
+    except _REPORTED as error:
+        return Check(file, "warehouse", problems=[(key, str(error))])
+    if problems:
+        return Check(file, "warehouse", problems=[(key, p) for p in problems])
+    where = project.warehouse_path if config.target == "duckdb" else "login ok"
+    return Check(
+        file, "warehouse", detail=f"{config.target} ({where}), may write {', '.join(schemas)}"
+    )
+
+
+def check_landing(project: ProjectConfig) -> Check:
+    landing = project.platform.landing
+    url = project.landing_url
+
+    def store() -> tuple[object, str]:
+        fs = s3_filesystem(endpoint_url=landing.endpoint_url, region=landing.region)
+        opened = LandingStore(url, fs=fs)
+        return opened.fs, opened.root
+
+    return _check_store(project, "landing", url, store if url.startswith("s3://") else None)
+
+
+def check_exports(project: ProjectConfig) -> Check:
+    url = project.exports_url
+
+    def store() -> tuple[object, str]:
+        opened = open_export_store(url, project=project.platform.exports.project)
+        return opened.fs, opened.root
+
+    return _check_store(project, "exports", url, store if "://" in url else None)
+
+
+def _check_store(
+    project: ProjectConfig,
+    name: str,
+    url: str,
+    open_store: Callable[[], tuple[object, str]] | None,
+) -> Check:
+    file = display_path(project.config_dir / "platform.yaml")
+    subject = f"{name}.url"
+    if open_store is None:  # a local folder: its permissions answer, nothing is written
+        problems = writable_problems(url.removeprefix("file://"))
+        state = "exists" if Path(url).is_dir() else "will be created"
+        detail = f"{url} ({state}) is writable"
+    else:
+        try:
+            fs, root = open_store()
+            probe_write(fs, root)
+            problems = []
+        except Exception as error:  # store clients raise many types; the reason is the line
+            problems = [f"cannot write to {url}: {_short(error)}"]
+        detail = f"{url} is writable (probe object written to and deleted from {PROBE_PREFIX}/)"
+    if problems:
+        return Check(file, subject, problems=[(subject, p) for p in problems])
+    return Check(file, subject, detail=detail)
+
+
+def _short(error: Exception) -> str:
+    return (str(error) or type(error).__name__).splitlines()[0]

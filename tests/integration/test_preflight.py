@@ -1,0 +1,310 @@
+"""`tributary check`: each problem a run would meet (a wrong table, cursor or key, a bad login,
+a source or warehouse that is down) is one line naming the file and the key, before any run;
+a good configuration gets one 'ok' line per table and exit code 0; nothing is written.
+
+Sources on the real MariaDB and PostgreSQL servers, the warehouse on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+import yaml
+
+from tributary.cli import main
+from tributary.config import load_project
+from tributary.connection import secret_forms
+from tributary.defs.preflight import build_preflight_job
+
+from ..conftest import free_port
+from .conftest import run_sql
+
+PASSWORD = "Wr0ng pw+@/%:#"
+TABLE_LINES = ("sources/shop.yaml: tables[", "sources/pg.yaml: tables[")
+
+
+@pytest.fixture
+def shop(mariadb, postgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
+    """A configuration folder that is right: two MariaDB tables, one PostgreSQL table, the
+    warehouse in a fresh PostgreSQL database, local stores. Tests break one piece of it.
+    Tests run from tmp_path, so that files are named assets_config/..."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TRIBUTARY_STATE_DIR", raising=False)
+    url, con = mariadb
+    run_sql(
+        con,
+        "create table orders (id int primary key, customer_id int, amount decimal(10,2), "
+        "updated_at datetime)",
+        "insert into orders values (1, 1, 9.50, '2026-01-01 10:00:00')",
+        "create table customers (id int primary key, name varchar(50), version bigint)",
+    )
+    with psycopg.connect(postgres, autocommit=True) as pg:
+        pg.execute("create table events (id bigint primary key, seq bigint, payload text)")
+    config = {
+        "platform": {
+            "warehouse": {"target": "postgres", "connection": {"url": postgres}},
+            "landing": {"url": "landing"},
+            "exports": {"url": "exports"},
+        },
+        "shop": {
+            "name": "shop",
+            "kind": "mysql",
+            "connection": {"url": url.render_as_string(hide_password=False)},
+            "tables": [
+                {
+                    "name": "orders",
+                    "object": "orders",
+                    "primary_key": ["id"],
+                    "cursor": "updated_at",
+                    "mode": "incremental",
+                    "lookback": "1h",
+                },
+                {"name": "customers", "primary_key": ["id"]},
+                {"name": "retired", "enabled": False},  # disabled: not checked
+            ],
+        },
+        "pg": {
+            "name": "pg",
+            "kind": "postgres",
+            "connection": {"url": postgres},
+            "tables": [
+                {
+                    "name": "events",
+                    "primary_key": ["id"],
+                    "cursor": "seq",
+                    "mode": "incremental",
+                    "lookback": 100,
+                }
+            ],
+        },
+        "dir": tmp_path / "assets_config",
+        "warehouse": postgres,
+    }
+    return config
+
+
+def write(config: dict) -> Path:
+    folder: Path = config["dir"]
+    (folder / "sources").mkdir(parents=True, exist_ok=True)
+    (folder / "platform.yaml").write_text(yaml.safe_dump(config["platform"]))
+    for name in ("shop", "pg"):
+        (folder / "sources" / f"{name}.yaml").write_text(yaml.safe_dump(config[name]))
+    return folder
+
+
+def check(config: dict, capsys, *args: str) -> tuple[int, list[str]]:
+    """Run `tributary check` in this process and return its exit code and lines."""
+    folder = write(config)
+    started = time.monotonic()
+    code = main(["check", "--config-dir", str(folder), *args])
+    print(f"[measured] check took {time.monotonic() - started:.2f} s", file=sys.stderr)
+    return code, capsys.readouterr().out.splitlines()
+
+
+def failures(lines: list[str]) -> list[str]:
+    return [line for line in lines if line.startswith("FAIL")]
+
+
+def test_a_good_configuration_is_ok_and_nothing_is_written(shop) -> None:
+    folder = write(shop)
+    state = folder.parent / ".tributary"
+    script = Path(sys.executable).with_name("tributary")
+    started = time.monotonic()
+    done = subprocess.run(
+        [str(script), "check"],
+        cwd=folder.parent,
+        env={**os.environ, "TRIBUTARY_CONFIG_DIR": str(folder)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    print(f"[measured] good configuration: {time.monotonic() - started:.2f} s")
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0, done.stdout + done.stderr
+    table_lines = [line for line in lines if any(part in line for part in TABLE_LINES)]
+    assert table_lines == [line for line in lines if line.startswith("ok") and "tables[" in line], (
+        lines
+    )
+    assert [line.split(": ")[1] for line in table_lines] == [
+        "tables[0] (events)",
+        "tables[0] (orders)",
+        "tables[1] (customers)",
+    ]
+    assert "retired" not in done.stdout
+    assert any(line.startswith("ok    assets_config/platform.yaml: warehouse") for line in lines)
+    assert lines[-1].startswith("preflight: all ok")
+    # Nothing written: no state schema in the warehouse, no store folders, no state dir.
+    with psycopg.connect(shop["warehouse"]) as pg:
+        schemas = {row[0] for row in pg.execute("select nspname from pg_namespace")}
+    assert "_tributary" not in schemas and "raw_shop" not in schemas
+    assert not state.exists()
+
+
+def test_a_missing_table_names_file_and_key(shop, capsys) -> None:
+    shop["shop"]["tables"][0]["object"] = "ordrs"
+    code, lines = check(shop, capsys)
+    assert code == 1
+    [line] = failures(lines)
+    assert line.startswith("FAIL  assets_config/sources/shop.yaml: tables[0].object: ")
+    assert "'ordrs' not found" in line
+
+
+def test_a_wrong_cursor_names_file_and_key(shop, capsys) -> None:
+    shop["shop"]["tables"][0]["cursor"] = "updatd_at"
+    code, lines = check(shop, capsys)
+    assert code == 1
+    [line] = failures(lines)
+    assert line.startswith("FAIL  assets_config/sources/shop.yaml: tables[0].cursor: ")
+    assert "column 'updatd_at' not found in 'orders'" in line
+    assert "updated_at" in line  # the columns there are listed
+
+
+def test_a_wrong_key_names_file_and_key(shop, capsys) -> None:
+    shop["shop"]["tables"][1]["primary_key"] = ["id", "customer_no"]
+    code, lines = check(shop, capsys)
+    assert code == 1
+    [line] = failures(lines)
+    assert line.startswith("FAIL  assets_config/sources/shop.yaml: tables[1].primary_key[1]: ")
+    assert "'customer_no'" in line
+
+
+def test_a_postgres_column_differing_in_case_is_wrong(shop, capsys) -> None:
+    shop["pg"]["tables"][0]["cursor"] = "SEQ"  # PostgreSQL names are case-sensitive
+    code, lines = check(shop, capsys, "--source", "pg")
+    assert code == 1
+    [line] = failures(lines)
+    assert line.startswith("FAIL  assets_config/sources/pg.yaml: tables[0].cursor: ")
+    assert "shop.yaml" not in "\n".join(lines)  # --source checks one source
+
+
+def test_a_lookback_that_does_not_fit_the_cursor_type(shop, capsys) -> None:
+    shop["shop"]["tables"][0]["lookback"] = 100  # a number, for a datetime cursor
+    shop["pg"]["tables"][0]["lookback"] = "15m"  # a duration, for a bigint cursor
+    code, lines = check(shop, capsys)
+    assert code == 1
+    assert failures(lines) == [
+        "FAIL  assets_config/sources/pg.yaml: tables[0].lookback: lookback '0:15:00' needs a "
+        "date/time cursor; 'seq' is numeric",
+        "FAIL  assets_config/sources/shop.yaml: tables[0].lookback: lookback 100 needs a "
+        "numeric cursor; 'updated_at' is date/time",
+    ]
+
+
+def test_a_custom_query_is_run_without_rows_and_its_columns_checked(shop, capsys) -> None:
+    shop["shop"]["tables"].append(
+        {
+            "name": "big_orders",
+            "query": "select id, amount, updated_at as changed from orders where amount > 5",
+            "primary_key": ["id"],
+            "cursor": "changed",
+            "mode": "incremental",
+            "lookback": "1h",
+        }
+    )
+    shop["shop"]["tables"].append({"name": "broken", "query": "select nope from orders"})
+    code, lines = check(shop, capsys, "--source", "shop")
+    assert code == 1
+    assert "ok    assets_config/sources/shop.yaml: tables[3] (big_orders): custom query runs, " in (
+        "\n".join(lines)
+    )
+    [line] = failures(lines)
+    assert line.startswith("FAIL  assets_config/sources/shop.yaml: tables[4].query: ")
+    assert "nope" in line
+
+
+def test_a_bad_password_names_the_connection_never_the_password(shop, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("TRIBUTARY_TEST_SHOP_PASSWORD", PASSWORD)
+    shop["shop"]["connection"]["password_env"] = "TRIBUTARY_TEST_SHOP_PASSWORD"
+    code, lines = check(shop, capsys)
+    assert code == 1
+    [line] = failures(lines)
+    assert line.startswith("FAIL  assets_config/sources/shop.yaml: connection: source 'shop': ")
+    assert "Access denied" in line and "(2 enabled tables not checked)" in line
+    assert not any(form in "\n".join(lines) for form in secret_forms(PASSWORD))
+
+
+def test_a_source_that_is_down(shop, capsys) -> None:
+    port = free_port()
+    shop["shop"]["connection"]["url"] = f"mysql://reader@127.0.0.1:{port}/shop"
+    code, lines = check(shop, capsys)
+    assert code == 1
+    assert failures(lines) == [
+        f"FAIL  assets_config/sources/shop.yaml: connection: source 'shop': cannot connect to "
+        f"127.0.0.1:{port} (connection refused after 0.0 s) (2 enabled tables not checked)"
+    ]
+
+
+def test_a_warehouse_that_is_down_through_the_console_script(shop, tmp_path) -> None:
+    port = free_port()
+    shop["platform"]["warehouse"]["connection"]["url"] = f"postgresql://wh@127.0.0.1:{port}/wh"
+    folder = write(shop)
+    script = Path(sys.executable).with_name("tributary")
+    done = subprocess.run(
+        [str(script), "check", "--config-dir", "assets_config"],
+        cwd=folder.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert failures(done.stdout.splitlines()) == [
+        f"FAIL  assets_config/platform.yaml: warehouse.connection: warehouse: cannot connect to "
+        f"127.0.0.1:{port} (connection refused after 0.0 s)"
+    ]
+
+
+def test_a_warehouse_login_that_is_refused(shop, capsys) -> None:
+    warehouse = shop["platform"]["warehouse"]["connection"]
+    warehouse["url"] = warehouse["url"].replace("postgres@", "no_such_role@")
+    code, lines = check(shop, capsys)
+    assert code == 1
+    [line] = failures(lines)
+    assert line.startswith("FAIL  assets_config/platform.yaml: warehouse.connection: ")
+    assert 'role "no_such_role" does not exist' in line
+
+
+def test_a_warehouse_login_without_privileges_on_its_schemas(shop, role_prefix, capsys) -> None:
+    """Read from the catalog, without creating anything: a schema that exists but the login
+    may not create tables in, and missing schemas it may not create."""
+    role = f"{role_prefix}loader"
+    with psycopg.connect(shop["warehouse"], autocommit=True) as pg:
+        pg.execute(f"create role {role} login")
+        pg.execute("create schema raw_shop")
+        pg.execute(f"grant usage on schema raw_shop to {role}")
+    warehouse = shop["platform"]["warehouse"]["connection"]
+    warehouse["url"] = warehouse["url"].replace("postgres@", f"{role}@")
+    code, lines = check(shop, capsys)
+    assert code == 1
+    assert failures(lines) == [
+        "FAIL  assets_config/platform.yaml: warehouse.connection: schema raw_shop: the login "
+        "lacks CREATE on it; warehouse.connection: schema _tributary, raw_pg: does not exist "
+        "and the login may not create schemas in this database"
+    ]
+
+
+def test_the_preflight_job_fails_its_run_naming_file_and_key(shop) -> None:
+    shop["shop"]["tables"][0]["cursor"] = "updatd_at"
+    project = load_project(write(shop))
+    result = build_preflight_job(project).execute_in_process(raise_on_error=False)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    description = failure.step_failure_data.user_failure_data.description
+    assert "sources/shop.yaml: tables[0].cursor: column 'updatd_at' not found" in description
+
+
+def test_an_s3_landing_store_gets_a_probe_it_deletes(shop, s3, capsys) -> None:
+    endpoint, bucket = s3
+    shop["platform"]["landing"] = {"url": f"s3://{bucket}/landing", "endpoint_url": endpoint}
+    code, lines = check(shop, capsys, "--source", "pg")
+    assert code == 0, lines
+    [line] = [line for line in lines if "landing.url" in line]
+    assert line.startswith("ok") and "_preflight/" in line
+    from tributary.storage import s3_filesystem
+
+    assert s3_filesystem(endpoint_url=endpoint).find(bucket) == []
