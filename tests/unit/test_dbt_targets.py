@@ -32,3 +32,33 @@ def test_dbt_project_parses_for_target(target: str, tmp_path: Path) -> None:
     assert {"dim_customer", "fct_sales", "stg_erp__customers"} <= set(models)
     # Late-binding views on Redshift, so that a load's rename swap never breaks them.
     assert models["stg_erp__customers"]["config"]["bind"] is False
+
+
+def compile_model(model: str, target: str, dbt_vars: str, target_path: Path):
+    """`dbt compile` of one model without a connection (no cache, no introspection): how
+    Redshift SQL is checked here."""
+    return subprocess.run(
+        [str(DBT), "compile", "--profiles-dir", ".", "--target", target, "--select", model,
+         "--vars", dbt_vars, "--target-path", str(target_path), "--no-populate-cache",
+         "--no-introspect", "--quiet"],
+        cwd=PROJECT_ROOT / "dbt_project",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+
+
+def test_revenue_cities_var_compiles_for_redshift(tmp_path: Path) -> None:
+    # Each name lower-cased and trimmed like the city it meets; a quote stays literal.
+    cities = """{revenue_cities: [" Val d'Or ", "NEW YORK"]}"""
+    result = compile_model("dim_customer", "redshift", cities, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    [compiled] = tmp_path.glob("compiled/**/dim_customer.sql")
+    sql = " ".join(compiled.read_text().split())
+    assert "when lower(trim(city)) in ('val d''or', 'new york') then 'Y'" in sql
+
+
+def test_revenue_cities_var_that_is_not_a_list_stops_the_build(tmp_path: Path) -> None:
+    result = compile_model("dim_customer", "redshift", "{revenue_cities: Seattle}", tmp_path)
+    assert result.returncode != 0
+    assert "dbt var 'revenue_cities': expected a list of city names" in result.stdout

@@ -1,9 +1,16 @@
 {#-
   The customer dimension. revenue_flag reproduces the legacy stored procedure
-  (usp_load_dim_customer): customers in the three revenue cities are flagged 'Y'.
+  (usp_load_dim_customer): customers in the revenue cities (the dbt var `revenue_cities`,
+  dbt_project.yml) are flagged 'Y'. Cities compare case- and blank-insensitively, because
+  ERPs spell them 'New York', 'new york' or 'NEW YORK '.
   The 'unknown' member is what facts point at when the ERP does not know their customer.
 -#}
-{% set revenue_cities = ['Seattle', 'New York', 'Chicago'] %}
+{%- set revenue_cities = var('revenue_cities') -%}
+{%- if revenue_cities is string or revenue_cities is mapping or revenue_cities is not iterable -%}
+    {{ exceptions.raise_compiler_error(
+        "dbt var 'revenue_cities': expected a list of city names, e.g. ['Seattle', 'New York'];"
+        ~ " got " ~ revenue_cities) }}
+{%- endif %}
 
 with customers as (
     select * from {{ ref('stg_erp__customers') }}
@@ -17,10 +24,18 @@ select
     city,
     country,
     external_id,
+    {% if revenue_cities | length > 0 -%}
     case
-        when city in ('{{ revenue_cities | join("', '") }}') then 'Y'
+        when lower(trim(city)) in (
+            {%- for name in revenue_cities -%}
+            '{{ name | string | trim | lower | replace("'", "''") }}'{{ ", " if not loop.last }}
+            {%- endfor -%}
+        ) then 'Y'
         else 'N'
     end as revenue_flag,
+    {%- else -%}
+    'N' as revenue_flag,
+    {%- endif %}
     modified_at
 from customers
 
