@@ -191,12 +191,13 @@ def test_an_org_with_only_standard_fields_builds_dim_account(
         "select count(*), count(account_id), count(stage_name), count(amount), "
         "count(forecast_category) from staging.stg_salesforce__opportunity",
     ) == [(5, 5, 5, 0, 0)]
-    # No external id: no account meets an ERP customer; the opportunities still count.
+    # No external id: no account meets an ERP customer; the opportunities still count, their
+    # hidden amounts as 0.
     assert rows(
         project,
         "select count(*), count(erp_customer_id), min(customer_key), max(customer_key), "
-        "sum(opportunities) from marts.dim_account",
-    ) == [(ACCOUNTS, 0, "unknown", "unknown", 5)]
+        "sum(opportunities), sum(open_pipeline_amount) from marts.dim_account",
+    ) == [(ACCOUNTS, 0, "unknown", "unknown", 5, 0)]
 
 
 def test_a_pass_through_custom_field_and_the_external_id_var(
