@@ -37,7 +37,7 @@
         {#- Rendered even when unused, so that `dbt parse` checks the types on every target. -#}
         {%- set typed_null = 'cast(null as ' ~ staging_type(column['type']) ~ ')' -%}
         {%- if name and (name in present or not execute) -%}
-            {%- do selected.append(adapter.quote(present.get(name, name)) ~ ' as ' ~ adapter.quote(alias)) -%}
+            {%- do selected.append(selected_column(present.get(name, name), alias)) -%}
         {%- else -%}
             {%- do selected.append(typed_null ~ ' as ' ~ adapter.quote(alias)) -%}
         {%- endif -%}
@@ -49,9 +49,15 @@
                 ~ "', which " ~ relation ~ " does not have; its columns: "
                 ~ (present.keys() | sort | join(', '))) }}
         {%- endif -%}
-        {%- do selected.append(adapter.quote(present.get(column.name, column.name)) ~ ' as ' ~ adapter.quote(column.alias)) -%}
+        {%- do selected.append(selected_column(present.get(column.name, column.name), column.alias)) -%}
     {%- endfor -%}
     {{ selected | join(',\n    ') }}
+{%- endmacro %}
+
+
+{#- A raw column, quoted, under its alias when it has another name. -#}
+{% macro selected_column(name, alias) -%}
+    {{- adapter.quote(name) if name == alias else adapter.quote(name) ~ ' as ' ~ adapter.quote(alias) -}}
 {%- endmacro %}
 
 

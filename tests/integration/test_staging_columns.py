@@ -244,6 +244,13 @@ def test_a_pass_through_custom_field_and_the_external_id_var(
         ("001TEST0000000005AA", None, True),
     ]  # fmt: skip
 
+    # No external id field at all: every account is the ERP's 'unknown' customer.
+    built = dbt_build(project, tmp_path, {"salesforce__account_external_id_field": None})
+    assert built.returncode == 0, built.stdout[-3000:]
+    assert rows(project, "select count(external_id), max(customer_key) from marts.dim_account") == [
+        (0, "unknown")
+    ]
+
     # A pass-through column the raw table lacks is a configuration error, said plainly.
     failed = dbt_build(
         project, tmp_path, {"salesforce__account_pass_through_columns": ["region__c"]}
