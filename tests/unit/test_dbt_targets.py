@@ -32,6 +32,12 @@ def test_dbt_project_parses_for_target(target: str, tmp_path: Path) -> None:
     assert {"dim_customer", "fct_sales", "stg_erp__customers"} <= set(models)
     # Late-binding views on Redshift, so that a load's rename swap never breaks them.
     assert models["stg_erp__customers"]["config"]["bind"] is False
+    # Every staging model reads its raw table through staging_columns (missing columns are
+    # typed NULLs); parsing renders its type macros for this target.
+    staging = [m for m in models.values() if m["fqn"][1] == "staging"]
+    assert len(staging) == 7
+    for model in staging:
+        assert "macro.tributary.staging_columns" in model["depends_on"]["macros"], model["name"]
 
 
 def compile_model(model: str, target: str, dbt_vars: str, target_path: Path):

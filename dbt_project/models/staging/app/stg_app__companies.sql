@@ -1,5 +1,18 @@
-with latest as (
-    {{ latest_row_per_key(source('app', 'companies'), 'company_id', 'created_at') }}
+{%- set columns = [
+    {'name': 'company_id', 'type': 'integer'},
+    {'name': 'company_name', 'type': 'string'},
+    {'name': 'plan', 'type': 'string'},
+    {'name': 'created_at', 'type': 'timestamp'},
+    {'name': '_deleted', 'type': 'boolean'},
+] -%}
+with fields as (
+    select
+    {{ staging_columns(source('app', 'companies'), columns, 'app__companies_pass_through_columns') }}
+    from {{ source('app', 'companies') }}
+),
+
+latest as (
+    {{ latest_row_per_key('fields', 'company_id', 'created_at') }}
 )
 
 select
@@ -8,4 +21,5 @@ select
     plan,
     created_at,
     _deleted as is_deleted
+    {{- pass_through_aliases('app__companies_pass_through_columns') }}
 from latest

@@ -1,5 +1,21 @@
-with latest as (
-    {{ latest_row_per_key(source('erp', 'customers'), 'customer_id', 'modified_at') }}
+{%- set columns = [
+    {'name': 'customer_id', 'type': 'integer'},
+    {'name': 'customer_name', 'type': 'string'},
+    {'name': 'city', 'type': 'string'},
+    {'name': 'country', 'type': 'string'},
+    {'name': 'external_id', 'type': 'string'},
+    {'name': 'modified_at', 'type': 'timestamp'},
+    {'name': '_deleted', 'type': 'boolean'},
+    {'name': '_load_id', 'type': 'string'},
+] -%}
+with fields as (
+    select
+    {{ staging_columns(source('erp', 'customers'), columns, 'erp__customers_pass_through_columns') }}
+    from {{ source('erp', 'customers') }}
+),
+
+latest as (
+    {{ latest_row_per_key('fields', 'customer_id', 'modified_at') }}
 )
 
 select
@@ -11,4 +27,5 @@ select
     modified_at,
     _deleted as is_deleted,
     _load_id
+    {{- pass_through_aliases('erp__customers_pass_through_columns') }}
 from latest

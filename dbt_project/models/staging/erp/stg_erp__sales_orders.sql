@@ -1,5 +1,23 @@
-with latest as (
-    {{ latest_row_per_key(source('erp', 'sales_orders'), 'order_id', 'change_id') }}
+{%- set columns = [
+    {'name': 'change_id', 'type': 'integer'},
+    {'name': 'operation', 'type': 'string'},
+    {'name': 'order_id', 'type': 'integer'},
+    {'name': 'customer_id', 'type': 'integer'},
+    {'name': 'order_date', 'type': 'date'},
+    {'name': 'amount', 'type': 'decimal(12, 2)'},
+    {'name': 'status', 'type': 'string'},
+    {'name': 'changed_at', 'type': 'timestamp'},
+    {'name': '_deleted', 'type': 'boolean'},
+    {'name': '_load_id', 'type': 'string'},
+] -%}
+with fields as (
+    select
+    {{ staging_columns(source('erp', 'sales_orders'), columns, 'erp__sales_orders_pass_through_columns') }}
+    from {{ source('erp', 'sales_orders') }}
+),
+
+latest as (
+    {{ latest_row_per_key('fields', 'order_id', 'change_id') }}
 )
 
 select
@@ -12,4 +30,5 @@ select
     change_id as last_change_id,
     (operation = 'D' or _deleted) as is_deleted,
     _load_id
+    {{- pass_through_aliases('erp__sales_orders_pass_through_columns') }}
 from latest

@@ -1,6 +1,34 @@
-{#- One row per Opportunity Id, the latest by SystemModstamp; deleted ones kept, flagged. -#}
-with latest as (
-    {{ latest_row_per_key(source('salesforce', 'opportunity'), 'id', 'systemmodstamp') }}
+{#-
+  One row per Opportunity Id, the latest by SystemModstamp; deleted ones kept, flagged.
+  Fields an org hides (field-level security) or lacks are NULL; extra ones are carried by
+  salesforce__opportunity_pass_through_columns.
+-#}
+{%- set columns = [
+    {'name': 'id', 'type': 'string'},
+    {'name': 'accountid', 'type': 'string'},
+    {'name': 'name', 'type': 'string'},
+    {'name': 'stagename', 'type': 'string'},
+    {'name': 'amount', 'type': 'numeric'},
+    {'name': 'probability', 'type': 'numeric'},
+    {'name': 'expectedrevenue', 'type': 'numeric'},
+    {'name': 'closedate', 'type': 'date'},
+    {'name': 'isclosed', 'type': 'boolean'},
+    {'name': 'iswon', 'type': 'boolean'},
+    {'name': 'forecastcategoryname', 'type': 'string'},
+    {'name': 'ownerid', 'type': 'string'},
+    {'name': 'createddate', 'type': 'timestamptz'},
+    {'name': 'systemmodstamp', 'type': 'timestamptz'},
+    {'name': '_deleted', 'type': 'boolean'},
+    {'name': '_load_id', 'type': 'string'},
+] -%}
+with fields as (
+    select
+    {{ staging_columns(source('salesforce', 'opportunity'), columns, 'salesforce__opportunity_pass_through_columns') }}
+    from {{ source('salesforce', 'opportunity') }}
+),
+
+latest as (
+    {{ latest_row_per_key('fields', 'id', 'systemmodstamp') }}
 )
 
 select
@@ -20,4 +48,5 @@ select
     systemmodstamp as system_modstamp,
     _deleted as is_deleted,
     _load_id
+    {{- pass_through_aliases('salesforce__opportunity_pass_through_columns') }}
 from latest
