@@ -31,6 +31,9 @@ def test_production_instance_stores_runs_in_postgres(demo_project, postgres, tmp
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        concurrency = instance.get_concurrency_config()
+        assert concurrency.run_queue_config.max_concurrent_runs == 10
+        assert concurrency.pool_config.default_pool_limit == 1  # one load per raw table
         job = build_definitions(demo_project).resolve_implicit_global_asset_job_def()
         products = raw_asset_key("ops", "products")
         result = job.execute_in_process(instance=instance, asset_selection=[products])
