@@ -40,12 +40,11 @@ DAEMON = Path(sys.executable).parent / "dagster-daemon"
 MATERIALIZE = ["asset", "materialize", "--select", "raw/shop/orders", "-m", "tributary.definitions"]
 COLUMNS = "id, status, amount, updated_at"
 T0 = datetime(2024, 5, 1, 12, 0, 0)
-# kill_cli.py's points. On PostgreSQL only those inside the warehouse transaction: a kill at
-# extract or land stops before the warehouse is written, as the DuckDB cases show, and each
-# PostgreSQL case costs twice a DuckDB one (its step process imports the code location again).
+# kill_cli.py's points, on both warehouses.
 CASES = [
-    *[("duckdb", point) for point in ("extract", "land", "load", "commit")],
-    *[("postgres", point) for point in ("load", "commit")],
+    (warehouse, point)
+    for warehouse in ("duckdb", "postgres")
+    for point in ("extract", "land", "load", "commit")
 ]
 
 
