@@ -17,15 +17,32 @@ from tributary.warehouse.base import SqlWarehouse, quote_ident
 class DuckDBWarehouse(SqlWarehouse):
     kind = "duckdb"
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        memory_limit: str | None = None,
+        temp_directory: Path | str | None = None,
+    ) -> None:
         self.path = Path(path)
+        self.memory_limit = memory_limit
+        self.temp_directory = temp_directory
         self._con: duckdb.DuckDBPyConnection | None = None
+
+    @property
+    def settings(self) -> dict[str, str]:
+        """DuckDB settings the connection opens with (unset ones keep DuckDB's defaults).
+        A load is one transaction whose new rows DuckDB keeps in its buffer pool until
+        commit; memory_limit bounds that pool, and beyond it DuckDB evicts to the file or
+        the temp directory, so a load's memory stays flat however large the table."""
+        settings = {"memory_limit": self.memory_limit, "temp_directory": self.temp_directory}
+        return {key: str(value) for key, value in settings.items() if value is not None}
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._con = duckdb.connect(str(self.path))
+            self._con = duckdb.connect(str(self.path), config=self.settings)
             self.ensure_state()
         return self._con
 
