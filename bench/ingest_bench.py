@@ -78,8 +78,10 @@ def case_tributary(
     target: str,
     postgres_url: str | None = None,
     batch_rows: int = BATCH_ROWS,
+    memory_limit: str | None = None,
 ) -> dict:
-    """One full load of `table`: extract → land (Parquet, zstd) → load into the warehouse."""
+    """One full load of `table`: extract → land (Parquet, zstd) → load into the warehouse
+    (DuckDB with `memory_limit`, as `warehouse.memory_limit` sets it, if given)."""
     SourceConfig, ingest_table, LandingStore, open_source, DuckDBWarehouse, PostgresWarehouse = (
         _imports()
     )
@@ -90,7 +92,7 @@ def case_tributary(
     scratch = Path(tempfile.mkdtemp(prefix="tributary-bench-ingest-"))
     try:
         warehouse = (
-            DuckDBWarehouse(scratch / "warehouse.duckdb")
+            DuckDBWarehouse(scratch / "warehouse.duckdb", memory_limit=memory_limit)
             if target == "duckdb"
             else PostgresWarehouse(postgres_url)
         )

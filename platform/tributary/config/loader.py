@@ -62,6 +62,14 @@ class ProjectConfig:
         return Path(self.resolve_location(warehouse.path)) if warehouse.target == "duckdb" else None
 
     @property
+    def duckdb_temp_directory(self) -> Path | None:
+        """Where the embedded warehouse spills beyond its memory limit, if configured."""
+        warehouse = self.platform.warehouse
+        if warehouse.target != "duckdb" or warehouse.temp_directory is None:
+            return None
+        return Path(self.resolve_location(warehouse.temp_directory))
+
+    @property
     def landing_url(self) -> str:
         return self.resolve_location(self.platform.landing.url)
 

@@ -345,9 +345,32 @@ class SalesforceConfig(StrictModel):
         return math.ceil(daily_limit * percent / 100)
 
 
+DUCKDB_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(%|(k|m|g|t)i?b|b|bytes)\s*$", re.IGNORECASE)
+
+
 class DuckDBWarehouseConfig(StrictModel):
     target: Literal["duckdb"] = "duckdb"
     path: str = Field("warehouse.duckdb", description="DuckDB file, relative to the state dir")
+    memory_limit: str | None = Field(
+        None,
+        description="DuckDB's buffer pool limit (e.g. '512MB', '2GiB', '50%'); unset: DuckDB's "
+        "default, 80% of RAM. Beyond it DuckDB writes to the temp directory",
+    )
+    temp_directory: str | None = Field(
+        None,
+        description="where DuckDB spills beyond memory_limit, relative to the state dir; "
+        "unset: DuckDB's default, <path>.tmp beside the file",
+    )
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _duckdb_size(cls, memory_limit: str | None) -> str | None:
+        if memory_limit is not None and not DUCKDB_MEMORY.match(memory_limit):
+            raise ValueError(
+                "expected a size in DuckDB's syntax: a number and KB, MB, GB, TB (1000^i), "
+                f"KiB, MiB, GiB, TiB (1024^i) or % of RAM, e.g. '1GB' (got {memory_limit!r})"
+            )
+        return memory_limit
 
 
 class PostgresWarehouseConfig(StrictModel):

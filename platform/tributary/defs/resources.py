@@ -27,6 +27,8 @@ class WarehouseResource(dg.ConfigurableResource):
 
     target: str = "duckdb"
     duckdb_path: str | None = None
+    duckdb_memory_limit: str | None = None  # DuckDB syntax, e.g. "1GB"; unset: DuckDB's default
+    duckdb_temp_directory: str | None = None  # where DuckDB spills; unset: <path>.tmp
     url: str | None = None
     url_env: str | None = None
     password_env: str | None = None
@@ -38,7 +40,13 @@ class WarehouseResource(dg.ConfigurableResource):
     def from_project(cls, project: ProjectConfig) -> WarehouseResource:
         warehouse = project.platform.warehouse
         if warehouse.target == "duckdb":
-            return cls(target="duckdb", duckdb_path=str(project.warehouse_path))
+            temp_directory = project.duckdb_temp_directory
+            return cls(
+                target="duckdb",
+                duckdb_path=str(project.warehouse_path),
+                duckdb_memory_limit=warehouse.memory_limit,
+                duckdb_temp_directory=str(temp_directory) if temp_directory else None,
+            )
         connection = warehouse.connection
         return cls(
             target=warehouse.target,
@@ -60,7 +68,12 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def open(self) -> Warehouse:
         if self.target == "duckdb":
-            return open_warehouse("duckdb", duckdb_path=self.duckdb_path)
+            return open_warehouse(
+                "duckdb",
+                duckdb_path=self.duckdb_path,
+                duckdb_memory_limit=self.duckdb_memory_limit,
+                duckdb_temp_directory=self.duckdb_temp_directory,
+            )
         return open_warehouse(
             self.target,
             connection=self._connection(),
@@ -71,7 +84,16 @@ class WarehouseResource(dg.ConfigurableResource):
     def dbt_env(self) -> dict[str, str]:
         """Environment for dbt's profiles.yml, so dbt builds in the same warehouse."""
         if self.target == "duckdb":
-            return {"TRIBUTARY_DBT_TARGET": "duckdb", "TRIBUTARY_DUCKDB_PATH": self.duckdb_path}
+            # profiles.yml gives dbt-duckdb the same settings the loads open the file with.
+            settings = {
+                "TRIBUTARY_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+                "TRIBUTARY_DUCKDB_TEMP_DIRECTORY": self.duckdb_temp_directory,
+            }
+            return {
+                "TRIBUTARY_DBT_TARGET": "duckdb",
+                "TRIBUTARY_DUCKDB_PATH": self.duckdb_path,
+                **{name: value for name, value in settings.items() if value is not None},
+            }
         url = resolve_url(self._connection(), owner="warehouse", state_dir=".")
         return {
             "TRIBUTARY_DBT_TARGET": self.target,

@@ -26,6 +26,8 @@ def open_warehouse(
     target: str,
     *,
     duckdb_path: Path | str | None = None,
+    duckdb_memory_limit: str | None = None,
+    duckdb_temp_directory: Path | str | None = None,
     connection: ConnectionConfig | None = None,
     iam_role: str | None = None,
     region: str | None = None,
@@ -33,7 +35,9 @@ def open_warehouse(
 ) -> Warehouse:
     """The warehouse for `target`. It connects on first use, not here."""
     if target == "duckdb":
-        return DuckDBWarehouse(duckdb_path)
+        return DuckDBWarehouse(
+            duckdb_path, memory_limit=duckdb_memory_limit, temp_directory=duckdb_temp_directory
+        )
     url = resolve_url(connection, owner="warehouse", state_dir=state_dir)
     timeout = connection.connect_timeout
     if target == "postgres":

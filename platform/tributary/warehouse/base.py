@@ -299,12 +299,17 @@ class SqlWarehouse(Warehouse):
     def replace_all(self, tables: LoadTables, columns: Sequence[str]) -> None:
         """A full load's swap, inside the load's transaction."""
         self.execute(f"delete from {tables.target.qualified_name}")
-        self.insert_from(tables.target.qualified_name, tables.rows_to_write(columns), columns)
+        self.insert_from(tables.target.qualified_name, self.rows_to_write(tables, columns), columns)
 
     def lock(self, target: LoadTarget) -> None:
         """Serialize loads of one raw table, whoever starts them, until the transaction ends:
         two merges of the same keys at once would each insert them. A backend whose writes
         are already serialized (DuckDB: one writer process per file) needs nothing more."""
+
+    def rows_to_write(self, tables: LoadTables, columns: Sequence[str]) -> str:
+        """What the load writes (see LoadTables.rows_to_write); a backend may choose a
+        cheaper equivalent."""
+        return tables.rows_to_write(columns)
 
     def insert_from(self, into: str, source: str, columns: Sequence[str]) -> None:
         names = column_list(columns)
@@ -428,7 +433,9 @@ class SqlWarehouse(Warehouse):
                 self.execute(
                     f"delete from {target.qualified_name} where {self._slice_sql(target.where)}"
                 )
-                self.insert_from(target.qualified_name, tables.rows_to_write(columns), columns)
+                self.insert_from(
+                    target.qualified_name, self.rows_to_write(tables, columns), columns
+                )
             else:
                 self.replace_all(tables, columns)
             self.execute(f"drop table {staged}")
@@ -482,7 +489,7 @@ class SqlWarehouse(Warehouse):
             f"delete from {target.qualified_name} where ({keys}) in (select {keys} from {staged})"
             + scope
         )
-        self.insert_from(target.qualified_name, tables.rows_to_write(columns), columns)
+        self.insert_from(target.qualified_name, self.rows_to_write(tables, columns), columns)
 
     def repair_duplicate_keys(self, tables: LoadTables, columns: Sequence[str]) -> int:
         """Keys the table (or slice) holds more than once (a table written before loads were

@@ -11,21 +11,38 @@ import duckdb
 import pyarrow as pa
 
 from tributary.storage import writable_problems
-from tributary.warehouse.base import SqlWarehouse, quote_ident
+from tributary.warehouse.base import LoadTables, SqlWarehouse, column_list, quote_ident
 
 
 class DuckDBWarehouse(SqlWarehouse):
     kind = "duckdb"
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        memory_limit: str | None = None,
+        temp_directory: Path | str | None = None,
+    ) -> None:
         self.path = Path(path)
+        self.memory_limit = memory_limit
+        self.temp_directory = temp_directory
         self._con: duckdb.DuckDBPyConnection | None = None
+
+    @property
+    def settings(self) -> dict[str, str]:
+        """DuckDB settings the connection opens with (unset ones keep DuckDB's defaults).
+        A load is one transaction whose new rows DuckDB keeps in its buffer pool until
+        commit; memory_limit bounds that pool, and beyond it DuckDB evicts to the file or
+        the temp directory, so a load's memory stays flat however large the table."""
+        settings = {"memory_limit": self.memory_limit, "temp_directory": self.temp_directory}
+        return {key: str(value) for key, value in settings.items() if value is not None}
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._con = duckdb.connect(str(self.path))
+            self._con = duckdb.connect(str(self.path), config=self.settings)
             self.ensure_state()
         return self._con
 
@@ -58,6 +75,18 @@ class DuckDBWarehouse(SqlWarehouse):
             self.con.execute(f"create table {name} as select * from landed")
         finally:
             self.con.unregister("landed")
+
+    def rows_to_write(self, tables: LoadTables, columns: Sequence[str]) -> str:
+        """The staged rows themselves when no key is staged twice (the usual load): the
+        same rows as latest_per_key's, without its window over the whole load, which DuckDB
+        materializes (memory or spill) and which took most of a large load's time. Checking
+        is one hash aggregate of the keys."""
+        if tables.target.primary_key:
+            keys = column_list(tables.target.primary_key)
+            duplicated = f"select 1 from {tables.staged} group by {keys} having count(*) > 1"
+            if self.query(f"select exists ({duplicated})")[0][0]:
+                return tables.rows_to_write(columns)
+        return tables.staged
 
     def create_table_like(self, name: str, like: str) -> None:
         """Create the table from its column definitions, never by an empty
