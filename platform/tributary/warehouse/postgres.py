@@ -19,6 +19,7 @@ from tributary.config.models import DEFAULT_CONNECT_TIMEOUT
 from tributary.connection import hide
 from tributary.errors import WarehouseError
 from tributary.reach import probe
+from tributary.warehouse import pg_binary
 from tributary.warehouse.base import (
     STATE_SCHEMA,
     LoadTables,
@@ -152,6 +153,18 @@ class PostgresWarehouse(SqlWarehouse):
         columns = ", ".join(f"{quote_ident(f.name)} {self.sql_type(f.type)}" for f in schema)
         self.execute(f"create table {name} ({columns})")
         names = ", ".join(quote_ident(f.name) for f in schema)
+        if pg_binary.binary_copy_supported(schema):
+            # Binary COPY, encoded from Arrow without text: several times cheaper than CSV,
+            # and inside the load's transaction (an Arrow driver such as ADBC needs its own
+            # session, which cannot write into this one).
+            with self.con.cursor().copy(
+                f"copy {name} ({names}) from stdin (format binary)"
+            ) as copy:
+                copy.write(pg_binary.HEADER)
+                for batch in batches:
+                    copy.write(pg_binary.encode_rows(batch))
+                copy.write(pg_binary.TRAILER)
+            return
         with self.con.cursor().copy(f"copy {name} ({names}) from stdin (format csv)") as copy:
             for batch in batches:
                 buffer = io.BytesIO()
