@@ -151,7 +151,9 @@ class PostgresWarehouse(SqlWarehouse):
         self, name: str, schema: pa.Schema, batches: pa.RecordBatchReader, landing_path: str
     ) -> None:
         columns = ", ".join(f"{quote_ident(f.name)} {self.sql_type(f.type)}" for f in schema)
-        self.execute(f"create table {name} ({columns})")
+        # UNLOGGED: the staging rows skip the write-ahead log (about 40% of the COPY). The
+        # table lives and dies inside the load's transaction, so no crash can need them.
+        self.execute(f"create unlogged table {name} ({columns})")
         names = ", ".join(quote_ident(f.name) for f in schema)
         if pg_binary.binary_copy_supported(schema):
             # Binary COPY, encoded from Arrow without text: several times cheaper than CSV,
