@@ -101,6 +101,9 @@ def test_incremental_loads_at_the_cursor_boundary(orders, postgres, tmp_path) ->
     )
     assert loaded == source
     assert pg_rows(postgres, "select count(*), count(distinct id) from raw_shop.orders") == [(4, 4)]
+    # Staging tables are UNLOGGED; the raw table made from the first one must be durable.
+    persistence = "select relpersistence from pg_class where oid = 'raw_shop.orders'::regclass"
+    assert pg_rows(postgres, persistence) == [("p",)]
 
 
 def _source_rows(con, sql: str) -> list[tuple]:

@@ -19,11 +19,13 @@ from tributary.config.models import DEFAULT_CONNECT_TIMEOUT
 from tributary.connection import hide
 from tributary.errors import WarehouseError
 from tributary.reach import probe
+from tributary.warehouse import pg_binary
 from tributary.warehouse.base import (
     STATE_SCHEMA,
     LoadTables,
     LoadTarget,
     SqlWarehouse,
+    column_list,
     placeholders_as_format,
     quote_ident,
 )
@@ -150,8 +152,22 @@ class PostgresWarehouse(SqlWarehouse):
         self, name: str, schema: pa.Schema, batches: pa.RecordBatchReader, landing_path: str
     ) -> None:
         columns = ", ".join(f"{quote_ident(f.name)} {self.sql_type(f.type)}" for f in schema)
-        self.execute(f"create table {name} ({columns})")
+        # UNLOGGED: the staging rows skip the write-ahead log (about 40% of the COPY). The
+        # table lives and dies inside the load's transaction, so no crash can need them.
+        self.execute(f"create unlogged table {name} ({columns})")
         names = ", ".join(quote_ident(f.name) for f in schema)
+        if pg_binary.binary_copy_supported(schema):
+            # Binary COPY, encoded from Arrow without text: several times cheaper than CSV,
+            # and inside the load's transaction (an Arrow driver such as ADBC needs its own
+            # session, which cannot write into this one).
+            with self.con.cursor().copy(
+                f"copy {name} ({names}) from stdin (format binary)"
+            ) as copy:
+                copy.write(pg_binary.HEADER)
+                for batch in batches:
+                    copy.write(pg_binary.encode_rows(batch))
+                copy.write(pg_binary.TRAILER)
+            return
         with self.con.cursor().copy(f"copy {name} ({names}) from stdin (format csv)") as copy:
             for batch in batches:
                 buffer = io.BytesIO()
@@ -162,7 +178,19 @@ class PostgresWarehouse(SqlWarehouse):
         # TRUNCATE is transactional in PostgreSQL and leaves no dead rows; a rename swap
         # would break the dbt views built on the raw table.
         self.execute(f"truncate {tables.target.qualified_name}")
-        self.insert_from(tables.target.qualified_name, tables.rows_to_write(columns), columns)
+        rows = tables.staged if self._keys_unique(tables) else tables.rows_to_write(columns)
+        self.insert_from(tables.target.qualified_name, rows, columns)
+
+    def _keys_unique(self, tables: LoadTables) -> bool:
+        """Whether every staged row has its own, non-NULL primary key. A full read of a source
+        nearly always has: then the staged rows are the rows to write as they are, and the
+        window that keeps one row per key (sorting every whole row; most of a large load's
+        time in PostgreSQL) is not needed. Counting distinct keys sorts only the keys."""
+        if not tables.target.primary_key:
+            return False
+        keys = column_list(tables.target.primary_key)
+        [(unique,)] = self.query(f"select count(*) = count(distinct ({keys})) from {tables.staged}")
+        return unique
 
     def ensure_state(self) -> None:
         # Two runs' first connections to a new warehouse would both create the schema, and
