@@ -11,7 +11,7 @@ import duckdb
 import pyarrow as pa
 
 from tributary.storage import writable_problems
-from tributary.warehouse.base import LoadTables, SqlWarehouse, column_list, quote_ident
+from tributary.warehouse.base import SqlWarehouse, quote_ident
 
 
 class DuckDBWarehouse(SqlWarehouse):
@@ -75,18 +75,6 @@ class DuckDBWarehouse(SqlWarehouse):
             self.con.execute(f"create table {name} as select * from landed")
         finally:
             self.con.unregister("landed")
-
-    def rows_to_write(self, tables: LoadTables, columns: Sequence[str]) -> str:
-        """The staged rows themselves when no key is staged twice (the usual load): the
-        same rows as latest_per_key's, without its window over the whole load, which DuckDB
-        materializes (memory or spill) and which took most of a large load's time. Checking
-        is one hash aggregate of the keys."""
-        if tables.target.primary_key:
-            keys = column_list(tables.target.primary_key)
-            duplicated = f"select 1 from {tables.staged} group by {keys} having count(*) > 1"
-            if self.query(f"select exists ({duplicated})")[0][0]:
-                return tables.rows_to_write(columns)
-        return tables.staged
 
     def create_table_like(self, name: str, like: str) -> None:
         """Create the table from its column definitions, never by an empty

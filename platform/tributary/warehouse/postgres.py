@@ -25,7 +25,6 @@ from tributary.warehouse.base import (
     LoadTables,
     LoadTarget,
     SqlWarehouse,
-    column_list,
     placeholders_as_format,
     quote_ident,
 )
@@ -178,19 +177,7 @@ class PostgresWarehouse(SqlWarehouse):
         # TRUNCATE is transactional in PostgreSQL and leaves no dead rows; a rename swap
         # would break the dbt views built on the raw table.
         self.execute(f"truncate {tables.target.qualified_name}")
-        rows = tables.staged if self._keys_unique(tables) else tables.rows_to_write(columns)
-        self.insert_from(tables.target.qualified_name, rows, columns)
-
-    def _keys_unique(self, tables: LoadTables) -> bool:
-        """Whether every staged row has its own, non-NULL primary key. A full read of a source
-        nearly always has: then the staged rows are the rows to write as they are, and the
-        window that keeps one row per key (sorting every whole row; most of a large load's
-        time in PostgreSQL) is not needed. Counting distinct keys sorts only the keys."""
-        if not tables.target.primary_key:
-            return False
-        keys = column_list(tables.target.primary_key)
-        [(unique,)] = self.query(f"select count(*) = count(distinct ({keys})) from {tables.staged}")
-        return unique
+        self.insert_from(tables.target.qualified_name, self.rows_to_write(tables, columns), columns)
 
     def ensure_state(self) -> None:
         # Two runs' first connections to a new warehouse would both create the schema, and

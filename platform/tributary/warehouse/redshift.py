@@ -114,7 +114,7 @@ class RedshiftWarehouse(SqlWarehouse):
         target = tables.target
         swap, retired = tables.scratch("swap"), tables.scratch_name("old")
         self.execute(f"create table {swap} (like {target.qualified_name})")
-        self.insert_from(swap, tables.rows_to_write(columns), columns)
+        self.insert_from(swap, self.rows_to_write(tables, columns), columns)
         self.execute(f"alter table {target.qualified_name} rename to {quote_ident(retired)}")
         self.execute(f"alter table {swap} rename to {quote_ident(target.table)}")
         self.execute(f"drop table {tables.scratch('old')}")
@@ -125,7 +125,7 @@ class RedshiftWarehouse(SqlWarehouse):
         latest = tables.scratch("latest")
         self.execute(
             f"create table {latest} as select {column_list(columns)} from "
-            f"{tables.rows_to_write(columns)}"
+            f"{self.rows_to_write(tables, columns)}"
         )
         names = [quote_ident(name) for name in columns]
         keys = [quote_ident(k) for k in target.primary_key]
