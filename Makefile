@@ -24,9 +24,10 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 manifest: $(DBT_MANIFEST)
 
 $(DBT_MANIFEST): $(DBT_SOURCES) | $(VENV)/.installed
-	cd dbt_project && TRIBUTARY_DUCKDB_PATH="$$(../$(BIN)/python -c \
+	cd dbt_project && path="$$(../$(BIN)/python -c \
 		'from tributary.config import load_project; print(load_project().warehouse_path or "")')" \
-		../$(BIN)/dbt parse --profiles-dir . --quiet
+		&& if [ -n "$$path" ]; then export TRIBUTARY_DUCKDB_PATH="$$path"; fi \
+		&& ../$(BIN)/dbt parse --profiles-dir . --quiet
 
 $(DAGSTER_HOME)/dagster.yaml: deploy/dagster.local.yaml
 	mkdir -p $(DAGSTER_HOME)
