@@ -116,6 +116,10 @@ def project_env(tmp: Path) -> dict[str, str]:
         TRIBUTARY_DUCKDB_PATH=str(tmp / "state" / "warehouse.duckdb"),
         # dagster-dbt turns dbt's usage statistics off for its runs: the same for dbt's own.
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+        # dagster-dbt starts each run from the partial parse under DBT_TARGET_PATH: the one dbt
+        # made here for this warehouse (as `make manifest` does for the project's), not the
+        # project's, which names another DuckDB file and would make every run parse it all.
+        DBT_TARGET_PATH=str(tmp / "dbt_target"),
     )
     return env
 

@@ -12,10 +12,17 @@ import connectorx
 import dagster as dg
 import duckdb
 import pytest
+from dbt import version as dbt_version
+from packaging.version import Version
 
 from tributary.config import ProjectConfig
 from tributary.defs import build_definitions
-from tributary.defs.transform import build_transform_defs, dbt_project, load_manifest
+from tributary.defs.transform import (
+    DBT_EXECUTABLE,
+    build_transform_defs,
+    dbt_project,
+    load_manifest,
+)
 from tributary.warehouse import DuckDBWarehouse
 
 SNAPSHOT = Path(__file__).parents[1] / "snapshots" / "asset_graph.json"
@@ -158,3 +165,26 @@ def test_dbt_tests_are_blocking_checks_where_their_severity_is_error(
     assert {spec.blocking for spec in specs.values()} == {True, False}
     for name, spec in specs.items():
         assert spec.blocking == (severity[name.split(":")[1]] == "error"), name
+
+
+def test_a_dbt_run_starts_no_dbt_version_subprocess_and_no_adapter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """dagster-dbt 0.29.27 would run `dbt --version` in a subprocess and set up a dbt adapter in
+    the Dagster process before each run; Tributary's resource knows the version in process."""
+    from dagster_dbt.core import resource as dagster_dbt_resource
+    from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
+
+    def refuse(args, *rest, **kwargs):
+        raise AssertionError(f"subprocess started: {args!r}")
+
+    started: dict = {}
+    monkeypatch.setattr(dagster_dbt_resource, "check_output", refuse)
+    monkeypatch.setattr(DbtCliInvocation, "run", classmethod(lambda cls, **kw: started.update(kw)))
+    dbt = dbt_project()
+    manifest = load_manifest(dbt)
+    dbt_cli = build_transform_defs(manifest, dbt).resources["dbt_cli"]
+    dbt_cli.cli(["build"], manifest=manifest)
+    assert started["cli_version"] == Version(dbt_version.__version__)
+    assert started["adapter"] is None
+    assert started["args"][:2] == [str(DBT_EXECUTABLE), "build"]
