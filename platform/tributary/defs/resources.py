@@ -7,8 +7,6 @@ environment variables; secrets are read from the environment when a run opens a 
 from __future__ import annotations
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
-from dagster_gcp import GCSResource
 
 from tributary.config import ConnectionConfig, ProjectConfig
 from tributary.config.models import DEFAULT_CONNECT_TIMEOUT
@@ -107,11 +105,14 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 class LandingStoreResource(dg.ConfigurableResource):
-    """A local folder, or S3: dagster-aws's S3 resource carries the endpoint, region and
-    credentials (unset credentials come from the AWS environment or an instance role)."""
+    """A local folder, or S3 (or an S3-compatible server at `endpoint_url`). Credentials are
+    never configuration: boto's chain finds them (AWS_* variables, a profile, an instance or
+    pod role). Plain fields rather than dagster-aws's S3Resource, whose import cost every
+    process (each run, each code-server start) about as much as dagster-dbt's."""
 
     url: str
-    s3: S3Resource
+    endpoint_url: str | None = None
+    region: str | None = None
     retention_days: int | None = DEFAULT_DAYS
     retention_loads: int | None = None
 
@@ -120,7 +121,8 @@ class LandingStoreResource(dg.ConfigurableResource):
         landing = project.platform.landing
         return cls(
             url=project.landing_url,
-            s3=S3Resource(endpoint_url=landing.endpoint_url, region_name=landing.region),
+            endpoint_url=landing.endpoint_url,
+            region=landing.region,
             retention_days=landing.retention.days,
             retention_loads=landing.retention.loads,
         )
@@ -129,31 +131,23 @@ class LandingStoreResource(dg.ConfigurableResource):
         retention = Retention(days=self.retention_days, loads=self.retention_loads)
         if not self.url.startswith("s3://"):
             return LandingStore(self.url, retention=retention)
-        fs = s3_filesystem(
-            endpoint_url=self.s3.endpoint_url,
-            region=self.s3.region_name,
-            key=self.s3.aws_access_key_id,
-            secret=self.s3.aws_secret_access_key,
-            token=self.s3.aws_session_token,
-            profile=self.s3.profile_name,
-        )
+        fs = s3_filesystem(endpoint_url=self.endpoint_url, region=self.region)
         return LandingStore(self.url, fs=fs, retention=retention)
 
 
 class ExportStoreResource(dg.ConfigurableResource):
     """Where exports are published: a local folder, or gs://bucket/prefix through gcsfs.
 
-    On GCS, dagster-gcp's GCSResource carries the project; credentials are the environment's
-    (application default credentials), and STORAGE_EMULATOR_HOST points at an emulator."""
+    On GCS, `project` is the GCP project; credentials are the environment's (application
+    default credentials), and STORAGE_EMULATOR_HOST points at an emulator. A plain field
+    rather than dagster-gcp's GCSResource, for the same import cost as the landing store's."""
 
     url: str
-    gcs: GCSResource
+    project: str | None = None
 
     @classmethod
     def from_project(cls, project: ProjectConfig) -> ExportStoreResource:
-        return cls(
-            url=project.exports_url, gcs=GCSResource(project=project.platform.exports.project)
-        )
+        return cls(url=project.exports_url, project=project.platform.exports.project)
 
     def open(self) -> ExportStore:
-        return open_export_store(self.url, project=self.gcs.project)
+        return open_export_store(self.url, project=self.project)

@@ -12,7 +12,6 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from dagster_gcp import GCSResource
 
 from tributary.config import load_project
 from tributary.config.models import ExportConfig
@@ -158,9 +157,7 @@ def test_export_asset_publishes_its_daily_partition(gcs, tmp_path, state_dir) ->
         partition_key="2024-05-01",
         resources={
             "warehouse": WarehouseResource(target="duckdb", duckdb_path=str(warehouse)),
-            "export_store": ExportStoreResource(
-                url=f"{gcs.url}/lake", gcs=GCSResource(project="tributary-test")
-            ),
+            "export_store": ExportStoreResource(url=f"{gcs.url}/lake", project="tributary-test"),
         },
     )
     [event] = result.get_asset_materialization_events()

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
-from dagster_gcp import GCSResource
+from google.cloud import storage
 
 from tributary.defs.resources import ExportStoreResource
 
@@ -33,12 +33,12 @@ def warehouse(request, tmp_path):
 
 
 def store_on(gcs):
-    return ExportStoreResource(url=f"{gcs.url}/lake", gcs=GCSResource(project="tributary-test"))
+    return ExportStoreResource(url=f"{gcs.url}/lake", project="tributary-test")
 
 
 def object_names(gcs, prefix: str) -> list[str]:
     """What the bucket holds, listed by google-cloud-storage (not the gcsfs that wrote it)."""
-    client = GCSResource(project="tributary-test").get_client()
+    client = storage.Client(project="tributary-test")
     return sorted(blob.name for blob in client.list_blobs(gcs.name, prefix=prefix))
 
 
