@@ -8,7 +8,7 @@ DBT_MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros -type f) \
 	dbt_project/dbt_project.yml dbt_project/profiles.yml
 
-.PHONY: install manifest demo dev test bench lint format clean
+.PHONY: install manifest demo dev test test-unit bench lint format clean
 
 install: $(VENV)/.installed
 
@@ -44,6 +44,11 @@ dev: install manifest $(DAGSTER_HOME)/dagster.yaml
 
 test: install manifest
 	$(BIN)/pytest
+
+# The tests that need no server, browser, or Dagster/dbt process of their own (tests/conftest.py
+# marks the rest by folder).
+test-unit: install manifest
+	$(BIN)/pytest -m "not integration and not e2e and not browser"
 
 # Benchmarks (not part of test): results go into bench/README.md.
 bench: install

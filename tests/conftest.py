@@ -26,6 +26,20 @@ CONFIG_DIR = PROJECT_ROOT / "assets_config"
 SALESFORCE_ENV = ("SALESFORCE_USERNAME", "SALESFORCE_PASSWORD", "SALESFORCE_SECURITY_TOKEN")
 
 
+# A test's folder says what it needs, so no test can forget its marker: `-m "not integration
+# and not e2e and not browser"` (make test-unit) selects exactly the tests that need no server,
+# no browser and no Dagster or dbt process of their own.
+FOLDER_MARKERS = {"integration": "integration", "e2e": "e2e", "browser": "browser"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests_dir = Path(__file__).parent
+    for item in items:
+        folder = item.path.relative_to(tests_dir).parts[0]
+        if folder in FOLDER_MARKERS:
+            item.add_marker(FOLDER_MARKERS[folder])
+
+
 def require_service(name: str, available: bool) -> None:
     """Skip when a real server is missing; fail instead under TRIBUTARY_REQUIRE_SERVICES=1."""
     if available:
