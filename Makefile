@@ -18,16 +18,14 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $@
 
-# dbt's manifest is prepared here, never at import (definitions load reads it). Parsed as runs
-# call dbt (the profile's default target, no --target; the project's DuckDB file), so that each
-# run's dbt reuses this parse: with another target or warehouse path dbt parses everything again.
+# dbt's manifest is prepared here, never at import (definitions load reads it; only `dagster dev`
+# re-parses when a dbt file changed). Parsed as runs call dbt (the profile's default target, no
+# --target; the environment they give dbt, e.g. the project's DuckDB file), so that each run's
+# dbt reuses this parse: with another target or warehouse path dbt parses everything again.
 manifest: $(DBT_MANIFEST)
 
-$(DBT_MANIFEST): $(DBT_SOURCES) | $(VENV)/.installed
-	cd dbt_project && path="$$(../$(BIN)/python -c \
-		'from tributary.config import load_project; print(load_project().warehouse_path or "")')" \
-		&& if [ -n "$$path" ]; then export TRIBUTARY_DUCKDB_PATH="$$path"; fi \
-		&& ../$(BIN)/dbt parse --profiles-dir . --quiet
+$(DBT_MANIFEST): $(DBT_SOURCES) assets_config/platform.yaml | $(VENV)/.installed
+	$(BIN)/python -m tributary.defs.prepare_dbt
 
 $(DAGSTER_HOME)/dagster.yaml: deploy/dagster.local.yaml
 	mkdir -p $(DAGSTER_HOME)

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from tributary.config import ConfigError, load_project
+from tributary.config.loader import PROJECT_ROOT
 from tributary.defs.resources import WarehouseResource
-from tributary.defs.transform import DBT_PROJECT_DIR
 
 DBT = Path(sys.executable).parent / "dbt"
 SETTINGS_SQL = "select current_setting('memory_limit'), current_setting('temp_directory')"
@@ -64,7 +64,7 @@ def dbt_settings(env: dict[str, str], tmp_path: Path) -> tuple[str, str]:
         [str(DBT), "show", "--profiles-dir", ".", "--target", "duckdb", "--output", "json",
          "--log-format", "json", "--inline", SETTINGS_SQL,
          "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
-        cwd=DBT_PROJECT_DIR, env={**os.environ, **env}, capture_output=True, text=True,
+        cwd=PROJECT_ROOT / "dbt_project", env={**os.environ, **env}, capture_output=True, text=True,
         timeout=120,
     )  # fmt: skip
     assert shown.returncode == 0, shown.stdout[-2000:] + shown.stderr[-2000:]

@@ -12,10 +12,10 @@ from psycopg.conninfo import conninfo_to_dict
 from sqlalchemy.engine import make_url
 
 from tributary.config import ConnectionConfig, load_project
+from tributary.config.loader import PROJECT_ROOT
 from tributary.connection import redact, resolve_url
 from tributary.defs import build_definitions
 from tributary.defs.resources import WarehouseResource
-from tributary.defs.transform import DBT_PROJECT_DIR
 from tributary.errors import SourceError
 from tributary.warehouse.postgres import conninfo
 
@@ -89,7 +89,7 @@ def test_dbt_gets_the_warehouse_password_as_a_dbt_secret(monkeypatch) -> None:
     assert [key for key, value in env.items() if value == PASSWORD] == [
         "DBT_ENV_SECRET_TRIBUTARY_WAREHOUSE_PASSWORD"
     ]
-    profiles = (DBT_PROJECT_DIR / "profiles.yml").read_text()
+    profiles = (PROJECT_ROOT / "dbt_project" / "profiles.yml").read_text()
     # the postgres and redshift targets both take it so, and no password any other way
     secret = "password: \"{{ env_var('DBT_ENV_SECRET_TRIBUTARY_WAREHOUSE_PASSWORD', '') }}\""
     assert profiles.count(secret) == profiles.count("password:") == 2

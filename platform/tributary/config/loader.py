@@ -19,8 +19,16 @@ from tributary.config.models import (
     TenantsConfig,
 )
 
+# The repository this package is imported from when it runs from a checkout (make install's
+# editable install, the tests): its assets_config/ and dbt_project/ are the defaults there.
+# Installed from a wheel, the package lives in site-packages and this path means nothing:
+# the folders come from the variables below, or from the current directory.
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
+FROM_CHECKOUT = (PROJECT_ROOT / "pyproject.toml").is_file() and (
+    PROJECT_ROOT / "platform" / "tributary"
+).is_dir()
 CONFIG_DIR_ENV = "TRIBUTARY_CONFIG_DIR"
+DBT_PROJECT_DIR_ENV = "TRIBUTARY_DBT_PROJECT_DIR"
 STATE_DIR_ENV = "TRIBUTARY_STATE_DIR"
 # Inputs are echoed in errors only for these error types, and never under `connection` or
 # `salesforce` (where credentials are named), so that a mistyped secret cannot end up in a log.
@@ -80,15 +88,60 @@ class ProjectConfig:
     def source(self, name: str) -> SourceConfig:
         return next(s for s in self.sources if s.name == name)
 
+    @property
+    def dbt_project_dir(self) -> Path:
+        """The dbt project the definitions build (see `find_dbt_project_dir`)."""
+        return find_dbt_project_dir(self.config_dir)
+
 
 def default_config_dir() -> Path:
-    return Path(os.environ.get(CONFIG_DIR_ENV) or PROJECT_ROOT / "assets_config")
+    """$TRIBUTARY_CONFIG_DIR; else, from a checkout, the repository's assets_config/; else
+    assets_config/ in the current directory."""
+    return _default_config_dir()[0]
+
+
+def _default_config_dir() -> tuple[Path, str]:
+    """The default configuration folder, and where that default came from (for errors)."""
+    if os.environ.get(CONFIG_DIR_ENV):
+        return Path(os.environ[CONFIG_DIR_ENV]), f"from {CONFIG_DIR_ENV}"
+    if FROM_CHECKOUT:
+        return PROJECT_ROOT / "assets_config", "the repository's"
+    return Path.cwd() / "assets_config", f"in the current directory, as {CONFIG_DIR_ENV} is unset"
+
+
+def find_dbt_project_dir(config_dir: Path | str) -> Path:
+    """The dbt project: $TRIBUTARY_DBT_PROJECT_DIR; else dbt_project/ beside the configuration
+    folder; else, from a checkout, the repository's dbt_project/. A ConfigError says where it
+    looked and how to set it."""
+    if os.environ.get(DBT_PROJECT_DIR_ENV):
+        path = Path(os.environ[DBT_PROJECT_DIR_ENV])
+        if not (path / "dbt_project.yml").is_file():
+            raise ConfigError(
+                f"{path} (from {DBT_PROJECT_DIR_ENV}): expected a dbt project there "
+                "(no dbt_project.yml found)"
+            )
+        return path
+    beside = Path(config_dir).resolve().parent / "dbt_project"
+    if (beside / "dbt_project.yml").is_file():
+        return beside
+    if FROM_CHECKOUT and (PROJECT_ROOT / "dbt_project" / "dbt_project.yml").is_file():
+        return PROJECT_ROOT / "dbt_project"
+    raise ConfigError(
+        f"{beside}: expected the dbt project beside the configuration folder (no "
+        f"dbt_project.yml found); set {DBT_PROJECT_DIR_ENV} to the dbt project's folder"
+    )
 
 
 def load_project(config_dir: Path | str | None = None) -> ProjectConfig:
-    config_dir = Path(config_dir) if config_dir else default_config_dir()
+    if config_dir:
+        config_dir, origin = Path(config_dir), "given"
+    else:
+        config_dir, origin = _default_config_dir()
     if not (config_dir / "platform.yaml").is_file():
-        raise ConfigError(f"{config_dir}: expected a platform.yaml in the configuration folder")
+        raise ConfigError(
+            f"{config_dir} (the configuration folder, {origin}): expected a platform.yaml "
+            f"there; set {CONFIG_DIR_ENV} to the folder holding platform.yaml"
+        )
     platform = _load_model(config_dir / "platform.yaml", PlatformConfig)
     source_files = _load_named(sorted((config_dir / "sources").glob("*.yaml")), SourceConfig)
     exports = _load_named(sorted((config_dir / "exports").glob("*.yaml")), ExportConfig)

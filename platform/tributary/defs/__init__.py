@@ -25,7 +25,7 @@ from tributary.defs.transform import (
 
 
 def build_definitions(project: ProjectConfig) -> dg.Definitions:
-    dbt = dbt_project()
+    dbt = dbt_project(project)
     manifest = load_manifest(dbt)
     resources = {
         "warehouse": WarehouseResource.from_project(project),

@@ -3,6 +3,7 @@
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,16 +14,16 @@ from typing import Any
 import dagster as dg
 import dbt.version
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt.dbt_project import DbtProjectPreparer
+from dagster_shared.record import replace
 from packaging.version import Version
 
-from tributary.config import ConfigError
-from tributary.config.loader import PROJECT_ROOT
+from tributary.config import ConfigError, ProjectConfig, load_project
 from tributary.defs.automation import FOLLOWS_LOADS
 from tributary.defs.ingest import raw_asset_key
 from tributary.defs.resources import WarehouseResource
 from tributary.warehouse import quote_ident
 
-DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
 
 
@@ -67,16 +68,87 @@ class TributaryTranslator(DagsterDbtTranslator):
         return spec.replace_attributes(group_name=group, automation_condition=FOLLOWS_LOADS)
 
 
-def dbt_project() -> DbtProject:
-    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+def dbt_project(project: ProjectConfig | None = None, *, prepare_if_dev: bool = True) -> DbtProject:
+    """The project's dbt project (`ProjectConfig.dbt_project_dir`; by default that of the
+    configuration `load_project()` finds), its manifest prepared under `dagster dev`."""
+    project = project if project is not None else load_project()
+    project_dir = project.dbt_project_dir
+    dbt = DbtProject(project_dir=project_dir, profiles_dir=project_dir)
+    # DbtProject builds dagster-dbt's own preparer, which parses with `dbt` from PATH and the
+    # process's environment, not the runs' (dagster-dbt 0.29.27 takes no preparer argument).
+    dbt = replace(dbt, preparer=TributaryDbtPreparer(project))
+    if prepare_if_dev:
+        dbt.prepare_if_dev()
+    return dbt
+
+
+class TributaryDbtPreparer(DbtProjectPreparer):
+    """Prepares the manifest as `prepare_manifest` does: under `dagster dev` (each load of the
+    definitions, i.e. the code server and each run) when a file of the dbt project is newer
+    than the manifest, so that editing a model shows in the next reload without `make
+    manifest`, and a run does not pay for a parse that changes nothing. Elsewhere it does
+    nothing: deployments prepare the manifest at build time (`make manifest`, the Dockerfile),
+    and loading definitions never runs dbt."""
+
+    def __init__(self, project: ProjectConfig):
+        self.project = project
+
+    def prepare_if_dev(self, project: DbtProject) -> None:
+        if self.using_dagster_dev() and manifest_is_stale(project):
+            self.prepare(project)
+
+    def prepare(self, project: DbtProject) -> None:
+        prepare_manifest(self.project, project)
+
+
+def manifest_is_stale(dbt: DbtProject) -> bool:
+    manifest = Path(dbt.manifest_path)
+    if not manifest.is_file():
+        return True
+    built = manifest.stat().st_mtime
+    target = (Path(dbt.project_dir) / dbt.target_path).resolve()
+    for folder, dirs, files in os.walk(dbt.project_dir):
+        dirs[:] = [d for d in dirs if (Path(folder) / d).resolve() != target and d != "logs"]
+        if any((Path(folder) / name).stat().st_mtime > built for name in files):
+            return True
+    return False
+
+
+def parse_env(project: ProjectConfig) -> dict[str, str]:
+    """The environment each run gives dbt (`WarehouseResource.dbt_env`), without the password
+    (dbt parse never logs in, and an image's build has none). dbt parses again from scratch
+    when a run's profile (target, warehouse path or host, user, database) differs from the
+    parse's: "Unable to do partial parsing" in the run's log."""
+    warehouse = WarehouseResource.from_project(project).model_copy(update={"password_env": None})
+    return warehouse.dbt_env()
+
+
+def prepare_manifest(project: ProjectConfig, dbt: DbtProject | None = None) -> Path:
+    """`dbt parse` as the runs call dbt: through the same resource, with the environment they
+    give it and the profile's default target (no --target), so that each run's dbt reuses this
+    parse. The manifest and dbt's partial-parse state replace the old ones atomically, so that
+    a process loading definitions meanwhile reads a whole manifest. Returns its path."""
+    dbt = dbt if dbt is not None else dbt_project(project, prepare_if_dev=False)
+    target = Path(dbt.project_dir) / dbt.target_path
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".parse-", dir=target) as scratch:
+        # dagster-dbt copies target/partial_parse.msgpack into the scratch target: a partial parse
+        dbt_cli = TributaryDbtCliResource(project_dir=dbt, dbt_executable=str(DBT_EXECUTABLE))
+        with scoped_environ(parse_env(project)):
+            dbt_cli.cli(["parse", "--quiet"], target_path=Path(scratch)).wait()
+        for name in ("partial_parse.msgpack", "manifest.json"):  # the manifest last
+            if (Path(scratch) / name).is_file():
+                os.replace(Path(scratch) / name, target / name)
+    return Path(dbt.manifest_path)
 
 
 def load_manifest(project: DbtProject) -> dict[str, Any]:
     path = Path(project.manifest_path)
     if not path.is_file():
         raise ConfigError(
-            f"{path}: the dbt manifest is missing; expected `make manifest` "
-            "(dbt parse) to have prepared it"
+            f"{path}: the dbt manifest is missing; expected it prepared before definitions "
+            "load: `make manifest` in a checkout, `python -m tributary.defs.prepare_dbt` "
+            "elsewhere (dbt parse as the runs call dbt)"
         )
     return json.loads(path.read_text())
 
