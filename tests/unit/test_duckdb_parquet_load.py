@@ -16,7 +16,7 @@ import pytest
 
 from tributary.landing import LandingStore, Manifest
 from tributary.warehouse import DuckDBWarehouse, LoadTarget
-from tributary.warehouse.duckdb import LOAD_MEMORY_LIMIT, local_parts
+from tributary.warehouse.duckdb import LOAD_MEMORY_LIMIT, LOAD_THREADS, local_parts
 
 EXTRACTED = datetime(2024, 5, 1, tzinfo=UTC)
 TARGET = LoadTarget("shop", "orders", "full", primary_key=("id",))
@@ -177,19 +177,23 @@ def test_a_load_without_memory_limit_runs_with_the_load_default(tmp_path: Path) 
     manifest, uri = land(tmp_path, big_batches(10), "20240501T120000Z-22222222")
     seen = []
 
+    settings = "select current_setting('memory_limit'), current_setting('threads')"
+
     class Watching(DuckDBWarehouse):
         def rows_to_write(self, tables, columns):
-            seen.append(self.query("select current_setting('memory_limit')")[0][0])
+            seen.append(self.query(settings)[0])
             return super().rows_to_write(tables, columns)
 
     with Watching(tmp_path / "warehouse.duckdb") as warehouse:
-        [(before,)] = warehouse.query("select current_setting('memory_limit')")
+        [before] = warehouse.query(settings)
         load(warehouse, manifest, unreadable(big_batches(1)[0].schema), uri)
-        [(after,)] = warehouse.query("select current_setting('memory_limit')")
-    assert LOAD_MEMORY_LIMIT == "128MB"
-    assert seen == ["122.0 MiB"]  # 128 MB (1000^2 bytes) in MiB
-    assert after == before != seen[0]  # reads and dbt keep DuckDB's default
+        [after] = warehouse.query(settings)
+    assert (LOAD_MEMORY_LIMIT, LOAD_THREADS) == ("128MB", 1)
+    assert seen == [("122.0 MiB", 1)]  # 128 MB (1000^2 bytes) in MiB
+    assert after == before != seen[0]  # reads and dbt keep DuckDB's defaults
 
     with Watching(tmp_path / "limited.duckdb", memory_limit="300MB") as warehouse:
+        [(_, threads)] = warehouse.query(settings)
         load(warehouse, manifest, unreadable(big_batches(1)[0].schema), uri)
-    assert seen[-1] == "286.1 MiB"  # a configured limit holds for loads too
+    # A configured limit holds for loads too, with DuckDB's threads.
+    assert seen[-1] == ("286.1 MiB", threads)
