@@ -166,7 +166,7 @@ def run(rows: int = ROWS) -> str:
                 baseline="pipe", env=env, name="tributary_postgres",
             ),
             measure(
-                MODULE, "tributary", "Tributary → DuckDB (from Arrow, one transaction)",
+                MODULE, "tributary", "Tributary → DuckDB (read_parquet, one transaction)",
                 {**params, "target": "duckdb"}, baseline="pipe", env=env,
                 name="tributary_duckdb",
             ),

@@ -353,8 +353,9 @@ class DuckDBWarehouseConfig(StrictModel):
     path: str = Field("warehouse.duckdb", description="DuckDB file, relative to the state dir")
     memory_limit: str | None = Field(
         None,
-        description="DuckDB's buffer pool limit (e.g. '512MB', '2GiB', '50%'); unset: DuckDB's "
-        "default, 80% of RAM. Beyond it DuckDB writes to the temp directory",
+        description="DuckDB's buffer pool limit (e.g. '512MB', '2GiB', '50%'); unset: 128MB "
+        "for loads, DuckDB's default (80% of RAM) otherwise. Beyond it DuckDB writes to the "
+        "temp directory",
     )
     temp_directory: str | None = Field(
         None,

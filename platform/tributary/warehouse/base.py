@@ -286,6 +286,10 @@ class SqlWarehouse(Warehouse):
     @abstractmethod
     def sql_type(self, arrow_type: pa.DataType) -> str: ...
 
+    def drop_staging(self, name: str) -> None:
+        """Drop what create_staging made (a backend may stage as a view of the landed files)."""
+        self.execute(f"drop table {name}")
+
     def create_table_like(self, name: str, like: str) -> None:
         """Create table `name`, empty, with the columns and types of table `like`."""
         self.execute(f"create table {name} as select * from {like} where 1 = 0")
@@ -444,7 +448,7 @@ class SqlWarehouse(Warehouse):
                 )
             else:
                 self.replace_all(tables, columns)
-            self.execute(f"drop table {staged}")
+            self.drop_staging(staged)
             watermark = self._advance_watermark(target, manifest)
             self._record_schema(target, plan.merged)
             [(rows_in_table,)] = self.query(f"select count(*) from {target.qualified_name}")
