@@ -12,8 +12,9 @@ The case runs in that venv's Python (`python -m bench.measure bench.dlt_baseline
 from the repository root: this module imports nothing from the main venv), timed around
 `pipeline.run` alone, as Tributary's cases are timed around their load.
 
-Configurations tried (`python -m bench.dlt_baseline --compare <mysql_db>` measures each once),
-on the 2,000,000-row table: see CONFIGS; BEST is the fastest here, the one `make bench` runs.
+Configurations tried: CONFIGS (`python -m bench.dlt_baseline [rows]` measures each once on a
+fresh table); BEST is the fastest here (bench/README.md gives the figures), the one
+`make bench` runs.
 If the venv cannot be made (no package index, a failed install) the bench reports dlt as not
 measured, with the reason, and goes on.
 """
