@@ -44,6 +44,8 @@ CONFIGS = {
 }
 BEST = "connectorx_arrow_stream_parquet"
 CHUNK_ROWS = 100_000
+# No usage telemetry from the bench (as dbt's is turned off for the overhead benchmark).
+ENV = {**os.environ, "RUNTIME__DLTHUB_TELEMETRY": "false"}
 
 
 class DltUnavailable(Exception):
@@ -134,7 +136,7 @@ def measure_dlt(dbs, table: str, config: str = BEST, **kwargs):
             f"baseline: dlt 1.31 `sql_table({how})` → postgres, {file_format}, replace",
             {"mysql_url": dbs.mysql_url, "postgres_url": dbs.postgres_url, "table": table,
              "config": config},
-            python=str(python), cwd=ROOT, name=f"dlt_{config}", **kwargs,
+            python=str(python), cwd=ROOT, name=f"dlt_{config}", env=ENV, **kwargs,
         )  # fmt: skip
     except SystemExit as exc:  # the child failed: its output was printed
         raise DltUnavailable(f"the dlt run failed ({exc})") from None
