@@ -149,7 +149,7 @@ def case_load(config_dir: str) -> dict:
 
 
 # --- the parent --------------------------------------------------------------------------------
-def run(sizes: tuple[int, ...] = SIZES, repeats: int = REPEATS) -> str:
+def run(sizes: tuple[int, ...] = SIZES, repeats: int = REPEATS) -> tuple[str, list[Target]]:
     module = "bench.definitions_bench"
     ensure_manifest()
     with workdir("definitions") as tmp:

@@ -140,7 +140,7 @@ def compiled_model(tmp: Path, env: dict) -> tuple[str, str]:
     return f'"{node["schema"]}"."{node["alias"]}"', node["compiled_code"]
 
 
-def run() -> str:
+def run() -> tuple[str, list[Target]]:
     ensure_manifest()
     with workdir("overhead") as tmp:
         env = project_env(tmp)
