@@ -57,12 +57,14 @@ def load() -> str:
 def targets_block(targets: list[Target], *, started: float, load_start: str, ran: list[str],
                   durations: dict[str, float]) -> str:  # fmt: skip
     minutes = (time.perf_counter() - started) / 60
+    began_at = time.time() - minutes * 60
     passed = sum(t.status == "PASS" for t in targets)
     counted = sum(not t.info for t in targets)
     each = ", ".join(f"{name} {seconds / 60:.1f}" for name, seconds in durations.items())
     return (
         f"Issue 15's targets, measured by `make bench` "
-        f"{time.strftime('%Y-%m-%d %H:%M %Z')}, {os.cpu_count()} cores, load average "
+        f"started {time.strftime('%Y-%m-%d %H:%M %Z', time.localtime(began_at))}, "
+        f"{os.cpu_count()} cores, load average "
         f"{load_start} at the start and {load()} at the end (1, 5, 15 min), Python "
         f"{sys.version.split()[0]}; {minutes:.1f} minutes in all ({each} min; benchmarks "
         f"run: {', '.join(ran)}). **{passed} of {counted} met.** Ratios are against baselines "
