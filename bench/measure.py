@@ -33,6 +33,67 @@ from typing import Any
 REPEATS = 3
 
 
+def repeats_or_default(repeats: int | None = None) -> int:
+    """`repeats`, else REPEATS; BENCH_REPEATS (a smoke run's `--repeats`) caps either."""
+    cap = os.environ.get("BENCH_REPEATS")
+    wanted = REPEATS if repeats is None else repeats
+    return min(wanted, int(cap)) if cap else wanted
+
+
+def scaled(rows: int) -> int:
+    """A table size times BENCH_SCALE (a smoke run's `--scale`, e.g. 0.05); the full size by
+    default. Targets are stated at the full sizes: a scaled run checks that the benchmarks work,
+    its figures are not the targets'."""
+    return max(1_000, round(rows * float(os.environ.get("BENCH_SCALE", "1"))))
+
+
+@dataclass
+class Target:
+    """One of issue 15's targets as a benchmark measured it: `figure` against `limit` (both in
+    `unit`: "x" for a ratio, "MB", "s"); `passed` None when it could not be measured (then
+    `figure` is None and `note` says why). `info` rows are reported beside the targets
+    (another reading of the same figure) but are not a target's verdict."""
+
+    number: str  # the issue's numbering: "1", "2", ...
+    name: str
+    figure: float | None
+    limit: float
+    unit: str = "x"
+    note: str = ""
+    info: bool = False
+    passed: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.passed is None and self.figure is not None:
+            self.passed = self.figure <= self.limit
+
+    @property
+    def status(self) -> str:
+        if self.info:
+            return "info"
+        return {True: "PASS", False: "MISS", None: "MISS-unknown"}[self.passed]
+
+    def shown(self, value: float | None) -> str:
+        if value is None:
+            return "-"
+        if self.unit == "x":
+            return f"{value:.2f}x"
+        return f"{value:,.0f} {self.unit}" if value >= 100 else f"{value:.2f} {self.unit}"
+
+    def row(self) -> list[str]:
+        return [self.number, self.name, self.shown(self.figure), f"≤ {self.shown(self.limit)}",
+                f"**{self.status}**", self.note]  # fmt: skip
+
+
+def target_table(targets: Sequence[Target]) -> str:
+    """The targets as a Markdown table (text columns left-aligned, figures right-aligned)."""
+    lines = ["| # | target | figure | limit | | measured as |", "|---|---|---:|---:|---|---|"]
+    lines += [
+        "| " + " | ".join(cell.replace("|", "\\|") for cell in t.row()) + " |" for t in targets
+    ]
+    return "\n".join(lines)
+
+
 @dataclass
 class Run:
     """One run of a case: what the child reported, and its peak RSS."""
@@ -93,13 +154,22 @@ def run_child(
     return elapsed, usage.ru_maxrss / 1024  # KB on Linux
 
 
-def run_case(module: str, case: str, params: dict[str, Any], *, env: dict | None = None) -> Run:
-    """One run of `module.case_<case>(**params)` in a fresh process."""
+def run_case(
+    module: str,
+    case: str,
+    params: dict[str, Any],
+    *,
+    env: dict | None = None,
+    python: str | None = None,
+    cwd: Path | None = None,
+) -> Run:
+    """One run of `module.case_<case>(**params)` in a fresh process (of `python`, by default
+    this one's; another venv's Python runs it from `cwd`, the repository root)."""
     with tempfile.TemporaryDirectory(prefix="tributary-bench-report-") as tmp:
         report = Path(tmp) / "report.json"
-        argv = [sys.executable, "-m", "bench.measure", module, f"case_{case}",
+        argv = [python or sys.executable, "-m", "bench.measure", module, f"case_{case}",
                 json.dumps(params), str(report)]  # fmt: skip
-        elapsed, rss = run_child(argv, env=env)
+        elapsed, rss = run_child(argv, env=env, cwd=cwd)
         return Run(report=json.loads(report.read_text()), peak_rss_mb=rss, process_seconds=elapsed)
 
 
@@ -110,17 +180,19 @@ def measure(
     params: dict[str, Any] | None = None,
     *,
     baseline: str | None = None,
-    repeats: int = REPEATS,
+    repeats: int | None = None,
     env: dict | None = None,
     before_each: Callable[[], None] | None = None,
     name: str | None = None,
+    python: str | None = None,
+    cwd: Path | None = None,
 ) -> Result:
     """The median of `repeats` runs of a case (the machine is shared: single runs are noisy)."""
     runs = []
-    for _ in range(repeats):
+    for _ in range(repeats_or_default(repeats)):
         if before_each is not None:
             before_each()
-        runs.append(run_case(module, case, params or {}, env=env))
+        runs.append(run_case(module, case, params or {}, env=env, python=python, cwd=cwd))
     result = Result(name or case, description, runs, baseline)
     print(
         f"  {result.case:<34} {result.seconds:8.2f} s {result.peak_rss_mb:7.0f} MB"
@@ -136,14 +208,14 @@ def measure_command(
     description: str,
     *,
     baseline: str | None = None,
-    repeats: int = REPEATS,
+    repeats: int | None = None,
     env: dict | None = None,
     cwd: Path | None = None,
     before_each: Callable[[], None] | None = None,
 ) -> Result:
     """The median of `repeats` runs of an outside command, timed as a whole process."""
     runs = []
-    for _ in range(repeats):
+    for _ in range(repeats_or_default(repeats)):
         if before_each is not None:
             before_each()
         elapsed, rss = run_child(argv, env=env, cwd=cwd)
@@ -173,8 +245,9 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def machine_line(repeats: int = REPEATS) -> str:
+def machine_line(repeats: int | None = None) -> str:
     """When and where; the load average says how busy the (shared) machine was."""
+    repeats = repeats_or_default(repeats)
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     return (
         f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores (load average "
