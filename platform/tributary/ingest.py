@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -16,7 +18,7 @@ import pyarrow.compute as pc
 from tributary.arrow import nonempty_batches
 from tributary.config import SourceConfig, TableConfig
 from tributary.errors import NullCursorError, SourceError
-from tributary.landing import Cleanup, LandingStore, Manifest
+from tributary.landing import Cleanup, LandingStore, Manifest, ManifestPromise
 from tributary.slices import TENANT_COLUMN, Slice
 from tributary.sources import SourceReader
 from tributary.warehouse import LoadOutcome, LoadTarget, Warehouse
@@ -82,47 +84,159 @@ def ingest_table(
     batches = extract.batches
     if table.mode == "incremental":
         batches = apply_null_cursor_policy(batches, table, extract.counters)
-    manifest = landing.land(
-        with_load_columns(
-            batches,
+
+    def land(on_part: Callable[[pa.RecordBatch], None] | None = None) -> Manifest:
+        return landing.land(
+            with_load_columns(
+                batches,
+                load_id=load_id,
+                extracted_at=started_at,
+                tenant=where.low if where is not None and where.kind == "tenant" else None,
+            ),
+            source=source.name,
+            table=table.name,
             load_id=load_id,
+            mode=table.mode,
             extracted_at=started_at,
-            tenant=where.low if where is not None and where.kind == "tenant" else None,
-        ),
-        source=source.name,
-        table=table.name,
-        load_id=load_id,
-        mode=table.mode,
-        extracted_at=started_at,
-        cursor=table.cursor,
-        scope=target.scope,
-        counters=extract.counters,
-    )
-    return load_landed(
-        target, manifest, landing=landing, warehouse=warehouse, started_at=started_at, since=since
-    )
+            cursor=table.cursor,
+            scope=target.scope,
+            counters=extract.counters,
+            on_part=on_part,
+        )
+
+    if not warehouse.loads_while_landing:
+        return load_landed(
+            target, land(), landing=landing, warehouse=warehouse, started_at=started_at, since=since
+        )
+    with LandingStream(land, target, load_id) as stream:
+        return load_landed(
+            target,
+            stream.manifest,
+            landing=landing,
+            warehouse=warehouse,
+            started_at=started_at,
+            since=since,
+            batches=stream.batches(),
+        )
+
+
+_DONE = object()
+
+
+class LandingStream:
+    """Landing in a thread of its own while the warehouse loads its parts: extraction, Parquet
+    writes and the load's COPY overlap (the mariadb | psql pipe's two processes do the same),
+    where land-then-load ran them one after the other.
+
+    The load still loads exactly the landed rows: each part's rows as the landing wrote them
+    (`LandingStore.land`'s `on_part`), in order. `manifest` is the warehouse's promise of the
+    manifest: it is asked for once every part is staged, and answers only after the landing
+    wrote manifest.json, so nothing commits before it. A failure while extracting or landing
+    reaches the load as the exception itself, from the batch stream, and the load's
+    transaction rolls back; a failed load stops the landing (its folder keeps no manifest)."""
+
+    def __init__(
+        self,
+        land: Callable[[Callable[[pa.RecordBatch], None]], Manifest],
+        target: LoadTarget,
+        load_id: str,
+    ):
+        # Two parts in flight at most: the overlap needs no more, and memory stays flat.
+        self._parts: queue.Queue = queue.Queue(maxsize=PARTS_IN_FLIGHT)
+        self._stop = threading.Event()
+        self._result: Manifest | BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._land, args=(land,), name=f"landing-{load_id}", daemon=True
+        )
+        self.manifest = ManifestPromise(load_id, target.source, target.table, self._manifest)
+
+    def __enter__(self) -> LandingStream:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _land(self, land: Callable[[Callable[[pa.RecordBatch], None]], Manifest]) -> None:
+        try:
+            self._result = land(self._hand_on)
+        except BaseException as exc:  # handed to the load, which raises it
+            self._result = exc
+        finally:
+            self._put(_DONE)
+
+    def _hand_on(self, batch: pa.RecordBatch) -> None:
+        if not self._put(batch):
+            raise LandingStopped("the load stopped before the landing finished")
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._parts.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def batches(self) -> pa.RecordBatchReader:
+        """The landed rows, part by part, as they land; the schema is the first part's."""
+        first = self._parts.get()
+        if first is _DONE:
+            self._raise_failure()
+            raise LandingStopped("the landing handed on no part")  # land() always writes one
+
+        def rest() -> Iterator[pa.RecordBatch]:
+            yield first
+            while (item := self._parts.get()) is not _DONE:
+                yield item
+            self._raise_failure()
+
+        return pa.RecordBatchReader.from_batches(first.schema, rest())
+
+    def _raise_failure(self) -> None:
+        if isinstance(self._result, BaseException):
+            raise self._result
+
+    def _manifest(self) -> Manifest:
+        self._thread.join()
+        self._raise_failure()
+        if not isinstance(self._result, Manifest):
+            raise LandingStopped("the landing wrote no manifest")
+        return self._result
+
+
+class LandingStopped(RuntimeError):
+    pass
+
+
+PARTS_IN_FLIGHT = 2
 
 
 def load_landed(
     target: LoadTarget,
-    manifest: Manifest,
+    manifest: Manifest | ManifestPromise,
     *,
     landing: LandingStore,
     warehouse: Warehouse,
     started_at: datetime | None = None,
     since: Any | None = None,
+    batches: pa.RecordBatchReader | None = None,
 ) -> TableLoad:
     """Load exactly the files of a landed manifest: one Tributary just landed, or one an
-    outside tool dropped into the landing inbox. Once committed, the store's retention
-    removes the table's old folders (the inbox has none)."""
+    outside tool dropped into the landing inbox; or (`batches` and the manifest's promise)
+    the parts of a landing still going on, as they land. Once committed, the store's
+    retention removes the table's old folders (the inbox has none)."""
     folder = landing.load_dir(manifest.source, manifest.table, manifest.load_id)
     outcome = warehouse.load(
         target,
         manifest,
-        landing.batches(manifest),
+        landing.batches(manifest) if batches is None else batches,
         landing_path=landing.uri(folder),
         started_at=started_at or datetime.now(UTC),
     )
+    if not isinstance(manifest, Manifest):
+        manifest = manifest()
     cleanup = landing.apply_retention(
         manifest.source,
         manifest.table,

@@ -30,6 +30,11 @@ INBOX = "_inbox"
 
 log = logging.getLogger(__name__)
 
+# zstd without dictionary pages: the dictionary encoder (on by default for every column) cost
+# half of a part's write time on high-cardinality columns, and zstd alone packs the parts
+# smaller (measured on the ingest benchmark's table: 10.9 MB instead of 12.2 MB per 500k rows).
+PARQUET_OPTIONS = {"compression": "zstd", "use_dictionary": False}
+
 
 class LandingStore:
     def __init__(
@@ -67,18 +72,28 @@ class LandingStore:
         cursor: str | None = None,
         scope: str = "",
         counters: Mapping[str, int] | None = None,
+        on_part: Callable[[pa.RecordBatch], None] | None = None,
     ) -> Manifest:
         """Write each batch as a Parquet part, then the manifest. `counters` is read after
-        the batches are consumed, so a reader may fill it while streaming."""
+        the batches are consumed, so a reader may fill it while streaming. `on_part`, if
+        given, receives the rows of each part once it is written, as a load reading the
+        part would (see `_as_landed`), so that a load can stream them while landing goes on."""
         folder = self.load_dir(source, table, load_id)
         self.fs.makedirs(folder, exist_ok=True)
         files: list[LandedFile] = []
         columns: list[tuple[str, str]] = []
         low = high = None
+        landed_schema: pa.Schema | None = None
         for index, batch in enumerate(batches):
             name = f"part-{index:05d}.parquet"
             with self.fs.open(f"{folder}/{name}", "wb") as handle:
-                pq.write_table(pa.Table.from_batches([batch]), handle, compression="zstd")
+                pq.write_table(pa.Table.from_batches([batch]), handle, **PARQUET_OPTIONS)
+            if on_part is not None:
+                if landed_schema is None:
+                    with self.fs.open(f"{folder}/{name}", "rb") as handle:
+                        landed_schema = pq.read_schema(handle)
+                for landed in self._as_landed(batch, landed_schema, f"{folder}/{name}"):
+                    on_part(landed)
             size = self.fs.size(f"{folder}/{name}")
             files.append(LandedFile(path=name, rows=batch.num_rows, bytes=size))
             if not columns:
@@ -111,6 +126,18 @@ class LandingStore:
         with self.fs.open(f"{folder}/{MANIFEST}", "w") as handle:
             handle.write(manifest.model_dump_json(indent=2))
         return manifest
+
+    def _as_landed(
+        self, batch: pa.RecordBatch, landed_schema: pa.Schema, path: str
+    ) -> Iterator[pa.RecordBatch]:
+        """The rows of a part just written, as reading it back gives them: the batch itself
+        when Parquet keeps its schema (it keeps every value of a type it keeps), else the
+        part read back (Parquet has no date64 nor timestamp[s]: they come back converted)."""
+        if batch.schema.equals(landed_schema):
+            yield batch
+            return
+        with self.fs.open(path, "rb") as handle:
+            yield from pq.ParquetFile(handle).iter_batches()
 
     def ensure_copy_manifest(self, manifest: Manifest) -> None:
         """Write copy.manifest for a load landed by an outside tool, if it did not."""
