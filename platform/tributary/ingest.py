@@ -14,6 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from tributary.arrow import nonempty_batches
 from tributary.config import SourceConfig, TableConfig
@@ -85,7 +86,7 @@ def ingest_table(
     if table.mode == "incremental":
         batches = apply_null_cursor_policy(batches, table, extract.counters)
 
-    def land(on_part: Callable[[pa.RecordBatch], None] | None = None) -> Manifest:
+    def land(on_part: Callable[[str], None] | None = None) -> Manifest:
         return landing.land(
             with_load_columns(
                 batches,
@@ -101,6 +102,7 @@ def ingest_table(
             cursor=table.cursor,
             scope=target.scope,
             counters=extract.counters,
+            part_rows=batch_rows,
             on_part=on_part,
         )
 
@@ -108,7 +110,7 @@ def ingest_table(
         return load_landed(
             target, land(), landing=landing, warehouse=warehouse, started_at=started_at, since=since
         )
-    with LandingStream(land, target, load_id) as stream:
+    with LandingStream(land, landing, target, load_id) as stream:
         return load_landed(
             target,
             stream.manifest,
@@ -124,25 +126,28 @@ _DONE = object()
 
 
 class LandingStream:
-    """Landing in a thread of its own while the warehouse loads its parts: extraction, Parquet
-    writes and the load's COPY overlap (the mariadb | psql pipe's two processes do the same),
-    where land-then-load ran them one after the other.
+    """Landing in a thread of its own while the warehouse loads the parts already landed:
+    extraction, Parquet writes and the load's COPY overlap (as the mariadb | psql pipe's two
+    processes do), where land-then-load ran them one after the other.
 
-    The load still loads exactly the landed rows: each part's rows as the landing wrote them
-    (`LandingStore.land`'s `on_part`), in order. `manifest` is the warehouse's promise of the
-    manifest: it is asked for once every part is staged, and answers only after the landing
-    wrote manifest.json, so nothing commits before it. A failure while extracting or landing
+    The load reads each part from the landing once it is written and closed, so it loads
+    exactly the landed rows, and the landing never waits for the load: a source driver that
+    reads ahead (connectorx does, without bound) is drained at the landing's pace, and memory
+    stays flat however slow the warehouse. `manifest` is the load's promise of the manifest:
+    asked for once every part is staged, it answers only after the landing wrote
+    manifest.json, so nothing commits before it. A failure while extracting or landing
     reaches the load as the exception itself, from the batch stream, and the load's
     transaction rolls back; a failed load stops the landing (its folder keeps no manifest)."""
 
     def __init__(
         self,
-        land: Callable[[Callable[[pa.RecordBatch], None]], Manifest],
+        land: Callable[[Callable[[str], None]], Manifest],
+        landing: LandingStore,
         target: LoadTarget,
         load_id: str,
-    ):
-        # Two parts in flight at most: the overlap needs no more, and memory stays flat.
-        self._parts: queue.Queue = queue.Queue(maxsize=PARTS_IN_FLIGHT)
+    ) -> None:
+        self._landing = landing
+        self._parts: queue.SimpleQueue = queue.SimpleQueue()  # paths only: unbounded is fine
         self._stop = threading.Event()
         self._result: Manifest | BaseException | None = None
         self._thread = threading.Thread(
@@ -158,41 +163,36 @@ class LandingStream:
         self._stop.set()
         self._thread.join()
 
-    def _land(self, land: Callable[[Callable[[pa.RecordBatch], None]], Manifest]) -> None:
+    def _land(self, land: Callable[[Callable[[str], None]], Manifest]) -> None:
         try:
             self._result = land(self._hand_on)
         except BaseException as exc:  # handed to the load, which raises it
             self._result = exc
         finally:
-            self._put(_DONE)
+            self._parts.put(_DONE)
 
-    def _hand_on(self, batch: pa.RecordBatch) -> None:
-        if not self._put(batch):
+    def _hand_on(self, path: str) -> None:
+        if self._stop.is_set():
             raise LandingStopped("the load stopped before the landing finished")
-
-    def _put(self, item: object) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._parts.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+        self._parts.put(path)
 
     def batches(self) -> pa.RecordBatchReader:
-        """The landed rows, part by part, as they land; the schema is the first part's."""
+        """The landed rows, part by part as they land; the schema is the first part's."""
         first = self._parts.get()
         if first is _DONE:
             self._raise_failure()
-            raise LandingStopped("the landing handed on no part")  # land() always writes one
+            raise LandingStopped("the landing wrote no part")  # land() always writes one
+        with self._landing.fs.open(first, "rb") as handle:
+            schema = pq.read_schema(handle)
 
-        def rest() -> Iterator[pa.RecordBatch]:
-            yield first
-            while (item := self._parts.get()) is not _DONE:
-                yield item
+        def parts() -> Iterator[pa.RecordBatch]:
+            path = first
+            while path is not _DONE:
+                yield from self._landing.part_batches(path)
+                path = self._parts.get()
             self._raise_failure()
 
-        return pa.RecordBatchReader.from_batches(first.schema, rest())
+        return pa.RecordBatchReader.from_batches(schema, parts())
 
     def _raise_failure(self) -> None:
         if isinstance(self._result, BaseException):
@@ -208,9 +208,6 @@ class LandingStream:
 
 class LandingStopped(RuntimeError):
     pass
-
-
-PARTS_IN_FLIGHT = 2
 
 
 def load_landed(
