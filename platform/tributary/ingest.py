@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -12,11 +14,12 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from tributary.arrow import nonempty_batches
 from tributary.config import SourceConfig, TableConfig
 from tributary.errors import NullCursorError, SourceError
-from tributary.landing import Cleanup, LandingStore, Manifest
+from tributary.landing import Cleanup, LandingStore, Manifest, ManifestPromise
 from tributary.slices import TENANT_COLUMN, Slice
 from tributary.sources import SourceReader
 from tributary.warehouse import LoadOutcome, LoadTarget, Warehouse
@@ -82,47 +85,155 @@ def ingest_table(
     batches = extract.batches
     if table.mode == "incremental":
         batches = apply_null_cursor_policy(batches, table, extract.counters)
-    manifest = landing.land(
-        with_load_columns(
-            batches,
+
+    def land(on_part: Callable[[str], None] | None = None) -> Manifest:
+        return landing.land(
+            with_load_columns(
+                batches,
+                load_id=load_id,
+                extracted_at=started_at,
+                tenant=where.low if where is not None and where.kind == "tenant" else None,
+            ),
+            source=source.name,
+            table=table.name,
             load_id=load_id,
+            mode=table.mode,
             extracted_at=started_at,
-            tenant=where.low if where is not None and where.kind == "tenant" else None,
-        ),
-        source=source.name,
-        table=table.name,
-        load_id=load_id,
-        mode=table.mode,
-        extracted_at=started_at,
-        cursor=table.cursor,
-        scope=target.scope,
-        counters=extract.counters,
-    )
-    return load_landed(
-        target, manifest, landing=landing, warehouse=warehouse, started_at=started_at, since=since
-    )
+            cursor=table.cursor,
+            scope=target.scope,
+            counters=extract.counters,
+            part_rows=batch_rows,
+            on_part=on_part,
+        )
+
+    if not warehouse.loads_while_landing:
+        return load_landed(
+            target, land(), landing=landing, warehouse=warehouse, started_at=started_at, since=since
+        )
+    with LandingStream(land, landing, target, load_id) as stream:
+        return load_landed(
+            target,
+            stream.manifest,
+            landing=landing,
+            warehouse=warehouse,
+            started_at=started_at,
+            since=since,
+            batches=stream.batches(),
+        )
+
+
+_DONE = object()
+
+
+class LandingStream:
+    """Landing in a thread of its own while the warehouse loads the parts already landed:
+    extraction, Parquet writes and the load's COPY overlap (as the mariadb | psql pipe's two
+    processes do), where land-then-load ran them one after the other.
+
+    The load reads each part from the landing once it is written and closed, so it loads
+    exactly the landed rows, and the landing never waits for the load: a source driver that
+    reads ahead (connectorx does, without bound) is drained at the landing's pace, and memory
+    stays flat however slow the warehouse. `manifest` is the load's promise of the manifest:
+    asked for once every part is staged, it answers only after the landing wrote
+    manifest.json, so nothing commits before it. A failure while extracting or landing
+    reaches the load as the exception itself, from the batch stream, and the load's
+    transaction rolls back; a failed load stops the landing (its folder keeps no manifest)."""
+
+    def __init__(
+        self,
+        land: Callable[[Callable[[str], None]], Manifest],
+        landing: LandingStore,
+        target: LoadTarget,
+        load_id: str,
+    ) -> None:
+        self._landing = landing
+        self._parts: queue.SimpleQueue = queue.SimpleQueue()  # paths only: unbounded is fine
+        self._stop = threading.Event()
+        self._result: Manifest | BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._land, args=(land,), name=f"landing-{load_id}", daemon=True
+        )
+        self.manifest = ManifestPromise(load_id, target.source, target.table, self._manifest)
+
+    def __enter__(self) -> LandingStream:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _land(self, land: Callable[[Callable[[str], None]], Manifest]) -> None:
+        try:
+            self._result = land(self._hand_on)
+        except BaseException as exc:  # handed to the load, which raises it
+            self._result = exc
+        finally:
+            self._parts.put(_DONE)
+
+    def _hand_on(self, path: str) -> None:
+        if self._stop.is_set():
+            raise LandingStopped("the load stopped before the landing finished")
+        self._parts.put(path)
+
+    def batches(self) -> pa.RecordBatchReader:
+        """The landed rows, part by part as they land; the schema is the first part's."""
+        first = self._parts.get()
+        if first is _DONE:
+            self._raise_failure()
+            raise LandingStopped("the landing wrote no part")  # land() always writes one
+        with self._landing.fs.open(first, "rb") as handle:
+            schema = pq.read_schema(handle)
+
+        def parts() -> Iterator[pa.RecordBatch]:
+            path = first
+            while path is not _DONE:
+                yield from self._landing.part_batches(path)
+                path = self._parts.get()
+            self._raise_failure()
+
+        return pa.RecordBatchReader.from_batches(schema, parts())
+
+    def _raise_failure(self) -> None:
+        if isinstance(self._result, BaseException):
+            raise self._result
+
+    def _manifest(self) -> Manifest:
+        self._thread.join()
+        self._raise_failure()
+        if not isinstance(self._result, Manifest):
+            raise LandingStopped("the landing wrote no manifest")
+        return self._result
+
+
+class LandingStopped(RuntimeError):
+    pass
 
 
 def load_landed(
     target: LoadTarget,
-    manifest: Manifest,
+    manifest: Manifest | ManifestPromise,
     *,
     landing: LandingStore,
     warehouse: Warehouse,
     started_at: datetime | None = None,
     since: Any | None = None,
+    batches: pa.RecordBatchReader | None = None,
 ) -> TableLoad:
     """Load exactly the files of a landed manifest: one Tributary just landed, or one an
-    outside tool dropped into the landing inbox. Once committed, the store's retention
-    removes the table's old folders (the inbox has none)."""
+    outside tool dropped into the landing inbox; or (`batches` and the manifest's promise)
+    the parts of a landing still going on, as they land. Once committed, the store's
+    retention removes the table's old folders (the inbox has none)."""
     folder = landing.load_dir(manifest.source, manifest.table, manifest.load_id)
     outcome = warehouse.load(
         target,
         manifest,
-        landing.batches(manifest),
+        landing.batches(manifest) if batches is None else batches,
         landing_path=landing.uri(folder),
         started_at=started_at or datetime.now(UTC),
     )
+    if not isinstance(manifest, Manifest):
+        manifest = manifest()
     cleanup = landing.apply_retention(
         manifest.source,
         manifest.table,

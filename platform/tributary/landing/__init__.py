@@ -4,6 +4,7 @@ from tributary.landing.manifest import (
     CursorRange,
     LandedFile,
     Manifest,
+    ManifestPromise,
     decode_cursor,
     encode_cursor,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "LandingStore",
     "LoadReferences",
     "Manifest",
+    "ManifestPromise",
     "Retention",
     "decode_cursor",
     "encode_cursor",

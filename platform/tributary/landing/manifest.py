@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -40,6 +42,21 @@ class Manifest(BaseModel):
     cursor: CursorRange | None = None
     scope: str = ""  # the partition (tenant, key range) this load replaces; "" = whole table
     counters: dict[str, int] = {}  # what the type policy changed, e.g. zero_dates_nulled
+
+
+@dataclass(frozen=True)
+class ManifestPromise:
+    """The manifest of a load whose landing is still going on, for a load that streams its
+    parts as they land: calling it waits for the landing, and returns the manifest once
+    manifest.json is written (or raises what stopped the landing)."""
+
+    load_id: str
+    source: str
+    table: str
+    resolve: Callable[[], Manifest]
+
+    def __call__(self) -> Manifest:
+        return self.resolve()
 
 
 def encode_cursor(value: Any) -> tuple[CursorType, str]:

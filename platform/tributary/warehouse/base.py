@@ -17,7 +17,13 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
-from tributary.landing import LoadReferences, Manifest, decode_cursor, encode_cursor
+from tributary.landing import (
+    LoadReferences,
+    Manifest,
+    ManifestPromise,
+    decode_cursor,
+    encode_cursor,
+)
 from tributary.slices import Slice
 from tributary.warehouse.drift import plan_schema
 
@@ -202,6 +208,9 @@ class RunLogRow:
 
 class Warehouse(ABC):
     kind: str
+    # Whether `load` may stream a landing's parts as they land (given a ManifestPromise):
+    # not where the warehouse reads the landed files itself (Redshift's COPY).
+    loads_while_landing = False
 
     @abstractmethod
     def ensure_state(self) -> None:
@@ -224,14 +233,16 @@ class Warehouse(ABC):
     def load(
         self,
         target: LoadTarget,
-        manifest: Manifest,
+        manifest: Manifest | ManifestPromise,
         batches: pa.RecordBatchReader,
         *,
         landing_path: str,
         started_at: datetime,
     ) -> LoadOutcome:
         """Load exactly the manifest's rows. In ONE transaction: replace (full) or merge
-        (incremental) the raw table or its slice, advance the watermark, record the load."""
+        (incremental) the raw table or its slice, advance the watermark, record the load.
+        Given a promise (where `loads_while_landing`), the batches are the parts as they
+        land; the manifest is awaited once they are staged, before anything else."""
 
     @abstractmethod
     @contextmanager
@@ -309,17 +320,19 @@ class SqlWarehouse(Warehouse):
         no key is staged twice (nearly every load) that is the staged rows as they are: one
         aggregate of the keys tells, and spares the window over every whole row, which was
         most of a large load's time (PostgreSQL sorts the rows; DuckDB materializes them)."""
-        keys = tables.target.primary_key
-        if not keys:
+        if not tables.target.primary_key or not self.keys_staged_twice(tables):
             return tables.staged
+        return latest_per_key(tables.target, tables.staged, columns)
+
+    def keys_staged_twice(self, tables: LoadTables) -> bool:
+        """Whether some key is staged more than once (a backend may answer True when unsure:
+        the load then takes the window, which is right either way)."""
         staged_twice = (
-            f"select 1 from {tables.staged} group by {column_list(keys)} "
+            f"select 1 from {tables.staged} group by {column_list(tables.target.primary_key)} "
             "having count(*) > 1 limit 1"
         )
         [(twice,)] = self.query(f"select count(*) from ({staged_twice}) as twice")
-        if not twice:
-            return tables.staged
-        return latest_per_key(tables.target, tables.staged, columns)
+        return bool(twice)
 
     def insert_from(self, into: str, source: str, columns: Sequence[str]) -> None:
         names = column_list(columns)
@@ -404,7 +417,7 @@ class SqlWarehouse(Warehouse):
     def load(
         self,
         target: LoadTarget,
-        manifest: Manifest,
+        manifest: Manifest | ManifestPromise,
         batches: pa.RecordBatchReader,
         *,
         landing_path: str,
@@ -425,6 +438,8 @@ class SqlWarehouse(Warehouse):
                 contract=target.schema_contract,
             )
             self.create_staging(staged, incoming, batches, landing_path)
+            if not isinstance(manifest, Manifest):
+                manifest = manifest()  # the landing's end: manifest.json is written
             if not exists:
                 self.create_table_like(target.qualified_name, staged)
             for field in plan.added:

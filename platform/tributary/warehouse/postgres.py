@@ -90,6 +90,7 @@ _CSV = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
 
 class PostgresWarehouse(SqlWarehouse):
     kind = "postgres"
+    loads_while_landing = True  # COPY from the batches, however they come
 
     def __init__(self, conninfo: str, *, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT) -> None:
         self._conninfo = conninfo
@@ -178,6 +179,18 @@ class PostgresWarehouse(SqlWarehouse):
         # would break the dbt views built on the raw table.
         self.execute(f"truncate {tables.target.qualified_name}")
         self.insert_from(tables.target.qualified_name, self.rows_to_write(tables, columns), columns)
+
+    def keys_staged_twice(self, tables: LoadTables) -> bool:
+        keys = tables.target.primary_key
+        if len(keys) > 1:
+            return super().keys_staged_twice(tables)
+        # One key column: counting its distinct values (a sort) took a quarter of the time of
+        # the grouped aggregate, which spills its hash table at the default work_mem. A NULL
+        # key is not counted as a distinct value: it answers True, and the window decides.
+        [(repeated,)] = self.query(
+            f"select count(*) - count(distinct {quote_ident(keys[0])}) from {tables.staged}"
+        )
+        return bool(repeated)
 
     def ensure_state(self) -> None:
         # Two runs' first connections to a new warehouse would both create the schema, and

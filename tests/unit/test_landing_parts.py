@@ -1,0 +1,50 @@
+"""The landing joins batches into Parquet parts of at most `part_rows` rows (a row group per
+batch), and hands each part on once it is closed, for a load to read while landing goes on."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tributary.landing import LandingStore
+
+NOW = datetime(2024, 5, 1, tzinfo=UTC)
+
+
+def batches(count: int, rows: int, **extra) -> list[pa.RecordBatch]:
+    return [
+        pa.RecordBatch.from_pydict(
+            {"id": list(range(n * rows, (n + 1) * rows)), **{k: v * rows for k, v in extra.items()}}
+        )
+        for n in range(count)
+    ]
+
+
+def land(store: LandingStore, stream, **options):
+    return store.land(
+        stream, source="s", table="t", load_id="L1", mode="full", extracted_at=NOW, **options
+    )
+
+
+def test_parts_take_batches_up_to_part_rows(tmp_path) -> None:
+    store = LandingStore(str(tmp_path))
+    folder = tmp_path / "s" / "t" / "L1"
+    handed: list[tuple[str, int]] = []
+
+    def read_now(path: str) -> None:  # the part is complete when handed on
+        handed.append((path, pq.ParquetFile(path).metadata.num_rows))
+
+    manifest = land(store, batches(5, 2), part_rows=5, on_part=read_now)
+    assert [f.rows for f in manifest.files] == [4, 4, 2]
+    assert manifest.row_count == 10
+    assert handed == [(f"{folder}/{f.path}", f.rows) for f in manifest.files]
+    assert pq.ParquetFile(folder / "part-00000.parquet").metadata.num_row_groups == 2
+    rows = pa.Table.from_batches(store.batches(manifest))
+    assert rows.column("id").to_pylist() == list(range(10))
+
+
+def test_without_part_rows_each_batch_is_a_part(tmp_path) -> None:
+    manifest = land(LandingStore(str(tmp_path)), batches(3, 2))
+    assert [f.rows for f in manifest.files] == [2, 2, 2]
