@@ -8,7 +8,7 @@ import dagster as dg
 from pydantic import Field
 
 from tributary.config import ProjectConfig, SourceConfig, TableConfig
-from tributary.defs.checks import build_freshness_check, load_check_results, raw_check_specs
+from tributary.defs.checks import build_freshness_checks, load_check_results, raw_check_specs
 from tributary.defs.metadata import table_metadata
 from tributary.defs.resources import LandingStoreResource, WarehouseResource
 from tributary.defs.retries import with_retries
@@ -146,8 +146,10 @@ def build_ingest_defs(project: ProjectConfig) -> dg.Definitions:
             for table in source.tables
         ],
         asset_checks=[
-            build_freshness_check(project, source, table, raw_asset_key(source.name, table.name))
+            build_freshness_checks(
+                project, source, {t.name: raw_asset_key(source.name, t.name) for t in source.tables}
+            )
             for source in project.sources
-            for table in source.tables
+            if source.tables
         ],
     )
