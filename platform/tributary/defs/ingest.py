@@ -37,6 +37,11 @@ class RawLoadConfig(dg.Config):
     )
 
 
+# Inferred once, not by each table's decorator from a `config: RawLoadConfig` parameter (that
+# inference was a fifth of the time to build 1000 raw assets).
+RAW_LOAD_CONFIG_SCHEMA = RawLoadConfig.to_fields_dict()
+
+
 def freshness_for(source: SourceConfig, table: TableConfig) -> dg.FreshnessPolicy | None:
     window = table.freshness or source.freshness
     return dg.FreshnessPolicy.time_window(fail_window=window) if window else None
@@ -56,6 +61,8 @@ def build_raw_asset(
         # Loads of one table queue behind each other across runs (the instance's
         # `concurrency: pools: default_limit: 1`); the warehouse also locks the table itself.
         pool=raw_pool(source.name, table.name),
+        config_schema=RAW_LOAD_CONFIG_SCHEMA,
+        required_resource_keys={"warehouse", "landing"},
         metadata={
             "load_mode": table.mode,
             "primary_key": ", ".join(table.primary_key) or "-",
@@ -66,12 +73,10 @@ def build_raw_asset(
             "schema_contract": source.contract_for(table),
         },
     )
-    def raw_table(
-        context: dg.AssetExecutionContext,
-        config: RawLoadConfig,
-        warehouse: WarehouseResource,
-        landing: LandingStoreResource,
-    ) -> dg.MaterializeResult:
+    def raw_table(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        config = RawLoadConfig(**context.op_config)
+        warehouse: WarehouseResource = context.resources.warehouse
+        landing: LandingStoreResource = context.resources.landing
         where = None
         if context.has_partition_key:
             where = slice_for(table, context.partition_key, list(project.tenants.tenants))
