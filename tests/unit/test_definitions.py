@@ -188,3 +188,61 @@ def test_a_dbt_run_starts_no_dbt_version_subprocess_and_no_adapter(
     assert started["cli_version"] == Version(dbt_version.__version__)
     assert started["adapter"] is None
     assert started["args"][:2] == [str(DBT_EXECUTABLE), "build"]
+
+
+def test_raw_assets_are_what_the_asset_decorator_builds(demo_project: ProjectConfig) -> None:
+    """Raw assets are put together from their parts (a decorator per table was the cost of
+    loading many tables); they must stay what `@dg.asset` builds from the same arguments."""
+    from tributary.defs.checks import raw_check_specs
+    from tributary.defs.ingest import (
+        RAW_LOAD_CONFIG_SCHEMA,
+        build_raw_asset,
+        raw_asset_spec,
+        raw_pool,
+    )
+
+    def outputs(assets_def: dg.AssetsDefinition) -> dict:
+        return {
+            out.name: (out.dagster_type.display_name, out.is_required, out.io_manager_key)
+            for out in assets_def.node_def.output_defs
+        }
+
+    for source in demo_project.sources:
+        for table in source.tables:
+            built = build_raw_asset(demo_project, source, table)
+            spec = raw_asset_spec(demo_project, source, table)
+
+            def load(context):
+                return dg.MaterializeResult()
+
+            # (as ingest.py had it; this module's annotations are strings)
+            load.__annotations__ = {"return": dg.MaterializeResult}
+            reference = dg.asset(
+                key=spec.key,
+                group_name=spec.group_name,
+                kinds={source.kind, demo_project.platform.warehouse.target},
+                description=spec.description,
+                partitions_def=spec.partitions_def,
+                check_specs=raw_check_specs(spec.key, table),
+                freshness_policy=spec.freshness_policy,
+                pool=raw_pool(source.name, table.name),
+                config_schema=RAW_LOAD_CONFIG_SCHEMA,
+                required_resource_keys={"warehouse", "landing"},
+                metadata=spec.metadata,
+            )(load)
+
+            assert built.specs_by_key == reference.specs_by_key
+            assert built.check_specs_by_output_name == reference.check_specs_by_output_name
+            assert built.node_def.name == reference.node_def.name == spec.key.to_python_identifier()
+            assert built.node_def.pool == reference.node_def.pool
+            assert built.required_resource_keys == reference.required_resource_keys
+            assert outputs(built) == outputs(reference)
+            assert (
+                built.node_def.config_schema.as_field().config_type.key
+                == reference.node_def.config_schema.as_field().config_type.key
+            )
+            assert (built.execution_type, built.can_subset, built.is_executable) == (
+                reference.execution_type,
+                reference.can_subset,
+                reference.is_executable,
+            )
