@@ -246,3 +246,63 @@ def test_raw_assets_are_what_the_asset_decorator_builds(demo_project: ProjectCon
                 reference.can_subset,
                 reference.is_executable,
             )
+
+
+def test_building_definitions_leaves_garbage_collection_as_it_was(
+    demo_project: ProjectConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cycle collector is paused while the definitions are built, and only then."""
+    import gc
+
+    import tributary.defs
+
+    assert gc.isenabled()
+    seen = []
+    real = tributary.defs._build_definitions
+
+    def spy(project):
+        seen.append(gc.isenabled())
+        return real(project)
+
+    monkeypatch.setattr(tributary.defs, "_build_definitions", spy)
+    defs = build_definitions(demo_project)
+    assert seen == [False] and gc.isenabled()
+    assert defs.get_repository_def() is defs.get_repository_def()  # resolved once, kept
+
+    def fail(project):
+        raise ValueError("a configuration error")
+
+    monkeypatch.setattr(tributary.defs, "_build_definitions", fail)
+    with pytest.raises(ValueError):
+        build_definitions(demo_project)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        monkeypatch.setattr(tributary.defs, "_build_definitions", real)
+        build_definitions(demo_project)
+        assert not gc.isenabled()  # left off when it was off
+    finally:
+        gc.enable()
+
+
+def test_the_entry_point_keeps_its_definitions_out_of_garbage_collection(
+    demo_project: ProjectConfig,
+) -> None:
+    """The code location's entry point (a code server, a run) freezes what is alive once its
+    definitions are built; building them elsewhere (here, in tests) freezes nothing."""
+    import gc
+    import subprocess
+    import sys
+
+    before = gc.get_freeze_count()
+    build_definitions(demo_project)
+    assert gc.get_freeze_count() == before
+    script = (
+        "import gc; from tributary.definitions import defs; d = defs(); "
+        "print(gc.get_freeze_count() > 100_000, gc.isenabled())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert done.stdout.split() == ["True", "True"]
+    assert "leaked" not in done.stderr  # unfrozen at exit: DuckDB's bindings see no leak
