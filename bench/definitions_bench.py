@@ -7,10 +7,13 @@ mix what real configurations hold: full and incremental loads, lookbacks, custom
 tables partitioned by tenant and by key range, per-table schedules and freshness.
 
 Each run is a fresh process that times, after its imports: `load_project(dir)` (YAML and
-pydantic), `build_definitions(project)`, and `get_repository_def()` (which resolves the asset
-graph, the jobs, schedules and sensors). Then, reported apart: the repository snapshot a
-code server serializes for the webserver (`RepositorySnap.from_def`, deferred job snapshots).
-Target: 1000 tables load in under 3x the time of 10.
+pydantic), `build_definitions(project, for_the_process=True)` as the code location's entry
+point calls it, and `get_repository_def()` (which resolves the asset graph, the jobs, schedules
+and sensors; `build_definitions` now resolves them itself, so this finds them made). Then,
+reported apart: the repository snapshot a code server serializes for the webserver
+(`RepositorySnap.from_def`, deferred job snapshots).
+Targets (issue 15): 1000 tables load in a fresh process, imports included, in at most 1.3x the
+time of 10, and their repository snapshot takes at most 2 s.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ from bench.measure import (
 SIZES = (10, 100, 1000)
 REPEATS = 5
 TABLES_PER_SOURCE = 10
-TARGET_RATIO = 3.0
+TARGET_RATIO = 1.3  # with imports, the largest size against the smallest
+TARGET_SNAPSHOT_SECONDS = 2.0  # the largest size
 KINDS = ("mysql", "sqlserver", "oracle", "postgres")
 SHIPPED = Path(__file__).resolve().parents[1] / "assets_config"
 
@@ -125,7 +129,8 @@ def case_load(config_dir: str) -> dict:
     imported = time.perf_counter()
     project = load_project(Path(config_dir))
     configured = time.perf_counter()
-    defs = build_definitions(project)
+    # As the code location's entry point (tributary.definitions) builds them for a code server.
+    defs = build_definitions(project, for_the_process=True)
     built = time.perf_counter()
     repository = defs.get_repository_def()
     graph = repository.asset_graph
@@ -210,6 +215,7 @@ def section(baseline, results) -> str:
         )
     load_ratio = largest.seconds / smallest.seconds
     whole_ratio = largest.median("with_imports") / smallest.median("with_imports")
+    snapshot = largest.median("snapshot")
     table = markdown_table(
         [
             "tables", "assets", "schedules", "config s", "build s", "resolve s", "load s",
@@ -222,11 +228,12 @@ def section(baseline, results) -> str:
         f"{machine_line(len(smallest.runs))} Imports alone (dagster, dagster-dbt, tributary) "
         f"take {baseline.median('imports'):.2f} s and {baseline.peak_rss_mb:.0f} MB.\n\n"
         f"{table}\n\n"
-        f"`load s` = `config s` + `build s` + `resolve s`, after the imports. **Target (under "
-        f"{TARGET_RATIO:.0f}x): {'met' if load_ratio < TARGET_RATIO else 'missed'} on `load s`** "
-        f"({tables[0]} tables load in {load_ratio:.2f}x the time of {tables[1]}); "
-        f"{'met' if whole_ratio < TARGET_RATIO else 'missed'} on the load of a fresh process, "
-        f"imports included ({whole_ratio:.2f}x)."
+        f"`load s` = `config s` + `build s` + `resolve s`, after the imports ({tables[0]} tables "
+        f"in {load_ratio:.2f}x the time of {tables[1]}). **Targets: the load of a fresh process, "
+        f"imports included, at most {TARGET_RATIO}x: "
+        f"{'met' if whole_ratio <= TARGET_RATIO else 'missed'} ({whole_ratio:.2f}x); the snapshot "
+        f"of {tables[0]} tables at most {TARGET_SNAPSHOT_SECONDS:.0f} s: "
+        f"{'met' if snapshot <= TARGET_SNAPSHOT_SECONDS else 'missed'} ({snapshot:.2f} s).**"
     )
 
 

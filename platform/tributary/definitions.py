@@ -8,4 +8,4 @@ from tributary.defs import build_definitions
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return build_definitions(load_project())
+    return build_definitions(load_project(), for_the_process=True)

@@ -96,8 +96,6 @@ def test_tables_partitioned_differently_load_and_schedule_apart(
 
     # Every job resolves (a job mixing two partitions definitions fails the code location).
     assert dg.Definitions.validate_loadable(defs) is None
-    jobs = {job.name for job in defs.get_repository_def().get_all_jobs()}
-    assert "__anonymous_asset_job_app_schedule" in jobs
 
     at = datetime(2026, 11, 23, tzinfo=ZoneInfo("Europe/Berlin"))
     shared = tick(defs, "app_schedule", at)
@@ -359,3 +357,22 @@ def test_configuration_error_is_not_retried(
     assert not [
         e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY
     ]
+
+
+def test_load_schedules_run_in_the_implicit_asset_job(config_dir: Path, project) -> None:
+    """A schedule's target would be a job of its own, which the code server resolves and
+    snapshots (a cost of schedules x assets): the load schedules name the tables in each
+    run request and run them in the implicit asset job, as the inbox sensor does."""
+    defs = build_definitions(project)
+    repository = defs.get_repository_def()
+    jobs = {job.name for job in repository.get_all_jobs()}
+    assert not [name for name in jobs if name.startswith("__anonymous_asset_job")]
+    for name in ("app_schedule", "erp_schedule", "erp_sales_orders_schedule"):
+        assert repository.get_schedule_def(name).job_name == "__ASSET_JOB"
+    # A request of a partitioned table runs as a subset of that job.
+    at = datetime(2026, 11, 23, tzinfo=ZoneInfo("Europe/Berlin"))
+    [request] = [r for r in tick(defs, "app_schedule", at) if r.partition_key == "1"]
+    subset = repository.get_job("__ASSET_JOB").get_subset(
+        asset_selection=set(request.asset_selection)
+    )
+    assert subset.asset_layer.selected_asset_keys == {APP_USERS}

@@ -188,3 +188,121 @@ def test_a_dbt_run_starts_no_dbt_version_subprocess_and_no_adapter(
     assert started["cli_version"] == Version(dbt_version.__version__)
     assert started["adapter"] is None
     assert started["args"][:2] == [str(DBT_EXECUTABLE), "build"]
+
+
+def test_raw_assets_are_what_the_asset_decorator_builds(demo_project: ProjectConfig) -> None:
+    """Raw assets are put together from their parts (a decorator per table was the cost of
+    loading many tables); they must stay what `@dg.asset` builds from the same arguments."""
+    from tributary.defs.checks import raw_check_specs
+    from tributary.defs.ingest import (
+        RAW_LOAD_CONFIG_SCHEMA,
+        build_raw_asset,
+        raw_asset_spec,
+        raw_pool,
+    )
+
+    def outputs(assets_def: dg.AssetsDefinition) -> dict:
+        return {
+            out.name: (out.dagster_type.display_name, out.is_required, out.io_manager_key)
+            for out in assets_def.node_def.output_defs
+        }
+
+    for source in demo_project.sources:
+        for table in source.tables:
+            built = build_raw_asset(demo_project, source, table)
+            spec = raw_asset_spec(demo_project, source, table)
+
+            def load(context):
+                return dg.MaterializeResult()
+
+            # (as ingest.py had it; this module's annotations are strings)
+            load.__annotations__ = {"return": dg.MaterializeResult}
+            reference = dg.asset(
+                key=spec.key,
+                group_name=spec.group_name,
+                kinds={source.kind, demo_project.platform.warehouse.target},
+                description=spec.description,
+                partitions_def=spec.partitions_def,
+                check_specs=raw_check_specs(spec.key, table),
+                freshness_policy=spec.freshness_policy,
+                pool=raw_pool(source.name, table.name),
+                config_schema=RAW_LOAD_CONFIG_SCHEMA,
+                required_resource_keys={"warehouse", "landing"},
+                metadata=spec.metadata,
+            )(load)
+
+            assert built.specs_by_key == reference.specs_by_key
+            assert built.check_specs_by_output_name == reference.check_specs_by_output_name
+            assert built.node_def.name == reference.node_def.name == spec.key.to_python_identifier()
+            assert built.node_def.pool == reference.node_def.pool
+            assert built.required_resource_keys == reference.required_resource_keys
+            assert outputs(built) == outputs(reference)
+            assert (
+                built.node_def.config_schema.as_field().config_type.key
+                == reference.node_def.config_schema.as_field().config_type.key
+            )
+            assert (built.execution_type, built.can_subset, built.is_executable) == (
+                reference.execution_type,
+                reference.can_subset,
+                reference.is_executable,
+            )
+
+
+def test_building_definitions_leaves_garbage_collection_as_it_was(
+    demo_project: ProjectConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cycle collector is paused while the definitions are built, and only then."""
+    import gc
+
+    import tributary.defs
+
+    assert gc.isenabled()
+    seen = []
+    real = tributary.defs._build_definitions
+
+    def spy(project):
+        seen.append(gc.isenabled())
+        return real(project)
+
+    monkeypatch.setattr(tributary.defs, "_build_definitions", spy)
+    defs = build_definitions(demo_project)
+    assert seen == [False] and gc.isenabled()
+    assert defs.get_repository_def() is defs.get_repository_def()  # resolved once, kept
+
+    def fail(project):
+        raise ValueError("a configuration error")
+
+    monkeypatch.setattr(tributary.defs, "_build_definitions", fail)
+    with pytest.raises(ValueError):
+        build_definitions(demo_project)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        monkeypatch.setattr(tributary.defs, "_build_definitions", real)
+        build_definitions(demo_project)
+        assert not gc.isenabled()  # left off when it was off
+    finally:
+        gc.enable()
+
+
+def test_the_entry_point_keeps_its_definitions_out_of_garbage_collection(
+    demo_project: ProjectConfig,
+) -> None:
+    """The code location's entry point (a code server, a run) freezes what is alive once its
+    definitions are built; building them elsewhere (here, in tests) freezes nothing."""
+    import gc
+    import subprocess
+    import sys
+
+    before = gc.get_freeze_count()
+    build_definitions(demo_project)
+    assert gc.get_freeze_count() == before
+    script = (
+        "import gc; from tributary.definitions import defs; d = defs(); "
+        "print(gc.get_freeze_count() > 100_000, gc.isenabled())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert done.stdout.split() == ["True", "True"]
+    assert "leaked" not in done.stderr  # unfrozen at exit: DuckDB's bindings see no leak

@@ -7,6 +7,7 @@
   the raw table holds columns the source no longer sends (dropped or renamed there).
 - `freshness` is a separate check (severity WARN, not blocking) that reads the warehouse's
   load log: it runs after each load, and on its own whenever it is executed (UI, schedule).
+  One subsettable definition per source holds its tables' freshness checks.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -109,50 +110,70 @@ def max_load_age(source: SourceConfig, table: TableConfig) -> timedelta:
     return table.freshness or source.freshness or DEFAULT_MAX_LOAD_AGE
 
 
-def build_freshness_check(
-    project: ProjectConfig, source: SourceConfig, table: TableConfig, key: dg.AssetKey
-) -> dg.AssetChecksDefinition:
-    load_age = max_load_age(source, table)
-    description = f"The last load is at most {load_age} old"
+def freshness_description(source: SourceConfig, table: TableConfig) -> str:
+    description = f"The last load is at most {max_load_age(source, table)} old"
     if table.checks.max_data_age is not None:
         description += f", and the newest {table.cursor} at most {table.checks.max_data_age}"
+    return description + "."
 
-    @dg.asset_check(
-        asset=key,
-        name=FRESHNESS,
-        description=description + ".",
-        blocking=False,
-    )
-    def freshness_check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        scopes = partition_keys(table, list(project.tenants.tenants)) or [""]
-        with warehouse.open() as wh:
-            return _result(
+
+def build_freshness_checks(
+    project: ProjectConfig, source: SourceConfig, keys: dict[str, dg.AssetKey]
+) -> dg.AssetChecksDefinition:
+    """The freshness check of each of the source's tables (`keys`: table name -> asset key),
+    as one subsettable definition: each table's check is selected, run and reported on its
+    own, and the graph holds one check definition per source instead of one per table (a
+    decorator per table was a third of the time to load 1000 tables)."""
+    tables = {keys[table.name]: table for table in source.tables}
+
+    @dg.multi_asset_check(
+        name=f"freshness__{source.name}",
+        specs=[
+            dg.AssetCheckSpec(
                 FRESHNESS,
-                lambda: freshness(
-                    _sql(wh),
-                    load_target(source, table),
-                    max_load_age=load_age,
-                    max_data_age=table.checks.max_data_age,
-                    cursor=table.cursor,
-                    scopes=scopes,
-                    now=datetime.now(UTC),
-                ),
-                severity=dg.AssetCheckSeverity.WARN,
+                asset=key,
+                description=freshness_description(source, table),
+                blocking=False,
             )
+            for key, table in tables.items()
+        ],
+        can_subset=True,
+    )
+    def freshness_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+        tenants = list(project.tenants.tenants)
+        with warehouse.open() as wh:
+            for check_key in sorted(context.selected_asset_check_keys, key=str):
+                table = tables[check_key.asset_key]
+                yield _result(
+                    FRESHNESS,
+                    lambda table=table: freshness(
+                        _sql(wh),
+                        load_target(source, table),
+                        max_load_age=max_load_age(source, table),
+                        max_data_age=table.checks.max_data_age,
+                        cursor=table.cursor,
+                        scopes=partition_keys(table, tenants) or [""],
+                        now=datetime.now(UTC),
+                    ),
+                    severity=dg.AssetCheckSeverity.WARN,
+                    asset_key=check_key.asset_key,
+                )
 
-    return freshness_check
+    return freshness_checks
 
 
 def _result(
     name: str,
     evaluate,
     severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
+    asset_key: dg.AssetKey | None = None,
 ) -> dg.AssetCheckResult:
     try:
         outcome: CheckOutcome = evaluate()
     except Exception as exc:  # a check that cannot run must not pass
         outcome = CheckOutcome(False, f"the check could not run: {type(exc).__name__}: {exc}")
     return dg.AssetCheckResult(
+        asset_key=asset_key,
         check_name=name,
         passed=outcome.passed,
         severity=severity,

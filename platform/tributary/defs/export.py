@@ -13,7 +13,7 @@ import dagster as dg
 
 from tributary.config import ConfigError, ExportConfig, ProjectConfig
 from tributary.config.models import cron_for
-from tributary.defs.automation import FOLLOWS_LOADS, default_status
+from tributary.defs.automation import ASSET_JOB, FOLLOWS_LOADS, default_status
 from tributary.defs.metadata import column_schema
 from tributary.defs.resources import ExportStoreResource, WarehouseResource
 from tributary.defs.retries import with_retries
@@ -113,7 +113,7 @@ def export_schedule(project: ProjectConfig, export: ExportConfig) -> dg.Schedule
         name=f"{export.name}_schedule",
         cron_schedule=cron_for(export.frequency),
         execution_timezone=export.timezone,
-        target=dg.AssetSelection.assets(key),
+        job_name=ASSET_JOB,
         default_status=default_status(project)[0],
         description=f"Publishes {export.name} ({export.frequency})",
     )
