@@ -25,7 +25,7 @@ from tributary.landing import (
     encode_cursor,
 )
 from tributary.slices import Slice
-from tributary.warehouse.drift import plan_schema
+from tributary.warehouse.drift import SchemaPlan, plan_schema
 
 STATE_SCHEMA = "_tributary"
 ERROR_SUMMARY_CHARS = 1000
@@ -324,12 +324,13 @@ class SqlWarehouse(Warehouse):
             return tables.staged
         return latest_per_key(tables.target, tables.staged, columns)
 
-    def keys_staged_twice(self, tables: LoadTables) -> bool:
-        """Whether some key is staged more than once (a backend may answer True when unsure:
-        the load then takes the window, which is right either way)."""
+    def keys_staged_twice(self, tables: LoadTables, relation: str | None = None) -> bool:
+        """Whether some key is staged (or, given a `relation`, held there) more than once (a
+        backend may answer True when unsure: the load then takes the window, which is right
+        either way)."""
+        keys = column_list(tables.target.primary_key)
         staged_twice = (
-            f"select 1 from {tables.staged} group by {column_list(tables.target.primary_key)} "
-            "having count(*) > 1 limit 1"
+            f"select 1 from {relation or tables.staged} group by {keys} having count(*) > 1 limit 1"
         )
         [(twice,)] = self.query(f"select count(*) from ({staged_twice}) as twice")
         return bool(twice)
@@ -437,33 +438,16 @@ class SqlWarehouse(Warehouse):
                 incoming,
                 contract=target.schema_contract,
             )
-            self.create_staging(staged, incoming, batches, landing_path)
+            copied = self.copy_straight_in(tables, incoming, batches, plan, exists=exists)
+            if not copied:
+                self.create_staging(staged, incoming, batches, landing_path)
             if not isinstance(manifest, Manifest):
                 manifest = manifest()  # the landing's end: manifest.json is written
-            if not exists:
-                self.create_table_like(target.qualified_name, staged)
-            for field in plan.added:
-                self.execute(
-                    f"alter table {target.qualified_name} add column "
-                    f"{quote_ident(field.name)} {self.sql_type(field.type)}"
-                )
-            for field in plan.widened:
-                self.widen_column(target, field)
             repaired = 0
-            if target.mode == "incremental":
-                self.merge(tables, columns)
-                if target.primary_key:
-                    repaired = self.repair_duplicate_keys(tables, plan.merged.names)
-            elif target.where is not None:
-                self.execute(
-                    f"delete from {target.qualified_name} where {self._slice_sql(target.where)}"
-                )
-                self.insert_from(
-                    target.qualified_name, self.rows_to_write(tables, columns), columns
-                )
-            else:
-                self.replace_all(tables, columns)
-            self.drop_staging(staged)
+            if not copied:
+                if not exists:
+                    self.create_table_like(target.qualified_name, staged)
+                repaired = self._write_staged(tables, plan, columns)
             watermark = self._advance_watermark(target, manifest)
             self._record_schema(target, plan.merged)
             [(rows_in_table,)] = self.query(f"select count(*) from {target.qualified_name}")
@@ -498,6 +482,46 @@ class SqlWarehouse(Warehouse):
             missing_columns=plan.missing,
             duplicate_keys_repaired=repaired,
         )
+
+    def copy_straight_in(
+        self,
+        tables: LoadTables,
+        incoming: pa.Schema,
+        batches: pa.RecordBatchReader,
+        plan: SchemaPlan,
+        *,
+        exists: bool,
+    ) -> bool:
+        """Write the load's rows into the raw table itself, without a staging table, where the
+        backend can (a full load whose types match the table's): replace the rows, keep one
+        per key, and answer True. False (the default): the load stages them."""
+        return False
+
+    def _write_staged(self, tables: LoadTables, plan: SchemaPlan, columns: Sequence[str]) -> int:
+        """The staged rows into the raw table, as the load's mode says; then the staging
+        table goes. Returns how many duplicated keys an incremental load repaired."""
+        target = tables.target
+        for field in plan.added:
+            self.execute(
+                f"alter table {target.qualified_name} add column "
+                f"{quote_ident(field.name)} {self.sql_type(field.type)}"
+            )
+        for field in plan.widened:
+            self.widen_column(target, field)
+        repaired = 0
+        if target.mode == "incremental":
+            self.merge(tables, columns)
+            if target.primary_key:
+                repaired = self.repair_duplicate_keys(tables, plan.merged.names)
+        elif target.where is not None:
+            self.execute(
+                f"delete from {target.qualified_name} where {self._slice_sql(target.where)}"
+            )
+            self.insert_from(target.qualified_name, self.rows_to_write(tables, columns), columns)
+        else:
+            self.replace_all(tables, columns)
+        self.drop_staging(tables.staged)
+        return repaired
 
     def widen_column(self, target: LoadTarget, field: pa.Field) -> None:
         self.execute(
