@@ -25,7 +25,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     target: str = "duckdb"
     duckdb_path: str | None = None
-    duckdb_memory_limit: str | None = None  # DuckDB syntax, e.g. "1GB"; unset: DuckDB's default
+    duckdb_memory_limit: str | None = None  # e.g. "1GB"; unset: loads 128MB, dbt DuckDB's default
     duckdb_temp_directory: str | None = None  # where DuckDB spills; unset: <path>.tmp
     url: str | None = None
     url_env: str | None = None
