@@ -12,7 +12,7 @@ ARG CONFIG_DIR=assets_config
 WORKDIR /src
 COPY pyproject.toml README.md requirements.lock ./
 COPY deploy/build_steps.sh deploy/
-COPY platform/ platform/
+COPY src/ src/
 RUN deploy/build_steps.sh wheel /wheels && deploy/build_steps.sh wheelhouse /wheels
 RUN python -m venv /opt/venv && deploy/build_steps.sh install /opt/venv/bin/python /wheels
 COPY ${CONFIG_DIR}/ /opt/tributary/assets_config/

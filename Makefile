@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 VENV ?= .venv
 BIN := $(VENV)/bin
+# dg checks that the project's venv is the active one; make runs it without activating.
+DG := VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/dg
 STATE_DIR ?= .tributary
 export DAGSTER_HOME ?= $(abspath $(STATE_DIR))/dagster_home
 DBT_MANIFEST := dbt_project/target/manifest.json
@@ -33,12 +35,12 @@ $(DAGSTER_HOME)/dagster.yaml: deploy/dagster.local.yaml
 
 demo: install manifest $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python -m tributary.demo generate
-	$(BIN)/dagster asset materialize --select '*' -m tributary.definitions
+	$(DG) launch --assets '*'
 	$(BIN)/python -m tributary.demo summary
 
 dev: install manifest $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python -m tributary.demo generate
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	$(DG) dev -h 127.0.0.1 -p 3000
 
 test: install manifest
 	$(BIN)/pytest
@@ -52,9 +54,10 @@ test-unit: install manifest
 bench: install
 	$(BIN)/python -m bench.run
 
-lint: install
+lint: install manifest
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(DG) check defs
 
 format: install
 	$(BIN)/ruff check --fix .

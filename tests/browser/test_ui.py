@@ -41,7 +41,7 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 README_IMAGES = PROJECT_ROOT / "docs" / "images"
-DAGSTER = Path(sys.executable).parent / "dagster"
+DG = Path(sys.executable).parent / "dg"
 ASSET_GRAPH_QUERY = "{ assetNodes { assetKey { path } groupName dependencyKeys { path } } }"
 
 
@@ -57,18 +57,19 @@ def graphql(url: str, query: str) -> dict:
 
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`dagster dev` (webserver and daemon) on the demo project, as `make dev` starts it."""
+    """`dg dev` (webserver and daemon) on the demo project, as `make dev` starts it."""
     require_service("Chromium at /usr/bin/chromium", CHROMIUM.exists())
     root = tmp_path_factory.mktemp("ui")
     state = root / "state"
     home = local_dagster_home(root / "dagster_home")
     generate_demo_sources(state / "demo", customers=50, orders=200)
-    env = {**os.environ, "DAGSTER_HOME": str(home), "TRIBUTARY_STATE_DIR": str(state)}
+    env = {**os.environ, "DAGSTER_HOME": str(home), "TRIBUTARY_STATE_DIR": str(state),
+           "VIRTUAL_ENV": str(Path(sys.executable).parents[1])}  # fmt: skip
     env.pop("TRIBUTARY_CONFIG_DIR", None)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = root / "dagster-dev.log"
-    command = [str(DAGSTER), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]
+    command = [str(DG), "dev", "-h", "127.0.0.1", "-p", str(port)]
     with background_process(command, env=env, cwd=PROJECT_ROOT, log=log) as server:
         deadline = time.monotonic() + 180
         while True:
@@ -78,7 +79,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             except (OSError, KeyError, TypeError):
                 pass
             if time.monotonic() > deadline or server.poll() is not None:
-                pytest.fail(f"dagster dev did not serve the project: {log}")
+                pytest.fail(f"dg dev did not serve the project: {log}")
             time.sleep(1)
         yield url
 

@@ -25,7 +25,7 @@ from tributary.config.loader import PROJECT_ROOT
 
 BUILD_STEPS = PROJECT_ROOT / "deploy" / "build_steps.sh"
 # What the wheel is built from: the files pyproject.toml reads (the Dockerfile copies the same).
-SOURCES = ("pyproject.toml", "README.md", "requirements.lock", "platform")
+SOURCES = ("pyproject.toml", "README.md", "requirements.lock", "src")
 
 
 def run(args: list[str], *, cwd: Path, env: dict[str, str], timeout: float = 600) -> str:

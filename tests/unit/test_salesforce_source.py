@@ -206,7 +206,7 @@ def test_demo_replay_while_no_credential_is_set(monkeypatch) -> None:
     monkeypatch.delenv("SF_PASSWORD", raising=False)
     config = SalesforceConfig(username_env="SF_USER", password_env="SF_PASSWORD", replay="demo")
     reader = SalesforceSource(config, source="salesforce")
-    demo = Path(__file__).parents[2] / "platform/tributary/demo/salesforce_fixtures"
+    demo = Path(__file__).parents[2] / "src/tributary/demo/salesforce_fixtures"
     expected = json.loads((demo / "Account.records.json").read_text())["records"]
     result = read(reader, table("Account"))
     assert sorted(result.column("id").to_pylist()) == sorted(r["Id"] for r in expected)

@@ -25,7 +25,7 @@ from tributary.config.models import (
 # the folders come from the variables below, or from the current directory.
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 FROM_CHECKOUT = (PROJECT_ROOT / "pyproject.toml").is_file() and (
-    PROJECT_ROOT / "platform" / "tributary"
+    PROJECT_ROOT / "src" / "tributary"
 ).is_dir()
 CONFIG_DIR_ENV = "TRIBUTARY_CONFIG_DIR"
 DBT_PROJECT_DIR_ENV = "TRIBUTARY_DBT_PROJECT_DIR"
