@@ -3,6 +3,7 @@ testing APIs on the demo project (DuckDB and SQLite files: no server)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -262,6 +263,27 @@ def test_inbox_sensor_loads_each_dropped_manifest_exactly_once(project: ProjectC
     [newer], cursor = evaluate_inbox_sensor(defs, project, cursor)
     assert newer.run_key == "erp.customers/20261123T010000Z-dms00002"
     assert evaluate_inbox_sensor(defs, project, cursor)[0] == []
+
+
+def test_inbox_sensor_loads_a_manifest_dropped_after_a_newer_looking_one(
+    project: ProjectConfig,
+) -> None:
+    """Load ids need not arrive in their sort order (two drops in one second, a tool with ids
+    of its own): a manifest whose id sorts before one already seen is still loaded, once."""
+    defs = build_definitions(project)
+    land_in_inbox(project, "20261123T000000Z-ffff0001", [{"customer_id": 1, "name": "Ada"}])
+    [first], cursor = evaluate_inbox_sensor(defs, project, None)
+    assert first.run_key == "erp.customers/20261123T000000Z-ffff0001"
+    land_in_inbox(project, "20261123T000000Z-aaaa0002", [{"customer_id": 2, "name": "Bo"}])
+
+    [late], cursor = evaluate_inbox_sensor(defs, project, cursor)
+    assert late.run_key == "erp.customers/20261123T000000Z-aaaa0002"
+    assert evaluate_inbox_sensor(defs, project, cursor)[0] == []
+
+    # A cursor written by an earlier version (the last id seen) means every id up to it.
+    earlier = json.dumps({"erp.customers": "20261123T000000Z-bbbb0000"})
+    [after], _ = evaluate_inbox_sensor(defs, project, earlier)
+    assert after.run_key == "erp.customers/20261123T000000Z-ffff0001"
 
 
 @pytest.mark.parametrize(

@@ -143,7 +143,7 @@ def source_schedules(project: ProjectConfig) -> list[dg.ScheduleDefinition]:
 def inbox_sensor(project: ProjectConfig) -> dg.SensorDefinition:
     """Loads a manifest that an outside tool (a DMS full-load export, a partner drop) wrote
     into `<landing>/_inbox/<source>/<table>/<load_id>/`: exactly those files, once per
-    manifest. The cursor holds the last load id seen per table; load ids sort by time."""
+    manifest. The cursor holds the load ids seen per table (those still in the inbox)."""
     tables = {
         f"{source.name}.{table.name}": (source, table)
         for source in project.sources
@@ -163,11 +163,11 @@ def inbox_sensor(project: ProjectConfig) -> dg.SensorDefinition:
         description="Loads manifests that outside tools drop into the landing inbox",
     )
     def landing_inbox(context: dg.SensorEvaluationContext, landing: LandingStoreResource):
-        last_seen = json.loads(context.cursor) if context.cursor else {}
+        seen = json.loads(context.cursor) if context.cursor else {}
         requests = []
-        for manifest in landing.open().inbox().pending(last_seen):
+        pending, seen = landing.open().inbox().pending(seen)
+        for manifest in pending:
             name = f"{manifest.source}.{manifest.table}"
-            last_seen[name] = manifest.load_id
             if name not in tables:
                 context.log.warning(f"inbox load {manifest.load_id}: no enabled table {name}")
                 continue
@@ -187,7 +187,7 @@ def inbox_sensor(project: ProjectConfig) -> dg.SensorDefinition:
                     tags={SOURCE_TAG: manifest.source},
                 )
             )
-        return dg.SensorResult(run_requests=requests, cursor=json.dumps(last_seen, sort_keys=True))
+        return dg.SensorResult(run_requests=requests, cursor=json.dumps(seen, sort_keys=True))
 
     return landing_inbox
 

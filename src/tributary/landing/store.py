@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -183,15 +183,30 @@ class LandingStore:
             return Cleanup(removed=tuple(removed), error=f"{type(exc).__name__}: {exc}")
         return Cleanup(removed=tuple(removed))
 
-    def pending(self, last_seen: Mapping[str, str]) -> list[Manifest]:
-        """Complete loads (those with a manifest) whose load id sorts after the last one
-        seen for their table (`last_seen` by "source.table"), oldest first."""
-        pending = []
+    def pending(
+        self, seen: Mapping[str, str | Sequence[str]]
+    ) -> tuple[list[Manifest], dict[str, list[str]]]:
+        """Complete loads (those with a manifest) whose load id is not among those `seen` for
+        their table ("source.table" -> load ids), oldest id first; and every complete load id
+        by table, which is what has been seen once those are handled (ids gone from the store
+        drop out). Ids are compared as a set, not by order: two tools' drops, or two in one
+        second, need not arrive in their ids' order. A single id (the cursor of earlier
+        versions) stands for every id up to it."""
+        present: dict[str, list[str]] = {}
         for path in self.fs.glob(f"{self.root}/*/*/*/{MANIFEST}"):
             source, table, load_id = path.rsplit("/", 4)[-4:-1]
-            if load_id > last_seen.get(f"{source}.{table}", ""):
-                pending.append(self.read_manifest(path.rsplit("/", 1)[0]))
-        return sorted(pending, key=lambda manifest: manifest.load_id)
+            present.setdefault(f"{source}.{table}", []).append(load_id)
+        pending = []
+        for name, load_ids in present.items():
+            known = seen.get(name, ())
+            for load_id in sorted(load_ids):
+                if load_id <= known if isinstance(known, str) else load_id in known:
+                    continue
+                source, table = name.split(".", 1)
+                pending.append(self.read_manifest(self.load_dir(source, table, load_id)))
+        return sorted(pending, key=lambda manifest: manifest.load_id), {
+            name: sorted(load_ids) for name, load_ids in present.items()
+        }
 
     def read_manifest(self, folder: str) -> Manifest:
         with self.fs.open(f"{folder.rstrip('/')}/{MANIFEST}", "r") as handle:
