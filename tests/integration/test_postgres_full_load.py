@@ -11,11 +11,11 @@ import psycopg
 import pyarrow as pa
 import pytest
 
+from tests.integration.conftest import BatchesReader
 from tributary.config import SourceConfig, TableConfig
 from tributary.errors import SourceError
 from tributary.ingest import ingest_table
 from tributary.landing import LandingStore
-from tributary.sources.base import Extract
 from tributary.warehouse import PostgresWarehouse
 from tributary.warehouse.base import STATE_SCHEMA
 
@@ -40,19 +40,6 @@ begin
 end $$;
 create event trigger log_created on ddl_command_end execute function public.log_created();
 """
-
-
-class BatchesReader:
-    def __init__(self, batches: list[pa.RecordBatch], fail: Exception | None = None) -> None:
-        self.batches, self.fail = batches, fail
-
-    def read(self, table, *, since=None, batch_rows, where=None) -> Extract:
-        def stream():
-            yield from self.batches
-            if self.fail is not None:
-                raise self.fail
-
-        return Extract(batches=pa.RecordBatchReader.from_batches(self.batches[0].schema, stream()))
 
 
 def orders(ids: list[int], *, minute: int = 0, **extra: pa.Array) -> pa.RecordBatch:

@@ -12,12 +12,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from tests.integration.conftest import BatchesReader
 from tributary.config import SourceConfig, TableConfig
 from tributary.errors import SourceError
 from tributary.ingest import ingest_table, load_target
 from tributary.landing import LandingStore
 from tributary.landing.store import MANIFEST
-from tributary.sources.base import Extract
 from tributary.warehouse import PostgresWarehouse
 from tributary.warehouse.base import STATE_SCHEMA
 
@@ -28,21 +28,6 @@ SOURCE = SourceConfig(
     name="shop", kind="mysql", connection={"url": "mysql://nobody@127.0.0.1/shop"}, tables=[ORDERS]
 )
 T0 = datetime(2024, 5, 1, 12, 0, 0)
-
-
-class BatchesReader:
-    """A source whose read yields the given batches, then raises `fail` if given."""
-
-    def __init__(self, batches: list[pa.RecordBatch], fail: Exception | None = None) -> None:
-        self.batches, self.fail = batches, fail
-
-    def read(self, table, *, since=None, batch_rows, where=None) -> Extract:
-        def stream():
-            yield from self.batches
-            if self.fail is not None:
-                raise self.fail
-
-        return Extract(batches=pa.RecordBatchReader.from_batches(self.batches[0].schema, stream()))
 
 
 def orders(ids: range, *, minute: int = 0, **extra: pa.Array) -> pa.RecordBatch:
