@@ -199,14 +199,13 @@ class LandingStore:
         pending = []
         for name, load_ids in present.items():
             known = seen.get(name, ())
-            for load_id in sorted(load_ids):
+            for load_id in load_ids:
                 if load_id <= known if isinstance(known, str) else load_id in known:
                     continue
                 source, table = name.split(".", 1)
                 pending.append(self.read_manifest(self.load_dir(source, table, load_id)))
-        return sorted(pending, key=lambda manifest: manifest.load_id), {
-            name: sorted(load_ids) for name, load_ids in present.items()
-        }
+        pending.sort(key=lambda manifest: manifest.load_id)
+        return pending, {name: sorted(load_ids) for name, load_ids in present.items()}
 
     def read_manifest(self, folder: str) -> Manifest:
         with self.fs.open(f"{folder.rstrip('/')}/{MANIFEST}", "r") as handle:
