@@ -111,7 +111,7 @@ def _imports():
     from dagster._core.remote_representation.external_data import RepositorySnap
     from dagster._serdes import serialize_value
 
-    from tributary.config import load_project
+    from tributary.config.loader import load_project
     from tributary.defs import build_definitions
 
     return dg, RepositorySnap, serialize_value, load_project, build_definitions

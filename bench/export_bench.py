@@ -83,9 +83,9 @@ def _export(case: str, warehouse: Path, out: Path, rows: int) -> dict:
     import duckdb
     import pyarrow.parquet as pq
 
-    from tributary.config import ExportConfig
+    from tributary.config.models import ExportConfig
     from tributary.exports import open_export_store, run_export
-    from tributary.warehouse import DuckDBWarehouse
+    from tributary.warehouse.duckdb.warehouse import DuckDBWarehouse
 
     sql = f"select * from {TABLE}"
     started = time.perf_counter()

@@ -51,11 +51,12 @@ MODULE = "bench.ingest_bench"
 # --- the child ---------------------------------------------------------------------------------
 def _imports():
     """What every Tributary case imports (and imports_only imports, to show the floor)."""
-    from tributary.config import SourceConfig
+    from tributary.config.models import SourceConfig
     from tributary.ingest import ingest_table
     from tributary.landing import LandingStore
     from tributary.sources import open_source
-    from tributary.warehouse import DuckDBWarehouse, PostgresWarehouse
+    from tributary.warehouse.duckdb.warehouse import DuckDBWarehouse
+    from tributary.warehouse.postgres.warehouse import PostgresWarehouse
 
     return SourceConfig, ingest_table, LandingStore, open_source, DuckDBWarehouse, PostgresWarehouse
 

@@ -47,17 +47,17 @@ MODEL_KEY = f"marts/{MODEL}"
 
 # --- the child ---------------------------------------------------------------------------------
 def case_ingest_direct() -> dict:
-    from tributary.config import load_project
+    from tributary.config.loader import load_project
     from tributary.ingest import ingest_table
     from tributary.landing import LandingStore
     from tributary.sources import open_source
-    from tributary.warehouse import DuckDBWarehouse
+    from tributary.warehouse.duckdb.warehouse import DuckDBWarehouse
 
     project = load_project()
     source = project.source(SOURCE)
     table = next(t for t in source.tables if t.name == TABLE)
     started = time.perf_counter()
-    with DuckDBWarehouse(project.warehouse_path) as warehouse:
+    with DuckDBWarehouse(project.warehouse.path) as warehouse:
         load = ingest_table(
             source,
             table,
@@ -72,7 +72,7 @@ def case_ingest_direct() -> dict:
 def case_dagster_in_process(key: str) -> dict:
     import dagster as dg
 
-    from tributary.config import load_project
+    from tributary.config.loader import load_project
     from tributary.defs import build_definitions
 
     started = time.perf_counter()

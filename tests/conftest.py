@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tributary.config import ProjectConfig, load_project
-from tributary.config.loader import PROJECT_ROOT
+from tributary.config.loader import PROJECT_ROOT, ProjectConfig, load_project
 from tributary.demo import generate_demo_sources
 from tributary.demo.salesforce import SalesforceApi
 

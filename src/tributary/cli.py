@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from tributary.config import ConfigError, load_project
+from tributary.config.loader import ConfigError, load_project
 from tributary.preflight import run_preflight
 
 

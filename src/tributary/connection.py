@@ -9,7 +9,7 @@ from urllib.parse import quote, quote_plus
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from tributary.config import ConnectionConfig
+from tributary.config.common import ConnectionConfig
 from tributary.errors import SourceError
 
 

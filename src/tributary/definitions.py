@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from tributary.config import load_project
+from tributary.config.loader import load_project
 from tributary.defs import build_definitions
 
 

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tributary.arrow import nonempty_batches
-from tributary.config import SourceConfig, TableConfig
+from tributary.config.models import SourceConfig, TableConfig
 from tributary.errors import NullCursorError, SourceError
 from tributary.landing import Cleanup, LandingStore, Manifest, ManifestPromise
 from tributary.slices import TENANT_COLUMN, Slice

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from tributary.config import ProjectConfig, SourceConfig, TableConfig
-from tributary.config.loader import display_path
+from tributary.config.loader import ProjectConfig, display_path
+from tributary.config.models import SourceConfig, TableConfig
 from tributary.errors import SourceError, Unreachable, WarehouseError
 from tributary.exports import open_export_store
 from tributary.landing import LandingStore
@@ -30,7 +30,7 @@ from tributary.sources import SalesforceSource, SqlSource, open_source
 from tributary.sources.salesforce import object_fields
 from tributary.sources.types import SourceColumn
 from tributary.storage import PROBE_PREFIX, probe_write, s3_filesystem, writable_problems
-from tributary.warehouse import STATE_SCHEMA, open_warehouse, raw_schema
+from tributary.warehouse import STATE_SCHEMA, raw_schema
 
 TIME, NUMBER, OTHER = "date/time", "numeric", "other"
 _NUMBER_TYPES = {
@@ -233,24 +233,20 @@ def check_salesforce_table(
 
 def check_warehouse(project: ProjectConfig, sources: list[str]) -> Check:
     file = display_path(project.config_dir / "platform.yaml")
-    config = project.platform.warehouse
-    key = "warehouse.path" if config.target == "duckdb" else "warehouse.connection"
+    backend = project.warehouse
+    key = backend.location_key
     schemas = [STATE_SCHEMA, *(raw_schema(name) for name in sources)]
     try:
-        warehouse = open_warehouse(
-            config.target,
-            duckdb_path=project.warehouse_path,
-            connection=getattr(config, "connection", None),
-            state_dir=project.state_dir,
-        )
-        problems = warehouse.check_access(schemas)
+        with backend.open(state_dir=project.state_dir) as warehouse:
+            problems = warehouse.check_access(schemas)
     except _REPORTED as error:
         return Check(file, "warehouse", problems=[(key, str(error))])
     if problems:
         return Check(file, "warehouse", problems=[(key, p) for p in problems])
-    where = project.warehouse_path if config.target == "duckdb" else "login ok"
     return Check(
-        file, "warehouse", detail=f"{config.target} ({where}), may write {', '.join(schemas)}"
+        file,
+        "warehouse",
+        detail=f"{backend.target} ({backend.location()}), may write {', '.join(schemas)}",
     )
 
 

@@ -18,12 +18,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from tributary.arrow import checksum as checksum_rows
-from tributary.config import TableConfig
+from tributary.config.models import TableConfig
 from tributary.ingest import TableLoad
 from tributary.landing.manifest import CursorType, decode_cursor
 from tributary.slices import Slice
 from tributary.sources import Profile, ProfilingSource, SourceReader, Window, cursor_conditions
-from tributary.warehouse import STATE_SCHEMA, LoadOutcome, LoadTarget, SqlWarehouse, quote_ident
+from tributary.warehouse import STATE_SCHEMA, LoadOutcome, LoadTarget, Warehouse, quote_ident
 
 EXAMPLES = 5  # duplicate keys shown in a failed uniqueness check
 DUPLICATE_EXAMPLES = 10  # keys the source holds more than once, shown by reconciliation
@@ -93,7 +93,7 @@ def window_predicate(window: Window) -> str | None:
 
 
 def warehouse_profile(
-    warehouse: SqlWarehouse, target: LoadTarget, window: Window, *, checksum: list[str]
+    warehouse: Warehouse, target: LoadTarget, window: Window, *, checksum: list[str]
 ) -> Profile:
     predicate = window_predicate(window)
     where = f" where {predicate}" if predicate else ""
@@ -114,7 +114,7 @@ def reconcile(
     load: TableLoad,
     *,
     source: SourceReader | None,
-    warehouse: SqlWarehouse,
+    warehouse: Warehouse,
     target: LoadTarget,
 ) -> CheckOutcome:
     """The load's window in the source and in the warehouse must hold the same rows: the same
@@ -198,7 +198,7 @@ def reconcile(
     )
 
 
-def duplicate_keys(warehouse: SqlWarehouse, target: LoadTarget) -> CheckOutcome:
+def duplicate_keys(warehouse: Warehouse, target: LoadTarget) -> CheckOutcome:
     """No two rows of the load's table (or slice) share a primary key."""
     keys = ", ".join(quote_ident(key) for key in target.primary_key)
     where = f" where {target.where.table_predicate()}" if target.where else ""
@@ -247,7 +247,7 @@ def schema_drift(outcome: LoadOutcome) -> CheckOutcome:
 
 
 def freshness(
-    warehouse: SqlWarehouse,
+    warehouse: Warehouse,
     target: LoadTarget,
     *,
     max_load_age: timedelta,

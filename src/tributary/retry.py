@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from pydantic import ValidationError
 
-from tributary.config import ConfigError
+from tributary.config.loader import ConfigError
 from tributary.errors import SchemaDriftError
 
 # What drivers, object stores and APIs say when trying again later can succeed.

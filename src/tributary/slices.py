@@ -7,12 +7,14 @@ table's column when the load replaces that part of the table (`_tenant_id` for t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from tributary.config import TableConfig, Tenant
+if TYPE_CHECKING:
+    # Not at run time: the warehouse, which config.models names the backends of, uses slices.
+    from tributary.config.models import TableConfig, Tenant
 
 TENANT_COLUMN = "_tenant_id"
 

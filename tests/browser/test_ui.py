@@ -27,8 +27,7 @@ from tests.conftest import (
     local_dagster_home,
     require_service,
 )
-from tributary.config import load_project
-from tributary.config.loader import PROJECT_ROOT
+from tributary.config.loader import PROJECT_ROOT, load_project
 from tributary.defs import build_definitions
 from tributary.demo import generate_demo_sources
 

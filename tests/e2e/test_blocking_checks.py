@@ -9,9 +9,9 @@ import dagster as dg
 import duckdb
 import pytest
 
-from tributary.config import ProjectConfig
+from tributary.config.loader import ProjectConfig
 from tributary.defs import build_definitions
-from tributary.warehouse.base import SqlWarehouse
+from tributary.warehouse.base import Warehouse
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +45,7 @@ def check(result: dg.ExecuteInProcessResult, asset: dg.AssetKey, name: str):
 
 
 def relations(project: ProjectConfig) -> set[str]:
-    with duckdb.connect(str(project.warehouse_path), read_only=True) as con:
+    with duckdb.connect(project.warehouse.path, read_only=True) as con:
         rows = con.execute("select table_schema, table_name from information_schema.tables")
         return {f"{schema}.{name}" for schema, name in rows.fetchall()}
 
@@ -53,14 +53,14 @@ def relations(project: ProjectConfig) -> set[str]:
 def test_a_dropped_row_fails_reconciliation_and_nothing_downstream_builds(
     demo_project: ProjectConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = SqlWarehouse.rows_to_write
+    original = Warehouse.rows_to_write
 
     def losing_one_row(self, tables, columns) -> str:
         """A loader bug: what the load writes is one row short of what it staged (the DuckDB
         load stages a view of the landed files, so the bug sits where every load writes)."""
         return f"(select * from {original(self, tables, columns)} offset 1) as one_row_short"
 
-    monkeypatch.setattr(SqlWarehouse, "rows_to_write", losing_one_row)
+    monkeypatch.setattr(Warehouse, "rows_to_write", losing_one_row)
     defs = build_definitions(demo_project)
     result = run(defs, [CUSTOMERS, STG_CUSTOMERS, DIM_CUSTOMER, EXPORT_DIM_CUSTOMER])
 
@@ -80,7 +80,7 @@ def test_a_dropped_row_fails_reconciliation_and_nothing_downstream_builds(
     assert not (Path(demo_project.exports_url) / "dim_customer").exists()
 
     # The bug fixed, the next run converges and builds everything.
-    monkeypatch.setattr(SqlWarehouse, "rows_to_write", original)
+    monkeypatch.setattr(Warehouse, "rows_to_write", original)
     rerun = run(defs, [CUSTOMERS, STG_CUSTOMERS, DIM_CUSTOMER, EXPORT_DIM_CUSTOMER])
     assert rerun.success
     assert check(rerun, CUSTOMERS, "reconciliation").passed
@@ -101,7 +101,7 @@ def test_a_failing_error_severity_dbt_test_blocks_the_export(demo_project: Proje
     assert run(defs, [CUSTOMERS, orders]).success
 
     # A bad row written into the raw table behind the loader's back: an order with no amount.
-    with duckdb.connect(str(demo_project.warehouse_path)) as con:
+    with duckdb.connect(demo_project.warehouse.path) as con:
         con.execute(
             "insert into raw_erp.sales_orders (change_id, operation, order_id, customer_id, "
             "order_date, amount, status, changed_at, _load_id, _deleted) "

@@ -14,7 +14,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from tributary.config import ProjectConfig, load_project
+from tributary.config.loader import ProjectConfig, load_project
 from tributary.defs import build_definitions
 from tributary.demo.salesforce import DEMO_FIXTURES
 from tributary.demo.sources import UNKNOWN_CUSTOMER_ID, generate_demo_sources, timestamp
@@ -35,7 +35,7 @@ def materialize(defs: dg.Definitions, selection: list[dg.AssetKey] | None = None
 
 
 def warehouse_rows(project: ProjectConfig, sql: str) -> list[tuple]:
-    with duckdb.connect(str(project.warehouse_path), read_only=True) as con:
+    with duckdb.connect(project.warehouse.path, read_only=True) as con:
         return con.execute(sql).fetchall()
 
 

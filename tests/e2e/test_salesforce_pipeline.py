@@ -14,7 +14,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from tributary.config import load_project
+from tributary.config.loader import load_project
 from tributary.defs import build_definitions
 from tributary.demo import generate_demo_sources
 

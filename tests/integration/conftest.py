@@ -100,7 +100,8 @@ def role_prefix(postgres) -> Iterator[str]:
 def warehouse(request, tmp_path):
     """Each SQL warehouse that runs here: the embedded DuckDB file, and a fresh PostgreSQL
     database."""
-    from tributary.warehouse import DuckDBWarehouse, PostgresWarehouse
+    from tributary.warehouse.duckdb.warehouse import DuckDBWarehouse
+    from tributary.warehouse.postgres.warehouse import PostgresWarehouse
 
     if request.param == "duckdb":
         with DuckDBWarehouse(tmp_path / "warehouse.duckdb") as duck:

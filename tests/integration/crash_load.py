@@ -11,11 +11,12 @@ import sys
 
 from sqlalchemy.engine import make_url
 
-from tributary.config import SourceConfig, TableConfig
+from tributary.config.models import SourceConfig, TableConfig
 from tributary.ingest import ingest_table
 from tributary.landing import LandingStore
 from tributary.sources import SqlSource
-from tributary.warehouse import PostgresWarehouse, SqlWarehouse
+from tributary.warehouse import Warehouse
+from tributary.warehouse.postgres.warehouse import PostgresWarehouse
 
 ORDERS = TableConfig(name="orders", primary_key=["id"], cursor="updated_at", mode="incremental")
 
@@ -35,7 +36,7 @@ def main(source_url: str, conninfo: str, landing: str, kill_point: str) -> None:
     if kill_point == "after_landing":
         die_after(LandingStore, "land")
     elif kill_point == "during_load":
-        die_after(SqlWarehouse, "merge")
+        die_after(Warehouse, "merge")
     url = make_url(source_url)
     source = SourceConfig(
         name="shop", kind="mysql", connection={"url": source_url}, tables=[ORDERS]

@@ -16,8 +16,10 @@ import sys
 
 from tributary import ingest
 from tributary.landing import LandingStore
-from tributary.warehouse import DuckDBWarehouse, PostgresWarehouse, SqlWarehouse
+from tributary.warehouse import Warehouse
 from tributary.warehouse.base import STATE_SCHEMA
+from tributary.warehouse.duckdb.warehouse import DuckDBWarehouse
+from tributary.warehouse.postgres.warehouse import PostgresWarehouse
 
 
 def die() -> None:
@@ -54,7 +56,7 @@ def install(point: str) -> None:
     elif point == "land":
         die_after(LandingStore, "land")
     elif point == "load":
-        die_after(SqlWarehouse, "merge")
+        die_after(Warehouse, "merge")
     elif point == "commit":
         for backend in (DuckDBWarehouse, PostgresWarehouse):
             die_after(

@@ -15,16 +15,17 @@ import pytest
 import yaml
 from psycopg import errors
 
-from tributary.config import TeamsConfig, load_project
+from tributary.config.loader import load_project
+from tributary.config.models import TeamsConfig
 from tributary.defs import build_definitions
 from tributary.defs.access import ACCESS_KEY
-from tributary.warehouse import PostgresWarehouse
 from tributary.warehouse.access import (
     PostgresAccess,
     RedshiftAccess,
     apply_access,
     desired_access,
 )
+from tributary.warehouse.postgres.warehouse import PostgresWarehouse
 
 from ..conftest import CONFIG_DIR
 

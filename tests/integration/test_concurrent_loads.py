@@ -20,12 +20,12 @@ import pytest
 import yaml
 
 from tests.conftest import local_dagster_home, wait_for
-from tributary.config import SourceConfig, TableConfig
 from tributary.config.loader import CONFIG_DIR_ENV, PROJECT_ROOT, STATE_DIR_ENV
+from tributary.config.models import SourceConfig, TableConfig
 from tributary.ingest import ingest_table, load_target
 from tributary.landing import LandingStore
 from tributary.sources import SqlSource
-from tributary.warehouse import PostgresWarehouse
+from tributary.warehouse.postgres.warehouse import PostgresWarehouse
 
 from .conftest import run_sql
 

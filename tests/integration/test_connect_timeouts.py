@@ -19,18 +19,14 @@ import dagster as dg
 import pytest
 import requests
 
-from tributary.config import (
-    ConnectionConfig,
-    SalesforceConfig,
-    SourceConfig,
-    TableConfig,
-    load_project,
-)
+from tributary.config.common import ConnectionConfig
+from tributary.config.loader import load_project
+from tributary.config.models import SalesforceConfig, SourceConfig, TableConfig
 from tributary.connection import secret_forms
 from tributary.defs import build_definitions
 from tributary.retry import is_transient
 from tributary.sources import SalesforceSource, open_source
-from tributary.warehouse import open_warehouse
+from tributary.warehouse.registry import WAREHOUSE_SETTINGS
 
 from ..conftest import free_port
 from ..unit.test_automation import edit_yaml
@@ -120,7 +116,13 @@ def test_warehouse_that_never_answers_fails_within_its_timeout(
 ) -> None:
     monkeypatch.setenv(URL_ENV, down_url("postgresql", silent_port))
     connection = ConnectionConfig(url_env=URL_ENV, connect_timeout=TIMEOUT)
-    warehouse = open_warehouse(target, connection=connection)
+    arn = "arn:aws:iam::123456789012:role/copy"
+    backend = WAREHOUSE_SETTINGS.validate_python(
+        {"target": target, "connection": connection, "iam_role": arn}
+        if target == "redshift"
+        else {"target": target, "connection": connection}
+    )
+    warehouse = backend.open()
     started = time.monotonic()
     with pytest.raises(Exception) as raised:
         warehouse.query("select 1")

@@ -13,7 +13,7 @@ import duckdb
 import yaml
 
 from tests.conftest import background_process, local_dagster_home, wait_for
-from tributary.config import load_project
+from tributary.config.loader import load_project
 from tributary.demo import generate_demo_sources
 
 DAEMON = Path(sys.executable).parent / "dagster-daemon"
@@ -77,7 +77,7 @@ def test_daemon_ticks_a_schedule_and_logs_the_run(config_dir, state_dir, tmp_pat
 
         rows = wait_for(
             "the run's row in _tributary.run_log",
-            lambda: run_log_rows(project.warehouse_path, run.run_id),
+            lambda: run_log_rows(project.warehouse.path, run.run_id),
             timeout=90,
         )
         [(asset_key, status, rows_loaded)] = rows

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import psycopg
 
-from tributary.config import SourceConfig, TableConfig
+from tributary.config.models import SourceConfig, TableConfig
 from tributary.ingest import ingest_table
 from tributary.landing import LandingStore
 from tributary.sources import SqlSource
-from tributary.warehouse import PostgresWarehouse, Warehouse
+from tributary.warehouse import Warehouse
+from tributary.warehouse.postgres.warehouse import PostgresWarehouse
 
 from .conftest import run_sql
 

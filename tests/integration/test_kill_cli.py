@@ -28,7 +28,7 @@ import yaml
 
 from tests.conftest import background_process, local_dagster_home, wait_for
 from tributary.arrow import checksum
-from tributary.config import load_project
+from tributary.config.loader import load_project
 from tributary.defs.resources import LandingStoreResource, WarehouseResource
 from tributary.ingest import ingest_table
 from tributary.sources import open_source

@@ -14,7 +14,8 @@ import pytest
 import yaml
 from sqlalchemy.engine import make_url
 
-from tributary.config import SourceConfig, TableConfig, load_project
+from tributary.config.loader import load_project
+from tributary.config.models import SourceConfig, TableConfig
 from tributary.defs import build_definitions
 from tributary.defs.ingest import raw_asset_key
 from tributary.demo import generate_demo_sources
@@ -22,7 +23,7 @@ from tributary.ingest import ingest_table
 from tributary.landing import LandingStore, LoadReferences, Retention
 from tributary.sources import SqlSource
 from tributary.storage import s3_filesystem
-from tributary.warehouse import DuckDBWarehouse
+from tributary.warehouse.duckdb.warehouse import DuckDBWarehouse
 
 NOW = datetime(2024, 6, 30, 12, 0, 0, tzinfo=UTC)
 
@@ -244,7 +245,7 @@ def test_raw_asset_reports_removed_folders_on_s3(s3, config_dir, state_dir) -> N
 
     # First load: the killed run's folder; second: the first load's folder.
     assert removed == [1, 1]
-    with duckdb.connect(str(project.warehouse_path), read_only=True) as con:
+    with duckdb.connect(project.warehouse.path, read_only=True) as con:
         # the last committed (two load ids of one second do not sort by time)
         [(newest,)] = con.execute(
             "select load_id from _tributary.loads order by finished_at desc limit 1"

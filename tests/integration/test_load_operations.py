@@ -10,7 +10,8 @@ import dagster as dg
 import pytest
 import yaml
 
-from tributary.config import SourceConfig, TableConfig, load_project
+from tributary.config.loader import load_project
+from tributary.config.models import SourceConfig, TableConfig
 from tributary.defs import build_definitions
 from tributary.errors import NullCursorError, SchemaDriftError
 from tributary.ingest import NULL_CURSOR_EXCLUDED, ingest_table, load_target

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pyarrow as pa
 
-from tributary.config import TableConfig
+from tributary.config.models import TableConfig
 from tributary.sources import SqlSource
 from tributary.sources.types import ZERO_DATES_COUNTER
 

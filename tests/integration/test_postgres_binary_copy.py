@@ -10,7 +10,8 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-from tributary.warehouse import PostgresWarehouse, pg_binary
+from tributary.warehouse.postgres import binary as pg_binary
+from tributary.warehouse.postgres.warehouse import PostgresWarehouse
 
 UTC = dt.UTC
 EDGES = [  # (Arrow type, values): extremes, zero, negatives, NULL

@@ -12,12 +12,12 @@ import pyarrow as pa
 import pytest
 
 from tests.integration.conftest import BatchesReader
-from tributary.config import SourceConfig, TableConfig
+from tributary.config.models import SourceConfig, TableConfig
 from tributary.errors import SourceError
 from tributary.ingest import ingest_table
 from tributary.landing import LandingStore
-from tributary.warehouse import PostgresWarehouse
 from tributary.warehouse.base import STATE_SCHEMA
+from tributary.warehouse.postgres.warehouse import PostgresWarehouse
 
 pytestmark = pytest.mark.integration
 

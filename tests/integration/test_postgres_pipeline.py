@@ -9,7 +9,7 @@ import dagster as dg
 import psycopg
 import yaml
 
-from tributary.config import load_project
+from tributary.config.loader import load_project
 from tributary.defs import build_definitions
 from tributary.demo import generate_demo_sources
 

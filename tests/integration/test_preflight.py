@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tributary.cli import main
-from tributary.config import load_project
+from tributary.config.loader import load_project
 from tributary.connection import secret_forms
 from tributary.defs.preflight import build_preflight_job
 

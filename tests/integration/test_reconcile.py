@@ -12,13 +12,15 @@ import psycopg
 import pytest
 import yaml
 
-from tributary.config import SourceConfig, TableConfig, load_project
+from tributary.config.loader import load_project
+from tributary.config.models import SourceConfig, TableConfig
 from tributary.defs import build_definitions
 from tributary.ingest import ingest_table, load_target
 from tributary.landing import LandingStore
 from tributary.reconcile import duplicate_keys, freshness, reconcile
 from tributary.sources import SqlSource
-from tributary.warehouse import DuckDBWarehouse, PostgresWarehouse
+from tributary.warehouse.duckdb.warehouse import DuckDBWarehouse
+from tributary.warehouse.postgres.warehouse import PostgresWarehouse
 
 from ..conftest import CONFIG_DIR
 from .conftest import run_sql

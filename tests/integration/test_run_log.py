@@ -13,7 +13,7 @@ import psycopg
 import pytest
 import yaml
 
-from tributary.config import ProjectConfig, load_project
+from tributary.config.loader import ProjectConfig, load_project
 from tributary.defs import build_definitions
 from tributary.defs.resources import WarehouseResource
 from tributary.demo import generate_demo_sources
@@ -36,7 +36,7 @@ def project(request, config_dir: Path, state_dir: Path) -> ProjectConfig:
 
 def warehouse_rows(project: ProjectConfig, sql: str) -> list[tuple]:
     if project.platform.warehouse.target == "duckdb":
-        with duckdb.connect(str(project.warehouse_path), read_only=True) as con:
+        with duckdb.connect(project.warehouse.path, read_only=True) as con:
             return con.execute(sql).fetchall()
     with psycopg.connect(project.platform.warehouse.connection.url) as con:
         return con.execute(sql).fetchall()

@@ -21,14 +21,15 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from tributary.config import load_project
+from tributary.config.loader import load_project
 from tributary.defs import build_definitions
 from tributary.defs.ingest import raw_asset_key
 from tributary.demo import generate_demo_sources
 from tributary.ingest import with_load_columns
 from tributary.landing import COPY_MANIFEST, LandingStore
 from tributary.storage import s3_filesystem
-from tributary.warehouse import LoadTarget, RedshiftWarehouse
+from tributary.warehouse import LoadTarget
+from tributary.warehouse.redshift.warehouse import RedshiftWarehouse
 
 IAM_ROLE = "arn:aws:iam::123456789012:role/tributary-copy"
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -418,6 +419,6 @@ def test_raw_asset_lands_on_s3_configured_in_platform_yaml(s3, config_dir, state
     landing = LandingStore(f"s3://{bucket}/landing", fs=s3_filesystem(endpoint_url=endpoint))
     manifest = landing.read_manifest(landing_path.removeprefix("s3://"))
     assert manifest.row_count == metadata["rows_loaded"].value > 0
-    with duckdb.connect(str(project.warehouse_path), read_only=True) as con:
+    with duckdb.connect(project.warehouse.path, read_only=True) as con:
         [(rows,)] = con.execute("select count(*) from raw_ops.products").fetchall()
     assert rows == manifest.row_count

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tributary.config import SalesforceConfig, TableConfig
+from tributary.config.models import SalesforceConfig, TableConfig
 from tributary.retry import is_transient
 from tributary.sources import SalesforceSource, SourceError
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tributary.config import SourceConfig
+from tributary.config.models import SourceConfig
 from tributary.ingest import ingest_table
 from tributary.landing import LandingStore
 from tributary.sources import ApiFloorReached, SalesforceSource
-from tributary.warehouse import DuckDBWarehouse
+from tributary.warehouse.duckdb.warehouse import DuckDBWarehouse
 
 from ..salesforce_fake import FakeSalesforce
 

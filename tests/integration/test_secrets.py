@@ -18,8 +18,7 @@ import pytest
 import yaml
 from dagster_shared.serdes import serialize_value
 
-from tributary.config import load_project
-from tributary.config.loader import PROJECT_ROOT
+from tributary.config.loader import PROJECT_ROOT, load_project
 from tributary.connection import secret_forms
 from tributary.defs import build_definitions
 from tributary.demo import generate_demo_sources

@@ -17,7 +17,7 @@ import duckdb
 import pytest
 import yaml
 
-from tributary.config import load_project
+from tributary.config.loader import load_project
 from tributary.defs import build_definitions
 
 from ..conftest import CONFIG_DIR
@@ -152,7 +152,7 @@ def test_legacy_mariadb_erp_mapped_by_view_and_query_builds_exact_marts(
     revenue = {c[0] for c in customers if c[2] and c[2].strip().lower() in REVENUE_CITIES}
     assert 0 < len(live) < len(latest) and revenue and any(c[3] not in known for c in live)
 
-    with duckdb.connect(str(project.warehouse_path), read_only=True) as warehouse:
+    with duckdb.connect(project.warehouse.path, read_only=True) as warehouse:
         dim = warehouse.execute(
             "select count(*), count(customer_id), "
             "list(customer_id order by customer_id) filter (where revenue_flag = 'Y') "

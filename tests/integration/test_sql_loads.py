@@ -9,13 +9,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tributary.config import SourceConfig, TableConfig, Tenant
+from tributary.config.models import SourceConfig, TableConfig, Tenant
 from tributary.errors import SchemaDriftError
 from tributary.ingest import ingest_table
 from tributary.landing import LandingStore
 from tributary.slices import partition_keys, slice_for
 from tributary.sources import SqlSource
-from tributary.warehouse import PostgresWarehouse, Warehouse
+from tributary.warehouse import Warehouse
+from tributary.warehouse.postgres.warehouse import PostgresWarehouse
 
 from .conftest import run_sql
 

@@ -19,8 +19,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from tributary.config import ProjectConfig, load_project
-from tributary.config.loader import PROJECT_ROOT
+from tributary.config.loader import PROJECT_ROOT, ProjectConfig, load_project
 from tributary.defs import build_definitions
 from tributary.defs.resources import WarehouseResource
 from tributary.demo import generate_demo_sources

@@ -13,13 +13,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.integration.conftest import BatchesReader
-from tributary.config import SourceConfig, TableConfig
+from tributary.config.models import SourceConfig, TableConfig
 from tributary.errors import SourceError
 from tributary.ingest import ingest_table, load_target
 from tributary.landing import LandingStore
 from tributary.landing.store import MANIFEST
-from tributary.warehouse import PostgresWarehouse
 from tributary.warehouse.base import STATE_SCHEMA
+from tributary.warehouse.postgres.warehouse import PostgresWarehouse
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,8 @@ import dagster as dg
 import pytest
 import yaml
 
-from tributary.config import ConfigError, TeamsConfig, load_project
+from tributary.config.loader import ConfigError, load_project
+from tributary.config.models import TeamsConfig
 from tributary.defs import build_definitions
 from tributary.warehouse.access import RedshiftAccess, desired_access
 

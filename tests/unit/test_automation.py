@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 import tributary.defs.ingest
-from tributary.config import ConfigError, ProjectConfig, load_project
+from tributary.config.loader import ConfigError, ProjectConfig, load_project
 from tributary.defs import build_definitions
 from tributary.defs.resources import LandingStoreResource
 from tributary.demo import generate_demo_sources
@@ -249,7 +249,7 @@ def test_inbox_sensor_loads_each_dropped_manifest_exactly_once(project: ProjectC
         instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success
-    with duckdb.connect(str(project.warehouse_path), read_only=True) as con:
+    with duckdb.connect(project.warehouse.path, read_only=True) as con:
         rows = con.execute(
             "select customer_id, name, _load_id from raw_erp.customers order by customer_id"
         ).fetchall()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tributary.config import ConfigError, load_project
+from tributary.config.loader import ConfigError, load_project
 
 
 def write_source(config_dir: Path, name: str, source: dict) -> Path:

@@ -15,7 +15,7 @@ import pytest
 from dbt import version as dbt_version
 from packaging.version import Version
 
-from tributary.config import ProjectConfig
+from tributary.config.loader import ProjectConfig
 from tributary.defs import build_definitions
 from tributary.defs.transform import (
     DBT_EXECUTABLE,
@@ -23,7 +23,7 @@ from tributary.defs.transform import (
     dbt_project,
     load_manifest,
 )
-from tributary.warehouse import DuckDBWarehouse
+from tributary.warehouse.duckdb.warehouse import DuckDBWarehouse
 
 SNAPSHOT = Path(__file__).parents[1] / "snapshots" / "asset_graph.json"
 
@@ -48,7 +48,7 @@ def no_connections(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_guard_catches_a_connection(demo_project: ProjectConfig, no_connections) -> None:
     with pytest.raises(ConnectionAttempted):
-        _ = DuckDBWarehouse(demo_project.warehouse_path).con
+        _ = DuckDBWarehouse(demo_project.warehouse.path).con
 
 
 def test_loading_definitions_opens_no_connection(
@@ -57,7 +57,7 @@ def test_loading_definitions_opens_no_connection(
     defs = build_definitions(demo_project)
     assert len(list(defs.resolve_asset_graph().get_all_asset_keys())) > 10
     assert defs.get_job_def("preflight").graph.node_names() == ["preflight_check"]
-    assert not demo_project.warehouse_path.exists()
+    assert not Path(demo_project.warehouse.path).exists()
 
 
 def describe_graph(defs: dg.Definitions) -> dict:

@@ -17,7 +17,8 @@ import pytest
 
 from tributary.landing import Manifest
 from tributary.slices import Slice
-from tributary.warehouse import DuckDBWarehouse, LoadTarget
+from tributary.warehouse import LoadTarget
+from tributary.warehouse.duckdb.warehouse import DuckDBWarehouse
 
 ROWS = 200_000  # two row groups
 BATCH_ROWS = 50_000

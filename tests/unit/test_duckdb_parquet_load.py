@@ -15,8 +15,13 @@ import pyarrow as pa
 import pytest
 
 from tributary.landing import LandingStore, Manifest
-from tributary.warehouse import DuckDBWarehouse, LoadTarget
-from tributary.warehouse.duckdb import LOAD_MEMORY_LIMIT, LOAD_THREADS, local_parts
+from tributary.warehouse import LoadTarget
+from tributary.warehouse.duckdb.warehouse import (
+    LOAD_MEMORY_LIMIT,
+    LOAD_THREADS,
+    DuckDBWarehouse,
+    local_parts,
+)
 
 EXTRACTED = datetime(2024, 5, 1, tzinfo=UTC)
 TARGET = LoadTarget("shop", "orders", "full", primary_key=("id",))

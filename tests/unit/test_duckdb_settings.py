@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tributary.config import ConfigError, load_project
-from tributary.config.loader import PROJECT_ROOT
+from tributary.config.loader import PROJECT_ROOT, ConfigError, load_project
 from tributary.defs.resources import WarehouseResource
 
 DBT = Path(sys.executable).parent / "dbt"
@@ -53,10 +52,10 @@ def test_the_settings_reach_the_load_connection(config_dir: Path, state_dir: Pat
 def test_unset_keeps_duckdb_defaults(config_dir: Path, state_dir: Path) -> None:
     write_warehouse(config_dir)
     resource = WarehouseResource.from_project(load_project(config_dir))
-    assert resource.duckdb_memory_limit is resource.duckdb_temp_directory is None
+    assert set(resource.settings) == {"path"}  # no memory_limit, no temp_directory
     with resource.open() as warehouse:
         [(_, temp_directory)] = warehouse.query(SETTINGS_SQL)
-    assert temp_directory == f"{resource.duckdb_path}.tmp"
+    assert temp_directory == f"{resource.settings['path']}.tmp"
 
 
 def dbt_settings(env: dict[str, str], tmp_path: Path) -> tuple[str, str]:

@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from tributary.config import ConfigError, ExportConfig, load_project
-from tributary.config.models import _check_frequency
+from tributary.config.loader import ConfigError, load_project
+from tributary.config.models import ExportConfig, _check_frequency
 from tributary.exports import ExportError, ExportStore, FileFormat
 from tributary.exports.query import export_sql, partition_sql, sql_literal
 

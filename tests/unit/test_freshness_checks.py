@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from tributary.config import ProjectConfig
+from tributary.config.loader import ProjectConfig
 from tributary.defs import build_definitions
 
 CUSTOMERS = dg.AssetKey(["raw", "erp", "customers"])

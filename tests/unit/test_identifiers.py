@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tributary.config import ConfigError, load_project
+from tributary.config.loader import ConfigError, load_project
 from tributary.slices import Slice
 from tributary.warehouse import quote_ident
 from tributary.warehouse.base import placeholders_as_format

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tributary.config import ConfigError, load_project, loader
-from tributary.config.loader import PROJECT_ROOT
+from tributary.config import loader
+from tributary.config.loader import PROJECT_ROOT, ConfigError, load_project
 from tributary.defs import transform
 from tributary.defs.transform import dbt_project, parse_env
 

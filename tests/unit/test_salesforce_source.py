@@ -13,7 +13,8 @@ import pyarrow as pa
 import pytest
 import yaml
 
-from tributary.config import ConfigError, SalesforceConfig, TableConfig, load_project
+from tributary.config.loader import ConfigError, load_project
+from tributary.config.models import SalesforceConfig, TableConfig
 from tributary.demo.salesforce import SalesforceApi, replay_session
 from tributary.ingest import with_load_columns
 from tributary.sources import SalesforceSource, SourceError

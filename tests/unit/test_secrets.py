@@ -11,13 +11,13 @@ import yaml
 from psycopg.conninfo import conninfo_to_dict
 from sqlalchemy.engine import make_url
 
-from tributary.config import ConnectionConfig, load_project
-from tributary.config.loader import PROJECT_ROOT
+from tributary.config.common import ConnectionConfig
+from tributary.config.loader import PROJECT_ROOT, load_project
 from tributary.connection import redact, resolve_url
 from tributary.defs import build_definitions
 from tributary.defs.resources import WarehouseResource
 from tributary.errors import SourceError
-from tributary.warehouse.postgres import conninfo
+from tributary.warehouse.postgres.warehouse import conninfo
 
 SECRET_WORDS = ("password", "passwd", "secret", "token", "credential", "private_key", "api_key")
 PASSWORD = "p@ss/w%rd: 'x'"
@@ -31,6 +31,17 @@ def postgres_config(config_dir: Path) -> Path:
     }
     (config_dir / "platform.yaml").write_text(yaml.safe_dump(platform))
     return config_dir
+
+
+def settings(values: dict, *, prefix: str) -> list[tuple[str, object]]:
+    """Every (dotted key, value) of a resource's configuration, nested settings included."""
+    found = []
+    for key, value in values.items():
+        if isinstance(value, dict):
+            found += settings(value, prefix=f"{prefix}.{key}")
+        else:
+            found.append((f"{prefix}.{key}", value))
+    return found
 
 
 @pytest.mark.parametrize("warehouse", ["duckdb", "postgres"])
@@ -47,16 +58,17 @@ def test_resources_take_secrets_only_from_the_environment(
     for name, resource in (defs.resources or {}).items():
         if not isinstance(resource, dg.ConfigurableResource):
             continue
-        for field in type(resource).model_fields:
-            value = getattr(resource, field)
+        fields = {field: getattr(resource, field) for field in type(resource).model_fields}
+        for field, value in settings(fields, prefix=name):
             if value is None or isinstance(value, dg.EnvVar):
                 continue
-            if any(word in field.lower() for word in SECRET_WORDS):
-                assert field.endswith("_env"), f"{name}.{field} holds a secret value"
-                assert str(value).isupper(), f"{name}.{field} should name an env variable"
+            key = field.rsplit(".", 1)[-1]
+            if any(word in key.lower() for word in SECRET_WORDS):
+                assert key.endswith("_env"), f"{field} holds a secret value"
+                assert str(value).isupper(), f"{field} should name an env variable"
                 checked += 1
-            if field.endswith("url") and isinstance(value, str) and "://" in value:
-                assert make_url(value).password is None, f"{name}.{field} holds a password"
+            if key.endswith("url") and isinstance(value, str) and "://" in value:
+                assert make_url(value).password is None, f"{field} holds a password"
     assert checked == (1 if warehouse == "postgres" else 0)
 
 
@@ -81,7 +93,10 @@ def test_an_unparseable_url_in_the_environment_is_not_quoted(monkeypatch) -> Non
 def test_dbt_gets_the_warehouse_password_as_a_dbt_secret(monkeypatch) -> None:
     monkeypatch.setenv("DW_PASSWORD", PASSWORD)
     resource = WarehouseResource(
-        target="postgres", url="postgresql://loader@db:5432/dw", password_env="DW_PASSWORD"
+        target="postgres",
+        settings={
+            "connection": {"url": "postgresql://loader@db:5432/dw", "password_env": "DW_PASSWORD"}
+        },
     )
     env = resource.dbt_env()
     # dbt only accepts DBT_ENV_SECRET_* variables in profiles.yml, and scrubs them from logs

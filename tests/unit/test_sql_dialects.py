@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 from sqlalchemy.engine import make_url
 
-from tributary.config import TableConfig, Tenant
+from tributary.config.models import TableConfig, Tenant
 from tributary.errors import SourceError
 from tributary.slices import slice_for
 from tributary.sources import SqlSource

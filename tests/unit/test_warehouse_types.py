@@ -8,7 +8,8 @@ import pyarrow as pa
 import pytest
 
 from tributary.sources.types import SourceColumn, normalize
-from tributary.warehouse import PostgresWarehouse, RedshiftWarehouse
+from tributary.warehouse.postgres.warehouse import PostgresWarehouse
+from tributary.warehouse.redshift.warehouse import RedshiftWarehouse
 
 REDSHIFT = RedshiftWarehouse(lambda: None, iam_role="arn:aws:iam::123456789012:role/copy")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TypeVar
 
@@ -18,6 +19,7 @@ from tributary.config.models import (
     TeamsConfig,
     TenantsConfig,
 )
+from tributary.warehouse.backend import WarehouseBackend
 
 # The repository this package is imported from when it runs from a checkout (make install's
 # editable install, the tests): its assets_config/ and dbt_project/ are the defaults there.
@@ -63,19 +65,10 @@ class ProjectConfig:
             return location
         return str((self.state_dir / location).resolve())
 
-    @property
-    def warehouse_path(self) -> Path | None:
-        """The DuckDB file, for the embedded warehouse."""
-        warehouse = self.platform.warehouse
-        return Path(self.resolve_location(warehouse.path)) if warehouse.target == "duckdb" else None
-
-    @property
-    def duckdb_temp_directory(self) -> Path | None:
-        """Where the embedded warehouse spills beyond its memory limit, if configured."""
-        warehouse = self.platform.warehouse
-        if warehouse.target != "duckdb" or warehouse.temp_directory is None:
-            return None
-        return Path(self.resolve_location(warehouse.temp_directory))
+    @cached_property
+    def warehouse(self) -> WarehouseBackend:
+        """platform.yaml's warehouse settings as runs use them (paths resolved)."""
+        return self.platform.warehouse.for_project(self)
 
     @property
     def landing_url(self) -> str:

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -22,17 +21,21 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
+from tributary.config.common import (
+    DEFAULT_CONNECT_TIMEOUT,
+    ConnectionConfig,
+    EnvVarName,
+    StrictModel,
+    reject_literal_secrets,
+)
 from tributary.landing.retention import DEFAULT_DAYS
+from tributary.warehouse.registry import DEFAULT_WAREHOUSE, WarehouseConfig
 
 # Names that become warehouse schemas, tables, columns, roles or asset keys: plain identifiers
 # only, so that they read the same in every dialect. They are quoted wherever they are used too.
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 IDENTIFIER_MAX = 63  # PostgreSQL's limit (Redshift's is 127)
-# Seconds. 3 attempts at a silent server, with the default backoff (1 s, 2 s), stay under 30 s.
-DEFAULT_CONNECT_TIMEOUT = 8.0
 
 
 def _check_identifier(value: str) -> str:
@@ -47,8 +50,6 @@ def _check_identifier(value: str) -> str:
 
 
 Identifier = Annotated[str, AfterValidator(_check_identifier)]
-EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")]
-
 SourceKind = Literal["mysql", "sqlserver", "oracle", "postgres", "sqlite", "salesforce"]
 LoadMode = Literal["full", "incremental"]
 # What an incremental load does with rows whose cursor is NULL (dlt's on_cursor_value_missing).
@@ -58,28 +59,8 @@ NullCursor = Literal["fail", "include", "exclude"]
 # freeze fails the load before it writes anything.
 SchemaContract = Literal["evolve", "freeze"]
 FREQUENCIES = ("hourly", "daily", "weekly")
-SECRET_KEYS = (
-    "password", "passwd", "pwd", "secret", "token", "api_key", "security_token",
-    "client_secret", "session_id", "access_token",
-)  # fmt: skip
 DURATION = re.compile(r"^(\d+)\s*([smhd])$")
 DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _reject_literal_secrets(data: object, *, instead: str) -> object:
-    """A key such as `password:` holding the secret itself is refused, without echoing it."""
-    if isinstance(data, dict):
-        for key in data:
-            if str(key).lower() in SECRET_KEYS:
-                raise ValueError(
-                    f"'{key}' is a literal secret; expected the name of an environment "
-                    f"variable in '{key}_env'{instead}"
-                )
-    return data
 
 
 class StoreConfig(StrictModel):
@@ -130,56 +111,6 @@ class ExportStoreConfig(StoreConfig):
         if "://" in url and not url.startswith(("gs://", "gcs://", "file://")):
             raise ValueError("expected a folder, file:// or gs://bucket/prefix URL")
         return url
-
-
-class ConnectionConfig(StrictModel):
-    """Where a source lives. Secrets only ever come from the environment."""
-
-    url_env: EnvVarName | None = Field(
-        None, description="environment variable holding the full connection URL"
-    )
-    url: str | None = Field(
-        None,
-        description="URL without a password, used when url_env is unset; {state_dir} expands",
-    )
-    password_env: EnvVarName | None = Field(
-        None, description="environment variable holding the password to add to `url`"
-    )
-    connect_timeout: float = Field(
-        DEFAULT_CONNECT_TIMEOUT,
-        gt=0,
-        le=600,
-        description="seconds one attempt waits for the server to accept and answer a connection",
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_literal_secrets(cls, data: object) -> object:
-        return _reject_literal_secrets(data, instead=" (or the whole URL in 'url_env')")
-
-    @field_validator("url")
-    @classmethod
-    def _url_without_password(cls, url: str | None) -> str | None:
-        if url is None:
-            return url
-        try:
-            parsed = make_url(url)
-        except ArgumentError as exc:
-            raise ValueError(
-                "expected a URL such as mysql://user@host:3306/db or sqlite:///path"
-            ) from exc
-        if parsed.password:
-            raise ValueError(
-                "the URL holds a literal password; expected it in an environment variable "
-                "named by 'password_env' (or the whole URL in 'url_env')"
-            )
-        return url
-
-    @model_validator(mode="after")
-    def _some_url(self) -> ConnectionConfig:
-        if not (self.url_env or self.url):
-            raise ValueError("expected 'url_env' (an environment variable name) or 'url'")
-        return self
 
 
 # Salesforce API names: objects (Account, Invoice__c) and fields (BillingCity, Region__c).
@@ -288,7 +219,7 @@ class SalesforceConfig(StrictModel):
     @model_validator(mode="before")
     @classmethod
     def _no_literal_secrets(cls, data: object) -> object:
-        return _reject_literal_secrets(data, instead="")
+        return reject_literal_secrets(data, instead="")
 
     @model_validator(mode="after")
     def _one_auth(self) -> SalesforceConfig:
@@ -345,54 +276,6 @@ class SalesforceConfig(StrictModel):
         return math.ceil(daily_limit * percent / 100)
 
 
-DUCKDB_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(%|(k|m|g|t)i?b|b|bytes)\s*$", re.IGNORECASE)
-
-
-class DuckDBWarehouseConfig(StrictModel):
-    target: Literal["duckdb"] = "duckdb"
-    path: str = Field("warehouse.duckdb", description="DuckDB file, relative to the state dir")
-    memory_limit: str | None = Field(
-        None,
-        description="DuckDB's buffer pool limit (e.g. '512MB', '2GiB', '50%'); unset: 128MB "
-        "for loads, DuckDB's default (80% of RAM) otherwise. Beyond it DuckDB writes to the "
-        "temp directory",
-    )
-    temp_directory: str | None = Field(
-        None,
-        description="where DuckDB spills beyond memory_limit, relative to the state dir; "
-        "unset: DuckDB's default, <path>.tmp beside the file",
-    )
-
-    @field_validator("memory_limit")
-    @classmethod
-    def _duckdb_size(cls, memory_limit: str | None) -> str | None:
-        if memory_limit is not None and not DUCKDB_MEMORY.match(memory_limit):
-            raise ValueError(
-                "expected a size in DuckDB's syntax: a number and KB, MB, GB, TB (1000^i), "
-                f"KiB, MiB, GiB, TiB (1024^i) or % of RAM, e.g. '1GB' (got {memory_limit!r})"
-            )
-        return memory_limit
-
-
-class PostgresWarehouseConfig(StrictModel):
-    target: Literal["postgres"]
-    connection: ConnectionConfig
-
-
-class RedshiftWarehouseConfig(StrictModel):
-    target: Literal["redshift"]
-    connection: ConnectionConfig
-    iam_role: Annotated[str, StringConstraints(pattern=r"^arn:aws[\w-]*:iam::\d{12}:role/.+$")] = (
-        Field(description="ARN of the IAM role Redshift assumes to COPY from the landing bucket")
-    )
-
-
-WarehouseConfig = Annotated[
-    DuckDBWarehouseConfig | PostgresWarehouseConfig | RedshiftWarehouseConfig,
-    Field(discriminator="target"),
-]
-
-
 class RetryConfig(StrictModel):
     """Transient errors (connection resets, timeouts, throttling) are retried with
     exponential backoff; configuration and data errors are not."""
@@ -419,19 +302,15 @@ class PlatformConfig(StrictModel):
         ".tributary",
         description="where local state lives; TRIBUTARY_STATE_DIR overrides it",
     )
-    warehouse: WarehouseConfig = DuckDBWarehouseConfig()
+    warehouse: WarehouseConfig = DEFAULT_WAREHOUSE
     landing: LandingStoreConfig = LandingStoreConfig(url="landing")
     exports: ExportStoreConfig = ExportStoreConfig()
     batch_rows: int = Field(100_000, gt=0, description="rows per extracted batch / Parquet part")
     automation: AutomationConfig = AutomationConfig()
 
     @model_validator(mode="after")
-    def _redshift_copies_from_s3(self) -> PlatformConfig:
-        if self.warehouse.target == "redshift" and not self.landing.url.startswith("s3://"):
-            raise ValueError(
-                "landing.url: the redshift warehouse loads with COPY from S3; expected an "
-                f"s3://bucket/prefix URL, got {self.landing.url!r}"
-            )
+    def _suits_the_warehouse(self) -> PlatformConfig:
+        self.warehouse.check_platform(self)
         return self
 
 

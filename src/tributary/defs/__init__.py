@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import dagster as dg
 
-from tributary.config import ProjectConfig
+from tributary.config.loader import ProjectConfig
 from tributary.defs.access import build_access_defs
 from tributary.defs.automation import build_automation_defs, default_status
 from tributary.defs.export import build_export_defs
@@ -98,9 +98,9 @@ def _build_definitions(project: ProjectConfig) -> dg.Definitions:
             jobs=[build_preflight_job(project)],
             sensors=build_run_log_sensors(default_status(project)[1]),
             resources=resources,
-            # A DuckDB file has one writer process at a time: run its steps in one process.
+            # A warehouse with one writer process at a time (DuckDB) runs a run's steps in one.
             executor=dg.in_process_executor
-            if project.platform.warehouse.target == "duckdb"
+            if project.warehouse.single_writer
             else dg.multiprocess_executor,
         ),
     )

@@ -6,11 +6,11 @@ from typing import Any
 
 import dagster as dg
 
-from tributary.config import ConfigError, ProjectConfig
+from tributary.config.loader import ConfigError, ProjectConfig
 from tributary.defs.automation import FOLLOWS_LOADS, default_status
 from tributary.defs.resources import WarehouseResource
 from tributary.defs.transform import ModelRef
-from tributary.warehouse import SqlWarehouse, raw_schema
+from tributary.warehouse import raw_schema
 from tributary.warehouse.access import Relation, apply_access
 
 ACCESS_KEY = dg.AssetKey(["tributary", "warehouse_access"])
@@ -78,8 +78,6 @@ def build_access_defs(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
         with warehouse.open() as wh:
-            if not isinstance(wh, SqlWarehouse):
-                raise TypeError(f"access needs a SQL warehouse, not {type(wh).__name__}")
             plan = apply_access(wh, project.teams, relations)
         if plan is None:
             context.log.info(f"the {wh.kind} warehouse has no users: no grants to apply")

@@ -12,8 +12,8 @@ import json
 
 import dagster as dg
 
-from tributary.config import ProjectConfig, SourceConfig, TableConfig
-from tributary.config.models import cron_for
+from tributary.config.loader import ProjectConfig
+from tributary.config.models import SourceConfig, TableConfig, cron_for
 from tributary.defs.ingest import RawLoadConfig, raw_asset_key
 from tributary.defs.resources import LandingStoreResource
 from tributary.slices import partition_keys

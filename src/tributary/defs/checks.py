@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from tributary.config import ProjectConfig, SourceConfig, TableConfig
+from tributary.config.loader import ProjectConfig
+from tributary.config.models import SourceConfig, TableConfig
 from tributary.defs.resources import WarehouseResource
 from tributary.ingest import TableLoad, load_target
 from tributary.reconcile import (
@@ -26,7 +27,7 @@ from tributary.reconcile import (
 )
 from tributary.slices import Slice, partition_keys
 from tributary.sources import SourceReader
-from tributary.warehouse import SqlWarehouse, Warehouse
+from tributary.warehouse import Warehouse
 
 RECONCILIATION = "reconciliation"
 UNIQUE_KEY = "unique_primary_key"
@@ -88,13 +89,11 @@ def load_check_results(
         results.append(
             _result(
                 RECONCILIATION,
-                lambda: reconcile(
-                    table, load, source=reader, warehouse=_sql(warehouse), target=target
-                ),
+                lambda: reconcile(table, load, source=reader, warehouse=warehouse, target=target),
             )
         )
     if table.primary_key:
-        results.append(_result(UNIQUE_KEY, lambda: duplicate_keys(_sql(warehouse), target)))
+        results.append(_result(UNIQUE_KEY, lambda: duplicate_keys(warehouse, target)))
     results.append(
         _result(
             SCHEMA_DRIFT,
@@ -147,7 +146,7 @@ def build_freshness_checks(
                 yield _result(
                     FRESHNESS,
                     lambda table=table: freshness(
-                        _sql(wh),
+                        wh,
                         load_target(source, table),
                         max_load_age=max_load_age(source, table),
                         max_data_age=table.checks.max_data_age,
@@ -180,9 +179,3 @@ def _result(
         description=outcome.description,
         metadata=outcome.metadata,
     )
-
-
-def _sql(warehouse: Warehouse) -> SqlWarehouse:
-    if not isinstance(warehouse, SqlWarehouse):
-        raise TypeError(f"checks need a SQL warehouse, not {type(warehouse).__name__}")
-    return warehouse

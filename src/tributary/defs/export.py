@@ -11,8 +11,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
-from tributary.config import ConfigError, ExportConfig, ProjectConfig
-from tributary.config.models import cron_for
+from tributary.config.loader import ConfigError, ProjectConfig
+from tributary.config.models import ExportConfig, cron_for
 from tributary.defs.automation import ASSET_JOB, FOLLOWS_LOADS, default_status
 from tributary.defs.metadata import column_schema
 from tributary.defs.resources import ExportStoreResource, WarehouseResource

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import dagster as dg
 from pydantic import Field
 
-from tributary.config import ProjectConfig, SourceConfig, TableConfig
+from tributary.config.loader import ProjectConfig
+from tributary.config.models import SourceConfig, TableConfig
 from tributary.defs.checks import build_freshness_checks, load_check_results, raw_check_specs
 from tributary.defs.metadata import table_metadata
 from tributary.defs.resources import LandingStoreResource, WarehouseResource

@@ -3,7 +3,7 @@ line of tributary.preflight and fails the run on any problem (the same as `tribu
 
 import dagster as dg
 
-from tributary.config import ProjectConfig
+from tributary.config.loader import ProjectConfig
 from tributary.preflight import run_preflight
 
 

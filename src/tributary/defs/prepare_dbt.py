@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from tributary.config import ConfigError, load_project
+from tributary.config.loader import ConfigError, load_project
 from tributary.defs.transform import prepare_manifest
 
 

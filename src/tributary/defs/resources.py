@@ -6,102 +6,46 @@ environment variables; secrets are read from the environment when a run opens a 
 
 from __future__ import annotations
 
+from typing import Any
+
 import dagster as dg
 
-from tributary.config import ConnectionConfig, ProjectConfig
-from tributary.config.models import DEFAULT_CONNECT_TIMEOUT
-from tributary.connection import resolve_url
+from tributary.config.loader import ProjectConfig
 from tributary.exports import ExportStore, open_export_store
 from tributary.landing import LandingStore, Retention
 from tributary.landing.retention import DEFAULT_DAYS
 from tributary.storage import s3_filesystem
-from tributary.warehouse import Warehouse, open_warehouse
-
-DEFAULT_PORTS = {"postgres": 5432, "redshift": 5439}
+from tributary.warehouse import Warehouse
+from tributary.warehouse.backend import WarehouseBackend
+from tributary.warehouse.registry import WAREHOUSE_SETTINGS
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The warehouse raw tables are loaded into and dbt builds in."""
+    """The warehouse raw tables are loaded into and dbt builds in: platform.yaml's `warehouse:`
+    settings (paths resolved, environment variable NAMES rather than secrets), kept as the
+    backend's own settings so that any backend's appear here the same way."""
 
-    target: str = "duckdb"
-    duckdb_path: str | None = None
-    duckdb_memory_limit: str | None = None  # e.g. "1GB"; unset: loads 128MB, dbt DuckDB's default
-    duckdb_temp_directory: str | None = None  # where DuckDB spills; unset: <path>.tmp
-    url: str | None = None
-    url_env: str | None = None
-    password_env: str | None = None
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
-    iam_role: str | None = None  # Redshift: the role COPY assumes to read the landing bucket
-    copy_region: str | None = None  # Redshift: the landing bucket's region, if not the cluster's
+    target: str
+    settings: dict[str, Any]
 
     @classmethod
     def from_project(cls, project: ProjectConfig) -> WarehouseResource:
-        warehouse = project.platform.warehouse
-        if warehouse.target == "duckdb":
-            temp_directory = project.duckdb_temp_directory
-            return cls(
-                target="duckdb",
-                duckdb_path=str(project.warehouse_path),
-                duckdb_memory_limit=warehouse.memory_limit,
-                duckdb_temp_directory=str(temp_directory) if temp_directory else None,
-            )
-        connection = warehouse.connection
+        backend = project.warehouse
         return cls(
-            target=warehouse.target,
-            url=connection.url,
-            url_env=connection.url_env,
-            password_env=connection.password_env,
-            connect_timeout=connection.connect_timeout,
-            iam_role=getattr(warehouse, "iam_role", None),
-            copy_region=project.platform.landing.region,
+            target=backend.target,
+            settings=backend.model_dump(mode="json", exclude_none=True, exclude={"target"}),
         )
 
-    def _connection(self) -> ConnectionConfig:
-        return ConnectionConfig(
-            url=self.url,
-            url_env=self.url_env,
-            password_env=self.password_env,
-            connect_timeout=self.connect_timeout,
-        )
+    @property
+    def backend(self) -> WarehouseBackend:
+        return WAREHOUSE_SETTINGS.validate_python({"target": self.target, **self.settings})
 
     def open(self) -> Warehouse:
-        if self.target == "duckdb":
-            return open_warehouse(
-                "duckdb",
-                duckdb_path=self.duckdb_path,
-                duckdb_memory_limit=self.duckdb_memory_limit,
-                duckdb_temp_directory=self.duckdb_temp_directory,
-            )
-        return open_warehouse(
-            self.target,
-            connection=self._connection(),
-            iam_role=self.iam_role,
-            region=self.copy_region,
-        )
+        return self.backend.open()
 
     def dbt_env(self) -> dict[str, str]:
         """Environment for dbt's profiles.yml, so dbt builds in the same warehouse."""
-        if self.target == "duckdb":
-            # profiles.yml gives dbt-duckdb the same settings the loads open the file with.
-            settings = {
-                "TRIBUTARY_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
-                "TRIBUTARY_DUCKDB_TEMP_DIRECTORY": self.duckdb_temp_directory,
-            }
-            return {
-                "TRIBUTARY_DBT_TARGET": "duckdb",
-                "TRIBUTARY_DUCKDB_PATH": self.duckdb_path,
-                **{name: value for name, value in settings.items() if value is not None},
-            }
-        url = resolve_url(self._connection(), owner="warehouse", state_dir=".")
-        return {
-            "TRIBUTARY_DBT_TARGET": self.target,
-            "TRIBUTARY_WAREHOUSE_HOST": url.host or "127.0.0.1",
-            "TRIBUTARY_WAREHOUSE_PORT": str(url.port or DEFAULT_PORTS[self.target]),
-            "TRIBUTARY_WAREHOUSE_USER": url.username or "",
-            # dbt's DBT_ENV_SECRET_ prefix: usable in profiles.yml only, scrubbed from its logs
-            "DBT_ENV_SECRET_TRIBUTARY_WAREHOUSE_PASSWORD": url.password or "",
-            "TRIBUTARY_WAREHOUSE_DATABASE": url.database or "",
-        }
+        return self.backend.dbt_env()
 
 
 class LandingStoreResource(dg.ConfigurableResource):

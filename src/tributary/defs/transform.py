@@ -18,7 +18,7 @@ from dagster_dbt.dbt_project import DbtProjectPreparer
 from dagster_shared.record import replace
 from packaging.version import Version
 
-from tributary.config import ConfigError, ProjectConfig, load_project
+from tributary.config.loader import ConfigError, ProjectConfig, load_project
 from tributary.defs.automation import FOLLOWS_LOADS
 from tributary.defs.ingest import raw_asset_key
 from tributary.defs.resources import WarehouseResource
@@ -119,8 +119,7 @@ def parse_env(project: ProjectConfig) -> dict[str, str]:
     (dbt parse never logs in, and an image's build has none). dbt parses again from scratch
     when a run's profile (target, warehouse path or host, user, database) differs from the
     parse's: "Unable to do partial parsing" in the run's log."""
-    warehouse = WarehouseResource.from_project(project).model_copy(update={"password_env": None})
-    return warehouse.dbt_env()
+    return project.warehouse.dbt_env(secrets=False)
 
 
 def prepare_manifest(project: ProjectConfig, dbt: DbtProject | None = None) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tributary.config import load_project
+from tributary.config.loader import load_project
 from tributary.demo.sources import generate_demo_sources
 from tributary.demo.summary import summarize
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from tributary.config import ProjectConfig
+from tributary.config.loader import ProjectConfig
 from tributary.exports.store import SUCCESS, open_export_store
-from tributary.warehouse import DuckDBWarehouse, quote_ident
+from tributary.warehouse import quote_ident
+from tributary.warehouse.duckdb.warehouse import DuckDBWarehouse
 
 
 def summarize(project: ProjectConfig) -> str:
-    lines = ["Tables in the warehouse", f"  ({project.warehouse_path})"]
-    with DuckDBWarehouse(project.warehouse_path) as warehouse:
+    lines = ["Tables in the warehouse", f"  ({project.warehouse.path})"]
+    with DuckDBWarehouse(project.warehouse.path) as warehouse:
         tables = warehouse.con.execute(
             "select table_schema, table_name from information_schema.tables "
             "where table_schema like 'raw_%' or table_schema in ('staging', 'marts') "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tributary.config import SourceConfig
+from tributary.config.models import SourceConfig
 from tributary.connection import resolve_url
 from tributary.sources.base import (
     Extract,

@@ -10,7 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 import pyarrow as pa
 import sqlalchemy as sa
 
-from tributary.config import TableConfig
+from tributary.config.models import TableConfig
 from tributary.errors import SourceError
 from tributary.slices import Slice
 

@@ -53,8 +53,7 @@ from simple_salesforce.exceptions import (
 )
 from simple_salesforce.login import SalesforceLogin, token_login
 
-from tributary.config import SalesforceConfig, TableConfig
-from tributary.config.models import salesforce_origin
+from tributary.config.models import SalesforceConfig, TableConfig, salesforce_origin
 from tributary.errors import Unreachable
 from tributary.slices import Slice
 from tributary.sources.base import Extract, SourceError

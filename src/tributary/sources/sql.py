@@ -24,8 +24,8 @@ from sqlalchemy.dialects import mssql
 from sqlalchemy.engine import URL, Dialect, make_url
 
 from tributary.arrow import checksum as checksum_rows
-from tributary.config import TableConfig
-from tributary.config.models import DEFAULT_CONNECT_TIMEOUT
+from tributary.config.common import DEFAULT_CONNECT_TIMEOUT
+from tributary.config.models import TableConfig
 from tributary.connection import redact
 from tributary.reach import probe_url
 from tributary.slices import Slice

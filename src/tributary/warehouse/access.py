@@ -17,8 +17,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from tributary.config import TeamsConfig
-from tributary.warehouse.base import SqlWarehouse, quote_ident
+from tributary.config.models import TeamsConfig
+from tributary.warehouse.base import Warehouse, quote_ident
 
 Relation = tuple[str, str]  # (schema, table or view)
 MARKER = "managed by Tributary (teams.yaml)"
@@ -75,7 +75,7 @@ def desired_access(
 class AccessDialect(ABC):
     """Reading what roles hold, and the statements that change it, for one warehouse kind."""
 
-    def __init__(self, warehouse: SqlWarehouse) -> None:
+    def __init__(self, warehouse: Warehouse) -> None:
         self.warehouse = warehouse
 
     # --- the catalog -------------------------------------------------------------------
@@ -354,14 +354,14 @@ DIALECTS: dict[str, type[AccessDialect]] = {
 }
 
 
-def access_dialect(warehouse: SqlWarehouse) -> AccessDialect | None:
+def access_dialect(warehouse: Warehouse) -> AccessDialect | None:
     """The access dialect of the warehouse, or None where it has no users (DuckDB)."""
     dialect = DIALECTS.get(warehouse.kind)
     return dialect(warehouse) if dialect else None
 
 
 def apply_access(
-    warehouse: SqlWarehouse,
+    warehouse: Warehouse,
     teams: TeamsConfig,
     export_relations: Mapping[str, list[Relation]],
 ) -> AccessPlan | None:

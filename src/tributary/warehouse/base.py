@@ -207,42 +207,15 @@ class RunLogRow:
 
 
 class Warehouse(ABC):
+    """The interface every backend implements (warehouse/<backend>/warehouse.py), with the
+    shared load algorithm on top of it. SQL here is what DuckDB, PostgreSQL and Redshift accept;
+    a backend provides `execute`, `query`, `transaction`, `create_staging`, `sql_type`,
+    `read` and `check_access`, and overrides what its dialect does differently."""
+
     kind: str
     # Whether `load` may stream a landing's parts as they land (given a ManifestPromise):
     # not where the warehouse reads the landed files itself (Redshift's COPY).
     loads_while_landing = False
-
-    @abstractmethod
-    def ensure_state(self) -> None:
-        """Create Tributary's own tables (`_tributary.*`) where they are missing."""
-
-    @abstractmethod
-    def record_run(self, rows: Sequence[RunLogRow]) -> None:
-        """Write one run's rows to `_tributary.run_log`, replacing any written before."""
-
-    @abstractmethod
-    def watermark(self, target: LoadTarget) -> Any | None:
-        """The cursor value the last committed load of the table (or slice) reached."""
-
-    @abstractmethod
-    def load_references(self, source: str, table: str) -> LoadReferences:
-        """The table's committed loads (every scope) and the loads its watermarks name, for
-        the landing store's retention."""
-
-    @abstractmethod
-    def load(
-        self,
-        target: LoadTarget,
-        manifest: Manifest | ManifestPromise,
-        batches: pa.RecordBatchReader,
-        *,
-        landing_path: str,
-        started_at: datetime,
-    ) -> LoadOutcome:
-        """Load exactly the manifest's rows. In ONE transaction: replace (full) or merge
-        (incremental) the raw table or its slice, advance the watermark, record the load.
-        Given a promise (where `loads_while_landing`), the batches are the parts as they
-        land; the manifest is awaited once they are staged, before anything else."""
 
     @abstractmethod
     @contextmanager
@@ -254,25 +227,18 @@ class Warehouse(ABC):
         """What stops this login (or process) writing the `schemas`, found without writing
         anything or creating Tributary's state tables; a failed login raises."""
 
-    @abstractmethod
-    def close(self) -> None: ...
-
-    def __enter__(self) -> Warehouse:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class SqlWarehouse(Warehouse):
-    """The shared load algorithm. SQL here is what DuckDB, PostgreSQL and Redshift accept."""
-
     _con: Any = None  # the backend's connection, opened on first use
 
     def close(self) -> None:
         if self._con is not None:
             self._con.close()
             self._con = None
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # --- what a backend provides -------------------------------------------------------
     @abstractmethod
@@ -310,7 +276,7 @@ class SqlWarehouse(Warehouse):
         self.execute(f"delete from {tables.target.qualified_name}")
         self.insert_from(tables.target.qualified_name, self.rows_to_write(tables, columns), columns)
 
-    def lock(self, target: LoadTarget) -> None:
+    def lock(self, target: LoadTarget) -> None:  # noqa: B027 (by default nothing to do)
         """Serialize loads of one raw table, whoever starts them, until the transaction ends:
         two merges of the same keys at once would each insert them. A backend whose writes
         are already serialized (DuckDB: one writer process per file) needs nothing more."""
@@ -341,10 +307,12 @@ class SqlWarehouse(Warehouse):
 
     # --- the algorithm -------------------------------------------------------------------
     def ensure_state(self) -> None:
+        """Create Tributary's own tables (`_tributary.*`) where they are missing."""
         for statement in STATE_DDL:
             self.execute(statement)
 
     def record_run(self, rows: Sequence[RunLogRow]) -> None:
+        """Write one run's rows to `_tributary.run_log`, replacing any written before."""
         with self.transaction():
             for run_id in sorted({row.run_id for row in rows}):
                 self.execute(f"delete from {STATE_SCHEMA}.run_log where run_id = ?", [run_id])
@@ -364,6 +332,7 @@ class SqlWarehouse(Warehouse):
                 )
 
     def watermark(self, target: LoadTarget) -> Any | None:
+        """The cursor value the last committed load of the table (or slice) reached."""
         rows = self.query(
             f"select value_type, value from {STATE_SCHEMA}.watermarks "
             "where source = ? and table_name = ? and scope = ?",
@@ -372,6 +341,8 @@ class SqlWarehouse(Warehouse):
         return decode_cursor(rows[0][0], rows[0][1]) if rows else None
 
     def load_references(self, source: str, table: str) -> LoadReferences:
+        """The table's committed loads (every scope) and the loads its watermarks name, for
+        the landing store's retention."""
         key = [source, table]
         committed = self.query(
             f"select load_id, scope from {STATE_SCHEMA}.loads "
@@ -424,6 +395,10 @@ class SqlWarehouse(Warehouse):
         landing_path: str,
         started_at: datetime,
     ) -> LoadOutcome:
+        """Load exactly the manifest's rows. In ONE transaction: replace (full) or merge
+        (incremental) the raw table or its slice, advance the watermark, record the load.
+        Given a promise (where `loads_while_landing`), the batches are the parts as they
+        land; the manifest is awaited once they are staged, before anything else."""
         incoming = batches.schema
         tables = LoadTables(target, suffix=manifest.load_id[-8:])
         staged = tables.staged

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from tributary.config import ExportConfig
+from tributary.config.models import ExportConfig
 from tributary.exports import ExportStore, run_export
-from tributary.warehouse import DuckDBWarehouse, PostgresWarehouse, Warehouse
+from tributary.warehouse import Warehouse
+from tributary.warehouse.duckdb.warehouse import DuckDBWarehouse
+from tributary.warehouse.postgres.warehouse import PostgresWarehouse
 
 DDL = """create table main.cases (
     id bigint, amount decimal(12, 2), precise decimal(38, 10), happened_at timestamptz,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tributary.exports import ExportStore
-from tributary.warehouse import DuckDBWarehouse
+from tributary.warehouse.duckdb.warehouse import DuckDBWarehouse
 
 from .data import cases_warehouse, export_cases
 

@@ -13,13 +13,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tributary.config import load_project
+from tributary.config.loader import load_project
 from tributary.config.models import ExportConfig
 from tributary.defs.export import build_export_asset
 from tributary.defs.resources import ExportStoreResource, WarehouseResource
 from tributary.defs.transform import ModelRef
 from tributary.exports import ExportStore
-from tributary.warehouse import DuckDBWarehouse
+from tributary.warehouse.duckdb.warehouse import DuckDBWarehouse
 
 from ...conftest import CONFIG_DIR
 from .data import cases_warehouse, export_cases
@@ -156,7 +156,7 @@ def test_export_asset_publishes_its_daily_partition(gcs, tmp_path, state_dir) ->
         [asset],
         partition_key="2024-05-01",
         resources={
-            "warehouse": WarehouseResource(target="duckdb", duckdb_path=str(warehouse)),
+            "warehouse": WarehouseResource(target="duckdb", settings={"path": str(warehouse)}),
             "export_store": ExportStoreResource(url=f"{gcs.url}/lake", project="tributary-test"),
         },
     )

@@ -10,7 +10,7 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-from tributary.warehouse import PostgresWarehouse
+from tributary.warehouse.postgres.warehouse import PostgresWarehouse
 
 pytestmark = pytest.mark.integration
 

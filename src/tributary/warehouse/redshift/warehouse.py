@@ -20,13 +20,13 @@ from tributary.landing import COPY_MANIFEST
 from tributary.warehouse.base import (
     LoadTables,
     LoadTarget,
-    SqlWarehouse,
+    Warehouse,
     column_list,
     placeholders_as_format,
     quote_ident,
     quote_literal,
 )
-from tributary.warehouse.postgres import pg_family_type, schema_access_problems
+from tributary.warehouse.postgres.warehouse import pg_family_type, schema_access_problems
 
 VARCHAR_MAX = "varchar(65535)"
 VARBYTE_MAX = "varbyte(1024000)"
@@ -37,7 +37,7 @@ MAX_DECIMAL_PRECISION = 38
 Connect = Callable[[], Any]
 
 
-class RedshiftWarehouse(SqlWarehouse):
+class RedshiftWarehouse(Warehouse):
     kind = "redshift"
 
     def __init__(self, connect: Connect, *, iam_role: str, region: str | None = None) -> None:

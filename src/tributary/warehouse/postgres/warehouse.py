@@ -15,23 +15,23 @@ import pyarrow.csv as pacsv
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from sqlalchemy.engine import URL
 
-from tributary.config.models import DEFAULT_CONNECT_TIMEOUT
+from tributary.config.common import DEFAULT_CONNECT_TIMEOUT
 from tributary.connection import hide
 from tributary.errors import WarehouseError
 from tributary.reach import probe
-from tributary.warehouse import pg_binary
 from tributary.warehouse.base import (
     STATE_SCHEMA,
     LoadTables,
     LoadTarget,
-    SqlWarehouse,
+    Warehouse,
     column_list,
     latest_per_key,
     placeholders_as_format,
     quote_ident,
 )
 from tributary.warehouse.drift import SchemaPlan
-from tributary.warehouse.pg_read import read_with_copy
+from tributary.warehouse.postgres import binary as pg_binary
+from tributary.warehouse.postgres.read import read_with_copy
 
 _SIMPLE_TYPES = {
     pa.bool_(): "boolean",
@@ -91,7 +91,7 @@ def pg_family_type(
 _CSV = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
 
 
-class PostgresWarehouse(SqlWarehouse):
+class PostgresWarehouse(Warehouse):
     kind = "postgres"
     loads_while_landing = True  # COPY from the batches, however they come
 

@@ -17,7 +17,7 @@ from tributary.storage import writable_problems
 from tributary.warehouse.base import (
     LoadOutcome,
     LoadTarget,
-    SqlWarehouse,
+    Warehouse,
     quote_ident,
     quote_literal,
 )
@@ -55,7 +55,7 @@ def local_parts(manifest: Manifest, landing_path: str) -> list[str] | None:
     return paths
 
 
-class DuckDBWarehouse(SqlWarehouse):
+class DuckDBWarehouse(Warehouse):
     kind = "duckdb"
 
     def __init__(

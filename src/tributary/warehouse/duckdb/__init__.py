@@ -1,0 +1,1 @@
+"""The embedded default warehouse: one DuckDB file."""
