@@ -147,7 +147,7 @@ class LandingStream:
     (its folder keeps no manifest)."""
 
     # Landed batches held for the load at most: past it, the load reads them from the part.
-    HELD_BYTES = 32 * 2**20
+    HELD_BYTES = 16 * 2**20
 
     def __init__(
         self,
