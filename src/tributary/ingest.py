@@ -86,7 +86,10 @@ def ingest_table(
     if table.mode == "incremental":
         batches = apply_null_cursor_policy(batches, table, extract.counters)
 
-    def land(on_part: Callable[[str], None] | None = None) -> Manifest:
+    def land(
+        on_part: Callable[[str], None] | None = None,
+        on_batch: Callable[[pa.RecordBatch], None] | None = None,
+    ) -> Manifest:
         return landing.land(
             with_load_columns(
                 batches,
@@ -104,6 +107,7 @@ def ingest_table(
             counters=extract.counters,
             part_rows=batch_rows,
             on_part=on_part,
+            on_batch=on_batch,
         )
 
     if not warehouse.loads_while_landing:
@@ -126,30 +130,43 @@ _DONE = object()
 
 
 class LandingStream:
-    """Landing in a thread of its own while the warehouse loads the parts already landed:
+    """Landing in a thread of its own while the warehouse loads the rows already landed:
     extraction, Parquet writes and the load's COPY overlap (as the mariadb | psql pipe's two
     processes do), where land-then-load ran them one after the other.
 
-    The load reads each part from the landing once it is written and closed, so it loads
-    exactly the landed rows, and the landing never waits for the load: a source driver that
-    reads ahead (connectorx does, without bound) is drained at the landing's pace, and memory
-    stays flat however slow the warehouse. `manifest` is the load's promise of the manifest:
-    asked for once every part is staged, it answers only after the landing wrote
-    manifest.json, so nothing commits before it. A failure while extracting or landing
-    reaches the load as the exception itself, from the batch stream, and the load's
-    transaction rolls back; a failed load stops the landing (its folder keeps no manifest)."""
+    The load gets each batch the landing has written to its part, as it is (reading it back
+    from Parquet cost a decode per row), when Parquet reads back exactly that schema; else, and
+    for the batches past HELD_BYTES not yet loaded, it reads the rest of each part from the
+    landing once the part is closed. Either way it loads exactly the landed rows, and the
+    landing never waits for the load: a source driver that reads ahead (connectorx does,
+    without bound) is drained at the landing's pace, and memory stays flat however slow the
+    warehouse. `manifest` is the load's promise of the manifest: asked for once every part is
+    staged, it answers only after the landing wrote manifest.json, so nothing commits before
+    it. A failure while extracting or landing reaches the load as the exception itself, from
+    the batch stream, and the load's transaction rolls back; a failed load stops the landing
+    (its folder keeps no manifest)."""
+
+    # Landed batches held for the load at most: past it, the load reads them from the part.
+    HELD_BYTES = 16 * 2**20
 
     def __init__(
         self,
-        land: Callable[[Callable[[str], None]], Manifest],
+        land: Callable[..., Manifest],
         landing: LandingStore,
         target: LoadTarget,
         load_id: str,
     ) -> None:
         self._landing = landing
-        self._parts: queue.SimpleQueue = queue.SimpleQueue()  # paths only: unbounded is fine
+        # ("batch", batch) or ("part", path, rows handed as batches, whether all were): the
+        # batches it holds are bounded by HELD_BYTES, the rest are paths
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
         self._result: Manifest | BaseException | None = None
+        self._held = 0
+        self._held_lock = threading.Lock()
+        self._hands_batches: bool | None = None  # decided on the first batch
+        self._part_rows = 0  # of the part being written, handed as batches
+        self._part_whole = True  # every batch of that part handed so far
         self._thread = threading.Thread(
             target=self._land, args=(land,), name=f"landing-{load_id}", daemon=True
         )
@@ -163,36 +180,65 @@ class LandingStream:
         self._stop.set()
         self._thread.join()
 
-    def _land(self, land: Callable[[Callable[[str], None]], Manifest]) -> None:
+    def _land(self, land: Callable[..., Manifest]) -> None:
         try:
-            self._result = land(self._hand_on)
+            self._result = land(self._hand_on, self._hand_on_batch)
         except BaseException as exc:  # handed to the load, which raises it
             self._result = exc
         finally:
-            self._parts.put(_DONE)
+            self._queue.put(_DONE)
+
+    def _hand_on_batch(self, batch: pa.RecordBatch) -> None:
+        if self._stop.is_set():
+            raise LandingStopped("the load stopped before the landing finished")
+        if self._hands_batches is None:
+            landed = self._landing.landed_schema(batch.schema)
+            self._hands_batches = landed.equals(batch.schema, check_metadata=False)
+        if not (self._hands_batches and self._part_whole):
+            return
+        with self._held_lock:
+            if self._held + batch.nbytes > self.HELD_BYTES:
+                self._part_whole = False  # the rest of this part is read from it
+                return
+            self._held += batch.nbytes
+        self._part_rows += batch.num_rows
+        self._queue.put(("batch", batch))
 
     def _hand_on(self, path: str) -> None:
         if self._stop.is_set():
             raise LandingStopped("the load stopped before the landing finished")
-        self._parts.put(path)
+        whole = bool(self._hands_batches) and self._part_whole
+        self._queue.put(("part", path, self._part_rows, whole))
+        self._part_rows, self._part_whole = 0, True
 
     def batches(self) -> pa.RecordBatchReader:
-        """The landed rows, part by part as they land; the schema is the first part's."""
-        first = self._parts.get()
+        """The landed rows, batch by batch as they land; the schema is the landed one."""
+        first = self._queue.get()
         if first is _DONE:
             self._raise_failure()
             raise LandingStopped("the landing wrote no part")  # land() always writes one
-        with self._landing.fs.open(first, "rb") as handle:
-            schema = pq.read_schema(handle)
+        if first[0] == "batch":
+            schema = first[1].schema  # the landed schema (_hand_on_batch checked)
+        else:
+            with self._landing.fs.open(first[1], "rb") as handle:
+                schema = pq.read_schema(handle)
 
-        def parts() -> Iterator[pa.RecordBatch]:
-            path = first
-            while path is not _DONE:
-                yield from self._landing.part_batches(path)
-                path = self._parts.get()
+        def rows() -> Iterator[pa.RecordBatch]:
+            item = first
+            while item is not _DONE:
+                if item[0] == "batch":
+                    batch = item[1]
+                    with self._held_lock:
+                        self._held -= batch.nbytes
+                    yield batch
+                else:
+                    _, path, handed, whole = item
+                    if not whole:
+                        yield from self._landing.part_batches(path, skip_rows=handed)
+                item = self._queue.get()
             self._raise_failure()
 
-        return pa.RecordBatchReader.from_batches(schema, parts())
+        return pa.RecordBatchReader.from_batches(schema, rows())
 
     def _raise_failure(self) -> None:
         if isinstance(self._result, BaseException):

@@ -190,3 +190,41 @@ def test_a_date_beyond_postgresql_is_refused_not_wrapped(postgres, stored, arrow
     )
     with pytest.raises((ValueError, psycopg.errors.DataError)):
         _stage(postgres, "public.far", [batch])
+
+
+def test_rows_whose_fields_all_have_one_width_are_stored_as_the_text_copy_does(
+    postgres, monkeypatch
+):
+    # No NULL and strings of one length: every field is written through the encoder's
+    # fixed-width matrix, not its variable-length join; decimals with a scale of 16 or more
+    # carry digits past 2**63 once aligned on base-10000 digits.
+    batch = pa.RecordBatch.from_pydict(
+        {
+            "n": pa.array([1, 2, 3], pa.int64()),
+            "load_id": pa.array(["load-a", "load-b", "ñ-ok"], pa.string()),
+            "empty": pa.array(["", "", ""], pa.string()),
+            "tiny": pa.array(
+                [Decimal("9.99999999999999999"), Decimal("-0.00000000000000001"), Decimal(0)],
+                pa.decimal128(18, 17),
+            ),
+            "money": pa.array(
+                [Decimal("99999999.99"), Decimal("-0.01"), Decimal("12.30")], pa.decimal128(10, 2)
+            ),
+            "at": pa.array(
+                [dt.datetime(2024, 1, 1), dt.datetime(1970, 1, 1), dt.datetime(1, 1, 1)],
+                pa.timestamp("us"),
+            ),
+            "flag": pa.array([True, False, True]),
+            "nothing": pa.nulls(3),
+        }
+    )
+    _stage(postgres, "public.one_width_binary", [batch, batch.slice(1)])
+    monkeypatch.setattr(pg_binary, "binary_copy_supported", lambda schema: False)
+    _stage(postgres, "public.one_width_text", [batch, batch.slice(1)])
+    with psycopg.connect(postgres) as con:
+        count = "select count(*) from (select * from {} except all select * from {}) x"
+        assert con.execute(count.format("one_width_binary", "one_width_text")).fetchone() == (0,)
+        assert con.execute(count.format("one_width_text", "one_width_binary")).fetchone() == (0,)
+        rows = con.execute("select tiny, load_id from one_width_binary order by n, tiny").fetchall()
+    assert rows[0] == (Decimal("9.99999999999999999"), "load-a")
+    assert len(rows) == 5

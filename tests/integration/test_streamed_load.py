@@ -123,3 +123,35 @@ def test_the_streamed_load_loads_the_rows_as_landed_when_parquet_converts_them(
         recorded = warehouse.recorded_schema(load_target(SOURCE, ORDERS))
     assert recorded.field("shipped_on").type == landed.field("shipped_on").type == pa.date32()
     assert recorded.field("paid_at").type == landed.field("paid_at").type == pa.timestamp("ms")
+
+
+@pytest.mark.parametrize("held_bytes", [None, 1])
+def test_the_streamed_load_takes_the_landed_batches_and_reads_back_only_what_it_did_not_hold(
+    postgres, tmp_path, monkeypatch, held_bytes
+) -> None:
+    """The load COPYs the batches the landing wrote without decoding them again from Parquet;
+    batches past LandingStream.HELD_BYTES are read from their closed part instead, rows in
+    the landed order either way."""
+    from tributary.ingest import LandingStream
+
+    if held_bytes is not None:
+        monkeypatch.setattr(LandingStream, "HELD_BYTES", held_bytes)
+    read_back: list[tuple[str, int]] = []
+    part_batches = LandingStore.part_batches
+
+    def recording(self, path, *, skip_rows=0):
+        read_back.append((Path(path).name, skip_rows))
+        return part_batches(self, path, skip_rows=skip_rows)
+
+    monkeypatch.setattr(LandingStore, "part_batches", recording)
+    landing = LandingStore(str(tmp_path / "landing"))
+    batches = [orders(range(1, 3)), orders(range(3, 4)), orders(range(4, 6)), orders(range(6, 7))]
+    result = load(postgres, landing, BatchesReader(batches))
+    assert result.outcome.rows_loaded == result.manifest.row_count == 6
+    assert state(postgres)[0] == [(i, f"s{i}") for i in range(1, 7)]
+    if held_bytes is None:
+        assert read_back == []
+    else:  # nothing held: every part read back whole
+        assert read_back == [
+            (f"part-{n:05d}.parquet", 0) for n in range(len(result.manifest.files))
+        ]

@@ -48,3 +48,22 @@ def test_parts_take_batches_up_to_part_rows(tmp_path) -> None:
 def test_without_part_rows_each_batch_is_a_part(tmp_path) -> None:
     manifest = land(LandingStore(str(tmp_path)), batches(3, 2))
     assert [f.rows for f in manifest.files] == [2, 2, 2]
+
+
+def test_a_part_is_read_from_a_row_on(tmp_path) -> None:
+    # What a streamed load did not take as batches: the rest of the part, from its first
+    # row not yet loaded (a row group boundary, or within one).
+    store = LandingStore(str(tmp_path))
+    manifest = land(store, batches(3, 4), part_rows=12)
+    path = f"{tmp_path}/s/t/L1/{manifest.files[0].path}"
+    for skip, first in ((0, 0), (4, 4), (6, 6), (12, None)):
+        ids = [
+            i for b in store.part_batches(path, skip_rows=skip) for i in b.column("id").to_pylist()
+        ]
+        assert ids == ([] if first is None else list(range(first, 12)))
+
+
+def test_the_landed_schema_is_what_parquet_reads_back() -> None:
+    schema = pa.schema({"d": pa.date64(), "t": pa.timestamp("s"), "s": pa.string()})
+    landed = LandingStore.landed_schema(schema)
+    assert landed.types == [pa.date32(), pa.timestamp("ms"), pa.string()]

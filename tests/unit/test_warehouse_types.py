@@ -48,3 +48,33 @@ def test_json_source_columns_become_the_warehouse_json_type() -> None:
     assert normalized.schema.field("n").type == pa.int64()
     assert PostgresWarehouse("").sql_type(normalized.schema.field("doc").type) == "jsonb"
     assert REDSHIFT.sql_type(normalized.schema.field("doc").type) == "super"
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ["2024-02-29 10:00:00.5", None],  # no zero date in the batch
+        ["2024-02-29 10:00:00.5", "0000-00-00 00:00:00"],
+        ["2024-02-29 10:00:00.5", "0000-01-01 00:00:00"],  # year 0000: Arrow would accept it
+        ["2024-02-29 10:00:00.5", "2024-00-10 00:00:00"],
+        ["2024-02-29 10:00:00.5", "2024-01-00 00:00:00"],
+    ],
+)
+@pytest.mark.parametrize("data_type", ["datetime", "timestamp"])
+def test_mysql_zero_dates_become_null_and_are_counted(texts, data_type) -> None:
+    from datetime import UTC, datetime
+
+    from tributary.sources.types import ZERO_DATES_COUNTER
+
+    counters: Counter = Counter()
+    batch = pa.RecordBatch.from_pydict({"at": pa.array(texts, pa.string())})
+    columns = {"at": SourceColumn("at", data_type, data_type)}
+    at = normalize(batch, columns, "mysql", counters).column("at")
+    first = datetime(2024, 2, 29, 10, 0, 0, 500000)
+    if data_type == "timestamp":
+        assert at.type == pa.timestamp("us", tz="UTC")
+        first = first.replace(tzinfo=UTC)
+    else:
+        assert at.type == pa.timestamp("us")
+    assert at.to_pylist() == [first, None]
+    assert counters[ZERO_DATES_COUNTER] == (texts[1] is not None)

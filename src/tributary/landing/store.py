@@ -79,16 +79,17 @@ class LandingStore:
         counters: Mapping[str, int] | None = None,
         part_rows: int | None = None,
         on_part: Callable[[str], None] | None = None,
+        on_batch: Callable[[pa.RecordBatch], None] | None = None,
     ) -> Manifest:
         """Write the batches as Parquet parts, then the manifest: each batch is a row group,
         and a part takes batches until the next would pass `part_rows` rows (without it,
         each batch is a part). `counters` is read after the batches are consumed, so a
         reader may fill it while streaming. `on_part`, if given, receives the path of each
         part as soon as it is written and closed, so that a load can read the parts while
-        landing goes on (`part_batches`)."""
+        landing goes on (`part_batches`); `on_batch`, each batch once written to its part."""
         folder = self.load_dir(source, table, load_id)
         self.fs.makedirs(folder, exist_ok=True)
-        parts = _Parts(self.fs, folder, part_rows, on_part)
+        parts = _Parts(self.fs, folder, part_rows, on_part, on_batch)
         columns: list[tuple[str, str]] = []
         low = high = None
         try:
@@ -223,10 +224,33 @@ class LandingStore:
         for path in paths:
             yield from self.part_batches(path)
 
-    def part_batches(self, path: str) -> Iterator[pa.RecordBatch]:
-        """One landed part's rows, a row group at a time."""
+    def part_batches(self, path: str, *, skip_rows: int = 0) -> Iterator[pa.RecordBatch]:
+        """One landed part's rows, a row group at a time; from row `skip_rows` on."""
         with self.fs.open(path, "rb") as handle:
-            yield from pq.ParquetFile(handle).iter_batches(batch_size=READ_ROWS, use_threads=False)
+            part = pq.ParquetFile(handle)
+            groups = []
+            for index in range(part.num_row_groups):
+                rows = part.metadata.row_group(index).num_rows
+                if skip_rows >= rows and not groups:
+                    skip_rows -= rows
+                else:
+                    groups.append(index)
+            for batch in part.iter_batches(
+                batch_size=READ_ROWS, row_groups=groups, use_threads=False
+            ):
+                if skip_rows:
+                    cut = min(skip_rows, batch.num_rows)
+                    batch, skip_rows = batch.slice(cut), skip_rows - cut
+                if batch.num_rows:
+                    yield batch
+
+    @staticmethod
+    def landed_schema(schema: pa.Schema) -> pa.Schema:
+        """The schema that batches of `schema` read back with from a part: Parquet converts
+        some types (date64 to date32, timestamp[s] to timestamp[ms])."""
+        sink = pa.BufferOutputStream()
+        pq.write_table(schema.empty_table(), sink, **PARQUET_OPTIONS)
+        return pq.read_schema(pa.BufferReader(sink.getvalue()))
 
 
 class _Parts:
@@ -239,8 +263,10 @@ class _Parts:
         folder: str,
         part_rows: int | None,
         on_part: Callable[[str], None] | None,
+        on_batch: Callable[[pa.RecordBatch], None] | None = None,
     ) -> None:
         self.fs, self.folder, self.part_rows, self.on_part = fs, folder, part_rows, on_part
+        self.on_batch = on_batch
         self.files: list[LandedFile] = []
         self._handle: Any = None
         self._writer: pq.ParquetWriter | None = None
@@ -260,6 +286,8 @@ class _Parts:
             self._writer = pq.ParquetWriter(self._handle, batch.schema, **PARQUET_OPTIONS)
         self._writer.write_batch(batch)
         self._rows += batch.num_rows
+        if self.on_batch is not None:
+            self.on_batch(batch)
 
     def close(self) -> list[LandedFile]:
         if self._writer is not None:

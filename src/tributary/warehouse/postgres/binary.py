@@ -10,6 +10,8 @@ with any other column keeps the text COPY.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -69,19 +71,66 @@ def _supported(arrow_type: pa.DataType) -> bool:
 
 def encode_rows(batch: pa.RecordBatch) -> memoryview:
     """The batch's rows in binary COPY format (without HEADER and TRAILER)."""
-    count = _fixed_field(
-        np.full(batch.num_rows, batch.num_columns, dtype=">i2"), None, header=False
+    rows = batch.num_rows
+    count = _Fixed(np.array([[batch.num_columns]]), ">i2")
+    segments = _merged(rows, [count, *(part for array in batch.columns for part in _field(array))])
+    if len(segments) == 1:  # every field of every row has one width: the matrix is the rows
+        return memoryview(segments[0].reshape(-1))
+    joined = pc.binary_join_element_wise(
+        *(_as_binary(segment) for segment in segments), _bytes_scalar(b"")
     )
-    fields = [count, *(_field(array) for array in batch.columns)]
-    rows = pc.binary_join_element_wise(*fields, _bytes_scalar(b""))
-    offsets = _values(rows, np.int64, extra=1)
-    return memoryview(rows.buffers()[2])[offsets[0] : offsets[-1]]
+    offsets = _values(joined, np.int64, extra=1)
+    return memoryview(joined.buffers()[2])[offsets[0] : offsets[-1]]
+
+
+@dataclass(frozen=True)
+class _Fixed:
+    """Bytes of one width in every row (a number, a date, a length word): `values`, (rows, k)
+    or (1, k) for the same in every row, sent as k values of dtype `sent`."""
+
+    values: np.ndarray
+    sent: str
+
+    @property
+    def width(self) -> int:
+        return self.values.shape[1] * np.dtype(self.sent).itemsize
+
+
+# A field encodes as parts: _Fixed ones, and binary arrays for bytes whose length varies from
+# row to row. A run of _Fixed parts is written straight into one (rows, width) byte matrix
+# (each value converted to its big-endian form as it is copied), so that Arrow's element-wise
+# join, whose cost is per row and part, sees a few parts a row instead of one or two a column.
+def _merged(rows: int, parts: list[_Fixed | pa.Array]) -> list[np.ndarray | pa.Array]:
+    segments: list[np.ndarray | pa.Array] = []
+    run: list[_Fixed] = []
+    for part in [*parts, None]:
+        if isinstance(part, _Fixed):
+            run.append(part)
+            continue
+        if run:
+            matrix = np.empty((rows, sum(fixed.width for fixed in run)), dtype=np.uint8)
+            start = 0
+            for fixed in run:
+                matrix[:, start : start + fixed.width].view(fixed.sent)[...] = fixed.values
+                start += fixed.width
+            segments.append(matrix)
+            run = []
+        if part is not None:
+            segments.append(part)
+    return segments
+
+
+def _as_binary(segment: np.ndarray | pa.Array) -> pa.Array:
+    if not isinstance(segment, np.ndarray):
+        return segment
+    rows, width = segment.shape
+    return _binary(np.arange(rows + 1, dtype=np.int64) * width, segment.reshape(-1))
 
 
 # Values are read from Arrow's buffers and never from Python objects: converting a Python
 # value (pa.scalar, fill_null(0)) makes pyarrow import pandas, 40 MB of a load's memory.
 # A NULL's slot holds any value; its field is cut to the -1 length word, whatever it was.
-def _field(array: pa.Array) -> pa.Array:
+def _field(array: pa.Array) -> list[_Fixed | pa.Array]:
     arrow_type = array.type
     if isinstance(arrow_type, pa.JsonType):
         # jsonb's binary form: a version byte (1), then the JSON text
@@ -90,27 +139,26 @@ def _field(array: pa.Array) -> pa.Array:
             pc.binary_join_element_wise(_bytes_scalar(b"\x01"), text, _bytes_scalar(b""))
         )
     if pa.types.is_null(arrow_type):
-        words = np.tile(np.array([-1], dtype=">i4"), len(array)).view(np.uint8)
-        return _binary(np.arange(len(array) + 1, dtype=np.int64) * 4, words)
+        return [_Fixed(np.array([[-1]]), ">i4")]
     valid = _valid(array)
     if arrow_type in _FIXED:
         stored, sent = _FIXED[arrow_type]
-        return _fixed_field(_values(array, stored).astype(sent), valid)
+        return _fixed_field(_values(array, stored), sent, valid)
     if arrow_type == pa.bool_():
-        return _fixed_field(_bits(array.buffers()[1], array.offset, len(array)), valid)
+        return _fixed_field(_bits(array.buffers()[1], array.offset, len(array)), "u1", valid)
     if arrow_type == pa.uint64():
         return _numeric_field(array.cast(pa.decimal128(20, 0)), valid)
     if pa.types.is_decimal(arrow_type):
         return _numeric_field(array, valid)
     if pa.types.is_date(arrow_type):
         days = _values(array.cast(pa.date32()), "<i4")
-        return _fixed_field(_since_2000(days, _PG_EPOCH_DAYS, valid, ">i4"), valid)
+        return _fixed_field(_since_2000(days, _PG_EPOCH_DAYS, valid, ">i4"), ">i4", valid)
     if pa.types.is_timestamp(arrow_type):
         # Arrow's safe cast refuses a value that would overflow in microseconds
         micros = _values(array.cast(pa.timestamp(arrow_type.unit)).cast(pa.timestamp("us")), "<i8")
-        return _fixed_field(_since_2000(micros, _PG_EPOCH_MICROS, valid, ">i8"), valid)
+        return _fixed_field(_since_2000(micros, _PG_EPOCH_MICROS, valid, ">i8"), ">i8", valid)
     if pa.types.is_time(arrow_type):
-        return _fixed_field(_values(array.cast(pa.time64("us")), "<i8").astype(">i8"), valid)
+        return _fixed_field(_values(array.cast(pa.time64("us")), "<i8"), ">i8", valid)
     return _variable_field(array)  # text and bytea: the bytes themselves
 
 
@@ -149,41 +197,43 @@ def _bytes_scalar(value: bytes) -> pa.Scalar:
     return _binary(np.array([0, len(value)], dtype=np.int64), data)[0]
 
 
-def _fixed_field(values: np.ndarray, valid: np.ndarray | None, *, header: bool = True) -> pa.Array:
-    """Fields of one width: a (rows, 4 + width) byte matrix, NULL rows cut to their header."""
-    rows, width = len(values), values.dtype.itemsize
-    body = values.view(np.uint8).reshape(rows, width)
-    if not header:  # the row's field count: no length word
-        return _binary(np.arange(rows + 1, dtype=np.int64) * width, body.reshape(-1))
-    matrix = np.empty((rows, 4 + width), dtype=np.uint8)
-    matrix[:, :4] = np.array([width], dtype=">i4").view(np.uint8)
-    matrix[:, 4:] = body
+def _fixed_field(
+    values: np.ndarray, sent: str, valid: np.ndarray | None
+) -> list[_Fixed | pa.Array]:
+    """Fields of one width: the length word and the values, each _Fixed; with NULLs, the length
+    words (-1 for a NULL) stay _Fixed and the values are bytes cut to nothing for a NULL."""
+    values = values.reshape(len(values), values.shape[1] if values.ndim == 2 else 1)
+    width = np.dtype(sent).itemsize * values.shape[1]
     if valid is None:
-        return _binary(np.arange(rows + 1, dtype=np.int64) * (4 + width), matrix.reshape(-1))
-    matrix[~valid, :4] = _NULL
-    keep = np.ones((rows, 4 + width), dtype=bool)
-    keep[~valid, 4:] = False
-    sizes = np.where(valid, 4 + width, 4)
-    return _binary(_offsets(sizes), matrix[keep])
+        return [_Fixed(np.array([[width]]), ">i4"), _Fixed(values, sent)]
+    words = np.where(valid, width, -1).reshape(-1, 1)
+    matrix = np.empty((len(values), width), dtype=np.uint8)
+    matrix.view(sent)[...] = values
+    present = _binary(np.arange(len(values) + 1, dtype=np.int64) * width, matrix.reshape(-1))
+    sized = pc.if_else(pa.array(valid), present, _bytes_scalar(b""))
+    return [_Fixed(words, ">i4"), sized]
 
 
-def _variable_field(array: pa.Array) -> pa.Array:
-    """Length-prefixed bytes: the length words joined to the values element-wise by Arrow."""
+def _variable_field(array: pa.Array) -> list[_Fixed | pa.Array]:
+    """Length-prefixed bytes: the length words, then the values themselves (the same width in
+    every row, such as a load id, makes them _Fixed too)."""
     values = array.cast(pa.large_binary())
-    lengths = np.diff(_values(values, np.int64, extra=1))
+    offsets = _values(values, np.int64, extra=1)
+    lengths = np.diff(offsets)
     valid = _valid(values)
     if valid is not None:
         lengths[~valid] = -1
-    words = _binary(
-        np.arange(len(values) + 1, dtype=np.int64) * 4,
-        lengths.astype(">i4").view(np.uint8),
-    )
-    return pc.binary_join_element_wise(
-        words, values.fill_null(_bytes_scalar(b"")), _bytes_scalar(b"")
-    )
+        return [_Fixed(lengths.reshape(-1, 1), ">i4"), values.fill_null(_bytes_scalar(b""))]
+    if len(lengths) and lengths.min() == lengths.max():
+        data = np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+        return [
+            _Fixed(np.array([[lengths[0]]]), ">i4"),
+            _Fixed(data.reshape(len(lengths), int(lengths[0])), "u1"),
+        ]
+    return [_Fixed(lengths.reshape(-1, 1), ">i4"), values]
 
 
-def _numeric_field(array: pa.Array, valid: np.ndarray | None) -> pa.Array:
+def _numeric_field(array: pa.Array, valid: np.ndarray | None) -> list[_Fixed | pa.Array]:
     """numeric's binary form: ndigits, weight, sign, dscale (int16 each), then ndigits base-10000
     digits, most significant first. Every row gets the same digit count (leading and trailing
     zero digits are allowed: PostgreSQL strips them), so the field has a fixed width."""
@@ -203,15 +253,18 @@ def _numeric_field(array: pa.Array, valid: np.ndarray | None) -> pa.Array:
     words = words[2 * array.offset : 2 * (array.offset + len(array))].reshape(-1, 2)
     # Arrow does not check that values fit their precision: use the low word alone (plain
     # int64 arithmetic) only when it holds the value, and refuse digits that would be lost.
-    if precision <= 18 and np.array_equal(words[:, 1], words[:, 0] >> 63):
+    if precision <= 18 and scale + pad <= 18 and np.array_equal(words[:, 1], words[:, 0] >> 63):
         negative = words[:, 0] < 0
         whole, fraction = np.divmod(np.abs(words[:, 0]), 10**scale)
-        fraction *= 10**pad
-        for position in range(digits - 1, whole_digits - 1, -1):
-            fraction, values[:, 4 + position] = np.divmod(fraction, 10_000)
-        for position in range(whole_digits - 1, -1, -1):
-            whole, values[:, 4 + position] = np.divmod(whole, 10_000)
-        left_over = whole
+        # every digit at once: (rows, digits) divisions by the digit's power of 10000
+        if whole_digits:
+            powers = 10_000 ** np.arange(whole_digits - 1, -1, -1, dtype=np.int64)
+            values[:, 4 : 4 + whole_digits] = whole[:, None] // powers % 10_000
+        if fraction_digits:
+            powers = 10_000 ** np.arange(fraction_digits - 1, -1, -1, dtype=np.int64)
+            values[:, 4 + whole_digits :] = (fraction * 10**pad)[:, None] // powers % 10_000
+        # whole_digits * 4 >= precision - scale: 10000 ** whole_digits > 2**63 leaves no digit
+        left_over = whole // 10_000**whole_digits if whole_digits < 5 else np.zeros_like(whole)
     else:
         limbs, negative = _magnitude_limbs(words.view(np.uint64))
         _multiply(limbs, 10**pad)
@@ -221,9 +274,7 @@ def _numeric_field(array: pa.Array, valid: np.ndarray | None) -> pa.Array:
     if (left_over if valid is None else left_over[valid]).any():
         raise ValueError(f"a value has more digits than its column type {array.type} holds")
     values[:, 2] = np.where(negative, 0x4000, 0x0000)
-    width = 2 * (4 + digits)
-    values = values.astype(">u2").view(np.dtype((np.void, width))).reshape(-1)
-    return _fixed_field(values, valid)
+    return _fixed_field(values, ">u2", valid)
 
 
 def _magnitude_limbs(words: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
