@@ -178,7 +178,7 @@ def run(rows: int | None = None) -> tuple[str, list[Target]]:
                 baseline="pipe", env=env, name="tributary_postgres",
             ),
             measure(
-                MODULE, "tributary", "Tributary → DuckDB (read_parquet, one transaction)",
+                MODULE, "tributary", "Tributary → DuckDB (written as it lands, one transaction)",
                 {**params, "target": "duckdb"}, baseline="pipe", env=env,
                 name="tributary_duckdb",
             ),

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 
 def nonempty_batches(batches: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
@@ -21,6 +22,30 @@ def nonempty_batches(batches: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
             yield batch
     if not produced:
         yield pa.RecordBatch.from_pylist([], schema=batches.schema)
+
+
+class StrictlyRising:
+    """Whether a column's values, over the batches seen, rose strictly from row to row: if
+    so, no value came twice (nor NULL). Costs one vectorised comparison per batch; a type
+    Arrow cannot order, or a NULL, settles it as False."""
+
+    def __init__(self, column: str) -> None:
+        self.column = column
+        self.holds = True
+        self._last: pa.Scalar | None = None
+
+    def see(self, batch: pa.RecordBatch) -> None:
+        if not self.holds or not batch.num_rows:
+            return
+        values = batch.column(self.column)
+        try:
+            self.holds = not values.null_count and (
+                (self._last is None or pc.greater(values[0], self._last).as_py())
+                and (len(values) < 2 or pc.all(pc.greater(values[1:], values[:-1])).as_py())
+            )
+        except (pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            self.holds = False
+        self._last = values[-1]
 
 
 def reader_from_cursor(cursor: Any, batch_rows: int) -> pa.RecordBatchReader:

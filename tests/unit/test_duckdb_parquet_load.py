@@ -185,9 +185,9 @@ def test_a_load_without_memory_limit_runs_with_the_load_default(tmp_path: Path) 
     settings = "select current_setting('memory_limit'), current_setting('threads')"
 
     class Watching(DuckDBWarehouse):
-        def rows_to_write(self, tables, columns):
+        def copy_straight_in(self, *args, **kwargs):
             seen.append(self.query(settings)[0])
-            return super().rows_to_write(tables, columns)
+            return super().copy_straight_in(*args, **kwargs)
 
     with Watching(tmp_path / "warehouse.duckdb") as warehouse:
         [before] = warehouse.query(settings)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -11,16 +11,21 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from tributary.landing import Manifest
+from tributary.arrow import StrictlyRising
+from tributary.landing import Manifest, ManifestPromise
 from tributary.memory import release_freed_memory
 from tributary.storage import writable_problems
 from tributary.warehouse.base import (
     LoadOutcome,
+    LoadTables,
     LoadTarget,
     Warehouse,
+    column_list,
+    latest_per_key,
     quote_ident,
     quote_literal,
 )
+from tributary.warehouse.drift import SchemaPlan
 
 # A load's buffer pool when warehouse.memory_limit is unset: DuckDB's default (80% of RAM)
 # lets the pool, and the process, grow with the table, since a load is one transaction.
@@ -55,8 +60,17 @@ def local_parts(manifest: Manifest, landing_path: str) -> list[str] | None:
     return paths
 
 
+def goes_straight_in(target: LoadTarget) -> bool:
+    """Whether a load writes the raw table without staging (see copy_straight_in)."""
+    return target.mode == "full" and target.where is None
+
+
 class DuckDBWarehouse(Warehouse):
     kind = "duckdb"
+    # A full load writes the parts into the raw table as they land (copy_straight_in), so
+    # that DuckDB's writes overlap the extraction; other loads await the landing and stage
+    # a view of its files.
+    loads_while_landing = True
 
     def __init__(
         self,
@@ -112,13 +126,17 @@ class DuckDBWarehouse(Warehouse):
     def load(
         self,
         target: LoadTarget,
-        manifest: Manifest,
+        manifest: Manifest | ManifestPromise,
         batches: pa.RecordBatchReader,
         *,
         landing_path: str,
         started_at: datetime,
     ) -> LoadOutcome:
-        self._parts = local_parts(manifest, landing_path)
+        if not isinstance(manifest, Manifest) and not goes_straight_in(target):
+            manifest = manifest()  # the landing's end: its files make the staging view
+        self._parts = (
+            local_parts(manifest, landing_path) if isinstance(manifest, Manifest) else None
+        )
         release_freed_memory()
         bounded = self.memory_limit is None
         if bounded:
@@ -134,21 +152,102 @@ class DuckDBWarehouse(Warehouse):
                 self.execute("reset memory_limit")
                 self.execute("reset threads")
 
+    def copy_straight_in(
+        self,
+        tables: LoadTables,
+        incoming: pa.Schema,
+        batches: pa.RecordBatchReader,
+        plan: SchemaPlan,
+        *,
+        exists: bool,
+    ) -> bool:
+        """A full, unsliced load writes the landed rows into the raw table itself, emptied in
+        the load's transaction, as they land: no staging relation, and DuckDB writes (most
+        of a load's time: it compresses each block) while the landing goes on. The rows are
+        cast to the table's types as the staged path's insert casts them. A key landed twice
+        then keeps one row, chosen as the staged path chooses."""
+        target = tables.target
+        if not goes_straight_in(target) or plan.added or plan.widened:
+            return False
+        key = StrictlyRising(target.primary_key[0]) if len(target.primary_key) == 1 else None
+        with self._landed(incoming, batches, key) as landed:
+            if exists:
+                self.execute(f"delete from {target.qualified_name}")
+                self.insert_from(target.qualified_name, landed, incoming.names)
+            else:
+                self.execute(f"create table {target.qualified_name} as select * from {landed}")
+        release_freed_memory()  # the landing's, before the checks
+        unique = key is not None and key.holds
+        if (
+            target.primary_key
+            and not unique
+            and self.keys_staged_twice(tables, target.qualified_name)
+        ):
+            kept, names = tables.scratch("kept"), incoming.names
+            self.execute(
+                f"create table {kept} as select {column_list(names)} from "
+                f"{latest_per_key(target, target.qualified_name, names)}"
+            )
+            self.execute(f"delete from {target.qualified_name}")
+            self.insert_from(target.qualified_name, kept, names)
+            self.execute(f"drop table {kept}")
+        return True
+
     def create_staging(
         self, name: str, schema: pa.Schema, batches: pa.RecordBatchReader, landing_path: str
     ) -> None:
         """Landed on this machine, the staged rows are a view of the landed parts: the load
-        then writes each row once, into the raw table, as DuckDB reads the Parquet files
-        itself (in parallel, streaming, within its memory_limit). Each column is cast to the
-        type the Arrow path gives it (Parquet has no timestamp[s], say): the same types
-        either way. Landed elsewhere, the batches (Arrow, read by pyarrow) fill a table."""
-        if self._parts is None:
-            self.con.register("landed", batches)
-            try:
-                self.con.execute(f"create table {name} as select * from landed")
-            finally:
-                self.con.unregister("landed")
+        then writes each row once, into the raw table. Landed elsewhere (or, rarely, still
+        landing), the batches (Arrow, read by pyarrow) fill a table."""
+        if self._parts is not None:
+            self.execute(f"create view {name} as select * from {self._parquet(schema)}")
             return
+        with self._landed(schema, batches) as landed:
+            self.execute(f"create table {name} as select * from {landed}")
+
+    @contextmanager
+    def _landed(
+        self,
+        schema: pa.Schema,
+        batches: pa.RecordBatchReader,
+        key: StrictlyRising | None = None,
+    ) -> Iterator[str]:
+        """The landed rows as a relation to select from: the landed parts read by DuckDB
+        itself (in parallel, streaming, within its memory_limit) where they are all on this
+        machine; else the batches. A failure of the batches' source (the landing, the
+        extraction) is raised as itself, not as the error DuckDB makes of it."""
+        if self._parts is not None:
+            if key is not None:
+                key.holds = False  # not seen: the aggregate tells
+            yield self._parquet(schema)
+            return
+        failed: list[BaseException] = []
+
+        def watched() -> Iterator[pa.RecordBatch]:
+            try:
+                for batch in batches:
+                    if key is not None:
+                        key.see(batch)
+                    yield batch
+            except BaseException as exc:
+                failed.append(exc)
+                raise
+
+        self.con.register("landed", pa.RecordBatchReader.from_batches(schema, watched()))
+        try:
+            yield "landed"
+        except duckdb.Error as exc:
+            if failed:
+                raise failed[0] from exc
+            raise
+        finally:
+            # In an aborted transaction DuckDB refuses it; the next register replaces it.
+            with suppress(duckdb.TransactionException):
+                self.con.unregister("landed")
+
+    def _parquet(self, schema: pa.Schema) -> str:
+        """The local parts, each column cast to the type the Arrow path gives it (Parquet has
+        no timestamp[s], say): the same types either way."""
         types = self.con.from_arrow(schema.empty_table()).types
         columns = ", ".join(
             quote_ident(field.name)
@@ -156,8 +255,8 @@ class DuckDBWarehouse(Warehouse):
             else f"cast({quote_ident(field.name)} as {kind}) as {quote_ident(field.name)}"
             for field, kind in zip(schema, types, strict=True)
         )
-        files = ", ".join(quote_literal(path) for path in self._parts)
-        self.execute(f"create view {name} as select {columns} from read_parquet([{files}])")
+        files = ", ".join(quote_literal(path) for path in self._parts or ())
+        return f"(select {columns} from read_parquet([{files}]))"
 
     def drop_staging(self, name: str) -> None:
         if self._parts is not None:
