@@ -146,7 +146,7 @@ def run() -> tuple[str, list[Target]]:
         env = project_env(tmp)
         dagster = [str(BIN / "dagster"), "asset", "materialize", "-m", "tributary.definitions"]
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "tributary.demo", "generate"], env=env, check=True,
+        subprocess.run([sys.executable, "-m", "tributary_demo", "generate"], env=env, check=True,
                        stdout=subprocess.DEVNULL)  # fmt: skip
         subprocess.run([*dagster, "--select", "*"], env=env, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip

@@ -16,8 +16,8 @@ import pytest
 
 from tributary.config import ProjectConfig, load_project
 from tributary.config.loader import PROJECT_ROOT
-from tributary.demo import generate_demo_sources
-from tributary.demo.salesforce import SalesforceApi
+from tributary_demo import generate_demo_sources
+from tributary_demo.salesforce import SalesforceApi
 
 from .salesforce_fake import FIXTURES, FakeSalesforce, self_signed_certificate
 

@@ -30,7 +30,7 @@ from tests.conftest import (
 from tributary.config import load_project
 from tributary.config.loader import PROJECT_ROOT
 from tributary.defs import build_definitions
-from tributary.demo import generate_demo_sources
+from tributary_demo import generate_demo_sources
 
 pytestmark = pytest.mark.browser
 

@@ -16,9 +16,9 @@ import pytest
 
 from tributary.config import ProjectConfig, load_project
 from tributary.defs import build_definitions
-from tributary.demo.salesforce import DEMO_FIXTURES
-from tributary.demo.sources import UNKNOWN_CUSTOMER_ID, generate_demo_sources, timestamp
 from tributary.exports.store import MANIFEST, SUCCESS
+from tributary_demo.salesforce import DEMO_FIXTURES
+from tributary_demo.sources import UNKNOWN_CUSTOMER_ID, generate_demo_sources, timestamp
 
 from ..conftest import CONFIG_DIR
 

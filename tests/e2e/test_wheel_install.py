@@ -119,7 +119,7 @@ def test_the_installed_wheel_runs_the_demo_from_a_folder_outside_the_checkout(
 
     run([str(BUILD_STEPS), "manifest", str(python)], cwd=deployment, env=env)
     assert (deployment / "dbt_project" / "target" / "manifest.json").is_file()
-    run([str(python), "-m", "tributary.demo", "generate"], cwd=deployment, env=env)
+    run([str(python), "-m", "tributary_demo", "generate"], cwd=deployment, env=env)
     output = run(
         [str(python), "-m", "dagster", "asset", "materialize", "--select", "*",
          "-m", "tributary.definitions"],

@@ -22,7 +22,7 @@ from tributary.config import load_project
 from tributary.config.loader import PROJECT_ROOT
 from tributary.connection import secret_forms
 from tributary.defs import build_definitions
-from tributary.demo import generate_demo_sources
+from tributary_demo import generate_demo_sources
 
 from ..conftest import CONFIG_DIR
 from .conftest import MARIADB, run_sql
