@@ -148,7 +148,10 @@ def run() -> tuple[str, list[Target]]:
         started = time.perf_counter()
         subprocess.run([sys.executable, "-m", "tributary_demo", "generate"], env=env, check=True,
                        stdout=subprocess.DEVNULL)  # fmt: skip
-        subprocess.run([*dagster, "--select", "*"], env=env, check=True,
+        # The whole graph once through the demo's definitions (its Salesforce org replayed);
+        # what is measured below runs through the product's own.
+        demo = [str(BIN / "dagster"), "asset", "materialize", "-m", "tributary_demo.definitions"]
+        subprocess.run([*demo, "--select", "*"], env=env, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         relation, sql = compiled_model(tmp, env)
         print(f"  demo project built in {time.perf_counter() - started:.1f} s")
