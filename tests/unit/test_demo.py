@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from tributary.config import ProjectConfig
+from tributary.defs.preflight import build_preflight_job
 from tributary.defs.sources import SourcesResource
 from tributary.sources import SourceError
 from tributary_demo.resources import ReplaySources
@@ -34,6 +35,18 @@ def test_the_product_sources_ask_for_the_credentials_instead(demo_project: Proje
     )
     with pytest.raises(SourceError, match="environment variable SALESFORCE_USERNAME"):
         reader.login()
+
+
+def test_the_preflight_job_opens_sources_through_the_resource(demo_project: ProjectConfig) -> None:
+    job = build_preflight_job(demo_project)
+    demo = job.execute_in_process(resources={"sources": ReplaySources()}, raise_on_error=False)
+    assert demo.success
+    product = job.execute_in_process(resources={"sources": SourcesResource()}, raise_on_error=False)
+    [failure] = [e for e in product.all_events if e.is_step_failure]
+    description = failure.step_failure_data.user_failure_data.description
+    assert "preflight: 1 problems" in description
+    assert "sources/salesforce.yaml: salesforce: " in description
+    assert "SALESFORCE_USERNAME" in description
 
 
 def test_no_product_module_imports_the_demo() -> None:
