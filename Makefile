@@ -14,10 +14,11 @@ DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros -type f) \
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml requirements.lock
+# The product and, beside it, the dev-only demo package (demo/: never in the product's wheel).
+$(VENV)/.installed: pyproject.toml demo/pyproject.toml requirements.lock
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]' -e ./demo
 	touch $@
 
 # dbt's manifest is prepared here, never at import (definitions load reads it; only `dagster dev`
@@ -33,14 +34,19 @@ $(DAGSTER_HOME)/dagster.yaml: deploy/dagster.local.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp $< $@
 
+# The demo runs the product's definitions with the demo's sources (its Salesforce org replayed
+# in-process): tributary_demo.definitions, not the project's own module that dg reads from
+# pyproject.toml (what `make lint` checks, and a deployment loads).
+DEMO_DEFS := -m tributary_demo.definitions
+
 demo: install manifest $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/python -m tributary.demo generate
-	$(DG) launch --assets '*'
-	$(BIN)/python -m tributary.demo summary
+	$(BIN)/python -m tributary_demo generate
+	$(DG) launch --assets '*' $(DEMO_DEFS)
+	$(BIN)/python -m tributary_demo summary
 
 dev: install manifest $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/python -m tributary.demo generate
-	$(DG) dev -h 127.0.0.1 -p 3000
+	$(BIN)/python -m tributary_demo generate
+	$(DG) dev -h 127.0.0.1 -p 3000 $(DEMO_DEFS)
 
 test: install manifest
 	$(BIN)/pytest

@@ -149,9 +149,12 @@ def run() -> tuple[str, list[Target]]:
         dg_env = {**env, "VIRTUAL_ENV": str(BIN.parent)}
         dagster = [str(BIN / "dg"), "launch"]
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "tributary.demo", "generate"], env=env, check=True,
+        subprocess.run([sys.executable, "-m", "tributary_demo", "generate"], env=env, check=True,
                        stdout=subprocess.DEVNULL)  # fmt: skip
-        subprocess.run([*dagster, "--assets", "*"], env=dg_env, cwd=ROOT, check=True,
+        # The whole graph once through the demo's definitions (its Salesforce org replayed);
+        # what is measured below runs through the product's own.
+        demo = [*dagster, "--assets", "*", "-m", "tributary_demo.definitions"]
+        subprocess.run(demo, env=dg_env, cwd=ROOT, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         relation, sql = compiled_model(tmp, env)
         print(f"  demo project built in {time.perf_counter() - started:.1f} s")

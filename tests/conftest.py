@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 
 from tributary.config.loader import PROJECT_ROOT, ProjectConfig, load_project
-from tributary.demo import generate_demo_sources
-from tributary.demo.salesforce import SalesforceApi
+from tributary_demo import generate_demo_sources
+from tributary_demo.salesforce import SalesforceApi
 
 from .salesforce_fake import FIXTURES, FakeSalesforce, self_signed_certificate
 
 CONFIG_DIR = PROJECT_ROOT / "assets_config"
-# Unset, so that the shipped Salesforce source replays the demo org.
+# Unset: no test reaches a real org by accident (the demo's sources resource replays its own).
 SALESFORCE_ENV = ("SALESFORCE_USERNAME", "SALESFORCE_PASSWORD", "SALESFORCE_SECURITY_TOKEN")
 
 

@@ -1,6 +1,6 @@
 """A local HTTPS fake of the Salesforce REST API.
 
-The org is the emulator the demo replays (tributary.demo.salesforce.SalesforceApi), fed from
+The org is the emulator the demo replays (tributary_demo.salesforce.SalesforceApi), fed from
 the JSON fixtures in tests/fixtures/salesforce/, and served here over real HTTPS on
 127.0.0.1 with a self-signed certificate generated at test time: simple-salesforce always
 speaks https, so the source's whole HTTP path (requests, TLS, headers, paging URLs, Bulk 2.0
@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tributary.demo.salesforce import SalesforceApi
+from tributary_demo.salesforce import SalesforceApi
 
 FIXTURES = Path(__file__).parent / "fixtures" / "salesforce"
 

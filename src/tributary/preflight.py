@@ -26,7 +26,7 @@ from tributary.config.models import SourceConfig, TableConfig
 from tributary.errors import SourceError, Unreachable, WarehouseError
 from tributary.exports import open_export_store
 from tributary.landing import LandingStore
-from tributary.sources import SalesforceSource, SqlSource, open_source
+from tributary.sources import SalesforceSource, SourceReader, SqlSource, open_source
 from tributary.sources.salesforce import object_fields
 from tributary.sources.types import SourceColumn
 from tributary.storage import PROBE_PREFIX, probe_write, s3_filesystem, writable_problems
@@ -38,6 +38,7 @@ _NUMBER_TYPES = {
     "number", "float", "double", "double precision", "real", "money", "smallmoney",
     "binary_float", "binary_double",
 }  # fmt: skip
+OpenSource = Callable[..., SourceReader]  # open_source's signature: (source, *, state_dir)
 # Errors a check reports as its line rather than raising: the reason is in the message.
 _REPORTED = (SourceError, WarehouseError, Unreachable, OSError)
 
@@ -63,12 +64,15 @@ class Check:
         return f"FAIL  {self.file}: {found}"
 
 
-def run_preflight(project: ProjectConfig, *, source: str | None = None) -> Iterator[Check]:
+def run_preflight(
+    project: ProjectConfig, *, source: str | None = None, open_source: OpenSource = open_source
+) -> Iterator[Check]:
     """Every check of the project (or of one source, with the warehouse and the stores),
-    yielded as it finishes so that a caller can print as it goes."""
+    yielded as it finishes so that a caller can print as it goes. `open_source` opens a
+    source's reader (the Dagster job passes its sources resource's)."""
     sources = [s for s in project.sources if s.enabled and source in (None, s.name)]
     for config in sources:
-        yield from check_source(project, config)
+        yield from check_source(project, config, open_source)
     yield check_warehouse(project, [s.name for s in sources])
     yield check_landing(project)
     yield check_exports(project)
@@ -82,7 +86,9 @@ def source_file(project: ProjectConfig, source: SourceConfig) -> str:
     return display_path(path)
 
 
-def check_source(project: ProjectConfig, source: SourceConfig) -> Iterator[Check]:
+def check_source(
+    project: ProjectConfig, source: SourceConfig, open_source: OpenSource
+) -> Iterator[Check]:
     file = source_file(project, source)
     tables = [(index, t) for index, t in enumerate(source.tables) if t.enabled]
     login_key = "salesforce" if source.kind == "salesforce" else "connection"

@@ -29,7 +29,7 @@ from tests.conftest import (
 )
 from tributary.config.loader import PROJECT_ROOT, load_project
 from tributary.defs import build_definitions
-from tributary.demo import generate_demo_sources
+from tributary_demo import generate_demo_sources
 
 pytestmark = pytest.mark.browser
 
@@ -41,6 +41,8 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 README_IMAGES = PROJECT_ROOT / "docs" / "images"
 DG = Path(sys.executable).parent / "dg"
+# What make dev loads: the product's definitions with the demo's sources.
+DEMO_DEFINITIONS = "tributary_demo.definitions"
 ASSET_GRAPH_QUERY = "{ assetNodes { assetKey { path } groupName dependencyKeys { path } } }"
 
 
@@ -68,7 +70,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = root / "dagster-dev.log"
-    command = [str(DG), "dev", "-h", "127.0.0.1", "-p", str(port)]
+    command = [str(DG), "dev", "-h", "127.0.0.1", "-p", str(port), "-m", DEMO_DEFINITIONS]
     with background_process(command, env=env, cwd=PROJECT_ROOT, log=log) as server:
         deadline = time.monotonic() + 180
         while True:

@@ -16,9 +16,10 @@ import pytest
 
 from tributary.config.loader import ProjectConfig, load_project
 from tributary.defs import build_definitions
-from tributary.demo.salesforce import DEMO_FIXTURES
-from tributary.demo.sources import UNKNOWN_CUSTOMER_ID, generate_demo_sources, timestamp
 from tributary.exports.store import MANIFEST, SUCCESS
+from tributary_demo.resources import ReplaySources
+from tributary_demo.salesforce import DEMO_FIXTURES
+from tributary_demo.sources import UNKNOWN_CUSTOMER_ID, generate_demo_sources, timestamp
 
 from ..conftest import CONFIG_DIR
 
@@ -55,7 +56,7 @@ def build_demo(state_dir: Path):
     """Demo sources in `state_dir`, and the whole graph materialized once."""
     generate_demo_sources(state_dir / "demo", customers=50, orders=300)
     project = load_project(CONFIG_DIR)
-    defs = build_definitions(project)
+    defs = build_definitions(project, sources=ReplaySources())
     return project, defs, materialize(defs)
 
 

@@ -16,7 +16,7 @@ import yaml
 
 from tributary.config.loader import load_project
 from tributary.defs import build_definitions
-from tributary.demo import generate_demo_sources
+from tributary_demo import generate_demo_sources
 
 from ..conftest import CONFIG_DIR
 from ..salesforce_fake import FIXTURES, FakeSalesforce

@@ -14,7 +14,7 @@ import yaml
 
 from tests.conftest import background_process, local_dagster_home, wait_for
 from tributary.config.loader import load_project
-from tributary.demo import generate_demo_sources
+from tributary_demo import generate_demo_sources
 
 DAEMON = Path(sys.executable).parent / "dagster-daemon"
 

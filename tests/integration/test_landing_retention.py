@@ -18,12 +18,12 @@ from tributary.config.loader import load_project
 from tributary.config.models import SourceConfig, TableConfig
 from tributary.defs import build_definitions
 from tributary.defs.ingest import raw_asset_key
-from tributary.demo import generate_demo_sources
 from tributary.ingest import ingest_table
 from tributary.landing import LandingStore, LoadReferences, Retention
 from tributary.sources import SqlSource
 from tributary.storage import s3_filesystem
 from tributary.warehouse.duckdb.warehouse import DuckDBWarehouse
+from tributary_demo import generate_demo_sources
 
 NOW = datetime(2024, 6, 30, 12, 0, 0, tzinfo=UTC)
 

@@ -11,7 +11,8 @@ import yaml
 
 from tributary.config.loader import load_project
 from tributary.defs import build_definitions
-from tributary.demo import generate_demo_sources
+from tributary_demo import generate_demo_sources
+from tributary_demo.resources import ReplaySources
 
 from ..conftest import CONFIG_DIR
 
@@ -28,7 +29,7 @@ def test_demo_graph_builds_on_postgres(postgres, role_prefix, state_dir, tmp_pat
     (config_dir / "teams.yaml").write_text(yaml.safe_dump(teams))
     generate_demo_sources(state_dir / "demo", customers=40, orders=200)
 
-    defs = build_definitions(load_project(config_dir))
+    defs = build_definitions(load_project(config_dir), sources=ReplaySources())
     result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
         instance=dg.DagsterInstance.ephemeral()
     )

@@ -21,6 +21,7 @@ from tributary.cli import main
 from tributary.config.loader import load_project
 from tributary.connection import secret_forms
 from tributary.defs.preflight import build_preflight_job
+from tributary.defs.sources import SourcesResource
 
 from ..conftest import free_port
 from .conftest import run_sql
@@ -291,7 +292,9 @@ def test_a_warehouse_login_without_privileges_on_its_schemas(shop, role_prefix, 
 def test_the_preflight_job_fails_its_run_naming_file_and_key(shop) -> None:
     shop["shop"]["tables"][0]["cursor"] = "updatd_at"
     project = load_project(write(shop))
-    result = build_preflight_job(project).execute_in_process(raise_on_error=False)
+    result = build_preflight_job(project).execute_in_process(
+        resources={"sources": SourcesResource()}, raise_on_error=False
+    )
     assert not result.success
     [failure] = [e for e in result.all_events if e.is_step_failure]
     description = failure.step_failure_data.user_failure_data.description

@@ -16,7 +16,7 @@ import yaml
 from tributary.config.loader import ProjectConfig, load_project
 from tributary.defs import build_definitions
 from tributary.defs.resources import WarehouseResource
-from tributary.demo import generate_demo_sources
+from tributary_demo import generate_demo_sources
 
 CUSTOMERS = dg.AssetKey(["raw", "erp", "customers"])
 PRODUCTS = dg.AssetKey(["raw", "ops", "products"])

@@ -24,12 +24,12 @@ import yaml
 from tributary.config.loader import load_project
 from tributary.defs import build_definitions
 from tributary.defs.ingest import raw_asset_key
-from tributary.demo import generate_demo_sources
 from tributary.ingest import with_load_columns
 from tributary.landing import COPY_MANIFEST, LandingStore
 from tributary.storage import s3_filesystem
 from tributary.warehouse import LoadTarget
 from tributary.warehouse.redshift.warehouse import RedshiftWarehouse
+from tributary_demo import generate_demo_sources
 
 IAM_ROLE = "arn:aws:iam::123456789012:role/tributary-copy"
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

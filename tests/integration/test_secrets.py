@@ -21,7 +21,7 @@ from dagster_shared.serdes import serialize_value
 from tributary.config.loader import PROJECT_ROOT, load_project
 from tributary.connection import secret_forms
 from tributary.defs import build_definitions
-from tributary.demo import generate_demo_sources
+from tributary_demo import generate_demo_sources
 
 from ..conftest import CONFIG_DIR
 from .conftest import MARIADB, run_sql

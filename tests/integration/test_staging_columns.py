@@ -22,8 +22,8 @@ import yaml
 from tributary.config.loader import PROJECT_ROOT, ProjectConfig, load_project
 from tributary.defs import build_definitions
 from tributary.defs.resources import WarehouseResource
-from tributary.demo import generate_demo_sources
-from tributary.demo.salesforce import SalesforceApi
+from tributary_demo import generate_demo_sources
+from tributary_demo.salesforce import SalesforceApi
 
 from ..conftest import CONFIG_DIR
 from ..e2e.test_salesforce_pipeline import SELECTION, point_salesforce_at

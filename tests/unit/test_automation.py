@@ -18,9 +18,9 @@ import tributary.defs.ingest
 from tributary.config.loader import ConfigError, ProjectConfig, load_project
 from tributary.defs import build_definitions
 from tributary.defs.resources import LandingStoreResource
-from tributary.demo import generate_demo_sources
 from tributary.errors import SourceError
 from tributary.retry import is_transient
+from tributary_demo import generate_demo_sources
 
 APP_USERS = dg.AssetKey(["raw", "app", "users"])
 APP_COMPANIES = dg.AssetKey(["raw", "app", "companies"])

@@ -227,7 +227,7 @@ def test_raw_assets_are_what_the_asset_decorator_builds(demo_project: ProjectCon
                 freshness_policy=spec.freshness_policy,
                 pool=raw_pool(source.name, table.name),
                 config_schema=RAW_LOAD_CONFIG_SCHEMA,
-                required_resource_keys={"warehouse", "landing"},
+                required_resource_keys={"warehouse", "landing", "sources"},
                 metadata=spec.metadata,
             )(load)
 
@@ -260,16 +260,16 @@ def test_building_definitions_leaves_garbage_collection_as_it_was(
     seen = []
     real = tributary.defs._build_definitions
 
-    def spy(project):
+    def spy(project, sources):
         seen.append(gc.isenabled())
-        return real(project)
+        return real(project, sources)
 
     monkeypatch.setattr(tributary.defs, "_build_definitions", spy)
     defs = build_definitions(demo_project)
     assert seen == [False] and gc.isenabled()
     assert defs.get_repository_def() is defs.get_repository_def()  # resolved once, kept
 
-    def fail(project):
+    def fail(project, sources):
         raise ValueError("a configuration error")
 
     monkeypatch.setattr(tributary.defs, "_build_definitions", fail)

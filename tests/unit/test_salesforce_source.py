@@ -15,9 +15,9 @@ import yaml
 
 from tributary.config.loader import ConfigError, load_project
 from tributary.config.models import SalesforceConfig, TableConfig
-from tributary.demo.salesforce import SalesforceApi, replay_session
 from tributary.ingest import with_load_columns
 from tributary.sources import SalesforceSource, SourceError
+from tributary_demo.salesforce import SalesforceApi, replay_session
 
 from ..salesforce_fake import FIXTURES
 
@@ -202,13 +202,19 @@ def test_an_instance_url_variable_that_is_not_a_url_is_named(api, monkeypatch) -
     )
 
 
-def test_demo_replay_while_no_credential_is_set(monkeypatch) -> None:
+def test_given_login_arguments_are_used_and_no_credential_variable_is_read(
+    api, monkeypatch
+) -> None:
     monkeypatch.delenv("SF_USER", raising=False)
     monkeypatch.delenv("SF_PASSWORD", raising=False)
-    config = SalesforceConfig(username_env="SF_USER", password_env="SF_PASSWORD", replay="demo")
-    reader = SalesforceSource(config, source="salesforce")
-    demo = Path(__file__).parents[2] / "src/tributary/demo/salesforce_fixtures"
-    expected = json.loads((demo / "Account.records.json").read_text())["records"]
+    login = {"session_id": api.session_id, "instance_url": f"https://{api.host}"}
+    reader = SalesforceSource(
+        SalesforceConfig(username_env="SF_USER", password_env="SF_PASSWORD"),
+        source="crm",
+        session=replay_session(api),
+        login=login,
+    )
+    expected = json.loads((FIXTURES / "Account.records.json").read_text())["records"]
     result = read(reader, table("Account"))
     assert sorted(result.column("id").to_pylist()) == sorted(r["Id"] for r in expected)
 
@@ -339,6 +345,11 @@ def test_salesforce_tables_default_to_id_systemmodstamp_incremental(config_dir) 
             "salesforce.api_floor",
         ),
         (
+            # The demo's replay is the demo package's (its sources resource), not configuration.
+            {"salesforce": {"username_env": "U", "password_env": "P", "replay": "demo"}},
+            "salesforce.replay: unknown key",
+        ),
+        (
             {"connection": {"url_env": "CRM_URL"}},
             "connection: a salesforce source is configured under 'salesforce:'",
         ),
@@ -365,6 +376,7 @@ def test_salesforce_tables_default_to_id_systemmodstamp_incremental(config_dir) 
         "instance-url-and-domain",
         "ca-bundle-relative",
         "api-floor",
+        "replay",
         "connection",
         "query",
         "primary-key",

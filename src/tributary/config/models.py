@@ -210,11 +210,6 @@ class SalesforceConfig(StrictModel):
         description="daily API requests that must remain after a read (a number or a "
         "percentage of the org's allocation); below it the load stops before writing anything",
     )
-    replay: Literal["demo"] | None = Field(
-        None,
-        description="while none of the credential variables is set, replay the demo org's "
-        "recorded API shape instead (no network)",
-    )
 
     @model_validator(mode="before")
     @classmethod

@@ -21,6 +21,7 @@ from tributary.defs.resources import (
     WarehouseResource,
 )
 from tributary.defs.run_log import RUN_LOG_KEY, build_run_log_sensors
+from tributary.defs.sources import SourcesResource
 from tributary.defs.transform import (
     build_transform_defs,
     dbt_project,
@@ -46,17 +47,25 @@ def garbage_collection_paused() -> Iterator[None]:
             gc.enable()
 
 
-def build_definitions(project: ProjectConfig, *, for_the_process: bool = False) -> dg.Definitions:
+def build_definitions(
+    project: ProjectConfig,
+    *,
+    sources: SourcesResource | None = None,
+    for_the_process: bool = False,
+) -> dg.Definitions:
     """The code location's definitions, resolved (the repository, its asset graph, jobs and
     schedules): Dagster caches the resolution on the Definitions, which a code server makes
     right after loading them anyway; here it happens while garbage collection is paused.
+
+    `sources`: how sources are opened, when not as configured (SourcesResource): the demo's
+    definitions (the dev-only package under demo/) give theirs.
 
     `for_the_process`: the definitions live as long as the process (the code location's entry
     point: a code server, a run), so every object alive then, the imports included, is left
     out of later collections (`gc.freeze`): they would walk it all again and free nothing.
     Not for a process that goes on making and dropping definitions (tests)."""
     with garbage_collection_paused():
-        defs = _build_definitions(project)
+        defs = _build_definitions(project, sources or SourcesResource())
         defs.get_repository_def()
         if for_the_process:
             _freeze_for_the_process()
@@ -71,13 +80,14 @@ def _freeze_for_the_process() -> None:
     atexit.register(gc.unfreeze)
 
 
-def _build_definitions(project: ProjectConfig) -> dg.Definitions:
+def _build_definitions(project: ProjectConfig, sources: SourcesResource) -> dg.Definitions:
     dbt = dbt_project(project)
     manifest = load_manifest(dbt)
     resources = {
         "warehouse": WarehouseResource.from_project(project),
         "landing": LandingStoreResource.from_project(project),
         "export_store": ExportStoreResource.from_project(project),
+        "sources": sources,
     }
     run_log = dg.AssetSpec(
         RUN_LOG_KEY,

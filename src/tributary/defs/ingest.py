@@ -15,9 +15,9 @@ from tributary.defs.checks import build_freshness_checks, load_check_results, ra
 from tributary.defs.metadata import table_metadata
 from tributary.defs.resources import LandingStoreResource, WarehouseResource
 from tributary.defs.retries import with_retries
+from tributary.defs.sources import SourcesResource
 from tributary.ingest import ingest_table, load_from_inbox
 from tributary.slices import partition_keys, slice_for
-from tributary.sources import open_source
 
 
 def raw_asset_key(source: str, table: str) -> dg.AssetKey:
@@ -98,7 +98,8 @@ def build_raw_asset(
         if context.has_partition_key:
             where = slice_for(table, context.partition_key, list(project.tenants.tenants))
 
-        reader = None if config.inbox_load_id else open_source(source, state_dir=project.state_dir)
+        sources: SourcesResource = context.resources.sources
+        reader = None if config.inbox_load_id else sources.open(source, state_dir=project.state_dir)
         with warehouse.open() as wh:
 
             def load_table():
@@ -162,7 +163,7 @@ def build_raw_asset(
         name=spec.key.to_python_identifier(),
         outs={"result": _RESULT_OUT, **{name: _CHECK_OUT for name in checks}},
         config_schema=RAW_LOAD_CONFIG_SCHEMA,
-        required_resource_keys={"warehouse", "landing"},
+        required_resource_keys={"warehouse", "landing", "sources"},
         # Loads of one table queue behind each other across runs (the instance's
         # `concurrency: pools: default_limit: 1`); the warehouse also locks the table itself.
         pool=raw_pool(source.name, table.name),

@@ -10,12 +10,13 @@ from tributary.preflight import run_preflight
 def build_preflight_job(project: ProjectConfig) -> dg.JobDefinition:
     @dg.op(
         name="preflight_check",
+        required_resource_keys={"sources"},
         description="Connect to every enabled table, the warehouse and the stores, and check "
         "what a run needs; writes nothing (see `tributary check`)",
     )
     def preflight(context: dg.OpExecutionContext) -> dg.Output[int]:
         lines, problems = [], []
-        for check in run_preflight(project):
+        for check in run_preflight(project, open_source=context.resources.sources.open):
             line = check.line()
             lines.append(line)
             if check.ok:

@@ -33,7 +33,7 @@ import os
 import ssl
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
@@ -307,14 +307,11 @@ class ApiUsage:
             counters["api_usage_limit"] = self.limit
 
 
-def login_arguments(config: SalesforceConfig, *, owner: str) -> dict[str, str] | None:
+def login_arguments(config: SalesforceConfig, *, owner: str) -> dict[str, str]:
     """simple-salesforce's login arguments, read from the environment variables the config
-    names; None when none of them is set and the config allows the demo replay. With an
-    instance URL, a password or client credentials login carries `instance_url` instead of
-    `domain`, for `login_at_instance`."""
+    names. With an instance URL, a password or client credentials login carries
+    `instance_url` instead of `domain`, for `login_at_instance`."""
     values = {key: os.environ.get(env) for key, env in config.credential_env.items()}
-    if not any(values.values()) and config.replay:
-        return None
     missing = [config.credential_env[k] for k, v in values.items() if not v]
     if missing:
         raise SourceError(
@@ -401,8 +398,10 @@ class SalesforceSource:
     """Reads the objects of one org. Nothing connects until a table is read.
 
     `session` is the transport seam: the requests session every API call goes through (the
-    demo passes one that replays the demo org in-process; tests pass one trusting a local
-    HTTPS fake). `bulk_poll_seconds` is how long to wait between Bulk 2.0 job status checks.
+    demo passes one that replays its org in-process; tests pass one trusting a local HTTPS
+    fake). `login`, when given, is simple-salesforce's login arguments (a session id and an
+    instance URL) used instead of the credential variables the config names, which are then
+    not read. `bulk_poll_seconds` is how long to wait between Bulk 2.0 job status checks.
     """
 
     def __init__(
@@ -411,11 +410,13 @@ class SalesforceSource:
         *,
         source: str,
         session: requests.Session | None = None,
+        login: Mapping[str, str] | None = None,
         bulk_poll_seconds: float = 5.0,
     ) -> None:
         self.config = config
         self.owner = f"source '{source}'"
         self._session = session
+        self._login = dict(login) if login is not None else None
         self._poll = bulk_poll_seconds
         self._sf: Salesforce | None = None
         self.usage = ApiUsage()
@@ -423,20 +424,12 @@ class SalesforceSource:
     def _client(self) -> Salesforce:
         if self._sf is not None:
             return self._sf
-        arguments = login_arguments(self.config, owner=self.owner)
-        session = self._session
-        replaying = arguments is None
-        if arguments is None:
-            from tributary.demo.salesforce import REPLAY_LOGIN, replay_session
-
-            arguments = dict(REPLAY_LOGIN)
-            session = session or replay_session()
-            self._poll = 0
-        session = session or requests.Session()
+        arguments = self._login or login_arguments(self.config, owner=self.owner)
+        session = self._session or requests.Session()
         session.hooks.setdefault("response", []).append(self.usage.observe)
         # requests waits forever unless told; simple-salesforce never tells it.
         options: dict[str, Any] = {"timeout": (self.config.connect_timeout, READ_TIMEOUT)}
-        if self.config.ca_bundle and not replaying:
+        if self.config.ca_bundle:
             # Given per request: requests lets REQUESTS_CA_BUNDLE replace a session's `verify`
             # (not a request's), and the session keeps the environment's proxy settings.
             options["verify"] = self._ca_bundle()

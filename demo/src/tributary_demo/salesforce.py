@@ -1,7 +1,8 @@
 """An in-memory Salesforce org speaking the REST API's shape, fed from JSON fixtures.
 
-`make demo` reads the demo org through `replay_session()`: a requests session whose transport
-answers every request from this emulator, in-process. The Salesforce source runs its whole
+`make demo` reads the demo org through `replay_session()` (the demo's sources resource gives
+it to the Salesforce source): a requests session whose transport answers every request from
+this emulator, in-process. The Salesforce source runs its whole
 real code path (simple-salesforce, describe, queryAll paging, Bulk 2.0 jobs, the limits
 header) with no network and no server. The tests serve the same emulator over HTTPS on
 127.0.0.1 (tests/salesforce_fake.py), so the HTTP layer is exercised too.

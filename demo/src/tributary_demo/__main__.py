@@ -1,4 +1,4 @@
-"""`python -m tributary.demo generate | summary`: the demo's two steps around materialization."""
+"""`python -m tributary_demo generate | summary`: the demo's two steps around materialization."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import argparse
 import sys
 
 from tributary.config.loader import load_project
-from tributary.demo.sources import generate_demo_sources
-from tributary.demo.summary import summarize
+from tributary_demo.sources import generate_demo_sources
+from tributary_demo.summary import summarize
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tributary.demo")
+    parser = argparse.ArgumentParser(prog="python -m tributary_demo")
     command = parser.add_subparsers(dest="command", required=True)
     generate = command.add_parser("generate", help="write the demo source databases")
     generate.add_argument("--overwrite", action="store_true", help="rebuild existing files")
