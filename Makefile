@@ -33,10 +33,9 @@ $(DAGSTER_HOME)/dagster.yaml: deploy/dagster.local.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp $< $@
 
+# One line per step; Dagster's whole log goes to $(STATE_DIR)/demo.log.
 demo: install manifest $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/python -m tributary.demo generate
-	$(DG) launch --assets '*'
-	$(BIN)/python -m tributary.demo summary
+	$(BIN)/python -m tributary.demo run
 
 dev: install manifest $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python -m tributary.demo generate
