@@ -39,10 +39,10 @@ $(DAGSTER_HOME)/dagster.yaml: deploy/dagster.local.yaml
 # pyproject.toml (what `make lint` checks, and a deployment loads).
 DEMO_DEFS := -m tributary_demo.definitions
 
+# One line per step (dg launch --assets '*' $(DEMO_DEFS)); Dagster's whole log goes to
+# $(STATE_DIR)/demo.log.
 demo: install manifest $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/python -m tributary_demo generate
-	$(DG) launch --assets '*' $(DEMO_DEFS)
-	$(BIN)/python -m tributary_demo summary
+	$(BIN)/python -m tributary_demo run
 
 dev: install manifest $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python -m tributary_demo generate

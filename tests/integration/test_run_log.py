@@ -16,6 +16,7 @@ import yaml
 from tributary.config.loader import ProjectConfig, load_project
 from tributary.defs import build_definitions
 from tributary.defs.resources import WarehouseResource
+from tributary.defs.run_log import RUN_LOG_KEY
 from tributary_demo import generate_demo_sources
 
 CUSTOMERS = dg.AssetKey(["raw", "erp", "customers"])
@@ -85,6 +86,9 @@ def test_run_log_records_success_and_failure(project, monkeypatch) -> None:
         assert not failed.success
         log_run(defs, project, instance, failed.run_id)
         log_run(defs, project, instance, failed.run_id)  # a repeated tick changes nothing
+        # the UI shows the run log materialized, by the last run it logged
+        logged = instance.get_latest_materialization_event(RUN_LOG_KEY).asset_materialization
+        assert logged.metadata["runs"].value == [failed.run_id]
 
         rows = warehouse_rows(
             project,

@@ -16,10 +16,14 @@ def summarize(project: ProjectConfig) -> str:
             "where table_schema like 'raw_%' or table_schema in ('staging', 'marts') "
             "order by table_schema like 'raw_%' desc, table_schema, table_name"
         ).fetchall()
+        staging = [table for schema, table in tables if schema == "staging"]
         for schema, table in tables:
+            if schema == "staging":  # one line: they are the raw tables, cleaned
+                continue
             relation = f"{quote_ident(schema)}.{quote_ident(table)}"
             rows = warehouse.con.execute(f"select count(*) from {relation}").fetchone()
             lines.append(f"  {schema + '.' + table:<36} {rows[0]:>7,} rows")
+        lines.append(f"  staging: {len(staging)} models, one per raw table")
     store = open_export_store(project.exports_url, project=project.platform.exports.project)
     fs, root = store.fs, store.root
     published = sorted(path.rsplit("/", 1)[0] for path in fs.glob(f"{root}/*/*/{SUCCESS}"))
