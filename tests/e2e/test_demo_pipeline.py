@@ -22,6 +22,7 @@ from tributary_demo.salesforce import DEMO_FIXTURES
 from tributary_demo.sources import UNKNOWN_CUSTOMER_ID, generate_demo_sources, timestamp
 
 from ..conftest import CONFIG_DIR
+from ..model_types import BUILT_COLUMNS_SQL, built_types, declared_types
 
 pytestmark = pytest.mark.e2e
 
@@ -172,6 +173,13 @@ def test_dbt_tests_ran_as_passing_asset_checks(built) -> None:
     expected = defs.resolve_asset_graph().asset_check_keys
     assert {e.asset_check_key for e in evaluations} == expected
     assert all(e.passed for e in evaluations)
+
+
+def test_the_models_declared_column_types_are_those_built(built) -> None:
+    """The types the UI shows for the dbt models (their YAML's data_type) cannot drift from
+    what the models make: every column of every model, declared with the type it has."""
+    project, defs, _ = built
+    assert declared_types(defs) == built_types(warehouse_rows(project, BUILT_COLUMNS_SQL))
 
 
 def test_materializations_carry_metadata(built) -> None:

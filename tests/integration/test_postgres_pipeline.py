@@ -15,6 +15,7 @@ from tributary_demo import generate_demo_sources
 from tributary_demo.resources import ReplaySources
 
 from ..conftest import CONFIG_DIR
+from ..model_types import BUILT_COLUMNS_SQL, built_types, declared_types
 
 
 def test_demo_graph_builds_on_postgres(postgres, role_prefix, state_dir, tmp_path) -> None:
@@ -52,3 +53,6 @@ def test_demo_graph_builds_on_postgres(postgres, role_prefix, state_dir, tmp_pat
             (f"{role_prefix}team_finance", f"{role_prefix}team_finance"),
         ).fetchone()
     assert granted == (True, False)  # finance reads the model behind its export, no other
+    with psycopg.connect(postgres) as con:
+        built = built_types(con.execute(BUILT_COLUMNS_SQL).fetchall())
+    assert declared_types(defs) == built  # the models' data_type, as on DuckDB

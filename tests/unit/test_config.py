@@ -223,3 +223,14 @@ def test_connect_timeout_has_a_default_and_can_be_set(config_dir: Path) -> None:
     sources = {s.name: s for s in load_project(config_dir).sources}
     assert sources["shop"].connection.connect_timeout == 2.5
     assert sources["app"].connection.connect_timeout == 8
+
+
+def test_unknown_warehouse_target_names_the_key(config_dir: Path) -> None:
+    platform = yaml.safe_load((config_dir / "platform.yaml").read_text())
+    platform["warehouse"]["target"] = "snowflake"
+    (config_dir / "platform.yaml").write_text(yaml.safe_dump(platform))
+    message = load_error(config_dir)
+    assert message.endswith(
+        "platform.yaml: warehouse.target: expected one of 'duckdb', 'postgres', 'redshift'"
+        " (got 'snowflake')"
+    )

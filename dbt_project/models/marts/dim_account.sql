@@ -44,7 +44,8 @@ select
     customers.customer_id as erp_customer_id,
     customers.customer_name as erp_customer_name,
     coalesce(pipeline.opportunities, 0) as opportunities,
-    coalesce(pipeline.open_opportunities, 0) as open_opportunities,
+    -- a sum of integers is a HUGEINT on DuckDB, a bigint elsewhere
+    cast(coalesce(pipeline.open_opportunities, 0) as bigint) as open_opportunities,
     cast(coalesce(pipeline.open_pipeline_amount, 0) as decimal(18, 2)) as open_pipeline_amount,
     cast(coalesce(pipeline.won_amount, 0) as decimal(18, 2)) as won_amount,
     accounts.system_modstamp

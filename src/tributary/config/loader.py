@@ -194,6 +194,11 @@ def _format(path: Path, exc: ValidationError) -> str:
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key; check the spelling against the configuration reference"
+        elif error["type"] == "union_tag_invalid":
+            # pydantic names the mapping (its input), the key at fault is the discriminator
+            key, tag = error["ctx"]["discriminator"].strip("'"), error["ctx"]["tag"]
+            location = f"{location}.{key}" if location else key
+            message = f"expected one of {error['ctx']['expected_tags']} (got {tag!r})"
         elif error["type"] == "missing":
             message = "required key is missing"
         if error["type"] in _ECHO_INPUT_TYPES and not _NO_ECHO.intersection(error["loc"]):

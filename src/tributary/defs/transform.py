@@ -51,7 +51,12 @@ class TributaryDbtCliResource(DbtCliResource):
 
 
 class TributaryTranslator(DagsterDbtTranslator):
-    """dbt sources become the raw table assets; models are grouped by their folder."""
+    """dbt sources become the raw table assets; models are grouped by their folder.
+
+    A model's description is its dbt description alone: dagster-dbt appends the model's SQL
+    under a "#### Raw SQL" heading, which the catalog list shows as plain text, markdown and all.
+    The SQL goes in the metadata instead, as markdown the asset page renders. (dagster-dbt's
+    code references would link the .sql file, but warn as a beta feature on every load.)"""
 
     def get_asset_spec(
         self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
@@ -65,7 +70,14 @@ class TributaryTranslator(DagsterDbtTranslator):
         props = manifest["nodes"][unique_id]
         # fqn: [project, folder, ..., model]; the first folder (staging, marts) is the group.
         group = props["fqn"][1] if len(props["fqn"]) > 2 else "transform"
-        return spec.replace_attributes(group_name=group, automation_condition=FOLLOWS_LOADS)
+        description = (props.get("description") or "").strip() or f"dbt model {props['name']}"
+        return spec.replace_attributes(
+            group_name=group, automation_condition=FOLLOWS_LOADS, description=description
+        ).merge_attributes(metadata={"raw_sql": dg.MetadataValue.md(sql_block(props))})
+
+
+def sql_block(props: Mapping[str, Any]) -> str:
+    return f"```sql\n{props.get('raw_code', '').strip()}\n```"
 
 
 def dbt_project(project: ProjectConfig | None = None, *, prepare_if_dev: bool = True) -> DbtProject:
