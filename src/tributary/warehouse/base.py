@@ -273,8 +273,24 @@ class Warehouse(ABC):
 
     def replace_all(self, tables: LoadTables, columns: Sequence[str]) -> None:
         """A full load's swap, inside the load's transaction."""
-        self.execute(f"delete from {tables.target.qualified_name}")
+        self.empty(tables.target.qualified_name)
         self.insert_from(tables.target.qualified_name, self.rows_to_write(tables, columns), columns)
+
+    def empty(self, table: str) -> None:
+        """Remove every row of `table` inside the load's transaction."""
+        self.execute(f"delete from {table}")
+
+    def keep_one_row_per_key(self, tables: LoadTables, columns: Sequence[str]) -> None:
+        """After rows went straight into the raw table (`copy_straight_in`): a key written twice
+        keeps one row, chosen as a staged load chooses."""
+        target, kept = tables.target, tables.scratch("kept")
+        self.execute(
+            f"create table {kept} as select {column_list(columns)} from "
+            f"{latest_per_key(target, target.qualified_name, columns)}"
+        )
+        self.empty(target.qualified_name)
+        self.insert_from(target.qualified_name, kept, columns)
+        self.execute(f"drop table {kept}")
 
     def lock(self, target: LoadTarget) -> None:  # noqa: B027 (by default nothing to do)
         """Serialize loads of one raw table, whoever starts them, until the transaction ends:

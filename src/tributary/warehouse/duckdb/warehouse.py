@@ -20,8 +20,6 @@ from tributary.warehouse.base import (
     LoadTables,
     LoadTarget,
     Warehouse,
-    column_list,
-    latest_per_key,
     quote_ident,
     quote_literal,
 )
@@ -172,7 +170,7 @@ class DuckDBWarehouse(Warehouse):
         key = StrictlyRising(target.primary_key[0]) if len(target.primary_key) == 1 else None
         with self._landed(incoming, batches, key) as landed:
             if exists:
-                self.execute(f"delete from {target.qualified_name}")
+                self.empty(target.qualified_name)
                 self.insert_from(target.qualified_name, landed, incoming.names)
             else:
                 self.execute(f"create table {target.qualified_name} as select * from {landed}")
@@ -183,14 +181,7 @@ class DuckDBWarehouse(Warehouse):
             and not unique
             and self.keys_staged_twice(tables, target.qualified_name)
         ):
-            kept, names = tables.scratch("kept"), incoming.names
-            self.execute(
-                f"create table {kept} as select {column_list(names)} from "
-                f"{latest_per_key(target, target.qualified_name, names)}"
-            )
-            self.execute(f"delete from {target.qualified_name}")
-            self.insert_from(target.qualified_name, kept, names)
-            self.execute(f"drop table {kept}")
+            self.keep_one_row_per_key(tables, incoming.names)
         return True
 
     def create_staging(

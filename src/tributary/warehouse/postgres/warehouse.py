@@ -24,8 +24,6 @@ from tributary.warehouse.base import (
     LoadTables,
     LoadTarget,
     Warehouse,
-    column_list,
-    latest_per_key,
     placeholders_as_format,
     quote_ident,
 )
@@ -210,28 +208,19 @@ class PostgresWarehouse(Warehouse):
                     self.sql_type(field.type)
                 ):
                     return False  # a widened or added column: the staging path handles it
-            self.execute(f"truncate {target.qualified_name}")
+            self.empty(target.qualified_name)
         else:
             columns = ", ".join(f"{quote_ident(f.name)} {self.sql_type(f.type)}" for f in incoming)
             self.execute(f"create table {target.qualified_name} ({columns})")
         self._copy(target.qualified_name, incoming, batches)
         if target.primary_key and self.keys_staged_twice(tables, target.qualified_name):
-            # Rare: a key written twice keeps one row, chosen as a staged load chooses.
-            kept, names = tables.scratch("kept"), incoming.names
-            self.execute(
-                f"create table {kept} as select {column_list(names)} from "
-                f"{latest_per_key(target, target.qualified_name, names)}"
-            )
-            self.execute(f"truncate {target.qualified_name}")
-            self.insert_from(target.qualified_name, kept, names)
-            self.execute(f"drop table {kept}")
+            self.keep_one_row_per_key(tables, incoming.names)  # rare
         return True
 
-    def replace_all(self, tables: LoadTables, columns: Sequence[str]) -> None:
+    def empty(self, table: str) -> None:
         # TRUNCATE is transactional in PostgreSQL and leaves no dead rows; a rename swap
         # would break the dbt views built on the raw table.
-        self.execute(f"truncate {tables.target.qualified_name}")
-        self.insert_from(tables.target.qualified_name, self.rows_to_write(tables, columns), columns)
+        self.execute(f"truncate {table}")
 
     def keys_staged_twice(self, tables: LoadTables, relation: str | None = None) -> bool:
         keys = tables.target.primary_key
