@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
 from tests.conftest import (
     CONFIG_DIR,
@@ -101,8 +102,6 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def page(ui: str):
-    from playwright.sync_api import sync_playwright
-
     SCREENSHOTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -133,8 +132,6 @@ def expected_graph() -> dict[str, tuple[str, set[str]]]:
 
 
 def test_lineage_shows_every_group_asset_and_edge(page, ui: str) -> None:
-    from playwright.sync_api import expect
-
     expected = expected_graph()
     page.goto(f"{ui}/asset-groups")
     groups = sorted({group for group, _ in expected.values()})
@@ -225,7 +222,8 @@ def test_catalog_shows_everything_the_demo_built_as_materialized(page, ui: str) 
     assert {"raw/erp/customers", "marts/fct_sales", "tributary/run_log"} <= built
 
     page.goto(f"{ui}/assets")
-    page.get_by_text("Materialized", exact=True).first.wait_for()  # the statuses have loaded
+    page.get_by_text("Materialized", exact=True).first.wait_for()
+    expect(page.get_by_text("Loading...")).to_have_count(0)  # every status in view, loaded
     screenshot(page, "catalog", readme=True)
     rows = catalog_rows(page)
     assert rows.keys() == built
@@ -253,6 +251,9 @@ def test_an_asset_shows_its_passed_checks_and_lineage(page, ui: str) -> None:
     for name in ("customers", "sales_orders", "stg_erp__customers", "dim_customer", "fct_sales"):
         page.get_by_text(name, exact=True).first.wait_for()
     page.get_by_text("fct_sales_daily", exact=True).last.wait_for()
+    # The nodes' colours (their statuses) come with the page's next poll, and at this zoom the
+    # nodes hold no text to wait for.
+    page.wait_for_timeout(5_000)
     screenshot(page, "lineage-asset", readme=True)
 
 
