@@ -12,9 +12,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from tributary.config.loader import PROJECT_ROOT, ProjectConfig, load_project
+from tributary.sources.base import Extract
 from tributary_demo import generate_demo_sources
 from tributary_demo.salesforce import SalesforceApi
 
@@ -133,3 +135,18 @@ def background_process(
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
+
+
+class BatchesReader:
+    """A source whose read yields the given batches, then raises `fail` if given."""
+
+    def __init__(self, batches: list[pa.RecordBatch], fail: Exception | None = None) -> None:
+        self.batches, self.fail = batches, fail
+
+    def read(self, table, *, since=None, batch_rows, where=None) -> Extract:
+        def stream():
+            yield from self.batches
+            if self.fail is not None:
+                raise self.fail
+
+        return Extract(batches=pa.RecordBatchReader.from_batches(self.batches[0].schema, stream()))

@@ -6,32 +6,15 @@ import uuid
 from collections.abc import Iterator
 
 import psycopg
-import pyarrow as pa
 import pymysql
 import pytest
 from sqlalchemy.engine import URL, make_url
 
 from tests.conftest import free_port, require_service
-from tributary.sources.base import Extract
 from tributary.storage import s3_filesystem
 
 MARIADB = dict(host="127.0.0.1", port=3306, user="root", password="")
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-class BatchesReader:
-    """A source whose read yields the given batches, then raises `fail` if given."""
-
-    def __init__(self, batches: list[pa.RecordBatch], fail: Exception | None = None) -> None:
-        self.batches, self.fail = batches, fail
-
-    def read(self, table, *, since=None, batch_rows, where=None) -> Extract:
-        def stream():
-            yield from self.batches
-            if self.fail is not None:
-                raise self.fail
-
-        return Extract(batches=pa.RecordBatchReader.from_batches(self.batches[0].schema, stream()))
 
 
 def _mariadb_up() -> bool:

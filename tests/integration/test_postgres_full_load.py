@@ -11,7 +11,7 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-from tests.integration.conftest import BatchesReader
+from tests.conftest import BatchesReader
 from tributary.config.models import SourceConfig, TableConfig
 from tributary.errors import SourceError
 from tributary.ingest import ingest_table

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.integration.conftest import BatchesReader
+from tests.conftest import BatchesReader
 from tributary.config.models import SourceConfig, TableConfig
 from tributary.errors import SourceError
 from tributary.ingest import ingest_table, load_target

@@ -11,12 +11,12 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from tests.conftest import BatchesReader
 from tributary.arrow import StrictlyRising
 from tributary.config.models import SourceConfig, TableConfig
 from tributary.errors import SourceError
 from tributary.ingest import ingest_table
 from tributary.landing import LandingStore
-from tributary.sources.base import Extract
 from tributary.warehouse.base import STATE_SCHEMA
 from tributary.warehouse.duckdb.warehouse import DuckDBWarehouse
 
@@ -25,21 +25,6 @@ SOURCE = SourceConfig(
     name="shop", kind="mysql", connection={"url": "mysql://nobody@127.0.0.1/shop"}, tables=[ORDERS]
 )
 T0 = datetime(2024, 5, 1, 12, 0, 0)
-
-
-class Batches:
-    """A source whose read yields the given batches, then raises `fail` if given."""
-
-    def __init__(self, batches: list[pa.RecordBatch], fail: Exception | None = None) -> None:
-        self.batches, self.fail = batches, fail
-
-    def read(self, table, *, since=None, batch_rows, where=None) -> Extract:
-        def stream():
-            yield from self.batches
-            if self.fail is not None:
-                raise self.fail
-
-        return Extract(batches=pa.RecordBatchReader.from_batches(self.batches[0].schema, stream()))
 
 
 def orders(ids: list[int], status: str = "s") -> pa.RecordBatch:
@@ -52,7 +37,7 @@ def orders(ids: list[int], status: str = "s") -> pa.RecordBatch:
     )
 
 
-def load(path: Path, reader: Batches):
+def load(path: Path, reader: BatchesReader):
     with DuckDBWarehouse(path / "warehouse.duckdb") as warehouse:
         assert warehouse.loads_while_landing
         return ingest_table(
@@ -77,9 +62,9 @@ def state(path: Path) -> tuple[list, list, list]:
 
 
 def test_a_failure_while_landing_is_raised_as_itself_and_rolls_back(tmp_path: Path) -> None:
-    load(tmp_path, Batches([orders([1, 2, 3])]))
+    load(tmp_path, BatchesReader([orders([1, 2, 3])]))
     before = state(tmp_path)
-    failing = Batches(
+    failing = BatchesReader(
         [orders([1, 2], "new"), orders([3, 4, 5], "new")], fail=SourceError("the source went away")
     )
     with pytest.raises(SourceError, match="the source went away"):
@@ -100,8 +85,8 @@ def test_a_failure_while_landing_is_raised_as_itself_and_rolls_back(tmp_path: Pa
     ],
 )
 def test_a_streamed_full_load_keeps_one_row_per_key(tmp_path: Path, batches, expected) -> None:
-    load(tmp_path, Batches([orders([100, 101])]))  # replaced, in the existing table
-    outcome = load(tmp_path, Batches(batches)).outcome
+    load(tmp_path, BatchesReader([orders([100, 101])]))  # replaced, in the existing table
+    outcome = load(tmp_path, BatchesReader(batches)).outcome
     rows, loads, tables = state(tmp_path)
     assert [key for key, _ in rows] == expected
     assert outcome.rows_in_table == len(expected)
