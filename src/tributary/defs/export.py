@@ -15,7 +15,11 @@ from tributary.config.loader import ConfigError, ProjectConfig
 from tributary.config.models import ExportConfig, cron_for
 from tributary.defs.automation import ASSET_JOB, FOLLOWS_LOADS, default_status
 from tributary.defs.metadata import column_schema
-from tributary.defs.resources import ExportStoreResource, WarehouseResource
+from tributary.defs.resources import (
+    ExportStoreResource,
+    LandingStoreResource,
+    WarehouseResource,
+)
 from tributary.defs.retries import with_retries
 from tributary.defs.transform import ModelRef
 from tributary.exports import run_export
@@ -63,6 +67,7 @@ def build_export_asset(
         context: dg.AssetExecutionContext,
         warehouse: WarehouseResource,
         export_store: ExportStoreResource,
+        landing: LandingStoreResource,
     ) -> dg.MaterializeResult:
         if context.has_partition_key:
             day = date.fromisoformat(context.partition_key)
@@ -79,6 +84,8 @@ def build_export_asset(
                     store=export_store.open(),
                     asset=key.to_user_string(),
                     batch_rows=project.platform.batch_rows,
+                    # where a warehouse that unloads (Redshift) writes the files first
+                    landing=landing.open(),
                 )
 
         outcome = with_retries(context, project.platform.automation.retries, publish)

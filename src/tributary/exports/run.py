@@ -1,15 +1,21 @@
 """One run of an export, plain Python: read the partition's rows from the warehouse as a stream,
-publish them to the export store, then apply retention."""
+publish them to the export store, then apply retention. Where the warehouse writes files
+itself (Redshift's UNLOAD), it writes them into the landing store and they are copied over
+(exports/unload.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 
+import pyarrow as pa
+
 from tributary.config.models import ExportConfig
 from tributary.exports.formats import FileFormat
 from tributary.exports.query import partition_sql
 from tributary.exports.store import ExportStore, Publication, date_partition
+from tributary.exports.unload import publish_unloaded
+from tributary.landing import LandingStore
 from tributary.warehouse import Warehouse
 
 
@@ -57,24 +63,29 @@ def run_export(
     store: ExportStore,
     asset: str,
     batch_rows: int,
+    landing: LandingStore | None = None,
 ) -> ExportOutcome:
     """Publish `export` for `day`: the daily partition's day, or the run's date (UTC).
-    `sql` is the export's query with its refs resolved."""
-    query = partition_sql(export, sql, day)
-    options = dict(
-        export=export.name,
-        asset=asset,
-        file_format=file_format(export),
-        rows_per_file=export.rows_per_file,
-        sql=query,
-    )
-    with warehouse.read(query, batch_rows=batch_rows) as batches:
-        if export.partitioning.by == "column":
-            publications = store.publish_by_column(
-                batches, column=export.partitioning.column, **options
+    `sql` is the export's query with its refs resolved. Given the `landing` store, a warehouse
+    that `unloads` writes the files itself there (not for `by: column` partitions, which are
+    split from the ordered stream here)."""
+    query = partition_sql(export, sql, day, warehouse.quote_string)
+    if warehouse.unloads and landing is not None and export.partitioning.by != "column":
+        publications = [
+            publish_unloaded(
+                export=export.name,
+                query=query,
+                partition=date_partition(day),
+                warehouse=warehouse,
+                landing=landing,
+                store=store,
+                asset=asset,
+                file_format=file_format(export),
             )
-        else:
-            publications = [store.publish(batches, partition=date_partition(day), **options)]
+        ]
+    else:
+        with warehouse.read(query, batch_rows=batch_rows) as batches:
+            publications = _publish_stream(export, query, day, batches, store, asset)
     removed = store.apply_retention(export.name, export.retention) if export.retention else []
     return ExportOutcome(
         sql=query,
@@ -82,3 +93,23 @@ def run_export(
         publications=publications,
         removed=removed,
     )
+
+
+def _publish_stream(
+    export: ExportConfig,
+    query: str,
+    day: date,
+    batches: pa.RecordBatchReader,
+    store: ExportStore,
+    asset: str,
+) -> list[Publication]:
+    options = dict(
+        export=export.name,
+        asset=asset,
+        file_format=file_format(export),
+        rows_per_file=export.rows_per_file,
+        sql=query,
+    )
+    if export.partitioning.by == "column":
+        return store.publish_by_column(batches, column=export.partitioning.column, **options)
+    return [store.publish(batches, partition=date_partition(day), **options)]

@@ -1,0 +1,124 @@
+"""Exports the warehouse writes itself (Redshift's UNLOAD): the files land in a scratch prefix
+of the landing store, `<landing>/_unload/<export>/<partition>/<attempt>/`, and are streamed
+object to object into the export store's attempt under _tmp/, then published by the store as
+any export is (manifest with rows, bytes and sha256 per file; `_SUCCESS` last).
+
+The scratch prefix goes once the partition is published or the run fails; one left by a killed
+run goes when the partition is next exported (as the store's own dead attempts do).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from dataclasses import replace
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tributary.exports.formats import FileFormat
+from tributary.exports.store import ExportedColumn, ExportStore, Publication, SourceFile
+from tributary.landing import LandingStore
+from tributary.warehouse import Warehouse
+from tributary.warehouse.unload import Unloaded, UnloadedColumn, UnloadFormat
+
+UNLOAD_PREFIX = "_unload"
+
+
+def unload_format(file_format: FileFormat) -> UnloadFormat:
+    return UnloadFormat(
+        kind=file_format.kind,
+        gzip=file_format.kind == "csv" and file_format.compression == "gzip",
+        header=file_format.header,
+        delimiter=file_format.delimiter,
+    )
+
+
+def scratch_dir(landing: LandingStore, export: str, partition: str) -> str:
+    """A fresh attempt's prefix (a path in the landing store). Attempts that killed runs of
+    this partition left go first; other partitions' (a backfill running beside) stay."""
+    attempts = f"{landing.root}/{UNLOAD_PREFIX}/{export}/{partition}"
+    remove_prefix(landing, attempts)
+    return f"{attempts}/{uuid.uuid4().hex}"
+
+
+def remove_prefix(landing: LandingStore, path: str) -> None:
+    landing.fs.invalidate_cache(path)
+    with contextlib.suppress(FileNotFoundError):
+        if landing.fs.exists(path):
+            landing.fs.rm(path, recursive=True)
+
+
+def publish_unloaded(
+    *,
+    export: str,
+    query: str,
+    partition: str,
+    warehouse: Warehouse,
+    landing: LandingStore,
+    store: ExportStore,
+    asset: str,
+    file_format: FileFormat,
+) -> Publication:
+    """UNLOAD `query` into the scratch prefix, then publish its files as `partition`."""
+    scratch = scratch_dir(landing, export, partition)
+    try:
+        unloaded = warehouse.unload(
+            query, to=landing.uri(scratch), fs=landing.fs, file_format=unload_format(file_format)
+        )
+        written = replace(file_format, compression=unloaded.compression)
+        if not unloaded.files:  # no rows: one file that still carries the schema, as ever
+            empty = pa.RecordBatchReader.from_batches(unloaded.schema, [])
+            return store.publish(
+                empty, export=export, partition=partition, asset=asset,
+                file_format=file_format, sql=query,
+            )  # fmt: skip
+        columns = unloaded.columns
+        if file_format.kind == "parquet":
+            columns = _checked_against_files(landing, unloaded)
+        notes = list(unloaded.notes)
+        if written.compression != file_format.compression:
+            notes.append(
+                f"compression: {written.compression} as the warehouse writes it "
+                f"(configured: {file_format.compression})"
+            )
+        return store.publish_files(
+            [SourceFile(url=f.url, bytes=f.bytes, rows=f.rows) for f in unloaded.files],
+            fs=landing.fs,
+            export=export,
+            partition=partition,
+            asset=asset,
+            file_format=written,
+            columns=[_exported(column) for column in columns],
+            sql=query,
+            written_by=f"{warehouse.kind} unload",
+            notes=notes,
+        )
+    finally:
+        remove_prefix(landing, scratch)
+
+
+def _checked_against_files(landing: LandingStore, unloaded: Unloaded) -> list[UnloadedColumn]:
+    """The manifest's columns, each noted where the Parquet files (the first one's footer: one
+    ranged read) hold another type than the export type mapping gives it."""
+    with landing.fs.open(unloaded.files[0].url, "rb") as handle:
+        schema = pq.read_schema(handle)
+    checked = []
+    for column in unloaded.columns:
+        index = schema.get_field_index(column.name)
+        held = schema.field(index).type if index >= 0 else None
+        if held is not None and held != column.type:
+            found = f"the files hold {held}"
+            column = replace(column, note=f"{column.note}; {found}" if column.note else found)
+        checked.append(column)
+    return checked
+
+
+def _exported(column: UnloadedColumn) -> ExportedColumn:
+    return ExportedColumn(
+        name=column.name,
+        type=str(column.type),
+        nullable=True,
+        warehouse_type=column.warehouse_type,
+        note=column.note,
+    )
