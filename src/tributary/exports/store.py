@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from urllib.parse import quote
@@ -41,8 +42,10 @@ MANIFEST = "manifest.json"
 STAGING = "_tmp"
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # the folder of NULL keys, as Hive names it
 PARQUET = FileFormat()
-# Objects are copied into the store this many bytes at a time (never a whole file in memory).
+# Objects are copied into the store this many bytes at a time (never a whole file in memory),
+# this many files at once: memory holds about 2 x 4 chunks whatever the export's size.
 COPY_CHUNK_BYTES = 8 * 2**20
+COPIES_IN_FLIGHT = 4
 
 
 def _unset(value: object) -> bool:
@@ -265,23 +268,27 @@ class ExportStore:
         checksummed on the way, then published as any export is. A file whose length differs
         from what its writer stated fails the run before anything is published."""
         staging = self._new_staging_dir(export, partition)
-        exported: list[ExportedFile] = []
-        try:
-            for number, source in enumerate(files):
-                name = f"part-{number:05d}{file_format.suffix}"
-                size, sha256 = copy_object(fs, source.url, self.fs, f"{staging}/{name}")
-                if size != source.bytes:
-                    raise ExportError(
-                        f"{export}: {source.url} holds {size} bytes, its writer stated "
-                        f"{source.bytes}; nothing was published"
-                    )
-                exported.append(
-                    ExportedFile(path=name, rows=source.rows, bytes=size, sha256=sha256)
+
+        def copy(number: int, source: SourceFile) -> ExportedFile:
+            name = f"part-{number:05d}{file_format.suffix}"
+            size, sha256 = copy_object(fs, source.url, self.fs, f"{staging}/{name}")
+            if size != source.bytes:
+                raise ExportError(
+                    f"{export}: {source.url} holds {size} bytes, its writer stated "
+                    f"{source.bytes}; nothing was published"
                 )
+            return ExportedFile(path=name, rows=source.rows, bytes=size, sha256=sha256)
+
+        # A few files in flight at once: one file's download overlaps another's upload.
+        pool = ThreadPoolExecutor(COPIES_IN_FLIGHT, thread_name_prefix="export-copy")
+        try:
+            exported = list(pool.map(copy, range(len(files)), files))
         except BaseException:
+            pool.shutdown(cancel_futures=True)
             with contextlib.suppress(Exception):
                 self.fs.rm(staging.rsplit("/", 1)[0], recursive=True)
             raise
+        pool.shutdown()
         manifest = _manifest(export, partition, asset, file_format, exported, columns, sql,
                              published_at=datetime.now(UTC), written_by=written_by,
                              notes=notes)  # fmt: skip
