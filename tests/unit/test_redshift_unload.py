@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import fsspec
@@ -297,9 +297,15 @@ def test_a_run_clears_attempts_killed_runs_left(unload_setup) -> None:
     other_day = f"{landing.root}/{UNLOAD_PREFIX}/orders/dt=2024-05-02/running"
     fs.pipe_file(f"{other_day}/0000_part_00.parquet", b"another day's run")
 
+    # a day never exported again, whose run was killed two days ago
+    forgotten = f"{landing.root}/{UNLOAD_PREFIX}/orders/dt=2023-01-01/0ld"
+    fs.pipe_file(f"{forgotten}/manifest", b"{}")
+    fs.store[f"{forgotten}/manifest"].created = datetime.now(UTC) - timedelta(days=2)
+
     export_via_unload(FakeRedshift(fs, rows(3)), landing, store)
 
     assert not fs.exists(dead)
+    assert not fs.exists(forgotten)
     assert fs.exists(other_day)  # a backfill of another day may be running beside
     assert store.read_manifest("orders", "dt=2024-05-01").row_count == 3
 

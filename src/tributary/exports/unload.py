@@ -4,7 +4,8 @@ object to object into the export store's attempt under _tmp/, then published by 
 any export is (manifest with rows, bytes and sha256 per file; `_SUCCESS` last).
 
 The scratch prefix goes once the partition is published or the run fails; one left by a killed
-run goes when the partition is next exported (as the store's own dead attempts do).
+run goes when the partition is next exported (as the store's own dead attempts do), or, if it
+never is, when any partition of the export is exported a day later.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -23,6 +25,9 @@ from tributary.warehouse import Warehouse
 from tributary.warehouse.unload import Unloaded, UnloadedColumn, UnloadFormat
 
 UNLOAD_PREFIX = "_unload"
+# An attempt whose newest file is older than this is dead: a run's UNLOAD writes its files at
+# the start and the run removes them at its end, hours later at most.
+STALE_AFTER = timedelta(days=1)
 
 
 def unload_format(file_format: FileFormat) -> UnloadFormat:
@@ -36,10 +41,46 @@ def unload_format(file_format: FileFormat) -> UnloadFormat:
 
 def scratch_dir(landing: LandingStore, export: str, partition: str) -> str:
     """A fresh attempt's prefix (a path in the landing store). Attempts that killed runs of
-    this partition left go first; other partitions' (a backfill running beside) stay."""
-    attempts = f"{landing.root}/{UNLOAD_PREFIX}/{export}/{partition}"
-    remove_prefix(landing, attempts)
-    return f"{attempts}/{uuid.uuid4().hex}"
+    this partition left go first; other partitions' go once they are stale (a backfill's
+    other days may be running beside this one)."""
+    root = f"{landing.root}/{UNLOAD_PREFIX}/{export}"
+    remove_prefix(landing, f"{root}/{partition}")
+    remove_stale_attempts(landing, root, now=datetime.now(UTC))
+    return f"{root}/{partition}/{uuid.uuid4().hex}"
+
+
+def remove_stale_attempts(landing: LandingStore, root: str, *, now: datetime) -> list[str]:
+    """Remove the attempts under `root` (<export>/<partition>/<attempt>/) whose newest object
+    is older than STALE_AFTER: left by killed runs of partitions never run again. Returns
+    them."""
+    landing.fs.invalidate_cache(root)
+    try:
+        found = landing.fs.find(root, detail=True)
+    except FileNotFoundError:
+        return []
+    newest: dict[str, datetime] = {}
+    for path, info in found.items():
+        parts = path[len(root) :].strip("/").split("/")
+        modified = _modified(info)
+        if len(parts) < 3 or modified is None:
+            continue
+        attempt = f"{root}/{parts[0]}/{parts[1]}"
+        newest[attempt] = max(newest.get(attempt, modified), modified)
+    stale = sorted(a for a, modified in newest.items() if now - modified > STALE_AFTER)
+    for attempt in stale:
+        remove_prefix(landing, attempt)
+    return stale
+
+
+def _modified(info: dict) -> datetime | None:
+    """When an object was written, from a listing's details (s3fs: LastModified; local
+    folders: mtime; in memory: created)."""
+    value = info.get("LastModified") or info.get("mtime") or info.get("created")
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return None
 
 
 def remove_prefix(landing: LandingStore, path: str) -> None:
