@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from tributary.config.models import QUERY_PARAMETER, ExportConfig
+from tributary.config.models import QUERY_PARAMETER, ExportConfig, Tenant
 from tributary.warehouse.base import quote_ident
 
 REF = re.compile(r"\{\{\s*ref\(\s*['\"](\w+)['\"]\s*\)\s*\}\}")
@@ -72,8 +72,20 @@ def render_parameters(sql: str, values: Mapping[str, object]) -> str:
     return QUERY_PARAMETER.sub(literal, sql)
 
 
-def partition_sql(export: ExportConfig, sql: str, day: date) -> str:
-    """What one run of the export reads: `sql` (refs resolved) for the partition's `day`."""
+def partition_sql(
+    export: ExportConfig, sql: str, day: date, *, tenant: Tenant | None = None
+) -> str:
+    """What one run of the export reads: `sql` (refs resolved) for the partition's `day`,
+    and of a per_tenant export, `tenant`'s rows only."""
+    if export.per_tenant:
+        if tenant is None:
+            raise ValueError(f"export '{export.name}' is per_tenant: a run publishes one tenant")
+        # The id as text: the raw tables' _tenant_id is text, and a number column compares
+        # with a quoted number on DuckDB, PostgreSQL and Redshift alike.
+        sql = (
+            f"select * from ({sql}) as tenant_rows "
+            f"where {quote_ident(export.tenant_column)} = {sql_literal(tenant.key)}"
+        )
     partitioning = export.partitioning
     if partitioning.by == "date" and partitioning.column:
         column = quote_ident(partitioning.column)

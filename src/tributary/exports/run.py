@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from tributary.config.models import ExportConfig
+from tributary.config.models import ExportConfig, Tenant
 from tributary.exports.formats import FileFormat
 from tributary.exports.query import partition_sql
 from tributary.exports.store import ExportStore, Publication, date_partition
@@ -48,6 +48,22 @@ def file_format(export: ExportConfig) -> FileFormat:
     )
 
 
+def tenant_store_url(export: ExportConfig, tenant: Tenant) -> str | None:
+    """A per_tenant export's store for `tenant`, from its `tenant_url` template (None: the
+    exports store)."""
+    if export.tenant_url is None:
+        return None
+    return export.tenant_url.format(alias=tenant.alias, tenant_id=tenant.key)
+
+
+def export_folder(export: ExportConfig, tenant: Tenant | None) -> str:
+    """The export's folder in its store: <name>, or <name>/tenant=<alias> for one tenant's
+    rows in the shared exports store."""
+    if tenant is None or export.tenant_url is not None:
+        return export.name
+    return f"{export.name}/tenant={tenant.alias}"
+
+
 def run_export(
     export: ExportConfig,
     *,
@@ -57,12 +73,15 @@ def run_export(
     store: ExportStore,
     asset: str,
     batch_rows: int,
+    tenant: Tenant | None = None,
 ) -> ExportOutcome:
     """Publish `export` for `day`: the daily partition's day, or the run's date (UTC).
-    `sql` is the export's query with its refs resolved."""
-    query = partition_sql(export, sql, day)
+    `sql` is the export's query with its refs resolved; a per_tenant export publishes
+    `tenant`'s rows (into the store of tenant_store_url, when it has a template)."""
+    query = partition_sql(export, sql, day, tenant=tenant)
+    folder = export_folder(export, tenant)
     options = dict(
-        export=export.name,
+        export=folder,
         asset=asset,
         file_format=file_format(export),
         rows_per_file=export.rows_per_file,
@@ -75,10 +94,10 @@ def run_export(
             )
         else:
             publications = [store.publish(batches, partition=date_partition(day), **options)]
-    removed = store.apply_retention(export.name, export.retention) if export.retention else []
+    removed = store.apply_retention(folder, export.retention) if export.retention else []
     return ExportOutcome(
         sql=query,
-        folder=store.uri(store.export_dir(export.name)),
+        folder=store.uri(store.export_dir(folder)),
         publications=publications,
         removed=removed,
     )

@@ -17,6 +17,7 @@ from tributary.config.loader import load_project
 from tributary.config.models import ExportConfig
 from tributary.defs.export import build_export_asset
 from tributary.defs.resources import ExportStoreResource, WarehouseResource
+from tributary.defs.sources import SourcesResource
 from tributary.defs.transform import ModelRef
 from tributary.exports import ExportStore
 from tributary.warehouse.duckdb.warehouse import DuckDBWarehouse
@@ -158,6 +159,7 @@ def test_export_asset_publishes_its_daily_partition(gcs, tmp_path, state_dir) ->
         resources={
             "warehouse": WarehouseResource(target="duckdb", settings={"path": str(warehouse)}),
             "export_store": ExportStoreResource(url=f"{gcs.url}/lake", project="tributary-test"),
+            "sources": SourcesResource(),
         },
     )
     [event] = result.get_asset_materialization_events()
