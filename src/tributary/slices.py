@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Literal
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from tributary.tenants import find_tenant, tenant_settings
+
 if TYPE_CHECKING:
     # Not at run time: the warehouse, which config.models names the backends of, uses slices.
     from tributary.config.models import TableConfig, Tenant
@@ -27,6 +29,8 @@ class Slice:
     table_column: str
     low: int | str
     high: int | None = None  # exclusive; None leaves a range open-ended
+    # A tenant's settings its table's query binds (:name), as (name, value) pairs.
+    settings: tuple[tuple[str, object], ...] = ()
 
     def table_predicate(self) -> str:
         """The raw table's part this slice replaces, as SQL that DuckDB, PostgreSQL and
@@ -55,7 +59,7 @@ class Slice:
 def partition_keys(table: TableConfig, tenants: list[Tenant]) -> list[str] | None:
     """The partitions of a table, or None when it loads whole."""
     if table.tenant_column:
-        return [str(t.id) for t in tenants if t.active]
+        return [t.key for t in tenants if t.active]
     if table.key_ranges:
         ranges = table.key_ranges
         return [
@@ -69,17 +73,18 @@ def range_key(low: int, high: int) -> str:
     return f"{low:012d}-{high:012d}"
 
 
-def slice_for(table: TableConfig, partition_key: str, tenants: list[Tenant]) -> Slice:
+def slice_for(
+    table: TableConfig, partition_key: str, tenants: list[Tenant], *, source: str = ""
+) -> Slice:
     if table.tenant_column:
-        tenant = next((t for t in tenants if str(t.id) == partition_key), None)
-        if tenant is None:
-            raise KeyError(f"no tenant with id {partition_key!r} in tenants.yaml")
+        tenant = find_tenant(tenants, partition_key)
         return Slice(
             kind="tenant",
             key=partition_key,
             source_column=table.tenant_column,
             table_column=TENANT_COLUMN,
             low=tenant.id,
+            settings=tuple(tenant_settings(table, tenant, source=source).items()),
         )
     if table.key_ranges:
         low, high = (int(part) for part in partition_key.split("-"))

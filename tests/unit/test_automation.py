@@ -51,7 +51,9 @@ def project(config_dir: Path, state_dir: Path) -> ProjectConfig:
 def tick(defs: dg.Definitions, name: str, at: datetime) -> list[dg.RunRequest]:
     schedule = defs.resolve_schedule_def(name)
     context = dg.build_schedule_context(
-        scheduled_execution_time=at, repository_def=defs.get_repository_def()
+        scheduled_execution_time=at,
+        repository_def=defs.get_repository_def(),
+        resources=defs.resources,
     )
     return list(schedule.evaluate_tick(context).run_requests or [])
 

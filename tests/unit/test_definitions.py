@@ -15,7 +15,8 @@ import pytest
 from dbt import version as dbt_version
 from packaging.version import Version
 
-from tributary.config.loader import ProjectConfig
+from tests.tenant_config import write_registry_project
+from tributary.config.loader import ProjectConfig, load_project
 from tributary.defs import build_definitions
 from tributary.defs.transform import (
     DBT_EXECUTABLE,
@@ -26,6 +27,7 @@ from tributary.defs.transform import (
 from tributary.warehouse.duckdb.warehouse import DuckDBWarehouse
 
 SNAPSHOT = Path(__file__).parents[1] / "snapshots" / "asset_graph.json"
+TENANT_SNAPSHOT = SNAPSHOT.with_name("asset_graph_tenant_registry.json")
 
 
 class ConnectionAttempted(AssertionError):
@@ -60,6 +62,12 @@ def test_loading_definitions_opens_no_connection(
     assert not Path(demo_project.warehouse.path).exists()
 
 
+def describe_partitions(partitions: dg.PartitionsDefinition | None) -> int | str | None:
+    if isinstance(partitions, dg.DynamicPartitionsDefinition):
+        return f"dynamic: {partitions.name}"  # its keys are the instance's, not the code's
+    return len(partitions.get_partition_keys()) if partitions else None
+
+
 def describe_graph(defs: dg.Definitions) -> dict:
     graph = defs.resolve_asset_graph()
     assets = {}
@@ -76,9 +84,7 @@ def describe_graph(defs: dg.Definitions) -> dict:
             "freshness": str(node.freshness_policy.fail_window.to_timedelta())
             if node.freshness_policy
             else None,
-            "partitions": len(node.partitions_def.get_partition_keys())
-            if node.partitions_def
-            else None,
+            "partitions": describe_partitions(node.partitions_def),
         }
     schedules = {
         s.name: {"cron": s.cron_schedule, "timezone": s.execution_timezone}
@@ -91,10 +97,26 @@ def describe_graph(defs: dg.Definitions) -> dict:
 def test_asset_graph_snapshot(demo_project: ProjectConfig) -> None:
     """The whole graph, so that any change to it shows in review.
     Refresh with: UPDATE_SNAPSHOTS=1 make test"""
-    current = describe_graph(build_definitions(demo_project))
+    assert_snapshot(describe_graph(build_definitions(demo_project)), SNAPSHOT)
+
+
+def test_asset_graph_snapshot_with_a_tenant_registry(
+    tmp_path: Path, state_dir: Path, no_connections
+) -> None:
+    """The graph of a project whose tenants come from a registry (tests/tenant_config.py):
+    dynamic tenant partitions on the tenant-scoped table and the per-tenant exports, the
+    registry's sensor; loading it opens no connection (the registry's server is not even
+    there)."""
+    config = write_registry_project(
+        tmp_path / "assets_config", url="mysql://reader@127.0.0.1:9/app", tenant_stores=tmp_path
+    )
+    assert_snapshot(describe_graph(build_definitions(load_project(config))), TENANT_SNAPSHOT)
+
+
+def assert_snapshot(current: dict, snapshot: Path) -> None:
     if os.environ.get("UPDATE_SNAPSHOTS") == "1":
-        SNAPSHOT.write_text(json.dumps(current, indent=2) + "\n")
-    assert current == json.loads(SNAPSHOT.read_text())
+        snapshot.write_text(json.dumps(current, indent=2) + "\n")
+    assert current == json.loads(snapshot.read_text())
 
 
 def test_lineage_is_one_connected_graph(demo_project: ProjectConfig) -> None:

@@ -117,7 +117,7 @@ def test_the_partition_filter_and_parameters_are_literals_redshift_reads_back() 
         "and amount >= {{ minimum }} and order_date >= {{ since }}"
     )
     warehouse = RedshiftWarehouse(lambda: None, iam_role=COPY_ROLE)
-    query = partition_sql(export, sql, DAY, warehouse.quote_string)
+    query = partition_sql(export, sql, DAY, quote=warehouse.quote_string)
     statement = unload_sql(
         query, to=PREFIX, iam_role=ROLE, file_format=UnloadFormat(), max_file_mb=256
     )
@@ -143,7 +143,7 @@ def test_no_parameter_escapes_its_literal(value: str) -> None:
     export = redshift_export(parameters={"label": value})
     warehouse = RedshiftWarehouse(lambda: None, iam_role=COPY_ROLE)
     query = partition_sql(export, "select * from t where label = {{ label }} and id > 0",
-                          DAY, warehouse.quote_string)  # fmt: skip
+                          DAY, quote=warehouse.quote_string)  # fmt: skip
     unload = parse_unload(
         unload_sql(query, to=PREFIX, iam_role=ROLE, file_format=UnloadFormat(), max_file_mb=256)
     )

@@ -1,5 +1,5 @@
 -- The latest run of every asset (and partition), for BI tools: did it load, when, how many
--- rows, and if not, why. A view, so it is current as soon as a run is logged.
+-- rows, and if not, why; for a tenant's partition, the tenant and its status in the registry. A view, so it is current as soon as a run is logged.
 {{ config(materialized='view') }}
 
 with logged as (
@@ -22,15 +22,22 @@ with logged as (
 )
 
 select
-    asset_key || case when partition_key = '' then '' else '/' || partition_key end as load_key,
-    asset_key,
-    partition_key,
-    run_id,
-    status,
-    started_at,
-    finished_at,
-    rows_loaded,
-    error,
-    last_success_at
+    logged.asset_key
+    || case when logged.partition_key = '' then '' else '/' || logged.partition_key end
+    as load_key,
+    logged.asset_key,
+    logged.partition_key,
+    logged.run_id,
+    logged.status,
+    logged.started_at,
+    logged.finished_at,
+    logged.rows_loaded,
+    logged.error,
+    logged.last_success_at,
+    tenants.alias as tenant_alias,
+    tenants.status as tenant_status
 from logged
-where recency = 1
+-- A tenant's partition (partition keys of tenant-scoped assets are tenant ids).
+left join {{ source('tributary', 'tenants') }} as tenants
+    on logged.partition_key = tenants.tenant_id
+where logged.recency = 1

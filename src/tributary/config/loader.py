@@ -19,6 +19,7 @@ from tributary.config.models import (
     TeamsConfig,
     TenantsConfig,
 )
+from tributary.tenants import TenantError, tenant_settings
 from tributary.warehouse.backend import WarehouseBackend
 
 # The repository this package is imported from when it runs from a checkout (make install's
@@ -147,7 +148,7 @@ def load_project(config_dir: Path | str | None = None) -> ProjectConfig:
     state_dir = Path(os.environ.get(STATE_DIR_ENV) or platform.state_dir)
     if not state_dir.is_absolute():
         state_dir = config_dir.resolve().parent / state_dir
-    return ProjectConfig(
+    project = ProjectConfig(
         config_dir=config_dir,
         state_dir=state_dir,
         platform=platform,
@@ -157,6 +158,32 @@ def load_project(config_dir: Path | str | None = None) -> ProjectConfig:
         teams=teams,
         source_files={source.name: path for path, source in source_files.items()},
     )
+    _check_tenants(project, tenants_file)
+    return project
+
+
+def _check_tenants(project: ProjectConfig, tenants_file: Path) -> None:
+    """Across files: the registry's source is a configured SQL source; each active tenant of
+    a fixed list has every setting its tables' queries bind (a registry's are checked when
+    a run reads it)."""
+    registry = project.tenants.registry
+    if registry is not None:
+        kinds = {s.name: s.kind for s in project.sources}
+        if kinds.get(registry.source, "salesforce") == "salesforce":
+            sql = sorted(name for name, kind in kinds.items() if kind != "salesforce")
+            raise ConfigError(
+                f"{display_path(tenants_file)}: registry.source: expected a configured SQL "
+                f"source ({', '.join(sql) or 'none is configured'}), got '{registry.source}'"
+            )
+    for source in project.sources:
+        for table in source.tables:
+            for tenant in project.tenants.tenants if table.tenant_column else ():
+                if not tenant.active:
+                    continue
+                try:
+                    tenant_settings(table, tenant, source=source.name)
+                except TenantError as exc:
+                    raise ConfigError(f"{display_path(tenants_file)}: {exc}") from None
 
 
 def _load_named(files: Iterable[Path], model: type[Model]) -> dict[Path, Model]:

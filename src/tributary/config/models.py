@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import string
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -333,6 +334,17 @@ class TableChecks(StrictModel):
     )
 
 
+def _scalar(value: object) -> object:
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict | list):
+        raise ValueError("expected a single value: text, a number, true/false or a date")
+    return value
+
+
+ParameterValue = Annotated[bool | int | Decimal | date | str, BeforeValidator(_scalar)]
+
+
 class TableConfig(StrictModel):
     name: Identifier
     description: str | None = None
@@ -354,6 +366,11 @@ class TableConfig(StrictModel):
         None, description="column holding the tenant id: one partition per active tenant"
     )
     key_ranges: KeyRanges | None = None
+    settings: dict[Identifier, ParameterValue] = Field(
+        default_factory=dict,
+        description="tenant-scoped tables: defaults of the tenant settings the query binds "
+        "(:name); a tenant's own settings override them",
+    )
     fields: list[SalesforceName] | Literal["all"] | None = Field(
         None,
         description="salesforce: the object's fields to read, or 'all' (the default) from "
@@ -417,7 +434,21 @@ class TableConfig(StrictModel):
             raise ValueError(
                 "a tenant-scoped 'query' must select one tenant's rows with :tenant_id"
             )
+        if self.settings and not (self.tenant_column and self.query):
+            raise ValueError(
+                "'settings' are defaults of the tenant settings a tenant-scoped 'query' binds "
+                "(:name): give the table 'tenant_column' and a 'query'"
+            )
+        if unused := sorted(set(self.settings) - set(self.setting_names)):
+            raise ValueError(f"settings: {', '.join(unused)} is not bound by the query (:name)")
         return self
+
+    @property
+    def setting_names(self) -> list[str]:
+        """The tenant settings a tenant-scoped query binds (:name), :tenant_id aside."""
+        if not (self.query and self.tenant_column):
+            return []
+        return sorted(set(BIND_PARAMETER.findall(self.query)) - {"tenant_id"})
 
     @property
     def read_object(self) -> str:
@@ -629,6 +660,9 @@ def _parse_lookback(value: object) -> timedelta | int | Decimal:
 Lookback = Annotated[timedelta | int | Decimal, BeforeValidator(_parse_lookback)]
 
 
+# :name in a source table's query, as SQLAlchemy's text() finds its bind parameters (not the
+# `::type` casts of PostgreSQL).
+BIND_PARAMETER = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
 # {{ name }} in an export's query: a value rendered as a SQL literal when the export runs.
 QUERY_PARAMETER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 PARTITION_PARAMETERS = ("partition_date", "partition_start", "partition_end")
@@ -675,17 +709,6 @@ class CsvOptions(StrictModel):
         return delimiter
 
 
-def _scalar(value: object) -> object:
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if isinstance(value, dict | list):
-        raise ValueError("expected a single value: text, a number, true/false or a date")
-    return value
-
-
-ParameterValue = Annotated[bool | int | Decimal | date | str, BeforeValidator(_scalar)]
-
-
 class ExportConfig(StrictModel):
     name: Identifier
     description: str | None = None
@@ -706,7 +729,20 @@ class ExportConfig(StrictModel):
     rows_per_file: int = Field(1_000_000, gt=0, description="rows per published file, at most")
     frequency: Frequency = "daily"
     timezone: Timezone = "UTC"
-    retention: int | None = Field(None, gt=0, description="keep the last N partitions")
+    retention: int | None = Field(
+        None, gt=0, description="keep the last N partitions (of each tenant, per_tenant)"
+    )
+    per_tenant: bool = Field(
+        False, description="one asset partition per active tenant, each publishing its rows"
+    )
+    tenant_column: Identifier = Field(
+        "_tenant_id", description="per_tenant: the column of the result holding the tenant id"
+    )
+    tenant_url: str | None = Field(
+        None,
+        description="per_tenant: each tenant's store, a template such as "
+        "gs://bi-{alias}/tributary (default: the exports store, under <name>/tenant=<alias>/)",
+    )
     enabled: bool = True
 
     @field_validator("name")
@@ -737,6 +773,20 @@ class ExportConfig(StrictModel):
                 f"query: unknown parameter {', '.join(unknown)}; expected one of "
                 f"{', '.join(PARTITION_PARAMETERS)} or a key of 'parameters'"
             )
+        if not self.per_tenant and ({"tenant_column", "tenant_url"} & self.model_fields_set):
+            raise ValueError("'tenant_column' and 'tenant_url' apply to per_tenant exports")
+        if self.per_tenant and self.partitioning.by == "date":
+            raise ValueError(
+                "a per_tenant export is partitioned by tenant: partitioning by date is not "
+                "supported with it (use run_date or column)"
+            )
+        if self.tenant_url is not None:
+            fields = {name for _, name, _, _ in string.Formatter().parse(self.tenant_url) if name}
+            if not fields & {"alias", "tenant_id"} or fields - {"alias", "tenant_id"}:
+                raise ValueError(
+                    "'tenant_url' is a template naming each tenant's store with {alias} or "
+                    f"{{tenant_id}}, and no other placeholder (got {self.tenant_url!r})"
+                )
         partitioning = self.partitioning
         if (
             partitioning.by == "date"
@@ -764,12 +814,37 @@ class ExportConfig(StrictModel):
 
 class Tenant(StrictModel):
     id: Identifier | int
-    alias: str
+    alias: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="the tenant's name in paths and bucket names (its exports' folder)",
+    )
     active: bool = True
+    settings: dict[Identifier, ParameterValue] = Field(
+        default_factory=dict, description="values its tables' queries bind (:name)"
+    )
+
+    @property
+    def key(self) -> str:
+        """Its partition key."""
+        return str(self.id)
+
+
+class TenantRegistry(StrictModel):
+    """Tenants read from the application's own admin tables, where a new customer is a row."""
+
+    source: Identifier = Field(description="the configured SQL source holding the registry")
+    query: str = Field(description="returns one row per tenant: id, alias, active")
+    settings_query: str | None = Field(
+        None, description="returns one row per tenant setting: tenant_id, name, value"
+    )
+    interval: Duration = Field(
+        timedelta(minutes=5), description="how often tenant_registry_sensor reads the registry"
+    )
 
 
 class TenantsConfig(StrictModel):
     tenants: list[Tenant] = Field(default_factory=list)
+    registry: TenantRegistry | None = None
 
     @field_validator("tenants")
     @classmethod
@@ -779,6 +854,14 @@ class TenantsConfig(StrictModel):
         if duplicates:
             raise ValueError(f"tenant ids must be unique; listed twice: {', '.join(duplicates)}")
         return tenants
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> TenantsConfig:
+        if self.registry is not None and self.tenants:
+            raise ValueError(
+                "give either 'tenants' (a fixed list) or 'registry' (read from a source), not both"
+            )
+        return self
 
 
 def _no_repeats(values: list[str]) -> list[str]:

@@ -22,6 +22,7 @@ from tributary.defs.resources import (
 )
 from tributary.defs.run_log import RUN_LOG_KEY, build_run_log_sensors
 from tributary.defs.sources import SourcesResource
+from tributary.defs.tenants import tenants_spec
 from tributary.defs.transform import (
     build_transform_defs,
     dbt_project,
@@ -104,7 +105,7 @@ def _build_definitions(project: ProjectConfig, sources: SourcesResource) -> dg.D
         build_access_defs(project, manifest, refs),
         build_automation_defs(project),
         dg.Definitions(
-            assets=[run_log],
+            assets=[run_log, tenants_spec(project)],
             jobs=[build_preflight_job(project)],
             sensors=build_run_log_sensors(default_status(project)[1]),
             resources=resources,

@@ -13,10 +13,14 @@ import json
 import dagster as dg
 
 from tributary.config.loader import ProjectConfig
-from tributary.config.models import SourceConfig, TableConfig, cron_for
-from tributary.defs.ingest import RawLoadConfig, raw_asset_key
-from tributary.defs.resources import LandingStoreResource
+from tributary.config.models import SourceConfig, TableConfig, Tenant, cron_for
+from tributary.defs.ingest import RawLoadConfig, partitions_for, raw_asset_key
+from tributary.defs.resources import LandingStoreResource, WarehouseResource
+from tributary.defs.sources import SourcesResource
+from tributary.defs.tenants import TENANT_PARTITIONS, TENANT_TAG, TENANTS_KEY, current_tenants
 from tributary.slices import partition_keys
+from tributary.tenants import registry_changes
+from tributary.warehouse import TenantRow
 
 SOURCE_TAG = "tributary/source"  # deploy/dagster.yaml runs one run per source at a time
 TRANSFORMS = dg.AssetSelection.kind("dbt")
@@ -40,13 +44,14 @@ def default_status(
 
 
 def load_requests(
-    project: ProjectConfig, source: SourceConfig, tables: list[TableConfig]
+    source: SourceConfig, tables: list[TableConfig], tenants: list[Tenant]
 ) -> list[dg.RunRequest]:
-    """One run for the tables that load whole, and one per partition (tenant, key range)
-    of each partitioned table: a run cannot mix partitioned and unpartitioned assets."""
-    tenants = list(project.tenants.tenants)
+    """One run for the tables that load whole, and one per partition (active tenant, key
+    range) of each partitioned table: a run cannot mix partitioned and unpartitioned assets."""
     tags = {SOURCE_TAG: source.name}
-    whole = [raw_asset_key(source.name, t.name) for t in tables if not partition_keys(t, tenants)]
+    whole = [
+        raw_asset_key(source.name, t.name) for t in tables if partition_keys(t, tenants) is None
+    ]
     requests = []
     if whole:
         requests.append(dg.RunRequest(run_key="tables", asset_selection=whole, tags=tags))
@@ -57,7 +62,26 @@ def load_requests(
                     run_key=f"{table.name}:{partition}",
                     asset_selection=[raw_asset_key(source.name, table.name)],
                     partition_key=partition,
-                    tags=tags,
+                    tags={**tags, TENANT_TAG: partition} if table.tenant_column else tags,
+                )
+            )
+    return requests
+
+
+def tenant_load_requests(project: ProjectConfig, tenant_keys: list[str]) -> list[dg.RunRequest]:
+    """For tenant_registry_sensor: per source, one run per tenant loading its partition of
+    each enabled tenant-scoped table (they share the tenants' partitions)."""
+    requests = []
+    for source in project.sources:
+        scoped = [t for t in source.tables if t.enabled and t.tenant_column]
+        if not source.enabled or not scoped:
+            continue
+        for key in tenant_keys:
+            requests.append(
+                dg.RunRequest(
+                    asset_selection=[raw_asset_key(source.name, t.name) for t in scoped],
+                    partition_key=key,
+                    tags={SOURCE_TAG: source.name, TENANT_TAG: key},
                 )
             )
     return requests
@@ -79,8 +103,11 @@ def load_schedule(
         default_status=default_status(project)[0],
         description=f"Loads {', '.join(t.name for t in tables)} from {source.name} ({frequency})",
     )
-    def schedule(context: dg.ScheduleEvaluationContext):
-        return load_requests(project, source, tables)
+    def schedule(context: dg.ScheduleEvaluationContext, sources: SourcesResource):
+        # The registry is read only by a schedule that has tenant-scoped tables to run.
+        scoped = any(t.tenant_column for t in tables)
+        tenants = current_tenants(project, sources) if scoped else []
+        return load_requests(source, tables, tenants)
 
     return schedule
 
@@ -91,14 +118,13 @@ def split_by_partitions(
     """(tables one schedule can target, the rest). A schedule's job cannot hold assets of two
     partitions definitions (tenants, and key ranges of different sizes), so the first one met
     stays with the unpartitioned tables and a table partitioned otherwise is set apart."""
-    tenants = list(project.tenants.tenants)
     together, apart = [], []
     kept = None
     for table in tables:
-        keys = partition_keys(table, tenants)
-        if keys is not None and kept is None:
-            kept = keys
-        (together if keys is None or keys == kept else apart).append(table)
+        partitions = partitions_for(project, table)
+        if partitions is not None and kept is None:
+            kept = partitions
+        (together if partitions is None or partitions == kept else apart).append(table)
     return together, apart
 
 
@@ -138,6 +164,73 @@ def source_schedules(project: ProjectConfig) -> list[dg.ScheduleDefinition]:
                     )
                 )
     return schedules
+
+
+def tenant_registry_sensor(project: ProjectConfig) -> dg.SensorDefinition:
+    """Keeps the tenants' dynamic partitions in step with the registry (defs/tenants.py): a
+    new active tenant gets its partition and its loads; a deactivated one keeps its partition
+    (schedules skip it); one the registry no longer lists is reported and kept. The cursor
+    holds whether each tenant was active at the last reading."""
+    registry = project.tenants.registry
+    assert registry is not None
+
+    scoped = [
+        raw_asset_key(source.name, table.name)
+        for source in project.sources
+        for table in source.tables
+        if table.tenant_column
+    ]
+
+    @dg.sensor(
+        name="tenant_registry_sensor",
+        asset_selection=dg.AssetSelection.assets(*scoped),
+        minimum_interval_seconds=max(30, int(registry.interval.total_seconds())),
+        default_status=default_status(project)[1],
+        description=f"Keeps the tenant partitions in step with the registry in source "
+        f"'{registry.source}': adds new active tenants and requests their loads",
+    )
+    def tenant_registry(
+        context: dg.SensorEvaluationContext,
+        sources: SourcesResource,
+        warehouse: WarehouseResource,
+    ) -> dg.SensorResult | dg.SkipReason:
+        # A registry that cannot be read fails the tick with why (no partition is touched).
+        tenants = current_tenants(project, sources)
+        was_active = json.loads(context.cursor) if context.cursor else {}
+        partitions = context.instance.get_dynamic_partitions(TENANT_PARTITIONS.name)
+        changes = registry_changes(tenants, partitions, was_active)
+        active = sum(t.active for t in tenants)
+        context.log.info(f"{len(tenants)} tenants, {active} active; {changes.describe()}")
+        cursor = json.dumps({t.key: t.active for t in tenants}, sort_keys=True)
+        if context.cursor and cursor == context.cursor and not changes.added:
+            return dg.SkipReason(f"no change: {len(tenants)} tenants, {active} active")
+        with warehouse.open() as wh:
+            wh.record_tenants(
+                [TenantRow(t.key, t.alias, "active" if t.active else "inactive") for t in tenants]
+            )
+        context.instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                TENANTS_KEY,
+                description=changes.describe(),
+                metadata={
+                    "tenants": len(tenants),
+                    "active": active,
+                    "added": ", ".join(changes.added) or "-",
+                    "activated": ", ".join(changes.activated) or "-",
+                    "deactivated": ", ".join(changes.deactivated) or "-",
+                    "removed": ", ".join(changes.removed) or "-",
+                },
+            )
+        )
+        return dg.SensorResult(
+            run_requests=tenant_load_requests(project, changes.to_load),
+            dynamic_partitions_requests=(
+                [TENANT_PARTITIONS.build_add_request(changes.added)] if changes.added else []
+            ),
+            cursor=cursor,
+        )
+
+    return tenant_registry
 
 
 def inbox_sensor(project: ProjectConfig) -> dg.SensorDefinition:
@@ -206,7 +299,8 @@ def build_automation_defs(project: ProjectConfig) -> dg.Definitions:
             default_status=sensor_status,
         ),
     ]
+    registry = [tenant_registry_sensor(project)] if project.tenants.registry else []
     return dg.Definitions(
         schedules=source_schedules(project),
-        sensors=[inbox_sensor(project), *automation_sensors],
+        sensors=[inbox_sensor(project), *registry, *automation_sensors],
     )

@@ -17,6 +17,8 @@ import dagster as dg
 from tributary.config.loader import ProjectConfig
 from tributary.config.models import SourceConfig, TableConfig
 from tributary.defs.resources import WarehouseResource
+from tributary.defs.sources import SourcesResource
+from tributary.defs.tenants import current_tenants
 from tributary.ingest import TableLoad, load_target
 from tributary.reconcile import (
     CheckOutcome,
@@ -138,8 +140,14 @@ def build_freshness_checks(
         ],
         can_subset=True,
     )
-    def freshness_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
-        tenants = list(project.tenants.tenants)
+    def freshness_checks(
+        context: dg.AssetCheckExecutionContext,
+        warehouse: WarehouseResource,
+        sources: SourcesResource,
+    ):
+        # Only the active tenants' loads are expected to stay fresh.
+        scoped = any(table.tenant_column for table in tables.values())
+        tenants = current_tenants(project, sources) if scoped else []
         with warehouse.open() as wh:
             for check_key in sorted(context.selected_asset_check_keys, key=str):
                 table = tables[check_key.asset_key]

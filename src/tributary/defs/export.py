@@ -1,7 +1,8 @@
 """Export assets: key ["export", <name>], publishing a model or query to the export store.
 
 An export partitioned by date is daily-partitioned (one dt=YYYY-MM-DD folder per partition);
-the others publish the run's date (dt=...) or one folder per value of their column.
+the others publish the run's date (dt=...) or one folder per value of their column. A
+per_tenant export has one partition per tenant, each publishing that tenant's rows.
 Each enabled export has a schedule, `<name>_schedule`, at its frequency; a daily-partitioned
 one publishes the last complete day. A disabled export keeps its asset and what it
 published, out of schedules and automation.
@@ -21,13 +22,21 @@ from tributary.defs.resources import (
     WarehouseResource,
 )
 from tributary.defs.retries import with_retries
+from tributary.defs.sources import SourcesResource
+from tributary.defs.tenants import active_tenant_keys, current_tenants, tenant_partitions
 from tributary.defs.transform import ModelRef
 from tributary.exports import run_export
 from tributary.exports.gcs import is_gcs_url
 from tributary.exports.query import export_sql
+from tributary.exports.run import tenant_store_url
+from tributary.tenants import find_tenant
 
 
-def export_partitions(export: ExportConfig) -> dg.PartitionsDefinition | None:
+def export_partitions(
+    project: ProjectConfig, export: ExportConfig
+) -> dg.PartitionsDefinition | None:
+    if export.per_tenant:
+        return tenant_partitions(project)
     partitioning = export.partitioning
     if partitioning.by == "date":
         return dg.DailyPartitionsDefinition(start_date=partitioning.start_date.isoformat())
@@ -50,7 +59,7 @@ def build_export_asset(
         deps=[models[name].asset_key for name in export.upstream_models],
         kinds=kinds,
         description=export.description or f"{export.name} published to the export store",
-        partitions_def=export_partitions(export),
+        partitions_def=export_partitions(project, export),
         metadata={
             "format": export.format,
             "compression": export.file_compression,
@@ -61,15 +70,22 @@ def build_export_asset(
             "sql": dg.MetadataValue.md(f"```sql\n{sql}\n```"),
             "enabled": export.enabled,
         },
-        automation_condition=FOLLOWS_LOADS if export.enabled else None,
+        # A per_tenant export follows its schedule, for the tenants active then: an eager
+        # condition would republish every tenant's partition, deactivated ones included.
+        automation_condition=FOLLOWS_LOADS if export.enabled and not export.per_tenant else None,
     )
     def export_asset(
         context: dg.AssetExecutionContext,
         warehouse: WarehouseResource,
         export_store: ExportStoreResource,
+        sources: SourcesResource,
         landing: LandingStoreResource,
     ) -> dg.MaterializeResult:
-        if context.has_partition_key:
+        tenant = None
+        if export.per_tenant:
+            tenant = find_tenant(current_tenants(project, sources), context.partition_key)
+            day = datetime.now(UTC).date()
+        elif context.has_partition_key:
             day = date.fromisoformat(context.partition_key)
         else:
             day = datetime.now(UTC).date()
@@ -81,9 +97,10 @@ def build_export_asset(
                     sql=sql,
                     day=day,
                     warehouse=wh,
-                    store=export_store.open(),
+                    store=export_store.open(tenant and tenant_store_url(export, tenant)),
                     asset=key.to_user_string(),
                     batch_rows=project.platform.batch_rows,
+                    tenant=tenant,
                     # where a warehouse that unloads (Redshift) writes the files first
                     landing=landing.open(),
                 )
@@ -114,7 +131,7 @@ def build_export_asset(
 
 def export_schedule(project: ProjectConfig, export: ExportConfig) -> dg.ScheduleDefinition:
     key = dg.AssetKey(["export", export.name])
-    partitions = export_partitions(export)
+    partitions = export_partitions(project, export)
 
     @dg.schedule(
         name=f"{export.name}_schedule",
@@ -124,7 +141,12 @@ def export_schedule(project: ProjectConfig, export: ExportConfig) -> dg.Schedule
         default_status=default_status(project)[0],
         description=f"Publishes {export.name} ({export.frequency})",
     )
-    def schedule(context: dg.ScheduleEvaluationContext):
+    def schedule(context: dg.ScheduleEvaluationContext, sources: SourcesResource):
+        if export.per_tenant:
+            return [
+                dg.RunRequest(run_key=tenant_key, asset_selection=[key], partition_key=tenant_key)
+                for tenant_key in active_tenant_keys(project, sources)
+            ]
         if partitions is None:
             return dg.RunRequest(asset_selection=[key])
         # The last complete day (partitions are UTC days).

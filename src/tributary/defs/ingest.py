@@ -1,7 +1,8 @@
 """Raw table assets: one per configured source table, key ["raw", <source>, <table>].
 
-Tenant-scoped tables are partitioned by the active tenants of tenants.yaml; tables with
-key_ranges by ranges of their key, so a backfill runs as resumable pieces.
+Tenant-scoped tables are partitioned by tenant (tenants.yaml's active tenants, or its
+registry's: see defs/tenants.py); tables with key_ranges by ranges of their key, so a backfill
+runs as resumable pieces.
 """
 
 from collections.abc import Iterator
@@ -16,8 +17,9 @@ from tributary.defs.metadata import table_metadata
 from tributary.defs.resources import LandingStoreResource, WarehouseResource
 from tributary.defs.retries import with_retries
 from tributary.defs.sources import SourcesResource
+from tributary.defs.tenants import current_tenants, tenant_partitions
 from tributary.ingest import ingest_table, load_from_inbox
-from tributary.slices import partition_keys, slice_for
+from tributary.slices import Slice, partition_keys, slice_for
 
 
 def raw_asset_key(source: str, table: str) -> dg.AssetKey:
@@ -29,7 +31,9 @@ def raw_pool(source: str, table: str) -> str:
 
 
 def partitions_for(project: ProjectConfig, table: TableConfig) -> dg.PartitionsDefinition | None:
-    keys = partition_keys(table, list(project.tenants.tenants))
+    if table.tenant_column:
+        return tenant_partitions(project)
+    keys = partition_keys(table, [])
     return dg.StaticPartitionsDefinition(keys) if keys is not None else None
 
 
@@ -94,11 +98,12 @@ def build_raw_asset(
         config = RawLoadConfig(**context.op_config)
         warehouse: WarehouseResource = context.resources.warehouse
         landing: LandingStoreResource = context.resources.landing
+        sources: SourcesResource = context.resources.sources
         where = None
         if context.has_partition_key:
-            where = slice_for(table, context.partition_key, list(project.tenants.tenants))
+            tenants = current_tenants(project, sources) if table.tenant_column else []
+            where = slice_for(table, context.partition_key, tenants, source=source.name)
 
-        sources: SourcesResource = context.resources.sources
         reader = None if config.inbox_load_id else sources.open(source, state_dir=project.state_dir)
         with warehouse.open() as wh:
 
@@ -152,6 +157,7 @@ def build_raw_asset(
                 "columns_widened": ", ".join(outcome.widened_columns) or "-",
                 "duplicate_keys_repaired": outcome.duplicate_keys_repaired,
                 "landing_folders_removed": len(cleanup.removed),
+                **({"tenant_settings": _settings_text(where)} if where and where.settings else {}),
                 **({"landing_cleanup_error": cleanup.error} if cleanup.error else {}),
                 **{name: count for name, count in load.manifest.counters.items()},
             },
@@ -176,6 +182,10 @@ def build_raw_asset(
         specs=[spec],
         check_specs_by_output_name=checks,
     )
+
+
+def _settings_text(where: Slice) -> str:
+    return ", ".join(f"{name}={value}" for name, value in where.settings)
 
 
 def build_ingest_defs(project: ProjectConfig) -> dg.Definitions:

@@ -93,5 +93,7 @@ class ExportStoreResource(dg.ConfigurableResource):
     def from_project(cls, project: ProjectConfig) -> ExportStoreResource:
         return cls(url=project.exports_url, project=project.platform.exports.project)
 
-    def open(self) -> ExportStore:
-        return open_export_store(self.url, project=self.project)
+    def open(self, url: str | None = None) -> ExportStore:
+        """The exports store, or another store at `url` (a tenant's, from its template) with
+        the same credentials."""
+        return open_export_store(url or self.url, project=self.project)

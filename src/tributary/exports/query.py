@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from tributary.config.models import QUERY_PARAMETER, ExportConfig
+from tributary.config.models import QUERY_PARAMETER, ExportConfig, Tenant
 from tributary.warehouse.base import quote_ident, quote_literal
 
 REF = re.compile(r"\{\{\s*ref\(\s*['\"](\w+)['\"]\s*\)\s*\}\}")
@@ -76,10 +76,25 @@ def render_parameters(
 
 
 def partition_sql(
-    export: ExportConfig, sql: str, day: date, quote: Callable[[str], str] = quote_literal
+    export: ExportConfig,
+    sql: str,
+    day: date,
+    *,
+    tenant: Tenant | None = None,
+    quote: Callable[[str], str] = quote_literal,
 ) -> str:
-    """What one run of the export reads: `sql` (refs resolved) for the partition's `day`, its
-    parameters rendered as literals (strings by `quote`, the warehouse's)."""
+    """What one run of the export reads: `sql` (refs resolved) for the partition's `day`,
+    and of a per_tenant export, `tenant`'s rows only; parameters rendered as literals
+    (strings by `quote`, the warehouse's)."""
+    if export.per_tenant:
+        if tenant is None:
+            raise ValueError(f"export '{export.name}' is per_tenant: a run publishes one tenant")
+        # The id as text: the raw tables' _tenant_id is text, and a number column compares
+        # with a quoted number on DuckDB, PostgreSQL and Redshift alike.
+        sql = (
+            f"select * from ({sql}) as tenant_rows "
+            f"where {quote_ident(export.tenant_column)} = {sql_literal(tenant.key, quote)}"
+        )
     partitioning = export.partitioning
     if partitioning.by == "date" and partitioning.column:
         column = quote_ident(partitioning.column)

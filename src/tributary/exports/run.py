@@ -10,7 +10,7 @@ from datetime import date
 
 import pyarrow as pa
 
-from tributary.config.models import ExportConfig
+from tributary.config.models import ExportConfig, Tenant
 from tributary.exports.formats import FileFormat
 from tributary.exports.query import partition_sql
 from tributary.exports.store import ExportStore, Publication, date_partition
@@ -54,6 +54,22 @@ def file_format(export: ExportConfig) -> FileFormat:
     )
 
 
+def tenant_store_url(export: ExportConfig, tenant: Tenant) -> str | None:
+    """A per_tenant export's store for `tenant`, from its `tenant_url` template (None: the
+    exports store)."""
+    if export.tenant_url is None:
+        return None
+    return export.tenant_url.format(alias=tenant.alias, tenant_id=tenant.key)
+
+
+def export_folder(export: ExportConfig, tenant: Tenant | None) -> str:
+    """The export's folder in its store: <name>, or <name>/tenant=<alias> for one tenant's
+    rows in the shared exports store."""
+    if tenant is None or export.tenant_url is not None:
+        return export.name
+    return f"{export.name}/tenant={tenant.alias}"
+
+
 def run_export(
     export: ExportConfig,
     *,
@@ -63,17 +79,20 @@ def run_export(
     store: ExportStore,
     asset: str,
     batch_rows: int,
+    tenant: Tenant | None = None,
     landing: LandingStore | None = None,
 ) -> ExportOutcome:
     """Publish `export` for `day`: the daily partition's day, or the run's date (UTC).
-    `sql` is the export's query with its refs resolved. Given the `landing` store, a warehouse
-    that `unloads` writes the files itself there (not for `by: column` partitions, which are
-    split from the ordered stream here)."""
-    query = partition_sql(export, sql, day, warehouse.quote_string)
+    `sql` is the export's query with its refs resolved; a per_tenant export publishes
+    `tenant`'s rows (into the store of tenant_store_url, when it has a template). Given the
+    `landing` store, a warehouse that `unloads` writes the files itself there (not for
+    `by: column` partitions, which are split from the ordered stream here)."""
+    query = partition_sql(export, sql, day, tenant=tenant, quote=warehouse.quote_string)
+    folder = export_folder(export, tenant)
     if warehouse.unloads and landing is not None and export.partitioning.by != "column":
         publications = [
             publish_unloaded(
-                export=export.name,
+                export=folder,
                 query=query,
                 partition=date_partition(day),
                 warehouse=warehouse,
@@ -85,11 +104,11 @@ def run_export(
         ]
     else:
         with warehouse.read(query, batch_rows=batch_rows) as batches:
-            publications = _publish_stream(export, query, day, batches, store, asset)
-    removed = store.apply_retention(export.name, export.retention) if export.retention else []
+            publications = _publish_stream(export, folder, query, day, batches, store, asset)
+    removed = store.apply_retention(folder, export.retention) if export.retention else []
     return ExportOutcome(
         sql=query,
-        folder=store.uri(store.export_dir(export.name)),
+        folder=store.uri(store.export_dir(folder)),
         publications=publications,
         removed=removed,
     )
@@ -97,6 +116,7 @@ def run_export(
 
 def _publish_stream(
     export: ExportConfig,
+    folder: str,
     query: str,
     day: date,
     batches: pa.RecordBatchReader,
@@ -104,7 +124,7 @@ def _publish_stream(
     asset: str,
 ) -> list[Publication]:
     options = dict(
-        export=export.name,
+        export=folder,
         asset=asset,
         file_format=file_format(export),
         rows_per_file=export.rows_per_file,

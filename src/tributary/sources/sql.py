@@ -253,12 +253,17 @@ class SqlSource:
         values = rows.column(0).to_pylist() if rows.num_columns else []
         return int(values[0]) if values and values[0] is not None else None
 
+    def rows(self, query: str) -> list[dict[str, Any]]:
+        """A small query's result (a registry of tenants, say), as is."""
+        return self._run(query, 10_000, None).read_all().to_pylist()
+
     def query_schema(self, table: TableConfig) -> pa.Schema:
         """The Arrow schema a custom query returns, read from an empty result (`where false`);
         a tenant-scoped query runs with no tenant (NULL)."""
         text = sa.text(table.query)
-        if ":tenant_id" in table.query:
-            text = text.bindparams(sa.bindparam("tenant_id", None))
+        if table.tenant_column:
+            names = ["tenant_id", *table.setting_names]
+            text = text.bindparams(*(sa.bindparam(name, None) for name in names))
         relation = text.columns().subquery("src")
         statement = sa.select(sa.literal_column("*")).select_from(relation).where(sa.false())
         reader = self._run(self.compile(statement), 10, table)
@@ -369,7 +374,8 @@ class SqlSource:
         if table.query:
             text = sa.text(table.query)
             if where is not None and where.kind == "tenant":
-                text = text.bindparams(sa.bindparam("tenant_id", where.low))
+                values = {"tenant_id": where.low, **dict(where.settings)}
+                text = text.bindparams(*(sa.bindparam(k, v) for k, v in values.items()))
             return text.columns().subquery("src")
         *schema, name = table.read_object.split(".")
         return sa.table(name, schema=".".join(schema) or None)

@@ -67,6 +67,13 @@ STATE_DDL = [
         error varchar(4096),
         primary key (run_id, asset_key, partition_key)
     )""",
+    f"""create table if not exists {STATE_SCHEMA}.tenants (
+        tenant_id varchar(128) not null,
+        alias varchar(256) not null,
+        status varchar(16) not null,
+        updated_at timestamptz not null,
+        primary key (tenant_id)
+    )""",
     f"""create table if not exists {STATE_SCHEMA}.table_schemas (
         source varchar(128) not null,
         table_name varchar(128) not null,
@@ -205,6 +212,15 @@ class RunLogRow:
     finished_at: datetime | None
     rows_loaded: int | None
     error: str | None
+
+
+@dataclass(frozen=True)
+class TenantRow:
+    """A tenant as the registry last listed it, for `_tributary.tenants`."""
+
+    tenant_id: str
+    alias: str
+    status: Literal["active", "inactive"]
 
 
 class Warehouse(ABC):
@@ -360,6 +376,25 @@ class Warehouse(ABC):
                         row.rows_loaded,
                         None if row.error is None else row.error[:ERROR_SUMMARY_CHARS],
                     ],
+                )
+
+    def record_tenants(self, tenants: Sequence[TenantRow]) -> None:
+        """Write the registry's reading to `_tributary.tenants`: a tenant it no longer lists
+        keeps its row, marked removed (its data stays too)."""
+        now = datetime.now(UTC)
+        with self.transaction():
+            self.execute(
+                f"update {STATE_SCHEMA}.tenants set status = 'removed', updated_at = ? "
+                "where status <> 'removed'",
+                [now],
+            )
+            for row in tenants:
+                self.execute(
+                    f"delete from {STATE_SCHEMA}.tenants where tenant_id = ?", [row.tenant_id]
+                )
+                self.execute(
+                    f"insert into {STATE_SCHEMA}.tenants values (?, ?, ?, ?)",
+                    [row.tenant_id, row.alias, row.status, now],
                 )
 
     def watermark(self, target: LoadTarget) -> Any | None:

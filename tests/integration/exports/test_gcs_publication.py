@@ -21,6 +21,7 @@ from tributary.defs.resources import (
     LandingStoreResource,
     WarehouseResource,
 )
+from tributary.defs.sources import SourcesResource
 from tributary.defs.transform import ModelRef
 from tributary.exports import ExportStore
 from tributary.warehouse.duckdb.warehouse import DuckDBWarehouse
@@ -162,6 +163,7 @@ def test_export_asset_publishes_its_daily_partition(gcs, tmp_path, state_dir) ->
         resources={
             "warehouse": WarehouseResource(target="duckdb", settings={"path": str(warehouse)}),
             "export_store": ExportStoreResource(url=f"{gcs.url}/lake", project="tributary-test"),
+            "sources": SourcesResource(),
             # where a warehouse that unloads would write first; DuckDB reads through the client
             "landing": LandingStoreResource(url=str(tmp_path / "landing")),
         },

@@ -1,0 +1,51 @@
+"""Tenants in Dagster: the partitions of tenant-scoped assets, and the tenants a run, a
+schedule or tenant_registry_sensor (defs/automation.py) finds now.
+
+A fixed list of tenants makes static partitions (its active tenants). With a registry, the
+partitions are dynamic: the sensor adds a partition for each new active tenant and requests
+its loads; a deactivated tenant keeps its partition and history but schedules skip it; a
+tenant the registry no longer lists is reported and kept, with its data. Definitions never
+read the registry (loading them opens no connection); runs, schedules and the sensor do.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from tributary.config.loader import ProjectConfig
+from tributary.config.models import Tenant
+from tributary.defs.sources import SourcesResource
+from tributary.tenants import read_registry
+
+TENANT_PARTITIONS = dg.DynamicPartitionsDefinition(name="tenants")
+TENANTS_KEY = dg.AssetKey(["tributary", "tenants"])
+TENANT_TAG = "tributary/tenant"
+
+
+def tenant_partitions(project: ProjectConfig) -> dg.PartitionsDefinition:
+    if project.tenants.registry is not None:
+        return TENANT_PARTITIONS
+    return dg.StaticPartitionsDefinition([t.key for t in project.tenants.tenants if t.active])
+
+
+def current_tenants(project: ProjectConfig, sources: SourcesResource) -> list[Tenant]:
+    """The tenants now: tenants.yaml's list, or the registry's rows read from its source."""
+    registry = project.tenants.registry
+    if registry is None:
+        return list(project.tenants.tenants)
+    reader = sources.open(project.source(registry.source), state_dir=project.state_dir)
+    return read_registry(registry, reader.rows)
+
+
+def active_tenant_keys(project: ProjectConfig, sources: SourcesResource) -> list[str]:
+    return [t.key for t in current_tenants(project, sources) if t.active]
+
+
+def tenants_spec(project: ProjectConfig) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        TENANTS_KEY,
+        group_name="tributary",
+        kinds={project.platform.warehouse.target},
+        description="The tenant registry's last reading (_tributary.tenants: active, inactive, "
+        "removed), written by tenant_registry_sensor",
+    )

@@ -1,0 +1,168 @@
+"""Tenants: the fixed list of tenants.yaml or the application's own registry (its companies
+table, read from a source), and the settings one tenant's load binds into a table's query.
+
+Plain Python: defs/tenants.py keeps Dagster's dynamic partitions in step with the registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+if TYPE_CHECKING:
+    # Not at run time: slices (which the warehouse, named by config.models, uses) use this.
+    from tributary.config.models import TableConfig, Tenant, TenantRegistry
+
+# Runs a query on the registry's source: its rows, each a mapping of column name to value.
+RunQuery = Callable[[str], list[dict[str, Any]]]
+REGISTRY_COLUMNS = ("id", "alias", "active")
+SETTINGS_COLUMNS = ("tenant_id", "name", "value")
+
+
+class TenantError(ValueError):
+    """A tenant, its registry row or one of its settings is wrong: the message names which."""
+
+
+def read_registry(registry: TenantRegistry, run_query: RunQuery) -> list[Tenant]:
+    """The tenants the registry lists now, active or not, with their settings."""
+    from tributary.config.models import Tenant
+
+    rows = _rows(run_query, registry.query, REGISTRY_COLUMNS, "registry.query")
+    settings: dict[str, dict[str, object]] = {}
+    if registry.settings_query:
+        for row in _rows(
+            run_query, registry.settings_query, SETTINGS_COLUMNS, "registry.settings_query"
+        ):
+            if row["value"] is not None:
+                settings.setdefault(str(row["tenant_id"]), {})[str(row["name"])] = row["value"]
+    tenants: dict[str, Tenant] = {}
+    for row in rows:
+        key = str(row["id"])
+        try:
+            tenant = Tenant.model_validate(
+                {
+                    "id": row["id"],
+                    "alias": row["alias"],
+                    "active": bool(row["active"]),
+                    "settings": settings.get(key, {}),
+                }
+            )
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
+            raise TenantError(
+                f"tenants.yaml: registry.query: the row of tenant {key!r}: {problems}"
+            ) from None
+        if key in tenants:
+            raise TenantError(f"tenants.yaml: registry.query: tenant {key!r} is listed twice")
+        tenants[key] = tenant
+    return list(tenants.values())
+
+
+def _rows(run_query: RunQuery, query: str, columns: tuple[str, ...], key: str) -> list[dict]:
+    rows = [{name.lower(): value for name, value in row.items()} for row in run_query(query)]
+    if rows and (missing := [c for c in columns if c not in rows[0]]):
+        raise TenantError(
+            f"tenants.yaml: {key}: expected the columns {', '.join(columns)}; "
+            f"missing {', '.join(missing)} (got {', '.join(rows[0])})"
+        )
+    return rows
+
+
+def find_tenant(tenants: list[Tenant], key: str) -> Tenant:
+    tenant = next((t for t in tenants if t.key == key), None)
+    if tenant is None:
+        raise TenantError(f"no tenant with id {key!r} in the tenants (tenants.yaml)")
+    return tenant
+
+
+def tenant_settings(table: TableConfig, tenant: Tenant, *, source: str) -> dict[str, object]:
+    """The values of the settings `table`'s query binds, for `tenant`: its own settings, else
+    the table's defaults; a tenant's value is read as its default's type."""
+    values = {}
+    for name in table.setting_names:
+        default = table.settings.get(name)
+        if name in tenant.settings:
+            values[name] = _as_type_of(default, tenant.settings[name], tenant, name)
+        elif default is not None:
+            values[name] = default
+        else:
+            raise TenantError(
+                f"tenant {tenant.key} ({tenant.alias}): no setting '{name}', which table "
+                f"{source}.{table.name}'s query binds (:{name}); give the tenant the setting, "
+                f"or the table a default under 'settings'"
+            )
+    return values
+
+
+def _as_type_of(default: object, value: object, tenant: Tenant, name: str) -> object:
+    """A registry gives settings as text: `value` read as the type of the table's default."""
+    if default is None or type(value) is type(default):
+        return value
+    text = str(value).strip()
+    try:
+        if isinstance(default, bool):
+            if text.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(text)
+            return text.lower() in ("true", "1")
+        if isinstance(default, int):
+            return int(text)
+        if isinstance(default, Decimal):
+            return Decimal(text)
+        if isinstance(default, date):
+            return date.fromisoformat(text)
+    except (ValueError, InvalidOperation):
+        raise TenantError(
+            f"tenant {tenant.key} ({tenant.alias}): setting '{name}' is {value!r}; expected "
+            f"a {type(default).__name__}, like the table's default ({default!r})"
+        ) from None
+    return text
+
+
+@dataclass(frozen=True)
+class RegistryChanges:
+    """What changed in the registry since the sensor's last reading."""
+
+    added: list[str]  # active tenants without a partition yet
+    activated: list[str]  # known tenants active again
+    deactivated: list[str]
+    removed: list[str]  # partitions whose tenant the registry no longer lists
+
+    @property
+    def to_load(self) -> list[str]:
+        return sorted(self.added + self.activated)
+
+    def describe(self) -> str:
+        parts = [
+            f"{label}: {', '.join(keys)}"
+            for label, keys in (
+                ("added", self.added),
+                ("activated again", self.activated),
+                ("deactivated", self.deactivated),
+                ("removed from the registry (kept with its data)", self.removed),
+            )
+            if keys
+        ]
+        return "; ".join(parts) or "no change"
+
+
+def registry_changes(
+    tenants: list[Tenant], partitions: list[str], was_active: dict[str, bool]
+) -> RegistryChanges:
+    """Compare the registry's tenants with the partitions Dagster has and with what the last
+    reading found active (`was_active`)."""
+    listed = {t.key: t for t in tenants}
+    known = set(partitions)
+    active = {key for key, t in listed.items() if t.active}
+    return RegistryChanges(
+        added=sorted(active - known),
+        activated=sorted(k for k in active & known if was_active.get(k) is False),
+        deactivated=sorted(k for k, t in listed.items() if not t.active and was_active.get(k)),
+        removed=sorted(known - set(listed)),
+    )

@@ -1,0 +1,222 @@
+"""Tenants from the application's own registry, on a real MariaDB: a company row is a tenant.
+
+tenant_registry_sensor and the schedules are evaluated with Dagster's testing contexts on one
+instance, and the runs they request executed in process, as the daemon would launch them."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import dagster as dg
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import local_dagster_home
+from tests.tenant_config import REGISTRY_SOURCE, write_registry_project
+from tributary.config.loader import load_project
+from tributary.defs import build_definitions
+from tributary.defs.tenants import TENANT_PARTITIONS
+
+from .test_sql_loads import run_sql
+
+# Each company's orders, this many days old.
+AGES = (1, 5, 20, 45, 59, 61, 90)
+ORDERS = f"raw_{REGISTRY_SOURCE}/orders"
+
+
+@pytest.fixture
+def registry(mariadb):
+    url, con = mariadb
+    run_sql(
+        con,
+        "create table companies (company_id int primary key, alias varchar(50), status int)",
+        "create table company_settings (company_id int, name varchar(50), value varchar(50))",
+        "create table orders (id int primary key, company_id int, amount decimal(10, 2), "
+        "created_at datetime)",
+        "insert into companies values (1, 'acme', 1), (2, 'globex', 1), (3, 'initech', 0)",
+        "insert into company_settings values (1, 'days_back', '60'), (2, 'days_back', '7')",
+    )
+    now = datetime.now()
+    rows = [
+        (company * 100 + n, company, f"{company}.{n:02d}", now - timedelta(days=age))
+        for company in (1, 2, 3, 4)
+        for n, age in enumerate(AGES)
+    ]
+    con.cursor().executemany("insert into orders values (%s, %s, %s, %s)", rows)
+    return url, con
+
+
+class Platform:
+    """The definitions of a registry project, one Dagster instance, and the sensor's cursor."""
+
+    def __init__(self, project, instance: dg.DagsterInstance) -> None:
+        self.project = project
+        self.defs = build_definitions(project)
+        self.instance = instance
+        self.cursor: str | None = None
+        self.job = self.defs.resolve_implicit_global_asset_job_def()
+
+    def sensor_tick(self) -> dg.SensorResult | dg.SkipReason:
+        sensor = self.defs.resolve_sensor_def("tenant_registry_sensor")
+        context = dg.build_sensor_context(
+            instance=self.instance,
+            instance_ref=self.instance.get_ref(),
+            cursor=self.cursor,
+            repository_def=self.defs.get_repository_def(),
+            resources=self.defs.resources,
+        )
+        data = sensor.evaluate_tick(context)
+        for request in data.dynamic_partitions_requests or []:
+            self.instance.add_dynamic_partitions(
+                request.partitions_def_name, request.partition_keys
+            )
+        self.cursor = data.cursor
+        return data
+
+    def schedule_tick(self, name: str) -> list[dg.RunRequest]:
+        schedule = self.defs.resolve_schedule_def(name)
+        context = dg.build_schedule_context(
+            instance=self.instance,
+            repository_def=self.defs.get_repository_def(),
+            resources=self.defs.resources,
+        )
+        return list(schedule.evaluate_tick(context).run_requests or [])
+
+    def run(self, request: dg.RunRequest) -> None:
+        result = self.job.execute_in_process(
+            instance=self.instance,
+            partition_key=request.partition_key,
+            asset_selection=list(request.asset_selection),
+            tags=request.tags,
+        )
+        assert result.success
+
+    def rows_by_tenant(self) -> dict[str, int]:
+        with duckdb.connect(str(self.project.warehouse.path), read_only=True) as con:
+            rows = con.execute(
+                f"select _tenant_id, count(*) from raw_{REGISTRY_SOURCE}.orders group by 1"
+            ).fetchall()
+        return dict(rows)
+
+    def tenants_table(self) -> dict[str, tuple[str, str]]:
+        with duckdb.connect(str(self.project.warehouse.path), read_only=True) as con:
+            rows = con.execute("select tenant_id, alias, status from _tributary.tenants").fetchall()
+        return {tenant_id: (alias, status) for tenant_id, alias, status in rows}
+
+
+def dagster_instance(tmp_path) -> dg.DagsterInstance:
+    return dg.DagsterInstance.from_config(str(local_dagster_home(tmp_path / "dagster_home")))
+
+
+def within(days: int) -> int:
+    return sum(age < days for age in AGES)
+
+
+def test_the_registry_drives_partitions_loads_settings_and_exports(
+    registry, state_dir, tmp_path
+) -> None:
+    url, con = registry
+    stores = tmp_path / "tenant_stores"
+    project = load_project(
+        write_registry_project(tmp_path / "assets_config", url=str(url), tenant_stores=stores)
+    )
+    # An instance on disk, as the daemon's: a sensor resolves new partitions through its ref.
+    platform = Platform(project, dagster_instance(tmp_path))
+
+    # First reading: the two active companies become partitions and their loads are requested.
+    first = platform.sensor_tick()
+    assert sorted(platform.instance.get_dynamic_partitions(TENANT_PARTITIONS.name)) == ["1", "2"]
+    assert [(r.partition_key, r.tags["tributary/tenant"]) for r in first.run_requests] == [
+        ("1", "1"),
+        ("2", "2"),
+    ]
+    for request in first.run_requests:
+        platform.run(request)
+    # Each tenant read as far back as its own days_back setting: 60 and 7 days.
+    assert platform.rows_by_tenant() == {"1": within(60), "2": within(7)}
+    assert platform.sensor_tick().skip_message.startswith("no change: 3 tenants, 2 active")
+
+    # One run of the schedule: a run per active tenant, each with its own setting.
+    scheduled = platform.schedule_tick(f"{REGISTRY_SOURCE}_schedule")
+    assert sorted(r.partition_key for r in scheduled) == ["1", "2"]
+    con.cursor().execute("update company_settings set value = '21' where company_id = 2")
+    for request in scheduled:
+        platform.run(request)
+    assert platform.rows_by_tenant() == {"1": within(60), "2": within(21)}
+
+    # A new company: after one tick its partition exists and only its rows are loaded
+    # (no setting of its own: the table's default, 30 days).
+    con.cursor().execute("insert into companies values (4, 'umbrella', 1)")
+    added = platform.sensor_tick()
+    assert [r.partition_key for r in added.run_requests] == ["4"]
+    assert "4" in platform.instance.get_dynamic_partitions(TENANT_PARTITIONS.name)
+    platform.run(added.run_requests[0])
+    assert platform.rows_by_tenant() == {"1": within(60), "2": within(21), "4": within(30)}
+
+    # Per-tenant exports: one folder per active tenant, each with only its rows.
+    for name, folder in (
+        ("orders_by_tenant", lambda alias: project.state_dir / "exports" / "orders_by_tenant"
+         / f"tenant={alias}"),
+        ("orders_to_tenants", lambda alias: stores / f"bi-{alias}" / "tributary"
+         / "orders_to_tenants"),
+    ):  # fmt: skip
+        requests = platform.schedule_tick(f"{name}_schedule")
+        assert sorted(r.partition_key for r in requests) == ["1", "2", "4"]
+        for request in requests:
+            platform.run(request)
+        for tenant, alias, rows in (("1", "acme", 5), ("2", "globex", 3), ("4", "umbrella", 3)):
+            [partition] = [p for p in folder(alias).iterdir() if p.name.startswith("dt=")]
+            manifest = json.loads((partition / "manifest.json").read_text())
+            assert (partition / "_SUCCESS").exists()
+            assert manifest["row_count"] == rows == within({"1": 60, "2": 21, "4": 30}[tenant])
+            published = pq.read_table(partition / manifest["files"][0]["path"])
+            assert set(published.column("_tenant_id").to_pylist()) == {tenant}
+
+    # Deactivated: no runs for it, by the sensor or the schedule; its rows and partition stay.
+    con.cursor().execute("update companies set status = 0 where company_id = 4")
+    tick = platform.sensor_tick()
+    assert tick.run_requests == []
+    scheduled = platform.schedule_tick(f"{REGISTRY_SOURCE}_schedule")
+    assert sorted(r.partition_key for r in scheduled) == ["1", "2"]
+    assert platform.rows_by_tenant()["4"] == within(30)
+    assert "4" in platform.instance.get_dynamic_partitions(TENANT_PARTITIONS.name)
+
+    # Removed from the registry: reported and kept, with its data.
+    con.cursor().execute("delete from companies where company_id = 2")
+    platform.sensor_tick()
+    assert platform.tenants_table() == {
+        "1": ("acme", "active"),
+        "2": ("globex", "removed"),
+        "3": ("initech", "inactive"),
+        "4": ("umbrella", "inactive"),
+    }
+    assert platform.rows_by_tenant()["2"] == within(21)
+    assert "2" in platform.instance.get_dynamic_partitions(TENANT_PARTITIONS.name)
+    latest = platform.instance.get_latest_materialization_event(
+        dg.AssetKey(["tributary", "tenants"])
+    )
+    assert latest.asset_materialization.metadata["removed"].value == "2"
+
+
+def test_a_tenant_setting_of_the_wrong_type_fails_the_load_naming_tenant_and_key(
+    registry, state_dir, tmp_path
+) -> None:
+    url, con = registry
+    con.cursor().execute("update company_settings set value = 'sixty' where company_id = 1")
+    project = load_project(
+        write_registry_project(tmp_path / "assets_config", url=str(url), tenant_stores=tmp_path)
+    )
+    platform = Platform(project, dagster_instance(tmp_path))
+    first = platform.sensor_tick()
+    result = platform.job.execute_in_process(
+        instance=platform.instance,
+        partition_key="1",
+        asset_selection=list(first.run_requests[0].asset_selection),
+        raise_on_error=False,
+    )
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.cause.message
+    assert "tenant 1 (acme): setting 'days_back' is 'sixty'; expected a int" in message

@@ -1,0 +1,174 @@
+"""Tenants: the registry's rows, what changed between two readings, the settings a tenant's
+load binds, and the configuration errors that name the tenant and the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy.engine import make_url
+
+from tests.unit.test_config import load_error, source
+from tributary.config.models import TableConfig, Tenant, TenantRegistry
+from tributary.slices import slice_for
+from tributary.sources import SqlSource
+from tributary.tenants import TenantError, read_registry, registry_changes, tenant_settings
+
+REGISTRY = TenantRegistry(
+    source="app",
+    query="select company_id as id, alias, status = 1 as active from companies",
+    settings_query="select company_id as tenant_id, name, value from company_settings",
+)
+ORDERS = TableConfig(
+    name="orders",
+    query="select * from orders where company_id = :tenant_id "
+    "and created_at >= current_date - :days_back and region = :region",
+    tenant_column="company_id",
+    primary_key=["id"],
+    settings={"days_back": 30},
+)
+
+
+def registry_answers(companies: list[dict], settings: list[dict]):
+    def run_query(sql: str) -> list[dict]:
+        return settings if sql == REGISTRY.settings_query else companies
+
+    return run_query
+
+
+def test_the_registry_rows_become_tenants_with_their_settings() -> None:
+    tenants = read_registry(
+        REGISTRY,
+        registry_answers(
+            [
+                {"ID": 1, "ALIAS": "acme", "ACTIVE": 1},  # Oracle's upper-case names
+                {"ID": 2, "ALIAS": "globex", "ACTIVE": 0},
+            ],
+            [
+                {"TENANT_ID": 1, "NAME": "days_back", "VALUE": "60"},
+                {"TENANT_ID": 1, "NAME": "region", "VALUE": None},  # no value: not set
+            ],
+        ),
+    )
+    assert tenants == [
+        Tenant(id=1, alias="acme", active=True, settings={"days_back": "60"}),
+        Tenant(id=2, alias="globex", active=False),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("companies", "message"),
+    [
+        ([{"id": 1, "name": "acme", "active": 1}], "expected the columns id, alias, active; "
+         "missing alias (got id, name, active)"),
+        ([{"id": 1, "alias": "a", "active": 1}, {"id": 1, "alias": "b", "active": 1}],
+         "tenant '1' is listed twice"),
+        ([{"id": 5, "alias": "acme corp/eu", "active": 1}], "the row of tenant '5': alias: "),
+    ],
+)  # fmt: skip
+def test_a_bad_registry_row_is_named(companies: list[dict], message: str) -> None:
+    with pytest.raises(TenantError, match=r"^tenants\.yaml: registry\.") as raised:
+        read_registry(REGISTRY, registry_answers(companies, []))
+    assert message in str(raised.value)
+
+
+def test_settings_come_from_the_tenant_else_the_table_and_take_the_defaults_type() -> None:
+    acme = Tenant(id=1, alias="acme", settings={"days_back": "60", "region": "eu"})
+    assert tenant_settings(ORDERS, acme, source="app") == {"days_back": 60, "region": "eu"}
+    globex = Tenant(id=2, alias="globex", settings={"region": "us"})
+    assert tenant_settings(ORDERS, globex, source="app") == {"days_back": 30, "region": "us"}
+
+    with pytest.raises(TenantError) as raised:
+        tenant_settings(ORDERS, Tenant(id=3, alias="initech"), source="app")
+    assert str(raised.value) == (
+        "tenant 3 (initech): no setting 'region', which table app.orders's query binds "
+        "(:region); give the tenant the setting, or the table a default under 'settings'"
+    )
+    wrong = Tenant(id=4, alias="umbrella", settings={"days_back": "two weeks", "region": "x"})
+    with pytest.raises(TenantError, match=r"tenant 4 \(umbrella\): setting 'days_back' is "):
+        tenant_settings(ORDERS, wrong, source="app")
+
+
+def test_a_tenants_settings_are_bound_as_literals_never_as_sql() -> None:
+    hostile = Tenant(id=7, alias="seven", settings={"days_back": 5, "region": "x' or '1'='1"})
+    where = slice_for(ORDERS, "7", [hostile], source="app")
+    sql = SqlSource(make_url("mysql://etl@app/app")).build_query(ORDERS, where=where)
+    assert " ".join(sql.split()) == (
+        "SELECT * FROM (select * from orders where company_id = 7 and created_at >= "
+        "current_date - 5 and region = 'x'' or ''1''=''1') AS src"
+    )
+
+
+def test_registry_changes_between_two_readings() -> None:
+    tenants = [
+        Tenant(id=1, alias="a"),
+        Tenant(id=2, alias="b", active=False),
+        Tenant(id=3, alias="c"),
+        Tenant(id=5, alias="e"),
+    ]
+    changes = registry_changes(
+        tenants, partitions=["1", "2", "3", "4"], was_active={"1": True, "2": True, "3": False}
+    )
+    assert (changes.added, changes.activated, changes.deactivated, changes.removed) == (
+        ["5"],
+        ["3"],
+        ["2"],
+        ["4"],
+    )
+    assert changes.to_load == ["3", "5"]
+    # A first reading (no cursor) loads the new tenants only, not the known partitions.
+    assert registry_changes(tenants, ["1", "3"], {}).to_load == ["5"]
+
+
+def write(config_dir: Path, relative: str, data: dict) -> None:
+    (config_dir / relative).write_text(yaml.safe_dump(data))
+
+
+def test_configuration_errors_name_the_file_the_key_and_the_tenant(config_dir: Path) -> None:
+    registry = {"source": "salesforce", "query": "select 1"}
+    write(config_dir, "tenants.yaml", {"registry": registry})
+    assert load_error(config_dir).endswith(
+        "tenants.yaml: registry.source: expected a configured SQL source (app, erp, ops), "
+        "got 'salesforce'"
+    )
+
+    write(config_dir, "tenants.yaml", {"registry": registry, "tenants": [{"id": 1, "alias": "a"}]})
+    assert "give either 'tenants' (a fixed list) or 'registry'" in load_error(config_dir)
+
+    write(config_dir, "tenants.yaml", {"tenants": [{"id": 1, "alias": "acme"}]})
+    write(
+        config_dir,
+        "sources/shop.yaml",
+        source(tables=[{"name": "orders", **ORDERS.model_dump(include={"query", "tenant_column",
+                                                                        "primary_key"})}]),
+    )  # fmt: skip
+    assert load_error(config_dir).endswith(
+        "tenants.yaml: tenant 1 (acme): no setting 'days_back', which table shop.orders's "
+        "query binds (:days_back); give the tenant the setting, or the table a default under "
+        "'settings'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"per_tenant": True, "tenant_url": "gs://bi-exports/tributary"},
+         "'tenant_url' is a template naming each tenant's store with {alias} or {tenant_id}"),
+        ({"per_tenant": True, "tenant_url": "gs://bi-{alias}/{region}"},
+         "and no other placeholder"),
+        ({"tenant_url": "gs://bi-{alias}/tributary"}, "apply to per_tenant exports"),
+        ({"per_tenant": True, "partitioning": {"by": "date", "start_date": "2026-01-01",
+                                               "column": "order_date"}},
+         "a per_tenant export is partitioned by tenant: partitioning by date is not supported"),
+    ],
+)  # fmt: skip
+def test_per_tenant_export_errors_name_file_and_problem(
+    config_dir: Path, change: dict, message: str
+) -> None:
+    path = config_dir / "exports" / "fct_sales_daily.yaml"
+    data = yaml.safe_load(path.read_text())
+    data.update(change)
+    path.write_text(yaml.safe_dump(data))
+    error = load_error(config_dir)
+    assert "exports/fct_sales_daily.yaml" in error and message in error
