@@ -7,6 +7,7 @@ S3 server and the GCS emulator."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import uuid
@@ -20,7 +21,7 @@ import pytest
 from pydantic import ValidationError
 
 from tests.redshift_unload import parse_unload, read_literal, write_unload
-from tributary.config.models import ExportConfig
+from tributary.config.models import ExportConfig, Tenant
 from tributary.exports import ExportError, ExportStore, run_export
 from tributary.exports.query import partition_sql
 from tributary.exports.unload import UNLOAD_PREFIX
@@ -365,3 +366,77 @@ def test_the_unload_role_defaults_to_the_copy_role_and_file_size_is_bounded() ->
                   {"unload_iam_role": "my-role"}):  # fmt: skip
         with pytest.raises(ValidationError):
             WAREHOUSE_SETTINGS.validate_python(settings | wrong)
+
+
+class FakeCsvRedshift(FakeRedshift):
+    """Answers a CSV UNLOAD with gzip'd CSV parts, as Redshift writes them (LF line ends,
+    quotes only where needed, its own timestamp text)."""
+
+    PARTS = (
+        b"id,happened_at\n1,2024-05-01 10:00:00.123456+00\n",
+        b'id,happened_at\n2,\n3,"1999-12-31 23:59:59+00"\n',
+    )
+
+    def execute(self, sql: str, params=None) -> None:
+        self.statements.append(sql)
+        if sql.startswith("unload"):
+            to = parse_unload(sql)["to"]
+            entries = []
+            for number, text in enumerate(self.PARTS):
+                url = f"{to}{number:04d}_part_00.gz"
+                self.fs.pipe_file(url, gzip.compress(text))
+                rows = text.count(b"\n") - 1
+                entries.append({"url": url, "meta": {"content_length": self.fs.size(url),
+                                                     "record_count": rows}})  # fmt: skip
+            elements = [ELEMENTS[0], ELEMENTS[2]]
+            manifest = {"entries": entries, "schema": {"elements": elements}}
+            self.fs.pipe_file(f"{to}manifest", json.dumps(manifest).encode())
+
+
+def test_a_csv_export_unloads_gzip_csv_and_says_how_it_differs(unload_setup) -> None:
+    fs, landing, store = unload_setup
+    connection = FakeCsvRedshift(fs, rows(0))
+    export_via_unload(connection, landing, store, format="csv", compression="gzip")
+
+    [unload] = [s for s in connection.statements if s.startswith("unload")]
+    assert parse_unload(unload)["options"].startswith("format as csv header gzip manifest verbose")
+    manifest = store.read_manifest("orders", "dt=2024-05-01")
+    assert (manifest.format, manifest.compression) == ("csv", "gzip")
+    assert [(f.path, f.rows) for f in manifest.files] == [
+        ("part-00000.csv.gz", 1),
+        ("part-00001.csv.gz", 2),
+    ]
+    folder = store.partition_dir("orders", "dt=2024-05-01")
+    published = [gzip.decompress(store.fs.cat_file(f"{folder}/{f.path}")) for f in manifest.files]
+    assert published == list(FakeCsvRedshift.PARTS)  # the bytes as Redshift wrote them
+    assert "LF line ends" in manifest.notes[0]
+    happened_at = manifest.columns[1]
+    assert (happened_at.type, happened_at.warehouse_type) == (
+        "timestamp[us, tz=UTC]",
+        "timestamp with time zone",
+    )
+    assert "2024-05-01 10:00:00.123456+00" in happened_at.note
+
+
+def test_a_per_tenant_export_unloads_the_tenant_rows_into_its_folder(unload_setup) -> None:
+    fs, landing, store = unload_setup
+    connection = FakeRedshift(fs, rows(3))
+    warehouse = RedshiftWarehouse(lambda: connection, iam_role=COPY_ROLE)
+    outcome = run_export(
+        redshift_export(per_tenant=True, tenant_column="tenant_id"),
+        sql='select * from "marts"."orders"',
+        day=DAY,
+        warehouse=warehouse,
+        store=store,
+        asset="export/orders",
+        batch_rows=1000,
+        landing=landing,
+        tenant=Tenant(id=42, alias="acme"),
+    )
+    [unload] = [parse_unload(s) for s in connection.statements if s.startswith("unload")]
+    assert unload["query"] == (
+        'select * from (select * from "marts"."orders") as tenant_rows where "tenant_id" = \'42\''
+    )
+    assert f"/{UNLOAD_PREFIX}/orders/tenant=acme/dt=2024-05-01/" in unload["to"]
+    assert outcome.publications[0].uri.endswith("/orders/tenant=acme/dt=2024-05-01")
+    assert store.read_manifest("orders/tenant=acme", "dt=2024-05-01").row_count == 3
