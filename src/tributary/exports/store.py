@@ -36,6 +36,7 @@ from tributary.exports.formats import (
 )
 from tributary.exports.gcs import gcs_filesystem, is_gcs_url
 from tributary.storage import open_filesystem
+from tributary.warehouse.unload import UnloadedFile
 
 SUCCESS = "_SUCCESS"
 MANIFEST = "manifest.json"
@@ -251,7 +252,7 @@ class ExportStore:
 
     def publish_files(
         self,
-        files: Sequence[SourceFile],
+        files: Sequence[UnloadedFile],
         *,
         fs: fsspec.AbstractFileSystem,
         export: str,
@@ -269,7 +270,7 @@ class ExportStore:
         from what its writer stated fails the run before anything is published."""
         staging = self._new_staging_dir(export, partition)
 
-        def copy(number: int, source: SourceFile) -> ExportedFile:
+        def copy(number: int, source: UnloadedFile) -> ExportedFile:
             name = f"part-{number:05d}{file_format.suffix}"
             size, sha256 = copy_object(fs, source.url, self.fs, f"{staging}/{name}")
             if size != source.bytes:
@@ -360,15 +361,6 @@ class ExportStore:
     def read_manifest(self, export: str, partition: str) -> ExportManifest:
         data = self.fs.cat_file(f"{self.partition_dir(export, partition)}/{MANIFEST}")
         return ExportManifest.model_validate_json(data)
-
-
-@dataclass(frozen=True)
-class SourceFile:
-    """A file to publish as it is: where it is, and what its writer says it holds."""
-
-    url: str
-    bytes: int
-    rows: int
 
 
 def copy_object(

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tributary.exports.formats import FileFormat
-from tributary.exports.store import ExportedColumn, ExportStore, Publication, SourceFile
+from tributary.exports.store import ExportedColumn, ExportStore, Publication
 from tributary.landing import LandingStore
 from tributary.warehouse import Warehouse
 from tributary.warehouse.unload import Unloaded, UnloadedColumn, UnloadFormat
@@ -124,7 +124,7 @@ def publish_unloaded(
                 f"(configured: {file_format.compression})"
             )
         return store.publish_files(
-            [SourceFile(url=f.url, bytes=f.bytes, rows=f.rows) for f in unloaded.files],
+            unloaded.files,
             fs=landing.fs,
             export=export,
             partition=partition,
