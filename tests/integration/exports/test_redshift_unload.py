@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import signal
 import subprocess
 import sys
@@ -147,3 +148,25 @@ def test_a_kill_during_the_copy_leaves_the_published_partition_and_a_rerun_conve
     assert sorted(labels.to_pylist()) == ["", "changed"]
     assert objects(gcs, "lake/_tmp") == {}  # the dead attempts are cleared, on both sides
     assert scratch(landing) == []
+
+
+def test_super_and_varbyte_keep_the_export_type_mapping(postgres, stores, gcs) -> None:
+    landing, store = stores
+    cases_warehouse(postgres)  # the fake's SUPER is PostgreSQL's jsonb, VARBYTE its bytea
+    sql = (
+        "select id, jsonb_build_object('id', id, 'label', label) as doc, "
+        "decode(lpad(to_hex(id), 4, '0'), 'hex') as blob from main.cases order by id"
+    )
+    export_cases_from_redshift(postgres, landing, store, DAY, sql, rows_per_file=10)
+
+    manifest = store.read_manifest("cases", "dt=2024-05-01")
+    columns = {c.name: c for c in manifest.columns}
+    assert (columns["doc"].type, columns["doc"].warehouse_type) == ("string", "super")
+    assert "JSON" in columns["doc"].note
+    assert (columns["blob"].type, columns["blob"].warehouse_type, columns["blob"].note) == (
+        "binary", "varbyte", None,
+    )  # fmt: skip
+    [part] = manifest.files
+    table = pq.read_table(io.BytesIO(gcs.fs.cat_file(f"{gcs.name}/{PARTITION}/{part.path}")))
+    assert table.column("blob").to_pylist() == [bytes([0, i]) for i in (1, 2, 3, 4)]
+    assert json.loads(table.column("doc")[0].as_py()) == {"id": 1, "label": EXPECTED[0][6]}
