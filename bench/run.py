@@ -34,6 +34,7 @@ BENCHMARKS = {
     "rss": "bench.rss_bench",
     "definitions": "bench.definitions_bench",
     "overhead": "bench.overhead_bench",
+    "observe": "bench.observe_bench",
 }
 RUN_LIMIT_MINUTES = 25.0
 # What make bench passes a benchmark's run() to stay within RUN_LIMIT_MINUTES: the sizes the
