@@ -1,5 +1,6 @@
 -- The latest run of every asset (and partition), for BI tools: did it load, when, how many
--- rows, and if not, why; for a tenant's partition, the tenant and its status in the registry. A view, so it is current as soon as a run is logged.
+-- rows, and if not, why; for a tenant's partition, the tenant and its status in the registry;
+-- for a table refreshed on change, when its source last changed. A view, so it is current as soon as a run is logged.
 {{ config(materialized='view') }}
 
 with logged as (
@@ -35,9 +36,13 @@ select
     logged.error,
     logged.last_success_at,
     tenants.alias as tenant_alias,
-    tenants.status as tenant_status
+    tenants.status as tenant_status,
+    changes.changed_at as source_changed_at
 from logged
 -- A tenant's partition (partition keys of tenant-scoped assets are tenant ids).
 left join {{ source('tributary', 'tenants') }} as tenants
     on logged.partition_key = tenants.tenant_id
+-- A raw table observed for changes (refresh: on_change): when its source last changed.
+left join {{ source('tributary', 'source_changes') }} as changes
+    on logged.asset_key = 'raw/' || changes.source || '/' || changes.table_name
 where logged.recency = 1

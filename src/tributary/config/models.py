@@ -392,6 +392,9 @@ class TableConfig(StrictModel):
     freshness: Duration | None = Field(
         None, description="stale when not loaded for this long (overrides the source's)"
     )
+    refresh: Refresh | None = Field(
+        None, description="on_change: load when the source changed (overrides the source's)"
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -434,6 +437,11 @@ class TableConfig(StrictModel):
             raise ValueError(
                 "a tenant-scoped 'query' must select one tenant's rows with :tenant_id"
             )
+        if self.refresh == "on_change" and (self.tenant_column or self.key_ranges):
+            raise ValueError(
+                "'refresh: on_change' loads a whole table when its source changed: a table "
+                "partitioned by tenant or key range keeps its schedule"
+            )
         if self.settings and not (self.tenant_column and self.query):
             raise ValueError(
                 "'settings' are defaults of the tenant settings a tenant-scoped 'query' binds "
@@ -474,10 +482,51 @@ class SourceConfig(StrictModel):
     schema_contract: SchemaContract = Field(
         "evolve", description="evolve or freeze, for every table that does not say otherwise"
     )
+    refresh: Refresh = Field(
+        "schedule",
+        description="schedule: load at 'frequency'; on_change: also load a table soon after "
+        "its source changed (observed every refresh_interval), and not when it did not",
+    )
+    refresh_interval: Duration = Field(
+        timedelta(minutes=5),
+        description="on_change: how often the source is observed (one query per tick)",
+    )
     tables: list[TableConfig] = Field(min_length=1)
 
     def contract_for(self, table: TableConfig) -> SchemaContract:
         return table.schema_contract or self.schema_contract
+
+    def refresh_for(self, table: TableConfig) -> Refresh:
+        return table.refresh or self.refresh
+
+    def observes(self, table: TableConfig) -> bool:
+        """Whether `table` is loaded when the source changed (enabled, refresh: on_change)."""
+        return self.enabled and table.enabled and self.refresh_for(table) == "on_change"
+
+    @property
+    def observed_tables(self) -> list[TableConfig]:
+        return [t for t in self.tables if self.observes(t)]
+
+    @model_validator(mode="after")
+    def _refresh_where_supported(self) -> SourceConfig:
+        if self.kind == "salesforce" and self.observed_tables:
+            raise ValueError(
+                "refresh: on_change observes SQL sources; a salesforce source keeps its "
+                "schedule (its MAX(SystemModstamp) probe is not built yet)"
+            )
+        partitioned = [
+            t.name
+            for t in self.tables
+            if (t.tenant_column or t.key_ranges) and self.refresh_for(t) == "on_change"
+        ]
+        if partitioned:
+            raise ValueError(
+                f"refresh: on_change loads whole tables; {', '.join(partitioned)} "
+                "(partitioned) must say 'refresh: schedule'"
+            )
+        if self.refresh_interval < timedelta(seconds=30):
+            raise ValueError("refresh_interval: expected 30s or more")
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -642,6 +691,7 @@ def _parse_duration(value: object) -> timedelta:
 
 
 Duration = Annotated[timedelta, BeforeValidator(_parse_duration)]
+Refresh = Literal["schedule", "on_change"]
 
 
 def _parse_lookback(value: object) -> timedelta | int | Decimal:

@@ -14,6 +14,7 @@ from tributary.defs.access import build_access_defs
 from tributary.defs.automation import build_automation_defs, default_status
 from tributary.defs.export import build_export_defs
 from tributary.defs.ingest import build_ingest_defs
+from tributary.defs.observe import build_observation_defs, source_changes_spec
 from tributary.defs.preflight import build_preflight_job
 from tributary.defs.resources import (
     ExportStoreResource,
@@ -104,8 +105,9 @@ def _build_definitions(project: ProjectConfig, sources: SourcesResource) -> dg.D
         build_export_defs(project, refs),
         build_access_defs(project, manifest, refs),
         build_automation_defs(project),
+        build_observation_defs(project, default_status(project)[1]),
         dg.Definitions(
-            assets=[run_log, tenants_spec(project)],
+            assets=[run_log, tenants_spec(project), source_changes_spec(project)],
             jobs=[build_preflight_job(project)],
             sensors=build_run_log_sensors(default_status(project)[1]),
             resources=resources,

@@ -14,6 +14,7 @@ from tributary.config.loader import ProjectConfig
 from tributary.config.models import SourceConfig, TableConfig
 from tributary.defs.checks import build_freshness_checks, load_check_results, raw_check_specs
 from tributary.defs.metadata import table_metadata
+from tributary.defs.observe import SOURCE_CHANGED, source_asset_key
 from tributary.defs.resources import LandingStoreResource, WarehouseResource
 from tributary.defs.retries import with_retries
 from tributary.defs.sources import SourcesResource
@@ -62,8 +63,11 @@ def freshness_for(source: SourceConfig, table: TableConfig) -> dg.FreshnessPolic
 def raw_asset_spec(
     project: ProjectConfig, source: SourceConfig, table: TableConfig
 ) -> dg.AssetSpec:
+    observed = source.observes(table)
     return dg.AssetSpec(
         raw_asset_key(source.name, table.name),
+        deps=[source_asset_key(source.name, table.name)] if observed else [],
+        automation_condition=SOURCE_CHANGED if observed else None,
         group_name=source.name,
         kinds={source.kind, project.platform.warehouse.target},
         description=table.description or f"{table.read_object} from {source.name}",
@@ -77,6 +81,7 @@ def raw_asset_spec(
             "enabled": table.enabled,
             "null_cursor": table.null_cursor if table.mode == "incremental" else "-",
             "schema_contract": source.contract_for(table),
+            "refresh": source.refresh_for(table),
         },
     )
 

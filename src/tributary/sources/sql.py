@@ -103,6 +103,42 @@ _ESTIMATED_ROWS = {
 }
 _ESTIMATED_ROWS["mariadb"] = _ESTIMATED_ROWS["mysql"]
 
+# A table's change counter in the catalog, as text: it changes when rows are written, and
+# reading it scans nothing. For tables without a cursor (whose max() is the cheaper probe).
+# MySQL/MariaDB keep update_time to the second (and in memory, NULL after a restart): a write
+# within the probe's own second would not move it again, so such a reading carries the
+# probe's time too and the next one differs. PostgreSQL's counters are flushed by the writing
+# session within seconds; SQL Server's usage stats and Oracle's ALL_TAB_MODIFICATIONS reset
+# or flush on the server's schedule (docs/automation.md says what that costs).
+_CHANGE_COUNTERS = {
+    "mysql": """
+        select :probe as probe_table,
+        case when update_time >= now() - interval 2 second
+            then concat(update_time, '@', now(6)) else cast(update_time as char) end
+        as probe_version
+        from information_schema.tables
+        where table_schema = coalesce(:schema, database()) and table_name = :table""",
+    "postgresql": """
+        select :probe as probe_table,
+        cast(n_tup_ins + n_tup_upd + n_tup_del as varchar) as probe_version
+        from pg_stat_user_tables
+        where schemaname = coalesce(:schema, current_schema()) and relname = :table""",
+    "mssql": """
+        select :probe as probe_table,
+        convert(varchar(30), max(last_user_update), 126) as probe_version
+        from sys.dm_db_index_usage_stats
+        where database_id = db_id()
+        and object_id = object_id(coalesce(:schema, schema_name()) + '.' + :table)""",
+    "oracle": """
+        select :probe as probe_table,
+        inserts || '/' || updates || '/' || deletes || '/'
+        || to_char(timestamp, 'YYYY-MM-DD"T"HH24:MI:SS') as probe_version
+        from all_tab_modifications
+        where table_owner = coalesce(upper(:schema), user) and table_name = upper(:table)
+        and partition_name is null""",
+}
+_CHANGE_COUNTERS["mariadb"] = _CHANGE_COUNTERS["mysql"]
+
 
 # connectorx's batches at most this long, whatever the batch_rows: its memory (and each step's
 # after it) grows with the batch, and the landing joins batches into parts of batch_rows rows.
@@ -191,7 +227,7 @@ class SqlSource:
 
     def _catalog_query(self, template: str, table: TableConfig) -> str:
         *schema, name = table.read_object.split(".")
-        values = {"schema": ".".join(schema) or None, "table": name}
+        values = {"schema": ".".join(schema) or None, "table": name, "probe": table.name}
         statement = sa.text(template).bindparams(
             *(
                 sa.bindparam(key, value, type_=TEXT)
@@ -253,9 +289,40 @@ class SqlSource:
         values = rows.column(0).to_pylist() if rows.num_columns else []
         return int(values[0]) if values and values[0] is not None else None
 
+    def probe_query(self, tables: list[TableConfig]) -> str:
+        """One query reading a version of each table that changes when its rows do: the
+        highest cursor value where the table has a cursor, else the catalog's change counter
+        (a row count for a custom query, and on SQLite). Rows: probe_table, probe_version."""
+        return "\nunion all\n".join(self._probe_select(table) for table in tables)
+
+    def _probe_select(self, table: TableConfig) -> str:
+        name = sa.literal(table.name, TEXT).label("probe_table")
+        if table.cursor:
+            version = sa.func.max(sa.column(table.cursor))
+        elif table.query or self.backend not in _CHANGE_COUNTERS:
+            version = sa.func.count()
+        else:
+            return self._catalog_query(_CHANGE_COUNTERS[self.backend], table)
+        if self.backend == "mssql":
+            # CAST to text keeps only the minute of a datetime there; style 126 is ISO 8601.
+            text = sa.func.convert(sa.literal_column("varchar(100)"), version, 126)
+        else:
+            text = sa.cast(version, TEXT)
+        statement = sa.select(name, text.label("probe_version"))
+        return self.compile(statement.select_from(self._relation(table, None)))
+
+    def probe(self, tables: list[TableConfig]) -> dict[str, str | None]:
+        """Each table's version now (None where the catalog has none yet), in one query."""
+        result = self._run(
+            self.probe_query(tables), 10_000, None, doing="probing tables for changes"
+        ).read_all()
+        names, versions = (column.to_pylist() for column in result.columns)
+        found = dict(zip(names, versions, strict=True))
+        return {table.name: found.get(table.name) for table in tables}
+
     def rows(self, query: str) -> list[dict[str, Any]]:
         """A small query's result (a registry of tenants, say), as is."""
-        return self._run(query, 10_000, None).read_all().to_pylist()
+        return self._run(query, 10_000, None, doing="running a query").read_all().to_pylist()
 
     def query_schema(self, table: TableConfig) -> pa.Schema:
         """The Arrow schema a custom query returns, read from an empty result (`where false`);
@@ -465,7 +532,9 @@ class SqlSource:
         names = [self.dialect.normalize_name(name) or name for name in batch.schema.names]
         return batch.rename_columns(names) if names != batch.schema.names else batch
 
-    def _run(self, query: str, batch_rows: int, table: TableConfig | None) -> pa.RecordBatchReader:
+    def _run(
+        self, query: str, batch_rows: int, table: TableConfig | None, *, doing: str = ""
+    ) -> pa.RecordBatchReader:
         if not self._reached:
             self._probe()
             self._reached = True
@@ -473,7 +542,12 @@ class SqlSource:
             return self._fetch(self._connectorx_url(), query, batch_rows)
         except Exception as exc:  # driver errors vary; re-raise without credentials
             message = redact(str(exc), self._url)
-            what = f"reading table '{table.name}'" if table else f"{self._owner}: connecting"
+            if doing:
+                what = f"{self._owner}: {doing}"
+            elif table:
+                what = f"reading table '{table.name}'"
+            else:
+                what = f"{self._owner}: connecting"
             raise SourceError(f"{what} failed: {message}") from None
 
     def _probe(self) -> None:

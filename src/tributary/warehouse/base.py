@@ -74,6 +74,13 @@ STATE_DDL = [
         updated_at timestamptz not null,
         primary key (tenant_id)
     )""",
+    f"""create table if not exists {STATE_SCHEMA}.source_changes (
+        source varchar(128) not null,
+        table_name varchar(128) not null,
+        data_version varchar(256),
+        changed_at timestamptz not null,
+        primary key (source, table_name)
+    )""",
     f"""create table if not exists {STATE_SCHEMA}.table_schemas (
         source varchar(128) not null,
         table_name varchar(128) not null,
@@ -221,6 +228,16 @@ class TenantRow:
     tenant_id: str
     alias: str
     status: Literal["active", "inactive"]
+
+
+@dataclass(frozen=True)
+class SourceChangeRow:
+    """A source table's data version, when an observation found it changed."""
+
+    source: str
+    table_name: str
+    data_version: str
+    changed_at: datetime
 
 
 class Warehouse(ABC):
@@ -395,6 +412,20 @@ class Warehouse(ABC):
                 self.execute(
                     f"insert into {STATE_SCHEMA}.tenants values (?, ?, ?, ?)",
                     [row.tenant_id, row.alias, row.status, now],
+                )
+
+    def record_source_changes(self, rows: Sequence[SourceChangeRow]) -> None:
+        """Write when each source table last changed to `_tributary.source_changes`."""
+        with self.transaction():
+            for row in rows:
+                self.execute(
+                    f"delete from {STATE_SCHEMA}.source_changes "
+                    "where source = ? and table_name = ?",
+                    [row.source, row.table_name],
+                )
+                self.execute(
+                    f"insert into {STATE_SCHEMA}.source_changes values (?, ?, ?, ?)",
+                    [row.source, row.table_name, row.data_version[:256], row.changed_at],
                 )
 
     def watermark(self, target: LoadTarget) -> Any | None:

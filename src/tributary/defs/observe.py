@@ -1,0 +1,159 @@
+"""Refresh on change: tables with `refresh: on_change` load soon after their source changed,
+and not when it did not.
+
+Each such table gets an observable source asset, `source/<source>/<table>`, upstream of its
+raw table. A sensor per source, `observe_<source>`, runs one probe query per tick
+(SqlSource.probe: the highest cursor value, or the catalog's change counter) and records an
+observation with the table's data version when it changed. The raw table's automation
+condition requests its load when its source's data version changed since it was last
+handled; dbt models and exports follow through their own eager conditions.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from tributary.config.loader import ProjectConfig
+from tributary.config.models import SourceConfig, TableConfig
+from tributary.defs.resources import WarehouseResource
+from tributary.defs.sources import SourcesResource
+from tributary.warehouse import SourceChangeRow
+
+# Requested once per change of the source's data version (since_last_handled: a change seen
+# while the table loads is not lost), never while a load of it runs.
+SOURCE_CHANGED = (
+    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("source changed")
+# Where an observation carries its data version (Dagster's tag, not exported by name).
+DATA_VERSION_TAG = "dagster/data_version"
+SOURCE_CHANGES_KEY = dg.AssetKey(["tributary", "source_changes"])
+
+
+def source_changes_spec(project: ProjectConfig) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        SOURCE_CHANGES_KEY,
+        group_name="tributary",
+        kinds={project.platform.warehouse.target},
+        description="When each observed source table last changed (_tributary.source_changes), "
+        "written by the observe_<source> sensors",
+    )
+
+
+def source_asset_key(source: str, table: str) -> dg.AssetKey:
+    return dg.AssetKey(["source", source, table])
+
+
+def _spec(source: SourceConfig, table: TableConfig) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        source_asset_key(source.name, table.name),
+        group_name=source.name,
+        kinds={source.kind},
+        description=f"{table.read_object} in {source.name}, as observed every "
+        f"{source.refresh_interval} by observe_{source.name} (its data version changes when "
+        "its rows do)",
+    )
+
+
+def probe(sources: SourcesResource, project: ProjectConfig, source: SourceConfig) -> dict:
+    """Each observed table's data version now: one query on one connection."""
+    reader = sources.open(source, state_dir=project.state_dir)
+    return reader.probe(source.observed_tables)
+
+
+def observable_source(project: ProjectConfig, source: SourceConfig) -> dg.AssetsDefinition:
+    """The source's observed tables, observable on demand from the UI with the same probe."""
+
+    @dg.multi_observable_source_asset(
+        specs=[_spec(source, table) for table in source.observed_tables],
+        name=f"observe__{source.name}",
+        required_resource_keys={"sources"},
+    )
+    def observe(context):
+        versions = probe(context.resources.sources, project, source)
+        for table in source.observed_tables:
+            yield dg.ObserveResult(
+                asset_key=source_asset_key(source.name, table.name),
+                data_version=dg.DataVersion(str(versions[table.name])),
+            )
+
+    return observe
+
+
+def observation_sensor(project: ProjectConfig, source: SourceConfig, default_status):
+    tables = source.observed_tables
+
+    @dg.sensor(
+        name=f"observe_{source.name}",
+        minimum_interval_seconds=int(source.refresh_interval.total_seconds()),
+        default_status=default_status,
+        description=f"Probes {source.name} for changes to {', '.join(t.name for t in tables)} "
+        "(one query per tick) and records each change as an observation",
+    )
+    def observe_source(
+        context: dg.SensorEvaluationContext,
+        sources: SourcesResource,
+        warehouse: WarehouseResource,
+    ) -> dg.SensorResult:
+        seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+        try:
+            versions = {name: str(v) for name, v in probe(sources, project, source).items()}
+        except Exception as exc:  # the source's error, credentials redacted by the reader
+            context.log.warning(f"probe of {source.name} failed: {exc}")
+            # Failed, with the versions last seen: nothing counts as changed.
+            failed = [
+                dg.AssetObservation(
+                    source_asset_key(source.name, table.name),
+                    tags={DATA_VERSION_TAG: seen[table.name]} if table.name in seen else None,
+                    metadata={"probe": "failed", "error": str(exc)[:1000]},
+                )
+                for table in tables
+            ]
+            return dg.SensorResult(asset_events=failed, skip_reason=f"probe failed: {exc}")
+        changed = [name for name, version in versions.items() if seen.get(name) != version]
+        context.log.info(
+            f"{source.name}: {len(tables)} tables probed; changed: {', '.join(changed) or '-'}"
+        )
+        if changed:
+            now = datetime.now(UTC)
+            with warehouse.open() as wh:
+                wh.record_source_changes(
+                    [SourceChangeRow(source.name, name, versions[name], now) for name in changed]
+                )
+        return dg.SensorResult(
+            asset_events=[
+                dg.AssetObservation(
+                    source_asset_key(source.name, name),
+                    tags={DATA_VERSION_TAG: versions[name]},
+                    metadata={"probe": "ok", "data_version": versions[name]},
+                )
+                for name in changed
+            ],
+            cursor=json.dumps(versions, sort_keys=True),
+        )
+
+    return observe_source
+
+
+def build_observation_defs(project: ProjectConfig, default_status) -> dg.Definitions:
+    observed = [source for source in project.sources if source.observed_tables]
+    raw_keys = [
+        dg.AssetKey(["raw", source.name, table.name])
+        for source in observed
+        for table in source.observed_tables
+    ]
+    sensors = [observation_sensor(project, source, default_status) for source in observed]
+    if raw_keys:
+        sensors.append(
+            dg.AutomationConditionSensorDefinition(
+                "automation_source_changes",
+                target=dg.AssetSelection.assets(*raw_keys),
+                default_status=default_status,
+            )
+        )
+    return dg.Definitions(
+        assets=[observable_source(project, source) for source in observed], sensors=sensors
+    )

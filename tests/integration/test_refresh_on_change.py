@@ -1,0 +1,151 @@
+"""`refresh: on_change` on real MariaDB and PostgreSQL sources: the observe_<source> sensor
+probes the source (one query per tick), and the raw tables' automation condition requests a
+load only after their source changed. The sensor and the automation conditions are evaluated
+with Dagster's testing APIs on one instance; requested runs are executed in process."""
+
+from __future__ import annotations
+
+import time
+
+import dagster as dg
+import psycopg
+import pytest
+import yaml
+
+from tributary.config.loader import load_project
+from tributary.defs import build_definitions
+from tributary.defs.observe import source_asset_key
+
+ITEMS = dg.AssetKey(["raw", "shop", "items"])  # has a cursor: probed by its max
+KINDS = dg.AssetKey(["raw", "shop", "kinds"])  # none: probed by the catalog's counter
+
+
+def connect(server: str, request: pytest.FixtureRequest):
+    """(the source's URL, a function running statements on it, each committed)."""
+    if server == "mariadb":
+        url, con = request.getfixturevalue("mariadb")
+
+        def run(*statements: str) -> None:
+            for statement in statements:
+                con.cursor().execute(statement)
+
+        return str(url), run
+    url = request.getfixturevalue("postgres")
+
+    def run_pg(*statements: str) -> None:
+        # A session of its own, closed after: PostgreSQL's statistics counters are flushed by
+        # the writing session (within seconds, or as it ends).
+        with psycopg.connect(url, autocommit=True) as con:
+            for statement in statements:
+                con.execute(statement)
+
+    return url, run_pg
+
+
+class Observed:
+    def __init__(self, project, instance: dg.DagsterInstance) -> None:
+        self.defs = build_definitions(project)
+        self.instance = instance
+        self.sensor_cursor: str | None = None
+        self.automation_cursor = None
+        self.job = self.defs.resolve_implicit_global_asset_job_def()
+
+    def observe(self) -> dg.SensorResult:
+        sensor = self.defs.resolve_sensor_def("observe_shop")
+        context = dg.build_sensor_context(
+            instance=self.instance,
+            cursor=self.sensor_cursor,
+            repository_def=self.defs.get_repository_def(),
+            resources=self.defs.resources,
+        )
+        data = sensor.evaluate_tick(context)
+        # What the daemon does with a sensor's asset events.
+        for event in data.asset_events:
+            self.instance.report_runless_asset_event(event)
+        self.sensor_cursor = data.cursor or self.sensor_cursor
+        return data
+
+    def requested(self) -> set[dg.AssetKey]:
+        result = dg.evaluate_automation_conditions(
+            defs=self.defs,
+            instance=self.instance,
+            asset_selection=dg.AssetSelection.assets(ITEMS, KINDS),
+            cursor=self.automation_cursor,
+        )
+        self.automation_cursor = result.cursor
+        keys = {key for key in (ITEMS, KINDS) if result.get_num_requested(key)}
+        if keys:
+            assert self.job.execute_in_process(
+                instance=self.instance, asset_selection=sorted(keys, key=str)
+            ).success
+        return keys
+
+
+@pytest.mark.parametrize("server", ["mariadb", "postgres"])
+def test_a_change_in_the_source_requests_one_load_and_an_idle_source_none(
+    server: str, request: pytest.FixtureRequest, config_dir, state_dir
+) -> None:
+    url, run = connect(server, request)
+    run(
+        "create table items (id int primary key, name varchar(20), updated_at timestamp(6))",
+        "create table kinds (id int primary key, label varchar(20))",
+        "insert into items values (1, 'a', '2026-01-01 00:00:00'), (2, 'b', '2026-01-02')",
+        "insert into kinds values (1, 'x')",
+    )
+    (config_dir / "sources" / "shop.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "shop",
+                "kind": "mysql" if server == "mariadb" else "postgres",
+                "connection": {"url": url},
+                "refresh": "on_change",
+                "refresh_interval": "30s",
+                "tables": [
+                    {"name": "items", "primary_key": ["id"], "cursor": "updated_at",
+                     "mode": "incremental"},
+                    {"name": "kinds", "primary_key": ["id"]},
+                ],
+            }
+        )
+    )  # fmt: skip
+    time.sleep(2.1)  # MariaDB's update_time is to the second: let the setup's second pass
+    observed = Observed(load_project(config_dir), dg.DagsterInstance.ephemeral())
+    # The automation sensor's first evaluation starts its cursor (Dagster requests nothing
+    # then); it runs from the deployment on, before any observation.
+    assert observed.requested() == set()
+
+    # The first observation is a change (nothing was seen before): both tables load once.
+    first = observed.observe()
+    assert {e.asset_key for e in first.asset_events} == {
+        source_asset_key("shop", "items"),
+        source_asset_key("shop", "kinds"),
+    }
+    assert observed.requested() == {ITEMS, KINDS}
+
+    # An idle source: several ticks, no observation recorded, no load requested.
+    for _ in range(3):
+        assert observed.observe().asset_events == []
+        assert observed.requested() == set()
+
+    # A row updated: exactly one load of that table, once.
+    run("update items set name = 'b2', updated_at = '2026-01-03' where id = 2")
+    changed = observed.observe()
+    assert [e.asset_key for e in changed.asset_events] == [source_asset_key("shop", "items")]
+    assert observed.requested() == {ITEMS}
+    assert observed.requested() == set()
+
+    # A table without a cursor: its catalog counter moves (PostgreSQL's within seconds).
+    time.sleep(2.1)
+    run("insert into kinds values (2, 'y')")
+    deadline = time.monotonic() + 20
+    while not (events := observed.observe().asset_events) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert [e.asset_key for e in events] == [source_asset_key("shop", "kinds")]
+    assert observed.requested() == {KINDS}
+
+    # A probe that fails is recorded as failed and requests nothing.
+    run("drop table items")
+    failed = observed.observe()
+    assert "probe failed" in failed.skip_message
+    assert {e.metadata["probe"].value for e in failed.asset_events} == {"failed"}
+    assert observed.requested() == set()

@@ -1,0 +1,109 @@
+"""refresh: on_change without a server: the probe's SQL per dialect (SQL Server and Oracle
+cannot run here: compiled and asserted), the configuration's errors, and the graph: an
+observable source asset upstream of each observed raw table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+from sqlalchemy.engine import make_url
+
+from tests.unit.test_config import load_error
+from tributary.config.loader import load_project
+from tributary.config.models import TableConfig
+from tributary.defs import build_definitions
+from tributary.defs.observe import source_asset_key
+from tributary.errors import SourceError
+from tributary.sources import SqlSource
+
+WITH_CURSOR = TableConfig(
+    name="orders", cursor="updated_at", primary_key=["id"], mode="incremental"
+)
+WITHOUT = TableConfig(name="customers", object="sales.customers", primary_key=["id"])
+
+
+def one_line(sql: str) -> str:
+    return " ".join(sql.split())
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("mssql://etl@erp/erp",
+         "SELECT 'orders' AS probe_table, convert(varchar(100), max(updated_at), 126) AS "
+         "probe_version FROM orders union all select 'customers' as probe_table, "
+         "convert(varchar(30), max(last_user_update), 126) as probe_version from "
+         "sys.dm_db_index_usage_stats where database_id = db_id() and object_id = "
+         "object_id(coalesce('sales', schema_name()) + '.' + 'customers')"),
+        ("oracle://etl@erp/erp",
+         "SELECT 'orders' AS probe_table, CAST(max(updated_at) AS VARCHAR2(100 CHAR)) AS "
+         "probe_version FROM orders union all select 'customers' as probe_table, inserts || "
+         "'/' || updates || '/' || deletes || '/' || to_char(timestamp, "
+         "'YYYY-MM-DD\"T\"HH24:MI:SS') as probe_version from all_tab_modifications where "
+         "table_owner = coalesce(upper('sales'), user) and table_name = upper('customers') "
+         "and partition_name is null"),
+        ("postgresql://etl@app/app",
+         "SELECT 'orders' AS probe_table, CAST(max(updated_at) AS VARCHAR(100)) AS "
+         "probe_version FROM orders union all select 'customers' as probe_table, "
+         "cast(n_tup_ins + n_tup_upd + n_tup_del as varchar) as probe_version from "
+         "pg_stat_user_tables where schemaname = coalesce('sales', current_schema()) and "
+         "relname = 'customers'"),
+        ("sqlite:///app.sqlite",
+         "SELECT 'orders' AS probe_table, CAST(max(updated_at) AS VARCHAR(100)) AS "
+         "probe_version FROM orders union all SELECT 'customers' AS probe_table, "
+         "CAST(count(*) AS VARCHAR(100)) AS probe_version FROM sales.customers"),
+    ],
+)  # fmt: skip
+def test_one_probe_query_per_source_per_dialect(url: str, expected: str) -> None:
+    assert one_line(SqlSource(make_url(url)).probe_query([WITH_CURSOR, WITHOUT])) == expected
+
+
+def test_a_probe_that_fails_raises_the_sources_error_without_credentials() -> None:
+    def refuse(connection: str, query: str, batch_rows: int):
+        raise RuntimeError(f"Access denied at {connection}")
+
+    source = SqlSource(make_url("mysql://etl:s3cret@app/app"), fetch=refuse)
+    with pytest.raises(SourceError, match="probing tables for changes failed") as raised:
+        source.probe([WITH_CURSOR])
+    assert "Access denied" in str(raised.value) and "s3cret" not in str(raised.value)
+
+
+def edit(path: Path, change) -> None:
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def test_an_observed_table_reads_an_observable_source_asset(config_dir: Path) -> None:
+    edit(config_dir / "sources" / "erp.yaml", lambda d: d.update(refresh="on_change"))
+    defs = build_definitions(load_project(config_dir))
+    graph = defs.resolve_asset_graph()
+    raw = graph.get(dg.AssetKey(["raw", "erp", "customers"]))
+    assert raw.parent_keys == {source_asset_key("erp", "customers")}
+    assert raw.automation_condition.get_label() == "source changed"
+    assert graph.get(source_asset_key("erp", "customers")).is_observable
+    sensors = {s.name for s in defs.sensors}
+    assert {"observe_erp", "automation_source_changes"} <= sensors
+    assert "observe_app" not in sensors  # app keeps its schedule only
+
+
+@pytest.mark.parametrize(
+    ("source", "change", "message"),
+    [
+        ("app", lambda d: d.update(refresh="on_change") or d["tables"][1].update(
+            tenant_column="company_id"),
+         "refresh: on_change loads whole tables; users (partitioned) must say "
+         "'refresh: schedule'"),
+        ("salesforce", lambda d: d.update(refresh="on_change"),
+         "refresh: on_change observes SQL sources; a salesforce source keeps its schedule"),
+        ("erp", lambda d: d.update(refresh="on_change", refresh_interval="10s"),
+         "refresh_interval: expected 30s or more"),
+    ],
+)  # fmt: skip
+def test_refresh_errors_name_the_file(config_dir: Path, source, change, message) -> None:
+    edit(config_dir / "sources" / f"{source}.yaml", change)
+    error = load_error(config_dir)
+    assert f"sources/{source}.yaml" in error and message in error
