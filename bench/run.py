@@ -35,6 +35,7 @@ BENCHMARKS = {
     "definitions": "bench.definitions_bench",
     "overhead": "bench.overhead_bench",
     "observe": "bench.observe_bench",
+    "unload": "bench.unload_bench",
 }
 RUN_LIMIT_MINUTES = 25.0
 # What make bench passes a benchmark's run() to stay within RUN_LIMIT_MINUTES: the sizes the
@@ -63,7 +64,8 @@ def targets_block(targets: list[Target], *, started: float, load_start: str, ran
     counted = sum(not t.info for t in targets)
     each = ", ".join(f"{name} {seconds / 60:.1f}" for name, seconds in durations.items())
     return (
-        f"Issue 15's targets, measured by `make bench` "
+        f"Issue 15's targets (numbered 1-6) and later issues' (numbered by issue), measured by "
+        f"`make bench` "
         f"started {time.strftime('%Y-%m-%d %H:%M %Z', time.localtime(began_at))}, "
         f"{os.cpu_count()} cores, load average "
         f"{load_start} at the start and {load()} at the end (1, 5, 15 min), Python "
@@ -130,7 +132,7 @@ def main(argv: list[str]) -> int:
         )
     targets.sort(key=lambda t: t.number)  # stable: each benchmark's order within a target
 
-    print("\n== targets (issue 15)")
+    print("\n== targets (issue 15's, and later issues' by their number)")
     print(target_table(targets).replace("**", ""))
     summary = targets_block(targets, started=started, load_start=load_start, ran=names,
                             durations=durations)  # fmt: skip

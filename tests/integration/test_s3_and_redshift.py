@@ -1,15 +1,15 @@
 """The landing store on a real S3 server (moto), and the Redshift warehouse's SQL.
 
 Redshift cannot run here: its implementation runs against a connection seam that records
-every statement and executes all but COPY on the real PostgreSQL server. COPY is carried
-out the way Redshift does it, from exactly the files that the load's copy.manifest names
-on S3, so the tables left behind are the ones Redshift would hold.
+every statement and executes all but COPY (and UNLOAD) on the real PostgreSQL server
+(tests/integration/redshift_fake.py). COPY is carried out the way Redshift does it, from
+exactly the files that the load's copy.manifest names on S3, so the tables left behind are the
+ones Redshift would hold.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -17,10 +17,10 @@ import dagster as dg
 import duckdb
 import psycopg
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from tests.integration.redshift_fake import RecordingRedshift
 from tributary.config.loader import load_project
 from tributary.defs import build_definitions
 from tributary.defs.ingest import raw_asset_key
@@ -33,10 +33,6 @@ from tributary_demo import generate_demo_sources
 
 IAM_ROLE = "arn:aws:iam::123456789012:role/tributary-copy"
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-COPY = re.compile(
-    r"^copy (?P<table>\S+) from '(?P<manifest>[^']+)' iam_role '(?P<role>[^']+)' "
-    r"format as parquet manifest$"
-)
 
 INCREMENTAL = LoadTarget(
     source="crm", table="customers", mode="incremental", primary_key=("id",), cursor="updated_at"
@@ -51,80 +47,6 @@ CUSTOMERS = pa.schema(
 )
 
 
-class RecordingRedshift:
-    """A DB-API connection standing in for redshift_connector's (see the module docstring)."""
-
-    def __init__(self, conninfo: str, fs) -> None:
-        self.pg = psycopg.connect(conninfo)
-        self.fs = fs
-        self.statements: list[str] = []
-
-    @property
-    def autocommit(self) -> bool:
-        return self.pg.autocommit
-
-    @autocommit.setter
-    def autocommit(self, value: bool) -> None:
-        self.pg.autocommit = value
-
-    def cursor(self) -> RecordingCursor:
-        return RecordingCursor(self)
-
-    def close(self) -> None:
-        self.pg.close()
-
-    def copy(self, table: str, manifest_url: str) -> None:
-        with self.fs.open(manifest_url) as handle:
-            entries = json.load(handle)["entries"]
-        for entry in entries:
-            # Redshift requires each file's length in a Parquet manifest, and checks it.
-            assert entry["meta"]["content_length"] == self.fs.size(entry["url"])
-            with self.fs.open(entry["url"], "rb") as handle:
-                rows = pq.read_table(handle).to_pylist()
-            if rows:
-                names = ", ".join(f'"{name}"' for name in rows[0])
-                marks = ", ".join(["%s"] * len(rows[0]))
-                with self.pg.cursor() as cursor:
-                    cursor.executemany(
-                        f"insert into {table} ({names}) values ({marks})",
-                        [list(row.values()) for row in rows],
-                    )
-
-    def transaction_log(self) -> list[str]:
-        """The statements of the last load's transaction, begin to commit."""
-        start = len(self.statements) - 1 - self.statements[::-1].index("begin")
-        return self.statements[start:]
-
-
-class RecordingCursor:
-    def __init__(self, owner: RecordingRedshift) -> None:
-        self.owner = owner
-        self.cursor = owner.pg.cursor()
-
-    def execute(self, sql: str, params=None) -> None:
-        statement = " ".join(sql.split())
-        self.owner.statements.append(statement)
-        copy = COPY.match(statement)
-        if copy:
-            assert copy["role"] == IAM_ROLE
-            self.owner.copy(copy["table"], copy["manifest"])
-        else:
-            self.cursor.execute(sql, params)
-
-    @property
-    def description(self):
-        return self.cursor.description
-
-    def fetchall(self) -> list[tuple]:
-        return self.cursor.fetchall()
-
-    def fetchmany(self, size: int) -> list[tuple]:
-        return self.cursor.fetchmany(size)
-
-    def close(self) -> None:
-        self.cursor.close()
-
-
 @pytest.fixture
 def landing(s3) -> LandingStore:
     endpoint, bucket = s3
@@ -133,7 +55,7 @@ def landing(s3) -> LandingStore:
 
 @pytest.fixture
 def redshift(postgres, landing):
-    connection = RecordingRedshift(postgres, landing.fs)
+    connection = RecordingRedshift(postgres, landing.fs, iam_role=IAM_ROLE)
     warehouse = RedshiftWarehouse(lambda: connection, iam_role=IAM_ROLE)
     yield warehouse, connection
     warehouse.close()

@@ -16,7 +16,11 @@ from tributary.config.loader import ConfigError, ProjectConfig
 from tributary.config.models import ExportConfig, cron_for
 from tributary.defs.automation import ASSET_JOB, FOLLOWS_LOADS, default_status
 from tributary.defs.metadata import column_schema
-from tributary.defs.resources import ExportStoreResource, WarehouseResource
+from tributary.defs.resources import (
+    ExportStoreResource,
+    LandingStoreResource,
+    WarehouseResource,
+)
 from tributary.defs.retries import with_retries
 from tributary.defs.sources import SourcesResource
 from tributary.defs.tenants import active_tenant_keys, current_tenants, tenant_partitions
@@ -75,6 +79,7 @@ def build_export_asset(
         warehouse: WarehouseResource,
         export_store: ExportStoreResource,
         sources: SourcesResource,
+        landing: LandingStoreResource,
     ) -> dg.MaterializeResult:
         tenant = None
         if export.per_tenant:
@@ -96,6 +101,8 @@ def build_export_asset(
                     asset=key.to_user_string(),
                     batch_rows=project.platform.batch_rows,
                     tenant=tenant,
+                    # where a warehouse that unloads (Redshift) writes the files first
+                    landing=landing.open(),
                 )
 
         outcome = with_retries(context, project.platform.automation.retries, publish)

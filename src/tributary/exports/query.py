@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from tributary.config.models import QUERY_PARAMETER, ExportConfig, Tenant
-from tributary.warehouse.base import quote_ident
+from tributary.warehouse.base import quote_ident, quote_literal
 
 REF = re.compile(r"\{\{\s*ref\(\s*['\"](\w+)['\"]\s*\)\s*\}\}")
 
@@ -38,8 +38,9 @@ def export_sql(*, model: str | None, query: str | None, relations: dict[str, str
     return render_refs(query.strip().rstrip(";").rstrip(), relations)
 
 
-def sql_literal(value: object) -> str:
-    """A value as a SQL literal that DuckDB, PostgreSQL and Redshift read alike."""
+def sql_literal(value: object, quote: Callable[[str], str] = quote_literal) -> str:
+    """A value as a SQL literal; text through `quote`, the warehouse's own string literal
+    (Redshift reads backslashes in one as escapes, DuckDB and PostgreSQL do not)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | Decimal):
@@ -51,7 +52,7 @@ def sql_literal(value: object) -> str:
     if isinstance(value, date):
         return f"date '{value.isoformat()}'"
     if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
+        return quote(value)
     raise TypeError(f"no SQL literal for {type(value).__name__}")
 
 
@@ -65,18 +66,26 @@ def partition_parameters(day: date) -> dict[str, object]:
     }
 
 
-def render_parameters(sql: str, values: Mapping[str, object]) -> str:
+def render_parameters(
+    sql: str, values: Mapping[str, object], quote: Callable[[str], str] = quote_literal
+) -> str:
     def literal(match: re.Match[str]) -> str:
-        return sql_literal(values[match.group(1)])
+        return sql_literal(values[match.group(1)], quote)
 
     return QUERY_PARAMETER.sub(literal, sql)
 
 
 def partition_sql(
-    export: ExportConfig, sql: str, day: date, *, tenant: Tenant | None = None
+    export: ExportConfig,
+    sql: str,
+    day: date,
+    *,
+    tenant: Tenant | None = None,
+    quote: Callable[[str], str] = quote_literal,
 ) -> str:
     """What one run of the export reads: `sql` (refs resolved) for the partition's `day`,
-    and of a per_tenant export, `tenant`'s rows only."""
+    and of a per_tenant export, `tenant`'s rows only; parameters rendered as literals
+    (strings by `quote`, the warehouse's)."""
     if export.per_tenant:
         if tenant is None:
             raise ValueError(f"export '{export.name}' is per_tenant: a run publishes one tenant")
@@ -84,7 +93,7 @@ def partition_sql(
         # with a quoted number on DuckDB, PostgreSQL and Redshift alike.
         sql = (
             f"select * from ({sql}) as tenant_rows "
-            f"where {quote_ident(export.tenant_column)} = {sql_literal(tenant.key)}"
+            f"where {quote_ident(export.tenant_column)} = {sql_literal(tenant.key, quote)}"
         )
     partitioning = export.partitioning
     if partitioning.by == "date" and partitioning.column:
@@ -97,4 +106,4 @@ def partition_sql(
         # Each partition's rows arrive together, so each is written in one go.
         column = quote_ident(partitioning.column)
         sql = f"select * from ({sql}) as export_rows order by {column} nulls last"
-    return render_parameters(sql, {**export.parameters, **partition_parameters(day)})
+    return render_parameters(sql, {**export.parameters, **partition_parameters(day)}, quote)

@@ -1,15 +1,21 @@
 """One run of an export, plain Python: read the partition's rows from the warehouse as a stream,
-publish them to the export store, then apply retention."""
+publish them to the export store, then apply retention. Where the warehouse writes files
+itself (Redshift's UNLOAD), it writes them into the landing store and they are copied over
+(exports/unload.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 
+import pyarrow as pa
+
 from tributary.config.models import ExportConfig, Tenant
 from tributary.exports.formats import FileFormat
 from tributary.exports.query import partition_sql
 from tributary.exports.store import ExportStore, Publication, date_partition
+from tributary.exports.unload import publish_unloaded
+from tributary.landing import LandingStore
 from tributary.warehouse import Warehouse
 
 
@@ -74,26 +80,31 @@ def run_export(
     asset: str,
     batch_rows: int,
     tenant: Tenant | None = None,
+    landing: LandingStore | None = None,
 ) -> ExportOutcome:
     """Publish `export` for `day`: the daily partition's day, or the run's date (UTC).
     `sql` is the export's query with its refs resolved; a per_tenant export publishes
-    `tenant`'s rows (into the store of tenant_store_url, when it has a template)."""
-    query = partition_sql(export, sql, day, tenant=tenant)
+    `tenant`'s rows (into the store of tenant_store_url, when it has a template). Given the
+    `landing` store, a warehouse that `unloads` writes the files itself there (not for
+    `by: column` partitions, which are split from the ordered stream here)."""
+    query = partition_sql(export, sql, day, tenant=tenant, quote=warehouse.quote_string)
     folder = export_folder(export, tenant)
-    options = dict(
-        export=folder,
-        asset=asset,
-        file_format=file_format(export),
-        rows_per_file=export.rows_per_file,
-        sql=query,
-    )
-    with warehouse.read(query, batch_rows=batch_rows) as batches:
-        if export.partitioning.by == "column":
-            publications = store.publish_by_column(
-                batches, column=export.partitioning.column, **options
+    if warehouse.unloads and landing is not None and export.partitioning.by != "column":
+        publications = [
+            publish_unloaded(
+                export=folder,
+                query=query,
+                partition=date_partition(day),
+                warehouse=warehouse,
+                landing=landing,
+                store=store,
+                asset=asset,
+                file_format=file_format(export),
             )
-        else:
-            publications = [store.publish(batches, partition=date_partition(day), **options)]
+        ]
+    else:
+        with warehouse.read(query, batch_rows=batch_rows) as batches:
+            publications = _publish_stream(export, folder, query, day, batches, store, asset)
     removed = store.apply_retention(folder, export.retention) if export.retention else []
     return ExportOutcome(
         sql=query,
@@ -101,3 +112,24 @@ def run_export(
         publications=publications,
         removed=removed,
     )
+
+
+def _publish_stream(
+    export: ExportConfig,
+    folder: str,
+    query: str,
+    day: date,
+    batches: pa.RecordBatchReader,
+    store: ExportStore,
+    asset: str,
+) -> list[Publication]:
+    options = dict(
+        export=folder,
+        asset=asset,
+        file_format=file_format(export),
+        rows_per_file=export.rows_per_file,
+        sql=query,
+    )
+    if export.partitioning.by == "column":
+        return store.publish_by_column(batches, column=export.partitioning.column, **options)
+    return [store.publish(batches, partition=date_partition(day), **options)]

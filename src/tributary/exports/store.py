@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from urllib.parse import quote
@@ -23,7 +24,7 @@ from urllib.parse import quote
 import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from tributary.exports.formats import (
     ChecksumWriter,
@@ -35,12 +36,21 @@ from tributary.exports.formats import (
 )
 from tributary.exports.gcs import gcs_filesystem, is_gcs_url
 from tributary.storage import open_filesystem
+from tributary.warehouse.unload import UnloadedFile
 
 SUCCESS = "_SUCCESS"
 MANIFEST = "manifest.json"
 STAGING = "_tmp"
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # the folder of NULL keys, as Hive names it
 PARQUET = FileFormat()
+# Objects are copied into the store this many bytes at a time (never a whole file in memory),
+# this many files at once: memory holds about 2 x 4 chunks whatever the export's size.
+COPY_CHUNK_BYTES = 8 * 2**20
+COPIES_IN_FLIGHT = 4
+
+
+def _unset(value: object) -> bool:
+    return value is None
 
 
 class ExportedFile(BaseModel):
@@ -54,6 +64,10 @@ class ExportedColumn(BaseModel):
     name: str
     type: str  # the Arrow type, e.g. decimal128(12, 2), timestamp[us, tz=UTC]
     nullable: bool
+    # Files the warehouse wrote itself (Redshift's UNLOAD): its type, and how the files hold
+    # the column where that is not the type above.
+    warehouse_type: str | None = Field(None, exclude_if=_unset)
+    note: str | None = Field(None, exclude_if=_unset)
 
 
 class ExportManifest(BaseModel):
@@ -68,6 +82,10 @@ class ExportManifest(BaseModel):
     files: list[ExportedFile]
     columns: list[ExportedColumn]
     sql: str | None = None
+    # Who wrote the files when not this process (e.g. "redshift unload"), and how they differ
+    # from files this process writes.
+    written_by: str | None = Field(None, exclude_if=_unset)
+    notes: list[str] | None = Field(None, exclude_if=_unset)
 
 
 @dataclass(frozen=True)
@@ -220,26 +238,62 @@ class ExportStore:
                 part.abort()
             raise
         published_at = datetime.now(UTC)
-        publications = []
-        for partition, part in staged.items():
-            manifest = ExportManifest(
-                export=export,
-                partition=partition,
-                asset=asset,
-                format=file_format.kind,
-                compression=file_format.compression,
-                published_at=published_at,
-                row_count=sum(f.rows for f in part.files),
-                bytes=sum(f.bytes for f in part.files),
-                files=part.files,
-                columns=[
-                    ExportedColumn(name=f.name, type=str(f.type), nullable=f.nullable)
-                    for f in schema
-                ],
-                sql=sql,
+        columns = [
+            ExportedColumn(name=f.name, type=str(f.type), nullable=f.nullable) for f in schema
+        ]
+        return [
+            self._publish_partition(
+                part.staging,
+                _manifest(export, partition, asset, file_format, part.files, columns, sql,
+                          published_at=published_at),
             )
-            publications.append(self._publish_partition(part.staging, manifest))
-        return publications
+            for partition, part in staged.items()
+        ]  # fmt: skip
+
+    def publish_files(
+        self,
+        files: Sequence[UnloadedFile],
+        *,
+        fs: fsspec.AbstractFileSystem,
+        export: str,
+        partition: str,
+        asset: str,
+        file_format: FileFormat,
+        columns: list[ExportedColumn],
+        sql: str | None = None,
+        written_by: str | None = None,
+        notes: list[str] | None = None,
+    ) -> Publication:
+        """Files another system wrote (a warehouse's UNLOAD), read through `fs`, as one
+        partition: each is streamed into the attempt under _tmp/ in chunks, counted and
+        checksummed on the way, then published as any export is. A file whose length differs
+        from what its writer stated fails the run before anything is published."""
+        staging = self._new_staging_dir(export, partition)
+
+        def copy(number: int, source: UnloadedFile) -> ExportedFile:
+            name = f"part-{number:05d}{file_format.suffix}"
+            size, sha256 = copy_object(fs, source.url, self.fs, f"{staging}/{name}")
+            if size != source.bytes:
+                raise ExportError(
+                    f"{export}: {source.url} holds {size} bytes, its writer stated "
+                    f"{source.bytes}; nothing was published"
+                )
+            return ExportedFile(path=name, rows=source.rows, bytes=size, sha256=sha256)
+
+        # A few files in flight at once: one file's download overlaps another's upload.
+        pool = ThreadPoolExecutor(COPIES_IN_FLIGHT, thread_name_prefix="export-copy")
+        try:
+            exported = list(pool.map(copy, range(len(files)), files))
+        except BaseException:
+            pool.shutdown(cancel_futures=True)
+            with contextlib.suppress(Exception):
+                self.fs.rm(staging.rsplit("/", 1)[0], recursive=True)
+            raise
+        pool.shutdown()
+        manifest = _manifest(export, partition, asset, file_format, exported, columns, sql,
+                             published_at=datetime.now(UTC), written_by=written_by,
+                             notes=notes)  # fmt: skip
+        return self._publish_partition(staging, manifest)
 
     def _new_staging_dir(self, export: str, partition: str) -> str:
         """A fresh attempt folder. Attempts left by killed runs of this partition go first."""
@@ -307,6 +361,57 @@ class ExportStore:
     def read_manifest(self, export: str, partition: str) -> ExportManifest:
         data = self.fs.cat_file(f"{self.partition_dir(export, partition)}/{MANIFEST}")
         return ExportManifest.model_validate_json(data)
+
+
+def copy_object(
+    source_fs: fsspec.AbstractFileSystem,
+    source: str,
+    fs: fsspec.AbstractFileSystem,
+    target: str,
+    *,
+    chunk_bytes: int = COPY_CHUNK_BYTES,
+) -> tuple[int, str]:
+    """Stream one object to another store, `chunk_bytes` at a time: (bytes, sha256 hex). The
+    reads are ranged requests of one chunk each (no read-ahead cache), and the upload sends
+    one chunk at a time, so memory holds about two chunks whatever the file's size."""
+    with (
+        source_fs.open(source, "rb", block_size=chunk_bytes, cache_type="none") as reader,
+        fs.open(target, "wb", block_size=chunk_bytes) as handle,
+    ):
+        sink = ChecksumWriter(handle)
+        while data := reader.read(chunk_bytes):
+            sink.write(data)
+    return sink.bytes, sink.sha256.hexdigest()
+
+
+def _manifest(
+    export: str,
+    partition: str,
+    asset: str,
+    file_format: FileFormat,
+    files: list[ExportedFile],
+    columns: list[ExportedColumn],
+    sql: str | None,
+    *,
+    published_at: datetime,
+    written_by: str | None = None,
+    notes: list[str] | None = None,
+) -> ExportManifest:
+    return ExportManifest(
+        export=export,
+        partition=partition,
+        asset=asset,
+        format=file_format.kind,
+        compression=file_format.compression,
+        published_at=published_at,
+        row_count=sum(f.rows for f in files),
+        bytes=sum(f.bytes for f in files),
+        files=files,
+        columns=columns,
+        sql=sql,
+        written_by=written_by,
+        notes=notes or None,
+    )
 
 
 class _StagedPartition:

@@ -26,6 +26,7 @@ from tributary.landing import (
 )
 from tributary.slices import Slice
 from tributary.warehouse.drift import SchemaPlan, plan_schema
+from tributary.warehouse.unload import Unloaded, UnloadFormat
 
 STATE_SCHEMA = "_tributary"
 ERROR_SUMMARY_CHARS = 1000
@@ -249,11 +250,25 @@ class Warehouse(ABC):
     # Whether `load` may stream a landing's parts as they land (given a ManifestPromise):
     # not where the warehouse reads the landed files itself (Redshift's COPY).
     loads_while_landing = False
+    # Whether exports have the warehouse write their files itself (`unload`) into the landing
+    # store, instead of reading the rows through this process (Redshift's UNLOAD).
+    unloads = False
 
     @abstractmethod
     @contextmanager
     def read(self, sql: str, *, batch_rows: int = 100_000) -> Iterator[pa.RecordBatchReader]:
         """Stream a query's result as Arrow batches."""
+
+    def quote_string(self, value: str) -> str:
+        """`value` as a string literal of this warehouse's SQL (exports render their
+        parameters with it)."""
+        return quote_literal(value)
+
+    def unload(self, sql: str, *, to: str, fs: Any, file_format: UnloadFormat) -> Unloaded:
+        """Where `unloads`: have the warehouse write the query's result itself as files under
+        `to` (a folder URL of the object store `fs` reaches: the landing bucket), and return
+        them. Elsewhere exports read the rows with `read`."""
+        raise NotImplementedError(f"the {self.kind} warehouse does not unload")
 
     @abstractmethod
     def check_access(self, schemas: Sequence[str]) -> list[str]:

@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from tests.integration.redshift_fake import RecordingRedshift
 from tributary.config.models import ExportConfig
 from tributary.exports import ExportStore, run_export
+from tributary.landing import LandingStore
 from tributary.warehouse import Warehouse
 from tributary.warehouse.duckdb.warehouse import DuckDBWarehouse
 from tributary.warehouse.postgres.warehouse import PostgresWarehouse
+from tributary.warehouse.redshift.warehouse import RedshiftWarehouse
 
 DDL = """create table main.cases (
     id bigint, amount decimal(12, 2), precise decimal(38, 10), happened_at timestamptz,
@@ -100,3 +103,40 @@ def export_cases(
             asset="export/cases",
             batch_rows=2,
         )
+
+
+REDSHIFT_ROLE = "arn:aws:iam::123456789012:role/tributary-unload"
+
+
+def export_cases_from_redshift(
+    conninfo: str,
+    landing: LandingStore,
+    store: ExportStore,
+    day: date,
+    sql: str = "select * from main.cases order by id",
+    *,
+    rows_per_file: int = 1,
+    **config,
+):
+    """Export `cases` from the Redshift warehouse played on PostgreSQL (the cases table) and
+    the landing bucket on S3 (tests/integration/redshift_fake.py): UNLOAD, then the copy.
+    `rows_per_file` is how many rows the played UNLOAD writes per part. Returns the outcome
+    and the fake connection (its statements)."""
+    export = ExportConfig.model_validate(
+        {"name": "cases", "query": sql, "depends_on": ["cases"]} | config
+    )
+    connection = RecordingRedshift(
+        conninfo, landing.fs, iam_role=REDSHIFT_ROLE, unload_rows_per_file=rows_per_file
+    )
+    with RedshiftWarehouse(lambda: connection, iam_role=REDSHIFT_ROLE) as warehouse:
+        outcome = run_export(
+            export,
+            sql=sql,
+            day=day,
+            warehouse=warehouse,
+            store=store,
+            asset="export/cases",
+            batch_rows=2,
+            landing=landing,
+        )
+    return outcome, connection

@@ -16,7 +16,11 @@ import pytest
 from tributary.config.loader import load_project
 from tributary.config.models import ExportConfig
 from tributary.defs.export import build_export_asset
-from tributary.defs.resources import ExportStoreResource, WarehouseResource
+from tributary.defs.resources import (
+    ExportStoreResource,
+    LandingStoreResource,
+    WarehouseResource,
+)
 from tributary.defs.sources import SourcesResource
 from tributary.defs.transform import ModelRef
 from tributary.exports import ExportStore
@@ -160,6 +164,8 @@ def test_export_asset_publishes_its_daily_partition(gcs, tmp_path, state_dir) ->
             "warehouse": WarehouseResource(target="duckdb", settings={"path": str(warehouse)}),
             "export_store": ExportStoreResource(url=f"{gcs.url}/lake", project="tributary-test"),
             "sources": SourcesResource(),
+            # where a warehouse that unloads would write first; DuckDB reads through the client
+            "landing": LandingStoreResource(url=str(tmp_path / "landing")),
         },
     )
     [event] = result.get_asset_materialization_events()

@@ -13,6 +13,7 @@ from tributary.connection import resolve_url
 from tributary.reach import probe
 from tributary.warehouse.backend import WarehouseBackend
 from tributary.warehouse.postgres.config import server_dbt_env
+from tributary.warehouse.redshift.unload import DEFAULT_FILE_MB, MAX_FILE_MB, MIN_FILE_MB
 
 if TYPE_CHECKING:
     from tributary.config.loader import ProjectConfig
@@ -22,11 +23,26 @@ if TYPE_CHECKING:
 DEFAULT_PORT = 5439
 
 
+RoleArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[\w-]*:iam::\d{12}:role/.+$")]
+
+
 class RedshiftWarehouseConfig(WarehouseBackend):
     target: Literal["redshift"]
     connection: ConnectionConfig
-    iam_role: Annotated[str, StringConstraints(pattern=r"^arn:aws[\w-]*:iam::\d{12}:role/.+$")] = (
-        Field(description="ARN of the IAM role Redshift assumes to COPY from the landing bucket")
+    iam_role: RoleArn = Field(
+        description="ARN of the IAM role Redshift assumes to COPY from the landing bucket"
+    )
+    unload_iam_role: RoleArn | None = Field(
+        None,
+        description="ARN of the IAM role Redshift assumes to UNLOAD exports into the landing "
+        "bucket's _unload/ prefix (s3:PutObject there); unset: iam_role",
+    )
+    unload_max_file_mb: int = Field(
+        DEFAULT_FILE_MB,
+        ge=MIN_FILE_MB,
+        le=MAX_FILE_MB,
+        description="UNLOAD's MAXFILESIZE for exports, in MB: the largest part an export "
+        "publishes from Redshift (rows_per_file does not apply there)",
     )
     copy_region: str | None = Field(
         None,
@@ -65,7 +81,13 @@ class RedshiftWarehouseConfig(WarehouseBackend):
                 password=url.password or "",
             )
 
-        return RedshiftWarehouse(connect, iam_role=self.iam_role, region=self.copy_region)
+        return RedshiftWarehouse(
+            connect,
+            iam_role=self.iam_role,
+            region=self.copy_region,
+            unload_iam_role=self.unload_iam_role,
+            unload_max_file_mb=self.unload_max_file_mb,
+        )
 
     def dbt_env(self, *, secrets: bool = True) -> dict[str, str]:
         return server_dbt_env(self, default_port=DEFAULT_PORT, secrets=secrets)

@@ -27,6 +27,14 @@ from tributary.warehouse.base import (
     quote_literal,
 )
 from tributary.warehouse.postgres.warehouse import pg_family_type, schema_access_problems
+from tributary.warehouse.redshift.unload import (
+    DEFAULT_FILE_MB,
+    MANIFEST_NAME,
+    read_unload_manifest,
+    redshift_string,
+    unload_sql,
+)
+from tributary.warehouse.unload import Unloaded, UnloadFormat
 
 VARCHAR_MAX = "varchar(65535)"
 VARBYTE_MAX = "varbyte(1024000)"
@@ -39,11 +47,22 @@ Connect = Callable[[], Any]
 
 class RedshiftWarehouse(Warehouse):
     kind = "redshift"
+    unloads = True
 
-    def __init__(self, connect: Connect, *, iam_role: str, region: str | None = None) -> None:
+    def __init__(
+        self,
+        connect: Connect,
+        *,
+        iam_role: str,
+        region: str | None = None,
+        unload_iam_role: str | None = None,
+        unload_max_file_mb: int = DEFAULT_FILE_MB,
+    ) -> None:
         self._connect = connect
         self.iam_role = iam_role
         self.region = region
+        self.unload_iam_role = unload_iam_role or iam_role
+        self.unload_max_file_mb = unload_max_file_mb
 
     @property
     def con(self) -> Any:
@@ -107,6 +126,24 @@ class RedshiftWarehouse(Warehouse):
             f"copy {table} from {quote_literal(manifest_url)} "
             f"iam_role {quote_literal(self.iam_role)} format as parquet manifest{region}"
         )
+
+    def quote_string(self, value: str) -> str:
+        return redshift_string(value)
+
+    def unload(self, sql: str, *, to: str, fs: Any, file_format: UnloadFormat) -> Unloaded:
+        """UNLOAD into the prefix `to` (a folder URL on S3), then the files its manifest lists.
+        The statement names the IAM role: it is never part of an error raised here."""
+        prefix = to.rstrip("/") + "/"
+        statement = unload_sql(
+            sql,
+            to=prefix,
+            iam_role=self.unload_iam_role,
+            file_format=file_format,
+            max_file_mb=self.unload_max_file_mb,
+            region=self.region,
+        )
+        self.execute(statement)
+        return read_unload_manifest(fs, prefix + MANIFEST_NAME, file_format)
 
     def replace_all(self, tables: LoadTables, columns: Sequence[str]) -> None:
         # A rename swap: the new rows go into a copy of the table, which then takes its name.

@@ -1,0 +1,340 @@
+"""Redshift → GCS benchmark (issue 19): 2,000,000 rows' worth of Parquet parts on S3 (the moto
+server), as Redshift's UNLOAD leaves them, copied object to object and published to the GCS
+emulator by Tributary's export path, against copying the same bytes with gcsfs alone.
+
+Redshift cannot run here, so its part is played before the measurement: the parts and the
+UNLOAD manifest (MANIFEST VERBOSE) are written to S3 by tests/redshift_unload.py, and the
+warehouse's UNLOAD, when the export runs it, writes one manifest that lists them (no data
+moves). What is timed is what Tributary does after Redshift: read the manifest, stream each
+part from S3 into the export's attempt on GCS (8 MB chunks, counted and checksummed), publish
+the partition (manifest.json, `_SUCCESS`) and remove the scratch prefix.
+
+    python -m bench.unload_bench [--rows N]        (or: python -m bench.run unload; make bench)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from bench.measure import (
+    Result,
+    Target,
+    free_port,
+    machine_line,
+    markdown_table,
+    measure,
+    ratio,
+    scaled,
+)
+
+MODULE = "bench.unload_bench"
+ROWS = 2_000_000
+ROWS_PER_PART = 500_000  # 4 parts of ~16 MB for 2,000,000 rows, as 4 slices would write them
+BUCKET = "bench"
+TIME_LIMIT = 1.3  # issue 19: time at most 1.3x copying the same bytes with gcsfs alone
+FLAT_LIMIT = 1.2  # peak RSS with 4x the data, against 1x (bench/rss_bench.py's bound)
+ROLE = "arn:aws:iam::123456789012:role/bench-unload"
+CHUNK = 8 * 2**20  # tributary.exports.store.COPY_CHUNK_BYTES
+# The table of bench/export_bench.py, as Redshift would unload it.
+SELECT = """select
+    i::bigint as order_id,
+    (i % 50000)::integer as customer_id,
+    date '2020-01-01' + (i % 1500)::integer as order_date,
+    ((i * 7919) % 10000000 / 100)::decimal(12, 2) as amount,
+    ['open', 'paid', 'invoiced', 'cancelled'][(i % 4) + 1] as status,
+    'note ' || (i * 31 % 99991)::varchar || ' · Zoë, "q"' as note,
+    timestamptz '2020-01-01 00:00:00+00' + to_seconds(i * 13) as changed_at
+from range({rows}) as t(i)"""
+ELEMENTS = [
+    {"name": "order_id", "type": {"base": "bigint"}},
+    {"name": "customer_id", "type": {"base": "integer"}},
+    {"name": "order_date", "type": {"base": "date"}},
+    {"name": "amount", "type": {"base": "numeric", "precision": 12, "scale": 2}},
+    {"name": "status", "type": {"base": "character varying", "max_length": 16}},
+    {"name": "note", "type": {"base": "character varying", "max_length": 256}},
+    {"name": "changed_at", "type": {"base": "timestamp with time zone"}},
+]
+# Cases run once (the rest: the median of bench.measure.REPEATS): the floor, and a baseline
+# that is slow for the emulator's sake (its simple uploads) and only shows memory.
+ONCE = {"imports_only": 1, "s3fs_to_gcsfs_whole": 1}
+# (case, what it does, the baseline its ratios are taken against)
+CASES = [
+    ("imports_only", "the same imports, no work: what every case's RSS starts from", None),
+    ("gcsfs_put", "baseline: the same bytes uploaded with gcsfs alone (`put` of the parts from "
+     "local disk)", None),
+    ("s3fs_to_gcsfs_stream", "baseline: each part streamed S3 → GCS with s3fs and gcsfs alone "
+     "(`shutil.copyfileobj`, 8 MB chunks; no checksum, no publication)", "gcsfs_put"),
+    ("s3fs_to_gcsfs_whole", "baseline: each part read whole from S3 (s3fs), then written whole "
+     "to GCS (gcsfs `pipe`)", "gcsfs_put"),
+    ("unload_export", "Tributary: UNLOAD's parts streamed S3 → GCS attempt, published",
+     "gcsfs_put"),
+    ("unload_export_x4", "Tributary: the same with 4 times the data", "unload_export"),
+]  # fmt: skip
+
+
+def _fs(endpoint: str):
+    from tributary.exports.gcs import gcs_filesystem
+    from tributary.storage import s3_filesystem
+
+    return s3_filesystem(endpoint_url=endpoint), gcs_filesystem()
+
+
+# --- setup, in a child process: the parts on S3 and on local disk ---------------------------
+def create_parts(endpoint: str, local: Path, rows: int) -> None:
+    """`<bucket>/parts/x1/` (rows) and `<bucket>/parts/x4/` (4x rows) on S3, as UNLOAD writes
+    them with their manifest; the x1 parts also in `local` (the gcsfs baseline's source)."""
+    import duckdb
+
+    from tests.redshift_unload import write_unload
+
+    s3, _ = _fs(endpoint)
+    for name, count in (("x1", rows), ("x4", rows * 4)):
+        with duckdb.connect() as con:
+            reader = con.sql(SELECT.format(rows=count)).to_arrow_reader(100_000)
+            write_unload(s3, f"s3://{BUCKET}/parts/{name}/", reader, reader.schema, ELEMENTS,
+                         rows_per_file=ROWS_PER_PART, slices=4)  # fmt: skip
+    local.mkdir(parents=True, exist_ok=True)
+    s3.get(f"{BUCKET}/parts/x1/", str(local), recursive=True)
+
+
+# --- the child: one case ---------------------------------------------------------------------
+class _PlayedRedshift:
+    """redshift_connector's part: state DDL is a no-op, and UNLOAD writes a manifest at its
+    prefix listing the parts already on S3 (the bytes Redshift would have written there)."""
+
+    def __init__(self, s3, parts: str) -> None:
+        self.s3, self.parts = s3, parts
+        self.autocommit = False
+
+    def cursor(self):
+        return self
+
+    def execute(self, sql: str, params=None) -> None:
+        if sql.startswith("unload ("):
+            from tests.redshift_unload import parse_unload
+
+            to = parse_unload(sql)["to"]
+            self.s3.pipe_file(f"{to}manifest", self.s3.cat_file(f"{self.parts}manifest"))
+
+    def fetchall(self):
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+def case_unload(case: str, endpoint: str, local: str) -> dict:
+    # The same imports in every case (the RSS floor is `imports_only`'s).
+    from tributary.config.models import ExportConfig
+    from tributary.exports import open_export_store, run_export
+    from tributary.landing import LandingStore
+    from tributary.warehouse.redshift.warehouse import RedshiftWarehouse
+
+    s3, gcs = _fs(endpoint)
+    scale = "x4" if case.endswith("_x4") else "x1"
+    parts = f"s3://{BUCKET}/parts/{scale}/"
+    started = time.perf_counter()
+    copied = rows = 0
+    if case == "gcsfs_put":
+        files = sorted(str(p) for p in Path(local).glob("*.parquet"))
+        gcs.put(files, [f"{BUCKET}/baseline/{Path(f).name}" for f in files])
+        copied = sum(Path(f).stat().st_size for f in files)
+    elif case == "s3fs_to_gcsfs_stream":
+        for entry in json.loads(s3.cat_file(f"{parts}manifest"))["entries"]:
+            name = entry["url"].rsplit("/", 1)[-1]
+            with (
+                s3.open(entry["url"], "rb", block_size=CHUNK, cache_type="none") as source,
+                gcs.open(f"{BUCKET}/baseline/{name}", "wb", block_size=CHUNK) as target,
+            ):
+                shutil.copyfileobj(source, target, CHUNK)
+            copied += entry["meta"]["content_length"]
+    elif case == "s3fs_to_gcsfs_whole":
+        for entry in json.loads(s3.cat_file(f"{parts}manifest"))["entries"]:
+            data = s3.cat_file(entry["url"])
+            gcs.pipe_file(f"{BUCKET}/baseline/{entry['url'].rsplit('/', 1)[-1]}", data)
+            copied += len(data)
+    elif case.startswith("unload_export"):
+        export = ExportConfig.model_validate(
+            {"name": "orders", "query": "select * from marts.orders", "depends_on": ["orders"]}
+        )
+        connection = _PlayedRedshift(s3, parts)
+        with RedshiftWarehouse(lambda: connection, iam_role=ROLE) as warehouse:
+            outcome = run_export(
+                export,
+                sql=export.query,
+                day=date(2024, 5, 1),
+                warehouse=warehouse,
+                store=open_export_store(f"gs://{BUCKET}/exports"),
+                asset="export/orders",
+                batch_rows=100_000,
+                landing=LandingStore(f"s3://{BUCKET}/landing", fs=s3),
+            )
+        copied, rows = outcome.bytes, outcome.row_count
+    return {"seconds": time.perf_counter() - started, "bytes": copied, "rows": rows}
+
+
+# --- the parent ------------------------------------------------------------------------------
+def start_moto() -> tuple[subprocess.Popen, str]:
+    binary = Path(sys.executable).with_name("moto_server")
+    port = free_port()
+    process = subprocess.Popen(
+        [str(binary), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    import urllib.request
+
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            urllib.request.urlopen(request_put(endpoint), timeout=1)  # creates the bucket
+            return process, endpoint
+        except OSError:
+            time.sleep(0.1)
+    process.terminate()
+    raise SystemExit("moto_server did not start")
+
+
+def request_put(endpoint: str):
+    import urllib.request
+
+    return urllib.request.Request(f"{endpoint}/{BUCKET}", method="PUT")
+
+
+def run(rows: int = ROWS) -> tuple[str, list[Target]]:
+    from bench.export_bench import start_emulator
+
+    rows = scaled(rows)
+    load_start = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    workdir = Path(tempfile.mkdtemp(prefix="tributary-bench-unload-"))
+    moto, endpoint = start_moto()
+    emulator = start_emulator()
+    if emulator is None:
+        moto.terminate()
+        raise SystemExit("gcp-storage-emulator is not installed")
+    env = dict(
+        os.environ,
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="us-east-1",
+        GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT="false",
+        STORAGE_EMULATOR_HOST=emulator[1],
+    )
+    local = workdir / "parts"
+    try:
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", MODULE, "--create", endpoint, str(local), "--rows", str(rows)],
+            check=True,
+            env=env,
+        )
+        print(f"parts of {rows:,} and {rows * 4:,} rows written to S3 in "
+              f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+        parts = sorted(local.glob("*.parquet"))
+        size_mb = sum(p.stat().st_size for p in parts) / 2**20
+        results = [
+            measure(
+                MODULE,
+                "unload",
+                description,
+                {"case": case, "endpoint": endpoint, "local": str(local)},
+                baseline=baseline,
+                env=env,
+                name=case,
+                repeats=ONCE.get(case),
+            )
+            for case, description, baseline in CASES
+        ]
+    finally:
+        for process in (moto, emulator[0]):
+            process.terminate()
+            process.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return section(results, rows, len(parts), size_mb, load_start), targets(results)
+
+
+def targets(results: list[Result]) -> list[Target]:
+    by = {r.case: r for r in results}
+    export, base, x4 = by["unload_export"], by["gcsfs_put"], by["unload_export_x4"]
+    stream = by["s3fs_to_gcsfs_stream"]
+    return [
+        Target("19", "Redshift → GCS: UNLOAD's parts copied and published vs gcsfs alone",
+               export.seconds / base.seconds, TIME_LIMIT,
+               note="`unload_export` / `gcsfs_put`, the same bytes"),
+        Target("19", "the same vs a plain streamed s3fs → gcsfs copy", export.seconds /
+               stream.seconds, TIME_LIMIT, info=True,
+               note="`unload_export` / `s3fs_to_gcsfs_stream` (reads S3 too)"),
+        Target("19", "Redshift → GCS: peak RSS with 4x the data",
+               x4.peak_rss_mb / export.peak_rss_mb, FLAT_LIMIT,
+               note="`unload_export_x4` / `unload_export`"),
+    ]  # fmt: skip
+
+
+def section(results: list[Result], rows: int, parts: int, size_mb: float, load: str) -> str:
+    by = {r.case: r for r in results}
+    idle = by["imports_only"].peak_rss_mb
+    table = []
+    for r in results:
+        base = by.get(r.baseline) if r.baseline else None
+        moved = r.runs[0].report["bytes"] / 2**20
+        table.append([
+            f"{r.description} (`{r.case}`)",
+            f"{r.runs[0].report['rows']:,}" if r.runs[0].report["rows"] else "-",
+            f"{moved:.0f}",
+            f"{r.seconds:.2f}",
+            f"{moved / r.seconds:.0f}" if r.seconds and moved else "-",
+            f"{r.peak_rss_mb:.0f}",
+            f"{r.peak_rss_mb - idle:.0f}",
+            f"{ratio(r.seconds, base.seconds)} `{base.case}`" if base else "-",
+            ratio(r.peak_rss_mb, base.peak_rss_mb) if base else "-",
+        ])  # fmt: skip
+    return (
+        f"{machine_line()} `imports_only` and `s3fs_to_gcsfs_whole` are run once. Load average "
+        f"at the start: {load}. {rows:,} rows (7 columns: "
+        f"bigint, integer, date, decimal(12,2), two texts, timestamptz) unloaded as {parts} "
+        f"Snappy Parquet parts of {ROWS_PER_PART:,} rows, {size_mb:.0f} MB; 4 times as many "
+        f"for `_x4`. S3: `moto_server`; GCS: `gcp-storage-emulator` (in memory), both on this "
+        "machine.\n\n"
+        + markdown_table(
+            [
+                "case",
+                "rows",
+                "MB copied",
+                "wall s",
+                "MB/s",
+                "peak RSS MB",
+                "above imports MB",
+                "time vs baseline",
+                "RSS vs baseline",
+            ],
+            table,
+        )
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=ROWS)
+    parser.add_argument("--create", nargs=2, metavar=("ENDPOINT", "LOCAL"))
+    args = parser.parse_args()
+    if args.create:
+        create_parts(args.create[0], Path(args.create[1]), args.rows)
+    else:
+        section_text, found = run(args.rows)
+        print(section_text)
+        for target in found:
+            print(target.status, target.name, target.shown(target.figure))
+
+
+if __name__ == "__main__":
+    main()
