@@ -27,6 +27,16 @@ MODULE = "bench.export_bench"
 ROWS = 2_000_000
 BATCH_ROWS = 100_000
 TABLE = "bench.orders"
+# The exported table's rows (DuckDB SQL), also what bench/unload_bench.py has Redshift unload.
+ORDERS_SELECT = """select
+    i::bigint as order_id,
+    (i % 50000)::integer as customer_id,
+    date '2020-01-01' + (i % 1500)::integer as order_date,
+    ((i * 7919) % 10000000 / 100)::decimal(12, 2) as amount,
+    ['open', 'paid', 'invoiced', 'cancelled'][(i % 4) + 1] as status,
+    'note ' || (i * 31 % 99991)::varchar || ' · Zoë, "q"' as note,
+    timestamptz '2020-01-01 00:00:00+00' + to_seconds(i * 13) as changed_at
+from range({rows}) as t(i)"""
 # (case, what it does, the baseline its ratios are taken against)
 CASES = [
     ("imports_only", "the same imports, no work: what every case's RSS starts from", None),
@@ -54,17 +64,7 @@ def create_tables(path: Path, rows: int) -> None:
     with duckdb.connect(str(path)) as con:
         con.execute("create schema bench")
         for name, count in ((TABLE, rows), (f"{TABLE}_x4", rows * 4)):
-            con.execute(
-                f"""create table {name} as select
-                    i::bigint as order_id,
-                    (i % 50000)::integer as customer_id,
-                    date '2020-01-01' + (i % 1500)::integer as order_date,
-                    ((i * 7919) % 10000000 / 100)::decimal(12, 2) as amount,
-                    ['open', 'paid', 'invoiced', 'cancelled'][(i % 4) + 1] as status,
-                    'note ' || (i * 31 % 99991)::varchar || ' · Zoë, "q"' as note,
-                    timestamptz '2020-01-01 00:00:00+00' + to_seconds(i * 13) as changed_at
-                from range({count}) as t(i)"""
-            )
+            con.execute(f"create table {name} as {ORDERS_SELECT.format(rows=count)}")
 
 
 # --- the child: one case ---------------------------------------------------------------------

@@ -25,6 +25,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+from bench.export_bench import ORDERS_SELECT
 from bench.measure import (
     Result,
     Target,
@@ -44,16 +45,6 @@ TIME_LIMIT = 1.3  # issue 19: time at most 1.3x copying the same bytes with gcsf
 FLAT_LIMIT = 1.2  # peak RSS with 4x the data, against 1x (bench/rss_bench.py's bound)
 ROLE = "arn:aws:iam::123456789012:role/bench-unload"
 CHUNK = 8 * 2**20  # tributary.exports.store.COPY_CHUNK_BYTES
-# The table of bench/export_bench.py, as Redshift would unload it.
-SELECT = """select
-    i::bigint as order_id,
-    (i % 50000)::integer as customer_id,
-    date '2020-01-01' + (i % 1500)::integer as order_date,
-    ((i * 7919) % 10000000 / 100)::decimal(12, 2) as amount,
-    ['open', 'paid', 'invoiced', 'cancelled'][(i % 4) + 1] as status,
-    'note ' || (i * 31 % 99991)::varchar || ' · Zoë, "q"' as note,
-    timestamptz '2020-01-01 00:00:00+00' + to_seconds(i * 13) as changed_at
-from range({rows}) as t(i)"""
 ELEMENTS = [
     {"name": "order_id", "type": {"base": "bigint"}},
     {"name": "customer_id", "type": {"base": "integer"}},
@@ -99,7 +90,7 @@ def create_parts(endpoint: str, local: Path, rows: int) -> None:
     s3, _ = _fs(endpoint)
     for name, count in (("x1", rows), ("x4", rows * 4)):
         with duckdb.connect() as con:
-            reader = con.sql(SELECT.format(rows=count)).to_arrow_reader(100_000)
+            reader = con.sql(ORDERS_SELECT.format(rows=count)).to_arrow_reader(100_000)
             write_unload(s3, f"s3://{BUCKET}/parts/{name}/", reader, reader.schema, ELEMENTS,
                          rows_per_file=ROWS_PER_PART, slices=4)  # fmt: skip
     local.mkdir(parents=True, exist_ok=True)

@@ -207,3 +207,30 @@ def test_the_api_floor_stops_the_load_before_anything_is_written(
         api.api_used = used
         rest = crm_source(salesforce_fake, monkeypatch, api_floor=10)
         assert load(salesforce_fake, rest, "account", tmp_path).manifest.row_count >= 1
+
+
+def test_a_probe_reads_each_objects_newest_change_in_one_request(
+    salesforce_fake, monkeypatch
+) -> None:
+    """refresh: on_change on Salesforce: MAX(SystemModstamp) per object, deleted records
+    included, one API request each, held against the API floor."""
+    api = salesforce_fake.api
+    source = crm_source(salesforce_fake, monkeypatch, api_floor="50%")
+    reader = SalesforceSource(
+        source.salesforce, source=source.name, session=salesforce_fake.session()
+    )
+    first = reader.probe(source.tables)
+    assert first["account"] == "2024-03-01T10:20:00.000Z"  # the newest of the 5 accounts
+    queries = api.served_count("GET", "/queryAll")
+    assert reader.probe(source.tables) == first  # nothing changed, nothing moved
+    assert api.served_count("GET", "/queryAll") == queries + 2  # one request per object
+
+    api.delete("Opportunity", "006TEST0000000003AA", at="2024-03-05T12:00:00.000Z")
+    moved = reader.probe(source.tables)
+    assert moved["account"] == first["account"]
+    assert moved["opportunity"] == "2024-03-05T12:00:00.000Z" != first["opportunity"]
+
+    # Past the floor (as the org reports with its next answer): the probe stops there.
+    api.api_used = int(api.api_limit * 0.6)
+    with pytest.raises(ApiFloorReached, match="api_floor keeps 7,500 in reserve"):
+        reader.probe(source.tables)

@@ -97,8 +97,6 @@ def test_an_observed_table_reads_an_observable_source_asset(config_dir: Path) ->
             tenant_column="company_id"),
          "refresh: on_change loads whole tables; users (partitioned) must say "
          "'refresh: schedule'"),
-        ("salesforce", lambda d: d.update(refresh="on_change"),
-         "refresh: on_change observes SQL sources; a salesforce source keeps its schedule"),
         ("erp", lambda d: d.update(refresh="on_change", refresh_interval="10s"),
          "refresh_interval: expected 30s or more"),
     ],

@@ -16,7 +16,7 @@ Served:
 - POST /services/oauth2/token               OAuth 2.0 client credentials
 - GET  /services/data/v<v>/sobjects/<O>/describe/
 - GET  /services/data/v<v>/query/?q=...     and queryAll/ (deleted records too):
-                                            SELECT <fields> | COUNT() FROM <O>
+                                            SELECT <fields> | COUNT() | MAX(<f>) FROM <O>
                                             [WHERE <field> <op> <literal> [AND ...]],
                                             paged through nextRecordsUrl
 - POST /services/data/v<v>/jobs/query       a Bulk 2.0 query or queryAll job
@@ -59,6 +59,7 @@ SOQL = re.compile(
     r"^\s*SELECT\s+(?P<select>.+?)\s+FROM\s+(?P<object>\w+)(?:\s+WHERE\s+(?P<where>.+?))?\s*$",
     re.IGNORECASE | re.DOTALL,
 )
+AGGREGATE_MAX = re.compile(r"^MAX\(\s*(?P<field>\w+)\s*\)$", re.IGNORECASE)
 CONDITION = re.compile(r"^\s*(?P<field>\w+)\s*(?P<op>>=|<=|!=|=|>|<)\s*(?P<literal>.+?)\s*$")
 DATETIME_LITERAL = re.compile(
     r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?(Z|[+-]\d{2}:\d{2})$"
@@ -90,8 +91,9 @@ class Answer:
 @dataclass
 class Query:
     object_name: str
-    fields: list[dict[str, Any]] | None  # describe entries; None for COUNT()
+    fields: list[dict[str, Any]] | None  # describe entries; None for COUNT() and MAX()
     conditions: list[tuple[str, str, Any]]
+    maximum: str | None = None  # MAX(<field>): the field's name
 
 
 @dataclass
@@ -297,8 +299,11 @@ class SalesforceApi:
             return found
 
         select = match["select"].strip()
+        maximum = AGGREGATE_MAX.match(select)
         fields = (
-            None if select.upper() == "COUNT()" else [field_named(n) for n in select.split(",")]
+            None
+            if select.upper() == "COUNT()" or maximum
+            else [field_named(n) for n in select.split(",")]
         )
         conditions = []
         if match["where"]:
@@ -310,7 +315,12 @@ class SalesforceApi:
                 conditions.append(
                     (described["name"], condition["op"], _literal(condition["literal"]))
                 )
-        return Query(describe["name"], fields, conditions)
+        return Query(
+            describe["name"],
+            fields,
+            conditions,
+            maximum=field_named(maximum["field"])["name"] if maximum else None,
+        )
 
     def _matching(self, query: Query, include_deleted: bool) -> list[dict]:
         describe = self.describes[query.object_name.lower()]
@@ -330,6 +340,11 @@ class SalesforceApi:
     def _query(self, version: str, endpoint: str, soql: str, headers: Mapping[str, str]) -> Answer:
         query = self._parse(soql)
         rows = self._matching(query, include_deleted=endpoint == "queryAll")
+        if query.maximum is not None:
+            # An aggregate query answers one AggregateResult record, its value as expr0.
+            values = [row[query.maximum] for row in rows if row.get(query.maximum) is not None]
+            record = {"attributes": {"type": "AggregateResult"}, "expr0": max(values, default=None)}
+            return _json_answer(200, {"totalSize": 1, "done": True, "records": [record]})
         if query.fields is None:
             return _json_answer(200, {"totalSize": len(rows), "done": True, "records": []})
         rendered = [self._rest_record(version, query, row) for row in rows]

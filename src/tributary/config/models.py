@@ -509,11 +509,6 @@ class SourceConfig(StrictModel):
 
     @model_validator(mode="after")
     def _refresh_where_supported(self) -> SourceConfig:
-        if self.kind == "salesforce" and self.observed_tables:
-            raise ValueError(
-                "refresh: on_change observes SQL sources; a salesforce source keeps its "
-                "schedule (its MAX(SystemModstamp) probe is not built yet)"
-            )
         partitioned = [
             t.name
             for t in self.tables

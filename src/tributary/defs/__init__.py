@@ -14,7 +14,8 @@ from tributary.defs.access import build_access_defs
 from tributary.defs.automation import build_automation_defs, default_status
 from tributary.defs.export import build_export_defs
 from tributary.defs.ingest import build_ingest_defs
-from tributary.defs.observe import build_observation_defs, source_changes_spec
+from tributary.defs.metadata import state_table_spec
+from tributary.defs.observe import SOURCE_CHANGES_KEY, build_observation_defs
 from tributary.defs.preflight import build_preflight_job
 from tributary.defs.resources import (
     ExportStoreResource,
@@ -23,7 +24,7 @@ from tributary.defs.resources import (
 )
 from tributary.defs.run_log import RUN_LOG_KEY, build_run_log_sensors
 from tributary.defs.sources import SourcesResource
-from tributary.defs.tenants import tenants_spec
+from tributary.defs.tenants import TENANTS_KEY
 from tributary.defs.transform import (
     build_transform_defs,
     dbt_project,
@@ -91,13 +92,26 @@ def _build_definitions(project: ProjectConfig, sources: SourcesResource) -> dg.D
         "export_store": ExportStoreResource.from_project(project),
         "sources": sources,
     }
-    run_log = dg.AssetSpec(
-        RUN_LOG_KEY,
-        group_name="tributary",
-        kinds={project.platform.warehouse.target},
-        description="Each run's outcome per asset (_tributary.run_log), written by the "
-        "run_log sensors",
-    )
+    target = project.platform.warehouse.target
+    state_tables = [
+        state_table_spec(
+            RUN_LOG_KEY,
+            target,
+            "Each run's outcome per asset (_tributary.run_log), written by the run_log sensors",
+        ),
+        state_table_spec(
+            TENANTS_KEY,
+            target,
+            "The tenant registry's last reading (_tributary.tenants: active, inactive, "
+            "removed), written by tenant_registry_sensor",
+        ),
+        state_table_spec(
+            SOURCE_CHANGES_KEY,
+            target,
+            "When each observed source table last changed (_tributary.source_changes), "
+            "written by the observe_<source> sensors",
+        ),
+    ]
     refs = model_refs(manifest, dbt)
     return dg.Definitions.merge(
         build_ingest_defs(project),
@@ -107,7 +121,7 @@ def _build_definitions(project: ProjectConfig, sources: SourcesResource) -> dg.D
         build_automation_defs(project),
         build_observation_defs(project, default_status(project)[1]),
         dg.Definitions(
-            assets=[run_log, tenants_spec(project), source_changes_spec(project)],
+            assets=state_tables,
             jobs=[build_preflight_job(project)],
             sensors=build_run_log_sensors(default_status(project)[1]),
             resources=resources,

@@ -33,16 +33,6 @@ DATA_VERSION_TAG = "dagster/data_version"
 SOURCE_CHANGES_KEY = dg.AssetKey(["tributary", "source_changes"])
 
 
-def source_changes_spec(project: ProjectConfig) -> dg.AssetSpec:
-    return dg.AssetSpec(
-        SOURCE_CHANGES_KEY,
-        group_name="tributary",
-        kinds={project.platform.warehouse.target},
-        description="When each observed source table last changed (_tributary.source_changes), "
-        "written by the observe_<source> sensors",
-    )
-
-
 def source_asset_key(source: str, table: str) -> dg.AssetKey:
     return dg.AssetKey(["source", source, table])
 

@@ -39,13 +39,3 @@ def current_tenants(project: ProjectConfig, sources: SourcesResource) -> list[Te
 
 def active_tenant_keys(project: ProjectConfig, sources: SourcesResource) -> list[str]:
     return [t.key for t in current_tenants(project, sources) if t.active]
-
-
-def tenants_spec(project: ProjectConfig) -> dg.AssetSpec:
-    return dg.AssetSpec(
-        TENANTS_KEY,
-        group_name="tributary",
-        kinds={project.platform.warehouse.target},
-        description="The tenant registry's last reading (_tributary.tenants: active, inactive, "
-        "removed), written by tenant_registry_sensor",
-    )

@@ -532,6 +532,24 @@ class SalesforceSource:
                 "anything"
             )
 
+    def probe(self, tables: list[TableConfig]) -> dict[str, str | None]:
+        """Each object's newest change, `SELECT MAX(<cursor>)` (SystemModstamp unless told
+        otherwise), deleted records included: one API request per object, held against the
+        API floor as every read is."""
+        sf = self._client()
+        versions = {}
+        for table in tables:
+            object_name = table.read_object
+            self.check_floor(object_name, 1)
+            soql = f"SELECT MAX({table.cursor}) FROM {object_name}"
+            result = self._call(
+                f"probing {object_name} for changes",
+                lambda soql=soql: sf.query(soql, include_deleted=True),
+            )
+            [record] = result["records"]
+            versions[table.name] = record["expr0"]
+        return versions
+
     def read(
         self,
         table: TableConfig,
