@@ -47,8 +47,9 @@ DG = Path(sys.executable).parent / "dg"
 # What make dev loads: the product's definitions with the demo's sources.
 DEMO_DEFINITIONS = "tributary_demo.definitions"
 ASSET_GRAPH_QUERY = "{ assetNodes { assetKey { path } groupName dependencyKeys { path } } }"
-LATEST_MATERIALIZATIONS_QUERY = (
-    "{ assetNodes { assetKey { path } assetMaterializations(limit: 1) { runId } } }"
+LATEST_EVENTS_QUERY = (
+    "{ assetNodes { assetKey { path } isObservable"
+    " assetMaterializations(limit: 1) { runId } assetObservations(limit: 1) { runId } } }"
 )
 RUNS_QUERY = "{ runsOrError { ... on Runs { results { runId status startTime } } } }"
 
@@ -180,7 +181,9 @@ def test_lineage_shows_every_group_asset_and_edge(page, ui: str) -> None:
     assert "marts/dim_customer" in drawn["export/dim_customer"][1]
     for key, (group, upstream) in drawn.items():
         if key.startswith("raw/"):
-            assert group == key.split("/")[1] and not upstream
+            # nothing upstream, but the observed source of a table refreshed on change
+            assert group == key.split("/")[1]
+            assert upstream <= {"source/" + key.removeprefix("raw/")}
             assert any(key in deps for other, (_, deps) in drawn.items() if other != key), (
                 f"{key} feeds no staging model"
             )
@@ -215,21 +218,31 @@ def catalog_rows(page) -> dict[str, str]:
 
 
 def test_catalog_shows_everything_the_demo_built_as_materialized(page, ui: str) -> None:
-    nodes = graphql(ui, LATEST_MATERIALIZATIONS_QUERY)["assetNodes"]
+    nodes = graphql(ui, LATEST_EVENTS_QUERY)["assetNodes"]
     built = {"/".join(node["assetKey"]["path"]) for node in nodes if node["assetMaterializations"]}
-    # `dg launch --assets '*'` builds every asset, and the demo logs its run (tributary/run_log)
-    assert built == {"/".join(node["assetKey"]["path"]) for node in nodes}
+    observed = {
+        "/".join(node["assetKey"]["path"])
+        for node in nodes
+        if node["isObservable"] and node["assetObservations"]
+    }
+    # `dg launch --assets '*'` builds every asset (and observes the observable sources), and
+    # the demo writes Tributary's state tables as their sensors do (run log, tenants, changes).
+    assert built | observed == {"/".join(node["assetKey"]["path"]) for node in nodes}
     assert {"raw/erp/customers", "marts/fct_sales", "tributary/run_log"} <= built
+    assert {"tributary/tenants", "tributary/source_changes"} <= built
+    assert observed == {"source/ops/products"}
 
     page.goto(f"{ui}/assets")
     page.get_by_text("Materialized", exact=True).first.wait_for()
     expect(page.get_by_text("Loading...")).to_have_count(0)  # every status in view, loaded
     screenshot(page, "catalog", readme=True)
     rows = catalog_rows(page)
-    assert rows.keys() == built
-    never = sorted(key for key, text in rows.items() if "Never materialized" in text)
-    assert not never, f"shown as never materialized after the demo: {never}"
-    unshown = {key: text for key, text in rows.items() if "Materialized" not in text}
+    assert rows.keys() == built | observed
+    never = sorted(key for key, text in rows.items() if "Never" in text)
+    assert not never, f"shown as never materialized or observed after the demo: {never}"
+    unshown = {
+        key: text for key, text in rows.items() if "Materialized" not in text and key in built
+    }
     assert not unshown, unshown
 
 

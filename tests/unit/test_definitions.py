@@ -241,6 +241,8 @@ def test_raw_assets_are_what_the_asset_decorator_builds(demo_project: ProjectCon
             load.__annotations__ = {"return": dg.MaterializeResult}
             reference = dg.asset(
                 key=spec.key,
+                deps=spec.deps,
+                automation_condition=spec.automation_condition,
                 group_name=spec.group_name,
                 kinds={source.kind, demo_project.platform.warehouse.target},
                 description=spec.description,

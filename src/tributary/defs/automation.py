@@ -167,27 +167,34 @@ def source_schedules(project: ProjectConfig) -> list[dg.ScheduleDefinition]:
 
 
 def tenant_registry_sensor(project: ProjectConfig) -> dg.SensorDefinition:
-    """Keeps the tenants' dynamic partitions in step with the registry (defs/tenants.py): a
+    """Records the tenants in `_tributary.tenants` (for ops_load_status) when they change, and
+    with a registry keeps the tenants' dynamic partitions in step with it (defs/tenants.py): a
     new active tenant gets its partition and its loads; a deactivated one keeps its partition
     (schedules skip it); one the registry no longer lists is reported and kept. The cursor
     holds whether each tenant was active at the last reading."""
     registry = project.tenants.registry
-    assert registry is not None
-
     scoped = [
         raw_asset_key(source.name, table.name)
         for source in project.sources
         for table in source.tables
         if table.tenant_column
     ]
+    if registry is not None:
+        interval = max(30, int(registry.interval.total_seconds()))
+        description = (
+            f"Keeps the tenant partitions in step with the registry in source "
+            f"'{registry.source}': adds new active tenants and requests their loads"
+        )
+    else:
+        interval = 300
+        description = "Records tenants.yaml's tenants in _tributary.tenants when they change"
 
     @dg.sensor(
         name="tenant_registry_sensor",
         asset_selection=dg.AssetSelection.assets(*scoped),
-        minimum_interval_seconds=max(30, int(registry.interval.total_seconds())),
+        minimum_interval_seconds=interval,
         default_status=default_status(project)[1],
-        description=f"Keeps the tenant partitions in step with the registry in source "
-        f"'{registry.source}': adds new active tenants and requests their loads",
+        description=description,
     )
     def tenant_registry(
         context: dg.SensorEvaluationContext,
@@ -197,7 +204,10 @@ def tenant_registry_sensor(project: ProjectConfig) -> dg.SensorDefinition:
         # A registry that cannot be read fails the tick with why (no partition is touched).
         tenants = current_tenants(project, sources)
         was_active = json.loads(context.cursor) if context.cursor else {}
-        partitions = context.instance.get_dynamic_partitions(TENANT_PARTITIONS.name)
+        if registry is not None:
+            partitions = context.instance.get_dynamic_partitions(TENANT_PARTITIONS.name)
+        else:  # static partitions: the list's active tenants, there from the start
+            partitions = [t.key for t in tenants if t.active]
         changes = registry_changes(tenants, partitions, was_active)
         active = sum(t.active for t in tenants)
         context.log.info(f"{len(tenants)} tenants, {active} active; {changes.describe()}")
@@ -222,6 +232,8 @@ def tenant_registry_sensor(project: ProjectConfig) -> dg.SensorDefinition:
                 },
             )
         )
+        if registry is None:
+            return dg.SensorResult(cursor=cursor)
         return dg.SensorResult(
             run_requests=tenant_load_requests(project, changes.to_load),
             dynamic_partitions_requests=(
@@ -299,7 +311,8 @@ def build_automation_defs(project: ProjectConfig) -> dg.Definitions:
             default_status=sensor_status,
         ),
     ]
-    registry = [tenant_registry_sensor(project)] if project.tenants.registry else []
+    tenants = project.tenants
+    registry = [tenant_registry_sensor(project)] if tenants.registry or tenants.tenants else []
     return dg.Definitions(
         schedules=source_schedules(project),
         sensors=[inbox_sensor(project), *registry, *automation_sensors],

@@ -12,6 +12,7 @@ handled; dbt models and exports follow through their own eager conditions.
 from __future__ import annotations
 
 import json
+import warnings
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -57,11 +58,6 @@ def probe(sources: SourcesResource, project: ProjectConfig, source: SourceConfig
 def observable_source(project: ProjectConfig, source: SourceConfig) -> dg.AssetsDefinition:
     """The source's observed tables, observable on demand from the UI with the same probe."""
 
-    @dg.multi_observable_source_asset(
-        specs=[_spec(source, table) for table in source.observed_tables],
-        name=f"observe__{source.name}",
-        required_resource_keys={"sources"},
-    )
     def observe(context):
         versions = probe(context.resources.sources, project, source)
         for table in source.observed_tables:
@@ -70,7 +66,14 @@ def observable_source(project: ProjectConfig, source: SourceConfig) -> dg.Assets
                 data_version=dg.DataVersion(str(versions[table.name])),
             )
 
-    return observe
+    # Dagster marks the decorator beta: said once here, not on every definitions load.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return dg.multi_observable_source_asset(
+            specs=[_spec(source, table) for table in source.observed_tables],
+            name=f"observe__{source.name}",
+            required_resource_keys={"sources"},
+        )(observe)
 
 
 def observation_sensor(project: ProjectConfig, source: SourceConfig, default_status):
@@ -113,6 +116,13 @@ def observation_sensor(project: ProjectConfig, source: SourceConfig, default_sta
                 wh.record_source_changes(
                     [SourceChangeRow(source.name, name, versions[name], now) for name in changed]
                 )
+            context.instance.report_runless_asset_event(
+                dg.AssetMaterialization(
+                    SOURCE_CHANGES_KEY,
+                    description=f"{source.name}: {', '.join(changed)} changed",
+                    metadata={"source": source.name, "changed": ", ".join(changed)},
+                )
+            )
         return dg.SensorResult(
             asset_events=[
                 dg.AssetObservation(
