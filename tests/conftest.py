@@ -7,9 +7,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -150,3 +152,57 @@ class BatchesReader:
                 raise self.fail
 
         return Extract(batches=pa.RecordBatchReader.from_batches(self.batches[0].schema, stream()))
+
+
+@dataclass(frozen=True)
+class DemoRuns:
+    """`make demo` twice on a fresh clone: what each run printed and logged, and where."""
+
+    env: dict[str, str]  # the runs' environment: DAGSTER_HOME, state and dbt project dirs
+    state: Path
+    printed: list[str]  # each run's console
+    logged: list[str]  # each run's demo.log (Dagster's whole log)
+
+
+def run_checked(args: Sequence[str], env: dict[str, str]) -> str:
+    """A command run from the checkout, as make runs it; its stdout once it succeeded."""
+    done = subprocess.run(
+        list(args), cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+@pytest.fixture(scope="session")
+def demo_runs(tmp_path_factory: pytest.TempPathFactory) -> DemoRuns:
+    """`make demo`'s steps, twice, as a newcomer runs them on a fresh clone: the manifest is
+    prepared (`make manifest`, into a copy of the dbt project), then `python -m tributary_demo
+    run`, on a DAGSTER_HOME holding only deploy/dagster.local.yaml as make copies it.
+
+    One session's: the quiet-demo test reads both runs, the browser test serves what they
+    built with `dg dev` (`make dev` after `make demo`). A run of the demo costs most of a
+    minute here."""
+    root = tmp_path_factory.mktemp("demo_runs")
+    dbt_project = root / "dbt_project"
+    shutil.copytree(
+        PROJECT_ROOT / "dbt_project", dbt_project, ignore=shutil.ignore_patterns("target", "logs")
+    )
+    home = root / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT_ROOT / "deploy" / "dagster.local.yaml", home / "dagster.yaml")
+    state = root / "state"
+    env = {
+        **os.environ,
+        "TRIBUTARY_STATE_DIR": str(state),
+        "TRIBUTARY_DBT_PROJECT_DIR": str(dbt_project),
+        "DAGSTER_HOME": str(home),
+        "VIRTUAL_ENV": str(Path(sys.executable).parents[1]),  # dg's check, as make sets it
+    }
+    env.pop("TRIBUTARY_CONFIG_DIR", None)  # the shipped assets_config, as make uses it
+    run_checked([sys.executable, "-m", "tributary.defs.prepare_dbt"], env)  # make manifest
+    printed, logged = [], []
+    for _ in range(2):
+        printed.append(run_checked([sys.executable, "-m", "tributary_demo", "run"], env))
+        logged.append((state / "demo.log").read_text())
+    return DemoRuns(env=env, state=state, printed=printed, logged=logged)

@@ -1,5 +1,6 @@
-"""The Dagster UI serving the demo project after `make demo` (its steps, then `make dev`),
-driven in headless Chromium: what a user sees on a fresh clone.
+"""The Dagster UI serving the demo project after `make demo` (its steps, as the session's
+`demo_runs` ran them, then `make dev`), driven in headless Chromium: what a user sees on a
+fresh clone.
 
 It opens the lineage and checks that every group, raw table, dbt model and export is there
 with the edges source -> raw -> staging -> mart -> export; checks that the catalog shows
@@ -14,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 import urllib.request
@@ -26,9 +26,9 @@ from playwright.sync_api import expect, sync_playwright
 
 from tests.conftest import (
     CONFIG_DIR,
+    DemoRuns,
     background_process,
     free_port,
-    local_dagster_home,
     require_service,
 )
 from tributary.config.loader import PROJECT_ROOT, load_project
@@ -65,26 +65,17 @@ def graphql(url: str, query: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`make demo`, then `dg dev` (webserver and daemon) on the demo project as `make dev`
-    starts it, on the same instance and state."""
+def ui(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`make demo` (the session's `demo_runs`), then `dg dev` (webserver and daemon) on the
+    demo project as `make dev` starts it, on the same instance and state."""
     require_service("Chromium at /usr/bin/chromium", CHROMIUM.exists())
+    demo: DemoRuns = request.getfixturevalue("demo_runs")  # after the check: minutes
     root = tmp_path_factory.mktemp("ui")
-    state = root / "state"
-    home = local_dagster_home(root / "dagster_home")
-    env = {**os.environ, "DAGSTER_HOME": str(home), "TRIBUTARY_STATE_DIR": str(state),
-           "VIRTUAL_ENV": str(Path(sys.executable).parents[1])}  # fmt: skip
-    env.pop("TRIBUTARY_CONFIG_DIR", None)
-    demo = subprocess.run(
-        [sys.executable, "-m", "tributary_demo", "run"],  # what `make demo` runs
-        env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900, check=False,
-    )  # fmt: skip
-    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = root / "dagster-dev.log"
     command = [str(DG), "dev", "-h", "127.0.0.1", "-p", str(port), "-m", DEMO_DEFINITIONS]
-    with background_process(command, env=env, cwd=PROJECT_ROOT, log=log) as server:
+    with background_process(command, env=demo.env, cwd=PROJECT_ROOT, log=log) as server:
         deadline = time.monotonic() + 180
         while True:
             try:
@@ -101,15 +92,23 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def page(ui: str):
+@pytest.fixture(scope="module")
+def browser(ui: str):
+    """One Chromium for the module (it starts in seconds); each test has a fresh page."""
     SCREENSHOTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1600, "height": 1000})
-        page.set_default_timeout(30_000)
-        yield page
-        browser.close()
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
 
 
 def screenshot(page, name: str, *, readme: bool = False) -> None:
