@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime
@@ -34,6 +35,9 @@ from tributary.warehouse.drift import SchemaPlan
 # threads (as many as cores) within it.
 LOAD_MEMORY_LIMIT = "128MB"
 LOAD_THREADS = 1
+# How long opening the file waits for another process (a run, a sensor) to release it: within
+# the minute Dagster gives a sensor tick.
+LOCK_WAIT_SECONDS = 60.0
 
 # read_parquet expands these in a path as a glob: such a path is read through Arrow instead.
 GLOB_CHARACTERS = frozenset("*?[]{}")
@@ -96,9 +100,29 @@ class DuckDBWarehouse(Warehouse):
     def con(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._con = duckdb.connect(str(self.path), config=self.settings)
+            self._con = self._connect()
             self.ensure_state()
         return self._con
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        """The file, once no other process holds it: a run and the sensors that write
+        Tributary's state (run log, tenants, source changes) take turns, each briefly; a
+        process holding it longer than LOCK_WAIT_SECONDS fails this one with DuckDB's error."""
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        pause = 0.05
+        while True:
+            try:
+                return duckdb.connect(str(self.path), config=self.settings)
+            except duckdb.IOException as exc:
+                if "Could not set lock" not in str(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise duckdb.IOException(
+                        f"{exc} (another process held it for {LOCK_WAIT_SECONDS:g} s: a DuckDB "
+                        "warehouse takes one writer process at a time)"
+                    ) from None
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
 
     def check_access(self, schemas: Sequence[str]) -> list[str]:
         # Without opening the file: a connection would create it and its state tables, and a
