@@ -38,7 +38,8 @@ def test_daemon_ticks_a_schedule_and_logs_the_run(config_dir, state_dir, tmp_pat
     shutil.rmtree(config_dir / "exports")
     (config_dir / "teams.yaml").unlink()  # its teams read the schemas and exports removed
     ops = yaml.safe_load((config_dir / "sources" / "ops.yaml").read_text())
-    ops.update(frequency="* * * * *", timezone="UTC")
+    # On its schedule only: the loads that observing it would request are not this test's.
+    ops.update(frequency="* * * * *", timezone="UTC", refresh="schedule")
     (config_dir / "sources" / "ops.yaml").write_text(yaml.safe_dump(ops))
     platform = yaml.safe_load((config_dir / "platform.yaml").read_text())
     platform["automation"] = {"default_status": "running"}

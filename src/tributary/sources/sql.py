@@ -106,14 +106,15 @@ _ESTIMATED_ROWS["mariadb"] = _ESTIMATED_ROWS["mysql"]
 # A table's change counter in the catalog, as text: it changes when rows are written, and
 # reading it scans nothing. For tables without a cursor (whose max() is the cheaper probe).
 # MySQL/MariaDB keep update_time to the second (and in memory, NULL after a restart): a write
-# within the probe's own second would not move it again, so such a reading carries the
-# probe's time too and the next one differs. PostgreSQL's counters are flushed by the writing
+# within the probe's own second would not move it again, so a reading less than 2 s after
+# update_time (compared to the microsecond: now() alone is whole seconds too) carries the
+# probe's time too, and the next one differs. PostgreSQL's counters are flushed by the writing
 # session within seconds; SQL Server's usage stats and Oracle's ALL_TAB_MODIFICATIONS reset
 # or flush on the server's schedule (docs/automation.md says what that costs).
 _CHANGE_COUNTERS = {
     "mysql": """
         select :probe as probe_table,
-        case when update_time >= now() - interval 2 second
+        case when update_time >= now(6) - interval 2 second
             then concat(update_time, '@', now(6)) else cast(update_time as char) end
         as probe_version
         from information_schema.tables
