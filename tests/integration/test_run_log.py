@@ -5,7 +5,7 @@ status per table."""
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -18,7 +18,7 @@ from tributary.config.loader import ProjectConfig, load_project
 from tributary.defs import build_definitions
 from tributary.defs.resources import WarehouseResource
 from tributary.defs.run_log import RUN_LOG_KEY
-from tributary.warehouse import RunLogRow, TenantRow
+from tributary.warehouse import RunLogRow, SourceChangeRow, TenantRow
 from tributary_demo import generate_demo_sources
 
 CUSTOMERS = dg.AssetKey(["raw", "erp", "customers"])
@@ -115,16 +115,23 @@ def test_run_log_records_success_and_failure(project, monkeypatch) -> None:
         with WarehouseResource.from_project(project).open() as wh:
             wh.record_run([RunLogRow("t1", "raw/app/users", "7", "SUCCESS", now, now, 3, None)])
             wh.record_tenants([TenantRow("7", "acme", "inactive")])
+            # And when the products' source last changed (an observe sensor's write), twice:
+            # the second replaces the first.
+            for version, at in (("1", now - timedelta(hours=1)), ("2", now)):
+                wh.record_source_changes([SourceChangeRow("ops", "products", version, at)])
 
         # BI tools read the latest status per table.
         assert job.execute_in_process(instance=instance, asset_selection=[LOAD_STATUS]).success
     status = warehouse_rows(
         project,
         "select load_key, status, run_id, last_success_at is not null, error is null, "
-        "tenant_alias, tenant_status from marts.ops_load_status order by load_key",
+        "tenant_alias, tenant_status, source_changed_at from marts.ops_load_status "
+        "order by load_key",
     )
-    assert status == [
+    assert [row[:7] for row in status] == [
         ("raw/app/users/7", "SUCCESS", "t1", True, True, "acme", "inactive"),
         ("raw/erp/customers", "FAILURE", failed.run_id, True, False, None, None),
         ("raw/ops/products", "SUCCESS", ok.run_id, True, True, None, None),
     ]
+    changed = [row[7] for row in status]
+    assert changed[:2] == [None, None] and abs(changed[2] - now) < timedelta(seconds=1)
