@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from tributary.tenants import find_tenant, tenant_settings
+from tributary.tenants import active_keys, find_tenant, tenant_settings
 
 if TYPE_CHECKING:
     # Not at run time: the warehouse, which config.models names the backends of, uses slices.
@@ -59,7 +59,7 @@ class Slice:
 def partition_keys(table: TableConfig, tenants: list[Tenant]) -> list[str] | None:
     """The partitions of a table, or None when it loads whole."""
     if table.tenant_column:
-        return [t.key for t in tenants if t.active]
+        return active_keys(tenants)
     if table.key_ranges:
         ranges = table.key_ranges
         return [

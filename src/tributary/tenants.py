@@ -75,6 +75,11 @@ def _rows(run_query: RunQuery, query: str, columns: tuple[str, ...], key: str) -
     return rows
 
 
+def active_keys(tenants: list[Tenant]) -> list[str]:
+    """The partition keys of the active tenants: what is scheduled and loaded."""
+    return [t.key for t in tenants if t.active]
+
+
 def find_tenant(tenants: list[Tenant], key: str) -> Tenant:
     tenant = next((t for t in tenants if t.key == key), None)
     if tenant is None:

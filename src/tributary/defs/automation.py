@@ -19,7 +19,7 @@ from tributary.defs.resources import LandingStoreResource, WarehouseResource
 from tributary.defs.sources import SourcesResource
 from tributary.defs.tenants import TENANT_PARTITIONS, TENANT_TAG, TENANTS_KEY, current_tenants
 from tributary.slices import partition_keys
-from tributary.tenants import registry_changes
+from tributary.tenants import active_keys, registry_changes
 from tributary.warehouse import TenantRow
 
 SOURCE_TAG = "tributary/source"  # deploy/dagster.yaml runs one run per source at a time
@@ -207,7 +207,7 @@ def tenant_registry_sensor(project: ProjectConfig) -> dg.SensorDefinition:
         if registry is not None:
             partitions = context.instance.get_dynamic_partitions(TENANT_PARTITIONS.name)
         else:  # static partitions: the list's active tenants, there from the start
-            partitions = [t.key for t in tenants if t.active]
+            partitions = active_keys(tenants)
         changes = registry_changes(tenants, partitions, was_active)
         active = sum(t.active for t in tenants)
         context.log.info(f"{len(tenants)} tenants, {active} active; {changes.describe()}")

@@ -23,13 +23,13 @@ from tributary.defs.resources import (
 )
 from tributary.defs.retries import with_retries
 from tributary.defs.sources import SourcesResource
-from tributary.defs.tenants import active_tenant_keys, current_tenants, tenant_partitions
+from tributary.defs.tenants import current_tenants, tenant_partitions
 from tributary.defs.transform import ModelRef
 from tributary.exports import run_export
 from tributary.exports.gcs import is_gcs_url
 from tributary.exports.query import export_sql
 from tributary.exports.run import tenant_store_url
-from tributary.tenants import find_tenant
+from tributary.tenants import active_keys, find_tenant
 
 
 def export_partitions(
@@ -145,7 +145,7 @@ def export_schedule(project: ProjectConfig, export: ExportConfig) -> dg.Schedule
         if export.per_tenant:
             return [
                 dg.RunRequest(run_key=tenant_key, asset_selection=[key], partition_key=tenant_key)
-                for tenant_key in active_tenant_keys(project, sources)
+                for tenant_key in active_keys(current_tenants(project, sources))
             ]
         if partitions is None:
             return dg.RunRequest(asset_selection=[key])

@@ -15,7 +15,7 @@ import dagster as dg
 from tributary.config.loader import ProjectConfig
 from tributary.config.models import Tenant
 from tributary.defs.sources import SourcesResource
-from tributary.tenants import read_registry
+from tributary.tenants import active_keys, read_registry
 
 TENANT_PARTITIONS = dg.DynamicPartitionsDefinition(name="tenants")
 TENANTS_KEY = dg.AssetKey(["tributary", "tenants"])
@@ -25,7 +25,7 @@ TENANT_TAG = "tributary/tenant"
 def tenant_partitions(project: ProjectConfig) -> dg.PartitionsDefinition:
     if project.tenants.registry is not None:
         return TENANT_PARTITIONS
-    return dg.StaticPartitionsDefinition([t.key for t in project.tenants.tenants if t.active])
+    return dg.StaticPartitionsDefinition(active_keys(list(project.tenants.tenants)))
 
 
 def current_tenants(project: ProjectConfig, sources: SourcesResource) -> list[Tenant]:
@@ -35,7 +35,3 @@ def current_tenants(project: ProjectConfig, sources: SourcesResource) -> list[Te
         return list(project.tenants.tenants)
     reader = sources.open(project.source(registry.source), state_dir=project.state_dir)
     return read_registry(registry, reader.rows)
-
-
-def active_tenant_keys(project: ProjectConfig, sources: SourcesResource) -> list[str]:
-    return [t.key for t in current_tenants(project, sources) if t.active]
