@@ -48,7 +48,9 @@ def read_registry(registry: TenantRegistry, run_query: RunQuery) -> list[Tenant]
                 {
                     "id": row["id"],
                     "alias": row["alias"],
-                    "active": bool(row["active"]),
+                    # Validated, not bool(): a NULL flag would read as inactive and
+                    # silently stop the tenant's loads.
+                    "active": row["active"],
                     "settings": settings.get(key, {}),
                 }
             )

@@ -65,6 +65,9 @@ def test_the_registry_rows_become_tenants_with_their_settings() -> None:
         ([{"id": 1, "alias": "a", "active": 1}, {"id": 1, "alias": "b", "active": 1}],
          "tenant '1' is listed twice"),
         ([{"id": 5, "alias": "acme corp/eu", "active": 1}], "the row of tenant '5': alias: "),
+        # A NULL or unreadable flag must not read as inactive: that silently stops the loads.
+        ([{"id": 6, "alias": "acme", "active": None}], "the row of tenant '6': active: "),
+        ([{"id": 7, "alias": "acme", "active": 2}], "the row of tenant '7': active: "),
     ],
 )  # fmt: skip
 def test_a_bad_registry_row_is_named(companies: list[dict], message: str) -> None:
