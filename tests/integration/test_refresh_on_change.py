@@ -12,6 +12,7 @@ import psycopg
 import pytest
 import yaml
 
+from tests.integration.test_run_log import warehouse_rows
 from tributary.config.loader import load_project
 from tributary.defs import build_definitions
 from tributary.defs.observe import source_asset_key
@@ -44,6 +45,7 @@ def connect(server: str, request: pytest.FixtureRequest):
 
 class Observed:
     def __init__(self, project, instance: dg.DagsterInstance) -> None:
+        self.project = project
         self.defs = build_definitions(project)
         self.instance = instance
         self.sensor_cursor: str | None = None
@@ -134,6 +136,19 @@ def test_a_change_in_the_source_requests_one_load_and_an_idle_source_none(
     assert observed.requested() == {ITEMS}
     assert observed.requested() == set()
 
+    # A change observed between the same two evaluations as the previous load's end is loaded
+    # too: that load may have read the source before the change.
+    run("update items set name = 'b3', updated_at = '2026-01-04' where id = 2")
+    observed.observe()
+    assert observed.requested() == {ITEMS}  # this load's end ...
+    run("update items set name = 'b4', updated_at = '2026-01-05' where id = 2")
+    observed.observe()  # ... and this change fall between the same two evaluations
+    assert observed.requested() == {ITEMS}
+    assert observed.requested() == set()
+    assert warehouse_rows(observed.project, "select name from raw_shop.items where id = 2") == [
+        ("b4",)
+    ]
+
     # A table without a cursor: its catalog counter moves (PostgreSQL's within seconds).
     time.sleep(2.1)
     run("insert into kinds values (2, 'y')")
@@ -142,6 +157,20 @@ def test_a_change_in_the_source_requests_one_load_and_an_idle_source_none(
         time.sleep(1)
     assert [e.asset_key for e in events] == [source_asset_key("shop", "kinds")]
     assert observed.requested() == {KINDS}
+    assert warehouse_rows(observed.project, "select count(*) from raw_shop.kinds") == [(2,)]
+
+    # TRUNCATE moves neither MariaDB's update_time nor PostgreSQL's row counters: missed, the
+    # warehouse would keep the emptied table's rows without a word.
+    time.sleep(2.1)
+    observed.observe()  # MariaDB: the write's second has passed, which its version says once
+    observed.requested()
+    run("truncate table kinds")
+    deadline = time.monotonic() + 20
+    while not (events := observed.observe().asset_events) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert [e.asset_key for e in events] == [source_asset_key("shop", "kinds")]
+    assert observed.requested() == {KINDS}
+    assert warehouse_rows(observed.project, "select count(*) from raw_shop.kinds") == [(0,)]
 
     # A probe that fails is recorded as failed and requests nothing.
     run("drop table items")

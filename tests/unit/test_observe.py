@@ -35,22 +35,24 @@ def one_line(sql: str) -> str:
         ("mssql://etl@erp/erp",
          "SELECT 'orders' AS probe_table, convert(varchar(100), max(updated_at), 126) AS "
          "probe_version FROM orders union all select 'customers' as probe_table, "
-         "convert(varchar(30), max(last_user_update), 126) as probe_version from "
-         "sys.dm_db_index_usage_stats where database_id = db_id() and object_id = "
+         "concat(convert(varchar(30), max(u.last_user_update), 126), '/', (select "
+         "sum(p.rows) from sys.partitions p where p.index_id in (0, 1) and p.object_id = "
+         "object_id(coalesce('sales', schema_name()) + '.' + 'customers'))) as probe_version "
+         "from sys.dm_db_index_usage_stats u where u.database_id = db_id() and u.object_id = "
          "object_id(coalesce('sales', schema_name()) + '.' + 'customers')"),
         ("oracle://etl@erp/erp",
          "SELECT 'orders' AS probe_table, CAST(max(updated_at) AS VARCHAR2(100 CHAR)) AS "
          "probe_version FROM orders union all select 'customers' as probe_table, inserts || "
-         "'/' || updates || '/' || deletes || '/' || to_char(timestamp, "
+         "'/' || updates || '/' || deletes || '/' || truncated || '/' || to_char(timestamp, "
          "'YYYY-MM-DD\"T\"HH24:MI:SS') as probe_version from all_tab_modifications where "
          "table_owner = coalesce(upper('sales'), user) and table_name = upper('customers') "
          "and partition_name is null"),
         ("postgresql://etl@app/app",
          "SELECT 'orders' AS probe_table, CAST(max(updated_at) AS VARCHAR(100)) AS "
          "probe_version FROM orders union all select 'customers' as probe_table, "
-         "cast(n_tup_ins + n_tup_upd + n_tup_del as varchar) as probe_version from "
-         "pg_stat_user_tables where schemaname = coalesce('sales', current_schema()) and "
-         "relname = 'customers'"),
+         "cast(s.n_tup_ins + s.n_tup_upd + s.n_tup_del as varchar) || '/' || c.relfilenode as "
+         "probe_version from pg_stat_user_tables s join pg_class c on c.oid = s.relid where "
+         "s.schemaname = coalesce('sales', current_schema()) and s.relname = 'customers'"),
         ("sqlite:///app.sqlite",
          "SELECT 'orders' AS probe_table, CAST(max(updated_at) AS VARCHAR(100)) AS "
          "probe_version FROM orders union all SELECT 'customers' AS probe_table, "

@@ -5,8 +5,8 @@ Each such table gets an observable source asset, `source/<source>/<table>`, upst
 raw table. A sensor per source, `observe_<source>`, runs one probe query per tick
 (SqlSource.probe: the highest cursor value, or the catalog's change counter) and records an
 observation with the table's data version when it changed. The raw table's automation
-condition requests its load when its source's data version changed since it was last
-handled; dbt models and exports follow through their own eager conditions.
+condition requests its load when its source was observed at another data version than its
+latest load started from; dbt models and exports follow through their own eager conditions.
 """
 
 from __future__ import annotations
@@ -23,14 +23,76 @@ from tributary.defs.resources import WarehouseResource
 from tributary.defs.sources import SourcesResource
 from tributary.warehouse import SourceChangeRow
 
-# Requested once per change of the source's data version (since_last_handled: a change seen
-# while the table loads is not lost), never while a load of it runs.
-SOURCE_CHANGED = (
-    dg.AutomationCondition.any_deps_updated().since_last_handled()
-    & ~dg.AutomationCondition.in_progress()
-).with_label("source changed")
-# Where an observation carries its data version (Dagster's tag, not exported by name).
+# Where an observation carries its data version, and where a materialization records the
+# version and the event of each upstream asset its step started from (Dagster's tags, not
+# exported by name).
 DATA_VERSION_TAG = "dagster/data_version"
+INPUT_DATA_VERSION_TAG = "dagster/input_data_version/{}"
+INPUT_EVENT_POINTER_TAG = "dagster/input_event_pointer/{}"
+
+
+class SourceChangedSinceLoad(dg.AutomationCondition):
+    """True for a raw table whose source was observed at a data version other than the one its
+    latest load started from (or that was never loaded since its source was first observed).
+
+    Not Dagster's `any_deps_updated().since_last_handled()`: when an observation and the
+    previous load's materialization fall between the same two evaluations, the materialization
+    resets it and the change is dropped (an observation carries no timestamp to compare in
+    `since`, dagster 1.13), though the load may have read the source before the change. Here
+    the load's own record says what it saw: Dagster tags each materialization with the
+    storage id and version of the source's latest observation when its step started, so a
+    change observed during the load, or just after, is loaded again."""
+
+    @property
+    def name(self) -> str:
+        return "source_changed_since_load"
+
+    def evaluate(self, context: dg.AutomationContext) -> dg.AutomationResult:
+        instance = context.asset_graph_view.instance
+        key = context.key
+        sources = [k for k in context.asset_graph.get(key).parent_keys if k.path[0] == "source"]
+        loaded = instance.get_latest_materialization_event(key)
+        tags = (
+            loaded.asset_materialization.tags or {}
+            if loaded is not None and loaded.asset_materialization is not None
+            else {}
+        )
+        changed = any(_observed_since(instance, source, tags) for source in sources)
+        return dg.AutomationResult(
+            context=context,
+            true_subset=context.candidate_subset if changed else context.get_empty_subset(),
+        )
+
+
+def _observed_since(
+    instance: dg.DagsterInstance, source: dg.AssetKey, loaded_tags: dict[str, str]
+) -> bool:
+    """Whether `source` was observed at another data version after the load (whose tags are
+    `loaded_tags`) read its latest observation. A failed probe carries the version last seen,
+    and a manual observation of an unchanged table its same version: neither counts."""
+    pointer = loaded_tags.get(INPUT_EVENT_POINTER_TAG.format(source.to_user_string()))
+    started_from = loaded_tags.get(INPUT_DATA_VERSION_TAG.format(source.to_user_string()))
+    records = instance.fetch_observations(
+        dg.AssetRecordsFilter(
+            asset_key=source,
+            after_storage_id=int(pointer) if pointer and pointer.isdigit() else None,
+        ),
+        limit=1000,
+        ascending=False,
+    ).records
+    for record in records:
+        observation = record.asset_observation
+        version = (observation.tags or {}).get(DATA_VERSION_TAG) if observation else None
+        if version is not None and version != started_from:
+            return True
+    return False
+
+
+# Requested when the source changed since the table's last load, never while a load of it
+# runs (nor is queued): a change seen meanwhile is requested once that load is done.
+SOURCE_CHANGED = (SourceChangedSinceLoad() & ~dg.AutomationCondition.in_progress()).with_label(
+    "source changed"
+)
 SOURCE_CHANGES_KEY = dg.AssetKey(["tributary", "source_changes"])
 
 
@@ -147,13 +209,21 @@ def build_observation_defs(project: ProjectConfig, default_status) -> dg.Definit
     ]
     sensors = [observation_sensor(project, source, default_status) for source in observed]
     if raw_keys:
-        sensors.append(
-            dg.AutomationConditionSensorDefinition(
-                "automation_source_changes",
-                target=dg.AssetSelection.assets(*raw_keys),
-                default_status=default_status,
-            )
-        )
+        sensors.append(_source_changes_sensor(raw_keys, default_status))
     return dg.Definitions(
         assets=[observable_source(project, source) for source in observed], sensors=sensors
     )
+
+
+def _source_changes_sensor(raw_keys: list[dg.AssetKey], default_status) -> dg.SensorDefinition:
+    """Evaluates SOURCE_CHANGED, in the code server: Dagster's daemon evaluates only its own
+    conditions, and SourceChangedSinceLoad is Tributary's."""
+    # `use_user_code_server` is marked beta: said once here, not on every definitions load.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return dg.AutomationConditionSensorDefinition(
+            "automation_source_changes",
+            target=dg.AssetSelection.assets(*raw_keys),
+            default_status=default_status,
+            use_user_code_server=True,
+        )

@@ -110,29 +110,36 @@ _ESTIMATED_ROWS["mariadb"] = _ESTIMATED_ROWS["mysql"]
 # update_time (compared to the microsecond: now() alone is whole seconds too) carries the
 # probe's time too, and the next one differs. PostgreSQL's counters are flushed by the writing
 # session within seconds; SQL Server's usage stats and Oracle's ALL_TAB_MODIFICATIONS reset
-# or flush on the server's schedule (docs/automation.md says what that costs).
+# or flush on the server's schedule (docs/automation.md says what that costs). A TRUNCATE
+# moves neither MariaDB's update_time nor PostgreSQL's counters, so each version also carries
+# what it does move: the row count (MySQL/MariaDB table_rows, SQL Server sys.partitions), the
+# table's file (PostgreSQL relfilenode, new at each TRUNCATE), Oracle's truncated flag.
 _CHANGE_COUNTERS = {
     "mysql": """
         select :probe as probe_table,
-        case when update_time >= now(6) - interval 2 second
-            then concat(update_time, '@', now(6)) else cast(update_time as char) end
-        as probe_version
+        concat(coalesce(case when update_time >= now(6) - interval 2 second
+            then concat(update_time, '@', now(6)) else cast(update_time as char) end, ''),
+            '/', coalesce(table_rows, '')) as probe_version
         from information_schema.tables
         where table_schema = coalesce(:schema, database()) and table_name = :table""",
     "postgresql": """
         select :probe as probe_table,
-        cast(n_tup_ins + n_tup_upd + n_tup_del as varchar) as probe_version
-        from pg_stat_user_tables
-        where schemaname = coalesce(:schema, current_schema()) and relname = :table""",
+        cast(s.n_tup_ins + s.n_tup_upd + s.n_tup_del as varchar) || '/' || c.relfilenode
+        as probe_version
+        from pg_stat_user_tables s join pg_class c on c.oid = s.relid
+        where s.schemaname = coalesce(:schema, current_schema()) and s.relname = :table""",
     "mssql": """
         select :probe as probe_table,
-        convert(varchar(30), max(last_user_update), 126) as probe_version
-        from sys.dm_db_index_usage_stats
-        where database_id = db_id()
-        and object_id = object_id(coalesce(:schema, schema_name()) + '.' + :table)""",
+        concat(convert(varchar(30), max(u.last_user_update), 126), '/',
+            (select sum(p.rows) from sys.partitions p where p.index_id in (0, 1)
+            and p.object_id = object_id(coalesce(:schema, schema_name()) + '.' + :table)))
+        as probe_version
+        from sys.dm_db_index_usage_stats u
+        where u.database_id = db_id()
+        and u.object_id = object_id(coalesce(:schema, schema_name()) + '.' + :table)""",
     "oracle": """
         select :probe as probe_table,
-        inserts || '/' || updates || '/' || deletes || '/'
+        inserts || '/' || updates || '/' || deletes || '/' || truncated || '/'
         || to_char(timestamp, 'YYYY-MM-DD"T"HH24:MI:SS') as probe_version
         from all_tab_modifications
         where table_owner = coalesce(upper(:schema), user) and table_name = upper(:table)
