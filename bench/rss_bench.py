@@ -36,7 +36,9 @@ FLAT_LIMIT = 1.2
 # DuckDB loads with `warehouse.memory_limit` when set (None: unset, as in a default
 # platform.yaml, where a load bounds its buffer pool at warehouse.duckdb.LOAD_MEMORY_LIMIT).
 DUCKDB_MEMORY_LIMIT = None
-DUCKDB_LIMIT_SHOWN = DUCKDB_MEMORY_LIMIT or "unset (a load: 128MB, one thread)"
+DUCKDB_LIMIT_SHOWN = DUCKDB_MEMORY_LIMIT or (
+    "unset (a load: 128MB, one thread; a full load's insert: 2 MB a column, 32MB-128MB)"
+)
 MODULE = "bench.ingest_bench"
 TARGETS = ("postgres", "duckdb")
 

@@ -21,6 +21,7 @@ from tributary.warehouse.duckdb.warehouse import (
     LOAD_THREADS,
     DuckDBWarehouse,
     local_parts,
+    stream_memory_limit,
 )
 
 EXTRACTED = datetime(2024, 5, 1, tzinfo=UTC)
@@ -180,25 +181,46 @@ def test_only_local_parts_that_are_all_there_are_read_as_files(tmp_path: Path) -
 
 def test_a_load_without_memory_limit_runs_with_the_load_default(tmp_path: Path) -> None:
     manifest, uri = land(tmp_path, big_batches(10), "20240501T120000Z-22222222")
+    again, again_uri = land(tmp_path, big_batches(10), "20240501T120000Z-33333333")
     seen = []
 
     settings = "select current_setting('memory_limit'), current_setting('threads')"
 
+    writing = []  # the settings while the rows are written into the raw table
+
     class Watching(DuckDBWarehouse):
         def copy_straight_in(self, *args, **kwargs):
             seen.append(self.query(settings)[0])
-            return super().copy_straight_in(*args, **kwargs)
+            done = super().copy_straight_in(*args, **kwargs)
+            seen.append(self.query(settings)[0])
+            return done
+
+        def execute(self, sql, params=()):
+            if "read_parquet" in sql and sql.startswith(("create table", "insert into")):
+                writing.append(self.query(settings)[0])
+            super().execute(sql, params)
 
     with Watching(tmp_path / "warehouse.duckdb") as warehouse:
         [before] = warehouse.query(settings)
-        load(warehouse, manifest, unreadable(big_batches(1)[0].schema), uri)
+        load(warehouse, manifest, unreadable(big_batches(1)[0].schema), uri)  # creates
+        load(warehouse, again, unreadable(big_batches(1)[0].schema), again_uri)  # inserts
         [after] = warehouse.query(settings)
     assert (LOAD_MEMORY_LIMIT, LOAD_THREADS) == ("128MB", 1)
-    assert seen == [("122.0 MiB", 1)]  # 128 MB (1000^2 bytes) in MiB
+    # The load runs with 128 MB (1000^2 bytes, in MiB) and one thread; its insert of the
+    # table's 2 columns (and the load's own 3) with the smallest pool, 32 MB.
+    assert seen == [("122.0 MiB", 1)] * 4
+    assert writing == [("30.5 MiB", 1)] * 2
     assert after == before != seen[0]  # reads and dbt keep DuckDB's defaults
 
     with Watching(tmp_path / "limited.duckdb", memory_limit="300MB") as warehouse:
         [(_, threads)] = warehouse.query(settings)
         load(warehouse, manifest, unreadable(big_batches(1)[0].schema), uri)
-    # A configured limit holds for loads too, with DuckDB's threads.
+    # A configured limit holds for loads too, their inserts included, with DuckDB's threads.
     assert seen[-1] == ("286.1 MiB", threads)
+    assert writing[-1] == ("286.1 MiB", threads)
+
+
+def test_a_full_loads_pool_grows_with_its_columns_up_to_the_loads() -> None:
+    assert stream_memory_limit(1) == stream_memory_limit(16) == "32MB"
+    assert stream_memory_limit(40) == "80MB"
+    assert stream_memory_limit(64) == stream_memory_limit(500) == LOAD_MEMORY_LIMIT
