@@ -13,6 +13,7 @@ killed while publishing leaves a partition without _SUCCESS, which a rerun repla
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -24,6 +25,7 @@ from urllib.parse import quote
 import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
+from fsspec.asyn import AsyncFileSystem, sync
 from pydantic import BaseModel, Field
 
 from tributary.exports.formats import (
@@ -372,16 +374,71 @@ def copy_object(
     chunk_bytes: int = COPY_CHUNK_BYTES,
 ) -> tuple[int, str]:
     """Stream one object to another store, `chunk_bytes` at a time: (bytes, sha256 hex). The
-    reads are ranged requests of one chunk each (no read-ahead cache), and the upload sends
-    one chunk at a time, so memory holds about two chunks whatever the file's size."""
-    with (
-        source_fs.open(source, "rb", block_size=chunk_bytes, cache_type="none") as reader,
-        fs.open(target, "wb", block_size=chunk_bytes) as handle,
-    ):
+    upload sends one chunk at a time while the next one is read, so memory holds about three
+    chunks whatever the file's size."""
+    with fs.open(target, "wb", block_size=chunk_bytes) as handle:
         sink = ChecksumWriter(handle)
-        while data := reader.read(chunk_bytes):
+        for data in read_chunks(source_fs, source, chunk_bytes):
             sink.write(data)
     return sink.bytes, sink.sha256.hexdigest()
+
+
+def read_chunks(
+    fs: fsspec.AbstractFileSystem, path: str, chunk_bytes: int = COPY_CHUNK_BYTES
+) -> Iterator[bytes]:
+    """The object at `path`, `chunk_bytes` at a time. From a store with a streamed reader
+    (s3fs's `open_async`): one GET of the whole object, read as it arrives, the next chunk read
+    while the caller handles this one (S3 serves it without one request per chunk). Otherwise,
+    or from where a broken stream stopped, ranged reads of a chunk each (no cache), which the
+    store retries one by one."""
+    done = 0
+    stream = None
+    if isinstance(fs, AsyncFileSystem):
+        with contextlib.suppress(NotImplementedError):
+            stream = sync(fs.loop, fs.open_async, path, "rb")
+    if stream is not None:
+        try:
+            for data in _streamed(fs, stream, chunk_bytes):
+                done += len(data)
+                yield data
+            return
+        except Exception:  # a failed GET or a broken stream: read by ranges from `done`
+            pass
+    with fs.open(path, "rb", block_size=chunk_bytes, cache_type="none") as reader:
+        reader.seek(done)
+        while data := reader.read(chunk_bytes):
+            yield data
+
+
+def _streamed(fs: AsyncFileSystem, stream, chunk_bytes: int) -> Iterator[bytes]:
+    """Chunks of an async stream read on the store's event loop, one read ahead."""
+    pending = asyncio.run_coroutine_threadsafe(_read_full(stream, chunk_bytes), fs.loop)
+    try:
+        while data := pending.result():
+            pending = asyncio.run_coroutine_threadsafe(_read_full(stream, chunk_bytes), fs.loop)
+            yield data
+    finally:
+        pending.cancel()  # a read ahead the caller no longer wants
+        with contextlib.suppress(BaseException):
+            sync(fs.loop, _release, stream)
+
+
+async def _release(stream) -> None:
+    """Close the response body of a stream not read to its end (s3fs keeps it as `r`)."""
+    body = getattr(stream, "r", None)
+    if body is not None:
+        await body.aclose()
+
+
+async def _read_full(stream, size: int) -> bytes:
+    """`size` bytes from an async stream, fewer only at its end (a stream's read answers what
+    has arrived so far)."""
+    pieces: list[bytes] = []
+    wanted = size
+    while wanted > 0 and (piece := await stream.read(wanted)):
+        pieces.append(piece)
+        wanted -= len(piece)
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 def _manifest(
