@@ -320,15 +320,21 @@ class ExportStore:
 
     def _remove_partition(self, target: str) -> None:
         """Unseal first: from the moment _SUCCESS is gone readers see "not ready", never a
-        mix of old and new parts; the manifest goes next, then everything else."""
+        mix of old and new parts; the manifest goes next, then everything else (in one batch).
+        One listing finds them all: on an object store each request is a round trip."""
         self.fs.invalidate_cache(target)
-        if not self.fs.exists(target):
-            return
-        for name in (SUCCESS, MANIFEST):
-            if self.fs.exists(f"{target}/{name}"):
-                self.fs.rm(f"{target}/{name}")
+        try:
+            found = self.fs.find(target)
+        except FileNotFoundError:
+            found = []
+        by_name = {path[len(target) :].lstrip("/"): path for path in found}
+        sealing = [by_name.pop(name) for name in (SUCCESS, MANIFEST) if name in by_name]
+        for path in sealing:
+            self.fs.rm_file(path)
+        if by_name:
+            self.fs.rm(list(by_name.values()))
         self.fs.invalidate_cache(target)
-        if self.fs.exists(target):
+        if self.fs.exists(target):  # a local folder (object stores have none left)
             self.fs.rm(target, recursive=True)
 
     # --- reading and retention ---------------------------------------------------------
