@@ -46,7 +46,7 @@ STAGING = "_tmp"
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # the folder of NULL keys, as Hive names it
 PARQUET = FileFormat()
 # Objects are copied into the store this many bytes at a time (never a whole file in memory),
-# this many files at once: memory holds about 2 x 4 chunks whatever the export's size.
+# this many files at once: memory holds about 4 x 4 chunks whatever the export's size.
 COPY_CHUNK_BYTES = 8 * 2**20
 COPIES_IN_FLIGHT = 4
 
@@ -380,8 +380,9 @@ def copy_object(
     chunk_bytes: int = COPY_CHUNK_BYTES,
 ) -> tuple[int, str]:
     """Stream one object to another store, `chunk_bytes` at a time: (bytes, sha256 hex). The
-    upload sends one chunk at a time while the next one is read, so memory holds about three
-    chunks whatever the file's size."""
+    upload sends one chunk at a time while the next one is read, so memory holds about four
+    chunks (this one, the upload's buffer, the next one as it arrives) whatever the file's
+    size."""
     with fs.open(target, "wb", block_size=chunk_bytes) as handle:
         sink = ChecksumWriter(handle)
         for data in read_chunks(source_fs, source, chunk_bytes):
