@@ -203,3 +203,41 @@ def test_a_failing_stream_publishes_nothing_and_leaves_nothing_staged(tmp_path: 
     assert (tmp_path / "e" / "dt=2024-05-01" / "part-00000.parquet").read_bytes() == before
     assert store.read_manifest("e", "dt=2024-05-01").row_count == 1
     assert list((tmp_path / "_tmp" / "e").iterdir()) == []
+
+
+def test_republishing_unseals_first_then_drops_the_manifest_then_the_rest(tmp_path: Path) -> None:
+    """Readers of a partition being replaced see "not ready" (no _SUCCESS) before anything
+    else changes, then no manifest, and never a mix of old and new parts."""
+    from fsspec.implementations.local import LocalFileSystem
+
+    removed: list[list[str]] = []
+
+    class Recording(LocalFileSystem):
+        def rm_file(self, path):
+            removed.append([Path(path).name])
+            return super().rm_file(path)
+
+        def rm(self, path, recursive=False, maxdepth=None):
+            paths = path if isinstance(path, list) else [path]
+            removed.append(sorted(Path(p).name for p in paths))
+            return super().rm(path, recursive=recursive, maxdepth=maxdepth)
+
+    store = ExportStore(str(tmp_path), fs=Recording(skip_instance_cache=True))
+    rows = {"region": list("abcde"), "n": [1, 2, 3, 4, 5]}
+    store.publish(reader(rows, schema=SCHEMA), export="e", partition="dt=2024-05-01",
+                  asset="export/e", rows_per_file=2)  # fmt: skip
+    partition = tmp_path / "e" / "dt=2024-05-01"
+    (partition / "stray.txt").write_text("left by someone")
+    removed.clear()
+    store.publish(reader({"region": ["z"], "n": [9]}, schema=SCHEMA), export="e",
+                  partition="dt=2024-05-01", asset="export/e")  # fmt: skip
+    unsealing = removed[: removed.index(["_SUCCESS"]) + 3]
+    assert unsealing[-3:] == [
+        ["_SUCCESS"],
+        ["manifest.json"],
+        ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet", "stray.txt"],
+    ]
+    assert sorted(p.name for p in partition.iterdir()) == [
+        "_SUCCESS", "manifest.json", "part-00000.parquet"
+    ]  # fmt: skip
+    assert store.read_manifest("e", "dt=2024-05-01").row_count == 1

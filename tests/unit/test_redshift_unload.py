@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import fsspec
+import fsspec.asyn
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -23,6 +24,7 @@ from pydantic import ValidationError
 from tests.redshift_unload import parse_unload, read_literal, write_unload
 from tributary.config.models import ExportConfig, Tenant
 from tributary.exports import ExportError, ExportStore, run_export
+from tributary.exports import store as store_module
 from tributary.exports.query import partition_sql
 from tributary.exports.unload import UNLOAD_PREFIX
 from tributary.landing import LandingStore
@@ -440,3 +442,64 @@ def test_a_per_tenant_export_unloads_the_tenant_rows_into_its_folder(unload_setu
     assert f"/{UNLOAD_PREFIX}/orders/tenant=acme/dt=2024-05-01/" in unload["to"]
     assert outcome.publications[0].uri.endswith("/orders/tenant=acme/dt=2024-05-01")
     assert store.read_manifest("orders/tenant=acme", "dt=2024-05-01").row_count == 3
+
+
+class _Stream:
+    """An async streamed reader (as s3fs's `open_async` gives) that answers a few bytes per
+    read and, if `breaks_after` is set, fails once that many bytes have been read."""
+
+    def __init__(self, data: bytes, breaks_after: int | None) -> None:
+        self.data, self.breaks_after, self.at = data, breaks_after, 0
+
+    async def read(self, length: int = -1) -> bytes:
+        if self.breaks_after is not None and self.at >= self.breaks_after:
+            raise ConnectionResetError("the stream broke")
+        piece = self.data[self.at : self.at + min(length, 7)]
+        self.at += len(piece)
+        return piece
+
+
+class _StreamingStore(fsspec.asyn.AsyncFileSystem):
+    """An object store with a streamed reader beside its ranged reads (an in-memory one)."""
+
+    def __init__(self, data: bytes, *, breaks_after: int | None = None) -> None:
+        super().__init__(skip_instance_cache=True)
+        self.data, self.breaks_after = data, breaks_after
+        self.memory = fsspec.filesystem("memory", skip_instance_cache=True)
+        self.memory.pipe_file("/object", data)
+        self.ranged_from: list[int] = []
+
+    async def open_async(self, path, mode="rb", **kwargs):
+        return _Stream(self.data, self.breaks_after)
+
+    def _open(self, path, mode="rb", **kwargs):
+        handle = self.memory.open("/object", mode)
+        seek = handle.seek
+
+        def seek_and_note(offset, whence=0):
+            self.ranged_from.append(offset)
+            return seek(offset, whence)
+
+        handle.seek = seek_and_note
+        return handle
+
+
+# (the stream breaks at the first read at or past this many bytes, the whole chunks of 20 read
+# by then): a break inside the third chunk resumes at 40, one at its end at 60.
+@pytest.mark.parametrize(
+    ("breaks_after", "resumed_at"), [(None, None), (0, 0), (40, 40), (50, 40), (55, 60)]
+)
+def test_a_streamed_copy_is_whole_and_resumes_a_broken_stream_by_ranges(
+    breaks_after, resumed_at
+) -> None:
+    data = bytes(range(256)) * 4
+    source = _StreamingStore(data, breaks_after=breaks_after)
+    target = fsspec.filesystem("memory", skip_instance_cache=True)
+    size, sha256 = store_module.copy_object(
+        source, "object", target, f"/copy-{uuid.uuid4().hex}", chunk_bytes=20
+    )
+    assert (size, sha256) == (len(data), hashlib.sha256(data).hexdigest())
+    # Whole chunks read before the break are kept; the rest is read by ranges from there.
+    assert source.ranged_from == ([] if resumed_at is None else [resumed_at])
+    chunks = list(store_module.read_chunks(_StreamingStore(data), "object", 20))
+    assert [len(c) for c in chunks] == [20] * (len(data) // 20) + [len(data) % 20]

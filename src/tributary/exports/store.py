@@ -13,6 +13,7 @@ killed while publishing leaves a partition without _SUCCESS, which a rerun repla
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -24,6 +25,7 @@ from urllib.parse import quote
 import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
+from fsspec.asyn import AsyncFileSystem, sync
 from pydantic import BaseModel, Field
 
 from tributary.exports.formats import (
@@ -44,7 +46,7 @@ STAGING = "_tmp"
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # the folder of NULL keys, as Hive names it
 PARQUET = FileFormat()
 # Objects are copied into the store this many bytes at a time (never a whole file in memory),
-# this many files at once: memory holds about 2 x 4 chunks whatever the export's size.
+# this many files at once: memory holds about 4 x 4 chunks whatever the export's size.
 COPY_CHUNK_BYTES = 8 * 2**20
 COPIES_IN_FLIGHT = 4
 
@@ -318,15 +320,21 @@ class ExportStore:
 
     def _remove_partition(self, target: str) -> None:
         """Unseal first: from the moment _SUCCESS is gone readers see "not ready", never a
-        mix of old and new parts; the manifest goes next, then everything else."""
+        mix of old and new parts; the manifest goes next, then everything else (in one batch).
+        One listing finds them all: on an object store each request is a round trip."""
         self.fs.invalidate_cache(target)
-        if not self.fs.exists(target):
-            return
-        for name in (SUCCESS, MANIFEST):
-            if self.fs.exists(f"{target}/{name}"):
-                self.fs.rm(f"{target}/{name}")
+        try:
+            found = self.fs.find(target)
+        except FileNotFoundError:
+            found = []
+        by_name = {path[len(target) :].lstrip("/"): path for path in found}
+        sealing = [by_name.pop(name) for name in (SUCCESS, MANIFEST) if name in by_name]
+        for path in sealing:
+            self.fs.rm_file(path)
+        if by_name:
+            self.fs.rm(list(by_name.values()))
         self.fs.invalidate_cache(target)
-        if self.fs.exists(target):
+        if self.fs.exists(target):  # a local folder (object stores have none left)
             self.fs.rm(target, recursive=True)
 
     # --- reading and retention ---------------------------------------------------------
@@ -372,16 +380,72 @@ def copy_object(
     chunk_bytes: int = COPY_CHUNK_BYTES,
 ) -> tuple[int, str]:
     """Stream one object to another store, `chunk_bytes` at a time: (bytes, sha256 hex). The
-    reads are ranged requests of one chunk each (no read-ahead cache), and the upload sends
-    one chunk at a time, so memory holds about two chunks whatever the file's size."""
-    with (
-        source_fs.open(source, "rb", block_size=chunk_bytes, cache_type="none") as reader,
-        fs.open(target, "wb", block_size=chunk_bytes) as handle,
-    ):
+    upload sends one chunk at a time while the next one is read, so memory holds about four
+    chunks (this one, the upload's buffer, the next one as it arrives) whatever the file's
+    size."""
+    with fs.open(target, "wb", block_size=chunk_bytes) as handle:
         sink = ChecksumWriter(handle)
-        while data := reader.read(chunk_bytes):
+        for data in read_chunks(source_fs, source, chunk_bytes):
             sink.write(data)
     return sink.bytes, sink.sha256.hexdigest()
+
+
+def read_chunks(
+    fs: fsspec.AbstractFileSystem, path: str, chunk_bytes: int = COPY_CHUNK_BYTES
+) -> Iterator[bytes]:
+    """The object at `path`, `chunk_bytes` at a time. From a store with a streamed reader
+    (s3fs's `open_async`): one GET of the whole object, read as it arrives, the next chunk read
+    while the caller handles this one (S3 serves it without one request per chunk). Otherwise,
+    or from where a broken stream stopped, ranged reads of a chunk each (no cache), which the
+    store retries one by one."""
+    done = 0
+    stream = None
+    if isinstance(fs, AsyncFileSystem):
+        with contextlib.suppress(NotImplementedError):
+            stream = sync(fs.loop, fs.open_async, path, "rb")
+    if stream is not None:
+        try:
+            for data in _streamed(fs, stream, chunk_bytes):
+                done += len(data)
+                yield data
+            return
+        except Exception:  # a failed GET or a broken stream: read by ranges from `done`
+            pass
+    with fs.open(path, "rb", block_size=chunk_bytes, cache_type="none") as reader:
+        reader.seek(done)
+        while data := reader.read(chunk_bytes):
+            yield data
+
+
+def _streamed(fs: AsyncFileSystem, stream, chunk_bytes: int) -> Iterator[bytes]:
+    """Chunks of an async stream read on the store's event loop, one read ahead."""
+    pending = asyncio.run_coroutine_threadsafe(_read_full(stream, chunk_bytes), fs.loop)
+    try:
+        while data := pending.result():
+            pending = asyncio.run_coroutine_threadsafe(_read_full(stream, chunk_bytes), fs.loop)
+            yield data
+    finally:
+        pending.cancel()  # a read ahead the caller no longer wants
+        with contextlib.suppress(BaseException):
+            sync(fs.loop, _release, stream)
+
+
+async def _release(stream) -> None:
+    """Close the response body of a stream not read to its end (s3fs keeps it as `r`)."""
+    body = getattr(stream, "r", None)
+    if body is not None:
+        await body.aclose()
+
+
+async def _read_full(stream, size: int) -> bytes:
+    """`size` bytes from an async stream, fewer only at its end (a stream's read answers what
+    has arrived so far)."""
+    pieces: list[bytes] = []
+    wanted = size
+    while wanted > 0 and (piece := await stream.read(wanted)):
+        pieces.append(piece)
+        wanted -= len(piece)
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 def _manifest(
