@@ -324,13 +324,16 @@ def targets(results: list[Result]) -> list[Target]:
     by = {r.case: r for r in results}
     export, put, x4 = by["unload_export"], by["gcsfs_put"], by["unload_export_x4"]
     stream = plain_copy(by)
+    # The verdict is the issue's own baseline (gcsfs alone); the plain S3 → GCS copy is
+    # info: what reading S3 costs any copy on this machine, not a limit moved to pass.
     return [
-        Target("19", "Redshift → GCS: UNLOAD's parts copied and published vs a plain streamed "
-               "s3fs → gcsfs copy", export.seconds / stream.seconds, TIME_LIMIT,
+        Target("19", "Redshift → GCS: UNLOAD's parts copied and published vs gcsfs alone",
+               export.seconds / put.seconds, TIME_LIMIT,
+               note="`unload_export` / `gcsfs_put` (the upload of the same bytes from disk)"),
+        Target("19", "the same vs a plain streamed s3fs → gcsfs copy",
+               export.seconds / stream.seconds, TIME_LIMIT, info=True,
                note=f"`unload_export` / `{stream.case}` (the faster plain copy), the same bytes"),
-        Target("19", "the same vs gcsfs's upload from local disk", export.seconds / put.seconds,
-               TIME_LIMIT, info=True, note="`unload_export` / `gcsfs_put` (no S3 read at all)"),
-        Target("19", "the plain streamed copy itself vs gcsfs's upload from local disk",
+        Target("19", "the plain streamed copy itself vs gcsfs alone",
                stream.seconds / put.seconds, TIME_LIMIT, info=True,
                note=f"`{stream.case}` / `gcsfs_put`: what reading S3 adds to any copy"),
         Target("19", "Redshift → GCS: peak RSS with 4x the data",
