@@ -43,6 +43,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(FOLDER_MARKERS[folder])
 
 
+@pytest.fixture(autouse=True)
+def no_dagster_instance_left_open() -> Iterator[None]:
+    """A Dagster instance entered by a test (a sensor or schedule context opening one from its
+    ref enters it) and never exited stays the process's current state storage after it is
+    garbage collected, and a later test's definitions then fail to load. Failing here names
+    the test that left it open."""
+    from dagster._core.storage.defs_state.base import DefsStateStorage
+
+    before = DefsStateStorage.get()
+    yield
+    assert DefsStateStorage.get() is before, (
+        "this test left a Dagster instance entered: use its sensor/schedule context as `with`"
+    )
+
+
 def require_service(name: str, available: bool) -> None:
     """Skip when a real server is missing; fail instead under TRIBUTARY_REQUIRE_SERVICES=1."""
     if available:

@@ -54,13 +54,13 @@ class Observed:
 
     def observe(self) -> dg.SensorResult:
         sensor = self.defs.resolve_sensor_def("observe_shop")
-        context = dg.build_sensor_context(
+        with dg.build_sensor_context(
             instance=self.instance,
             cursor=self.sensor_cursor,
             repository_def=self.defs.get_repository_def(),
             resources=self.defs.resources,
-        )
-        data = sensor.evaluate_tick(context)
+        ) as context:
+            data = sensor.evaluate_tick(context)
         # What the daemon does with a sensor's asset events.
         for event in data.asset_events:
             self.instance.report_runless_asset_event(event)

@@ -60,14 +60,14 @@ class Platform:
 
     def sensor_tick(self) -> dg.SensorResult | dg.SkipReason:
         sensor = self.defs.resolve_sensor_def("tenant_registry_sensor")
-        context = dg.build_sensor_context(
+        with dg.build_sensor_context(
             instance=self.instance,
             instance_ref=self.instance.get_ref(),
             cursor=self.cursor,
             repository_def=self.defs.get_repository_def(),
             resources=self.defs.resources,
-        )
-        data = sensor.evaluate_tick(context)
+        ) as context:
+            data = sensor.evaluate_tick(context)
         for request in data.dynamic_partitions_requests or []:
             self.instance.add_dynamic_partitions(
                 request.partitions_def_name, request.partition_keys
@@ -77,12 +77,12 @@ class Platform:
 
     def schedule_tick(self, name: str) -> list[dg.RunRequest]:
         schedule = self.defs.resolve_schedule_def(name)
-        context = dg.build_schedule_context(
+        with dg.build_schedule_context(
             instance=self.instance,
             repository_def=self.defs.get_repository_def(),
             resources=self.defs.resources,
-        )
-        return list(schedule.evaluate_tick(context).run_requests or [])
+        ) as context:
+            return list(schedule.evaluate_tick(context).run_requests or [])
 
     def run(self, request: dg.RunRequest) -> None:
         result = self.job.execute_in_process(

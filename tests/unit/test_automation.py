@@ -50,12 +50,12 @@ def project(config_dir: Path, state_dir: Path) -> ProjectConfig:
 
 def tick(defs: dg.Definitions, name: str, at: datetime) -> list[dg.RunRequest]:
     schedule = defs.resolve_schedule_def(name)
-    context = dg.build_schedule_context(
+    with dg.build_schedule_context(
         scheduled_execution_time=at,
         repository_def=defs.get_repository_def(),
         resources=defs.resources,
-    )
-    return list(schedule.evaluate_tick(context).run_requests or [])
+    ) as context:
+        return list(schedule.evaluate_tick(context).run_requests or [])
 
 
 def test_source_schedule_requests_one_run_per_active_tenant(project: ProjectConfig) -> None:
