@@ -19,15 +19,18 @@ time of 10, and their repository snapshot takes at most 2 s.
 from __future__ import annotations
 
 import shutil
+import statistics
 import time
 from pathlib import Path
 
 from bench.measure import (
+    Result,
     Target,
     ensure_manifest,
     machine_line,
     markdown_table,
     measure,
+    measure_in_rounds,
     ratio,
     workdir,
 )
@@ -162,19 +165,20 @@ def run(sizes: tuple[int, ...] = SIZES, repeats: int = REPEATS) -> tuple[str, li
             module, "imports_only", "imports alone (dagster, dagster-dbt, tributary)",
             repeats=repeats,
         )  # fmt: skip
-        results = []
-        for size in sizes:
-            config = write_config(tmp / f"config_{size}", size)
-            results.append(
-                measure(
-                    module,
-                    "load",
+        # In rounds: the imports' time moves by a second between minutes on the shared
+        # machine, and the target compares the sizes' loads with imports round by round.
+        results = measure_in_rounds(
+            module,
+            "load",
+            {
+                f"tables_{size}": (
                     f"{size} tables",
-                    {"config_dir": str(config)},
-                    repeats=repeats,
-                    name=f"tables_{size}",
+                    {"config_dir": str(write_config(tmp / f"config_{size}", size))},
                 )
-            )
+                for size in sizes
+            },
+            repeats=repeats,
+        )
     return section(baseline, results), targets(results)
 
 
@@ -185,12 +189,21 @@ def targets(results) -> list[Target]:
     tables = [f"{r.runs[0].report['tables']:,}" for r in (smallest, largest)]
     return [
         Target("5", f"definitions of {tables[1]} tables vs {tables[0]}, fresh process",
-               largest.median("with_imports") / smallest.median("with_imports"), 1.3,
-               note="`with imports s` (imports, config, build, resolve)"),
+               whole_ratio(smallest, largest), 1.3,
+               note="`with imports s` (imports, config, build, resolve), rounds' median"),
         Target("5", f"repository snapshot of {tables[1]} tables",
                largest.median("snapshot"), 2.0, unit="s",
                note="`RepositorySnap.from_def`, serialized"),
     ]  # fmt: skip
+
+
+def whole_ratio(smallest: Result, largest: Result) -> float:
+    """The largest configuration's load with imports over the smallest's: the median of the
+    rounds' ratios."""
+    return statistics.median(
+        big.report["with_imports"] / small.report["with_imports"]
+        for small, big in zip(smallest.runs, largest.runs, strict=True)
+    )
 
 
 def section(baseline, results) -> str:
@@ -208,13 +221,13 @@ def section(baseline, results) -> str:
                 f"**{r.seconds:.3f}**",
                 f"**{ratio(r.seconds, smallest.seconds)}**",
                 f"{r.median('with_imports'):.2f}",
-                ratio(r.median("with_imports"), smallest.median("with_imports")),
+                f"{whole_ratio(smallest, r):.2f}x",
                 f"{r.median('snapshot'):.3f}",
                 f"{r.peak_rss_mb:.0f}",
             ]
         )
     load_ratio = largest.seconds / smallest.seconds
-    whole_ratio = largest.median("with_imports") / smallest.median("with_imports")
+    whole = whole_ratio(smallest, largest)
     snapshot = largest.median("snapshot")
     table = markdown_table(
         [
@@ -231,7 +244,8 @@ def section(baseline, results) -> str:
         f"`load s` = `config s` + `build s` + `resolve s`, after the imports ({tables[0]} tables "
         f"in {load_ratio:.2f}x the time of {tables[1]}). **Targets: the load of a fresh process, "
         f"imports included, at most {TARGET_RATIO}x: "
-        f"{'met' if whole_ratio <= TARGET_RATIO else 'missed'} ({whole_ratio:.2f}x); the snapshot "
+        f"{'met' if whole <= TARGET_RATIO else 'missed'} ({whole:.2f}x, the median of the "
+        f"rounds' ratios); the snapshot "
         f"of {tables[0]} tables at most {TARGET_SNAPSHOT_SECONDS:.0f} s: "
         f"{'met' if snapshot <= TARGET_SNAPSHOT_SECONDS else 'missed'} ({snapshot:.2f} s).**"
     )

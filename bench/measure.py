@@ -193,10 +193,29 @@ def measure(
         if before_each is not None:
             before_each()
         runs.append(run_case(module, case, params or {}, env=env, python=python, cwd=cwd))
-    result = Result(name or case, description, runs, baseline)
+    return announced(Result(name or case, description, runs, baseline))
+
+
+def measure_in_rounds(
+    module: str, case: str, variants: dict[str, tuple[str, dict[str, Any]]], *, repeats: int
+) -> list[Result]:
+    """`measure` of several variants of one case (name -> (description, params)), run in
+    rounds of one run of each, so that the shared machine's load, which drifts over minutes,
+    falls on every variant alike: runs of the same index can be compared pairwise."""
+    runs: dict[str, list[Run]] = {name: [] for name in variants}
+    for _ in range(repeats_or_default(repeats)):
+        for name, (_, params) in variants.items():
+            runs[name].append(run_case(module, case, params))
+    return [
+        announced(Result(name, description, runs[name]))
+        for name, (description, _) in variants.items()
+    ]
+
+
+def announced(result: Result) -> Result:
     print(
         f"  {result.case:<34} {result.seconds:8.2f} s {result.peak_rss_mb:7.0f} MB"
-        f"  (runs: {', '.join(f'{r.seconds:.2f}' for r in runs)})",
+        f"  (runs: {', '.join(f'{r.seconds:.2f}' for r in result.runs)})",
         flush=True,
     )
     return result
