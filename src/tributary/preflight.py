@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -26,11 +27,13 @@ from tributary.config.models import SourceConfig, TableConfig
 from tributary.errors import SourceError, Unreachable, WarehouseError
 from tributary.exports import open_export_store
 from tributary.landing import LandingStore
-from tributary.sources import SalesforceSource, SourceReader, SqlSource, open_source
-from tributary.sources.salesforce import object_fields
+from tributary.sources import SourceReader, SqlSource, open_source
 from tributary.sources.types import SourceColumn
 from tributary.storage import PROBE_PREFIX, probe_write, s3_filesystem, writable_problems
 from tributary.warehouse import STATE_SCHEMA, raw_schema
+
+if TYPE_CHECKING:
+    from tributary.sources.salesforce import SalesforceSource
 
 TIME, NUMBER, OTHER = "date/time", "numeric", "other"
 _NUMBER_TYPES = {
@@ -91,15 +94,15 @@ def check_source(
 ) -> Iterator[Check]:
     file = source_file(project, source)
     tables = [(index, t) for index, t in enumerate(source.tables) if t.enabled]
-    login_key = "salesforce" if source.kind == "salesforce" else "connection"
+    salesforce = source.kind == "salesforce"
+    login_key = "salesforce" if salesforce else "connection"
     try:
         reader = open_source(source, state_dir=project.state_dir)
-        reader.login() if isinstance(reader, SalesforceSource) else reader.ping()
+        reader.login() if salesforce else reader.ping()
     except _REPORTED as error:
         unchecked = f" ({len(tables)} enabled tables not checked)" if tables else ""
         yield Check(file, login_key, problems=[(login_key, f"{error}{unchecked}")])
         return
-    salesforce = isinstance(reader, SalesforceSource)
     check_table = check_salesforce_table if salesforce else check_sql_table
     for index, table in tables:
         yield check_table(reader, file, index, table)
@@ -208,6 +211,8 @@ def arrow_kind(arrow_type: pa.DataType) -> str:
 def check_salesforce_table(
     reader: SalesforceSource, file: str, index: int, table: TableConfig
 ) -> Check:
+    from tributary.sources.salesforce import object_fields  # with the reader's client
+
     subject = f"tables[{index}] ({table.name})"
     try:
         describe = reader.describe_object(table.read_object)

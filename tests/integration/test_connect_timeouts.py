@@ -25,7 +25,8 @@ from tributary.config.models import SalesforceConfig, SourceConfig, TableConfig
 from tributary.connection import secret_forms
 from tributary.defs import build_definitions
 from tributary.retry import is_transient
-from tributary.sources import SalesforceSource, open_source
+from tributary.sources import open_source
+from tributary.sources.salesforce import SalesforceSource
 from tributary.warehouse.registry import WAREHOUSE_SETTINGS
 
 from ..conftest import free_port

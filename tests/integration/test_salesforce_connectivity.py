@@ -10,7 +10,8 @@ import pytest
 
 from tributary.config.models import SalesforceConfig, TableConfig
 from tributary.retry import is_transient
-from tributary.sources import SalesforceSource, SourceError
+from tributary.sources import SourceError
+from tributary.sources.salesforce import SalesforceSource
 
 from ..salesforce_fake import FakeSalesforce, self_signed_certificate
 

@@ -12,7 +12,7 @@ import pytest
 from tributary.config.models import SourceConfig
 from tributary.ingest import ingest_table
 from tributary.landing import LandingStore
-from tributary.sources import ApiFloorReached, SalesforceSource
+from tributary.sources.salesforce import ApiFloorReached, SalesforceSource
 from tributary.warehouse.duckdb.warehouse import DuckDBWarehouse
 
 from ..salesforce_fake import FakeSalesforce

@@ -330,3 +330,20 @@ def test_the_entry_point_keeps_its_definitions_out_of_garbage_collection(
     )
     assert done.stdout.split() == ["True", "True"]
     assert "leaked" not in done.stderr  # unfrozen at exit: DuckDB's bindings see no leak
+
+
+def test_the_entry_point_does_not_import_the_salesforce_client() -> None:
+    """simple_salesforce (and zeep, lxml under it) is 31 MB and a quarter of a second of every
+    code server's and run's imports: it is imported when a Salesforce object is read, not
+    because the configuration names a Salesforce source (the shipped one does)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from tributary.definitions import defs; d = defs(); "
+        "print('simple_salesforce' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert done.stdout.split() == ["False"]

@@ -16,7 +16,8 @@ import yaml
 from tributary.config.loader import ConfigError, load_project
 from tributary.config.models import SalesforceConfig, TableConfig
 from tributary.ingest import with_load_columns
-from tributary.sources import SalesforceSource, SourceError
+from tributary.sources import SourceError
+from tributary.sources.salesforce import SalesforceSource
 from tributary_demo.salesforce import SalesforceApi, replay_session
 
 from ..salesforce_fake import FIXTURES

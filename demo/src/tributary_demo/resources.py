@@ -7,7 +7,8 @@ from pathlib import Path
 
 from tributary.config.models import SourceConfig
 from tributary.defs.sources import SourcesResource
-from tributary.sources import SalesforceSource, SourceReader
+from tributary.sources import SourceReader
+from tributary.sources.salesforce import SalesforceSource
 from tributary_demo.salesforce import REPLAY_LOGIN, replay_session
 
 

@@ -15,7 +15,6 @@ from tributary.sources.base import (
     Window,
     cursor_conditions,
 )
-from tributary.sources.salesforce import ApiFloorReached, SalesforceSource
 from tributary.sources.sql import SqlSource
 
 SQL_KINDS = {"mysql", "sqlserver", "oracle", "postgres", "sqlite"}
@@ -24,6 +23,10 @@ SQL_KINDS = {"mysql", "sqlserver", "oracle", "postgres", "sqlite"}
 def open_source(source: SourceConfig, *, state_dir: Path) -> SourceReader:
     """The reader for `source`. Nothing connects until a table is read."""
     if source.kind == "salesforce":
+        # Imported here: its client (simple_salesforce, zeep) is 31 MB of every process's
+        # imports otherwise, Salesforce configured or not.
+        from tributary.sources.salesforce import SalesforceSource
+
         return SalesforceSource(source.salesforce, source=source.name)
     if source.kind in SQL_KINDS:
         owner = f"source '{source.name}'"
@@ -36,11 +39,9 @@ def open_source(source: SourceConfig, *, state_dir: Path) -> SourceReader:
 
 
 __all__ = [
-    "ApiFloorReached",
     "Extract",
     "Profile",
     "ProfilingSource",
-    "SalesforceSource",
     "SourceError",
     "SourceReader",
     "SqlSource",
