@@ -80,15 +80,20 @@ def tick_state_sensors(instance, log_path: Path) -> list[str]:
         s.name for s in defs.sensors if s.name == "tenant_registry_sensor" or "observe_" in s.name
     )
     for name in names:
-        context = dg.build_sensor_context(
-            instance=instance,
-            instance_ref=instance.get_ref(),
-            repository_def=defs.get_repository_def(),
-            resources=defs.resources,
-        )
         # What a sensor logs goes to the UI's tick history in a deployment; here to the
-        # demo's log with the rest of Dagster's, not between the demo's own lines.
-        with log_path.open("a") as log, contextlib.redirect_stderr(log):
+        # demo's log with the rest of Dagster's, not between the demo's own lines. The context
+        # is closed after the tick: the instance it opens from the ref is entered, and stays
+        # the process's current one until then.
+        with (
+            dg.build_sensor_context(
+                instance=instance,
+                instance_ref=instance.get_ref(),
+                repository_def=defs.get_repository_def(),
+                resources=defs.resources,
+            ) as context,
+            log_path.open("a") as log,
+            contextlib.redirect_stderr(log),
+        ):
             data = defs.resolve_sensor_def(name).evaluate_tick(context)
         for event in data.asset_events:
             instance.report_runless_asset_event(event)
