@@ -309,41 +309,41 @@ def test_building_definitions_leaves_garbage_collection_as_it_was(
         gc.enable()
 
 
+@pytest.fixture(scope="module")
+def entry_point() -> dict:
+    """What a fresh process that builds the code location's definitions through its entry
+    point (as a code server or run does) reports of itself, and its stderr at exit."""
+    import subprocess
+    import sys
+
+    script = (
+        "import gc, json, sys; from tributary.definitions import defs; d = defs(); "
+        "print(json.dumps({'frozen': gc.get_freeze_count(), 'gc_enabled': gc.isenabled(), "
+        "'salesforce_client': 'simple_salesforce' in sys.modules}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=300
+    )
+    return {**json.loads(done.stdout), "stderr": done.stderr}
+
+
 def test_the_entry_point_keeps_its_definitions_out_of_garbage_collection(
-    demo_project: ProjectConfig,
+    demo_project: ProjectConfig, entry_point: dict
 ) -> None:
     """The code location's entry point (a code server, a run) freezes what is alive once its
     definitions are built; building them elsewhere (here, in tests) freezes nothing."""
     import gc
-    import subprocess
-    import sys
 
     before = gc.get_freeze_count()
     build_definitions(demo_project)
     assert gc.get_freeze_count() == before
-    script = (
-        "import gc; from tributary.definitions import defs; d = defs(); "
-        "print(gc.get_freeze_count() > 100_000, gc.isenabled())"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=300
-    )
-    assert done.stdout.split() == ["True", "True"]
-    assert "leaked" not in done.stderr  # unfrozen at exit: DuckDB's bindings see no leak
+    assert entry_point["frozen"] > 100_000
+    assert entry_point["gc_enabled"]
+    assert "leaked" not in entry_point["stderr"]  # unfrozen at exit: DuckDB's bindings see no leak
 
 
-def test_the_entry_point_does_not_import_the_salesforce_client() -> None:
+def test_the_entry_point_does_not_import_the_salesforce_client(entry_point: dict) -> None:
     """simple_salesforce (and zeep, lxml under it) is 31 MB and a quarter of a second of every
     code server's and run's imports: it is imported when a Salesforce object is read, not
     because the configuration names a Salesforce source (the shipped one does)."""
-    import subprocess
-    import sys
-
-    script = (
-        "import sys; from tributary.definitions import defs; d = defs(); "
-        "print('simple_salesforce' in sys.modules)"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=300
-    )
-    assert done.stdout.split() == ["False"]
+    assert entry_point["salesforce_client"] is False
