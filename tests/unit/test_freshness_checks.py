@@ -31,3 +31,21 @@ def test_each_selected_table_gets_its_own_freshness_result(demo_project: Project
     assert not evaluations[PRODUCTS].passed  # never loaded
     assert evaluations[PRODUCTS].severity == dg.AssetCheckSeverity.WARN
     assert USERS not in evaluations
+
+
+def test_a_run_that_loads_a_table_checks_its_freshness_after_the_load(
+    demo_project: ProjectConfig,
+) -> None:
+    """The check step depends on the table's load: run together, it sees this load."""
+    defs = build_definitions(demo_project)
+    job = defs.resolve_implicit_global_asset_job_def()
+    # Selecting the table selects its checks, the freshness check among them.
+    result = job.execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), asset_selection=[PRODUCTS]
+    )
+
+    assert result.success
+    steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_START"]
+    assert steps == ["raw__ops__products", "freshness__ops"]
+    (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "freshness"]
+    assert evaluation.passed, evaluation.description
