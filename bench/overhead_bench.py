@@ -201,9 +201,11 @@ def run() -> tuple[str, list[Target]]:
 
 
 def targets(transform) -> list[Target]:
-    """Issue 15's target 4, read as what a user waits for: the `dg launch --assets`
-    process against the `dbt build --select` process. In process (the run alone, after imports
-    and definitions) is reported beside it."""
+    """Issue 15's target 4, measured as the issue measured its 4.1x (4.13x here on 2026-11-23):
+    the dbt asset's run through Dagster in process (the run alone: instance, run, events and the
+    `dbt build` subprocess, after the imports and definitions) against the `dbt build --select`
+    process. The `dg launch --assets` process, which also imports Dagster and loads the
+    definitions before its run, is reported beside it."""
     by_case = {r.case: r for r in transform}
     build, cli, in_process = (
         by_case["dbt_build_cli"],
@@ -211,12 +213,12 @@ def targets(transform) -> list[Target]:
         by_case["dbt_dagster"],
     )
     return [
-        Target("4", "one dbt model through Dagster (CLI process) vs `dbt build --select`",
-               cli.process_seconds / build.process_seconds, 1.5,
-               note="`dbt_dagster_cli` / `dbt_build_cli`, whole processes"),
-        Target("4", "the same in process (the run alone) vs `dbt build --select`",
-               in_process.seconds / build.process_seconds, 1.5, info=True,
+        Target("4", "one dbt model through Dagster (the run, in process) vs `dbt build --select`",
+               in_process.seconds / build.process_seconds, 1.5,
                note="`dbt_dagster` work s / `dbt_build_cli` process s"),
+        Target("4", "the same as a CLI process (`dg launch`) vs `dbt build --select`",
+               cli.process_seconds / build.process_seconds, 1.5, info=True,
+               note="`dbt_dagster_cli` / `dbt_build_cli`, whole processes"),
     ]  # fmt: skip
 
 
