@@ -15,6 +15,7 @@ into the same PostgreSQL database in the same run: issue 15's target 1 is to be 
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -24,10 +25,12 @@ from pathlib import Path
 from bench.dlt_baseline import DltUnavailable, measure_dlt
 from bench.measure import (
     Target,
+    in_rounds,
     machine_line,
     markdown_table,
     measure,
     measure_command,
+    paired_ratio,
     parent_rss_mb,
     ratio,
     scaled,
@@ -126,28 +129,13 @@ def case_tributary(
 
 
 # --- the parent --------------------------------------------------------------------------------
-def pipe_command(dbs: Databases, table: str) -> list[str]:
+def pipe_command(dbs: Databases, table: str, into: str) -> list[str]:
+    """The pipe limit: `table` from MariaDB as text into PostgreSQL's table `into`."""
     select = f"set time_zone = '+00:00'; select * from {table}"
     source = " ".join([*MARIADB, "--quick", "-B", "-N", "-D", dbs.name, "-e", f'"{select}"'])
-    copy = f"\\copy {table} from stdin with (null 'NULL')"
+    copy = f"\\copy {into} from stdin with (null 'NULL')"
     target = " ".join([*PSQL, "-d", dbs.name, "-c", f'"{copy}"'])
     return ["bash", "-o", "pipefail", "-c", f"PGTZ=UTC {source} | PGTZ=UTC {target}"]
-
-
-def measure_pipe(dbs: Databases, table: str, rows: int):
-    psql(f"drop table if exists {table}; create table {table} {PG_COLUMNS}", dbs.name)
-    result = measure_command(
-        pipe_command(dbs, table),
-        "pipe",
-        "baseline: `mariadb --quick -B | psql \\copy` (text, no types, no landing copy)",
-        before_each=lambda: psql(f"truncate {table}", dbs.name),
-    )
-    copied = int(psql(f"select count(*) from {table}", dbs.name))
-    if copied != rows:
-        raise SystemExit(f"the pipe copied {copied:,} rows, expected {rows:,}")
-    psql(f"drop table {table}", dbs.name)
-    result.runs[0].report["rows"] = rows
-    return result
 
 
 def run(rows: int | None = None) -> tuple[str, list[Target]]:
@@ -160,30 +148,45 @@ def run(rows: int | None = None) -> tuple[str, list[Target]]:
         )
         params = {"mysql_url": dbs.mysql_url, "table": TABLE}
         env = dict(os.environ)
-        results = [
-            # Once each: the floor's RSS hardly varies, and no target reads the extraction alone
-            # (make bench has 25 minutes).
-            measure(MODULE, "imports_only", "the same imports, no work: the RSS floor", env=env,
-                    repeats=1),
-            measure_pipe(dbs, TABLE, rows),
-            dlt := measure_dlt_or_reason(dbs, TABLE),
-            measure(
-                MODULE, "read_only",
-                "baseline: Tributary's extraction alone (connectorx Arrow batches, discarded)",
-                params, baseline="pipe", env=env, repeats=1,
+        # Once each: the floor's RSS hardly varies, and no target reads the extraction alone
+        # (make bench has 25 minutes).
+        floor = measure(MODULE, "imports_only", "the same imports, no work: the RSS floor",
+                        env=env, repeats=1)  # fmt: skip
+        dlt = measure_dlt_or_reason(dbs, TABLE)
+        read_only = measure(
+            MODULE, "read_only",
+            "baseline: Tributary's extraction alone (connectorx Arrow batches, discarded)",
+            params, baseline="pipe", env=env, repeats=1,
+        )  # fmt: skip
+        # The pipe and the loads that targets 1 and 2 compare with it, in rounds: the machine's
+        # load drifts over minutes, and each target is the median of the rounds' ratios.
+        into = f"{TABLE}_piped"
+        psql(f"create table {into} {PG_COLUMNS}", dbs.name)
+        pipe, postgres, duckdb = in_rounds([
+            functools.partial(
+                measure_command, pipe_command(dbs, TABLE, into), "pipe",
+                "baseline: `mariadb --quick -B | psql \\copy` (text, no types, no landing copy)",
+                before_each=lambda: psql(f"truncate {into}", dbs.name),
             ),
-            measure(
-                MODULE, "tributary", "Tributary → PostgreSQL (COPY, one transaction)",
+            functools.partial(
+                measure, MODULE, "tributary", "Tributary → PostgreSQL (COPY, one transaction)",
                 {**params, "target": "postgres", "postgres_url": dbs.postgres_url},
                 baseline="pipe", env=env, name="tributary_postgres",
             ),
-            measure(
-                MODULE, "tributary", "Tributary → DuckDB (written as it lands, one transaction)",
+            functools.partial(
+                measure, MODULE, "tributary",
+                "Tributary → DuckDB (written as it lands, one transaction)",
                 {**params, "target": "duckdb"}, baseline="pipe", env=env,
                 name="tributary_duckdb",
             ),
-        ]  # fmt: skip
-        results = [r for r in results if not isinstance(r, str)]  # dlt's reason, if not measured
+        ])  # fmt: skip
+        copied = int(psql(f"select count(*) from {into}", dbs.name))
+        if copied != rows:
+            raise SystemExit(f"the pipe copied {copied:,} rows, expected {rows:,}")
+        for piped in pipe.runs:
+            piped.report["rows"] = rows
+        results = [floor, pipe, *([] if isinstance(dlt, str) else [dlt]), read_only, postgres,
+                   duckdb]  # fmt: skip
         for result in results[2:]:
             if result.runs[0].report["rows"] != rows:
                 raise SystemExit(f"{result.case}: {result.runs[0].report['rows']:,} rows loaded")
@@ -203,15 +206,17 @@ def measure_dlt_or_reason(dbs: Databases, table: str):
 
 def targets(results, dlt) -> list[Target]:
     """Issue 15's targets 1 and 2 (time): work seconds (imports excluded, as every case here is
-    timed) against the pipe's whole process (a shell, two clients: nothing to import)."""
+    timed) against the pipe's whole process (a shell, two clients: nothing to import), the
+    median of the rounds' ratios (the pipe and the loads ran in rounds)."""
     by_case = {r.case: r for r in results}
     pipe, postgres, duckdb = (by_case[c] for c in ("pipe", "tributary_postgres",
                                                    "tributary_duckdb"))  # fmt: skip
     found = [
-        Target("1", "into PostgreSQL, time vs the pipe", postgres.seconds / pipe.seconds, 1.3,
-               note=f"`tributary_postgres` / `pipe`, {pipe.runs[0].report['rows']:,} rows"),
+        Target("1", "into PostgreSQL, time vs the pipe", paired_ratio(postgres, pipe), 1.3,
+               note=f"`tributary_postgres` / `pipe`, {pipe.runs[0].report['rows']:,} rows, "
+                    "rounds' median"),
         Target("1", "into PostgreSQL, whole process vs the pipe",
-               postgres.process_seconds / pipe.process_seconds, 1.3, info=True,
+               paired_ratio(postgres, pipe, lambda run: run.process_seconds), 1.3, info=True,
                note="the same, imports and interpreter start included"),
     ]  # fmt: skip
     if isinstance(dlt, str):
@@ -224,14 +229,9 @@ def targets(results, dlt) -> list[Target]:
                    info=True, note=f"`{dlt.case}` / `pipe` (for comparison)"),
         ]  # fmt: skip
     found.append(
-        Target(
-            "2",
-            "into DuckDB, time vs the pipe",
-            duckdb.seconds / pipe.seconds,
-            1.2,
-            note="`tributary_duckdb` / `pipe`",
-        )
-    )
+        Target("2", "into DuckDB, time vs the pipe", paired_ratio(duckdb, pipe), 1.2,
+               note="`tributary_duckdb` / `pipe`, rounds' median")
+    )  # fmt: skip
     return found
 
 

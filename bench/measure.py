@@ -13,7 +13,10 @@ pyarrow): benchmark modules import those inside their case functions.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib
+import io
 import json
 import os
 import resource
@@ -26,7 +29,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -196,20 +199,42 @@ def measure(
     return announced(Result(name or case, description, runs, baseline))
 
 
+def in_rounds(measurements: Sequence[Callable[..., Result]], *, repeats: int | None = None):
+    """Several measurements (`measure` or `measure_command` calls, e.g. partials, that take
+    `repeats`) run in rounds of one run of each, so that the shared machine's load, which
+    drifts over minutes, falls on all of them alike: runs of the same index can be compared
+    pairwise (`paired_ratio`). One Result per measurement, its runs in round order."""
+    rounds = []
+    for _ in range(repeats_or_default(repeats)):
+        with contextlib.redirect_stdout(io.StringIO()):  # each run is announced once, below
+            rounds.append([measurement(repeats=1) for measurement in measurements])
+    return [
+        announced(replace(first, runs=[run for results in rounds for run in results[index].runs]))
+        for index, first in enumerate(rounds[0])
+    ]
+
+
 def measure_in_rounds(
     module: str, case: str, variants: dict[str, tuple[str, dict[str, Any]]], *, repeats: int
 ) -> list[Result]:
-    """`measure` of several variants of one case (name -> (description, params)), run in
-    rounds of one run of each, so that the shared machine's load, which drifts over minutes,
-    falls on every variant alike: runs of the same index can be compared pairwise."""
-    runs: dict[str, list[Run]] = {name: [] for name in variants}
-    for _ in range(repeats_or_default(repeats)):
-        for name, (_, params) in variants.items():
-            runs[name].append(run_case(module, case, params))
-    return [
-        announced(Result(name, description, runs[name]))
-        for name, (description, _) in variants.items()
-    ]
+    """`measure` of several variants of one case (name -> (description, params)) in rounds."""
+    return in_rounds(
+        [
+            functools.partial(measure, module, case, description, params, name=name)
+            for name, (description, params) in variants.items()
+        ],
+        repeats=repeats,
+    )
+
+
+def paired_ratio(
+    numerator: Result, denominator: Result, value: Callable[[Run], float] = lambda run: run.seconds
+) -> float:
+    """The median of the ratios of runs of the same round (see `in_rounds`)."""
+    return statistics.median(
+        value(top) / value(bottom)
+        for top, bottom in zip(numerator.runs, denominator.runs, strict=True)
+    )
 
 
 def announced(result: Result) -> Result:

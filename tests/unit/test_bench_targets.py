@@ -10,7 +10,7 @@ import types
 import pytest
 
 from bench import run as bench_run
-from bench.measure import Target, target_table
+from bench.measure import Result, Run, Target, in_rounds, paired_ratio, target_table
 
 
 def test_a_target_passes_at_or_under_its_limit_and_misses_over_it() -> None:
@@ -27,6 +27,30 @@ def test_an_unmeasured_target_is_a_miss_unknown_with_its_reason() -> None:
 
 def test_an_info_row_is_no_verdict() -> None:
     assert Target("4", "in process", 9.0, 1.5, info=True).status == "info"
+
+
+def test_measurements_in_rounds_alternate_and_ratios_pair_runs_of_a_round(monkeypatch) -> None:
+    """in_rounds runs one run of each measurement per round; paired_ratio divides runs of the
+    same round, so a drift of the machine's speed between rounds cancels out."""
+    monkeypatch.delenv("BENCH_REPEATS", raising=False)
+    calls: list[str] = []
+    slowness = iter([1.0, 1.0, 3.0, 3.0, 2.0, 2.0])  # the machine, round by round
+
+    def measurement(case: str, work: float):
+        def measure(repeats: int) -> Result:
+            assert repeats == 1
+            calls.append(case)
+            seconds = work * next(slowness)
+            return Result(case, case, [Run({"seconds": seconds}, 100.0, seconds)])
+
+        return measure
+
+    base, load = in_rounds([measurement("base", 1.0), measurement("load", 1.25)], repeats=3)
+
+    assert calls == ["base", "load"] * 3
+    assert [run.seconds for run in load.runs] == [1.25, 3.75, 2.5]
+    assert paired_ratio(load, base) == pytest.approx(1.25)
+    assert paired_ratio(base, load, lambda run: run.process_seconds) == pytest.approx(0.8)
 
 
 @pytest.fixture
