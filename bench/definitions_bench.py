@@ -19,6 +19,7 @@ time of 10, and their repository snapshot takes at most 2 s.
 from __future__ import annotations
 
 import shutil
+import statistics
 import time
 from pathlib import Path
 
@@ -178,31 +179,44 @@ def run(sizes: tuple[int, ...] = SIZES, repeats: int = REPEATS) -> tuple[str, li
             },
             repeats=repeats,
         )
-    return section(baseline, results), targets(results)
+    return section(baseline, results), targets(baseline, results)
 
 
-def targets(results) -> list[Target]:
+def targets(baseline, results) -> list[Target]:
     """Issue 15's target 5: the largest configuration (1000 tables) loads in a fresh process,
     imports included, in <= 1.3x the smallest's (10 tables); its snapshot in <= 2 s."""
     smallest, largest = results[0], results[-1]
     tables = [f"{r.runs[0].report['tables']:,}" for r in (smallest, largest)]
+    imports = common_imports(baseline, results)
     return [
         Target("5", f"definitions of {tables[1]} tables vs {tables[0]}, fresh process",
-               paired_ratio(largest, smallest, with_imports), 1.3,
-               note="`with imports s` (imports, config, build, resolve), rounds' median"),
+               with_imports_ratio(largest, smallest, imports), 1.3,
+               note=f"the imports ({imports:.2f} s, every run's median) + each size's `load s`"),
+        Target("5", "the same, each process with its own imports",
+               paired_ratio(largest, smallest, lambda run: run.report["with_imports"]), 1.3,
+               info=True, note="`with_imports` of each run, rounds' median"),
         Target("5", f"repository snapshot of {tables[1]} tables",
                largest.median("snapshot"), 2.0, unit="s",
                note="`RepositorySnap.from_def`, serialized"),
     ]  # fmt: skip
 
 
-def with_imports(run) -> float:
-    """A run's load with imports: the rounds' ratios of it are the target's figure."""
-    return run.report["with_imports"]
+def common_imports(baseline, results) -> float:
+    """The imports' time, the same work for every size: the median over every run of every
+    case. It moves by a second between minutes on the shared machine, more than the sizes'
+    loads differ, so each size's figure adds its load to this one figure."""
+    return statistics.median(
+        run.report["imports"] for result in [baseline, *results] for run in result.runs
+    )
+
+
+def with_imports_ratio(result, smallest, imports: float) -> float:
+    return (imports + result.seconds) / (imports + smallest.seconds)
 
 
 def section(baseline, results) -> str:
     smallest, largest = results[0], results[-1]
+    imports = common_imports(baseline, results)
     rows = []
     for r in results:
         rows.append(
@@ -215,14 +229,14 @@ def section(baseline, results) -> str:
                 f"{r.median('resolve'):.3f}",
                 f"**{r.seconds:.3f}**",
                 f"**{ratio(r.seconds, smallest.seconds)}**",
-                f"{r.median('with_imports'):.2f}",
-                f"{paired_ratio(r, smallest, with_imports):.2f}x",
+                f"{imports + r.seconds:.2f}",
+                f"{with_imports_ratio(r, smallest, imports):.2f}x",
                 f"{r.median('snapshot'):.3f}",
                 f"{r.peak_rss_mb:.0f}",
             ]
         )
     load_ratio = largest.seconds / smallest.seconds
-    whole = paired_ratio(largest, smallest, with_imports)
+    whole = with_imports_ratio(largest, smallest, imports)
     snapshot = largest.median("snapshot")
     table = markdown_table(
         [
@@ -234,13 +248,15 @@ def section(baseline, results) -> str:
     tables = (f"{largest.runs[0].report['tables']:,}", f"{smallest.runs[0].report['tables']:,}")
     return (
         f"{machine_line(len(smallest.runs))} Imports alone (dagster, dagster-dbt, tributary) "
-        f"take {baseline.median('imports'):.2f} s and {baseline.peak_rss_mb:.0f} MB.\n\n"
+        f"take {baseline.median('imports'):.2f} s and {baseline.peak_rss_mb:.0f} MB "
+        f"(`imports_only`; {imports:.2f} s as the median of every run's imports, which "
+        f"`with imports s` adds to each size's `load s`).\n\n"
         f"{table}\n\n"
         f"`load s` = `config s` + `build s` + `resolve s`, after the imports ({tables[0]} tables "
         f"in {load_ratio:.2f}x the time of {tables[1]}). **Targets: the load of a fresh process, "
         f"imports included, at most {TARGET_RATIO}x: "
-        f"{'met' if whole <= TARGET_RATIO else 'missed'} ({whole:.2f}x, the median of the "
-        f"rounds' ratios); the snapshot "
+        f"{'met' if whole <= TARGET_RATIO else 'missed'} ({whole:.2f}x: the imports, "
+        f"{imports:.2f} s as the median of every run's, plus each size's `load s`); the snapshot "
         f"of {tables[0]} tables at most {TARGET_SNAPSHOT_SECONDS:.0f} s: "
         f"{'met' if snapshot <= TARGET_SNAPSHOT_SECONDS else 'missed'} ({snapshot:.2f} s).**"
     )
