@@ -256,15 +256,10 @@ def _numeric_field(array: pa.Array, valid: np.ndarray | None) -> list[_Fixed | p
     if precision <= 18 and scale + pad <= 18 and np.array_equal(words[:, 1], words[:, 0] >> 63):
         negative = words[:, 0] < 0
         whole, fraction = np.divmod(np.abs(words[:, 0]), 10**scale)
-        # every digit at once: (rows, digits) divisions by the digit's power of 10000
-        if whole_digits:
-            powers = 10_000 ** np.arange(whole_digits - 1, -1, -1, dtype=np.int64)
-            values[:, 4 : 4 + whole_digits] = whole[:, None] // powers % 10_000
-        if fraction_digits:
-            powers = 10_000 ** np.arange(fraction_digits - 1, -1, -1, dtype=np.int64)
-            values[:, 4 + whole_digits :] = (fraction * 10**pad)[:, None] // powers % 10_000
-        # whole_digits * 4 >= precision - scale: 10000 ** whole_digits > 2**63 leaves no digit
-        left_over = whole // 10_000**whole_digits if whole_digits < 5 else np.zeros_like(whole)
+        # least significant digit first, one divmod a digit; what is left past the last digit
+        # is what the column type cannot hold
+        left_over = _base_10000_digits(whole, values[:, 4 : 4 + whole_digits])
+        _base_10000_digits(fraction * 10**pad, values[:, 4 + whole_digits :])
     else:
         limbs, negative = _magnitude_limbs(words.view(np.uint64))
         _multiply(limbs, 10**pad)
@@ -275,6 +270,15 @@ def _numeric_field(array: pa.Array, valid: np.ndarray | None) -> list[_Fixed | p
         raise ValueError(f"a value has more digits than its column type {array.type} holds")
     values[:, 2] = np.where(negative, 0x4000, 0x0000)
     return _fixed_field(values, ">u2", valid)
+
+
+def _base_10000_digits(values: np.ndarray, digits: np.ndarray) -> np.ndarray:
+    """Writes the last `digits.shape[1]` base-10000 digits of non-negative `values` into
+    `digits` (most significant first); returns what is left above them."""
+    rest = values
+    for position in range(digits.shape[1] - 1, -1, -1):
+        rest, digits[:, position] = np.divmod(rest, 10_000)
+    return rest
 
 
 def _magnitude_limbs(words: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
