@@ -7,18 +7,21 @@ table is: the ratio to the smallest table says whether it does. Baseline: the im
 in the same run.
 
 Targets: DuckDB ≤ 1.2x from 1M to 8M and ≤ 400 MB at 2M (2); PostgreSQL ≤ 300 MB at 2M and
-≤ 1.2x from 2M to 8M (3). Every size is loaded REPEATS times (until 2026-12-03 only the 2M
-tables were: one run's peak RSS moves by 30-60 MB, and a single 8M run read 1.25x one day and
-0.97x the next).
+≤ 1.2x from 2M to 8M (3). Every size is loaded RSS_REPEATS times, in rounds (until 2026-12-03
+only the 2M tables were loaded more than once): one run's peak RSS moves by up to 100 MB
+whatever the size (251-320 MB in four runs at 2M, 266-362 MB in six at 8M, one session), so
+each figure is a median, and the table shows the runs' spread.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 
 from bench.ingest_bench import BATCH_ROWS
 from bench.measure import (
     Target,
+    in_rounds,
     machine_line,
     markdown_table,
     measure,
@@ -31,6 +34,7 @@ from bench.servers import copy_source_table, create_source_table, databases
 # The sizes each warehouse is loaded at (no size that no target needs).
 SIZES = {"duckdb": (1_000_000, 2_000_000, 8_000_000), "postgres": (2_000_000, 8_000_000)}
 TARGET_ROWS = 2_000_000  # the size the absolute limits are stated at
+RSS_REPEATS = 5
 RSS_LIMIT_MB = {"duckdb": 400, "postgres": 300}
 FLAT_LIMIT = 1.2
 # DuckDB loads with `warehouse.memory_limit` when set (None: unset, as in a default
@@ -57,15 +61,19 @@ def run(sizes: dict[str, tuple[int, ...]] | None = None) -> tuple[str, list[Targ
         floor = measure(MODULE, "imports_only", "imports alone", repeats=1)
         results: dict[str, dict[int, object]] = {}
         for target in TARGETS:
+            measurements = []
             for size in sizes[target]:
                 params = {"mysql_url": dbs.mysql_url, "table": f"orders_{size}", "target": target,
                           "postgres_url": dbs.postgres_url}  # fmt: skip
                 if target == "duckdb" and DUCKDB_MEMORY_LIMIT:
                     params["memory_limit"] = DUCKDB_MEMORY_LIMIT
-                # Every size three times: one run's peak RSS moves by 30-60 MB (the allocators'
-                # timing), and the flatness targets compare two sizes' medians.
-                result = measure(MODULE, "tributary", f"{size:,} rows", params,
-                                 name=f"{target}_{size}")  # fmt: skip
+                measurements.append(functools.partial(
+                    measure, MODULE, "tributary", f"{size:,} rows", params,
+                    name=f"{target}_{size}",
+                ))  # fmt: skip
+            for size, result in zip(
+                sizes[target], in_rounds(measurements, repeats=RSS_REPEATS), strict=True
+            ):
                 if result.runs[0].report["rows"] != size:
                     raise SystemExit(f"{result.case}: {result.runs[0].report['rows']:,} rows")
                 results.setdefault(target, {})[size] = result
@@ -89,6 +97,11 @@ def targets(results, sizes) -> list[Target]:
     return found
 
 
+def spread(result) -> str:
+    peaks = [run.peak_rss_mb for run in result.runs]
+    return f"{min(peaks):.0f}-{max(peaks):.0f}"
+
+
 def section(floor, results, every: list[int]) -> str:
     rows = []
     for size in every:
@@ -97,7 +110,7 @@ def section(floor, results, every: list[int]) -> str:
             r = results[target].get(size)
             smallest = next(iter(results[target].values()))
             row += (
-                [f"{r.seconds:.2f}", f"{r.peak_rss_mb:.0f}",
+                [f"{r.seconds:.2f}", f"{r.peak_rss_mb:.0f} ({spread(r)})",
                  f"{r.peak_rss_mb - floor.peak_rss_mb:.0f}",
                  ratio(r.peak_rss_mb, smallest.peak_rss_mb)]
                 if r else ["-"] * 4
@@ -112,10 +125,10 @@ def section(floor, results, every: list[int]) -> str:
         )
     header = ["rows"]
     for target in TARGETS:
-        header += [f"{target} wall s", f"{target} peak RSS MB", f"{target} above imports MB",
+        header += [f"{target} wall s", f"{target} peak RSS MB (runs)", f"{target} above imports MB",
                    f"{target} RSS vs smallest"]  # fmt: skip
     return (
-        f"{machine_line()} Batches of "
+        f"{machine_line(RSS_REPEATS)} Batches of "
         f"{BATCH_ROWS:,} rows; DuckDB with `memory_limit` {DUCKDB_LIMIT_SHOWN}; the imports "
         f"alone peak at {floor.peak_rss_mb:.0f} MB; the benchmark's own process peaked at "
         f"{parent_rss_mb():.0f} MB.\n\n"
