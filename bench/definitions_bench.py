@@ -18,6 +18,7 @@ time of 10, and their repository snapshot takes at most 2 s.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import statistics
 import time
@@ -26,10 +27,10 @@ from pathlib import Path
 from bench.measure import (
     Target,
     ensure_manifest,
+    in_rounds,
     machine_line,
     markdown_table,
     measure,
-    measure_in_rounds,
     paired_ratio,
     ratio,
     workdir,
@@ -165,20 +166,19 @@ def run(sizes: tuple[int, ...] = SIZES, repeats: int = REPEATS) -> tuple[str, li
             module, "imports_only", "imports alone (dagster, dagster-dbt, tributary)",
             repeats=repeats,
         )  # fmt: skip
-        # In rounds: the imports' time moves by a second between minutes on the shared
-        # machine, and the target compares the sizes' loads with imports round by round.
-        results = measure_in_rounds(
-            module,
-            "load",
-            {
-                f"tables_{size}": (
-                    f"{size} tables",
+        # In rounds, one load of each size per round: the machine's speed drifts over minutes,
+        # and the info row compares each round's processes, imports included.
+        results = in_rounds(
+            [
+                functools.partial(
+                    measure, module, "load", f"{size} tables",
                     {"config_dir": str(write_config(tmp / f"config_{size}", size))},
+                    name=f"tables_{size}",
                 )
                 for size in sizes
-            },
+            ],
             repeats=repeats,
-        )
+        )  # fmt: skip
     return section(baseline, results), targets(baseline, results)
 
 

@@ -14,7 +14,6 @@ pyarrow): benchmark modules import those inside their case functions.
 from __future__ import annotations
 
 import contextlib
-import functools
 import importlib
 import io
 import json
@@ -212,19 +211,6 @@ def in_rounds(measurements: Sequence[Callable[..., Result]], *, repeats: int | N
         announced(replace(first, runs=[run for results in rounds for run in results[index].runs]))
         for index, first in enumerate(rounds[0])
     ]
-
-
-def measure_in_rounds(
-    module: str, case: str, variants: dict[str, tuple[str, dict[str, Any]]], *, repeats: int
-) -> list[Result]:
-    """`measure` of several variants of one case (name -> (description, params)) in rounds."""
-    return in_rounds(
-        [
-            functools.partial(measure, module, case, description, params, name=name)
-            for name, (description, params) in variants.items()
-        ],
-        repeats=repeats,
-    )
 
 
 def paired_ratio(
