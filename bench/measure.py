@@ -79,7 +79,9 @@ class Target:
         if value is None:
             return "-"
         if self.unit == "x":
-            return f"{value:.2f}x"
+            # a third decimal where two would show a miss as equal to its limit
+            close = value != self.limit and f"{value:.2f}" == f"{self.limit:.2f}"
+            return f"{value:.3f}x" if close else f"{value:.2f}x"
         return f"{value:,.0f} {self.unit}" if value >= 100 else f"{value:.2f} {self.unit}"
 
     def row(self) -> list[str]:

@@ -19,6 +19,13 @@ def test_a_target_passes_at_or_under_its_limit_and_misses_over_it() -> None:
     assert Target("3", "t", 301, 300, unit="MB").status == "MISS"
 
 
+def test_a_figure_that_rounds_to_its_limit_shows_which_side_it_is_on() -> None:
+    assert Target("5", "t", 1.3041, 1.3).row()[2:5] == ["1.304x", "≤ 1.30x", "**MISS**"]
+    assert Target("5", "t", 1.2962, 1.3).row()[2] == "1.296x"
+    assert Target("5", "t", 1.3, 1.3).row()[2] == "1.30x"
+    assert Target("5", "t", 1.21, 1.3).row()[2] == "1.21x"
+
+
 def test_an_unmeasured_target_is_a_miss_unknown_with_its_reason() -> None:
     target = Target("1", "faster than dlt", None, 1.0, note="not measured: no index")
     assert target.status == "MISS-unknown"
