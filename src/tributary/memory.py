@@ -22,10 +22,10 @@ def _malloc_trim() -> ctypes._CFuncPtr | None:
 
 
 def release_freed_memory() -> None:
-    """Return the memory extraction freed to the OS: pyarrow's pool (mimalloc) and glibc's
-    malloc (connectorx, drivers) keep freed pages for reuse, and DuckDB, which allocates on
-    its own, would stack its buffer pool on top of them (about 90 MB of a 2,000,000-row
-    extraction's were still held when its load began)."""
+    """Return the memory extraction freed to the OS: pyarrow's pool and glibc's malloc
+    (connectorx, drivers) keep freed pages for reuse, and DuckDB, which allocates on its own,
+    would stack its buffer pool on top of them (about 90 MB of a 2,000,000-row extraction's
+    were still held when its load began)."""
     pa.default_memory_pool().release_unused()
     trim = _malloc_trim()
     if trim is not None:
