@@ -8,10 +8,10 @@ in the same run.
 
 Targets: DuckDB ≤ 1.2x from 1M to 8M and ≤ 400 MB at 2M (2); PostgreSQL ≤ 300 MB at 2M and
 ≤ 1.2x from 2M to 8M (3). Every size is loaded RSS_REPEATS times, in rounds (until 2026-12-03
-only the 2M tables were loaded more than once): one run's peak RSS moves by 35-70 MB at any
-size (2026-12-03 13:25, five runs each: into PostgreSQL 250-284 MB at 2M and 291-339 MB at
-8M; into DuckDB 290-357 MB at 1M and 292-359 MB at 8M), so each figure is a median, and the
-table shows the runs' range.
+only the 2M tables were loaded more than once): one run's peak RSS moves by 10-70 MB at any
+size (2026-12-03 16:51, five runs each, Arrow on jemalloc: into PostgreSQL 229-279 MB at 2M
+and 261-285 MB at 8M; into DuckDB 263-288 MB at 1M and 290-301 MB at 8M), so each figure is
+a median, and the table shows the runs' range.
 """
 
 from __future__ import annotations
