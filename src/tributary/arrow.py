@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -46,6 +46,21 @@ class StrictlyRising:
         except (pa.ArrowNotImplementedError, pa.ArrowTypeError):
             self.holds = False
         self._last = values[-1]
+
+    def watching(self, batches: pa.RecordBatchReader) -> pa.RecordBatchReader:
+        """The same batches, each seen on its way through."""
+
+        def seen() -> Iterator[pa.RecordBatch]:
+            for batch in batches:
+                self.see(batch)
+                yield batch
+
+        return pa.RecordBatchReader.from_batches(batches.schema, seen())
+
+    @classmethod
+    def of_key(cls, key: Sequence[str]) -> StrictlyRising | None:
+        """The watch of a one-column key; a key of several columns is not watched."""
+        return cls(key[0]) if len(key) == 1 else None
 
 
 def reader_from_cursor(cursor: Any, batch_rows: int) -> pa.RecordBatchReader:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
+from tributary.arrow import StrictlyRising
 from tributary.landing import (
     LoadReferences,
     Manifest,
@@ -328,9 +329,21 @@ class Warehouse(ABC):
         """Remove every row of `table` inside the load's transaction."""
         self.execute(f"delete from {table}")
 
+    def keep_one_row_per_key_where_written_twice(
+        self, tables: LoadTables, columns: Sequence[str], key: StrictlyRising | None
+    ) -> None:
+        """After rows went straight into the raw table (`copy_straight_in`): where a key was
+        written twice, keep one row per key. A key that rose strictly as the rows went in
+        (`key`, watching them) was written once each, and spares the table's aggregate."""
+        target = tables.target
+        if not target.primary_key or (key is not None and key.holds):
+            return
+        if self.keys_staged_twice(tables, target.qualified_name):
+            self.keep_one_row_per_key(tables, columns)
+
     def keep_one_row_per_key(self, tables: LoadTables, columns: Sequence[str]) -> None:
-        """After rows went straight into the raw table (`copy_straight_in`): a key written twice
-        keeps one row, chosen as a staged load chooses."""
+        """A key written twice into the raw table keeps one row, chosen as a staged load
+        chooses."""
         target, kept = tables.target, tables.scratch("kept")
         self.execute(
             f"create table {kept} as select {column_list(columns)} from "

@@ -207,7 +207,7 @@ class DuckDBWarehouse(Warehouse):
         target = tables.target
         if not goes_straight_in(target) or plan.added or plan.widened:
             return False
-        key = StrictlyRising(target.primary_key[0]) if len(target.primary_key) == 1 else None
+        key = StrictlyRising.of_key(target.primary_key)
         with self._landed(incoming, batches, key) as landed, self._stream_pool(len(incoming)):
             if exists:
                 self.empty(target.qualified_name)
@@ -215,13 +215,7 @@ class DuckDBWarehouse(Warehouse):
             else:
                 self.execute(f"create table {target.qualified_name} as select * from {landed}")
         release_freed_memory()  # the landing's, before the checks
-        unique = key is not None and key.holds
-        if (
-            target.primary_key
-            and not unique
-            and self.keys_staged_twice(tables, target.qualified_name)
-        ):
-            self.keep_one_row_per_key(tables, incoming.names)
+        self.keep_one_row_per_key_where_written_twice(tables, incoming.names, key)
         return True
 
     @contextmanager
@@ -271,10 +265,7 @@ class DuckDBWarehouse(Warehouse):
 
         def watched() -> Iterator[pa.RecordBatch]:
             try:
-                for batch in batches:
-                    if key is not None:
-                        key.see(batch)
-                    yield batch
+                yield from key.watching(batches) if key is not None else batches
             except BaseException as exc:
                 failed.append(exc)
                 raise

@@ -15,6 +15,7 @@ import pyarrow.csv as pacsv
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from sqlalchemy.engine import URL
 
+from tributary.arrow import StrictlyRising
 from tributary.config.common import DEFAULT_CONNECT_TIMEOUT
 from tributary.connection import hide
 from tributary.errors import WarehouseError
@@ -212,9 +213,11 @@ class PostgresWarehouse(Warehouse):
         else:
             columns = ", ".join(f"{quote_ident(f.name)} {self.sql_type(f.type)}" for f in incoming)
             self.execute(f"create table {target.qualified_name} ({columns})")
-        self._copy(target.qualified_name, incoming, batches)
-        if target.primary_key and self.keys_staged_twice(tables, target.qualified_name):
-            self.keep_one_row_per_key(tables, incoming.names)  # rare
+        key = StrictlyRising.of_key(target.primary_key)
+        self._copy(
+            target.qualified_name, incoming, key.watching(batches) if key is not None else batches
+        )
+        self.keep_one_row_per_key_where_written_twice(tables, incoming.names, key)
         return True
 
     def empty(self, table: str) -> None:
