@@ -26,8 +26,9 @@ def nonempty_batches(batches: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
 
 class StrictlyRising:
     """Whether a column's values, over the batches seen, rose strictly from row to row: if
-    so, no value came twice (nor NULL). Costs one vectorised comparison per batch; a type
-    Arrow cannot order, or a NULL, settles it as False."""
+    so, no value came twice (nor NULL), here or in the warehouse. Costs one vectorised
+    comparison per batch; a type Arrow cannot order, a NULL, or a nanosecond time (which
+    warehouses round to microseconds, so that distinct values may meet) settles it as False."""
 
     def __init__(self, column: str) -> None:
         self.column = column
@@ -38,6 +39,9 @@ class StrictlyRising:
         if not self.holds or not batch.num_rows:
             return
         values = batch.column(self.column)
+        if getattr(values.type, "unit", None) == "ns":
+            self.holds = False
+            return
         try:
             self.holds = not values.null_count and (
                 (self._last is None or pc.greater(values[0], self._last).as_py())

@@ -153,6 +153,26 @@ def test_keys_that_came_strictly_rising_spare_the_duplicate_key_query(
     ]  # fmt: skip
 
 
+def test_nanosecond_keys_that_postgresql_rounds_into_one_keep_one_row(postgres, tmp_path) -> None:
+    # Two keys one nanosecond apart rise strictly in Arrow, but PostgreSQL keeps microseconds:
+    # in the table they are one key, which must hold one row (the later one), not two.
+    events = TableConfig(name="events", primary_key=["at"], mode="full")
+    source = SOURCE.model_copy(update={"tables": [events]})
+    at = pa.array([10**18, 10**18 + 1], pa.timestamp("ns"))
+    with PostgresWarehouse(postgres) as warehouse:
+        ingest_table(
+            source,
+            events,
+            reader=BatchesReader([pa.record_batch({"at": at, "seen": ["first", "second"]})]),
+            landing=LandingStore(str(tmp_path / "landing")),
+            warehouse=warehouse,
+            batch_rows=2,
+        )
+    with psycopg.connect(postgres) as con:
+        rows = con.execute("select seen from raw_shop.events").fetchall()
+    assert rows == [("second",)]
+
+
 def test_a_load_that_widens_a_column_takes_the_staging_path(postgres, tmp_path) -> None:
     log_created_tables(postgres)
     landing = LandingStore(str(tmp_path / "landing"))
