@@ -220,6 +220,32 @@ def test_a_renamed_column_is_reported_missing_under_evolve(mariadb, warehouse, t
     ]
 
 
+@pytest.mark.parametrize("mode", ["full", "incremental"])
+def test_a_renamed_key_column_fails_the_load_and_leaves_the_table(
+    mariadb, warehouse, tmp_path, mode
+) -> None:
+    # Loaded on, the rows would carry NULL keys: a full load would keep one of them, a merge
+    # would match none. The load names the table and the key, and writes nothing.
+    url, con = mariadb
+    table = ORDERS.model_copy(update={"mode": mode})
+    run_sql(
+        con, "create table orders (id int primary key, status varchar(20), updated_at datetime)"
+    )
+    run_sql(con, "insert into orders values (1, 'a', %s), (2, 'b', %s)", params=(T0, T0))
+    load(url, table, warehouse, tmp_path)
+    before = watermark(warehouse)
+
+    run_sql(con, "alter table orders rename column id to order_id")
+    run_sql(con, "insert into orders values (3, 'c', %s)", params=(at(1),))
+    with pytest.raises(SchemaDriftError, match=r"table 'orders': primary_key column 'id' is not"):
+        load(url, table, warehouse, tmp_path)
+    assert rows(warehouse, "select id, status from raw_shop.orders order by id") == [
+        (1, "a"),
+        (2, "b"),
+    ]
+    assert watermark(warehouse) == before
+
+
 def test_a_vanished_column_fails_a_frozen_table_before_it_writes(
     mariadb, warehouse, tmp_path
 ) -> None:

@@ -522,6 +522,7 @@ class Warehouse(ABC):
                 self.recorded_schema(target) if exists else None,
                 incoming,
                 contract=target.schema_contract,
+                key=target.primary_key,
             )
             copied = self.copy_straight_in(tables, incoming, batches, plan, exists=exists)
             if not copied:

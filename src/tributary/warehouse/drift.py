@@ -9,6 +9,7 @@ and the new type.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -39,8 +40,22 @@ class SchemaPlan:
 
 
 def plan_schema(
-    table: str, recorded: pa.Schema | None, incoming: pa.Schema, *, contract: str = "evolve"
+    table: str,
+    recorded: pa.Schema | None,
+    incoming: pa.Schema,
+    *,
+    contract: str = "evolve",
+    key: Sequence[str] = (),
 ) -> SchemaPlan:
+    # A key column the rows lack would load as NULL keys: one row kept of all, or none merged.
+    # (Case aside: DuckDB, and MySQL as a source, match column names whatever their case.)
+    arriving = {name.casefold() for name in incoming.names}
+    lacking = [name for name in key if name.casefold() not in arriving]
+    if lacking:
+        raise SchemaDriftError(
+            f"table '{table}': primary_key column {', '.join(map(repr, lacking))} is not among "
+            f"the source's columns ({', '.join(incoming.names)}); the table was left as it was"
+        )
     if recorded is None:
         return SchemaPlan(added=[], widened=[], missing=[], merged=incoming)
     added, widened, fields = [], [], list(recorded)
