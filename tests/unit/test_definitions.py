@@ -85,6 +85,7 @@ def describe_graph(defs: dg.Definitions) -> dict:
             if node.freshness_policy
             else None,
             "partitions": describe_partitions(node.partitions_def),
+            "pools": sorted(node.pools or ()),
         }
     schedules = {
         s.name: {"cron": s.cron_schedule, "timezone": s.execution_timezone}
@@ -162,6 +163,18 @@ def test_raw_tables_have_blocking_reconciliation_and_key_checks(
     assert specs["raw/erp/customers:reconciliation"].blocking
     assert specs["raw/erp/customers:unique_primary_key"].blocking
     assert not specs["raw/erp/customers:schema_drift"].blocking
+
+
+def test_each_export_is_its_own_pool(demo_project: ProjectConfig) -> None:
+    """Two runs of one export queue (their publications of a partition would mix files);
+    runs of different exports, and loads, do not wait for each other."""
+    graph = build_definitions(demo_project).resolve_asset_graph()
+    pools = {
+        export.name: graph.get(dg.AssetKey(["export", export.name])).pools
+        for export in demo_project.exports
+    }
+    assert pools == {export.name: {f"export/{export.name}"} for export in demo_project.exports}
+    assert len(pools) == 3
 
 
 def test_dbt_tests_are_blocking_checks_where_their_severity_is_error(

@@ -43,6 +43,10 @@ def export_partitions(
     return None
 
 
+def export_pool(export: str) -> str:
+    return f"export/{export}"
+
+
 def build_export_asset(
     project: ProjectConfig, export: ExportConfig, models: dict[str, ModelRef]
 ) -> dg.AssetsDefinition:
@@ -60,6 +64,9 @@ def build_export_asset(
         kinds=kinds,
         description=export.description or f"{export.name} published to the export store",
         partitions_def=export_partitions(project, export),
+        # Runs of one export queue behind each other (the instance's `concurrency: pools:
+        # default_limit: 1`): two publications of a partition at once would mix their files.
+        pool=export_pool(export.name),
         metadata={
             "format": export.format,
             "compression": export.file_compression,
