@@ -47,6 +47,9 @@ BAD_EXPORTS = [
     ({"partitioning": {"by": "month"}},
      "partitioning.by: Input should be 'run_date', 'date' or 'column' (got 'month')"),
     ({"retention": 0}, "retention: Input should be greater than 0"),
+    ({"partitioning": {"by": "column", "column": "status"}, "retention": 7},
+     "retention: keeps the newest dated partitions; a by: column export replaces its value "
+     "folders each run"),
     ({"name": "_tmp"}, "name: names starting with '_' are reserved"),
     ({"frequency": "0 25 * * *"},
      "frequency: expected one of hourly, daily, weekly or a 5-field cron string"),

@@ -775,7 +775,7 @@ class ExportConfig(StrictModel):
     frequency: Frequency = "daily"
     timezone: Timezone = "UTC"
     retention: int | None = Field(
-        None, gt=0, description="keep the last N partitions (of each tenant, per_tenant)"
+        None, gt=0, description="keep the last N dated partitions (of each tenant, per_tenant)"
     )
     per_tenant: bool = Field(
         False, description="one asset partition per active tenant, each publishing its rows"
@@ -841,6 +841,11 @@ class ExportConfig(StrictModel):
             raise ValueError(
                 "partitioning by date needs the day's rows: a 'column' in partitioning, or a "
                 "query that uses {{ partition_date }} (or partition_start / partition_end)"
+            )
+        if partitioning.by == "column" and self.retention is not None:
+            raise ValueError(
+                "retention: keeps the newest dated partitions; a by: column export replaces its "
+                "value folders each run (a value no row holds any more loses its folder)"
             )
         return self
 

@@ -118,7 +118,12 @@ def build_export_asset(
                 f"published {publication.manifest.row_count} rows to {publication.uri}"
             )
         if outcome.removed:
-            context.log.info(f"retention removed {', '.join(outcome.removed)}")
+            why = (
+                "values no longer in the result"
+                if export.partitioning.by == "column"
+                else "retention"
+            )
+            context.log.info(f"removed {', '.join(outcome.removed)} ({why})")
         columns = outcome.publications[0].manifest.columns if outcome.publications else []
         return dg.MaterializeResult(
             metadata={
@@ -128,7 +133,7 @@ def build_export_asset(
                 "partitions": ", ".join(p.manifest.partition for p in outcome.publications) or "-",
                 "files": outcome.files,
                 "bytes": outcome.bytes,
-                "retention_removed": ", ".join(outcome.removed) or "-",
+                "partitions_removed": ", ".join(outcome.removed) or "-",
                 "query": dg.MetadataValue.md(f"```sql\n{outcome.sql}\n```"),
             }
         )

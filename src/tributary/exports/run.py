@@ -1,5 +1,6 @@
 """One run of an export, plain Python: read the partition's rows from the warehouse as a stream,
-publish them to the export store, then apply retention. Where the warehouse writes files
+publish them to the export store, then apply retention (or, partitioned by a column, remove
+the folders of values the result no longer holds). Where the warehouse writes files
 itself (Redshift's UNLOAD), it writes them into the landing store and they are copied over
 (exports/unload.py)."""
 
@@ -24,7 +25,7 @@ class ExportOutcome:
     sql: str  # what ran, parameters rendered
     folder: str  # the export's folder in the store, as a URL
     publications: list[Publication]
-    removed: list[str]  # partitions retention removed
+    removed: list[str]  # partitions retention removed, or (by: column) values now absent
 
     @property
     def uri(self) -> str:
@@ -105,7 +106,11 @@ def run_export(
     else:
         with warehouse.read(query, batch_rows=batch_rows) as batches:
             publications = _publish_stream(export, folder, query, day, batches, store, asset)
-    removed = store.apply_retention(folder, export.retention) if export.retention else []
+    if export.partitioning.by == "column":
+        present = [publication.manifest.partition for publication in publications]
+        removed = store.remove_absent_values(folder, export.partitioning.column, present)
+    else:
+        removed = store.apply_retention(folder, export.retention) if export.retention else []
     return ExportOutcome(
         sql=query,
         folder=store.uri(store.export_dir(folder)),

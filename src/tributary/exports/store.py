@@ -366,6 +366,21 @@ class ExportStore:
             self._remove_partition(self.partition_dir(export, partition))
         return removed
 
+    def remove_absent_values(self, export: str, column: str, present: Iterable[str]) -> list[str]:
+        """A by-column export's folders (sealed or not) of values other than the `present`
+        partitions: each run publishes the whole result, so a value no row holds any more
+        would otherwise keep showing its old rows. Returns the removed partitions."""
+        kept = set(present)
+        prefix = column_partition(column, "")
+        removed = [
+            partition
+            for partition in self.partitions(export, sealed_only=False)
+            if partition.startswith(prefix) and partition not in kept
+        ]
+        for partition in removed:
+            self._remove_partition(self.partition_dir(export, partition))
+        return removed
+
     def read_manifest(self, export: str, partition: str) -> ExportManifest:
         data = self.fs.cat_file(f"{self.partition_dir(export, partition)}/{MANIFEST}")
         return ExportManifest.model_validate_json(data)

@@ -27,7 +27,7 @@ from tributary.exports import ExportStore
 from tributary.warehouse.duckdb.warehouse import DuckDBWarehouse
 
 from ...conftest import CONFIG_DIR
-from .data import cases_warehouse, export_cases
+from .data import cases_warehouse, connect, export_cases
 
 pytestmark = pytest.mark.integration
 DAY = date(2024, 5, 1)
@@ -138,6 +138,33 @@ def test_partitioning_by_a_column_publishes_one_folder_per_value(gcs, tmp_path) 
         "flag=__HIVE_DEFAULT_PARTITION__",
         "flag=false",
         "flag=true",
+    ]
+
+
+def test_a_value_gone_from_the_result_takes_its_folder_with_it(gcs, tmp_path) -> None:
+    """Each run of a by-column export is the whole result: the folder of a value no row holds
+    any more is removed, not left to show its old rows beside the new ones (before, order 2
+    stayed under flag=false after it became true: a reader of the export counted it twice)."""
+    warehouse = cases_warehouse(tmp_path / "warehouse.duckdb")
+    store = ExportStore(f"{gcs.url}/lake", fs=gcs.fs)
+    by_flag = {"sql": "select id, flag from main.cases", "partitioning": {"by": "column",
+               "column": "flag"}}  # fmt: skip
+    assert export_cases(warehouse, store, DAY, **by_flag).removed == []
+    with connect(warehouse) as duck:
+        duck.execute("update main.cases set flag = true where id = 2")
+
+    outcome = export_cases(warehouse, store, DAY, **by_flag)
+
+    assert outcome.removed == ["flag=false"]
+    assert store.partitions("cases", sealed_only=False) == [
+        "flag=__HIVE_DEFAULT_PARTITION__",
+        "flag=true",
+    ]
+    assert not [path for path in listing(gcs, "lake/cases") if "flag=false" in path]
+    assert sorted(read_partition(gcs, "lake/cases/flag=true").column("id").to_pylist()) == [
+        1,
+        2,
+        4,
     ]
 
 
