@@ -17,6 +17,10 @@ class NullCursorError(SourceError):
     """Rows of an incremental table have no cursor value, and its null_cursor says fail."""
 
 
+class NullKeyError(SourceError):
+    """Rows of a table with a primary_key have no value in a key column."""
+
+
 class Unreachable(ConnectionError):
     """A server refused a connection or did not answer in time. Transient by its type (a
     ConnectionError), so that the attempt is retried; its message names who connects and

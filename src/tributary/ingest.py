@@ -6,7 +6,7 @@ import queue
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from tributary.arrow import nonempty_batches
 from tributary.config.models import SourceConfig, TableConfig
-from tributary.errors import NullCursorError, SourceError
+from tributary.errors import NullCursorError, NullKeyError, SourceError
 from tributary.landing import Cleanup, LandingStore, Manifest, ManifestPromise
 from tributary.slices import TENANT_COLUMN, Slice
 from tributary.sources import SourceReader
@@ -82,7 +82,7 @@ def ingest_table(
     if table.mode == "incremental":
         since = read_from(warehouse.watermark(target), table.lookback)
     extract = reader.read(table, since=since, batch_rows=batch_rows, where=where)
-    batches = extract.batches
+    batches = refuse_null_keys(extract.batches, table)
     if table.mode == "incremental":
         batches = apply_null_cursor_policy(batches, table, extract.counters)
 
@@ -315,6 +315,10 @@ def load_from_inbox(
             f"inbox manifest {load_id} is for {manifest.source}.{manifest.table} "
             f"(scope {manifest.scope!r}), not for this table"
         )
+    fail_on_null_keys(
+        table,
+        inbox.null_counts(manifest, key_columns(table, [name for name, _ in manifest.columns])),
+    )
     inbox.ensure_copy_manifest(manifest)
     target = replace(load_target(source, table, where), mode=manifest.mode)
     return load_landed(target, manifest, landing=inbox, warehouse=warehouse)
@@ -348,6 +352,43 @@ def apply_null_cursor_policy(
             )
 
     return pa.RecordBatchReader.from_batches(batches.schema, checked())
+
+
+def refuse_null_keys(batches: pa.RecordBatchReader, table: TableConfig) -> pa.RecordBatchReader:
+    """A row whose key is NULL can be neither merged (no key equals NULL) nor kept apart (a
+    full load keeps one row per key, and all NULLs are one). They are counted, and the read
+    fails at its end, before the landing manifest is written, so nothing of it is loaded."""
+    columns = key_columns(table, batches.schema.names)
+    if not columns:
+        return batches
+
+    def checked() -> Iterator[pa.RecordBatch]:
+        nulls = Counter()
+        for batch in batches:
+            for column in columns:
+                nulls[column] += batch.column(column).null_count
+            yield batch
+        fail_on_null_keys(table, nulls)
+
+    return pa.RecordBatchReader.from_batches(batches.schema, checked())
+
+
+def key_columns(table: TableConfig, names: Sequence[str]) -> list[str]:
+    """The table's primary_key columns as the rows name them (MySQL and DuckDB match names
+    whatever their case). A key column the rows lack is the schema check's to name."""
+    by_name = {name.casefold(): name for name in names}
+    return [by_name[key.casefold()] for key in table.primary_key if key.casefold() in by_name]
+
+
+def fail_on_null_keys(table: TableConfig, nulls: Mapping[str, int]) -> None:
+    found = [f"{count} row(s) have a NULL {name}" for name, count in nulls.items() if count]
+    if found:
+        key = ", ".join(table.primary_key)
+        raise NullKeyError(
+            f"table '{table.name}': {'; '.join(found)} (primary_key {key}): rows without a "
+            "key can be neither merged nor kept apart, and nothing was loaded; make the "
+            "key NOT NULL in the source, or name a primary_key that always holds a value"
+        )
 
 
 def with_load_columns(

@@ -13,7 +13,7 @@ import yaml
 from tributary.config.loader import load_project
 from tributary.config.models import SourceConfig, TableConfig
 from tributary.defs import build_definitions
-from tributary.errors import NullCursorError, SchemaDriftError
+from tributary.errors import NullCursorError, NullKeyError, SchemaDriftError
 from tributary.ingest import NULL_CURSOR_EXCLUDED, ingest_table, load_target
 from tributary.landing import LandingStore
 from tributary.reconcile import reconcile
@@ -238,6 +238,36 @@ def test_a_renamed_key_column_fails_the_load_and_leaves_the_table(
     run_sql(con, "alter table orders rename column id to order_id")
     run_sql(con, "insert into orders values (3, 'c', %s)", params=(at(1),))
     with pytest.raises(SchemaDriftError, match=r"table 'orders': primary_key column 'id' is not"):
+        load(url, table, warehouse, tmp_path)
+    assert rows(warehouse, "select id, status from raw_shop.orders order by id") == [
+        (1, "a"),
+        (2, "b"),
+    ]
+    assert watermark(warehouse) == before
+
+
+@pytest.mark.parametrize("mode", ["full", "incremental"])
+def test_rows_without_a_key_fail_the_load_and_leave_the_table(
+    mariadb, warehouse, tmp_path, mode
+) -> None:
+    # A source that does not enforce the configured key (a view, a table without the
+    # constraint) sends rows whose key is NULL. Loaded, a full load kept one of them and a
+    # merge matched none: each incremental load that re-read one added it again, and the
+    # reconciliation of the window passed (4 rows in the source, 4 in the table: one row
+    # twice, another missing).
+    url, con = mariadb
+    table = ORDERS.model_copy(update={"mode": mode})
+    run_sql(con, "create table orders (id int, status varchar(20), updated_at datetime)")
+    run_sql(con, "insert into orders values (1, 'a', %s), (2, 'b', %s)", params=(T0, T0))
+    load(url, table, warehouse, tmp_path)
+    before = watermark(warehouse)
+
+    run_sql(
+        con,
+        "insert into orders values (null, 'c', %s), (null, 'd', %s), (3, 'e', %s)",
+        params=(at(1), at(1), at(1)),
+    )
+    with pytest.raises(NullKeyError, match=r"table 'orders': 2 row\(s\) have a NULL id"):
         load(url, table, warehouse, tmp_path)
     assert rows(warehouse, "select id, status from raw_shop.orders order by id") == [
         (1, "a"),

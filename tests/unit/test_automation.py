@@ -267,6 +267,41 @@ def test_inbox_sensor_loads_each_dropped_manifest_exactly_once(project: ProjectC
     assert evaluate_inbox_sensor(defs, project, cursor)[0] == []
 
 
+def test_an_inbox_drop_with_rows_without_a_key_fails_and_loads_nothing(
+    project: ProjectConfig,
+) -> None:
+    """A partner's drop is checked as a source's rows are: a NULL customer_id (the key) would
+    be kept as one row of all of them, or never merged."""
+    defs = build_definitions(project)
+    job = defs.resolve_implicit_global_asset_job_def()
+
+    def load_drop(load_id: str, rows: list[dict]) -> dg.ExecuteInProcessResult:
+        land_in_inbox(project, load_id, rows)
+        request = next(r for r in evaluate_inbox_sensor(defs, project, None)[0]
+                       if r.run_key.endswith(load_id))  # fmt: skip
+        return job.execute_in_process(
+            run_config=request.run_config,
+            asset_selection=request.asset_selection,
+            instance=dg.DagsterInstance.ephemeral(),
+            raise_on_error=False,
+        )
+
+    assert load_drop("20261123T000000Z-dms00001", [{"customer_id": 1, "name": "Ada"}]).success
+    failed = load_drop("20261123T010000Z-dms00002", [
+        {"customer_id": 2, "name": "Bo"},
+        {"customer_id": None, "name": "Cy"},
+        {"customer_id": None, "name": "Di"},
+    ])  # fmt: skip
+
+    assert not failed.success
+    [failure] = [e for e in failed.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.to_string()  # the error and its cause
+    assert "table 'customers': 2 row(s) have a NULL customer_id" in message
+    with duckdb.connect(project.warehouse.path, read_only=True) as con:
+        rows = con.execute("select customer_id, name from raw_erp.customers").fetchall()
+    assert rows == [(1, "Ada")]
+
+
 def test_inbox_sensor_loads_a_manifest_dropped_after_a_newer_looking_one(
     project: ProjectConfig,
 ) -> None:

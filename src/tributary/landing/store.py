@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -220,6 +221,20 @@ class LandingStore:
             schema = pq.read_schema(handle)
         return pa.RecordBatchReader.from_batches(schema, self._iter_batches(paths))
 
+    def null_counts(self, manifest: Manifest, columns: Sequence[str]) -> Counter:
+        """NULLs per column over the manifest's files, from each file's footer statistics
+        (one ranged read a file), or its column's values where a writer left none."""
+        counts: Counter = Counter()
+        if not columns:
+            return counts
+        folder = self.load_dir(manifest.source, manifest.table, manifest.load_id)
+        for file in manifest.files:
+            with self.fs.open(f"{folder}/{file.path}", "rb") as handle:
+                part = pq.ParquetFile(handle)
+                for column in columns:
+                    counts[column] += _null_count(part, column)
+        return counts
+
     def _iter_batches(self, paths: list[str]) -> Iterator[pa.RecordBatch]:
         for path in paths:
             yield from self.part_batches(path)
@@ -313,3 +328,15 @@ class _Parts:
         self._rows = 0
         if self.on_part is not None:
             self.on_part(path)
+
+
+def _null_count(part: pq.ParquetFile, column: str) -> int:
+    stats = []
+    for index in range(part.num_row_groups):
+        group = part.metadata.row_group(index)
+        chunks = (group.column(j) for j in range(group.num_columns))
+        chunk = next((c for c in chunks if c.path_in_schema == column), None)
+        stats.append(chunk.statistics if chunk is not None else None)
+    if all(s is not None and s.has_null_count for s in stats):
+        return sum(s.null_count for s in stats)
+    return part.read(columns=[column], use_threads=False).column(0).null_count
