@@ -20,6 +20,7 @@ from tributary.arrow import nonempty_batches
 from tributary.config.models import SourceConfig, TableConfig
 from tributary.errors import NullCursorError, NullKeyError, SourceError
 from tributary.landing import Cleanup, LandingStore, Manifest, ManifestPromise
+from tributary.names import as_spelled
 from tributary.slices import TENANT_COLUMN, Slice
 from tributary.sources import SourceReader
 from tributary.warehouse import LoadOutcome, LoadTarget, Warehouse
@@ -83,8 +84,9 @@ def ingest_table(
         since = read_from(warehouse.watermark(target), table.lookback)
     extract = reader.read(table, since=since, batch_rows=batch_rows, where=where)
     batches = refuse_null_keys(extract.batches, table)
+    cursor = as_spelled(table.cursor, batches.schema.names) if table.cursor else None
     if table.mode == "incremental":
-        batches = apply_null_cursor_policy(batches, table, extract.counters)
+        batches = apply_null_cursor_policy(batches, table, cursor, extract.counters)
 
     def land(
         on_part: Callable[[str], None] | None = None,
@@ -102,7 +104,7 @@ def ingest_table(
             load_id=load_id,
             mode=table.mode,
             extracted_at=started_at,
-            cursor=table.cursor,
+            cursor=cursor,
             scope=target.scope,
             counters=extract.counters,
             part_rows=batch_rows,
@@ -325,13 +327,12 @@ def load_from_inbox(
 
 
 def apply_null_cursor_policy(
-    batches: pa.RecordBatchReader, table: TableConfig, counters: Counter
+    batches: pa.RecordBatchReader, table: TableConfig, cursor: str, counters: Counter
 ) -> pa.RecordBatchReader:
     """Rows whose cursor is NULL can never be found again by `cursor >= watermark`. `include`:
     the source reads them on every load too, and they pass; `exclude`: they are dropped here
     and counted; `fail`: they are counted, and the read fails at its end, before the landing
-    manifest is written, so nothing of it can be loaded."""
-    cursor = table.cursor
+    manifest is written, so nothing of it can be loaded. `cursor`: as the rows spell it."""
 
     def checked() -> Iterator[pa.RecordBatch]:
         nulls = 0
@@ -374,10 +375,10 @@ def refuse_null_keys(batches: pa.RecordBatchReader, table: TableConfig) -> pa.Re
 
 
 def key_columns(table: TableConfig, names: Sequence[str]) -> list[str]:
-    """The table's primary_key columns as the rows name them (MySQL and DuckDB match names
-    whatever their case). A key column the rows lack is the schema check's to name."""
-    by_name = {name.casefold(): name for name in names}
-    return [by_name[key.casefold()] for key in table.primary_key if key.casefold() in by_name]
+    """The table's primary_key columns as the rows spell them. A key column the rows lack is
+    the schema check's to name."""
+    spelled = (as_spelled(key, names) for key in table.primary_key)
+    return [name for name in spelled if name in names]
 
 
 def fail_on_null_keys(table: TableConfig, nulls: Mapping[str, int]) -> None:

@@ -21,6 +21,7 @@ from tributary.arrow import checksum as checksum_rows
 from tributary.config.models import TableConfig
 from tributary.ingest import TableLoad
 from tributary.landing.manifest import CursorType, decode_cursor
+from tributary.names import as_spelled
 from tributary.slices import Slice
 from tributary.sources import Profile, ProfilingSource, SourceReader, Window, cursor_conditions
 from tributary.warehouse import STATE_SCHEMA, LoadOutcome, LoadTarget, Warehouse, quote_ident
@@ -62,22 +63,23 @@ def load_window(
     low = decode_cursor(cursor.type, cursor.min) if inbox else load.since
     return Window(
         where=where,
-        cursor=cursor.column,
+        cursor=table.cursor,
         low=low,
         high=cursor.max_value,
         include_null=include_null,
     )
 
 
-def window_predicate(window: Window) -> str | None:
-    """The window as a WHERE condition on the raw table (literals rendered by SQLAlchemy)."""
+def window_predicate(window: Window, cursor: str | None) -> str | None:
+    """The window as a WHERE condition on the raw table (literals rendered by SQLAlchemy),
+    whose cursor column is `cursor`."""
     conditions: list[sa.ColumnElement[bool]] = []
     if window.where is not None:
         conditions.append(sa.text(window.where.table_predicate()))
-    if window.cursor is not None:
+    if window.cursor is not None and cursor is not None:
         conditions.extend(
             cursor_conditions(
-                sa.column(window.cursor),
+                sa.column(cursor),
                 window.low,
                 window.high,
                 include_null=window.include_null,
@@ -95,9 +97,9 @@ def window_predicate(window: Window) -> str | None:
 def warehouse_profile(
     warehouse: Warehouse, target: LoadTarget, window: Window, *, checksum: list[str]
 ) -> Profile:
-    predicate = window_predicate(window)
+    predicate = window_predicate(window, target.cursor)
     where = f" where {predicate}" if predicate else ""
-    highest = f"max({quote_ident(window.cursor)})" if window.cursor else "null"
+    highest = f"max({quote_ident(target.cursor)})" if window.cursor and target.cursor else "null"
     [(rows, max_cursor)] = warehouse.query(
         f"select count(*), {highest} from {target.qualified_name}{where}"
     )
@@ -119,11 +121,15 @@ def reconcile(
 ) -> CheckOutcome:
     """The load's window in the source and in the warehouse must hold the same rows: the same
     count, the same highest cursor value and, when configured, the same checksum. `source`
-    None: the load came from the landing inbox, and is compared with its landed files."""
+    None: the load came from the landing inbox, and is compared with its landed files.
+    `target` names the raw table's columns as it spells them (LoadTarget.spelled_as)."""
     inbox = source is None
     window = load_window(load, table, target.where, inbox=inbox)
     checksum = list(table.checks.checksum)
-    loaded = warehouse_profile(warehouse, target, window, checksum=checksum)
+    columns = [name for name, _ in load.outcome.columns]  # the raw table's, as it spells them
+    loaded = warehouse_profile(
+        warehouse, target, window, checksum=[as_spelled(name, columns) for name in checksum]
+    )
     kind = load.manifest.cursor.type if load.manifest.cursor else None
     metadata: dict[str, Any] = {
         "table": f"{target.schema}.{target.table}",
@@ -278,8 +284,10 @@ def freshness(
     if load_age > max_load_age:
         problems.append(f"last loaded {_age(load_age)} ago (limit {_age(max_load_age)})")
     if max_data_age is not None and cursor:
+        recorded = warehouse.recorded_schema(target)  # the raw table's columns as it spells them
+        column = as_spelled(cursor, recorded.names) if recorded else cursor
         [(newest,)] = warehouse.query(
-            f"select max({quote_ident(cursor)}) from {target.qualified_name}"
+            f"select max({quote_ident(column)}) from {target.qualified_name}"
         )
         if isinstance(newest, datetime):
             data_age = now - _utc(newest)

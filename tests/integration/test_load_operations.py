@@ -154,6 +154,61 @@ def test_an_empty_table_materializes_with_zero_rows_and_passing_checks(
     assert all(e.passed for e in evaluations), [e.description for e in evaluations]
 
 
+@pytest.mark.parametrize("target", ["duckdb", "postgres"])
+def test_a_key_and_cursor_named_in_upper_case_load_and_check_on_every_warehouse(
+    mariadb, tmp_path, monkeypatch, request, target
+) -> None:
+    """Configured as the source spells them (ID, UPDATED_AT), the columns arrive as id and
+    updated_at (an all-upper-case name is case-insensitive in the source, and lower case in
+    the raw table). Before, PostgreSQL's merge asked for "ID": the first load failed."""
+    url, con = mariadb
+    run_sql(
+        con, "create table ORDERS (ID int primary key, STATUS varchar(10), UPDATED_AT datetime)"
+    )
+    run_sql(con, "insert into ORDERS values (1, 'new', %s), (2, 'new', %s)", params=(T0, T0))
+    if target == "duckdb":
+        warehouse = {"target": "duckdb", "path": "warehouse.duckdb"}
+    else:
+        warehouse = {
+            "target": "postgres",
+            "connection": {"url": request.getfixturevalue("postgres")},
+        }
+    config = tmp_path / "assets_config"
+    (config / "sources").mkdir(parents=True)
+    (config / "platform.yaml").write_text(yaml.safe_dump({"warehouse": warehouse}))
+    orders = {"name": "orders", "object": "ORDERS", "primary_key": ["ID"], "cursor": "UPDATED_AT",
+              "mode": "incremental", "checks": {"checksum": ["ID", "STATUS"]}}  # fmt: skip
+    source = {"name": "shop", "kind": "mysql", "connection": {"url": url.render_as_string()}}
+    (config / "sources" / "shop.yaml").write_text(yaml.safe_dump({**source, "tables": [orders]}))
+    monkeypatch.setenv("TRIBUTARY_STATE_DIR", str(tmp_path / "state"))
+    project = load_project(config)
+    defs = build_definitions(project)
+    job = defs.resolve_implicit_global_asset_job_def()
+
+    def materialize() -> list[str]:
+        result = job.execute_in_process(
+            instance=dg.DagsterInstance.ephemeral(),
+            asset_selection=[dg.AssetKey(["raw", "shop", "orders"])],
+            raise_on_error=False,
+        )
+        assert result.success, [e.message for e in result.all_events if e.is_failure]
+        evaluations = result.get_asset_check_evaluations()
+        failed = [e.description for e in evaluations if not e.passed]
+        assert not failed, failed
+        return sorted(e.check_name for e in evaluations)
+
+    assert materialize() == ["freshness", "reconciliation", "schema_drift", "unique_primary_key"]
+    run_sql(con, "update ORDERS set STATUS = 'paid', UPDATED_AT = %s where ID = 1", params=(at(1),))
+    run_sql(con, "insert into ORDERS values (3, 'new', %s)", params=(at(1),))
+    materialize()
+    with project.warehouse.open() as wh:
+        assert rows(wh, "select id, status from raw_shop.orders order by id") == [
+            (1, "paid"),
+            (2, "new"),
+            (3, "new"),
+        ]
+
+
 # --- 3. rows whose cursor is NULL ---------------------------------------------------------------
 def test_null_cursor_fails_by_default_naming_table_column_and_rows(
     orders, warehouse, tmp_path

@@ -85,7 +85,8 @@ def load_check_results(
 ) -> list[dg.AssetCheckResult]:
     """Evaluate the blocking checks of one load. A check that cannot run fails (and blocks).
     `reader` None: an inbox load, compared with its landed files."""
-    target = load_target(source, table, where)
+    # The raw table's own spelling of the key and cursor (an upper-case ID arrives as id).
+    target = load_target(source, table, where).spelled_as([n for n, _ in load.outcome.columns])
     results = []
     if table.checks.reconcile:
         results.append(

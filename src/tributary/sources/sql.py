@@ -27,6 +27,7 @@ from tributary.arrow import checksum as checksum_rows
 from tributary.config.common import DEFAULT_CONNECT_TIMEOUT
 from tributary.config.models import TableConfig
 from tributary.connection import redact
+from tributary.names import as_spelled
 from tributary.reach import probe_url
 from tributary.slices import Slice
 from tributary.sources.base import Extract, Profile, SourceError, Window, cursor_conditions
@@ -369,16 +370,20 @@ class SqlSource:
     ) -> tuple[str, str | None]:
         """The SQL that counts the window's rows (and its highest cursor value), and the SQL
         that reads the checksum columns of the window, if any are asked for."""
-        by_name = {c.name: c for c in columns}
+        by_name = {c.name: c for c in columns}  # as the catalog spells them, normalized
+
+        def declared(name: str) -> SourceColumn | None:
+            return by_name.get(as_spelled(name, list(by_name)))
+
         relation, conditions = self._window(table, window)
         aggregates = [sa.func.count().label(PROFILE_ROWS)]
         if window.cursor:
             highest = sa.func.max(sa.column(window.cursor))
-            aggregates.append(self._as_read(highest, by_name.get(window.cursor), window.cursor))
+            aggregates.append(self._as_read(highest, declared(window.cursor), window.cursor))
         counts = self.compile(sa.select(*aggregates).select_from(relation).where(*conditions))
         if not checksum:
             return counts, None
-        selected = [self._as_read(sa.column(name), by_name.get(name), name) for name in checksum]
+        selected = [self._as_read(sa.column(name), declared(name), name) for name in checksum]
         return counts, self.compile(sa.select(*selected).select_from(relation).where(*conditions))
 
     def _window(
@@ -432,7 +437,7 @@ class SqlSource:
             )
         return Profile(
             rows=int(row[PROFILE_ROWS]),
-            max_cursor=row.get(window.cursor) if window.cursor else None,
+            max_cursor=row.get(as_spelled(window.cursor, list(row))) if window.cursor else None,
             checksum=digest,
         )
 

@@ -11,7 +11,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -25,6 +25,7 @@ from tributary.landing import (
     decode_cursor,
     encode_cursor,
 )
+from tributary.names import as_spelled
 from tributary.slices import Slice
 from tributary.warehouse.drift import SchemaPlan, plan_schema
 from tributary.warehouse.unload import Unloaded, UnloadFormat
@@ -161,6 +162,19 @@ class LoadTarget:
     cursor: str | None = None
     where: Slice | None = None  # the partition this load replaces, if any
     schema_contract: Literal["evolve", "freeze"] = "evolve"
+
+    def spelled_as(self, names: Sequence[str]) -> LoadTarget:
+        """This target with its key, cursor and slice column as `names` (the rows' columns, or
+        the raw table's) spell them."""
+        where = self.where
+        if where is not None:
+            where = replace(where, table_column=as_spelled(where.table_column, names))
+        return replace(
+            self,
+            primary_key=tuple(as_spelled(key, names) for key in self.primary_key),
+            cursor=as_spelled(self.cursor, names) if self.cursor else None,
+            where=where,
+        )
 
     @property
     def schema(self) -> str:
@@ -510,6 +524,7 @@ class Warehouse(ABC):
         Given a promise (where `loads_while_landing`), the batches are the parts as they
         land; the manifest is awaited once they are staged, before anything else."""
         incoming = batches.schema
+        target = target.spelled_as(incoming.names)
         tables = LoadTables(target, suffix=manifest.load_id[-8:])
         staged = tables.staged
         columns = incoming.names

@@ -1,0 +1,18 @@
+"""Column names as the rows spell them. Configuration names a column as its source spells it;
+the rows may spell it otherwise: a SQL source's rows carry an all-upper-case name (which the
+source matches whatever its case: Oracle's and MySQL's ID) in lower case, as its SQLAlchemy
+dialect normalizes it, and Salesforce's rows carry API names in lower case. So a configured
+name is matched to the rows' (or the raw table's) own: exactly, else but for case."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def as_spelled(name: str, names: Sequence[str]) -> str:
+    """`name` as `names` spell it; itself where none matches (whoever needs the column names
+    its absence)."""
+    if name in names:
+        return name
+    folded = name.casefold()
+    return next((found for found in names if found.casefold() == folded), name)
