@@ -133,6 +133,28 @@ def local_dagster_home(path: Path) -> Path:
     return path
 
 
+def materialize_at_once(selection: str, env: dict[str, str], *, runs: int = 2) -> None:
+    """`runs` CLI materializations of `selection` started together, as a schedule tick and an
+    operator start them; each must succeed."""
+    dagster = Path(sys.executable).parent / "dagster"
+    command = [str(dagster), "asset", "materialize", "--select", selection]
+    started = [
+        subprocess.Popen(
+            [*command, "-m", "tributary.definitions"],
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(runs)
+    ]
+    outputs = [run.communicate(timeout=300)[0] for run in started]
+    assert [run.returncode for run in started] == [0] * runs, "\n".join(
+        output[-3000:] for output in outputs
+    )
+
+
 @contextmanager
 def background_process(
     args: Sequence[str], *, env: dict[str, str], cwd: Path, log: Path

@@ -94,6 +94,15 @@ def warehouse(request, tmp_path):
             yield pg
 
 
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse_config(request) -> dict:
+    """platform.yaml's `warehouse:` for each SQL warehouse that runs here: a DuckDB file under
+    the state dir, and a fresh PostgreSQL database."""
+    if request.param == "duckdb":
+        return {"target": "duckdb", "path": "warehouse.duckdb"}
+    return {"target": "postgres", "connection": {"url": request.getfixturevalue("postgres")}}
+
+
 def run_sql(con: pymysql.connections.Connection, *statements: str, params=None) -> None:
     with con.cursor() as cursor:
         for statement in statements:

@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import dagster as dg
 import pytest
 import yaml
 
-from tests.conftest import local_dagster_home
-from tributary.config.loader import CONFIG_DIR_ENV, PROJECT_ROOT, STATE_DIR_ENV
+from tests.conftest import local_dagster_home, materialize_at_once
+from tributary.config.loader import CONFIG_DIR_ENV, STATE_DIR_ENV
 
 pytestmark = pytest.mark.integration
 
-DAGSTER = Path(sys.executable).parent / "dagster"
 SLEEP_SECONDS = 4  # each run's query takes this long: long enough for the two to meet
 
 
@@ -72,21 +69,8 @@ def test_two_runs_of_one_export_publish_one_after_the_other(postgres, tmp_path) 
         CONFIG_DIR_ENV: str(write_project(tmp_path, postgres)),
         STATE_DIR_ENV: str(state),
     }
-    command = [str(DAGSTER), "asset", "materialize", "--select", "export/numbers"]
-    runs = [
-        subprocess.Popen(
-            [*command, "-m", "tributary.definitions"],
-            env=env,
-            cwd=PROJECT_ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    outputs = [run.communicate(timeout=300)[0] for run in runs]
+    materialize_at_once("export/numbers", env)
 
-    assert [run.returncode for run in runs] == [0, 0], "\n".join(o[-3000:] for o in outputs)
     with dg.DagsterInstance.from_config(str(home)) as instance:
         (first_start, first_end), (second_start, _) = step_intervals(instance)
     assert first_end - first_start >= SLEEP_SECONDS

@@ -9,8 +9,6 @@ every row twice."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -19,8 +17,8 @@ import psycopg
 import pytest
 import yaml
 
-from tests.conftest import local_dagster_home, wait_for
-from tributary.config.loader import CONFIG_DIR_ENV, PROJECT_ROOT, STATE_DIR_ENV
+from tests.conftest import local_dagster_home, materialize_at_once, wait_for
+from tributary.config.loader import CONFIG_DIR_ENV, STATE_DIR_ENV
 from tributary.config.models import SourceConfig, TableConfig
 from tributary.ingest import ingest_table, load_target
 from tributary.landing import LandingStore
@@ -31,7 +29,6 @@ from .conftest import run_sql
 
 pytestmark = pytest.mark.integration
 
-DAGSTER = Path(sys.executable).parent / "dagster"
 ROWS = 20_000
 ORDERS = {"name": "orders", "primary_key": ["id"], "cursor": "updated_at", "mode": "incremental"}
 
@@ -153,52 +150,31 @@ def write_project(tmp_path: Path, url, warehouse: dict) -> Path:
     return config
 
 
-@pytest.mark.parametrize("target", ["duckdb", "postgres"])
 def test_two_cli_runs_of_one_table_end_with_the_source_rows(
-    orders, tmp_path, target, request
+    orders, tmp_path, warehouse_config
 ) -> None:
     url, con = orders
-    if target == "duckdb":
-        warehouse = {"target": "duckdb", "path": "warehouse.duckdb"}
-    else:
-        warehouse = {
-            "target": "postgres",
-            "connection": {"url": request.getfixturevalue("postgres")},
-        }
     home = local_dagster_home(tmp_path / "dagster_home")
     env = {
         **os.environ,
         "DAGSTER_HOME": str(home),
-        CONFIG_DIR_ENV: str(write_project(tmp_path, url, warehouse)),
+        CONFIG_DIR_ENV: str(write_project(tmp_path, url, warehouse_config)),
         STATE_DIR_ENV: str(tmp_path / "state"),
     }
     # The source changes under the loads: every row touched, as in the report.
     run_sql(con, "update orders set status = 'paid', updated_at = updated_at + interval 1 day")
-    command = [str(DAGSTER), "asset", "materialize", "--select", "raw/shop/orders"]
-    runs = [
-        subprocess.Popen(
-            [*command, "-m", "tributary.definitions"],
-            env=env,
-            cwd=PROJECT_ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    outputs = [run.communicate(timeout=300)[0] for run in runs]
+    materialize_at_once("raw/shop/orders", env)
 
-    assert [run.returncode for run in runs] == [0, 0], "\n".join(o[-3000:] for o in outputs)
     with dg.DagsterInstance.from_config(str(home)) as instance:
         statuses = [run.status for run in instance.get_runs()]
         assert statuses == [dg.DagsterRunStatus.SUCCESS] * 2
     counted = "select count(*), count(distinct id), count(*) filter (where status = 'paid') "
     counted += "from raw_shop.orders"
-    if target == "duckdb":
+    if warehouse_config["target"] == "duckdb":
         import duckdb
 
         with duckdb.connect(str(tmp_path / "state" / "warehouse.duckdb"), read_only=True) as duck:
             assert duck.execute(counted).fetchall() == [(ROWS, ROWS, ROWS)]
     else:
-        with psycopg.connect(request.getfixturevalue("postgres")) as pg:
+        with psycopg.connect(warehouse_config["connection"]["url"]) as pg:
             assert pg.execute(counted).fetchall() == [(ROWS, ROWS, ROWS)]

@@ -154,9 +154,8 @@ def test_an_empty_table_materializes_with_zero_rows_and_passing_checks(
     assert all(e.passed for e in evaluations), [e.description for e in evaluations]
 
 
-@pytest.mark.parametrize("target", ["duckdb", "postgres"])
 def test_a_key_and_cursor_named_in_upper_case_load_and_check_on_every_warehouse(
-    mariadb, tmp_path, monkeypatch, request, target
+    mariadb, tmp_path, monkeypatch, warehouse_config
 ) -> None:
     """Configured as the source spells them (ID, UPDATED_AT), the columns arrive as id and
     updated_at (an all-upper-case name is case-insensitive in the source, and lower case in
@@ -166,16 +165,9 @@ def test_a_key_and_cursor_named_in_upper_case_load_and_check_on_every_warehouse(
         con, "create table ORDERS (ID int primary key, STATUS varchar(10), UPDATED_AT datetime)"
     )
     run_sql(con, "insert into ORDERS values (1, 'new', %s), (2, 'new', %s)", params=(T0, T0))
-    if target == "duckdb":
-        warehouse = {"target": "duckdb", "path": "warehouse.duckdb"}
-    else:
-        warehouse = {
-            "target": "postgres",
-            "connection": {"url": request.getfixturevalue("postgres")},
-        }
     config = tmp_path / "assets_config"
     (config / "sources").mkdir(parents=True)
-    (config / "platform.yaml").write_text(yaml.safe_dump({"warehouse": warehouse}))
+    (config / "platform.yaml").write_text(yaml.safe_dump({"warehouse": warehouse_config}))
     orders = {"name": "orders", "object": "ORDERS", "primary_key": ["ID"], "cursor": "UPDATED_AT",
               "mode": "incremental", "checks": {"checksum": ["ID", "STATUS"]}}  # fmt: skip
     source = {"name": "shop", "kind": "mysql", "connection": {"url": url.render_as_string()}}
