@@ -21,6 +21,10 @@ class NullKeyError(SourceError):
     """Rows of a table with a primary_key have no value in a key column."""
 
 
+class StaleDropError(SourceError):
+    """An inbox drop holds rows extracted before those its raw table already holds."""
+
+
 class Unreachable(ConnectionError):
     """A server refused a connection or did not answer in time. Transient by its type (a
     ConnectionError), so that the attempt is retried; its message names who connects and

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from tributary.arrow import nonempty_batches
 from tributary.config.models import SourceConfig, TableConfig
-from tributary.errors import NullCursorError, NullKeyError, SourceError
+from tributary.errors import NullCursorError, NullKeyError, SourceError, StaleDropError
 from tributary.landing import Cleanup, LandingStore, Manifest, ManifestPromise
 from tributary.names import as_spelled
 from tributary.slices import TENANT_COLUMN, Slice
@@ -321,8 +321,19 @@ def load_from_inbox(
         table,
         inbox.null_counts(manifest, key_columns(table, [name for name, _ in manifest.columns])),
     )
-    inbox.ensure_copy_manifest(manifest)
     target = replace(load_target(source, table, where), mode=manifest.mode)
+    # Drops need not arrive in the order they were extracted (two tools; a failed run retried
+    # behind a newer drop's): an older one would put its rows over newer ones.
+    newest = warehouse.newest_extraction(target)
+    if newest is not None and manifest.extracted_at < newest:
+        raise StaleDropError(
+            f"inbox load {load_id} was extracted at {manifest.extracted_at.astimezone(UTC)}, "
+            f"but {target.schema}.{target.table} already holds rows extracted at {newest}: "
+            "loaded, its older rows would replace newer ones, so it was not loaded. Remove it "
+            f"from the inbox ({inbox.uri(inbox.load_dir(source.name, table.name, load_id))}), "
+            "or drop it again extracted anew"
+        )
+    inbox.ensure_copy_manifest(manifest)
     return load_landed(target, manifest, landing=inbox, warehouse=warehouse)
 
 

@@ -187,7 +187,15 @@ def test_transforms_are_requested_after_their_raw_table_loads(project: ProjectCo
     assert requested == {"staging/stg_erp__customers", "marts/dim_customer", "export/dim_customer"}
 
 
-def land_in_inbox(project: ProjectConfig, load_id: str, rows: list[dict], *, table="customers"):
+def land_in_inbox(
+    project: ProjectConfig,
+    load_id: str,
+    rows: list[dict],
+    *,
+    table="customers",
+    stamp: datetime = datetime(2026, 11, 23, tzinfo=UTC),
+):
+    """A drop as an outside tool writes it, its rows extracted (and modified) at `stamp`."""
     inbox = LandingStoreResource.from_project(project).open().inbox()
     schema = pa.schema(
         [
@@ -200,7 +208,6 @@ def land_in_inbox(project: ProjectConfig, load_id: str, rows: list[dict], *, tab
             ("_deleted", pa.bool_()),
         ]
     )
-    stamp = datetime(2026, 11, 23, tzinfo=UTC)
     batch = pa.RecordBatch.from_pylist(
         [
             {**row, "modified_at": stamp.replace(tzinfo=None), "_load_id": load_id,
@@ -267,36 +274,71 @@ def test_inbox_sensor_loads_each_dropped_manifest_exactly_once(project: ProjectC
     assert evaluate_inbox_sensor(defs, project, cursor)[0] == []
 
 
+def load_drop(
+    defs: dg.Definitions, project: ProjectConfig, load_id: str, rows: list[dict], **drop
+) -> dg.ExecuteInProcessResult:
+    """Drop `rows` in the inbox and run the load the inbox sensor requests for them."""
+    land_in_inbox(project, load_id, rows, **drop)
+    requests, _ = evaluate_inbox_sensor(defs, project, None)
+    request = next(r for r in requests if r.run_key.endswith(load_id))
+    return defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        run_config=request.run_config,
+        asset_selection=request.asset_selection,
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+
+def step_failure(result: dg.ExecuteInProcessResult) -> str:
+    """The failed step's error and its cause."""
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    return failure.step_failure_data.error.to_string()
+
+
+def test_a_drop_older_than_the_rows_loaded_fails_and_loads_nothing(
+    project: ProjectConfig,
+) -> None:
+    """Drops need not arrive in order (two tools; a failed run retried behind a newer drop's).
+    Loaded, an older drop put its rows over the newer ones the table holds: a full drop
+    replaced the whole table with the older snapshot, without a word."""
+    defs = build_definitions(project)
+    newer, older = datetime(2026, 11, 24, tzinfo=UTC), datetime(2026, 11, 23, tzinfo=UTC)
+    assert load_drop(defs, project, "20261124T000000Z-dms00002", [
+        {"customer_id": 1, "name": "Ada Lovelace"},
+        {"customer_id": 2, "name": "Bo"},
+    ], stamp=newer).success  # fmt: skip
+
+    failed = load_drop(defs, project, "20261123T000000Z-dms00001", [
+        {"customer_id": 1, "name": "Ada"},
+    ], stamp=older)  # fmt: skip
+
+    message = step_failure(failed)
+    assert (
+        "inbox load 20261123T000000Z-dms00001 was extracted at 2026-11-23 00:00:00+00:00" in message
+    )
+    assert "raw_erp.customers already holds rows extracted at 2026-11-24 00:00:00+00:00" in message
+    with duckdb.connect(project.warehouse.path, read_only=True) as con:
+        rows = con.execute("select customer_id, name from raw_erp.customers order by 1").fetchall()
+    assert rows == [(1, "Ada Lovelace"), (2, "Bo")]
+
+
 def test_an_inbox_drop_with_rows_without_a_key_fails_and_loads_nothing(
     project: ProjectConfig,
 ) -> None:
     """A partner's drop is checked as a source's rows are: a NULL customer_id (the key) would
     be kept as one row of all of them, or never merged."""
     defs = build_definitions(project)
-    job = defs.resolve_implicit_global_asset_job_def()
-
-    def load_drop(load_id: str, rows: list[dict]) -> dg.ExecuteInProcessResult:
-        land_in_inbox(project, load_id, rows)
-        request = next(r for r in evaluate_inbox_sensor(defs, project, None)[0]
-                       if r.run_key.endswith(load_id))  # fmt: skip
-        return job.execute_in_process(
-            run_config=request.run_config,
-            asset_selection=request.asset_selection,
-            instance=dg.DagsterInstance.ephemeral(),
-            raise_on_error=False,
-        )
-
-    assert load_drop("20261123T000000Z-dms00001", [{"customer_id": 1, "name": "Ada"}]).success
-    failed = load_drop("20261123T010000Z-dms00002", [
+    assert load_drop(defs, project, "20261123T000000Z-dms00001", [
+        {"customer_id": 1, "name": "Ada"},
+    ]).success  # fmt: skip
+    failed = load_drop(defs, project, "20261123T010000Z-dms00002", [
         {"customer_id": 2, "name": "Bo"},
         {"customer_id": None, "name": "Cy"},
         {"customer_id": None, "name": "Di"},
     ])  # fmt: skip
 
-    assert not failed.success
-    [failure] = [e for e in failed.all_events if e.is_step_failure]
-    message = failure.step_failure_data.error.to_string()  # the error and its cause
-    assert "table 'customers': 2 row(s) have a NULL customer_id" in message
+    assert "table 'customers': 2 row(s) have a NULL customer_id" in step_failure(failed)
     with duckdb.connect(project.warehouse.path, read_only=True) as con:
         rows = con.execute("select customer_id, name from raw_erp.customers").fetchall()
     assert rows == [(1, "Ada")]

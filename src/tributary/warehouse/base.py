@@ -464,6 +464,17 @@ class Warehouse(ABC):
         )
         return decode_cursor(rows[0][0], rows[0][1]) if rows else None
 
+    def newest_extraction(self, target: LoadTarget) -> datetime | None:
+        """When the newest rows the raw table (or the target's slice) holds were extracted
+        (`_extracted_at`, in UTC); None while it holds none."""
+        if not self.table_exists(target.schema, target.table):
+            return None
+        scope = f" where {self._slice_sql(target.where)}" if target.where else ""
+        [(newest,)] = self.query(f"select max(_extracted_at) from {target.qualified_name}{scope}")
+        if newest is None:
+            return None
+        return newest.replace(tzinfo=UTC) if newest.tzinfo is None else newest.astimezone(UTC)
+
     def load_references(self, source: str, table: str) -> LoadReferences:
         """The table's committed loads (every scope) and the loads its watermarks name, for
         the landing store's retention."""
