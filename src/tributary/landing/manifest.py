@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 CursorType = Literal["int", "decimal", "date", "timestamp", "string"]
 
@@ -42,6 +42,12 @@ class Manifest(BaseModel):
     cursor: CursorRange | None = None
     scope: str = ""  # the partition (tenant, key range) this load replaces; "" = whole table
     counters: dict[str, int] = {}  # what the type policy changed, e.g. zero_dates_nulled
+
+    @field_validator("extracted_at")
+    @classmethod
+    def _in_utc(cls, value: datetime) -> datetime:
+        """An outside tool's manifest may give a time without a zone: UTC, as Tributary's."""
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 @dataclass(frozen=True)
