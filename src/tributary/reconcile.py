@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql
 from tributary.arrow import checksum as checksum_rows
 from tributary.config.models import TableConfig
 from tributary.ingest import TableLoad
-from tributary.landing.manifest import CursorType, decode_cursor
+from tributary.landing.manifest import CursorType, as_utc, decode_cursor
 from tributary.names import as_spelled
 from tributary.slices import Slice
 from tributary.sources import Profile, ProfilingSource, SourceReader, Window, cursor_conditions
@@ -270,7 +270,7 @@ def freshness(
         "where source = ? and table_name = ? group by scope",
         [target.source, target.table],
     )
-    latest = {scope: _utc(finished) for scope, finished in rows}
+    latest = {scope: as_utc(finished) for scope, finished in rows}
     never = [scope or "(whole table)" for scope in scopes if scope not in latest]
     metadata: dict[str, Any] = {"table": table_name, "max_load_age": _age(max_load_age)}
     if never:
@@ -290,8 +290,8 @@ def freshness(
             f"select max({quote_ident(column)}) from {target.qualified_name}"
         )
         if isinstance(newest, datetime):
-            data_age = now - _utc(newest)
-            metadata["newest_cursor"] = _utc(newest).isoformat()
+            data_age = now - as_utc(newest)
+            metadata["newest_cursor"] = as_utc(newest).isoformat()
             metadata["data_age_seconds"] = int(data_age.total_seconds())
             if data_age > max_data_age:
                 problems.append(
@@ -348,10 +348,6 @@ def _text(value: Any) -> str:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return str(value)
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _age(delta: Any) -> str:

@@ -47,7 +47,12 @@ class Manifest(BaseModel):
     @classmethod
     def _in_utc(cls, value: datetime) -> datetime:
         """An outside tool's manifest may give a time without a zone: UTC, as Tributary's."""
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+        return as_utc(value)
+
+
+def as_utc(value: datetime) -> datetime:
+    """`value` in UTC; a time without a zone (a warehouse's, an outside tool's) is UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from tributary.landing import (
     decode_cursor,
     encode_cursor,
 )
+from tributary.landing.manifest import as_utc
 from tributary.names import as_spelled
 from tributary.slices import Slice
 from tributary.warehouse.drift import SchemaPlan, plan_schema
@@ -471,9 +472,7 @@ class Warehouse(ABC):
             return None
         scope = f" where {self._slice_sql(target.where)}" if target.where else ""
         [(newest,)] = self.query(f"select max(_extracted_at) from {target.qualified_name}{scope}")
-        if newest is None:
-            return None
-        return newest.replace(tzinfo=UTC) if newest.tzinfo is None else newest.astimezone(UTC)
+        return None if newest is None else as_utc(newest)
 
     def load_references(self, source: str, table: str) -> LoadReferences:
         """The table's committed loads (every scope) and the loads its watermarks name, for
