@@ -84,7 +84,7 @@ def ingest_table(
         since = read_from(warehouse.watermark(target), table.lookback)
     extract = reader.read(table, since=since, batch_rows=batch_rows, where=where)
     batches = refuse_null_keys(extract.batches, table)
-    cursor = as_spelled(table.cursor, batches.schema.names) if table.cursor else None
+    cursor = target.spelled_as(batches.schema.names).cursor  # as the rows spell it
     if table.mode == "incremental":
         batches = apply_null_cursor_policy(batches, table, cursor, extract.counters)
 
