@@ -201,11 +201,18 @@ def scoped_environ(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+# Every dbt model is built by one op, so one pool serializes dbt runs (the instance's
+# `concurrency: pools: default_limit: 1`): two runs of an incremental model at once would each
+# insert the same new rows.
+DBT_POOL = "dbt"
+
+
 def build_transform_defs(manifest: Mapping[str, Any], dbt: DbtProject) -> dg.Definitions:
     @dbt_assets(
         manifest=manifest,
         project=dbt,
         dagster_dbt_translator=TributaryTranslator(),
+        pool=DBT_POOL,
     )
     def dbt_models(
         context: dg.AssetExecutionContext,
