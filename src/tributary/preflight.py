@@ -266,7 +266,12 @@ def check_landing(project: ProjectConfig) -> Check:
     url = project.landing_url
 
     def store() -> tuple[object, str]:
-        fs = s3_filesystem(endpoint_url=landing.endpoint_url, region=landing.region)
+        fs = s3_filesystem(
+            endpoint_url=landing.endpoint_url,
+            region=landing.region,
+            connect_timeout=landing.connect_timeout,
+            read_timeout=landing.read_timeout,
+        )
         opened = LandingStore(url, fs=fs)
         return opened.fs, opened.root
 

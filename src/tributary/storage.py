@@ -9,6 +9,12 @@ from pathlib import Path
 import fsspec
 from fsspec.core import url_to_fs
 
+from tributary.config.common import DEFAULT_CONNECT_TIMEOUT
+
+DEFAULT_READ_TIMEOUT = 60.0  # botocore's own
+S3_ATTEMPTS = 3  # botocore's, per request (its standard retry mode: throttling, 5xx, timeouts)
+S3FS_ATTEMPTS = 2  # s3fs's, around botocore's (it also retries a body broken while read)
+
 
 def open_filesystem(
     url: str, fs: fsspec.AbstractFileSystem | None = None
@@ -30,19 +36,34 @@ def s3_filesystem(
     secret: str | None = None,
     token: str | None = None,
     profile: str | None = None,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
 ) -> fsspec.AbstractFileSystem:
     """S3 (or an S3-compatible server). Credentials left None come from boto's own chain:
-    AWS_* environment variables, a profile, an instance or pod role."""
+    AWS_* environment variables, a profile, an instance or pod role.
+
+    A server that accepts connections and never answers fails a request after at most
+    S3_ATTEMPTS x S3FS_ATTEMPTS waits of `read_timeout`: botocore's and s3fs's defaults (5 x 5
+    of 60 s) held a load for 25 minutes. A read timeout is the longest silence between two
+    bytes, not a request's whole time: S3 keeps a slow CompleteMultipartUpload's connection
+    alive with whitespace."""
     import s3fs
 
-    return s3fs.S3FileSystem(
+    fs = s3fs.S3FileSystem(
         key=key,
         secret=secret,
         token=token,
         profile=profile,
         endpoint_url=endpoint_url,
         client_kwargs={"region_name": region} if region else {},
+        config_kwargs={
+            "connect_timeout": connect_timeout,
+            "read_timeout": read_timeout,
+            "retries": {"mode": "standard", "max_attempts": S3_ATTEMPTS},
+        },
     )
+    fs.retries = S3FS_ATTEMPTS  # a class attribute, not an argument
+    return fs
 
 
 PROBE_PREFIX = "_preflight"

@@ -8,7 +8,10 @@ never answers (a listener on 127.0.0.1 that reads nothing and writes nothing).
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -194,3 +197,33 @@ def test_salesforce_that_never_answers_fails_within_its_timeout(silent_port, mon
     assert time.monotonic() - started < 10 * TIMEOUT  # bounded (requests alone: no limit)
     assert_concise_transient(raised.value, "source 'crm'", silent_port)
     assert f"no answer within {TIMEOUT:g} s" in str(raised.value)
+
+
+LANDING_READ = """
+import sys
+from tributary.defs.resources import LandingStoreResource
+
+store = LandingStoreResource(
+    url="s3://landing/tributary", endpoint_url=sys.argv[1], connect_timeout=1, read_timeout=1
+).open()
+try:
+    store.fs.ls("landing/tributary")
+except Exception as error:
+    print(type(error).__name__, error)
+"""
+
+
+def test_landing_store_that_never_answers_fails_within_its_timeouts(silent_port) -> None:
+    """An S3 endpoint that accepts connections and never answers: botocore's and s3fs's own
+    retries (5 x 5 waits of 60 s) held a load for 25 minutes; now 2 x 3 waits of
+    `read_timeout`. In a child process, so that a hang fails the test instead of the suite."""
+    endpoint = f"http://127.0.0.1:{silent_port}"
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", LANDING_READ, endpoint],
+        env=env, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert time.monotonic() - started < 60
+    assert done.stdout.startswith("ReadTimeoutError")
+    assert f'"{endpoint}/landing' in done.stdout  # names where it waited

@@ -31,6 +31,7 @@ from tributary.config.common import (
     reject_literal_secrets,
 )
 from tributary.landing.retention import DEFAULT_DAYS
+from tributary.storage import DEFAULT_READ_TIMEOUT
 from tributary.warehouse.registry import DEFAULT_WAREHOUSE, WarehouseConfig
 
 # Names that become warehouse schemas, tables, columns, roles or asset keys: plain identifiers
@@ -98,6 +99,19 @@ class LandingRetentionConfig(StrictModel):
 
 class LandingStoreConfig(StoreConfig):
     retention: LandingRetentionConfig = LandingRetentionConfig()
+    connect_timeout: float = Field(
+        DEFAULT_CONNECT_TIMEOUT,
+        gt=0,
+        le=600,
+        description="s3:// only: seconds one request waits for the server to accept a connection",
+    )
+    read_timeout: float = Field(
+        DEFAULT_READ_TIMEOUT,
+        gt=0,
+        le=3600,
+        description="s3:// only: seconds one request waits for the server's next bytes; a server "
+        "that never answers fails a request after 6 such waits",
+    )
 
 
 class ExportStoreConfig(StoreConfig):

@@ -10,11 +10,12 @@ from typing import Any
 
 import dagster as dg
 
+from tributary.config.common import DEFAULT_CONNECT_TIMEOUT
 from tributary.config.loader import ProjectConfig
 from tributary.exports import ExportStore, open_export_store
 from tributary.landing import LandingStore, Retention
 from tributary.landing.retention import DEFAULT_DAYS
-from tributary.storage import s3_filesystem
+from tributary.storage import DEFAULT_READ_TIMEOUT, s3_filesystem
 from tributary.warehouse import Warehouse
 from tributary.warehouse.backend import WarehouseBackend
 from tributary.warehouse.registry import WAREHOUSE_SETTINGS
@@ -59,6 +60,8 @@ class LandingStoreResource(dg.ConfigurableResource):
     region: str | None = None
     retention_days: int | None = DEFAULT_DAYS
     retention_loads: int | None = None
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    read_timeout: float = DEFAULT_READ_TIMEOUT
 
     @classmethod
     def from_project(cls, project: ProjectConfig) -> LandingStoreResource:
@@ -69,13 +72,20 @@ class LandingStoreResource(dg.ConfigurableResource):
             region=landing.region,
             retention_days=landing.retention.days,
             retention_loads=landing.retention.loads,
+            connect_timeout=landing.connect_timeout,
+            read_timeout=landing.read_timeout,
         )
 
     def open(self) -> LandingStore:
         retention = Retention(days=self.retention_days, loads=self.retention_loads)
         if not self.url.startswith("s3://"):
             return LandingStore(self.url, retention=retention)
-        fs = s3_filesystem(endpoint_url=self.endpoint_url, region=self.region)
+        fs = s3_filesystem(
+            endpoint_url=self.endpoint_url,
+            region=self.region,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+        )
         return LandingStore(self.url, fs=fs, retention=retention)
 
 
