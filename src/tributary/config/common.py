@@ -20,6 +20,7 @@ from sqlalchemy.exc import ArgumentError
 
 # Seconds. 3 attempts at a silent server, with the default backoff (1 s, 2 s), stay under 30 s.
 DEFAULT_CONNECT_TIMEOUT = 8.0
+ConnectTimeout = Annotated[float, Field(gt=0, le=600)]  # seconds
 EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")]
 SECRET_KEYS = (
     "password", "passwd", "pwd", "secret", "token", "api_key", "security_token",
@@ -56,10 +57,8 @@ class ConnectionConfig(StrictModel):
     password_env: EnvVarName | None = Field(
         None, description="environment variable holding the password to add to `url`"
     )
-    connect_timeout: float = Field(
+    connect_timeout: ConnectTimeout = Field(
         DEFAULT_CONNECT_TIMEOUT,
-        gt=0,
-        le=600,
         description="seconds one attempt waits for the server to accept and answer a connection",
     )
 

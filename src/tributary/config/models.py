@@ -26,6 +26,7 @@ from pydantic import (
 from tributary.config.common import (
     DEFAULT_CONNECT_TIMEOUT,
     ConnectionConfig,
+    ConnectTimeout,
     EnvVarName,
     StrictModel,
     reject_literal_secrets,
@@ -99,10 +100,8 @@ class LandingRetentionConfig(StrictModel):
 
 class LandingStoreConfig(StoreConfig):
     retention: LandingRetentionConfig = LandingRetentionConfig()
-    connect_timeout: float = Field(
+    connect_timeout: ConnectTimeout = Field(
         DEFAULT_CONNECT_TIMEOUT,
-        gt=0,
-        le=600,
         description="s3:// only: seconds one request waits for the server to accept a connection",
     )
     read_timeout: float = Field(
@@ -211,10 +210,8 @@ class SalesforceConfig(StrictModel):
         "verified against, instead of the system's and REQUESTS_CA_BUNDLE",
     )
     api_version: str = Field("62.0", pattern=r"^\d{2,3}\.0$")
-    connect_timeout: float = Field(
+    connect_timeout: ConnectTimeout = Field(
         DEFAULT_CONNECT_TIMEOUT,
-        gt=0,
-        le=600,
         description="seconds one attempt waits for Salesforce to accept a connection",
     )
     bulk_threshold: int = Field(
