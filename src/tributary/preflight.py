@@ -267,10 +267,7 @@ def check_landing(project: ProjectConfig) -> Check:
 
     def store() -> tuple[object, str]:
         fs = s3_filesystem(
-            endpoint_url=landing.endpoint_url,
-            region=landing.region,
-            connect_timeout=landing.connect_timeout,
-            read_timeout=landing.read_timeout,
+            endpoint_url=landing.endpoint_url, region=landing.region, timeouts=landing.timeouts
         )
         opened = LandingStore(url, fs=fs)
         return opened.fs, opened.root
@@ -282,7 +279,8 @@ def check_exports(project: ProjectConfig) -> Check:
     url = project.exports_url
 
     def store() -> tuple[object, str]:
-        opened = open_export_store(url, project=project.platform.exports.project)
+        exports = project.platform.exports
+        opened = open_export_store(url, project=exports.project, timeouts=exports.timeouts)
         return opened.fs, opened.root
 
     return _check_store(project, "exports", url, store if "://" in url else None)

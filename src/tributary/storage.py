@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import fsspec
@@ -14,6 +15,18 @@ from tributary.config.common import DEFAULT_CONNECT_TIMEOUT
 DEFAULT_READ_TIMEOUT = 60.0  # botocore's own
 S3_ATTEMPTS = 3  # botocore's, per request (its standard retry mode: throttling, 5xx, timeouts)
 S3FS_ATTEMPTS = 2  # s3fs's, around botocore's (it also retries a body broken while read)
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds one request to an object store waits for the server to accept a connection, and
+    then for its next bytes: the longest silence, not the request's whole time."""
+
+    connect: float = DEFAULT_CONNECT_TIMEOUT
+    read: float = DEFAULT_READ_TIMEOUT
+
+
+DEFAULT_TIMEOUTS = Timeouts()
 
 
 def open_filesystem(
@@ -36,14 +49,13 @@ def s3_filesystem(
     secret: str | None = None,
     token: str | None = None,
     profile: str | None = None,
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-    read_timeout: float = DEFAULT_READ_TIMEOUT,
+    timeouts: Timeouts = DEFAULT_TIMEOUTS,
 ) -> fsspec.AbstractFileSystem:
     """S3 (or an S3-compatible server). Credentials left None come from boto's own chain:
     AWS_* environment variables, a profile, an instance or pod role.
 
     A server that accepts connections and never answers fails a request after at most
-    S3_ATTEMPTS x S3FS_ATTEMPTS waits of `read_timeout`: botocore's and s3fs's defaults (5 x 5
+    S3_ATTEMPTS x S3FS_ATTEMPTS waits of `timeouts.read`: botocore's and s3fs's defaults (5 x 5
     of 60 s) held a load for 25 minutes. A read timeout is the longest silence between two
     bytes, not a request's whole time: S3 keeps a slow CompleteMultipartUpload's connection
     alive with whitespace."""
@@ -57,8 +69,8 @@ def s3_filesystem(
         endpoint_url=endpoint_url,
         client_kwargs={"region_name": region} if region else {},
         config_kwargs={
-            "connect_timeout": connect_timeout,
-            "read_timeout": read_timeout,
+            "connect_timeout": timeouts.connect,
+            "read_timeout": timeouts.read,
             "retries": {"mode": "standard", "max_attempts": S3_ATTEMPTS},
         },
     )

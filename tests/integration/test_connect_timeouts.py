@@ -32,7 +32,7 @@ from tributary.sources import open_source
 from tributary.sources.salesforce import SalesforceSource
 from tributary.warehouse.registry import WAREHOUSE_SETTINGS
 
-from ..conftest import free_port
+from ..conftest import PROJECT_ROOT, free_port
 from ..unit.test_automation import edit_yaml
 
 PASSWORD = "Pw s3cret+@/%:#"
@@ -199,31 +199,54 @@ def test_salesforce_that_never_answers_fails_within_its_timeout(silent_port, mon
     assert f"no answer within {TIMEOUT:g} s" in str(raised.value)
 
 
-LANDING_READ = """
+STORE_READ = """
 import sys
-from tributary.defs.resources import LandingStoreResource
+from datetime import date
+from tributary.defs.resources import ExportStoreResource, LandingStoreResource
+from tests.integration.exports.data import cases_warehouse, export_cases
 
-store = LandingStoreResource(
-    url="s3://landing/tributary", endpoint_url=sys.argv[1], connect_timeout=1, read_timeout=1
-).open()
+store, endpoint, warehouse = sys.argv[1:]
+quick = {"connect_timeout": 1, "read_timeout": 1}
 try:
-    store.fs.ls("landing/tributary")
+    if store == "landing":
+        landing = LandingStoreResource(url="s3://landing/t", endpoint_url=endpoint, **quick)
+        landing.open().fs.ls("landing/t")
+    else:  # the emulator's variable points gcsfs at the endpoint
+        exports = ExportStoreResource(url="gs://exports/t", **quick).open()
+        export_cases(cases_warehouse(warehouse), exports, date(2024, 5, 1))
 except Exception as error:
     print(type(error).__name__, error)
 """
 
 
-def test_landing_store_that_never_answers_fails_within_its_timeouts(silent_port) -> None:
-    """An S3 endpoint that accepts connections and never answers: botocore's and s3fs's own
-    retries (5 x 5 waits of 60 s) held a load for 25 minutes; now 2 x 3 waits of
-    `read_timeout`. In a child process, so that a hang fails the test instead of the suite."""
+@pytest.mark.parametrize(
+    ("store", "expected"),
+    [
+        ("landing", 'ReadTimeoutError Read timeout on endpoint URL: "{endpoint}/landing'),
+        ("exports", "ExportError the export store gs://exports/t did not answer"),
+    ],
+)
+def test_store_that_never_answers_fails_within_its_timeouts(
+    store, expected, silent_port, tmp_path
+) -> None:
+    """A bucket's endpoint that accepts connections and never answers (a read of the landing
+    store; an export's run). Before, botocore's and
+    s3fs's own retries (5 x 5 waits of 60 s) held a load for 25 minutes, and gcsfs (6 attempts
+    of aiohttp's 5 minutes) an export for half an hour; now 6 waits of `read_timeout`, with
+    gcsfs's backoff (about 30 s) between its attempts. In a child process, so that a hang fails
+    the test instead of the suite."""
     endpoint = f"http://127.0.0.1:{silent_port}"
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "STORAGE_EMULATOR_HOST": endpoint,
+        "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false",
+    }
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-c", LANDING_READ, endpoint],
-        env=env, capture_output=True, text=True, timeout=120, check=True,
+        [sys.executable, "-c", STORE_READ, store, endpoint, str(tmp_path / "wh.duckdb")],
+        env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=150, check=True,
     )  # fmt: skip
-    assert time.monotonic() - started < 60
-    assert done.stdout.startswith("ReadTimeoutError")
-    assert f'"{endpoint}/landing' in done.stdout  # names where it waited
+    assert time.monotonic() - started < 90
+    assert done.stdout.startswith(expected.format(endpoint=endpoint)), done.stdout

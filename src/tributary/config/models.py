@@ -32,7 +32,7 @@ from tributary.config.common import (
     reject_literal_secrets,
 )
 from tributary.landing.retention import DEFAULT_DAYS
-from tributary.storage import DEFAULT_READ_TIMEOUT
+from tributary.storage import DEFAULT_READ_TIMEOUT, Timeouts
 from tributary.warehouse.registry import DEFAULT_WAREHOUSE, WarehouseConfig
 
 # Names that become warehouse schemas, tables, columns, roles or asset keys: plain identifiers
@@ -75,6 +75,22 @@ class StoreConfig(StrictModel):
         None, description="an S3-compatible endpoint instead of AWS (MinIO, a test server)"
     )
     region: str | None = Field(None, description="the bucket's AWS region")
+    connect_timeout: ConnectTimeout = Field(
+        DEFAULT_CONNECT_TIMEOUT,
+        description="a bucket (s3://, gs://): seconds one request waits for the server to "
+        "accept a connection",
+    )
+    read_timeout: float = Field(
+        DEFAULT_READ_TIMEOUT,
+        gt=0,
+        le=3600,
+        description="a bucket (s3://, gs://): seconds one request waits for the server's next "
+        "bytes; a server that never answers fails a request after 6 such waits",
+    )
+
+    @property
+    def timeouts(self) -> Timeouts:
+        return Timeouts(connect=self.connect_timeout, read=self.read_timeout)
 
 
 class LandingRetentionConfig(StrictModel):
@@ -100,17 +116,6 @@ class LandingRetentionConfig(StrictModel):
 
 class LandingStoreConfig(StoreConfig):
     retention: LandingRetentionConfig = LandingRetentionConfig()
-    connect_timeout: ConnectTimeout = Field(
-        DEFAULT_CONNECT_TIMEOUT,
-        description="s3:// only: seconds one request waits for the server to accept a connection",
-    )
-    read_timeout: float = Field(
-        DEFAULT_READ_TIMEOUT,
-        gt=0,
-        le=3600,
-        description="s3:// only: seconds one request waits for the server's next bytes; a server "
-        "that never answers fails a request after 6 such waits",
-    )
 
 
 class ExportStoreConfig(StoreConfig):

@@ -10,12 +10,11 @@ from typing import Any
 
 import dagster as dg
 
-from tributary.config.common import DEFAULT_CONNECT_TIMEOUT
 from tributary.config.loader import ProjectConfig
 from tributary.exports import ExportStore, open_export_store
 from tributary.landing import LandingStore, Retention
 from tributary.landing.retention import DEFAULT_DAYS
-from tributary.storage import DEFAULT_READ_TIMEOUT, s3_filesystem
+from tributary.storage import DEFAULT_TIMEOUTS, Timeouts, s3_filesystem
 from tributary.warehouse import Warehouse
 from tributary.warehouse.backend import WarehouseBackend
 from tributary.warehouse.registry import WAREHOUSE_SETTINGS
@@ -49,19 +48,28 @@ class WarehouseResource(dg.ConfigurableResource):
         return self.backend.dbt_env()
 
 
-class LandingStoreResource(dg.ConfigurableResource):
+class StoreResource(dg.ConfigurableResource):
+    """A folder or a bucket, and how long a request to the bucket may wait (`Timeouts`)."""
+
+    url: str
+    connect_timeout: float = DEFAULT_TIMEOUTS.connect
+    read_timeout: float = DEFAULT_TIMEOUTS.read
+
+    @property
+    def timeouts(self) -> Timeouts:
+        return Timeouts(connect=self.connect_timeout, read=self.read_timeout)
+
+
+class LandingStoreResource(StoreResource):
     """A local folder, or S3 (or an S3-compatible server at `endpoint_url`). Credentials are
     never configuration: boto's chain finds them (AWS_* variables, a profile, an instance or
     pod role). Plain fields rather than dagster-aws's S3Resource, whose import cost every
     process (each run, each code-server start) about as much as dagster-dbt's."""
 
-    url: str
     endpoint_url: str | None = None
     region: str | None = None
     retention_days: int | None = DEFAULT_DAYS
     retention_loads: int | None = None
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
-    read_timeout: float = DEFAULT_READ_TIMEOUT
 
     @classmethod
     def from_project(cls, project: ProjectConfig) -> LandingStoreResource:
@@ -81,29 +89,31 @@ class LandingStoreResource(dg.ConfigurableResource):
         if not self.url.startswith("s3://"):
             return LandingStore(self.url, retention=retention)
         fs = s3_filesystem(
-            endpoint_url=self.endpoint_url,
-            region=self.region,
-            connect_timeout=self.connect_timeout,
-            read_timeout=self.read_timeout,
+            endpoint_url=self.endpoint_url, region=self.region, timeouts=self.timeouts
         )
         return LandingStore(self.url, fs=fs, retention=retention)
 
 
-class ExportStoreResource(dg.ConfigurableResource):
+class ExportStoreResource(StoreResource):
     """Where exports are published: a local folder, or gs://bucket/prefix through gcsfs.
 
     On GCS, `project` is the GCP project; credentials are the environment's (application
     default credentials), and STORAGE_EMULATOR_HOST points at an emulator. A plain field
     rather than dagster-gcp's GCSResource, for the same import cost as the landing store's."""
 
-    url: str
     project: str | None = None
 
     @classmethod
     def from_project(cls, project: ProjectConfig) -> ExportStoreResource:
-        return cls(url=project.exports_url, project=project.platform.exports.project)
+        exports = project.platform.exports
+        return cls(
+            url=project.exports_url,
+            project=exports.project,
+            connect_timeout=exports.connect_timeout,
+            read_timeout=exports.read_timeout,
+        )
 
     def open(self, url: str | None = None) -> ExportStore:
         """The exports store, or another store at `url` (a tenant's, from its template) with
         the same credentials."""
-        return open_export_store(url or self.url, project=self.project)
+        return open_export_store(url or self.url, project=self.project, timeouts=self.timeouts)

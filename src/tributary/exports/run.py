@@ -88,29 +88,30 @@ def run_export(
     `tenant`'s rows (into the store of tenant_store_url, when it has a template). Given the
     `landing` store, a warehouse that `unloads` writes the files itself there (not for
     `by: column` partitions, which are split from the ordered stream here)."""
-    query = partition_sql(export, sql, day, tenant=tenant, quote=warehouse.quote_string)
-    folder = export_folder(export, tenant)
-    if warehouse.unloads and landing is not None and export.partitioning.by != "column":
-        publications = [
-            publish_unloaded(
-                export=folder,
-                query=query,
-                partition=date_partition(day),
-                warehouse=warehouse,
-                landing=landing,
-                store=store,
-                asset=asset,
-                file_format=file_format(export),
-            )
-        ]
-    else:
-        with warehouse.read(query, batch_rows=batch_rows) as batches:
-            publications = _publish_stream(export, folder, query, day, batches, store, asset)
-    if export.partitioning.by == "column":
-        present = [publication.manifest.partition for publication in publications]
-        removed = store.remove_absent_values(folder, export.partitioning.column, present)
-    else:
-        removed = store.apply_retention(folder, export.retention) if export.retention else []
+    with store.answering():
+        query = partition_sql(export, sql, day, tenant=tenant, quote=warehouse.quote_string)
+        folder = export_folder(export, tenant)
+        if warehouse.unloads and landing is not None and export.partitioning.by != "column":
+            publications = [
+                publish_unloaded(
+                    export=folder,
+                    query=query,
+                    partition=date_partition(day),
+                    warehouse=warehouse,
+                    landing=landing,
+                    store=store,
+                    asset=asset,
+                    file_format=file_format(export),
+                )
+            ]
+        else:
+            with warehouse.read(query, batch_rows=batch_rows) as batches:
+                publications = _publish_stream(export, folder, query, day, batches, store, asset)
+        if export.partitioning.by == "column":
+            present = [publication.manifest.partition for publication in publications]
+            removed = store.remove_absent_values(folder, export.partitioning.column, present)
+        else:
+            removed = store.apply_retention(folder, export.retention) if export.retention else []
     return ExportOutcome(
         sql=query,
         folder=store.uri(store.export_dir(folder)),

@@ -26,6 +26,7 @@ import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
 from fsspec.asyn import AsyncFileSystem, sync
+from fsspec.exceptions import FSTimeoutError
 from pydantic import BaseModel, Field
 
 from tributary.exports.formats import (
@@ -37,7 +38,7 @@ from tributary.exports.formats import (
     normalize,
 )
 from tributary.exports.gcs import gcs_filesystem, is_gcs_url
-from tributary.storage import open_filesystem
+from tributary.storage import DEFAULT_TIMEOUTS, Timeouts, open_filesystem
 from tributary.warehouse.unload import UnloadedFile
 
 SUCCESS = "_SUCCESS"
@@ -108,9 +109,16 @@ def column_partition(column: str, value: str | None) -> str:
     return f"{column}={NULL_PARTITION if value is None else quote(value, safe='-_.')}"
 
 
-def open_export_store(url: str, *, project: str | None = None) -> ExportStore:
+def open_export_store(
+    url: str,
+    *,
+    project: str | None = None,
+    timeouts: Timeouts = DEFAULT_TIMEOUTS,
+) -> ExportStore:
     """The store at `url`: a folder, or gs://bucket/prefix with the environment's credentials."""
-    return ExportStore(url, fs=gcs_filesystem(project=project) if is_gcs_url(url) else None)
+    if not is_gcs_url(url):
+        return ExportStore(url)
+    return ExportStore(url, fs=gcs_filesystem(project=project, timeouts=timeouts))
 
 
 class ExportStore:
@@ -122,6 +130,18 @@ class ExportStore:
 
     def partition_dir(self, export: str, partition: str) -> str:
         return f"{self.export_dir(export)}/{partition}"
+
+    @contextlib.contextmanager
+    def answering(self) -> Iterator[None]:
+        """Name the store when it stops answering: fsspec's timeout error (gcsfs raises it once
+        its attempts of a request all timed out) says nothing of where."""
+        try:
+            yield
+        except FSTimeoutError as error:
+            raise ExportError(
+                f"the export store {self.uri(self.root)} did not answer: every attempt of a "
+                "request timed out (exports.read_timeout)"
+            ) from error
 
     def uri(self, path: str) -> str:
         return self.fs.unstrip_protocol(path)
