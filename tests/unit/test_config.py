@@ -74,6 +74,27 @@ def test_same_table_listed_twice(config_dir: Path) -> None:
     assert "table 'orders' is listed twice" in message
 
 
+def test_two_tables_differing_only_in_case(config_dir: Path) -> None:
+    """DuckDB and Redshift match table names ignoring case: `Orders` and `orders` would load
+    into one raw table (on DuckDB the second failed with "Table with name orders already
+    exists"; where it did not, each load replaced the other's rows)."""
+    tables = [{"name": "Orders", "mode": "full"}, {"name": "orders", "mode": "full"}]
+    write_source(config_dir, "shop", source(tables=tables))
+    message = load_error(config_dir)
+    assert "sources/shop.yaml: tables:" in message
+    assert (
+        "table 'orders' is listed twice (as 'Orders': names are compared ignoring case" in message
+    )
+
+
+def test_two_sources_differing_only_in_case(config_dir: Path) -> None:
+    """Their raw schemas, raw_ERP and raw_erp, would be one schema on DuckDB and Redshift."""
+    write_source(config_dir, "erp_upper", source(name="ERP"))
+    message = load_error(config_dir)
+    assert "sources/erp_upper.yaml: name: 'ERP' is already defined in" in message
+    assert "(as 'erp'" in message
+
+
 def test_same_source_in_two_files(config_dir: Path) -> None:
     write_source(config_dir, "shop_copy", source(name="erp"))
     message = load_error(config_dir)

@@ -32,6 +32,15 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def case_note(first: str, name: str) -> str:
+    """Where a repeated name differs from its first spelling only in case, say so: names of
+    sources and tables are compared ignoring case, as DuckDB and Redshift match the schemas and
+    tables made from them."""
+    if first == name:
+        return ""
+    return f" (as '{first}': names are compared ignoring case, as DuckDB and Redshift match them)"
+
+
 def reject_literal_secrets(data: object, *, instead: str) -> object:
     """A key such as `password:` holding the secret itself is refused, without echoing it."""
     if isinstance(data, dict):

@@ -12,6 +12,7 @@ from typing import TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from tributary.config.common import case_note
 from tributary.config.models import (
     ExportConfig,
     PlatformConfig,
@@ -187,18 +188,19 @@ def _check_tenants(project: ProjectConfig, tenants_file: Path) -> None:
 
 
 def _load_named(files: Iterable[Path], model: type[Model]) -> dict[Path, Model]:
-    """Each file's model, in file order; names are unique across the files."""
-    loaded: dict[str, tuple[Path, Model]] = {}
+    """Each file's model, in file order; names are unique across the files (ignoring case)."""
+    loaded: dict[str, tuple[Path, Model, str]] = {}
     for path in files:
         item = _load_model(path, model)
         name = item.name  # type: ignore[attr-defined]
-        if name in loaded:
+        if (first := loaded.get(name.lower())) is not None:
+            first_path, _, first_name = first
             raise ConfigError(
                 f"{display_path(path)}: name: '{name}' is already defined in "
-                f"{display_path(loaded[name][0])}; expected a unique name"
+                f"{display_path(first_path)}{case_note(first_name, name)}; expected a unique name"
             )
-        loaded[name] = (path, item)
-    return dict(loaded.values())
+        loaded[name.lower()] = (path, item, name)
+    return {path: item for path, item, _ in loaded.values()}
 
 
 def _load_model(path: Path, model: type[Model]) -> Model:

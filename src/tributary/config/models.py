@@ -29,6 +29,7 @@ from tributary.config.common import (
     ConnectTimeout,
     EnvVarName,
     StrictModel,
+    case_note,
     reject_literal_secrets,
 )
 from tributary.landing.retention import DEFAULT_DAYS
@@ -599,11 +600,14 @@ class SourceConfig(StrictModel):
     @field_validator("tables")
     @classmethod
     def _unique_tables(cls, tables: list[TableConfig], info: ValidationInfo) -> list[TableConfig]:
-        seen: set[str] = set()
+        seen: dict[str, str] = {}
         for table in tables:
-            if table.name in seen:
-                raise ValueError(f"table '{table.name}' is listed twice; expected unique names")
-            seen.add(table.name)
+            if (first := seen.get(table.name.lower())) is not None:
+                raise ValueError(
+                    f"table '{table.name}' is listed twice{case_note(first, table.name)}; "
+                    "expected unique names"
+                )
+            seen[table.name.lower()] = table.name
         kind = info.data.get("kind")
         for table in tables:
             if kind == "salesforce":
