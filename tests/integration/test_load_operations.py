@@ -247,6 +247,35 @@ def test_null_cursor_exclude_skips_and_counts_them(orders, warehouse, tmp_path) 
     assert rows(warehouse, "select id from raw_shop.orders") == [(1,)]
 
 
+def test_a_new_cursor_column_reads_the_table_again_instead_of_the_old_watermark(
+    mariadb, warehouse, tmp_path
+) -> None:
+    """A table first loaded by `created_at`, then (its updates were missed) by `updated_at`.
+    Before, the second load read from created_at's watermark: the update of row 1, older than
+    it, stayed missed, and reconciliation passed (its window starts at the same watermark)."""
+    url, con = mariadb
+    run_sql(con, "create table orders (id int primary key, status varchar(20), "
+                 "created_at datetime, updated_at datetime)")  # fmt: skip
+    run_sql(con, "insert into orders values (1, 'new', %s, %s), (2, 'new', %s, %s)",
+            params=(at(0), at(0), at(20), at(20)))  # fmt: skip
+    by_created = ORDERS.model_copy(update={"cursor": "created_at"})
+    load(url, by_created, warehouse, tmp_path)
+    run_sql(con, "update orders set status = 'paid', updated_at = %s where id = 1",
+            params=(at(10),))  # fmt: skip
+
+    second, check = load(url, ORDERS, warehouse, tmp_path)  # cursor: updated_at
+
+    assert check.passed, check.description
+    assert rows(warehouse, "select id, status from raw_shop.orders order by id") == [
+        (1, "paid"),
+        (2, "new"),
+    ]
+    assert second.outcome.watermark == at(20)
+    assert rows(warehouse, "select cursor_column, value from _tributary.watermarks") == [
+        ("updated_at", at(20).isoformat())
+    ]
+
+
 # --- 4. columns that vanish from the source ----------------------------------------------------
 def test_a_renamed_column_is_reported_missing_under_evolve(mariadb, warehouse, tmp_path) -> None:
     url, con = mariadb

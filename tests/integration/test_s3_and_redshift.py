@@ -189,8 +189,6 @@ def test_redshift_full_loads_copy_then_swap_by_rename(redshift, landing, postgre
         'alter table "raw_crm"."customers__swap_0000bbbb" rename to "customers"',
         'drop table "raw_crm"."customers__old_0000bbbb"',
         'drop table "raw_crm"."customers__load_0000bbbb"',
-        "select value_type, value from _tributary.watermarks "
-        "where source = %s and table_name = %s and scope = %s",
         "delete from _tributary.table_schemas where source = %s and table_name = %s",
         "insert into _tributary.table_schemas values (%s, %s, %s, %s)",
         'select count(*) from "raw_crm"."customers"',

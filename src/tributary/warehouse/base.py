@@ -457,11 +457,15 @@ class Warehouse(ABC):
                 )
 
     def watermark(self, target: LoadTarget) -> Any | None:
-        """The cursor value the last committed load of the table (or slice) reached."""
+        """The value of the target's cursor column the last committed load of the table (or
+        slice) reached. A table whose cursor is another column now has none: its next load
+        reads it whole, since the old column's value would skip rows the new one finds older."""
+        if target.cursor is None:
+            return None
         rows = self.query(
             f"select value_type, value from {STATE_SCHEMA}.watermarks "
-            "where source = ? and table_name = ? and scope = ?",
-            [target.source, target.table, target.scope],
+            "where source = ? and table_name = ? and scope = ? and lower(cursor_column) = ?",
+            [target.source, target.table, target.scope, target.cursor.lower()],
         )
         return decode_cursor(rows[0][0], rows[0][1]) if rows else None
 
