@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from tributary.exports.formats import FileFormat
 from tributary.exports.store import ExportedColumn, ExportStore, Publication
 from tributary.landing import LandingStore
+from tributary.landing.manifest import as_utc
 from tributary.warehouse import Warehouse
 from tributary.warehouse.unload import Unloaded, UnloadedColumn, UnloadFormat
 
@@ -79,7 +80,7 @@ def _modified(info: dict) -> datetime | None:
     if isinstance(value, int | float):
         return datetime.fromtimestamp(value, UTC)
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return as_utc(value)
     return None
 
 
