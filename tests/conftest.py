@@ -191,6 +191,15 @@ class BatchesReader:
         return Extract(batches=pa.RecordBatchReader.from_batches(self.batches[0].schema, stream()))
 
 
+def copy_dbt_project(target: Path) -> Path:
+    """The project's dbt project copied to `target`, without what dbt wrote into it (target/,
+    logs/): a test's manifest and models of its own go there, not into the checkout."""
+    shutil.copytree(
+        PROJECT_ROOT / "dbt_project", target, ignore=shutil.ignore_patterns("target", "logs")
+    )
+    return target
+
+
 @dataclass(frozen=True)
 class DemoRuns:
     """`make demo` twice on a fresh clone: what each run printed and logged, and where."""
@@ -221,10 +230,7 @@ def demo_runs(tmp_path_factory: pytest.TempPathFactory) -> DemoRuns:
     built with `dg dev` (`make dev` after `make demo`). A run of the demo costs most of a
     minute here."""
     root = tmp_path_factory.mktemp("demo_runs")
-    dbt_project = root / "dbt_project"
-    shutil.copytree(
-        PROJECT_ROOT / "dbt_project", dbt_project, ignore=shutil.ignore_patterns("target", "logs")
-    )
+    dbt_project = copy_dbt_project(root / "dbt_project")
     home = root / "dagster_home"
     home.mkdir()
     shutil.copy(PROJECT_ROOT / "deploy" / "dagster.local.yaml", home / "dagster.yaml")

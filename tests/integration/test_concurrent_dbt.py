@@ -9,7 +9,6 @@ highest key either saw, and each run inserted them: every new row twice, and not
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import psycopg
 import pytest
 import yaml
 
-from tests.conftest import PROJECT_ROOT, local_dagster_home, materialize_at_once, run_checked
+from tests.conftest import copy_dbt_project, local_dagster_home, materialize_at_once, run_checked
 from tributary.config.loader import CONFIG_DIR_ENV, STATE_DIR_ENV
 
 pytestmark = pytest.mark.integration
@@ -40,10 +39,7 @@ def write_project(tmp_path: Path, postgres: str) -> dict[str, str]:
     config.mkdir()
     platform = {"warehouse": {"target": "postgres", "connection": {"url": postgres}}}
     (config / "platform.yaml").write_text(yaml.safe_dump(platform))
-    dbt_project = tmp_path / "dbt_project"
-    shutil.copytree(
-        PROJECT_ROOT / "dbt_project", dbt_project, ignore=shutil.ignore_patterns("target", "logs")
-    )
+    dbt_project = copy_dbt_project(tmp_path / "dbt_project")
     (dbt_project / "models" / "marts" / "fct_numbers.sql").write_text(MODEL)
     env = {
         **os.environ,

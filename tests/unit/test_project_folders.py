@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import copy_dbt_project
 from tributary.config import loader
 from tributary.config.loader import PROJECT_ROOT, ConfigError, load_project
 from tributary.defs import transform
@@ -23,11 +24,7 @@ def deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(name, raising=False)
     root = tmp_path / "deployment"
     shutil.copytree(PROJECT_ROOT / "assets_config", root / "assets_config")
-    shutil.copytree(
-        PROJECT_ROOT / "dbt_project",
-        root / "dbt_project",
-        ignore=shutil.ignore_patterns("target", "logs"),
-    )
+    copy_dbt_project(root / "dbt_project")
     return root
 
 
