@@ -31,7 +31,7 @@ from tributary.names import as_spelled
 from tributary.reach import probe_url
 from tributary.slices import Slice
 from tributary.sources.base import Extract, Profile, SourceError, Window, cursor_conditions
-from tributary.sources.types import MYSQL_BACKENDS, SourceColumn, normalize
+from tributary.sources.types import MYSQL_BACKENDS, ReadAs, SourceColumn, normalize
 
 Fetcher = Callable[[str, str, int], pa.RecordBatchReader]
 TEXT = sa.String(100)
@@ -504,8 +504,14 @@ class SqlSource:
         self, expression: sa.ColumnElement, column: SourceColumn | None, label: str
     ) -> sa.ColumnElement:
         """A column (or an aggregate of it) as the type policy reads it: some types as text."""
-        if column is not None and column.reads_as_text(self.backend):
+        read_as = column.read_as(self.backend) if column is not None else None
+        if read_as is ReadAs.TEXT:
             return sa.cast(expression, TEXT).label(label)
+        if read_as is ReadAs.DECIMAL_TEXT:
+            return sa.cast(sa.cast(expression, sa.Numeric()), TEXT).label(label)
+        if read_as is ReadAs.MICROSECONDS:
+            since_midnight = sa.extract("epoch", expression) * 1_000_000
+            return sa.cast(since_midnight, sa.BigInteger()).label(label)
         if isinstance(expression, sa.ColumnClause) and expression.name == label:
             return expression
         return expression.label(label)
@@ -551,17 +557,33 @@ class SqlSource:
         if not self._reached:
             self._probe()
             self._reached = True
+        if doing:
+            what = f"{self._owner}: {doing}"
+        elif table:
+            what = f"reading table '{table.name}'"
+        else:
+            what = f"{self._owner}: connecting"
         try:
-            return self._fetch(self._connectorx_url(), query, batch_rows)
-        except Exception as exc:  # driver errors vary; re-raise without credentials
-            message = redact(str(exc), self._url)
-            if doing:
-                what = f"{self._owner}: {doing}"
-            elif table:
-                what = f"reading table '{table.name}'"
-            else:
-                what = f"{self._owner}: connecting"
-            raise SourceError(f"{what} failed: {message}") from None
+            reader = self._fetch(self._connectorx_url(), query, batch_rows)
+        except BaseException as exc:
+            raise self._failed(what, exc) from None
+        return pa.RecordBatchReader.from_batches(reader.schema, self._guarded(reader, what))
+
+    def _guarded(self, reader: pa.RecordBatchReader, what: str) -> Iterator[pa.RecordBatch]:
+        try:
+            yield from reader
+        except BaseException as exc:
+            raise self._failed(what, exc) from None
+
+    def _failed(self, what: str, exc: BaseException) -> BaseException:
+        """The driver's error as a SourceError naming what failed, without credentials. A
+        Rust panic (connectorx on a type or value it cannot convert) is a BaseException to
+        Python; it is a failed read like any other. Interrupts stay what they are."""
+        if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+            return exc
+        if isinstance(exc, SourceError):
+            return exc
+        return SourceError(f"{what} failed: {redact(str(exc), self._url)}")
 
     def _probe(self) -> None:
         # connectorx waits 30 s for a SQLite file that is not there, as for a server that is down.

@@ -6,6 +6,9 @@
 - MySQL DATE/DATETIME/TIMESTAMP are read as text: zero dates ('0000-00-00', '2024-00-10')
   become NULL and are counted; MySQL TIMESTAMP is read in UTC (the session runs at +00:00).
 - MySQL tinyint(1) becomes boolean.
+- PostgreSQL types connectorx cannot read (interval, time with time zone, xml, bit strings,
+  geometric and extension types) are read as their text; money as a decimal; time as
+  microseconds, so that the end of the day (24:00) stays itself (connectorx makes it 00:00).
 - JSON columns (MySQL json, PostgreSQL json/jsonb) are marked as Arrow JSON, so that a
   warehouse can give them its JSON type (Redshift SUPER, PostgreSQL jsonb, DuckDB JSON).
 - Text stays text whatever its length; binary stays bytes.
@@ -16,9 +19,12 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from enum import Enum
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from tributary.errors import SourceError
 
 DECIMAL_TYPES = {"decimal", "numeric", "number", "money", "smallmoney"}
 MYSQL_BACKENDS = {"mysql", "mariadb"}
@@ -28,7 +34,23 @@ ZERO_DATE = r"^(0000|\d{4}-00|\d{4}-\d{2}-00)"
 DEFAULT_DECIMAL = (38, 10)
 ZERO_DATES_COUNTER = "zero_dates_nulled"
 JSON_TYPES = {"json", "jsonb"}
+# PostgreSQL's types (information_schema's data_type) that connectorx reads itself; on any
+# other it panics, so those are read as text (numeric, money and time have their own forms).
+POSTGRES_NATIVE = {
+    "smallint", "integer", "bigint", "real", "double precision", "boolean", "oid",
+    "text", "character varying", "character", "bytea", "uuid", "json", "jsonb",
+    "date", "timestamp without time zone", "timestamp with time zone", "array",
+}  # fmt: skip
+POSTGRES_TIME = "time without time zone"
 DECLARED = re.compile(r"^\s*([a-z ]+?)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*$")
+
+
+class ReadAs(Enum):
+    """How a column is selected where the driver's own reading would fail or mislead."""
+
+    TEXT = "text"
+    DECIMAL_TEXT = "decimal text"  # cast to the database's decimal first (money)
+    MICROSECONDS = "microseconds"  # a time of day as microseconds since midnight
 
 
 @dataclass(frozen=True)
@@ -57,8 +79,25 @@ class SourceColumn:
             scale = int(declared.group(3)) if declared and declared.group(3) else None
         return cls(name, (data_type or "").strip(), column_type, precision, scale)
 
-    def reads_as_text(self, backend: str) -> bool:
-        return self.is_decimal or (backend in MYSQL_BACKENDS and self.data_type in MYSQL_TEMPORAL)
+    def read_as(self, backend: str) -> ReadAs | None:
+        """How the column is selected, or None: as it is."""
+        if backend == "postgresql":
+            if self.data_type == "money":
+                return ReadAs.DECIMAL_TEXT
+            if self.data_type == POSTGRES_TIME:
+                return ReadAs.MICROSECONDS
+            if self.data_type not in POSTGRES_NATIVE and not self.is_decimal:
+                return ReadAs.TEXT
+        if self.is_decimal or (backend in MYSQL_BACKENDS and self.data_type in MYSQL_TEMPORAL):
+            return ReadAs.TEXT
+        return None
+
+    @property
+    def declared(self) -> str:
+        """The type as declared, for messages: decimal(12,3), numeric(10, 2), numeric."""
+        if "(" in self.column_type or self.precision is None:
+            return self.column_type or self.data_type
+        return f"{self.data_type}({self.precision}, {self.scale or 0})"
 
     @property
     def is_decimal(self) -> bool:
@@ -116,7 +155,9 @@ def _normalize_array(
     array: pa.Array, column: SourceColumn | None, backend: str, counters: Counter
 ) -> pa.Array:
     if column is not None and column.is_decimal:
-        return pc.cast(array, column.decimal_type)
+        return _decimal(array, column)
+    if column is not None and column.read_as(backend) is ReadAs.MICROSECONDS:
+        return pc.cast(array, pa.time64("us"))
     if column is not None and column.data_type in JSON_TYPES and pa.types.is_string(array.type):
         return pa.ExtensionArray.from_storage(pa.json_(), array)
     if column is not None and backend in MYSQL_BACKENDS:
@@ -127,3 +168,37 @@ def _normalize_array(
     if pa.types.is_timestamp(array.type) and array.type.tz is not None:
         return array.cast(pa.timestamp(array.type.unit, tz="UTC"))
     return array
+
+
+def _decimal(array: pa.Array, column: SourceColumn) -> pa.Array:
+    """Decimal text as the column's decimal type; a value it cannot hold exactly fails the
+    read, naming the column and the value (rounding it would be a silent change)."""
+    try:
+        return pc.cast(array, column.decimal_type)
+    except pa.ArrowInvalid as error:
+        target = column.decimal_type
+        value = next(v for v in array.to_pylist() if v is not None and not _fits(v, target))
+        if "Rescaling" in str(error):
+            problem = f"more decimal places than {target.scale}"
+        elif "precision" in str(error):
+            problem = f"more digits than {target.precision}"
+        else:
+            problem = "no decimal form"
+        implied = (
+            ""
+            if column.precision is not None
+            else f", as a {column.data_type} with no declared precision is read"
+        )
+        raise SourceError(
+            f"column '{column.name}' ({column.declared}) holds {value!r}: {problem} "
+            f"(read as {target}{implied}); declare the column's precision at the source, or "
+            "read the table through a `query:` that casts or filters the column"
+        ) from None
+
+
+def _fits(value: str, target: pa.DataType) -> bool:
+    try:
+        pc.cast(pa.array([value]), target)
+    except pa.ArrowInvalid:
+        return False
+    return True

@@ -1,0 +1,97 @@
+"""A PostgreSQL source's column types that the driver (connectorx) cannot read, or reads
+wrongly, loaded through the whole path into each warehouse: exact values, or an error that
+names the table and the column."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from tributary.config.models import SourceConfig, TableConfig
+from tributary.errors import SourceError
+from tributary.ingest import ingest_table
+from tributary.landing import LandingStore
+from tributary.sources import SqlSource
+
+pytestmark = pytest.mark.integration
+
+
+def create(conninfo: str, *statements: str) -> None:
+    with psycopg.connect(conninfo, autocommit=True) as con:
+        for statement in statements:
+            con.execute(statement)
+
+
+def load(conninfo: str, table: TableConfig, warehouse, tmp_path):
+    source = SourceConfig(name="app", kind="postgres", connection={"url": conninfo},
+                          tables=[table])  # fmt: skip
+    return ingest_table(
+        source,
+        table,
+        reader=SqlSource(make_url(conninfo)),
+        landing=LandingStore(str(tmp_path / "landing")),
+        warehouse=warehouse,
+        batch_rows=1,
+    )
+
+
+def test_types_the_driver_cannot_read_load_as_their_text(postgres, warehouse, tmp_path) -> None:
+    # Before: the load stopped with connectorx's panic "not implemented: interval" (a
+    # BaseException naming neither table nor column); money failed as '$12.34'; and the end of
+    # the day, time '24:00', arrived as 00:00.
+    create(
+        postgres,
+        "create type mood as enum ('happy', 'sad')",
+        """create table visits (id int primary key, span interval, local_at time with time zone,
+            doc xml, flags bit varying, spot point, price money, closes time, feeling mood)""",
+        """insert into visits values
+            (1, '1 year 2 mons 3 days 04:05:06', '12:00+05', '<a>x</a>', B'101', '(1,2)',
+             12.34, '24:00', 'happy'),
+            (2, '-1 days', null, null, null, null, -1, '23:59:59.5', null)""",
+    )
+    result = load(postgres, TableConfig(name="visits", primary_key=["id"]), warehouse, tmp_path)
+    assert result.manifest.row_count == 2
+    rows = warehouse.query(
+        "select id, span, local_at, doc, flags, spot, price, cast(closes as varchar), feeling "
+        "from raw_app.visits order by id"
+    )
+    assert [tuple(row) for row in rows] == [
+        (1, "1 year 2 mons 3 days 04:05:06", "12:00:00+05", "<a>x</a>", "101", "(1,2)",
+         Decimal("12.34"), "24:00:00", "happy"),
+        (2, "-1 days", None, None, None, None, Decimal("-1.00"), "23:59:59.5", None),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("declared", "value", "said"),
+    [
+        ("numeric(10, 2)", "'NaN'", "no decimal form"),
+        ("numeric", "'0.123456789012345'", "more decimal places than 10"),
+    ],
+)
+def test_a_number_with_no_decimal_form_names_its_column(postgres, declared, value, said) -> None:
+    create(
+        postgres,
+        f"create table prices (id int primary key, amount {declared})",
+        f"insert into prices values (1, {value})",
+    )
+    extract = SqlSource(make_url(postgres)).read(TableConfig(name="prices"), batch_rows=10)
+    expected = f"column 'amount' ({declared}) holds {value}: {said}"
+    with pytest.raises(SourceError, match=re.escape(expected)):
+        extract.batches.read_all()
+
+
+def test_a_value_the_driver_cannot_convert_fails_naming_the_table(postgres) -> None:
+    # An array of a type the driver cannot read: connectorx panics while it fetches.
+    create(
+        postgres,
+        "create table shifts (id int primary key, spans interval[])",
+        "insert into shifts values (1, array[interval '1 hour'])",
+    )
+    with pytest.raises(SourceError, match=r"reading table 'shifts' failed: .*interval"):
+        extract = SqlSource(make_url(postgres)).read(TableConfig(name="shifts"), batch_rows=10)
+        extract.batches.read_all()
