@@ -9,6 +9,10 @@ class SchemaDriftError(RuntimeError):
     """A table's incoming columns cannot be loaded into its raw table without losing data."""
 
 
+class ExportError(RuntimeError):
+    """An export could not be written as configured."""
+
+
 class WarehouseError(RuntimeError):
     """The warehouse could not be reached or used."""
 

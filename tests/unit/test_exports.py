@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -244,3 +245,74 @@ def test_republishing_unseals_first_then_drops_the_manifest_then_the_rest(tmp_pa
         "_SUCCESS", "manifest.json", "part-00000.parquet"
     ]  # fmt: skip
     assert store.read_manifest("e", "dt=2024-05-01").row_count == 1
+
+
+STAMPS = pa.schema([("ts", pa.timestamp("us")), ("at", pa.timestamp("us", tz="UTC"))])
+
+
+def publish_csv(store: ExportStore, arrays: list[pa.Array], schema: pa.Schema) -> str:
+    batch = pa.RecordBatch.from_arrays(arrays, schema=schema)
+    store.publish(pa.RecordBatchReader.from_batches(schema, [batch]), export="e",
+                  partition="dt=2024-05-01", asset="export/e",
+                  file_format=FileFormat(kind="csv"))  # fmt: skip
+    return (store.fs.cat_file(f"{store.root}/e/dt=2024-05-01/part-00000.csv")).decode()
+
+
+def test_csv_spells_a_timestamps_infinity(tmp_path: Path) -> None:
+    # DuckDB holds 'infinity' as the storage's extremes. Arrow's own formatting wrote them into
+    # the file as "<valueTout of range: 9223372036854775807>".
+    arrays = [
+        pa.array([2**63 - 1, 1714557600000000, None], pa.int64()).view(STAMPS.field("ts").type),
+        pa.array([-(2**63 - 1), 1714557600000000, None], pa.int64()).view(STAMPS.field("at").type),
+    ]
+    text = publish_csv(ExportStore(str(tmp_path)), arrays, STAMPS)
+    assert text.split("\r\n") == [
+        '"ts","at"',
+        '"infinity","-infinity"',
+        '"2024-05-01T10:00:00.000000","2024-05-01T10:00:00.000000Z"',
+        ",",
+        "",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("array", "said"),
+    [
+        # PostgreSQL's infinity as the source driver hands it over: the year 262142.
+        (pa.array([8210266876799999999], pa.int64()).view(pa.timestamp("us")),
+         "a timestamp[us] value past the calendar CSV text is written in "
+         "(stored as 8210266876799999999)"),
+        (pa.array([2**31 - 1], pa.int32()).view(pa.date32()), "a date32[day] value infinity"),
+        # time 24:00:00, the end of the day (DuckDB, PostgreSQL and Redshift allow it)
+        (pa.array([86_400_000_000], pa.int64()).view(pa.time64("us")),
+         "a time64[us] value 24:00:00"),
+    ],
+)  # fmt: skip
+def test_csv_refuses_a_value_it_cannot_spell_and_publishes_nothing(tmp_path, array, said) -> None:
+    # Before, each was written into the file as "<value out of range: ...>".
+    schema = pa.schema([("valid_to", array.type)])
+    store = ExportStore(str(tmp_path))
+    with pytest.raises(ExportError, match=re.escape(f"column 'valid_to' holds {said}")):
+        publish_csv(store, [array], schema)
+    assert store.partitions("e", sealed_only=False) == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "column_type"),
+    [
+        ("parquet", pa.month_day_nano_interval()),
+        ("csv", pa.month_day_nano_interval()),
+        ("csv", pa.list_(pa.int32())),
+        ("csv", pa.struct([("a", pa.int32())])),
+    ],
+)
+def test_a_column_type_the_format_cannot_hold_is_named(tmp_path, kind, column_type) -> None:
+    # Before: Arrow's "Unhandled type for Arrow to Parquet schema conversion:
+    # month_day_nano_interval" or "Unsupported Type:list<l: int32>", naming no column.
+    schema = pa.schema([("id", pa.int64()), ("span", column_type)])
+    store = ExportStore(str(tmp_path))
+    with pytest.raises(ExportError, match=rf"column 'span' is {re.escape(str(column_type))}"):
+        store.publish(reader({"id": [1], "span": [None]}, schema=schema), export="e",
+                      partition="dt=2024-05-01", asset="export/e",
+                      file_format=FileFormat(kind=kind))  # fmt: skip
+    assert store.partitions("e", sealed_only=False) == []

@@ -17,6 +17,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from tributary.errors import ExportError
+
 FileKind = Literal["parquet", "csv"]
 # Timestamps with a zone are written in UTC; in CSV as RFC 3339 (2024-05-01T10:00:00.123456Z)
 # and those without as ISO 8601 (2024-05-01T10:00:00.123456).
@@ -84,6 +86,13 @@ class FileWriter:
     """Writes batches of one schema into one file in the chosen format."""
 
     def __init__(self, sink: ChecksumWriter, schema: pa.Schema, file_format: FileFormat) -> None:
+        for field in schema:
+            if not _holds(file_format.kind, field.type):
+                raise ExportError(
+                    f"column '{field.name}' is {field.type}, which {file_format.kind} files "
+                    "cannot hold; cast it in the model or the export's query (an interval to "
+                    "seconds, a list or struct to JSON text)"
+                )
         self.format = file_format
         self.rows = 0
         self._closers = []
@@ -126,6 +135,12 @@ class FileWriter:
             stream.close()
 
 
+def _holds(kind: FileKind, column_type: pa.DataType) -> bool:
+    if pa.types.is_interval(column_type) or pa.types.is_union(column_type):
+        return False
+    return kind != "csv" or not pa.types.is_nested(column_type)
+
+
 def _csv_schema(schema: pa.Schema) -> pa.Schema:
     return pa.schema([field.with_type(_csv_type(field.type)) for field in schema])
 
@@ -140,21 +155,73 @@ def _is_binary(kind: pa.DataType) -> bool:
     return pa.types.is_binary(kind) or pa.types.is_large_binary(kind)
 
 
+def _is_date_or_time(kind: pa.DataType) -> bool:
+    return pa.types.is_date32(kind) or pa.types.is_time(kind)
+
+
 def _csv_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Text for timestamps (ISO 8601; RFC 3339 in UTC with a zone), and binary as base64."""
-    if not any(pa.types.is_timestamp(f.type) or _is_binary(f.type) for f in batch.schema):
+    """Text for timestamps (ISO 8601; RFC 3339 in UTC with a zone), and binary as base64;
+    dates and times as Arrow writes them, once it is known that it can."""
+    if not any(_csv_type(f.type) != f.type or _is_date_or_time(f.type) for f in batch.schema):
         return batch
     arrays = []
-    for array in batch.columns:
+    for array, field in zip(batch.columns, batch.schema, strict=True):
         if pa.types.is_timestamp(array.type):
-            array = _iso_text(array)
+            array = _timestamp_text(array, field.name)
         elif _is_binary(array.type):
             array = pa.array(
                 [None if v is None else base64.b64encode(v).decode() for v in array.to_pylist()],
                 pa.string(),
             )
+        elif _is_date_or_time(array.type):
+            _check_printable(array, field.name)
         arrays.append(array)
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
+# Arrow writes "<value out of range: ...>" into the file for a value past the calendar it
+# prints: DuckDB's infinities (the storage's extremes), time 24:00:00 (the end of the day, which
+# DuckDB, PostgreSQL and Redshift allow), years far past 9999. Timestamps are text already, so
+# their infinities are spelled as DuckDB and PostgreSQL print them; any other such value stops
+# the export, naming its column.
+UNPRINTABLE = "out of range: "
+DAYS_PRINTED = (-719_162, 2_932_896)  # date32 of 0001-01-01 and 9999-12-31
+DAY = {"s": 86_400, "ms": 86_400 * 10**3, "us": 86_400 * 10**6, "ns": 86_400 * 10**9}
+
+
+def _timestamp_text(array: pa.Array, name: str) -> pa.Array:
+    text = _iso_text(array)
+    storage = array.view(pa.int64())
+    for value, word in ((2**63 - 1, "infinity"), (-(2**63 - 1), "-infinity")):
+        text = pc.if_else(pc.equal(storage, value), word, text)
+    _refuse_unprintable(text, storage, array.type, name)
+    return text
+
+
+def _check_printable(array: pa.Array, name: str) -> None:
+    storage = array.view(pa.int32() if array.type.bit_width == 32 else pa.int64())
+    low, high = pc.min_max(storage).values()
+    printed = (0, DAY[array.type.unit] - 1) if pa.types.is_time(array.type) else DAYS_PRINTED
+    if low.as_py() is None or (printed[0] <= low.as_py() and high.as_py() <= printed[1]):
+        return  # the common case, without formatting the column twice
+    _refuse_unprintable(pc.cast(array, pa.string()), storage, array.type, name)
+
+
+def _refuse_unprintable(text: pa.Array, storage: pa.Array, kind: pa.DataType, name: str) -> None:
+    unprintable = pc.fill_null(pc.match_substring(text, UNPRINTABLE), False)
+    if not pc.any(unprintable).as_py():
+        return
+    value = pc.filter(storage, unprintable)[0].as_py()
+    if pa.types.is_time(kind) and value == DAY[kind.unit]:
+        what = "24:00:00"
+    elif abs(value) == 2 ** (kind.bit_width - 1) - 1:
+        what = "infinity" if value > 0 else "-infinity"
+    else:
+        what = f"past the calendar CSV text is written in (stored as {value})"
+    raise ExportError(
+        f"column '{name}' holds a {kind} value {what}, which CSV cannot spell; cast it in the "
+        "model or the export's query, or export Parquet"
+    )
 
 
 def _iso_text(array: pa.Array) -> pa.Array:

@@ -29,6 +29,7 @@ from fsspec.asyn import AsyncFileSystem, sync
 from fsspec.exceptions import FSTimeoutError
 from pydantic import BaseModel, Field
 
+from tributary.errors import ExportError
 from tributary.exports.formats import (
     ChecksumWriter,
     FileFormat,
@@ -95,10 +96,6 @@ class ExportManifest(BaseModel):
 class Publication:
     uri: str
     manifest: ExportManifest
-
-
-class ExportError(RuntimeError):
-    """An export could not be written as configured."""
 
 
 def date_partition(day: date) -> str:
