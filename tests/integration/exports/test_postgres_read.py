@@ -3,6 +3,7 @@ from the query's columns rather than guessed from values, and a connection left 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
@@ -10,6 +11,7 @@ import psycopg
 import pyarrow as pa
 import pytest
 
+from tributary.errors import WarehouseError
 from tributary.warehouse.postgres.warehouse import PostgresWarehouse
 
 pytestmark = pytest.mark.integration
@@ -117,3 +119,23 @@ def test_duplicate_column_names_are_refused(warehouse) -> None:
         warehouse.read("select id, id from cases"),
     ):
         pass
+
+
+@pytest.mark.parametrize(
+    ("expression", "column_type", "printed"),
+    [
+        ("time '24:00'", "time64[us]", "'24:00:00'"),
+        ("'infinity'::timestamp", "timestamp[us]", "'infinity'"),
+        ("'-infinity'::date", "date32[day]", "'-infinity'"),
+        ("'NaN'::numeric(10, 2)", "decimal128(10, 2)", "'NaN'"),
+    ],
+)
+def test_a_value_arrow_cannot_read_names_its_column(warehouse, expression, column_type, printed):
+    # Before: "In CSV column #1: Row #1: CSV conversion error to time64[us]: invalid value
+    # '24:00:00'", naming no column.
+    expected = f"column 'edge' ({column_type}) holds a value Arrow cannot read: "
+    with (
+        pytest.raises(WarehouseError, match=re.escape(expected) + f".*{re.escape(printed)}"),
+        warehouse.read(f"select 1 as id, {expression} as edge") as reader,
+    ):
+        reader.read_all()

@@ -9,6 +9,7 @@ policy), timestamptz is UTC, bytea is binary, NULL and '' stay apart.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -17,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from tributary.errors import WarehouseError
 from tributary.warehouse.base import quote_ident
 
 # pg_type OIDs of the types with an Arrow counterpart; everything else is read as text.
@@ -36,6 +38,8 @@ _BY_OID: dict[int, pa.DataType] = {
 NUMERIC, BYTEA = 1700, 17
 UNCONSTRAINED = pa.decimal128(38, 10)
 BLOCK_BYTES = 8 << 20  # CSV bytes parsed per batch: memory stays flat whatever the result size
+# How Arrow's CSV reader names the column a value failed in (by position).
+FAILED_COLUMN = re.compile(r"^In CSV column #(\d+): Row #\d+: ")
 
 
 def column_type(column: psycopg.Column) -> pa.DataType:
@@ -102,6 +106,28 @@ def _batches(source: _CopyStream, schema: pa.Schema, batch_rows: int) -> Iterato
     stream = io.BufferedReader(source, buffer_size=1 << 20)
     if not len(schema) or not stream.peek(1):  # no rows: Arrow's reader refuses empty CSV
         return
+    try:
+        yield from _parsed(stream, schema, batch_rows)
+    except pa.ArrowInvalid as error:
+        raise _named(error, schema) from None
+
+
+def _named(error: pa.ArrowInvalid, schema: pa.Schema) -> Exception:
+    """Arrow's error for a value it cannot read as its column's type (PostgreSQL's infinity,
+    24:00:00, a numeric NaN), naming the column rather than its position."""
+    found = FAILED_COLUMN.match(str(error))
+    if found is None:
+        return error
+    field = schema.field(int(found.group(1)))
+    return WarehouseError(
+        f"column '{field.name}' ({field.type}) holds a value Arrow cannot read: "
+        f"{str(error)[found.end() :]}; cast it in the query"
+    )
+
+
+def _parsed(
+    stream: io.BufferedReader, schema: pa.Schema, batch_rows: int
+) -> Iterator[pa.RecordBatch]:
     parsed = pa.schema([f.with_type(pa.string()) if _read_as_text(f.type) else f for f in schema])
     reader = pacsv.open_csv(
         stream,
