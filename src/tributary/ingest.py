@@ -83,6 +83,8 @@ def ingest_table(
     if table.mode == "incremental":
         since = read_from(warehouse.watermark(target), table.lookback)
     extract = reader.read(table, since=since, batch_rows=batch_rows, where=where)
+    tenant = where.low if where is not None and where.kind == "tenant" else None
+    refuse_load_column_names(extract.batches.schema, table, tenant_scoped=tenant is not None)
     batches = refuse_null_keys(extract.batches, table)
     cursor = target.spelled_as(batches.schema.names).cursor  # as the rows spell it
     if table.mode == "incremental":
@@ -97,7 +99,7 @@ def ingest_table(
                 batches,
                 load_id=load_id,
                 extracted_at=started_at,
-                tenant=where.low if where is not None and where.kind == "tenant" else None,
+                tenant=tenant,
             ),
             source=source.name,
             table=table.name,
@@ -366,6 +368,37 @@ def apply_null_cursor_policy(
     return pa.RecordBatchReader.from_batches(batches.schema, checked())
 
 
+# The columns with_load_columns adds to every raw row. A source column of one of these names
+# would stand in its place (DuckDB renames the second of two), and the merge would order a
+# key's versions by the source's values.
+LOAD_COLUMNS = ("_load_id", "_extracted_at", "_load_row")
+DELETED = "_deleted"  # kept from the source where it sends one (Salesforce's IsDeleted)
+
+
+def refuse_load_column_names(schema: pa.Schema, table: TableConfig, *, tenant_scoped: bool) -> None:
+    """Before anything is landed: a source column may not take a load column's name (compared
+    ignoring case, as DuckDB and Redshift match names), and a `_deleted` it sends must be a
+    flag."""
+    reserved = [*LOAD_COLUMNS, *([TENANT_COLUMN] if tenant_scoped else [])]
+    for column in schema:
+        name = column.name.lower()
+        if name in reserved or (name == DELETED and column.name != DELETED):
+            names = ", ".join([*reserved, DELETED])
+            raise SourceError(
+                f"table '{table.name}': the source has a column '{column.name}', which is one "
+                f"of the load columns every raw row carries ({names}); read the table through "
+                "a `query:` that renames it"
+            )
+        flag = pa.types.is_boolean(column.type) or pa.types.is_integer(column.type)
+        if name == DELETED and not flag:
+            raise SourceError(
+                f"table '{table.name}': the source has a column '{column.name}' ({column.type}): "
+                f"a source's {DELETED} must be boolean, as it becomes the load's deletion flag "
+                "(true where the source deleted the row); read the table through a `query:` "
+                "that renames or converts it"
+            )
+
+
 def refuse_null_keys(batches: pa.RecordBatchReader, table: TableConfig) -> pa.RecordBatchReader:
     """A row whose key is NULL can be neither merged (no key equals NULL) nor kept apart (a
     full load keeps one row per key, and all NULLs are one). They are counted, and the read
@@ -417,7 +450,7 @@ def with_load_columns(
     values: dict[str, tuple[Any, pa.DataType]] = {
         "_load_id": (load_id, pa.string()),
         "_extracted_at": (extracted_at, pa.timestamp("us", tz="UTC")),
-        "_deleted": (False, pa.bool_()),
+        DELETED: (False, pa.bool_()),
     }
     if tenant is not None:
         values[TENANT_COLUMN] = (str(tenant), pa.string())
@@ -428,9 +461,9 @@ def with_load_columns(
     for batch in nonempty_batches(batches):
         rows = batch.num_rows
         sent: dict[str, pa.Array] = {}
-        index = batch.schema.get_field_index("_deleted")
+        index = batch.schema.get_field_index(DELETED)
         if index >= 0:
-            sent["_deleted"] = pc.fill_null(batch.column(index).cast(pa.bool_()), False)
+            sent[DELETED] = pc.fill_null(batch.column(index).cast(pa.bool_()), False)
             batch = batch.remove_column(index)
         for name, (value, arrow_type) in values.items():
             column = sent.get(name)

@@ -4,6 +4,7 @@ twice, and a raw table that already holds a key twice."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import dagster as dg
@@ -13,7 +14,7 @@ import yaml
 from tributary.config.loader import load_project
 from tributary.config.models import SourceConfig, TableConfig
 from tributary.defs import build_definitions
-from tributary.errors import NullCursorError, NullKeyError, SchemaDriftError
+from tributary.errors import NullCursorError, NullKeyError, SchemaDriftError, SourceError
 from tributary.ingest import NULL_CURSOR_EXCLUDED, ingest_table, load_target
 from tributary.landing import LandingStore
 from tributary.reconcile import reconcile
@@ -420,3 +421,31 @@ def test_the_next_merge_repairs_keys_held_twice(orders, warehouse, tmp_path) -> 
         (4, "new"),
     ]
     assert check.passed, check.description
+
+
+# --- a source column named as a load column ---------------------------------------------------
+@pytest.mark.parametrize(
+    ("column", "said"),
+    [
+        # Before: the raw table's _load_row held the source's values and Tributary's went to
+        # _load_row_1 (DuckDB renames a duplicate), so the merge ordered a key's versions by
+        # the source's column.
+        ("_load_row int", "a column '_load_row', which is one of the load columns"),
+        ("_load_id varchar(10)", "a column '_load_id', which is one of the load columns"),
+        # Before: "Failed to parse value: Y", naming no column.
+        (
+            "_deleted varchar(1)",
+            "a column '_deleted' (string): a source's _deleted must be boolean",
+        ),
+    ],
+)
+def test_a_source_column_named_as_a_load_column_fails_the_load(
+    orders, warehouse, tmp_path, column, said
+) -> None:
+    url, con = orders
+    run_sql(con, f"alter table orders add column {column}")
+    run_sql(con, "insert into orders values (1, 'new', %s, '7')", params=(T0,))
+    full = TableConfig(name="orders", primary_key=["id"])
+    with pytest.raises(SourceError, match=re.escape(f"table 'orders': the source has {said}")):
+        load(url, full, warehouse, tmp_path)
+    assert not warehouse.table_exists("raw_shop", "orders")
