@@ -83,6 +83,9 @@ def goes_straight_in(target: LoadTarget) -> bool:
     return target.mode == "full" and target.where is None
 
 
+SESSION_TIME_ZONE = "UTC"  # dbt_project/profiles.yml sets the same for dbt's sessions
+
+
 class DuckDBWarehouse(Warehouse):
     kind = "duckdb"
     # A full load writes the parts into the raw table as they land (copy_straight_in), so
@@ -128,7 +131,13 @@ class DuckDBWarehouse(Warehouse):
         pause = 0.05
         while True:
             try:
-                return duckdb.connect(str(self.path), config=self.settings)
+                con = duckdb.connect(str(self.path), config=self.settings)
+                # Timestamps with a zone compare with plain ones, and cast to dates, in the
+                # session's zone, which would be the machine's: a day's export partition must
+                # be the UTC day, as on PostgreSQL and Redshift. (It can only be SET: the
+                # time zone extension is not loaded yet when the connection's config is read.)
+                con.execute(f"set TimeZone = '{SESSION_TIME_ZONE}'")
+                return con
             except duckdb.IOException as exc:
                 if "Could not set lock" not in str(exc):
                     raise
