@@ -27,32 +27,39 @@ class Slice:
     key: str  # the partition key, also the watermark scope
     source_column: str
     table_column: str
-    low: int | str
-    high: int | None = None  # exclusive; None leaves a range open-ended
+    # A tenant's id, or a range's bounds: `low` inclusive, `high` exclusive. The first range
+    # is open below (low None) and holds the rows without a value, the last open above (high
+    # None): every row is in one range, whatever the bounds configured.
+    low: int | str | None
+    high: int | None = None
     # A tenant's settings its table's query binds (:name), as (name, value) pairs.
     settings: tuple[tuple[str, object], ...] = ()
 
     def table_predicate(self) -> str:
-        """The raw table's part this slice replaces, as SQL that DuckDB, PostgreSQL and
-        Redshift accept. Values are rendered as literals by SQLAlchemy (quoted, escaped);
-        the tenant column holds text."""
+        """The raw table's part this slice replaces, as one parenthesized SQL condition that
+        DuckDB, PostgreSQL and Redshift accept. Values are rendered as literals by SQLAlchemy
+        (quoted, escaped); the tenant column holds text."""
         if self.kind == "tenant":
             condition = sa.column(self.table_column) == sa.literal(str(self.low))
         else:
-            condition = sa.and_(*self.conditions(self.table_column))
+            condition = sa.and_(sa.true(), *self.conditions(self.table_column))
         compiled = condition.compile(
             dialect=postgresql.dialect(paramstyle="named"),
             compile_kwargs={"literal_binds": True},
         )
-        return str(compiled)
+        return f"({compiled})"  # it may hold an OR, and callers add conditions to it
 
     def conditions(self, column_name: str) -> list[sa.ColumnElement[bool]]:
         column = sa.column(column_name)
         if self.kind == "tenant":
             return [column == sa.literal(self.low)]
-        conditions = [column >= sa.literal(self.low)]
+        conditions = []
+        if self.low is not None:
+            conditions.append(column >= sa.literal(self.low))
         if self.high is not None:
             conditions.append(column < sa.literal(self.high))
+        if self.low is None and conditions:
+            return [sa.or_(*conditions, column.is_(None))]
         return conditions
 
 
@@ -94,7 +101,7 @@ def slice_for(
             key=partition_key,
             source_column=table.key_ranges.column,
             table_column=table.key_ranges.column,
-            low=low,
+            low=None if low == 0 else low,
             high=None if last else high + 1,
         )
     raise KeyError(f"table '{table.name}' is not partitioned")

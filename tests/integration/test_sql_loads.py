@@ -198,3 +198,25 @@ def test_key_range_partitions_load_resumable_pieces(mariadb, postgres, tmp_path)
     changed = pg_rows(postgres, "select id from raw_shop.events where kind = 'changed'")
     assert changed == [(3,)]  # only the reloaded range saw the change
     assert pg_rows(postgres, "select count(*) from raw_shop.events") == [(25,)]
+
+
+def test_key_ranges_lose_no_row_below_the_first_or_without_a_value(mariadb, warehouse, tmp_path):
+    # Before: the first range read `region_id >= 0`, so the ERP's "unknown" region -1 and a
+    # row with no region were in no partition, and every partition's check passed.
+    url, con = mariadb
+    run_sql(con, "create table stores (id int primary key, region_id int)")
+    run_sql(con, "insert into stores values (1, -1), (2, null), (3, 5), (4, 15), (5, 40)")
+    table = TableConfig(
+        name="stores",
+        primary_key=["id"],
+        key_ranges={"column": "region_id", "size": 10, "upper_bound": 20},
+    )
+    keys = partition_keys(table, [])
+    sizes = [
+        load(url, table, warehouse, tmp_path, where=slice_for(table, key, [])).manifest.row_count
+        for key in keys
+    ]
+    assert sizes == [3, 2]  # the first range is open below and holds the NULLs
+    load(url, table, warehouse, tmp_path, where=slice_for(table, keys[0], []))  # a rerun
+    loaded = warehouse.query("select id, region_id from raw_shop.stores order by id")
+    assert [tuple(row) for row in loaded] == [(1, -1), (2, None), (3, 5), (4, 15), (5, 40)]

@@ -96,6 +96,11 @@ def test_postgres_placeholders_leave_quoted_names_alone() -> None:
 
 def test_slice_predicates_render_literals_once() -> None:
     tenant = Slice(kind="tenant", key="a", source_column="c", table_column="_tenant_id", low="a'b")
-    assert tenant.table_predicate() == "_tenant_id = 'a''b'"
-    ranged = Slice(kind="range", key="k", source_column="id", table_column="order", low=0, high=10)
-    assert ranged.table_predicate() == '"order" >= 0 AND "order" < 10'
+    assert tenant.table_predicate() == "(_tenant_id = 'a''b')"
+    ranged = Slice(kind="range", key="k", source_column="id", table_column="order", low=5, high=10)
+    assert ranged.table_predicate() == '("order" >= 5 AND "order" < 10)'
+    # The first range, open below, holds the NULLs: parenthesized, the OR stays inside.
+    first = Slice(
+        kind="range", key="k", source_column="id", table_column="order", low=None, high=10
+    )
+    assert first.table_predicate() == '("order" < 10 OR "order" IS NULL)'
