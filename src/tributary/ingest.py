@@ -84,7 +84,7 @@ def ingest_table(
         since = read_from(warehouse.watermark(target), table.lookback)
     extract = reader.read(table, since=since, batch_rows=batch_rows, where=where)
     tenant = where.low if where is not None and where.kind == "tenant" else None
-    refuse_load_column_names(extract.batches.schema, table, tenant_scoped=tenant is not None)
+    check_column_names(extract.batches.schema, table, tenant_scoped=tenant is not None)
     batches = refuse_null_keys(extract.batches, table)
     cursor = target.spelled_as(batches.schema.names).cursor  # as the rows spell it
     if table.mode == "incremental":
@@ -375,13 +375,22 @@ LOAD_COLUMNS = ("_load_id", "_extracted_at", "_load_row")
 DELETED = "_deleted"  # kept from the source where it sends one (Salesforce's IsDeleted)
 
 
-def refuse_load_column_names(schema: pa.Schema, table: TableConfig, *, tenant_scoped: bool) -> None:
-    """Before anything is landed: a source column may not take a load column's name (compared
-    ignoring case, as DuckDB and Redshift match names), and a `_deleted` it sends must be a
-    flag."""
+def check_column_names(schema: pa.Schema, table: TableConfig, *, tenant_scoped: bool) -> None:
+    """Before anything is landed, the names the raw table will hold, compared ignoring case
+    as DuckDB and Redshift match them: each once (a query may return a name twice, and DuckDB
+    would call the second `id_1`), none a load column's, and a `_deleted` sent a flag."""
     reserved = [*LOAD_COLUMNS, *([TENANT_COLUMN] if tenant_scoped else [])]
+    seen: dict[str, str] = {}
     for column in schema:
         name = column.name.lower()
+        if name in seen:
+            named = {seen[name]: None, column.name: None}  # one name, or two spellings of it
+            raise SourceError(
+                f"table '{table.name}': the source returns two columns named "
+                f"{' and '.join(map(repr, named))} (names are compared ignoring case); give "
+                "each its own name in the query"
+            )
+        seen[name] = column.name
         if name in reserved or (name == DELETED and column.name != DELETED):
             names = ", ".join([*reserved, DELETED])
             raise SourceError(

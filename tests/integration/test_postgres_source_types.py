@@ -95,3 +95,28 @@ def test_a_value_the_driver_cannot_convert_fails_naming_the_table(postgres) -> N
     with pytest.raises(SourceError, match=r"reading table 'shifts' failed: .*interval"):
         extract = SqlSource(make_url(postgres)).read(TableConfig(name="shifts"), batch_rows=10)
         extract.batches.read_all()
+
+
+@pytest.mark.parametrize(("second", "named"), [("id", "'id'"), ("Id", "'id' and 'Id'")])
+def test_a_query_returning_one_name_twice_fails_naming_it(
+    postgres, warehouse, tmp_path, second, named
+):
+    # PostgreSQL lets a query return two columns of one name. Before: DuckDB stored the second
+    # as `id_1` (a name nobody gave), PostgreSQL failed with "column "id" specified more than
+    # once".
+    create(
+        postgres,
+        "create table orders (id int primary key, customer_id int)",
+        "create table customers (id int primary key, name text)",
+        "insert into orders values (1, 10)",
+        "insert into customers values (10, 'x')",
+    )
+    query = (
+        f'select o.id, c.id as "{second}", c.name '
+        "from orders o join customers c on c.id = o.customer_id"
+    )
+    table = TableConfig(name="order_customers", query=query)
+    expected = f"table 'order_customers': the source returns two columns named {named} ("
+    with pytest.raises(SourceError, match=re.escape(expected)):
+        load(postgres, table, warehouse, tmp_path)
+    assert not warehouse.table_exists("raw_app", "order_customers")
