@@ -1,6 +1,6 @@
 """On a machine whose local time zone is not UTC. DuckDB compares a timestamptz with a
 timestamp in its session's zone, which defaults to the machine's: a day's partition of a
-timestamptz column must still be the UTC day, as on PostgreSQL and Redshift."""
+timestamptz column must still be the UTC day, as PostgreSQL's exports read it."""
 
 from __future__ import annotations
 

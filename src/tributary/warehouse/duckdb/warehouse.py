@@ -134,7 +134,7 @@ class DuckDBWarehouse(Warehouse):
                 con = duckdb.connect(str(self.path), config=self.settings)
                 # Timestamps with a zone compare with plain ones, and cast to dates, in the
                 # session's zone, which would be the machine's: a day's export partition must
-                # be the UTC day, as on PostgreSQL and Redshift. (It can only be SET: the
+                # be the UTC day, as PostgreSQL's exports read it. (It can only be SET: the
                 # time zone extension is not loaded yet when the connection's config is read.)
                 con.execute(f"set TimeZone = '{SESSION_TIME_ZONE}'")
                 return con
