@@ -20,7 +20,7 @@ from tributary.arrow import nonempty_batches
 from tributary.config.models import SourceConfig, TableConfig
 from tributary.errors import NullCursorError, NullKeyError, SourceError, StaleDropError
 from tributary.landing import Cleanup, LandingStore, Manifest, ManifestPromise
-from tributary.names import as_spelled
+from tributary.names import as_spelled, repeated
 from tributary.slices import TENANT_COLUMN, Slice
 from tributary.sources import SourceReader
 from tributary.warehouse import LoadOutcome, LoadTarget, Warehouse
@@ -379,18 +379,14 @@ def check_column_names(schema: pa.Schema, table: TableConfig, *, tenant_scoped: 
     """Before anything is landed, the names the raw table will hold, compared ignoring case
     as DuckDB and Redshift match them: each once (a query may return a name twice, and DuckDB
     would call the second `id_1`), none a load column's, and a `_deleted` sent a flag."""
+    if twice := repeated(schema.names):
+        raise SourceError(
+            f"table '{table.name}': the source returns two columns named {twice} (names are "
+            "compared ignoring case); give each its own name in the query"
+        )
     reserved = [*LOAD_COLUMNS, *([TENANT_COLUMN] if tenant_scoped else [])]
-    seen: dict[str, str] = {}
     for column in schema:
         name = column.name.lower()
-        if name in seen:
-            named = {seen[name]: None, column.name: None}  # one name, or two spellings of it
-            raise SourceError(
-                f"table '{table.name}': the source returns two columns named "
-                f"{' and '.join(map(repr, named))} (names are compared ignoring case); give "
-                "each its own name in the query"
-            )
-        seen[name] = column.name
         if name in reserved or (name == DELETED and column.name != DELETED):
             names = ", ".join([*reserved, DELETED])
             raise SourceError(

@@ -316,3 +316,16 @@ def test_a_column_type_the_format_cannot_hold_is_named(tmp_path, kind, column_ty
                       partition="dt=2024-05-01", asset="export/e",
                       file_format=FileFormat(kind=kind))  # fmt: skip
     assert store.partitions("e", sealed_only=False) == []
+
+
+def test_a_result_with_one_column_name_twice_is_refused(tmp_path: Path) -> None:
+    # `select o.*, c.* from orders o join customers c ...`: before, DuckDB's result was
+    # published with two `id` columns, which Spark and BigQuery refuse to read (and an `ID`
+    # beside `id`, which they take for the same name).
+    schema = pa.schema([("id", pa.int64()), ("name", pa.string()), ("ID", pa.int64())])
+    store = ExportStore(str(tmp_path))
+    rows = {"id": [1], "name": ["x"], "ID": [2]}
+    with pytest.raises(ExportError, match="the result has two columns named 'id' and 'ID'"):
+        store.publish(reader(rows, schema=schema), export="e", partition="dt=2024-05-01",
+                      asset="export/e")  # fmt: skip
+    assert store.partitions("e", sealed_only=False) == []

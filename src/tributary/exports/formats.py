@@ -18,6 +18,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from tributary.errors import ExportError
+from tributary.names import repeated
 
 FileKind = Literal["parquet", "csv"]
 # Timestamps with a zone are written in UTC; in CSV as RFC 3339 (2024-05-01T10:00:00.123456Z)
@@ -86,6 +87,11 @@ class FileWriter:
     """Writes batches of one schema into one file in the chosen format."""
 
     def __init__(self, sink: ChecksumWriter, schema: pa.Schema, file_format: FileFormat) -> None:
+        if twice := repeated(schema.names):
+            raise ExportError(
+                f"the result has two columns named {twice} (names are compared ignoring "
+                "case, as Spark and BigQuery read them); give each its own name in the query"
+            )
         for field in schema:
             if not _holds(file_format.kind, field.type):
                 raise ExportError(

@@ -115,7 +115,7 @@ def test_batches_are_bounded_and_the_connection_stays_usable(warehouse) -> None:
 
 def test_duplicate_column_names_are_refused(warehouse) -> None:
     with (
-        pytest.raises(ValueError, match="several columns named id"),
+        pytest.raises(ValueError, match="two columns named 'id'"),
         warehouse.read("select id, id from cases"),
     ):
         pass

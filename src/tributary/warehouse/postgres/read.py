@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from tributary.errors import WarehouseError
+from tributary.names import repeated
 from tributary.warehouse.base import quote_ident
 
 # pg_type OIDs of the types with an Arrow counterpart; everything else is read as text.
@@ -66,10 +67,8 @@ def read_with_copy(
         with con.cursor() as cursor:
             cursor.execute(f"select * from ({sql}) as export_rows limit 0")
             columns = list(cursor.description or [])
-        names = [c.name for c in columns]
-        if len(set(names)) != len(names):
-            duplicates = sorted({n for n in names if names.count(n) > 1})
-            raise ValueError(f"the query returns several columns named {', '.join(duplicates)}")
+        if twice := repeated([c.name for c in columns]):
+            raise ValueError(f"the query returns two columns named {twice}")
         schema = pa.schema([(c.name, column_type(c)) for c in columns])
         select = sql
         if any(c.type_code == NUMERIC and c.precision is None for c in columns):
