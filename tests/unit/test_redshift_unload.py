@@ -503,3 +503,21 @@ def test_a_streamed_copy_is_whole_and_resumes_a_broken_stream_by_ranges(
     assert source.ranged_from == ([] if resumed_at is None else [resumed_at])
     chunks = list(store_module.read_chunks(_StreamingStore(data), "object", 20))
     assert [len(c) for c in chunks] == [20] * (len(data) // 20) + [len(data) % 20]
+
+
+def test_an_unload_with_one_column_name_twice_publishes_nothing(unload_setup) -> None:
+    # `select o.*, c.*` on Redshift, as the local writer refuses it (tests/unit/test_exports.py).
+    fs, landing, store = unload_setup
+
+    class Twice(FakeRedshift):
+        def execute(self, sql: str, params=None) -> None:
+            self.statements.append(sql)
+            if sql.startswith("unload"):
+                table = pa.table([pa.array([1]), pa.array([2])], names=["id", "id"])
+                write_unload(self.fs, parse_unload(sql)["to"], table.to_batches(), table.schema,
+                             [ELEMENTS[0], ELEMENTS[0]], rows_per_file=2)  # fmt: skip
+
+    with pytest.raises(ExportError, match="the result has two columns named 'id' "):
+        export_via_unload(Twice(fs, rows(0)), landing, store)
+    assert store.partitions("orders", sealed_only=False) == []
+    assert not fs.exists(f"{landing.root}/{UNLOAD_PREFIX}/orders/dt=2024-05-01/")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, Literal
 
@@ -61,6 +62,14 @@ def _zoned(kind: pa.DataType) -> bool:
     return pa.types.is_timestamp(kind) and kind.tz is not None
 
 
+def refuse_repeated_names(names: Sequence[str]) -> None:
+    if twice := repeated(names):
+        raise ExportError(
+            f"the result has two columns named {twice} (names are compared ignoring case, as "
+            "Spark and BigQuery read them); give each its own name in the query"
+        )
+
+
 class ChecksumWriter(io.RawIOBase):
     """A write-only file that passes bytes on to `sink`, counting them and hashing them."""
 
@@ -87,11 +96,7 @@ class FileWriter:
     """Writes batches of one schema into one file in the chosen format."""
 
     def __init__(self, sink: ChecksumWriter, schema: pa.Schema, file_format: FileFormat) -> None:
-        if twice := repeated(schema.names):
-            raise ExportError(
-                f"the result has two columns named {twice} (names are compared ignoring "
-                "case, as Spark and BigQuery read them); give each its own name in the query"
-            )
+        refuse_repeated_names(schema.names)
         for field in schema:
             if not _holds(file_format.kind, field.type):
                 raise ExportError(

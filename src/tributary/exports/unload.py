@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tributary.exports.formats import FileFormat
+from tributary.exports.formats import FileFormat, refuse_repeated_names
 from tributary.exports.store import ExportedColumn, ExportStore, Publication
 from tributary.landing import LandingStore
 from tributary.landing.manifest import as_utc
@@ -108,6 +108,7 @@ def publish_unloaded(
         unloaded = warehouse.unload(
             query, to=landing.uri(scratch), fs=landing.fs, file_format=unload_format(file_format)
         )
+        refuse_repeated_names([column.name for column in unloaded.columns])
         written = replace(file_format, compression=unloaded.compression)
         if not unloaded.files:  # no rows: one file that still carries the schema, as ever
             empty = pa.RecordBatchReader.from_batches(unloaded.schema, [])
