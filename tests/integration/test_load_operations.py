@@ -449,3 +449,28 @@ def test_a_source_column_named_as_a_load_column_fails_the_load(
     with pytest.raises(SourceError, match=re.escape(f"table 'orders': the source has {said}")):
         load(url, full, warehouse, tmp_path)
     assert not warehouse.table_exists("raw_shop", "orders")
+
+
+# --- a decimal wider than the warehouse holds --------------------------------------------------
+def test_a_decimal_wider_than_38_digits_loads_exactly_or_names_its_column(
+    mariadb, warehouse, tmp_path
+) -> None:
+    # PostgreSQL holds it exactly; DuckDB's DECIMAL stops at 38 digits (and reads a wider
+    # Parquet decimal as DOUBLE). Before, DuckDB failed with "Not implemented Error:
+    # Unsupported Internal Arrow Type for Decimal d:40,5,256", naming no column.
+    url, con = mariadb
+    run_sql(con, "create table ledger (id int primary key, wide decimal(40, 5))")
+    run_sql(con, "insert into ledger values (1, 123456789012345678901234567890123.12345)")
+    table = TableConfig(name="ledger", primary_key=["id"])
+    if warehouse.kind == "duckdb":
+        with pytest.raises(
+            TypeError,
+            match=r"table 'ledger', column 'wide': DuckDB DECIMAL "
+            r"holds at most 38 digits; the source column is decimal256\(40, 5\)",
+        ):
+            load(url, table, warehouse, tmp_path)
+        assert not warehouse.table_exists("raw_shop", "ledger")
+    else:
+        load(url, table, warehouse, tmp_path)
+        [(value,)] = rows(warehouse, "select wide from raw_shop.ledger")
+        assert str(value) == "123456789012345678901234567890123.12345"

@@ -103,6 +103,14 @@ def column_list(columns: Sequence[str]) -> str:
     return ", ".join(quote_ident(name) for name in columns)
 
 
+def refuse_wide_decimal(arrow_type: pa.DataType, *, warehouse: str, max_precision: int) -> None:
+    if pa.types.is_decimal(arrow_type) and arrow_type.precision > max_precision:
+        raise TypeError(
+            f"{warehouse} DECIMAL holds at most {max_precision} digits; the source column is "
+            f"{arrow_type}"
+        )
+
+
 def quote_literal(value: str) -> str:
     """A SQL string literal, for the few statements that take no parameters (COPY)."""
     return "'" + value.replace("'", "''") + "'"
@@ -539,6 +547,14 @@ class Warehouse(ABC):
         land; the manifest is awaited once they are staged, before anything else."""
         incoming = batches.schema
         target = target.spelled_as(incoming.names)
+        for field in incoming:  # a column this warehouse cannot hold fails before any write
+            try:
+                self.sql_type(field.type)
+            except TypeError as error:
+                raise TypeError(
+                    f"table '{target.table}', column '{field.name}': {error}; cast it in the "
+                    "table's `query:`"
+                ) from None
         tables = LoadTables(target, suffix=manifest.load_id[-8:])
         staged = tables.staged
         columns = incoming.names

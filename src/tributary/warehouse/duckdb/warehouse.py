@@ -23,6 +23,7 @@ from tributary.warehouse.base import (
     Warehouse,
     quote_ident,
     quote_literal,
+    refuse_wide_decimal,
 )
 from tributary.warehouse.drift import SchemaPlan
 
@@ -83,6 +84,7 @@ def goes_straight_in(target: LoadTarget) -> bool:
     return target.mode == "full" and target.where is None
 
 
+MAX_DECIMAL_PRECISION = 38
 SESSION_TIME_ZONE = "UTC"  # dbt_project/profiles.yml sets the same for dbt's sessions
 
 
@@ -323,6 +325,8 @@ class DuckDBWarehouse(Warehouse):
         self.execute(f"create table {name} ({columns})")
 
     def sql_type(self, arrow_type: pa.DataType) -> str:
+        # DuckDB refuses a wider Arrow decimal, and reads a wider Parquet one as DOUBLE.
+        refuse_wide_decimal(arrow_type, warehouse="DuckDB", max_precision=MAX_DECIMAL_PRECISION)
         # DuckDB names the type an Arrow column becomes; ask it rather than keep a table.
         empty = pa.table({"c": pa.array([], arrow_type)})
         return str(self.con.from_arrow(empty).types[0])

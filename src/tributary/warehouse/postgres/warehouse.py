@@ -27,6 +27,7 @@ from tributary.warehouse.base import (
     Warehouse,
     placeholders_as_format,
     quote_ident,
+    refuse_wide_decimal,
 )
 from tributary.warehouse.drift import SchemaPlan
 from tributary.warehouse.postgres import binary as pg_binary
@@ -66,11 +67,8 @@ def pg_family_type(
     if isinstance(arrow_type, pa.JsonType):
         return json
     if pa.types.is_decimal(arrow_type):
-        if max_precision is not None and arrow_type.precision > max_precision:
-            raise TypeError(
-                f"{warehouse} DECIMAL holds at most {max_precision} digits; "
-                f"the source column is {arrow_type}"
-            )
+        if max_precision is not None:
+            refuse_wide_decimal(arrow_type, warehouse=warehouse, max_precision=max_precision)
         return f"numeric({arrow_type.precision}, {arrow_type.scale})"
     if pa.types.is_timestamp(arrow_type):
         return "timestamptz" if arrow_type.tz else "timestamp"
