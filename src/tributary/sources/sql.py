@@ -509,6 +509,8 @@ class SqlSource:
             return sa.cast(expression, TEXT).label(label)
         if read_as is ReadAs.DECIMAL_TEXT:
             return sa.cast(sa.cast(expression, sa.Numeric()), TEXT).label(label)
+        if read_as is ReadAs.WELL_KNOWN_TEXT:
+            return sa.func.ST_AsText(expression).label(label)
         if read_as is ReadAs.MICROSECONDS:
             since_midnight = sa.extract("epoch", expression) * 1_000_000
             return sa.cast(since_midnight, sa.BigInteger()).label(label)

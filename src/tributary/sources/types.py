@@ -5,7 +5,7 @@
 - Timestamps with an offset are normalised to UTC.
 - MySQL DATE/DATETIME/TIMESTAMP are read as text: zero dates ('0000-00-00', '2024-00-10')
   become NULL and are counted; MySQL TIMESTAMP is read in UTC (the session runs at +00:00).
-- MySQL tinyint(1) becomes boolean.
+- MySQL tinyint(1) becomes boolean; its spatial types their well-known text (POINT(1 2)).
 - PostgreSQL types connectorx cannot read (interval, time with time zone, xml, bit strings,
   geometric and extension types) are read as their text; money as a decimal; time as
   microseconds, so that the end of the day (24:00) stays itself (connectorx makes it 00:00).
@@ -42,6 +42,11 @@ POSTGRES_NATIVE = {
     "date", "timestamp without time zone", "timestamp with time zone", "array",
 }  # fmt: skip
 POSTGRES_TIME = "time without time zone"
+# MySQL's spatial types, which connectorx cannot read: read as their well-known text.
+MYSQL_GEOMETRY = {
+    "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring",
+    "multipolygon", "geometrycollection", "geomcollection",
+}  # fmt: skip
 DECLARED = re.compile(r"^\s*([a-z ]+?)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*$")
 
 
@@ -51,6 +56,7 @@ class ReadAs(Enum):
     TEXT = "text"
     DECIMAL_TEXT = "decimal text"  # cast to the database's decimal first (money)
     MICROSECONDS = "microseconds"  # a time of day as microseconds since midnight
+    WELL_KNOWN_TEXT = "well-known text"  # a geometry as WKT: POINT(1 2)
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,8 @@ class SourceColumn:
                 return ReadAs.MICROSECONDS
             if self.data_type not in POSTGRES_NATIVE and not self.is_decimal:
                 return ReadAs.TEXT
+        if backend in MYSQL_BACKENDS and self.data_type in MYSQL_GEOMETRY:
+            return ReadAs.WELL_KNOWN_TEXT
         if self.is_decimal or (backend in MYSQL_BACKENDS and self.data_type in MYSQL_TEMPORAL):
             return ReadAs.TEXT
         return None
