@@ -185,7 +185,8 @@ def _decimal(array: pa.Array, column: SourceColumn) -> pa.Array:
         return pc.cast(array, column.decimal_type)
     except pa.ArrowInvalid as error:
         target = column.decimal_type
-        value = next(v for v in array.to_pylist() if v is not None and not _fits(v, target))
+        unfit = (v for v in array.to_pylist() if v is not None and not _fits(v, target))
+        value = next(unfit, None)
         if "Rescaling" in str(error):
             problem = f"more decimal places than {target.scale}"
         elif "precision" in str(error):
@@ -198,7 +199,7 @@ def _decimal(array: pa.Array, column: SourceColumn) -> pa.Array:
             else f", as a {column.data_type} with no declared precision is read"
         )
         raise SourceError(
-            f"column '{column.name}' ({column.declared}) holds {value!r}: {problem} "
+            f"column '{column.name}' ({column.declared}) holds {value or 'a value'!r}: {problem} "
             f"(read as {target}{implied}); declare the column's precision at the source, or "
             "read the table through a `query:` that casts or filters the column"
         ) from None
