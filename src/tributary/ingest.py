@@ -87,6 +87,7 @@ def ingest_table(
     check_column_names(extract.batches.schema, table, tenant_scoped=tenant is not None)
     batches = refuse_null_keys(extract.batches, table)
     cursor = target.spelled_as(batches.schema.names).cursor  # as the rows spell it
+    check_cursor_type(batches.schema, table, cursor)
     if table.mode == "incremental":
         batches = apply_null_cursor_policy(batches, table, cursor, extract.counters)
 
@@ -402,6 +403,27 @@ def check_column_names(schema: pa.Schema, table: TableConfig, *, tenant_scoped: 
                 "(true where the source deleted the row); read the table through a `query:` "
                 "that renames or converts it"
             )
+
+
+def check_cursor_type(schema: pa.Schema, table: TableConfig, cursor: str | None) -> None:
+    """Before anything is landed: a watermark holds an integer, a decimal, a date, a timestamp
+    or text (landing.manifest.encode_cursor)."""
+    if cursor is None or cursor not in schema.names:
+        return  # a cursor the rows lack is the schema check's to name
+    kind = schema.field(cursor).type
+    if not (
+        pa.types.is_integer(kind)
+        or pa.types.is_decimal(kind)
+        or pa.types.is_timestamp(kind)
+        or pa.types.is_date(kind)
+        or pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+    ):
+        raise SourceError(
+            f"table '{table.name}': the cursor '{cursor}' is {kind}; a cursor must be an "
+            "integer, decimal, date, timestamp or text column: cast it in a `query:` (SQL "
+            f"Server's rowversion: cast({cursor} as bigint))"
+        )
 
 
 def refuse_null_keys(batches: pa.RecordBatchReader, table: TableConfig) -> pa.RecordBatchReader:

@@ -474,3 +474,18 @@ def test_a_decimal_wider_than_38_digits_loads_exactly_or_names_its_column(
         load(url, table, warehouse, tmp_path)
         [(value,)] = rows(warehouse, "select wide from raw_shop.ledger")
         assert str(value) == "123456789012345678901234567890123.12345"
+
+
+# --- a cursor no watermark can hold ------------------------------------------------------------
+def test_a_binary_cursor_fails_before_landing_with_the_cast_to_use(mariadb, warehouse, tmp_path):
+    # SQL Server's rowversion (binary(8)) is the usual change column there. Before: every part
+    # was landed, then "unsupported cursor type bytes", naming neither table nor column.
+    url, con = mariadb
+    run_sql(con, "create table events (id int primary key, version varbinary(8))")
+    run_sql(con, "insert into events values (1, x'0000000000000001')")
+    table = TableConfig(name="events", primary_key=["id"], cursor="version", mode="incremental")
+    with pytest.raises(
+        SourceError, match=r"table 'events': the cursor 'version' is (large_)?binary; "
+    ):
+        load(url, table, warehouse, tmp_path)
+    assert not (tmp_path / "landing" / "shop" / "events").exists()
