@@ -203,6 +203,8 @@ DAY = {"s": 86_400, "ms": 86_400 * 10**3, "us": 86_400 * 10**6, "ns": 86_400 * 1
 def _timestamp_text(array: pa.Array, name: str) -> pa.Array:
     text = _iso_text(array)
     storage = array.view(pa.int64())
+    if _within(storage, [day * DAY[array.type.unit] for day in DAYS_PRINTED]):
+        return text  # the common case, with no value to look for
     for value, word in ((2**63 - 1, "infinity"), (-(2**63 - 1), "-infinity")):
         text = pc.if_else(pc.equal(storage, value), word, text)
     _refuse_unprintable(text, storage, array.type, name)
@@ -211,11 +213,15 @@ def _timestamp_text(array: pa.Array, name: str) -> pa.Array:
 
 def _check_printable(array: pa.Array, name: str) -> None:
     storage = array.view(pa.int32() if array.type.bit_width == 32 else pa.int64())
-    low, high = pc.min_max(storage).values()
     printed = (0, DAY[array.type.unit] - 1) if pa.types.is_time(array.type) else DAYS_PRINTED
-    if low.as_py() is None or (printed[0] <= low.as_py() and high.as_py() <= printed[1]):
-        return  # the common case, without formatting the column twice
-    _refuse_unprintable(pc.cast(array, pa.string()), storage, array.type, name)
+    if not _within(storage, printed):  # else without formatting the column twice
+        _refuse_unprintable(pc.cast(array, pa.string()), storage, array.type, name)
+
+
+def _within(storage: pa.Array, bounds: Sequence[int]) -> bool:
+    """Whether every value lies within [bounds[0], bounds[1]] (an all-NULL array does)."""
+    low, high = (value.as_py() for value in pc.min_max(storage).values())
+    return low is None or (bounds[0] <= low and high <= bounds[1])
 
 
 def _refuse_unprintable(text: pa.Array, storage: pa.Array, kind: pa.DataType, name: str) -> None:
