@@ -6,8 +6,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pyarrow as pa
+import pytest
 
 from tributary.config.models import TableConfig
+from tributary.errors import SourceError
 from tributary.sources import SqlSource
 from tributary.sources.types import ZERO_DATES_COUNTER
 
@@ -78,3 +80,13 @@ def test_every_type_case_keeps_its_exact_value(mariadb) -> None:
     # connectorx stops at a geometry ("not implemented: MYSQL_TYPE_GEOMETRY"): its WKT instead
     assert (first["spot"], second["spot"]) == ("POINT(1 2)", None)
     assert extract.counters[ZERO_DATES_COUNTER] == 2
+
+
+def test_a_tinyint_1_holding_more_than_a_flag_names_its_column(mariadb) -> None:
+    # tinyint(1) is MySQL's boolean, but holds -128..127: before, a tri-state 2 became true.
+    url, con = mariadb
+    run_sql(con, "create table tasks (id int primary key, state tinyint(1))")
+    run_sql(con, "insert into tasks values (1, 0), (2, 1), (3, 2), (4, null)")
+    extract = SqlSource(url).read(TableConfig(name="tasks"), batch_rows=1000)
+    with pytest.raises(SourceError, match=r"column 'state' \(tinyint\(1\)\) holds 2, "):
+        extract.batches.read_all()

@@ -5,7 +5,8 @@
 - Timestamps with an offset are normalised to UTC.
 - MySQL DATE/DATETIME/TIMESTAMP are read as text: zero dates ('0000-00-00', '2024-00-10')
   become NULL and are counted; MySQL TIMESTAMP is read in UTC (the session runs at +00:00).
-- MySQL tinyint(1) becomes boolean; its spatial types their well-known text (POINT(1 2)).
+- MySQL tinyint(1) becomes boolean (a value other than 0 and 1 fails the read); its spatial
+  types their well-known text (POINT(1 2)).
 - PostgreSQL types connectorx cannot read (interval, time with time zone, xml, bit strings,
   geometric and extension types) are read as their text; money as a decimal; time as
   microseconds, so that the end of the day (24:00) stays itself (connectorx makes it 00:00).
@@ -172,7 +173,7 @@ def _normalize_array(
         if column.data_type in MYSQL_TEMPORAL:
             return _mysql_temporal(array, column.data_type, counters)
         if column.column_type.startswith("tinyint(1)"):
-            return pc.cast(array, pa.bool_())
+            return _flag(array, column)
     if pa.types.is_timestamp(array.type) and array.type.tz is not None:
         return array.cast(pa.timestamp(array.type.unit, tz="UTC"))
     return array
@@ -211,3 +212,17 @@ def _fits(value: str, target: pa.DataType) -> bool:
     except pa.ArrowInvalid:
         return False
     return True
+
+
+def _flag(array: pa.Array, column: SourceColumn) -> pa.Array:
+    """MySQL's boolean, tinyint(1), as a boolean. It holds -128..127: a value other than 0 and
+    1 (a tri-state 2) fails the read, naming the column, as true it would lose what it says."""
+    low, high = (value.as_py() for value in pc.min_max(array).values())
+    if low is not None and (low < 0 or high > 1):
+        value = low if low < 0 else high
+        raise SourceError(
+            f"column '{column.name}' ({column.column_type}) holds {value}, which a boolean cannot "
+            f"hold; read the table through a `query:` that casts it (cast({column.name} as "
+            "signed))"
+        )
+    return pc.cast(array, pa.bool_())
