@@ -18,15 +18,21 @@ def as_spelled(name: str, names: Sequence[str]) -> str:
     return next((found for found in names if found.casefold() == folded), name)
 
 
-def repeated(names: Sequence[str]) -> str | None:
-    """The first name that repeats an earlier one, but for case, as a message names it ('id',
-    or 'id' and 'ID'); None when each is its own. DuckDB and Redshift take names that differ
+def first_repeat(names: Sequence[str]) -> tuple[str, str] | None:
+    """The first name that repeats an earlier one but for case, with that earlier spelling:
+    (earlier, repeat); None when each is its own. DuckDB and Redshift take names that differ
     only in case for one, as do the readers of export files (Spark, BigQuery)."""
     seen: dict[str, str] = {}
     for name in names:
         folded = name.casefold()
         if folded in seen:
-            spellings = dict.fromkeys([seen[folded], name])
-            return " and ".join(map(repr, spellings))
+            return seen[folded], name
         seen[folded] = name
     return None
+
+
+def repeated(names: Sequence[str]) -> str | None:
+    """first_repeat as a message names it: 'id', or 'id' and 'ID'."""
+    if (pair := first_repeat(names)) is None:
+        return None
+    return " and ".join(map(repr, dict.fromkeys(pair)))

@@ -33,6 +33,7 @@ from tributary.config.common import (
     reject_literal_secrets,
 )
 from tributary.landing.retention import DEFAULT_DAYS
+from tributary.names import first_repeat
 from tributary.storage import DEFAULT_READ_TIMEOUT, Timeouts
 from tributary.warehouse.registry import DEFAULT_WAREHOUSE, WarehouseConfig
 
@@ -600,14 +601,11 @@ class SourceConfig(StrictModel):
     @field_validator("tables")
     @classmethod
     def _unique_tables(cls, tables: list[TableConfig], info: ValidationInfo) -> list[TableConfig]:
-        seen: dict[str, str] = {}
-        for table in tables:
-            if (first := seen.get(table.name.lower())) is not None:
-                raise ValueError(
-                    f"table '{table.name}' is listed twice{case_note(first, table.name)}; "
-                    "expected unique names"
-                )
-            seen[table.name.lower()] = table.name
+        if pair := first_repeat([table.name for table in tables]):
+            first, name = pair
+            raise ValueError(
+                f"table '{name}' is listed twice{case_note(first, name)}; expected unique names"
+            )
         kind = info.data.get("kind")
         for table in tables:
             if kind == "salesforce":
