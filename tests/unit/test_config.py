@@ -3,6 +3,7 @@ was expected; a good one loads."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -255,3 +256,67 @@ def test_unknown_warehouse_target_names_the_key(config_dir: Path) -> None:
         "platform.yaml: warehouse.target: expected one of 'duckdb', 'postgres', 'redshift'"
         " (got 'snowflake')"
     )
+
+
+def test_a_key_written_twice_is_refused_not_overwritten(config_dir: Path) -> None:
+    # PyYAML keeps the last of two equal keys without a word: a table block copied and edited
+    # with its old `cursor:` line left in would load from the wrong column.
+    path = config_dir / "sources" / "shop.yaml"
+    path.write_text(
+        "name: shop\nkind: mysql\nconnection: {url_env: SHOP_URL}\ntables:\n"
+        "  - name: orders\n    primary_key: [id]\n    mode: incremental\n"
+        "    cursor: created_at\n    cursor: updated_at\n"
+    )
+    message = load_error(config_dir)
+    assert message.startswith(f"{path}: line 9: tables[0].cursor: ")
+    assert "also set on line 8" in message
+
+
+def test_merge_keys_may_be_overridden(config_dir: Path) -> None:
+    (config_dir / "sources" / "shop.yaml").write_text(
+        "name: shop\nkind: mysql\nconnection: {url_env: SHOP_URL}\n"
+        "tables:\n  - &orders {name: orders, primary_key: [id], mode: incremental,"
+        " cursor: created_at}\n  - {<<: *orders, name: returns, cursor: updated_at}\n"
+    )
+    tables = load_project(config_dir).source("shop").tables
+    assert [(t.name, t.cursor) for t in tables] == [
+        ("orders", "created_at"), ("returns", "updated_at")
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("written", "read_as", "plainly"),
+    [
+        ("0042", "the octal number 34", "the number without leading zeros"),
+        ("NO", "the boolean false", "false"),
+        ("on", "the boolean true", "true"),
+        ("1:30", "the base-60 number 90", "90"),
+    ],
+)
+def test_values_yaml_reads_as_other_values_are_refused(
+    config_dir: Path, written: str, read_as: str, plainly: str
+) -> None:
+    # YAML 1.1 (PyYAML) reads an unquoted 0042 as 34 and NO (Norway) as false: a tenant's
+    # id or setting would bind a value nobody wrote (on MySQL `country = false` matches
+    # every text).
+    (config_dir / "tenants.yaml").write_text(
+        "tenants:\n  - {id: 1, alias: acme}\n"
+        f"  - id: 2\n    alias: nordics\n    settings: {{country: {written}}}\n"
+    )
+    message = load_error(config_dir)
+    assert message == (
+        f"{config_dir / 'tenants.yaml'}: line 5: tenants[1].settings.country: {written} reads "
+        f"as {read_as} in YAML; quote it ('{written}') for the text, or write {plainly}"
+    )
+
+
+def test_quoted_and_plain_values_load_as_written(config_dir: Path) -> None:
+    (config_dir / "tenants.yaml").write_text(
+        "tenants:\n  - {id: 42, alias: acme, active: false,"
+        " settings: {country: 'NO', code: '0042', at: '1:30', rate: 0.5, zero: 0}}\n"
+    )
+    [tenant] = load_project(config_dir).tenants.tenants
+    assert (tenant.id, tenant.active) == (42, False)
+    assert dict(tenant.settings) == {
+        "country": "NO", "code": "0042", "at": "1:30", "rate": Decimal("0.5"), "zero": 0
+    }  # fmt: skip

@@ -20,6 +20,7 @@ from tributary.config.models import (
     TeamsConfig,
     TenantsConfig,
 )
+from tributary.config.yaml_reader import YamlSurprise, read_yaml
 from tributary.tenants import TenantError, tenant_settings
 from tributary.warehouse.backend import WarehouseBackend
 
@@ -38,9 +39,6 @@ STATE_DIR_ENV = "TRIBUTARY_STATE_DIR"
 # `salesforce` (where credentials are named), so that a mistyped secret cannot end up in a log.
 _ECHO_INPUT_TYPES = {"literal_error", "string_pattern_mismatch", "enum", "bool_parsing"}
 _NO_ECHO = {"connection", "salesforce"}
-# libyaml's parser where PyYAML was built with it (the same safe constructor): about 8 times
-# faster than the pure-Python one, which took a third of loading 1000 configured tables.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -205,9 +203,11 @@ def _load_named(files: Iterable[Path], model: type[Model]) -> dict[Path, Model]:
 
 def _load_model(path: Path, model: type[Model]) -> Model:
     try:
-        data = yaml.load(path.read_text(), Loader=_YAML_LOADER) or {}
+        data = read_yaml(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{display_path(path)}: not valid YAML: {exc}") from None
+    except YamlSurprise as exc:
+        raise ConfigError(f"{display_path(path)}: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{display_path(path)}: expected a mapping at the top level")
     try:
