@@ -320,6 +320,11 @@ def load_from_inbox(
             f"inbox manifest {load_id} is for {manifest.source}.{manifest.table} "
             f"(scope {manifest.scope!r}), not for this table"
         )
+    if differences := inbox.differences(manifest):
+        raise SourceError(
+            f"inbox load {load_id}: {'; '.join(differences)}; nothing was loaded "
+            f"({inbox.uri(inbox.load_dir(source.name, table.name, load_id))})"
+        )
     fail_on_null_keys(
         table,
         inbox.null_counts(manifest, key_columns(table, [name for name, _ in manifest.columns])),

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -279,6 +280,13 @@ def load_drop(
 ) -> dg.ExecuteInProcessResult:
     """Drop `rows` in the inbox and run the load the inbox sensor requests for them."""
     land_in_inbox(project, load_id, rows, **drop)
+    return run_drop(defs, project, load_id)
+
+
+def run_drop(
+    defs: dg.Definitions, project: ProjectConfig, load_id: str
+) -> dg.ExecuteInProcessResult:
+    """Run the load the inbox sensor requests for the drop `load_id`."""
     requests, _ = evaluate_inbox_sensor(defs, project, None)
     request = next(r for r in requests if r.run_key.endswith(load_id))
     return defs.resolve_implicit_global_asset_job_def().execute_in_process(
@@ -340,6 +348,39 @@ def test_an_inbox_drop_with_rows_without_a_key_fails_and_loads_nothing(
     ])  # fmt: skip
 
     assert "table 'customers': 2 row(s) have a NULL customer_id" in step_failure(failed)
+    with duckdb.connect(project.warehouse.path, read_only=True) as con:
+        rows = con.execute("select customer_id, name from raw_erp.customers").fetchall()
+    assert rows == [(1, "Ada")]
+
+
+def test_an_inbox_drop_whose_files_differ_from_its_manifest_fails_and_loads_nothing(
+    project: ProjectConfig,
+) -> None:
+    """A drop's manifest states each file's rows and bytes. A part rewritten after the
+    manifest (a second export into the same folder), or a manifest written by hand, loaded
+    the rows the files held and reported the manifest's count, without a word."""
+    defs = build_definitions(project)
+    assert load_drop(defs, project, "20261123T000000Z-dms00001", [
+        {"customer_id": 1, "name": "Ada"},
+    ]).success  # fmt: skip
+    load_id = "20261123T010000Z-dms00002"
+    manifest = land_in_inbox(project, load_id, [
+        {"customer_id": 2, "name": "Bo"},
+        {"customer_id": 3, "name": "Cy"},
+    ])  # fmt: skip
+    inbox = LandingStoreResource.from_project(project).open().inbox()
+    part = f"{inbox.load_dir('erp', 'customers', load_id)}/{manifest.files[0].path}"
+    rewritten = pq.read_table(inbox.fs.open(part, "rb")).slice(0, 1)
+    with inbox.fs.open(part, "wb") as handle:
+        pq.write_table(rewritten, handle)
+
+    message = step_failure(run_drop(defs, project, load_id))
+
+    assert (
+        f"inbox load {load_id}: {manifest.files[0].path} holds 1 row(s), its manifest states 2; "
+        f"{manifest.files[0].path} is {inbox.fs.size(part)} bytes, its manifest states "
+        f"{manifest.files[0].bytes}; nothing was loaded" in message
+    )
     with duckdb.connect(project.warehouse.path, read_only=True) as con:
         rows = con.execute("select customer_id, name from raw_erp.customers").fetchall()
     assert rows == [(1, "Ada")]

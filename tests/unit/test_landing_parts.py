@@ -67,3 +67,17 @@ def test_the_landed_schema_is_what_parquet_reads_back() -> None:
     schema = pa.schema({"d": pa.date64(), "t": pa.timestamp("s"), "s": pa.string()})
     landed = LandingStore.landed_schema(schema)
     assert landed.types == [pa.date32(), pa.timestamp("ms"), pa.string()]
+
+
+def test_a_manifest_that_states_other_files_than_it_lists_is_found_out(tmp_path) -> None:
+    store = LandingStore(str(tmp_path))
+    manifest = land(store, batches(2, 3), part_rows=3)
+    assert store.differences(manifest) == []
+    [first, second] = manifest.files
+    hand_written = manifest.model_copy(
+        update={"row_count": 7, "files": [first, second.model_copy(update={"bytes": 1})]}
+    )
+    assert store.differences(hand_written) == [
+        f"{second.path} is {second.bytes} bytes, its manifest states 1",
+        "its manifest states 7 row(s) in all, its files 6",
+    ]

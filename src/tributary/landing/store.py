@@ -221,6 +221,25 @@ class LandingStore:
             schema = pq.read_schema(handle)
         return pa.RecordBatchReader.from_batches(schema, self._iter_batches(paths))
 
+    def differences(self, manifest: Manifest) -> list[str]:
+        """Where the manifest's files are not what it states (rows from each file's footer,
+        one ranged read a file; bytes; the total): a part rewritten after its manifest, or a
+        manifest written by hand. Empty when they agree."""
+        folder = self.load_dir(manifest.source, manifest.table, manifest.load_id)
+        found = []
+        for file in manifest.files:
+            with self.fs.open(f"{folder}/{file.path}", "rb") as handle:
+                rows, size = pq.ParquetFile(handle).metadata.num_rows, handle.size
+            if rows != file.rows:
+                found.append(f"{file.path} holds {rows} row(s), its manifest states {file.rows}")
+            if size != file.bytes:
+                found.append(f"{file.path} is {size} bytes, its manifest states {file.bytes}")
+        if (total := sum(f.rows for f in manifest.files)) != manifest.row_count:
+            found.append(
+                f"its manifest states {manifest.row_count} row(s) in all, its files {total}"
+            )
+        return found
+
     def null_counts(self, manifest: Manifest, columns: Sequence[str]) -> Counter:
         """NULLs per column over the manifest's files, from each file's footer statistics
         (one ranged read a file), or its column's values where a writer left none."""
