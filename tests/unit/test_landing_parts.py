@@ -81,3 +81,20 @@ def test_a_manifest_that_states_other_files_than_it_lists_is_found_out(tmp_path)
         f"{second.path} is {second.bytes} bytes, its manifest states 1",
         "its manifest states 7 row(s) in all, its files 6",
     ]
+
+
+def test_parts_whose_columns_differ_in_order_are_found_out(tmp_path) -> None:
+    """DuckDB reads parts' columns by name, Redshift's COPY by position: two text columns
+    swapped in one part would be loaded swapped on Redshift alone."""
+    store = LandingStore(str(tmp_path))
+    manifest = land(store, batches(2, 3, name=["a"], city=["b"]), part_rows=3)
+    [first, second] = manifest.files
+    swapped = pq.read_table(tmp_path / "s" / "t" / "L1" / second.path).select([0, 2, 1])
+    pq.write_table(swapped, tmp_path / "s" / "t" / "L1" / second.path)
+    size = (tmp_path / "s" / "t" / "L1" / second.path).stat().st_size
+    rewritten = manifest.model_copy(
+        update={"files": [first, second.model_copy(update={"bytes": size})]}
+    )
+    assert store.differences(rewritten) == [
+        f"{second.path} holds the columns (id, city, name), {first.path} (id, name, city)"
+    ]

@@ -223,13 +223,25 @@ class LandingStore:
 
     def differences(self, manifest: Manifest) -> list[str]:
         """Where the manifest's files are not what it states (rows from each file's footer,
-        one ranged read a file; bytes; the total): a part rewritten after its manifest, or a
-        manifest written by hand. Empty when they agree."""
+        one ranged read a file; bytes; the total) or not alike (their columns, in order): a
+        part rewritten after its manifest, a manifest written by hand. Empty when they
+        agree."""
         folder = self.load_dir(manifest.source, manifest.table, manifest.load_id)
         found = []
+        first: tuple[str, list[str]] | None = None
         for file in manifest.files:
             with self.fs.open(f"{folder}/{file.path}", "rb") as handle:
-                rows, size = pq.ParquetFile(handle).metadata.num_rows, handle.size
+                metadata = pq.ParquetFile(handle).metadata
+                rows, size = metadata.num_rows, handle.size
+                names = metadata.schema.to_arrow_schema().names
+            # Redshift's COPY matches a Parquet file's columns to the table's by position.
+            if first is None:
+                first = (file.path, names)
+            elif names != first[1]:
+                found.append(
+                    f"{file.path} holds the columns ({', '.join(names)}), {first[0]} "
+                    f"({', '.join(first[1])})"
+                )
             if rows != file.rows:
                 found.append(f"{file.path} holds {rows} row(s), its manifest states {file.rows}")
             if size != file.bytes:
