@@ -93,9 +93,12 @@ class RecordingRedshift:
         assert unload["iam_role"] == self.iam_role
         assert UNLOAD_OPTIONS.match(unload["options"]), unload["options"]
         assert unload["to"].startswith("s3://") and unload["to"].endswith("/")
-        # Redshift's string literals read backslashes as escapes: so does this session.
+        # Redshift's string literals read backslashes as escapes: so does this session. The
+        # UNLOAD runs in the caller's session, in its time zone.
+        [(zone,)] = self.pg.execute("show timezone").fetchall()
+        options = f"-c standard_conforming_strings=off -c TimeZone={zone}"
         with (
-            psycopg.connect(self.conninfo, options="-c standard_conforming_strings=off") as con,
+            psycopg.connect(self.conninfo, options=options) as con,
             con.cursor(name="unload") as cursor,  # server side: streamed, as slices stream
         ):
             cursor.execute(unload["query"])

@@ -32,6 +32,10 @@ from tributary.warehouse.drift import SchemaPlan, plan_schema
 from tributary.warehouse.unload import Unloaded, UnloadFormat
 
 STATE_SCHEMA = "_tributary"
+# Every session Tributary opens runs in UTC: a timestamp with a zone is compared with a plain one
+# (a day's bounds) in the session's zone, which is otherwise the machine's or the user's.
+# dbt_project/profiles.yml sets the same for dbt's DuckDB sessions.
+SESSION_TIME_ZONE = "UTC"
 ERROR_SUMMARY_CHARS = 1000
 
 STATE_DDL = [

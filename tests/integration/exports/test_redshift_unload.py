@@ -170,3 +170,29 @@ def test_super_and_varbyte_keep_the_export_type_mapping(postgres, stores, gcs) -
     table = pq.read_table(io.BytesIO(gcs.fs.cat_file(f"{gcs.name}/{PARTITION}/{part.path}")))
     assert table.column("blob").to_pylist() == [bytes([0, i]) for i in (1, 2, 3, 4)]
     assert json.loads(table.column("doc")[0].as_py()) == {"id": 1, "label": EXPECTED[0][6]}
+
+
+def test_a_days_partition_is_the_utc_day_whatever_the_users_zone(postgres, stores) -> None:
+    """Redshift compares a timestamptz with a date in the session's zone, the user's default
+    (`alter user ... set timezone`): played here by a connection whose zone is Anchorage's.
+    Row 1 is at 2024-05-01 10:00 UTC, row 4 at 2024-05-02 07:00 UTC."""
+    landing, store = stores
+    cases_warehouse(postgres)
+    in_anchorage = f"{postgres}?options=-c%20TimeZone%3DAmerica/Anchorage"
+    partitioning = {"by": "date", "column": "happened_at", "start_date": "2024-05-01"}
+    found = {}
+    for day in (date(2024, 5, 1), date(2024, 5, 2)):
+        outcome, _ = export_cases_from_redshift(
+            in_anchorage, landing, store, day, partitioning=partitioning
+        )
+        [publication] = outcome.publications
+        folder = store.partition_dir("cases", f"dt={day}")
+        found[str(day)] = sorted(
+            id_
+            for f in publication.manifest.files
+            for id_ in pq.read_table(io.BytesIO(store.fs.cat_file(f"{folder}/{f.path}")))[
+                "id"
+            ].to_pylist()
+        )
+    # Before, in Anchorage: May 1 held rows 1 and 4, May 2 none.
+    assert found == {"2024-05-01": [1], "2024-05-02": [4]}

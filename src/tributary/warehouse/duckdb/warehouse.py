@@ -17,6 +17,7 @@ from tributary.landing import Manifest, ManifestPromise
 from tributary.memory import release_freed_memory
 from tributary.storage import writable_problems
 from tributary.warehouse.base import (
+    SESSION_TIME_ZONE,
     LoadOutcome,
     LoadTables,
     LoadTarget,
@@ -85,7 +86,6 @@ def goes_straight_in(target: LoadTarget) -> bool:
 
 
 MAX_DECIMAL_PRECISION = 38
-SESSION_TIME_ZONE = "UTC"  # dbt_project/profiles.yml sets the same for dbt's sessions
 
 
 class DuckDBWarehouse(Warehouse):

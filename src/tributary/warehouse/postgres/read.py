@@ -20,7 +20,7 @@ import pyarrow.csv as pacsv
 
 from tributary.errors import WarehouseError
 from tributary.names import repeated
-from tributary.warehouse.base import quote_ident
+from tributary.warehouse.base import SESSION_TIME_ZONE, quote_ident
 
 # pg_type OIDs of the types with an Arrow counterpart; everything else is read as text.
 _BY_OID: dict[int, pa.DataType] = {
@@ -62,7 +62,7 @@ def read_with_copy(
     transaction, in UTC and ISO date style."""
     with con.transaction():
         con.execute("set transaction read only")
-        con.execute("set local timezone = 'UTC'")
+        con.execute(f"set local timezone = '{SESSION_TIME_ZONE}'")
         con.execute("set local datestyle = 'ISO, YMD'")
         with con.cursor() as cursor:
             cursor.execute(f"select * from ({sql}) as export_rows limit 0")

@@ -18,6 +18,7 @@ import pyarrow as pa
 from tributary.arrow import reader_from_cursor
 from tributary.landing import COPY_MANIFEST
 from tributary.warehouse.base import (
+    SESSION_TIME_ZONE,
     LoadTables,
     LoadTarget,
     Warehouse,
@@ -70,6 +71,7 @@ class RedshiftWarehouse(Warehouse):
             con = self._connect()
             con.autocommit = True  # transactions are explicit: begin ... commit
             self._con = con
+            self.execute(f"set timezone to '{SESSION_TIME_ZONE}'")
             self.ensure_state()
         return self._con
 
