@@ -75,7 +75,14 @@ def ingest_table(
     warehouse: Warehouse,
     batch_rows: int,
     where: Slice | None = None,
+    full_refresh: bool = False,
 ) -> TableLoad:
+    """Read the table (or its partition `where`), land it and load it. `full_refresh` reads
+    an incremental table whole and replaces it, as a full load does: what no cursor sees (rows
+    deleted in the source, values changed without their cursor, such as Salesforce formula
+    fields) is brought back in line, and the watermark goes on from the highest cursor read."""
+    if full_refresh:
+        table = table.model_copy(update={"mode": "full"})
     started_at = datetime.now(UTC)
     load_id = new_load_id(started_at)
     target = load_target(source, table, where)

@@ -277,6 +277,39 @@ def test_a_new_cursor_column_reads_the_table_again_instead_of_the_old_watermark(
     ]
 
 
+def test_a_full_refresh_brings_back_what_no_cursor_sees(orders, warehouse, tmp_path) -> None:
+    """A row deleted in the source, and a value changed without its cursor (a Salesforce
+    formula field; a fix run straight in the database): incremental loads keep the old rows
+    and values. A full refresh replaces the table, and the watermark goes on from it."""
+    url, con = orders
+    run_sql(con, "insert into orders values (1, 'new', %s), (2, 'new', %s), (3, 'new', %s)",
+            params=(at(0), at(10), at(20)))  # fmt: skip
+    load(url, ORDERS, warehouse, tmp_path)
+    run_sql(con, "delete from orders where id = 2")
+    run_sql(con, "update orders set status = 'fixed' where id = 1")  # its cursor unchanged
+    load(url, ORDERS, warehouse, tmp_path)
+    stale = [(1, "new"), (2, "new"), (3, "new")]
+    assert rows(warehouse, "select id, status from raw_shop.orders order by id") == stale
+
+    config = shop(url, ORDERS)
+    refreshed = ingest_table(config, ORDERS, reader=SqlSource(url), warehouse=warehouse,
+                             landing=LandingStore(str(tmp_path / "landing")), batch_rows=2,
+                             full_refresh=True)  # fmt: skip
+    check = reconcile(ORDERS, refreshed, source=SqlSource(url), warehouse=warehouse,
+                      target=load_target(config, ORDERS))  # fmt: skip
+
+    assert check.passed, check.description
+    assert refreshed.manifest.mode == "full" and refreshed.since is None
+    assert rows(warehouse, "select id, status from raw_shop.orders order by id") == [
+        (1, "fixed"),
+        (3, "new"),
+    ]
+    assert refreshed.outcome.watermark == at(20)
+    run_sql(con, "insert into orders values (4, 'new', %s)", params=(at(30),))
+    after, _ = load(url, ORDERS, warehouse, tmp_path)  # incremental again, from the watermark
+    assert (after.since, after.manifest.row_count) == (at(20), 2)
+
+
 # --- 4. columns that vanish from the source ----------------------------------------------------
 def test_a_renamed_column_is_reported_missing_under_evolve(mariadb, warehouse, tmp_path) -> None:
     url, con = mariadb

@@ -519,3 +519,27 @@ def test_load_schedules_run_in_the_implicit_asset_job(config_dir: Path, project)
         asset_selection=set(request.asset_selection)
     )
     assert subset.asset_layer.selected_asset_keys == {APP_USERS}
+
+
+def materialize_customers(defs: dg.Definitions, config: dict) -> dg.ExecuteInProcessResult:
+    return defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        run_config={"ops": {"raw__erp__customers": {"config": config}}},
+        asset_selection=[ERP_CUSTOMERS],
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+
+def test_a_full_refresh_is_asked_for_in_the_run_config(project: ProjectConfig) -> None:
+    defs = build_definitions(project)
+    first = materialize_customers(defs, {})
+    refreshed = materialize_customers(defs, {"full_refresh": True})
+    modes = [
+        event.materialization.metadata["mode"].value
+        for result in (first, refreshed)
+        for event in result.get_asset_materialization_events()
+    ]
+    assert modes == ["incremental", "full"]
+
+    both = materialize_customers(defs, {"full_refresh": True, "inbox_load_id": "x"})
+    assert "full_refresh reads the source again; an inbox load" in step_failure(both)

@@ -43,6 +43,12 @@ class RawLoadConfig(dg.Config):
         default=None,
         description="load this manifest from the landing inbox instead of reading the source",
     )
+    full_refresh: bool = Field(
+        default=False,
+        description="an incremental table: read it whole and replace it (or its partition), "
+        "as a full load does; brings back in line what no cursor sees (rows deleted in the "
+        "source, Salesforce formula fields)",
+    )
 
 
 # Inferred once, not by each table's decorator from a `config: RawLoadConfig` parameter (that
@@ -102,6 +108,11 @@ def build_raw_asset(
 
     def raw_table(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
         config = RawLoadConfig(**context.op_config)
+        if config.full_refresh and config.inbox_load_id:
+            raise dg.Failure(
+                "full_refresh reads the source again; an inbox load (inbox_load_id) loads a "
+                "drop: ask for one or the other"
+            )
         warehouse: WarehouseResource = context.resources.warehouse
         landing: LandingStoreResource = context.resources.landing
         sources: SourcesResource = context.resources.sources
@@ -131,6 +142,7 @@ def build_raw_asset(
                     warehouse=wh,
                     batch_rows=project.platform.batch_rows,
                     where=where,
+                    full_refresh=config.full_refresh,
                 )
 
             load = with_retries(context, project.platform.automation.retries, load_table)
@@ -154,6 +166,7 @@ def build_raw_asset(
                 **table_metadata(outcome.table_name, outcome.columns),
                 "dagster/row_count": outcome.rows_in_table,
                 "rows_loaded": load.manifest.row_count,
+                "mode": load.manifest.mode,
                 "load_id": load.manifest.load_id,
                 "landing_path": dg.MetadataValue.path(load.landing_uri),
                 "read_from": str(load.since) if load.since is not None else "-",
