@@ -38,8 +38,17 @@ def read_registry(registry: TenantRegistry, run_query: RunQuery) -> list[Tenant]
         for row in _rows(
             run_query, registry.settings_query, SETTINGS_COLUMNS, "registry.settings_query"
         ):
-            if row["value"] is not None:
-                settings.setdefault(str(row["tenant_id"]), {})[str(row["name"])] = row["value"]
+            if row["value"] is None:
+                continue
+            tenant, name = str(row["tenant_id"]), str(row["name"])
+            given = settings.setdefault(tenant, {})
+            if name in given and given[name] != row["value"]:
+                raise TenantError(
+                    f"tenants.yaml: registry.settings_query: tenant {tenant!r} has two values "
+                    f"of the setting {name!r} ({given[name]!r} and {row['value']!r}); expected "
+                    "one row per tenant and setting"
+                )
+            given[name] = row["value"]
     tenants: dict[str, Tenant] = {}
     for row in rows:
         key = str(row["id"])

@@ -76,6 +76,26 @@ def test_a_bad_registry_row_is_named(companies: list[dict], message: str) -> Non
     assert message in str(raised.value)
 
 
+def test_a_setting_the_registry_gives_twice_with_two_values_is_named() -> None:
+    """An admin table with two rows of one tenant's setting (an old value beside a new one):
+    the last row the query happened to return was bound, without a word."""
+    companies = [{"id": 1, "alias": "acme", "active": 1}]
+    settings = [
+        {"tenant_id": 1, "name": "region", "value": "eu"},
+        {"tenant_id": 1, "name": "region", "value": "eu"},  # the same value twice is one
+        {"tenant_id": 1, "name": "days_back", "value": "30"},
+        {"tenant_id": 1, "name": "region", "value": "us"},
+    ]
+    with pytest.raises(TenantError) as raised:
+        read_registry(REGISTRY, registry_answers(companies, settings))
+    assert str(raised.value) == (
+        "tenants.yaml: registry.settings_query: tenant '1' has two values of the setting "
+        "'region' ('eu' and 'us'); expected one row per tenant and setting"
+    )
+    [tenant] = read_registry(REGISTRY, registry_answers(companies, settings[:3]))
+    assert dict(tenant.settings) == {"region": "eu", "days_back": "30"}
+
+
 def test_settings_come_from_the_tenant_else_the_table_and_take_the_defaults_type() -> None:
     acme = Tenant(id=1, alias="acme", settings={"days_back": "60", "region": "eu"})
     assert tenant_settings(ORDERS, acme, source="app") == {"days_back": 60, "region": "eu"}
