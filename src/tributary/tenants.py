@@ -40,7 +40,7 @@ def read_registry(registry: TenantRegistry, run_query: RunQuery) -> list[Tenant]
         ):
             if row["value"] is None:
                 continue
-            tenant, name = str(row["tenant_id"]), str(row["name"])
+            tenant, name = _tenant_key(row["tenant_id"]), str(row["name"])
             given = settings.setdefault(tenant, {})
             if name in given and given[name] != row["value"]:
                 raise TenantError(
@@ -51,7 +51,7 @@ def read_registry(registry: TenantRegistry, run_query: RunQuery) -> list[Tenant]
             given[name] = row["value"]
     tenants: dict[str, Tenant] = {}
     for row in rows:
-        key = str(row["id"])
+        key = _tenant_key(row["id"])
         try:
             tenant = Tenant.model_validate(
                 {
@@ -74,6 +74,14 @@ def read_registry(registry: TenantRegistry, run_query: RunQuery) -> list[Tenant]
             raise TenantError(f"tenants.yaml: registry.query: tenant {key!r} is listed twice")
         tenants[key] = tenant
     return list(tenants.values())
+
+
+def _tenant_key(value: object) -> str:
+    """A tenant id as text, alike whatever number type holds it: Oracle's NUMBER without a
+    precision arrives as a float (1.0), a DECIMAL column as Decimal('1.00')."""
+    if isinstance(value, float | Decimal) and value % 1 == 0:
+        return str(int(value))
+    return str(value)
 
 
 def _rows(run_query: RunQuery, query: str, columns: tuple[str, ...], key: str) -> list[dict]:

@@ -3,6 +3,7 @@ load binds, and the configuration errors that name the tenant and the key."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -94,6 +95,20 @@ def test_a_setting_the_registry_gives_twice_with_two_values_is_named() -> None:
     )
     [tenant] = read_registry(REGISTRY, registry_answers(companies, settings[:3]))
     assert dict(tenant.settings) == {"region": "eu", "days_back": "30"}
+
+
+def test_settings_find_their_tenant_whatever_number_type_holds_its_id() -> None:
+    """Oracle's NUMBER without a precision arrives as a float: the settings of tenant 1.0 were
+    filed under '1.0', found by no tenant, and the table's defaults were bound instead."""
+    companies = [{"id": 1, "alias": "acme", "active": 1}, {"id": 2.0, "alias": "b", "active": 1}]
+    settings = [
+        {"tenant_id": 1.0, "name": "region", "value": "eu"},
+        {"tenant_id": Decimal("2.00"), "name": "region", "value": "us"},
+    ]
+    tenants = read_registry(REGISTRY, registry_answers(companies, settings))
+    assert [(t.key, dict(t.settings)) for t in tenants] == [
+        ("1", {"region": "eu"}), ("2", {"region": "us"})
+    ]  # fmt: skip
 
 
 def test_settings_come_from_the_tenant_else_the_table_and_take_the_defaults_type() -> None:
