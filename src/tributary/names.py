@@ -22,12 +22,19 @@ def first_repeat(names: Sequence[str]) -> tuple[str, str] | None:
     """The first name that repeats an earlier one but for case, with that earlier spelling:
     (earlier, repeat); None when each is its own. DuckDB and Redshift take names that differ
     only in case for one, as do the readers of export files (Spark, BigQuery)."""
-    seen: dict[str, str] = {}
-    for name in names:
+    if (at := first_repeat_at(names)) is None:
+        return None
+    return names[at[0]], names[at[1]]
+
+
+def first_repeat_at(names: Sequence[str]) -> tuple[int, int] | None:
+    """first_repeat's two positions in `names`."""
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names):
         folded = name.casefold()
         if folded in seen:
-            return seen[folded], name
-        seen[folded] = name
+            return seen[folded], position
+        seen[folded] = position
     return None
 
 

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from tributary.names import first_repeat_at
+
 if TYPE_CHECKING:
     # Not at run time: slices (which the warehouse, named by config.models, uses) use this.
     from tributary.config.models import TableConfig, Tenant, TenantRegistry
@@ -73,7 +75,23 @@ def read_registry(registry: TenantRegistry, run_query: RunQuery) -> list[Tenant]
         if key in tenants:
             raise TenantError(f"tenants.yaml: registry.query: tenant {key!r} is listed twice")
         tenants[key] = tenant
+    if problem := shared_alias(list(tenants.values())):
+        raise TenantError(f"tenants.yaml: registry.query: {problem}")
     return list(tenants.values())
+
+
+def shared_alias(tenants: list[Tenant]) -> str | None:
+    """Where two tenants share an alias (ignoring case, as some disks and bucket names do),
+    what they share; None when each has its own. An alias names a tenant's export folder and
+    bucket: two tenants of one alias would publish into each other's."""
+    if (at := first_repeat_at([t.alias for t in tenants])) is None:
+        return None
+    first, repeat = tenants[at[0]], tenants[at[1]]
+    spelled = repr(first.alias) + ("" if first.alias == repeat.alias else f" ({repeat.alias!r})")
+    return (
+        f"tenants {first.key} and {repeat.key} share the alias {spelled}, which names their "
+        "export folders and buckets; expected each alias once"
+    )
 
 
 def _tenant_key(value: object) -> str:

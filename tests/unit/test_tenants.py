@@ -188,6 +188,26 @@ def test_configuration_errors_name_the_file_the_key_and_the_tenant(config_dir: P
     )
 
 
+def test_two_tenants_sharing_an_alias_are_refused(config_dir: Path) -> None:
+    """An alias names a tenant's export folder (tenant=<alias>) and its bucket (tenant_url):
+    two tenants of one alias (a company that signed up again) published into each other's,
+    one tenant's rows where the other's BI reads."""
+    write(config_dir, "tenants.yaml", {"tenants": [
+        {"id": 1, "alias": "acme", "active": False}, {"id": 7, "alias": "ACME"},
+    ]})  # fmt: skip
+    assert load_error(config_dir).endswith(
+        "tenants.yaml: tenants: tenants 1 and 7 share the alias 'acme' ('ACME'), which names "
+        "their export folders and buckets; expected each alias once"
+    )
+    companies = [{"id": 1, "alias": "acme", "active": 0}, {"id": 7, "alias": "acme", "active": 1}]
+    with pytest.raises(TenantError) as raised:
+        read_registry(REGISTRY, registry_answers(companies, []))
+    assert str(raised.value) == (
+        "tenants.yaml: registry.query: tenants 1 and 7 share the alias 'acme', which names "
+        "their export folders and buckets; expected each alias once"
+    )
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
