@@ -75,8 +75,6 @@ def read_registry(registry: TenantRegistry, run_query: RunQuery) -> list[Tenant]
         if key in tenants:
             raise TenantError(f"tenants.yaml: registry.query: tenant {key!r} is listed twice")
         tenants[key] = tenant
-    if problem := shared_alias(list(tenants.values())):
-        raise TenantError(f"tenants.yaml: registry.query: {problem}")
     return list(tenants.values())
 
 
@@ -121,6 +119,17 @@ def find_tenant(tenants: list[Tenant], key: str) -> Tenant:
     tenant = next((t for t in tenants if t.key == key), None)
     if tenant is None:
         raise TenantError(f"no tenant with id {key!r} in the tenants (tenants.yaml)")
+    return tenant
+
+
+def tenant_to_export(tenants: list[Tenant], key: str) -> Tenant:
+    """find_tenant, for a per-tenant export: refused while another tenant shares its alias (a
+    registry's rows; tenants.yaml refuses it when loaded). The other tenants' loads and
+    exports go on."""
+    tenant = find_tenant(tenants, key)
+    namesakes = [t for t in tenants if t.alias.casefold() == tenant.alias.casefold()]
+    if problem := shared_alias(namesakes):
+        raise TenantError(f"{problem}; nothing was published")
     return tenant
 
 

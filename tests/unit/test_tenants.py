@@ -14,7 +14,13 @@ from tests.unit.test_config import load_error, source
 from tributary.config.models import TableConfig, Tenant, TenantRegistry
 from tributary.slices import slice_for
 from tributary.sources import SqlSource
-from tributary.tenants import TenantError, read_registry, registry_changes, tenant_settings
+from tributary.tenants import (
+    TenantError,
+    read_registry,
+    registry_changes,
+    tenant_settings,
+    tenant_to_export,
+)
 
 REGISTRY = TenantRegistry(
     source="app",
@@ -199,12 +205,16 @@ def test_two_tenants_sharing_an_alias_are_refused(config_dir: Path) -> None:
         "tenants.yaml: tenants: tenants 1 and 7 share the alias 'acme' ('ACME'), which names "
         "their export folders and buckets; expected each alias once"
     )
-    companies = [{"id": 1, "alias": "acme", "active": 0}, {"id": 7, "alias": "acme", "active": 1}]
+    # A registry's rows: the two tenants' exports fail, the others' (and every load) go on.
+    companies = [{"id": 1, "alias": "acme", "active": 0}, {"id": 7, "alias": "acme", "active": 1},
+                 {"id": 8, "alias": "globex", "active": 1}]  # fmt: skip
+    tenants = read_registry(REGISTRY, registry_answers(companies, []))
+    assert tenant_to_export(tenants, "8").alias == "globex"
     with pytest.raises(TenantError) as raised:
-        read_registry(REGISTRY, registry_answers(companies, []))
+        tenant_to_export(tenants, "7")
     assert str(raised.value) == (
-        "tenants.yaml: registry.query: tenants 1 and 7 share the alias 'acme', which names "
-        "their export folders and buckets; expected each alias once"
+        "tenants 1 and 7 share the alias 'acme', which names their export folders and buckets; "
+        "expected each alias once; nothing was published"
     )
 
 

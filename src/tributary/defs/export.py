@@ -29,7 +29,7 @@ from tributary.exports import run_export
 from tributary.exports.gcs import is_gcs_url
 from tributary.exports.query import export_sql
 from tributary.exports.run import tenant_store_url
-from tributary.tenants import active_keys, find_tenant
+from tributary.tenants import active_keys, tenant_to_export
 
 
 def export_partitions(
@@ -90,7 +90,7 @@ def build_export_asset(
     ) -> dg.MaterializeResult:
         tenant = None
         if export.per_tenant:
-            tenant = find_tenant(current_tenants(project, sources), context.partition_key)
+            tenant = tenant_to_export(current_tenants(project, sources), context.partition_key)
             day = datetime.now(UTC).date()
         elif context.has_partition_key:
             day = date.fromisoformat(context.partition_key)
