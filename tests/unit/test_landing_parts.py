@@ -81,6 +81,10 @@ def test_a_manifest_that_states_other_files_than_it_lists_is_found_out(tmp_path)
         f"{second.path} is {second.bytes} bytes, its manifest states 1",
         "its manifest states 7 row(s) in all, its files 6",
     ]
+    # An outside tool's empty extract: no file to read its columns from (was an IndexError).
+    assert store.differences(manifest.model_copy(update={"row_count": 0, "files": []})) == [
+        "it lists no files; an empty extract is one Parquet file of no rows"
+    ]
 
 
 def test_parts_whose_columns_differ_in_order_are_found_out(tmp_path) -> None:

@@ -226,6 +226,8 @@ class LandingStore:
         one ranged read a file; bytes; the total) or not alike (their columns, in order): a
         part rewritten after its manifest, a manifest written by hand. Empty when they
         agree."""
+        if not manifest.files:  # the columns would be unknown
+            return ["it lists no files; an empty extract is one Parquet file of no rows"]
         folder = self.load_dir(manifest.source, manifest.table, manifest.load_id)
         found = []
         first: tuple[str, list[str]] | None = None
