@@ -17,6 +17,14 @@ class WarehouseError(RuntimeError):
     """The warehouse could not be reached or used."""
 
 
+class UnloadableValue(WarehouseError):
+    """A column's value the warehouse cannot hold, found while copying: the load names its
+    table."""
+
+    def __init__(self, column: str, problem: str) -> None:
+        super().__init__(f"column '{column}': {problem}")
+
+
 class NullCursorError(SourceError):
     """Rows of an incremental table have no cursor value, and its null_cursor says fail."""
 

@@ -14,7 +14,13 @@ import yaml
 from tributary.config.loader import load_project
 from tributary.config.models import SourceConfig, TableConfig
 from tributary.defs import build_definitions
-from tributary.errors import NullCursorError, NullKeyError, SchemaDriftError, SourceError
+from tributary.errors import (
+    NullCursorError,
+    NullKeyError,
+    SchemaDriftError,
+    SourceError,
+    WarehouseError,
+)
 from tributary.ingest import NULL_CURSOR_EXCLUDED, ingest_table, load_target
 from tributary.landing import LandingStore
 from tributary.reconcile import reconcile
@@ -308,6 +314,25 @@ def test_a_full_refresh_brings_back_what_no_cursor_sees(orders, warehouse, tmp_p
     run_sql(con, "insert into orders values (4, 'new', %s)", params=(at(30),))
     after, _ = load(url, ORDERS, warehouse, tmp_path)  # incremental again, from the watermark
     assert (after.since, after.manifest.row_count) == (at(20), 2)
+
+
+def test_a_nul_character_in_text_loads_or_names_its_column(mariadb, warehouse, tmp_path) -> None:
+    """MySQL text may hold NUL (0x00); PostgreSQL text cannot. PostgreSQL's own error named
+    neither Tributary's table nor a way out."""
+    url, con = mariadb
+    run_sql(con, "create table items (id int primary key, name varchar(20))")
+    run_sql(con, "insert into items values (1, concat('a', char(0), 'b'))")
+    if warehouse.kind == "duckdb":
+        load(url, ITEMS, warehouse, tmp_path)
+        assert rows(warehouse, "select name from raw_shop.items") == [("a\x00b",)]
+        return
+    with pytest.raises(WarehouseError) as raised:
+        load(url, ITEMS, warehouse, tmp_path)
+    assert str(raised.value) == (
+        "table 'items', column 'name': a text value holds the NUL character (0x00), which "
+        "PostgreSQL text cannot hold; remove it in the table's `query:` (for example "
+        "replace(name, char(0), ''))"
+    )
 
 
 # --- 4. columns that vanish from the source ----------------------------------------------------

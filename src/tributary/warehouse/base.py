@@ -18,6 +18,7 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from tributary.arrow import StrictlyRising
+from tributary.errors import UnloadableValue, WarehouseError
 from tributary.landing import (
     LoadReferences,
     Manifest,
@@ -573,9 +574,12 @@ class Warehouse(ABC):
                 contract=target.schema_contract,
                 key=target.primary_key,
             )
-            copied = self.copy_straight_in(tables, incoming, batches, plan, exists=exists)
-            if not copied:
-                self.create_staging(staged, incoming, batches, landing_path)
+            try:
+                copied = self.copy_straight_in(tables, incoming, batches, plan, exists=exists)
+                if not copied:
+                    self.create_staging(staged, incoming, batches, landing_path)
+            except UnloadableValue as error:
+                raise WarehouseError(f"table '{target.table}', {error}") from None
             if not isinstance(manifest, Manifest):
                 manifest = manifest()  # the landing's end: manifest.json is written
             repaired = 0

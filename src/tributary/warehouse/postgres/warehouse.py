@@ -18,7 +18,7 @@ from sqlalchemy.engine import URL
 from tributary.arrow import StrictlyRising
 from tributary.config.common import DEFAULT_CONNECT_TIMEOUT
 from tributary.connection import hide
-from tributary.errors import WarehouseError
+from tributary.errors import UnloadableValue, WarehouseError
 from tributary.reach import probe
 from tributary.warehouse.base import (
     STATE_SCHEMA,
@@ -159,6 +159,18 @@ class PostgresWarehouse(Warehouse):
 
     def _copy(self, name: str, schema: pa.Schema, batches: pa.RecordBatchReader) -> None:
         """COPY the batches into the columns of table `name` the schema names."""
+        try:
+            self._copy_rows(name, schema, batches)
+        except psycopg.errors.CharacterNotInRepertoire as error:  # text holding 0x00
+            column = _copied_column(error, schema.names)
+            raise UnloadableValue(
+                column,
+                "a text value holds the NUL character (0x00), which PostgreSQL text cannot "
+                f"hold; remove it in the table's `query:` (for example replace({column}, "
+                "char(0), ''))",
+            ) from None
+
+    def _copy_rows(self, name: str, schema: pa.Schema, batches: pa.RecordBatchReader) -> None:
         names = ", ".join(quote_ident(f.name) for f in schema)
         if pg_binary.binary_copy_supported(schema):
             # Binary COPY, encoded from Arrow without text: several times cheaper than CSV,
@@ -316,6 +328,14 @@ _FORMAT_TYPE_NAMES = {
     "timestamp": "timestamp without time zone",
     "time": "time without time zone",
 }
+
+
+def _copied_column(error: psycopg.Error, names: list[str]) -> str:
+    """The column a COPY failed at, from PostgreSQL's context line ("COPY t, line 1, column
+    name: ..."): the longest of `names` it mentions."""
+    context = error.diag.context or ""
+    named = [name for name in names if f", column {name}" in context]
+    return max(named, key=len) if named else "?"
 
 
 def _canonical_type(name: str | None) -> str | None:
