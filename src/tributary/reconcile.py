@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -261,9 +262,11 @@ def freshness(
     cursor: str | None = None,
     scopes: list[str],
     now: datetime,
+    data_timezone: str = "UTC",
 ) -> CheckOutcome:
     """The last committed load of the table (of each of its partitions, `scopes`) is at most
-    `max_load_age` old, and, when given, its newest `cursor` value at most `max_data_age`."""
+    `max_load_age` old, and, when given, its newest `cursor` value at most `max_data_age`; a
+    cursor value without a zone is a time in `data_timezone`, the source's."""
     table_name = f"{target.schema}.{target.table}"
     rows = warehouse.query(
         f"select scope, max(finished_at) from {STATE_SCHEMA}.loads "
@@ -290,8 +293,11 @@ def freshness(
             f"select max({quote_ident(column)}) from {target.qualified_name}"
         )
         if isinstance(newest, datetime):
-            data_age = now - as_utc(newest)
-            metadata["newest_cursor"] = as_utc(newest).isoformat()
+            if newest.tzinfo is None:
+                newest = newest.replace(tzinfo=ZoneInfo(data_timezone))
+            newest = as_utc(newest)
+            data_age = now - newest
+            metadata["newest_cursor"] = newest.isoformat()
             metadata["data_age_seconds"] = int(data_age.total_seconds())
             if data_age > max_data_age:
                 problems.append(

@@ -225,6 +225,18 @@ def test_freshness_of_the_last_load_and_of_the_data(orders, tmp_path) -> None:
         assert "newest updated_at is" in old_data.description
         assert old_data.metadata["newest_cursor"] == "2024-05-01T12:00:00+00:00"
 
+        # The source's timestamps without a zone are Tokyo's: the newest row (12:00 there,
+        # 03:00 UTC) is 2 hours old at 05:00 UTC. Read as UTC it was 7 hours in the future,
+        # and the data passed however stale.
+        at_five = datetime(2024, 5, 1, 5, tzinfo=UTC)
+        in_tokyo = dict(max_load_age=timedelta(days=9999), max_data_age=hour,
+                        cursor="updated_at", scopes=[""], now=at_five)  # fmt: skip
+        assert freshness(warehouse, target, **in_tokyo).passed  # the default reads them as UTC
+        tokyo = freshness(warehouse, target, data_timezone="Asia/Tokyo", **in_tokyo)
+        assert not tokyo.passed
+        assert tokyo.metadata["newest_cursor"] == "2024-05-01T03:00:00+00:00"
+        assert "newest updated_at is 2h old (limit 1h)" in tokyo.description
+
         # a partition never loaded makes a partitioned table stale
         partitions = freshness(warehouse, target, max_load_age=hour, scopes=["", "acme"], now=now)
         assert not partitions.passed and partitions.description.endswith("never loaded: acme")

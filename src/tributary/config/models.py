@@ -494,7 +494,13 @@ class SourceConfig(StrictModel):
     frequency: Frequency | None = Field(
         None, description="load the source's enabled tables on this schedule"
     )
-    timezone: Timezone = "UTC"
+    timezone: Timezone = Field("UTC", description="the zone of the source's schedule")
+    data_timezone: Timezone = Field(
+        "UTC",
+        description="the zone of the source's timestamps that carry none (MySQL DATETIME, SQL "
+        "Server datetime2, PostgreSQL timestamp): the freshness check's max_data_age reads "
+        "their age in it",
+    )
     freshness: Duration | None = Field(
         None, description="a table is stale when not loaded for this long"
     )

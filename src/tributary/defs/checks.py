@@ -171,6 +171,7 @@ def build_freshness_checks(
                         cursor=table.cursor,
                         scopes=partition_keys(table, tenants) or [""],
                         now=datetime.now(UTC),
+                        data_timezone=source.data_timezone,
                     ),
                     severity=dg.AssetCheckSeverity.WARN,
                     asset_key=check_key.asset_key,
