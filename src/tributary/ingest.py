@@ -93,6 +93,8 @@ def ingest_table(
     tenant = where.low if where is not None and where.kind == "tenant" else None
     check_column_names(extract.batches.schema, table, tenant_scoped=tenant is not None)
     batches = refuse_null_keys(extract.batches, table)
+    if tenant is not None:
+        batches = refuse_other_tenants(batches, table, tenant)
     cursor = target.spelled_as(batches.schema.names).cursor  # as the rows spell it
     check_cursor_type(batches.schema, table, cursor)
     if table.mode == "incremental":
@@ -453,6 +455,42 @@ def refuse_null_keys(batches: pa.RecordBatchReader, table: TableConfig) -> pa.Re
                 nulls[column] += batch.column(column).null_count
             yield batch
         fail_on_null_keys(table, nulls)
+
+    return pa.RecordBatchReader.from_batches(batches.schema, checked())
+
+
+def refuse_other_tenants(
+    batches: pa.RecordBatchReader, table: TableConfig, tenant: int | str
+) -> pa.RecordBatchReader:
+    """A tenant's rows are loaded as its own (`_tenant_id`), into its per-tenant exports: a
+    row whose tenant column holds another tenant's id (a custom query's OR, a join gone wide)
+    fails the read at its end, before the landing manifest is written, so nothing of it is
+    loaded. Rows whose tenant column is NULL are the query's to include."""
+    column = as_spelled(table.tenant_column or "", batches.schema.names)
+    if column not in batches.schema.names:
+        return batches
+    as_text = False
+    try:
+        own = pa.scalar(tenant).cast(batches.schema.field(column).type)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        own, as_text = pa.scalar(str(tenant)), True  # an id of another kind than the column's
+
+    def checked() -> Iterator[pa.RecordBatch]:
+        others: Counter = Counter()
+        for batch in batches:
+            values = batch.column(column)
+            if as_text:
+                values = pc.cast(values, pa.string())
+            foreign = pc.filter(values, pc.not_equal(values, own))
+            others.update(foreign.to_pylist())
+            yield batch
+        if others:
+            shown = ", ".join(str(value) for value in sorted(others, key=str)[:5])
+            raise SourceError(
+                f"table '{table.name}', tenant {tenant}: the query returned "
+                f"{others.total()} row(s) whose {column} is another tenant's ({shown}); a "
+                "tenant's query must select its own rows only; nothing was loaded"
+            )
 
     return pa.RecordBatchReader.from_batches(batches.schema, checked())
 

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from tributary.config.models import SourceConfig, TableConfig, Tenant
-from tributary.errors import SchemaDriftError
+from tributary.errors import SchemaDriftError, SourceError
 from tributary.ingest import ingest_table
 from tributary.landing import LandingStore
 from tributary.slices import partition_keys, slice_for
@@ -172,6 +172,29 @@ def test_tenant_partitions_replace_only_their_slice(mariadb, postgres, tmp_path)
         (2, "1", "new@globex"),  # tenant 1 reloaded: its deleted row gone, update seen
         (3, "2", "c@globex"),  # tenant 2 untouched by tenant 1's load
     ]
+
+
+def test_a_tenant_query_returning_another_tenants_rows_loads_nothing(mariadb, warehouse, tmp_path):
+    """A tenant's custom query that also returns other tenants' rows (an OR, a join gone
+    wide) loaded them as this tenant's: into its per-tenant exports, where its BI reads them."""
+    url, con = mariadb
+    run_sql(con, "create table users (id int primary key, company_id int, email varchar(50))")
+    run_sql(con, "insert into users values (1, 1, 'a@acme'), (2, 1, 'b'), (3, 2, 'c@globex'), "
+                 "(4, null, 'shared')")  # fmt: skip
+    table = TableConfig(
+        name="users",
+        query="select id, company_id, email from users "
+        "where company_id = :tenant_id or email like 'c@%' or company_id is null",
+        tenant_column="company_id",
+        primary_key=["id"],
+    )
+    with pytest.raises(SourceError) as raised:
+        load(url, table, warehouse, tmp_path, where=slice_for(table, "1", TENANTS))
+    assert str(raised.value) == (
+        "table 'users', tenant 1: the query returned 1 row(s) whose company_id is another "
+        "tenant's (2); a tenant's query must select its own rows only; nothing was loaded"
+    )
+    assert not warehouse.table_exists("raw_shop", "users")
 
 
 def test_key_range_partitions_load_resumable_pieces(mariadb, postgres, tmp_path) -> None:
