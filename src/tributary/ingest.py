@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -54,16 +55,36 @@ def load_target(source: SourceConfig, table: TableConfig, where: Slice | None = 
     )
 
 
-def read_from(watermark: Any | None, lookback: timedelta | int | Decimal | None) -> Any | None:
+def read_from(
+    watermark: Any | None,
+    lookback: timedelta | int | Decimal | None,
+    *,
+    data_timezone: str = "UTC",
+) -> Any | None:
     """Where an incremental read starts: the watermark, less the lookback window, so that
-    rows committed late with a cursor just behind the watermark are not missed."""
-    if watermark is None or lookback is None:
-        return watermark
-    if isinstance(lookback, timedelta) != isinstance(watermark, datetime):
-        raise TypeError(
-            f"lookback {lookback!r} does not fit a cursor of type {type(watermark).__name__}"
-        )
-    return watermark - lookback
+    rows committed late with a cursor just behind the watermark are not missed; and a
+    watermark without a zone that falls in the hour its source's zone repeats (clocks set
+    back), less that hour too, so that the rows written the second time round are read."""
+    if watermark is None:
+        return None
+    if lookback is not None:
+        if isinstance(lookback, timedelta) != isinstance(watermark, datetime):
+            raise TypeError(
+                f"lookback {lookback!r} does not fit a cursor of type {type(watermark).__name__}"
+            )
+        watermark = watermark - lookback
+    if isinstance(watermark, datetime) and watermark.tzinfo is None:
+        watermark -= _repeated(watermark, ZoneInfo(data_timezone))
+    return watermark
+
+
+def _repeated(local: datetime, zone: ZoneInfo) -> timedelta:
+    """How far clocks in `zone` were set back where the local time `local` happens twice;
+    nothing where it happens once."""
+    first, second = (local.replace(tzinfo=zone, fold=fold).utcoffset() for fold in (0, 1))
+    if first is None or second is None:
+        return timedelta(0)
+    return max(first - second, timedelta(0))
 
 
 def ingest_table(
@@ -88,7 +109,9 @@ def ingest_table(
     target = load_target(source, table, where)
     since = None
     if table.mode == "incremental":
-        since = read_from(warehouse.watermark(target), table.lookback)
+        since = read_from(
+            warehouse.watermark(target), table.lookback, data_timezone=source.data_timezone
+        )
     extract = reader.read(table, since=since, batch_rows=batch_rows, where=where)
     tenant = where.low if where is not None and where.kind == "tenant" else None
     check_column_names(extract.batches.schema, table, tenant_scoped=tenant is not None)

@@ -335,6 +335,25 @@ def test_a_nul_character_in_text_loads_or_names_its_column(mariadb, warehouse, t
     )
 
 
+def test_rows_of_the_hour_a_dst_zone_repeats_are_not_missed(orders, warehouse, tmp_path) -> None:
+    """An application writing Berlin's local time into a DATETIME: on 27 October 2024 the
+    clocks went from 03:00 back to 02:00. A load after 02:50 (summer time) read from there,
+    and the rows written at 02:20 an hour later (winter time) were never read."""
+    url, con = orders
+    first_pass = [datetime(2024, 10, 27, 2, 10), datetime(2024, 10, 27, 2, 50)]
+    run_sql(con, "insert into orders values (1, 'new', %s), (2, 'new', %s)", params=first_pass)
+    load(url, ORDERS, warehouse, tmp_path, data_timezone="Europe/Berlin")
+    run_sql(
+        con, "insert into orders values (3, 'new', %s)", params=(datetime(2024, 10, 27, 2, 20),)
+    )
+
+    second, check = load(url, ORDERS, warehouse, tmp_path, data_timezone="Europe/Berlin")
+
+    assert second.since == datetime(2024, 10, 27, 1, 50)  # an hour before the watermark
+    assert check.passed, check.description
+    assert rows(warehouse, "select id from raw_shop.orders order by id") == [(1,), (2,), (3,)]
+
+
 # --- 4. columns that vanish from the source ----------------------------------------------------
 def test_a_renamed_column_is_reported_missing_under_evolve(mariadb, warehouse, tmp_path) -> None:
     url, con = mariadb
