@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import uuid
@@ -488,23 +489,29 @@ def refuse_other_tenants(
     """A tenant's rows are loaded as its own (`_tenant_id`), into its per-tenant exports: a
     row whose tenant column holds another tenant's id (a custom query's OR, a join gone wide)
     fails the read at its end, before the landing manifest is written, so nothing of it is
-    loaded. Rows whose tenant column is NULL are the query's to include."""
+    loaded. Rows whose tenant column is NULL are the query's to include. Text is compared as
+    MySQL's and SQL Server's default collations compare it, ignoring case and trailing
+    spaces: the rows the source itself took for this tenant's are."""
     column = as_spelled(table.tenant_column or "", batches.schema.names)
     if column not in batches.schema.names:
         return batches
-    as_text = False
-    try:
-        own = pa.scalar(tenant).cast(batches.schema.field(column).type)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        own, as_text = pa.scalar(str(tenant)), True  # an id of another kind than the column's
+    held = batches.schema.field(column).type
+    number = None
+    if pa.types.is_integer(held) or pa.types.is_decimal(held):
+        with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            number = pa.scalar(tenant).cast(held)
+    text = _as_tenant_text(pa.array([str(tenant)]))[0]
+
+    def others_in(values: pa.Array) -> pa.Array:
+        if number is not None:
+            return pc.not_equal(values, number)
+        return pc.not_equal(_as_tenant_text(values), text)
 
     def checked() -> Iterator[pa.RecordBatch]:
         others: Counter = Counter()
         for batch in batches:
             values = batch.column(column)
-            if as_text:
-                values = pc.cast(values, pa.string())
-            foreign = pc.filter(values, pc.not_equal(values, own))
+            foreign = pc.filter(values, others_in(values))
             others.update(foreign.to_pylist())
             yield batch
         if others:
@@ -516,6 +523,10 @@ def refuse_other_tenants(
             )
 
     return pa.RecordBatchReader.from_batches(batches.schema, checked())
+
+
+def _as_tenant_text(values: pa.Array) -> pa.Array:
+    return pc.utf8_lower(pc.utf8_rtrim_whitespace(pc.cast(values, pa.string())))
 
 
 def key_columns(table: TableConfig, names: Sequence[str]) -> list[str]:
