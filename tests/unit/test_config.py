@@ -320,3 +320,11 @@ def test_quoted_and_plain_values_load_as_written(config_dir: Path) -> None:
     assert dict(tenant.settings) == {
         "country": "NO", "code": "0042", "at": "1:30", "rate": Decimal("0.5"), "zero": 0
     }  # fmt: skip
+
+
+def test_a_query_pasted_with_its_semicolon_is_read_without_it(config_dir: Path) -> None:
+    # A table's query is read as a subquery (a window, a tenant's filter): `(... ;)` was a
+    # syntax error ("near ';'"), as an export's query was before it was wrapped alike.
+    table = {"name": "orders", "primary_key": ["id"], "query": "select * from orders ;\n"}
+    write_source(config_dir, "shop", source(tables=[table]))
+    assert load_project(config_dir).source("shop").tables[0].query == "select * from orders"

@@ -56,6 +56,15 @@ def _check_identifier(value: str) -> str:
 
 
 Identifier = Annotated[str, AfterValidator(_check_identifier)]
+
+
+def _without_semicolon(query: str) -> str:
+    return query.strip().rstrip(";").rstrip()
+
+
+# A query Tributary wraps as a subquery (a window, a tenant's filter, a day's partition): one
+# pasted with its closing semicolon would be a syntax error there.
+Query = Annotated[str, AfterValidator(_without_semicolon)]
 SourceKind = Literal["mysql", "sqlserver", "oracle", "postgres", "sqlite", "salesforce"]
 LoadMode = Literal["full", "incremental"]
 # What an incremental load does with rows whose cursor is NULL (dlt's on_cursor_value_missing).
@@ -372,7 +381,7 @@ class TableConfig(StrictModel):
         alias="object",
         description="table or view to read, optionally schema-qualified; defaults to name",
     )
-    query: str | None = Field(None, description="custom SELECT to read instead of an object")
+    query: Query | None = Field(None, description="custom SELECT to read instead of an object")
     primary_key: list[Identifier] = Field(default_factory=list)
     cursor: Identifier | None = Field(None, description="change column for incremental loads")
     mode: LoadMode = "full"
@@ -783,7 +792,7 @@ class ExportConfig(StrictModel):
     name: Identifier
     description: str | None = None
     model: Identifier | None = Field(None, description="dbt model to publish")
-    query: str | None = Field(None, description="custom SQL to publish instead of a model")
+    query: Query | None = Field(None, description="custom SQL to publish instead of a model")
     depends_on: list[Identifier] = Field(
         default_factory=list, description="dbt models a custom query reads"
     )

@@ -34,8 +34,7 @@ def export_sql(*, model: str | None, query: str | None, relations: dict[str, str
     if model:
         return render_refs(f"select * from {{{{ ref('{model}') }}}}", relations)
     assert query is not None
-    # A query is wrapped as a subquery (a day's filter, an order): no trailing semicolon.
-    return render_refs(query.strip().rstrip(";").rstrip(), relations)
+    return render_refs(query, relations)  # its semicolon went when the config was read
 
 
 def sql_literal(value: object, quote: Callable[[str], str] = quote_literal) -> str:
