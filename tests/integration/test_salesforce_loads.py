@@ -234,3 +234,28 @@ def test_a_probe_reads_each_objects_newest_change_in_one_request(
     api.api_used = int(api.api_limit * 0.6)
     with pytest.raises(ApiFloorReached, match="api_floor keeps 7,500 in reserve"):
         reader.probe(source.tables)
+
+
+def test_a_wide_object_read_through_rest_goes_by_bulk_instead(
+    salesforce_fake, monkeypatch, tmp_path
+):
+    """REST carries the SOQL in the URL, and Salesforce answers 414 URI Too Long past 16,384
+    bytes: `fields: all` on an object of 500 custom fields failed whenever its rows (an
+    incremental load's few changes) were below bulk_threshold. Bulk 2.0 posts the query."""
+    api = salesforce_fake.api
+    wide = [
+        {"name": f"Regional_Sales_Attribute_{i:04d}__c", "label": f"Attribute {i}",
+         "type": "string", "precision": 0, "scale": 0, "nillable": True,
+         "compoundFieldName": None}
+        for i in range(500)
+    ]  # fmt: skip
+    api.describes["account"]["fields"].extend(wide)
+    api.upsert("Account", {"Id": ACCOUNT_IDS[0], "Regional_Sales_Attribute_0007__c": "north"})
+
+    loaded = load(salesforce_fake, crm_source(salesforce_fake, monkeypatch), "account", tmp_path)
+
+    assert api.served_count("POST", "/jobs/query") == 1
+    assert loaded.manifest.counters["bulk_api_jobs"] == 1
+    found = rows(tmp_path, "select id, regional_sales_attribute_0007__c from raw_crm.account "
+                           "where regional_sales_attribute_0007__c is not null")  # fmt: skip
+    assert found == [(ACCOUNT_IDS[0], "north")]

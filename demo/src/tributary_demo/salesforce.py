@@ -41,7 +41,7 @@ from decimal import Decimal
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 from xml.etree import ElementTree
 
 import requests
@@ -172,6 +172,8 @@ class SalesforceApi:
         with self._lock:
             self.served.append((method, parts.path))
             try:
+                if parts.path.startswith("/services/data/"):
+                    _within_request_limits(parts, headers)
                 if parts.path.startswith("/services/Soap/u/"):
                     return self._soap_login(body)
                 if parts.path == "/services/oauth2/token":
@@ -460,6 +462,20 @@ class SalesforceApi:
             },
             ("\n".join(lines) + "\n").encode(),
         )
+
+
+# Salesforce's REST API: "the maximum length for the combined URI and headers is 16,384
+# bytes" (Knowledge article 000386264), a longer URI is answered 414, longer headers 431.
+REQUEST_LIMIT_BYTES = 16_384
+
+
+def _within_request_limits(parts: SplitResult, headers: Mapping[str, str]) -> None:
+    uri = len(parts.path) + (len(parts.query) + 1 if parts.query else 0)
+    if uri > REQUEST_LIMIT_BYTES:
+        raise ApiError(414, "URI_TOO_LONG", "URI Too Long")
+    header_bytes = sum(len(name) + len(value) + 4 for name, value in headers.items())
+    if uri + header_bytes > REQUEST_LIMIT_BYTES:
+        raise ApiError(431, "REQUEST_HEADER_FIELDS_TOO_LARGE", "Request Header Fields Too Large")
 
 
 def _json_answer(status: int, payload: Any) -> Answer:

@@ -5,7 +5,7 @@ One read of an object:
    org's API usage, from the Sforce-Limit-Info header);
 2. count the rows to read with queryAll (deleted records included) and pick the path: the
    REST query, paged through nextRecordsUrl, below `bulk_threshold`; a Bulk API 2.0 queryAll
-   job from it up;
+   job from it up, or for a query too long for a REST request's URI;
 3. check the API floor against the usage the org reported plus what the read will cost, and
    stop before anything is written if the floor would be crossed;
 4. stream the records in batches of `batch_rows`, typed from describe.
@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -66,6 +66,10 @@ REST_PAGE_ROWS = 2000
 READ_TIMEOUT = 300
 # Requests a Bulk 2.0 query job costs besides its result pages: create, and status polls.
 BULK_JOB_REQUESTS = 3
+# A REST request's URI and headers together may hold 16,384 bytes (Salesforce answers 414 URI
+# Too Long, or 431); the query travels in the URI. Headers here take well under 2 KB.
+REST_REQUEST_BYTES = 16_384
+REST_HEADER_BYTES = 2_048
 COMPOUND_TYPES = {"address", "location"}
 # base64 fields come back as a URL per record from REST and not at all from Bulk 2.0.
 UNSUPPORTED_TYPES = {"base64"}
@@ -173,6 +177,12 @@ def object_fields(
     order = {name: index for index, name in enumerate(by_name)}
     unique = sorted(set(chosen), key=order.__getitem__)
     return [SalesforceField.from_describe(by_name[name]) for name in unique]
+
+
+def fits_rest_request(base_url: str, soql: str) -> bool:
+    """Whether a REST queryAll of `soql` stays within the request size Salesforce accepts."""
+    uri = len(urlsplit(base_url).path) + len("queryAll/?") + len(urlencode({"q": soql}))
+    return uri + REST_HEADER_BYTES <= REST_REQUEST_BYTES
 
 
 def arrow_schema(fields: list[SalesforceField]) -> pa.Schema:
@@ -575,14 +585,16 @@ class SalesforceSource:
             f"counting {object_name}", lambda: sf.query(count_soql, include_deleted=True)
         )
         rows = counted["totalSize"]
-        bulk = rows >= self.config.bulk_threshold
+        soql = build_soql(object_name, fields, cursor, since, include_null=include_null)
+        # A query too long for a REST URI (an object of hundreds of fields) goes by Bulk 2.0,
+        # which posts it, whatever the rows.
+        bulk = rows >= self.config.bulk_threshold or not fits_rest_request(sf.base_url, soql)
         if bulk:
             needed = BULK_JOB_REQUESTS + max(1, math.ceil(rows / batch_rows))
         else:
             needed = max(1, math.ceil(rows / REST_PAGE_ROWS))
         self.check_floor(object_name, needed)
 
-        soql = build_soql(object_name, fields, cursor, since, include_null=include_null)
         counters: Counter = Counter()
         counters["rows_counted"] = rows
         counters["bulk_api_jobs"] = int(bulk)
