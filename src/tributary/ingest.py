@@ -9,7 +9,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -69,7 +69,9 @@ def read_from(
     if watermark is None:
         return None
     if lookback is not None:
-        if isinstance(lookback, timedelta) != isinstance(watermark, datetime):
+        # A duration fits a date or time cursor (a date's whole days), a number a numeric one.
+        fits = (date,) if isinstance(lookback, timedelta) else (int, Decimal)
+        if not isinstance(watermark, fits) or isinstance(watermark, bool):
             raise TypeError(
                 f"lookback {lookback!r} does not fit a cursor of type {type(watermark).__name__}"
             )
