@@ -464,6 +464,16 @@ def check_cursor_type(schema: pa.Schema, table: TableConfig, cursor: str | None)
             "integer, decimal, date, timestamp or text column: cast it in a `query:` (SQL "
             f"Server's rowversion: cast({cursor} as bigint))"
         )
+    if table.mode == "incremental" and table.lookback is not None:
+        time_like = pa.types.is_timestamp(kind) or pa.types.is_date(kind)
+        number_like = pa.types.is_integer(kind) or pa.types.is_decimal(kind)
+        if not (time_like if isinstance(table.lookback, timedelta) else number_like):
+            # read_from would refuse it at the next load, once a watermark exists
+            raise SourceError(
+                f"table '{table.name}': lookback {table.lookback} does not fit the cursor "
+                f"'{cursor}', which is {kind}: a duration fits a date or time cursor, a number a "
+                "numeric one"
+            )
 
 
 def refuse_null_keys(batches: pa.RecordBatchReader, table: TableConfig) -> pa.RecordBatchReader:

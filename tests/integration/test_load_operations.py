@@ -566,3 +566,13 @@ def test_a_binary_cursor_fails_before_landing_with_the_cast_to_use(mariadb, ware
     ):
         load(url, table, warehouse, tmp_path)
     assert not (tmp_path / "landing" / "shop" / "events").exists()
+
+
+def test_a_lookback_that_does_not_fit_the_cursor_fails_the_first_load(orders, warehouse, tmp_path):
+    # Before, the first load passed (no watermark to subtract from) and every later one failed.
+    url, con = orders
+    run_sql(con, "insert into orders values (1, 'new', %s)", params=(at(0),))
+    by_number = ORDERS.model_copy(update={"lookback": 5})
+    with pytest.raises(SourceError, match="lookback 5 does not fit the cursor 'updated_at'"):
+        load(url, by_number, warehouse, tmp_path)
+    assert not warehouse.table_exists("raw_shop", "orders")
