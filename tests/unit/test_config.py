@@ -288,17 +288,14 @@ def test_merge_keys_may_be_overridden(config_dir: Path) -> None:
     ("written", "read_as", "plainly"),
     [
         ("0042", "the octal number 34", "the number without leading zeros"),
-        ("NO", "the boolean false", "false"),
-        ("on", "the boolean true", "true"),
         ("1:30", "the base-60 number 90", "90"),
     ],
 )
-def test_values_yaml_reads_as_other_values_are_refused(
+def test_numbers_yaml_reads_in_another_base_are_refused(
     config_dir: Path, written: str, read_as: str, plainly: str
 ) -> None:
-    # YAML 1.1 (PyYAML) reads an unquoted 0042 as 34 and NO (Norway) as false: a tenant's
-    # id or setting would bind a value nobody wrote (on MySQL `country = false` matches
-    # every text).
+    # YAML 1.1 (PyYAML) reads an unquoted 0042 as 34: a tenant's setting would bind a value
+    # nobody wrote.
     (config_dir / "tenants.yaml").write_text(
         "tenants:\n  - {id: 1, alias: acme}\n"
         f"  - id: 2\n    alias: nordics\n    settings: {{country: {written}}}\n"
@@ -308,6 +305,18 @@ def test_values_yaml_reads_as_other_values_are_refused(
         f"{config_dir / 'tenants.yaml'}: line 5: tenants[1].settings.country: {written} reads "
         f"as {read_as} in YAML; quote it ('{written}') for the text, or write {plainly}"
     )
+
+
+def test_yes_no_on_off_are_words_where_text_is_wanted(config_dir: Path) -> None:
+    # YAML 1.1 read NO (Norway) as false, and a tenant's query bound `country = false`, which
+    # on MySQL matches every text. As in YAML 1.2 they stay words; a boolean key reads them.
+    (config_dir / "tenants.yaml").write_text(
+        "tenants:\n  - {id: 1, alias: acme}\n"
+        "  - {id: 2, alias: nordics, active: off, settings: {country: NO}}\n"
+        "  - {id: 3, alias: other, active: Yes}\n"
+    )
+    nordics, other = load_project(config_dir).tenants.tenants[1:]
+    assert (nordics.settings["country"], nordics.active, other.active) == ("NO", False, True)
 
 
 def test_quoted_and_plain_values_load_as_written(config_dir: Path) -> None:

@@ -1,10 +1,12 @@
 """Configuration YAML, read without PyYAML's silent surprises.
 
-PyYAML reads YAML 1.1, where an unquoted `0042` is the octal number 34, `NO` (Norway), `off`
-and `yes` are booleans and `1:30` is the base-60 number 90; and of a key written twice in one
-mapping it keeps the last without a word. In a configuration each of these loads a value
-nobody wrote (a tenant's id, a setting a query binds, the cursor of a table block copied and
-edited), so they are refused with the line and the key, before anything is built.
+PyYAML reads YAML 1.1, where an unquoted `NO` (Norway), `off` or `yes` is a boolean, `0042` the
+octal number 34 and `1:30` the base-60 number 90; and of a key written twice in one mapping it
+keeps the last without a word. In a configuration each of these loaded a value nobody wrote (a
+tenant's setting, its id, the cursor of a table block copied and edited). So, as in YAML 1.2,
+only `true` and `false` are booleans: the other words stay text (a boolean key still takes
+`yes`, which pydantic reads as true); and a number YAML 1.1 reads in base 8 or 60, or a key
+written twice, is refused with its line and key before anything is built.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TAG = "tag:yaml.org,2002:"
 _OCTAL = re.compile(r"[-+]?0[0-7_]+")
 _BOOLEANS = {"true", "false"}
+_TEXT = f"{_TAG}str"
 
 
 @dataclass
@@ -53,13 +56,15 @@ def _check(root: yaml.Node) -> None:
     while pending:
         node, key = pending.pop()
         if isinstance(node, yaml.ScalarNode):
-            if not node.style and (surprise := _surprise(node)):
-                read_as, plainly = surprise
+            if node.style:  # quoted: text as written
+                continue
+            _keep_words(node)
+            if read_as := _number_surprise(node):
                 raise YamlSurprise(
                     _line(node),
                     key,
-                    f"{node.value} reads as {read_as} in YAML; quote it ('{node.value}') for "
-                    f"the text, or write {plainly}",
+                    f"{node.value} reads as {read_as[0]} in YAML; quote it ('{node.value}') for "
+                    f"the text, or write {read_as[1]}",
                 )
             continue
         if id(node) in seen:  # an alias of a node already checked
@@ -73,6 +78,7 @@ def _check(root: yaml.Node) -> None:
             if key_node.tag == f"{_TAG}merge":  # `<<: *defaults`: its keys may be overridden
                 pending.append((value, key))
                 continue
+            _keep_words(key_node)
             name = f"{key}.{key_node.value}" if key else str(key_node.value)
             spelled = (key_node.tag, str(key_node.value))
             if spelled in lines:
@@ -86,13 +92,16 @@ def _check(root: yaml.Node) -> None:
             pending.append((value, name))
 
 
-def _surprise(node: yaml.ScalarNode) -> tuple[str, str] | None:
-    """What YAML 1.1 makes of a plain scalar where that is not what it says, and how to write
-    that value so it does."""
+def _keep_words(node: yaml.Node) -> None:
+    """yes, no, on, off (any case), unquoted: text, as in YAML 1.2."""
+    if isinstance(node, yaml.ScalarNode) and not node.style and node.tag == f"{_TAG}bool":
+        if node.value.lower() not in _BOOLEANS:
+            node.tag = _TEXT
+
+
+def _number_surprise(node: yaml.ScalarNode) -> tuple[str, str] | None:
+    """What YAML 1.1 makes of a plain number in base 60 or 8, and how to write it plainly."""
     text = node.value
-    if node.tag == f"{_TAG}bool" and text.lower() not in _BOOLEANS:
-        value = str(text.lower() in {"yes", "on", "y"}).lower()
-        return f"the boolean {value}", value
     if node.tag in (f"{_TAG}int", f"{_TAG}float") and ":" in text:
         value = yaml.load(text, Loader=_LOADER)
         return f"the base-60 number {value}", str(value)
