@@ -94,9 +94,9 @@ def _check(root: yaml.Node) -> None:
 
 def _keep_words(node: yaml.Node) -> None:
     """yes, no, on, off (any case), unquoted: text, as in YAML 1.2."""
-    if isinstance(node, yaml.ScalarNode) and not node.style and node.tag == f"{_TAG}bool":
-        if node.value.lower() not in _BOOLEANS:
-            node.tag = _TEXT
+    plain = isinstance(node, yaml.ScalarNode) and not node.style
+    if plain and node.tag == f"{_TAG}bool" and node.value.lower() not in _BOOLEANS:
+        node.tag = _TEXT
 
 
 def _number_surprise(node: yaml.ScalarNode) -> tuple[str, str] | None:
