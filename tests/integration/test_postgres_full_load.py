@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import BatchesReader
 from tributary.config.models import SourceConfig, TableConfig
-from tributary.errors import SourceError
+from tributary.errors import SourceError, WarehouseError
 from tributary.ingest import ingest_table
 from tributary.landing import LandingStore
 from tributary.warehouse.base import STATE_SCHEMA
@@ -211,7 +211,7 @@ def test_a_failed_full_load_leaves_the_previous_rows(postgres, tmp_path, failure
     if failure == "mid-copy":  # PostgreSQL refuses a NUL in text, after a part was copied
         bad = orders([9])
         bad = bad.set_column(1, "status", pa.array(["a\x00b"]))
-        with pytest.raises(psycopg.Error):
+        with pytest.raises(WarehouseError, match="holds the NUL character"):
             load(postgres, landing, orders([4, 5]), bad)
     else:
         with pytest.raises(SourceError, match="went away"):
