@@ -44,6 +44,10 @@ def new_load_id(now: datetime) -> str:
     return f"{now:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
 
 
+# How far another machine's clock may run ahead of this one's.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
 def load_target(source: SourceConfig, table: TableConfig, where: Slice | None = None) -> LoadTarget:
     return LoadTarget(
         source=source.name,
@@ -354,6 +358,14 @@ def load_from_inbox(
         raise SourceError(
             f"inbox manifest {load_id} is for {manifest.source}.{manifest.table} "
             f"(scope {manifest.scope!r}), not for this table"
+        )
+    if manifest.extracted_at > datetime.now(UTC) + CLOCK_SKEW:
+        # Loaded, its rows would be the table's newest, and every correctly stamped drop after
+        # it would be refused as older.
+        raise StaleDropError(
+            f"inbox load {load_id} was extracted at {manifest.extracted_at}, later than now: "
+            "its manifest's extracted_at is not UTC (a time without a zone is read as UTC); "
+            "write it with its zone"
         )
     if differences := inbox.differences(manifest):
         raise SourceError(

@@ -4,7 +4,7 @@ testing APIs on the demo project (DuckDB and SQLite files: no server)."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -330,6 +330,29 @@ def test_a_drop_older_than_the_rows_loaded_fails_and_loads_nothing(
     with duckdb.connect(project.warehouse.path, read_only=True) as con:
         rows = con.execute("select customer_id, name from raw_erp.customers order by 1").fetchall()
     assert rows == [(1, "Ada Lovelace"), (2, "Bo")]
+
+
+def test_a_drop_extracted_in_the_future_fails_and_loads_nothing(project: ProjectConfig) -> None:
+    """A tool writing Tokyo's local time without a zone: read as UTC, its drop was extracted
+    nine hours from now; loaded, every correctly stamped drop after it was refused as older
+    than the rows the table held."""
+    defs = build_definitions(project)
+    assert load_drop(defs, project, "20261123T000000Z-dms00001", [
+        {"customer_id": 1, "name": "Ada"},
+    ]).success  # fmt: skip
+    future = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=9)
+    failed = load_drop(defs, project, "20261123T010000Z-dms00002", [
+        {"customer_id": 2, "name": "Bo"},
+    ], stamp=future)  # fmt: skip
+
+    assert (
+        f"inbox load 20261123T010000Z-dms00002 was extracted at {future}, later than now: "
+        "its manifest's extracted_at is not UTC (a time without a zone is read as UTC); write "
+        "it with its zone" in step_failure(failed)
+    )
+    with duckdb.connect(project.warehouse.path, read_only=True) as con:
+        rows = con.execute("select customer_id, name from raw_erp.customers").fetchall()
+    assert rows == [(1, "Ada")]
 
 
 def test_an_inbox_drop_with_rows_without_a_key_fails_and_loads_nothing(
