@@ -202,8 +202,9 @@ def scoped_environ(values: Mapping[str, str]) -> Iterator[None]:
 
 
 # Every dbt model is built by one op, so one pool serializes dbt runs (the instance's
-# `concurrency: pools: default_limit: 1`): two runs of an incremental model at once would each
-# insert the same new rows.
+# `concurrency: pools: default_limit: 1`), and the warehouse's lock where it has one
+# (Warehouse.one_at_a_time): two runs of an incremental model at once would each insert the
+# same new rows.
 DBT_POOL = "dbt"
 
 
@@ -225,9 +226,12 @@ def build_transform_defs(manifest: Mapping[str, Any], dbt: DbtProject) -> dg.Def
         # selected, so that building dim_customer alone does not run fct_sales' relationship
         # test against a table that is not there (it is fct_sales' check, not dim_customer's).
         env = {**warehouse.dbt_env(), "DBT_INDIRECT_SELECTION": "cautious"}
-        with scoped_environ(env):
-            invocation = dbt_cli.cli(["build"], context=context)
-        yield from invocation.stream()
+        # Opened again for the lock alone: PostgreSQL's connection holds an advisory lock, and
+        # DuckDB's (which connects only when used) leaves the file free for dbt.
+        with warehouse.open() as wh, wh.one_at_a_time(DBT_POOL):
+            with scoped_environ(env):
+                invocation = dbt_cli.cli(["build"], context=context)
+            yield from invocation.stream()
 
     return dg.Definitions(
         assets=[dbt_models],

@@ -264,6 +264,16 @@ class PostgresWarehouse(Warehouse):
         self.execute("select pg_advisory_xact_lock(hashtextextended(?, 0))", [name])
 
     @contextmanager
+    def one_at_a_time(self, work: str) -> Iterator[None]:
+        # A session lock: held while this connection lives, released by a dead one.
+        key = f"tributary work: {work}"
+        self.execute("select pg_advisory_lock(hashtextextended(?, 0))", [key])
+        try:
+            yield
+        finally:
+            self.execute("select pg_advisory_unlock(hashtextextended(?, 0))", [key])
+
+    @contextmanager
     def read(self, sql: str, *, batch_rows: int = 100_000) -> Iterator[pa.RecordBatchReader]:
         # COPY as CSV, parsed by Arrow with the query's column types: memory stays flat and
         # no value goes through Python objects.
