@@ -8,6 +8,7 @@ import re
 from datetime import datetime
 
 import dagster as dg
+import pyarrow as pa
 import pytest
 import yaml
 
@@ -24,8 +25,10 @@ from tributary.errors import (
 from tributary.ingest import NULL_CURSOR_EXCLUDED, ingest_table, load_target
 from tributary.landing import LandingStore
 from tributary.reconcile import reconcile
+from tributary.slices import partition_keys, slice_for
 from tributary.sources import SqlSource
 
+from ..conftest import BatchesReader
 from .conftest import run_sql
 
 pytestmark = pytest.mark.integration
@@ -576,3 +579,25 @@ def test_a_lookback_that_does_not_fit_the_cursor_fails_the_first_load(orders, wa
     with pytest.raises(SourceError, match="lookback 5 does not fit the cursor 'updated_at'"):
         load(url, by_number, warehouse, tmp_path)
     assert not warehouse.table_exists("raw_shop", "orders")
+
+
+def test_rows_outside_the_partition_a_load_replaces_fail_it(warehouse, tmp_path) -> None:
+    """A partition's load replaces only its rows (its key range, its tenant): a row outside
+    it (a partner's drop for tenant 1 holding another's, a reader that ignores the range) was
+    written all the same, where no later load of that partition replaces it, beside the
+    partition's own copy of it."""
+    table = TableConfig(name="events", primary_key=["id"],
+                        key_ranges={"column": "id", "size": 10, "upper_bound": 20})  # fmt: skip
+    first = partition_keys(table, [])[0]
+    rows_read = pa.RecordBatch.from_pydict({"id": [3, 15, 27], "kind": ["a", "b", "c"]})
+    source = SourceConfig(name="shop", kind="mysql", connection={"url": "mysql://x@h/d"},
+                          tables=[table])  # fmt: skip
+    with pytest.raises(WarehouseError) as raised:
+        ingest_table(source, table, reader=BatchesReader([rows_read]), warehouse=warehouse,
+                     landing=LandingStore(str(tmp_path / "landing")), batch_rows=2,
+                     where=slice_for(table, first, []))  # fmt: skip
+    assert str(raised.value) == (
+        f"table 'events': 2 row(s) lie outside the partition {first} it loads; a partition's "
+        "load must read its own rows only; nothing was loaded"
+    )
+    assert not warehouse.table_exists("raw_shop", "events")

@@ -649,6 +649,19 @@ class Warehouse(ABC):
         """The staged rows into the raw table, as the load's mode says; then the staging
         table goes. Returns how many duplicated keys an incremental load repaired."""
         target = tables.target
+        if target.where is not None:
+            # A partition's load replaces its rows only: a row outside it would be written where
+            # no later load of the partition replaces it (a drop holding another tenant's rows).
+            [(outside,)] = self.query(
+                f"select count(*) from {tables.staged} "
+                f"where not coalesce({self._slice_sql(target.where)}, false)"
+            )
+            if outside:
+                raise WarehouseError(
+                    f"table '{target.table}': {outside} row(s) lie outside the partition "
+                    f"{target.where.key} it loads; a partition's load must read its own rows "
+                    "only; nothing was loaded"
+                )
         for field in plan.added:
             self.execute(
                 f"alter table {target.qualified_name} add column "
