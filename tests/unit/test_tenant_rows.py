@@ -29,5 +29,7 @@ def test_text_ids_compare_as_the_source_collates_them() -> None:
 def test_number_ids_compare_as_numbers() -> None:
     assert read([7, 7, None], 7, pa.int32()) == 6
     assert read([7, 7], "7", pa.decimal128(10, 0)) == 4  # a partition key is text
+    # Oracle's NUMBER without a precision arrives as a float: 7.0 is tenant 7's
+    assert read([7.0, None], 7, pa.float64()) == 4
     with pytest.raises(SourceError, match=r"another tenant's \(8\)"):
         read([7, 8], 7, pa.int64())
