@@ -367,15 +367,13 @@ def load_from_inbox(
             "its manifest's extracted_at is not UTC (a time without a zone is read as UTC); "
             "write it with its zone"
         )
-    if differences := inbox.differences(manifest):
+    files = inbox.inspect(manifest, key_columns(table, [name for name, _ in manifest.columns]))
+    if files.differences:
         raise SourceError(
-            f"inbox load {load_id}: {'; '.join(differences)}; nothing was loaded "
+            f"inbox load {load_id}: {'; '.join(files.differences)}; nothing was loaded "
             f"({inbox.uri(inbox.load_dir(source.name, table.name, load_id))})"
         )
-    fail_on_null_keys(
-        table,
-        inbox.null_counts(manifest, key_columns(table, [name for name, _ in manifest.columns])),
-    )
+    fail_on_null_keys(table, files.nulls)
     target = replace(load_target(source, table, where), mode=manifest.mode)
     # Drops need not arrive in the order they were extracted (two tools; a failed run retried
     # behind a newer drop's): an older one would put its rows over newer ones.

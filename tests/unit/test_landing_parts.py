@@ -72,17 +72,17 @@ def test_the_landed_schema_is_what_parquet_reads_back() -> None:
 def test_a_manifest_that_states_other_files_than_it_lists_is_found_out(tmp_path) -> None:
     store = LandingStore(str(tmp_path))
     manifest = land(store, batches(2, 3), part_rows=3)
-    assert store.differences(manifest) == []
+    assert store.inspect(manifest).differences == []
     [first, second] = manifest.files
     hand_written = manifest.model_copy(
         update={"row_count": 7, "files": [first, second.model_copy(update={"bytes": 1})]}
     )
-    assert store.differences(hand_written) == [
+    assert store.inspect(hand_written).differences == [
         f"{second.path} is {second.bytes} bytes, its manifest states 1",
         "its manifest states 7 row(s) in all, its files 6",
     ]
     # An outside tool's empty extract: no file to read its columns from (was an IndexError).
-    assert store.differences(manifest.model_copy(update={"row_count": 0, "files": []})) == [
+    assert store.inspect(manifest.model_copy(update={"row_count": 0, "files": []})).differences == [
         "it lists no files; an empty extract is one Parquet file of no rows"
     ]
 
@@ -99,6 +99,6 @@ def test_parts_whose_columns_differ_in_order_are_found_out(tmp_path) -> None:
     rewritten = manifest.model_copy(
         update={"files": [first, second.model_copy(update={"bytes": size})]}
     )
-    assert store.differences(rewritten) == [
+    assert store.inspect(rewritten).differences == [
         f"{second.path} holds the columns (id, city, name), {first.path} (id, name, city)"
     ]

@@ -14,6 +14,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -221,21 +222,27 @@ class LandingStore:
             schema = pq.read_schema(handle)
         return pa.RecordBatchReader.from_batches(schema, self._iter_batches(paths))
 
-    def differences(self, manifest: Manifest) -> list[str]:
-        """Where the manifest's files are not what it states (rows from each file's footer,
-        one ranged read a file; bytes; the total) or not alike (their columns, in order): a
-        part rewritten after its manifest, a manifest written by hand. Empty when they
-        agree."""
+    def inspect(self, manifest: Manifest, null_columns: Sequence[str] = ()) -> FilesReport:
+        """One read of each file's footer (a ranged read a file): where the manifest's files
+        are not what it states (rows, bytes, the total) or not alike (their columns, in
+        order), as a part rewritten after its manifest or a manifest written by hand would
+        be; and the NULLs of `null_columns`, from footer statistics, or the column's values
+        where a writer left none."""
         if not manifest.files:  # the columns would be unknown
-            return ["it lists no files; an empty extract is one Parquet file of no rows"]
+            return FilesReport(
+                ["it lists no files; an empty extract is one Parquet file of no rows"], Counter()
+            )
         folder = self.load_dir(manifest.source, manifest.table, manifest.load_id)
-        found = []
+        found: list[str] = []
+        nulls: Counter = Counter()
         first: tuple[str, list[str]] | None = None
         for file in manifest.files:
             with self.fs.open(f"{folder}/{file.path}", "rb") as handle:
-                metadata = pq.ParquetFile(handle).metadata
-                rows, size = metadata.num_rows, handle.size
-                names = metadata.schema.to_arrow_schema().names
+                part = pq.ParquetFile(handle)
+                rows, size = part.metadata.num_rows, handle.size
+                names = part.schema_arrow.names
+                for column in null_columns:
+                    nulls[column] += _null_count(part, column)
             # Redshift's COPY matches a Parquet file's columns to the table's by position.
             if first is None:
                 first = (file.path, names)
@@ -252,21 +259,7 @@ class LandingStore:
             found.append(
                 f"its manifest states {manifest.row_count} row(s) in all, its files {total}"
             )
-        return found
-
-    def null_counts(self, manifest: Manifest, columns: Sequence[str]) -> Counter:
-        """NULLs per column over the manifest's files, from each file's footer statistics
-        (one ranged read a file), or its column's values where a writer left none."""
-        counts: Counter = Counter()
-        if not columns:
-            return counts
-        folder = self.load_dir(manifest.source, manifest.table, manifest.load_id)
-        for file in manifest.files:
-            with self.fs.open(f"{folder}/{file.path}", "rb") as handle:
-                part = pq.ParquetFile(handle)
-                for column in columns:
-                    counts[column] += _null_count(part, column)
-        return counts
+        return FilesReport(found, nulls)
 
     def _iter_batches(self, paths: list[str]) -> Iterator[pa.RecordBatch]:
         for path in paths:
@@ -361,6 +354,14 @@ class _Parts:
         self._rows = 0
         if self.on_part is not None:
             self.on_part(path)
+
+
+@dataclass(frozen=True)
+class FilesReport:
+    """What LandingStore.inspect found in a load's files."""
+
+    differences: list[str]  # from what the manifest states; empty when they agree
+    nulls: Counter  # NULLs per column asked for
 
 
 def _null_count(part: pq.ParquetFile, column: str) -> int:
