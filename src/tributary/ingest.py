@@ -73,9 +73,8 @@ def read_from(
     if watermark is None:
         return None
     if lookback is not None:
-        # A duration fits a date or time cursor (a date's whole days), a number a numeric one.
-        fits = (date,) if isinstance(lookback, timedelta) else (int, Decimal)
-        if not isinstance(watermark, fits) or isinstance(watermark, bool):
+        number = isinstance(watermark, int | Decimal) and not isinstance(watermark, bool)
+        if not lookback_fits(lookback, time=isinstance(watermark, date), number=number):
             raise TypeError(
                 f"lookback {lookback!r} does not fit a cursor of type {type(watermark).__name__}"
             )
@@ -83,6 +82,12 @@ def read_from(
     if isinstance(watermark, datetime) and watermark.tzinfo is None:
         watermark -= _repeated(watermark, ZoneInfo(data_timezone))
     return watermark
+
+
+def lookback_fits(lookback: timedelta | int | Decimal, *, time: bool, number: bool) -> bool:
+    """Whether a lookback fits a cursor that is a date or time, or a number: a duration fits a
+    date or time (a date's whole days), a number a number."""
+    return time if isinstance(lookback, timedelta) else number
 
 
 def _repeated(local: datetime, zone: ZoneInfo) -> timedelta:
@@ -475,9 +480,9 @@ def check_cursor_type(schema: pa.Schema, table: TableConfig, cursor: str | None)
             f"Server's rowversion: cast({cursor} as bigint))"
         )
     if table.mode == "incremental" and table.lookback is not None:
-        time_like = pa.types.is_timestamp(kind) or pa.types.is_date(kind)
-        number_like = pa.types.is_integer(kind) or pa.types.is_decimal(kind)
-        if not (time_like if isinstance(table.lookback, timedelta) else number_like):
+        time = pa.types.is_timestamp(kind) or pa.types.is_date(kind)
+        number = pa.types.is_integer(kind) or pa.types.is_decimal(kind)
+        if not lookback_fits(table.lookback, time=time, number=number):
             # read_from would refuse it at the next load, once a watermark exists
             raise SourceError(
                 f"table '{table.name}': lookback {table.lookback} does not fit the cursor "

@@ -26,6 +26,7 @@ from tributary.config.loader import ProjectConfig, display_path
 from tributary.config.models import SourceConfig, TableConfig
 from tributary.errors import SourceError, Unreachable, WarehouseError
 from tributary.exports import open_export_store
+from tributary.ingest import lookback_fits
 from tributary.landing import LandingStore
 from tributary.sources import SourceReader, SqlSource, open_source
 from tributary.sources.types import SourceColumn
@@ -170,7 +171,9 @@ def column_problems(
     cursor = table.cursor and lookup.get(table.cursor.lower() if case_insensitive else table.cursor)
     if table.mode == "incremental" and table.lookback is not None and cursor:
         needed = TIME if isinstance(table.lookback, timedelta) else NUMBER
-        if kinds[cursor] != needed:
+        if not lookback_fits(
+            table.lookback, time=kinds[cursor] == TIME, number=kinds[cursor] == NUMBER
+        ):
             problems.append(
                 (
                     f"tables[{index}].lookback",
