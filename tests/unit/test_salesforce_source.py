@@ -5,7 +5,7 @@ describe, fields and compound fields, the three ways to log in, configuration er
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from tributary.config.loader import ConfigError, load_project
 from tributary.config.models import SalesforceConfig, TableConfig
 from tributary.ingest import with_load_columns
 from tributary.sources import SourceError
-from tributary.sources.salesforce import SalesforceSource
+from tributary.sources.salesforce import SalesforceSource, soql_datetime
 from tributary_demo.salesforce import SalesforceApi, replay_session
 
 from ..salesforce_fake import FIXTURES
@@ -406,3 +406,12 @@ def test_fields_apply_to_salesforce_only(config_dir) -> None:
     )
     with pytest.raises(ConfigError, match="table 'orders': 'fields' applies to salesforce"):
         load_project(config_dir)
+
+
+def test_soql_datetime_literals_are_utc_to_the_millisecond() -> None:
+    """A watermark without a zone is UTC (as the landing's are); one with a zone is converted;
+    microseconds round down, so the literal never skips a row Salesforce stores in ms."""
+    assert soql_datetime(datetime(2024, 5, 1, 12, 0, 0, 999_999)) == "2024-05-01T12:00:00.999Z"
+    cest = timezone(timedelta(hours=2))
+    assert soql_datetime(datetime(2024, 5, 1, 1, 30, tzinfo=cest)) == "2024-04-30T23:30:00.000Z"
+    assert soql_datetime(datetime(2024, 5, 1, tzinfo=UTC)) == "2024-05-01T00:00:00.000Z"

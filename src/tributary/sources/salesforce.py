@@ -35,7 +35,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,7 @@ from simple_salesforce.login import SalesforceLogin, token_login
 
 from tributary.config.models import SalesforceConfig, TableConfig, salesforce_origin
 from tributary.errors import Unreachable
+from tributary.landing.manifest import as_utc
 from tributary.slices import Slice
 from tributary.sources.base import Extract, SourceError
 from tributary.sources.types import DEFAULT_DECIMAL
@@ -192,9 +193,7 @@ def arrow_schema(fields: list[SalesforceField]) -> pa.Schema:
 
 def soql_datetime(value: datetime) -> str:
     """A SOQL datetime literal in UTC, rounded down to Salesforce's millisecond precision."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    value = value.astimezone(UTC)
+    value = as_utc(value)
     return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}Z"
 
 
