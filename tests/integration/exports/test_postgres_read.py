@@ -48,14 +48,26 @@ SCHEMA = pa.schema(
 )  # fmt: skip
 
 
+HOSTILE_SETTINGS = [
+    "timezone = 'America/New_York'",
+    "datestyle = 'SQL, DMY'",
+    "bytea_output = 'escape'",
+    "extra_float_digits = 0",
+    "intervalstyle = 'sql_standard'",
+    "client_encoding = 'LATIN1'",
+    "standard_conforming_strings = off",
+]
+
+
 @pytest.fixture
 def warehouse(postgres):
     with psycopg.connect(postgres, autocommit=True) as con:
         con.execute(DDL)
         con.execute(INSERT)
-        # the reader must not depend on the database's (or role's) settings
-        con.execute(f"alter database {con.info.dbname} set timezone = 'America/New_York'")
-        con.execute(f"alter database {con.info.dbname} set datestyle = 'SQL, DMY'")
+        # the reader must not depend on the database's (or role's) settings: each of these
+        # changed a value's text, and so the value read, before the session pinned them
+        for setting in HOSTILE_SETTINGS:
+            con.execute(f"alter database {con.info.dbname} set {setting}")
     with PostgresWarehouse(postgres) as wh:
         yield wh
 
@@ -139,3 +151,29 @@ def test_a_value_arrow_cannot_read_names_its_column(warehouse, expression, colum
         warehouse.read(f"select 1 as id, {expression} as edge") as reader,
     ):
         reader.read_all()
+
+
+def test_text_output_settings_of_the_database_change_no_value(warehouse) -> None:
+    # Before: 0.30000000000000004 read as 0.3 (extra_float_digits = 0), the interval as
+    # '+1-2 +3 +4:00:00' (sql_standard), and the literal 'C:\\dir\\' a syntax error
+    # (standard_conforming_strings = off).
+    sql = r"""select 0.1::float8 + 0.2::float8 as f, 3.4028235e38::real as r,
+        (interval '1 year 2 months 3 days 4 hours')::text as span, 'C:\dir\' as path"""
+    with warehouse.read(sql) as reader:
+        row = reader.read_all().to_pylist()[0]
+    assert row == {
+        "f": 0.1 + 0.2, "r": pytest.approx(3.4028235e38, rel=1e-7), "span": "1 year 2 mons 3 days 04:00:00",
+        "path": "C:\\dir\\",
+    }  # fmt: skip
+    assert row["r"] == float(pa.scalar(3.4028235e38, pa.float32()).as_py())
+
+
+def test_a_one_column_result_keeps_its_null_rows(warehouse) -> None:
+    # COPY writes a one-column NULL as an empty line, which a CSV reader skips by default.
+    # Before: 2 rows of 5, no error.
+    sql = "select label from cases union all select null union all select ''"
+    with warehouse.read(sql) as reader:
+        labels = reader.read_all().column("label").to_pylist()
+    assert sorted(labels, key=repr) == sorted(
+        [None, 'Zoë "q", x\ny 🚀 日本', "", "NULL", None, ""], key=repr
+    )

@@ -20,7 +20,7 @@ import pyarrow.csv as pacsv
 
 from tributary.errors import WarehouseError
 from tributary.names import repeated
-from tributary.warehouse.base import SESSION_TIME_ZONE, quote_ident
+from tributary.warehouse.base import quote_ident
 
 # pg_type OIDs of the types with an Arrow counterpart; everything else is read as text.
 _BY_OID: dict[int, pa.DataType] = {
@@ -59,11 +59,10 @@ def read_with_copy(
     con: psycopg.Connection, sql: str, *, batch_rows: int
 ) -> Iterator[pa.RecordBatchReader]:
     """Stream `sql`'s result in batches of at most `batch_rows` rows, in one read-only
-    transaction, in UTC and ISO date style."""
+    transaction. The connection's session fixes how values are written as text (UTC, ISO
+    dates, hex bytea, UTF-8: the warehouse's SESSION_SETTINGS)."""
     with con.transaction():
         con.execute("set transaction read only")
-        con.execute(f"set local timezone = '{SESSION_TIME_ZONE}'")
-        con.execute("set local datestyle = 'ISO, YMD'")
         with con.cursor() as cursor:
             cursor.execute(f"select * from ({sql}) as export_rows limit 0")
             columns = list(cursor.description or [])
@@ -133,7 +132,8 @@ def _parsed(
         read_options=pacsv.ReadOptions(
             column_names=schema.names, block_size=BLOCK_BYTES, use_threads=False
         ),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        # a one-column row holding NULL is an empty line: a row, not a line to skip
+        parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
         convert_options=pacsv.ConvertOptions(
             column_types=parsed,
             null_values=[""],  # only an unquoted empty field is NULL; "" is an empty string

@@ -21,6 +21,7 @@ from tributary.connection import hide
 from tributary.errors import UnloadableValue, WarehouseError
 from tributary.reach import probe
 from tributary.warehouse.base import (
+    SESSION_TIME_ZONE,
     STATE_SCHEMA,
     LoadTables,
     LoadTarget,
@@ -85,6 +86,18 @@ def pg_family_type(
 
 # Quote every non-null value, so that PostgreSQL's CSV reads an empty string as '' and only
 # an unquoted empty field as NULL.
+# What goes in and out as text must not depend on the database's or role's settings: each of
+# these changes how a value is written or read (bytes decoded as LATIN1, floats rounded to 15
+# digits, bytea in escape form, a backslash in a literal starting an escape).
+SESSION_SETTINGS = {
+    "timezone": SESSION_TIME_ZONE,
+    "datestyle": "ISO, YMD",
+    "intervalstyle": "postgres",
+    "extra_float_digits": "3",
+    "bytea_output": "hex",
+    "standard_conforming_strings": "on",
+    "client_encoding": "UTF8",
+}
 _CSV = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
 
 
@@ -122,7 +135,7 @@ class PostgresWarehouse(Warehouse):
         )
         try:
             # libpq's own limit too (whole seconds, at least 2), for what follows the probe
-            return psycopg.connect(
+            con = psycopg.connect(
                 self._conninfo,
                 autocommit=True,
                 connect_timeout=max(2, math.ceil(self._connect_timeout)),
@@ -130,6 +143,12 @@ class PostgresWarehouse(Warehouse):
         except psycopg.Error as exc:  # the message must not carry the conninfo's password
             message = hide(str(exc), _password(self._conninfo))
             raise WarehouseError(f"connecting to the PostgreSQL warehouse: {message}") from None
+        names = list(SESSION_SETTINGS)
+        con.execute(
+            "select " + ", ".join("set_config(%s, %s, false)" for _ in names),
+            [value for name in names for value in (name, SESSION_SETTINGS[name])],
+        )
+        return con
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.con.execute(placeholders_as_format(sql, params), list(params) or None)
