@@ -42,7 +42,8 @@ def load(conninfo: str, table: TableConfig, warehouse, tmp_path):
 def test_types_the_driver_cannot_read_load_as_their_text(postgres, warehouse, tmp_path) -> None:
     # Before: the load stopped with connectorx's panic "not implemented: interval" (a
     # BaseException naming neither table nor column); money failed as '$12.34'; and the end of
-    # the day, time '24:00', arrived as 00:00.
+    # the day, time '24:00', arrived as 00:00. And text longer than 100 characters was cut
+    # to 100 without a word (read through a cast to varchar(100)).
     create(
         postgres,
         "create type mood as enum ('happy', 'sad')",
@@ -51,7 +52,8 @@ def test_types_the_driver_cannot_read_load_as_their_text(postgres, warehouse, tm
         """insert into visits values
             (1, '1 year 2 mons 3 days 04:05:06', '12:00+05', '<a>x</a>', B'101', '(1,2)',
              12.34, '24:00', 'happy'),
-            (2, '-1 days', null, null, null, null, -1, '23:59:59.5', null)""",
+            (2, '-1 days', null, ('<a>' || repeat('x', 300) || '</a>')::xml,
+             repeat('1', 200)::varbit, null, -1, '23:59:59.5', null)""",
     )
     result = load(postgres, TableConfig(name="visits", primary_key=["id"]), warehouse, tmp_path)
     assert result.manifest.row_count == 2
@@ -62,7 +64,8 @@ def test_types_the_driver_cannot_read_load_as_their_text(postgres, warehouse, tm
     assert [tuple(row) for row in rows] == [
         (1, "1 year 2 mons 3 days 04:05:06", "12:00:00+05", "<a>x</a>", "101", "(1,2)",
          Decimal("12.34"), "24:00:00", "happy"),
-        (2, "-1 days", None, None, None, None, Decimal("-1.00"), "23:59:59.5", None),
+        (2, "-1 days", None, f"<a>{'x' * 300}</a>", "1" * 200, None, Decimal("-1.00"),
+         "23:59:59.5", None),
     ]  # fmt: skip
 
 

@@ -95,10 +95,14 @@ def test_decimal_columns_are_selected_as_text_per_dialect() -> None:
     ]
     table = TableConfig(name="orders")
     assert one(SqlSource(make_url("mssql://e@h/d")).build_query(table, columns=columns)) == (
-        "SELECT order_id, CAST(amount AS VARCHAR(100)) AS amount FROM orders"
+        "SELECT order_id, CAST(amount AS NVARCHAR(max)) AS amount FROM orders"
     )
     assert one(SqlSource(make_url("oracle://e@h/d")).build_query(table, columns=columns)) == (
-        "SELECT order_id, CAST(amount AS VARCHAR2(100 CHAR)) AS amount FROM orders"
+        "SELECT order_id, CAST(amount AS VARCHAR2(4000 CHAR)) AS amount FROM orders"
+    )
+    # no length where the database allows none: a cast to varchar(n) cuts longer text
+    assert one(SqlSource(make_url("mysql://e@h/d")).build_query(table, columns=columns)) == (
+        "SELECT order_id, CAST(amount AS CHAR) AS amount FROM orders"
     )
 
 
@@ -147,7 +151,7 @@ def test_oracle_read_goes_through_the_reader_path() -> None:
     connection, query, batch_rows = driver.calls[1]
     assert connection == "oracle://etl:s3cret@ops:1521/ops" and batch_rows == 2
     assert one(query) == (
-        "SELECT product_id, CAST(unit_price AS VARCHAR2(100 CHAR)) AS unit_price FROM v_products"
+        "SELECT product_id, CAST(unit_price AS VARCHAR2(4000 CHAR)) AS unit_price FROM v_products"
     )
 
 

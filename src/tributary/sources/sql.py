@@ -35,6 +35,10 @@ from tributary.sources.types import MYSQL_BACKENDS, ReadAs, SourceColumn, normal
 
 Fetcher = Callable[[str, str, int], pa.RecordBatchReader]
 TEXT = sa.String(100)
+# A column read as its text: no length wherever the database allows it, since a cast to
+# varchar(n) cuts a longer value without a word (PostgreSQL, MySQL, SQL Server). Oracle reads
+# only numbers as text, and fails rather than cuts.
+TEXT_VALUE = sa.Unicode().with_variant(sa.String(4000), "oracle")
 PROFILE_ROWS = "tributary_rows"
 
 # The DB-API driver (and its connect timeout argument) a login check connects with.
@@ -506,9 +510,9 @@ class SqlSource:
         """A column (or an aggregate of it) as the type policy reads it: some types as text."""
         read_as = column.read_as(self.backend) if column is not None else None
         if read_as is ReadAs.TEXT:
-            return sa.cast(expression, TEXT).label(label)
+            return sa.cast(expression, TEXT_VALUE).label(label)
         if read_as is ReadAs.DECIMAL_TEXT:
-            return sa.cast(sa.cast(expression, sa.Numeric()), TEXT).label(label)
+            return sa.cast(sa.cast(expression, sa.Numeric()), TEXT_VALUE).label(label)
         if read_as is ReadAs.WELL_KNOWN_TEXT:
             return sa.func.ST_AsText(expression).label(label)
         if read_as is ReadAs.MICROSECONDS:
