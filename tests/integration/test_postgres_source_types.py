@@ -123,3 +123,26 @@ def test_a_query_returning_one_name_twice_fails_naming_it(
     with pytest.raises(SourceError, match=re.escape(expected)):
         load(postgres, table, warehouse, tmp_path)
     assert not warehouse.table_exists("raw_app", "order_customers")
+
+
+def test_json_numbers_arrive_as_written(postgres, warehouse, tmp_path) -> None:
+    # Before: the driver parsed json and jsonb and wrote them again, its numbers as doubles:
+    # 12345678901234567890123 arrived as 12345678901234568000000 (or 1.2345678901234568e22),
+    # 0.12345678901234567890 as 0.12345678901234568, and json lost its key order and spaces.
+    written = '{"ref": 12345678901234567890123, "rate": 0.12345678901234567890, "a": [1.50]}'
+    create(
+        postgres,
+        "create table docs (id int primary key, doc jsonb, raw json)",
+        f"insert into docs values (1, '{written}', '{written}'), (2, null, 'null')",
+    )
+    load(postgres, TableConfig(name="docs", primary_key=["id"]), warehouse, tmp_path)
+    # PostgreSQL's warehouse holds json as jsonb, which orders keys and drops spaces (numbers
+    # stay as written); DuckDB's JSON keeps the text.
+    raw = "raw::jsonb::text" if warehouse.kind == "postgres" else "raw::text"
+    with psycopg.connect(postgres) as con:
+        source = con.execute(f"select id, doc::text, {raw} from docs order by id").fetchall()
+    assert "12345678901234567890123" in source[0][2] and "0.12345678901234567890" in source[0][1]
+    loaded = warehouse.query(
+        "select id, cast(doc as varchar), cast(raw as varchar) from raw_app.docs order by id"
+    )
+    assert [tuple(row) for row in loaded] == source

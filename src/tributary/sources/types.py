@@ -11,7 +11,8 @@
   geometric and extension types) are read as their text; money as a decimal; time as
   microseconds, so that the end of the day (24:00) stays itself (connectorx makes it 00:00).
 - JSON columns (MySQL json, PostgreSQL json/jsonb) are marked as Arrow JSON, so that a
-  warehouse can give them its JSON type (Redshift SUPER, PostgreSQL jsonb, DuckDB JSON).
+  warehouse can give them its JSON type (Redshift SUPER, PostgreSQL jsonb, DuckDB JSON);
+  PostgreSQL's are read as their text, numbers as written.
 - Text stays text whatever its length; binary stays bytes.
 """
 
@@ -37,9 +38,10 @@ ZERO_DATES_COUNTER = "zero_dates_nulled"
 JSON_TYPES = {"json", "jsonb"}
 # PostgreSQL's types (information_schema's data_type) that connectorx reads itself; on any
 # other it panics, so those are read as text (numeric, money and time have their own forms).
+# json and jsonb it reads, but parses and writes again, its numbers as doubles: as text.
 POSTGRES_NATIVE = {
     "smallint", "integer", "bigint", "real", "double precision", "boolean", "oid",
-    "text", "character varying", "character", "bytea", "uuid", "json", "jsonb",
+    "text", "character varying", "character", "bytea", "uuid",
     "date", "timestamp without time zone", "timestamp with time zone", "array",
 }  # fmt: skip
 POSTGRES_TIME = "time without time zone"
