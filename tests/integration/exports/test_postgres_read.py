@@ -27,7 +27,7 @@ INSERT = """insert into cases values
     (1, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
      null, null, null),
     (2, -32768, 9223372036854775807, 12.30, 123456789012345678901234567890123.45678,
-     1.123456789012, 'NaN', 1.5, true, 'Zoë "q", x' || chr(10) || 'y 🚀 日本', 'ab',
+     1.1234567890, 'NaN', 1.5, true, 'Zoë "q", x' || chr(10) || 'y 🚀 日本', 'ab',
      '2024-02-29', '2024-05-01 12:00:00.5', '2024-05-01 12:00:00.123456+02', '23:59:59.999999',
      '\\x00ff0a', '4b5f3c1e-8d3a-4c1b-9f00-2c8e1a7b6d50', '{"a": [1, "b"]}'),
     (3, 0, 0, -0.01, 0, -7, '-Infinity', 0, false, '', '', '0001-01-01',
@@ -177,3 +177,25 @@ def test_a_one_column_result_keeps_its_null_rows(warehouse) -> None:
     assert sorted(labels, key=repr) == sorted(
         [None, 'Zoë "q", x\ny 🚀 日本', "", "NULL", None, ""], key=repr
     )
+
+
+@pytest.mark.parametrize(
+    ("expression", "printed"),
+    [
+        ("1.123456789012345", "1.123456789012345"),
+        ("4e-11::numeric", "0.00000000004"),
+        ("1e28::numeric", "10000000000000000000000000000"),
+        ("'NaN'::numeric", "NaN"),
+    ],
+)
+def test_an_unconstrained_numeric_is_never_rounded(warehouse, expression, printed) -> None:
+    # Before: read through a cast to numeric(38, 10): 1.123456789012345 became 1.1234567890
+    # and 4e-11 became 0 without an error; 1e28 failed with "numeric field overflow".
+    with warehouse.read("select 1.5::numeric as fits, 6.65000000000000000::numeric as zeros") as r:
+        assert r.read_all().to_pylist() == [{"fits": Decimal("1.5"), "zeros": Decimal("6.65")}]
+    expected = f"column 'edge' (numeric) holds {printed}, which decimal(38, 10) cannot hold exactly"
+    with (
+        pytest.raises(WarehouseError, match=re.escape(expected) + ".*cast it in the query"),
+        warehouse.read(f"select 1 as id, {expression} as edge") as reader,
+    ):
+        reader.read_all()

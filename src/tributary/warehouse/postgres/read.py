@@ -3,7 +3,8 @@ pyarrow's streaming CSV reader with an explicit schema taken from the query's co
 
 The types are decided by the column descriptions, never guessed from values: numeric(p, s)
 stays decimal(p, s) (unconstrained numeric becomes decimal(38, 10), as in the source type
-policy), timestamptz is UTC, bytea is binary, NULL and '' stay apart.
+policy, and a value it cannot hold exactly fails naming the column: never rounded), timestamptz
+is UTC, bytea is binary, NULL and '' stay apart.
 """
 
 from __future__ import annotations
@@ -69,43 +70,58 @@ def read_with_copy(
         if twice := repeated([c.name for c in columns]):
             raise ValueError(f"the query returns two columns named {twice}")
         schema = pa.schema([(c.name, column_type(c)) for c in columns])
-        select = sql
-        if any(c.type_code == NUMERIC and c.precision is None for c in columns):
-            select = (
-                "select "
-                + ", ".join(
-                    f"{quote_ident(c.name)}::numeric(38, 10) as {quote_ident(c.name)}"
-                    if c.type_code == NUMERIC and c.precision is None
-                    else quote_ident(c.name)
-                    for c in columns
-                )
-                + f" from ({sql}) as export_rows"
-            )
-        with con.cursor().copy(f"copy ({select}) to stdout (format csv)") as copy:
+        unconstrained = {c.name for c in columns if c.type_code == NUMERIC and c.precision is None}
+        with con.cursor().copy(f"copy ({sql}) to stdout (format csv)") as copy:
             source = _CopyStream(copy)
-            batches = _batches(source, schema, batch_rows)
+            batches = _batches(source, schema, batch_rows, unconstrained)
             yield pa.RecordBatchReader.from_batches(schema, batches)
             source.drain()  # a reader left early: finish the COPY so the transaction can end
 
 
-def _read_as_text(kind: pa.DataType) -> bool:
-    """Types Arrow's CSV reader cannot convert itself: read as text, converted after."""
-    return pa.types.is_binary(kind) or pa.types.is_decimal256(kind)
+def _read_as_text(field: pa.Field, unconstrained: set[str]) -> bool:
+    """Columns Arrow's CSV reader cannot convert itself (bytea, wide decimals), and
+    unconstrained numerics, whose values must fit decimal(38, 10) exactly: read as text,
+    converted after."""
+    kind = field.type
+    return pa.types.is_binary(kind) or pa.types.is_decimal256(kind) or field.name in unconstrained
 
 
-def _from_text(text: pa.Array, kind: pa.DataType) -> pa.Array:
+def _from_text(text: pa.Array, field: pa.Field) -> pa.Array:
+    kind = field.type
     if pa.types.is_binary(kind):  # PostgreSQL's bytea output: \x0a1b...
         digits = pc.utf8_slice_codeunits(text, 2)
         return pa.array([None if v is None else bytes.fromhex(v) for v in digits.to_pylist()], kind)
-    return pc.cast(text, kind)
+    try:
+        return pc.cast(text, kind)  # refuses a value it would round or cannot hold
+    except pa.ArrowInvalid:
+        value = next(v for v in text.to_pylist() if v is not None and not _fits(v, kind))
+        raise WarehouseError(
+            f"column '{field.name}' (numeric) holds {value}, which {_decimal_name(kind)} "
+            "cannot hold exactly; cast it in the query to the precision and scale it needs "
+            f"(e.g. {quote_ident(field.name)}::numeric(38, 16), or round() it)"
+        ) from None
 
 
-def _batches(source: _CopyStream, schema: pa.Schema, batch_rows: int) -> Iterator[pa.RecordBatch]:
+def _fits(value: str, kind: pa.DataType) -> bool:
+    try:
+        pc.cast(pa.array([value]), kind)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def _decimal_name(kind: pa.DataType) -> str:
+    return f"decimal({kind.precision}, {kind.scale})"
+
+
+def _batches(
+    source: _CopyStream, schema: pa.Schema, batch_rows: int, unconstrained: set[str]
+) -> Iterator[pa.RecordBatch]:
     stream = io.BufferedReader(source, buffer_size=1 << 20)
     if not len(schema) or not stream.peek(1):  # no rows: Arrow's reader refuses empty CSV
         return
     try:
-        yield from _parsed(stream, schema, batch_rows)
+        yield from _parsed(stream, schema, batch_rows, unconstrained)
     except pa.ArrowInvalid as error:
         raise _named(error, schema) from None
 
@@ -124,9 +140,12 @@ def _named(error: pa.ArrowInvalid, schema: pa.Schema) -> Exception:
 
 
 def _parsed(
-    stream: io.BufferedReader, schema: pa.Schema, batch_rows: int
+    stream: io.BufferedReader, schema: pa.Schema, batch_rows: int, unconstrained: set[str]
 ) -> Iterator[pa.RecordBatch]:
-    parsed = pa.schema([f.with_type(pa.string()) if _read_as_text(f.type) else f for f in schema])
+    as_text = [_read_as_text(f, unconstrained) for f in schema]
+    parsed = pa.schema(
+        [f.with_type(pa.string()) if text else f for f, text in zip(schema, as_text, strict=True)]
+    )
     reader = pacsv.open_csv(
         stream,
         read_options=pacsv.ReadOptions(
@@ -146,8 +165,8 @@ def _parsed(
     for parsed_batch in reader:
         batch = pa.RecordBatch.from_arrays(
             [
-                _from_text(array, field.type) if _read_as_text(field.type) else array
-                for array, field in zip(parsed_batch.columns, schema, strict=True)
+                _from_text(array, field) if text else array
+                for array, field, text in zip(parsed_batch.columns, schema, as_text, strict=True)
             ],
             schema=schema,
         )
