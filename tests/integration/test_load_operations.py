@@ -377,6 +377,28 @@ def test_a_renamed_column_is_reported_missing_under_evolve(mariadb, warehouse, t
     ]
 
 
+def test_a_column_renamed_only_in_case_fails_the_load_naming_both(
+    mariadb, warehouse, tmp_path
+) -> None:
+    # Before: DuckDB failed with its bare "Column with name "Title" already exists!" (naming no
+    # table), on every later load too; PostgreSQL added a second column, the first one NULL
+    # from then on. MariaDB, like DuckDB and Redshift, holds them as one name.
+    url, con = mariadb
+    run_sql(con, "create table items (id int primary key, title varchar(10))")
+    run_sql(con, "insert into items values (1, 'a')")
+    load(url, ITEMS, warehouse, tmp_path)
+
+    run_sql(con, "alter table items change title Title varchar(10)", "update items set Title='b'")
+    with pytest.raises(SchemaDriftError) as raised:
+        load(url, ITEMS, warehouse, tmp_path)
+    assert str(raised.value) == (
+        "table 'items': the source's column 'Title' is the table's column 'title' in another "
+        "case; rename one of them to match (alias it in the table's `query:`, or rename the "
+        "raw table's column); the table was left as it was"
+    )
+    assert rows(warehouse, "select id, title from raw_shop.items") == [(1, "a")]
+
+
 @pytest.mark.parametrize("mode", ["full", "incremental"])
 def test_a_renamed_key_column_fails_the_load_and_leaves_the_table(
     mariadb, warehouse, tmp_path, mode

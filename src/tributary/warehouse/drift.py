@@ -59,8 +59,16 @@ def plan_schema(
     if recorded is None:
         return SchemaPlan(added=[], widened=[], missing=[], merged=incoming)
     added, widened, fields = [], [], list(recorded)
+    recorded_by_folded = {name.casefold(): name for name in recorded.names}
     for field in incoming:
         index = recorded.get_field_index(field.name)
+        if index < 0 and (spelled := recorded_by_folded.get(field.name.casefold())):
+            # DuckDB and Redshift hold the two as one name, PostgreSQL as two: refused on all
+            raise SchemaDriftError(
+                f"table '{table}': the source's column '{field.name}' is the table's column "
+                f"'{spelled}' in another case; rename one of them to match (alias it in the "
+                "table's `query:`, or rename the raw table's column); the table was left as it was"
+            )
         if index < 0:
             added.append(field)
             fields.append(field)
