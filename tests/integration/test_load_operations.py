@@ -377,6 +377,28 @@ def test_a_renamed_column_is_reported_missing_under_evolve(mariadb, warehouse, t
     ]
 
 
+def test_a_column_name_longer_than_the_warehouse_holds_fails_before_writing(
+    mariadb, warehouse, tmp_path
+) -> None:
+    # MariaDB allows 64 characters; PostgreSQL keeps 63 bytes of a name and cut the rest
+    # without a word (a later column sharing those 63 bytes then failed as a bare duplicate).
+    long_name = "a" * 60 + "_üü"  # 63 characters, 65 bytes in UTF-8
+    url, con = mariadb
+    run_sql(con, f"create table items (id int primary key, `{long_name}` int)")
+    run_sql(con, "insert into items values (1, 7)")
+    if warehouse.kind == "duckdb":  # no limit there
+        load(url, ITEMS, warehouse, tmp_path)
+        assert rows(warehouse, f'select id, "{long_name}" from raw_shop.items') == [(1, 7)]
+        return
+    with pytest.raises(WarehouseError) as raised:
+        load(url, ITEMS, warehouse, tmp_path)
+    assert str(raised.value) == (
+        f"table 'items', column '{long_name}': the name is 65 bytes long and the postgres "
+        "warehouse keeps 63 of a name; alias it in the table's `query:`"
+    )
+    assert not warehouse.table_exists("raw_shop", "items")
+
+
 def test_a_column_renamed_only_in_case_fails_the_load_naming_both(
     mariadb, warehouse, tmp_path
 ) -> None:

@@ -282,6 +282,8 @@ class Warehouse(ABC):
     # Whether exports have the warehouse write their files itself (`unload`) into the landing
     # store, instead of reading the rows through this process (Redshift's UNLOAD).
     unloads = False
+    # The bytes of a name the warehouse keeps (PostgreSQL cuts the rest without a word).
+    name_bytes: int | None = None
 
     @abstractmethod
     @contextmanager
@@ -569,6 +571,13 @@ class Warehouse(ABC):
                     f"table '{target.table}', column '{field.name}': {error}; cast it in the "
                     "table's `query:`"
                 ) from None
+            size = len(field.name.encode())
+            if self.name_bytes is not None and size > self.name_bytes:
+                raise WarehouseError(
+                    f"table '{target.table}', column '{field.name}': the name is {size} bytes "
+                    f"long and the {self.kind} warehouse keeps {self.name_bytes} of a name; "
+                    "alias it in the table's `query:`"
+                )
         tables = LoadTables(target, suffix=manifest.load_id[-8:])
         staged = tables.staged
         columns = incoming.names

@@ -104,6 +104,7 @@ _CSV = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
 class PostgresWarehouse(Warehouse):
     kind = "postgres"
     loads_while_landing = True  # COPY from the batches, however they come
+    name_bytes = 63  # NAMEDATALEN - 1
 
     def __init__(self, conninfo: str, *, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT) -> None:
         self._conninfo = conninfo

@@ -48,6 +48,7 @@ Connect = Callable[[], Any]
 
 class RedshiftWarehouse(Warehouse):
     kind = "redshift"
+    name_bytes = 127
     unloads = True
 
     def __init__(
