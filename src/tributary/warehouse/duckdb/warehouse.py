@@ -13,6 +13,7 @@ import duckdb
 import pyarrow as pa
 
 from tributary.arrow import StrictlyRising
+from tributary.errors import WarehouseError
 from tributary.landing import Manifest, ManifestPromise
 from tributary.memory import release_freed_memory
 from tributary.storage import writable_problems
@@ -86,6 +87,59 @@ def goes_straight_in(target: LoadTarget) -> bool:
 
 
 MAX_DECIMAL_PRECISION = 38
+
+# DuckDB types whose Arrow form is not their values, by the type's id: what would go wrong,
+# and the exact cast to ask for. (HUGEINT is exact: Arrow holds it as decimal128(38, 0).)
+INEXACT_IN_ARROW = {
+    "time with time zone": (
+        "Arrow's time has no offset, so 10:00+02 and 10:00-05 would both be written 10:00",
+        "cast({c} as varchar)",
+    ),
+    "uhugeint": (
+        "Arrow reads it as decimal128(38, 0), so values from 2^127 up would turn negative",
+        "cast({c} as decimal(38, 0)) (values below 10^38) or cast({c} as varchar)",
+    ),
+    "bit": ("Arrow gets DuckDB's internal bytes, not the bits", "cast({c} as varchar)"),
+    "bignum": (
+        "Arrow gets DuckDB's internal bytes, as an opaque extension type",
+        "cast({c} as varchar)",
+    ),
+    "variant": (
+        "Arrow gets DuckDB's internal encoding (metadata and value bytes)",
+        "cast({c} as varchar)",
+    ),
+}
+NESTED = frozenset({"list", "array", "struct", "map", "union"})
+
+
+def inexact_in_arrow(kind: duckdb.DuckDBPyType) -> duckdb.DuckDBPyType | None:
+    """The type in `kind` (itself, or one its lists, structs or maps hold) that Arrow would
+    not hold exactly, if any."""
+    if kind.id in INEXACT_IN_ARROW:
+        return kind
+    if kind.id in NESTED:
+        for _, child in kind.children:
+            if (found := inexact_in_arrow(child)) is not None:
+                return found
+    return None
+
+
+def refuse_inexact_columns(names: Sequence[str], types: Sequence[duckdb.DuckDBPyType]) -> None:
+    """Before any row is read: a column whose DuckDB type Arrow would change (decided by the
+    result's types, not its values) fails the read, naming the column and the cast to use."""
+    for name, kind in zip(names, types, strict=True):
+        found = inexact_in_arrow(kind)
+        if found is None:
+            continue
+        why, cast = INEXACT_IN_ARROW[found.id]
+        column = quote_ident(name)
+        # Held in a list or struct, the values are exact as JSON text.
+        fix = cast.format(c=column) if found is kind else f"to_json({column})"
+        holding = "" if found is kind else f", holding {found}"
+        raise WarehouseError(
+            f"column '{name}' is {kind}{holding}, which cannot be exported exactly: {why}; "
+            f"cast it in the model or the export's query: {fix}"
+        )
 
 
 class DuckDBWarehouse(Warehouse):
@@ -333,7 +387,9 @@ class DuckDBWarehouse(Warehouse):
 
     @contextmanager
     def read(self, sql: str, *, batch_rows: int = 100_000) -> Iterator[pa.RecordBatchReader]:
-        reader = self.con.sql(sql).to_arrow_reader(batch_rows)
+        relation = self.con.sql(sql)
+        refuse_inexact_columns(relation.columns, relation.types)
+        reader = relation.to_arrow_reader(batch_rows)
         try:
             yield reader
         finally:
