@@ -187,6 +187,26 @@ def test_column_values_become_safe_folder_names(tmp_path: Path) -> None:
     assert published[0].manifest.published_at <= datetime.now(UTC)
 
 
+@pytest.mark.parametrize(
+    "values",
+    [["EU", "__HIVE_DEFAULT_PARTITION__", None], ["__HIVE_DEFAULT_PARTITION__", None]],
+    ids=["then NULL", "right before NULL"],
+)
+def test_a_value_spelled_like_the_null_folder_is_refused(tmp_path: Path, values) -> None:
+    # Before, its rows went into the NULL rows' folder (or the run failed saying the result
+    # was not ordered): a reader could not tell them apart.
+    store = ExportStore(str(tmp_path))
+    batches = reader({"region": values, "n": list(range(len(values)))}, schema=SCHEMA)
+    with pytest.raises(ExportError) as raised:
+        store.publish_by_column(batches, export="e", column="region", asset="export/e")
+    assert str(raised.value).startswith(
+        "e: column 'region' holds the value '__HIVE_DEFAULT_PARTITION__', the name of its "
+        "NULL rows' folder"
+    )
+    assert store.partitions("e", sealed_only=False) == []
+    assert list(tmp_path.rglob("*.parquet")) == []  # nothing left staged either
+
+
 def test_a_failing_stream_publishes_nothing_and_leaves_nothing_staged(tmp_path: Path) -> None:
     store = ExportStore(str(tmp_path))
     first = reader({"region": ["a"], "n": [1]}, schema=SCHEMA)

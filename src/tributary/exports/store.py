@@ -196,6 +196,13 @@ class ExportStore:
             runs = pc.run_end_encode(pc.cast(batch.column(column), pa.string()))
             start = 0
             for end, key in zip(runs.run_ends.to_pylist(), runs.values.to_pylist(), strict=True):
+                if key == NULL_PARTITION:
+                    # Its folder would be the NULL rows' one: its rows would merge with them.
+                    raise ExportError(
+                        f"{export}: column '{column}' holds the value '{NULL_PARTITION}', the "
+                        "name of its NULL rows' folder, so its rows could not be told from "
+                        "them; change or filter that value in the model or the export's query"
+                    )
                 yield column_partition(column, key), batch.slice(start, end - start)
                 start = end
 
