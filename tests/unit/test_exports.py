@@ -207,6 +207,23 @@ def test_a_value_spelled_like_the_null_folder_is_refused(tmp_path: Path, values)
     assert list(tmp_path.rglob("*.parquet")) == []  # nothing left staged either
 
 
+@pytest.mark.parametrize("column_type", [pa.binary(), pa.large_binary(), pa.binary(2)])
+def test_a_binary_partitioning_column_is_refused_before_any_row(tmp_path, column_type) -> None:
+    # Before: Arrow's "Invalid UTF8 payload", naming nothing, at the first value that was not
+    # UTF-8 (after the folders of the values before it were written).
+    schema = pa.schema([("k", column_type), ("n", pa.int64())])
+    rows = {"k": [b"ab", b"\xff\x00"], "n": [1, 2]}
+    store = ExportStore(str(tmp_path))
+    with pytest.raises(ExportError) as raised:
+        store.publish_by_column(reader(rows, schema=schema), export="e", column="k",
+                                asset="export/e")  # fmt: skip
+    assert str(raised.value).startswith(
+        f"e: partitioning column 'k' is {column_type}, whose bytes make no folder name; "
+        "partition by a text form of it"
+    )
+    assert store.partitions("e", sealed_only=False) == []
+
+
 def test_a_failing_stream_publishes_nothing_and_leaves_nothing_staged(tmp_path: Path) -> None:
     store = ExportStore(str(tmp_path))
     first = reader({"region": ["a"], "n": [1]}, schema=SCHEMA)

@@ -106,6 +106,15 @@ def column_partition(column: str, value: str | None) -> str:
     return f"{column}={NULL_PARTITION if value is None else quote(value, safe='-_.')}"
 
 
+def _is_binary(kind: pa.DataType) -> bool:
+    return (
+        pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+        or pa.types.is_fixed_size_binary(kind)
+        or pa.types.is_binary_view(kind)
+    )
+
+
 def open_export_store(
     url: str,
     *,
@@ -189,6 +198,15 @@ class ExportStore:
             raise ExportError(
                 f"{export}: partitioning column '{column}' is not in the result "
                 f"(columns: {', '.join(batches.schema.names)})"
+            )
+        column_type = batches.schema.field(column).type
+        if _is_binary(column_type):
+            # Folder names are text: bytes would have to be encoded, and a reader of the
+            # partitions would see the encoding rather than the value.
+            raise ExportError(
+                f"{export}: partitioning column '{column}' is {column_type}, whose bytes make "
+                "no folder name; partition by a text form of it, made in the model or the "
+                f"export's query (hex({column}) on DuckDB, encode({column}, 'hex') on PostgreSQL)"
             )
 
         def pieces(batch: pa.RecordBatch) -> Iterator[tuple[str, pa.RecordBatch]]:
