@@ -167,3 +167,21 @@ def test_default_driver_per_dialect_and_errors_without_the_password() -> None:
         source.read(TableConfig(name="orders"), batch_rows=10)
     assert "pa55word" not in str(raised.value)
     assert "mssql://etl:***@erp/erp" in str(raised.value)
+
+
+def test_a_custom_query_ending_in_a_line_comment_is_read(tmp_path) -> None:
+    # The query is read as a subquery, `(<query>) AS src`: the closing parenthesis was in the
+    # comment, and every read failed ("incomplete input").
+    import sqlite3
+
+    path = tmp_path / "app.sqlite"
+    with sqlite3.connect(path) as con:
+        con.execute("create table t (id integer, name text)")
+        con.execute("insert into t values (1, 'a'), (2, 'b')")
+    table = TableConfig.model_validate(
+        {"name": "t", "primary_key": ["id"], "query": "select id, name from t -- all rows;"}
+    )
+    source = SqlSource(make_url(f"sqlite:///{path}"))
+    assert source.query_schema(table).names == ["id", "name"]
+    extract = source.read(table, batch_rows=10)
+    assert extract.batches.read_all().column("name").to_pylist() == ["a", "b"]

@@ -58,13 +58,19 @@ def _check_identifier(value: str) -> str:
 Identifier = Annotated[str, AfterValidator(_check_identifier)]
 
 
-def _without_semicolon(query: str) -> str:
-    return query.strip().rstrip(";").rstrip()
+def _wrappable(query: str) -> str:
+    query = query.strip().rstrip(";").rstrip()
+    if "--" in query.rsplit("\n", 1)[-1]:
+        query += "\n"  # a line comment would take the wrapper's closing parenthesis with it
+    return query
 
 
-# A query Tributary wraps as a subquery (a window, a tenant's filter, a day's partition): one
-# pasted with its closing semicolon would be a syntax error there.
-Query = Annotated[str, AfterValidator(_without_semicolon)]
+# A query Tributary wraps as a subquery, `(<query>) as ...` (a window, a tenant's filter, a
+# day's partition, an export's ordering, PostgreSQL's COPY): one pasted with its closing
+# semicolon would be a syntax error there, and one whose last line ends in a `--` comment
+# (or might: a `--` in a string is harmless) ends with a line break, so that every wrapper
+# keeps its closing parenthesis.
+Query = Annotated[str, AfterValidator(_wrappable)]
 SourceKind = Literal["mysql", "sqlserver", "oracle", "postgres", "sqlite", "salesforce"]
 LoadMode = Literal["full", "incremental"]
 # What an incremental load does with rows whose cursor is NULL (dlt's on_cursor_value_missing).
