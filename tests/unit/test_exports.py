@@ -77,6 +77,26 @@ def test_export_store_url_must_be_a_folder_or_gcs(config_dir: Path) -> None:
     )
 
 
+# Numbers, dates, times and booleans are written unquoted: a delimiter that can occur in one
+# (2024-05-01, 10:00:00, -12.30, 1.5e+300, true, nan) made files that cannot be parsed back.
+@pytest.mark.parametrize("delimiter", ["-", ":", ".", "+", "e", "T", "1", " ", "é"])
+def test_a_csv_delimiter_that_unquoted_values_hold_is_refused(config_dir, delimiter) -> None:
+    write_export(config_dir, format="csv", csv={"delimiter": delimiter})
+    assert (
+        "csv.delimiter: expected a delimiter other than a quote, a line break, a letter, a "
+        "digit, a space or one of - + . : (numbers, dates, times and booleans are written "
+        f"unquoted); e.g. , ; | or a tab (got {delimiter!r})"
+    ) in load_error(config_dir)
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "|", "\t", "^"])
+def test_a_csv_delimiter_no_unquoted_value_holds_loads(delimiter: str) -> None:
+    export = ExportConfig.model_validate(
+        {"name": "e", "model": "m", "format": "csv", "csv": {"delimiter": delimiter}}
+    )
+    assert export.csv_options.delimiter == delimiter
+
+
 @pytest.mark.parametrize(
     ("value", "valid"),
     [("hourly", True), ("0 6 * * MON-FRI", True), ("*/15 * * * *", True), ("0 0 1 jan,jul *", True),

@@ -782,6 +782,11 @@ class Partitioning(StrictModel):
         return self
 
 
+# Characters a CSV delimiter may not be, letters and digits aside: a quote and line breaks
+# (CSV's own), and what unquoted values hold.
+UNQUOTED_CHARACTERS = frozenset('"\r\n -+.:')
+
+
 class CsvOptions(StrictModel):
     header: bool = True
     delimiter: str = Field(",", min_length=1, max_length=1)
@@ -789,8 +794,15 @@ class CsvOptions(StrictModel):
     @field_validator("delimiter")
     @classmethod
     def _plain_delimiter(cls, delimiter: str) -> str:
-        if delimiter in '"\r\n':
-            raise ValueError("expected a delimiter other than a quote or a line break")
+        # Only text is quoted: numbers, dates, times and booleans are written as they are
+        # (-12.30, 1.5e+300, nan, 2024-05-01, 10:00:00, true), so a delimiter one of them can
+        # hold would split it and the file could not be read back.
+        if delimiter in UNQUOTED_CHARACTERS or delimiter.isalnum():
+            raise ValueError(
+                "expected a delimiter other than a quote, a line break, a letter, a digit, a "
+                "space or one of - + . : (numbers, dates, times and booleans are written "
+                f"unquoted); e.g. , ; | or a tab (got {delimiter!r})"
+            )
         return delimiter
 
 
