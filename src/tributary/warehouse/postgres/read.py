@@ -48,8 +48,11 @@ def column_type(column: psycopg.Column) -> pa.DataType:
     if column.type_code == NUMERIC:
         if column.precision is None:
             return UNCONSTRAINED
-        kind = pa.decimal128 if column.precision <= 38 else pa.decimal256
-        return kind(column.precision, column.scale or 0)
+        precision, scale = column.precision, column.scale or 0
+        if scale < 0:  # numeric(p, -s) (PostgreSQL 15) holds integers of up to p + s digits
+            precision, scale = precision - scale, 0
+        kind = pa.decimal128 if precision <= 38 else pa.decimal256
+        return kind(precision, scale)
     if column.type_code == BYTEA:
         return pa.binary()
     return _BY_OID.get(column.type_code, pa.string())
