@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -80,6 +81,22 @@ def test_every_type_case_keeps_its_exact_value(mariadb) -> None:
     # connectorx stops at a geometry ("not implemented: MYSQL_TYPE_GEOMETRY"): its WKT instead
     assert (first["spot"], second["spot"]) == ("POINT(1 2)", None)
     assert extract.counters[ZERO_DATES_COUNTER] == 2
+
+
+@pytest.mark.parametrize(
+    ("declared", "value"), [("date", "2024-02-31"), ("datetime", "2023-04-31 10:00:00")]
+)
+def test_a_day_no_calendar_has_names_its_column(mariadb, declared, value) -> None:
+    # MySQL's ALLOW_INVALID_DATES stores days such as 31 February. Before: Arrow's bare "Failed
+    # to parse string: '2024-02-31' as a scalar of type date32[day]", naming no column.
+    url, con = mariadb
+    run_sql(con, "set session sql_mode = 'ALLOW_INVALID_DATES'")
+    run_sql(con, f"create table days (id int primary key, d {declared})")
+    run_sql(con, f"insert into days values (1, '2024-02-28'), (2, '{value}'), (3, null)")
+    extract = SqlSource(url).read(TableConfig(name="days"), batch_rows=1000)
+    expected = f"column 'd' ({declared}) holds '{value}', which is no {declared}; "
+    with pytest.raises(SourceError, match=re.escape(expected) + r".*nullif\(d, "):
+        extract.batches.read_all()
 
 
 def test_a_tinyint_1_holding_more_than_a_flag_names_its_column(mariadb) -> None:

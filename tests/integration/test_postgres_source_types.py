@@ -146,3 +146,42 @@ def test_json_numbers_arrive_as_written(postgres, warehouse, tmp_path) -> None:
         "select id, cast(doc as varchar), cast(raw as varchar) from raw_app.docs order by id"
     )
     assert [tuple(row) for row in loaded] == source
+
+
+def test_upper_case_column_names_are_read_as_spelled(postgres, warehouse, tmp_path) -> None:
+    # Before: read as id and amount (a rule meant for Oracle's catalog), and PostgreSQL
+    # answered `column "id" does not exist`, a name the user never wrote.
+    create(
+        postgres,
+        'create table orders ("ID" int primary key, "AMOUNT" numeric(10, 2), "SEQ" int)',
+        "insert into orders values (1, 10.50, 1), (2, 20.00, 2)",
+    )
+    table = TableConfig(name="orders", primary_key=["ID"], cursor="SEQ", mode="incremental")
+    load(postgres, table, warehouse, tmp_path)
+    create(postgres, 'update orders set "AMOUNT" = 11.00, "SEQ" = 3 where "ID" = 1')
+    load(postgres, table, warehouse, tmp_path)
+    rows = warehouse.query('select "ID", "AMOUNT" from raw_app.orders order by "ID"')
+    assert [tuple(row) for row in rows] == [(1, Decimal("11.00")), (2, Decimal("20.00"))]
+
+
+def test_a_custom_querys_decimals_arrive_exactly_or_fail_naming_them(
+    postgres, warehouse, tmp_path
+) -> None:
+    # Before: read as decimal(38, 10) by the driver: 1.12345678901234567890 arrived as
+    # 1.1234567890, and sum()'s unconstrained numeric was rounded the same way.
+    create(
+        postgres,
+        "create table rates (id int primary key, fx numeric(30, 20))",
+        "insert into rates values (1, 1.12345678901234567890), (2, 0.00000000004)",
+    )
+    exact = TableConfig(name="rates", primary_key=["id"], query="select id, fx from rates")
+    load(postgres, exact, warehouse, tmp_path)
+    rows = warehouse.query("select id, fx from raw_app.rates order by id")
+    assert [tuple(row) for row in rows] == [
+        (1, Decimal("1.12345678901234567890")),
+        (2, Decimal("0.00000000004000000000")),
+    ]
+    summed = TableConfig(name="totals", query="select 1 as id, sum(fx) as total from rates")
+    with pytest.raises(SourceError, match=r"column 'total' \(numeric\) holds '1\.1234567890"):
+        load(postgres, summed, warehouse, tmp_path)
+    assert not warehouse.table_exists("raw_app", "totals")

@@ -4,6 +4,7 @@ schema drift, tenant and key-range slices. Exact tables asserted against the sou
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -195,6 +196,36 @@ def test_a_tenant_query_returning_another_tenants_rows_loads_nothing(mariadb, wa
         "tenant's (2); a tenant's query must select its own rows only; nothing was loaded"
     )
     assert not warehouse.table_exists("raw_shop", "users")
+
+
+def test_a_custom_querys_decimals_arrive_exactly(mariadb, warehouse, tmp_path) -> None:
+    """A query has no catalog entry; its driver read every decimal as decimal(38, 10), so
+    1.12345678901234567890 arrived as 1.1234567890 and 0.00000000004 as 0, without an error.
+    Now its result's description gives each decimal's precision and scale (a tenant's query
+    is described with its parameters NULL)."""
+    url, con = mariadb
+    run_sql(con, "create table rates (id int primary key, company_id int, fx decimal(30,20), "
+                 "amount decimal(12,2) unsigned, label varchar(10))")  # fmt: skip
+    run_sql(con, "insert into rates values (1, 1, 1.12345678901234567890, 10.5, 'a'), "
+                 "(2, 1, 0.00000000004, 9999999999.99, null), "
+                 "(3, 2, -0.99999999999999999999, 0, 'c')")  # fmt: skip
+    table = TableConfig(
+        name="rates",
+        query="select id, company_id, fx, amount, label, fx * 2 as doubled from rates "
+        "where company_id = :tenant_id -- the admin table's query",
+        tenant_column="company_id",
+        primary_key=["id"],
+    )
+    load(url, table, warehouse, tmp_path, where=slice_for(table, "1", TENANTS))
+    loaded = warehouse.query(
+        "select id, fx, amount, label, doubled from raw_shop.rates order by id"
+    )
+    assert [tuple(row) for row in loaded] == [
+        (1, Decimal("1.12345678901234567890"), Decimal("10.50"), "a",
+         Decimal("2.24691357802469135780")),
+        (2, Decimal("0.00000000004000000000"), Decimal("9999999999.99"), None,
+         Decimal("0.00000000008000000000")),
+    ]  # fmt: skip
 
 
 def test_key_range_partitions_load_resumable_pieces(mariadb, postgres, tmp_path) -> None:

@@ -13,6 +13,7 @@ import importlib
 import math
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from tributary.arrow import checksum as checksum_rows
 from tributary.config.common import DEFAULT_CONNECT_TIMEOUT
 from tributary.config.models import TableConfig
 from tributary.connection import redact
-from tributary.names import as_spelled
+from tributary.names import as_spelled, repeated
 from tributary.reach import probe_url
 from tributary.slices import Slice
 from tributary.sources.base import Extract, Profile, SourceError, Window, cursor_conditions
@@ -47,6 +48,26 @@ _LOGIN_DRIVERS = {
     "mysql": ("pymysql", "connect_timeout"),
     "mariadb": ("pymysql", "connect_timeout"),
 }
+
+# The driver's type codes of a decimal in a result's description (psycopg: numeric's OID;
+# PyMySQL: DECIMAL and NEWDECIMAL).
+_DECIMAL_TYPE_CODES = {"postgresql": {1700}, "mysql": {0, 246}, "mariadb": {0, 246}}
+
+
+def _query_column(name: str, entry: tuple, backend: str) -> SourceColumn:
+    """A decimal of a query's result, from its description entry (name, type_code,
+    display_size, internal_size, precision, scale, null_ok)."""
+    precision, scale = entry[4], entry[5] or 0
+    if backend != "postgresql" and precision is not None:
+        # MySQL states a decimal's display length: its digits, the point, and a sign unless
+        # unsigned, which the description does not say. Taken as unsigned, the type holds a
+        # digit more than a signed column's, never fewer; but 39 is a signed decimal(38), the
+        # widest most warehouses hold (an unsigned decimal(39) then fails naming its column).
+        precision -= 1 if scale else 0
+        precision = 38 if precision == 39 else precision
+    declared = "numeric" if precision is None else f"decimal({precision},{scale})"
+    return SourceColumn(name, "decimal", declared, precision, scale if precision else None)
+
 
 # SQLAlchemy backend name -> connectorx scheme.
 _CONNECTORX_SCHEMES = {
@@ -231,6 +252,7 @@ class SqlSource:
         self._owner = owner
         self._connect_timeout = connect_timeout
         self._reached = fetch is not None
+        self._injected = fetch is not None
 
     def compile(self, statement: sa.Executable) -> str:
         return str(statement.compile(dialect=self.dialect, compile_kwargs={"literal_binds": True}))
@@ -251,27 +273,31 @@ class SqlSource:
         return self.compile(statement)
 
     def describe(self, table: TableConfig) -> list[SourceColumn]:
-        """Declared column types of the table or view; none for a custom query."""
-        if table.query or self.backend not in _DESCRIBE:
+        """Declared column types of the table or view; a custom query's decimals."""
+        if table.query:
+            return self._describe_query(table)
+        if self.backend not in _DESCRIBE:
             return []
         catalog = self._run(self.describe_query(table), 10_000, table).read_all()
         rows = zip(*(column.to_pylist() for column in catalog.columns), strict=True)
-        # Oracle's catalog speaks UPPER CASE; the dialect's own rule maps it to lower.
-        return [
-            SourceColumn.from_catalog(self.dialect.normalize_name(name), *rest)
-            for name, *rest in rows
-        ]
+        return [SourceColumn.from_catalog(self._spelled(name), *rest) for name, *rest in rows]
 
     def ping(self) -> None:
         """Connect and log in once: a SourceError (or Unreachable) if that fails. Through the
         database's own driver where one is installed: connectorx's connection pool retries a
         refused login for 30 s before it says why (connector-x issue 710)."""
-        driver = _LOGIN_DRIVERS.get(self.backend)
-        if driver is None or self._reached:  # no driver here, or a fetcher injected
+        if self.backend not in _LOGIN_DRIVERS or self._reached:  # no driver, or a fetcher
             self._run(self.compile(sa.select(sa.literal(1))), 1, None).read_all()
             return
+        with self._driver_connection("login") as connection:
+            connection.execute(sa.text("select 1"))
+
+    @contextmanager
+    def _driver_connection(self, doing: str) -> Iterator[sa.Connection]:
+        """A connection through the database's own driver (_LOGIN_DRIVERS), the server checked
+        reachable first; the driver's errors as a SourceError, without credentials."""
         self._probe()
-        module, timeout_argument = driver
+        module, timeout_argument = _LOGIN_DRIVERS[self.backend]
         engine = sa.create_engine(
             self._url.set(drivername=f"{self.backend}+{module}"),
             poolclass=sa.pool.NullPool,
@@ -279,12 +305,34 @@ class SqlSource:
         )
         try:
             with engine.connect() as connection:
-                connection.execute(sa.text("select 1"))
+                yield connection
         except sa.exc.DBAPIError as exc:  # the driver's own message, without credentials
             message = redact(" ".join(str(exc.orig).split()), self._url)
-            raise SourceError(f"{self._owner}: login failed: {message}") from None
+            raise SourceError(f"{self._owner}: {doing} failed: {message}") from None
         finally:
             engine.dispose()
+
+    def _describe_query(self, table: TableConfig) -> list[SourceColumn]:
+        """A custom query's columns, from its driver's description of the result (no row
+        read): its decimals with their precision and scale, so that they are read as text and
+        cast exactly, as a table's are (connectorx would round them to 10 places); its other
+        columns as the driver reads them. None where no driver is installed, or where the
+        result holds one name twice (the read names it)."""
+        decimals = _DECIMAL_TYPE_CODES.get(self.backend)
+        if decimals is None or self._injected:
+            return []
+        query = sa.text(f"select * from ({table.query}) src where 1 = 0")
+        params = query.compile().params  # a tenant's query: each of its :names as NULL
+        with self._driver_connection(f"describing table '{table.name}'") as connection:
+            description = connection.execute(query, params).cursor.description
+        names = [self._spelled(entry[0]) for entry in description]
+        if repeated(names):
+            return []
+        return [
+            _query_column(name, entry, self.backend) if entry[1] in decimals
+            else SourceColumn(name, data_type="", column_type="")
+            for name, entry in zip(names, description, strict=True)
+        ]  # fmt: skip
 
     def estimated_rows(self, table: TableConfig) -> int | None:
         """The table's rows as the catalog estimates them, without scanning it; None for a
@@ -553,8 +601,16 @@ class SqlSource:
             query=query,
         )
 
+    def _spelled(self, name: str) -> str:
+        """A column's name as Tributary spells it. Oracle's catalog speaks UPPER CASE, and the
+        dialect's own rule maps it to lower; elsewhere a name is as the database keeps it (a
+        PostgreSQL column created as "ID" is not id)."""
+        if self.dialect.requires_name_normalize:
+            return self.dialect.normalize_name(name) or name
+        return name
+
     def _rename(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        names = [self.dialect.normalize_name(name) or name for name in batch.schema.names]
+        names = [self._spelled(name) for name in batch.schema.names]
         return batch.rename_columns(names) if names != batch.schema.names else batch
 
     def _run(

@@ -89,7 +89,10 @@ class SourceColumn:
         return cls(name, (data_type or "").strip(), column_type, precision, scale)
 
     def read_as(self, backend: str) -> ReadAs | None:
-        """How the column is selected, or None: as it is."""
+        """How the column is selected, or None: as it is (so is a custom query's column of no
+        decimal type, whose type only its driver knows)."""
+        if not self.data_type:
+            return None
         if backend == "postgresql":
             if self.data_type == "money":
                 return ReadAs.DECIMAL_TEXT
@@ -140,8 +143,9 @@ def normalize(
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
 
 
-def _mysql_temporal(array: pa.Array, data_type: str, counters: Counter) -> pa.Array:
+def _mysql_temporal(array: pa.Array, column: SourceColumn, counters: Counter) -> pa.Array:
     """MySQL's date and time text as Arrow, its zero dates (year, month or day 0) as NULL."""
+    data_type = column.data_type
     arrow_type = MYSQL_TEMPORAL[data_type] or pa.timestamp("us")
     # Most batches hold no zero date: Arrow's cast refuses a month or day 0, so a batch whose
     # cast succeeds and where no year is 0000 needs no match per value (a third of the cost).
@@ -153,7 +157,23 @@ def _mysql_temporal(array: pa.Array, data_type: str, counters: Counter) -> pa.Ar
     zero = pc.fill_null(pc.match_substring_regex(array, ZERO_DATE), False)
     counters[ZERO_DATES_COUNTER] += pc.sum(zero).as_py() or 0
     valid = pc.if_else(zero, pa.scalar(None, pa.string()), array)
-    return _as_read(pc.cast(valid, arrow_type), data_type)
+    try:
+        return _as_read(pc.cast(valid, arrow_type), data_type)
+    except pa.ArrowInvalid:  # a day no calendar has ('2024-02-31', under ALLOW_INVALID_DATES)
+        value = next(v for v in valid.to_pylist() if v is not None and not _casts(v, arrow_type))
+        raise SourceError(
+            f"column '{column.name}' ({column.column_type}) holds '{value}', which is no "
+            f"{data_type}; read the table through a `query:` that mends it (for example "
+            f"nullif({column.name}, '{value}'))"
+        ) from None
+
+
+def _casts(value: str, arrow_type: pa.DataType) -> bool:
+    try:
+        pc.cast(pa.array([value]), arrow_type)
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def _as_read(array: pa.Array, data_type: str) -> pa.Array:
@@ -173,7 +193,7 @@ def _normalize_array(
         return pa.ExtensionArray.from_storage(pa.json_(), array)
     if column is not None and backend in MYSQL_BACKENDS:
         if column.data_type in MYSQL_TEMPORAL:
-            return _mysql_temporal(array, column.data_type, counters)
+            return _mysql_temporal(array, column, counters)
         if column.column_type.startswith("tinyint(1)"):
             return _flag(array, column)
     if pa.types.is_timestamp(array.type) and array.type.tz is not None:
