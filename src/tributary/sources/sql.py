@@ -602,12 +602,13 @@ class SqlSource:
         )
 
     def _spelled(self, name: str) -> str:
-        """A column's name as Tributary spells it. Oracle's catalog speaks UPPER CASE, and the
-        dialect's own rule maps it to lower; elsewhere a name is as the database keeps it (a
-        PostgreSQL column created as "ID" is not id)."""
-        if self.dialect.requires_name_normalize:
-            return self.dialect.normalize_name(name) or name
-        return name
+        """A column's name as Tributary spells it: an all-upper-case name in lower case, by the
+        dialect's own rule (Oracle's catalog speaks UPPER CASE; MySQL's, SQL Server's and
+        SQLite's column names ignore case), except on PostgreSQL, where a column created as
+        "ID" is not id: there a name is as the database keeps it."""
+        if self.backend == "postgresql":
+            return name
+        return self.dialect.normalize_name(name) or name
 
     def _rename(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         names = [self._spelled(name) for name in batch.schema.names]
