@@ -185,3 +185,16 @@ def test_a_custom_querys_decimals_arrive_exactly_or_fail_naming_them(
     with pytest.raises(SourceError, match=r"column 'total' \(numeric\) holds '1\.1234567890"):
         load(postgres, summed, warehouse, tmp_path)
     assert not warehouse.table_exists("raw_app", "totals")
+
+
+def test_a_text_cursors_probe_version_is_whole(postgres) -> None:
+    # refresh: on_change compares each probe's version with the last one. Before: the version
+    # was cast to varchar(100), so a change past its 100th character went unseen.
+    create(
+        postgres,
+        "create table codes (id int primary key, code text)",
+        f"insert into codes values (1, '{'x' * 150}a')",
+    )
+    source = SqlSource(make_url(postgres))
+    table = TableConfig(name="codes", cursor="code", mode="incremental", primary_key=["id"])
+    assert source.probe([table]) == {"codes": "x" * 150 + "a"}

@@ -41,22 +41,22 @@ def one_line(sql: str) -> str:
          "from sys.dm_db_index_usage_stats u where u.database_id = db_id() and u.object_id = "
          "object_id(coalesce('sales', schema_name()) + '.' + 'customers')"),
         ("oracle://etl@erp/erp",
-         "SELECT 'orders' AS probe_table, CAST(max(updated_at) AS VARCHAR2(100 CHAR)) AS "
+         "SELECT 'orders' AS probe_table, CAST(max(updated_at) AS VARCHAR2(4000 CHAR)) AS "
          "probe_version FROM orders union all select 'customers' as probe_table, inserts || "
          "'/' || updates || '/' || deletes || '/' || truncated || '/' || to_char(timestamp, "
          "'YYYY-MM-DD\"T\"HH24:MI:SS') as probe_version from all_tab_modifications where "
          "table_owner = coalesce(upper('sales'), user) and table_name = upper('customers') "
          "and partition_name is null"),
         ("postgresql://etl@app/app",
-         "SELECT 'orders' AS probe_table, CAST(max(updated_at) AS VARCHAR(100)) AS "
+         "SELECT 'orders' AS probe_table, CAST(max(updated_at) AS VARCHAR) AS "
          "probe_version FROM orders union all select 'customers' as probe_table, "
          "cast(s.n_tup_ins + s.n_tup_upd + s.n_tup_del as varchar) || '/' || c.relfilenode as "
          "probe_version from pg_stat_user_tables s join pg_class c on c.oid = s.relid where "
          "s.schemaname = coalesce('sales', current_schema()) and s.relname = 'customers'"),
         ("sqlite:///app.sqlite",
-         "SELECT 'orders' AS probe_table, CAST(max(updated_at) AS VARCHAR(100)) AS "
+         "SELECT 'orders' AS probe_table, CAST(max(updated_at) AS VARCHAR) AS "
          "probe_version FROM orders union all SELECT 'customers' AS probe_table, "
-         "CAST(count(*) AS VARCHAR(100)) AS probe_version FROM sales.customers"),
+         "CAST(count(*) AS VARCHAR) AS probe_version FROM sales.customers"),
     ],
 )  # fmt: skip
 def test_one_probe_query_per_source_per_dialect(url: str, expected: str) -> None:

@@ -368,7 +368,7 @@ class SqlSource:
             # CAST to text keeps only the minute of a datetime there; style 126 is ISO 8601.
             text = sa.func.convert(sa.literal_column("varchar(100)"), version, 126)
         else:
-            text = sa.cast(version, TEXT)
+            text = sa.cast(version, TEXT_VALUE)
         statement = sa.select(name, text.label("probe_version"))
         return self.compile(statement.select_from(self._relation(table, None)))
 
