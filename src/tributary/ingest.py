@@ -152,6 +152,7 @@ def ingest_table(
             mode=table.mode,
             extracted_at=started_at,
             cursor=cursor,
+            cursor_until=None if extract.snapshot else started_at,
             scope=target.scope,
             counters=extract.counters,
             part_rows=batch_rows,

@@ -139,6 +139,33 @@ def test_a_late_record_inside_the_lookback_is_not_missed(salesforce_fake, monkey
     assert rows(tmp_path, "select count(*), count(distinct id) from raw_crm.account") == [(6, 6)]
 
 
+def test_a_change_made_while_a_read_ran_is_read_by_the_next_load(
+    salesforce_fake, monkeypatch, tmp_path
+):
+    """Salesforce's pages and Bulk chunks are read over minutes, each as the org is then. A
+    record read late came back with a SystemModstamp 20 minutes into the read, while another
+    changed 1 minute in was read before its change (or not matched). The watermark became the
+    late stamp, the next load read from 15 minutes in, and the earlier change was never read."""
+    source = crm_source(salesforce_fake, monkeypatch)
+    load(salesforce_fake, source, "account", tmp_path)
+    api = salesforce_fake.api
+    began = datetime.now(UTC)
+    # what the late chunk reads: Account 5 as changed 20 minutes into the read
+    api.upsert("Account", {"Id": ACCOUNT_IDS[4], "Name": "Hooli, 20 min in",
+                           "SystemModstamp": stamp(began + timedelta(minutes=20))})  # fmt: skip
+    second = load(salesforce_fake, source, "account", tmp_path)
+    # the late stamp was read; the watermark stays at the read's start
+    assert second.manifest.cursor.max_value > began + timedelta(minutes=19)
+    assert began <= second.outcome.watermark <= datetime.now(UTC)
+    # Account 2 changed 1 minute into that read, which had read it before
+    api.upsert("Account", {"Id": ACCOUNT_IDS[1], "Name": "Globex, 1 min in",
+                           "SystemModstamp": stamp(began + timedelta(minutes=1))})  # fmt: skip
+    load(salesforce_fake, source, "account", tmp_path)
+    names = rows(tmp_path, f"select name from raw_crm.account where id in "
+                           f"('{ACCOUNT_IDS[1]}', '{ACCOUNT_IDS[4]}') order by id")  # fmt: skip
+    assert names == [("Globex, 1 min in",), ("Hooli, 20 min in",)]
+
+
 def test_a_deleted_record_arrives_flagged(salesforce_fake, monkeypatch, tmp_path):
     source = crm_source(salesforce_fake, monkeypatch)
     load(salesforce_fake, source, "opportunity", tmp_path)

@@ -24,10 +24,22 @@ class CursorRange(BaseModel):
     type: CursorType
     min: str
     max: str
+    # Where the read was no snapshot (Salesforce): when it began. A time cursor's watermark
+    # goes no further, so that what changed while the read ran is read by the next load.
+    until: datetime | None = None
 
     @property
     def max_value(self) -> Any:
         return decode_cursor(self.type, self.max)
+
+    @property
+    def watermark_value(self) -> Any:
+        """What the watermark may advance to: the highest value read, or the read's start if
+        that is earlier (a time cursor with a zone, read without a snapshot)."""
+        reached = self.max_value
+        if self.until is None or not isinstance(reached, datetime) or reached.tzinfo is None:
+            return reached
+        return min(reached, as_utc(self.until))
 
 
 class Manifest(BaseModel):

@@ -77,6 +77,7 @@ class LandingStore:
         mode: str,
         extracted_at: datetime,
         cursor: str | None = None,
+        cursor_until: datetime | None = None,
         scope: str = "",
         counters: Mapping[str, int] | None = None,
         part_rows: int | None = None,
@@ -112,8 +113,9 @@ class LandingStore:
         if cursor and high is not None:
             kind, low_text = encode_cursor(low)
             cursor_range = CursorRange(
-                column=cursor, type=kind, min=low_text, max=encode_cursor(high)[1]
-            )
+                column=cursor, type=kind, min=low_text, max=encode_cursor(high)[1],
+                until=cursor_until,
+            )  # fmt: skip
         manifest = Manifest(
             load_id=load_id,
             source=source,

@@ -32,6 +32,11 @@ class Extract:
     batches: pa.RecordBatchReader
     counters: Counter = field(default_factory=Counter)
     query: str | None = None
+    # Whether the rows are one snapshot of the source (a SQL query is). Salesforce's pages and
+    # Bulk chunks are read over minutes, each as the org is then: a record changed meanwhile
+    # may come back changed while another, changed earlier, was read before its change (or not
+    # matched at all). The watermark then goes no further than the read's start.
+    snapshot: bool = True
 
 
 class SourceReader(Protocol):

@@ -610,6 +610,7 @@ class SalesforceSource:
             batches=pa.RecordBatchReader.from_batches(arrow_schema(fields), batches()),
             counters=counters,
             query=f"{soql}  -- {path}",
+            snapshot=False,
         )
 
     def _rest_batches(

@@ -751,7 +751,7 @@ class Warehouse(ABC):
         previous = self.watermark(target)
         if manifest.cursor is None:
             return previous
-        reached = manifest.cursor.max_value
+        reached = manifest.cursor.watermark_value
         if previous is not None and previous >= reached:
             return previous
         kind, text = encode_cursor(reached)
