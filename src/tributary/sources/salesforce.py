@@ -656,8 +656,14 @@ class SalesforceSource:
                 return
             if not page.strip():
                 continue
+            data = page.encode("utf-8")
             result = pacsv.read_csv(
-                io.BytesIO(page.encode("utf-8")), parse_options=parse, convert_options=convert
+                io.BytesIO(data),
+                # the page in one block: a record may pass the default 1 MiB (a long text area
+                # holds 131,072 characters), and no record may straddle two blocks
+                read_options=pacsv.ReadOptions(block_size=max(len(data), 1 << 20)),
+                parse_options=parse,
+                convert_options=convert,
             )
             received = {name.lower() for name in result.column_names}
             missing = [f.name for f in fields if f.column not in received]
