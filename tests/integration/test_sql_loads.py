@@ -274,3 +274,17 @@ def test_key_ranges_lose_no_row_below_the_first_or_without_a_value(mariadb, ware
     load(url, table, warehouse, tmp_path, where=slice_for(table, keys[0], []))  # a rerun
     loaded = warehouse.query("select id, region_id from raw_shop.stores order by id")
     assert [tuple(row) for row in loaded] == [(1, -1), (2, None), (3, 5), (4, 15), (5, 40)]
+
+
+def test_a_mariadb_url_reads_as_a_mysql_one(mariadb, warehouse, tmp_path) -> None:
+    # Before: SqlSource failed on `mariadb://` with "No module named
+    # 'sqlalchemy.dialects.mariadb'" (tributary check too), a traceback naming no setting.
+    url, con = mariadb
+    run_sql(con, "create table items (id int primary key, price decimal(30, 20))")
+    run_sql(con, "insert into items values (1, 1.12345678901234567890)")
+    maria = url.set(drivername="mariadb")
+    SqlSource(maria).ping()
+    load(maria, TableConfig(name="items", primary_key=["id"]), warehouse, tmp_path)
+    assert [tuple(r) for r in warehouse.query("select id, price from raw_shop.items")] == [
+        (1, Decimal("1.12345678901234567890"))
+    ]

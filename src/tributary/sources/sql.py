@@ -228,7 +228,9 @@ def dialect_for(url: URL) -> Dialect:
     rendered with their literals and run as text by connectorx or oracledb, so the dialect
     must not double `%` for a DB-API's pyformat (a column named `100%` stays `100%`)."""
     backend = url.get_backend_name()
-    module = importlib.import_module(f"sqlalchemy.dialects.{backend}")
+    # MariaDB speaks MySQL's SQL, and SQLAlchemy keeps its dialect in the mysql package
+    package = "mysql" if backend == "mariadb" else backend
+    module = importlib.import_module(f"sqlalchemy.dialects.{package}")
     return module.dialect(paramstyle="named")
 
 
