@@ -159,10 +159,16 @@ def reconcile(
     at_least = inbox and window.cursor is not None
     if loaded.rows < expected.rows or (loaded.rows > expected.rows and not at_least):
         difference = expected.rows - loaded.rows
+        hold = "hold" if compared_with == "landed files" else "holds"
         problems.append(
-            f"the {compared_with} hold {_rows(expected.rows)}, the warehouse {loaded.rows} "
+            f"the {compared_with} {hold} {_rows(expected.rows)}, the warehouse {loaded.rows} "
             + (f"({difference} missing)" if difference > 0 else f"({-difference} extra)")
         )
+        if difference < 0 and table.mode == "incremental" and not inbox:
+            problems.append(
+                "rows deleted in the source stay in an incremental table: a run with "
+                "`full_refresh: true` reads it whole and brings it back in line"
+            )
         if difference > 0 and table.primary_key and isinstance(source, KeyCheckingSource):
             duplicated = source.duplicate_keys(table, window, limit=DUPLICATE_EXAMPLES)
             if duplicated:

@@ -68,7 +68,7 @@ def test_a_dropped_row_fails_reconciliation_and_nothing_downstream_builds(
     reconciliation = check(result, CUSTOMERS, "reconciliation")
     assert not reconciliation.passed
     assert reconciliation.severity == dg.AssetCheckSeverity.ERROR
-    assert "the source hold 50 rows, the warehouse 49 (1 missing)" in reconciliation.description
+    assert "the source holds 50 rows, the warehouse 49 (1 missing)" in reconciliation.description
     assert reconciliation.metadata["source_rows"].value == 50
     assert reconciliation.metadata["landed_rows"].value == 50
     assert reconciliation.metadata["warehouse_rows"].value == 49

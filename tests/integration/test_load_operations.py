@@ -129,7 +129,9 @@ def test_an_empty_incremental_read_leaves_table_and_watermark(orders, warehouse,
     assert watermark(warehouse) == mark
     # No cursor sees a hard delete; reconciliation does, in the window the load read.
     assert not check.passed
-    assert "the source hold 0 rows, the warehouse 1 (1 extra)" in check.description
+    assert "the source holds 0 rows, the warehouse 1 (1 extra)" in check.description
+    # and says the way back (before: the count alone, which a rerun failed again)
+    assert "a run with `full_refresh: true` reads it whole" in check.description
 
 
 def test_an_empty_table_materializes_with_zero_rows_and_passing_checks(

@@ -115,7 +115,7 @@ def test_incremental_window_count_max_cursor_and_checksum(orders, postgres, tmp_
             target=load_target(shop(url, ORDERS), ORDERS),
         )
         assert not lost.passed
-        assert "the source hold 3 rows, the warehouse 2 (1 missing)" in lost.description
+        assert "the source holds 3 rows, the warehouse 2 (1 missing)" in lost.description
         assert (
             "the highest updated_at is 2024-05-01T12:00:30 in the source, "
             "2024-05-01T12:00:00 in the warehouse" in lost.description
@@ -137,7 +137,7 @@ def test_duplicate_keys_are_caught(mariadb, tmp_path) -> None:
         target = load_target(shop(url, table), table)
         # The source's duplicates are named; the raw table keeps one row per key.
         assert not outcome.passed
-        assert "the source hold 6 rows, the warehouse 3 (3 missing)" in outcome.description
+        assert "the source holds 6 rows, the warehouse 3 (3 missing)" in outcome.description
         assert outcome.metadata["source_duplicate_keys"] == "sku='c' (3 rows); sku='b' (2 rows)"
         assert duplicate_keys(warehouse, target).passed
 
