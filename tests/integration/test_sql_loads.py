@@ -288,3 +288,16 @@ def test_a_mariadb_url_reads_as_a_mysql_one(mariadb, warehouse, tmp_path) -> Non
     assert [tuple(r) for r in warehouse.query("select id, price from raw_shop.items")] == [
         (1, Decimal("1.12345678901234567890"))
     ]
+
+
+def test_a_wrong_password_fails_the_read_at_its_login_naming_the_source(mariadb) -> None:
+    # Before: connectorx's pool retried the refused login for 30 s, then failed with "reading
+    # table 'items' failed: timed out waiting for connection: MySqlError { ERROR 1045 ... }".
+    url, con = mariadb
+    run_sql(con, "create table items (id int primary key)")
+    reader = SqlSource(url.set(password="not-the-password"), owner="shop")
+    with pytest.raises(SourceError) as raised:
+        reader.read(TableConfig(name="items"), batch_rows=10).batches.read_all()
+    message = str(raised.value)
+    assert message.startswith("shop: login failed: (1045, \"Access denied for user 'root'@")
+    assert "not-the-password" not in message

@@ -291,8 +291,18 @@ class SqlSource:
         if self.backend not in _LOGIN_DRIVERS or self._reached:  # no driver, or a fetcher
             self._run(self.compile(sa.select(sa.literal(1))), 1, None).read_all()
             return
-        with self._driver_connection("login") as connection:
-            connection.execute(sa.text("select 1"))
+        self._log_in()
+
+    def _log_in(self) -> None:
+        """Before the first query: the server answers, and where a driver is installed, the
+        login is good. connectorx's pool retries a refused login for 30 s, then says it timed
+        out waiting for a connection, naming neither source nor host (connector-x issue 710)."""
+        if self.backend in _LOGIN_DRIVERS:
+            with self._driver_connection("login") as connection:
+                connection.execute(sa.text("select 1"))
+        else:
+            self._probe()
+        self._reached = True
 
     @contextmanager
     def _driver_connection(self, doing: str) -> Iterator[sa.Connection]:
@@ -620,8 +630,7 @@ class SqlSource:
         self, query: str, batch_rows: int, table: TableConfig | None, *, doing: str = ""
     ) -> pa.RecordBatchReader:
         if not self._reached:
-            self._probe()
-            self._reached = True
+            self._log_in()
         if doing:
             what = f"{self._owner}: {doing}"
         elif table:
