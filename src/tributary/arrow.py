@@ -90,6 +90,19 @@ def reader_from_cursor(cursor: Any, batch_rows: int) -> pa.RecordBatchReader:
     return pa.RecordBatchReader.from_batches(schema, batches())
 
 
+def first_uncastable(text: pa.Array, target: pa.DataType) -> str | None:
+    """The first value of a text array that does not cast to `target` (to name it in an
+    error once a cast of the whole array has failed; each value is tried alone)."""
+    for value in text.to_pylist():
+        if value is None:
+            continue
+        try:
+            pc.cast(pa.array([value]), target)
+        except pa.ArrowInvalid:
+            return value
+    return None
+
+
 def checksum(batches: Iterable[pa.RecordBatch]) -> tuple[int, str]:
     """(rows, checksum) of a stream of rows, independent of their order and of how a driver
     typed them: each row's values in a canonical text form are hashed, and the hashes summed

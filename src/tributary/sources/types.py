@@ -26,6 +26,7 @@ from enum import Enum
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tributary.arrow import first_uncastable
 from tributary.errors import SourceError
 
 DECIMAL_TYPES = {"decimal", "numeric", "number", "money", "smallmoney"}
@@ -160,20 +161,12 @@ def _mysql_temporal(array: pa.Array, column: SourceColumn, counters: Counter) ->
     try:
         return _as_read(pc.cast(valid, arrow_type), data_type)
     except pa.ArrowInvalid:  # a day no calendar has ('2024-02-31', under ALLOW_INVALID_DATES)
-        value = next(v for v in valid.to_pylist() if v is not None and not _casts(v, arrow_type))
+        value = first_uncastable(valid, arrow_type)
         raise SourceError(
             f"column '{column.name}' ({column.column_type}) holds '{value}', which is no "
             f"{data_type}; read the table through a `query:` that mends it (for example "
             f"nullif({column.name}, '{value}'))"
         ) from None
-
-
-def _casts(value: str, arrow_type: pa.DataType) -> bool:
-    try:
-        pc.cast(pa.array([value]), arrow_type)
-    except pa.ArrowInvalid:
-        return False
-    return True
 
 
 def _as_read(array: pa.Array, data_type: str) -> pa.Array:
@@ -208,8 +201,7 @@ def _decimal(array: pa.Array, column: SourceColumn) -> pa.Array:
         return pc.cast(array, column.decimal_type)
     except pa.ArrowInvalid as error:
         target = column.decimal_type
-        unfit = (v for v in array.to_pylist() if v is not None and not _fits(v, target))
-        value = next(unfit, None)
+        value = first_uncastable(array, target)
         if "Rescaling" in str(error):
             problem = f"more decimal places than {target.scale}"
         elif "precision" in str(error):
@@ -226,14 +218,6 @@ def _decimal(array: pa.Array, column: SourceColumn) -> pa.Array:
             f"(read as {target}{implied}); declare the column's precision at the source, or "
             "read the table through a `query:` that casts or filters the column"
         ) from None
-
-
-def _fits(value: str, target: pa.DataType) -> bool:
-    try:
-        pc.cast(pa.array([value]), target)
-    except pa.ArrowInvalid:
-        return False
-    return True
 
 
 def _flag(array: pa.Array, column: SourceColumn) -> pa.Array:

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from tributary.arrow import first_uncastable
 from tributary.errors import WarehouseError
 from tributary.names import repeated
 from tributary.warehouse.base import quote_ident
@@ -97,20 +98,12 @@ def _from_text(text: pa.Array, field: pa.Field) -> pa.Array:
     try:
         return pc.cast(text, kind)  # refuses a value it would round or cannot hold
     except pa.ArrowInvalid:
-        value = next(v for v in text.to_pylist() if v is not None and not _fits(v, kind))
+        value = first_uncastable(text, kind)
         raise WarehouseError(
             f"column '{field.name}' (numeric) holds {value}, which {_decimal_name(kind)} "
             "cannot hold exactly; cast it in the query to the precision and scale it needs "
             f"(e.g. {quote_ident(field.name)}::numeric(38, 16), or round() it)"
         ) from None
-
-
-def _fits(value: str, kind: pa.DataType) -> bool:
-    try:
-        pc.cast(pa.array([value]), kind)
-    except pa.ArrowInvalid:
-        return False
-    return True
 
 
 def _decimal_name(kind: pa.DataType) -> str:
