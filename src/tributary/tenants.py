@@ -72,10 +72,29 @@ def read_registry(registry: TenantRegistry, run_query: RunQuery) -> list[Tenant]
             raise TenantError(
                 f"tenants.yaml: registry.query: the row of tenant {key!r}: {problems}"
             ) from None
-        if key in tenants:
-            raise TenantError(f"tenants.yaml: registry.query: tenant {key!r} is listed twice")
-        tenants[key] = tenant
+        if tenant.key in tenants:  # '007' and '7' both read as tenant 7
+            raise TenantError(
+                f"tenants.yaml: registry.query: tenant {tenant.key!r} is listed twice"
+            )
+        tenants[tenant.key] = tenant
+    if problem := alike_ids(list(tenants.values())):
+        raise TenantError(f"tenants.yaml: registry.query: {problem}")
     return list(tenants.values())
+
+
+def alike_ids(tenants: list[Tenant]) -> str | None:
+    """Where two tenants' ids differ only in case or trailing spaces, what they are; None when
+    each is its own. A MySQL source's default collation matches either id to both tenants'
+    rows, and the check of a tenant's rows lets them through, so each tenant's partition (and
+    export) would hold the other's rows."""
+    if (at := first_repeat_at([t.key.rstrip() for t in tenants])) is None:
+        return None
+    first, repeat = tenants[at[0]], tenants[at[1]]
+    return (
+        f"tenants {first.key!r} and {repeat.key!r} are one tenant to a source that ignores "
+        "case and trailing spaces (MySQL's default collation) and to the check of a tenant's "
+        "rows; expected each id once"
+    )
 
 
 def shared_alias(tenants: list[Tenant]) -> str | None:

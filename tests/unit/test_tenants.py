@@ -71,6 +71,15 @@ def test_the_registry_rows_become_tenants_with_their_settings() -> None:
          "missing alias (got id, name, active)"),
         ([{"id": 1, "alias": "a", "active": 1}, {"id": 1, "alias": "b", "active": 1}],
          "tenant '1' is listed twice"),
+        # Before: both read, '007' as tenant 7, and partition 7 was always the first's.
+        ([{"id": "007", "alias": "bond", "active": 1}, {"id": "7", "alias": "seven", "active": 1}],
+         "tenant '7' is listed twice"),
+        # Before: both read; MySQL's default collation and the tenant guard ignore case and
+        # trailing spaces, so each tenant's partition held the other's rows too.
+        ([{"id": "acme", "alias": "a", "active": 1}, {"id": "ACME", "alias": "b", "active": 1}],
+         "tenants 'acme' and 'ACME' are one tenant to a source that ignores case and trailing "
+         "spaces (MySQL's default collation) and to the check of a tenant's rows; expected "
+         "each id once"),
         ([{"id": 5, "alias": "acme corp/eu", "active": 1}], "the row of tenant '5': alias: "),
         # A NULL or unreadable flag must not read as inactive: that silently stops the loads.
         ([{"id": 6, "alias": "acme", "active": None}], "the row of tenant '6': active: "),
@@ -191,6 +200,17 @@ def test_configuration_errors_name_the_file_the_key_and_the_tenant(config_dir: P
         "tenants.yaml: tenant 1 (acme): no setting 'days_back', which table shop.orders's "
         "query binds (:days_back); give the tenant the setting, or the table a default under "
         "'settings'"
+    )
+
+
+def test_tenant_ids_alike_but_for_case_are_refused(config_dir: Path) -> None:
+    write(config_dir, "tenants.yaml", {"tenants": [
+        {"id": "acme", "alias": "acme"}, {"id": "ACME", "alias": "acme-us"},
+    ]})  # fmt: skip
+    assert load_error(config_dir).endswith(
+        "tenants.yaml: tenants: tenants 'acme' and 'ACME' are one tenant to a source that "
+        "ignores case and trailing spaces (MySQL's default collation) and to the check of a "
+        "tenant's rows; expected each id once"
     )
 
 

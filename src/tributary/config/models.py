@@ -35,7 +35,7 @@ from tributary.config.common import (
 from tributary.landing.retention import DEFAULT_DAYS
 from tributary.names import first_repeat
 from tributary.storage import DEFAULT_READ_TIMEOUT, Timeouts
-from tributary.tenants import shared_alias
+from tributary.tenants import alike_ids, shared_alias
 from tributary.warehouse.registry import DEFAULT_WAREHOUSE, WarehouseConfig
 
 # Names that become warehouse schemas, tables, columns, roles or asset keys: plain identifiers
@@ -955,7 +955,7 @@ class TenantsConfig(StrictModel):
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise ValueError(f"tenant ids must be unique; listed twice: {', '.join(duplicates)}")
-        if problem := shared_alias(tenants):
+        if problem := shared_alias(tenants) or alike_ids(tenants):
             raise ValueError(problem)
         return tenants
 
