@@ -37,6 +37,11 @@ class StaleDropError(SourceError):
     """An inbox drop holds rows extracted before those its raw table already holds."""
 
 
+class OvertakenLoadError(WarehouseError):
+    """A load of a raw table (or slice) whose read began before that of a load of it that has
+    already committed: written, its older rows would replace newer ones."""
+
+
 class Unreachable(ConnectionError):
     """A server refused a connection or did not answer in time. Transient by its type (a
     ConnectionError), so that the attempt is retried; its message names who connects and

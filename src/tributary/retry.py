@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pydantic import ValidationError
 
 from tributary.config.loader import ConfigError
-from tributary.errors import SchemaDriftError
+from tributary.errors import OvertakenLoadError, SchemaDriftError
 
 # What drivers, object stores and APIs say when trying again later can succeed.
 TRANSIENT_MESSAGE = re.compile(
@@ -28,11 +28,15 @@ PERMANENT_MESSAGE = re.compile(
     re.IGNORECASE,
 )
 NEVER_TRANSIENT = (ConfigError, SchemaDriftError, ValidationError, KeyError, TypeError)
+# A load overtaken by a later one wrote nothing: another attempt reads the source anew.
+ALWAYS_TRANSIENT = (OvertakenLoadError,)
 
 
 def is_transient(error: BaseException) -> bool:
     """True for an error (or one it was raised from) that a later attempt may not meet."""
     for cause in _chain(error):
+        if isinstance(cause, ALWAYS_TRANSIENT):
+            return True
         if isinstance(cause, NEVER_TRANSIENT) or PERMANENT_MESSAGE.search(str(cause)):
             return False
         if isinstance(cause, ConnectionError | TimeoutError):

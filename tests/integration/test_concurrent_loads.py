@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
@@ -20,6 +21,7 @@ import yaml
 from tests.conftest import local_dagster_home, materialize_at_once, wait_for
 from tributary.config.loader import CONFIG_DIR_ENV, STATE_DIR_ENV
 from tributary.config.models import SourceConfig, TableConfig
+from tributary.errors import OvertakenLoadError
 from tributary.ingest import ingest_table, load_target
 from tributary.landing import LandingStore
 from tributary.sources import SqlSource
@@ -100,11 +102,57 @@ def test_two_loads_at_once_on_postgres_keep_one_row_per_key(orders, postgres, tm
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    assert not errors, errors
+    # Where the load that began later took the lock first, the other (its read older) writes
+    # nothing; either way one row per key.
+    assert all(isinstance(error, OvertakenLoadError) for error in errors), errors
     with psycopg.connect(postgres) as pg:
         counted = pg.execute("select count(*), count(distinct id) from raw_shop.orders")
         assert counted.fetchall() == [(ROWS, ROWS)]
-        assert pg.execute("select count(*) from _tributary.loads").fetchall() == [(3,)]
+        committed = pg.execute("select count(*) from _tributary.loads").fetchall()
+        assert committed == [(3 - len(errors),)]
+
+
+class OvertakenWhileReading:
+    """A reader whose read is overtaken: once it has read the rows, `meanwhile` runs (the
+    source changes and a later load of the same table commits), then its rows go on."""
+
+    def __init__(self, reader: SqlSource, meanwhile) -> None:
+        self.reader, self.meanwhile = reader, meanwhile
+
+    def read(self, table, **kwargs):
+        extract = self.reader.read(table, **kwargs)
+        rows = extract.batches.read_all()
+        self.meanwhile()
+        return replace(extract, batches=rows.to_reader())
+
+    def __getattr__(self, name):
+        return getattr(self.reader, name)
+
+
+def test_a_load_overtaken_by_a_later_one_writes_nothing(mariadb, warehouse, tmp_path) -> None:
+    """Two loads of one table overlapping (two CLI runs, the API, the SQLite instance's slot
+    race): the one that read first committed last, and its older rows replaced the newer
+    ones; the watermark kept the newer load's, so no load read them again. Silent."""
+    url, con = mariadb
+    run_sql(
+        con,
+        "create table orders (id int primary key, status varchar(20), updated_at datetime)",
+        "insert into orders values (1, 'new', '2024-01-01')",
+    )
+    table = TableConfig(**ORDERS)
+
+    def load(reader) -> None:
+        ingest_table(shop_source(url), table, reader=reader, landing=LandingStore(str(tmp_path)),
+                     warehouse=warehouse, batch_rows=100)  # fmt: skip
+
+    def meanwhile() -> None:
+        run_sql(con, "update orders set status = 'paid', updated_at = '2024-01-01 12:05:00'")
+        load(SqlSource(url))
+
+    with pytest.raises(OvertakenLoadError) as raised:
+        load(OvertakenWhileReading(SqlSource(url), meanwhile))
+    assert "table 'orders': a load of it that began later" in str(raised.value)
+    assert warehouse.query("select id, status from raw_shop.orders") == [(1, "paid")]
 
 
 def test_a_load_waits_for_the_lock_on_its_raw_table(orders, postgres, tmp_path) -> None:

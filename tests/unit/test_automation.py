@@ -19,7 +19,7 @@ import tributary.defs.ingest
 from tributary.config.loader import ConfigError, ProjectConfig, load_project
 from tributary.defs import build_definitions
 from tributary.defs.resources import LandingStoreResource
-from tributary.errors import SourceError
+from tributary.errors import OvertakenLoadError, SourceError
 from tributary.retry import is_transient
 from tributary_demo import generate_demo_sources
 
@@ -448,6 +448,8 @@ def test_inbox_sensor_loads_a_manifest_dropped_after_a_newer_looking_one(
             SourceError("failed: timed out waiting for connection: unable to open database file"),
             False,
         ),
+        # it wrote nothing, overtaken by a later load: another attempt reads the source anew
+        (OvertakenLoadError("table 'orders': a load of it that began later has committed"), True),
     ],
 )
 def test_transient_errors_are_told_apart(error: Exception, transient: bool) -> None:

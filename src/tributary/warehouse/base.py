@@ -18,7 +18,7 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from tributary.arrow import StrictlyRising
-from tributary.errors import UnloadableValue, WarehouseError
+from tributary.errors import OvertakenLoadError, UnloadableValue, WarehouseError
 from tributary.landing import (
     LoadReferences,
     Manifest,
@@ -584,6 +584,7 @@ class Warehouse(ABC):
         self.ensure_schema(target.schema)
         with self.transaction():
             self.lock(target)
+            self._refuse_overtaken(target, started_at)
             exists = self.table_exists(target.schema, target.table)
             plan = plan_schema(
                 target.table,
@@ -639,6 +640,24 @@ class Warehouse(ABC):
             missing_columns=plan.missing,
             duplicate_keys_repaired=repaired,
         )
+
+    def _refuse_overtaken(self, target: LoadTarget, started_at: datetime) -> None:
+        """Two loads of one table (or slice) may overlap (two CLI runs, the API; the lock
+        orders their writes, not their reads): one whose read began before that of a load
+        that has committed would put older rows over newer ones, and the watermark, never
+        going back, would not read them again."""
+        [(latest,)] = self.query(
+            f"select max(started_at) from {STATE_SCHEMA}.loads "
+            "where source = ? and table_name = ? and scope = ?",
+            [target.source, target.table, target.scope],
+        )
+        if latest is not None and as_utc(latest) > started_at:
+            raise OvertakenLoadError(
+                f"table '{target.table}': a load of it that began later ({as_utc(latest)}) "
+                f"has committed, and this one read the source before it ({started_at}): its "
+                "older rows would replace newer ones, so nothing was loaded; another attempt "
+                "reads the source anew"
+            )
 
     def copy_straight_in(
         self,
