@@ -113,7 +113,7 @@ def ingest_table(
     """Read the table (or its partition `where`), land it and load it. `full_refresh` reads
     an incremental table whole and replaces it, as a full load does: what no cursor sees (rows
     deleted in the source, values changed without their cursor, such as Salesforce formula
-    fields) is brought back in line, and the watermark goes on from the highest cursor read."""
+    fields) is brought back in line, and the watermark is the highest cursor read, lower too."""
     if full_refresh:
         table = table.model_copy(update={"mode": "full"})
     started_at = datetime.now(UTC)

@@ -321,6 +321,26 @@ def test_a_full_refresh_brings_back_what_no_cursor_sees(orders, warehouse, tmp_p
     assert (after.since, after.manifest.row_count) == (at(20), 2)
 
 
+def test_a_full_refresh_sets_the_watermark_to_what_it_read(orders, warehouse, tmp_path) -> None:
+    """A cursor written wrong in the source (a clock in 2099) set the watermark there. Mended
+    in the source, a full refresh read the table whole, but the watermark never went back:
+    every incremental load after it read nothing, and new rows were never loaded. Silent."""
+    url, con = orders
+    run_sql(con, "insert into orders values (1, 'new', %s), (2, 'new', '2099-01-01')",
+            params=(at(0),))  # fmt: skip
+    load(url, ORDERS, warehouse, tmp_path)
+    run_sql(con, "update orders set updated_at = %s where id = 2", params=(at(10),))
+    config = shop(url, ORDERS)
+    refreshed = ingest_table(config, ORDERS, reader=SqlSource(url), warehouse=warehouse,
+                             landing=LandingStore(str(tmp_path / "landing")), batch_rows=2,
+                             full_refresh=True)  # fmt: skip
+    assert refreshed.outcome.watermark == at(10)
+    run_sql(con, "insert into orders values (3, 'new', %s)", params=(at(20),))
+    _, check = load(url, ORDERS, warehouse, tmp_path)
+    assert check.passed, check.description
+    assert rows(warehouse, "select id from raw_shop.orders order by id") == [(1,), (2,), (3,)]
+
+
 def test_a_nul_character_in_text_loads_or_names_its_column(mariadb, warehouse, tmp_path) -> None:
     """MySQL text may hold NUL (0x00); PostgreSQL text cannot. PostgreSQL's own error named
     neither Tributary's table nor a way out."""

@@ -767,19 +767,25 @@ class Warehouse(ABC):
         return where.table_predicate()
 
     def _advance_watermark(self, target: LoadTarget, manifest: Manifest) -> Any | None:
+        """The watermark after this load: never back for an incremental read (a read of
+        nothing new must not lower it), but what a full read found, lower too (a cursor once
+        written wrong, in 2099, and mended in the source; a table emptied)."""
         previous = self.watermark(target)
-        if manifest.cursor is None:
+        whole = manifest.mode == "full"
+        if manifest.cursor is None and not (whole and previous is not None):
             return previous
-        reached = manifest.cursor.watermark_value
-        if previous is not None and previous >= reached:
+        reached = manifest.cursor.watermark_value if manifest.cursor else None
+        if not whole and previous is not None and previous >= reached:
             return previous
-        kind, text = encode_cursor(reached)
         key = [target.source, target.table, target.scope]
         self.execute(
             f"delete from {STATE_SCHEMA}.watermarks where source = ? and table_name = ? "
             "and scope = ?",
             key,
         )
+        if reached is None:
+            return None
+        kind, text = encode_cursor(reached)
         self.execute(
             f"insert into {STATE_SCHEMA}.watermarks values (?, ?, ?, ?, ?, ?, ?, ?)",
             [*key, manifest.cursor.column, kind, text, manifest.load_id, datetime.now(UTC)],
