@@ -592,6 +592,7 @@ class Warehouse(ABC):
                 incoming,
                 contract=target.schema_contract,
                 key=target.primary_key,
+                relation=f"{target.schema}.{target.table}",
             )
             try:
                 copied = self.copy_straight_in(tables, incoming, batches, plan, exists=exists)

@@ -46,7 +46,10 @@ def plan_schema(
     *,
     contract: str = "evolve",
     key: Sequence[str] = (),
+    relation: str = "",
 ) -> SchemaPlan:
+    """How `incoming` changes the raw table `table` (`relation`: schema.table, for messages),
+    or a SchemaDriftError naming what cannot change."""
     # A key column the rows lack would load as NULL keys: one row kept of all, or none merged.
     # (Case aside: DuckDB, and MySQL as a source, match column names whatever their case.)
     arriving = {name.casefold() for name in incoming.names}
@@ -79,7 +82,10 @@ def plan_schema(
         if not widens(old, field.type):
             raise SchemaDriftError(
                 f"table '{table}', column '{field.name}': the source type changed from {old} "
-                f"to {field.type}, which would lose data; the table was left as it was"
+                f"to {field.type}, which would lose data; the table was left as it was. If the "
+                "source changed so on purpose, drop the raw table (drop table "
+                f"{relation or table}, and the views on it), then load it whole again (a full "
+                "load, or a run with full_refresh: true)"
             )
         widened.append(field)
         fields[index] = field
