@@ -302,14 +302,16 @@ def test_a_mariadb_url_reads_as_a_mysql_one(mariadb, warehouse, tmp_path) -> Non
     ]
 
 
-def test_a_wrong_password_fails_the_read_at_its_login_naming_the_source(mariadb) -> None:
+@pytest.mark.parametrize("query", [None, "select id from items"])
+def test_a_wrong_password_fails_the_read_at_its_login_naming_the_source(mariadb, query) -> None:
     # Before: connectorx's pool retried the refused login for 30 s, then failed with "reading
     # table 'items' failed: timed out waiting for connection: MySqlError { ERROR 1045 ... }".
+    # A custom query's first connection (describing its result) is the login too.
     url, con = mariadb
     run_sql(con, "create table items (id int primary key)")
     reader = SqlSource(url.set(password="not-the-password"), owner="shop")
     with pytest.raises(SourceError) as raised:
-        reader.read(TableConfig(name="items"), batch_rows=10).batches.read_all()
+        reader.read(TableConfig(name="items", query=query), batch_rows=10).batches.read_all()
     message = str(raised.value)
     assert message.startswith("shop: login failed: (1045, \"Access denied for user 'root'@")
     assert "not-the-password" not in message

@@ -302,13 +302,15 @@ class SqlSource:
                 connection.execute(sa.text("select 1"))
         else:
             self._probe()
-        self._reached = True
+            self._reached = True
 
     @contextmanager
     def _driver_connection(self, doing: str) -> Iterator[sa.Connection]:
         """A connection through the database's own driver (_LOGIN_DRIVERS), the server checked
-        reachable first; the driver's errors as a SourceError, without credentials."""
-        self._probe()
+        reachable first (once: a login that succeeded is the source reached, and the first
+        query skips its own); the driver's errors as a SourceError, without credentials."""
+        if not self._reached:
+            self._probe()
         module, timeout_argument = _LOGIN_DRIVERS[self.backend]
         engine = sa.create_engine(
             self._url.set(drivername=f"{self.backend}+{module}"),
@@ -316,13 +318,23 @@ class SqlSource:
             connect_args={timeout_argument: max(2, math.ceil(self._connect_timeout))},
         )
         try:
-            with engine.connect() as connection:
-                yield connection
-        except sa.exc.DBAPIError as exc:  # the driver's own message, without credentials
-            message = redact(" ".join(str(exc.orig).split()), self._url)
-            raise SourceError(f"{self._owner}: {doing} failed: {message}") from None
+            try:
+                connection = engine.connect()
+            except sa.exc.DBAPIError as exc:
+                raise self._driver_error("login", exc) from None
+            self._reached = True
+            with connection:
+                try:
+                    yield connection
+                except sa.exc.DBAPIError as exc:
+                    raise self._driver_error(doing, exc) from None
         finally:
             engine.dispose()
+
+    def _driver_error(self, doing: str, exc: sa.exc.DBAPIError) -> SourceError:
+        """The driver's own message, without credentials."""
+        message = redact(" ".join(str(exc.orig).split()), self._url)
+        return SourceError(f"{self._owner}: {doing} failed: {message}")
 
     def _describe_query(self, table: TableConfig) -> list[SourceColumn]:
         """A custom query's columns, from its driver's description of the result (no row
