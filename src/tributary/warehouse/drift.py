@@ -46,7 +46,7 @@ def plan_schema(
     *,
     contract: str = "evolve",
     key: Sequence[str] = (),
-    relation: str = "",
+    relation: str,
 ) -> SchemaPlan:
     """How `incoming` changes the raw table `table` (`relation`: schema.table, for messages),
     or a SchemaDriftError naming what cannot change."""
@@ -84,7 +84,7 @@ def plan_schema(
                 f"table '{table}', column '{field.name}': the source type changed from {old} "
                 f"to {field.type}, which would lose data; the table was left as it was. If the "
                 "source changed so on purpose, drop the raw table (drop table "
-                f"{relation or table}, and the views on it), then load it whole again (a full "
+                f"{relation}, and the views on it), then load it whole again (a full "
                 "load, or a run with full_refresh: true)"
             )
         widened.append(field)
