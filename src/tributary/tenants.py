@@ -83,18 +83,26 @@ def read_registry(registry: TenantRegistry, run_query: RunQuery) -> list[Tenant]
 
 
 def alike_ids(tenants: list[Tenant]) -> str | None:
-    """Where two tenants' ids differ only in case or trailing spaces, what they are; None when
-    each is its own. A MySQL source's default collation matches either id to both tenants'
-    rows, and the check of a tenant's rows lets them through, so each tenant's partition (and
-    export) would hold the other's rows."""
-    if (at := first_repeat_at([t.key.rstrip() for t in tenants])) is None:
-        return None
-    first, repeat = tenants[at[0]], tenants[at[1]]
-    return (
-        f"tenants {first.key!r} and {repeat.key!r} are one tenant to a source that ignores "
-        "case and trailing spaces (MySQL's default collation) and to the check of a tenant's "
-        "rows; expected each id once"
-    )
+    """Where two tenants' ids differ only in case or trailing spaces, or are one number
+    ('007' and '7'), what they are; None when each is its own. A MySQL source's default
+    collation matches either id to both tenants' rows (a number column: the number), and the
+    check of a tenant's rows lets them through, so each tenant's partition (and export) would
+    hold the other's rows."""
+    numbers = [t for t in tenants if t.key.isdigit()]
+    if at := first_repeat_at([str(int(t.key)) for t in numbers]):
+        first, repeat = numbers[at[0]], numbers[at[1]]
+        return (
+            f"tenants {first.key!r} and {repeat.key!r} are one tenant to a number column (both "
+            f"are {int(first.key)}); expected each id once"
+        )
+    if at := first_repeat_at([t.key.rstrip() for t in tenants]):
+        first, repeat = tenants[at[0]], tenants[at[1]]
+        return (
+            f"tenants {first.key!r} and {repeat.key!r} are one tenant to a source that ignores "
+            "case and trailing spaces (MySQL's default collation) and to the check of a "
+            "tenant's rows; expected each id once"
+        )
+    return None
 
 
 def shared_alias(tenants: list[Tenant]) -> str | None:
@@ -112,11 +120,16 @@ def shared_alias(tenants: list[Tenant]) -> str | None:
 
 
 def _tenant_key(value: object) -> str:
-    """A tenant id as text, alike whatever number type holds it: Oracle's NUMBER without a
+    """A tenant id as text, alike whatever number type holds it."""
+    return str(whole_number(value))
+
+
+def whole_number(value: object) -> object:
+    """An id read as a float or a decimal as the int it is: Oracle's NUMBER without a
     precision arrives as a float (1.0), a DECIMAL column as Decimal('1.00')."""
     if isinstance(value, float | Decimal) and value % 1 == 0:
-        return str(int(value))
-    return str(value)
+        return int(value)
+    return value
 
 
 def _rows(run_query: RunQuery, query: str, columns: tuple[str, ...], key: str) -> list[dict]:

@@ -187,6 +187,28 @@ def test_tenant_partitions_replace_only_their_slice(mariadb, postgres, tmp_path)
     ]
 
 
+def test_a_text_tenant_id_loads_its_own_rows(mariadb, warehouse, tmp_path) -> None:
+    """A legacy ERP's clients '001' and '002' in a text column: the ids were read as 1 and 2,
+    MySQL's `mandant = 1` compared as numbers, and every load failed, its own rows taken for
+    another tenant's. Client '1' is another tenant, whose rows must stay out."""
+    url, con = mariadb
+    run_sql(con, "create table users (id int primary key, mandant varchar(10), email varchar(20))")
+    run_sql(con, "insert into users values (1, '001', 'a'), (2, '001', 'b'), (3, '002', 'c'), "
+                 "(4, '1', 'd')")  # fmt: skip
+    table = TableConfig(
+        name="users",
+        query="select id, mandant, email from users where mandant = :tenant_id",
+        tenant_column="mandant",
+        primary_key=["id"],
+    )
+    tenants = [Tenant(id="001", alias="zentrale"), Tenant(id="002", alias="filiale")]
+    assert partition_keys(table, tenants) == ["001", "002"]
+    for key in ("001", "002"):
+        load(url, table, warehouse, tmp_path, where=slice_for(table, key, tenants))
+    rows = warehouse.query("select id, _tenant_id from raw_shop.users order by id")
+    assert rows == [(1, "001"), (2, "001"), (3, "002")]
+
+
 def test_a_tenant_query_returning_another_tenants_rows_loads_nothing(mariadb, warehouse, tmp_path):
     """A tenant's custom query that also returns other tenants' rows (an OR, a join gone
     wide) loaded them as this tenant's: into its per-tenant exports, where its BI reads them."""

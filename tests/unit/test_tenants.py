@@ -11,6 +11,7 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from tests.unit.test_config import load_error, source
+from tributary.config.loader import load_project
 from tributary.config.models import TableConfig, Tenant, TenantRegistry
 from tributary.slices import slice_for
 from tributary.sources import SqlSource
@@ -71,9 +72,14 @@ def test_the_registry_rows_become_tenants_with_their_settings() -> None:
          "missing alias (got id, name, active)"),
         ([{"id": 1, "alias": "a", "active": 1}, {"id": 1, "alias": "b", "active": 1}],
          "tenant '1' is listed twice"),
-        # Before: both read, '007' as tenant 7, and partition 7 was always the first's.
+        # Before: both read, '007' as tenant 7, and partition 7 was always the first's. Now
+        # each keeps its text, and a number column would still give both tenant 7's rows.
         ([{"id": "007", "alias": "bond", "active": 1}, {"id": "7", "alias": "seven", "active": 1}],
-         "tenant '7' is listed twice"),
+         "tenants '007' and '7' are one tenant to a number column (both are 7); expected each "
+         "id once"),
+        ([{"id": "007", "alias": "bond", "active": 1}, {"id": 7, "alias": "seven", "active": 1}],
+         "tenants '007' and '7' are one tenant to a number column (both are 7)"),
+        ([{"id": "acme corp", "alias": "a", "active": 1}], "the row of tenant 'acme corp': id: "),
         # Before: both read; MySQL's default collation and the tenant guard ignore case and
         # trailing spaces, so each tenant's partition held the other's rows too.
         ([{"id": "acme", "alias": "a", "active": 1}, {"id": "ACME", "alias": "b", "active": 1}],
@@ -124,6 +130,28 @@ def test_settings_find_their_tenant_whatever_number_type_holds_its_id() -> None:
     assert [(t.key, dict(t.settings)) for t in tenants] == [
         ("1", {"region": "eu"}), ("2", {"region": "us"})
     ]  # fmt: skip
+
+
+def test_a_text_id_stays_the_text_it_is() -> None:
+    """A legacy ERP's client '001' (a text column) was read as tenant 1: its partition was
+    '1', its query bound 1, and every load failed, its rows taken for another tenant's."""
+    companies = [
+        {"id": "001", "alias": "zentrale", "active": 1},
+        {"id": "7f3e2a10-9c4b-4d1e-8a55-0c2d1e9b7a61", "alias": "acme", "active": 1},
+        {"id": Decimal("12.00"), "alias": "b", "active": 1},  # Oracle's NUMBER: a number
+        {"id": 13, "alias": "c", "active": 1},
+    ]
+    settings = [{"tenant_id": "001", "name": "region", "value": "eu"}]
+    tenants = read_registry(REGISTRY, registry_answers(companies, settings))
+    assert [(t.id, t.key) for t in tenants] == [
+        ("001", "001"),
+        ("7f3e2a10-9c4b-4d1e-8a55-0c2d1e9b7a61", "7f3e2a10-9c4b-4d1e-8a55-0c2d1e9b7a61"),
+        (12, "12"),
+        (13, "13"),
+    ]
+    assert dict(tenants[0].settings) == {"region": "eu"}
+    assert slice_for(ORDERS, "001", tenants).low == "001"
+    assert Tenant(id="001", alias="zentrale").key == "001"
 
 
 def test_settings_come_from_the_tenant_else_the_table_and_take_the_defaults_type() -> None:
@@ -211,6 +239,22 @@ def test_tenant_ids_alike_but_for_case_are_refused(config_dir: Path) -> None:
         "tenants.yaml: tenants: tenants 'acme' and 'ACME' are one tenant to a source that "
         "ignores case and trailing spaces (MySQL's default collation) and to the check of a "
         "tenant's rows; expected each id once"
+    )
+
+
+def test_a_quoted_number_id_in_tenants_yaml_stays_text(config_dir: Path) -> None:
+    write(config_dir, "tenants.yaml", {"tenants": [
+        {"id": "001", "alias": "zentrale"}, {"id": 2, "alias": "filiale"},
+    ]})  # fmt: skip
+    tenants = load_project(config_dir).tenants.tenants
+    assert [(t.id, t.key) for t in tenants] == [("001", "001"), (2, "2")]
+
+    write(config_dir, "tenants.yaml", {"tenants": [
+        {"id": "001", "alias": "zentrale"}, {"id": 1, "alias": "filiale"},
+    ]})  # fmt: skip
+    assert load_error(config_dir).endswith(
+        "tenants.yaml: tenants: tenants '001' and '1' are one tenant to a number column (both "
+        "are 1); expected each id once"
     )
 
 

@@ -17,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainValidator,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -35,7 +36,7 @@ from tributary.config.common import (
 from tributary.landing.retention import DEFAULT_DAYS
 from tributary.names import first_repeat
 from tributary.storage import DEFAULT_READ_TIMEOUT, Timeouts
-from tributary.tenants import alike_ids, shared_alias
+from tributary.tenants import alike_ids, shared_alias, whole_number
 from tributary.warehouse.registry import DEFAULT_WAREHOUSE, WarehouseConfig
 
 # Names that become warehouse schemas, tables, columns, roles or asset keys: plain identifiers
@@ -914,8 +915,27 @@ class ExportConfig(StrictModel):
         return self.csv or CsvOptions()
 
 
+# A tenant id's text: it becomes a partition key, a folder name ({tenant_id}) and a literal.
+TENANT_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
+
+
+def _tenant_id(value: object) -> int | str:
+    """A number stays a number and text stays the text it is: a legacy ERP's client '001' is
+    not tenant 1, its rows hold '001' (a UUID is text too)."""
+    value = whole_number(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and TENANT_ID.match(value) and len(value) <= IDENTIFIER_MAX:
+        return value
+    raise ValueError(
+        f"{value!r} is not a tenant id; expected a whole number, or text of letters, digits, "
+        f"underscores and hyphens (at most {IDENTIFIER_MAX} characters, starting with a "
+        "letter, digit or underscore)"
+    )
+
+
 class Tenant(StrictModel):
-    id: Identifier | int
+    id: Annotated[int | str, PlainValidator(_tenant_id)]
     alias: str = Field(
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
         description="the tenant's name in paths and bucket names (its exports' folder)",
