@@ -188,6 +188,36 @@ def test_transforms_are_requested_after_their_raw_table_loads(project: ProjectCo
     assert requested == {"staging/stg_erp__customers", "marts/dim_customer", "export/dim_customer"}
 
 
+def test_a_failed_blocking_check_holds_back_what_follows_the_load(project: ProjectConfig) -> None:
+    """A schedule's run loads raw tables only, and automation builds what follows. The models
+    and exports were requested after a load whose blocking check (reconciliation) failed, and
+    built on the rows it had rejected; they now wait for a load whose checks pass."""
+    defs = build_definitions(project)
+    follows = {"staging/stg_erp__customers", "marts/dim_customer", "export/dim_customer"}
+
+    def load(passed: bool) -> None:
+        instance.report_runless_asset_event(dg.AssetMaterialization(ERP_CUSTOMERS))
+        instance.report_runless_asset_event(
+            dg.AssetCheckEvaluation(
+                asset_key=ERP_CUSTOMERS, check_name="reconciliation", passed=passed,
+                blocking=True, severity=dg.AssetCheckSeverity.ERROR,
+            )
+        )  # fmt: skip
+
+    def requested(result) -> set[str]:
+        keys = defs.resolve_asset_graph().get_all_asset_keys()
+        return {key.to_user_string() for key in keys if result.get_num_requested(key)}
+
+    with dg.instance_for_test() as instance:
+        first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        load(passed=False)
+        held = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+        assert requested(held) == set()
+        load(passed=True)
+        freed = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=held.cursor)
+        assert requested(freed) == follows
+
+
 def land_in_inbox(
     project: ProjectConfig,
     load_id: str,

@@ -7,7 +7,7 @@ from typing import Any
 import dagster as dg
 
 from tributary.config.loader import ConfigError, ProjectConfig
-from tributary.defs.automation import FOLLOWS_LOADS, default_status
+from tributary.defs.automation import default_status
 from tributary.defs.resources import WarehouseResource
 from tributary.defs.transform import ModelRef
 from tributary.warehouse import raw_schema
@@ -71,8 +71,9 @@ def build_access_defs(
         description="Team roles and read grants from teams.yaml, applied idempotently: what "
         "the file no longer lists is revoked.",
         metadata={"teams": ", ".join(team.name for team in project.teams.teams) or "-"},
-        # Applied again whenever those models are rebuilt (and once, when never applied).
-        automation_condition=FOLLOWS_LOADS,
+        # Applied again whenever those models are rebuilt (and once, when never applied), even
+        # where a model's test failed: the rebuilt table is there, without its grants.
+        automation_condition=dg.AutomationCondition.eager(),
     )
     def warehouse_access(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource

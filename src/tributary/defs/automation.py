@@ -24,8 +24,19 @@ from tributary.warehouse import TenantRow
 
 SOURCE_TAG = "tributary/source"  # deploy/dagster.yaml runs one run per source at a time
 TRANSFORMS = dg.AssetSelection.kind("dbt")
-# What follows a load, the way a DMS completion event used to start the transformations.
-FOLLOWS_LOADS = dg.AutomationCondition.eager()
+# What follows a load, the way a DMS completion event used to start the transformations, once
+# the load's blocking checks have not failed: a schedule's run loads raw tables only, so the
+# run's own check gate never stood between a rejected load and the models built on it. A
+# failed check of any partition holds it back (a check never run, a tenant not yet loaded,
+# does not), until a later load passes.
+NO_BLOCKING_CHECK_FAILED = ~dg.AutomationCondition.any_deps_match(
+    dg.AutomationCondition.any_checks_match(
+        dg.AutomationCondition.check_failed(), blocking_only=True
+    )
+).with_label("no_blocking_check_failed")
+FOLLOWS_LOADS = (dg.AutomationCondition.eager() & NO_BLOCKING_CHECK_FAILED).with_label(
+    "eager, no blocking check failed"
+)
 # The job every asset is part of (Dagster's implicit asset job). Schedules run in it and name
 # their assets in each run request: a schedule with a `target` gets a job of its own, which
 # the code server resolves and snapshots for the webserver (a cost of schedules x assets:
