@@ -229,7 +229,7 @@ def test_catalog_shows_everything_the_demo_built_as_materialized(page, ui: str) 
     assert built | observed == {"/".join(node["assetKey"]["path"]) for node in nodes}
     assert {"raw/erp/customers", "marts/fct_sales", "tributary/run_log"} <= built
     assert {"tributary/tenants", "tributary/source_changes"} <= built
-    assert observed == {"source/ops/products"}
+    assert observed == {"source/erp/customers", "source/erp/sales_orders"}
 
     page.goto(f"{ui}/assets")
     page.get_by_text("Materialized", exact=True).first.wait_for()

@@ -110,7 +110,9 @@ def test_daemon_loads_an_observed_source_once_it_changed(
     config_dir, state_dir, tmp_path, monkeypatch
 ):
     # Observed every 30 s, and no schedule that could load it in the meantime.
-    ops_db = ops_only_project(config_dir, state_dir, frequency=None, refresh_interval="30s")
+    ops_db = ops_only_project(
+        config_dir, state_dir, frequency=None, refresh="on_change", refresh_interval="30s"
+    )
     project = load_project(config_dir)
     requested = {SENSOR_TAG: "automation_source_changes"}
     with running_daemon(config_dir, state_dir, tmp_path, monkeypatch) as (instance, log):

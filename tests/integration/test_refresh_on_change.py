@@ -11,11 +11,15 @@ import dagster as dg
 import psycopg
 import pytest
 import yaml
+from sqlalchemy.engine import make_url
 
 from tests.integration.test_run_log import warehouse_rows
 from tributary.config.loader import load_project
+from tributary.config.models import TableConfig
 from tributary.defs import build_definitions
 from tributary.defs.observe import source_asset_key
+from tributary.errors import SourceError
+from tributary.sources import SqlSource
 
 ITEMS = dg.AssetKey(["raw", "shop", "items"])  # has a cursor: probed by its max
 KINDS = dg.AssetKey(["raw", "shop", "kinds"])  # none: probed by the catalog's counter
@@ -180,3 +184,58 @@ def test_a_change_in_the_source_requests_one_load_and_an_idle_source_none(
     assert "probe failed" in failed.skip_message
     assert {e.metadata["probe"].value for e in failed.asset_events} == {"failed"}
     assert observed.requested() == set()
+
+
+@pytest.mark.parametrize("server", ["mariadb", "postgres"])
+def test_a_view_without_a_cursor_cannot_be_observed_and_says_so(
+    server: str, request: pytest.FixtureRequest
+) -> None:
+    """A view keeps no change counter: its version was a constant (PostgreSQL `None`,
+    MariaDB `/`), so after its first load no change to its rows was ever loaded."""
+    url, run = connect(server, request)
+    run(
+        "create table kinds (id int primary key, label varchar(20))",
+        "create view v_kinds as select id, label from kinds",
+    )
+    source = SqlSource(make_url(url), owner="shop")
+    tables = [
+        TableConfig(name="kinds", primary_key=["id"]),
+        TableConfig(name="v_kinds", primary_key=["id"]),
+        TableConfig(name="labels", object="v_kinds", primary_key=["id"], cursor="id"),
+    ]
+    with pytest.raises(SourceError) as raised:
+        source.probe(tables)
+    assert str(raised.value) == (
+        "shop: table 'v_kinds' reads v_kinds, a view: the catalog keeps no change counter for "
+        "a view, so refresh: on_change would never see its rows change; give the table a "
+        "cursor (the view's highest value is then its version), or refresh: schedule"
+    )
+    # With a cursor, a view is probed by its highest value.
+    assert source.probe([tables[0], tables[2]])["labels"] is None  # no rows yet
+
+
+def test_a_partitioned_postgres_table_is_observed_through_its_partitions(
+    request: pytest.FixtureRequest,
+) -> None:
+    """PostgreSQL counts a partitioned table's rows in its partitions: the parent's counters
+    stayed 0/0, so no insert into it was ever seen."""
+    url, run = connect("postgres", request)
+    run(
+        "create table events (id int, day date not null, primary key (id, day)) "
+        "partition by range (day)",
+        "create table events_2026 partition of events for values from ('2026-01-01') "
+        "to ('2027-01-01')",
+    )
+    source = SqlSource(make_url(url), owner="shop")
+    table = TableConfig(name="events", primary_key=["id", "day"])
+    before = source.probe([table])["events"]
+    run("insert into events values (1, '2026-03-01')")
+    deadline = time.monotonic() + 20
+    while (after := source.probe([table])["events"]) == before and time.monotonic() < deadline:
+        time.sleep(1)
+    assert after != before
+    run("truncate table events")
+    deadline = time.monotonic() + 20
+    while (emptied := source.probe([table])["events"]) == after and time.monotonic() < deadline:
+        time.sleep(1)
+    assert emptied != after

@@ -34,25 +34,33 @@ def one_line(sql: str) -> str:
     [
         ("mssql://etl@erp/erp",
          "SELECT 'orders' AS probe_table, convert(varchar(100), max(updated_at), 126) AS "
-         "probe_version FROM orders union all select 'customers' as probe_table, "
-         "concat(convert(varchar(30), max(u.last_user_update), 126), '/', (select "
-         "sum(p.rows) from sys.partitions p where p.index_id in (0, 1) and p.object_id = "
-         "object_id(coalesce('sales', schema_name()) + '.' + 'customers'))) as probe_version "
-         "from sys.dm_db_index_usage_stats u where u.database_id = db_id() and u.object_id = "
-         "object_id(coalesce('sales', schema_name()) + '.' + 'customers')"),
+         "probe_version FROM orders union all select 'customers' as probe_table, case when "
+         "objectproperty(object_id(coalesce('sales', schema_name()) + '.' + 'customers'), "
+         "'IsView') = 1 then '!view' else concat(convert(varchar(30), max(u.last_user_update), "
+         "126), '/', (select sum(p.rows) from sys.partitions p where p.index_id in (0, 1) and "
+         "p.object_id = object_id(coalesce('sales', schema_name()) + '.' + 'customers'))) end "
+         "as probe_version from sys.dm_db_index_usage_stats u where u.database_id = db_id() "
+         "and u.object_id = object_id(coalesce('sales', schema_name()) + '.' + 'customers')"),
         ("oracle://etl@erp/erp",
          "SELECT 'orders' AS probe_table, CAST(max(updated_at) AS VARCHAR2(4000 CHAR)) AS "
-         "probe_version FROM orders union all select 'customers' as probe_table, inserts || "
-         "'/' || updates || '/' || deletes || '/' || truncated || '/' || to_char(timestamp, "
-         "'YYYY-MM-DD\"T\"HH24:MI:SS') as probe_version from all_tab_modifications where "
-         "table_owner = coalesce(upper('sales'), user) and table_name = upper('customers') "
-         "and partition_name is null"),
+         "probe_version FROM orders union all select 'customers' as probe_table, case when "
+         "o.object_type = 'VIEW' then '!view' else m.inserts || '/' || m.updates || '/' || "
+         "m.deletes || '/' || m.truncated || '/' || to_char(m.timestamp, "
+         "'YYYY-MM-DD\"T\"HH24:MI:SS') end as probe_version from all_objects o left join "
+         "all_tab_modifications m on m.table_owner = o.owner and m.table_name = o.object_name "
+         "and m.partition_name is null where o.owner = coalesce(upper('sales'), user) and "
+         "o.object_name = upper('customers') and o.object_type in ('TABLE', 'VIEW')"),
         ("postgresql://etl@app/app",
          "SELECT 'orders' AS probe_table, CAST(max(updated_at) AS VARCHAR) AS "
-         "probe_version FROM orders union all select 'customers' as probe_table, "
-         "cast(s.n_tup_ins + s.n_tup_upd + s.n_tup_del as varchar) || '/' || c.relfilenode as "
-         "probe_version from pg_stat_user_tables s join pg_class c on c.oid = s.relid where "
-         "s.schemaname = coalesce('sales', current_schema()) and s.relname = 'customers'"),
+         "probe_version FROM orders union all select 'customers' as probe_table, case "
+         "c.relkind when 'v' then '!view' when 'f' then '!foreign table' else ( select "
+         "cast(sum(s.n_tup_ins + s.n_tup_upd + s.n_tup_del) as varchar) || '/' || "
+         "string_agg(cast(k.relfilenode as varchar), ',' order by k.oid) from pg_class k join "
+         "pg_stat_user_tables s on s.relid = k.oid where k.oid = c.oid and c.relkind <> 'p' or "
+         "k.oid in ( select t.relid from pg_partition_tree(c.oid) t where t.isleaf) ) end as "
+         "probe_version from pg_class c join pg_namespace n on n.oid = c.relnamespace where "
+         "n.nspname = coalesce('sales', current_schema()) and c.relname = 'customers' and "
+         "c.relkind in ('r', 'p', 'm', 'v', 'f')"),
         ("sqlite:///app.sqlite",
          "SELECT 'orders' AS probe_table, CAST(max(updated_at) AS VARCHAR) AS "
          "probe_version FROM orders union all SELECT 'customers' AS probe_table, "
@@ -101,6 +109,12 @@ def test_an_observed_table_reads_an_observable_source_asset(config_dir: Path) ->
          "'refresh: schedule'"),
         ("erp", lambda d: d.update(refresh="on_change", refresh_interval="10s"),
          "refresh_interval: expected 30s or more"),
+        # A query's version was its row count: an update never moved it, and never loaded.
+        ("app", lambda d: d.update(refresh="on_change") or d["tables"][0].update(
+            query="select * from companies"),
+         "refresh: on_change sees a query's changes through its cursor; companies (a query "
+         "without a cursor, whose row count an update does not move) must give a cursor or "
+         "say 'refresh: schedule'"),
     ],
 )  # fmt: skip
 def test_refresh_errors_name_the_file(config_dir: Path, source, change, message) -> None:

@@ -135,41 +135,56 @@ _ESTIMATED_ROWS["mariadb"] = _ESTIMATED_ROWS["mysql"]
 # within the probe's own second would not move it again, so a reading less than 2 s after
 # update_time (compared to the microsecond: now() alone is whole seconds too) carries the
 # probe's time too, and the next one differs. PostgreSQL's counters are flushed by the writing
-# session within seconds; SQL Server's usage stats and Oracle's ALL_TAB_MODIFICATIONS reset
-# or flush on the server's schedule (docs/automation.md says what that costs). A TRUNCATE
-# moves neither MariaDB's update_time nor PostgreSQL's counters, so each version also carries
-# what it does move: the row count (MySQL/MariaDB table_rows, SQL Server sys.partitions), the
-# table's file (PostgreSQL relfilenode, new at each TRUNCATE), Oracle's truncated flag.
+# session within seconds, and a partitioned table's are its partitions'; SQL Server's usage
+# stats and Oracle's ALL_TAB_MODIFICATIONS reset or flush on the server's schedule
+# (docs/automation.md says what that costs). A TRUNCATE moves neither MariaDB's update_time
+# nor PostgreSQL's counters, so each version also carries what it does move: the row count
+# (MySQL/MariaDB table_rows, SQL Server sys.partitions), the table's files (PostgreSQL
+# relfilenode, new at each TRUNCATE), Oracle's truncated flag. A view (or a foreign table)
+# has no counter: its version is UNOBSERVABLE and the kind of object, which probe() refuses.
+UNOBSERVABLE = "!"
 _CHANGE_COUNTERS = {
     "mysql": """
         select :probe as probe_table,
+        case when table_type = 'VIEW' then '!view' else
         concat(coalesce(case when update_time >= now(6) - interval 2 second
             then concat(update_time, '@', now(6)) else cast(update_time as char) end, ''),
-            '/', coalesce(table_rows, '')) as probe_version
+            '/', coalesce(table_rows, '')) end as probe_version
         from information_schema.tables
         where table_schema = coalesce(:schema, database()) and table_name = :table""",
     "postgresql": """
         select :probe as probe_table,
-        cast(s.n_tup_ins + s.n_tup_upd + s.n_tup_del as varchar) || '/' || c.relfilenode
-        as probe_version
-        from pg_stat_user_tables s join pg_class c on c.oid = s.relid
-        where s.schemaname = coalesce(:schema, current_schema()) and s.relname = :table""",
+        case c.relkind when 'v' then '!view' when 'f' then '!foreign table' else (
+            select cast(sum(s.n_tup_ins + s.n_tup_upd + s.n_tup_del) as varchar) || '/'
+            || string_agg(cast(k.relfilenode as varchar), ',' order by k.oid)
+            from pg_class k join pg_stat_user_tables s on s.relid = k.oid
+            where k.oid = c.oid and c.relkind <> 'p' or k.oid in (
+                select t.relid from pg_partition_tree(c.oid) t where t.isleaf)
+        ) end as probe_version
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = coalesce(:schema, current_schema()) and c.relname = :table
+        and c.relkind in ('r', 'p', 'm', 'v', 'f')""",
     "mssql": """
         select :probe as probe_table,
+        case when objectproperty(object_id(coalesce(:schema, schema_name()) + '.' + :table),
+            'IsView') = 1 then '!view' else
         concat(convert(varchar(30), max(u.last_user_update), 126), '/',
             (select sum(p.rows) from sys.partitions p where p.index_id in (0, 1)
             and p.object_id = object_id(coalesce(:schema, schema_name()) + '.' + :table)))
-        as probe_version
+        end as probe_version
         from sys.dm_db_index_usage_stats u
         where u.database_id = db_id()
         and u.object_id = object_id(coalesce(:schema, schema_name()) + '.' + :table)""",
     "oracle": """
         select :probe as probe_table,
-        inserts || '/' || updates || '/' || deletes || '/' || truncated || '/'
-        || to_char(timestamp, 'YYYY-MM-DD"T"HH24:MI:SS') as probe_version
-        from all_tab_modifications
-        where table_owner = coalesce(upper(:schema), user) and table_name = upper(:table)
-        and partition_name is null""",
+        case when o.object_type = 'VIEW' then '!view' else
+        m.inserts || '/' || m.updates || '/' || m.deletes || '/' || m.truncated || '/'
+        || to_char(m.timestamp, 'YYYY-MM-DD"T"HH24:MI:SS') end as probe_version
+        from all_objects o left join all_tab_modifications m
+        on m.table_owner = o.owner and m.table_name = o.object_name
+        and m.partition_name is null
+        where o.owner = coalesce(upper(:schema), user) and o.object_name = upper(:table)
+        and o.object_type in ('TABLE', 'VIEW')""",
 }
 _CHANGE_COUNTERS["mariadb"] = _CHANGE_COUNTERS["mysql"]
 
@@ -232,6 +247,19 @@ def dialect_for(url: URL) -> Dialect:
     package = "mysql" if backend == "mariadb" else backend
     module = importlib.import_module(f"sqlalchemy.dialects.{package}")
     return module.dialect(paramstyle="named")
+
+
+def _unobservable(table: TableConfig, version: str | None) -> str | None:
+    """Why a table whose catalog has no change counter cannot be observed; None if it can."""
+    if version is None or not version.startswith(UNOBSERVABLE):
+        return None
+    kind = version.removeprefix(UNOBSERVABLE)
+    return (
+        f"table '{table.name}' reads {table.read_object}, a {kind}: the catalog keeps no "
+        f"change counter for a {kind}, so refresh: on_change would never see its rows change; "
+        f"give the table a cursor (the {kind}'s highest value is then its version), or "
+        "refresh: schedule"
+    )
 
 
 class SqlSource:
@@ -403,6 +431,8 @@ class SqlSource:
         ).read_all()
         names, versions = (column.to_pylist() for column in result.columns)
         found = dict(zip(names, versions, strict=True))
+        if problems := [p for t in tables if (p := _unobservable(t, found.get(t.name)))]:
+            raise SourceError(f"{self._owner}: {'; '.join(problems)}")
         return {table.name: found.get(table.name) for table in tables}
 
     def rows(self, query: str) -> list[dict[str, Any]]:
