@@ -7,6 +7,7 @@ a name unique to the test, and is dropped afterwards."""
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Iterator
 
 import dagster as dg
@@ -22,12 +23,14 @@ from tributary.defs.access import ACCESS_KEY
 from tributary.warehouse.access import (
     PostgresAccess,
     RedshiftAccess,
+    RoleConflict,
     apply_access,
     desired_access,
 )
 from tributary.warehouse.postgres.warehouse import PostgresWarehouse
 
 from ..conftest import CONFIG_DIR
+from .conftest import POSTGRES
 
 EXPORTS = {"fct_sales_daily": [("marts", "fct_sales")]}
 
@@ -37,26 +40,53 @@ def names(role_prefix) -> str:
     return role_prefix
 
 
-@pytest.fixture
-def warehouse(postgres, names) -> Iterator[PostgresWarehouse]:
-    with psycopg.connect(postgres, autocommit=True) as con:
+def create_tables(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as con:
         for statement in (
             "create schema marts",
             "create schema raw_erp",
             "create table marts.dim_customer as select 1 as customer_id",
             "create table marts.fct_sales as select 1 as order_id, 10.5 as amount",
             "create table raw_erp.customers as select 1 as customer_id, 'x' as name",
-            *(f'create role "{names}{user}" login' for user in ("alice", "bob", "carol")),
         ):
             con.execute(statement)
+
+
+@pytest.fixture
+def warehouse(postgres, names) -> Iterator[PostgresWarehouse]:
+    create_tables(postgres)
+    with psycopg.connect(postgres, autocommit=True) as con:
+        for user in ("alice", "bob", "carol"):
+            con.execute(f'create role "{names}{user}" login')
     with PostgresWarehouse(postgres) as wh:
         yield wh
 
 
-def teams(names: str, *teams: dict) -> TeamsConfig:
+@pytest.fixture
+def other_database(names) -> Iterator[str]:
+    """A second database of the same server (another Tributary warehouse: staging beside
+    production), with the same tables. Dropped before the test's roles are (a role that holds
+    privileges in a database cannot be dropped)."""
+    name = f"tributary_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES, autocommit=True) as admin:
+        admin.execute(f"create database {name}")
+    url = f"postgresql://postgres@127.0.0.1:5432/{name}"
+    try:
+        create_tables(url)
+        yield url
+    finally:
+        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+            admin.execute(f"drop database {name} with (force)")
+
+
+def teams(names: str, *teams: dict, prefix: str = "team_") -> TeamsConfig:
     for team in teams:
         team["members"] = [f"{names}{member}" for member in team.get("members", [])]
-    return TeamsConfig(role_prefix=f"{names}team_", teams=list(teams))
+    return TeamsConfig(role_prefix=f"{names}{prefix}", teams=list(teams))
+
+
+def database(url: str) -> str:
+    return url.rsplit("/", 1)[1]
 
 
 def can_read(postgres: str, user: str, relation: str) -> bool:
@@ -201,3 +231,65 @@ def test_the_redshift_form_restricts_the_same_way(postgres, names, warehouse) ->
     dialect.apply(plan)
     assert not can_read(postgres, alice, "marts.dim_customer")
     assert not can_read(postgres, bob, "raw_erp.customers")
+
+
+@pytest.mark.parametrize("dialect", [PostgresAccess, RedshiftStatementsOnPostgres])
+def test_two_databases_of_one_server_keep_their_own_team_roles(
+    postgres, names, warehouse, other_database, dialect
+) -> None:
+    """Roles (groups on Redshift) are shared by every database of the server. Two warehouses on
+    one server (staging and production) with the same role_prefix took each other's team
+    roles: applying B's file made its member the only one of A's team, re-applying A's gave A's
+    member B's tables to read, and A could no longer drop the team (its grants in B depend on
+    it). Now a role is managed by the one database that created it; the other's apply fails,
+    naming the role and the way out, before changing anything."""
+    alice, bob = f"{names}alice", f"{names}bob"
+    here = dialect(warehouse)
+    mine = teams(names, {"name": "analysts", "members": ["alice"], "schemas": ["marts"]})
+    here.apply(here.plan(mine.role_prefix, desired_access(mine, EXPORTS)))
+    assert can_read(postgres, alice, "marts.dim_customer")
+
+    theirs = teams(names, {"name": "analysts", "members": ["bob"], "schemas": ["marts"]})
+    with PostgresWarehouse(other_database) as other:
+        there = dialect(other)
+        with pytest.raises(RoleConflict) as raised:
+            there.plan(theirs.role_prefix, desired_access(theirs, EXPORTS))
+        message = str(raised.value)
+        assert f'"{names}team_analysts"' in message
+        assert "give each database its own role_prefix" in message
+        if dialect is PostgresAccess:  # the role's comment names the database managing it
+            assert f"database '{database(postgres)}'" in message
+        assert can_read(postgres, alice, "marts.dim_customer")  # still A's member
+        assert not can_read(other_database, alice, "marts.dim_customer")
+        assert not can_read(other_database, bob, "marts.dim_customer")
+
+        # A team of B's that A does not have is B's role: A's next apply leaves it be.
+        engineers = teams(names, {"name": "engineers", "members": ["bob"], "schemas": ["marts"]})
+        there.apply(there.plan(engineers.role_prefix, desired_access(engineers, EXPORTS)))
+        plan = here.plan(mine.role_prefix, desired_access(mine, EXPORTS))
+        assert plan.statements == []
+        assert can_read(other_database, bob, "marts.dim_customer")
+
+        # With a role_prefix of its own, B's team is a role of its own.
+        theirs = teams(
+            names, {"name": "analysts", "members": ["bob"], "schemas": ["marts"]}, prefix="prod_"
+        )
+        there.apply(there.plan(theirs.role_prefix, desired_access(theirs, EXPORTS)))
+        assert can_read(other_database, bob, "marts.dim_customer")
+        assert not can_read(other_database, alice, "marts.dim_customer")
+        assert can_read(postgres, alice, "marts.dim_customer")
+        assert not can_read(postgres, bob, "marts.dim_customer")
+
+        # A's file drops the team: A's role goes, B's stays as it was.
+        empty = teams(names)
+        plan = here.plan(empty.role_prefix, desired_access(empty, EXPORTS))
+        assert plan.dropped_roles == [f"{names}team_analysts"]
+        here.apply(plan)
+        assert not can_read(postgres, alice, "marts.dim_customer")
+        assert can_read(other_database, bob, "marts.dim_customer")
+        # Each database drops only its own roles when its file lists no team.
+        for prefix, dropped in (("prod_", "prod_analysts"), ("team_", "team_engineers")):
+            none = teams(names, prefix=prefix)
+            plan = there.plan(none.role_prefix, desired_access(none, EXPORTS))
+            assert plan.dropped_roles == [f"{names}{dropped}"]
+            there.apply(plan)

@@ -12,7 +12,7 @@ import yaml
 from tributary.config.loader import ConfigError, load_project
 from tributary.config.models import TeamsConfig
 from tributary.defs import build_definitions
-from tributary.warehouse.access import RedshiftAccess, desired_access
+from tributary.warehouse.access import RedshiftAccess, RoleConflict, desired_access
 
 
 def write_teams(config_dir: Path, data: dict) -> None:
@@ -63,16 +63,28 @@ def test_bad_teams_are_rejected(config_dir: Path, teams: list, expected: str) ->
 
 
 class FakeRedshift:
-    """Answers the catalog queries RedshiftAccess makes, from a dict of group state."""
+    """Answers the catalog queries RedshiftAccess makes, from a dict of group state, as
+    database `prod`; `recorded` is `_tributary.team_groups`: (database, group) rows."""
 
     kind = "redshift"
 
-    def __init__(self, groups: dict[str, dict], users: set[str], tables: dict[str, list]):
+    def __init__(
+        self,
+        groups: dict[str, dict],
+        users: set[str],
+        tables: dict[str, list],
+        recorded: list[tuple[str, str]] | None = None,
+    ):
         self.groups, self.users, self.tables = groups, users, tables
+        self.recorded = [("prod", g) for g in groups] if recorded is None else recorded
 
     def query(self, sql: str, params=()) -> list[tuple]:
+        if sql == "select current_database()":
+            return [("prod",)]
         if "from pg_group where" in sql:
             return [(g,) for g in self.groups if g.startswith(params[1])]
+        if "from _tributary.team_groups" in sql:
+            return [(g, db) for db, g in self.recorded if g.startswith(params[1])]
         if "from pg_user" in sql and "pg_group" not in sql:
             return [(u,) for u in sorted(self.users)]
         if "information_schema.schemata" in sql:
@@ -123,16 +135,49 @@ def test_redshift_groups_converge_on_the_file() -> None:
         'revoke usage on schema "raw_erp" from group "team_analytics"',
         'grant select on "marts"."fct_sales" to group "team_analytics"',
         'create group "team_finance"',
+        "insert into _tributary.team_groups (database_name, group_name) "
+        "values ('prod', 'team_finance')",
         'grant usage on schema "marts" to group "team_finance"',
         'grant select on "marts"."fct_sales" to group "team_finance"',
         'alter group "team_finance" add user "fin"',
         'alter group "team_gone" drop user "zed"',
         'alter default privileges in schema "marts" revoke select on tables from group "team_gone"',
         'revoke usage on schema "marts" from group "team_gone"',
+        "delete from _tributary.team_groups where group_name = 'team_gone'",
         'drop group "team_gone"',
     ]
     assert plan.missing_users == ["nobody"]
     assert plan.dropped_roles == ["team_gone"]
+
+
+def test_redshift_groups_of_another_database_are_refused_and_left_alone() -> None:
+    """Groups are the cluster's, not the database's, and carry no comment: every group with
+    the prefix was taken for this database's, so a staging database of the same cluster
+    changed production's team members and dropped its teams. Only the groups this database
+    recorded creating are its own now."""
+    warehouse = FakeRedshift(
+        groups={
+            "team_analytics": {"members": ["ana"], "usage": ["marts"]},
+            "team_staging_only": {"members": ["sam"], "usage": ["marts"]},
+        },
+        users={"ana", "bob", "sam"},
+        tables={"marts": ["dim_customer"]},
+        recorded=[("staging", "team_analytics"), ("staging", "team_staging_only")],
+    )
+    dialect = RedshiftAccess(warehouse)
+    teams = TeamsConfig.model_validate(
+        {"teams": [{"name": "analytics", "members": ["bob"], "schemas": ["marts"]}]}
+    )
+    with pytest.raises(RoleConflict) as raised:
+        dialect.plan("team_", desired_access(teams, {}))
+    assert str(raised.value) == (
+        "teams.yaml: nothing applied to database 'prod': team 'analytics': the role "
+        "\"team_analytics\" is managed by the teams.yaml of database 'staging' (groups are "
+        "shared by every database of the Redshift cluster); give each database its own "
+        "role_prefix in teams.yaml"
+    )
+    # Another database's group that the file does not list is not dropped.
+    assert dialect.plan("team_", desired_access(TeamsConfig(), {})).statements == []
 
 
 def test_access_is_applied_again_after_the_export_models_are_rebuilt(demo_project) -> None:

@@ -7,6 +7,11 @@ role holds now, the difference is granted or revoked in one transaction, and a t
 (named with the configured prefix) that the file no longer lists loses everything and is
 dropped. A second apply with the same file changes nothing.
 
+Roles (and Redshift's groups) are shared by every database of the server, and two warehouses
+(staging and production) may be two databases of one server: each team role records the
+database whose teams.yaml manages it, and only that database changes or drops it. A role the
+file names that another database manages fails the apply before anything changes.
+
 One dialect per warehouse, behind the same interface: PostgreSQL (roles) and Redshift
 (groups, the production form). DuckDB has no users: there is nothing to apply.
 """
@@ -16,12 +21,21 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from tributary.config.models import TeamsConfig
-from tributary.warehouse.base import Warehouse, quote_ident
+from tributary.errors import WarehouseError
+from tributary.warehouse.base import STATE_SCHEMA, Warehouse, quote_ident, quote_literal
 
 Relation = tuple[str, str]  # (schema, table or view)
+# The comment of a PostgreSQL team role: MARKER, then " in database <name>". A role marked by
+# an earlier Tributary (MARKER alone) names no database: no database manages it until adopted.
 MARKER = "managed by Tributary (teams.yaml)"
+MARKED_IN = f"{MARKER} in database "
+
+
+class RoleConflict(WarehouseError):
+    """Roles teams.yaml names exist, but this database's teams.yaml does not manage them."""
 
 
 @dataclass(frozen=True)
@@ -78,10 +92,20 @@ class AccessDialect(ABC):
     def __init__(self, warehouse: Warehouse) -> None:
         self.warehouse = warehouse
 
+    # Said in a conflict: why this database sees roles that another database manages.
+    shared_by: str
+
     # --- the catalog -------------------------------------------------------------------
+    @cached_property
+    def database(self) -> str:
+        """The database applying the file: the one its team roles record as managing them."""
+        [(name,)] = self.warehouse.query("select current_database()")
+        return name
+
     @abstractmethod
-    def managed_roles(self, prefix: str) -> set[str]:
-        """Team roles this module created: named with the prefix (and marked, where it can)."""
+    def team_roles(self, prefix: str) -> dict[str, str | None]:
+        """The roles named with the prefix that a teams.yaml may manage, each with the
+        database that manages it (None: no database is known to)."""
 
     @abstractmethod
     def users(self) -> set[str]: ...
@@ -105,7 +129,11 @@ class AccessDialect(ABC):
     def create_role(self, role: str) -> list[str]: ...
 
     @abstractmethod
-    def drop_role(self, role: str) -> str: ...
+    def drop_role(self, role: str) -> list[str]: ...
+
+    @abstractmethod
+    def adopt_role(self, role: str) -> str:
+        """The statement that makes an existing role one this database manages."""
 
     @abstractmethod
     def grantee(self, role: str) -> str:
@@ -144,7 +172,9 @@ class AccessDialect(ABC):
     # --- the algorithm -------------------------------------------------------------------
     def plan(self, prefix: str, desired: list[TeamAccess]) -> AccessPlan:
         plan = AccessPlan()
-        existing = self.managed_roles(prefix)
+        roles = self.team_roles(prefix)
+        self.refuse_roles_of_others(desired, roles)
+        existing = {role for role, db in roles.items() if db == self.database}
         users = self.users()
         schemas = self.schemas()
         listed = {member for team in desired for member in team.members}
@@ -179,9 +209,42 @@ class AccessDialect(ABC):
             }
         for role in sorted(existing - {team.role for team in desired}):
             plan.statements.extend(self._changes(role, self.held(role), Held()))
-            plan.statements.append(self.drop_role(role))
+            plan.statements.extend(self.drop_role(role))
             plan.dropped_roles.append(role)
         return plan
+
+    def refuse_roles_of_others(
+        self, desired: list[TeamAccess], roles: Mapping[str, str | None]
+    ) -> None:
+        """Fail, before anything changes, where a team's role exists but this database does not
+        manage it: changing it would change another warehouse's team (members are the
+        server's, not the database's) or a role someone made by hand."""
+        problems = [
+            self.conflict(team, roles[team.role])
+            for team in desired
+            if team.role in roles and roles[team.role] != self.database
+        ]
+        if problems:
+            raise RoleConflict(
+                f"teams.yaml: nothing applied to database '{self.database}': " + "; ".join(problems)
+            )
+
+    def conflict(self, team: TeamAccess, manager: str | None) -> str:
+        role = quote_ident(team.role)
+        if manager is not None:
+            return (
+                f"team '{team.team}': the role {role} is managed by the teams.yaml of database "
+                f"'{manager}' ({self.shared_by}); give each database its own role_prefix in "
+                "teams.yaml"
+            )
+        return (
+            f"team '{team.team}': the role {role} exists, but this database's teams.yaml did "
+            f"not create it ({self.shared_by}). If another database's teams.yaml manages it, "
+            "give each database its own role_prefix in teams.yaml; otherwise rename the team, "
+            "change role_prefix, or drop the role; or, to let this teams.yaml manage it "
+            "(revoking what the file does not give), run in this database: "
+            + self.adopt_role(team.role)
+        )
 
     def _changes(self, role: str, held: Held, want: Held) -> list[str]:
         """Revocations first (tables before schemas), then grants (schemas before tables)."""
@@ -207,13 +270,20 @@ class PostgresAccess(AccessDialect):
 
     _ROLE_OID = "(select oid from pg_roles where rolname = ?)"
 
-    def managed_roles(self, prefix: str) -> set[str]:
+    shared_by = "roles are shared by every database of the PostgreSQL server"
+
+    def team_roles(self, prefix: str) -> dict[str, str | None]:
+        # the NOLOGIN roles that a Tributary marked, with the database their comment names
         rows = self.warehouse.query(
-            "select rolname from pg_roles where left(rolname, ?) = ? and not rolcanlogin "
-            "and shobj_description(oid, 'pg_authid') = ?",
-            [len(prefix), prefix, MARKER],
+            "select rolname, shobj_description(oid, 'pg_authid') from pg_roles "
+            "where left(rolname, ?) = ? and not rolcanlogin "
+            "and left(shobj_description(oid, 'pg_authid'), ?) = ?",
+            [len(prefix), prefix, len(MARKER), MARKER],
         )
-        return {name for (name,) in rows}
+        return {
+            name: comment.removeprefix(MARKED_IN) if comment.startswith(MARKED_IN) else None
+            for name, comment in rows
+        }
 
     def users(self) -> set[str]:
         return {name for (name,) in self.warehouse.query("select rolname from pg_roles")}
@@ -266,14 +336,13 @@ class PostgresAccess(AccessDialect):
         )
 
     def create_role(self, role: str) -> list[str]:
-        marker = MARKER.replace("'", "''")
-        return [
-            f"create role {quote_ident(role)} nologin",
-            f"comment on role {quote_ident(role)} is '{marker}'",
-        ]
+        return [f"create role {quote_ident(role)} nologin", self.adopt_role(role)]
 
-    def drop_role(self, role: str) -> str:
-        return f"drop role {quote_ident(role)}"
+    def drop_role(self, role: str) -> list[str]:
+        return [f"drop role {quote_ident(role)}"]
+
+    def adopt_role(self, role: str) -> str:
+        return f"comment on role {quote_ident(role)} is {quote_literal(MARKED_IN + self.database)}"
 
     def grantee(self, role: str) -> str:
         return quote_ident(role)
@@ -287,14 +356,33 @@ class PostgresAccess(AccessDialect):
 
 class RedshiftAccess(AccessDialect):
     """Redshift: user groups, as production grants them. Groups cannot log in and carry no
-    comment, so the prefix alone marks them as the teams'. The SVV_*_PRIVILEGES views tell
-    what a group holds."""
+    comment: the database that creates a team group records it in its own
+    `_tributary.team_groups`, with its name (a copy of the database restored under another
+    name does not take the groups for its own). The SVV_*_PRIVILEGES views tell what a group
+    holds."""
 
-    def managed_roles(self, prefix: str) -> set[str]:
-        rows = self.warehouse.query(
+    shared_by = "groups are shared by every database of the Redshift cluster"
+
+    def team_roles(self, prefix: str) -> dict[str, str | None]:
+        # Two reads: Redshift runs catalog tables (pg_group) and user tables on different
+        # nodes and refuses a query that joins them.
+        groups = self.warehouse.query(
             "select groname from pg_group where left(groname, ?) = ?", [len(prefix), prefix]
         )
-        return {name for (name,) in rows}
+        recorded: dict[str, set[str]] = {}
+        for name, db in self.warehouse.query(
+            f"select group_name, database_name from {STATE_SCHEMA}.team_groups "
+            "where left(group_name, ?) = ?",
+            [len(prefix), prefix],
+        ):
+            recorded.setdefault(name, set()).add(db)
+        return {name: self.manager(recorded.get(name, set())) for (name,) in groups}
+
+    def manager(self, databases: set[str]) -> str | None:
+        """The database a group is recorded for here: this one, where it is."""
+        if self.database in databases:
+            return self.database
+        return min(databases, default=None)
 
     def users(self) -> set[str]:
         return {name for (name,) in self.warehouse.query("select usename from pg_user")}
@@ -333,10 +421,19 @@ class RedshiftAccess(AccessDialect):
         )
 
     def create_role(self, role: str) -> list[str]:
-        return [f"create group {quote_ident(role)}"]
+        return [f"create group {quote_ident(role)}", self.adopt_role(role)]
 
-    def drop_role(self, role: str) -> str:
-        return f"drop group {quote_ident(role)}"
+    def drop_role(self, role: str) -> list[str]:
+        return [
+            f"delete from {STATE_SCHEMA}.team_groups where group_name = {quote_literal(role)}",
+            f"drop group {quote_ident(role)}",
+        ]
+
+    def adopt_role(self, role: str) -> str:
+        return (
+            f"insert into {STATE_SCHEMA}.team_groups (database_name, group_name) "
+            f"values ({quote_literal(self.database)}, {quote_literal(role)})"
+        )
 
     def grantee(self, role: str) -> str:
         return f"group {quote_ident(role)}"

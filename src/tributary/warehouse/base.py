@@ -96,6 +96,12 @@ STATE_DDL = [
         updated_at timestamptz not null,
         primary key (source, table_name)
     )""",
+    # Redshift's team groups that this database's teams.yaml created (warehouse/access.py):
+    # groups are the cluster's and carry no comment to say which database manages them.
+    f"""create table if not exists {STATE_SCHEMA}.team_groups (
+        database_name varchar(128) not null,
+        group_name varchar(128) not null
+    )""",
 ]
 
 
