@@ -293,3 +293,47 @@ def test_two_databases_of_one_server_keep_their_own_team_roles(
             plan = there.plan(none.role_prefix, desired_access(none, EXPORTS))
             assert plan.dropped_roles == [f"{names}{dropped}"]
             there.apply(plan)
+
+
+@pytest.mark.parametrize(
+    "comment",
+    [None, "managed by Tributary (teams.yaml)"],
+    ids=["made_by_hand", "made_by_an_earlier_tributary"],
+)
+def test_a_role_the_database_did_not_create_is_refused_until_adopted(
+    postgres, names, warehouse, comment
+) -> None:
+    """A DBA had made team_finance before Tributary: the apply failed with the driver's bare
+    'role ... already exists', and every other team's changes in it rolled back. It now fails
+    before changing anything, naming the role and what to do, and the statement it gives
+    adopts the role, which the next apply converges on the file."""
+    role, carol = f"{names}team_finance", f"{names}carol"
+    with psycopg.connect(postgres, autocommit=True) as con:
+        con.execute(f'create role "{role}" nologin')
+        con.execute(f'grant usage on schema raw_erp to "{role}"')
+        if comment:
+            con.execute(f"comment on role \"{role}\" is '{comment}'")
+    config = teams(
+        names,
+        {"name": "analysts", "members": ["alice"], "schemas": ["marts"]},
+        {"name": "finance", "members": ["carol"], "exports": ["fct_sales_daily"]},
+    )
+    with pytest.raises(RoleConflict) as raised:
+        apply_access(warehouse, config, EXPORTS)
+    message = str(raised.value)
+    assert f"team 'finance': the role \"{role}\" exists, but this database's teams.yaml" in message
+    assert "rename the team, change role_prefix, or drop the role" in message
+    assert "analysts" not in message
+    with psycopg.connect(postgres) as con:  # nothing changed: no analysts role was created
+        assert con.execute(
+            "select count(*) from pg_roles where rolname = %s", (f"{names}team_analysts",)
+        ).fetchone() == (0,)
+
+    adopt = message.split("run in this database: ", 1)[1]
+    with psycopg.connect(postgres, autocommit=True) as con:
+        con.execute(adopt)
+    plan = apply_access(warehouse, config, EXPORTS)
+    assert f'revoke usage on schema "raw_erp" from "{role}"' in plan.statements
+    assert can_read(postgres, carol, "marts.fct_sales")
+    assert not can_read(postgres, carol, "raw_erp.customers")
+    assert can_read(postgres, f"{names}alice", "marts.dim_customer")

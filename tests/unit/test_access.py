@@ -180,6 +180,29 @@ def test_redshift_groups_of_another_database_are_refused_and_left_alone() -> Non
     assert dialect.plan("team_", desired_access(TeamsConfig(), {})).statements == []
 
 
+def test_a_redshift_group_nobody_recorded_is_refused_with_the_way_to_adopt_it() -> None:
+    """A group named like a team that no database recorded creating (made by hand, or by a
+    Tributary that recorded nothing) is not taken over silently; the error says what to do."""
+    warehouse = FakeRedshift(
+        groups={"team_finance": {"members": ["dba"]}},
+        users={"dba", "fin"},
+        tables={},
+        recorded=[],
+    )
+    teams = TeamsConfig.model_validate({"teams": [{"name": "finance", "members": ["fin"]}]})
+    with pytest.raises(RoleConflict) as raised:
+        RedshiftAccess(warehouse).plan("team_", desired_access(teams, {}))
+    assert str(raised.value) == (
+        "teams.yaml: nothing applied to database 'prod': team 'finance': the role "
+        '"team_finance" exists, but this database\'s teams.yaml did not create it (groups are '
+        "shared by every database of the Redshift cluster). If another database's teams.yaml "
+        "manages it, give each database its own role_prefix in teams.yaml; otherwise rename "
+        "the team, change role_prefix, or drop the role; or, to let this teams.yaml manage it "
+        "(revoking what the file does not give), run in this database: insert into "
+        "_tributary.team_groups (database_name, group_name) values ('prod', 'team_finance')"
+    )
+
+
 def test_access_is_applied_again_after_the_export_models_are_rebuilt(demo_project) -> None:
     """dbt rebuilds fct_sales as a new table without finance's table-level grant: the access
     asset follows it."""

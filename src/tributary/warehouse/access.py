@@ -104,8 +104,8 @@ class AccessDialect(ABC):
 
     @abstractmethod
     def team_roles(self, prefix: str) -> dict[str, str | None]:
-        """The roles named with the prefix that a teams.yaml may manage, each with the
-        database that manages it (None: no database is known to)."""
+        """Every role named with the prefix, each with the database whose teams.yaml manages
+        it (None: none is known to; made by hand, say)."""
 
     @abstractmethod
     def users(self) -> set[str]: ...
@@ -273,15 +273,16 @@ class PostgresAccess(AccessDialect):
     shared_by = "roles are shared by every database of the PostgreSQL server"
 
     def team_roles(self, prefix: str) -> dict[str, str | None]:
-        # the NOLOGIN roles that a Tributary marked, with the database their comment names
+        # Every role with the prefix, users too: a team's role cannot take the name of any.
+        # A team role is NOLOGIN, and its comment names the database that manages it.
         rows = self.warehouse.query(
-            "select rolname, shobj_description(oid, 'pg_authid') from pg_roles "
-            "where left(rolname, ?) = ? and not rolcanlogin "
-            "and left(shobj_description(oid, 'pg_authid'), ?) = ?",
-            [len(prefix), prefix, len(MARKER), MARKER],
+            "select rolname, case when not rolcanlogin "
+            "then shobj_description(oid, 'pg_authid') end "
+            "from pg_roles where left(rolname, ?) = ?",
+            [len(prefix), prefix],
         )
         return {
-            name: comment.removeprefix(MARKED_IN) if comment.startswith(MARKED_IN) else None
+            name: comment.removeprefix(MARKED_IN) if (comment or "").startswith(MARKED_IN) else None
             for name, comment in rows
         }
 
