@@ -337,3 +337,20 @@ def test_a_role_the_database_did_not_create_is_refused_until_adopted(
     assert can_read(postgres, carol, "marts.fct_sales")
     assert not can_read(postgres, carol, "raw_erp.customers")
     assert can_read(postgres, f"{names}alice", "marts.dim_customer")
+
+
+def test_the_warehouse_user_as_a_member_is_granted_once(postgres, names, warehouse) -> None:
+    """A team listing the user Tributary connects as was granted its role again on every apply,
+    as the catalog read left that user out of the role's members: 'applying twice changes
+    nothing' did not hold. It is read as a member now, and never removed."""
+    [(user,)] = warehouse.query("select current_user")
+
+    def loaders(*members: str) -> TeamsConfig:
+        team = {"name": "loaders", "members": list(members), "schemas": ["marts"]}
+        return TeamsConfig(role_prefix=f"{names}team_", teams=[team])
+
+    plan = apply_access(warehouse, loaders(user), EXPORTS)
+    assert f'grant "{names}team_loaders" to "{user}"' in plan.statements
+    assert apply_access(warehouse, loaders(user), EXPORTS).statements == []
+    # Off the list, it stays a member: the role's creator keeps what lets it manage the role.
+    assert apply_access(warehouse, loaders(), EXPORTS).statements == []

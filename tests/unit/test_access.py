@@ -81,6 +81,8 @@ class FakeRedshift:
     def query(self, sql: str, params=()) -> list[tuple]:
         if sql == "select current_database()":
             return [("prod",)]
+        if sql == "select current_user":
+            return [("tributary",)]
         if "from pg_group where" in sql:
             return [(g,) for g in self.groups if g.startswith(params[1])]
         if "from _tributary.team_groups" in sql:

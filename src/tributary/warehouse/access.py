@@ -102,6 +102,12 @@ class AccessDialect(ABC):
         [(name,)] = self.warehouse.query("select current_database()")
         return name
 
+    @cached_property
+    def own_user(self) -> str:
+        """The user Tributary connects as."""
+        [(name,)] = self.warehouse.query("select current_user")
+        return name
+
     @abstractmethod
     def team_roles(self, prefix: str) -> dict[str, str | None]:
         """Every role named with the prefix, each with the database whose teams.yaml manages
@@ -247,9 +253,12 @@ class AccessDialect(ABC):
         )
 
     def _changes(self, role: str, held: Held, want: Held) -> list[str]:
-        """Revocations first (tables before schemas), then grants (schemas before tables)."""
+        """Revocations first (tables before schemas), then grants (schemas before tables).
+        Tributary's own user is never removed: on PostgreSQL 16 a role's creator (without
+        superuser) is its member with ADMIN OPTION, which lets it manage the role."""
+        leaving = held.members - want.members - {self.own_user}
         return [
-            *(self.remove_member(role, u) for u in sorted(held.members - want.members)),
+            *(self.remove_member(role, u) for u in sorted(leaving)),
             *(self.revoke_default(s, role) for s in sorted(held.defaults - want.defaults)),
             *(self.revoke_select(r, role) for r in sorted(held.select - want.select)),
             *(self.revoke_usage(s, role) for s in sorted(held.usage - want.usage)),
@@ -304,7 +313,7 @@ class PostgresAccess(AccessDialect):
         members = query(
             "select m.rolname from pg_auth_members a "
             "join pg_roles r on r.oid = a.roleid join pg_roles m on m.oid = a.member "
-            "where r.rolname = ? and m.rolname <> current_user",
+            "where r.rolname = ?",
             [role],
         )
         usage = query(
