@@ -220,3 +220,30 @@ def test_a_tenant_setting_of_the_wrong_type_fails_the_load_naming_tenant_and_key
     [failure] = [e for e in result.all_events if e.is_step_failure]
     message = failure.step_failure_data.error.cause.message
     assert "tenant 1 (acme): setting 'days_back' is 'sixty'; expected a int" in message
+
+
+def test_a_tenant_added_before_the_sensor_reads_it_waits_and_the_others_are_scheduled(
+    registry, state_dir, tmp_path, capfd
+) -> None:
+    """A company added to the registry between two readings of tenant_registry_sensor (it
+    reads every `interval`, or is stopped) had no partition yet when the source's schedule
+    ticked: the tick failed with Dagster's unknown partition '5', so no tenant (and none of
+    the source's tables) was loaded that day, and a per-tenant export's tick failed alike."""
+    url, con = registry
+    project = load_project(
+        write_registry_project(tmp_path / "assets_config", url=str(url), tenant_stores=tmp_path)
+    )
+    platform = Platform(project, dagster_instance(tmp_path))
+    platform.sensor_tick()
+    con.cursor().execute("insert into companies values (5, 'hooli', 1)")
+
+    scheduled = platform.schedule_tick(f"{REGISTRY_SOURCE}_schedule")
+    exported = platform.schedule_tick("orders_by_tenant_schedule")
+
+    assert sorted(r.partition_key for r in scheduled) == ["1", "2"]
+    assert sorted(r.partition_key for r in exported) == ["1", "2"]
+    assert "tenant 5 has no partition yet" in capfd.readouterr().err
+    # The sensor's next reading adds it and requests its loads; the schedules follow.
+    assert [r.partition_key for r in platform.sensor_tick().run_requests] == ["5"]
+    scheduled = platform.schedule_tick(f"{REGISTRY_SOURCE}_schedule")
+    assert sorted(r.partition_key for r in scheduled) == ["1", "2", "5"]

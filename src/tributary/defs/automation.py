@@ -17,7 +17,13 @@ from tributary.config.models import SourceConfig, TableConfig, Tenant, cron_for
 from tributary.defs.ingest import RawLoadConfig, partitions_for, raw_asset_key
 from tributary.defs.resources import LandingStoreResource, WarehouseResource
 from tributary.defs.sources import SourcesResource
-from tributary.defs.tenants import TENANT_PARTITIONS, TENANT_TAG, TENANTS_KEY, current_tenants
+from tributary.defs.tenants import (
+    TENANT_PARTITIONS,
+    TENANT_TAG,
+    TENANTS_KEY,
+    current_tenants,
+    scheduled_tenants,
+)
 from tributary.slices import partition_keys
 from tributary.tenants import active_keys, registry_changes
 from tributary.warehouse import TenantRow
@@ -117,7 +123,7 @@ def load_schedule(
     def schedule(context: dg.ScheduleEvaluationContext, sources: SourcesResource):
         # The registry is read only by a schedule that has tenant-scoped tables to run.
         scoped = any(t.tenant_column for t in tables)
-        tenants = current_tenants(project, sources) if scoped else []
+        tenants = scheduled_tenants(project, sources, context) if scoped else []
         return load_requests(source, tables, tenants)
 
     return schedule

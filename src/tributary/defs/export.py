@@ -23,7 +23,7 @@ from tributary.defs.resources import (
 )
 from tributary.defs.retries import with_retries
 from tributary.defs.sources import SourcesResource
-from tributary.defs.tenants import current_tenants, tenant_partitions
+from tributary.defs.tenants import current_tenants, scheduled_tenants, tenant_partitions
 from tributary.defs.transform import ModelRef
 from tributary.exports import run_export
 from tributary.exports.gcs import is_gcs_url
@@ -157,7 +157,7 @@ def export_schedule(project: ProjectConfig, export: ExportConfig) -> dg.Schedule
         if export.per_tenant:
             return [
                 dg.RunRequest(run_key=tenant_key, asset_selection=[key], partition_key=tenant_key)
-                for tenant_key in active_keys(current_tenants(project, sources))
+                for tenant_key in active_keys(scheduled_tenants(project, sources, context))
             ]
         if partitions is None:
             return dg.RunRequest(asset_selection=[key])

@@ -3,7 +3,8 @@ schedule or tenant_registry_sensor (defs/automation.py) finds now.
 
 A fixed list of tenants makes static partitions (its active tenants). With a registry, the
 partitions are dynamic: the sensor adds a partition for each new active tenant and requests
-its loads; a deactivated tenant keeps its partition and history but schedules skip it; a
+its loads (schedules run a tenant once it has its partition); a deactivated tenant keeps its
+partition and history but schedules skip it; a
 tenant the registry no longer lists is reported and kept, with its data. Definitions never
 read the registry (loading them opens no connection); runs, schedules and the sensor do.
 """
@@ -35,3 +36,23 @@ def current_tenants(project: ProjectConfig, sources: SourcesResource) -> list[Te
         return list(project.tenants.tenants)
     reader = sources.open(project.source(registry.source), state_dir=project.state_dir)
     return read_registry(registry, reader.rows)
+
+
+def scheduled_tenants(
+    project: ProjectConfig, sources: SourcesResource, context: dg.ScheduleEvaluationContext
+) -> list[Tenant]:
+    """The tenants a schedule runs: current_tenants, less those without a partition yet. A
+    tenant added to the registry since tenant_registry_sensor last read it has none, and a run
+    request of a partition Dagster does not have failed the whole tick, every other tenant's
+    (and table's) run with it. The sensor adds its partition and requests its loads."""
+    tenants = current_tenants(project, sources)
+    if project.tenants.registry is None:
+        return tenants
+    known = set(context.instance.get_dynamic_partitions(TENANT_PARTITIONS.name))
+    for key in active_keys([t for t in tenants if t.key not in known]):
+        context.log.warning(
+            f"tenant {key} has no partition yet: tenant_registry_sensor adds it and requests "
+            "its loads when it next reads the registry (if it is running); this tick runs the "
+            "other tenants"
+        )
+    return [t for t in tenants if t.key in known]
