@@ -208,6 +208,32 @@ def _as_type_of(default: object, value: object, tenant: Tenant, name: str) -> ob
     return text
 
 
+# What tenant_registry_sensor read of each tenant, as its cursor keeps it (and
+# _tributary.tenants records it): tenant id -> {"alias": ..., "status": active | inactive}.
+Reading = dict[str, dict[str, str | None]]
+
+
+def reading(tenants: list[Tenant]) -> Reading:
+    """This reading of the tenants, as the sensor's cursor keeps it."""
+    return {
+        t.key: {"alias": t.alias, "status": "active" if t.active else "inactive"} for t in tenants
+    }
+
+
+def last_reading(cursor: dict) -> Reading:
+    """The sensor's last reading, from its cursor. A cursor of an earlier version held only
+    whether each tenant was active: its aliases are unknown (None), so the next tick records
+    them."""
+    return {
+        key: (
+            {"alias": None, "status": "active" if state else "inactive"}
+            if isinstance(state, bool)
+            else state
+        )
+        for key, state in cursor.items()
+    }
+
+
 @dataclass(frozen=True)
 class RegistryChanges:
     """What changed in the registry since the sensor's last reading."""
@@ -216,6 +242,7 @@ class RegistryChanges:
     activated: list[str]  # known tenants active again
     deactivated: list[str]
     removed: list[str]  # partitions whose tenant the registry no longer lists
+    renamed: list[str]  # "<id> (<old alias> -> <new alias>)"
 
     @property
     def to_load(self) -> list[str]:
@@ -228,6 +255,7 @@ class RegistryChanges:
                 ("added", self.added),
                 ("activated again", self.activated),
                 ("deactivated", self.deactivated),
+                ("renamed", self.renamed),
                 ("removed from the registry (kept with its data)", self.removed),
             )
             if keys
@@ -236,16 +264,24 @@ class RegistryChanges:
 
 
 def registry_changes(
-    tenants: list[Tenant], partitions: list[str], was_active: dict[str, bool]
+    tenants: list[Tenant], partitions: list[str], previous: Reading
 ) -> RegistryChanges:
-    """Compare the registry's tenants with the partitions Dagster has and with what the last
-    reading found active (`was_active`)."""
+    """Compare the registry's tenants with the partitions Dagster has and with the sensor's
+    last reading (`previous`)."""
     listed = {t.key: t for t in tenants}
     known = set(partitions)
     active = {key for key, t in listed.items() if t.active}
+    status = {key: state["status"] for key, state in previous.items()}
     return RegistryChanges(
         added=sorted(active - known),
-        activated=sorted(k for k in active & known if was_active.get(k) is False),
-        deactivated=sorted(k for k, t in listed.items() if not t.active and was_active.get(k)),
+        activated=sorted(k for k in active & known if status.get(k) == "inactive"),
+        deactivated=sorted(
+            k for k, t in listed.items() if not t.active and status.get(k) == "active"
+        ),
         removed=sorted(known - set(listed)),
+        renamed=[
+            f"{key} ({was} -> {t.alias})"
+            for key, t in sorted(listed.items())
+            if (was := previous.get(key, {}).get("alias")) is not None and was != t.alias
+        ],
     )

@@ -247,3 +247,26 @@ def test_a_tenant_added_before_the_sensor_reads_it_waits_and_the_others_are_sche
     assert [r.partition_key for r in platform.sensor_tick().run_requests] == ["5"]
     scheduled = platform.schedule_tick(f"{REGISTRY_SOURCE}_schedule")
     assert sorted(r.partition_key for r in scheduled) == ["1", "2", "5"]
+
+
+def test_a_renamed_alias_reaches_the_tenants_table(registry, state_dir, tmp_path) -> None:
+    """The sensor's cursor held only whether each tenant was active: a company whose alias
+    changed (acme to acme_new) was skipped as "no change", and _tributary.tenants (so
+    ops_load_status.tenant_alias) kept the old alias until something else changed."""
+    url, con = registry
+    project = load_project(
+        write_registry_project(tmp_path / "assets_config", url=str(url), tenant_stores=tmp_path)
+    )
+    platform = Platform(project, dagster_instance(tmp_path))
+    platform.sensor_tick()
+    con.cursor().execute("update companies set alias = 'acme_new' where company_id = 1")
+
+    renamed = platform.sensor_tick()
+
+    assert renamed.run_requests == []  # a new name is no new data to load
+    assert platform.tenants_table()["1"] == ("acme_new", "active")
+    latest = platform.instance.get_latest_materialization_event(
+        dg.AssetKey(["tributary", "tenants"])
+    )
+    assert latest.asset_materialization.metadata["renamed"].value == "1 (acme -> acme_new)"
+    assert platform.sensor_tick().skip_message.startswith("no change")

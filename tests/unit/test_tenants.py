@@ -17,7 +17,9 @@ from tributary.slices import slice_for
 from tributary.sources import SqlSource
 from tributary.tenants import (
     TenantError,
+    last_reading,
     read_registry,
+    reading,
     registry_changes,
     tenant_settings,
     tenant_to_export,
@@ -185,21 +187,39 @@ def test_registry_changes_between_two_readings() -> None:
     tenants = [
         Tenant(id=1, alias="a"),
         Tenant(id=2, alias="b", active=False),
-        Tenant(id=3, alias="c"),
+        Tenant(id=3, alias="c2"),
         Tenant(id=5, alias="e"),
     ]
-    changes = registry_changes(
-        tenants, partitions=["1", "2", "3", "4"], was_active={"1": True, "2": True, "3": False}
-    )
-    assert (changes.added, changes.activated, changes.deactivated, changes.removed) == (
-        ["5"],
-        ["3"],
-        ["2"],
-        ["4"],
-    )
+    previous = {
+        "1": {"alias": "a", "status": "active"},
+        "2": {"alias": "b", "status": "active"},
+        "3": {"alias": "c", "status": "inactive"},
+    }
+    changes = registry_changes(tenants, partitions=["1", "2", "3", "4"], previous=previous)
+    assert (
+        changes.added,
+        changes.activated,
+        changes.deactivated,
+        changes.removed,
+        changes.renamed,
+    ) == (["5"], ["3"], ["2"], ["4"], ["3 (c -> c2)"])
     assert changes.to_load == ["3", "5"]
     # A first reading (no cursor) loads the new tenants only, not the known partitions.
     assert registry_changes(tenants, ["1", "3"], {}).to_load == ["5"]
+
+
+def test_a_cursor_of_an_earlier_version_reads_as_statuses_of_unknown_aliases() -> None:
+    """The sensor's cursor held whether each tenant was active; read, it is the same
+    statuses, and no alias (none is taken for a rename, and the next tick records them)."""
+    tenants = [Tenant(id=1, alias="a"), Tenant(id=2, alias="b")]
+    previous = last_reading({"1": True, "2": False})
+    assert previous == {
+        "1": {"alias": None, "status": "active"},
+        "2": {"alias": None, "status": "inactive"},
+    }
+    changes = registry_changes(tenants, ["1", "2"], previous)
+    assert (changes.activated, changes.renamed) == (["2"], [])
+    assert last_reading(reading(tenants)) == reading(tenants) != previous
 
 
 def write(config_dir: Path, relative: str, data: dict) -> None:

@@ -25,7 +25,7 @@ from tributary.defs.tenants import (
     scheduled_tenants,
 )
 from tributary.slices import partition_keys
-from tributary.tenants import active_keys, registry_changes
+from tributary.tenants import active_keys, last_reading, reading, registry_changes
 from tributary.warehouse import TenantRow
 
 SOURCE_TAG = "tributary/source"  # deploy/dagster.yaml runs one run per source at a time
@@ -188,7 +188,8 @@ def tenant_registry_sensor(project: ProjectConfig) -> dg.SensorDefinition:
     with a registry keeps the tenants' dynamic partitions in step with it (defs/tenants.py): a
     new active tenant gets its partition and its loads; a deactivated one keeps its partition
     (schedules skip it); one the registry no longer lists is reported and kept. The cursor
-    holds whether each tenant was active at the last reading."""
+    holds the last reading's alias and status of each tenant (tenants.reading): a change of
+    either is recorded."""
     registry = project.tenants.registry
     scoped = [
         raw_asset_key(source.name, table.name)
@@ -220,16 +221,17 @@ def tenant_registry_sensor(project: ProjectConfig) -> dg.SensorDefinition:
     ) -> dg.SensorResult | dg.SkipReason:
         # A registry that cannot be read fails the tick with why (no partition is touched).
         tenants = current_tenants(project, sources)
-        was_active = json.loads(context.cursor) if context.cursor else {}
+        previous = last_reading(json.loads(context.cursor) if context.cursor else {})
         if registry is not None:
             partitions = context.instance.get_dynamic_partitions(TENANT_PARTITIONS.name)
         else:  # static partitions: the list's active tenants, there from the start
             partitions = active_keys(tenants)
-        changes = registry_changes(tenants, partitions, was_active)
+        changes = registry_changes(tenants, partitions, previous)
         active = sum(t.active for t in tenants)
         context.log.info(f"{len(tenants)} tenants, {active} active; {changes.describe()}")
-        cursor = json.dumps({t.key: t.active for t in tenants}, sort_keys=True)
-        if context.cursor and cursor == context.cursor and not changes.added:
+        now = reading(tenants)
+        cursor = json.dumps(now, sort_keys=True)
+        if context.cursor and now == previous and not changes.added:
             return dg.SkipReason(f"no change: {len(tenants)} tenants, {active} active")
         with warehouse.open() as wh:
             wh.record_tenants(
@@ -246,6 +248,7 @@ def tenant_registry_sensor(project: ProjectConfig) -> dg.SensorDefinition:
                     "activated": ", ".join(changes.activated) or "-",
                     "deactivated": ", ".join(changes.deactivated) or "-",
                     "removed": ", ".join(changes.removed) or "-",
+                    "renamed": ", ".join(changes.renamed) or "-",
                 },
             )
         )
