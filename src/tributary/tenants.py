@@ -209,15 +209,24 @@ def _as_type_of(default: object, value: object, tenant: Tenant, name: str) -> ob
 
 
 # What tenant_registry_sensor read of each tenant, as its cursor keeps it (and
-# _tributary.tenants records it): tenant id -> {"alias": ..., "status": active | inactive}.
+# _tributary.tenants records it): tenant id -> {"alias": ..., "status": active | inactive |
+# removed}.
 Reading = dict[str, dict[str, str | None]]
 
 
-def reading(tenants: list[Tenant]) -> Reading:
-    """This reading of the tenants, as the sensor's cursor keeps it."""
-    return {
-        t.key: {"alias": t.alias, "status": "active" if t.active else "inactive"} for t in tenants
+def reading(tenants: list[Tenant], partitions: list[str], previous: Reading) -> Reading:
+    """This reading of the tenants, as the sensor's cursor keeps it: each listed tenant's
+    alias and status, and each partition the registry no longer lists as removed (with its
+    last alias). Kept, not forgotten, so that a tenant listed again active is told from one
+    that was active all along: schedules skipped it while it was not listed."""
+    now: Reading = {
+        key: {"alias": previous.get(key, {}).get("alias"), "status": "removed"}
+        for key in partitions
     }
+    now.update(
+        (t.key, {"alias": t.alias, "status": "active" if t.active else "inactive"}) for t in tenants
+    )
+    return now
 
 
 def last_reading(cursor: dict) -> Reading:
@@ -239,10 +248,11 @@ class RegistryChanges:
     """What changed in the registry since the sensor's last reading."""
 
     added: list[str]  # active tenants without a partition yet
-    activated: list[str]  # known tenants active again
+    activated: list[str]  # known tenants active again (after inactive, or not listed)
     deactivated: list[str]
     removed: list[str]  # partitions whose tenant the registry no longer lists
     renamed: list[str]  # "<id> (<old alias> -> <new alias>)"
+    relisted: list[str]  # removed at the last reading, listed again (active or not)
 
     @property
     def to_load(self) -> list[str]:
@@ -256,6 +266,7 @@ class RegistryChanges:
                 ("activated again", self.activated),
                 ("deactivated", self.deactivated),
                 ("renamed", self.renamed),
+                ("listed again", self.relisted),
                 ("removed from the registry (kept with its data)", self.removed),
             )
             if keys
@@ -274,7 +285,7 @@ def registry_changes(
     status = {key: state["status"] for key, state in previous.items()}
     return RegistryChanges(
         added=sorted(active - known),
-        activated=sorted(k for k in active & known if status.get(k) == "inactive"),
+        activated=sorted(k for k in active & known if status.get(k) in ("inactive", "removed")),
         deactivated=sorted(
             k for k, t in listed.items() if not t.active and status.get(k) == "active"
         ),
@@ -284,4 +295,5 @@ def registry_changes(
             for key, t in sorted(listed.items())
             if (was := previous.get(key, {}).get("alias")) is not None and was != t.alias
         ],
+        relisted=sorted(k for k in listed if status.get(k) == "removed"),
     )

@@ -270,3 +270,45 @@ def test_a_renamed_alias_reaches_the_tenants_table(registry, state_dir, tmp_path
     )
     assert latest.asset_materialization.metadata["renamed"].value == "1 (acme -> acme_new)"
     assert platform.sensor_tick().skip_message.startswith("no change")
+
+
+def test_a_tenant_the_registry_lists_again_active_has_its_loads_requested(
+    registry, state_dir, tmp_path
+) -> None:
+    """The sensor's cursor forgot a tenant once the registry stopped listing it: a company
+    deactivated, then deleted, then inserted again active (or deleted while active and
+    inserted again) was taken for one that had been active all along, "no change", and no
+    load was requested for the days schedules had skipped it."""
+    url, con = registry
+    project = load_project(
+        write_registry_project(tmp_path / "assets_config", url=str(url), tenant_stores=tmp_path)
+    )
+    platform = Platform(project, dagster_instance(tmp_path))
+    platform.sensor_tick()
+    con.cursor().execute("update companies set status = 0 where company_id = 1")
+    platform.sensor_tick()
+    con.cursor().execute("delete from companies where company_id in (1, 2)")
+    platform.sensor_tick()
+    assert platform.sensor_tick().skip_message.startswith("no change")
+
+    con.cursor().execute("insert into companies values (1, 'acme', 1), (2, 'globex', 1)")
+    back = platform.sensor_tick()
+
+    assert [r.partition_key for r in back.run_requests] == ["1", "2"]
+    assert platform.tenants_table() == {
+        "1": ("acme", "active"),
+        "2": ("globex", "active"),
+        "3": ("initech", "inactive"),
+    }
+    latest = platform.instance.get_latest_materialization_event(
+        dg.AssetKey(["tributary", "tenants"])
+    )
+    assert latest.asset_materialization.metadata["activated"].value == "1, 2"
+    assert latest.asset_materialization.metadata["relisted"].value == "1, 2"
+
+    # Listed again inactive: recorded, nothing loaded.
+    con.cursor().execute("delete from companies where company_id = 2")
+    platform.sensor_tick()
+    con.cursor().execute("insert into companies values (2, 'globex', 0)")
+    assert platform.sensor_tick().run_requests == []
+    assert platform.tenants_table()["2"] == ("globex", "inactive")

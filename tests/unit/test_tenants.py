@@ -189,23 +189,29 @@ def test_registry_changes_between_two_readings() -> None:
         Tenant(id=2, alias="b", active=False),
         Tenant(id=3, alias="c2"),
         Tenant(id=5, alias="e"),
+        Tenant(id=6, alias="f"),
     ]
     previous = {
         "1": {"alias": "a", "status": "active"},
         "2": {"alias": "b", "status": "active"},
         "3": {"alias": "c", "status": "inactive"},
+        "6": {"alias": "f", "status": "removed"},
     }
-    changes = registry_changes(tenants, partitions=["1", "2", "3", "4"], previous=previous)
+    partitions = ["1", "2", "3", "4", "6"]
+    changes = registry_changes(tenants, partitions=partitions, previous=previous)
     assert (
         changes.added,
         changes.activated,
         changes.deactivated,
         changes.removed,
         changes.renamed,
-    ) == (["5"], ["3"], ["2"], ["4"], ["3 (c -> c2)"])
-    assert changes.to_load == ["3", "5"]
+        changes.relisted,
+    ) == (["5"], ["3", "6"], ["2"], ["4"], ["3 (c -> c2)"], ["6"])
+    assert changes.to_load == ["3", "5", "6"]
+    # The partition the registry no longer lists stays in the reading, removed.
+    assert reading(tenants, partitions, previous)["4"] == {"alias": None, "status": "removed"}
     # A first reading (no cursor) loads the new tenants only, not the known partitions.
-    assert registry_changes(tenants, ["1", "3"], {}).to_load == ["5"]
+    assert registry_changes(tenants, ["1", "3", "6"], {}).to_load == ["5"]
 
 
 def test_a_cursor_of_an_earlier_version_reads_as_statuses_of_unknown_aliases() -> None:
@@ -219,7 +225,8 @@ def test_a_cursor_of_an_earlier_version_reads_as_statuses_of_unknown_aliases() -
     }
     changes = registry_changes(tenants, ["1", "2"], previous)
     assert (changes.activated, changes.renamed) == (["2"], [])
-    assert last_reading(reading(tenants)) == reading(tenants) != previous
+    now = reading(tenants, ["1", "2"], previous)
+    assert last_reading(now) == now != previous
 
 
 def write(config_dir: Path, relative: str, data: dict) -> None:

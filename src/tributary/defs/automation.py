@@ -188,8 +188,8 @@ def tenant_registry_sensor(project: ProjectConfig) -> dg.SensorDefinition:
     with a registry keeps the tenants' dynamic partitions in step with it (defs/tenants.py): a
     new active tenant gets its partition and its loads; a deactivated one keeps its partition
     (schedules skip it); one the registry no longer lists is reported and kept. The cursor
-    holds the last reading's alias and status of each tenant (tenants.reading): a change of
-    either is recorded."""
+    holds the last reading's alias and status of each tenant, removed ones included
+    (tenants.reading): a change of either is recorded."""
     registry = project.tenants.registry
     scoped = [
         raw_asset_key(source.name, table.name)
@@ -229,7 +229,7 @@ def tenant_registry_sensor(project: ProjectConfig) -> dg.SensorDefinition:
         changes = registry_changes(tenants, partitions, previous)
         active = sum(t.active for t in tenants)
         context.log.info(f"{len(tenants)} tenants, {active} active; {changes.describe()}")
-        now = reading(tenants)
+        now = reading(tenants, partitions, previous)
         cursor = json.dumps(now, sort_keys=True)
         if context.cursor and now == previous and not changes.added:
             return dg.SkipReason(f"no change: {len(tenants)} tenants, {active} active")
@@ -249,6 +249,7 @@ def tenant_registry_sensor(project: ProjectConfig) -> dg.SensorDefinition:
                     "deactivated": ", ".join(changes.deactivated) or "-",
                     "removed": ", ".join(changes.removed) or "-",
                     "renamed": ", ".join(changes.renamed) or "-",
+                    "relisted": ", ".join(changes.relisted) or "-",
                 },
             )
         )
