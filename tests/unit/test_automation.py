@@ -4,7 +4,7 @@ testing APIs on the demo project (DuckDB and SQLite files: no server)."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -165,6 +165,44 @@ def test_export_schedules_publish_at_their_frequency(config_dir: Path, project) 
     # A daily-partitioned export publishes the last complete day.
     [daily] = tick(defs, "fct_sales_daily_schedule", datetime(2026, 11, 23, tzinfo=UTC))
     assert daily.partition_key == "2026-11-22"
+
+
+def test_a_date_partitioned_export_on_weekdays_publishes_every_day(
+    config_dir: Path, project
+) -> None:
+    """A tick published the last complete day only: on a weekday schedule (0 6 * * MON-FRI,
+    configuration.md's example) Friday's and Saturday's days were never published, unless
+    the eager export sensor happened to. A tick publishes every day completed since the
+    schedule's previous tick, each once."""
+    edit_yaml(
+        config_dir / "exports" / "fct_sales_daily.yaml",
+        lambda d: d.update(
+            partitioning={"by": "date", "start_date": "2026-01-01", "column": "order_date"},
+            frequency="0 6 * * MON-FRI",
+            timezone="America/Chicago",
+        ),
+    )
+    defs = build_definitions(load_project(config_dir))
+    chicago = ZoneInfo("America/Chicago")
+    ticks = {
+        day: tick(defs, "fct_sales_daily_schedule", datetime(2026, 11, day, 6, tzinfo=chicago))
+        for day in (23, 24, 25, 26, 27, 30)
+    }
+    published = [r.partition_key for requests in ticks.values() for r in requests]
+
+    # Monday's tick publishes Friday and the weekend; each day once.
+    assert [r.partition_key for r in ticks[23]] == ["2026-11-20", "2026-11-21", "2026-11-22"]
+    days = [(date(2026, 11, 20) + timedelta(days=n)).isoformat() for n in range(10)]
+    assert published == days
+    assert len({r.run_key for r in ticks[23]}) == 3
+    # Never a day before the export's start_date.
+    edit_yaml(
+        config_dir / "exports" / "fct_sales_daily.yaml",
+        lambda d: d["partitioning"].update(start_date="2026-11-21"),
+    )
+    defs = build_definitions(load_project(config_dir))
+    monday = tick(defs, "fct_sales_daily_schedule", datetime(2026, 11, 23, 6, tzinfo=chicago))
+    assert [r.partition_key for r in monday] == ["2026-11-21", "2026-11-22"]
 
 
 def test_transforms_are_requested_after_their_raw_table_loads(project: ProjectConfig) -> None:

@@ -4,13 +4,17 @@ An export partitioned by date is daily-partitioned (one dt=YYYY-MM-DD folder per
 the others publish the run's date (dt=...) or one folder per value of their column. A
 per_tenant export has one partition per tenant, each publishing that tenant's rows.
 Each enabled export has a schedule, `<name>_schedule`, at its frequency; a daily-partitioned
-one publishes the last complete day. A disabled export keeps its asset and what it
-published, out of schedules and automation.
+one publishes the last complete day and every day completed since its previous tick. A
+disabled export keeps its asset and what it published, out of schedules and automation.
 """
 
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
+
+# Dagster's own cron iterator (no public API gives a schedule's previous tick); the same
+# Dagster version is pinned everywhere.
+from dagster._utils.schedules import reverse_cron_string_iterator
 
 from tributary.config.loader import ConfigError, ProjectConfig
 from tributary.config.models import ExportConfig, cron_for
@@ -161,13 +165,28 @@ def export_schedule(project: ProjectConfig, export: ExportConfig) -> dg.Schedule
             ]
         if partitions is None:
             return dg.RunRequest(asset_selection=[key])
-        # The last complete day (partitions are UTC days).
-        day = context.scheduled_execution_time.astimezone(UTC).date() - timedelta(days=1)
-        if day < export.partitioning.start_date:
+        days = days_to_publish(export, context.scheduled_execution_time)
+        if not days:
             return dg.SkipReason(f"no complete day since {export.partitioning.start_date}")
-        return dg.RunRequest(asset_selection=[key], partition_key=day.isoformat())
+        return [
+            dg.RunRequest(run_key=day, asset_selection=[key], partition_key=day)
+            for day in (d.isoformat() for d in days)
+        ]
 
     return schedule
+
+
+def days_to_publish(export: ExportConfig, at: datetime) -> list[date]:
+    """The days (partitions are UTC days) a date-partitioned export's tick at `at` publishes:
+    the last complete day, and every day completed since the schedule's previous tick. The
+    last complete day alone left the days between two ticks further apart than a day
+    unpublished: a weekday schedule never published Friday or Saturday."""
+    last = at.astimezone(UTC).date() - timedelta(days=1)
+    cron = cron_for(export.frequency)
+    previous = next(reverse_cron_string_iterator(at.timestamp() - 1, cron, export.timezone))
+    # The previous tick published up to the day before its own (UTC) date.
+    first = max(min(previous.astimezone(UTC).date(), last), export.partitioning.start_date)
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
 def build_export_defs(project: ProjectConfig, models: dict[str, ModelRef]) -> dg.Definitions:
