@@ -2,9 +2,10 @@
 
 For each enabled table of each enabled source it connects, checks that the table or view
 exists (or that a custom query runs), that the primary key, cursor and other named columns
-exist, that the cursor's type fits the lookback, and reads the catalog's row estimate; then
-it checks the warehouse login and the schemas Tributary writes, and the landing and export
-stores' write access. Each result is one line naming the file and the key at fault.
+exist, that the cursor's type fits the lookback (and tells a time, for checks.max_data_age),
+and reads the catalog's row estimate; then it checks the warehouse login and the schemas
+Tributary writes, and the landing and export stores' write access. Each result is one line
+naming the file and the key at fault.
 
 Nothing is written: the warehouse is asked about privileges (its state tables are not
 created), local folders are checked by their permissions, and an object store (s3://,
@@ -181,6 +182,15 @@ def column_problems(
                     f"'{table.cursor}' is {kinds[cursor]}",
                 )
             )
+    if table.checks.max_data_age is not None and cursor and kinds[cursor] != TIME:
+        problems.append(
+            (
+                f"tables[{index}].checks.max_data_age",
+                f"max_data_age needs a {TIME} cursor to tell how old the data is; "
+                f"'{table.cursor}' is {kinds[cursor]}: remove checks.max_data_age (the loads' "
+                "age is checked all the same)",
+            )
+        )
     return problems
 
 

@@ -10,7 +10,7 @@ wires them as asset checks in defs/checks.py):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
@@ -272,7 +272,9 @@ def freshness(
 ) -> CheckOutcome:
     """The last committed load of the table (of each of its partitions, `scopes`) is at most
     `max_load_age` old, and, when given, its newest `cursor` value at most `max_data_age`; a
-    cursor value without a zone is a time in `data_timezone`, the source's."""
+    cursor value without a zone is a time in `data_timezone`, the source's, and a date's data
+    reaches the end of that day. A cursor that tells no time (a number, text) fails the check:
+    it cannot be judged."""
     table_name = f"{target.schema}.{target.table}"
     rows = warehouse.query(
         f"select scope, max(finished_at) from {STATE_SCHEMA}.loads "
@@ -298,22 +300,41 @@ def freshness(
         [(newest,)] = warehouse.query(
             f"select max({quote_ident(column)}) from {target.qualified_name}"
         )
-        if isinstance(newest, datetime):
-            if newest.tzinfo is None:
-                newest = newest.replace(tzinfo=ZoneInfo(data_timezone))
-            newest = as_utc(newest)
-            data_age = now - newest
-            metadata["newest_cursor"] = newest.isoformat()
+        metadata["newest_cursor"] = _text(newest)
+        if newest is not None and not isinstance(newest, date):
+            kind = recorded.field(column).type if recorded else type(newest).__name__
+            problems.append(
+                f"checks.max_data_age cannot judge the cursor {cursor} ({kind}): only a "
+                "timestamp or date tells how old the data is; remove checks.max_data_age "
+                f"from table {target.table} (its loads' age is checked all the same)"
+            )
+        elif newest is not None:
+            until = data_until(newest, data_timezone)
+            if isinstance(newest, datetime):
+                metadata["newest_cursor"] = until.isoformat()
+            data_age = now - until
             metadata["data_age_seconds"] = int(data_age.total_seconds())
             if data_age > max_data_age:
                 problems.append(
                     f"newest {cursor} is {_age(data_age)} old (limit {_age(max_data_age)})"
                 )
-        else:
-            metadata["newest_cursor"] = _text(newest)
     if problems:
         return CheckOutcome(False, f"{table_name}: " + "; ".join(problems), metadata)
     return CheckOutcome(True, f"{table_name}: last loaded {_age(load_age)} ago", metadata)
+
+
+def data_until(newest: date, data_timezone: str) -> datetime:
+    """The time (UTC) up to which a cursor value says the data reaches: a timestamp's own (one
+    without a zone is a time in `data_timezone`), a day's end, midnight after it there (its
+    rows were written some time in that day, at the latest at its end): yesterday's data is
+    at most a day old."""
+    if isinstance(newest, datetime):
+        until = newest
+    else:
+        until = datetime.combine(newest + timedelta(days=1), time())
+    if until.tzinfo is None:
+        until = until.replace(tzinfo=ZoneInfo(data_timezone))
+    return as_utc(until)
 
 
 def comparable(value: Any, kind: CursorType | None) -> Any:

@@ -197,6 +197,18 @@ def test_a_lookback_that_does_not_fit_the_cursor_type(shop, capsys) -> None:
     ]
 
 
+def test_max_data_age_on_a_cursor_that_tells_no_time(shop, capsys) -> None:
+    """checks.max_data_age on a bigint cursor was accepted, and its check never judged it."""
+    shop["pg"]["tables"][0]["checks"] = {"max_data_age": "1d"}
+    code, lines = check(shop, capsys, "--source", "pg")
+    assert code == 1
+    assert failures(lines) == [
+        "FAIL  assets_config/sources/pg.yaml: tables[0].checks.max_data_age: max_data_age "
+        "needs a date/time cursor to tell how old the data is; 'seq' is numeric: remove "
+        "checks.max_data_age (the loads' age is checked all the same)"
+    ]
+
+
 def test_a_custom_query_is_run_without_rows_and_its_columns_checked(shop, capsys) -> None:
     shop["shop"]["tables"].append(
         {

@@ -240,3 +240,70 @@ def test_freshness_of_the_last_load_and_of_the_data(orders, tmp_path) -> None:
         # a partition never loaded makes a partitioned table stale
         partitions = freshness(warehouse, target, max_load_age=hour, scopes=["", "acme"], now=now)
         assert not partitions.passed and partitions.description.endswith("never loaded: acme")
+
+
+def test_the_data_age_of_a_date_cursor(mariadb, warehouse, tmp_path) -> None:
+    """A date cursor's newest day was never judged: a table whose newest row was from 2020
+    passed `max_data_age: 1d` a year on, its day only shown in the metadata. A day's data is
+    as old as the end of that day, in the source's data_timezone."""
+    url, con = mariadb
+    run_sql(
+        con,
+        "create table daily (id int primary key, day date, v int)",
+        "insert into daily values (1, '2024-05-01', 1), (2, '2024-05-02', 2)",
+    )
+    table = TableConfig(name="daily", primary_key=["id"], cursor="day", mode="incremental",
+                        checks={"max_data_age": "1d"})  # fmt: skip
+    load_and_reconcile(url, table, warehouse, tmp_path / "landing")
+    target = load_target(shop(url, table), table)
+
+    def judged(now: datetime, zone: str = "UTC"):
+        return freshness(warehouse, target, max_load_age=timedelta(days=9999),
+                         max_data_age=timedelta(days=1), cursor="day", scopes=[""], now=now,
+                         data_timezone=zone)  # fmt: skip
+
+    # The 2nd of May is over at midnight: a day later it is a day old, and no more.
+    fresh = judged(datetime(2024, 5, 3, 23, 0, tzinfo=UTC))
+    assert fresh.passed, fresh.description
+    assert fresh.metadata["newest_cursor"] == "2024-05-02"
+    assert fresh.metadata["data_age_seconds"] == 23 * 3600
+    stale = judged(datetime(2024, 5, 4, 1, 0, tzinfo=UTC))
+    assert not stale.passed
+    assert stale.description == "raw_shop.daily: newest day is 1d old (limit 1d)"
+    assert stale.metadata["data_age_seconds"] == 25 * 3600
+    # Tokyo's 2nd of May ended at 15:00 UTC: at 16:00 UTC on the 3rd it is 25 hours old.
+    assert judged(datetime(2024, 5, 3, 16, 0, tzinfo=UTC)).passed
+    tokyo = judged(datetime(2024, 5, 3, 16, 0, tzinfo=UTC), "Asia/Tokyo")
+    assert not tokyo.passed
+    assert tokyo.metadata["data_age_seconds"] == 25 * 3600
+
+
+def test_the_data_age_of_a_cursor_that_tells_no_time_fails_saying_so(
+    mariadb, warehouse, tmp_path
+) -> None:
+    """An integer (or text) cursor tells no time: `max_data_age` on it passed whatever the
+    data's age, silently. The check now fails, naming the table, the column and its type."""
+    url, con = mariadb
+    run_sql(
+        con,
+        "create table events (id int primary key, seq bigint)",
+        "insert into events values (1, 10), (2, 20)",
+    )
+    table = TableConfig(name="events", primary_key=["id"], cursor="seq", mode="incremental",
+                        checks={"max_data_age": "1d"})  # fmt: skip
+    load_and_reconcile(url, table, warehouse, tmp_path / "landing")
+    outcome = freshness(
+        warehouse,
+        load_target(shop(url, table), table),
+        max_load_age=timedelta(days=1),
+        max_data_age=timedelta(days=1),
+        cursor="seq",
+        scopes=[""],
+        now=datetime.now(UTC),
+    )
+    assert not outcome.passed
+    assert outcome.description == (
+        "raw_shop.events: checks.max_data_age cannot judge the cursor seq (int64): only a "
+        "timestamp or date tells how old the data is; remove checks.max_data_age from table "
+        "events (its loads' age is checked all the same)"
+    )

@@ -365,7 +365,9 @@ class TableChecks(StrictModel):
         description="columns (e.g. the primary key) whose checksum must match the source's",
     )
     max_data_age: Duration | None = Field(
-        None, description="incremental tables: the newest cursor value is at most this old"
+        None,
+        description="incremental tables with a timestamp or date cursor: the newest cursor "
+        "value is at most this old (a date's data reaches the end of that day)",
     )
 
 
