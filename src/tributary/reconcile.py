@@ -9,6 +9,7 @@ wires them as asset checks in defs/checks.py):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -23,12 +24,13 @@ from tributary.config.models import TableConfig
 from tributary.ingest import TableLoad
 from tributary.landing.manifest import CursorType, as_utc, decode_cursor
 from tributary.names import as_spelled
-from tributary.slices import Slice
+from tributary.slices import TENANT_COLUMN, Slice
 from tributary.sources import Profile, ProfilingSource, SourceReader, Window, cursor_conditions
 from tributary.warehouse import STATE_SCHEMA, LoadOutcome, LoadTarget, Warehouse, quote_ident
 
 EXAMPLES = 5  # duplicate keys shown in a failed uniqueness check
 DUPLICATE_EXAMPLES = 10  # keys the source holds more than once, shown by reconciliation
+TENANT_EXAMPLES = 10  # tenants whose data is stale, or missing, named by freshness
 
 
 @runtime_checkable
@@ -274,7 +276,9 @@ def freshness(
     `max_load_age` old, and, when given, its newest `cursor` value at most `max_data_age`; a
     cursor value without a zone is a time in `data_timezone`, the source's, and a date's data
     reaches the end of that day. A cursor that tells no time (a number, text) fails the check:
-    it cannot be judged."""
+    it cannot be judged. The data of a table scoped by tenant (`scopes`: its active tenants)
+    is judged per tenant, as its loads are: one tenant's new rows must not hide another's
+    that stopped."""
     table_name = f"{target.schema}.{target.table}"
     rows = warehouse.query(
         f"select scope, max(finished_at) from {STATE_SCHEMA}.loads "
@@ -295,32 +299,92 @@ def freshness(
     if load_age > max_load_age:
         problems.append(f"last loaded {_age(load_age)} ago (limit {_age(max_load_age)})")
     if max_data_age is not None and cursor:
-        recorded = warehouse.recorded_schema(target)  # the raw table's columns as it spells them
-        column = as_spelled(cursor, recorded.names) if recorded else cursor
-        [(newest,)] = warehouse.query(
-            f"select max({quote_ident(column)}) from {target.qualified_name}"
+        problems += data_age_problems(
+            warehouse,
+            target,
+            cursor,
+            # Partitions of an incremental table (which max_data_age is for) are tenants: key
+            # ranges partition full loads only.
+            tenants=None if scopes == [""] else scopes,
+            max_data_age=max_data_age,
+            now=now,
+            data_timezone=data_timezone,
+            metadata=metadata,
         )
-        metadata["newest_cursor"] = _text(newest)
-        if newest is not None and not isinstance(newest, date):
-            kind = recorded.field(column).type if recorded else type(newest).__name__
-            problems.append(
-                f"checks.max_data_age cannot judge the cursor {cursor} ({kind}): only a "
-                "timestamp or date tells how old the data is; remove checks.max_data_age "
-                f"from table {target.table} (its loads' age is checked all the same)"
-            )
-        elif newest is not None:
-            until = data_until(newest, data_timezone)
-            if isinstance(newest, datetime):
-                metadata["newest_cursor"] = until.isoformat()
-            data_age = now - until
-            metadata["data_age_seconds"] = int(data_age.total_seconds())
-            if data_age > max_data_age:
-                problems.append(
-                    f"newest {cursor} is {_age(data_age)} old (limit {_age(max_data_age)})"
-                )
     if problems:
         return CheckOutcome(False, f"{table_name}: " + "; ".join(problems), metadata)
     return CheckOutcome(True, f"{table_name}: last loaded {_age(load_age)} ago", metadata)
+
+
+def data_age_problems(
+    warehouse: Warehouse,
+    target: LoadTarget,
+    cursor: str,
+    *,
+    tenants: list[str] | None,
+    max_data_age: timedelta,
+    now: datetime,
+    data_timezone: str,
+    metadata: dict[str, Any],
+) -> list[str]:
+    """How the newest `cursor` value of the raw table, or of each of the active `tenants`'
+    rows (their partition keys, the ids the rows hold), fails `max_data_age`: too old, none
+    at all, or a value that tells no time. The stalest value and its age go in `metadata`."""
+    recorded = warehouse.recorded_schema(target)  # the raw table's columns as it spells them
+    column = as_spelled(cursor, recorded.names) if recorded else cursor
+    newest = newest_cursors(warehouse, target, column, by_tenant=tenants is not None)
+    scopes = [""] if tenants is None else tenants
+    values = {scope: newest[scope] for scope in scopes if newest.get(scope) is not None}
+    metadata["newest_cursor"] = "-"
+    untimed = next((value for value in values.values() if not isinstance(value, date)), None)
+    if untimed is not None:
+        metadata["newest_cursor"] = _text(untimed)
+        kind = recorded.field(column).type if recorded else type(untimed).__name__
+        return [
+            f"checks.max_data_age cannot judge the cursor {cursor} ({kind}): only a timestamp "
+            "or date tells how old the data is; remove checks.max_data_age from table "
+            f"{target.table} (its loads' age is checked all the same)"
+        ]
+    until = {scope: data_until(value, data_timezone) for scope, value in values.items()}
+    ages = {scope: now - moment for scope, moment in until.items()}
+    if ages:
+        stalest = max(ages, key=ages.__getitem__)
+        value = values[stalest]
+        metadata["newest_cursor"] = _text(until[stalest] if isinstance(value, datetime) else value)
+        metadata["data_age_seconds"] = int(ages[stalest].total_seconds())
+    stale = [scope for scope in scopes if scope in ages and ages[scope] > max_data_age]
+    empty = [scope for scope in scopes if scope not in values]
+    limit = _age(max_data_age)
+    if tenants is None:
+        if stale:
+            return [f"newest {cursor} is {_age(ages[''])} old (limit {limit})"]
+        return [f"the table holds no {cursor} value"] if empty else []
+    problems = []
+    if stale:
+        metadata["stale_tenants"] = ", ".join(stale)
+        shown = _first(f"{scope} ({_age(ages[scope])})" for scope in stale)
+        problems.append(f"newest {cursor} over {limit} old for {_tenants(stale)} {shown}")
+    if empty:
+        metadata["tenants_without_data"] = ", ".join(empty)
+        hold = "holds" if len(empty) == 1 else "hold"
+        problems.append(f"{_tenants(empty)} {_first(empty)} {hold} no {cursor} value")
+    return problems
+
+
+def newest_cursors(
+    warehouse: Warehouse, target: LoadTarget, column: str, *, by_tenant: bool
+) -> dict[str, Any]:
+    """The newest value of the raw table's `column`, under "", or of each tenant's rows,
+    under the id they hold (its partition key)."""
+    highest = f"max({quote_ident(column)})"
+    if not by_tenant:
+        [(newest,)] = warehouse.query(f"select {highest} from {target.qualified_name}")
+        return {"": newest}
+    tenant = quote_ident(TENANT_COLUMN)
+    rows = warehouse.query(
+        f"select {tenant}, {highest} from {target.qualified_name} group by {tenant}"
+    )
+    return {str(tenant_id): newest for tenant_id, newest in rows}
 
 
 def data_until(newest: date, data_timezone: str) -> datetime:
@@ -389,6 +453,18 @@ def _age(delta: Any) -> str:
         if seconds >= size:
             return f"{seconds / size:.1f}{unit}".replace(".0", "")
     return f"{seconds}s"
+
+
+def _tenants(scopes: list[str]) -> str:
+    return "tenant" if len(scopes) == 1 else "tenants"
+
+
+def _first(names: Iterable[str]) -> str:
+    """The first TENANT_EXAMPLES of `names`, and how many more."""
+    names = list(names)
+    shown = ", ".join(names[:TENANT_EXAMPLES])
+    more = len(names) - TENANT_EXAMPLES
+    return f"{shown} and {more} more" if more > 0 else shown
 
 
 def _rows(count: int) -> str:

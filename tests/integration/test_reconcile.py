@@ -13,11 +13,12 @@ import pytest
 import yaml
 
 from tributary.config.loader import load_project
-from tributary.config.models import SourceConfig, TableConfig
+from tributary.config.models import SourceConfig, TableConfig, Tenant
 from tributary.defs import build_definitions
 from tributary.ingest import ingest_table, load_target
 from tributary.landing import LandingStore
 from tributary.reconcile import duplicate_keys, freshness, reconcile
+from tributary.slices import slice_for
 from tributary.sources import SqlSource
 from tributary.warehouse.duckdb.warehouse import DuckDBWarehouse
 from tributary.warehouse.postgres.warehouse import PostgresWarehouse
@@ -276,6 +277,10 @@ def test_the_data_age_of_a_date_cursor(mariadb, warehouse, tmp_path) -> None:
     tokyo = judged(datetime(2024, 5, 3, 16, 0, tzinfo=UTC), "Asia/Tokyo")
     assert not tokyo.passed
     assert tokyo.metadata["data_age_seconds"] == 25 * 3600
+    # A table that holds no cursor value has no data to call fresh (it passed).
+    warehouse.execute("delete from raw_shop.daily")
+    empty = judged(datetime(2024, 5, 3, 23, 0, tzinfo=UTC))
+    assert empty.description == "raw_shop.daily: the table holds no day value"
 
 
 def test_the_data_age_of_a_cursor_that_tells_no_time_fails_saying_so(
@@ -307,3 +312,41 @@ def test_the_data_age_of_a_cursor_that_tells_no_time_fails_saying_so(
         "timestamp or date tells how old the data is; remove checks.max_data_age from table "
         "events (its loads' age is checked all the same)"
     )
+
+
+def test_the_data_age_of_each_tenant(mariadb, warehouse, tmp_path) -> None:
+    """The data age of a tenant-scoped table was its newest cursor over all tenants: a tenant
+    whose data stopped in 2020 passed `max_data_age: 1h` while another's was a minute old.
+    Each active tenant's rows are judged, as each one's loads are."""
+    url, con = mariadb
+    run_sql(
+        con,
+        "create table events (id int primary key, tenant varchar(10), updated_at datetime)",
+        "insert into events values (1, '1', '2020-01-01 00:00:00'), "
+        "(2, '2', '2024-05-01 11:59:00'), (3, '3', '2024-05-01 10:30:00')",
+    )
+    table = TableConfig(name="events", primary_key=["id"], cursor="updated_at",
+                        mode="incremental", tenant_column="tenant",
+                        checks={"max_data_age": "1h"})  # fmt: skip
+    tenants = [Tenant(id=i, alias=f"t{i}") for i in (1, 2, 3, 4)]
+    source, reader = shop(url, table), SqlSource(url)
+    for key in ("1", "2", "3", "4"):  # tenant 4 has no rows yet
+        ingest_table(source, table, reader=reader, landing=LandingStore(str(tmp_path)),
+                     warehouse=warehouse, batch_rows=10,
+                     where=slice_for(table, key, tenants, source="shop"))  # fmt: skip
+
+    def judged(scopes: list[str]):
+        return freshness(warehouse, load_target(source, table), max_load_age=timedelta(days=1),
+                         max_data_age=timedelta(hours=1), cursor="updated_at", scopes=scopes,
+                         now=datetime(2024, 5, 1, 12, 0, tzinfo=UTC))  # fmt: skip
+
+    assert judged(["2"]).passed
+    stale = judged(["1", "2", "3", "4"])
+    assert not stale.passed
+    assert stale.description == (
+        "raw_shop.events: newest updated_at over 1h old for tenants 1 (1582.5d), 3 (1.5h); "
+        "tenant 4 holds no updated_at value"
+    )
+    assert stale.metadata["stale_tenants"] == "1, 3"
+    assert stale.metadata["tenants_without_data"] == "4"
+    assert stale.metadata["newest_cursor"] == "2020-01-01T00:00:00+00:00"  # the stalest's

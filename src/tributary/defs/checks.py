@@ -115,7 +115,8 @@ def max_load_age(source: SourceConfig, table: TableConfig) -> timedelta:
 def freshness_description(source: SourceConfig, table: TableConfig) -> str:
     description = f"The last load is at most {max_load_age(source, table)} old"
     if table.checks.max_data_age is not None:
-        description += f", and the newest {table.cursor} at most {table.checks.max_data_age}"
+        whose = " of each active tenant" if table.tenant_column else ""
+        description += f", and the newest {table.cursor}{whose} at most {table.checks.max_data_age}"
     return description + "."
 
 
