@@ -105,14 +105,18 @@ def first_uncastable(text: pa.Array, target: pa.DataType) -> str | None:
 
 def checksum(batches: Iterable[pa.RecordBatch]) -> tuple[int, str]:
     """(rows, checksum) of a stream of rows, independent of their order and of how a driver
-    typed them: each row's values in a canonical text form are hashed, and the hashes summed
+    typed them: each row's values in a canonical form are hashed, and the hashes summed
     modulo 2**64. The same rows read from a source database and from the warehouse (1.50 as
-    decimal(10,2) or numeric(38,10), a timestamp with or without its UTC zone) agree."""
+    decimal(10,2) or numeric(38,10), a timestamp with or without its UTC zone) agree.
+
+    Each value is written as its kind, its text's length and its text, a NULL as N alone: no
+    value reads as another (a NULL as the text \\N, a boolean true as the text 't', a value
+    holding what separated values before), wherever the two sides hold them."""
     rows, total = 0, 0
     for batch in batches:
         columns = [column.to_pylist() for column in batch.columns]
         for values in zip(*columns, strict=True):
-            text = "\x1f".join(_canonical(value) for value in values)
+            text = "".join(_canonical(value) for value in values)
             digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
             total = (total + int.from_bytes(digest, "big")) % 2**64
         rows += batch.num_rows
@@ -120,20 +124,31 @@ def checksum(batches: Iterable[pa.RecordBatch]) -> tuple[int, str]:
 
 
 def _canonical(value: Any) -> str:
+    """A value as <kind><length>:<text>, or N for NULL; one kind for the numbers (an integer
+    read as a float or a decimal is the same number)."""
     if value is None:
-        return "\\N"
+        return "N"
+    kind, text = _kind_and_text(value)
+    return f"{kind}{len(text)}:{text}"
+
+
+def _kind_and_text(value: Any) -> tuple[str, str]:
     if isinstance(value, bool):
-        return "t" if value else "f"
+        return "b", "t" if value else "f"
     if isinstance(value, Decimal):
-        return format(value.normalize(), "f") if value else "0"
+        return "n", format(value.normalize(), "f") if value else "0"
     if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+        return "n", str(int(value))
+    if isinstance(value, int | float):
+        return "n", str(value)
     if isinstance(value, datetime):
         if value.tzinfo is not None:
             value = value.astimezone(UTC).replace(tzinfo=None)
-        return value.isoformat()
+        return "T", value.isoformat()
     if isinstance(value, date):
-        return value.isoformat()
+        return "d", value.isoformat()
     if isinstance(value, bytes):
-        return value.hex()
-    return str(value)
+        return "x", value.hex()
+    if isinstance(value, str):
+        return "s", value
+    return "o", str(value)

@@ -123,6 +123,38 @@ def test_incremental_window_count_max_cursor_and_checksum(orders, postgres, tmp_
         )
 
 
+def test_the_checksum_tells_a_null_from_the_text_of_one(mariadb, warehouse, tmp_path) -> None:
+    """The checksum wrote a NULL as the text \\N: a warehouse that held NULL where the source
+    held the text '\\N' (what a text-format COPY makes of it), or the two swapped between
+    rows, passed reconciliation."""
+    url, con = mariadb
+    with con.cursor() as cursor:
+        cursor.execute("create table notes (id int primary key, note varchar(20))")
+        cursor.executemany(
+            "insert into notes values (%s, %s)",
+            [(1, "\\N"), (2, "NULL"), (3, ""), (4, None), (5, "a\x1fb"), (6, "t")],
+        )
+    table = TableConfig(name="notes", primary_key=["id"], checks={"checksum": ["id", "note"]})
+    load, outcome = load_and_reconcile(url, table, warehouse, tmp_path)
+    assert outcome.passed, outcome.description
+    assert warehouse.query("select note from raw_shop.notes where id in (1, 4) order by id") == [
+        ("\\N",),
+        (None,),
+    ]
+
+    def reconciled():
+        target = load_target(shop(url, table), table)
+        return reconcile(table, load, source=SqlSource(url), warehouse=warehouse, target=target)
+
+    warehouse.execute("update raw_shop.notes set note = null where id = 1")
+    warehouse.execute("update raw_shop.notes set note = '\\N' where id = 4")
+    swapped = reconciled()
+    assert not swapped.passed
+    assert swapped.description.endswith("the checksum of id, note differs")
+    warehouse.execute("update raw_shop.notes set note = null where id = 4")
+    assert not reconciled().passed
+
+
 def test_duplicate_keys_are_caught(mariadb, tmp_path) -> None:
     url, con = mariadb
     # A view over a table without a key: the configured primary key is not unique.
