@@ -26,6 +26,7 @@ from tributary.names import as_spelled, repeated
 from tributary.slices import TENANT_COLUMN, Slice
 from tributary.sources import SourceReader
 from tributary.warehouse import LoadOutcome, LoadTarget, Warehouse
+from tributary.warehouse.base import LOAD_ID_CHARS
 
 NULL_CURSOR_EXCLUDED = "null_cursor_rows_excluded"
 
@@ -315,16 +316,22 @@ def load_landed(
     started_at: datetime | None = None,
     since: Any | None = None,
     batches: pa.RecordBatchReader | None = None,
+    record_id: str | None = None,
 ) -> TableLoad:
     """Load exactly the files of a landed manifest: one Tributary just landed, or one an
     outside tool dropped into the landing inbox; or (`batches` and the manifest's promise)
     the parts of a landing still going on, as they land. Once committed, the store's
-    retention removes the table's old folders (the inbox has none)."""
+    retention removes the table's old folders (the inbox has none). `record_id`: the id the
+    warehouse records the load under, where not its folder's (an inbox drop's)."""
     folder = landing.load_dir(manifest.source, manifest.table, manifest.load_id)
+    if batches is None:
+        batches = landing.batches(manifest)
+    if record_id is not None:
+        manifest = manifest.model_copy(update={"load_id": record_id})
     outcome = warehouse.load(
         target,
         manifest,
-        landing.batches(manifest) if batches is None else batches,
+        batches,
         landing_path=landing.uri(folder),
         started_at=started_at or datetime.now(UTC),
     )
@@ -355,7 +362,8 @@ def load_from_inbox(
 ) -> TableLoad:
     """Load a manifest an outside tool (a DMS full-load export, a partner drop) wrote into
     the landing inbox, in the landing store's own layout and manifest format."""
-    manifest = inbox.read_manifest(inbox.load_dir(source.name, table.name, load_id))
+    drop = inbox.read_drop(source.name, table.name, load_id)
+    manifest = drop.manifest
     if (manifest.source, manifest.table, manifest.scope) != (
         source.name,
         table.name,
@@ -392,8 +400,24 @@ def load_from_inbox(
             f"from the inbox ({inbox.uri(inbox.load_dir(source.name, table.name, load_id))}), "
             "or drop it again extracted anew"
         )
+    if len(drop.record_id) > LOAD_ID_CHARS:  # PostgreSQL and Redshift would refuse it
+        raise SourceError(
+            f"inbox load {load_id} ({inbox.uri(drop.folder)}): its load id is {len(load_id)} "
+            f"characters long; the warehouse records an inbox load as <load_id>@<fingerprint> "
+            f"in {LOAD_ID_CHARS}: name its folder (and the manifest's load_id) in at most "
+            f"{LOAD_ID_CHARS - len(drop.fingerprint) - 1}"
+        )
+    loaded = warehouse.load_references(source.name, table.name).committed
+    if drop.record_id in loaded:  # a run of it executed again
+        raise SourceError(
+            f"inbox load {load_id} ({inbox.uri(drop.folder)}) was loaded already, recorded as "
+            f"{drop.record_id}: a drop is loaded once; drop it again extracted anew (a new "
+            "manifest) to load it again"
+        )
     inbox.ensure_copy_manifest(manifest)
-    return load_landed(target, manifest, landing=inbox, warehouse=warehouse)
+    return load_landed(
+        target, manifest, landing=inbox, warehouse=warehouse, record_id=drop.record_id
+    )
 
 
 def apply_null_cursor_policy(

@@ -345,3 +345,32 @@ def test_raw_asset_lands_on_s3_configured_in_platform_yaml(s3, config_dir, state
     with duckdb.connect(project.warehouse.path, read_only=True) as con:
         [(rows,)] = con.execute("select count(*) from raw_ops.products").fetchall()
     assert rows == manifest.row_count
+
+
+def test_inbox_on_s3_waits_for_a_drops_parts_and_loads_a_new_drop_under_an_old_id(landing):
+    """On S3 (the production inbox): a manifest synced before its part was requested, and a
+    second drop under the same load id (DMS's LOAD00000001) was never requested. s3fs keeps the
+    listings it made, which could hide what arrived since."""
+    inbox = landing.inbox()
+    manifest = land(inbox, [customer(1, "Ada", "1.00", 0)], load_id="LOAD00000001", mode="full")
+    folder = inbox.load_dir("crm", "customers", "LOAD00000001")
+    part = f"{folder}/{manifest.files[0].path}"
+    content = inbox.fs.cat_file(part)
+    inbox.fs.rm(part)
+
+    waiting = inbox.pending({})
+    assert (waiting.drops, waiting.problems) == ([], [
+        f"{inbox.uri(folder)}: waiting for its parts ({manifest.files[0].path} is not there); "
+        "it is loaded once they are all there"
+    ])  # fmt: skip
+    inbox.fs.pipe_file(part, content)
+    scan = inbox.pending(waiting.seen)
+    [drop] = scan.drops
+    scan.remember(drop)
+    assert inbox.pending(scan.seen).drops == []
+
+    land(inbox, [customer(2, "Bo", "2.00", 1)], load_id="LOAD00000001", mode="full")
+    [again] = inbox.pending(scan.seen).drops
+    assert again.load_id == "LOAD00000001"
+    assert again.fingerprint != drop.fingerprint
+    assert again.manifest.files[0].bytes == inbox.fs.size(part)

@@ -296,15 +296,35 @@ def land_in_inbox(
     )
 
 
-def evaluate_inbox_sensor(defs: dg.Definitions, project: ProjectConfig, cursor: str | None):
+def inbox_tick(defs: dg.Definitions, project: ProjectConfig, cursor: str | None):
+    """One evaluation of the inbox sensor: its run requests, skip reason and cursor."""
     sensor = defs.resolve_sensor_def("landing_inbox_sensor")
     with dg.build_sensor_context(
         cursor=cursor,
         repository_def=defs.get_repository_def(),
         resources={"landing": LandingStoreResource.from_project(project)},
     ) as context:
-        result = sensor.evaluate_tick(context)
+        return sensor.evaluate_tick(context)
+
+
+def evaluate_inbox_sensor(defs: dg.Definitions, project: ProjectConfig, cursor: str | None):
+    result = inbox_tick(defs, project, cursor)
     return result.run_requests, result.cursor
+
+
+def run_request(defs: dg.Definitions, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
+    return defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        run_config=request.run_config,
+        asset_selection=request.asset_selection,
+        partition_key=request.partition_key,
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+
+def customers(project: ProjectConfig) -> list[tuple]:
+    with duckdb.connect(project.warehouse.path, read_only=True) as con:
+        return con.execute("select customer_id, name from raw_erp.customers order by 1").fetchall()
 
 
 def test_inbox_sensor_loads_each_dropped_manifest_exactly_once(project: ProjectConfig) -> None:
@@ -316,7 +336,7 @@ def test_inbox_sensor_loads_each_dropped_manifest_exactly_once(project: ProjectC
 
     [request], cursor = evaluate_inbox_sensor(defs, project, None)
     assert request.asset_selection == [ERP_CUSTOMERS]
-    assert request.run_key == "erp.customers/20261123T000000Z-dms00001"
+    assert request.run_key.startswith("erp.customers/20261123T000000Z-dms00001@")
     again, cursor = evaluate_inbox_sensor(defs, project, cursor)
     assert again == []  # once per manifest
 
@@ -339,7 +359,7 @@ def test_inbox_sensor_loads_each_dropped_manifest_exactly_once(project: ProjectC
     land_in_inbox(project, "20261123T010000Z-dms00002", [{"customer_id": 3, "name": "Cy"}])
     land_in_inbox(project, "20261123T010000Z-x0000003", [{"customer_id": 9}], table="unknown")
     [newer], cursor = evaluate_inbox_sensor(defs, project, cursor)
-    assert newer.run_key == "erp.customers/20261123T010000Z-dms00002"
+    assert newer.run_key.startswith("erp.customers/20261123T010000Z-dms00002@")
     assert evaluate_inbox_sensor(defs, project, cursor)[0] == []
 
 
@@ -356,13 +376,7 @@ def run_drop(
 ) -> dg.ExecuteInProcessResult:
     """Run the load the inbox sensor requests for the drop `load_id`."""
     requests, _ = evaluate_inbox_sensor(defs, project, None)
-    request = next(r for r in requests if r.run_key.endswith(load_id))
-    return defs.resolve_implicit_global_asset_job_def().execute_in_process(
-        run_config=request.run_config,
-        asset_selection=request.asset_selection,
-        instance=dg.DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
+    return run_request(defs, next(r for r in requests if f"/{load_id}@" in r.run_key))
 
 
 def step_failure(result: dg.ExecuteInProcessResult) -> str:
@@ -485,17 +499,100 @@ def test_inbox_sensor_loads_a_manifest_dropped_after_a_newer_looking_one(
     defs = build_definitions(project)
     land_in_inbox(project, "20261123T000000Z-ffff0001", [{"customer_id": 1, "name": "Ada"}])
     [first], cursor = evaluate_inbox_sensor(defs, project, None)
-    assert first.run_key == "erp.customers/20261123T000000Z-ffff0001"
+    assert first.run_key.startswith("erp.customers/20261123T000000Z-ffff0001@")
     land_in_inbox(project, "20261123T000000Z-aaaa0002", [{"customer_id": 2, "name": "Bo"}])
 
     [late], cursor = evaluate_inbox_sensor(defs, project, cursor)
-    assert late.run_key == "erp.customers/20261123T000000Z-aaaa0002"
+    assert late.run_key.startswith("erp.customers/20261123T000000Z-aaaa0002@")
     assert evaluate_inbox_sensor(defs, project, cursor)[0] == []
 
     # A cursor written by an earlier version (the last id seen) means every id up to it.
     earlier = json.dumps({"erp.customers": "20261123T000000Z-bbbb0000"})
     [after], _ = evaluate_inbox_sensor(defs, project, earlier)
-    assert after.run_key == "erp.customers/20261123T000000Z-ffff0001"
+    assert after.run_key.startswith("erp.customers/20261123T000000Z-ffff0001@")
+
+
+def test_a_drop_under_a_load_id_seen_before_is_loaded_once(project: ProjectConfig) -> None:
+    """A tool that names its loads alike each time (DMS's LOAD00000001), or a drop removed and
+    dropped again extracted anew, as the docs say: its run key (source.table/load id) was one
+    Dagster had run already, so the tick was skipped with no reason and no run, and the cursor
+    counted the id seen: the new rows were never loaded. Had a run started, the warehouse's
+    record of the first load (its id) failed it with a bare duplicate key."""
+    defs = build_definitions(project)
+    inbox = LandingStoreResource.from_project(project).open().inbox()
+    folder = inbox.load_dir("erp", "customers", "LOAD00000001")
+    land_in_inbox(project, "LOAD00000001", [{"customer_id": 1, "name": "Ada"}])
+    [first], cursor = evaluate_inbox_sensor(defs, project, None)
+    assert run_request(defs, first).success
+    inbox.fs.rm(folder, recursive=True)
+    assert evaluate_inbox_sensor(defs, project, cursor)[0] == []
+
+    land_in_inbox(project, "LOAD00000001", [
+        {"customer_id": 1, "name": "Ada Lovelace"},
+        {"customer_id": 2, "name": "Bo"},
+    ], stamp=datetime(2026, 11, 24, tzinfo=UTC))  # fmt: skip
+    [again], cursor = evaluate_inbox_sensor(defs, project, cursor)
+    assert again.run_key.startswith("erp.customers/LOAD00000001@")
+    assert again.run_key != first.run_key
+    assert run_request(defs, again).success
+    assert customers(project) == [(1, "Ada Lovelace"), (2, "Bo")]
+
+    # The same drop is loaded once: not requested again, even with its manifest written again
+    # as it was (copied anew); a cursor lost asks again under the same run key, which Dagster
+    # runs once; and its run executed again loads nothing, saying why.
+    manifest = inbox.fs.cat_file(f"{folder}/manifest.json")
+    inbox.fs.pipe_file(f"{folder}/manifest.json", manifest)
+    assert evaluate_inbox_sensor(defs, project, cursor)[0] == []
+    [lost], _ = evaluate_inbox_sensor(defs, project, None)
+    assert lost.run_key == again.run_key
+    message = step_failure(run_request(defs, again))
+    assert "inbox load LOAD00000001" in message
+    assert f"was loaded already, recorded as {again.run_key.split('/', 1)[1]}" in message
+    assert customers(project) == [(1, "Ada Lovelace"), (2, "Bo")]
+
+
+def test_a_drop_whose_load_id_leaves_no_room_for_its_fingerprint_fails_naming_it(
+    project: ProjectConfig,
+) -> None:
+    """An inbox load is recorded as <load_id>@<fingerprint> in the warehouse's 64 characters:
+    PostgreSQL and Redshift would refuse a longer one with a bare 'value too long'."""
+    load_id = "20261123T000000Z-" + "x" * 35  # 52 characters
+    message = step_failure(load_drop(build_definitions(project), project, load_id, [
+        {"customer_id": 1, "name": "Ada"},
+    ]))  # fmt: skip
+    assert f"inbox load {load_id} (" in message
+    assert "its load id is 52 characters long" in message
+    assert "in at most 51" in message
+
+
+def test_a_drop_whose_manifest_came_before_its_parts_waits_for_them(
+    project: ProjectConfig,
+) -> None:
+    """An unordered copy (`aws s3 sync`) may write manifest.json before the parts: its run
+    failed with FileNotFoundError, and the drop was counted seen, so once the parts arrived
+    nothing loaded it."""
+    defs = build_definitions(project)
+    inbox = LandingStoreResource.from_project(project).open().inbox()
+    manifest = land_in_inbox(project, "LOAD00000001", [{"customer_id": 1, "name": "Ada"}])
+    part = f"{inbox.load_dir('erp', 'customers', 'LOAD00000001')}/{manifest.files[0].path}"
+    content = inbox.fs.cat_file(part)
+    inbox.fs.rm(part)
+
+    waiting = inbox_tick(defs, project, None)
+    assert waiting.run_requests == []
+    assert waiting.skip_message == (
+        f"{inbox.uri(inbox.load_dir('erp', 'customers', 'LOAD00000001'))}: waiting for its "
+        f"parts ({manifest.files[0].path} is not there); it is loaded once they are all there"
+    )
+    inbox.fs.pipe_file(part, content[:100])  # half copied
+    half = inbox_tick(defs, project, waiting.cursor)
+    assert f"holds 100 of its {len(content)} bytes" in half.skip_message
+
+    inbox.fs.pipe_file(part, content)
+    [request], cursor = evaluate_inbox_sensor(defs, project, half.cursor)
+    assert run_request(defs, request).success
+    assert customers(project) == [(1, "Ada")]
+    assert evaluate_inbox_sensor(defs, project, cursor)[0] == []
 
 
 @pytest.mark.parametrize(

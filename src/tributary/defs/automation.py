@@ -269,7 +269,8 @@ def tenant_registry_sensor(project: ProjectConfig) -> dg.SensorDefinition:
 def inbox_sensor(project: ProjectConfig) -> dg.SensorDefinition:
     """Loads a manifest that an outside tool (a DMS full-load export, a partner drop) wrote
     into `<landing>/_inbox/<source>/<table>/<load_id>/`: exactly those files, once per
-    manifest. The cursor holds the load ids seen per table (those still in the inbox)."""
+    manifest, once its parts are all there. The cursor holds the drops seen per table (those
+    still in the inbox): each load id's manifest fingerprint (LandingStore.pending)."""
     tables = {
         f"{source.name}.{table.name}": (source, table)
         for source in project.sources
@@ -289,31 +290,33 @@ def inbox_sensor(project: ProjectConfig) -> dg.SensorDefinition:
         description="Loads manifests that outside tools drop into the landing inbox",
     )
     def landing_inbox(context: dg.SensorEvaluationContext, landing: LandingStoreResource):
-        seen = json.loads(context.cursor) if context.cursor else {}
+        scan = landing.open().inbox().pending(json.loads(context.cursor or "{}"))
         requests = []
-        pending, seen = landing.open().inbox().pending(seen)
-        for manifest in pending:
-            name = f"{manifest.source}.{manifest.table}"
-            if name not in tables:
-                context.log.warning(f"inbox load {manifest.load_id}: no enabled table {name}")
+        for drop in scan.drops:
+            scan.remember(drop)
+            if drop.name not in tables:
+                context.log.warning(f"inbox load {drop.load_id}: no enabled table {drop.name}")
                 continue
+            manifest = drop.manifest
             key = raw_asset_key(manifest.source, manifest.table)
             requests.append(
                 dg.RunRequest(
-                    run_key=f"{name}/{manifest.load_id}",
+                    # The drop, not its id alone: Dagster never runs a run key twice.
+                    run_key=f"{drop.name}/{drop.record_id}",
                     asset_selection=[key],
                     partition_key=manifest.scope or None,
                     run_config=dg.RunConfig(
-                        ops={
-                            key.to_python_identifier(): RawLoadConfig(
-                                inbox_load_id=manifest.load_id
-                            )
-                        }
+                        ops={key.to_python_identifier(): RawLoadConfig(inbox_load_id=drop.load_id)}
                     ),
                     tags={SOURCE_TAG: manifest.source},
                 )
             )
-        return dg.SensorResult(run_requests=requests, cursor=json.dumps(seen, sort_keys=True))
+        for problem in scan.problems:
+            context.log.warning(problem)
+        cursor = json.dumps(scan.seen, sort_keys=True)
+        if not requests and scan.problems:
+            return dg.SensorResult(skip_reason="; ".join(scan.problems), cursor=cursor)
+        return dg.SensorResult(run_requests=requests, cursor=cursor)
 
     return landing_inbox
 

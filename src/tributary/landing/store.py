@@ -10,11 +10,12 @@ after each committed load of it (landing/retention.py); the inbox has none.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -188,29 +189,72 @@ class LandingStore:
             return Cleanup(removed=tuple(removed), error=f"{type(exc).__name__}: {exc}")
         return Cleanup(removed=tuple(removed))
 
-    def pending(
-        self, seen: Mapping[str, str | Sequence[str]]
-    ) -> tuple[list[Manifest], dict[str, list[str]]]:
-        """Complete loads (those with a manifest) whose load id is not among those `seen` for
-        their table ("source.table" -> load ids), oldest id first; and every complete load id
-        by table, which is what has been seen once those are handled (ids gone from the store
-        drop out). Ids are compared as a set, not by order: two tools' drops, or two in one
-        second, need not arrive in their ids' order. A single id (the cursor of earlier
-        versions) stands for every id up to it."""
-        present: dict[str, list[str]] = {}
-        for path in self.fs.glob(f"{self.root}/*/*/*/{MANIFEST}"):
-            source, table, load_id = path.rsplit("/", 4)[-4:-1]
-            present.setdefault(f"{source}.{table}", []).append(load_id)
-        pending = []
-        for name, load_ids in present.items():
-            known = seen.get(name, ())
-            for load_id in load_ids:
+    def pending(self, seen: Mapping[str, Any]) -> InboxScan:
+        """The drops of this store (the inbox) to load: those with a manifest that are not
+        among those `seen` ("source.table" -> {load id: [fingerprint, listed]}) with the same
+        manifest, whose parts are all there; oldest id first. A drop is its folder and its
+        manifest's content, so a tool that names its loads alike each time (DMS's
+        LOAD00000001), or a drop removed and dropped again extracted anew, is loaded once per
+        manifest it writes, and the same manifest once. Ids are compared as a set, not by order:
+        two tools' drops, or two in one second, need not arrive in their ids' order. A list of
+        ids (the cursor of earlier versions) marks those ids seen, a single id every id up to
+        it. A manifest is read only where the listing says it changed since it was seen."""
+        # s3fs keeps a listing it made: drops that arrived since would go unseen.
+        self.fs.invalidate_cache(self.root)
+        listing = self.fs.find(self.root, detail=True)
+        scan = InboxScan(seen={})
+        for path, info in listing.items():
+            where = path[len(self.root) + 1 :].split("/")
+            if len(where) != 4 or where[3] != MANIFEST:
+                continue
+            source, table, load_id = where[:3]
+            name, listed = f"{source}.{table}", _listed(info)
+            known = seen.get(name, {})
+            if isinstance(known, str | list):  # an earlier version's cursor: ids only
                 if load_id <= known if isinstance(known, str) else load_id in known:
+                    scan.seen.setdefault(name, {})[load_id] = ["", listed]
                     continue
-                source, table = name.split(".", 1)
-                pending.append(self.read_manifest(self.load_dir(source, table, load_id)))
-        pending.sort(key=lambda manifest: manifest.load_id)
-        return pending, {name: sorted(load_ids) for name, load_ids in present.items()}
+                known = {}
+            fingerprint, was_listed = known.get(load_id, ("", ""))
+            if was_listed == listed:
+                scan.seen.setdefault(name, {})[load_id] = [fingerprint, listed]
+                continue
+            drop = self.read_drop(source, table, load_id, listed=listed)
+            if fingerprint:  # seen before, until it is loaded anew
+                scan.seen.setdefault(name, {})[load_id] = [fingerprint, was_listed]
+            if drop.fingerprint == fingerprint:  # written again as it was (copied again)
+                scan.remember(drop)
+                continue
+            waiting = self._missing_parts(drop, listing)
+            if waiting:
+                scan.problems.append(
+                    f"{self.uri(drop.folder)}: waiting for its parts ({'; '.join(waiting)}); "
+                    "it is loaded once they are all there"
+                )
+            else:
+                scan.drops.append(drop)
+        scan.drops.sort(key=lambda drop: drop.load_id)
+        return scan
+
+    def read_drop(self, source: str, table: str, load_id: str, *, listed: str = "") -> Drop:
+        """The drop in this store's folder <source>/<table>/<load_id>."""
+        folder = self.load_dir(source, table, load_id)
+        content = self.fs.cat_file(f"{folder}/{MANIFEST}")
+        manifest = Manifest.model_validate_json(content)
+        return Drop(folder, manifest, hashlib.sha256(content).hexdigest()[:12], listed)
+
+    @staticmethod
+    def _missing_parts(drop: Drop, listing: Mapping[str, Mapping[str, Any]]) -> list[str]:
+        """The manifest's files that are not there, or not yet whole: a tool may write the
+        manifest before its parts (an unordered copy or sync)."""
+        missing = []
+        for file in drop.manifest.files:
+            found = listing.get(f"{drop.folder}/{file.path}")
+            if found is None:
+                missing.append(f"{file.path} is not there")
+            elif found["size"] < file.bytes:
+                missing.append(f"{file.path} holds {found['size']} of its {file.bytes} bytes")
+        return missing
 
     def read_manifest(self, folder: str) -> Manifest:
         with self.fs.open(f"{folder.rstrip('/')}/{MANIFEST}", "r") as handle:
@@ -356,6 +400,53 @@ class _Parts:
         self._rows = 0
         if self.on_part is not None:
             self.on_part(path)
+
+
+@dataclass(frozen=True)
+class Drop:
+    """A load an outside tool dropped into the inbox: its folder, its manifest, and what
+    tells it from another drop under the same id."""
+
+    folder: str
+    manifest: Manifest
+    fingerprint: str  # of the manifest's content (SHA-256, 12 hex digits)
+    listed: str = ""  # what the listing said of manifest.json when it was read
+
+    @property
+    def load_id(self) -> str:
+        return self.folder.rsplit("/", 1)[-1]
+
+    @property
+    def name(self) -> str:
+        """ "source.table", as its folder says."""
+        source, table = self.folder.rsplit("/", 3)[-3:-1]
+        return f"{source}.{table}"
+
+    @property
+    def record_id(self) -> str:
+        """The id the warehouse records its load under: the load id alone names no drop where
+        a tool names each load alike (or two tables' drops alike), and the same drop is
+        loaded once."""
+        return f"{self.load_id}@{self.fingerprint}"
+
+
+@dataclass
+class InboxScan:
+    """What LandingStore.pending found in the inbox."""
+
+    seen: dict[str, dict[str, list[str]]]  # the cursor, but for `drops` (see remember)
+    drops: list[Drop] = field(default_factory=list)  # to load, oldest id first
+    problems: list[str] = field(default_factory=list)  # drops not loaded, each naming its folder
+
+    def remember(self, drop: Drop) -> None:
+        """Count `drop` as seen: its manifest is not loaded again."""
+        self.seen.setdefault(drop.name, {})[drop.load_id] = [drop.fingerprint, drop.listed]
+
+
+def _listed(info: Mapping[str, Any]) -> str:
+    """What a listing says of a file, as a short hash that changes when the file is written
+    again (its ETag or modification time, its size), as fsspec's ukey hashes `info`."""
+    return hashlib.sha256(json.dumps(info, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)

@@ -38,11 +38,12 @@ STATE_SCHEMA = "_tributary"
 # dbt_project/profiles.yml sets the same for dbt's DuckDB sessions.
 SESSION_TIME_ZONE = "UTC"
 ERROR_SUMMARY_CHARS = 1000
+LOAD_ID_CHARS = 64  # what _tributary.loads and .watermarks hold of a load id
 
 STATE_DDL = [
     f"create schema if not exists {STATE_SCHEMA}",
     f"""create table if not exists {STATE_SCHEMA}.loads (
-        load_id varchar(64) primary key,
+        load_id varchar({LOAD_ID_CHARS}) primary key,
         source varchar(128) not null,
         table_name varchar(128) not null,
         scope varchar(128) not null,
@@ -60,7 +61,7 @@ STATE_DDL = [
         cursor_column varchar(128) not null,
         value_type varchar(16) not null,
         value varchar(256) not null,
-        load_id varchar(64) not null,
+        load_id varchar({LOAD_ID_CHARS}) not null,
         updated_at timestamptz not null,
         primary key (source, table_name, scope)
     )""",
