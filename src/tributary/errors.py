@@ -33,6 +33,11 @@ class NullKeyError(SourceError):
     """Rows of a table with a primary_key have no value in a key column."""
 
 
+class InboxDropError(SourceError):
+    """An inbox drop cannot be loaded as it stands: its manifest cannot be read, or is not for
+    its folder. The message names the drop's path."""
+
+
 class StaleDropError(SourceError):
     """An inbox drop holds rows extracted before those its raw table already holds."""
 

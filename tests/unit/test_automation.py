@@ -595,6 +595,64 @@ def test_a_drop_whose_manifest_came_before_its_parts_waits_for_them(
     assert evaluate_inbox_sensor(defs, project, cursor)[0] == []
 
 
+def test_a_drop_that_cannot_be_loaded_is_named_and_the_others_still_load(
+    project: ProjectConfig,
+) -> None:
+    """A half-written manifest.json (or one without `columns`) failed every tick with a bare
+    pydantic ValidationError naming no path, and a `scope` on an unpartitioned table with
+    Dagster's 'All selected assets must have the same or no partitions definition': every good
+    drop of every table waited behind the bad one."""
+    defs = build_definitions(project)
+    inbox = LandingStoreResource.from_project(project).open().inbox()
+
+    def manifest_of(load_id: str) -> str:
+        return f"{inbox.load_dir('erp', 'customers', load_id)}/manifest.json"
+
+    def rewrite(load_id: str, change) -> None:
+        document = json.loads(inbox.fs.cat_file(manifest_of(load_id)))
+        change(document)
+        inbox.fs.pipe_file(manifest_of(load_id), json.dumps(document).encode())
+
+    land_in_inbox(project, "A-good", [{"customer_id": 1, "name": "Ada"}])
+    land_in_inbox(project, "B-half", [{"customer_id": 2, "name": "Bo"}])
+    inbox.fs.pipe_file(manifest_of("B-half"), inbox.fs.cat_file(manifest_of("B-half"))[:150])
+    land_in_inbox(project, "C-columns", [{"customer_id": 3, "name": "Cy"}])
+    rewrite("C-columns", lambda document: document.pop("columns"))
+    land_in_inbox(project, "D-scope", [{"customer_id": 4, "name": "Dee"}])
+    rewrite("D-scope", lambda document: document.update(scope="tenant-99"))
+
+    [good], cursor = evaluate_inbox_sensor(defs, project, None)
+    assert "/A-good@" in good.run_key
+    assert run_request(defs, good).success
+    assert customers(project) == [(1, "Ada")]
+
+    problems = inbox_tick(defs, project, cursor).skip_message.split("\n")
+    assert problems[0].startswith(
+        f"{inbox.uri(manifest_of('B-half'))}: not a manifest Tributary reads (Invalid JSON: "
+    )
+    assert problems[-2:] == [
+        f"{inbox.uri(manifest_of('C-columns'))}: not a manifest Tributary reads (columns: Field "
+        "required); write it in the landing store's manifest format",
+        f"{inbox.uri(inbox.load_dir('erp', 'customers', 'D-scope'))}: its manifest's scope is "
+        "'tenant-99', and erp.customers is not partitioned: leave scope empty",
+    ]
+    # Mended, a drop is loaded.
+    rewrite("D-scope", lambda document: document.update(scope=""))
+    [mended], _ = evaluate_inbox_sensor(defs, project, cursor)
+    assert "/D-scope@" in mended.run_key
+
+    # A run asked for by hand says the same.
+    key = ERP_CUSTOMERS.to_python_identifier()
+    by_hand = dg.RunRequest(
+        asset_selection=[ERP_CUSTOMERS],
+        run_config={"ops": {key: {"config": {"inbox_load_id": "C-columns"}}}},
+    )
+    assert (
+        f"{inbox.uri(manifest_of('C-columns'))}: not a manifest Tributary reads (columns: Field "
+        "required)" in step_failure(run_request(defs, by_hand))
+    )
+
+
 @pytest.mark.parametrize(
     ("error", "transient"),
     [

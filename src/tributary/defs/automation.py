@@ -24,6 +24,7 @@ from tributary.defs.tenants import (
     current_tenants,
     scheduled_tenants,
 )
+from tributary.landing.store import Drop
 from tributary.slices import partition_keys
 from tributary.tenants import active_keys, last_reading, reading, registry_changes
 from tributary.warehouse import TenantRow
@@ -266,6 +267,32 @@ def tenant_registry_sensor(project: ProjectConfig) -> dg.SensorDefinition:
     return tenant_registry
 
 
+def scope_mismatch(
+    project: ProjectConfig, drop: Drop, table: TableConfig, context: dg.SensorEvaluationContext
+) -> str | None:
+    """Why an inbox drop's manifest `scope` is no partition of its table, so that no run can
+    be asked for it; None where it is one."""
+    scope = drop.manifest.scope
+    partitions = partitions_for(project, table)
+    if partitions is None:
+        if not scope:
+            return None
+        return (
+            f"its manifest's scope is {scope!r}, and {drop.name} is not partitioned: leave "
+            "scope empty"
+        )
+    if not scope:
+        return (
+            f"its manifest has no scope, and {drop.name} is partitioned: name the partition "
+            "it replaces"
+        )
+    if isinstance(partitions, dg.DynamicPartitionsDefinition):
+        known = context.instance.has_dynamic_partition(partitions.name, scope)
+    else:
+        known = scope in partitions.get_partition_keys()
+    return None if known else f"its manifest's scope {scope!r} is no partition of {drop.name}"
+
+
 def inbox_sensor(project: ProjectConfig) -> dg.SensorDefinition:
     """Loads a manifest that an outside tool (a DMS full-load export, a partner drop) wrote
     into `<landing>/_inbox/<source>/<table>/<load_id>/`: exactly those files, once per
@@ -290,14 +317,20 @@ def inbox_sensor(project: ProjectConfig) -> dg.SensorDefinition:
         description="Loads manifests that outside tools drop into the landing inbox",
     )
     def landing_inbox(context: dg.SensorEvaluationContext, landing: LandingStoreResource):
-        scan = landing.open().inbox().pending(json.loads(context.cursor or "{}"))
+        inbox = landing.open().inbox()
+        scan = inbox.pending(json.loads(context.cursor or "{}"))
         requests = []
         for drop in scan.drops:
-            scan.remember(drop)
             if drop.name not in tables:
+                scan.remember(drop)
                 context.log.warning(f"inbox load {drop.load_id}: no enabled table {drop.name}")
                 continue
             manifest = drop.manifest
+            mismatch = scope_mismatch(project, drop, tables[drop.name][1], context)
+            if mismatch:  # not seen: named at each tick until it is mended or removed
+                scan.problems.append(f"{inbox.uri(drop.folder)}: {mismatch}")
+                continue
+            scan.remember(drop)
             key = raw_asset_key(manifest.source, manifest.table)
             requests.append(
                 dg.RunRequest(
@@ -315,7 +348,7 @@ def inbox_sensor(project: ProjectConfig) -> dg.SensorDefinition:
             context.log.warning(problem)
         cursor = json.dumps(scan.seen, sort_keys=True)
         if not requests and scan.problems:
-            return dg.SensorResult(skip_reason="; ".join(scan.problems), cursor=cursor)
+            return dg.SensorResult(skip_reason="\n".join(scan.problems), cursor=cursor)
         return dg.SensorResult(run_requests=requests, cursor=cursor)
 
     return landing_inbox

@@ -23,7 +23,9 @@ import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from pydantic import ValidationError
 
+from tributary.errors import InboxDropError
 from tributary.landing.manifest import CursorRange, LandedFile, Manifest, encode_cursor
 from tributary.landing.retention import Cleanup, LoadReferences, Retention, folders_to_remove
 from tributary.storage import open_filesystem
@@ -219,9 +221,15 @@ class LandingStore:
             if was_listed == listed:
                 scan.seen.setdefault(name, {})[load_id] = [fingerprint, listed]
                 continue
-            drop = self.read_drop(source, table, load_id, listed=listed)
             if fingerprint:  # seen before, until it is loaded anew
                 scan.seen.setdefault(name, {})[load_id] = [fingerprint, was_listed]
+            try:
+                drop = self.read_drop(source, table, load_id, listed=listed)
+            except InboxDropError as error:  # one bad drop holds up no other
+                scan.problems.append(str(error))
+                continue
+            except FileNotFoundError:  # removed since the listing
+                continue
             if drop.fingerprint == fingerprint:  # written again as it was (copied again)
                 scan.remember(drop)
                 continue
@@ -237,10 +245,22 @@ class LandingStore:
         return scan
 
     def read_drop(self, source: str, table: str, load_id: str, *, listed: str = "") -> Drop:
-        """The drop in this store's folder <source>/<table>/<load_id>."""
+        """The drop in this store's folder <source>/<table>/<load_id>; InboxDropError where
+        its manifest is not one Tributary reads (written halfway, another format)."""
         folder = self.load_dir(source, table, load_id)
-        content = self.fs.cat_file(f"{folder}/{MANIFEST}")
-        manifest = Manifest.model_validate_json(content)
+        path = f"{folder}/{MANIFEST}"
+        content = self.fs.cat_file(path)
+        try:
+            manifest = Manifest.model_validate_json(content)
+        except ValidationError as error:
+            found = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) + ': ' if e['loc'] else ''}{e['msg']}"
+                for e in error.errors()[:3]
+            )
+            raise InboxDropError(
+                f"{self.uri(path)}: not a manifest Tributary reads ({found}); write it in the "
+                "landing store's manifest format"
+            ) from None
         return Drop(folder, manifest, hashlib.sha256(content).hexdigest()[:12], listed)
 
     @staticmethod
