@@ -364,11 +364,8 @@ def load_from_inbox(
     the landing inbox, in the landing store's own layout and manifest format."""
     drop = inbox.read_drop(source.name, table.name, load_id)
     manifest = drop.manifest
-    if (manifest.source, manifest.table, manifest.scope) != (
-        source.name,
-        table.name,
-        where.key if where else "",
-    ):
+    # read_drop holds the manifest to its folder's source and table; the scope, to the run's.
+    if manifest.scope != (where.key if where else ""):
         raise SourceError(
             f"inbox manifest {load_id} is for {manifest.source}.{manifest.table} "
             f"(scope {manifest.scope!r}), not for this table"

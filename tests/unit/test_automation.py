@@ -653,6 +653,48 @@ def test_a_drop_that_cannot_be_loaded_is_named_and_the_others_still_load(
     )
 
 
+def test_a_manifest_that_is_not_its_folders_is_named_and_loads_nothing(
+    project: ProjectConfig,
+) -> None:
+    """A manifest copied from another drop keeps that drop's load_id: the sensor took the id
+    for the folder's, so the drop hid behind the other one (seen, its rows never loaded), and
+    its run loaded the other folder's files again or failed with DuckDB's bare 'Duplicate key
+    "load_id: D-first"'."""
+    defs = build_definitions(project)
+    inbox = LandingStoreResource.from_project(project).open().inbox()
+    assert load_drop(defs, project, "D-first", [{"customer_id": 4, "name": "Dee"}]).success
+    [_], cursor = evaluate_inbox_sensor(defs, project, None)
+    for load_id, field, value in [("E-second", "load_id", "D-first"), ("F-third", "table", "x")]:
+        land_in_inbox(project, load_id, [{"customer_id": 5, "name": "Eve"}])
+        path = f"{inbox.load_dir('erp', 'customers', load_id)}/manifest.json"
+        document = json.loads(inbox.fs.cat_file(path))
+        inbox.fs.pipe_file(path, json.dumps({**document, field: value}).encode())
+
+    skipped = inbox_tick(defs, project, cursor)
+    folder = inbox.uri(inbox.load_dir("erp", "customers", "E-second"))
+    assert skipped.skip_message.split("\n") == [
+        f"{folder}/manifest.json: its manifest is for the load erp.customers/D-first, and its "
+        "folder erp/customers/E-second: a manifest copied from another drop keeps that drop's "
+        "load_id; write the folder's names in it (source, table, load_id)",
+        f"{inbox.uri(inbox.load_dir('erp', 'customers', 'F-third'))}/manifest.json: its "
+        "manifest is for the load erp.x/F-third, and its folder erp/customers/F-third: a "
+        "manifest copied from another drop keeps that drop's load_id; write the folder's names "
+        "in it (source, table, load_id)",
+    ]
+    assert json.loads(skipped.cursor) == json.loads(cursor)  # not seen: named until mended
+
+    key = ERP_CUSTOMERS.to_python_identifier()
+    by_hand = dg.RunRequest(
+        asset_selection=[ERP_CUSTOMERS],
+        run_config={"ops": {key: {"config": {"inbox_load_id": "E-second"}}}},
+    )
+    assert (
+        f"{folder}/manifest.json: its manifest is for the load erp.customers/D-first"
+        in step_failure(run_request(defs, by_hand))
+    )
+    assert customers(project) == [(4, "Dee")]
+
+
 @pytest.mark.parametrize(
     ("error", "transient"),
     [

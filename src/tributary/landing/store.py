@@ -246,7 +246,8 @@ class LandingStore:
 
     def read_drop(self, source: str, table: str, load_id: str, *, listed: str = "") -> Drop:
         """The drop in this store's folder <source>/<table>/<load_id>; InboxDropError where
-        its manifest is not one Tributary reads (written halfway, another format)."""
+        its manifest is not one Tributary reads (written halfway, another format) or is not
+        for its folder."""
         folder = self.load_dir(source, table, load_id)
         path = f"{folder}/{MANIFEST}"
         content = self.fs.cat_file(path)
@@ -261,6 +262,16 @@ class LandingStore:
                 f"{self.uri(path)}: not a manifest Tributary reads ({found}); write it in the "
                 "landing store's manifest format"
             ) from None
+        # The folder is what the sensor and the load find a drop by: a manifest for another
+        # (copied from another drop) would load that drop's files, or be taken for it.
+        stated = (manifest.source, manifest.table, manifest.load_id)
+        if stated != (source, table, load_id):
+            raise InboxDropError(
+                f"{self.uri(path)}: its manifest is for the load {stated[0]}.{stated[1]}/"
+                f"{stated[2]}, and its folder {source}/{table}/{load_id}: a manifest copied from "
+                "another drop keeps that drop's load_id; write the folder's names in it (source, "
+                "table, load_id)"
+            )
         return Drop(folder, manifest, hashlib.sha256(content).hexdigest()[:12], listed)
 
     @staticmethod
