@@ -2,13 +2,19 @@
 ERP whose customers are `KUNDEN(KDNR, NAME, ORT, ...)` with cities in lower case and whose
 order changes are `AUFTRAG_AENDERUNGEN(LFDNR, AKTION, ...)`, mapped onto the ERP contract by
 a view (customers) and by `query:` (sales orders), builds dim_customer and fct_sales with
-totals computed here from the source rows."""
+totals computed here from the source rows.
+
+The later tests write raw tables by hand, shaped as other systems land them, on DuckDB and
+on PostgreSQL, and run `dbt build` on them as a user does."""
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
-from datetime import datetime, timedelta
+import subprocess
+import sys
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,8 +23,10 @@ import duckdb
 import pytest
 import yaml
 
-from tributary.config.loader import load_project
+from tributary.config.loader import PROJECT_ROOT, load_project
 from tributary.defs import build_definitions
+from tributary.warehouse.backend import WarehouseBackend
+from tributary.warehouse.registry import WAREHOUSE_SETTINGS
 
 from ..conftest import CONFIG_DIR
 from .conftest import run_sql
@@ -173,3 +181,120 @@ def test_legacy_mariadb_erp_mapped_by_view_and_query_builds_exact_marts(
         sum(1 for c in live if c[3] not in known),
         sorted(c[2] for c in live),
     )
+
+
+DBT = Path(sys.executable).parent / "dbt"
+# Every model the ERP and Salesforce raw tables feed: staging, dim_customer, fct_sales,
+# dim_account.
+DBT_SELECTION = [
+    "stg_erp__customers+", "stg_erp__sales_orders+", "stg_salesforce__account+",
+    "stg_salesforce__opportunity+",
+]  # fmt: skip
+# Raw tables as Tributary lands them: the contract's columns and Tributary's own.
+RAW_CUSTOMERS = """create table raw_erp.customers (
+    customer_id bigint, customer_name varchar(100), city varchar(100), country varchar(2),
+    external_id varchar(32), modified_at timestamp, _deleted boolean, _load_id varchar(40)
+)"""
+RAW_SALES_ORDERS = """create table raw_erp.sales_orders (
+    change_id bigint, operation varchar(1), order_id bigint, customer_id bigint,
+    order_date {order_date}, amount decimal(12, 2), status varchar(20), changed_at timestamp,
+    _deleted boolean, _load_id varchar(40)
+)"""
+RAW_ACCOUNT = """create table raw_salesforce.account (
+    id varchar(18), name varchar(255), external_id__c varchar(32),
+    systemmodstamp timestamp with time zone, _deleted boolean, _load_id varchar(40)
+)"""
+RAW_OPPORTUNITY = """create table raw_salesforce.opportunity (
+    id varchar(18), accountid varchar(18), stagename varchar(40), amount decimal(18, 2),
+    isclosed boolean, iswon boolean, systemmodstamp timestamp with time zone, _deleted boolean,
+    _load_id varchar(40)
+)"""
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def raw_warehouse(request, tmp_path: Path) -> WarehouseBackend:
+    """An empty warehouse with the raw schemas: a DuckDB file, and a fresh PostgreSQL
+    database."""
+    if request.param == "duckdb":
+        config = {"target": "duckdb", "path": str(tmp_path / "warehouse.duckdb")}
+    else:
+        config = {"target": "postgres", "connection": {"url": request.getfixturevalue("postgres")}}
+    backend = WAREHOUSE_SETTINGS.validate_python(config)
+    warehouse_sql(backend, "create schema raw_erp", "create schema raw_salesforce")
+    return backend
+
+
+def warehouse_sql(backend: WarehouseBackend, *statements: str) -> None:
+    with backend.open() as warehouse:
+        for statement in statements:
+            warehouse.execute(statement)
+
+
+def warehouse_rows(backend: WarehouseBackend, sql: str) -> list[tuple]:
+    with backend.open() as warehouse:
+        return [tuple(row) for row in warehouse.query(sql)]
+
+
+def salesforce_raw(backend: WarehouseBackend, accounts: list[tuple[str, str | None]]) -> None:
+    """raw_salesforce.account with (id, External_Id__c) per account, and no opportunity."""
+    warehouse_sql(backend, RAW_ACCOUNT, RAW_OPPORTUNITY)
+    for account_id, external_id in accounts:
+        with backend.open() as warehouse:
+            warehouse.execute(
+                "insert into raw_salesforce.account values "
+                "(?, ?, ?, timestamp with time zone '2024-05-01 00:00:00+00', false, 'l1')",
+                (account_id, f"Account {account_id}", external_id),
+            )
+
+
+def dbt_build(
+    backend: WarehouseBackend, tmp_path: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """`dbt build` of the ERP and Salesforce models on the warehouse, as a user runs it; its
+    files go to tmp_path, so the project's manifest stays as `make manifest` made it."""
+    return subprocess.run(
+        [str(DBT), "build", "--profiles-dir", ".", "--select", *DBT_SELECTION,
+         "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
+        cwd=PROJECT_ROOT / "dbt_project",
+        env={**os.environ, **backend.dbt_env(), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+
+
+def built_cleanly(built: subprocess.CompletedProcess) -> bool:
+    return built.returncode == 0 and "ERROR=0" in built.stdout and "WARN=0" in built.stdout
+
+
+def test_order_dates_are_utc_days_whatever_the_warehouse_time_zone(
+    raw_warehouse: WarehouseBackend, tmp_path: Path
+) -> None:
+    """An order time landed as a timestamp with time zone is cast to fct_sales.order_date in
+    UTC, as Tributary's own sessions read it. On a PostgreSQL warehouse whose database was set
+    to America/Los_Angeles, dbt's session cast in that zone: an order of 2024-05-01 02:30 UTC
+    was dated 2024-04-30, every test passing (DuckDB's profile pins UTC)."""
+    if raw_warehouse.target == "postgres":
+        database = raw_warehouse.dbt_env()["TRIBUTARY_WAREHOUSE_DATABASE"]
+        zone = "set timezone = 'America/Los_Angeles'"
+        warehouse_sql(raw_warehouse, f"alter database {database} {zone}")
+    warehouse_sql(
+        raw_warehouse,
+        RAW_CUSTOMERS,
+        RAW_SALES_ORDERS.format(order_date="timestamp with time zone"),
+        "insert into raw_erp.customers values "
+        "(1, 'Acme', 'Seattle', 'US', null, timestamp '2024-05-01 00:00:00', false, 'l1')",
+        "insert into raw_erp.sales_orders values "
+        "(1, 'I', 1, 1, timestamp with time zone '2024-05-01 02:30:00+00', 100.00, 'open', "
+        "timestamp '2024-05-01 02:30:00', false, 'l1'), "
+        "(2, 'I', 2, 1, timestamp with time zone '2024-05-01 23:30:00+00', 50.00, 'open', "
+        "timestamp '2024-05-01 23:30:00', false, 'l1')",
+    )
+    salesforce_raw(raw_warehouse, [])
+
+    # The machine running dbt in yet another zone changes nothing either.
+    built = dbt_build(raw_warehouse, tmp_path, {"TZ": "Asia/Tokyo"})
+    assert built_cleanly(built), built.stdout[-3000:]
+    assert warehouse_rows(
+        raw_warehouse, "select order_id, order_date from marts.fct_sales order by 1"
+    ) == [(1, date(2024, 5, 1)), (2, date(2024, 5, 1))]

@@ -32,6 +32,10 @@ def test_dbt_project_parses_for_target(target: str, tmp_path: Path) -> None:
     assert {"dim_customer", "fct_sales", "stg_erp__customers"} <= set(models)
     # Late-binding views on Redshift, so that a load's rename swap never breaks them.
     assert models["stg_erp__customers"]["config"]["bind"] is False
+    # Every model's session in UTC (the hook renders for the target when the model runs).
+    for model in models.values():
+        hooks = [hook["sql"] for hook in model["config"]["pre-hook"]]
+        assert hooks == ["{{ set_session_time_zone() }}"], model["name"]
     # Every staging model reads its raw table through staging_columns (missing columns are
     # typed NULLs); parsing renders its type macros for this target.
     staging = [m for m in models.values() if m["fqn"][1] == "staging"]
@@ -52,6 +56,27 @@ def compile_model(model: str, target: str, dbt_vars: str, target_path: Path):
         text=True,
         timeout=300,
     )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("target", "statement"),
+    [("redshift", "set timezone to 'UTC'"), ("postgres", "set timezone to 'UTC'"), ("duckdb", "")],
+)
+def test_each_models_session_is_set_to_utc(target: str, statement: str, tmp_path: Path) -> None:
+    """dbt's PostgreSQL and Redshift sessions kept the server's time zone, so a timestamp with
+    time zone cast to a date (fct_sales.order_date) was the day there; the pre-hook sets UTC,
+    as Tributary's own sessions. DuckDB's profile sets it, so the hook is empty there."""
+    result = subprocess.run(
+        [str(DBT), "compile", "--profiles-dir", ".", "--target", target,
+         "--inline", "{{ set_session_time_zone() }}", "--target-path", str(tmp_path),
+         "--no-populate-cache", "--no-introspect", "--quiet"],
+        cwd=PROJECT_ROOT / "dbt_project",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == statement
 
 
 def test_revenue_cities_var_compiles_for_redshift(tmp_path: Path) -> None:
