@@ -6,7 +6,11 @@
   of failing the build (Fivetran's dbt packages do the same with their fill_staging_columns).
 
   columns: a list of {'name': raw column, 'type': see staging_type, 'alias': optional output
-    name}. A name that is none or '' (a custom-field var set to null) is always NULL.
+    name, 'required': true for a column the contract requires}. A name that is none or '' (a
+    custom-field var set to null) is always NULL. A required column (a key, a change column, a
+    value the marts total: docs/source-contracts.md) the raw table lacks fails the model, naming
+    it: as a NULL it emptied fct_sales (a NULL `operation`) or sent every order to 'unknown' (a
+    NULL customer_id), every test passing.
   pass_through_var: the name of a dbt var listing extra raw columns to carry (custom fields),
     each a column name or {'name': ..., 'alias': ...}; they must exist in the raw table.
 
@@ -38,6 +42,13 @@
         {%- set typed_null = 'cast(null as ' ~ staging_type(column['type']) ~ ')' -%}
         {%- if name and (name in present or not execute) -%}
             {%- do selected.append(selected_column(present.get(name, name), alias)) -%}
+        {%- elif column.get('required') -%}
+            {{ exceptions.raise_compiler_error(
+                "staging_columns: " ~ relation.schema ~ "." ~ relation.identifier
+                ~ " has no column '" ~ name ~ "', which the contract requires"
+                ~ " (docs/source-contracts.md): give it under that name in the table's view or"
+                ~ " `query:` (... as " ~ name ~ "), then load the table again; its columns: "
+                ~ (present.keys() | sort | join(', '))) }}
         {%- else -%}
             {%- do selected.append(typed_null ~ ' as ' ~ adapter.quote(alias)) -%}
         {%- endif -%}

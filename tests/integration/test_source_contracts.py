@@ -253,7 +253,7 @@ def dbt_build(
     """`dbt build` of the ERP and Salesforce models on the warehouse, as a user runs it; its
     files go to tmp_path, so the project's manifest stays as `make manifest` made it."""
     return subprocess.run(
-        [str(DBT), "build", "--profiles-dir", ".", "--select", *DBT_SELECTION,
+        [str(DBT), "--no-use-colors", "build", "--profiles-dir", ".", "--select", *DBT_SELECTION,
          "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
         cwd=PROJECT_ROOT / "dbt_project",
         env={**os.environ, **backend.dbt_env(), **(env or {})},
@@ -298,3 +298,42 @@ def test_order_dates_are_utc_days_whatever_the_warehouse_time_zone(
     assert warehouse_rows(
         raw_warehouse, "select order_id, order_date from marts.fct_sales order by 1"
     ) == [(1, date(2024, 5, 1)), (2, date(2024, 5, 1))]
+
+
+def test_a_required_contract_column_left_out_fails_naming_it(
+    raw_warehouse: WarehouseBackend, tmp_path: Path
+) -> None:
+    """A mapping that leaves out a required column (an orders table's query without
+    `operation`, a customer key spelled `customer_no`) fails the staging model naming the
+    relation, the column and the way to map it. It became a NULL: is_deleted was NULL for
+    every order, so fct_sales was empty, and a missing customer_id sent every order to
+    'unknown', every test passing."""
+    warehouse_sql(
+        raw_warehouse,
+        RAW_CUSTOMERS.replace("customer_id", "customer_no"),
+        "create table raw_erp.sales_orders (change_id bigint, order_id bigint, "
+        "customer_id bigint, amount decimal(12, 2), changed_at timestamp, _deleted boolean, "
+        "_load_id varchar(40))",
+        "insert into raw_erp.customers values "
+        "(1, 'Acme', 'Seattle', 'US', null, timestamp '2024-05-01 00:00:00', false, 'l1')",
+        "insert into raw_erp.sales_orders values "
+        "(1, 1, 1, 5.00, timestamp '2024-05-01 00:00:00', false, 'l1')",
+    )
+    salesforce_raw(raw_warehouse, [("001A", None)])
+
+    built = dbt_build(raw_warehouse, tmp_path)
+    assert built.returncode != 0
+    output = " ".join(built.stdout.split())
+    for relation, column in (
+        ("raw_erp.sales_orders", "operation"),
+        ("raw_erp.customers", "customer_id"),
+    ):
+        assert (
+            f"staging_columns: {relation} has no column '{column}', which the contract "
+            "requires (docs/source-contracts.md)"
+        ) in output, output[-3000:]
+    assert "give it under that name in the table's view or `query:`" in output
+    # The Salesforce staging models, which need only Id and SystemModstamp, still build.
+    assert warehouse_rows(
+        raw_warehouse, "select account_id from staging.stg_salesforce__account"
+    ) == [("001A",)]

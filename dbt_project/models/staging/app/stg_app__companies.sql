@@ -1,8 +1,8 @@
 {%- set columns = [
-    {'name': 'company_id', 'type': 'integer'},
+    {'name': 'company_id', 'type': 'integer', 'required': true},
     {'name': 'company_name', 'type': 'string'},
     {'name': 'plan', 'type': 'string'},
-    {'name': 'created_at', 'type': 'timestamp'},
+    {'name': 'created_at', 'type': 'timestamp', 'required': true},
     {'name': '_deleted', 'type': 'boolean'},
 ] -%}
 with fields as (

@@ -1,10 +1,10 @@
 {%- set columns = [
-    {'name': 'user_id', 'type': 'integer'},
-    {'name': 'company_id', 'type': 'integer'},
+    {'name': 'user_id', 'type': 'integer', 'required': true},
+    {'name': 'company_id', 'type': 'integer', 'required': true},
     {'name': 'email', 'type': 'string'},
     {'name': 'full_name', 'type': 'string'},
     {'name': 'is_active', 'type': 'boolean'},
-    {'name': 'updated_at', 'type': 'timestamp'},
+    {'name': 'updated_at', 'type': 'timestamp', 'required': true},
     {'name': '_deleted', 'type': 'boolean'},
 ] -%}
 with fields as (

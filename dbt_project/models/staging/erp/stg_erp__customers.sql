@@ -1,10 +1,10 @@
 {%- set columns = [
-    {'name': 'customer_id', 'type': 'integer'},
+    {'name': 'customer_id', 'type': 'integer', 'required': true},
     {'name': 'customer_name', 'type': 'string'},
     {'name': 'city', 'type': 'string'},
     {'name': 'country', 'type': 'string'},
     {'name': 'external_id', 'type': 'string'},
-    {'name': 'modified_at', 'type': 'timestamp'},
+    {'name': 'modified_at', 'type': 'timestamp', 'required': true},
     {'name': '_deleted', 'type': 'boolean'},
     {'name': '_load_id', 'type': 'string'},
 ] -%}

@@ -1,6 +1,6 @@
 {%- set columns = [
-    {'name': 'product_id', 'type': 'integer'},
-    {'name': 'sku', 'type': 'string'},
+    {'name': 'product_id', 'type': 'integer', 'required': true},
+    {'name': 'sku', 'type': 'string', 'required': true},
     {'name': 'product_name', 'type': 'string'},
     {'name': 'unit_price', 'type': 'decimal(10, 2)'},
     {'name': '_deleted', 'type': 'boolean'},

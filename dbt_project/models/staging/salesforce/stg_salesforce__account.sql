@@ -4,7 +4,7 @@
   are named by vars (dbt_project.yml), extra ones carried by salesforce__account_pass_through_columns.
 -#}
 {%- set columns = [
-    {'name': 'id', 'type': 'string'},
+    {'name': 'id', 'type': 'string', 'required': true},
     {'name': 'name', 'type': 'string'},
     {'name': 'type', 'type': 'string'},
     {'name': 'industry', 'type': 'string'},
@@ -21,7 +21,7 @@
     {'name': 'parentid', 'type': 'string'},
     {'name': 'ownerid', 'type': 'string'},
     {'name': 'createddate', 'type': 'timestamptz'},
-    {'name': 'systemmodstamp', 'type': 'timestamptz'},
+    {'name': 'systemmodstamp', 'type': 'timestamptz', 'required': true},
     {'name': '_deleted', 'type': 'boolean'},
     {'name': '_load_id', 'type': 'string'},
 ] -%}

@@ -4,7 +4,7 @@
   salesforce__opportunity_pass_through_columns.
 -#}
 {%- set columns = [
-    {'name': 'id', 'type': 'string'},
+    {'name': 'id', 'type': 'string', 'required': true},
     {'name': 'accountid', 'type': 'string'},
     {'name': 'name', 'type': 'string'},
     {'name': 'stagename', 'type': 'string'},
@@ -17,7 +17,7 @@
     {'name': 'forecastcategoryname', 'type': 'string'},
     {'name': 'ownerid', 'type': 'string'},
     {'name': 'createddate', 'type': 'timestamptz'},
-    {'name': 'systemmodstamp', 'type': 'timestamptz'},
+    {'name': 'systemmodstamp', 'type': 'timestamptz', 'required': true},
     {'name': '_deleted', 'type': 'boolean'},
     {'name': '_load_id', 'type': 'string'},
 ] -%}
