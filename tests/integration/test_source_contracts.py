@@ -337,3 +337,33 @@ def test_a_required_contract_column_left_out_fails_naming_it(
     assert warehouse_rows(
         raw_warehouse, "select account_id from staging.stg_salesforce__account"
     ) == [("001A",)]
+
+
+def test_a_fixed_width_erp_external_id_meets_its_salesforce_account(
+    raw_warehouse: WarehouseBackend, tmp_path: Path
+) -> None:
+    """An ERP that keeps the CRM reference in a CHAR(12) column lands it padded ('X1' and ten
+    blanks). The Salesforce side was trimmed, the ERP side not, so no account ever met its
+    customer: every account's customer_key was 'unknown', every test passing."""
+    warehouse_sql(
+        raw_warehouse,
+        RAW_CUSTOMERS,
+        RAW_SALES_ORDERS.format(order_date="date"),
+        "insert into raw_erp.customers values "
+        "(1, 'Acme', 'Seattle', 'US', 'X1          ', timestamp '2024-05-01', false, 'l1'),"
+        "(2, 'Beta', 'Berlin', 'DE', ' X2 ', timestamp '2024-05-01', false, 'l1'),"
+        "(3, 'Gamma', 'Oslo', 'NO', '            ', timestamp '2024-05-01', false, 'l1')",
+    )
+    salesforce_raw(raw_warehouse, [("001A", "X1"), ("001B", "X2"), ("001C", None)])
+
+    built = dbt_build(raw_warehouse, tmp_path)
+    assert built_cleanly(built), built.stdout[-3000:]
+    assert warehouse_rows(
+        raw_warehouse,
+        "select account_id, erp_customer_id, customer_key = 'unknown' from marts.dim_account "
+        "order by 1",
+    ) == [("001A", 1, False), ("001B", 2, False), ("001C", None, True)]
+    # A blank reference is no reference, as on the Salesforce side.
+    assert warehouse_rows(
+        raw_warehouse, "select customer_id, external_id from marts.dim_customer order by 1"
+    ) == [(1, "X1"), (2, "X2"), (3, None), (None, None)]

@@ -23,7 +23,9 @@ select
     customer_name,
     city,
     country,
-    external_id,
+    -- As on the Salesforce side (dim_account meets the two on it): a CHAR column lands padded
+    -- ('X1' and ten blanks), and a blank reference is none.
+    nullif(trim(external_id), '') as external_id,
     modified_at,
     _deleted as is_deleted,
     _load_id
