@@ -16,6 +16,7 @@ import subprocess
 import sys
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from hashlib import md5
 from pathlib import Path
 
 import dagster as dg
@@ -363,7 +364,69 @@ def test_a_fixed_width_erp_external_id_meets_its_salesforce_account(
         "select account_id, erp_customer_id, customer_key = 'unknown' from marts.dim_account "
         "order by 1",
     ) == [("001A", 1, False), ("001B", 2, False), ("001C", None, True)]
-    # A blank reference is no reference, as on the Salesforce side.
+    # A blank reference is no reference, as on the Salesforce side. Not tenant-scoped: the
+    # key is md5 of the customer id alone.
     assert warehouse_rows(
-        raw_warehouse, "select customer_id, external_id from marts.dim_customer order by 1"
-    ) == [(1, "X1"), (2, "X2"), (3, None), (None, None)]
+        raw_warehouse,
+        "select customer_id, external_id, customer_key from marts.dim_customer order by 1",
+    ) == [
+        *(
+            (n, ref, md5(str(n).encode()).hexdigest())
+            for n, ref in ((1, "X1"), (2, "X2"), (3, None))
+        ),
+        (None, None, "unknown"),
+    ]
+
+
+def test_a_tenant_scoped_erp_keeps_each_tenants_customers_and_orders(
+    raw_warehouse: WarehouseBackend, tmp_path: Path
+) -> None:
+    """A multi-company ERP loaded as tenant-scoped tables (docs/tenants.md), its customer and
+    order numbers repeating per company: staging kept one row per number across tenants, so
+    Acme's customer 1 was gone from dim_customer, one of the two orders 100 from fct_sales,
+    and Acme's order pointed at Globex's customer, every test passing."""
+    warehouse_sql(
+        raw_warehouse,
+        RAW_CUSTOMERS.replace("_load_id varchar(40)", "_load_id varchar(40), _tenant_id text"),
+        RAW_SALES_ORDERS.format(order_date="date").replace(
+            "_load_id varchar(40)", "_load_id varchar(40), _tenant_id text"
+        ),
+        "insert into raw_erp.customers values "
+        "(1, 'Acme-1', 'Seattle', 'US', null, timestamp '2024-05-01', false, 'l1', '1'),"
+        "(2, 'Acme-2', 'Oslo', 'NO', null, timestamp '2024-05-01', false, 'l1', '1'),"
+        "(1, 'Globex-1', 'Oslo', 'NO', null, timestamp '2024-05-02', false, 'l2', '2')",
+        "insert into raw_erp.sales_orders values "
+        "(1, 'I', 100, 1, date '2024-05-01', 10.00, 'open', null, false, 'l1', '1'),"
+        "(2, 'I', 101, 2, date '2024-05-01', 20.00, 'open', null, false, 'l1', '1'),"
+        "(3, 'U', 101, 2, date '2024-05-01', 21.00, 'open', null, false, 'l1', '1'),"
+        "(1, 'I', 100, 1, date '2024-05-02', 5.00, 'open', null, false, 'l2', '2'),"
+        "(2, 'I', 102, 7, date '2024-05-02', 3.00, 'open', null, false, 'l2', '2')",
+    )
+    salesforce_raw(raw_warehouse, [])
+
+    built = dbt_build(raw_warehouse, tmp_path)
+    assert built_cleanly(built), built.stdout[-3000:]
+    assert "unique_per_tenant_fct_sales_order_id" in built.stdout
+    key = {
+        (tenant, number): md5(f"{tenant}/{number}".encode()).hexdigest()
+        for tenant, number in (("1", 1), ("1", 2), ("2", 1))
+    }
+    assert warehouse_rows(
+        raw_warehouse,
+        "select _tenant_id, customer_id, customer_name, customer_key from marts.dim_customer "
+        "order by 1, 2",
+    ) == [
+        ("1", 1, "Acme-1", key["1", 1]),
+        ("1", 2, "Acme-2", key["1", 2]),
+        ("2", 1, "Globex-1", key["2", 1]),
+        (None, None, "Unknown customer", "unknown"),
+    ]
+    assert warehouse_rows(
+        raw_warehouse,
+        "select _tenant_id, order_id, customer_key, amount from marts.fct_sales order by 1, 2",
+    ) == [
+        ("1", 100, key["1", 1], Decimal("10.00")),
+        ("1", 101, key["1", 2], Decimal("21.00")),
+        ("2", 100, key["2", 1], Decimal("5.00")),
+        ("2", 102, "unknown", Decimal("3.00")),
+    ]

@@ -44,7 +44,7 @@ def test_descriptions_are_the_models_prose(dbt_specs: dict[str, dg.AssetSpec]) -
 
 def test_fct_sales_description(dbt_specs: dict[str, dg.AssetSpec]) -> None:
     assert dbt_specs["marts/fct_sales"].description == (
-        "Sales orders joined to the customer dimension by business key."
+        "Sales orders joined to the customer dimension by tenant and business key."
     )
 
 

@@ -190,7 +190,7 @@ def test_dbt_tests_are_blocking_checks_where_their_severity_is_error(
     manifest["nodes"][warn_test]["config"]["severity"] = "warn"
     specs = check_specs(build_transform_defs(manifest, dbt))
     assert not specs["marts/fct_sales:not_null_fct_sales_amount"].blocking
-    assert specs["marts/fct_sales:unique_fct_sales_order_id"].blocking
+    assert specs["marts/fct_sales:unique_per_tenant_fct_sales_order_id"].blocking
     severity = {
         node["name"]: node["config"]["severity"].lower()
         for node in manifest["nodes"].values()

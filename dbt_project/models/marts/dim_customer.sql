@@ -4,6 +4,9 @@
   dbt_project.yml) are flagged 'Y'. Cities compare case- and blank-insensitively, because
   ERPs spell them 'New York', 'new york' or 'NEW YORK '.
   The 'unknown' member is what facts point at when the ERP does not know their customer.
+  A tenant-scoped ERP's customer numbers repeat per tenant: a customer is (_tenant_id,
+  customer_id), and its key md5('<tenant>/<customer_id>'); md5(customer_id) where the table is
+  not tenant-scoped (_tenant_id NULL), so those keys never change.
 -#}
 {%- set revenue_cities = var('revenue_cities') -%}
 {%- if revenue_cities is string or revenue_cities is mapping or revenue_cities is not iterable -%}
@@ -18,7 +21,10 @@ with customers as (
 )
 
 select
-    md5(cast(customer_id as {{ dbt.type_string() }})) as customer_key,
+    md5(
+        case when _tenant_id is null then '' else _tenant_id || '/' end
+        || cast(customer_id as {{ dbt.type_string() }})
+    ) as customer_key,
     customer_id,
     customer_name,
     city,
@@ -36,7 +42,8 @@ select
     {%- else -%}
     'N' as revenue_flag,
     {%- endif %}
-    modified_at
+    modified_at,
+    _tenant_id
 from customers
 
 union all
@@ -49,4 +56,5 @@ select
     null as country,
     null as external_id,
     'N' as revenue_flag,
-    null as modified_at
+    null as modified_at,
+    null as _tenant_id

@@ -7,6 +7,7 @@
     {'name': 'modified_at', 'type': 'timestamp', 'required': true},
     {'name': '_deleted', 'type': 'boolean'},
     {'name': '_load_id', 'type': 'string'},
+    {'name': '_tenant_id', 'type': 'string'},
 ] -%}
 with fields as (
     select
@@ -15,7 +16,7 @@ with fields as (
 ),
 
 latest as (
-    {{ latest_row_per_key('fields', 'customer_id', 'modified_at') }}
+    {{ latest_row_per_key('fields', ['_tenant_id', 'customer_id'], 'modified_at') }}
 )
 
 select
@@ -28,6 +29,8 @@ select
     nullif(trim(external_id), '') as external_id,
     modified_at,
     _deleted as is_deleted,
-    _load_id
+    _load_id,
+    -- a tenant-scoped table's tenant (docs/tenants.md); NULL otherwise
+    _tenant_id
     {{- pass_through_aliases('erp__customers_pass_through_columns') }}
 from latest

@@ -9,6 +9,7 @@
     {'name': 'changed_at', 'type': 'timestamp'},
     {'name': '_deleted', 'type': 'boolean'},
     {'name': '_load_id', 'type': 'string'},
+    {'name': '_tenant_id', 'type': 'string'},
 ] -%}
 with fields as (
     select
@@ -17,7 +18,7 @@ with fields as (
 ),
 
 latest as (
-    {{ latest_row_per_key('fields', 'order_id', 'change_id') }}
+    {{ latest_row_per_key('fields', ['_tenant_id', 'order_id'], 'change_id') }}
 )
 
 select
@@ -29,6 +30,8 @@ select
     changed_at,
     change_id as last_change_id,
     (operation = 'D' or _deleted) as is_deleted,
-    _load_id
+    _load_id,
+    -- a tenant-scoped table's tenant (docs/tenants.md); NULL otherwise
+    _tenant_id
     {{- pass_through_aliases('erp__sales_orders_pass_through_columns') }}
 from latest
