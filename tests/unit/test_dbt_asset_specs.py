@@ -74,3 +74,41 @@ def test_declared_types_use_portable_names(dbt_specs: dict[str, dg.AssetSpec]) -
     for key, spec in dbt_specs.items():
         for column in spec.metadata["dagster/column_schema"].columns:
             assert portable.fullmatch(column.type), f"{key}.{column.name}: {column.type}"
+
+
+def test_a_test_on_a_dbt_source_is_refused_naming_where_it_belongs() -> None:
+    """Tributary's dbt runs build models (automation's, after a schedule's loads), so a test
+    written on a source (`_app__sources.yml`) was never selected: a NULL it was there to find
+    went on into the marts, and nothing said the test had not run."""
+    import json
+    from pathlib import Path
+
+    from tributary.config.loader import ConfigError
+    from tributary.defs.transform import refuse_source_tests
+
+    manifest = json.loads(
+        (Path(CONFIG_DIR).parent / "dbt_project" / "target" / "manifest.json").read_text()
+    )
+    refuse_source_tests(manifest)  # the shipped project has none
+    source = next(s for s in manifest["sources"].values() if s["source_name"] == "app")
+    manifest["nodes"]["test.tributary.source_not_null_app_companies_plan.1"] = {
+        "resource_type": "test",
+        "name": "source_not_null_app_companies_plan",
+        "original_file_path": "models/staging/app/_app__sources.yml",
+        "depends_on": {"macros": [], "nodes": [source["unique_id"]]},
+    }
+    with pytest.raises(ConfigError) as raised:
+        refuse_source_tests(manifest)
+    readers = sorted(
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and source["unique_id"] in node["depends_on"]["nodes"]
+    )
+    assert readers and str(raised.value) == (
+        "dbt_project/models/staging/app/_app__sources.yml: the test "
+        f"source_not_null_app_companies_plan is on the source app.{source['name']}, and a "
+        "test on a source never runs (Tributary's dbt runs build models); put it on the model "
+        f"that reads the source ({', '.join(readers)}), where it runs with every build and "
+        "holds back what follows when it fails, or check the raw table with its checks "
+        "(assets_config/sources/app.yaml)"
+    )

@@ -161,7 +161,35 @@ def load_manifest(project: DbtProject) -> dict[str, Any]:
             "load: `make manifest` in a checkout, `python -m tributary.defs.prepare_dbt` "
             "elsewhere (dbt parse as the runs call dbt)"
         )
-    return json.loads(path.read_text())
+    manifest = json.loads(path.read_text())
+    refuse_source_tests(manifest)
+    return manifest
+
+
+def refuse_source_tests(manifest: Mapping[str, Any]) -> None:
+    """Tributary's dbt runs build models (automation's, after a schedule's loads), and a test
+    is selected with the models it reads (cautious indirect selection): a test on a source is
+    never selected, so it never ran and nothing said so. Such a test fails the definitions,
+    naming where it belongs."""
+    nodes = manifest["nodes"]
+    for node in nodes.values():
+        sources = [d for d in node["depends_on"]["nodes"] if d.startswith("source.")]
+        if node["resource_type"] != "test" or not sources:
+            continue
+        source = manifest["sources"][sources[0]]
+        readers = sorted(
+            model["name"]
+            for model in nodes.values()
+            if model["resource_type"] == "model" and sources[0] in model["depends_on"]["nodes"]
+        )
+        raise ConfigError(
+            f"dbt_project/{node['original_file_path']}: the test {node['name']} is on the "
+            f"source {source['source_name']}.{source['name']}, and a test on a source never "
+            "runs (Tributary's dbt runs build models); put it on the model that reads the "
+            f"source ({', '.join(readers) or 'none yet'}), where it runs with every build and "
+            "holds back what follows when it fails, or check the raw table with its checks "
+            f"(assets_config/sources/{source['source_name']}.yaml)"
+        )
 
 
 @dataclass(frozen=True)
