@@ -9,7 +9,7 @@ from urllib.parse import quote, quote_plus
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from tributary.config.common import ConnectionConfig
+from tributary.config.common import ConnectionConfig, UnencodedAt, parse_url
 from tributary.errors import SourceError
 
 
@@ -17,7 +17,12 @@ def resolve_url(connection: ConnectionConfig, *, owner: str, state_dir: Path) ->
     """`owner` names what connects (a source, the warehouse) in error messages."""
     if connection.url_env and os.environ.get(connection.url_env):
         try:
-            url = make_url(os.environ[connection.url_env])
+            url = parse_url(os.environ[connection.url_env])
+        except UnencodedAt as error:
+            raise SourceError(
+                f"{owner}: environment variable {connection.url_env} {error} (its value is not "
+                "shown)"
+            ) from None
         except (ArgumentError, ValueError):
             # The parser's message may quote the value, and the value holds the password.
             raise SourceError(

@@ -337,3 +337,24 @@ def test_a_query_pasted_with_its_semicolon_is_read_without_it(config_dir: Path) 
     table = {"name": "orders", "primary_key": ["id"], "query": "select * from orders ;\n"}
     write_source(config_dir, "shop", source(tables=[table]))
     assert load_project(config_dir).source("shop").tables[0].query == "select * from orders"
+
+
+@pytest.mark.parametrize(
+    ("url", "hidden"),
+    [
+        ("mysql://etl:hun@ter:2x9@db.internal:3306/shop", "2x9"),  # parser: port '2x9@db...'
+        ("mysql://etl:hunter2@x7@db.internal/shop", "x7"),  # host 'x7@db.internal'
+    ],
+)
+def test_an_unencoded_at_in_a_url_is_refused_without_echoing_it(
+    config_dir: Path, url: str, hidden: str
+) -> None:
+    """An '@' the parser cannot place made it fail with "invalid literal for int() with base
+    10: '2x9@db.internal:3306'", shown as the configuration error, part of a password in it;
+    one it can place was read into the host. Either way the password goes elsewhere."""
+    write_source(config_dir, "shop", source(connection={"url": url}))
+    message = load_error(config_dir)
+    assert "sources/shop.yaml: connection.url: the URL holds an '@'" in message
+    assert "'@' in the user name or password as %40" in message
+    assert "'password_env'" in message
+    assert hidden not in message

@@ -120,3 +120,46 @@ def test_postgres_connection_strings_quote_any_password() -> None:
         "dbname": "dw",
         "sslmode": "require",
     }
+
+
+# (URL with an '@' left unencoded in its password, the part of the password after that '@')
+UNENCODED_AT = [
+    ("mysql://shop:Tr0ub@dor99-x@127.0.0.1:3306/shop", "dor99-x"),
+    ("postgresql://loader:s3cr@t-Pa55word@127.0.0.1:5432/dw", "t-Pa55word"),
+    ("mysql://shop:ab@cd:ef9@db:3306/shop", "ef9"),  # the parser fails on port 'ef9@db:3306'
+]
+
+
+@pytest.mark.parametrize(("url", "after_at"), UNENCODED_AT)
+def test_an_unencoded_at_in_the_environment_url_is_refused_without_showing_it(
+    monkeypatch, url: str, after_at: str
+) -> None:
+    """An '@' written as it is in a url_env URL's password ended the password there and the
+    rest was read as the host ('dor99-x@127.0.0.1'): the login failed, and 'cannot connect to
+    dor99-x@127.0.0.1:3306' carried the password's end into tributary check, the step
+    failure and _tributary.run_log. The URL is refused, saying how to write the '@'."""
+    monkeypatch.setenv("SHOP_URL", url)
+    with pytest.raises(SourceError) as raised:
+        resolve_url(ConnectionConfig(url_env="SHOP_URL"), owner="source 'shop'", state_dir=Path())
+    message = str(raised.value)
+    assert message.startswith("source 'shop': environment variable SHOP_URL holds an '@'")
+    assert "'@' in the user name or password as %40" in message
+    assert after_at not in message
+
+
+@pytest.mark.parametrize("target", ["postgres", "redshift"])
+@pytest.mark.parametrize(("url", "after_at"), UNENCODED_AT[1:])
+def test_dbt_gets_no_host_made_of_the_password(
+    monkeypatch, target: str, url: str, after_at: str
+) -> None:
+    """dbt was given TRIBUTARY_WAREHOUSE_HOST=t-Pa55word@127.0.0.1, the password's end, to
+    print in its connection errors and logs."""
+    monkeypatch.setenv("DW_URL", f"{target}://{url.partition('://')[2]}")
+    settings = {"connection": {"url_env": "DW_URL"}}
+    if target == "redshift":
+        settings["iam_role"] = "arn:aws:iam::123456789012:role/copy"
+    resource = WarehouseResource(target=target, settings=settings)
+    with pytest.raises(SourceError) as raised:
+        resource.dbt_env()
+    assert "warehouse: environment variable DW_URL holds an '@'" in str(raised.value)
+    assert after_at not in str(raised.value)

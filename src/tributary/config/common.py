@@ -15,7 +15,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 # Seconds. 3 attempts at a silent server, with the default backoff (1 s, 2 s), stay under 30 s.
@@ -26,6 +26,34 @@ SECRET_KEYS = (
     "password", "passwd", "pwd", "secret", "token", "api_key", "security_token",
     "client_secret", "session_id", "access_token",
 )  # fmt: skip
+
+
+UNENCODED_AT = (
+    "holds an '@' that is not percent-encoded, so what follows it was read as the host: write "
+    "an '@' in the user name or password as %40"
+)
+
+
+class UnencodedAt(ValueError):
+    """A URL with an '@' left unencoded in its password. The message (UNENCODED_AT) reads after
+    the URL's subject ("environment variable X ...") and never quotes the URL."""
+
+
+def parse_url(text: str) -> URL:
+    """`text` as a URL. An '@' left unencoded in a password ends it there (the parser allows
+    one in a user name) and the parser reads the rest as the host (or fails on it as the
+    port): every connection error would show that part of the password as the host. Raises
+    UnencodedAt for it, and the parser's own errors (ArgumentError, ValueError) otherwise,
+    which may quote `text`."""
+    try:
+        url = make_url(text)
+    except ValueError:  # a port that is not a number: perhaps what follows an '@'
+        if text.split("?", 1)[0].count("@") > 1:
+            raise UnencodedAt(UNENCODED_AT) from None
+        raise
+    if "@" in (url.host or ""):
+        raise UnencodedAt(UNENCODED_AT)
+    return url
 
 
 class StrictModel(BaseModel):
@@ -82,11 +110,18 @@ class ConnectionConfig(StrictModel):
         if url is None:
             return url
         try:
-            parsed = make_url(url)
-        except ArgumentError as exc:
+            parsed = parse_url(url)
+        except UnencodedAt as error:
+            # The parser places an '@' of a user name; one it misplaces is in a password.
+            raise ValueError(
+                f"the URL {error}, and keep the password out of YAML: in an environment "
+                "variable named by 'password_env' (or the whole URL in 'url_env'); the value "
+                "is not shown"
+            ) from None
+        except (ArgumentError, ValueError):
             raise ValueError(
                 "expected a URL such as mysql://user@host:3306/db or sqlite:///path"
-            ) from exc
+            ) from None
         if parsed.password:
             raise ValueError(
                 "the URL holds a literal password; expected it in an environment variable "
