@@ -9,7 +9,12 @@ from urllib.parse import quote, quote_plus
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from tributary.config.common import ConnectionConfig, UnencodedAt, parse_url
+from tributary.config.common import (
+    ConnectionConfig,
+    UnencodedAt,
+    parse_url,
+    query_password_key,
+)
 from tributary.errors import SourceError
 
 
@@ -29,6 +34,13 @@ def resolve_url(connection: ConnectionConfig, *, owner: str, state_dir: Path) ->
                 f"{owner}: environment variable {connection.url_env} does not hold a valid "
                 "URL such as mysql://user:password@host:3306/db (its value is not shown)"
             ) from None
+        if key := query_password_key(url):
+            raise SourceError(
+                f"{owner}: environment variable {connection.url_env} holds a URL whose query "
+                f"has '{key}': write the password as the URL's user:password@ (percent-encoded), "
+                "or in a variable named by connection.password_env, where it is kept out of "
+                "errors and given to dbt (its value is not shown)"
+            )
     elif connection.url:
         url = make_url(connection.url.replace("{state_dir}", str(state_dir)))
     else:

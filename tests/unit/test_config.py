@@ -358,3 +358,33 @@ def test_an_unencoded_at_in_a_url_is_refused_without_echoing_it(
     assert "'@' in the user name or password as %40" in message
     assert "'password_env'" in message
     assert hidden not in message
+
+
+@pytest.mark.parametrize("key", ["password", "PWD", "passwd", "sslpassword"])
+def test_a_password_in_a_url_query_is_rejected_without_echoing_it(
+    config_dir: Path, key: str
+) -> None:
+    """`?password=` passed the check for a password in the URL (the URL's password part was
+    empty), logged in with it, and the warehouse's showed in the Dagster UI's resource
+    configuration; redact() could not hide it, and dbt got no password."""
+    write_source(
+        config_dir,
+        "shop",
+        source(connection={"url": f"mysql://etl@db.internal/shop?charset=utf8&{key}=hunter2x"}),
+    )
+    message = load_error(config_dir)
+    assert f"sources/shop.yaml: connection.url: the URL's query holds '{key}'" in message
+    assert "'password_env'" in message
+    assert "hunter2x" not in message
+
+    (config_dir / "sources" / "shop.yaml").unlink()
+    warehouse = {
+        "target": "postgres",
+        "connection": {"url": f"postgresql://loader@db:5432/dw?{key}=hunter2x"},
+    }
+    write_platform(config_dir, warehouse=warehouse)
+    message = load_error(config_dir)
+    assert f"platform.yaml: warehouse.postgres.connection.url: the URL's query holds '{key}'" in (
+        message
+    )
+    assert "hunter2x" not in message

@@ -163,3 +163,20 @@ def test_dbt_gets_no_host_made_of_the_password(
         resource.dbt_env()
     assert "warehouse: environment variable DW_URL holds an '@'" in str(raised.value)
     assert after_at not in str(raised.value)
+
+
+@pytest.mark.parametrize("key", ["password", "sslpassword", "Pwd"])
+def test_a_password_in_the_environment_url_query_is_refused_without_showing_it(
+    monkeypatch, key: str
+) -> None:
+    """A url_env URL's `?password=` logged in, but redact() knew no password to hide (the
+    URL's password part was empty) and dbt was given none."""
+    monkeypatch.setenv("SHOP_URL", f"mysql://shop@db:3306/shop?{key}=Hunter2x&charset=utf8")
+    with pytest.raises(SourceError) as raised:
+        resolve_url(ConnectionConfig(url_env="SHOP_URL"), owner="source 'shop'", state_dir=Path())
+    message = str(raised.value)
+    assert f"source 'shop': environment variable SHOP_URL holds a URL whose query has '{key}'" in (
+        message
+    )
+    assert "user:password@" in message and "password_env" in message
+    assert "Hunter2x" not in message

@@ -27,6 +27,8 @@ SECRET_KEYS = (
     "client_secret", "session_id", "access_token",
 )  # fmt: skip
 
+# Query keys drivers take a password from (libpq's sslpassword: the client key's passphrase).
+PASSWORD_QUERY_KEYS = ("password", "passwd", "pwd", "sslpassword")
 
 UNENCODED_AT = (
     "holds an '@' that is not percent-encoded, so what follows it was read as the host: write "
@@ -54,6 +56,12 @@ def parse_url(text: str) -> URL:
     if "@" in (url.host or ""):
         raise UnencodedAt(UNENCODED_AT)
     return url
+
+
+def query_password_key(url: URL) -> str | None:
+    """The key of the URL's query that holds a password, if any: the driver logs in with it,
+    but redact() (which knows url.password) cannot hide it, and dbt is not given it."""
+    return next((key for key in url.query if key.lower() in PASSWORD_QUERY_KEYS), None)
 
 
 class StrictModel(BaseModel):
@@ -126,6 +134,12 @@ class ConnectionConfig(StrictModel):
             raise ValueError(
                 "the URL holds a literal password; expected it in an environment variable "
                 "named by 'password_env' (or the whole URL in 'url_env')"
+            )
+        if key := query_password_key(parsed):
+            raise ValueError(
+                f"the URL's query holds '{key}', a literal password; expected it in an "
+                "environment variable named by 'password_env' (or the whole URL, the password "
+                "as user:password@, in 'url_env')"
             )
         return url
 
