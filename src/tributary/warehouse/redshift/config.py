@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal, Self
 
 from pydantic import Field, StringConstraints
+from sqlalchemy.engine import URL
 
 from tributary.config.common import ConnectionConfig
 from tributary.connection import resolve_url
+from tributary.errors import WarehouseError
 from tributary.reach import probe
 from tributary.warehouse.backend import WarehouseBackend
-from tributary.warehouse.postgres.config import server_dbt_env
+from tributary.warehouse.postgres.config import query_items, server_dbt_env
 from tributary.warehouse.redshift.unload import DEFAULT_FILE_MB, MAX_FILE_MB, MIN_FILE_MB
 
 if TYPE_CHECKING:
@@ -21,6 +23,18 @@ if TYPE_CHECKING:
     from tributary.warehouse.redshift.warehouse import RedshiftWarehouse
 
 DEFAULT_PORT = 5439
+# dbt-redshift's sslmode values (its profile's only TLS setting), and what each is for
+# redshift_connector, which both connect with: its own translation (SSL_MODE_TRANSLATION),
+# so that Tributary's connection and dbt's verify the server alike.
+SSLMODES = {
+    "disable": None,
+    "allow": "verify-ca",
+    "prefer": "verify-ca",
+    "require": "verify-ca",
+    "verify-ca": "verify-ca",
+    "verify-full": "verify-full",
+}
+DEFAULT_SSLMODE = "prefer"  # dbt-redshift's and profiles.yml's, redshift_connector's verify-ca
 
 
 RoleArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[\w-]*:iam::\d{12}:role/.+$")]
@@ -65,6 +79,7 @@ class RedshiftWarehouseConfig(WarehouseBackend):
         from tributary.warehouse.redshift.warehouse import RedshiftWarehouse
 
         url = resolve_url(self.connection, owner="warehouse", state_dir=state_dir)
+        driver_sslmode = SSLMODES[sslmode(url) or DEFAULT_SSLMODE]
         timeout = self.connection.connect_timeout
 
         def connect() -> object:
@@ -79,6 +94,8 @@ class RedshiftWarehouseConfig(WarehouseBackend):
                 database=url.database,
                 user=url.username,
                 password=url.password or "",
+                ssl=driver_sslmode is not None,
+                sslmode=driver_sslmode,
             )
 
         return RedshiftWarehouse(
@@ -90,4 +107,28 @@ class RedshiftWarehouseConfig(WarehouseBackend):
         )
 
     def dbt_env(self, *, secrets: bool = True) -> dict[str, str]:
-        return server_dbt_env(self, default_port=DEFAULT_PORT, secrets=secrets)
+        return server_dbt_env(
+            self, default_port=DEFAULT_PORT, secrets=secrets, query_env=sslmode_env
+        )
+
+
+def sslmode(url: URL) -> str | None:
+    """The URL's sslmode, its query's only key: Tributary's connection and dbt-redshift's
+    profile take no other, so another is refused, naming it (dbt would go without it)."""
+    for key, value in query_items(url):
+        if key != "sslmode":
+            raise WarehouseError(
+                f"warehouse: the URL's query key '{key}' cannot be given to dbt: a redshift "
+                "URL's query takes sslmode alone; remove it"
+            )
+        if value not in SSLMODES:
+            raise WarehouseError(
+                f"warehouse: the URL's sslmode {value!r}; expected one of {', '.join(SSLMODES)}"
+            )
+    return url.query.get("sslmode")
+
+
+def sslmode_env(url: URL) -> dict[str, str]:
+    """profiles.yml's redshift output reads the URL's sslmode from TRIBUTARY_WAREHOUSE_SSLMODE."""
+    mode = sslmode(url)
+    return {"TRIBUTARY_WAREHOUSE_SSLMODE": mode} if mode else {}
