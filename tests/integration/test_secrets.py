@@ -9,6 +9,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -19,8 +20,11 @@ import yaml
 from dagster_shared.serdes import serialize_value
 
 from tributary.config.loader import PROJECT_ROOT, load_project
+from tributary.config.models import SourceConfig
 from tributary.connection import secret_forms
 from tributary.defs import build_definitions
+from tributary.errors import SourceError
+from tributary.sources import open_source
 from tributary_demo import generate_demo_sources
 
 from ..conftest import CONFIG_DIR
@@ -31,23 +35,30 @@ BROKEN_URL_ENV = "TRIBUTARY_TEST_BROKEN_URL"
 DBT_DIR = PROJECT_ROOT / "dbt_project"
 
 
-@pytest.fixture
-def shop_user(mariadb) -> Iterator[tuple[str, str, str]]:
-    """(user, password, database): a MariaDB login that only works with its password."""
-    url, _ = mariadb
+@contextmanager
+def mariadb_user(database: str, password: str) -> Iterator[str]:
+    """A MariaDB login that only works with `password`, reading `database`."""
     user = f"u{uuid.uuid4().hex[:10]}"
-    # Characters that a URL must encode, so that both forms of the password are exercised.
-    password = f"Pw {uuid.uuid4().hex[:12]}+@/%:#"
-    admin = pymysql.connect(**MARIADB, autocommit=True)
+    admin = pymysql.connect(**MARIADB, autocommit=True, charset="utf8mb4")
     with admin.cursor() as cursor:
         cursor.execute("create user %s@'%%' identified by %s", (user, password))
-        cursor.execute(f"grant select on `{url.database}`.* to %s@'%%'", (user,))
+        cursor.execute(f"grant select on `{database}`.* to %s@'%%'", (user,))
     try:
-        yield user, password, url.database
+        yield user
     finally:
         with admin.cursor() as cursor:
             cursor.execute("drop user %s@'%%'", (user,))
         admin.close()
+
+
+@pytest.fixture
+def shop_user(mariadb) -> Iterator[tuple[str, str, str]]:
+    """(user, password, database): a MariaDB login that only works with its password."""
+    url, _ = mariadb
+    # Characters that a URL must encode, so that both forms of the password are exercised.
+    password = f"Pw {uuid.uuid4().hex[:12]}+@/%:#"
+    with mariadb_user(url.database, password) as user:
+        yield user, password, url.database
 
 
 def files_under(*folders: Path, since: float = 0) -> Iterator[Path]:
@@ -167,3 +178,31 @@ def test_a_known_password_leaves_no_trace(
     # the scan itself finds a planted copy
     planted = {"planted": f"x{password}x".encode()}
     assert leaks(password, planted) == [f"planted holds {password!r}"]
+
+
+@pytest.mark.parametrize("password", ["pässwörd", "pässwörd€😀"])
+def test_a_password_beyond_ascii_logs_in(mariadb, monkeypatch, password: str) -> None:
+    """PyMySQL sends a str password as Latin-1, where the server (and the mysql client, and
+    connectorx) take UTF-8: the login check refused the right 'pässwörd' ("Access denied"),
+    and on 'pässwörd€😀' failed with a bare UnicodeEncodeError naming no source, which
+    stopped tributary check there."""
+    url, con = mariadb
+    run_sql(con, "create table orders (id int primary key)", "insert into orders values (1), (2)")
+    with mariadb_user(url.database, password) as user:
+        source = SourceConfig.model_validate(
+            {"name": "shop", "kind": "mysql", "tables": [{"name": "orders"}],
+             "connection": {"url": f"mysql://{user}@127.0.0.1:3306/{url.database}",
+                            "password_env": PASSWORD_ENV}}
+        )  # fmt: skip
+        monkeypatch.setenv(PASSWORD_ENV, password)
+        reader = open_source(source, state_dir=Path())
+        reader.ping()  # the login check, then connectorx's read
+        assert reader.read(source.tables[0], batch_rows=10).batches.read_all().num_rows == 2
+
+        wrong = f"{password}x"
+        monkeypatch.setenv(PASSWORD_ENV, wrong)
+        with pytest.raises(SourceError) as raised:
+            open_source(source, state_dir=Path()).ping()
+        message = str(raised.value)
+        assert message.startswith("source 'shop': login failed: ") and "Access denied" in message
+        assert leaks(wrong, {"the error": message.encode()}) == []

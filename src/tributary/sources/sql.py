@@ -340,15 +340,20 @@ class SqlSource:
         if not self._reached:
             self._probe()
         module, timeout_argument = _LOGIN_DRIVERS[self.backend]
+        connect_args: dict[str, Any] = {timeout_argument: max(2, math.ceil(self._connect_timeout))}
+        if module == "pymysql" and self._url.password:
+            # PyMySQL sends a str password as Latin-1; the server, the mysql client and
+            # connectorx take its UTF-8 bytes.
+            connect_args["password"] = self._url.password.encode()
         engine = sa.create_engine(
             self._url.set(drivername=f"{self.backend}+{module}"),
             poolclass=sa.pool.NullPool,
-            connect_args={timeout_argument: max(2, math.ceil(self._connect_timeout))},
+            connect_args=connect_args,
         )
         try:
             try:
                 connection = engine.connect()
-            except sa.exc.DBAPIError as exc:
+            except Exception as exc:  # a driver's own too (UnicodeEncodeError), not a DBAPIError
                 raise self._driver_error("login", exc) from None
             self._reached = True
             with connection:
@@ -359,9 +364,9 @@ class SqlSource:
         finally:
             engine.dispose()
 
-    def _driver_error(self, doing: str, exc: sa.exc.DBAPIError) -> SourceError:
+    def _driver_error(self, doing: str, exc: Exception) -> SourceError:
         """The driver's own message, without credentials."""
-        message = redact(" ".join(str(exc.orig).split()), self._url)
+        message = redact(" ".join(str(getattr(exc, "orig", exc)).split()), self._url)
         return SourceError(f"{self._owner}: {doing} failed: {message}")
 
     def _describe_query(self, table: TableConfig) -> list[SourceColumn]:
