@@ -1,10 +1,14 @@
 """The run log in the real warehouse (DuckDB file, PostgreSQL server): the run-status sensors
 write a successful and a failed run's outcome, and dbt's ops_load_status shows the latest
-status per table."""
+status per table; a run that finished while the warehouse was down is written once it is
+back."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,11 +17,20 @@ import duckdb
 import psycopg
 import pytest
 import yaml
+from dagster._core.scheduler.instigation import TickStatus
+from dagster._core.test_utils import (
+    create_run_for_test,
+    create_test_daemon_workspace_context,
+    freeze_time,
+)
+from dagster._core.workspace.load_target import ModuleTarget
+from dagster._daemon.sensor import execute_sensor_iteration
 
+from tests.conftest import local_dagster_home
 from tributary.config.loader import ProjectConfig, load_project
 from tributary.defs import build_definitions
 from tributary.defs.resources import WarehouseResource
-from tributary.defs.run_log import RUN_LOG_KEY
+from tributary.defs.run_log import LOGGED_STATUSES, RUN_LOG_KEY
 from tributary.warehouse import RunLogRow, SourceChangeRow, TenantRow
 from tributary_demo import generate_demo_sources
 
@@ -50,32 +63,36 @@ def source_products(project: ProjectConfig) -> int:
         return con.execute("select count(*) from v_products").fetchone()[0]
 
 
-def log_run(defs: dg.Definitions, project, instance: dg.DagsterInstance, run_id: str) -> None:
-    """What the daemon does when a run finishes: the matching run_log sensor evaluates."""
-    run = instance.get_run_by_id(run_id)
-    event_type = {
-        dg.DagsterRunStatus.SUCCESS: dg.DagsterEventType.RUN_SUCCESS,
-        dg.DagsterRunStatus.FAILURE: dg.DagsterEventType.RUN_FAILURE,
-    }[run.status]
-    [record] = instance.get_records_for_run(run_id, of_type=event_type).records
-    sensor = defs.resolve_sensor_def(f"run_log_{run.status.value.lower()}")
-    context = dg.build_run_status_sensor_context(
-        sensor_name=sensor.name,
-        dagster_instance=instance,
-        dagster_run=run,
-        dagster_event=record.event_log_entry.dagster_event,
-        resources={"warehouse": WarehouseResource.from_project(project)},
-    )
-    sensor(context)
+class RunLogSensors:
+    """The run_log sensors ticked as the daemon ticks them, each from its own cursor; the
+    first tick starts them (from the runs finished so far)."""
+
+    def __init__(self, defs: dg.Definitions, project, instance: dg.DagsterInstance) -> None:
+        self.defs = defs
+        self.instance = instance
+        self.resources = {"warehouse": WarehouseResource.from_project(project)}
+        self.cursors: dict[str, str | None] = {
+            f"run_log_{status.value.lower()}": None for status in LOGGED_STATUSES
+        }
+        self.tick()
+
+    def tick(self) -> None:
+        for name, cursor in self.cursors.items():
+            sensor = self.defs.resolve_sensor_def(name)
+            with dg.build_sensor_context(
+                instance=self.instance, cursor=cursor, resources=self.resources
+            ) as context:
+                self.cursors[name] = sensor.evaluate_tick(context).cursor
 
 
 def test_run_log_records_success_and_failure(project, monkeypatch) -> None:
     defs = build_definitions(project)
     job = defs.resolve_implicit_global_asset_job_def()
     with dg.instance_for_test() as instance:
+        sensors = RunLogSensors(defs, project, instance)
         ok = job.execute_in_process(instance=instance, asset_selection=[CUSTOMERS, PRODUCTS])
         assert ok.success
-        log_run(defs, project, instance, ok.run_id)
+        sensors.tick()
 
         # The ERP database is replaced by an empty one: the next load of customers fails
         # (a data error, not retried).
@@ -86,8 +103,8 @@ def test_run_log_records_success_and_failure(project, monkeypatch) -> None:
             instance=instance, asset_selection=[CUSTOMERS], raise_on_error=False
         )
         assert not failed.success
-        log_run(defs, project, instance, failed.run_id)
-        log_run(defs, project, instance, failed.run_id)  # a repeated tick changes nothing
+        sensors.tick()
+        sensors.tick()  # a repeated tick changes nothing
         # the UI shows the run log materialized, by the last run it logged
         logged = instance.get_latest_materialization_event(RUN_LOG_KEY).asset_materialization
         assert logged.metadata["runs"].value == [failed.run_id]
@@ -135,3 +152,145 @@ def test_run_log_records_success_and_failure(project, monkeypatch) -> None:
     ]
     changed = [row[7] for row in status]
     assert changed[:2] == [None, None] and abs(changed[2] - now) < timedelta(seconds=1)
+
+
+class SensorDaemon:
+    """The daemon's sensor loop run in this process, one iteration per tick(), over the code
+    location `tributary` served by its own code server, as `make dev` and production run it;
+    only `sensors` switched on. Each tick is a minute after the last, so every sensor is due."""
+
+    def __init__(self, instance: dg.DagsterInstance, sensors: set[str]) -> None:
+        self.instance = instance
+        self.sensors = sensors
+        self.now = datetime.now(UTC)
+
+    def __enter__(self) -> SensorDaemon:
+        target = ModuleTarget(
+            module_name="tributary.definitions",
+            attribute=None,
+            working_directory=None,
+            location_name="tributary",
+        )
+        self._workspace = create_test_daemon_workspace_context(target, self.instance)
+        self.context = self._workspace.__enter__()
+        entry = self.context.create_request_context().get_code_location_entries()["tributary"]
+        assert entry.code_location, entry.load_error
+        [self.repository] = entry.code_location.get_repositories().values()
+        for sensor in self.repository.get_sensors():
+            if sensor.name in self.sensors:
+                self.instance.start_sensor(sensor)
+            else:
+                self.instance.stop_sensor(sensor.get_remote_origin_id(), sensor.selector_id, sensor)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._workspace.__exit__(*exc)
+
+    def tick(self) -> None:
+        self.now += timedelta(minutes=1)
+        with freeze_time(self.now):
+            iteration = execute_sensor_iteration(
+                self.context,
+                logging.getLogger("sensor-daemon"),
+                threadpool_executor=None,
+                submit_threadpool_executor=None,
+            )
+            list(iteration)
+
+    def last_tick(self, name: str):
+        sensor = self.repository.get_sensor(name)
+        origin = sensor.get_remote_origin_id()
+        return self.instance.get_ticks(origin, sensor.selector_id, limit=1)[0]
+
+    def scheduled_run(self, *assets: dg.AssetKey) -> dg.DagsterRun:
+        """A run of the code location's asset job, as a schedule or the UI starts one."""
+        job = self.repository.get_full_job("__ASSET_JOB")
+        return create_run_for_test(
+            self.instance,
+            job_name=job.name,
+            remote_job_origin=job.get_remote_origin(),
+            asset_selection=frozenset(assets),
+        )
+
+
+@contextmanager
+def sensor_daemon(
+    config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sensors: set[str]
+) -> Iterator[SensorDaemon]:
+    monkeypatch.setenv("TRIBUTARY_CONFIG_DIR", str(config_dir))  # for the code server
+    home = local_dagster_home(tmp_path / "dagster_home")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as instance, SensorDaemon(instance, sensors) as daemon:
+        yield daemon
+
+
+@contextmanager
+def database_away(url: str) -> Iterator[None]:
+    """The warehouse's database out of reach (renamed) for a while: a server outage."""
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as con:
+        con.execute(f"alter database {name} rename to {name}_away")
+    try:
+        yield
+    finally:
+        with psycopg.connect(admin, autocommit=True) as con:
+            con.execute(f"alter database {name}_away rename to {name}")
+
+
+def test_a_run_that_finished_while_the_warehouse_was_down_is_logged_once_it_is_back(
+    config_dir: Path, state_dir: Path, postgres: str, tmp_path: Path, monkeypatch
+) -> None:
+    """A run that failed while the warehouse was down (the outage that failed it) was never
+    written: the run_log_failure tick failed, and Dagster's run-status sensor moved its cursor
+    past the run all the same, so ops_load_status kept the table's last success."""
+    platform = yaml.safe_load((config_dir / "platform.yaml").read_text())
+    platform["warehouse"] = {"target": "postgres", "connection": {"url": postgres}}
+    (config_dir / "platform.yaml").write_text(yaml.safe_dump(platform))
+    project = load_project(config_dir)
+    with sensor_daemon(config_dir, tmp_path, monkeypatch, {"run_log_failure"}) as daemon:
+        daemon.tick()  # the sensor starts from the runs finished so far
+        with database_away(postgres):
+            during = daemon.scheduled_run(CUSTOMERS)
+            daemon.instance.report_run_failed(during, "the warehouse is down")
+            daemon.tick()
+            tick = daemon.last_tick("run_log_failure")
+            assert tick.status == TickStatus.FAILURE
+            assert "connecting to the PostgreSQL warehouse" in str(tick.error)
+        after = daemon.scheduled_run(PRODUCTS)
+        daemon.instance.report_run_failed(after, "another failure")
+        daemon.tick()
+        daemon.tick()
+
+    logged = warehouse_rows(
+        project, "select run_id, asset_key, status from _tributary.run_log order by asset_key"
+    )
+    assert logged == [
+        (during.run_id, "raw/erp/customers", "FAILURE"),
+        (after.run_id, "raw/ops/products", "FAILURE"),
+    ]
+
+
+def test_the_run_log_sensors_resume_after_the_run_status_sensors_they_replace(
+    config_dir: Path, state_dir: Path
+) -> None:
+    """The run_log sensors were Dagster run-status sensors, whose cursor (JSON) is still stored
+    for a deployment that upgrades: they go on after the last run it had passed."""
+    from dagster._core.definitions.run_status_sensor_definition import RunStatusSensorCursor
+
+    project = load_project(config_dir)
+    defs = build_definitions(project)
+    with dg.instance_for_test() as instance:
+        passed, after = (create_run_for_test(instance, asset_selection={PRODUCTS}) for _ in "12")
+        instance.report_run_failed(passed)
+        [event] = instance.fetch_run_status_changes(dg.DagsterEventType.RUN_FAILURE, 1).records
+        instance.report_run_failed(after)
+        legacy = RunStatusSensorCursor(record_id=event.storage_id, record_timestamp=None)
+        with dg.build_sensor_context(
+            instance=instance,
+            cursor=legacy.to_json(),
+            resources={"warehouse": WarehouseResource.from_project(project)},
+        ) as context:
+            defs.resolve_sensor_def("run_log_failure").evaluate_tick(context)
+    logged = warehouse_rows(project, "select run_id, status from _tributary.run_log")
+    assert logged == [(after.run_id, "FAILURE")]

@@ -1,20 +1,24 @@
 """The run log: every finished run's outcome per asset, written to `_tributary.run_log` in
-the warehouse by run-status sensors, so BI tools can query load status (`ops_load_status`)."""
+the warehouse by the run_log sensors, so BI tools can query load status (`ops_load_status`)."""
 
+import json
 from datetime import UTC, datetime
 
 import dagster as dg
+from dagster._core.event_api import EventLogCursor
 
 from tributary.defs.resources import WarehouseResource
 from tributary.warehouse import RunLogRow
 
 RUN_LOG_KEY = dg.AssetKey(["tributary", "run_log"])
 ROW_METADATA = ("rows_loaded", "dagster/row_count")
-LOGGED_STATUSES = (
-    dg.DagsterRunStatus.SUCCESS,
-    dg.DagsterRunStatus.FAILURE,
-    dg.DagsterRunStatus.CANCELED,
-)
+# Each logged status, and the event that says a run reached it.
+LOGGED_STATUSES = {
+    dg.DagsterRunStatus.SUCCESS: dg.DagsterEventType.RUN_SUCCESS,
+    dg.DagsterRunStatus.FAILURE: dg.DagsterEventType.RUN_FAILURE,
+    dg.DagsterRunStatus.CANCELED: dg.DagsterEventType.RUN_CANCELED,
+}
+RUNS_PER_TICK = 100
 
 
 def run_log_rows(instance: dg.DagsterInstance, run: dg.DagsterRun) -> list[RunLogRow]:
@@ -88,16 +92,61 @@ def _timestamp(seconds: float | None) -> datetime | None:
 
 def build_run_log_sensors(default_status: dg.DefaultSensorStatus) -> list[dg.SensorDefinition]:
     def build(status: dg.DagsterRunStatus) -> dg.SensorDefinition:
-        @dg.run_status_sensor(
-            run_status=status,
+        @dg.sensor(
             name=f"run_log_{status.value.lower()}",
             description=f"Writes each {status.value.lower()} run's outcome to _tributary.run_log",
             minimum_interval_seconds=10,
             default_status=default_status,
         )
-        def run_log_sensor(context: dg.RunStatusSensorContext, warehouse: WarehouseResource):
-            log_runs(context.instance, [context.dagster_run], warehouse)
+        def run_log_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+            return log_finished_runs(context, LOGGED_STATUSES[status], warehouse)
 
         return run_log_sensor
 
     return [build(status) for status in LOGGED_STATUSES]
+
+
+def log_finished_runs(
+    context: dg.SensorEvaluationContext,
+    event_type: dg.DagsterEventType,
+    warehouse: WarehouseResource,
+) -> dg.SensorResult:
+    """Write the runs that reached a status (`event_type`) since the sensor's cursor, and move
+    the cursor past them only once they are written: a tick that cannot write (the warehouse
+    is down, often the very outage that failed the runs) fails, and the next one writes the
+    same runs. Dagster's run_status_sensor moves its cursor past a run whose function raised,
+    so such a run was never logged. A first tick starts from the runs finished so far."""
+    instance = context.instance
+    if context.cursor is None:
+        latest = instance.fetch_run_status_changes(event_type, limit=1)
+        return dg.SensorResult(skip_reason="started: logs runs from now on", cursor=latest.cursor)
+    changes = instance.fetch_run_status_changes(
+        event_type, limit=RUNS_PER_TICK, cursor=_event_cursor(context.cursor), ascending=True
+    )
+    run_ids = list(dict.fromkeys(record.run_id for record in changes.records))
+    if not run_ids:
+        return dg.SensorResult(skip_reason="no run finished", cursor=changes.cursor)
+    found = {run.run_id: run for run in instance.get_runs(dg.RunsFilter(run_ids=run_ids))}
+    runs = [found[run_id] for run_id in run_ids if run_id in found and _own(context, found[run_id])]
+    written = log_runs(instance, runs, warehouse) if runs else 0
+    return dg.SensorResult(
+        skip_reason=f"{len(runs)} run(s) logged, {written} row(s)", cursor=changes.cursor
+    )
+
+
+def _own(context: dg.SensorEvaluationContext, run: dg.DagsterRun) -> bool:
+    """A run of this code location's repository."""
+    origin = run.remote_job_origin
+    location = context.code_location_origin
+    return (location.location_name if location else None, context.repository_name) == (
+        (origin.repository_origin.code_location_origin.location_name if origin else None),
+        (origin.repository_origin.repository_name if origin else None),
+    )
+
+
+def _event_cursor(cursor: str) -> str:
+    """The sensor's cursor as fetch_run_status_changes takes it. The run_status_sensor these
+    sensors were before left its own (JSON, the last event's storage id): resume after it."""
+    if cursor.startswith("{"):
+        return EventLogCursor.from_storage_id(json.loads(cursor)["record_id"]).to_string()
+    return cursor
