@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -17,6 +19,11 @@ import duckdb
 import psycopg
 import pytest
 import yaml
+from dagster._core.remote_origin import (
+    RegisteredCodeLocationOrigin,
+    RemoteJobOrigin,
+    RemoteRepositoryOrigin,
+)
 from dagster._core.scheduler.instigation import TickStatus
 from dagster._core.test_utils import (
     create_run_for_test,
@@ -80,7 +87,10 @@ class RunLogSensors:
         for name, cursor in self.cursors.items():
             sensor = self.defs.resolve_sensor_def(name)
             with dg.build_sensor_context(
-                instance=self.instance, cursor=cursor, resources=self.resources
+                instance=self.instance,
+                cursor=cursor,
+                resources=self.resources,
+                repository_def=self.defs.get_repository_def(),
             ) as context:
                 self.cursors[name] = sensor.evaluate_tick(context).cursor
 
@@ -290,7 +300,55 @@ def test_the_run_log_sensors_resume_after_the_run_status_sensors_they_replace(
             instance=instance,
             cursor=legacy.to_json(),
             resources={"warehouse": WarehouseResource.from_project(project)},
+            repository_def=defs.get_repository_def(),
         ) as context:
             defs.resolve_sensor_def("run_log_failure").evaluate_tick(context)
     logged = warehouse_rows(project, "select run_id, status from _tributary.run_log")
     assert logged == [(after.run_id, "FAILURE")]
+
+
+def test_runs_started_from_the_cli_are_logged_and_other_code_locations_runs_are_not(
+    config_dir: Path, state_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """A run started from the CLI (`dagster asset materialize`, as docs/loads.md has an operator
+    run a full_refresh) carries no code location, and the run_log sensors, watching their own
+    code location's runs, never logged it, nor a CLI run killed and then marked failed by run
+    monitoring: ops_load_status never showed them."""
+    generate_demo_sources(state_dir / "demo", customers=30, orders=60)
+    project = load_project(config_dir)
+    sensors = {"run_log_success", "run_log_failure"}
+    with sensor_daemon(config_dir, tmp_path, monkeypatch, sensors) as daemon:
+        daemon.tick()
+        dagster = Path(sys.executable).parent / "dagster"
+        materialize = [dagster, "asset", "materialize", "-m", "tributary.definitions"]
+        cli = subprocess.run(
+            [*materialize, "--select", "raw/ops/products"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert cli.returncode == 0, cli.stderr[-3000:]
+        [materialized] = daemon.instance.get_runs()
+        killed = create_run_for_test(
+            daemon.instance, job_name="__ASSET_JOB", asset_selection={CUSTOMERS}
+        )
+        daemon.instance.report_run_failed(killed, "the run's process died")
+        # another code location in the same Dagster instance, not this project's run log
+        elsewhere = RemoteRepositoryOrigin(RegisteredCodeLocationOrigin("crm"), "__repository__")
+        theirs = create_run_for_test(
+            daemon.instance,
+            job_name="__ASSET_JOB",
+            remote_job_origin=RemoteJobOrigin(elsewhere, "__ASSET_JOB"),
+            asset_selection={dg.AssetKey(["crm", "leads"])},
+        )
+        daemon.instance.report_run_failed(theirs, "their failure")
+        daemon.tick()
+
+    logged = warehouse_rows(
+        project,
+        "select run_id, asset_key, status, rows_loaded from _tributary.run_log order by asset_key",
+    )
+    assert logged == [
+        (killed.run_id, "raw/erp/customers", "FAILURE", None),
+        (materialized.run_id, "raw/ops/products", "SUCCESS", source_products(project)),
+    ]

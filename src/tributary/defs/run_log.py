@@ -2,6 +2,7 @@
 the warehouse by the run_log sensors, so BI tools can query load status (`ops_load_status`)."""
 
 import json
+from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -53,21 +54,31 @@ def run_log_rows(instance: dg.DagsterInstance, run: dg.DagsterRun) -> list[RunLo
 
 
 def log_runs(
-    instance: dg.DagsterInstance, runs: list[dg.DagsterRun], warehouse: WarehouseResource
+    instance: dg.DagsterInstance,
+    runs: list[dg.DagsterRun],
+    warehouse: WarehouseResource,
+    assets: AbstractSet[str] | None = None,
 ) -> int:
     """Write finished runs' outcomes to the run log, replacing what an earlier write of the
     same runs left, and record the run_log asset's materialization: what the run_log sensors
-    do for each run (and `make demo` for its own). Returns the rows written."""
-    rows = [row for run in runs for row in run_log_rows(instance, run)]
+    do for each run (and `make demo` for its own). Only the rows of `assets` where given; a
+    run left without rows is not logged. Returns the rows written."""
+    rows = [
+        row
+        for run in runs
+        for row in run_log_rows(instance, run)
+        if assets is None or row.asset_key in assets
+    ]
     if not rows:
         return 0
+    logged = list(dict.fromkeys(row.run_id for row in rows))
     with warehouse.open() as wh:
         wh.record_run(rows)
     instance.report_runless_asset_event(
         dg.AssetMaterialization(
             RUN_LOG_KEY,
-            description=f"{len(runs)} run(s) logged",
-            metadata={"runs": [run.run_id for run in runs], "rows_written": len(rows)},
+            description=f"{len(logged)} run(s) logged",
+            metadata={"runs": logged, "rows_written": len(rows)},
         )
     )
     return len(rows)
@@ -127,21 +138,17 @@ def log_finished_runs(
     if not run_ids:
         return dg.SensorResult(skip_reason="no run finished", cursor=changes.cursor)
     found = {run.run_id: run for run in instance.get_runs(dg.RunsFilter(run_ids=run_ids))}
-    runs = [found[run_id] for run_id in run_ids if run_id in found and _own(context, found[run_id])]
-    written = log_runs(instance, runs, warehouse) if runs else 0
-    return dg.SensorResult(
-        skip_reason=f"{len(runs)} run(s) logged, {written} row(s)", cursor=changes.cursor
-    )
-
-
-def _own(context: dg.SensorEvaluationContext, run: dg.DagsterRun) -> bool:
-    """A run of this code location's repository."""
-    origin = run.remote_job_origin
-    location = context.code_location_origin
-    return (location.location_name if location else None, context.repository_name) == (
-        (origin.repository_origin.code_location_origin.location_name if origin else None),
-        (origin.repository_origin.repository_name if origin else None),
-    )
+    runs = [found[run_id] for run_id in run_ids if run_id in found]
+    # Every run of the instance, the project's assets' rows: a run started from the CLI
+    # (`dagster asset materialize -m tributary.definitions`, and one killed and marked failed
+    # by run monitoring) names no code location, so a sensor watching its own code location's
+    # runs (Dagster's run-status sensors) never saw it, and one watching all of them
+    # (monitor_all_code_locations) saw another location's runs too. Asset keys are one per
+    # deployment: a run without any of this project's assets is another location's.
+    keys = context.repository_def.asset_graph.get_all_asset_keys()
+    assets = {key.to_user_string() for key in keys}
+    written = log_runs(instance, runs, warehouse, assets)
+    return dg.SensorResult(skip_reason=f"{written} row(s) logged", cursor=changes.cursor)
 
 
 def _event_cursor(cursor: str) -> str:
