@@ -1,7 +1,18 @@
 """Errors shared across the plain-Python modules. Messages never carry credentials."""
 
 
-class SourceError(RuntimeError):
+class DriverError(RuntimeError):
+    """An error in Tributary's words that may stand for a database driver's, raised `from
+    None` so that the driver's message (which may carry credentials) is not chained: its
+    `transient` keeps what the driver's code said of it (retry.said_by_driver), True or
+    False, or None where it gave none."""
+
+    def __init__(self, *args: object, transient: bool | None = None) -> None:
+        super().__init__(*args)
+        self.transient = transient
+
+
+class SourceError(DriverError):
     """A source could not be read."""
 
 
@@ -13,7 +24,7 @@ class ExportError(RuntimeError):
     """An export could not be written as configured."""
 
 
-class WarehouseError(RuntimeError):
+class WarehouseError(DriverError):
     """The warehouse could not be reached or used."""
 
 

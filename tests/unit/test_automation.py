@@ -13,13 +13,14 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import redshift_connector
 import yaml
 
 import tributary.defs.ingest
 from tributary.config.loader import ConfigError, ProjectConfig, load_project
 from tributary.defs import build_definitions
 from tributary.defs.resources import LandingStoreResource
-from tributary.errors import OvertakenLoadError, SourceError
+from tributary.errors import OvertakenLoadError, SourceError, WarehouseError
 from tributary.retry import is_transient
 from tributary_demo import generate_demo_sources
 
@@ -715,6 +716,27 @@ def test_a_manifest_that_is_not_its_folders_is_named_and_loads_nothing(
         ),
         # it wrote nothing, overtaken by a later load: another attempt reads the source anew
         (OvertakenLoadError("table 'orders': a load of it that began later has committed"), True),
+        # PostgreSQL's refusals while it starts, recovers or stops (libpq's login gives no
+        # SQLSTATE, nor connectorx: the server's words)
+        (SourceError("login failed: FATAL: the database system is in recovery mode"), True),
+        (
+            WarehouseError("terminating connection due to administrator command\nSSL closed"),
+            True,
+        ),
+        # Redshift's concurrent write, as redshift_connector raises it (SQLSTATE XX000)
+        (
+            redshift_connector.ProgrammingError(
+                {"S": "ERROR", "C": "XX000", "M": "1023", "D": "Serializable isolation violation"}
+            ),
+            True,
+        ),
+        (redshift_connector.ProgrammingError({"C": "42P01", "M": 'relation "x" timed out'}), False),
+        # what the driver said of an error Tributary's own replaced (without its message)
+        (SourceError("login failed: see the server's log", transient=True), True),
+        (SourceError("reading table 'orders' failed: connection reset", transient=False), False),
+        # data errors whose words looked transient
+        (WarehouseError('Constraint Error: Duplicate key "id: 503" violates primary key'), False),
+        (SourceError("Conversion Error: 'n/a' to INT32 in column session_timeout"), False),
     ],
 )
 def test_transient_errors_are_told_apart(error: Exception, transient: bool) -> None:

@@ -30,6 +30,7 @@ from tributary.config.models import TableConfig
 from tributary.connection import redact
 from tributary.names import as_spelled, repeated
 from tributary.reach import probe_url
+from tributary.retry import said_by_driver
 from tributary.slices import Slice
 from tributary.sources.base import Extract, Profile, SourceError, Window, cursor_conditions
 from tributary.sources.types import MYSQL_BACKENDS, ReadAs, SourceColumn, normalize
@@ -365,9 +366,13 @@ class SqlSource:
             engine.dispose()
 
     def _driver_error(self, doing: str, exc: Exception) -> SourceError:
-        """The driver's own message, without credentials."""
-        message = redact(" ".join(str(getattr(exc, "orig", exc)).split()), self._url)
-        return SourceError(f"{self._owner}: {doing} failed: {message}")
+        """The driver's own message, without credentials, and what its code says of retrying
+        it (the driver's error is not chained: its text may hold them)."""
+        driver = getattr(exc, "orig", exc)
+        message = redact(" ".join(str(driver).split()), self._url)
+        return SourceError(
+            f"{self._owner}: {doing} failed: {message}", transient=said_by_driver(driver)
+        )
 
     def _describe_query(self, table: TableConfig) -> list[SourceColumn]:
         """A custom query's columns, from its driver's description of the result (no row

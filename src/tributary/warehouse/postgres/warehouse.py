@@ -20,6 +20,7 @@ from tributary.config.common import DEFAULT_CONNECT_TIMEOUT
 from tributary.connection import hide
 from tributary.errors import UnloadableValue, WarehouseError
 from tributary.reach import probe
+from tributary.retry import said_by_driver
 from tributary.warehouse.base import (
     SESSION_TIME_ZONE,
     STATE_SCHEMA,
@@ -143,7 +144,9 @@ class PostgresWarehouse(Warehouse):
             )
         except psycopg.Error as exc:  # the message must not carry the conninfo's password
             message = hide(str(exc), _password(self._conninfo))
-            raise WarehouseError(f"connecting to the PostgreSQL warehouse: {message}") from None
+            raise WarehouseError(
+                f"connecting to the PostgreSQL warehouse: {message}", transient=said_by_driver(exc)
+            ) from None
         names = list(SESSION_SETTINGS)
         con.execute(
             "select " + ", ".join("set_config(%s, %s, false)" for _ in names),
