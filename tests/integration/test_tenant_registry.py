@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -205,10 +206,7 @@ def test_a_tenant_setting_of_the_wrong_type_fails_the_load_naming_tenant_and_key
 ) -> None:
     url, con = registry
     con.cursor().execute("update company_settings set value = 'sixty' where company_id = 1")
-    project = load_project(
-        write_registry_project(tmp_path / "assets_config", url=str(url), tenant_stores=tmp_path)
-    )
-    platform = Platform(project, dagster_instance(tmp_path))
+    platform = registry_platform(url, tmp_path)
     first = platform.sensor_tick()
     result = platform.job.execute_in_process(
         instance=platform.instance,
@@ -222,6 +220,14 @@ def test_a_tenant_setting_of_the_wrong_type_fails_the_load_naming_tenant_and_key
     assert "tenant 1 (acme): setting 'days_back' is 'sixty'; expected a int" in message
 
 
+def registry_platform(url, tmp_path: Path) -> Platform:
+    """The registry project on its own Dagster instance."""
+    project = load_project(
+        write_registry_project(tmp_path / "assets_config", url=str(url), tenant_stores=tmp_path)
+    )
+    return Platform(project, dagster_instance(tmp_path))
+
+
 def test_a_tenant_added_before_the_sensor_reads_it_waits_and_the_others_are_scheduled(
     registry, state_dir, tmp_path, capfd
 ) -> None:
@@ -230,10 +236,7 @@ def test_a_tenant_added_before_the_sensor_reads_it_waits_and_the_others_are_sche
     ticked: the tick failed with Dagster's unknown partition '5', so no tenant (and none of
     the source's tables) was loaded that day, and a per-tenant export's tick failed alike."""
     url, con = registry
-    project = load_project(
-        write_registry_project(tmp_path / "assets_config", url=str(url), tenant_stores=tmp_path)
-    )
-    platform = Platform(project, dagster_instance(tmp_path))
+    platform = registry_platform(url, tmp_path)
     platform.sensor_tick()
     con.cursor().execute("insert into companies values (5, 'hooli', 1)")
 
@@ -254,10 +257,7 @@ def test_a_renamed_alias_reaches_the_tenants_table(registry, state_dir, tmp_path
     changed (acme to acme_new) was skipped as "no change", and _tributary.tenants (so
     ops_load_status.tenant_alias) kept the old alias until something else changed."""
     url, con = registry
-    project = load_project(
-        write_registry_project(tmp_path / "assets_config", url=str(url), tenant_stores=tmp_path)
-    )
-    platform = Platform(project, dagster_instance(tmp_path))
+    platform = registry_platform(url, tmp_path)
     platform.sensor_tick()
     con.cursor().execute("update companies set alias = 'acme_new' where company_id = 1")
 
@@ -280,10 +280,7 @@ def test_a_tenant_the_registry_lists_again_active_has_its_loads_requested(
     inserted again) was taken for one that had been active all along, "no change", and no
     load was requested for the days schedules had skipped it."""
     url, con = registry
-    project = load_project(
-        write_registry_project(tmp_path / "assets_config", url=str(url), tenant_stores=tmp_path)
-    )
-    platform = Platform(project, dagster_instance(tmp_path))
+    platform = registry_platform(url, tmp_path)
     platform.sensor_tick()
     con.cursor().execute("update companies set status = 0 where company_id = 1")
     platform.sensor_tick()

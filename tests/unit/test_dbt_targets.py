@@ -17,14 +17,7 @@ DBT = Path(sys.executable).parent / "dbt"
 
 @pytest.mark.parametrize("target", ["redshift", "postgres"])
 def test_dbt_project_parses_for_target(target: str, tmp_path: Path) -> None:
-    result = subprocess.run(
-        [str(DBT), "parse", "--profiles-dir", ".", "--target", target,
-         "--target-path", str(tmp_path), "--quiet"],
-        cwd=PROJECT_ROOT / "dbt_project",
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )  # fmt: skip
+    result = run_dbt("parse", "--target", target, "--target-path", str(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["metadata"]["adapter_type"] == target
@@ -44,18 +37,26 @@ def test_dbt_project_parses_for_target(target: str, tmp_path: Path) -> None:
         assert "macro.tributary.staging_columns" in model["depends_on"]["macros"], model["name"]
 
 
-def compile_model(model: str, target: str, dbt_vars: str, target_path: Path):
-    """`dbt compile` of one model without a connection (no cache, no introspection): how
-    Redshift SQL is checked here."""
+def run_dbt(*args: str) -> subprocess.CompletedProcess:
+    """The project's dbt with its profiles, quiet."""
     return subprocess.run(
-        [str(DBT), "compile", "--profiles-dir", ".", "--target", target, "--select", model,
-         "--vars", dbt_vars, "--target-path", str(target_path), "--no-populate-cache",
-         "--no-introspect", "--quiet"],
+        [str(DBT), *args, "--profiles-dir", ".", "--quiet"],
         cwd=PROJECT_ROOT / "dbt_project",
         capture_output=True,
         text=True,
         timeout=300,
-    )  # fmt: skip
+    )
+
+
+def compile_dbt(target: str, target_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """`dbt compile` without a connection (no cache, no introspection): how Redshift SQL is
+    checked here."""
+    return run_dbt("compile", "--target", target, "--target-path", str(target_path),
+                   "--no-populate-cache", "--no-introspect", *args)  # fmt: skip
+
+
+def compile_model(model: str, target: str, dbt_vars: str, target_path: Path):
+    return compile_dbt(target, target_path, "--select", model, "--vars", dbt_vars)
 
 
 @pytest.mark.parametrize(
@@ -66,15 +67,7 @@ def test_each_models_session_is_set_to_utc(target: str, statement: str, tmp_path
     """dbt's PostgreSQL and Redshift sessions kept the server's time zone, so a timestamp with
     time zone cast to a date (fct_sales.order_date) was the day there; the pre-hook sets UTC,
     as Tributary's own sessions. DuckDB's profile sets it, so the hook is empty there."""
-    result = subprocess.run(
-        [str(DBT), "compile", "--profiles-dir", ".", "--target", target,
-         "--inline", "{{ set_session_time_zone() }}", "--target-path", str(tmp_path),
-         "--no-populate-cache", "--no-introspect", "--quiet"],
-        cwd=PROJECT_ROOT / "dbt_project",
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )  # fmt: skip
+    result = compile_dbt(target, tmp_path, "--inline", "{{ set_session_time_zone() }}")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == statement
 
