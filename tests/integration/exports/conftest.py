@@ -62,7 +62,11 @@ def gcs_emulator() -> Iterator[str]:
         yield endpoint
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # it once held on past SIGTERM, at the session's end
+            process.kill()
+            process.wait()
 
 
 @dataclass(frozen=True)
