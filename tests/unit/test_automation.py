@@ -513,6 +513,27 @@ def test_inbox_sensor_loads_a_manifest_dropped_after_a_newer_looking_one(
     assert after.run_key.startswith("erp.customers/20261123T000000Z-ffff0001@")
 
 
+def test_a_drop_an_earlier_version_loaded_stays_loaded_when_its_file_is_touched(
+    project: ProjectConfig,
+) -> None:
+    """An earlier version's cursor holds ids only, so the upgrade kept them seen with no
+    fingerprint: once anything touched such a manifest (a chmod, a restore, a copy to another
+    disk), its listing changed, no fingerprint matched, and the drop loaded again, older rows
+    over newer ones where its extract time did not stop it."""
+    defs = build_definitions(project)
+    land_in_inbox(project, "20261123T000000Z-dms00001", [{"customer_id": 1, "name": "Ada"}])
+    earlier = json.dumps({"erp.customers": ["20261123T000000Z-dms00001"]})
+    requests, cursor = evaluate_inbox_sensor(defs, project, earlier)
+    assert requests == []
+    inbox = LandingStoreResource.from_project(project).open().inbox()
+    manifest = f"{inbox.load_dir('erp', 'customers', '20261123T000000Z-dms00001')}/manifest.json"
+    inbox.fs.pipe_file(manifest, inbox.fs.cat_file(manifest))  # written again, as it was
+
+    requests, cursor = evaluate_inbox_sensor(defs, project, cursor)
+    assert requests == []
+    assert evaluate_inbox_sensor(defs, project, cursor)[0] == []
+
+
 def test_a_drop_under_a_load_id_seen_before_is_loaded_once(project: ProjectConfig) -> None:
     """A tool that names its loads alike each time (DMS's LOAD00000001), or a drop removed and
     dropped again extracted anew, as the docs say: its run key (source.table/load id) was one

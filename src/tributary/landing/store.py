@@ -230,7 +230,9 @@ class LandingStore:
                 continue
             except FileNotFoundError:  # removed since the listing
                 continue
-            if drop.fingerprint == fingerprint:  # written again as it was (copied again)
+            # Written again as it was (copied again), or loaded by an earlier version, whose
+            # cursor kept no fingerprint: the manifest it loaded is the one there now.
+            if drop.fingerprint == fingerprint or (load_id in known and not fingerprint):
                 scan.remember(drop)
                 continue
             waiting = self._missing_parts(drop, listing)

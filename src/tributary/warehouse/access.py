@@ -32,6 +32,8 @@ Relation = tuple[str, str]  # (schema, table or view)
 # an earlier Tributary (MARKER alone) names no database: no database manages it until adopted.
 MARKER = "managed by Tributary (teams.yaml)"
 MARKED_IN = f"{MARKER} in database "
+# The database of a role an earlier Tributary made (MARKER alone): not known.
+EARLIER = ""
 
 
 class RoleConflict(WarehouseError):
@@ -237,6 +239,14 @@ class AccessDialect(ABC):
 
     def conflict(self, team: TeamAccess, manager: str | None) -> str:
         role = quote_ident(team.role)
+        if manager == EARLIER:
+            return (
+                f"team '{team.team}': the role {role} was made by an earlier Tributary, which did "
+                f"not record the database whose teams.yaml manages it ({self.shared_by}). If "
+                "it is this database's, adopt it once, in this database: "
+                f"{self.adopt_role(team.role)}; if it is another database's, give each "
+                "database its own role_prefix in teams.yaml"
+            )
         if manager is not None:
             return (
                 f"team '{team.team}': the role {role} is managed by the teams.yaml of database "
@@ -291,7 +301,9 @@ class PostgresAccess(AccessDialect):
             [len(prefix), prefix],
         )
         return {
-            name: comment.removeprefix(MARKED_IN) if (comment or "").startswith(MARKED_IN) else None
+            name: comment.removeprefix(MARKED_IN)
+            if (comment or "").startswith(MARKED_IN)
+            else (EARLIER if comment == MARKER else None)
             for name, comment in rows
         }
 
