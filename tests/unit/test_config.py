@@ -388,3 +388,17 @@ def test_a_password_in_a_url_query_is_rejected_without_echoing_it(
         message
     )
     assert "hunter2x" not in message
+
+
+@pytest.mark.parametrize("relative", ["sources/shop.yml", "exports/orders.yml", "source/shop.yaml",
+                                      "tenant.yaml", "team.yaml", "platform.yml"])  # fmt: skip
+def test_a_configuration_file_that_would_be_ignored_is_named(
+    config_dir: Path, relative: str
+) -> None:
+    """sources/shop.yml (not .yaml), a source/ folder, tenant.yaml: read by nothing, so the
+    source was never checked nor loaded, and `tributary check` said all ok."""
+    path = config_dir / relative
+    path.parent.mkdir(exist_ok=True)
+    path.write_text("name: shop\n")
+    error = load_error(config_dir)
+    assert error.startswith(f"{path}: ") and "is read by nothing" in error

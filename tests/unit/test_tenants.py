@@ -331,3 +331,20 @@ def test_per_tenant_export_errors_name_file_and_problem(
     path.write_text(yaml.safe_dump(data))
     error = load_error(config_dir)
     assert "exports/fct_sales_daily.yaml" in error and message in error
+
+
+def test_a_tenant_scoped_table_without_tenants_is_refused(config_dir: Path) -> None:
+    """A table scoped by tenant with no tenants (tenants.yaml missing, or named tenant.yaml)
+    had no partitions: no schedule ever loaded it and nothing said so."""
+    (config_dir / "tenants.yaml").unlink(missing_ok=True)
+    write(
+        config_dir,
+        "sources/shop.yaml",
+        source(tables=[{"name": "orders", **ORDERS.model_dump(include={"query", "tenant_column",
+                                                                        "primary_key"})}]),
+    )  # fmt: skip
+    assert load_error(config_dir).endswith(
+        "sources/shop.yaml: tables[0].tenant_column: table orders is scoped by tenant, and "
+        "there are no tenants: expected tenants.yaml listing them (tenants:) or naming their "
+        "registry (registry:)"
+    )

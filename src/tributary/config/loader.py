@@ -135,6 +135,7 @@ def load_project(config_dir: Path | str | None = None) -> ProjectConfig:
             f"{config_dir} (the configuration folder, {origin}): expected a platform.yaml "
             f"there; set {CONFIG_DIR_ENV} to the folder holding platform.yaml"
         )
+    _refuse_unread_files(config_dir)
     platform = _load_model(config_dir / "platform.yaml", PlatformConfig)
     source_files = _load_named(sorted((config_dir / "sources").glob("*.yaml")), SourceConfig)
     exports = _load_named(sorted((config_dir / "exports").glob("*.yaml")), ExportConfig)
@@ -161,6 +162,26 @@ def load_project(config_dir: Path | str | None = None) -> ProjectConfig:
     return project
 
 
+# The files load_project reads, relative to the configuration folder.
+READ_FILES = ("platform.yaml", "tenants.yaml", "teams.yaml", "sources/*.yaml", "exports/*.yaml")
+
+
+def _refuse_unread_files(config_dir: Path) -> None:
+    """A YAML file in the configuration folder that no part reads (sources/shop.yml, a
+    source/ folder, tenant.yaml): its source, export or tenants were silently left out, and
+    `tributary check` said all ok."""
+    for path in sorted(config_dir.rglob("*")):
+        relative = path.relative_to(config_dir)
+        if path.suffix in (".yaml", ".yml") and not any(
+            len(relative.parts) == len(Path(read).parts) and relative.match(read)
+            for read in READ_FILES
+        ):
+            raise ConfigError(
+                f"{display_path(path)}: is read by nothing: expected {', '.join(READ_FILES)} "
+                f"in {display_path(config_dir)}"
+            )
+
+
 def _check_tenants(project: ProjectConfig, tenants_file: Path) -> None:
     """Across files: the registry's source is a configured SQL source; each active tenant of
     a fixed list has every setting its tables' queries bind (a registry's are checked when
@@ -175,7 +196,14 @@ def _check_tenants(project: ProjectConfig, tenants_file: Path) -> None:
                 f"source ({', '.join(sql) or 'none is configured'}), got '{registry.source}'"
             )
     for source in project.sources:
-        for table in source.tables:
+        for position, table in enumerate(source.tables):
+            if table.tenant_column and registry is None and not project.tenants.tenants:
+                raise ConfigError(
+                    f"{display_path(project.source_files[source.name])}: tables[{position}]"
+                    f".tenant_column: table {table.name} is scoped by tenant, and there are no "
+                    "tenants: expected tenants.yaml listing them (tenants:) or naming their "
+                    "registry (registry:)"
+                )
             for tenant in project.tenants.tenants if table.tenant_column else ():
                 if not tenant.active:
                     continue
