@@ -198,3 +198,21 @@ def test_a_text_cursors_probe_version_is_whole(postgres) -> None:
     source = SqlSource(make_url(postgres))
     table = TableConfig(name="codes", cursor="code", mode="incremental", primary_key=["id"])
     assert source.probe([table]) == {"codes": "x" * 150 + "a"}
+
+
+def test_a_postgres_url_reads_as_a_postgresql_one(postgres, warehouse, tmp_path) -> None:
+    # Before: SqlSource failed on `postgres://` (the form Heroku and many tools print) with
+    # "No module named 'sqlalchemy.dialects.postgres'", and tributary check crashed with that
+    # traceback, while the warehouse accepted the same URL.
+    create(
+        postgres,
+        "create table items (id int primary key, price numeric(30, 20))",
+        "insert into items values (1, 1.12345678901234567890)",
+    )
+    url = make_url(postgres).set(drivername="postgres")
+    SqlSource(url).ping()
+    load(url.render_as_string(hide_password=False), TableConfig(name="items", primary_key=["id"]),
+         warehouse, tmp_path)  # fmt: skip
+    assert [tuple(r) for r in warehouse.query("select id, price from raw_app.items")] == [
+        (1, Decimal("1.12345678901234567890"))
+    ]

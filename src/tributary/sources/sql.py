@@ -276,6 +276,8 @@ class SqlSource:
         owner: str = "source",
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     ) -> None:
+        if url.drivername == "postgres":  # the scheme Heroku and many tools print
+            url = url.set(drivername="postgresql")
         self._url = url
         self.backend = url.get_backend_name()
         self._fetch = fetch or _FETCHERS.get(self.backend, connectorx_fetch)
