@@ -30,6 +30,7 @@ from tributary.exports import open_export_store
 from tributary.ingest import lookback_fits
 from tributary.landing import LandingStore
 from tributary.sources import SourceReader, SqlSource, open_source
+from tributary.sources.sql import unobservable
 from tributary.sources.types import SourceColumn
 from tributary.storage import PROBE_PREFIX, probe_write, s3_filesystem, writable_problems
 from tributary.warehouse import STATE_SCHEMA, raw_schema
@@ -108,6 +109,26 @@ def check_source(
     check_table = check_salesforce_table if salesforce else check_sql_table
     for index, table in tables:
         yield check_table(reader, file, index, table)
+    if not salesforce and source.observed_tables:
+        yield check_observed(reader, file, source)
+
+
+def check_observed(reader: SqlSource, file: str, source: SourceConfig) -> Check:
+    """The observe sensor's probe, run once: a table it cannot observe (a view without a
+    cursor) would only be named at the sensor's first tick, its changes never loaded."""
+    observed = source.observed_tables
+    try:
+        versions = reader.probe(observed)
+    except _REPORTED as error:
+        return Check(file, "refresh", problems=[("refresh", str(error))])
+    problems = [
+        (f"tables[{source.tables.index(table)}].refresh", problem)
+        for table in observed
+        if (problem := unobservable(table, versions[table.name]))
+    ]
+    if problems:
+        return Check(file, "refresh", problems=problems)
+    return Check(file, "refresh", detail=f"{len(observed)} observed tables probed")
 
 
 def object_key(index: int, table: TableConfig) -> str:

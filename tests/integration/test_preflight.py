@@ -86,6 +86,7 @@ def shop(mariadb, postgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         },
         "dir": tmp_path / "assets_config",
         "warehouse": postgres,
+        "shop_con": con,
     }
     return config
 
@@ -206,6 +207,22 @@ def test_max_data_age_on_a_cursor_that_tells_no_time(shop, capsys) -> None:
         "FAIL  assets_config/sources/pg.yaml: tables[0].checks.max_data_age: max_data_age "
         "needs a date/time cursor to tell how old the data is; 'seq' is numeric: remove "
         "checks.max_data_age (the loads' age is checked all the same)"
+    ]
+
+
+def test_a_view_refreshed_on_change_without_a_cursor_is_named(shop, capsys) -> None:
+    """A view keeps no change counter, so the observe sensor could never see it change:
+    tributary check said all ok, and only the sensor's first tick said so."""
+    run_sql(shop["shop_con"], "create view v_customers as select id, name from customers")
+    shop["shop"]["refresh"] = "on_change"
+    shop["shop"]["tables"].append({"name": "v_customers", "primary_key": ["id"]})
+    code, lines = check(shop, capsys, "--source", "shop")
+    assert code == 1
+    assert failures(lines) == [
+        "FAIL  assets_config/sources/shop.yaml: tables[3].refresh: table 'v_customers' reads "
+        "v_customers, a view: the catalog keeps no change counter for a view, so refresh: "
+        "on_change would never see its rows change; give the table a cursor (the view's "
+        "highest value is then its version), or refresh: schedule"
     ]
 
 

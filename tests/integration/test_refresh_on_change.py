@@ -18,7 +18,6 @@ from tributary.config.loader import load_project
 from tributary.config.models import TableConfig
 from tributary.defs import build_definitions
 from tributary.defs.observe import source_asset_key
-from tributary.errors import SourceError
 from tributary.sources import SqlSource
 
 ITEMS = dg.AssetKey(["raw", "shop", "items"])  # has a cursor: probed by its max
@@ -188,30 +187,50 @@ def test_a_change_in_the_source_requests_one_load_and_an_idle_source_none(
 
 @pytest.mark.parametrize("server", ["mariadb", "postgres"])
 def test_a_view_without_a_cursor_cannot_be_observed_and_says_so(
-    server: str, request: pytest.FixtureRequest
+    server: str, request: pytest.FixtureRequest, config_dir, state_dir
 ) -> None:
     """A view keeps no change counter: its version was a constant (PostgreSQL `None`,
-    MariaDB `/`), so after its first load no change to its rows was ever loaded."""
+    MariaDB `/`), so after its first load no change to its rows was ever loaded. Its
+    observation now fails naming the way on, and the source's other tables are observed."""
     url, run = connect(server, request)
     run(
-        "create table kinds (id int primary key, label varchar(20))",
-        "create view v_kinds as select id, label from kinds",
+        "create table items (id int primary key, name varchar(20), updated_at timestamp(6))",
+        "insert into items values (1, 'a', '2026-01-01 00:00:00')",
+        "create view v_items as select id, name from items",
     )
-    source = SqlSource(make_url(url), owner="shop")
-    tables = [
-        TableConfig(name="kinds", primary_key=["id"]),
-        TableConfig(name="v_kinds", primary_key=["id"]),
-        TableConfig(name="labels", object="v_kinds", primary_key=["id"], cursor="id"),
+    (config_dir / "sources" / "shop.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "shop",
+                "kind": "mysql" if server == "mariadb" else "postgres",
+                "connection": {"url": url},
+                "refresh": "on_change",
+                "tables": [
+                    {"name": "items", "primary_key": ["id"], "cursor": "updated_at",
+                     "mode": "incremental"},
+                    {"name": "kinds", "object": "v_items", "primary_key": ["id"]},
+                    {"name": "labels", "object": "v_items", "primary_key": ["id"],
+                     "cursor": "id"},
+                ],
+            }
+        )
+    )  # fmt: skip
+    observed = Observed(load_project(config_dir), dg.DagsterInstance.ephemeral())
+    first = observed.observe()
+    said = {e.asset_key.path[-1]: e.metadata for e in first.asset_events}
+    assert said["kinds"]["probe"].value == "failed"
+    assert said["kinds"]["error"].value == (
+        "table 'kinds' reads v_items, a view: the catalog keeps no change counter for a view, "
+        "so refresh: on_change would never see its rows change; give the table a cursor (the "
+        "view's highest value is then its version), or refresh: schedule"
+    )
+    # The other tables, a view with a cursor among them, are observed all the same.
+    assert said["items"]["probe"].value == "ok" and said["labels"]["probe"].value == "ok"
+    run("update items set name = 'b', updated_at = '2026-01-02' where id = 1")
+    changed = observed.observe()
+    assert [e.asset_key.path[-1] for e in changed.asset_events if "error" not in e.metadata] == [
+        "items"
     ]
-    with pytest.raises(SourceError) as raised:
-        source.probe(tables)
-    assert str(raised.value) == (
-        "shop: table 'v_kinds' reads v_kinds, a view: the catalog keeps no change counter for "
-        "a view, so refresh: on_change would never see its rows change; give the table a "
-        "cursor (the view's highest value is then its version), or refresh: schedule"
-    )
-    # With a cursor, a view is probed by its highest value.
-    assert source.probe([tables[0], tables[2]])["labels"] is None  # no rows yet
 
 
 def test_a_partitioned_postgres_table_is_observed_through_its_partitions(

@@ -21,6 +21,8 @@ from tributary.config.loader import ProjectConfig
 from tributary.config.models import SourceConfig, TableConfig
 from tributary.defs.resources import WarehouseResource
 from tributary.defs.sources import SourcesResource
+from tributary.errors import SourceError
+from tributary.sources.sql import unobservable
 from tributary.warehouse import SourceChangeRow
 
 # Where an observation carries its data version, and where a materialization records the
@@ -111,17 +113,38 @@ def _spec(source: SourceConfig, table: TableConfig) -> dg.AssetSpec:
     )
 
 
-def probe(sources: SourcesResource, project: ProjectConfig, source: SourceConfig) -> dict:
-    """Each observed table's data version now: one query on one connection."""
+def probe(
+    sources: SourcesResource, project: ProjectConfig, source: SourceConfig
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Each observed table's data version now (one query on one connection), and why each
+    table that cannot be observed (a view without a cursor) cannot: that table alone fails,
+    the others are observed."""
     reader = sources.open(source, state_dir=project.state_dir)
-    return reader.probe(source.observed_tables)
+    versions = reader.probe(source.observed_tables)
+    problems = {
+        table.name: problem
+        for table in source.observed_tables
+        if (problem := unobservable(table, versions[table.name]))
+    }
+    return {n: str(v) for n, v in versions.items() if n not in problems}, problems
+
+
+def failed_observation(table: str, source: str, seen: dict[str, str], error: str):
+    """A failed probe of `table`, with the version last seen: nothing counts as changed."""
+    return dg.AssetObservation(
+        source_asset_key(source, table),
+        tags={DATA_VERSION_TAG: seen[table]} if table in seen else None,
+        metadata={"probe": "failed", "error": error[:1000]},
+    )
 
 
 def observable_source(project: ProjectConfig, source: SourceConfig) -> dg.AssetsDefinition:
     """The source's observed tables, observable on demand from the UI with the same probe."""
 
     def observe(context):
-        versions = probe(context.resources.sources, project, source)
+        versions, problems = probe(context.resources.sources, project, source)
+        if problems:
+            raise SourceError(f"{source.name}: {'; '.join(problems.values())}")
         for table in source.observed_tables:
             yield dg.ObserveResult(
                 asset_key=source_asset_key(source.name, table.name),
@@ -155,19 +178,14 @@ def observation_sensor(project: ProjectConfig, source: SourceConfig, default_sta
     ) -> dg.SensorResult:
         seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
         try:
-            versions = {name: str(v) for name, v in probe(sources, project, source).items()}
+            versions, problems = probe(sources, project, source)
         except Exception as exc:  # the source's error, credentials redacted by the reader
             context.log.warning(f"probe of {source.name} failed: {exc}")
-            # Failed, with the versions last seen: nothing counts as changed.
-            failed = [
-                dg.AssetObservation(
-                    source_asset_key(source.name, table.name),
-                    tags={DATA_VERSION_TAG: seen[table.name]} if table.name in seen else None,
-                    metadata={"probe": "failed", "error": str(exc)[:1000]},
-                )
-                for table in tables
-            ]
+            failed = [failed_observation(t.name, source.name, seen, str(exc)) for t in tables]
             return dg.SensorResult(asset_events=failed, skip_reason=f"probe failed: {exc}")
+        for problem in problems.values():
+            context.log.error(f"{source.name}: {problem}")
+        unobserved = [failed_observation(n, source.name, seen, p) for n, p in problems.items()]
         changed = [name for name, version in versions.items() if seen.get(name) != version]
         context.log.info(
             f"{source.name}: {len(tables)} tables probed; changed: {', '.join(changed) or '-'}"
@@ -193,7 +211,8 @@ def observation_sensor(project: ProjectConfig, source: SourceConfig, default_sta
                     metadata={"probe": "ok", "data_version": versions[name]},
                 )
                 for name in changed
-            ],
+            ]
+            + unobserved,
             cursor=json.dumps(versions, sort_keys=True),
         )
 

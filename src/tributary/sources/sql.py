@@ -250,9 +250,10 @@ def dialect_for(url: URL) -> Dialect:
     return module.dialect(paramstyle="named")
 
 
-def _unobservable(table: TableConfig, version: str | None) -> str | None:
-    """Why a table whose catalog has no change counter cannot be observed; None if it can."""
-    if version is None or not version.startswith(UNOBSERVABLE):
+def unobservable(table: TableConfig, version: str | None) -> str | None:
+    """Why a table whose probe read a catalog without a change counter (a view's) cannot be
+    observed; None if it can."""
+    if table.cursor or version is None or not version.startswith(UNOBSERVABLE):
         return None
     kind = version.removeprefix(UNOBSERVABLE)
     return (
@@ -437,14 +438,13 @@ class SqlSource:
         return self.compile(statement.select_from(self._relation(table, None)))
 
     def probe(self, tables: list[TableConfig]) -> dict[str, str | None]:
-        """Each table's version now (None where the catalog has none yet), in one query."""
+        """Each table's version now (None where the catalog has none yet), in one query; a
+        table that cannot be observed has a version `unobservable` explains."""
         result = self._run(
             self.probe_query(tables), 10_000, None, doing="probing tables for changes"
         ).read_all()
         names, versions = (column.to_pylist() for column in result.columns)
         found = dict(zip(names, versions, strict=True))
-        if problems := [p for t in tables if (p := _unobservable(t, found.get(t.name)))]:
-            raise SourceError(f"{self._owner}: {'; '.join(problems)}")
         return {table.name: found.get(table.name) for table in tables}
 
     def rows(self, query: str) -> list[dict[str, Any]]:
