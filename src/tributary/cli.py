@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from tributary.config.loader import ConfigError, load_project
+from tributary.config.loader import ConfigError, ProjectConfig, load_project
 from tributary.preflight import run_preflight
 
 
@@ -42,6 +42,9 @@ def run_check(config_dir: str | None, source: str | None) -> int:
         print(f"FAIL  no source named '{source}'; expected one of {', '.join(names)}")
         return 1
     failed = 0
+    definitions = check_definitions(project)
+    print(definitions, flush=True)
+    failed += definitions.startswith("FAIL")
     for check in run_preflight(project, source=source):
         print(check.line(), flush=True)
         failed += not check.ok
@@ -49,6 +52,22 @@ def run_check(config_dir: str | None, source: str | None) -> int:
     verdict = f"{failed} with problems" if failed else "all ok"
     print(f"preflight: {verdict} ({elapsed:.1f} s)")
     return 1 if failed else 0
+
+
+def check_definitions(project: ProjectConfig) -> str:
+    """Build the definitions as the code location does: what only they check (teams.yaml's
+    exports and schemas, the exports' models, tests on dbt sources, Dagster's reading of each
+    schedule) stopped the code location loading after a preflight that said all ok."""
+    import dagster as dg
+
+    from tributary.defs import build_definitions
+
+    try:
+        defs = build_definitions(project)
+        dg.Definitions.validate_loadable(defs)
+    except Exception as error:  # whatever stops the code location loading, said as it says it
+        return f"FAIL  definitions: {' '.join(str(error).split())}"
+    return f"ok    definitions: {len(defs.resolve_asset_graph().get_all_asset_keys())} assets load"
 
 
 if __name__ == "__main__":

@@ -226,6 +226,21 @@ def test_a_view_refreshed_on_change_without_a_cursor_is_named(shop, capsys) -> N
     ]
 
 
+def test_what_stops_the_definitions_loading_is_named(shop, capsys) -> None:
+    """tributary check never built the definitions: a teams.yaml naming an export that does
+    not exist (or a test on a dbt source, an export of a model that does not exist) passed it,
+    and the code location then failed to load."""
+    folder = write(shop)
+    (folder / "teams.yaml").write_text(
+        yaml.safe_dump({"teams": [{"name": "finance", "members": ["carol"],
+                                   "exports": ["no_such_export"]}]})
+    )  # fmt: skip
+    code, lines = check(shop, capsys, "--source", "pg")
+    assert code == 1
+    [line] = failures(lines)
+    assert line.startswith("FAIL  definitions: ") and "no_such_export" in line, lines
+
+
 def test_a_custom_query_is_run_without_rows_and_its_columns_checked(shop, capsys) -> None:
     shop["shop"]["tables"].append(
         {
