@@ -112,9 +112,9 @@ def test_an_observed_table_reads_an_observable_source_asset(config_dir: Path) ->
         # A query's version was its row count: an update never moved it, and never loaded.
         ("app", lambda d: d.update(refresh="on_change") or d["tables"][0].update(
             query="select * from companies"),
-         "refresh: on_change sees a query's changes through its cursor; companies (a query "
-         "without a cursor, whose row count an update does not move) must give a cursor or "
-         "say 'refresh: schedule'"),
+         "refresh: on_change sees a query's changes through its cursor; tables[0] "
+         "(companies): a query without a cursor, whose row count an update does not move, "
+         "must give a cursor or say 'refresh: schedule'"),
     ],
 )  # fmt: skip
 def test_refresh_errors_name_the_file(config_dir: Path, source, change, message) -> None:

@@ -562,11 +562,16 @@ class SourceConfig(StrictModel):
                 f"refresh: on_change loads whole tables; {', '.join(partitioned)} "
                 "(partitioned) must say 'refresh: schedule'"
             )
-        if counted := [t.name for t in self.observed_tables if t.query and not t.cursor]:
+        counted = [
+            f"tables[{index}] ({table.name})"
+            for index, table in enumerate(self.tables)
+            if self.observes(table) and table.query and not table.cursor
+        ]
+        if counted:
             raise ValueError(
                 "refresh: on_change sees a query's changes through its cursor; "
-                f"{', '.join(counted)} (a query without a cursor, whose row count an update "
-                "does not move) must give a cursor or say 'refresh: schedule'"
+                f"{', '.join(counted)}: a query without a cursor, whose row count an update "
+                "does not move, must give a cursor or say 'refresh: schedule'"
             )
         if self.refresh_interval < timedelta(seconds=30):
             raise ValueError("refresh_interval: expected 30s or more")
