@@ -46,6 +46,14 @@ def connect(server: str, request: pytest.FixtureRequest):
     return url, run_pg
 
 
+def write_shop(config_dir, server: str, url: str, tables: list[dict]) -> None:
+    """sources/shop.yaml: the server's source, refreshed on change, observed every 30 s."""
+    shop = {"name": "shop", "kind": "mysql" if server == "mariadb" else "postgres",
+            "connection": {"url": url}, "refresh": "on_change", "refresh_interval": "30s",
+            "tables": tables}  # fmt: skip
+    (config_dir / "sources" / "shop.yaml").write_text(yaml.safe_dump(shop))
+
+
 class Observed:
     def __init__(self, project, instance: dg.DagsterInstance) -> None:
         self.project = project
@@ -105,22 +113,10 @@ def test_a_change_in_the_source_requests_one_load_and_an_idle_source_none(
         "insert into items values (1, 'a', '2026-01-01 00:00:00'), (2, 'b', '2026-01-02')",
         "insert into kinds values (1, 'x')",
     )
-    (config_dir / "sources" / "shop.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "name": "shop",
-                "kind": "mysql" if server == "mariadb" else "postgres",
-                "connection": {"url": url},
-                "refresh": "on_change",
-                "refresh_interval": "30s",
-                "tables": [
-                    {"name": "items", "primary_key": ["id"], "cursor": "updated_at",
-                     "mode": "incremental"},
-                    {"name": "kinds", "primary_key": ["id"]},
-                ],
-            }
-        )
-    )  # fmt: skip
+    write_shop(config_dir, server, url, [
+        {"name": "items", "primary_key": ["id"], "cursor": "updated_at", "mode": "incremental"},
+        {"name": "kinds", "primary_key": ["id"]},
+    ])  # fmt: skip
     time.sleep(2.1)  # MariaDB's update_time is to the second: let the setup's second pass
     observed = Observed(load_project(config_dir), dg.DagsterInstance.ephemeral())
     # The automation sensor's first evaluation starts its cursor (Dagster requests nothing
@@ -198,23 +194,11 @@ def test_a_view_without_a_cursor_cannot_be_observed_and_says_so(
         "insert into items values (1, 'a', '2026-01-01 00:00:00')",
         "create view v_items as select id, name from items",
     )
-    (config_dir / "sources" / "shop.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "name": "shop",
-                "kind": "mysql" if server == "mariadb" else "postgres",
-                "connection": {"url": url},
-                "refresh": "on_change",
-                "tables": [
-                    {"name": "items", "primary_key": ["id"], "cursor": "updated_at",
-                     "mode": "incremental"},
-                    {"name": "kinds", "object": "v_items", "primary_key": ["id"]},
-                    {"name": "labels", "object": "v_items", "primary_key": ["id"],
-                     "cursor": "id"},
-                ],
-            }
-        )
-    )  # fmt: skip
+    write_shop(config_dir, server, url, [
+        {"name": "items", "primary_key": ["id"], "cursor": "updated_at", "mode": "incremental"},
+        {"name": "kinds", "object": "v_items", "primary_key": ["id"]},
+        {"name": "labels", "object": "v_items", "primary_key": ["id"], "cursor": "id"},
+    ])  # fmt: skip
     observed = Observed(load_project(config_dir), dg.DagsterInstance.ephemeral())
     first = observed.observe()
     said = {e.asset_key.path[-1]: e.metadata for e in first.asset_events}

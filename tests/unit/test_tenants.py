@@ -233,6 +233,12 @@ def write(config_dir: Path, relative: str, data: dict) -> None:
     (config_dir / relative).write_text(yaml.safe_dump(data))
 
 
+def write_orders_source(config_dir: Path) -> None:
+    """sources/shop.yaml with ORDERS, its query scoped by tenant."""
+    fields = ORDERS.model_dump(include={"query", "tenant_column", "primary_key"})
+    write(config_dir, "sources/shop.yaml", source(tables=[{"name": "orders", **fields}]))
+
+
 def test_configuration_errors_name_the_file_the_key_and_the_tenant(config_dir: Path) -> None:
     registry = {"source": "salesforce", "query": "select 1"}
     write(config_dir, "tenants.yaml", {"registry": registry})
@@ -245,12 +251,7 @@ def test_configuration_errors_name_the_file_the_key_and_the_tenant(config_dir: P
     assert "give either 'tenants' (a fixed list) or 'registry'" in load_error(config_dir)
 
     write(config_dir, "tenants.yaml", {"tenants": [{"id": 1, "alias": "acme"}]})
-    write(
-        config_dir,
-        "sources/shop.yaml",
-        source(tables=[{"name": "orders", **ORDERS.model_dump(include={"query", "tenant_column",
-                                                                        "primary_key"})}]),
-    )  # fmt: skip
+    write_orders_source(config_dir)
     assert load_error(config_dir).endswith(
         "tenants.yaml: tenant 1 (acme): no setting 'days_back', which table shop.orders's "
         "query binds (:days_back); give the tenant the setting, or the table a default under "
@@ -337,12 +338,7 @@ def test_a_tenant_scoped_table_without_tenants_is_refused(config_dir: Path) -> N
     """A table scoped by tenant with no tenants (tenants.yaml missing, or named tenant.yaml)
     had no partitions: no schedule ever loaded it and nothing said so."""
     (config_dir / "tenants.yaml").unlink(missing_ok=True)
-    write(
-        config_dir,
-        "sources/shop.yaml",
-        source(tables=[{"name": "orders", **ORDERS.model_dump(include={"query", "tenant_column",
-                                                                        "primary_key"})}]),
-    )  # fmt: skip
+    write_orders_source(config_dir)
     assert load_error(config_dir).endswith(
         "sources/shop.yaml: tables[0].tenant_column: table orders is scoped by tenant, and "
         "there are no tenants: expected tenants.yaml listing them (tenants:) or naming their "
