@@ -30,7 +30,7 @@ from tributary.exports import open_export_store
 from tributary.ingest import lookback_fits
 from tributary.landing import LandingStore
 from tributary.sources import SourceReader, SqlSource, open_source
-from tributary.sources.sql import unobservable
+from tributary.sources.sql import unobservable_tables
 from tributary.sources.types import SourceColumn
 from tributary.storage import PROBE_PREFIX, probe_write, s3_filesystem, writable_problems
 from tributary.warehouse import STATE_SCHEMA, raw_schema
@@ -121,10 +121,10 @@ def check_observed(reader: SqlSource, file: str, source: SourceConfig) -> Check:
         versions = reader.probe(observed)
     except _REPORTED as error:
         return Check(file, "refresh", problems=[("refresh", str(error))])
+    positions = {table.name: index for index, table in enumerate(source.tables)}
     problems = [
-        (f"tables[{source.tables.index(table)}].refresh", problem)
-        for table in observed
-        if (problem := unobservable(table, versions[table.name]))
+        (f"tables[{positions[name]}].refresh", problem)
+        for name, problem in unobservable_tables(observed, versions).items()
     ]
     if problems:
         return Check(file, "refresh", problems=problems)

@@ -22,7 +22,7 @@ from tributary.config.models import SourceConfig, TableConfig
 from tributary.defs.resources import WarehouseResource
 from tributary.defs.sources import SourcesResource
 from tributary.errors import SourceError
-from tributary.sources.sql import unobservable
+from tributary.sources.sql import unobservable_tables
 from tributary.warehouse import SourceChangeRow
 
 # Where an observation carries its data version, and where a materialization records the
@@ -121,11 +121,7 @@ def probe(
     the others are observed."""
     reader = sources.open(source, state_dir=project.state_dir)
     versions = reader.probe(source.observed_tables)
-    problems = {
-        table.name: problem
-        for table in source.observed_tables
-        if (problem := unobservable(table, versions[table.name]))
-    }
+    problems = unobservable_tables(source.observed_tables, versions)
     return {n: str(v) for n, v in versions.items() if n not in problems}, problems
 
 

@@ -264,6 +264,17 @@ def unobservable(table: TableConfig, version: str | None) -> str | None:
     )
 
 
+def unobservable_tables(
+    tables: list[TableConfig], versions: dict[str, str | None]
+) -> dict[str, str]:
+    """Each table of a probe's `versions` that cannot be observed, with why: name -> reason."""
+    return {
+        table.name: problem
+        for table in tables
+        if (problem := unobservable(table, versions[table.name]))
+    }
+
+
 class SqlSource:
     """`owner` names the source in errors. Before its first query a reader with the real
     drivers checks within `connect_timeout` seconds that the server answers (reach.py says
