@@ -43,6 +43,37 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(FOLDER_MARKERS[folder])
 
 
+# `make test` runs the tests on two workers (pytest-xdist, `-n 2`), each test its own unit of
+# work except in these modules, whose tests share what a module- or session-scoped fixture
+# built (a dbt parse, a Dagster webserver, the demo's runs): one worker runs the whole group, so
+# it is built once. By path, because pytest 9.2 drops xdist_group marks (pytest-xdist#1386).
+SHARED_FIXTURE_GROUPS = {
+    "tests/browser/test_ui.py": "demo_runs",
+    "tests/e2e/test_quiet_demo.py": "demo_runs",
+    "tests/e2e/test_demo_pipeline.py": "demo_pipeline",
+    "tests/integration/test_kill_cli.py": "kill_cli",
+    "tests/unit/test_dbt_asset_specs.py": "dbt_asset_specs",
+    "tests/unit/test_definitions.py": "definitions",
+}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    if config.getvalue("dist") != "load":
+        return None
+
+    class SharedFixtureScheduling(LoadScopeScheduling):
+        """`--dist load` (a test per unit), but a group above is one unit; groups go first."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return SHARED_FIXTURE_GROUPS.get(module, nodeid)
+
+    return SharedFixtureScheduling(config, log)
+
+
 @pytest.fixture(autouse=True)
 def no_dagster_instance_left_open() -> Iterator[None]:
     """A Dagster instance entered by a test (a sensor or schedule context opening one from its

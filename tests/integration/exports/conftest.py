@@ -7,7 +7,6 @@ would stall for a minute), so the switch is set before anything imports gcsfs.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,18 +19,12 @@ from pathlib import Path
 import fsspec
 import pytest
 
-from tests.conftest import require_service
+from tests.conftest import free_port, require_service
 
 os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
 
 EMULATOR = Path(sys.executable).with_name("gcp-storage-emulator")
 PROJECT = "tributary-test"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _answers(endpoint: str) -> bool:
@@ -47,7 +40,7 @@ def gcs_emulator() -> Iterator[str]:
     """The emulator's endpoint (http://127.0.0.1:<port>), for the whole session."""
     if not EMULATOR.exists():
         require_service("gcp-storage-emulator", False)
-    port = _free_port()
+    port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
         [str(EMULATOR), "start", "--host", "127.0.0.1", "--port", str(port), "--in-memory", "-q"],
