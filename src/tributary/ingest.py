@@ -24,7 +24,7 @@ from tributary.errors import NullCursorError, NullKeyError, SourceError, StaleDr
 from tributary.landing import Cleanup, LandingStore, Manifest, ManifestPromise
 from tributary.names import as_spelled, repeated
 from tributary.slices import TENANT_COLUMN, Slice
-from tributary.sources import SourceReader
+from tributary.sources import SourceReader, TypedSource
 from tributary.warehouse import LoadOutcome, LoadTarget, Warehouse
 from tributary.warehouse.base import LOAD_ID_CHARS
 
@@ -110,13 +110,17 @@ def ingest_table(
     batch_rows: int,
     where: Slice | None = None,
     full_refresh: bool = False,
+    source_file: str | None = None,
 ) -> TableLoad:
     """Read the table (or its partition `where`), land it and load it. `full_refresh` reads
     an incremental table whole and replaces it, as a full load does: what no cursor sees (rows
     deleted in the source, values changed without their cursor, such as Salesforce formula
-    fields) is brought back in line, and the watermark is the highest cursor read, lower too."""
+    fields) is brought back in line, and the watermark is the highest cursor read, lower too.
+    `source_file`: the file the source is configured in, for errors naming a key of it."""
     if full_refresh:
         table = table.model_copy(update={"mode": "full"})
+    if where is not None and where.kind == "range":
+        check_key_range_type(reader, source, table, source_file=source_file)
     started_at = datetime.now(UTC)
     load_id = new_load_id(started_at)
     target = load_target(source, table, where)
@@ -480,6 +484,50 @@ def check_column_names(schema: pa.Schema, table: TableConfig, *, tenant_scoped: 
                 "(true where the source deleted the row); read the table through a `query:` "
                 "that renames or converts it"
             )
+
+
+# What a key_ranges column must be.
+KEY_RANGE_TYPES = (
+    "an integer column (tinyint to bigint, or a decimal of scale 0 such as Oracle's NUMBER(10))"
+)
+
+
+def key_range_problem(reader: SourceReader, table: TableConfig) -> str | None:
+    """Why the table's key_ranges column cannot partition it, or None. A range is selected
+    twice, by the source's read and by the warehouse when it replaces the range, each comparing
+    the column with whole-number bounds: only integers compare alike on both sides (MySQL reads
+    '1000' and 'A-3' as numbers, SQLite the bounds as text, PostgreSQL and DuckDB refuse to
+    compare text with a number).
+    A column the table lacks is the read's to name; a reader that cannot tell types says
+    nothing."""
+    if table.key_ranges is None or not isinstance(reader, TypedSource):
+        return None
+    column = table.key_ranges.column
+    found = reader.column_type(table, column)
+    if found is None or found.integer:
+        return None
+    return (
+        f"column '{column}' is {found.declared}; expected {KEY_RANGE_TYPES}: the source and "
+        "the warehouse each compare it with the ranges' bounds, and compare other types "
+        "differently (MySQL reads text as a number, SQLite the bounds as text) or not at all; "
+        "partition by an integer column, or read the table through a `query:` that selects one"
+    )
+
+
+def check_key_range_type(
+    reader: SourceReader, source: SourceConfig, table: TableConfig, *, source_file: str | None
+) -> None:
+    """Before anything is read: key_range_problem, as an error naming the file and the key."""
+    problem = key_range_problem(reader, table)
+    if problem is None:
+        return
+    index = next((i for i, t in enumerate(source.tables) if t.name == table.name), None)
+    place = f"tables[{index}]" if index is not None else f"table '{table.name}'"
+    raise SourceError(
+        f"{source_file or f'source {source.name!r}'}: {place}.key_ranges.column: {problem}; "
+        "nothing was read",
+        transient=False,
+    )
 
 
 def check_cursor_type(schema: pa.Schema, table: TableConfig, cursor: str | None) -> None:

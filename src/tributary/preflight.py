@@ -87,15 +87,10 @@ def run_preflight(
 # --- sources ------------------------------------------------------------------------------
 
 
-def source_file(project: ProjectConfig, source: SourceConfig) -> str:
-    path = project.source_files.get(source.name) or Path(project.config_dir, "sources")
-    return display_path(path)
-
-
 def check_source(
     project: ProjectConfig, source: SourceConfig, open_source: OpenSource
 ) -> Iterator[Check]:
-    file = source_file(project, source)
+    file = project.source_file(source.name)
     tables = [(index, t) for index, t in enumerate(source.tables) if t.enabled]
     salesforce = source.kind == "salesforce"
     login_key = "salesforce" if salesforce else "connection"

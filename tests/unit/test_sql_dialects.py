@@ -155,6 +155,42 @@ def test_oracle_read_goes_through_the_reader_path() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("url", "catalog_row", "declared"),
+    [
+        ("mssql://e@h/d", ("LINE_ID", "int", "int", 10, 0), None),
+        ("mssql://e@h/d", ("LINE_ID", "bigint", "bigint", 19, 0), None),
+        ("mssql://e@h/d", ("LINE_ID", "numeric", "numeric", 12, 0), None),
+        ("mssql://e@h/d", ("LINE_ID", "nvarchar", "nvarchar", None, None), "nvarchar"),
+        ("mssql://e@h/d", ("LINE_ID", "decimal", "decimal", 12, 2), "decimal(12, 2)"),
+        ("mssql://e@h/d", ("LINE_ID", "bit", "bit", None, None), "bit"),
+        ("oracle://e@h/d", ("LINE_ID", "number", "number", 10, 0), None),
+        ("oracle://e@h/d", ("LINE_ID", "number", "number", None, 0), None),  # INTEGER
+        ("oracle://e@h/d", ("LINE_ID", "number", "number", None, None), "number"),
+        ("oracle://e@h/d", ("LINE_ID", "varchar2", "varchar2", None, None), "varchar2"),
+        ("oracle://e@h/d", ("LINE_ID", "binary_double", "binary_double", None, None),
+         "binary_double"),
+    ],
+)  # fmt: skip
+def test_a_key_range_column_must_be_an_integer_per_dialect(url, catalog_row, declared) -> None:
+    """SQL Server's and Oracle's catalogs, as the reader describes a table from them: the
+    integer types, and decimals of scale 0 (Oracle's INTEGER, NUMBER(10)), partition."""
+    from tributary.ingest import key_range_problem
+
+    names = ["COLUMN_NAME", "DATA_TYPE", "DT2", "PRECISION", "SCALE"]
+    types = [pa.string(), pa.string(), pa.string(), pa.int64(), pa.int64()]
+    catalog = pa.table([pa.array([v], t) for v, t in zip(catalog_row, types, strict=True)],
+                       names=names)  # fmt: skip
+    source = SqlSource(make_url(url), fetch=FakeDriver(catalog, catalog))
+    ranges = {"column": "line_id", "size": 1000, "upper_bound": 3000}
+    table = TableConfig(name="lines", primary_key=["line_id"], key_ranges=ranges)
+    problem = key_range_problem(source, table)
+    if declared is None:
+        assert problem is None
+    else:
+        assert problem.startswith(f"column 'line_id' is {declared}; expected an integer column")
+
+
 def test_default_driver_per_dialect_and_errors_without_the_password() -> None:
     assert SqlSource(make_url("oracle://e@h/d"))._fetch is oracledb_fetch
     assert SqlSource(make_url("mssql://e@h/d"))._fetch is connectorx_fetch

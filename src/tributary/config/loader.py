@@ -59,6 +59,10 @@ class ProjectConfig:
     # The file each source was read from, by source name: for messages naming file and key.
     source_files: Mapping[str, Path] = field(default_factory=dict, compare=False, hash=False)
 
+    def source_file(self, name: str) -> str:
+        """The file source `name` was read from, as messages name it."""
+        return display_path(self.source_files.get(name) or Path(self.config_dir, "sources"))
+
     def resolve_location(self, location: str) -> str:
         """A store URL (s3://, gs://) as is; a local path made absolute under the state dir."""
         if "://" in location:

@@ -143,6 +143,7 @@ def build_raw_asset(
                     batch_rows=project.platform.batch_rows,
                     where=where,
                     full_refresh=config.full_refresh,
+                    source_file=project.source_file(source.name),
                 )
 
             load = with_retries(context, project.platform.automation.retries, load_table)

@@ -7,11 +7,13 @@ from pathlib import Path
 from tributary.config.models import SourceConfig
 from tributary.connection import resolve_url
 from tributary.sources.base import (
+    ColumnType,
     Extract,
     Profile,
     ProfilingSource,
     SourceError,
     SourceReader,
+    TypedSource,
     Window,
     cursor_conditions,
 )
@@ -39,12 +41,14 @@ def open_source(source: SourceConfig, *, state_dir: Path) -> SourceReader:
 
 
 __all__ = [
+    "ColumnType",
     "Extract",
     "Profile",
     "ProfilingSource",
     "SourceError",
     "SourceReader",
     "SqlSource",
+    "TypedSource",
     "Window",
     "cursor_conditions",
     "open_source",

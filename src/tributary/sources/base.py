@@ -15,11 +15,13 @@ from tributary.errors import SourceError
 from tributary.slices import Slice
 
 __all__ = [
+    "ColumnType",
     "Extract",
     "Profile",
     "ProfilingSource",
     "SourceError",
     "SourceReader",
+    "TypedSource",
     "Window",
     "cursor_conditions",
 ]
@@ -50,6 +52,25 @@ class SourceReader(Protocol):
     ) -> Extract:
         """Rows of `table`: only those with cursor >= `since` when it is given, and only
         the slice `where` when it is given."""
+        ...
+
+
+@dataclass(frozen=True)
+class ColumnType:
+    """A column's type as the source declares it (a custom query's, as it returns it), and
+    whether each of its values is an integer as read."""
+
+    declared: str
+    integer: bool
+
+
+@runtime_checkable
+class TypedSource(Protocol):
+    """A source that can tell a column's type before reading any row."""
+
+    def column_type(self, table: TableConfig, name: str) -> ColumnType | None:
+        """`name`'s type in the table (or its query's result); None where it has no such
+        column."""
         ...
 
 

@@ -32,7 +32,14 @@ from tributary.names import as_spelled, repeated
 from tributary.reach import probe_url
 from tributary.retry import said_by_driver
 from tributary.slices import Slice
-from tributary.sources.base import Extract, Profile, SourceError, Window, cursor_conditions
+from tributary.sources.base import (
+    ColumnType,
+    Extract,
+    Profile,
+    SourceError,
+    Window,
+    cursor_conditions,
+)
 from tributary.sources.types import MYSQL_BACKENDS, ReadAs, SourceColumn, normalize
 
 Fetcher = Callable[[str, str, int], pa.RecordBatchReader]
@@ -326,6 +333,33 @@ class SqlSource:
         catalog = self._run(self.describe_query(table), 10_000, table).read_all()
         rows = zip(*(column.to_pylist() for column in catalog.columns), strict=True)
         return [SourceColumn.from_catalog(self._spelled(name), *rest) for name, *rest in rows]
+
+    def column_type(self, table: TableConfig, name: str) -> ColumnType | None:
+        """`name`'s type before any row is read: as the catalog declares it; a custom query's
+        as its driver describes it (decimals) or returns it (the rest, from an empty result).
+        None where there is no such column (the read names it). The name is matched as the
+        read matches it: exactly on PostgreSQL, else ignoring case."""
+        columns = self.describe(table)
+        spelled = self._matched(name, [c.name for c in columns])
+        column = next((c for c in columns if c.name == spelled and c.data_type), None)
+        if column is not None:
+            backend = self._policy_backend
+            declared = column.declared if column.is_decimal else column.column_type
+            if backend in MYSQL_BACKENDS and column.read_as_boolean:
+                declared += ", which is read as boolean"
+            return ColumnType(declared, column.holds_integers(backend))
+        if not table.query:
+            return None
+        schema = self.query_schema(table)
+        spelled = self._matched(name, schema.names)
+        if spelled not in schema.names:
+            return None
+        kind = schema.field(spelled).type
+        integer = pa.types.is_integer(kind) or (pa.types.is_decimal(kind) and kind.scale == 0)
+        return ColumnType(f"{kind} (as the query returns it)", integer)
+
+    def _matched(self, name: str, names: list[str]) -> str:
+        return name if self.backend == "postgresql" else as_spelled(name, names)
 
     def ping(self) -> None:
         """Connect and log in once: a SourceError (or Unreachable) if that fails. Through the

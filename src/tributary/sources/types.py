@@ -30,6 +30,9 @@ from tributary.arrow import first_uncastable
 from tributary.errors import SourceError
 
 DECIMAL_TYPES = {"decimal", "numeric", "number", "money", "smallmoney"}
+# The catalogs' integer types (information_schema's data_type; SQLite's declared type is read
+# by its affinity rule instead). Oracle's INTEGER is a NUMBER of scale 0.
+INTEGER_TYPES = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint"}
 MYSQL_BACKENDS = {"mysql", "mariadb"}
 MYSQL_TEMPORAL = {"date": pa.date32(), "datetime": pa.timestamp("us"), "timestamp": None}
 ZERO_DATE = r"^(0000|\d{4}-00|\d{4}-\d{2}-00)"
@@ -114,6 +117,23 @@ class SourceColumn:
             return self.column_type or self.data_type
         return f"{self.data_type}({self.precision}, {self.scale or 0})"
 
+    def holds_integers(self, backend: str) -> bool:
+        """Whether each value is an integer as read: an integer type (on SQLite, a declared type
+        holding INT, as its integer affinity reads it), or a decimal of scale 0 (Oracle's
+        INTEGER, NUMBER(10); decimal(12,0)). MySQL's tinyint(1) is read as boolean."""
+        if backend in MYSQL_BACKENDS and self.read_as_boolean:
+            return False
+        if self.data_type in DECIMAL_TYPES - {"money", "smallmoney"}:
+            return self.scale == 0
+        if backend == "sqlite":
+            return "int" in self.data_type
+        return self.data_type in INTEGER_TYPES
+
+    @property
+    def read_as_boolean(self) -> bool:
+        """MySQL's boolean, tinyint(1) (on a MySQL source only)."""
+        return self.column_type.startswith("tinyint(1)")
+
     @property
     def is_decimal(self) -> bool:
         # Oracle NUMBER with no precision is an integer or float as the driver types it.
@@ -187,7 +207,7 @@ def _normalize_array(
     if column is not None and backend in MYSQL_BACKENDS:
         if column.data_type in MYSQL_TEMPORAL:
             return _mysql_temporal(array, column, counters)
-        if column.column_type.startswith("tinyint(1)"):
+        if column.read_as_boolean:
             return _flag(array, column)
     if pa.types.is_timestamp(array.type) and array.type.tz is not None:
         return array.cast(pa.timestamp(array.type.unit, tz="UTC"))
