@@ -3,9 +3,9 @@
 For each enabled table of each enabled source it connects, checks that the table or view
 exists (or that a custom query runs), that the primary key, cursor and other named columns
 exist, that the cursor's type fits the lookback (and tells a time, for checks.max_data_age),
-and reads the catalog's row estimate; then it checks the warehouse login and the schemas
-Tributary writes, and the landing and export stores' write access. Each result is one line
-naming the file and the key at fault.
+that a key_ranges column is an integer, and reads the catalog's row estimate; then it checks
+the warehouse login and the schemas Tributary writes, and the landing and export stores' write
+access. Each result is one line naming the file and the key at fault.
 
 Nothing is written: the warehouse is asked about privileges (its state tables are not
 created), local folders are checked by their permissions, and an object store (s3://,
@@ -27,7 +27,7 @@ from tributary.config.loader import ProjectConfig, display_path
 from tributary.config.models import SourceConfig, TableConfig
 from tributary.errors import SourceError, Unreachable, WarehouseError
 from tributary.exports import open_export_store
-from tributary.ingest import lookback_fits
+from tributary.ingest import key_range_problem, lookback_fits
 from tributary.landing import LandingStore
 from tributary.sources import SourceReader, SqlSource, open_source
 from tributary.sources.sql import unobservable_tables
@@ -157,6 +157,8 @@ def check_sql_table(reader: SqlSource, file: str, index: int, table: TableConfig
         # dialect normalises them, lower case).
         insensitive = reader.backend != "postgresql"
         problems = column_problems(index, table, kinds, case_insensitive=insensitive)
+        if not problems and (problem := key_range_problem(reader, table)):
+            problems = [(f"tables[{index}].key_ranges.column", problem)]
         if problems:
             return Check(file, subject, problems=problems)
         rows = reader.estimated_rows(table)

@@ -210,6 +210,44 @@ def test_max_data_age_on_a_cursor_that_tells_no_time(shop, capsys) -> None:
     ]
 
 
+def test_a_key_range_column_that_is_no_integer_is_named(shop, capsys) -> None:
+    """key_ranges on a text column passed the check; then each partition's load failed: on a
+    MariaDB source with the warehouse's "operator does not exist: text < integer", after the
+    source was read and landed, on a PostgreSQL source with that driver error."""
+    ranges = {"size": 100, "upper_bound": 1000}
+    shop["shop"]["tables"][1]["key_ranges"] = {"column": "name", **ranges}
+    shop["shop"]["tables"].append(
+        {
+            "name": "customer_names",
+            "key_ranges": {"column": "NAME", **ranges},
+            "query": "select id, name from customers",
+        }
+    )
+    shop["shop"]["tables"].append({"name": "orders_by_id", "object": "orders",
+                                   "key_ranges": {"column": "ID", **ranges}})  # fmt: skip
+    shop["pg"]["tables"].append({"name": "payloads", "object": "events",
+                                 "key_ranges": {"column": "payload", **ranges}})  # fmt: skip
+    code, lines = check(shop, capsys)
+    assert code == 1
+    why = (
+        "expected an integer column (tinyint to bigint, or a decimal of scale 0 such as "
+        "Oracle's NUMBER(10)): the source and the warehouse each compare it with the ranges' "
+        "bounds, and compare other types differently (MySQL reads text as a number, SQLite the "
+        "bounds as text) or not at all; partition by an integer column, or read the table "
+        "through a `query:` that selects one"
+    )
+    assert failures(lines) == [
+        "FAIL  assets_config/sources/pg.yaml: tables[1].key_ranges.column: column 'payload' is "
+        f"text; {why}",
+        "FAIL  assets_config/sources/shop.yaml: tables[1].key_ranges.column: column 'name' is "
+        f"varchar(50); {why}",
+        "FAIL  assets_config/sources/shop.yaml: tables[3].key_ranges.column: column 'NAME' is "
+        f"string (as the query returns it); {why}",
+    ]
+    assert any(line.startswith("ok    assets_config/sources/shop.yaml: tables[4] (orders_by_id)")
+               for line in lines)  # fmt: skip
+
+
 def test_a_view_refreshed_on_change_without_a_cursor_is_named(shop, capsys) -> None:
     """A view keeps no change counter, so the observe sensor could never see it change:
     tributary check said all ok, and only the sensor's first tick said so."""
