@@ -487,30 +487,28 @@ def check_column_names(schema: pa.Schema, table: TableConfig, *, tenant_scoped: 
 
 
 # What a key_ranges column must be.
-KEY_RANGE_TYPES = (
-    "an integer column (tinyint to bigint, or a decimal of scale 0 such as Oracle's NUMBER(10))"
-)
+KEY_RANGE_TYPES = "a numeric column (an integer, decimal or floating-point type)"
 
 
 def key_range_problem(reader: SourceReader, table: TableConfig) -> str | None:
     """Why the table's key_ranges column cannot partition it, or None. A range is selected
     twice, by the source's read and by the warehouse when it replaces the range, each comparing
-    the column with whole-number bounds: only integers compare alike on both sides (MySQL reads
+    the column with whole-number bounds: only numbers compare alike on both sides (MySQL reads
     '1000' and 'A-3' as numbers, SQLite the bounds as text, PostgreSQL and DuckDB refuse to
-    compare text with a number).
+    compare text with a number; a key of 12.5 is in the range from 10 to 20 on each).
     A column the table lacks is the read's to name; a reader that cannot tell types says
     nothing."""
     if table.key_ranges is None or not isinstance(reader, TypedSource):
         return None
     column = table.key_ranges.column
     found = reader.column_type(table, column)
-    if found is None or found.integer:
+    if found is None or found.number:
         return None
     return (
         f"column '{column}' is {found.declared}; expected {KEY_RANGE_TYPES}: the source and "
         "the warehouse each compare it with the ranges' bounds, and compare other types "
         "differently (MySQL reads text as a number, SQLite the bounds as text) or not at all; "
-        "partition by an integer column, or read the table through a `query:` that selects one"
+        "partition by a numeric column, or read the table through a `query:` that selects one"
     )
 
 

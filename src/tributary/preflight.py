@@ -3,7 +3,7 @@
 For each enabled table of each enabled source it connects, checks that the table or view
 exists (or that a custom query runs), that the primary key, cursor and other named columns
 exist, that the cursor's type fits the lookback (and tells a time, for checks.max_data_age),
-that a key_ranges column is an integer, and reads the catalog's row estimate; then it checks
+that a key_ranges column is numeric, and reads the catalog's row estimate; then it checks
 the warehouse login and the schemas Tributary writes, and the landing and export stores' write
 access. Each result is one line naming the file and the key at fault.
 

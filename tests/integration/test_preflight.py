@@ -210,7 +210,7 @@ def test_max_data_age_on_a_cursor_that_tells_no_time(shop, capsys) -> None:
     ]
 
 
-def test_a_key_range_column_that_is_no_integer_is_named(shop, capsys) -> None:
+def test_a_key_range_column_that_is_no_number_is_named(shop, capsys) -> None:
     """key_ranges on a text column passed the check; then each partition's load failed: on a
     MariaDB source with the warehouse's "operator does not exist: text < integer", after the
     source was read and landed, on a PostgreSQL source with that driver error."""
@@ -230,11 +230,10 @@ def test_a_key_range_column_that_is_no_integer_is_named(shop, capsys) -> None:
     code, lines = check(shop, capsys)
     assert code == 1
     why = (
-        "expected an integer column (tinyint to bigint, or a decimal of scale 0 such as "
-        "Oracle's NUMBER(10)): the source and the warehouse each compare it with the ranges' "
-        "bounds, and compare other types differently (MySQL reads text as a number, SQLite the "
-        "bounds as text) or not at all; partition by an integer column, or read the table "
-        "through a `query:` that selects one"
+        "expected a numeric column (an integer, decimal or floating-point type): the source "
+        "and the warehouse each compare it with the ranges' bounds, and compare other types "
+        "differently (MySQL reads text as a number, SQLite the bounds as text) or not at all; "
+        "partition by a numeric column, or read the table through a `query:` that selects one"
     )
     assert failures(lines) == [
         "FAIL  assets_config/sources/pg.yaml: tables[1].key_ranges.column: column 'payload' is "

@@ -162,19 +162,21 @@ def test_oracle_read_goes_through_the_reader_path() -> None:
         ("mssql://e@h/d", ("LINE_ID", "bigint", "bigint", 19, 0), None),
         ("mssql://e@h/d", ("LINE_ID", "numeric", "numeric", 12, 0), None),
         ("mssql://e@h/d", ("LINE_ID", "nvarchar", "nvarchar", None, None), "nvarchar"),
-        ("mssql://e@h/d", ("LINE_ID", "decimal", "decimal", 12, 2), "decimal(12, 2)"),
+        ("mssql://e@h/d", ("LINE_ID", "decimal", "decimal", 12, 2), None),
+        ("mssql://e@h/d", ("LINE_ID", "float", "float", 53, None), None),
         ("mssql://e@h/d", ("LINE_ID", "bit", "bit", None, None), "bit"),
+        ("mssql://e@h/d", ("LINE_ID", "datetime2", "datetime2", None, None), "datetime2"),
         ("oracle://e@h/d", ("LINE_ID", "number", "number", 10, 0), None),
         ("oracle://e@h/d", ("LINE_ID", "number", "number", None, 0), None),  # INTEGER
-        ("oracle://e@h/d", ("LINE_ID", "number", "number", None, None), "number"),
+        ("oracle://e@h/d", ("LINE_ID", "number", "number", None, None), None),
+        ("oracle://e@h/d", ("LINE_ID", "binary_double", "binary_double", None, None), None),
         ("oracle://e@h/d", ("LINE_ID", "varchar2", "varchar2", None, None), "varchar2"),
-        ("oracle://e@h/d", ("LINE_ID", "binary_double", "binary_double", None, None),
-         "binary_double"),
+        ("oracle://e@h/d", ("LINE_ID", "date", "date", None, None), "date"),
     ],
 )  # fmt: skip
-def test_a_key_range_column_must_be_an_integer_per_dialect(url, catalog_row, declared) -> None:
-    """SQL Server's and Oracle's catalogs, as the reader describes a table from them: the
-    integer types, and decimals of scale 0 (Oracle's INTEGER, NUMBER(10)), partition."""
+def test_a_key_range_column_must_be_numeric_per_dialect(url, catalog_row, declared) -> None:
+    """SQL Server's and Oracle's catalogs, as the reader describes a table from them: integer,
+    decimal (Oracle's NUMBER, with or without precision) and floating-point types partition."""
     from tributary.ingest import key_range_problem
 
     names = ["COLUMN_NAME", "DATA_TYPE", "DT2", "PRECISION", "SCALE"]
@@ -188,7 +190,7 @@ def test_a_key_range_column_must_be_an_integer_per_dialect(url, catalog_row, dec
     if declared is None:
         assert problem is None
     else:
-        assert problem.startswith(f"column 'line_id' is {declared}; expected an integer column")
+        assert problem.startswith(f"column 'line_id' is {declared}; expected a numeric column")
 
 
 def test_default_driver_per_dialect_and_errors_without_the_password() -> None:

@@ -58,10 +58,10 @@ class SourceReader(Protocol):
 @dataclass(frozen=True)
 class ColumnType:
     """A column's type as the source declares it (a custom query's, as it returns it), and
-    whether each of its values is an integer as read."""
+    whether each of its values is a number as read."""
 
     declared: str
-    integer: bool
+    number: bool
 
 
 @runtime_checkable

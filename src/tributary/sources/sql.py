@@ -347,7 +347,7 @@ class SqlSource:
             declared = column.declared if column.is_decimal else column.column_type
             if backend in MYSQL_BACKENDS and column.read_as_boolean:
                 declared += ", which is read as boolean"
-            return ColumnType(declared, column.holds_integers(backend))
+            return ColumnType(declared, column.holds_numbers(backend))
         if not table.query:
             return None
         schema = self.query_schema(table)
@@ -355,8 +355,9 @@ class SqlSource:
         if spelled not in schema.names:
             return None
         kind = schema.field(spelled).type
-        integer = pa.types.is_integer(kind) or (pa.types.is_decimal(kind) and kind.scale == 0)
-        return ColumnType(f"{kind} (as the query returns it)", integer)
+        number = any(is_kind(kind) for is_kind in (pa.types.is_integer, pa.types.is_decimal,
+                                                   pa.types.is_floating))  # fmt: skip
+        return ColumnType(f"{kind} (as the query returns it)", number)
 
     def _matched(self, name: str, names: list[str]) -> str:
         return name if self.backend == "postgresql" else as_spelled(name, names)

@@ -30,9 +30,13 @@ from tributary.arrow import first_uncastable
 from tributary.errors import SourceError
 
 DECIMAL_TYPES = {"decimal", "numeric", "number", "money", "smallmoney"}
-# The catalogs' integer types (information_schema's data_type; SQLite's declared type is read
-# by its affinity rule instead). Oracle's INTEGER is a NUMBER of scale 0.
-INTEGER_TYPES = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint"}
+# The catalogs' number types (information_schema's data_type, Oracle's and SQL Server's names;
+# SQLite's declared type is read by its affinity rule instead).
+NUMBER_TYPES = {
+    "tinyint", "smallint", "mediumint", "int", "integer", "bigint",
+    "float", "real", "double", "double precision", "binary_float", "binary_double",
+} | (DECIMAL_TYPES - {"money", "smallmoney"})  # fmt: skip
+SQLITE_NUMBER_AFFINITY = ("int", "real", "floa", "doub", "numeric", "decimal")
 MYSQL_BACKENDS = {"mysql", "mariadb"}
 MYSQL_TEMPORAL = {"date": pa.date32(), "datetime": pa.timestamp("us"), "timestamp": None}
 ZERO_DATE = r"^(0000|\d{4}-00|\d{4}-\d{2}-00)"
@@ -117,17 +121,15 @@ class SourceColumn:
             return self.column_type or self.data_type
         return f"{self.data_type}({self.precision}, {self.scale or 0})"
 
-    def holds_integers(self, backend: str) -> bool:
-        """Whether each value is an integer as read: an integer type (on SQLite, a declared type
-        holding INT, as its integer affinity reads it), or a decimal of scale 0 (Oracle's
-        INTEGER, NUMBER(10); decimal(12,0)). MySQL's tinyint(1) is read as boolean."""
+    def holds_numbers(self, backend: str) -> bool:
+        """Whether each value is a number as read: an integer, decimal or floating-point type
+        (on SQLite, a declared type its affinity rule reads as a number). MySQL's tinyint(1) is
+        read as boolean."""
         if backend in MYSQL_BACKENDS and self.read_as_boolean:
             return False
-        if self.data_type in DECIMAL_TYPES - {"money", "smallmoney"}:
-            return self.scale == 0
         if backend == "sqlite":
-            return "int" in self.data_type
-        return self.data_type in INTEGER_TYPES
+            return any(name in self.data_type for name in SQLITE_NUMBER_AFFINITY)
+        return self.data_type in NUMBER_TYPES
 
     @property
     def read_as_boolean(self) -> bool:
