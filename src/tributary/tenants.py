@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from tributary.errors import SourceError
 from tributary.names import first_repeat_at
 
 if TYPE_CHECKING:
@@ -28,6 +29,16 @@ SETTINGS_COLUMNS = ("tenant_id", "name", "value")
 
 class TenantError(ValueError):
     """A tenant, its registry row or one of its settings is wrong: the message names which."""
+
+
+class RegistryQueryError(SourceError):
+    """The registry's source could not run one of its queries: `key` names which
+    (registry.query, registry.settings_query), `problem` the source's error. A SourceError,
+    so that what the driver said of retrying it holds."""
+
+    def __init__(self, key: str, error: SourceError) -> None:
+        super().__init__(f"tenants.yaml: {key}: {error}", transient=error.transient)
+        self.key, self.problem = key, str(error)
 
 
 def read_registry(registry: TenantRegistry, run_query: RunQuery) -> list[Tenant]:
@@ -133,7 +144,13 @@ def whole_number(value: object) -> object:
 
 
 def _rows(run_query: RunQuery, query: str, columns: tuple[str, ...], key: str) -> list[dict]:
-    rows = [{name.lower(): value for name, value in row.items()} for row in run_query(query)]
+    """The query's rows, run as a subquery (as a table's query is): a statement that writes
+    (`delete ... returning`) is refused there rather than run at every reading."""
+    try:
+        result = run_query(f"select * from ({query}) registry")
+    except SourceError as error:
+        raise RegistryQueryError(key, error) from None
+    rows = [{name.lower(): value for name, value in row.items()} for row in result]
     if rows and (missing := [c for c in columns if c not in rows[0]]):
         raise TenantError(
             f"tenants.yaml: {key}: expected the columns {', '.join(columns)}; "

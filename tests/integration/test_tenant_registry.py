@@ -1,4 +1,5 @@
-"""Tenants from the application's own registry, on a real MariaDB: a company row is a tenant.
+"""Tenants from the application's own registry, on a real MariaDB (its read on PostgreSQL
+too): a company row is a tenant.
 
 tenant_registry_sensor and the schedules are evaluated with Dagster's testing contexts on one
 instance, and the runs they request executed in process, as the daemon would launch them."""
@@ -6,19 +7,26 @@ instance, and the runs they request executed in process, as the daemon would lau
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+import psycopg
 import pyarrow.parquet as pq
 import pytest
+from sqlalchemy.engine import URL, make_url
 
 from tests.conftest import local_dagster_home
 from tests.tenant_config import REGISTRY_SOURCE, write_registry_project
 from tributary.config.loader import load_project
+from tributary.config.models import TenantRegistry
 from tributary.defs import build_definitions
 from tributary.defs.tenants import TENANT_PARTITIONS
+from tributary.errors import SourceError
+from tributary.sources import SqlSource
+from tributary.tenants import read_registry
 
 from .test_sql_loads import run_sql
 
@@ -309,3 +317,58 @@ def test_a_tenant_the_registry_lists_again_active_has_its_loads_requested(
     con.cursor().execute("insert into companies values (2, 'globex', 0)")
     assert platform.sensor_tick().run_requests == []
     assert platform.tenants_table()["2"] == ("globex", "inactive")
+
+
+@pytest.fixture(params=["mariadb", "postgres"])
+def companies(request) -> tuple[URL, Callable[[str], list[tuple]]]:
+    """A registry's companies table (three rows) on a real MariaDB or PostgreSQL: the
+    database's URL, and a function running a statement there and returning its rows."""
+    if request.param == "mariadb":
+        url, con = request.getfixturevalue("mariadb")
+
+        def sql(statement: str) -> list[tuple]:
+            with con.cursor() as cursor:
+                cursor.execute(statement)
+                return list(cursor.fetchall())
+
+    else:
+        url = make_url(request.getfixturevalue("postgres"))
+        pg = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+        request.addfinalizer(pg.close)
+
+        def sql(statement: str) -> list[tuple]:
+            cursor = pg.execute(statement)
+            return cursor.fetchall() if cursor.description else []
+
+    sql("create table companies (company_id int primary key, alias varchar(50), status int)")
+    sql("insert into companies values (1, 'acme', 1), (2, 'globex', 1), (3, 'initech', 0)")
+    return url, sql
+
+
+def test_reading_the_registry_writes_nothing(companies) -> None:
+    """The registry's query ran as given: one that writes (`delete ... returning`, which
+    PostgreSQL and MariaDB both have) deleted the companies at every reading, the sensor's
+    and every run's, and its rows were taken for the tenants. A read of the registry runs
+    its queries as subqueries, as Tributary runs a table's query: a statement that writes is
+    refused there, so nothing is written."""
+    url, sql = companies
+    source = SqlSource(url, owner="source 'app'")
+    writes = TenantRegistry(
+        source="app", query="delete from companies returning company_id as id, alias, 1 as active"
+    )
+    with pytest.raises(SourceError, match=r"^tenants\.yaml: registry\.query: source 'app': "):
+        read_registry(writes, source.rows)
+    assert sql("select count(*) from companies") == [(3,)]
+    # A read reads as before, a closing semicolon and a last line's comment included.
+    reads = TenantRegistry(
+        source="app",
+        query="select company_id as id, alias, status = 1 as active from companies;",
+        settings_query="select company_id as tenant_id, 'region' as name, 'eu' as value\n"
+        "from companies -- every company's region",
+    )
+    tenants = read_registry(reads, source.rows)
+    assert [(t.key, t.alias, t.active, dict(t.settings)) for t in tenants] == [
+        ("1", "acme", True, {"region": "eu"}),
+        ("2", "globex", True, {"region": "eu"}),
+        ("3", "initech", False, {"region": "eu"}),
+    ]

@@ -42,7 +42,7 @@ ORDERS = TableConfig(
 
 def registry_answers(companies: list[dict], settings: list[dict]):
     def run_query(sql: str) -> list[dict]:
-        return settings if sql == REGISTRY.settings_query else companies
+        return settings if REGISTRY.settings_query in sql else companies
 
     return run_query
 

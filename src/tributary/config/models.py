@@ -968,8 +968,8 @@ class TenantRegistry(StrictModel):
     """Tenants read from the application's own admin tables, where a new customer is a row."""
 
     source: Identifier = Field(description="the configured SQL source holding the registry")
-    query: str = Field(description="returns one row per tenant: id, alias, active")
-    settings_query: str | None = Field(
+    query: Query = Field(description="returns one row per tenant: id, alias, active")
+    settings_query: Query | None = Field(
         None, description="returns one row per tenant setting: tenant_id, name, value"
     )
     interval: Duration = Field(
