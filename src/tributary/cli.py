@@ -15,10 +15,12 @@ def main(argv: list[str] | None = None) -> int:
     command = parser.add_subparsers(dest="command", required=True)
     check = command.add_parser(
         "check",
-        help="check every enabled table, the warehouse and the stores, writing nothing",
+        help="check every enabled table, the tenant registry, the warehouse and the stores, "
+        "writing nothing",
         description="Connect to each enabled source and check its enabled tables (object, "
-        "primary key, cursor and lookback), the warehouse login and schemas, and the landing "
-        "and export stores. One line per table; exit code 1 on any problem.",
+        "primary key, cursor and lookback), read the tenant registry as its sensor does, "
+        "check the warehouse login and schemas, and the landing and export stores. One line "
+        "per table; exit code 1 on any problem.",
     )
     check.add_argument("--source", metavar="NAME", help="check only this source's tables")
     check.add_argument(

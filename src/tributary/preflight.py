@@ -3,14 +3,16 @@
 For each enabled table of each enabled source it connects, checks that the table or view
 exists (or that a custom query runs), that the primary key, cursor and other named columns
 exist, that the cursor's type fits the lookback (and tells a time, for checks.max_data_age),
-that a key_ranges column is numeric, and reads the catalog's row estimate; then it checks
-the warehouse login and the schemas Tributary writes, and the landing and export stores' write
-access. Each result is one line naming the file and the key at fault.
+that a key_ranges column is numeric, and reads the catalog's row estimate; it reads the tenant
+registry as tenant_registry_sensor does; then it checks the warehouse login and the schemas
+Tributary writes, and the landing and export stores' write access. Each result is one line
+naming the file and the key at fault.
 
-Nothing is written: the warehouse is asked about privileges (its state tables are not
-created), local folders are checked by their permissions, and an object store (s3://,
-gs://) gets an empty probe object under `_preflight/` that is deleted at once, because no
-permission query answers for bucket policies, roles and keys together.
+Nothing is written: the registry's queries run as subqueries (a statement that writes is
+refused), the warehouse is asked about privileges (its state tables are not created), local
+folders are checked by their permissions, and an object store (s3://, gs://) gets an empty
+probe object under `_preflight/` that is deleted at once, because no permission query answers
+for bucket policies, roles and keys together.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from tributary.sources import SourceReader, SqlSource, open_source
 from tributary.sources.sql import unobservable_tables
 from tributary.sources.types import SourceColumn
 from tributary.storage import PROBE_PREFIX, probe_write, s3_filesystem, writable_problems
+from tributary.tenants import RegistryError, RegistryQueryError, read_registry
 from tributary.warehouse import STATE_SCHEMA, raw_schema
 
 if TYPE_CHECKING:
@@ -79,6 +82,8 @@ def run_preflight(
     sources = [s for s in project.sources if s.enabled and source in (None, s.name)]
     for config in sources:
         yield from check_source(project, config, open_source)
+    if reads_registry(project, source):
+        yield check_registry(project, open_source)
     yield check_warehouse(project, [s.name for s in sources])
     yield check_landing(project)
     yield check_exports(project)
@@ -268,6 +273,44 @@ def check_salesforce_table(
     if problems:
         return Check(file, subject, problems=problems)
     return Check(file, subject, detail=f"{table.read_object} found, {len(kinds)} fields")
+
+
+# --- the tenant registry -----------------------------------------------------------------
+
+
+def reads_registry(project: ProjectConfig, source: str | None) -> bool:
+    """Whether the check (of every source, or of `source`) reads the tenant registry: there
+    is one, and the source checked holds it or a table scoped by tenant."""
+    registry = project.tenants.registry
+    if registry is None:
+        return False
+    if source in (None, registry.source):
+        return True
+    return any(table.tenant_column for table in project.source(source).tables)
+
+
+def check_registry(project: ProjectConfig, open_source: OpenSource) -> Check:
+    """The registry read as tenant_registry_sensor reads it (read_registry): a query that
+    fails, or rows it refuses, failed only the sensor's ticks and the tenants' runs."""
+    file = display_path(project.config_dir / "tenants.yaml")
+    registry = project.tenants.registry
+    try:
+        reader = open_source(project.source(registry.source), state_dir=project.state_dir)
+        reader.ping()
+    except _REPORTED as error:
+        return Check(file, "registry", problems=[("registry.source", str(error))])
+    try:
+        tenants = read_registry(registry, reader.rows)
+    except (RegistryError, RegistryQueryError) as error:
+        return Check(file, "registry", problems=[(error.key, error.problem)])
+    except _REPORTED as error:  # the server gone between the login and the query
+        return Check(file, "registry", problems=[("registry.query", str(error))])
+    active = sum(t.active for t in tenants)
+    return Check(
+        file,
+        "registry",
+        detail=f"{len(tenants)} tenants, {active} active, read from source '{registry.source}'",
+    )
 
 
 # --- warehouse and stores -------------------------------------------------------------------

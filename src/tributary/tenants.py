@@ -31,6 +31,15 @@ class TenantError(ValueError):
     """A tenant, its registry row or one of its settings is wrong: the message names which."""
 
 
+class RegistryError(TenantError):
+    """The registry's rows break a rule: `key` names the query in tenants.yaml
+    (registry.query, registry.settings_query), `problem` what is wrong."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"tenants.yaml: {key}: {problem}")
+        self.key, self.problem = key, problem
+
+
 class RegistryQueryError(SourceError):
     """The registry's source could not run one of its queries: `key` names which
     (registry.query, registry.settings_query), `problem` the source's error. A SourceError,
@@ -56,10 +65,11 @@ def read_registry(registry: TenantRegistry, run_query: RunQuery) -> list[Tenant]
             tenant, name = _tenant_key(row["tenant_id"]), str(row["name"])
             given = settings.setdefault(tenant, {})
             if name in given and given[name] != row["value"]:
-                raise TenantError(
-                    f"tenants.yaml: registry.settings_query: tenant {tenant!r} has two values "
-                    f"of the setting {name!r} ({given[name]!r} and {row['value']!r}); expected "
-                    "one row per tenant and setting"
+                raise RegistryError(
+                    "registry.settings_query",
+                    f"tenant {tenant!r} has two values of the setting {name!r} "
+                    f"({given[name]!r} and {row['value']!r}); expected one row per tenant and "
+                    "setting",
                 )
             given[name] = row["value"]
     tenants: dict[str, Tenant] = {}
@@ -80,16 +90,14 @@ def read_registry(registry: TenantRegistry, run_query: RunQuery) -> list[Tenant]
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
             )
-            raise TenantError(
-                f"tenants.yaml: registry.query: the row of tenant {key!r}: {problems}"
+            raise RegistryError(
+                "registry.query", f"the row of tenant {key!r}: {problems}"
             ) from None
         if tenant.key in tenants:  # '007' and '7' both read as tenant 7
-            raise TenantError(
-                f"tenants.yaml: registry.query: tenant {tenant.key!r} is listed twice"
-            )
+            raise RegistryError("registry.query", f"tenant {tenant.key!r} is listed twice")
         tenants[tenant.key] = tenant
     if problem := alike_ids(list(tenants.values())):
-        raise TenantError(f"tenants.yaml: registry.query: {problem}")
+        raise RegistryError("registry.query", problem)
     return list(tenants.values())
 
 
@@ -152,9 +160,10 @@ def _rows(run_query: RunQuery, query: str, columns: tuple[str, ...], key: str) -
         raise RegistryQueryError(key, error) from None
     rows = [{name.lower(): value for name, value in row.items()} for row in result]
     if rows and (missing := [c for c in columns if c not in rows[0]]):
-        raise TenantError(
-            f"tenants.yaml: {key}: expected the columns {', '.join(columns)}; "
-            f"missing {', '.join(missing)} (got {', '.join(rows[0])})"
+        raise RegistryError(
+            key,
+            f"expected the columns {', '.join(columns)}; missing {', '.join(missing)} "
+            f"(got {', '.join(rows[0])})",
         )
     return rows
 

@@ -22,6 +22,8 @@ from tributary.config.loader import load_project
 from tributary.connection import secret_forms
 from tributary.defs.preflight import build_preflight_job
 from tributary.defs.sources import SourcesResource
+from tributary.defs.tenants import current_tenants
+from tributary.tenants import RegistryError, RegistryQueryError
 
 from ..conftest import free_port
 from .conftest import run_sql
@@ -95,8 +97,11 @@ def write(config: dict) -> Path:
     folder: Path = config["dir"]
     (folder / "sources").mkdir(parents=True, exist_ok=True)
     (folder / "platform.yaml").write_text(yaml.safe_dump(config["platform"]))
-    for name in ("shop", "pg"):
-        (folder / "sources" / f"{name}.yaml").write_text(yaml.safe_dump(config[name]))
+    for name in ("shop", "pg", "admin"):
+        if name in config:
+            (folder / "sources" / f"{name}.yaml").write_text(yaml.safe_dump(config[name]))
+    if "tenants" in config:
+        (folder / "tenants.yaml").write_text(yaml.safe_dump(config["tenants"]))
     return folder
 
 
@@ -392,3 +397,159 @@ def test_an_s3_landing_store_gets_a_probe_it_deletes(shop, s3, capsys) -> None:
     from tributary.storage import s3_filesystem
 
     assert s3_filesystem(endpoint_url=endpoint).find(bucket) == []
+
+
+# --- the tenant registry ------------------------------------------------------------------
+
+REGISTRY_QUERY = "select company_id as id, alias, status = 1 as active from companies"
+
+
+@pytest.fixture(params=["shop", "pg"])
+def registry(request, shop) -> dict:
+    """shop, its tenants read from a companies table in the MariaDB source (shop) or in the
+    PostgreSQL one (pg), which holds a tenant-scoped table too. `sql` runs a statement in
+    that database and returns its rows."""
+    name = request.param
+    if name == "shop":
+
+        def sql(statement: str) -> list[tuple]:
+            with shop["shop_con"].cursor() as cursor:
+                cursor.execute(statement)
+                return list(cursor.fetchall())
+
+    else:
+
+        def sql(statement: str) -> list[tuple]:
+            with psycopg.connect(shop["pg"]["connection"]["url"], autocommit=True) as pg:
+                cursor = pg.execute(statement)
+                return cursor.fetchall() if cursor.description else []
+
+    sql("create table companies (company_id int, code varchar(10), alias varchar(50), status int)")
+    sql("insert into companies values (1, '1', 'acme', 1), (2, '2', 'globex', 1), "
+        "(3, '3', 'initech', 0)")  # fmt: skip
+    sql("create table tenant_orders (id int primary key, company_id int, amount int)")
+    shop[name]["tables"].append(
+        {
+            "name": "tenant_orders",
+            "query": "select * from tenant_orders where company_id = :tenant_id",
+            "tenant_column": "company_id",
+            "primary_key": ["id"],
+        }
+    )
+    shop["tenants"] = {"registry": {"source": name, "query": REGISTRY_QUERY}}
+    shop["registry_source"], shop["sql"] = name, sql
+    return shop
+
+
+def registry_lines(lines: list[str]) -> list[str]:
+    return [line for line in lines if "tenants.yaml" in line]
+
+
+def sensor_error(config: dict) -> str:
+    """What the sensor's reading of the registry (current_tenants) raises, as a check's line
+    would say it."""
+    with pytest.raises((RegistryError, RegistryQueryError)) as raised:
+        current_tenants(load_project(config["dir"]), SourcesResource())
+    return " ".join(str(raised.value).split()).removeprefix("tenants.yaml: ")
+
+
+def test_a_good_registry_is_read_and_nothing_is_written(registry, capsys) -> None:
+    code, lines = check(registry, capsys)
+    assert code == 0, lines
+    assert registry_lines(lines) == [
+        "ok    assets_config/tenants.yaml: registry: 3 tenants, 2 active, read from source "
+        f"'{registry['registry_source']}'"
+    ]
+    assert registry["sql"]("select count(*) from companies") == [(3,)]
+    with psycopg.connect(registry["warehouse"]) as pg:
+        schemas = {row[0] for row in pg.execute("select nspname from pg_namespace")}
+    assert "_tributary" not in schemas
+    assert not (registry["dir"].parent / ".tributary").exists()
+    # Checking another source alone (no tenant-scoped table there) does not read it.
+    other = "pg" if registry["registry_source"] == "shop" else "shop"
+    code, lines = check(registry, capsys, "--source", other)
+    assert code == 0 and registry_lines(lines) == [], lines
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("select company_idd as id, alias, status = 1 as active from companies", "company_idd"),
+        ("select company_id as id, alias, status = 1 as active from companys", "companys"),
+    ],
+    ids=["column", "table"],
+)
+def test_a_registry_query_that_fails_is_named_before_the_sensor_meets_it(
+    registry, capsys, query: str, message: str
+) -> None:
+    """tributary check never ran the registry's query: a misspelled column or table said all
+    ok, and the sensor's every tick (and every tenant's run) failed."""
+    registry["tenants"]["registry"]["query"] = query
+    code, lines = check(registry, capsys)
+    assert code == 1
+    [line] = failures(lines)
+    assert line.startswith("FAIL  assets_config/tenants.yaml: registry.query: source ")
+    assert "running a query failed" in line and message in line
+    assert line == f"FAIL  assets_config/tenants.yaml: {sensor_error(registry)}"
+
+
+def test_a_registry_whose_source_cannot_be_read_never_shows_its_password(
+    registry, capsys, monkeypatch
+) -> None:
+    """The registry in a source of its own, no table of which is loaded (so no other line
+    logs in to it): a wrong database or login passed the check. The password is in no line."""
+    monkeypatch.setenv("TRIBUTARY_TEST_ADMIN_PASSWORD", PASSWORD)
+    name = registry["registry_source"]
+    url = registry[name]["connection"]["url"]
+    registry["admin"] = {
+        "name": "admin",
+        "kind": registry[name]["kind"],
+        "enabled": False,
+        "connection": {
+            "url": url.rsplit("/", 1)[0] + "/no_such_database",
+            "password_env": "TRIBUTARY_TEST_ADMIN_PASSWORD",
+        },
+        "tables": [{"name": "companies", "primary_key": ["company_id"]}],
+    }
+    registry["tenants"]["registry"]["source"] = "admin"
+    code, lines = check(registry, capsys)
+    assert code == 1
+    [line] = failures(lines)
+    assert line.startswith(
+        "FAIL  assets_config/tenants.yaml: registry.source: source 'admin': login failed: "
+    )
+    assert not any(form in "\n".join(lines) for form in secret_forms(PASSWORD))
+
+
+@pytest.mark.parametrize(
+    ("query", "rows", "message"),
+    [
+        (REGISTRY_QUERY, "(1, '1', 'acme2', 1)", "tenant '1' is listed twice"),
+        ("select code as id, alias, status = 1 as active from companies", "(7, '007', 'bond', 1), "
+         "(8, '7', 'seven', 1)", "tenants '007' and '7' are one tenant to a number column"),
+        (REGISTRY_QUERY, "(null, null, 'nobody', 1)", "the row of tenant 'None': id: "),
+        ("select company_id / 2.0 as id, alias, status = 1 as active from companies",
+         "(5, '5', 'half', 1)", "the row of tenant '0.5000000000': id: "),
+        ("select company_id as id, alias, case when status = 1 then true end as active "
+         "from companies", "(4, '4', 'hooli', 1)", "the row of tenant '3': active: "),
+        ("select company_id as id, alias, status = 1 as active from companies",
+         "(4, '4', 'acme corp', 1)", "the row of tenant '4': alias: "),
+        ("select company_id, alias, status = 1 as active from companies", "(4, '4', 'hooli', 1)",
+         "expected the columns id, alias, active; missing id (got company_id, alias, active)"),
+    ],
+    ids=["twice", "007-and-7", "null-id", "not-whole", "null-active", "alias", "no-id-column"],
+)  # fmt: skip
+def test_registry_rows_the_sensor_refuses_are_named(
+    registry, capsys, query: str, rows: str, message: str
+) -> None:
+    """tributary check never read the registry: rows the sensor refuses (an id twice, '007'
+    beside '7', a NULL id or flag, an id neither whole nor text, an alias no folder can
+    have, a column missing) said all ok. The check names them as the sensor does."""
+    registry["sql"](f"insert into companies values {rows}")
+    registry["tenants"]["registry"]["query"] = query
+    code, lines = check(registry, capsys)
+    assert code == 1
+    [line] = failures(lines)
+    assert line.startswith("FAIL  assets_config/tenants.yaml: registry.query: "), line
+    assert message in line
+    assert line == f"FAIL  assets_config/tenants.yaml: {sensor_error(registry)}"
