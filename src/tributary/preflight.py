@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from tributary.config.loader import ProjectConfig, display_path
-from tributary.config.models import SourceConfig, TableConfig
+from tributary.config.models import SourceConfig, TableConfig, Tenant
 from tributary.errors import SourceError, Unreachable, WarehouseError
 from tributary.exports import open_export_store
 from tributary.ingest import key_range_problem, lookback_fits
@@ -35,7 +35,14 @@ from tributary.sources import SourceReader, SqlSource, open_source
 from tributary.sources.sql import unobservable_tables
 from tributary.sources.types import SourceColumn
 from tributary.storage import PROBE_PREFIX, probe_write, s3_filesystem, writable_problems
-from tributary.tenants import RegistryError, RegistryQueryError, read_registry
+from tributary.tenants import (
+    RegistryError,
+    RegistryQueryError,
+    TenantError,
+    alias_shared,
+    read_registry,
+    tenant_settings,
+)
 from tributary.warehouse import STATE_SCHEMA, raw_schema
 
 if TYPE_CHECKING:
@@ -48,6 +55,8 @@ _NUMBER_TYPES = {
     "binary_float", "binary_double",
 }  # fmt: skip
 OpenSource = Callable[..., SourceReader]  # open_source's signature: (source, *, state_dir)
+# Problems of the registry's tenants one line lists, at most (then how many more).
+MAX_TENANT_PROBLEMS = 10
 # Errors a check reports as its line rather than raising: the reason is in the message.
 _REPORTED = (SourceError, WarehouseError, Unreachable, OSError)
 
@@ -305,12 +314,41 @@ def check_registry(project: ProjectConfig, open_source: OpenSource) -> Check:
         return Check(file, "registry", problems=[(error.key, error.problem)])
     except _REPORTED as error:  # the server gone between the login and the query
         return Check(file, "registry", problems=[("registry.query", str(error))])
+    if problems := tenant_problems(project, tenants):
+        return Check(file, "registry", problems=problems)
     active = sum(t.active for t in tenants)
     return Check(
         file,
         "registry",
         detail=f"{len(tenants)} tenants, {active} active, read from source '{registry.source}'",
     )
+
+
+def tenant_problems(project: ProjectConfig, tenants: list[Tenant]) -> list[tuple[str, str]]:
+    """What the active tenants' runs refuse of rows the sensor reads, with the runs' own code:
+    a setting of the wrong type or missing (tenant_settings, for each tenant-scoped table), an
+    alias another tenant shares (tenant_to_export, for the per-tenant exports). At most
+    MAX_TENANT_PROBLEMS, then how many more."""
+    active = [t for t in tenants if t.active]
+    problems = []
+    for source in (s for s in project.sources if s.enabled):
+        for table in (t for t in source.tables if t.enabled and t.tenant_column):
+            for tenant in active:
+                try:
+                    tenant_settings(table, tenant, source=source.name)
+                except TenantError as error:
+                    problems.append(("registry.settings_query", str(error)))
+    exports = [e.name for e in project.exports if e.enabled and e.per_tenant]
+    shared = {problem for t in active if (problem := alias_shared(tenants, t))}
+    problems += [
+        ("registry.query", f"{problem}: their per-tenant exports ({', '.join(exports)}) fail")
+        for problem in sorted(shared)
+        if exports
+    ]
+    if len(problems) > MAX_TENANT_PROBLEMS:
+        more = len(problems) - MAX_TENANT_PROBLEMS
+        problems = [*problems[:MAX_TENANT_PROBLEMS], ("registry", f"and {more} more problems")]
+    return problems
 
 
 # --- warehouse and stores -------------------------------------------------------------------

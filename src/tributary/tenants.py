@@ -185,10 +185,16 @@ def tenant_to_export(tenants: list[Tenant], key: str) -> Tenant:
     registry's rows; tenants.yaml refuses it when loaded). The other tenants' loads and
     exports go on."""
     tenant = find_tenant(tenants, key)
-    namesakes = [t for t in tenants if t.alias.casefold() == tenant.alias.casefold()]
-    if problem := shared_alias(namesakes):
+    if problem := alias_shared(tenants, tenant):
         raise TenantError(f"{problem}; nothing was published")
     return tenant
+
+
+def alias_shared(tenants: list[Tenant], tenant: Tenant) -> str | None:
+    """Where another of `tenants` (active or not) shares `tenant`'s alias, what they share:
+    the tenant's per-tenant exports are refused (tenant_to_export)."""
+    namesakes = [t for t in tenants if t.alias.casefold() == tenant.alias.casefold()]
+    return shared_alias(namesakes)
 
 
 def tenant_settings(table: TableConfig, tenant: Tenant, *, source: str) -> dict[str, object]:

@@ -102,6 +102,9 @@ def write(config: dict) -> Path:
             (folder / "sources" / f"{name}.yaml").write_text(yaml.safe_dump(config[name]))
     if "tenants" in config:
         (folder / "tenants.yaml").write_text(yaml.safe_dump(config["tenants"]))
+    for export in config.get("exports", []):
+        (folder / "exports").mkdir(exist_ok=True)
+        (folder / "exports" / f"{export['name']}.yaml").write_text(yaml.safe_dump(export))
     return folder
 
 
@@ -553,3 +556,45 @@ def test_registry_rows_the_sensor_refuses_are_named(
     assert line.startswith("FAIL  assets_config/tenants.yaml: registry.query: "), line
     assert message in line
     assert line == f"FAIL  assets_config/tenants.yaml: {sensor_error(registry)}"
+
+
+def test_registry_settings_and_aliases_a_run_refuses_are_named(registry, capsys) -> None:
+    """Rows the sensor reads, but a tenant's run or per-tenant export refuses: a setting that
+    does not read as its default's type, one the table's query binds that neither the tenant
+    nor the table gives, two tenants of one alias (each other's export folder). tributary
+    check said all ok; the tenants' runs and exports failed, each on its own."""
+    name, sql = registry["registry_source"], registry["sql"]
+    sql("create table company_settings (company_id int, name varchar(50), value varchar(50))")
+    sql("insert into company_settings values (1, 'min_id', 'sixty'), (1, 'region', 'eu'), "
+        "(2, 'min_id', '7')")  # fmt: skip
+    sql("insert into companies values (4, '4', 'ACME', 1)")
+    registry["tenants"]["registry"]["settings_query"] = (
+        "select company_id as tenant_id, name, value from company_settings"
+    )
+    [table] = [t for t in registry[name]["tables"] if t["name"] == "tenant_orders"]
+    table["query"] += " and id > :min_id and :region is not null"
+    table["settings"] = {"min_id": 0}
+    registry["exports"] = [
+        {
+            "name": "orders_by_tenant",
+            "query": f"select * from raw_{name}.tenant_orders",
+            "depends_on": ["ops_load_status"],
+            "per_tenant": True,
+        }
+    ]
+    code, lines = check(registry, capsys)
+    assert code == 1
+    assert failures(lines) == [
+        "FAIL  assets_config/tenants.yaml: "
+        "registry.settings_query: tenant 1 (acme): setting 'min_id' is 'sixty'; expected a int, "
+        "like the table's default (0); "
+        f"registry.settings_query: tenant 2 (globex): no setting 'region', which table "
+        f"{name}.tenant_orders's query binds (:region); give the tenant the setting, or the "
+        "table a default under 'settings'; "
+        f"registry.settings_query: tenant 4 (ACME): no setting 'region', which table "
+        f"{name}.tenant_orders's query binds (:region); give the tenant the setting, or the "
+        "table a default under 'settings'; "
+        "registry.query: tenants 1 and 4 share the alias 'acme' ('ACME'), which names their "
+        "export folders and buckets; expected each alias once: their per-tenant exports "
+        "(orders_by_tenant) fail"
+    ]
