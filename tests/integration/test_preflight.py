@@ -598,3 +598,45 @@ def test_registry_settings_and_aliases_a_run_refuses_are_named(registry, capsys)
         "export folders and buckets; expected each alias once: their per-tenant exports "
         "(orders_by_tenant) fail"
     ]
+
+
+@pytest.mark.parametrize(
+    ("query", "listed"),
+    [
+        (f"{REGISTRY_QUERY} where status = 2", "no tenant (its query returned no rows)"),
+        ("select company_id as id, alias, status = 2 as active from companies",
+         "3 tenants, none active"),
+    ],
+    ids=["no-rows", "none-active"],
+)  # fmt: skip
+def test_a_registry_without_an_active_tenant_names_what_would_never_load(
+    registry, capsys, query: str, listed: str
+) -> None:
+    """A registry query whose filter (`where active`, a status read wrong) leaves no active
+    tenant passed tributary check and the sensor alike: no tenant partition is ever added,
+    so no tenant-scoped table is ever loaded and no per-tenant export published, without a
+    word. The check names the registry and what would never load."""
+    name = registry["registry_source"]
+    registry["tenants"]["registry"]["query"] = query
+    registry["exports"] = [
+        {
+            "name": "orders_by_tenant",
+            "query": f"select * from raw_{name}.tenant_orders",
+            "depends_on": ["ops_load_status"],
+            "per_tenant": True,
+        }
+    ]
+    position = len(registry[name]["tables"]) - 1
+    code, lines = check(registry, capsys)
+    assert code == 1
+    assert failures(lines) == [
+        f"FAIL  assets_config/tenants.yaml: registry.query: the registry lists {listed}; "
+        "expected at least one active tenant: without one no tenant partition is added, so "
+        f"assets_config/sources/{name}.yaml tables[{position}] (tenant_orders) is never "
+        "loaded and the per-tenant exports (orders_by_tenant) never publish"
+    ]
+    # Nothing scoped by tenant: nothing waits for a tenant, and the registry's reading is ok.
+    registry[name]["tables"][position]["enabled"] = False
+    registry["exports"][0]["enabled"] = False
+    code, lines = check(registry, capsys)
+    assert code == 0, lines
