@@ -339,7 +339,7 @@ def never_loaded(project: ProjectConfig) -> str:
     """What a registry without an active tenant leaves unloaded: the enabled tenant-scoped
     tables and per-tenant exports, said as a sentence's end; empty when there are none."""
     tables = [
-        f"{source_file(project, source)} tables[{index}] ({table.name})"
+        f"{project.source_file(source.name)} tables[{index}] ({table.name})"
         for source in project.sources
         if source.enabled
         for index, table in enumerate(source.tables)
