@@ -352,3 +352,41 @@ def test_runs_started_from_the_cli_are_logged_and_other_code_locations_runs_are_
         (killed.run_id, "raw/erp/customers", "FAILURE", None),
         (materialized.run_id, "raw/ops/products", "SUCCESS", source_products(project)),
     ]
+
+
+def test_the_latest_run_is_the_last_to_finish_on_every_warehouse(project) -> None:
+    """A run logged without a finish time (its run record lacked one) sorted first in
+    PostgreSQL's `order by finished_at desc` and last in DuckDB's: on a PostgreSQL warehouse
+    ops_load_status showed that run as the table's latest for good, whatever ran after it. A
+    run without a finish time ranks by its start; two runs finishing within one second, by
+    which finished last."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    at = {minutes: now - timedelta(minutes=minutes) for minutes in (90, 60, 30)}
+
+    def run(run_id, asset, status, started, finished) -> RunLogRow:
+        return RunLogRow(run_id, asset, "", status, started, finished, None, None)
+
+    rows = [
+        # customers: a run without a finish time, then one that finished after it started
+        run("c1", "raw/erp/customers", "FAILURE", at[90], None),
+        run("c2", "raw/erp/customers", "SUCCESS", at[60], at[60] + timedelta(minutes=1)),
+        # products: a success, then a failure that started after it and has no finish time
+        run("p1", "raw/ops/products", "SUCCESS", at[90], at[60]),
+        run("p2", "raw/ops/products", "FAILURE", at[30], None),
+        # users: two runs finishing within one second, the second (z) before the first (a)
+        run("u-z", "raw/app/users", "FAILURE", at[30], at[30] + timedelta(seconds=0.2)),
+        run("u-a", "raw/app/users", "SUCCESS", at[30], at[30] + timedelta(seconds=0.7)),
+    ]
+    with WarehouseResource.from_project(project).open() as wh:
+        wh.record_run(rows)
+    job = build_definitions(project).resolve_implicit_global_asset_job_def()
+    with dg.instance_for_test() as instance:
+        assert job.execute_in_process(instance=instance, asset_selection=[LOAD_STATUS]).success
+    status = warehouse_rows(
+        project, "select load_key, run_id, status from marts.ops_load_status order by load_key"
+    )
+    assert status == [
+        ("raw/app/users", "u-a", "SUCCESS"),
+        ("raw/erp/customers", "c2", "SUCCESS"),
+        ("raw/ops/products", "p2", "FAILURE"),
+    ]

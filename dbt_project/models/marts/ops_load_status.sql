@@ -13,8 +13,12 @@ with logged as (
         finished_at,
         rows_loaded,
         error,
+        -- The last to finish; a run logged without a finish time (its run record had none)
+        -- by when it started, and one without either last. NULLs placed in so many words:
+        -- PostgreSQL and Redshift sort them first in a descending order, DuckDB last.
         row_number() over (
-            partition by asset_key, partition_key order by finished_at desc, run_id desc
+            partition by asset_key, partition_key
+            order by coalesce(finished_at, started_at) desc nulls last, run_id desc
         ) as recency,
         max(case when status = 'SUCCESS' then finished_at end) over (
             partition by asset_key, partition_key
