@@ -307,6 +307,47 @@ def test_the_run_log_sensors_resume_after_the_run_status_sensors_they_replace(
     assert logged == [(after.run_id, "FAILURE")]
 
 
+def test_a_run_whose_record_lags_its_status_event_is_logged_as_the_event_says(
+    config_dir: Path, state_dir: Path
+) -> None:
+    """Dagster stores a run's status event, then updates its run record (status, end time): a
+    tick in between logged the run as its record still said (STARTED, no end time) and moved
+    past it, so the run was never logged as it finished; ops_load_status then showed a status
+    its own test refuses, and on PostgreSQL that row as the table's latest for good. The
+    interleaving is driven through the instance's own storages, as the run's process writes."""
+    from dagster._core.events import DagsterEvent, DagsterEventType
+    from dagster._core.events.log import EventLogEntry
+
+    project = load_project(config_dir)
+    defs = build_definitions(project)
+    with dg.instance_for_test() as instance:
+        sensors = RunLogSensors(defs, project, instance)
+        run = create_run_for_test(instance, job_name="__ASSET_JOB", asset_selection={CUSTOMERS})
+        instance.report_dagster_event(
+            DagsterEvent(DagsterEventType.RUN_START.value, job_name=run.job_name), run.run_id
+        )
+        failure = DagsterEvent(DagsterEventType.RUN_FAILURE.value, job_name=run.job_name)
+        failed_at = datetime.now(UTC)
+        instance.event_log_storage.store_event(
+            EventLogEntry(
+                error_info=None,
+                level=logging.ERROR,
+                user_message="the run failed",
+                run_id=run.run_id,
+                timestamp=failed_at.timestamp(),
+                dagster_event=failure,
+            )
+        )
+        sensors.tick()  # between the two writes
+        instance.run_storage.handle_run_event(run.run_id, failure, failed_at)
+        sensors.tick()
+    [(run_id, status, started, finished)] = warehouse_rows(
+        project, "select run_id, status, started_at, finished_at from _tributary.run_log"
+    )
+    assert (run_id, status) == (run.run_id, "FAILURE")
+    assert started <= finished and abs(finished - failed_at) < timedelta(milliseconds=1)
+
+
 def test_runs_started_from_the_cli_are_logged_and_other_code_locations_runs_are_not(
     config_dir: Path, state_dir: Path, tmp_path: Path, monkeypatch
 ) -> None:

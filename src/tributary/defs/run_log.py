@@ -22,9 +22,13 @@ LOGGED_STATUSES = {
 RUNS_PER_TICK = 100
 
 
-def run_log_rows(instance: dg.DagsterInstance, run: dg.DagsterRun) -> list[RunLogRow]:
-    """One row per asset the run was to materialize (or did): what it loaded, or why not."""
+def run_log_rows(
+    instance: dg.DagsterInstance, run: dg.DagsterRun, finished_at: float | None = None
+) -> list[RunLogRow]:
+    """One row per asset the run was to materialize (or did): what it loaded, or why not.
+    `finished_at` (a timestamp) where the run record has no end time (yet)."""
     record = instance.get_run_record_by_id(run.run_id)
+    ended = record.end_time if record and record.end_time is not None else finished_at
     materialized: dict[tuple[str, str], int | None] = {}
     for event in instance.get_records_for_run(
         run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
@@ -45,7 +49,7 @@ def run_log_rows(instance: dg.DagsterInstance, run: dg.DagsterRun) -> list[RunLo
             partition_key=partition_key,
             status="SUCCESS" if (asset_key, partition_key) in materialized else not_materialized,
             started_at=_timestamp(record.start_time if record else None),
-            finished_at=_timestamp(record.end_time if record else None),
+            finished_at=_timestamp(ended),
             rows_loaded=materialized.get((asset_key, partition_key)),
             error=None if (asset_key, partition_key) in materialized else error,
         )
@@ -58,15 +62,18 @@ def log_runs(
     runs: list[dg.DagsterRun],
     warehouse: WarehouseResource,
     assets: AbstractSet[str] | None = None,
+    finished_at: dict[str, float] | None = None,
 ) -> int:
     """Write finished runs' outcomes to the run log, replacing what an earlier write of the
     same runs left, and record the run_log asset's materialization: what the run_log sensors
     do for each run (and `make demo` for its own). Only the rows of `assets` where given; a
-    run left without rows is not logged. Returns the rows written."""
+    run left without rows is not logged. `finished_at`: when runs finished, by run id, for a
+    run record without an end time. Returns the rows written."""
+    finished_at = finished_at or {}
     rows = [
         row
         for run in runs
-        for row in run_log_rows(instance, run)
+        for row in run_log_rows(instance, run, finished_at.get(run.run_id))
         if assets is None or row.asset_key in assets
     ]
     if not rows:
@@ -138,7 +145,12 @@ def log_finished_runs(
     if not run_ids:
         return dg.SensorResult(skip_reason="no run finished", cursor=changes.cursor)
     found = {run.run_id: run for run in instance.get_runs(dg.RunsFilter(run_ids=run_ids))}
-    runs = [found[run_id] for run_id in run_ids if run_id in found]
+    # Each run as its status event says: Dagster stores the event, then updates the run record
+    # (its status and end time), so a tick in between read a record still STARTED, without an
+    # end time, and moved past the run, which was never logged as it finished.
+    status = next(status for status, event in LOGGED_STATUSES.items() if event == event_type)
+    finished_at = {record.run_id: record.timestamp for record in changes.records}
+    runs = [found[run_id].with_status(status) for run_id in run_ids if run_id in found]
     # Every run of the instance, the project's assets' rows: a run started from the CLI
     # (`dagster asset materialize -m tributary.definitions`, and one killed and marked failed
     # by run monitoring) names no code location, so a sensor watching its own code location's
@@ -147,7 +159,7 @@ def log_finished_runs(
     # deployment: a run without any of this project's assets is another location's.
     keys = context.repository_def.asset_graph.get_all_asset_keys()
     assets = {key.to_user_string() for key in keys}
-    written = log_runs(instance, runs, warehouse, assets)
+    written = log_runs(instance, runs, warehouse, assets, finished_at)
     return dg.SensorResult(skip_reason=f"{written} row(s) logged", cursor=changes.cursor)
 
 
