@@ -4,13 +4,16 @@ into PostgreSQL and DuckDB, each check failing for exactly what it guards."""
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
 import psycopg
 import pytest
 import yaml
+from sqlalchemy.engine import make_url
 
 from tributary.config.loader import load_project
 from tributary.config.models import SourceConfig, TableConfig, Tenant
@@ -153,6 +156,68 @@ def test_the_checksum_tells_a_null_from_the_text_of_one(mariadb, warehouse, tmp_
     assert swapped.description.endswith("the checksum of id, note differs")
     warehouse.execute("update raw_shop.notes set note = null where id = 4")
     assert not reconciled().passed
+
+
+def test_a_sqlite_window_without_rows_or_with_a_column_null_in_all_of_them(
+    warehouse, tmp_path
+) -> None:
+    """connectorx types a SQLite column without a declared type it knows (an expression: the
+    profile's max(cursor), a decimal read as text) by the first row's value: an empty window
+    (whose max is NULL) failed reconciliation and a window whose first row held a NULL decimal
+    failed the load, both with "Cannot infer type from null for SQLite"."""
+    path = tmp_path / "shop.sqlite"
+    url = make_url(f"sqlite:///{path}")
+
+    def source_sql(*statements: str) -> None:
+        with sqlite3.connect(path) as con:
+            for statement in statements:
+                con.execute(statement)
+        con.close()
+
+    source_sql(
+        "create table orders (id integer primary key, amount decimal(10, 2), note varchar(20), "
+        "updated_at timestamp)"
+    )
+    table = TableConfig(
+        name="orders",
+        primary_key=["id"],
+        cursor="updated_at",
+        mode="incremental",
+        checks={"checksum": ["id", "amount", "note"]},
+    )
+    source = SourceConfig(name="shop", kind="sqlite", connection={"url": str(url)}, tables=[table])
+
+    def load_and_reconcile_sqlite():
+        reader = SqlSource(url)
+        load = ingest_table(
+            source,
+            table,
+            reader=reader,
+            landing=LandingStore(str(tmp_path / "landing")),
+            warehouse=warehouse,
+            batch_rows=2,
+        )
+        target = load_target(source, table)
+        return reconcile(table, load, source=reader, warehouse=warehouse, target=target)
+
+    empty = load_and_reconcile_sqlite()  # the table holds no row yet
+    assert empty.passed, empty.description
+    assert empty.metadata["source_rows"] == empty.metadata["warehouse_rows"] == 0
+    source_sql("insert into orders values (5, 10.00, 'a', '2024-05-01 12:00:00.000000')")
+    assert load_and_reconcile_sqlite().passed
+    # New rows whose amount and note are NULL, with lower ids: SQLite reads them first.
+    source_sql(
+        "insert into orders values (1, null, null, '2024-05-01 13:00:00.000000'), "
+        "(2, null, null, '2024-05-01 13:00:01.000000')"
+    )
+    nulls = load_and_reconcile_sqlite()
+    assert nulls.passed, nulls.description
+    assert nulls.metadata["source_rows"] == nulls.metadata["warehouse_rows"] == 3
+    assert warehouse.query("select id, amount, note from raw_shop.orders order by id") == [
+        (1, None, None),
+        (2, None, None),
+        (5, Decimal("10.00"), "a"),
+    ]
 
 
 def test_duplicate_keys_are_caught(mariadb, tmp_path) -> None:

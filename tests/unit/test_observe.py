@@ -4,6 +4,7 @@ observable source asset upstream of each observed raw table."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import dagster as dg
@@ -79,6 +80,19 @@ def test_a_probe_that_fails_raises_the_sources_error_without_credentials() -> No
     with pytest.raises(SourceError, match="probing tables for changes failed") as raised:
         source.probe([WITH_CURSOR])
     assert "Access denied" in str(raised.value) and "s3cret" not in str(raised.value)
+
+
+def test_a_sqlite_table_without_rows_probes_as_no_version(tmp_path: Path) -> None:
+    """Its highest cursor is NULL, which connectorx cannot type on SQLite (an expression has
+    no declared type there): the probe failed, "Cannot infer type from null for SQLite"."""
+    path = tmp_path / "shop.sqlite"
+    with sqlite3.connect(path) as con:
+        con.execute("create table orders (id integer primary key, updated_at timestamp)")
+        con.execute("create table customers (id integer primary key, name text)")
+    con.close()
+    source = SqlSource(make_url(f"sqlite:///{path}"))
+    customers = TableConfig(name="customers", primary_key=["id"])
+    assert source.probe([WITH_CURSOR, customers]) == {"orders": None, "customers": "0"}
 
 
 def edit(path: Path, change) -> None:

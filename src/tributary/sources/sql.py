@@ -2,7 +2,8 @@
 
 The query is built with SQLAlchemy Core and compiled for the dialect of the database actually
 connected to, so quoting and literals are right for each. Rows are fetched by a `Fetcher`
-(connectorx by default; python-oracledb for Oracle): the seam where a driver is swapped, or
+(connectorx by default; python-oracledb for Oracle; for SQLite, Python's sqlite3 where
+connectorx cannot type a column): the seam where a driver is swapped, or
 faked in tests. Columns are described from the database's catalog first, so that the type
 policy (sources/types.py) knows each column's declared type.
 """
@@ -40,6 +41,7 @@ from tributary.sources.base import (
     Window,
     cursor_conditions,
 )
+from tributary.sources.sqlite import CANNOT_TYPE_NULL, sqlite3_fetch, untyped
 from tributary.sources.types import MYSQL_BACKENDS, ReadAs, SourceColumn, normalize
 
 Fetcher = Callable[[str, str, int], pa.RecordBatchReader]
@@ -218,6 +220,18 @@ def connectorx_fetch(connection: str, query: str, batch_rows: int) -> pa.RecordB
     )
 
 
+def sqlite_fetch(connection: str, query: str, batch_rows: int) -> pa.RecordBatchReader:
+    """connectorx, unless it cannot type a column whose first value is NULL: then Python's
+    sqlite3, typing the columns as connectorx does (sources/sqlite.py)."""
+    try:
+        return connectorx_fetch(connection, query, batch_rows)
+    except RuntimeError as exc:
+        if CANNOT_TYPE_NULL not in str(exc):
+            raise
+    declared = connectorx_fetch(connection, untyped(query), 1).schema
+    return sqlite3_fetch(connection, query, min(batch_rows, FETCH_ROWS), declared)
+
+
 def oracledb_fetch(connection: str, query: str, batch_rows: int) -> pa.RecordBatchReader:
     """Oracle through python-oracledb in thin mode (no Oracle client libraries needed)."""
     import oracledb
@@ -243,7 +257,7 @@ def oracledb_fetch(connection: str, query: str, batch_rows: int) -> pa.RecordBat
 
 
 # The fetcher per backend; connectorx for every other one.
-_FETCHERS: dict[str, Fetcher] = {"oracle": oracledb_fetch}
+_FETCHERS: dict[str, Fetcher] = {"oracle": oracledb_fetch, "sqlite": sqlite_fetch}
 
 
 def dialect_for(url: URL) -> Dialect:
