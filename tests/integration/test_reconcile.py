@@ -220,6 +220,68 @@ def test_a_sqlite_window_without_rows_or_with_a_column_null_in_all_of_them(
     ]
 
 
+@pytest.mark.parametrize(
+    ("declared", "at", "earlier", "same_later"),
+    [
+        # SQLite's own CURRENT_TIMESTAMP: 'YYYY-MM-DD HH:MM:SS', whole seconds
+        ("timestamp", "current_timestamp", "datetime('now', '-1 hour')",
+         "(select updated_at from orders where id = 1)"),
+        ("datetime", "'2024-05-01 12:00:01'", "'2024-05-01 08:00:00'", "'2024-05-01 12:00:01'"),
+        ("timestamp", "'2024-05-01T12:00:01'", "'2024-05-01T08:00:00'", "'2024-05-01T12:00:01'"),
+        ("timestamp", "'2024-05-01 12:00:01.5'", "'2024-05-01 12:00:01.25'",
+         "'2024-05-01 12:00:01.50'"),
+        # connectorx keeps a nanosecond timestamp's microseconds
+        ("timestamp", "'2024-05-01 12:00:01.123456789'", "'2024-05-01 12:00:01.123455999'",
+         "'2024-05-01 12:00:01.123456'"),
+        # one column written by a default and by an application's isoformat()
+        ("timestamp", "'2024-05-01 12:00:01'", "'2024-05-01T08:00:00'", "'2024-05-01T12:00:01'"),
+    ],
+    ids=["current_timestamp", "datetime", "T", "fraction", "nanoseconds", "mixed"],
+)  # fmt: skip
+def test_a_sqlite_text_timestamp_cursor_rereads_its_watermark(
+    warehouse, tmp_path, declared, at, earlier, same_later
+) -> None:
+    """SQLite keeps a timestamp as text ('YYYY-MM-DD HH:MM:SS', its CURRENT_TIMESTAMP, or with
+    a 'T', or any number of fractional digits), and the watermark was compared as the text
+    '2024-05-01 12:00:01.000000': '2024-05-01 12:00:01' is less, so the rows at the watermark
+    were not re-read, a row committed later in the same second was never loaded, and
+    reconciliation failed at every later load blaming rows deleted in the source; a 'T' or
+    more than 6 digits fell outside every window's upper bound, and of a column holding both
+    forms the highest text ('2024-05-01T08:00:00') was not the highest time."""
+    path = tmp_path / "shop.sqlite"
+    url = make_url(f"sqlite:///{path}")
+
+    def source_sql(*statements: str) -> None:
+        with sqlite3.connect(path) as con:
+            for statement in statements:
+                con.execute(statement)
+        con.close()
+
+    source_sql(f"create table orders (id integer primary key, updated_at {declared})")
+    source_sql(f"insert into orders values (1, {at})", f"insert into orders values (3, {earlier})")
+    table = TableConfig(name="orders", primary_key=["id"], cursor="updated_at", mode="incremental")
+    source = SourceConfig(name="shop", kind="sqlite", connection={"url": str(url)}, tables=[table])
+
+    def load_and_reconcile_sqlite():
+        reader = SqlSource(url)
+        load = ingest_table(source, table, reader=reader,
+                            landing=LandingStore(str(tmp_path / "landing")),
+                            warehouse=warehouse, batch_rows=2)  # fmt: skip
+        target = load_target(source, table)
+        outcome = reconcile(table, load, source=reader, warehouse=warehouse, target=target)
+        return load.manifest.row_count, outcome
+
+    landed, first = load_and_reconcile_sqlite()
+    assert (landed, first.passed) == (2, True), first.description
+    # Committed after the load, with the watermark's own value.
+    source_sql(f"insert into orders values (2, {same_later})")
+    landed, boundary = load_and_reconcile_sqlite()
+    assert (landed, boundary.passed) == (2, True), boundary.description  # rows 1 and 2
+    assert warehouse.query("select id from raw_shop.orders order by id") == [(1,), (2,), (3,)]
+    landed, again = load_and_reconcile_sqlite()
+    assert (landed, again.passed) == (2, True), again.description
+
+
 def test_duplicate_keys_are_caught(mariadb, tmp_path) -> None:
     url, con = mariadb
     # A view over a table without a key: the configured primary key is not unique.

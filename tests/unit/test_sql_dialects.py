@@ -53,6 +53,35 @@ def test_incremental_query_per_dialect(url: str, expected: str) -> None:
     assert one(SqlSource(make_url(url)).build_query(INCREMENTAL, since=SINCE)) == expected
 
 
+@pytest.mark.parametrize(
+    ("since", "expected"),
+    [
+        (
+            SINCE,
+            "modified_at >= '2024-01-02 03:04:05.123456' AND modified_at < '2024-01-02T' "
+            "OR modified_at >= '2024-01-02T03:04:05.123456'",
+        ),
+        (
+            datetime(2024, 1, 2, 3, 4, 5, 500000),
+            "modified_at >= '2024-01-02 03:04:05.5' AND modified_at < '2024-01-02T' "
+            "OR modified_at >= '2024-01-02T03:04:05.5'",
+        ),
+        (
+            datetime(2024, 1, 2, 3, 4, 5),
+            "modified_at >= '2024-01-02 03:04:05' AND modified_at < '2024-01-02T' "
+            "OR modified_at >= '2024-01-02T03:04:05'",
+        ),
+        # a column declared TEXT: its watermark is text, compared as the column stores it
+        ("2024-01-02 03:04:05", "modified_at >= '2024-01-02 03:04:05'"),
+    ],
+)
+def test_a_sqlite_timestamp_bound_is_the_shortest_text_of_each_form(since, expected) -> None:
+    """SQLite keeps timestamps as text ('2024-01-02 03:04:05', with a 'T', with any fraction):
+    the bound '2024-01-02 03:04:05.000000' sorted after the rows at it."""
+    query = SqlSource(make_url("sqlite:///shop.sqlite")).build_query(INCREMENTAL, since=since)
+    assert one(query) == f'SELECT * FROM dbo."SalesOrders" WHERE {expected}'
+
+
 def test_key_range_and_tenant_predicates_per_dialect() -> None:
     ranges = TableConfig(
         name="lines", primary_key=["line_id"],

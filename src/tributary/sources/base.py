@@ -104,6 +104,17 @@ class ProfilingSource(Protocol):
     def profile(self, table: TableConfig, window: Window, *, checksum: list[str]) -> Profile: ...
 
 
+Bound = Callable[[sa.ColumnClause, Any], sa.ColumnElement[bool]]
+
+
+def at_least(cursor: sa.ColumnClause, value: Any) -> sa.ColumnElement[bool]:
+    return cursor >= sa.literal(value)
+
+
+def at_most(cursor: sa.ColumnClause, value: Any) -> sa.ColumnElement[bool]:
+    return cursor <= sa.literal(value)
+
+
 def cursor_conditions(
     cursor: sa.ColumnClause,
     low: Any | None,
@@ -111,16 +122,19 @@ def cursor_conditions(
     *,
     include_null: bool,
     exclude_null: bool = False,
-    literal: Callable[[Any], sa.ColumnElement] = sa.literal,
+    lower: Bound = at_least,
+    upper: Bound = at_most,
 ) -> list[sa.ColumnElement[bool]]:
     """`cursor` from `low` to `high` (inclusive, None open), as conditions: a read's (rows
     whose cursor is NULL added when the table includes them) or a window's (where they are
-    either included or, with `exclude_null`, left out whether or not a bound is given)."""
+    either included or, with `exclude_null`, left out whether or not a bound is given).
+    `lower` and `upper` compare the cursor with a bound, as its database must (a SQLite
+    timestamp is text: sources/sqlite.py)."""
     in_range = []
     if low is not None:
-        in_range.append(cursor >= literal(low))
+        in_range.append(lower(cursor, low))
     if high is not None:
-        in_range.append(cursor <= literal(high))
+        in_range.append(upper(cursor, high))
     if include_null:
         return [sa.or_(sa.and_(*in_range), cursor.is_(None))] if in_range else []
     if exclude_null and not in_range:

@@ -33,6 +33,7 @@ from tributary.names import as_spelled, repeated
 from tributary.reach import probe_url
 from tributary.retry import said_by_driver
 from tributary.slices import Slice
+from tributary.sources import sqlite
 from tributary.sources.base import (
     ColumnType,
     Extract,
@@ -556,8 +557,12 @@ class SqlSource:
         relation, conditions = self._window(table, window)
         aggregates = [sa.func.count().label(PROFILE_ROWS)]
         if window.cursor:
-            highest = sa.func.max(sa.column(window.cursor))
-            aggregates.append(self._as_read(highest, declared(window.cursor), window.cursor))
+            cursor = declared(window.cursor)
+            values: sa.ColumnElement = sa.column(window.cursor)
+            if self.backend == "sqlite" and sqlite.read_as_timestamp(cursor):
+                values = sqlite.sortable(values)
+            highest = sa.func.max(values)
+            aggregates.append(self._as_read(highest, cursor, window.cursor))
         counts = self.compile(sa.select(*aggregates).select_from(relation).where(*conditions))
         if not checksum:
             return counts, None
@@ -660,12 +665,27 @@ class SqlSource:
                     until,
                     include_null=table.null_cursor == "include",
                     exclude_null=exclude_null,
-                    literal=self._literal,
+                    lower=self._at_least,
+                    upper=self._at_most,
                 )
             )
         if where is not None and not (table.query and where.kind == "tenant"):
             conditions.extend(where.conditions(where.source_column))
         return conditions
+
+    def _at_least(self, cursor: sa.ColumnClause, value: Any) -> sa.ColumnElement[bool]:
+        if self._text_timestamp(value):
+            return sqlite.at_least(cursor, value)
+        return cursor >= self._literal(value)
+
+    def _at_most(self, cursor: sa.ColumnClause, value: Any) -> sa.ColumnElement[bool]:
+        if self._text_timestamp(value):
+            return sqlite.at_most(cursor, value)
+        return cursor <= self._literal(value)
+
+    def _text_timestamp(self, value: Any) -> bool:
+        """A timestamp bound for a SQLite cursor, which SQLite keeps as text."""
+        return self.backend == "sqlite" and isinstance(value, datetime) and not value.tzinfo
 
     def _literal(self, value: Any) -> sa.ColumnElement:
         if self.backend == "mssql" and isinstance(value, datetime):

@@ -8,18 +8,30 @@ table's probe, a decimal column NULL in the first row read all failed so. Such a
 read here, each column typed as connectorx types it: by the declared type it knows (its
 schema of the result without rows), else by the column's first value that is not NULL, else
 as text (connectorx's type for a column of a result without rows).
+
+SQLite has no timestamp type: a column declared TIMESTAMP or DATETIME holds text, which
+connectorx reads as a timestamp in two forms, 'YYYY-MM-DD HH:MM:SS' (SQLite's own
+CURRENT_TIMESTAMP) and 'YYYY-MM-DDTHH:MM:SS', each with any number of fractional digits or
+none, of which it keeps the microseconds. A cursor bound is compared as text with such a
+column, so `at_least` and `at_most` write it as the text that sorts right against every one of
+those forms (a bound's own text, '... 12:00:01.000000', sorts after '... 12:00:01').
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from datetime import time
+from datetime import datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote, unquote
 
 import pyarrow as pa
+import sqlalchemy as sa
 
+from tributary.sources.types import SourceColumn
+
+# The declared types (as the catalog spells them, lower case) connectorx reads as a timestamp.
+TIMESTAMP_TYPES = {"timestamp", "datetime"}
 # connectorx's error for a column it cannot type (a RuntimeError).
 CANNOT_TYPE_NULL = "Cannot infer type from null"
 # A value's storage class (SQLite's typeof) -> the Arrow type connectorx reads it as.
@@ -29,6 +41,46 @@ VALUE_TYPES = {
     "text": pa.string(),
     "blob": pa.binary(),
 }
+
+
+def at_least(column: sa.ColumnClause, value: datetime) -> sa.ColumnElement[bool]:
+    """`column`'s text timestamps at or after `value` (naive, as connectorx reads SQLite's):
+    those of either form at or past `value`'s shortest text of that form. The shortest text
+    of an instant sorts before its every other spelling ('12:00:01' before '12:00:01.0',
+    '12:00:01.5' before '12:00:01.50'), and after every earlier instant's; but a 'T' sorts
+    after a space, so a day's 'T' texts lie after all its space texts, and are bounded apart.
+    Two ranges of the text, which an index on `column` serves."""
+    spaced, iso = _shortest(value)
+    return sa.or_(sa.and_(column >= spaced, column < iso[:11]), column >= iso)
+
+
+def at_most(column: sa.ColumnClause, value: datetime) -> sa.ColumnElement[bool]:
+    """`column`'s text timestamps at or before `value` as connectorx reads them (to the
+    microsecond, more digits cut): those before `value` and a microsecond, in either form."""
+    try:
+        after = value + timedelta(microseconds=1)
+    except OverflowError:  # datetime.max: every timestamp
+        return column.is_not(None)
+    spaced, iso = _shortest(after)
+    return sa.or_(column < spaced, sa.and_(column >= iso[:11], column < iso))
+
+
+def _shortest(value: datetime) -> tuple[str, str]:
+    """`value` as its shortest text of each form: 'YYYY-MM-DD HH:MM:SS' and
+    'YYYY-MM-DDTHH:MM:SS', with the fractional digits up to the last one that is not 0."""
+    text = value.isoformat(timespec="microseconds").rstrip("0").rstrip(".")
+    return text.replace("T", " ", 1), text
+
+
+def read_as_timestamp(column: SourceColumn | None) -> bool:
+    """Whether connectorx reads a column as a timestamp: declared TIMESTAMP or DATETIME."""
+    return column is not None and column.column_type in TIMESTAMP_TYPES
+
+
+def sortable(column: sa.ColumnElement) -> sa.ColumnElement:
+    """A column of text timestamps in one form, whose text sorts as their instants do (the
+    highest text of a column holding both forms is a 'T' one of the highest day)."""
+    return sa.func.replace(column, "T", " ")
 
 
 def untyped(query: str) -> str:
