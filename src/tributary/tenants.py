@@ -139,8 +139,16 @@ def shared_alias(tenants: list[Tenant]) -> str | None:
 
 
 def _tenant_key(value: object) -> str:
-    """A tenant id as text, alike whatever number type holds it."""
-    return str(whole_number(value))
+    """A tenant id as text, alike whatever number type holds it and whatever padding."""
+    return str(as_tenant_id(value))
+
+
+def as_tenant_id(value: object) -> object:
+    """A tenant id as a registry's row or tenants.yaml gives it, read as the id it is: a
+    whole number in any number type as that int (whole_number), text without its padding
+    (unpadded). The one reading of an id, for its partition, the literal its loads bind and
+    the settings filed under it."""
+    return unpadded(whole_number(value))
 
 
 def whole_number(value: object) -> object:
@@ -149,6 +157,14 @@ def whole_number(value: object) -> object:
     if isinstance(value, float | Decimal) and value % 1 == 0:
         return int(value)
     return value
+
+
+def unpadded(value: object) -> object:
+    """Text without the trailing spaces a fixed-width column pads it with: PostgreSQL,
+    Oracle and SQL Server return a char(5)'s '007' as '007  ' (MariaDB strips them). Bound
+    as '007  ', a tenant's query matched none of its rows in a varchar column. Only spaces:
+    another trailing character is the value's own. Anything else as it is."""
+    return value.rstrip(" ") if isinstance(value, str) else value
 
 
 def _rows(run_query: RunQuery, query: str, columns: tuple[str, ...], key: str) -> list[dict]:

@@ -21,12 +21,16 @@ from sqlalchemy.engine import URL, make_url
 from tests.conftest import local_dagster_home
 from tests.tenant_config import REGISTRY_SOURCE, write_registry_project
 from tributary.config.loader import load_project
-from tributary.config.models import TenantRegistry
+from tributary.config.models import SourceConfig, TableConfig, TenantRegistry
 from tributary.defs import build_definitions
 from tributary.defs.tenants import TENANT_PARTITIONS
 from tributary.errors import SourceError
+from tributary.ingest import ingest_table
+from tributary.landing import LandingStore
+from tributary.slices import slice_for
 from tributary.sources import SqlSource
 from tributary.tenants import read_registry
+from tributary.warehouse.duckdb.warehouse import DuckDBWarehouse
 
 from .test_sql_loads import run_sql
 
@@ -320,9 +324,9 @@ def test_a_tenant_the_registry_lists_again_active_has_its_loads_requested(
 
 
 @pytest.fixture(params=["mariadb", "postgres"])
-def companies(request) -> tuple[URL, Callable[[str], list[tuple]]]:
-    """A registry's companies table (three rows) on a real MariaDB or PostgreSQL: the
-    database's URL, and a function running a statement there and returning its rows."""
+def database(request) -> tuple[URL, Callable[[str], list[tuple]]]:
+    """A fresh database on a real MariaDB or PostgreSQL: its URL, and a function running a
+    statement there and returning its rows."""
     if request.param == "mariadb":
         url, con = request.getfixturevalue("mariadb")
 
@@ -340,6 +344,13 @@ def companies(request) -> tuple[URL, Callable[[str], list[tuple]]]:
             cursor = pg.execute(statement)
             return cursor.fetchall() if cursor.description else []
 
+    return url, sql
+
+
+@pytest.fixture
+def companies(database) -> tuple[URL, Callable[[str], list[tuple]]]:
+    """A registry's companies table (three rows) in `database`."""
+    url, sql = database
     sql("create table companies (company_id int primary key, alias varchar(50), status int)")
     sql("insert into companies values (1, 'acme', 1), (2, 'globex', 1), (3, 'initech', 0)")
     return url, sql
@@ -372,3 +383,63 @@ def test_reading_the_registry_writes_nothing(companies) -> None:
         ("2", "globex", True, {"region": "eu"}),
         ("3", "initech", False, {"region": "eu"}),
     ]
+
+
+def test_a_fixed_width_id_selects_its_rows_from_char_and_varchar_columns(
+    database, request, tmp_path
+) -> None:
+    """A legacy ERP's client code in a char(5) column: PostgreSQL returns '007' as '007  '
+    (MariaDB strips the padding), and every such tenant was refused as an invalid id, its
+    char(n) alias as an invalid alias. Read as '007  ', its settings (filed under '007' in a
+    varchar column) would have been found by no tenant and a varchar tenant column matched
+    none of its rows. Now the id and the alias are
+    their text without trailing spaces, on both servers, and a tenant's load selects its rows
+    whether the table's tenant column is char(n) (compared ignoring padding) or varchar."""
+    url, sql = database
+    sql("create table companies (company_id char(5), alias char(12), status int)")
+    sql("create table company_settings (company_id varchar(5), name varchar(9), value varchar(9))")
+    sql("insert into companies values ('007', 'bond', 1), ('12', 'acme', 1)")
+    sql("insert into company_settings values ('007', 'region', 'eu')")
+    source = SqlSource(url, owner="source 'app'")
+    registry = TenantRegistry(
+        source="app",
+        query="select company_id as id, alias, status = 1 as active from companies",
+        settings_query="select company_id as tenant_id, name, value from company_settings",
+    )
+
+    tenants = read_registry(registry, source.rows)
+
+    assert [(t.key, t.alias, dict(t.settings)) for t in tenants] == [
+        ("007", "bond", {"region": "eu"}),
+        ("12", "acme", {}),
+    ]
+    kind = "postgres" if url.get_backend_name().startswith("postgres") else "mysql"
+    with DuckDBWarehouse(tmp_path / "warehouse.duckdb") as warehouse:
+        for column in ("char(5)", "varchar(10)"):
+            name = f"orders_{column[:4]}"
+            sql(f"create table {name} (id int primary key, company_id {column})")
+            sql(f"insert into {name} values (1, '007'), (2, '007'), (3, '12'), (4, '7')")
+            for table in (
+                TableConfig(name=name, tenant_column="company_id", primary_key=["id"]),
+                TableConfig(
+                    name=f"{name}_query",
+                    query=f"select * from {name} where company_id = :tenant_id",
+                    tenant_column="company_id",
+                    primary_key=["id"],
+                ),
+            ):
+                config = SourceConfig(
+                    name="app", kind=kind, connection={"url": str(url)}, tables=[table]
+                )
+                for tenant in tenants:
+                    ingest_table(
+                        config,
+                        table,
+                        reader=source,
+                        landing=LandingStore(str(tmp_path / "landing")),
+                        warehouse=warehouse,
+                        batch_rows=10,
+                        where=slice_for(table, tenant.key, tenants, source="app"),
+                    )
+                loaded = warehouse.query(f"select id, _tenant_id from raw_app.{table.name}")
+                assert sorted(loaded) == [(1, "007"), (2, "007"), (3, "12")], table.name

@@ -156,6 +156,34 @@ def test_a_text_id_stays_the_text_it_is() -> None:
     assert Tenant(id="001", alias="zentrale").key == "001"
 
 
+def test_a_fixed_width_id_and_alias_are_read_without_their_padding() -> None:
+    """A legacy ERP's client code in a char(5) column: PostgreSQL, Oracle and SQL Server
+    return '007' as '007  ' (MariaDB strips the padding), and every such tenant was refused
+    as an invalid id (and its char(n) alias as an invalid alias). The id is its text without
+    trailing spaces, and its settings are found whether their column pads it or not."""
+    companies = [
+        {"id": "007  ", "alias": "bond      ", "active": 1},
+        {"id": "12", "alias": "acme", "active": 0},
+    ]
+    settings = [
+        {"tenant_id": "007", "name": "region", "value": "eu"},  # a varchar column
+        {"tenant_id": "12   ", "name": "region", "value": "us"},  # a char(5) column
+    ]
+    tenants = read_registry(REGISTRY, registry_answers(companies, settings))
+    assert [(t.id, t.key, t.alias, dict(t.settings)) for t in tenants] == [
+        ("007", "007", "bond", {"region": "eu"}),
+        ("12", "12", "acme", {"region": "us"}),
+    ]
+    assert slice_for(ORDERS, "007", tenants, source="app").low == "007"
+    # One id padded and one not are one tenant, listed twice.
+    twice = [{"id": "007  ", "alias": "a", "active": 1}, {"id": "007", "alias": "b", "active": 1}]
+    with pytest.raises(TenantError, match=r"tenant '007' is listed twice"):
+        read_registry(REGISTRY, registry_answers(twice, []))
+    # Only spaces are padding: another trailing character is no id.
+    with pytest.raises(TenantError, match=r"the row of tenant '007\\t': id: "):
+        read_registry(REGISTRY, registry_answers([{"id": "007\t", "alias": "a", "active": 1}], []))
+
+
 def test_settings_come_from_the_tenant_else_the_table_and_take_the_defaults_type() -> None:
     acme = Tenant(id=1, alias="acme", settings={"days_back": "60", "region": "eu"})
     assert tenant_settings(ORDERS, acme, source="app") == {"days_back": 60, "region": "eu"}
@@ -283,6 +311,26 @@ def test_a_quoted_number_id_in_tenants_yaml_stays_text(config_dir: Path) -> None
     assert load_error(config_dir).endswith(
         "tenants.yaml: tenants: tenants '001' and '1' are one tenant to a number column (both "
         "are 1); expected each id once"
+    )
+
+
+def test_tenants_yaml_reads_an_id_and_alias_without_trailing_spaces(config_dir: Path) -> None:
+    """tenants.yaml's ids are read as a registry's are (one Tenant model): the text without
+    trailing spaces."""
+    write(config_dir, "tenants.yaml", {"tenants": [
+        {"id": "001  ", "alias": "zentrale  "}, {"id": 2, "alias": "filiale"},
+    ]})  # fmt: skip
+    tenants = load_project(config_dir).tenants.tenants
+    assert [(t.id, t.key, t.alias) for t in tenants] == [
+        ("001", "001", "zentrale"),
+        (2, "2", "filiale"),
+    ]
+
+    write(config_dir, "tenants.yaml", {"tenants": [
+        {"id": "001  ", "alias": "zentrale"}, {"id": "001", "alias": "filiale"},
+    ]})  # fmt: skip
+    assert load_error(config_dir).endswith(
+        "tenants.yaml: tenants: tenant ids must be unique; listed twice: 001"
     )
 
 

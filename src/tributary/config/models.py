@@ -36,7 +36,7 @@ from tributary.config.common import (
 from tributary.landing.retention import DEFAULT_DAYS
 from tributary.names import first_repeat
 from tributary.storage import DEFAULT_READ_TIMEOUT, Timeouts
-from tributary.tenants import alike_ids, shared_alias, whole_number
+from tributary.tenants import alike_ids, as_tenant_id, shared_alias, unpadded
 from tributary.warehouse.registry import DEFAULT_WAREHOUSE, WarehouseConfig
 
 # Names that become warehouse schemas, tables, columns, roles or asset keys: plain identifiers
@@ -934,8 +934,9 @@ TENANT_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 
 def _tenant_id(value: object) -> int | str:
     """A number stays a number and text stays the text it is: a legacy ERP's client '001' is
-    not tenant 1, its rows hold '001' (a UUID is text too)."""
-    value = whole_number(value)
+    not tenant 1, its rows hold '001' (a UUID is text too). Read as_tenant_id reads it: a
+    char(n) column's padding is no part of it."""
+    value = as_tenant_id(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, str) and TENANT_ID.match(value) and len(value) <= IDENTIFIER_MAX:
@@ -949,7 +950,8 @@ def _tenant_id(value: object) -> int | str:
 
 class Tenant(StrictModel):
     id: Annotated[int | str, PlainValidator(_tenant_id)]
-    alias: str = Field(
+    # Without a char(n) column's padding, as the id: it names folders and buckets.
+    alias: Annotated[str, BeforeValidator(unpadded)] = Field(
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
         description="the tenant's name in paths and bucket names (its exports' folder)",
     )
