@@ -40,6 +40,7 @@ from tributary.tenants import (
     RegistryQueryError,
     TenantError,
     alias_shared,
+    no_active_tenant,
     read_registry,
     tenant_settings,
 )
@@ -314,17 +315,8 @@ def check_registry(project: ProjectConfig, open_source: OpenSource) -> Check:
         return Check(file, "registry", problems=[(error.key, error.problem)])
     except _REPORTED as error:  # the server gone between the login and the query
         return Check(file, "registry", problems=[("registry.query", str(error))])
-    if not any(t.active for t in tenants) and (never := never_loaded(project)):
-        listed = (
-            f"{len(tenants)} tenant{'s' if len(tenants) != 1 else ''}, none active"
-            if tenants
-            else "no tenant (its query returned no rows)"
-        )
-        problem = (
-            f"the registry lists {listed}; expected at least one active tenant: without one "
-            f"no tenant partition is added, so {never}"
-        )
-        return Check(file, "registry", problems=[("registry.query", problem)])
+    if error := no_active_tenant(project, tenants):
+        return Check(file, "registry", problems=[(error.key, error.problem)])
     if problems := tenant_problems(project, tenants):
         return Check(file, "registry", problems=problems)
     active = sum(t.active for t in tenants)
@@ -333,25 +325,6 @@ def check_registry(project: ProjectConfig, open_source: OpenSource) -> Check:
         "registry",
         detail=f"{len(tenants)} tenants, {active} active, read from source '{registry.source}'",
     )
-
-
-def never_loaded(project: ProjectConfig) -> str:
-    """What a registry without an active tenant leaves unloaded: the enabled tenant-scoped
-    tables and per-tenant exports, said as a sentence's end; empty when there are none."""
-    tables = [
-        f"{project.source_file(source.name)} tables[{index}] ({table.name})"
-        for source in project.sources
-        if source.enabled
-        for index, table in enumerate(source.tables)
-        if table.enabled and table.tenant_column
-    ]
-    exports = [e.name for e in project.exports if e.enabled and e.per_tenant]
-    parts = []
-    if tables:
-        parts.append(f"{', '.join(tables)} {'is' if len(tables) == 1 else 'are'} never loaded")
-    if exports:
-        parts.append(f"the per-tenant exports ({', '.join(exports)}) never publish")
-    return " and ".join(parts)
 
 
 def tenant_problems(project: ProjectConfig, tenants: list[Tenant]) -> list[tuple[str, str]]:

@@ -19,6 +19,7 @@ from tributary.names import first_repeat_at
 
 if TYPE_CHECKING:
     # Not at run time: slices (which the warehouse, named by config.models, uses) use this.
+    from tributary.config.loader import ProjectConfig
     from tributary.config.models import TableConfig, Tenant, TenantRegistry
 
 # Runs a query on the registry's source: its rows, each a mapping of column name to value.
@@ -182,6 +183,46 @@ def _rows(run_query: RunQuery, query: str, columns: tuple[str, ...], key: str) -
             f"(got {', '.join(rows[0])})",
         )
     return rows
+
+
+def no_active_tenant(project: ProjectConfig, tenants: list[Tenant]) -> RegistryError | None:
+    """Where the registry's `tenants` hold no active one while something is scoped by tenant,
+    registry.query's problem, not raised: tributary check's FAIL line, and each
+    tenant_registry_sensor tick's skip reason and warning (the tick goes on: a registry may
+    be empty for a while). None otherwise. A query whose filter leaves no row, or whose
+    `active` is read wrong, added no partition: nothing scoped by tenant ever loaded, and
+    the sensor said "0 tenants, 0 active" at info level."""
+    if any(t.active for t in tenants) or not (never := never_loaded(project)):
+        return None
+    listed = (
+        f"{len(tenants)} tenant{'s' if len(tenants) != 1 else ''}, none active"
+        if tenants
+        else "no tenant (its query returned no rows)"
+    )
+    return RegistryError(
+        "registry.query",
+        f"the registry lists {listed}; expected at least one active tenant: without one no "
+        f"tenant partition is added, so {never}",
+    )
+
+
+def never_loaded(project: ProjectConfig) -> str:
+    """What a registry without an active tenant leaves unloaded: the enabled tenant-scoped
+    tables and per-tenant exports, said as a sentence's end; empty when there are none."""
+    tables = [
+        f"{project.source_file(source.name)} tables[{index}] ({table.name})"
+        for source in project.sources
+        if source.enabled
+        for index, table in enumerate(source.tables)
+        if table.enabled and table.tenant_column
+    ]
+    exports = [e.name for e in project.exports if e.enabled and e.per_tenant]
+    parts = []
+    if tables:
+        parts.append(f"{', '.join(tables)} {'is' if len(tables) == 1 else 'are'} never loaded")
+    if exports:
+        parts.append(f"the per-tenant exports ({', '.join(exports)}) never publish")
+    return " and ".join(parts)
 
 
 def active_keys(tenants: list[Tenant]) -> list[str]:

@@ -23,7 +23,7 @@ from tests.tenant_config import REGISTRY_SOURCE, write_registry_project
 from tributary.config.loader import load_project
 from tributary.config.models import SourceConfig, TableConfig, TenantRegistry
 from tributary.defs import build_definitions
-from tributary.defs.tenants import TENANT_PARTITIONS
+from tributary.defs.tenants import TENANT_PARTITIONS, TENANTS_KEY
 from tributary.errors import SourceError
 from tributary.ingest import ingest_table
 from tributary.landing import LandingStore
@@ -298,7 +298,8 @@ def test_a_tenant_the_registry_lists_again_active_has_its_loads_requested(
     platform.sensor_tick()
     con.cursor().execute("delete from companies where company_id in (1, 2)")
     platform.sensor_tick()
-    assert platform.sensor_tick().skip_message.startswith("no change")
+    # Nothing changed, and only initech is left, inactive: the skip says no tenant is active.
+    assert "the registry lists 1 tenant, none active" in platform.sensor_tick().skip_message
 
     con.cursor().execute("insert into companies values (1, 'acme', 1), (2, 'globex', 1)")
     back = platform.sensor_tick()
@@ -443,3 +444,58 @@ def test_a_fixed_width_id_selects_its_rows_from_char_and_varchar_columns(
                     )
                 loaded = warehouse.query(f"select id, _tenant_id from raw_app.{table.name}")
                 assert sorted(loaded) == [(1, "007"), (2, "007"), (3, "12")], table.name
+
+
+def test_a_registry_without_an_active_tenant_is_said_in_each_tick(
+    registry, state_dir, tmp_path, capfd
+) -> None:
+    """A registry query whose `where` filters every row, or whose `active` is read wrong,
+    lists no active tenant: the sensor logged "0 tenants, 0 active" at info level and skipped
+    with "no change", while every tenant-scoped table had no partition and never loaded.
+    Each tick now says so, as tributary check does, in its skip reason and a warning naming
+    tenants.yaml's registry.query and what never loads; the tick does not fail (a registry
+    may be empty for a while), and a tenant listed active later is added as ever."""
+    url, con = registry
+    config_dir = write_registry_project(
+        tmp_path / "assets_config", url=str(url), tenant_stores=tmp_path
+    )
+    tenants_yaml = config_dir / "tenants.yaml"
+    tenants_yaml.write_text(
+        tenants_yaml.read_text().replace("from companies", "from companies where status = 2")
+    )
+    project = load_project(config_dir)
+    platform = Platform(project, dagster_instance(tmp_path))
+    unloaded = (
+        f"expected at least one active tenant: without one no tenant partition is added, so "
+        f"{project.source_file(REGISTRY_SOURCE)} tables[0] (orders) is never loaded and the "
+        "per-tenant exports (orders_by_tenant, orders_to_tenants) never publish"
+    )
+    said = (
+        "tenants.yaml: registry.query: the registry lists no tenant (its query returned no "
+        f"rows); {unloaded}"
+    )
+
+    for _ in range(2):  # the first reading (recorded), then one that changed nothing
+        tick = platform.sensor_tick()
+        assert tick.skip_message == said
+        assert tick.run_requests == []
+        assert f"WARNING - {said}" in capfd.readouterr().err
+    assert platform.instance.get_dynamic_partitions(TENANT_PARTITIONS.name) == []
+
+    # Every company deactivated: the tick that records it says so too.
+    tenants_yaml.write_text(tenants_yaml.read_text().replace(" where status = 2", ""))
+    platform = Platform(load_project(config_dir), platform.instance)
+    platform.cursor = None
+    platform.sensor_tick()  # acme and globex active: their partitions and loads
+    con.cursor().execute("update companies set status = 0")
+    tick = platform.sensor_tick()
+    said = f"tenants.yaml: registry.query: the registry lists 3 tenants, none active; {unloaded}"
+    assert tick.skip_message == said
+    assert f"WARNING - {said}" in capfd.readouterr().err
+    latest = platform.instance.get_latest_materialization_event(TENANTS_KEY)
+    assert latest.asset_materialization.metadata["deactivated"].value == "1, 2"
+    # Listed active again: its loads are requested, and nothing is said.
+    con.cursor().execute("update companies set status = 1 where company_id = 1")
+    tick = platform.sensor_tick()
+    assert [r.partition_key for r in tick.run_requests] == ["1"]
+    assert "registry.query" not in capfd.readouterr().err

@@ -26,7 +26,13 @@ from tributary.defs.tenants import (
 )
 from tributary.landing.store import Drop
 from tributary.slices import partition_keys
-from tributary.tenants import active_keys, last_reading, reading, registry_changes
+from tributary.tenants import (
+    active_keys,
+    last_reading,
+    no_active_tenant,
+    reading,
+    registry_changes,
+)
 from tributary.warehouse import TenantRow
 
 SOURCE_TAG = "tributary/source"  # deploy/dagster.yaml runs one run per source at a time
@@ -230,10 +236,17 @@ def tenant_registry_sensor(project: ProjectConfig) -> dg.SensorDefinition:
         changes = registry_changes(tenants, partitions, previous)
         active = sum(t.active for t in tenants)
         context.log.info(f"{len(tenants)} tenants, {active} active; {changes.describe()}")
+        # No active tenant in a registry: nothing scoped by tenant loads. Said in each tick's
+        # skip reason and log, as tributary check says it; not failed, as a registry may be
+        # empty for a while (its first customer not signed yet).
+        problem = no_active_tenant(project, tenants) if registry is not None else None
+        idle = str(problem) if problem is not None else None
+        if idle:
+            context.log.warning(idle)
         now = reading(tenants, partitions, previous)
         cursor = json.dumps(now, sort_keys=True)
         if context.cursor and now == previous and not changes.added:
-            return dg.SkipReason(f"no change: {len(tenants)} tenants, {active} active")
+            return dg.SkipReason(idle or f"no change: {len(tenants)} tenants, {active} active")
         with warehouse.open() as wh:
             wh.record_tenants(
                 [TenantRow(t.key, t.alias, "active" if t.active else "inactive") for t in tenants]
@@ -262,6 +275,8 @@ def tenant_registry_sensor(project: ProjectConfig) -> dg.SensorDefinition:
                 [TENANT_PARTITIONS.build_add_request(changes.added)] if changes.added else []
             ),
             cursor=cursor,
+            # No run is requested without an active tenant: the tick skips, saying why.
+            skip_reason=idle,
         )
 
     return tenant_registry
