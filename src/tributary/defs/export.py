@@ -102,7 +102,9 @@ def build_export_asset(
             day = datetime.now(UTC).date()
 
         def publish():
-            with warehouse.open() as wh:
+            # The pool's claim can be won by two runs at one instant (a SQLite Dagster
+            # instance): the warehouse's lock, where it has one, holds the second too.
+            with warehouse.open() as wh, wh.one_at_a_time(export_pool(export.name)):
                 return run_export(
                     export,
                     sql=sql,

@@ -299,11 +299,11 @@ class Warehouse(ABC):
 
     @contextmanager
     def one_at_a_time(self, work: str) -> Iterator[None]:
-        """Hold `work` (a dbt build) against every other process doing the same here. Dagster's
-        pool is the first guard, but two claims at one instant can both win on a SQLite
-        Dagster instance (its slot claim takes no row lock): two CLI materializations at once.
-        Where the warehouse has no lock to offer, the pool alone (DuckDB also takes one
-        writing process at a time)."""
+        """Hold `work` (a dbt build, an export's publication) against every other process
+        doing the same here. Dagster's pool is the first guard, but two claims at one instant
+        can both win on a SQLite Dagster instance (its slot claim takes no row lock): two CLI
+        materializations at once. Where the warehouse has no lock to offer, the pool alone
+        (DuckDB also takes one writing process at a time)."""
         yield
 
     def quote_string(self, value: str) -> str:
