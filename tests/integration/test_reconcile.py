@@ -158,6 +158,14 @@ def test_the_checksum_tells_a_null_from_the_text_of_one(mariadb, warehouse, tmp_
     assert not reconciled().passed
 
 
+def sqlite_sql(path: Path, *statements: str) -> None:
+    """Statements run on the SQLite file at `path`, committed."""
+    with sqlite3.connect(path) as con:
+        for statement in statements:
+            con.execute(statement)
+    con.close()
+
+
 def test_a_sqlite_window_without_rows_or_with_a_column_null_in_all_of_them(
     warehouse, tmp_path
 ) -> None:
@@ -168,15 +176,10 @@ def test_a_sqlite_window_without_rows_or_with_a_column_null_in_all_of_them(
     path = tmp_path / "shop.sqlite"
     url = make_url(f"sqlite:///{path}")
 
-    def source_sql(*statements: str) -> None:
-        with sqlite3.connect(path) as con:
-            for statement in statements:
-                con.execute(statement)
-        con.close()
-
-    source_sql(
+    sqlite_sql(
+        path,
         "create table orders (id integer primary key, amount decimal(10, 2), note varchar(20), "
-        "updated_at timestamp)"
+        "updated_at timestamp)",
     )
     table = TableConfig(
         name="orders",
@@ -203,12 +206,13 @@ def test_a_sqlite_window_without_rows_or_with_a_column_null_in_all_of_them(
     empty = load_and_reconcile_sqlite()  # the table holds no row yet
     assert empty.passed, empty.description
     assert empty.metadata["source_rows"] == empty.metadata["warehouse_rows"] == 0
-    source_sql("insert into orders values (5, 10.00, 'a', '2024-05-01 12:00:00.000000')")
+    sqlite_sql(path, "insert into orders values (5, 10.00, 'a', '2024-05-01 12:00:00.000000')")
     assert load_and_reconcile_sqlite().passed
     # New rows whose amount and note are NULL, with lower ids: SQLite reads them first.
-    source_sql(
+    sqlite_sql(
+        path,
         "insert into orders values (1, null, null, '2024-05-01 13:00:00.000000'), "
-        "(2, null, null, '2024-05-01 13:00:01.000000')"
+        "(2, null, null, '2024-05-01 13:00:01.000000')",
     )
     nulls = load_and_reconcile_sqlite()
     assert nulls.passed, nulls.description
@@ -251,14 +255,10 @@ def test_a_sqlite_text_timestamp_cursor_rereads_its_watermark(
     path = tmp_path / "shop.sqlite"
     url = make_url(f"sqlite:///{path}")
 
-    def source_sql(*statements: str) -> None:
-        with sqlite3.connect(path) as con:
-            for statement in statements:
-                con.execute(statement)
-        con.close()
-
-    source_sql(f"create table orders (id integer primary key, updated_at {declared})")
-    source_sql(f"insert into orders values (1, {at})", f"insert into orders values (3, {earlier})")
+    sqlite_sql(path, f"create table orders (id integer primary key, updated_at {declared})")
+    sqlite_sql(
+        path, f"insert into orders values (1, {at})", f"insert into orders values (3, {earlier})"
+    )
     table = TableConfig(name="orders", primary_key=["id"], cursor="updated_at", mode="incremental")
     source = SourceConfig(name="shop", kind="sqlite", connection={"url": str(url)}, tables=[table])
 
@@ -274,7 +274,7 @@ def test_a_sqlite_text_timestamp_cursor_rereads_its_watermark(
     landed, first = load_and_reconcile_sqlite()
     assert (landed, first.passed) == (2, True), first.description
     # Committed after the load, with the watermark's own value.
-    source_sql(f"insert into orders values (2, {same_later})")
+    sqlite_sql(path, f"insert into orders values (2, {same_later})")
     landed, boundary = load_and_reconcile_sqlite()
     assert (landed, boundary.passed) == (2, True), boundary.description  # rows 1 and 2
     assert warehouse.query("select id from raw_shop.orders order by id") == [(1,), (2,), (3,)]
