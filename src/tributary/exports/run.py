@@ -12,9 +12,10 @@ from datetime import date
 import pyarrow as pa
 
 from tributary.config.models import ExportConfig, Tenant
+from tributary.errors import ExportError
 from tributary.exports.formats import FileFormat
 from tributary.exports.query import partition_sql
-from tributary.exports.store import ExportStore, Publication, date_partition
+from tributary.exports.store import DATE_KEY, ExportStore, Publication, date_partition
 from tributary.exports.unload import publish_unloaded
 from tributary.landing import LandingStore
 from tributary.warehouse import Warehouse
@@ -71,6 +72,38 @@ def export_folder(export: ExportConfig, tenant: Tenant | None) -> str:
     return f"{export.name}/tenant={tenant.alias}"
 
 
+def partition_key(export: ExportConfig) -> str:
+    """The key of the export's partition folders: `dt`, or the column of a by-column export."""
+    if export.partitioning.by == "column":
+        assert export.partitioning.column is not None
+        return export.partitioning.column
+    return DATE_KEY
+
+
+def check_layout(export: ExportConfig, store: ExportStore, tenant: Tenant | None) -> None:
+    """Fail, before anything is published, when the export's folder holds partition folders
+    of another key than its partitioning's: what an earlier partitioning left (region=EU
+    beside dt=...). A reader of the export's folder would read their rows beside the new ones,
+    and neither retention nor the removal of absent values may delete them: they are not
+    this layout's (nor, perhaps, data that can be made again)."""
+    key = partition_key(export)
+    checks = [(export_folder(export, tenant), key)]
+    if tenant is not None and export.tenant_url is None:
+        # one tenant's folder, <name>/tenant=<alias>, beside the other tenants' only
+        checks.append((export.name, "tenant"))
+    for folder, expected in checks:
+        if others := store.other_layouts(folder, expected):
+            raise ExportError(
+                f"exports/{export.name}.yaml: partitioning: "
+                f"{store.uri(store.export_dir(folder))} holds folders of another partitioning "
+                f"({', '.join(others)}); expected only {expected}=... folders there: a reader "
+                "of the export would read their rows beside the new ones (twice, after a "
+                "renamed column), and they would count among its partitions. Likely left by "
+                "an earlier partitioning of this export: move them elsewhere (or delete "
+                "them), then run the export again; nothing was published"
+            )
+
+
 def run_export(
     export: ExportConfig,
     *,
@@ -89,6 +122,7 @@ def run_export(
     `landing` store, a warehouse that `unloads` writes the files itself there (not for
     `by: column` partitions, which are split from the ordered stream here)."""
     with store.answering():
+        check_layout(export, store, tenant)
         query = partition_sql(export, sql, day, tenant=tenant, quote=warehouse.quote_string)
         folder = export_folder(export, tenant)
         if warehouse.unloads and landing is not None and export.partitioning.by != "column":

@@ -98,8 +98,16 @@ class Publication:
     manifest: ExportManifest
 
 
+DATE_KEY = "dt"  # the key of a dated partition's folder: dt=YYYY-MM-DD
+
+
 def date_partition(day: date) -> str:
-    return f"dt={day:%Y-%m-%d}"
+    return f"{DATE_KEY}={day:%Y-%m-%d}"
+
+
+def partition_key(partition: str) -> str:
+    """The key of a partition folder's name: `dt` of dt=2024-05-01, `region` of region=EU."""
+    return partition.split("=", 1)[0]
 
 
 def column_partition(column: str, value: str | None) -> str:
@@ -380,8 +388,11 @@ class ExportStore:
             self.fs.rm(target, recursive=True)
 
     # --- reading and retention ---------------------------------------------------------
-    def partitions(self, export: str, *, sealed_only: bool = True) -> list[str]:
-        """The export's partition folders in name order (dt=... sorts by date)."""
+    def partitions(
+        self, export: str, *, sealed_only: bool = True, key: str | None = None
+    ) -> list[str]:
+        """The export's partition folders in name order (dt=... sorts by date); given `key`,
+        only the folders of that key (`dt`, or a by-column export's column)."""
         folder = self.export_dir(export)
         self.fs.invalidate_cache(folder)
         if not self.fs.exists(folder):
@@ -392,32 +403,43 @@ class ExportStore:
             if entry["type"] == "directory"
         )
         names = [name for name in names if "=" in name]
+        if key is not None:
+            names = [name for name in names if partition_key(name) == key]
         if sealed_only:
             names = [n for n in names if self.fs.exists(f"{folder}/{n}/{SUCCESS}")]
         return names
 
+    def other_layouts(self, export: str, key: str) -> list[str]:
+        """The export's partition folders (sealed or not) of another key than `key`: what an
+        earlier partitioning of the export left (region=EU beside dt=2024-05-01)."""
+        return [p for p in self.partitions(export, sealed_only=False) if partition_key(p) != key]
+
     def apply_retention(self, export: str, keep: int) -> list[str]:
-        """Keep the newest `keep` published partitions; remove every partition (published or
-        broken) that sorts before the oldest of them. Returns the removed partitions."""
-        published = self.partitions(export)
+        """Keep the newest `keep` published dated partitions (dt=...); remove every dated
+        partition (published or broken) that sorts before the oldest of them. Folders of
+        another key are not the export's days: never counted, never removed. Returns the
+        removed partitions."""
+        published = self.partitions(export, key=DATE_KEY)
         if len(published) <= keep:
             return []
         oldest_kept = published[-keep]
-        removed = [p for p in self.partitions(export, sealed_only=False) if p < oldest_kept]
+        removed = [
+            p for p in self.partitions(export, sealed_only=False, key=DATE_KEY) if p < oldest_kept
+        ]
         for partition in removed:
             self._remove_partition(self.partition_dir(export, partition))
         return removed
 
     def remove_absent_values(self, export: str, column: str, present: Iterable[str]) -> list[str]:
-        """A by-column export's folders (sealed or not) of values other than the `present`
-        partitions: each run publishes the whole result, so a value no row holds any more
-        would otherwise keep showing its old rows. Returns the removed partitions."""
+        """A by-column export's folders (sealed or not) of values of `column` other than the
+        `present` partitions: each run publishes the whole result, so a value no row holds any
+        more would otherwise keep showing its old rows. Folders of another key are left as
+        they are. Returns the removed partitions."""
         kept = set(present)
-        prefix = column_partition(column, "")
         removed = [
             partition
-            for partition in self.partitions(export, sealed_only=False)
-            if partition.startswith(prefix) and partition not in kept
+            for partition in self.partitions(export, sealed_only=False, key=column)
+            if partition not in kept
         ]
         for partition in removed:
             self._remove_partition(self.partition_dir(export, partition))
