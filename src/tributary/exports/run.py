@@ -72,7 +72,7 @@ def export_folder(export: ExportConfig, tenant: Tenant | None) -> str:
     return f"{export.name}/tenant={tenant.alias}"
 
 
-def partition_key(export: ExportConfig) -> str:
+def layout_key(export: ExportConfig) -> str:
     """The key of the export's partition folders: `dt`, or the column of a by-column export."""
     if export.partitioning.by == "column":
         assert export.partitioning.column is not None
@@ -86,7 +86,7 @@ def check_layout(export: ExportConfig, store: ExportStore, tenant: Tenant | None
     beside dt=...). A reader of the export's folder would read their rows beside the new ones,
     and neither retention nor the removal of absent values may delete them: they are not
     this layout's (nor, perhaps, data that can be made again)."""
-    key = partition_key(export)
+    key = layout_key(export)
     checks = [(export_folder(export, tenant), key)]
     if tenant is not None and export.tenant_url is None:
         # one tenant's folder, <name>/tenant=<alias>, beside the other tenants' only
