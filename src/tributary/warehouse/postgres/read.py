@@ -41,6 +41,12 @@ _BY_OID: dict[int, pa.DataType] = {
 NUMERIC, BYTEA = 1700, 17
 UNCONSTRAINED = pa.decimal128(38, 10)
 BLOCK_BYTES = 8 << 20  # CSV bytes parsed per batch: memory stays flat whatever the result size
+# A line put before the COPY's first row and skipped by Arrow's reader (ReadOptions.skip_rows):
+# Arrow drops a byte order mark (U+FEFF) at the very start of its input, and PostgreSQL does not
+# quote a text value that begins with one, so a first value '\ufeffnote' was read as 'note' (and
+# one of only a BOM as NULL). Ours, not COPY's HEADER: Arrow skips lines by counting newlines,
+# which a column name may hold.
+LEAD_LINE = b"tributary\n"
 # How Arrow's CSV reader names the column a value failed in (by position).
 FAILED_COLUMN = re.compile(r"^In CSV column #(\d+): Row #\d+: ")
 
@@ -117,7 +123,7 @@ def _batches(
     if not len(schema) or not stream.peek(1):  # no rows: Arrow's reader refuses empty CSV
         return
     try:
-        yield from _parsed(stream, schema, batch_rows, unconstrained)
+        yield from _parsed(_Led(stream), schema, batch_rows, unconstrained)
     except pa.ArrowInvalid as error:
         raise _named(error, schema) from None
 
@@ -136,7 +142,7 @@ def _named(error: pa.ArrowInvalid, schema: pa.Schema) -> Exception:
 
 
 def _parsed(
-    stream: io.BufferedReader, schema: pa.Schema, batch_rows: int, unconstrained: set[str]
+    stream: io.RawIOBase, schema: pa.Schema, batch_rows: int, unconstrained: set[str]
 ) -> Iterator[pa.RecordBatch]:
     as_text = [_read_as_text(f, unconstrained) for f in schema]
     parsed = pa.schema(
@@ -145,7 +151,10 @@ def _parsed(
     reader = pacsv.open_csv(
         stream,
         read_options=pacsv.ReadOptions(
-            column_names=schema.names, block_size=BLOCK_BYTES, use_threads=False
+            column_names=schema.names,
+            skip_rows=1,  # LEAD_LINE
+            block_size=BLOCK_BYTES,
+            use_threads=False,
         ),
         # a one-column row holding NULL is an empty line: a row, not a line to skip
         parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
@@ -168,6 +177,27 @@ def _parsed(
         )
         for offset in range(0, batch.num_rows, batch_rows):
             yield batch.slice(offset, batch_rows)
+
+
+class _Led(io.RawIOBase):
+    """LEAD_LINE, then the stream."""
+
+    def __init__(self, stream: io.BufferedReader) -> None:
+        self._stream = stream
+        self._lead = memoryview(LEAD_LINE)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if not self._lead:
+            return self._stream.readinto(buffer)
+        size = min(len(buffer), len(self._lead))
+        buffer[:size] = self._lead[:size]
+        self._lead = self._lead[size:]
+        if not self._lead and size < len(buffer):  # and the stream's first bytes after it
+            size += self._stream.readinto(memoryview(buffer)[size:])
+        return size
 
 
 class _CopyStream(io.RawIOBase):
