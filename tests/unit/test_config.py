@@ -402,3 +402,18 @@ def test_a_configuration_file_that_would_be_ignored_is_named(
     path.write_text("name: shop\n")
     error = load_error(config_dir)
     assert error.startswith(f"{path}: ") and "is read by nothing" in error
+
+
+def test_a_decimal_written_plainly_keeps_its_digits(config_dir: Path) -> None:
+    # YAML reads 1234567890123456.78 as a float, 1234567890123456.8: the value a tenant's query
+    # bound (and an export's WHERE rendered) was another number than the one written.
+    (config_dir / "tenants.yaml").write_text(
+        "tenants:\n  - {id: 1, alias: acme, settings: {floor: 1234567890123456.78, "
+        "tiny: 0.1, big: 1.0e+3, grouped: 1_000.50}}\n"
+    )
+    [tenant] = load_project(config_dir).tenants.tenants
+    assert dict(tenant.settings) == {
+        "floor": Decimal("1234567890123456.78"), "tiny": Decimal("0.1"),
+        "big": Decimal("1.0e+3"), "grouped": Decimal("1000.50"),
+    }  # fmt: skip
+    assert str(tenant.settings["floor"]) == "1234567890123456.78"

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -120,6 +121,28 @@ def test_literals_are_typed_and_quoted() -> None:
     assert sql_literal(datetime(2024, 5, 1, 2, 0, tzinfo=plus_two)) == (
         "timestamp '2024-05-01 00:00:00'"
     )
+
+
+def test_a_decimal_parameter_written_plainly_selects_the_rows_it_names(config_dir) -> None:
+    # YAML reads 1234567890123456.78 as the float 1234567890123456.8: the WHERE selected
+    # other rows than the one written, without a word.
+    (config_dir / "exports" / "big.yaml").write_text(
+        "name: big\ndepends_on: [dim_customer]\n"
+        "query: select id from accounts where balance >= {{ min_balance }} order by id\n"
+        "parameters: {min_balance: 1234567890123456.78, thousand: 1.0e+3}\n"
+    )
+    [export] = [e for e in load_project(config_dir).exports if e.name == "big"]
+    sql = partition_sql(export, export.query, date(2024, 5, 1))
+    assert sql == "select id from accounts where balance >= 1234567890123456.78 order by id"
+    # in fixed notation: DuckDB reads 1.0E+3 as a double, 1000 as a number
+    assert sql_literal(export.parameters["thousand"]) == "1000"
+    with duckdb.connect() as db:
+        db.execute("create table accounts (id int, balance decimal(20, 2))")
+        db.execute(
+            "insert into accounts values (1, 1234567890123456.77), (2, 1234567890123456.78), "
+            "(3, 1234567890123456.79)"
+        )
+        assert [row[0] for row in db.execute(sql).fetchall()] == [2, 3]
 
 
 def test_partition_sql_narrows_to_the_day_or_orders_by_the_column() -> None:

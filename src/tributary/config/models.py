@@ -372,8 +372,12 @@ class TableChecks(StrictModel):
 
 
 def _scalar(value: object) -> object:
+    # A number written in YAML arrives as the Decimal of its digits (yaml_reader); a float
+    # (a registry's row) as the shortest text that reads back as it.
     if isinstance(value, float):
-        return Decimal(str(value))
+        value = Decimal(str(value))
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise ValueError(f"expected a finite number (got {value}); quote it for the text")
     if isinstance(value, dict | list):
         raise ValueError("expected a single value: text, a number, true/false or a date")
     return value

@@ -6,13 +6,17 @@ keeps the last without a word. In a configuration each of these loaded a value n
 tenant's setting, its id, the cursor of a table block copied and edited). So, as in YAML 1.2,
 only `true` and `false` are booleans: the other words stay text (a boolean key still takes
 `yes`, which pydantic reads as true); and a number YAML 1.1 reads in base 8 or 60, or a key
-written twice, is refused with its line and key before anything is built.
+written twice, is refused with its line and key before anything is built. A plain number with a
+point (1234567890123456.78, 0.1, 1.0e+3) is read as the Decimal of its digits, not a float: a
+float kept 17 significant digits (1234567890123456.8), and a parameter or tenant setting bound
+another number than the one written; a float setting takes the Decimal as it took the float.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import yaml
@@ -26,6 +30,22 @@ _BOOLEANS = {"true", "false"}
 _TEXT = f"{_TAG}str"
 
 
+def _decimal(loader: yaml.constructor.SafeConstructor, node: yaml.ScalarNode) -> Decimal | float:
+    """A float's text as written, as a Decimal; .inf and .nan (no Decimal in SQL) as floats."""
+    try:
+        value = Decimal(loader.construct_scalar(node).replace("_", ""))
+    except InvalidOperation:
+        return loader.construct_yaml_float(node)
+    return value if value.is_finite() else loader.construct_yaml_float(node)
+
+
+class _DecimalLoader(_LOADER):  # type: ignore[misc, valid-type]
+    """The safe loader, reading a float as the Decimal of its digits."""
+
+
+_DecimalLoader.add_constructor(f"{_TAG}float", _decimal)
+
+
 @dataclass
 class YamlSurprise(ValueError):
     line: int
@@ -37,9 +57,10 @@ class YamlSurprise(ValueError):
 
 
 def read_yaml(text: str) -> Any:
-    """The document in `text` (None when empty), as PyYAML's safe loader builds it; raises
+    """The document in `text` (None when empty), as PyYAML's safe loader builds it but for
+    floats, read as Decimals of their digits; raises
     YamlSurprise for a key written twice or a plain value YAML 1.1 reads as another."""
-    loader = _LOADER(text)
+    loader = _DecimalLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:

@@ -42,8 +42,11 @@ def sql_literal(value: object, quote: Callable[[str], str] = quote_literal) -> s
     (Redshift reads backslashes in one as escapes, DuckDB and PostgreSQL do not)."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | Decimal):
+    if isinstance(value, int):
         return str(value)
+    if isinstance(value, Decimal):
+        # In fixed notation: DuckDB reads 1.0E+3 as a double, 1000 as a number (as PostgreSQL).
+        return format(value, "f")
     if isinstance(value, datetime):
         if value.tzinfo is not None:
             value = value.astimezone(UTC).replace(tzinfo=None)
