@@ -69,6 +69,20 @@ def test_bad_export_configuration_is_named(config_dir: Path, fields: dict, expec
     assert expected in message
 
 
+def test_a_date_and_time_parameter_is_refused_in_one_line(config_dir: Path) -> None:
+    # YAML reads 2024-05-01 10:30:00 as a datetime: five pydantic errors, one per type a
+    # parameter may be, none saying what to write.
+    (config_dir / "exports" / "bad.yaml").write_text(
+        "name: bad\ndepends_on: [dim_customer]\nquery: select {{ since }} as v\n"
+        "parameters:\n  since: 2024-05-01 10:30:00\n"
+    )
+    assert load_error(config_dir) == (
+        f"{config_dir / 'exports' / 'bad.yaml'}: parameters.since: 2024-05-01 10:30:00 is a "
+        "date and time; expected text, a number, true/false or a date (YYYY-MM-DD): quote it "
+        "('2024-05-01 10:30:00') to pass it as text, or use {{ partition_start }}"
+    )
+
+
 def test_export_store_url_must_be_a_folder_or_gcs(config_dir: Path) -> None:
     platform = yaml.safe_load((config_dir / "platform.yaml").read_text())
     platform["exports"] = {"url": "s3://bucket/exports"}

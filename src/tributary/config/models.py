@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 import string
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
@@ -380,6 +380,13 @@ def _scalar(value: object) -> object:
         raise ValueError(f"expected a finite number (got {value}); quote it for the text")
     if isinstance(value, dict | list):
         raise ValueError("expected a single value: text, a number, true/false or a date")
+    if isinstance(value, datetime):  # YAML reads 2024-05-01 10:30:00 as one
+        written = value.isoformat(sep=" ")
+        raise ValueError(
+            f"{written} is a date and time; expected text, a number, true/false or a date "
+            f"(YYYY-MM-DD): quote it ('{written}') to pass it as text, or use "
+            "{{ partition_start }}"
+        )
     return value
 
 
