@@ -104,7 +104,18 @@ def test_a_csv_delimiter_that_unquoted_values_hold_is_refused(config_dir, delimi
     ) in load_error(config_dir)
 
 
-@pytest.mark.parametrize("delimiter", [",", ";", "|", "\t", "^"])
+# The CSV writer (Arrow's, Redshift's UNLOAD) takes one ASCII character other than NUL: '§'
+# passed `tributary check`, and every run failed with "Expecting an ASCII character".
+@pytest.mark.parametrize("delimiter", ["§", "¦", "\x00", "\x80"])
+def test_a_csv_delimiter_outside_ascii_is_refused(config_dir: Path, delimiter: str) -> None:
+    write_export(config_dir, format="csv", csv={"delimiter": delimiter})
+    assert load_error(config_dir) == (
+        f"{config_dir / 'exports' / 'bad.yaml'}: csv.delimiter: expected one ASCII character "
+        f"other than NUL (the CSV writer takes no other), e.g. , ; | or a tab (got {delimiter!r})"
+    )
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "|", "\t", "^", "\x1f"])
 def test_a_csv_delimiter_no_unquoted_value_holds_loads(delimiter: str) -> None:
     export = ExportConfig.model_validate(
         {"name": "e", "model": "m", "format": "csv", "csv": {"delimiter": delimiter}}

@@ -828,6 +828,13 @@ class CsvOptions(StrictModel):
                 "space or one of - + . : (numbers, dates, times and booleans are written "
                 f"unquoted); e.g. , ; | or a tab (got {delimiter!r})"
             )
+        # Arrow's CSV writer (and Redshift's UNLOAD) take one ASCII character, NUL aside: '§'
+        # loaded and every run failed with "Expecting an ASCII character", naming no key.
+        if not delimiter.isascii() or delimiter == "\x00":
+            raise ValueError(
+                "expected one ASCII character other than NUL (the CSV writer takes no other), "
+                f"e.g. , ; | or a tab (got {delimiter!r})"
+            )
         return delimiter
 
 
