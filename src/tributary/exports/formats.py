@@ -157,9 +157,17 @@ def _csv_schema(schema: pa.Schema) -> pa.Schema:
 
 
 def _csv_type(kind: pa.DataType) -> pa.DataType:
-    if pa.types.is_timestamp(kind) or _is_binary(kind):
+    if pa.types.is_timestamp(kind) or _is_binary(kind) or _in_e_notation(kind):
         return pa.string()
     return kind
+
+
+def _in_e_notation(kind: pa.DataType) -> bool:
+    """A decimal Arrow may print in E notation: of a scale from 7 up (0E-10, 5.000E-7). Those
+    of smaller scales it prints plainly with every digit of the scale (0.00, -0.000001), as
+    numbers, unquoted; the others are written as text (decimal_text), quoted: Arrow's CSV
+    writer quotes every text value and has no other way to put text in a file."""
+    return pa.types.is_decimal(kind) and kind.scale > 6
 
 
 def _is_binary(kind: pa.DataType) -> bool:
@@ -171,8 +179,9 @@ def _is_date_or_time(kind: pa.DataType) -> bool:
 
 
 def _csv_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Text for timestamps (ISO 8601; RFC 3339 in UTC with a zone), and binary as base64;
-    dates and times as Arrow writes them, once it is known that it can."""
+    """Text for timestamps (ISO 8601; RFC 3339 in UTC with a zone), binary as base64 and
+    decimals in positional notation; dates and times as Arrow writes them, once it is known
+    that it can."""
     if not any(_csv_type(f.type) != f.type or _is_date_or_time(f.type) for f in batch.schema):
         return batch
     arrays = []
@@ -184,10 +193,40 @@ def _csv_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
                 [None if v is None else base64.b64encode(v).decode() for v in array.to_pylist()],
                 pa.string(),
             )
+        elif _in_e_notation(array.type):
+            array = decimal_text(array)
         elif _is_date_or_time(array.type):
             _check_printable(array, field.name)
         arrays.append(array)
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
+# A decimal's unscaled integer, read as a decimal of scale 0 of the same width (which Arrow
+# prints as plain digits, never in E notation).
+UNSCALED = {32: pa.decimal32(9, 0), 64: pa.decimal64(18, 0), 128: pa.decimal128(38, 0),
+            256: pa.decimal256(76, 0)}  # fmt: skip
+
+
+def decimal_text(array: pa.Array) -> pa.Array:
+    """Decimals in positional notation with every digit of the scale (0.0000000000,
+    -0.0000005000, 12.30), where Arrow prints E notation from a scale of 7 up (0E-10, 5.000E-7)
+    and decimal128 and decimal256 differently. Vectorized: the unscaled integer's digits, the
+    point put in."""
+    scale = array.type.scale
+    unscaled = pa.Array.from_buffers(
+        UNSCALED[array.type.bit_width], len(array), array.buffers(), offset=array.offset
+    )
+    digits = pc.cast(unscaled, pa.string())
+    if scale <= 0:
+        return pc.binary_join_element_wise(digits, "0" * -scale, "") if scale else digits
+    negative = pc.starts_with(digits, "-")
+    magnitude = pc.utf8_lpad(pc.utf8_ltrim(digits, "-"), width=scale + 1, padding="0")
+    text = pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(magnitude, 0, -scale),
+        pc.utf8_slice_codeunits(magnitude, -scale),
+        ".",
+    )
+    return pc.if_else(negative, pc.binary_join_element_wise("-", text, ""), text)
 
 
 # Arrow writes "<value out of range: ...>" into the file for a value past the calendar it

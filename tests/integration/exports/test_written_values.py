@@ -1,0 +1,66 @@
+"""What an export writes, read as an outside consumer would, on each warehouse: CSV decimals in
+plain positional notation, and a manifest whose column types are the files' own."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from tributary.config.models import ExportConfig
+from tributary.exports import ExportStore, run_export
+
+pytestmark = pytest.mark.integration
+
+
+def export(warehouse, store: ExportStore, sql: str, **fields):
+    config = ExportConfig.model_validate({"name": "e", "query": sql, "depends_on": ["m"]} | fields)
+    return run_export(config, sql=config.query, day=date(2024, 5, 1), warehouse=warehouse,
+                      store=store, asset="export/e", batch_rows=1000)  # fmt: skip
+
+
+def csv_rows(outcome) -> list[list[str]]:
+    [path] = Path(outcome.uri.removeprefix("file://")).glob("*.csv")
+    return list(csv.reader(io.StringIO(path.read_text(), newline="")))
+
+
+def test_csv_decimals_are_plain_and_keep_every_digit_of_the_scale(warehouse, tmp_path) -> None:
+    # Before: Arrow's formatting, in E notation from a scale of 7 up: 0E-10, 5.000E-7, -1E-8
+    # (on PostgreSQL every sum() of numerics is decimal(38, 10), so a zero sum was 0E-10).
+    sql = """select id, cast(rate as decimal(38, 10)) as rate, cast(qty as decimal(18, 8)) as qty,
+                    cast(amount as decimal(12, 2)) as amount
+             from (values (1, 0, 0, 0), (2, 0.0000005, -0.00000001, 0.01),
+                          (3, -12.5, 1.5, -12.3), (4, null, null, null),
+                          (5, 123456789012345678.0000000001, 9999999999.99999999, 1e9))
+                  as v(id, rate, qty, amount) order by id"""
+    outcome = export(warehouse, ExportStore(str(tmp_path / "exports")), sql, format="csv")
+    rows = csv_rows(outcome)
+    assert rows == [
+        ["id", "rate", "qty", "amount"],
+        ["1", "0.0000000000", "0.00000000", "0.00"],
+        ["2", "0.0000005000", "-0.00000001", "0.01"],
+        ["3", "-12.5000000000", "1.50000000", "-12.30"],
+        ["4", "", "", ""],
+        ["5", "123456789012345678.0000000001", "9999999999.99999999", "1000000000.00"],
+    ]
+    # Those of scale 7 or more are text, quoted; the others numbers, as Arrow writes them.
+    [path] = Path(outcome.uri.removeprefix("file://")).glob("*.csv")
+    assert path.read_text().splitlines()[1] == '1,"0.0000000000","0.00000000",0.00'
+
+
+def test_a_postgres_sum_and_a_wide_numeric_are_plain_in_csv(postgres, tmp_path) -> None:
+    # An unconstrained numeric (sum()) is decimal(38, 10): its zero was written 0E-10, while a
+    # numeric(40, 10) (decimal256) printed otherwise.
+    from tributary.warehouse.postgres.warehouse import PostgresWarehouse
+
+    sql = """select sum(x) as total, cast(sum(x) as numeric(40, 10)) as wide
+             from (values (0.0::numeric), (0.0000005), (-0.0000005)) as v(x)"""
+    with PostgresWarehouse(postgres) as warehouse:
+        outcome = export(warehouse, ExportStore(str(tmp_path)), sql, format="csv")
+    assert [c.type for c in outcome.publications[0].manifest.columns] == [
+        "decimal128(38, 10)", "decimal256(40, 10)"
+    ]  # fmt: skip
+    assert csv_rows(outcome) == [["total", "wide"], ["0.0000000000", "0.0000000000"]]
