@@ -85,3 +85,49 @@ def test_hugeint_still_exports(warehouse, tmp_path) -> None:
     assert str(table.schema.field("total").type) == "decimal128(38, 0)"
     assert table.column("total").to_pylist() == [Decimal(6)]
     assert re.fullmatch(r"file://.*/e/dt=\d{4}-\d{2}-\d{2}", outcome.uri)
+
+
+HUGE = 170141183460469231731687303715884105727  # 2^127 - 1, HUGEINT's largest: 39 digits
+
+
+SUM = 6 * 2 * 10**37  # sum(range(4)) times 2 * 10^37
+TOO_HUGE = [
+    (f"cast({HUGE} as hugeint)", "HUGEINT", HUGE, "parquet"),
+    (f"cast(-{HUGE} as hugeint)", "HUGEINT", -HUGE, "csv"),
+    (f"sum(x) * cast({2 * 10**37} as hugeint)", "HUGEINT", SUM, "parquet"),
+    (f"sum(x) * cast({2 * 10**37} as hugeint)", "HUGEINT", SUM, "csv"),
+    (f"[1, cast({10**38} as hugeint)]", "HUGEINT[]", 10**38, "parquet"),  # CSV holds no list
+]
+
+
+@pytest.mark.parametrize(("expression", "shown", "held", "file_format"), TOO_HUGE)
+def test_a_hugeint_of_39_digits_fails_naming_the_column(
+    warehouse, tmp_path, expression, shown, held, file_format
+) -> None:
+    # Before: published in a decimal128(38, 0) column that cannot hold it (Arrow's
+    # validate(full=True) refused the file; reading the CSV back with the manifest's types
+    # failed).
+    store = ExportStore(str(tmp_path / "exports"))
+    sql = f"select 1 as id, {expression} as total from range(4) as t(x)"
+    with pytest.raises(WarehouseError) as raised:
+        export(warehouse, store, sql, format=file_format)
+    message = str(raised.value)
+    assert message.startswith(f"column 'total' is {shown} and holds {held}, ")
+    assert "which decimal128(38, 0) cannot hold (at most 38 digits)" in message
+    assert message.endswith(
+        'cast it in the model or the export\'s query: cast("total" as varchar), or '
+        "divide it down to 38 digits"
+    )
+    assert store.partitions("e", sealed_only=False) == []
+
+
+def test_a_hugeint_of_38_digits_exports_exactly(warehouse, tmp_path) -> None:
+    store = ExportStore(str(tmp_path / "exports"))
+    nines = 10**38 - 1
+    outcome = export(
+        warehouse, store, f"select cast({nines} as hugeint) as a, -cast({nines} as hugeint) as b"
+    )
+    [path] = Path(outcome.uri.removeprefix("file://")).glob("*.parquet")
+    table = pq.read_table(path)
+    table.validate(full=True)
+    assert table.to_pylist() == [{"a": Decimal(nines), "b": Decimal(-nines)}]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -89,7 +90,8 @@ def goes_straight_in(target: LoadTarget) -> bool:
 MAX_DECIMAL_PRECISION = 38
 
 # DuckDB types whose Arrow form is not their values, by the type's id: what would go wrong,
-# and the exact cast to ask for. (HUGEINT is exact: Arrow holds it as decimal128(38, 0).)
+# and the exact cast to ask for. (HUGEINT, what sum() of integers returns, Arrow holds as
+# decimal128(38, 0): exact up to 38 digits, checked value by value in checked_hugeints.)
 INEXACT_IN_ARROW = {
     "time with time zone": (
         "Arrow's time has no offset, so 10:00+02 and 10:00-05 would both be written 10:00",
@@ -140,6 +142,42 @@ def refuse_inexact_columns(names: Sequence[str], types: Sequence[duckdb.DuckDBPy
             f"column '{name}' is {kind}{holding}, which cannot be exported exactly: {why}; "
             f"cast it in the model or the export's query: {fix}"
         )
+
+
+def holds_hugeint(kind: duckdb.DuckDBPyType) -> bool:
+    if kind.id == "hugeint":
+        return True
+    return kind.id in NESTED and any(holds_hugeint(child) for _, child in kind.children)
+
+
+def checked_hugeints(
+    reader: pa.RecordBatchReader, names: Sequence[str], types: Sequence[duckdb.DuckDBPyType]
+) -> pa.RecordBatchReader:
+    """`reader`, failing at a HUGEINT of 39 digits (from 10^38 up to 2^127 - 1), which Arrow's
+    decimal128(38, 0) would carry in a column declared unable to hold it: the file's readers
+    refuse it (or read it wrong). Sums rarely come near; decimal256(39, 0) for every HUGEINT
+    would make each sum() a column Spark cannot read and DuckDB reads as DOUBLE."""
+    hugeint = [i for i, kind in enumerate(types) if holds_hugeint(kind)]
+    if not hugeint:
+        return reader
+
+    def checked() -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            for i in hugeint:
+                try:
+                    batch.column(i).validate(full=True)
+                except pa.ArrowInvalid as error:
+                    found = re.search(r"Decimal value (-?\d+)", str(error))
+                    value = found.group(1) if found else "a value of 39 digits"
+                    raise WarehouseError(
+                        f"column '{names[i]}' is {types[i]} and holds {value}, which "
+                        "decimal128(38, 0) cannot hold (at most 38 digits); cast it in the model "
+                        f"or the export's query: cast({quote_ident(names[i])} as varchar), or "
+                        "divide it down to 38 digits"
+                    ) from None
+            yield batch
+
+    return pa.RecordBatchReader.from_batches(reader.schema, checked())
 
 
 class DuckDBWarehouse(Warehouse):
@@ -391,7 +429,7 @@ class DuckDBWarehouse(Warehouse):
         refuse_inexact_columns(relation.columns, relation.types)
         reader = relation.to_arrow_reader(batch_rows)
         try:
-            yield reader
+            yield checked_hugeints(reader, relation.columns, relation.types)
         finally:
             # A reader left open keeps the database instance alive, and the next connect
             # to the file from this process would wait for it.
