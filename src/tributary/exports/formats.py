@@ -106,6 +106,9 @@ class FileWriter:
                 )
         self.format = file_format
         self.rows = 0
+        # The schema the file holds, as its readers see it: set once the file is closed.
+        self.written_schema: pa.Schema | None = None
+        self._schema = schema
         self._closers = []
         if file_format.kind == "parquet":
             compression = None if file_format.compression == "none" else file_format.compression
@@ -140,8 +143,13 @@ class FileWriter:
     def close(self) -> None:
         if self._parquet is not None:
             self._parquet.close()
+            # From the footer just written: Parquet has no seconds (timestamp[s] is written in
+            # milliseconds) and names a list's item 'element', whatever the result called it.
+            self.written_schema = self._parquet.writer.metadata.schema.to_arrow_schema()
         else:
             self._csv.close()
+            # CSV is text: the types to read it back with are the result's (zones in UTC).
+            self.written_schema = self._schema
         for stream in self._closers:
             stream.close()
 

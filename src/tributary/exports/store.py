@@ -290,9 +290,7 @@ class ExportStore:
                 part.abort()
             raise
         published_at = datetime.now(UTC)
-        columns = [
-            ExportedColumn(name=f.name, type=str(f.type), nullable=f.nullable) for f in schema
-        ]
+        columns = _written_columns(export, list(staged.values()))
         return [
             self._publish_partition(
                 part.staging,
@@ -557,6 +555,22 @@ def _manifest(
     )
 
 
+def _written_columns(export: str, parts: Sequence[_StagedPartition]) -> list[ExportedColumn]:
+    """The manifest's columns: the schema the files were written with (one for them all)."""
+    schemas = [schema for part in parts for schema in part.written_schemas]
+    if not schemas:  # no partition (a by-column export of no rows): nothing to describe
+        return []
+    first = schemas[0]
+    for part in parts:
+        for name, schema in zip((f.path for f in part.files), part.written_schemas, strict=True):
+            if not schema.equals(first):
+                raise ExportError(
+                    f"{export}: {part.partition}/{name} was written with the columns "
+                    f"{schema}, expected those of the other files: {first}"
+                )
+    return [ExportedColumn(name=f.name, type=str(f.type), nullable=f.nullable) for f in first]
+
+
 class _StagedPartition:
     """The parts of one partition being written under its staging folder."""
 
@@ -576,6 +590,7 @@ class _StagedPartition:
         self.format = file_format
         self.rows_per_file = rows_per_file
         self.files: list[ExportedFile] = []
+        self.written_schemas: list[pa.Schema] = []  # each file's, as written
         self._handle = None
         self._sink: ChecksumWriter | None = None
         self._writer: FileWriter | None = None
@@ -620,6 +635,7 @@ class _StagedPartition:
             return
         self._writer.close()
         self._handle.close()
+        self.written_schemas.append(self._writer.written_schema)
         self.files.append(
             ExportedFile(
                 path=self._name,

@@ -8,6 +8,7 @@ import io
 from datetime import date
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from tributary.config.models import ExportConfig
@@ -64,3 +65,27 @@ def test_a_postgres_sum_and_a_wide_numeric_are_plain_in_csv(postgres, tmp_path) 
         "decimal128(38, 10)", "decimal256(40, 10)"
     ]  # fmt: skip
     assert csv_rows(outcome) == [["total", "wide"], ["0.0000000000", "0.0000000000"]]
+
+
+def test_the_manifests_column_types_are_the_parquet_files_own(warehouse, tmp_path) -> None:
+    # Before: the manifest told the result's Arrow types, which the Parquet writer changes: a
+    # seconds timestamp is written in milliseconds (Parquet has no seconds), a list's item is
+    # named 'element' (DuckDB's 'l'), so the manifest said timestamp[s]
+    # and list<l: int32> of a file holding timestamp[ms] and list<element: int32>.
+    if warehouse.kind == "duckdb":
+        sql = """select id, cast('2024-05-01 10:00:00' as timestamp_s) as at_s,
+                        [id, null]::int[] as ids from range(3) as t(id)"""
+    else:
+        sql = """select id, array[id, null]::int[] as ids, now() as at
+                 from generate_series(0, 2) as t(id)"""
+    outcome = export(warehouse, ExportStore(str(tmp_path)), sql, rows_per_file=2)
+    manifest = outcome.publications[0].manifest
+    paths = sorted(Path(outcome.uri.removeprefix("file://")).glob("*.parquet"))
+    assert [p.name for p in paths] == [f.path for f in manifest.files] and len(paths) == 2
+    for path in paths:
+        written = pq.read_schema(path)
+        assert [(c.name, c.type) for c in manifest.columns] == [
+            (f.name, str(f.type)) for f in written
+        ]
+    if warehouse.kind == "duckdb":  # PostgreSQL's arrays arrive as their text
+        assert [c.type for c in manifest.columns][1:] == ["timestamp[ms]", "list<element: int32>"]
