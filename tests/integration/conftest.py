@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pymysql
@@ -11,6 +15,7 @@ import pytest
 from sqlalchemy.engine import URL, make_url
 
 from tests.conftest import free_port, require_service
+from tributary.config.loader import PROJECT_ROOT
 from tributary.storage import s3_filesystem
 
 MARIADB = dict(host="127.0.0.1", port=3306, user="root", password="")
@@ -135,3 +140,20 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
         yield endpoint, bucket
     finally:
         server.stop()
+
+
+DBT = Path(sys.executable).parent / "dbt"
+
+
+def run_dbt(backend, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """dbt in the project's dbt folder with the environment a run gives it (`backend`: the
+    warehouse's settings); its target and logs under tmp_path."""
+    return subprocess.run(
+        [str(DBT), *args, "--profiles-dir", "."],
+        cwd=PROJECT_ROOT / "dbt_project",
+        env={**os.environ, **backend.dbt_env(), "DBT_TARGET_PATH": str(tmp_path / "target"),
+             "DBT_LOG_PATH": str(tmp_path / "logs")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip

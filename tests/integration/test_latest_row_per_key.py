@@ -7,17 +7,14 @@ DuckDB the latest one."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tributary.config.loader import PROJECT_ROOT
 from tributary.warehouse.registry import WAREHOUSE_SETTINGS
 
-DBT = Path(sys.executable).parent / "dbt"
+from .conftest import run_dbt
+
 # Key 1: a version without a change value between two with one; key 2: only one, without.
 VERSIONS = """with changes as (
     select 1 as k, 1 as changed, 'first' as label
@@ -40,16 +37,7 @@ def backend(request, tmp_path: Path):
 def test_a_version_without_a_change_value_is_the_oldest_on_every_warehouse(
     backend, tmp_path: Path
 ) -> None:
-    shown = subprocess.run(
-        [str(DBT), "show", "--inline", VERSIONS, "--output", "json", "--quiet",
-         "--profiles-dir", ".", "--target-path", str(tmp_path / "target"),
-         "--log-path", str(tmp_path / "logs")],
-        cwd=PROJECT_ROOT / "dbt_project",
-        env={**os.environ, **backend.dbt_env()},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )  # fmt: skip
+    shown = run_dbt(backend, tmp_path, "show", "--inline", VERSIONS, "--output", "json", "--quiet")
     assert shown.returncode == 0, shown.stdout + shown.stderr
     kept = sorted((row["k"], row["label"]) for row in json.loads(shown.stdout)["show"])
     assert kept == [(1, "latest"), (2, "only")]

@@ -6,19 +6,14 @@ to a server Tributary itself refused to log in to."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
-from tributary.config.loader import PROJECT_ROOT
 from tributary.errors import WarehouseError
 from tributary.warehouse.registry import WAREHOUSE_SETTINGS
 
-DBT = Path(sys.executable).parent / "dbt"
+from .conftest import run_dbt
 
 
 def warehouse_from_env(monkeypatch, url: str):
@@ -28,24 +23,12 @@ def warehouse_from_env(monkeypatch, url: str):
     )
 
 
-def dbt(backend, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    """dbt with the environment a run gives it; its files under tmp_path."""
-    return subprocess.run(
-        [str(DBT), *args, "--profiles-dir", ".", "--log-path", str(tmp_path / "logs")],
-        cwd=PROJECT_ROOT / "dbt_project",
-        env={**os.environ, **backend.dbt_env()},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )  # fmt: skip
-
-
 def test_dbt_keeps_the_urls_sslmode(postgres, monkeypatch, tmp_path) -> None:
     """The test server has no TLS: with sslmode=require both refuse to log in."""
     backend = warehouse_from_env(monkeypatch, f"{postgres}?sslmode=require")
     with pytest.raises(WarehouseError, match="server does not support SSL"), backend.open() as wh:
         wh.query("select 1")
-    result = dbt(backend, tmp_path, "debug", "--connection")
+    result = run_dbt(backend, tmp_path, "debug", "--connection")
     assert result.returncode != 0, result.stdout
     assert "server does not support SSL, but SSL was required" in result.stdout
 
@@ -64,8 +47,6 @@ def test_dbt_sessions_get_the_urls_libpq_parameters(postgres, monkeypatch, tmp_p
     )
     with backend.open() as warehouse:
         assert warehouse.query(sql) == [("tributary_dbt", "4321ms")]
-    target = str(tmp_path / "target")
-    result = dbt(backend, tmp_path, "show", "--inline", sql, "--output", "json", "--quiet",
-                 "--target-path", target)  # fmt: skip
+    result = run_dbt(backend, tmp_path, "show", "--inline", sql, "--output", "json", "--quiet")
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(result.stdout)["show"] == [{"app": "tributary_dbt", "st": "4321ms"}]
