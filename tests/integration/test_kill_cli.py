@@ -113,18 +113,25 @@ class Project:
             ],
         }  # fmt: skip
         (config / "sources" / "shop.yaml").write_text(yaml.safe_dump(shop))
-        self.config = config
+        self.config, self.home = config, home
         self.env = {**os.environ, "DAGSTER_HOME": str(home), "TRIBUTARY_CONFIG_DIR": str(config)}
         self.env.pop("TRIBUTARY_STATE_DIR", None)
 
     def materialize(self, kill_at: str | None = None) -> subprocess.CompletedProcess:
         env = {**self.env, "TRIBUTARY_KILL_AT": kill_at} if kill_at else self.env
         # A session of its own: the kill takes the run's whole process group.
-        return subprocess.run(
-            [sys.executable, str(KILL_CLI), *MATERIALIZE] if kill_at
-            else [sys.executable, "-m", "dagster", *MATERIALIZE],
-            env=env, cwd=self.root, capture_output=True, timeout=180, start_new_session=True,
-        )  # fmt: skip
+        try:
+            return subprocess.run(
+                [sys.executable, str(KILL_CLI), *MATERIALIZE] if kill_at
+                else [sys.executable, "-m", "dagster", *MATERIALIZE],
+                env=env, cwd=self.root, capture_output=True, timeout=180, start_new_session=True,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired as timeout:  # once in CI, a rerun: say what it awaited
+            daemon = (self.home.parent / "daemon.log").read_text()
+            pytest.fail(
+                f"the run (kill at {kill_at}) did not end in 180 s; its log:\n"
+                f"{(timeout.stderr or b'').decode()[-4000:]}\nthe daemon's log:\n{daemon[-3000:]}"
+            )
 
     def query(self, sql: str) -> list[tuple]:
         if self.warehouse["target"] == "duckdb":
