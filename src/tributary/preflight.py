@@ -33,7 +33,7 @@ from tributary.ingest import key_range_problem, lookback_fits
 from tributary.landing import LandingStore
 from tributary.sources import SourceReader, SqlSource, open_source
 from tributary.sources.sql import unobservable_tables
-from tributary.sources.types import SourceColumn
+from tributary.sources.types import NUMBER_TYPES, SourceColumn, is_arrow_number
 from tributary.storage import PROBE_PREFIX, probe_write, s3_filesystem, writable_problems
 from tributary.tenants import (
     RegistryError,
@@ -50,11 +50,8 @@ if TYPE_CHECKING:
     from tributary.sources.salesforce import SalesforceSource
 
 TIME, NUMBER, OTHER = "date/time", "numeric", "other"
-_NUMBER_TYPES = {
-    "bit", "tinyint", "smallint", "mediumint", "int", "integer", "bigint", "decimal", "numeric",
-    "number", "float", "double", "double precision", "real", "money", "smallmoney",
-    "binary_float", "binary_double",
-}  # fmt: skip
+# A numeric lookback's cursor may also be SQL Server's bit or money (not a key range's column).
+_NUMBER_TYPES = NUMBER_TYPES | {"bit", "money", "smallmoney"}
 OpenSource = Callable[..., SourceReader]  # open_source's signature: (source, *, state_dir)
 # Problems of the registry's tenants one line lists, at most (then how many more).
 MAX_TENANT_PROBLEMS = 10
@@ -249,9 +246,7 @@ def catalog_kind(column: SourceColumn, backend: str) -> str:
 def arrow_kind(arrow_type: pa.DataType) -> str:
     if pa.types.is_temporal(arrow_type) and not pa.types.is_time(arrow_type):
         return TIME
-    if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type):
-        return NUMBER
-    return NUMBER if pa.types.is_decimal(arrow_type) else OTHER
+    return NUMBER if is_arrow_number(arrow_type) else OTHER
 
 
 def check_salesforce_table(

@@ -42,8 +42,13 @@ from tributary.sources.base import (
     Window,
     cursor_conditions,
 )
-from tributary.sources.sqlite import CANNOT_TYPE_NULL, sqlite3_fetch, untyped
-from tributary.sources.types import MYSQL_BACKENDS, ReadAs, SourceColumn, normalize
+from tributary.sources.types import (
+    MYSQL_BACKENDS,
+    ReadAs,
+    SourceColumn,
+    is_arrow_number,
+    normalize,
+)
 
 Fetcher = Callable[[str, str, int], pa.RecordBatchReader]
 TEXT = sa.String(100)
@@ -227,10 +232,10 @@ def sqlite_fetch(connection: str, query: str, batch_rows: int) -> pa.RecordBatch
     try:
         return connectorx_fetch(connection, query, batch_rows)
     except RuntimeError as exc:
-        if CANNOT_TYPE_NULL not in str(exc):
+        if sqlite.CANNOT_TYPE_NULL not in str(exc):
             raise
-    declared = connectorx_fetch(connection, untyped(query), 1).schema
-    return sqlite3_fetch(connection, query, min(batch_rows, FETCH_ROWS), declared)
+    declared = connectorx_fetch(connection, sqlite.untyped(query), 1).schema
+    return sqlite.sqlite3_fetch(connection, query, min(batch_rows, FETCH_ROWS), declared)
 
 
 def oracledb_fetch(connection: str, query: str, batch_rows: int) -> pa.RecordBatchReader:
@@ -370,9 +375,7 @@ class SqlSource:
         if spelled not in schema.names:
             return None
         kind = schema.field(spelled).type
-        number = any(is_kind(kind) for is_kind in (pa.types.is_integer, pa.types.is_decimal,
-                                                   pa.types.is_floating))  # fmt: skip
-        return ColumnType(f"{kind} (as the query returns it)", number)
+        return ColumnType(f"{kind} (as the query returns it)", is_arrow_number(kind))
 
     def _matched(self, name: str, names: list[str]) -> str:
         return name if self.backend == "postgresql" else as_spelled(name, names)

@@ -37,6 +37,13 @@ NUMBER_TYPES = {
     "float", "real", "double", "double precision", "binary_float", "binary_double",
 } | (DECIMAL_TYPES - {"money", "smallmoney"})  # fmt: skip
 SQLITE_NUMBER_AFFINITY = ("int", "real", "floa", "doub", "numeric", "decimal")
+
+
+def is_arrow_number(kind: pa.DataType) -> bool:
+    """An integer, floating-point or decimal Arrow type: a number as read."""
+    return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
+
+
 MYSQL_BACKENDS = {"mysql", "mariadb"}
 MYSQL_TEMPORAL = {"date": pa.date32(), "datetime": pa.timestamp("us"), "timestamp": None}
 ZERO_DATE = r"^(0000|\d{4}-00|\d{4}-\d{2}-00)"
