@@ -59,7 +59,8 @@ def _check_identifier(value: str) -> str:
 Identifier = Annotated[str, AfterValidator(_check_identifier)]
 
 
-def _wrappable(query: str) -> str:
+def wrappable(query: str) -> str:
+    """`query` as it can stand inside `(...)`: see Query."""
     query = query.strip().rstrip(";").rstrip()
     if "--" in query.rsplit("\n", 1)[-1]:
         query += "\n"  # a line comment would take the wrapper's closing parenthesis with it
@@ -71,7 +72,7 @@ def _wrappable(query: str) -> str:
 # semicolon would be a syntax error there, and one whose last line ends in a `--` comment
 # (or might: a `--` in a string is harmless) ends with a line break, so that every wrapper
 # keeps its closing parenthesis.
-Query = Annotated[str, AfterValidator(_wrappable)]
+Query = Annotated[str, AfterValidator(wrappable)]
 SourceKind = Literal["mysql", "sqlserver", "oracle", "postgres", "sqlite", "salesforce"]
 LoadMode = Literal["full", "incremental"]
 # What an incremental load does with rows whose cursor is NULL (dlt's on_cursor_value_missing).

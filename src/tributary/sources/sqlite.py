@@ -28,6 +28,7 @@ from urllib.parse import quote, unquote
 import pyarrow as pa
 import sqlalchemy as sa
 
+from tributary.config.models import wrappable
 from tributary.sources.types import SourceColumn
 
 # The declared types (as the catalog spells them, lower case) connectorx reads as a timestamp.
@@ -86,13 +87,7 @@ def sortable(column: sa.ColumnElement) -> sa.ColumnElement:
 def untyped(query: str) -> str:
     """The query without rows: connectorx reads it with the declared types it knows, and
     text for every other column."""
-    return f"select * from ({_inner(query)}) as typed where 0 = 1"
-
-
-def _inner(query: str) -> str:
-    """A query to read as a subquery: without a closing semicolon, and ending on a line of
-    its own (it may end in a line comment)."""
-    return query.rstrip().rstrip(";") + "\n"
+    return f"select * from ({wrappable(query)}) as typed where 0 = 1"
 
 
 def sqlite3_fetch(
@@ -141,7 +136,7 @@ def _first_value_types(
     firsts = ", ".join(
         f"(select typeof(c{i}) from typed where c{i} is not null limit 1)" for i in columns
     )
-    return con.execute(f"with typed({names}) as ({_inner(query)}) select {firsts}").fetchone()
+    return con.execute(f"with typed({names}) as ({wrappable(query)}) select {firsts}").fetchone()
 
 
 def _array(values: list[Any], field: pa.Field) -> pa.Array:
