@@ -71,9 +71,10 @@ def refuse_repeated_names(names: Sequence[str]) -> None:
 
 
 class ChecksumWriter(io.RawIOBase):
-    """A write-only file that passes bytes on to `sink`, counting them and hashing them."""
+    """A write-only file that passes bytes on to `sink`, counting them and hashing them (with no
+    sink: only counts and hashes them)."""
 
-    def __init__(self, sink: BinaryIO) -> None:
+    def __init__(self, sink: BinaryIO | None) -> None:
         self._sink = sink
         self.sha256 = hashlib.sha256()
         self.bytes = 0
@@ -83,7 +84,8 @@ class ChecksumWriter(io.RawIOBase):
 
     def write(self, data) -> int:  # type: ignore[override]
         view = memoryview(data).cast("B")
-        self._sink.write(view)
+        if self._sink is not None:
+            self._sink.write(view)
         self.sha256.update(view)
         self.bytes += len(view)
         return len(view)

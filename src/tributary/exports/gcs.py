@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import mimetypes
 import os
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import fsspec
+from fsspec.asyn import sync
 
+from tributary.exports.formats import ChecksumWriter
 from tributary.storage import DEFAULT_TIMEOUTS, Timeouts
 
 EMULATOR_ENV = "STORAGE_EMULATOR_HOST"
@@ -38,3 +44,108 @@ def gcs_filesystem(
     if project:
         options["project"] = project
     return fsspec.filesystem("gs", **options)
+
+
+def is_gcs_filesystem(fs: fsspec.AbstractFileSystem) -> bool:
+    return "gs" in fs.protocol
+
+
+# A broken upload is sent again whole this many times in all, each in a new upload session,
+# after a wait that doubles from this (gcsfs's own requests wait 1, 2, 4 ... s).
+UPLOAD_ATTEMPTS = 4
+RETRY_WAIT_SECONDS = 1.0
+
+
+class _LengthDiffers(Exception):
+    """The object is longer or shorter than stated (its bytes counted to the end)."""
+
+
+def upload_whole(
+    fs: fsspec.AbstractFileSystem, path: str, size: int, read: Callable[[], Iterator[bytes]]
+) -> tuple[int, str]:
+    """Upload an object of `size` bytes to GCS in one request, its body the chunks `read()`
+    yields as they come: (bytes, sha256 hex) of what was read. gcsfs's own file sends a request
+    per block and waits for each; a resumable session given the whole length in one request
+    keeps the bytes moving, and holds no upload buffer.
+
+    A request that breaks (a dropped connection, a 5xx, a timeout) is sent again whole, from a
+    new `read()`, in a new session. A source whose bytes are not `size` in all ends the request
+    before it completes (nothing is written) and the figures say how long it was; the source's
+    own failure is raised as it is: its store retries its own requests."""
+    return sync(fs.loop, _upload_whole, fs, path, size, read)
+
+
+async def _upload_whole(fs, path: str, size: int, read: Callable[[], Iterator[bytes]]):
+    from gcsfs.core import initiate_upload
+    from gcsfs.retry import is_retriable
+
+    bucket, key, _ = fs.split_path(path)
+    content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"  # as gcsfs's
+    for attempt in range(1, UPLOAD_ATTEMPTS + 1):
+        body = _RequestBody(read(), size)
+        try:
+            location = await initiate_upload(fs, bucket, key, content_type)
+            await _put(fs, location, body, size, content_type)
+            break
+        except Exception as error:
+            body.close()
+            if isinstance(body.failure, _LengthDiffers):
+                break
+            if body.failure is not None:
+                raise body.failure from None
+            if attempt == UPLOAD_ATTEMPTS or not is_retriable(error):
+                raise
+            await asyncio.sleep(RETRY_WAIT_SECONDS * 2 ** (attempt - 1))
+    return body.checksum.bytes, body.checksum.sha256.hexdigest()
+
+
+async def _put(fs, location: str, body: _RequestBody, size: int, content_type: str) -> None:
+    # gcsfs's own session and credentials (private API: gcsfs has no call that streams a body
+    # of known length into a session; its `_call` would retry the request with the body spent).
+    from gcsfs.retry import validate_response
+
+    await fs._set_session()
+    headers = fs._get_headers({
+        "Content-Type": content_type,
+        "Content-Length": str(size),
+        "Content-Range": f"bytes 0-{size - 1}/{size}",
+    })  # fmt: skip
+    async with fs.session.put(
+        location, data=body, headers=headers, timeout=fs.requests_timeout
+    ) as response:
+        validate_response(response.status, await response.read(), location)
+
+
+class _RequestBody:
+    """One request's body: the chunks as the source yields them, counted and hashed in a worker
+    thread (reading and hashing block; the event loop carries every upload of the process)."""
+
+    def __init__(self, chunks: Iterator[bytes], size: int) -> None:
+        self._chunks, self._size = chunks, size
+        self.checksum = ChecksumWriter(None)
+        self.failure: BaseException | None = None
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            while (data := await asyncio.to_thread(self._next)) is not None:
+                yield data
+        except BaseException as error:  # aiohttp ends the request with its own error
+            self.failure = error
+            raise
+
+    def _next(self) -> bytes | None:
+        data = next(self._chunks, None)
+        if data is not None:
+            self.checksum.write(data)
+        if self.checksum.bytes > self._size:
+            for rest in self._chunks:  # counted to the end, for the error to say
+                self.checksum.write(rest)
+            raise _LengthDiffers
+        if data is None and self.checksum.bytes < self._size:
+            raise _LengthDiffers
+        return data
+
+    def close(self) -> None:
+        """Release the source's stream (a generator stopped mid-way holds its response)."""
+        with contextlib.suppress(Exception):
+            self._chunks.close()

@@ -38,7 +38,7 @@ from tributary.exports.formats import (
     export_schema,
     normalize,
 )
-from tributary.exports.gcs import gcs_filesystem, is_gcs_url
+from tributary.exports.gcs import gcs_filesystem, is_gcs_filesystem, is_gcs_url, upload_whole
 from tributary.storage import DEFAULT_TIMEOUTS, Timeouts, open_filesystem
 from tributary.warehouse.unload import UnloadedFile
 
@@ -322,7 +322,8 @@ class ExportStore:
 
         def copy(number: int, source: UnloadedFile) -> ExportedFile:
             name = f"part-{number:05d}{file_format.suffix}"
-            size, sha256 = copy_object(fs, source.url, self.fs, f"{staging}/{name}")
+            target = f"{staging}/{name}"
+            size, sha256 = copy_object(fs, source.url, self.fs, target, size=source.bytes)
             if size != source.bytes:
                 raise ExportError(
                     f"{export}: {source.url} holds {size} bytes, its writer stated "
@@ -454,12 +455,16 @@ def copy_object(
     fs: fsspec.AbstractFileSystem,
     target: str,
     *,
+    size: int | None = None,
     chunk_bytes: int = COPY_CHUNK_BYTES,
 ) -> tuple[int, str]:
-    """Stream one object to another store, `chunk_bytes` at a time: (bytes, sha256 hex). The
-    upload sends one chunk at a time while the next one is read, so memory holds about four
-    chunks (this one, the upload's buffer, the next one as it arrives) whatever the file's
-    size."""
+    """Stream one object to another store, `chunk_bytes` at a time: (bytes, sha256 hex) of what
+    was read. Into GCS, an object of known `size` goes in one upload request (exports/gcs.py);
+    into another store, the upload sends one chunk at a time while the next one is read. Memory
+    holds a few chunks (this one, the upload's buffer, the next one as it arrives) whatever the
+    file's size."""
+    if size and is_gcs_filesystem(fs):
+        return upload_whole(fs, target, size, lambda: read_chunks(source_fs, source, chunk_bytes))
     with fs.open(target, "wb", block_size=chunk_bytes) as handle:
         sink = ChecksumWriter(handle)
         for data in read_chunks(source_fs, source, chunk_bytes):

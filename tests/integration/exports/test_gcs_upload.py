@@ -1,0 +1,129 @@
+"""Copying an object of known size into GCS (the emulator): one upload request per object,
+sent again whole, in a new upload session, after the request broke; the source's own failure
+or a length other than stated ends the copy at once, with nothing written."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import socket
+import threading
+import uuid
+
+import fsspec
+import gcsfs.core
+import pytest
+
+from tributary.errors import ExportError
+from tributary.exports import gcs as gcs_module
+from tributary.exports import store as store_module
+from tributary.exports.formats import FileFormat
+from tributary.exports.store import ExportStore
+from tributary.warehouse.unload import UnloadedFile
+
+CHUNK = 64 * 2**10
+DATA = bytes(range(256)) * (3 * CHUNK // 256 + 100)  # three whole chunks and a bit
+
+
+@pytest.fixture
+def source(tmp_path) -> tuple[fsspec.AbstractFileSystem, str]:
+    path = tmp_path / "part-0000.parquet"
+    path.write_bytes(DATA)
+    return fsspec.filesystem("file"), str(path)
+
+
+def copy(source, bucket, *, size: int = len(DATA)) -> tuple[str, tuple[int, str]]:
+    target = f"{bucket.name}/copy-{uuid.uuid4().hex}.parquet"
+    fs, path = source
+    copied = store_module.copy_object(fs, path, bucket.fs, target, size=size, chunk_bytes=CHUNK)
+    return target, copied
+
+
+def test_an_object_of_known_size_is_uploaded_in_one_request(gcs, source, monkeypatch) -> None:
+    chunks: list[int] = []
+    upload_chunk = gcsfs.core.upload_chunk
+
+    async def counted(fs, location, data, *args, **kwargs):
+        chunks.append(len(data))
+        return await upload_chunk(fs, location, data, *args, **kwargs)
+
+    monkeypatch.setattr(gcsfs.core, "upload_chunk", counted)
+    target, copied = copy(source, gcs)
+    assert copied == (len(DATA), hashlib.sha256(DATA).hexdigest())
+    assert gcs.fs.cat_file(target) == DATA
+    assert chunks == []  # not gcsfs's file, which sends a request per block
+    assert gcs.fs.info(target)["contentType"] == "application/octet-stream"
+
+
+class HangUp:
+    """A server that reads the start of a request and closes the connection: an upload that
+    broke midway."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.received = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.getsockname()[1]}/upload"
+
+    def _serve(self) -> None:
+        with contextlib.closing(self.server):
+            connection, _ = self.server.accept()
+            with connection:
+                while self.received < len(DATA) // 2:
+                    self.received += len(connection.recv(CHUNK))
+
+
+def test_an_upload_the_server_broke_is_sent_again_whole_in_a_new_session(
+    gcs, source, monkeypatch
+) -> None:
+    hang_up = HangUp()
+    sessions: list[str] = []
+    initiate_upload = gcsfs.core.initiate_upload
+
+    async def first_one_breaks(fs, bucket, key, *args, **kwargs):
+        sessions.append(key)
+        if len(sessions) == 1:
+            return hang_up.url
+        return await initiate_upload(fs, bucket, key, *args, **kwargs)
+
+    monkeypatch.setattr(gcsfs.core, "initiate_upload", first_one_breaks)
+    monkeypatch.setattr(gcs_module, "RETRY_WAIT_SECONDS", 0.01)
+    target, copied = copy(source, gcs)
+    assert hang_up.received >= len(DATA) // 2  # the first request was under way
+    assert len(sessions) == 2
+    # Counted and hashed once: the broken request's bytes are not in the figures.
+    assert copied == (len(DATA), hashlib.sha256(DATA).hexdigest())
+    assert gcs.fs.cat_file(target) == DATA
+
+
+def test_the_sources_own_failure_ends_the_copy_at_once(gcs, source, monkeypatch) -> None:
+    reads: list[str] = []
+
+    def failing(fs, path, chunk_bytes):
+        reads.append(path)
+        yield DATA[:CHUNK]
+        raise PermissionError(f"{path}: access denied")
+
+    monkeypatch.setattr(store_module, "read_chunks", failing)
+    with pytest.raises(PermissionError, match="access denied"):
+        copy(source, gcs)
+    assert len(reads) == 1  # not retried: the source's store retries its own requests
+    gcs.fs.invalidate_cache()
+    assert gcs.fs.find(gcs.name) == []
+
+
+@pytest.mark.parametrize("stated", [len(DATA) - 5, len(DATA) + 5, 2 * len(DATA)])
+def test_an_object_longer_or_shorter_than_stated_publishes_nothing(gcs, source, stated) -> None:
+    fs, path = source
+    store = ExportStore(f"{gcs.url}/lake", fs=gcs.fs)
+    unloaded = UnloadedFile(url=path, rows=10, bytes=stated)
+    with pytest.raises(ExportError, match=f"holds {len(DATA)} bytes, its writer stated {stated}"):
+        store.publish_files(
+            [unloaded], fs=fs, export="orders", partition="dt=2024-05-01", asset="export/orders",
+            file_format=FileFormat(), columns=[],
+        )  # fmt: skip
+    gcs.fs.invalidate_cache()
+    assert gcs.fs.find(gcs.name) == []  # neither the partition nor an object in the attempt
