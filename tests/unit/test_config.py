@@ -417,3 +417,80 @@ def test_a_decimal_written_plainly_keeps_its_digits(config_dir: Path) -> None:
         "big": Decimal("1.0e+3"), "grouped": Decimal("1000.50"),
     }  # fmt: skip
     assert str(tenant.settings["floor"]) == "1234567890123456.78"
+
+
+# A custom query ending in ORDER BY, as pasted from SQL Server Management Studio.
+ORDERED = "select id, name, modified_at from dbo.customers\norder by name;\n"
+
+
+def test_a_sqlserver_query_ordered_without_top_is_refused_naming_file_and_key(
+    config_dir: Path,
+) -> None:
+    # Read as `select ... from (<query>) src`, SQL Server refused it at every load (error
+    # 1033: ORDER BY in a derived table needs TOP, OFFSET or FOR XML); the configuration
+    # loaded and said nothing.
+    tables = [{"name": "customers", "primary_key": ["id"], "object": "dbo.customers"},
+              {"name": "ordered", "primary_key": ["id"], "query": ORDERED}]  # fmt: skip
+    write_source(config_dir, "shop", source(kind="sqlserver", tables=tables))
+    message = load_error(config_dir)
+    assert "sources/shop.yaml: tables[1].query (table ordered): " in message
+    assert "SQL Server refuses 'ORDER BY name' in a subquery" in message
+    assert "TOP, OFFSET or FOR XML" in message
+    assert "remove the ORDER BY" in message
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "select id from t order by id -- newest last",
+        "(select id from t order by id)",
+        "select id from t union all select id from u order by id",
+        "select * from (select top 5 id from t order by id) newest order by id",
+    ],
+)
+def test_each_form_of_a_sqlserver_query_ordered_without_top_is_refused(
+    config_dir: Path, query: str
+) -> None:
+    table = {"name": "orders", "primary_key": ["id"], "query": query}
+    write_source(config_dir, "shop", source(kind="sqlserver", tables=[table]))
+    assert "tables[0].query (table orders): SQL Server refuses 'ORDER BY id' in a subquery" in (
+        load_error(config_dir)
+    )
+
+
+def test_tributary_check_names_a_sqlserver_query_ordered_without_top(
+    config_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tributary.cli import main
+
+    table = {"name": "ordered", "primary_key": ["id"], "query": ORDERED}
+    write_source(config_dir, "shop", source(kind="sqlserver", tables=[table]))
+    assert main(["check", "--config-dir", str(config_dir)]) == 1
+    [line] = capsys.readouterr().out.splitlines()
+    assert line.startswith("FAIL  ") and "shop.yaml: tables[0].query (table ordered): " in line
+    assert "remove the ORDER BY" in line
+
+
+@pytest.mark.parametrize(
+    ("kind", "query"),
+    [
+        ("mysql", ORDERED),  # MySQL, PostgreSQL, Oracle and SQLite read it as a subquery
+        ("oracle", ORDERED),
+        ("sqlserver", "select id, row_number() over (partition by a order by b) as n from t"),
+        ("sqlserver", "select top 10 id from t order by id"),
+        ("sqlserver", "select id from t order by id offset 0 rows"),
+        ("sqlserver", "select * from (select top 5 id from t order by id) newest"),
+        ("sqlserver", "select 'order by id' as note from t"),
+        ("sqlserver", "select id from t -- order by id"),
+        ("sqlserver", "select id from t /* order by id */"),
+        ("sqlserver", "select id from t where k = :tenant_id"),
+        ("sqlserver", "select id from t order by id for xml path"),
+        ("sqlserver", "select id from t order by (((id"),  # sqlglot can't parse: the server says
+    ],
+)
+def test_queries_sqlserver_reads_as_subqueries_load(
+    config_dir: Path, kind: str, query: str
+) -> None:
+    table = {"name": "orders", "primary_key": ["id"], "query": query}
+    write_source(config_dir, "shop", source(kind=kind, tables=[table]))
+    assert load_project(config_dir).source("shop").tables[0].query

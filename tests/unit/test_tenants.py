@@ -287,6 +287,31 @@ def test_configuration_errors_name_the_file_the_key_and_the_tenant(config_dir: P
     )
 
 
+@pytest.mark.parametrize("key", ["query", "settings_query"])
+def test_a_sqlserver_registry_query_ordered_without_top_is_refused(
+    config_dir: Path, key: str
+) -> None:
+    # Read as `select * from (<query>) registry` at every sensor tick, SQL Server refused an
+    # admin query pasted with its ORDER BY (error 1033); the configuration loaded.
+    registry = {
+        "source": "erp",  # sqlserver in the shipped configuration
+        "query": "select company_id as id, alias, active from dbo.companies",
+        "settings_query": "select company_id as tenant_id, name, value from dbo.settings",
+    }
+    registry[key] += " ORDER BY company_id DESC"
+    write(config_dir, "tenants.yaml", {"registry": registry})
+    message = load_error(config_dir)
+    assert (
+        f"tenants.yaml: registry.{key}: SQL Server refuses 'ORDER BY company_id DESC' in a "
+        "subquery unless TOP, OFFSET or FOR XML goes with it"
+    ) in message
+    assert "remove the ORDER BY" in message
+
+    registry["source"] = "app"  # mysql: read as a subquery, ordered or not
+    write(config_dir, "tenants.yaml", {"registry": registry})
+    assert load_project(config_dir).tenants.registry.source == "app"
+
+
 def test_tenant_ids_alike_but_for_case_are_refused(config_dir: Path) -> None:
     write(config_dir, "tenants.yaml", {"tenants": [
         {"id": "acme", "alias": "acme"}, {"id": "ACME", "alias": "acme-us"},

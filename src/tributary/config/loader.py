@@ -19,6 +19,7 @@ from tributary.config.models import (
     SourceConfig,
     TeamsConfig,
     TenantsConfig,
+    subquery_refusal,
 )
 from tributary.config.yaml_reader import YamlSurprise, read_yaml
 from tributary.tenants import TenantError, tenant_settings
@@ -187,9 +188,9 @@ def _refuse_unread_files(config_dir: Path) -> None:
 
 
 def _check_tenants(project: ProjectConfig, tenants_file: Path) -> None:
-    """Across files: the registry's source is a configured SQL source; each active tenant of
-    a fixed list has every setting its tables' queries bind (a registry's are checked when
-    a run reads it)."""
+    """Across files: the registry's source is a configured SQL source, which takes its queries
+    as subqueries; each active tenant of a fixed list has every setting its tables' queries
+    bind (a registry's are checked when a run reads it)."""
     registry = project.tenants.registry
     if registry is not None:
         kinds = {s.name: s.kind for s in project.sources}
@@ -199,6 +200,9 @@ def _check_tenants(project: ProjectConfig, tenants_file: Path) -> None:
                 f"{display_path(tenants_file)}: registry.source: expected a configured SQL "
                 f"source ({', '.join(sql) or 'none is configured'}), got '{registry.source}'"
             )
+        for key, query in (("query", registry.query), ("settings_query", registry.settings_query)):
+            if query and (problem := subquery_refusal(query, kinds[registry.source])):
+                raise ConfigError(f"{display_path(tenants_file)}: registry.{key}: {problem}")
     for source in project.sources:
         for position, table in enumerate(source.tables):
             if table.tenant_column and registry is None and not project.tenants.tenants:

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import sqlglot
 from pydantic import (
     AfterValidator,
     BeforeValidator,
@@ -23,6 +24,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from sqlglot import exp
 
 from tributary.config.common import (
     DEFAULT_CONNECT_TIMEOUT,
@@ -71,8 +73,46 @@ def wrappable(query: str) -> str:
 # day's partition, an export's ordering, PostgreSQL's COPY): one pasted with its closing
 # semicolon would be a syntax error there, and one whose last line ends in a `--` comment
 # (or might: a `--` in a string is harmless) ends with a line break, so that every wrapper
-# keeps its closing parenthesis.
+# keeps its closing parenthesis. A source's query must be one its server takes there too
+# (see subquery_refusal).
 Query = Annotated[str, AfterValidator(wrappable)]
+
+# The clauses that let SQL Server take an ORDER BY in a subquery (sqlglot's names: TOP and
+# FETCH are its limit, FOR XML its for_).
+_ORDER_BY_ALLOWED_WITH = ("limit", "offset", "for_")
+
+
+def subquery_refusal(query: str, kind: SourceKind) -> str | None:
+    """Why a source of `kind` refuses `query` as Tributary reads it, inside `(...)` (see
+    Query), or None. SQL Server refuses an ORDER BY in a subquery unless TOP, OFFSET or FOR
+    XML goes with it (error 1033), which an admin query pasted from SSMS often ends in; the
+    other kinds take one (Oracle's top-N idiom orders an inline view). Only the statement's
+    own ORDER BY counts, not a window's or a nested subquery's, nor one in a string or a
+    comment; a query sqlglot cannot parse is left to the server."""
+    if kind != "sqlserver":
+        return None
+    try:
+        statements = sqlglot.parse(query, read="tsql")
+    except sqlglot.errors.SqlglotError:
+        return None
+    if len(statements) != 1:
+        return None
+    statement = statements[0]
+    while isinstance(statement, exp.Query):  # a parenthesized query: each level counts
+        order = statement.args.get("order")
+        if order and not any(statement.args.get(key) for key in _ORDER_BY_ALLOWED_WITH):
+            clause = order.sql(dialect="tsql", comments=False)
+            return (
+                f"SQL Server refuses '{clause}' in a subquery unless TOP, OFFSET or FOR XML "
+                "goes with it, and Tributary reads this query as one "
+                "(select ... from (<query>) ...); remove the ORDER BY: nothing Tributary does "
+                "depends on the order of the rows (a load keeps one row per key by its cursor, a "
+                "registry's are sorted), and the query around a subquery keeps none"
+            )
+        statement = statement.this if isinstance(statement, exp.Subquery) else None
+    return None
+
+
 SourceKind = Literal["mysql", "sqlserver", "oracle", "postgres", "sqlite", "salesforce"]
 LoadMode = Literal["full", "incremental"]
 # What an incremental load does with rows whose cursor is NULL (dlt's on_cursor_value_missing).
@@ -587,6 +627,13 @@ class SourceConfig(StrictModel):
             )
         if self.refresh_interval < timedelta(seconds=30):
             raise ValueError("refresh_interval: expected 30s or more")
+        return self
+
+    @model_validator(mode="after")
+    def _queries_the_source_takes(self) -> SourceConfig:
+        for index, table in enumerate(self.tables):
+            if table.query and (problem := subquery_refusal(table.query, self.kind)):
+                raise ValueError(f"tables[{index}].query (table {table.name}): {problem}")
         return self
 
     @model_validator(mode="before")
