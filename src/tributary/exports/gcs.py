@@ -126,12 +126,15 @@ class _RequestBody:
         self.failure: BaseException | None = None
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
-            while (data := await asyncio.to_thread(self._next)) is not None:
-                yield data
-        except BaseException as error:  # aiohttp ends the request with its own error
-            self.failure = error
-            raise
+        while True:
+            try:
+                data = await asyncio.to_thread(self._next)
+            except Exception as error:  # the source's: aiohttp ends the request with its own
+                self.failure = error
+                raise
+            if data is None:
+                return
+            yield data
 
     def _next(self) -> bytes | None:
         data = next(self._chunks, None)
