@@ -549,9 +549,11 @@ class SqlSource:
         *,
         checksum: list[str] = (),
         columns: list[SourceColumn] = (),
+        text_timestamp: bool = False,
     ) -> tuple[str, str | None]:
-        """The SQL that counts the window's rows (and its highest cursor value), and the SQL
-        that reads the checksum columns of the window, if any are asked for."""
+        """The SQL that counts the window's rows (and its highest cursor value, the latest
+        instant's where the cursor is a `text_timestamp`), and the SQL that reads the checksum
+        columns of the window, if any are asked for."""
         by_name = {c.name: c for c in columns}  # as the catalog spells them, normalized
 
         def declared(name: str) -> SourceColumn | None:
@@ -560,17 +562,33 @@ class SqlSource:
         relation, conditions = self._window(table, window)
         aggregates = [sa.func.count().label(PROFILE_ROWS)]
         if window.cursor:
-            cursor = declared(window.cursor)
-            values: sa.ColumnElement = sa.column(window.cursor)
-            if self.backend == "sqlite" and sqlite.read_as_timestamp(cursor):
-                values = sqlite.sortable(values)
-            highest = sa.func.max(values)
-            aggregates.append(self._as_read(highest, cursor, window.cursor))
+            highest = self._highest(window.cursor, text_timestamp=text_timestamp)
+            aggregates.append(self._as_read(highest, declared(window.cursor), window.cursor))
         counts = self.compile(sa.select(*aggregates).select_from(relation).where(*conditions))
         if not checksum:
             return counts, None
         selected = [self._as_read(sa.column(name), declared(name), name) for name in checksum]
         return counts, self.compile(sa.select(*selected).select_from(relation).where(*conditions))
+
+    def _text_timestamp_cursor(self, table: TableConfig, columns: list[SourceColumn]) -> bool:
+        """Whether `table`'s cursor is SQLite text that connectorx reads as a timestamp, in
+        either of its forms (sources/sqlite.py): a table's column declared so (`columns`, as
+        described), a custom query's column returned so (read without rows: a column of a
+        declared type keeps it through the query)."""
+        if self.backend != "sqlite" or table.cursor is None:
+            return False
+        if table.query:
+            schema = self.query_schema(table)
+            name = self._matched(table.cursor, schema.names)
+            return name in schema.names and pa.types.is_timestamp(schema.field(name).type)
+        name = self._matched(table.cursor, [c.name for c in columns])
+        return sqlite.read_as_timestamp(next((c for c in columns if c.name == name), None))
+
+    def _highest(self, cursor: str, *, text_timestamp: bool) -> sa.ColumnElement:
+        """`cursor`'s highest value; of a `text_timestamp` cursor the latest instant's, not the
+        highest text (a 'T' sorts after a space: sqlite.sortable)."""
+        values: sa.ColumnElement = sa.column(cursor)
+        return sa.func.max(sqlite.sortable(values) if text_timestamp else values)
 
     def _window(
         self, table: TableConfig, window: Window
@@ -610,7 +628,12 @@ class SqlSource:
         compared, so that values read the same as the extract's."""
         columns = self.describe(table)
         counts_sql, checksum_sql = self.profile_queries(
-            table, window, checksum=checksum, columns=columns
+            table,
+            window,
+            checksum=checksum,
+            columns=columns,
+            text_timestamp=window.cursor is not None
+            and self._text_timestamp_cursor(table, columns),
         )
         by_name = {c.name: c for c in columns}
         [row] = self._normalized(self._run(counts_sql, 10, table), by_name).to_pylist()
