@@ -95,6 +95,30 @@ def test_a_sqlite_table_without_rows_probes_as_no_version(tmp_path: Path) -> Non
     assert source.probe([WITH_CURSOR, customers]) == {"orders": None, "customers": "0"}
 
 
+@pytest.mark.parametrize("query", [None, "select id, updated_at from orders"], ids=["", "query"])
+def test_a_sqlite_timestamp_cursor_probes_its_latest_instant(tmp_path: Path, query) -> None:
+    """SQLite keeps a timestamp as text, '2024-05-01 13:00:00' (its CURRENT_TIMESTAMP) or
+    '2024-05-01T12:00:00', and a 'T' sorts after a space: the version was the highest text,
+    which a later row of the other form on the same day did not move, so the change was never
+    seen and the row, which the load would read, was never loaded."""
+    path = tmp_path / "shop.sqlite"
+    with sqlite3.connect(path) as con:
+        con.execute("create table orders (id integer primary key, updated_at timestamp)")
+        con.execute("insert into orders values (1, '2024-05-01T12:00:00')")
+    con.close()
+    source = SqlSource(make_url(f"sqlite:///{path}"))
+    orders = TableConfig(
+        name="orders", cursor="updated_at", primary_key=["id"], mode="incremental", query=query
+    )
+    before = source.probe([orders])
+    with sqlite3.connect(path) as con:
+        con.execute("insert into orders values (2, '2024-05-01 13:00:00')")
+    con.close()
+    after = source.probe([orders])
+    assert before != after, after
+    assert after == {"orders": "2024-05-01 13:00:00"}
+
+
 def edit(path: Path, change) -> None:
     data = yaml.safe_load(path.read_text())
     change(data)

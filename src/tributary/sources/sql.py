@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 import math
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -479,16 +479,22 @@ class SqlSource:
         values = rows.column(0).to_pylist() if rows.num_columns else []
         return int(values[0]) if values and values[0] is not None else None
 
-    def probe_query(self, tables: list[TableConfig]) -> str:
+    def probe_query(
+        self, tables: list[TableConfig], *, text_timestamps: Collection[str] = ()
+    ) -> str:
         """One query reading a version of each table that changes when its rows do: the
-        highest cursor value where the table has a cursor, else the catalog's change counter
+        highest cursor value where the table has a cursor (the latest instant's, for the tables
+        `text_timestamps` names: _text_timestamp_cursor), else the catalog's change counter
         (a row count for a custom query, and on SQLite). Rows: probe_table, probe_version."""
-        return "\nunion all\n".join(self._probe_select(table) for table in tables)
+        return "\nunion all\n".join(
+            self._probe_select(table, text_timestamp=table.name in text_timestamps)
+            for table in tables
+        )
 
-    def _probe_select(self, table: TableConfig) -> str:
+    def _probe_select(self, table: TableConfig, *, text_timestamp: bool) -> str:
         name = sa.literal(table.name, TEXT).label("probe_table")
         if table.cursor:
-            version = sa.func.max(sa.column(table.cursor))
+            version = self._highest(table.cursor, text_timestamp=text_timestamp)
         elif table.query or self.backend not in _CHANGE_COUNTERS:
             version = sa.func.count()
         else:
@@ -503,10 +509,12 @@ class SqlSource:
 
     def probe(self, tables: list[TableConfig]) -> dict[str, str | None]:
         """Each table's version now (None where the catalog has none yet), in one query; a
-        table that cannot be observed has a version `unobservable` explains."""
-        result = self._run(
-            self.probe_query(tables), 10_000, None, doing="probing tables for changes"
-        ).read_all()
+        table that cannot be observed has a version `unobservable` explains. On SQLite, each
+        cursor's type is read first: the highest text of a timestamp column holding both forms
+        is not its latest instant, which a later row may not move."""
+        text_timestamps = {t.name for t in tables if self._text_timestamp_cursor(t)}
+        query = self.probe_query(tables, text_timestamps=text_timestamps)
+        result = self._run(query, 10_000, None, doing="probing tables for changes").read_all()
         names, versions = (column.to_pylist() for column in result.columns)
         found = dict(zip(names, versions, strict=True))
         return {table.name: found.get(table.name) for table in tables}
@@ -570,17 +578,21 @@ class SqlSource:
         selected = [self._as_read(sa.column(name), declared(name), name) for name in checksum]
         return counts, self.compile(sa.select(*selected).select_from(relation).where(*conditions))
 
-    def _text_timestamp_cursor(self, table: TableConfig, columns: list[SourceColumn]) -> bool:
+    def _text_timestamp_cursor(
+        self, table: TableConfig, columns: list[SourceColumn] | None = None
+    ) -> bool:
         """Whether `table`'s cursor is SQLite text that connectorx reads as a timestamp, in
         either of its forms (sources/sqlite.py): a table's column declared so (`columns`, as
-        described), a custom query's column returned so (read without rows: a column of a
-        declared type keeps it through the query)."""
+        described; described here if None), a custom query's column returned so (read without
+        rows: a column of a declared type keeps it through the query)."""
         if self.backend != "sqlite" or table.cursor is None:
             return False
         if table.query:
             schema = self.query_schema(table)
             name = self._matched(table.cursor, schema.names)
             return name in schema.names and pa.types.is_timestamp(schema.field(name).type)
+        if columns is None:
+            columns = self.describe(table)
         name = self._matched(table.cursor, [c.name for c in columns])
         return sqlite.read_as_timestamp(next((c for c in columns if c.name == name), None))
 
