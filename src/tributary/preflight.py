@@ -4,8 +4,9 @@ For each enabled table of each enabled source it connects, checks that the table
 exists (or that a custom query runs), that the primary key, cursor and other named columns
 exist, that the cursor's type fits the lookback (and tells a time, for checks.max_data_age),
 that a key_ranges column is numeric, and reads the catalog's row estimate; it reads the tenant
-registry as tenant_registry_sensor does; then it checks the warehouse login and the schemas
-Tributary writes, and the landing and export stores' write access. Each result is one line
+registry as tenant_registry_sensor does (a fixed list: that a tenant is active); then it
+checks the warehouse login and the schemas Tributary writes, and the landing and export
+stores' write access. Each result is one line
 naming the file and the key at fault.
 
 Nothing is written: the registry's queries run as subqueries (a statement that writes is
@@ -89,8 +90,9 @@ def run_preflight(
     sources = [s for s in project.sources if s.enabled and source in (None, s.name)]
     for config in sources:
         yield from check_source(project, config, open_source)
-    if reads_registry(project, source):
-        yield check_registry(project, open_source)
+    if checks_tenants(project, source):
+        registry = project.tenants.registry
+        yield check_registry(project, open_source) if registry else check_tenant_list(project)
     yield check_warehouse(project, [s.name for s in sources])
     yield check_landing(project)
     yield check_exports(project)
@@ -283,15 +285,27 @@ def check_salesforce_table(
 # --- the tenant registry -----------------------------------------------------------------
 
 
-def reads_registry(project: ProjectConfig, source: str | None) -> bool:
-    """Whether the check (of every source, or of `source`) reads the tenant registry: there
-    is one, and the source checked holds it or a table scoped by tenant."""
-    registry = project.tenants.registry
-    if registry is None:
+def checks_tenants(project: ProjectConfig, source: str | None) -> bool:
+    """Whether the check (of every source, or of `source`) checks the tenants: there is a
+    registry or a fixed list, and the source checked holds the registry or a table scoped by
+    tenant."""
+    tenants = project.tenants
+    if tenants.registry is None and not tenants.tenants:
         return False
-    if source in (None, registry.source):
+    if source is None or (tenants.registry and source == tenants.registry.source):
         return True
     return any(table.tenant_column for table in project.source(source).tables)
+
+
+def check_tenant_list(project: ProjectConfig) -> Check:
+    """tenants.yaml's fixed list, as tenant_registry_sensor finds it (no_active_tenant): the
+    rest of it is checked when the configuration loads."""
+    file = display_path(project.config_dir / "tenants.yaml")
+    tenants = project.tenants.tenants
+    if error := no_active_tenant(project, tenants):
+        return Check(file, "tenants", problems=[(error.key, error.problem)])
+    active = sum(t.active for t in tenants)
+    return Check(file, "tenants", detail=f"{len(tenants)} tenants, {active} active (a fixed list)")
 
 
 def check_registry(project: ProjectConfig, open_source: OpenSource) -> Check:

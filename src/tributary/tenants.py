@@ -33,8 +33,9 @@ class TenantError(ValueError):
 
 
 class RegistryError(TenantError):
-    """The registry's rows break a rule: `key` names the query in tenants.yaml
-    (registry.query, registry.settings_query), `problem` what is wrong."""
+    """The registry's rows (or tenants.yaml's fixed list, as a whole) break a rule: `key`
+    names the key in tenants.yaml (registry.query, registry.settings_query; tenants),
+    `problem` what is wrong."""
 
     def __init__(self, key: str, problem: str) -> None:
         super().__init__(f"tenants.yaml: {key}: {problem}")
@@ -186,19 +187,28 @@ def _rows(run_query: RunQuery, query: str, columns: tuple[str, ...], key: str) -
 
 
 def no_active_tenant(project: ProjectConfig, tenants: list[Tenant]) -> RegistryError | None:
-    """Where the registry's `tenants` hold no active one while something is scoped by tenant,
-    registry.query's problem, not raised: tributary check's FAIL line, and each
-    tenant_registry_sensor tick's skip reason and warning (the tick goes on: a registry may
-    be empty for a while). None otherwise. A query whose filter leaves no row, or whose
-    `active` is read wrong, added no partition: nothing scoped by tenant ever loaded, and
-    the sensor said "0 tenants, 0 active" at info level."""
+    """Where the `tenants` (the registry's rows, or tenants.yaml's fixed list) hold no active
+    one while something is scoped by tenant, the problem, not raised: tributary check's FAIL
+    line, and each tenant_registry_sensor tick's skip reason and warning (the tick goes on: a
+    registry may be empty for a while). None otherwise. Without an active tenant there is no
+    tenant partition (a registry's are added for active tenants, a fixed list's are its active
+    ones): nothing scoped by tenant ever loaded, and the sensor said "0 active" at info level.
+    The key is registry.query for a registry (a filter that leaves no row, an `active` read
+    wrong), tenants for a fixed list."""
     if any(t.active for t in tenants) or not (never := never_loaded(project)):
         return None
-    listed = (
+    count = (
         f"{len(tenants)} tenant{'s' if len(tenants) != 1 else ''}, none active"
         if tenants
-        else "no tenant (its query returned no rows)"
+        else "no tenant"
     )
+    if project.tenants.registry is None:
+        return RegistryError(
+            "tenants",
+            f"the list holds {count}; expected at least one active tenant (active: true): the "
+            f"tenant partitions are the list's active tenants, so {never}",
+        )
+    listed = count if tenants else "no tenant (its query returned no rows)"
     return RegistryError(
         "registry.query",
         f"the registry lists {listed}; expected at least one active tenant: without one no "
@@ -207,7 +217,7 @@ def no_active_tenant(project: ProjectConfig, tenants: list[Tenant]) -> RegistryE
 
 
 def never_loaded(project: ProjectConfig) -> str:
-    """What a registry without an active tenant leaves unloaded: the enabled tenant-scoped
+    """What tenants without an active one leave unloaded: the enabled tenant-scoped
     tables and per-tenant exports, said as a sentence's end; empty when there are none."""
     tables = [
         f"{project.source_file(source.name)} tables[{index}] ({table.name})"

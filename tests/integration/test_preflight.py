@@ -640,3 +640,42 @@ def test_a_registry_without_an_active_tenant_names_what_would_never_load(
     registry["exports"][0]["enabled"] = False
     code, lines = check(registry, capsys)
     assert code == 0, lines
+
+
+def test_a_fixed_list_without_an_active_tenant_names_what_would_never_load(shop, capsys) -> None:
+    """A fixed list (tenants.yaml's tenants:) whose every tenant is inactive makes no tenant
+    partition: no tenant-scoped table ever loads, and tributary check said all ok, where a
+    registry without an active tenant fails it. The fixed list now fails the same way, with
+    the same code, naming tenants.yaml's tenants key."""
+    shop["shop"]["tables"].append(
+        {
+            "name": "tenant_orders",
+            "query": "select * from orders where customer_id = :tenant_id",
+            "tenant_column": "customer_id",
+            "primary_key": ["id"],
+        }
+    )
+    shop["tenants"] = {
+        "tenants": [
+            {"id": 1, "alias": "acme", "active": False},
+            {"id": 2, "alias": "globex", "active": False},
+        ]
+    }
+    code, lines = check(shop, capsys)
+    assert code == 1
+    assert failures(lines) == [
+        "FAIL  assets_config/tenants.yaml: tenants: the list holds 2 tenants, none active; "
+        "expected at least one active tenant (active: true): the tenant partitions are the "
+        "list's active tenants, so assets_config/sources/shop.yaml tables[3] (tenant_orders) "
+        "is never loaded"
+    ]
+    # One active tenant: the list's line is ok.
+    shop["tenants"]["tenants"][1]["active"] = True
+    code, lines = check(shop, capsys)
+    assert code == 0, lines
+    assert registry_lines(lines) == [
+        "ok    assets_config/tenants.yaml: tenants: 2 tenants, 1 active (a fixed list)"
+    ]
+    # Checking another source alone (no tenant-scoped table there) does not check the list.
+    code, lines = check(shop, capsys, "--source", "pg")
+    assert code == 0 and registry_lines(lines) == [], lines

@@ -499,3 +499,36 @@ def test_a_registry_without_an_active_tenant_is_said_in_each_tick(
     tick = platform.sensor_tick()
     assert [r.partition_key for r in tick.run_requests] == ["1"]
     assert "registry.query" not in capfd.readouterr().err
+
+
+def test_a_fixed_list_without_an_active_tenant_is_said_in_each_tick(
+    registry, state_dir, tmp_path, capfd
+) -> None:
+    """A fixed list (tenants.yaml's tenants:) in which every tenant is inactive makes no
+    tenant partition, so nothing scoped by tenant ever loads: the sensor said nothing of it,
+    where a registry without an active tenant is said in each tick. Now the fixed list is
+    said the same way, with the same code (tenants.no_active_tenant), naming tenants.yaml's
+    tenants key; the tick does not fail."""
+    url, _ = registry
+    config_dir = write_registry_project(
+        tmp_path / "assets_config", url=str(url), tenant_stores=tmp_path
+    )
+    (config_dir / "tenants.yaml").write_text(
+        "tenants:\n"
+        "  - {id: 1, alias: acme, active: false}\n"
+        "  - {id: 2, alias: globex, active: false}\n"
+    )
+    project = load_project(config_dir)
+    platform = Platform(project, dagster_instance(tmp_path))
+    said = (
+        "tenants.yaml: tenants: the list holds 2 tenants, none active; expected at least one "
+        "active tenant (active: true): the tenant partitions are the list's active tenants, so "
+        f"{project.source_file(REGISTRY_SOURCE)} tables[0] (orders) is never loaded and the "
+        "per-tenant exports (orders_by_tenant, orders_to_tenants) never publish"
+    )
+    for _ in range(2):  # the first reading (recorded), then one that changed nothing
+        tick = platform.sensor_tick()
+        assert tick.skip_message == said
+        assert tick.run_requests == []
+        assert f"WARNING - {said}" in capfd.readouterr().err
+    assert platform.tenants_table() == {"1": ("acme", "inactive"), "2": ("globex", "inactive")}

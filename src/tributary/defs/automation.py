@@ -236,10 +236,10 @@ def tenant_registry_sensor(project: ProjectConfig) -> dg.SensorDefinition:
         changes = registry_changes(tenants, partitions, previous)
         active = sum(t.active for t in tenants)
         context.log.info(f"{len(tenants)} tenants, {active} active; {changes.describe()}")
-        # No active tenant in a registry: nothing scoped by tenant loads. Said in each tick's
-        # skip reason and log, as tributary check says it; not failed, as a registry may be
-        # empty for a while (its first customer not signed yet).
-        problem = no_active_tenant(project, tenants) if registry is not None else None
+        # No active tenant (in a registry or a fixed list): nothing scoped by tenant loads.
+        # Said in each tick's skip reason and log, as tributary check says it; not failed, as
+        # a registry may be empty for a while (its first customer not signed yet).
+        problem = no_active_tenant(project, tenants)
         idle = str(problem) if problem is not None else None
         if idle:
             context.log.warning(idle)
@@ -268,7 +268,7 @@ def tenant_registry_sensor(project: ProjectConfig) -> dg.SensorDefinition:
             )
         )
         if registry is None:
-            return dg.SensorResult(cursor=cursor)
+            return dg.SensorResult(cursor=cursor, skip_reason=idle)
         return dg.SensorResult(
             run_requests=tenant_load_requests(project, changes.to_load),
             dynamic_partitions_requests=(
