@@ -24,7 +24,8 @@ from tributary.errors import NullCursorError, NullKeyError, SourceError, StaleDr
 from tributary.landing import Cleanup, LandingStore, Manifest, ManifestPromise
 from tributary.names import as_spelled, repeated
 from tributary.slices import TENANT_COLUMN, Slice
-from tributary.sources import SourceReader, TypedSource
+from tributary.sources import ColumnType, SourceReader, TypedSource
+from tributary.sources.types import is_arrow_number
 from tributary.warehouse import LoadOutcome, LoadTarget, Warehouse
 from tributary.warehouse.base import LOAD_ID_CHARS
 
@@ -120,7 +121,9 @@ def ingest_table(
     if full_refresh:
         table = table.model_copy(update={"mode": "full"})
     if where is not None and where.kind == "range":
-        check_key_range_type(reader, source, table, source_file=source_file)
+        check_key_range_type(
+            key_range_problem(reader, table), source, table, source_file=source_file
+        )
     started_at = datetime.now(UTC)
     load_id = new_load_id(started_at)
     target = load_target(source, table, where)
@@ -363,9 +366,11 @@ def load_from_inbox(
     inbox: LandingStore,
     warehouse: Warehouse,
     where: Slice | None = None,
+    source_file: str | None = None,
 ) -> TableLoad:
     """Load a manifest an outside tool (a DMS full-load export, a partner drop) wrote into
-    the landing inbox, in the landing store's own layout and manifest format."""
+    the landing inbox, in the landing store's own layout and manifest format. `source_file`
+    names the source's file in errors of its configuration."""
     drop = inbox.read_drop(source.name, table.name, load_id)
     manifest = drop.manifest
     # read_drop holds the manifest to its folder's source and table; the scope, to the run's.
@@ -389,6 +394,22 @@ def load_from_inbox(
             f"({inbox.uri(inbox.load_dir(source.name, table.name, load_id))})"
         )
     fail_on_null_keys(table, files.nulls)
+    if where is not None and where.kind == "range" and files.schema is not None:
+        # The warehouse replaces the range by comparing the drop's key column with its bounds:
+        # the source's rule, of the type the drop's files hold.
+        names = files.schema.names
+        column = as_spelled(where.table_column, names)
+        found = None  # a key column the files lack is the schema check's to name
+        if column in names:
+            kind = files.schema.field(column).type
+            found = ColumnType(f"{kind} (as the drop's files hold it)", is_arrow_number(kind))
+        check_key_range_type(
+            key_type_problem(column, found),
+            source,
+            table,
+            source_file=source_file,
+            untouched=f"nothing was loaded ({inbox.uri(drop.folder)})",
+        )
     target = replace(load_target(source, table, where), mode=manifest.mode)
     # Drops need not arrive in the order they were extracted (two tools; a failed run retried
     # behind a newer drop's): an older one would put its rows over newer ones.
@@ -491,17 +512,22 @@ KEY_RANGE_TYPES = "a numeric column (an integer, decimal or floating-point type)
 
 
 def key_range_problem(reader: SourceReader, table: TableConfig) -> str | None:
-    """Why the table's key_ranges column cannot partition it, or None. A range is selected
-    twice, by the source's read and by the warehouse when it replaces the range, each comparing
-    the column with whole-number bounds: only numbers compare alike on both sides (MySQL reads
-    '1000' and 'A-3' as numbers, SQLite the bounds as text, PostgreSQL and DuckDB refuse to
-    compare text with a number; a key of 12.5 is in the range from 10 to 20 on each).
-    A column the table lacks is the read's to name; a reader that cannot tell types says
-    nothing."""
+    """Why the table's key_ranges column, as the source declares it, cannot partition it, or
+    None (key_type_problem). A column the table lacks is the read's to name; a reader that
+    cannot tell types says nothing."""
     if table.key_ranges is None or not isinstance(reader, TypedSource):
         return None
     column = table.key_ranges.column
-    found = reader.column_type(table, column)
+    return key_type_problem(column, reader.column_type(table, column))
+
+
+def key_type_problem(column: str, found: ColumnType | None) -> str | None:
+    """Why a key_ranges column of type `found` (None: not known) cannot partition its table,
+    or None. A range is selected twice, by the source's read (or the tool that wrote an inbox
+    drop) and by the warehouse when it replaces the range, each comparing the column with
+    whole-number bounds: only numbers compare alike on both sides (MySQL reads '1000' and
+    'A-3' as numbers, SQLite the bounds as text, PostgreSQL and DuckDB refuse to compare text
+    with a number; a key of 12.5 is in the range from 10 to 20 on each)."""
     if found is None or found.number:
         return None
     return (
@@ -513,17 +539,23 @@ def key_range_problem(reader: SourceReader, table: TableConfig) -> str | None:
 
 
 def check_key_range_type(
-    reader: SourceReader, source: SourceConfig, table: TableConfig, *, source_file: str | None
+    problem: str | None,
+    source: SourceConfig,
+    table: TableConfig,
+    *,
+    source_file: str | None,
+    untouched: str = "nothing was read",
 ) -> None:
-    """Before anything is read: key_range_problem, as an error naming the file and the key."""
-    problem = key_range_problem(reader, table)
+    """Before anything is read (or an inbox drop loaded): key_range_problem (or
+    key_type_problem), as an error naming the file and the key; `untouched` says what was
+    not done."""
     if problem is None:
         return
     index = next((i for i, t in enumerate(source.tables) if t.name == table.name), None)
     place = f"tables[{index}]" if index is not None else f"table '{table.name}'"
     raise SourceError(
         f"{source_file or f'source {source.name!r}'}: {place}.key_ranges.column: {problem}; "
-        "nothing was read",
+        f"{untouched}",
         transient=False,
     )
 

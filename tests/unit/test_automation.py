@@ -264,8 +264,10 @@ def land_in_inbox(
     *,
     table="customers",
     stamp: datetime = datetime(2026, 11, 23, tzinfo=UTC),
+    scope: str = "",
 ):
-    """A drop as an outside tool writes it, its rows extracted (and modified) at `stamp`."""
+    """A drop as an outside tool writes it, its rows extracted (and modified) at `stamp`, for
+    the partition `scope` of its table (none by default)."""
     inbox = LandingStoreResource.from_project(project).open().inbox()
     schema = pa.schema(
         [
@@ -294,6 +296,7 @@ def land_in_inbox(
         mode="full",
         extracted_at=stamp,
         cursor="modified_at",
+        scope=scope,
     )
 
 
@@ -457,6 +460,54 @@ def test_an_inbox_drop_with_rows_without_a_key_fails_and_loads_nothing(
     with duckdb.connect(project.warehouse.path, read_only=True) as con:
         rows = con.execute("select customer_id, name from raw_erp.customers").fetchall()
     assert rows == [(1, "Ada")]
+
+
+def test_a_key_range_drop_of_a_text_key_column_is_refused_naming_file_and_key(
+    config_dir: Path, project: ProjectConfig
+) -> None:
+    """A key range is replaced in the warehouse by comparing its key column with the range's
+    whole-number bounds. A drop for a key-range partition of a table whose key_ranges column
+    is text was loaded up to that comparison, which failed with a bare binder error naming
+    neither file nor key (a source's load refuses such a column before reading, with
+    key_range_problem). The drop is now refused the same way, its type read from its files,
+    before anything is loaded."""
+    edit_yaml(
+        config_dir / "sources" / "erp.yaml",
+        lambda d: table(d, "customers").update(
+            mode="full",
+            refresh="schedule",
+            key_ranges={"column": "name", "size": 10, "upper_bound": 20},
+        ),
+    )
+    project = load_project(config_dir)
+    defs = build_definitions(project)
+    failed = load_drop(defs, project, "20261123T000000Z-dms00001", [
+        {"customer_id": 1, "name": "Ada"},
+    ], scope="000000000000-000000000009")  # fmt: skip
+
+    message = step_failure(failed)
+    assert (
+        f"{project.source_file('erp')}: tables[0].key_ranges.column: column 'name' is string "
+        "(as the drop's files hold it); expected a numeric column (an integer, decimal or "
+        "floating-point type)" in message
+    ), message
+    assert "nothing was loaded" in message
+    with duckdb.connect(project.warehouse.path) as con:
+        tables = con.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw_erp'"
+        ).fetchall()
+    assert ("customers",) not in tables
+
+    # A numeric key column: the drop's range is loaded.
+    edit_yaml(
+        config_dir / "sources" / "erp.yaml",
+        lambda d: table(d, "customers")["key_ranges"].update(column="customer_id"),
+    )
+    project = load_project(config_dir)
+    assert load_drop(build_definitions(project), project, "20261123T010000Z-dms00002", [
+        {"customer_id": 1, "name": "Ada"},
+    ], scope="000000000000-000000000009").success  # fmt: skip
+    assert customers(project) == [(1, "Ada")]
 
 
 def test_an_inbox_drop_whose_files_differ_from_its_manifest_fails_and_loads_nothing(

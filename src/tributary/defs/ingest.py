@@ -133,6 +133,7 @@ def build_raw_asset(
                         inbox=landing.open().inbox(),
                         warehouse=wh,
                         where=where,
+                        source_file=project.source_file(source.name),
                     )
                 return ingest_table(
                     source,

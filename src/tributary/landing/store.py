@@ -306,7 +306,7 @@ class LandingStore:
         are not what it states (rows, bytes, the total) or not alike (their columns, in
         order), as a part rewritten after its manifest or a manifest written by hand would
         be; and the NULLs of `null_columns`, from footer statistics, or the column's values
-        where a writer left none."""
+        where a writer left none; and the first file's schema, as its footer states it."""
         if not manifest.files:  # the columns would be unknown
             return FilesReport(
                 ["it lists no files; an empty extract is one Parquet file of no rows"], Counter()
@@ -315,11 +315,13 @@ class LandingStore:
         found: list[str] = []
         nulls: Counter = Counter()
         first: tuple[str, list[str]] | None = None
+        schema = None
         for file in manifest.files:
             with self.fs.open(f"{folder}/{file.path}", "rb") as handle:
                 part = pq.ParquetFile(handle)
                 rows, size = part.metadata.num_rows, handle.size
                 names = part.schema_arrow.names
+                schema = schema or part.schema_arrow
                 for column in null_columns:
                     nulls[column] += _null_count(part, column)
             # Redshift's COPY matches a Parquet file's columns to the table's by position.
@@ -338,7 +340,7 @@ class LandingStore:
             found.append(
                 f"its manifest states {manifest.row_count} row(s) in all, its files {total}"
             )
-        return FilesReport(found, nulls)
+        return FilesReport(found, nulls, schema)
 
     def _iter_batches(self, paths: list[str]) -> Iterator[pa.RecordBatch]:
         for path in paths:
@@ -488,6 +490,7 @@ class FilesReport:
 
     differences: list[str]  # from what the manifest states; empty when they agree
     nulls: Counter  # NULLs per column asked for
+    schema: pa.Schema | None = None  # the first file's, as its footer states it
 
 
 def _null_count(part: pq.ParquetFile, column: str) -> int:
