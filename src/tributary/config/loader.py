@@ -57,12 +57,18 @@ class ProjectConfig:
     exports: tuple[ExportConfig, ...]
     tenants: TenantsConfig
     teams: TeamsConfig = field(default_factory=TeamsConfig)
-    # The file each source was read from, by source name: for messages naming file and key.
+    # The file each source (export) was read from, by its name: for messages naming file and
+    # key. A file's name need not be the `name:` it holds.
     source_files: Mapping[str, Path] = field(default_factory=dict, compare=False, hash=False)
+    export_files: Mapping[str, Path] = field(default_factory=dict, compare=False, hash=False)
 
     def source_file(self, name: str) -> str:
         """The file source `name` was read from, as messages name it."""
         return display_path(self.source_files.get(name) or Path(self.config_dir, "sources"))
+
+    def export_file(self, name: str) -> str:
+        """The file export `name` was read from, as messages name it."""
+        return display_path(self.export_files.get(name) or Path(self.config_dir, "exports"))
 
     def resolve_location(self, location: str) -> str:
         """A store URL (s3://, gs://) as is; a local path made absolute under the state dir."""
@@ -162,6 +168,7 @@ def load_project(config_dir: Path | str | None = None) -> ProjectConfig:
         tenants=tenants,
         teams=teams,
         source_files={source.name: path for path, source in source_files.items()},
+        export_files={export.name: path for path, export in exports.items()},
     )
     _check_tenants(project, tenants_file)
     return project

@@ -116,6 +116,7 @@ def build_export_asset(
                     tenant=tenant,
                     # where a warehouse that unloads (Redshift) writes the files first
                     landing=landing.open(),
+                    export_file=project.export_file(export.name),
                 )
 
         outcome = with_retries(context, project.platform.automation.retries, publish)
@@ -196,7 +197,8 @@ def build_export_defs(project: ProjectConfig, models: dict[str, ModelRef]) -> dg
         for name in export.upstream_models:
             if name not in models:
                 raise ConfigError(
-                    f"exports/{export.name}.yaml: {'model' if export.model else 'depends_on'}: "
+                    f"{project.export_file(export.name)}: "
+                    f"{'model' if export.model else 'depends_on'}: "
                     f"no dbt model named '{name}'; expected one of {', '.join(sorted(models))}"
                 )
     return dg.Definitions(

@@ -80,12 +80,15 @@ def layout_key(export: ExportConfig) -> str:
     return DATE_KEY
 
 
-def check_layout(export: ExportConfig, store: ExportStore, tenant: Tenant | None) -> None:
+def check_layout(
+    export: ExportConfig, store: ExportStore, tenant: Tenant | None, *, export_file: str | None
+) -> None:
     """Fail, before anything is published, when the export's folder holds partition folders
     of another key than its partitioning's: what an earlier partitioning left (region=EU
     beside dt=...). A reader of the export's folder would read their rows beside the new ones,
     and neither retention nor the removal of absent values may delete them: they are not
-    this layout's (nor, perhaps, data that can be made again)."""
+    this layout's (nor, perhaps, data that can be made again). `export_file` names the file
+    the export was read from (ProjectConfig.export_file)."""
     key = layout_key(export)
     checks = [(export_folder(export, tenant), key)]
     if tenant is not None and export.tenant_url is None:
@@ -94,7 +97,7 @@ def check_layout(export: ExportConfig, store: ExportStore, tenant: Tenant | None
     for folder, expected in checks:
         if others := store.other_layouts(folder, expected):
             raise ExportError(
-                f"exports/{export.name}.yaml: partitioning: "
+                f"{export_file or f'export {export.name!r}'}: partitioning: "
                 f"{store.uri(store.export_dir(folder))} holds folders of another partitioning "
                 f"({', '.join(others)}); expected only {expected}=... folders there: a reader "
                 "of the export would read their rows beside the new ones (twice, after a "
@@ -115,14 +118,16 @@ def run_export(
     batch_rows: int,
     tenant: Tenant | None = None,
     landing: LandingStore | None = None,
+    export_file: str | None = None,
 ) -> ExportOutcome:
     """Publish `export` for `day`: the daily partition's day, or the run's date (UTC).
     `sql` is the export's query with its refs resolved; a per_tenant export publishes
     `tenant`'s rows (into the store of tenant_store_url, when it has a template). Given the
     `landing` store, a warehouse that `unloads` writes the files itself there (not for
-    `by: column` partitions, which are split from the ordered stream here)."""
+    `by: column` partitions, which are split from the ordered stream here). `export_file`
+    names the export's file in errors of its configuration."""
     with store.answering():
-        check_layout(export, store, tenant)
+        check_layout(export, store, tenant, export_file=export_file)
         query = partition_sql(export, sql, day, tenant=tenant, quote=warehouse.quote_string)
         folder = export_folder(export, tenant)
         if warehouse.unloads and landing is not None and export.partitioning.by != "column":

@@ -12,9 +12,13 @@ from __future__ import annotations
 
 from datetime import date
 
+import dagster as dg
 import pytest
+import yaml
 
+from tributary.config.loader import STATE_DIR_ENV, ConfigError, load_project
 from tributary.config.models import ExportConfig, Tenant
+from tributary.defs import build_definitions
 from tributary.exports import ExportError, ExportStore, run_export
 
 from .data import cases_warehouse, connect, export_cases
@@ -54,7 +58,7 @@ def test_a_switch_to_dates_with_retention_fails_naming_the_old_folders(store, tm
         export_cases(warehouse, store, DAY, **DATED)
 
     message = str(raised.value)
-    assert message.startswith("exports/cases.yaml: partitioning: ")
+    assert message.startswith("export 'cases': partitioning: ")
     assert ", ".join(old) in message
     assert "dt=" in message and "move them" in message and "nothing was published" in message
     # nothing published, nothing removed: the old folders are as they were
@@ -83,7 +87,7 @@ def test_a_renamed_partitioning_column_fails_naming_the_old_folders(store, tmp_p
         export_cases(warehouse, store, DAY, **renamed)
 
     message = str(raised.value)
-    assert message.startswith("exports/cases.yaml: partitioning: ")
+    assert message.startswith("export 'cases': partitioning: ")
     assert ", ".join(old) in message and "market=" in message
     assert store.partitions("cases", sealed_only=False) == old  # no market= folder beside them
 
@@ -133,3 +137,49 @@ def test_a_switch_to_per_tenant_fails_naming_the_shared_folders_old_partitions(s
 
     assert "(dt=2024-05-01); expected only tenant=... folders" in str(raised.value)
     assert store.partitions("cases", sealed_only=False) == ["dt=2024-05-01"]
+
+
+def test_the_error_names_the_file_the_export_was_read_from(tmp_path, monkeypatch) -> None:
+    """An export is named by its `name:`, not by its file's: the error named
+    exports/<name>.yaml, a file that need not exist (here the export is read from
+    exports/numbers_v2.yaml). It names the file the export was read from."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(STATE_DIR_ENV, str(tmp_path / "state"))
+    config = tmp_path / "assets_config"
+    (config / "exports").mkdir(parents=True)
+    (config / "platform.yaml").write_text(
+        yaml.safe_dump({"warehouse": {"target": "duckdb", "path": "warehouse.duckdb"}})
+    )
+    export_file = config / "exports" / "numbers_v2.yaml"
+    export = {
+        "name": "numbers",
+        "query": "select 1 as n, 'EU' as region",
+        "depends_on": ["fct_sales"],  # a query export names the models it reads (none here)
+        "partitioning": {"by": "column", "column": "region"},
+    }
+
+    def materialize() -> dg.ExecuteInProcessResult:
+        defs = build_definitions(load_project(config))
+        return defs.resolve_implicit_global_asset_job_def().execute_in_process(
+            instance=dg.DagsterInstance.ephemeral(),
+            asset_selection=[dg.AssetKey(["export", "numbers"])],
+            raise_on_error=False,
+        )
+
+    export_file.write_text(yaml.safe_dump(export))
+    assert materialize().success  # numbers/region=EU/
+    del export["partitioning"]  # by date now: numbers/dt=.../
+    export_file.write_text(yaml.safe_dump(export))
+    result = materialize()
+
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.to_string()
+    assert "assets_config/exports/numbers_v2.yaml: partitioning: " in message, message
+    assert "exports/numbers.yaml" not in message
+    assert "(region=EU); expected only dt=... folders there" in message
+
+    # So does the definitions' refusal of a model no dbt project holds.
+    export_file.write_text(yaml.safe_dump({**export, "depends_on": ["no_such_model"]}))
+    with pytest.raises(ConfigError, match=r"^assets_config/exports/numbers_v2\.yaml: depends_on: "):
+        build_definitions(load_project(config))
