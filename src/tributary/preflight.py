@@ -5,9 +5,9 @@ exists (or that a custom query runs), that the primary key, cursor and other nam
 exist, that the cursor's type fits the lookback (and tells a time, for checks.max_data_age),
 that a key_ranges column is numeric, and reads the catalog's row estimate; it reads the tenant
 registry as tenant_registry_sensor does (a fixed list: that a tenant is active); then it
-checks the warehouse login and the schemas Tributary writes, and the landing and export
-stores' write access. Each result is one line
-naming the file and the key at fault.
+checks the warehouse login and the schemas Tributary writes, the landing and export stores'
+write access, and that no export's folders hold those of another partitioning. Each result
+is one line naming the file and the key at fault.
 
 Nothing is written: the registry's queries run as subqueries (a statement that writes is
 refused), the warehouse is asked about privileges (its state tables are not created), local
@@ -28,8 +28,9 @@ import pyarrow as pa
 
 from tributary.config.loader import ProjectConfig, display_path
 from tributary.config.models import SourceConfig, TableConfig, Tenant
-from tributary.errors import SourceError, Unreachable, WarehouseError
-from tributary.exports import open_export_store
+from tributary.errors import ExportError, SourceError, Unreachable, WarehouseError
+from tributary.exports import ExportStore, open_export_store
+from tributary.exports.run import layout_problems, stored_layout_folders
 from tributary.ingest import key_range_problem, lookback_fits
 from tributary.landing import LandingStore
 from tributary.sources import SourceReader, SqlSource, open_source
@@ -95,7 +96,7 @@ def run_preflight(
         yield check_registry(project, open_source) if registry else check_tenant_list(project)
     yield check_warehouse(project, [s.name for s in sources])
     yield check_landing(project)
-    yield check_exports(project)
+    yield from check_exports(project)
 
 
 # --- sources ------------------------------------------------------------------------------
@@ -399,15 +400,39 @@ def check_landing(project: ProjectConfig) -> Check:
     return _check_store(project, "landing", url, store if url.startswith("s3://") else None)
 
 
-def check_exports(project: ProjectConfig) -> Check:
+def check_exports(project: ProjectConfig) -> Iterator[Check]:
+    """The exports store's write access; then, where it answers, the folders of each enabled
+    export in it (check_export_layouts)."""
     url = project.exports_url
+    settings = project.platform.exports
+
+    def open_store() -> ExportStore:
+        return open_export_store(url, project=settings.project, timeouts=settings.timeouts)
 
     def store() -> tuple[object, str]:
-        exports = project.platform.exports
-        opened = open_export_store(url, project=exports.project, timeouts=exports.timeouts)
+        opened = open_store()
         return opened.fs, opened.root
 
-    return _check_store(project, "exports", url, store if "://" in url else None)
+    access = _check_store(project, "exports", url, store if "://" in url else None)
+    yield access
+    if access.ok:
+        yield from check_export_layouts(project, open_store())
+
+
+def check_export_layouts(project: ProjectConfig, store: ExportStore) -> Iterator[Check]:
+    """Folders of another partitioning than an export's, which its run refuses before
+    publishing (exports.run.layout_problems, the run's own code): what an earlier
+    partitioning left (region=EU beside dt=...) was only learnt from a failed run. A line for
+    each export where there are some, naming its file; nothing is written."""
+    for export in (e for e in project.exports if e.enabled):
+        try:
+            with store.answering():
+                problems = layout_problems(export, store, stored_layout_folders(export, store))
+        except (ExportError, OSError) as error:
+            problems = [str(error)]
+        if problems:
+            file = project.export_file(export.name)
+            yield Check(file, "partitioning", problems=[("partitioning", p) for p in problems])
 
 
 def _check_store(

@@ -679,3 +679,67 @@ def test_a_fixed_list_without_an_active_tenant_names_what_would_never_load(shop,
     # Checking another source alone (no tenant-scoped table there) does not check the list.
     code, lines = check(shop, capsys, "--source", "pg")
     assert code == 0 and registry_lines(lines) == [], lines
+
+
+# --- export folders --------------------------------------------------------------------------
+
+
+def test_export_folders_of_an_older_partitioning_are_named(shop, capsys) -> None:
+    """An export whose partitioning changed (by: column region -> by: date) finds the old
+    layout's folders in its store, and its run fails before publishing (check_layout).
+    tributary check said all ok: the operator learnt it from the failed run. It now looks,
+    with the run's own code, naming the export's file (not named after the export here) and
+    the folders; in the shared store, a per_tenant export's <name>/ holds only tenant=
+    folders and each of them only its partitioning's."""
+    shop["exports"] = [
+        {"name": "orders_daily", "query": "select 1 as n", "depends_on": ["ops_load_status"]},
+        {
+            "name": "orders_by_tenant",
+            "query": "select 1 as n, '1' as _tenant_id",
+            "depends_on": ["ops_load_status"],
+            "per_tenant": True,
+        },
+    ]
+    shop["tenants"] = {"tenants": [{"id": 1, "alias": "acme"}]}
+    folder = write(shop)
+    # orders_daily is read from a file of another name
+    (folder / "exports" / "orders_daily.yaml").rename(folder / "exports" / "daily_v2.yaml")
+    store = folder.parent / ".tributary" / "exports"
+    for old in (
+        "orders_daily/region=EU",
+        "orders_daily/region=US",
+        "orders_daily/dt=2024-05-01",
+        "orders_by_tenant/tenant=acme/region=EU",
+        "orders_by_tenant/dt=2024-04-30",
+    ):
+        (store / old).mkdir(parents=True)
+    code = main(["check", "--config-dir", str(folder)])
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 1
+    said = (
+        "holds folders of another partitioning ({}); expected only {}=... folders there: a "
+        "reader of the export would read their rows beside the new ones (twice, after a "
+        "renamed column), and they would count among its partitions. Likely left by an "
+        "earlier partitioning of this export: move them elsewhere (or delete them)"
+    )
+    assert failures(lines) == [
+        f"FAIL  assets_config/exports/daily_v2.yaml: partitioning: file://{store}/orders_daily "
+        + said.format("region=EU, region=US", "dt"),
+        f"FAIL  assets_config/exports/orders_by_tenant.yaml: partitioning: file://{store}/"
+        "orders_by_tenant "
+        + said.format("dt=2024-04-30", "tenant")
+        + f"; partitioning: file://{store}/orders_by_tenant/tenant=acme "
+        + said.format("region=EU", "dt"),
+    ]
+
+    # Moved away: nothing is said, and the store's line is ok.
+    for old in (
+        "orders_daily/region=EU",
+        "orders_daily/region=US",
+        "orders_by_tenant/tenant=acme/region=EU",
+        "orders_by_tenant/dt=2024-04-30",
+    ):
+        (store / old).rmdir()
+    code = main(["check", "--config-dir", str(folder)])
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0, lines

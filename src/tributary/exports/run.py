@@ -15,7 +15,13 @@ from tributary.config.models import ExportConfig, Tenant
 from tributary.errors import ExportError
 from tributary.exports.formats import FileFormat
 from tributary.exports.query import partition_sql
-from tributary.exports.store import DATE_KEY, ExportStore, Publication, date_partition
+from tributary.exports.store import (
+    DATE_KEY,
+    TENANT_KEY,
+    ExportStore,
+    Publication,
+    date_partition,
+)
 from tributary.exports.unload import publish_unloaded
 from tributary.landing import LandingStore
 from tributary.warehouse import Warehouse
@@ -69,7 +75,7 @@ def export_folder(export: ExportConfig, tenant: Tenant | None) -> str:
     rows in the shared exports store."""
     if tenant is None or export.tenant_url is not None:
         return export.name
-    return f"{export.name}/tenant={tenant.alias}"
+    return f"{export.name}/{TENANT_KEY}={tenant.alias}"
 
 
 def layout_key(export: ExportConfig) -> str:
@@ -80,31 +86,65 @@ def layout_key(export: ExportConfig) -> str:
     return DATE_KEY
 
 
-def check_layout(
-    export: ExportConfig, store: ExportStore, tenant: Tenant | None, *, export_file: str | None
-) -> None:
-    """Fail, before anything is published, when the export's folder holds partition folders
-    of another key than its partitioning's: what an earlier partitioning left (region=EU
-    beside dt=...). A reader of the export's folder would read their rows beside the new ones,
-    and neither retention nor the removal of absent values may delete them: they are not
-    this layout's (nor, perhaps, data that can be made again). `export_file` names the file
-    the export was read from (ProjectConfig.export_file)."""
-    key = layout_key(export)
-    checks = [(export_folder(export, tenant), key)]
+def layout_folders(export: ExportConfig, tenant: Tenant | None) -> list[tuple[str, str]]:
+    """The folders a run of the export (for `tenant`) publishes under, each with the only key
+    its partition folders may have: the export's folder and its partitioning's key; for one
+    tenant's folder in the shared store, <name>/tenant=<alias>, also <name> and `tenant`."""
+    folders = [(export_folder(export, tenant), layout_key(export))]
     if tenant is not None and export.tenant_url is None:
-        # one tenant's folder, <name>/tenant=<alias>, beside the other tenants' only
-        checks.append((export.name, "tenant"))
-    for folder, expected in checks:
+        folders.append((export.name, TENANT_KEY))
+    return folders
+
+
+def stored_layout_folders(export: ExportConfig, store: ExportStore) -> list[tuple[str, str]]:
+    """layout_folders of every run of the export, as the exports store holds them, for
+    tributary check (which reads no tenant registry): a per_tenant export's <name> and each
+    tenant=<alias> folder under it. Tenants' own stores (tenant_url) are not looked at: their
+    runs refuse what they find."""
+    if not export.per_tenant:
+        return layout_folders(export, None)
+    if export.tenant_url is not None:
+        return []
+    tenants = store.partitions(export.name, key=TENANT_KEY, sealed_only=False)
+    return [
+        (export.name, TENANT_KEY),
+        *((f"{export.name}/{folder}", layout_key(export)) for folder in tenants),
+    ]
+
+
+def layout_problems(
+    export: ExportConfig, store: ExportStore, folders: list[tuple[str, str]]
+) -> list[str]:
+    """For each of `folders` (layout_folders) holding partition folders of another key than
+    its own, what they are: what an earlier partitioning left (region=EU beside dt=...). A
+    reader of the export's folder would read their rows beside the new ones, and neither
+    retention nor the removal of absent values may delete them: they are not this layout's
+    (nor, perhaps, data that can be made again). The run refuses them (check_layout), and
+    tributary check names them."""
+    problems = []
+    for folder, expected in folders:
         if others := store.other_layouts(folder, expected):
-            raise ExportError(
-                f"{export_file or f'export {export.name!r}'}: partitioning: "
+            problems.append(
                 f"{store.uri(store.export_dir(folder))} holds folders of another partitioning "
                 f"({', '.join(others)}); expected only {expected}=... folders there: a reader "
                 "of the export would read their rows beside the new ones (twice, after a "
                 "renamed column), and they would count among its partitions. Likely left by "
-                "an earlier partitioning of this export: move them elsewhere (or delete "
-                "them), then run the export again; nothing was published"
+                "an earlier partitioning of this export: move them elsewhere (or delete them)"
             )
+    return problems
+
+
+def check_layout(
+    export: ExportConfig, store: ExportStore, tenant: Tenant | None, *, export_file: str | None
+) -> None:
+    """Fail, before anything is published, where the export's folders hold partition folders
+    of another key than its partitioning's (layout_problems). `export_file` names the file
+    the export was read from (ProjectConfig.export_file)."""
+    if problems := layout_problems(export, store, layout_folders(export, tenant)):
+        raise ExportError(
+            f"{export_file or f'export {export.name!r}'}: partitioning: {problems[0]}, then "
+            "run the export again; nothing was published"
+        )
 
 
 def run_export(

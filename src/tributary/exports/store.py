@@ -99,6 +99,7 @@ class Publication:
 
 
 DATE_KEY = "dt"  # the key of a dated partition's folder: dt=YYYY-MM-DD
+TENANT_KEY = "tenant"  # of a tenant's folder in the shared store: <name>/tenant=<alias>
 
 
 def date_partition(day: date) -> str:
