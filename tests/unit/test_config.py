@@ -494,3 +494,97 @@ def test_queries_sqlserver_reads_as_subqueries_load(
     table = {"name": "orders", "primary_key": ["id"], "query": query}
     write_source(config_dir, "shop", source(kind=kind, tables=[table]))
     assert load_project(config_dir).source("shop").tables[0].query
+
+
+# Queries SQL Server refuses as a derived table, as Tributary reads every query (select ...
+# from (<query>) src): the configuration loaded, and every load failed with the driver's error.
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (
+            "with recent as (select id, name from dbo.customers where active = 1)\n"
+            "select id, name from recent",
+            "SQL Server refuses a WITH (a common table expression) in a subquery",
+        ),
+        # As SSMS users write it, the previous statement's semicolon first.
+        (";WITH recent AS (select id from t) select id from recent", "refuses a WITH"),
+        ("(with recent as (select id from t) select id from recent)", "refuses a WITH"),
+        (
+            "with r as (select id from t) select id from r union all select id from u",
+            "refuses a WITH",
+        ),
+        (
+            "select customer_id, count(*) from dbo.orders group by customer_id",
+            "SQL Server refuses a subquery's column without a name (its error 8155)",
+        ),
+        ("select a + b from t", "; column 1, a + b, has none: name it with AS (a + b AS <name>)"),
+        ("select id, row_number() over (order by id) from t", "column 2, ROW_NUMBER() OVER"),
+        ("select 1 from t union all select id from u", "column 1, 1, has none"),
+        (
+            "select c.id, o.id from dbo.customers c join dbo.orders o on o.customer_id = c.id",
+            "SQL Server refuses a subquery with two columns named 'id' (its error 8156)",
+        ),
+        ("select c.id, o.ID from c join o on o.c = c.id", "two columns named 'id' and 'ID'"),
+        ("select id, name as id from t", "two columns named 'id'"),
+        (
+            "select id from t option (recompile)",
+            "SQL Server refuses a query hint, 'OPTION(RECOMPILE)', in a subquery",
+        ),
+        ("select id from t union all select id from u option (maxdop 1)", "'OPTION(MAXDOP 1)'"),
+    ],
+)
+def test_queries_sqlserver_refuses_as_a_subquery_are_refused_naming_file_and_key(
+    config_dir: Path, query: str, expected: str
+) -> None:
+    table = {"name": "orders", "primary_key": ["id"], "query": query}
+    write_source(config_dir, "shop", source(kind="sqlserver", tables=[table]))
+    message = load_error(config_dir)
+    assert "sources/shop.yaml: tables[0].query (table orders): " in message
+    assert expected in message
+    assert "Tributary reads this query as one (select ... from (<query>) ...)" in message
+
+
+@pytest.mark.parametrize(
+    ("query", "remedy"),
+    [
+        ("with r as (select id from t) select id from r", "write each common table expression "
+         "as a derived table (from (select ...) as r), or create a view in the source"),
+        ("select count(*) from t", "name it with AS (COUNT(*) AS <name>)"),
+        ("select a.id, b.id from a join b on a.k = b.k", "give each its own name with AS"),
+        ("select id from t option (recompile)", "remove the OPTION clause"),
+    ],
+)  # fmt: skip
+def test_a_refused_sqlserver_query_says_what_to_do(
+    config_dir: Path, query: str, remedy: str
+) -> None:
+    table = {"name": "orders", "primary_key": ["id"], "query": query}
+    write_source(config_dir, "shop", source(kind="sqlserver", tables=[table]))
+    assert remedy in load_error(config_dir)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "select count(*) as n from t",
+        "select count(*) n from t",
+        "select n = count(*) from t",  # T-SQL's own ways to name a column
+        "select 'n' = count(*) from t",
+        "select [n] = count(*), t.[id] from t",
+        "select t.*, u.id from t join u on u.t = t.id",  # names SQL Server alone knows
+        "select (id) from t",
+        "select * from (select a.id as a_id, b.id as b_id from a join b on a.k = b.k) pairs",
+        # A name given twice, or a column without one, only in a nested subquery.
+        "select t.id, t.name from t where exists "
+        "(select a.id, b.id, count(*) from a join b on a.k = b.k where a.id = t.id)",
+        "select id from t with (nolock)",  # a table hint is no query hint
+        "select id, 'with r as (select 1) option (recompile)' as note from t",
+        "select id from t -- option (recompile)",
+        "select id from t where k = :tenant_id",
+    ],
+)
+def test_queries_sqlserver_reads_as_subqueries_load_named_once(
+    config_dir: Path, query: str
+) -> None:
+    table = {"name": "orders", "primary_key": ["id"], "query": query}
+    write_source(config_dir, "shop", source(kind="sqlserver", tables=[table]))
+    assert load_project(config_dir).source("shop").tables[0].query
