@@ -588,3 +588,44 @@ def test_queries_sqlserver_reads_as_subqueries_load_named_once(
     table = {"name": "orders", "primary_key": ["id"], "query": query}
     write_source(config_dir, "shop", source(kind="sqlserver", tables=[table]))
     assert load_project(config_dir).source("shop").tables[0].query
+
+
+# Two columns of one name, as a join of two tables with an `id` each gives them.
+JOINED = "select c.id, o.id, o.amount from customers c join orders o on o.customer_id = c.id"
+
+
+def test_a_mysql_query_naming_a_column_twice_is_refused_naming_file_and_key(
+    config_dir: Path,
+) -> None:
+    # MySQL and MariaDB refuse it as a derived table (error 1060, Duplicate column name), as
+    # Tributary reads it: the configuration loaded, and every load failed with that error.
+    table = {"name": "pairs", "primary_key": ["id"], "query": JOINED}
+    write_source(config_dir, "shop", source(kind="mysql", tables=[table]))
+    message = load_error(config_dir)
+    assert (
+        "sources/shop.yaml: tables[0].query (table pairs): MySQL and MariaDB refuse a subquery "
+        "with two columns named 'id' (their error 1060, Duplicate column name)"
+    ) in message
+    assert "give each its own name with AS" in message
+
+
+@pytest.mark.parametrize(
+    ("kind", "query"),
+    [
+        # PostgreSQL and Oracle return the name twice, which a load refuses naming it;
+        # SQLite calls the second `id:1`.
+        ("postgres", JOINED),
+        ("oracle", JOINED),
+        ("sqlite", JOINED),
+        # MySQL takes a WITH and names an expression itself.
+        ("mysql", "with recent as (select id from t) select id, count(*), a + b from recent"),
+        ("mysql", "select t.id from t where exists (select a.id, b.id from a join b on a.k = b.k)"),
+        ("mysql", "select c.id, o.id as order_id from c join o on o.c = c.id"),
+    ],
+)
+def test_queries_other_kinds_read_as_subqueries_load(
+    config_dir: Path, kind: str, query: str
+) -> None:
+    table = {"name": "pairs", "primary_key": ["id"], "query": query}
+    write_source(config_dir, "shop", source(kind=kind, tables=[table]))
+    assert load_project(config_dir).source("shop").tables[0].query

@@ -312,6 +312,21 @@ def test_a_sqlserver_registry_query_ordered_without_top_is_refused(
     assert load_project(config_dir).tenants.registry.source == "app"
 
 
+def test_a_mysql_registry_query_naming_a_column_twice_is_refused(config_dir: Path) -> None:
+    # Read as `select * from (<query>) registry`, MariaDB refused it at every sensor tick
+    # (error 1060, Duplicate column name); the configuration loaded.
+    registry = {
+        "source": "app",  # mysql in the shipped configuration
+        "query": "select c.company_id as id, c.alias, s.active, s.company_id as ID "
+        "from companies c join company_status s on s.company_id = c.company_id",
+    }
+    write(config_dir, "tenants.yaml", {"registry": registry})
+    assert (
+        "tenants.yaml: registry.query: MySQL and MariaDB refuse a subquery with two columns "
+        "named 'id' and 'ID'"
+    ) in load_error(config_dir)
+
+
 def test_tenant_ids_alike_but_for_case_are_refused(config_dir: Path) -> None:
     write(config_dir, "tenants.yaml", {"tenants": [
         {"id": "acme", "alias": "acme"}, {"id": "ACME", "alias": "acme-us"},

@@ -83,34 +83,45 @@ Query = Annotated[str, AfterValidator(wrappable)]
 _ORDER_BY_ALLOWED_WITH = ("limit", "offset", "for_")
 # Why each refusal matters: what Tributary makes of a query.
 _READ_AS_ONE = "and Tributary reads this query as one (select ... from (<query>) ...)"
+# The kinds whose servers refuse as a subquery some queries others take, with the dialect
+# sqlglot reads their SQL in.
+_SUBQUERY_DIALECTS = {"sqlserver": "tsql", "mysql": "mysql"}
+# Who refuses two columns of one name in a derived table, and with which error.
+_REPEATED_NAME_REFUSED_BY = {
+    "sqlserver": ("SQL Server refuses", "its error 8156"),
+    "mysql": ("MySQL and MariaDB refuse", "their error 1060, Duplicate column name"),
+}
 
 
 def subquery_refusal(query: str, kind: SourceKind) -> str | None:
     """Why a source of `kind` refuses `query` as Tributary reads it, a derived table inside
     `(...)` (see Query), or None. SQL Server refuses there a WITH, an OPTION (...) hint, an
     ORDER BY without TOP, OFFSET or FOR XML, a column without a name and two columns of one
-    name (admin queries pasted from SSMS have each). The other kinds take each (Oracle's
-    top-N idiom orders an inline view). Only the query's own clauses and columns count, not
-    a nested subquery's or a window's, nor a string's or a comment's; a query sqlglot cannot
-    parse is left to the server."""
-    if kind != "sqlserver":
+    name (admin queries pasted from SSMS have each); MySQL and MariaDB refuse two columns of
+    one name. The other kinds take each (Oracle's top-N idiom orders an inline view; they
+    name an expression themselves); PostgreSQL and Oracle return a name twice, which a load
+    refuses naming it (ingest.check_column_names). Only the query's own clauses and columns
+    count, not a nested subquery's or a window's, nor a string's or a comment's; a query
+    sqlglot cannot parse is left to the server."""
+    dialect = _SUBQUERY_DIALECTS.get(kind)
+    if dialect is None:
         return None
-    import sqlglot  # here: 0.1 s of imports that only a SQL Server source's config needs
+    import sqlglot  # here: 0.1 s of imports only SQL Server and MySQL sources' queries need
     from sqlglot import exp
 
     try:
         # None for an empty statement: `;WITH ...`, as SQL Server users write a CTE.
-        statements = [s for s in sqlglot.parse(query, read="tsql") if s is not None]
+        statements = [s for s in sqlglot.parse(query, read=dialect) if s is not None]
     except sqlglot.errors.SqlglotError:
         return None
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
         return None
     statement = statements[0]
-    return (
-        _sqlserver_clause_refusal(statement)
-        or _sqlserver_unnamed_refusal(statement)
-        or _sqlserver_repeated_name_refusal(statement)
-    )
+    if kind == "sqlserver" and (
+        refusal := _sqlserver_clause_refusal(statement) or _sqlserver_unnamed_refusal(statement)
+    ):
+        return refusal
+    return _repeated_name_refusal(statement, kind)
 
 
 def _sqlserver_clause_refusal(statement: exp.Query) -> str | None:
@@ -167,16 +178,18 @@ def _sqlserver_unnamed_refusal(statement: exp.Query) -> str | None:
     return None
 
 
-def _sqlserver_repeated_name_refusal(statement: exp.Query) -> str | None:
+def _repeated_name_refusal(statement: exp.Query, kind: SourceKind) -> str | None:
     """Two columns of the statement named alike, ignoring case (as a load compares them,
-    and SQL Server in its usual collations), which SQL Server refuses in a derived table
-    (error 8156)."""
-    names = [name for column in statement.selects if (name := _column_name(column, "tsql"))]
+    MySQL always and SQL Server in its usual collations), which SQL Server and MySQL refuse
+    in a derived table."""
+    dialect = _SUBQUERY_DIALECTS[kind]
+    names = [name for column in statement.selects if (name := _column_name(column, dialect))]
     if not (twice := repeated(names)):
         return None
+    who, error = _REPEATED_NAME_REFUSED_BY[kind]
     return (
-        f"SQL Server refuses a subquery with two columns named {twice} (its error 8156), "
-        f"{_READ_AS_ONE}; give each its own name with AS (b.id as b_id)"
+        f"{who} a subquery with two columns named {twice} ({error}), {_READ_AS_ONE}; give "
+        "each its own name with AS (b.id as b_id)"
     )
 
 
