@@ -386,6 +386,29 @@ def test_reading_the_registry_writes_nothing(companies) -> None:
     ]
 
 
+@pytest.mark.parametrize("second", ["id", '"ID"'])
+def test_a_registry_query_naming_a_column_twice_is_refused_naming_it(
+    companies, second: str
+) -> None:
+    """PostgreSQL returns both columns of a query naming one twice (`id`, or `id` and `ID`,
+    which the registry's read compares ignoring case): the registry kept the last of them
+    without a word, and each company's tenant id was its company_id + 100. MariaDB refuses the
+    query itself (Duplicate column name). Now, on both servers, the read fails naming the
+    key and the column."""
+    url, _ = companies
+    if url.get_backend_name() == "mysql":
+        second = second.replace('"', "`")
+    registry = TenantRegistry(
+        source="app",
+        query="select company_id as id, alias, status = 1 as active, "
+        f"company_id + 100 as {second} from companies",
+    )
+    source = SqlSource(url, owner="source 'app'")
+    with pytest.raises(SourceError, match=r"^tenants\.yaml: registry\.query: source 'app': ") as e:
+        read_registry(registry, source.rows)
+    assert "two columns named 'id'" in str(e.value) or "Duplicate column name" in str(e.value)
+
+
 def test_a_fixed_width_id_selects_its_rows_from_char_and_varchar_columns(
     database, request, tmp_path
 ) -> None:

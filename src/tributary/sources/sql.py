@@ -520,8 +520,16 @@ class SqlSource:
         return {table.name: found.get(table.name) for table in tables}
 
     def rows(self, query: str) -> list[dict[str, Any]]:
-        """A small query's result (a registry of tenants, say), as is."""
-        return self._run(query, 10_000, None, doing="running a query").read_all().to_pylist()
+        """A small query's result (a registry of tenants, say), as is. A result naming a
+        column twice (PostgreSQL returns one; its callers compare names ignoring case) is
+        refused: a row, a mapping of name to value, would keep one of them silently."""
+        result = self._run(query, 10_000, None, doing="running a query").read_all()
+        if twice := repeated(result.column_names):
+            raise SourceError(
+                f"{self._owner}: the query returns two columns named {twice} (names are "
+                "compared ignoring case); give each its own name in the query"
+            )
+        return result.to_pylist()
 
     def query_schema(self, table: TableConfig) -> pa.Schema:
         """The Arrow schema a custom query returns, read from an empty result (`where false`);
