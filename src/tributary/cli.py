@@ -19,8 +19,9 @@ def main(argv: list[str] | None = None) -> int:
         "writing nothing",
         description="Connect to each enabled source and check its enabled tables (object, "
         "primary key, cursor and lookback), read the tenant registry as its sensor does, "
-        "check the warehouse login and schemas, and the landing and export stores. One line "
-        "per table; exit code 1 on any problem.",
+        "check the warehouse login and schemas, the landing and export stores, and each "
+        "active tenant's own export store (tenant_url). One line per table; exit code 1 on "
+        "any problem.",
     )
     check.add_argument("--source", metavar="NAME", help="check only this source's tables")
     check.add_argument(

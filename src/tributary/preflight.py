@@ -5,9 +5,10 @@ exists (or that a custom query runs), that the primary key, cursor and other nam
 exist, that the cursor's type fits the lookback (and tells a time, for checks.max_data_age),
 that a key_ranges column is numeric, and reads the catalog's row estimate; it reads the tenant
 registry as tenant_registry_sensor does (a fixed list: that a tenant is active); then it
-checks the warehouse login and the schemas Tributary writes, the landing and export stores'
-write access, and that no export's folders hold those of another partitioning. Each result
-is one line naming the file and the key at fault.
+checks the warehouse login and the schemas Tributary writes, the write access of the landing
+and export stores and of each active tenant's own store of a per-tenant export (tenant_url),
+and that no export's folders hold those of another partitioning. Each result is one line
+naming the file and the key at fault.
 
 Nothing is written: the registry's queries run as subqueries (a statement that writes is
 refused), the warehouse is asked about privileges (its state tables are not created), local
@@ -30,7 +31,7 @@ from tributary.config.loader import ProjectConfig, display_path
 from tributary.config.models import SourceConfig, TableConfig, Tenant
 from tributary.errors import ExportError, SourceError, Unreachable, WarehouseError
 from tributary.exports import ExportStore, open_export_store
-from tributary.exports.run import layout_problems, stored_layout_folders
+from tributary.exports.run import layout_problems, stored_layout_folders, tenant_store_url
 from tributary.ingest import key_range_problem, lookback_fits
 from tributary.landing import LandingStore
 from tributary.sources import SourceReader, SqlSource, open_source
@@ -91,12 +92,17 @@ def run_preflight(
     sources = [s for s in project.sources if s.enabled and source in (None, s.name)]
     for config in sources:
         yield from check_source(project, config, open_source)
+    tenants = list(project.tenants.tenants)  # a registry's: its rows, when this check reads it
     if checks_tenants(project, source):
-        registry = project.tenants.registry
-        yield check_registry(project, open_source) if registry else check_tenant_list(project)
+        if project.tenants.registry:
+            registry, tenants = check_registry(project, open_source)
+            yield registry
+        else:
+            yield check_tenant_list(project)
     yield check_warehouse(project, [s.name for s in sources])
     yield check_landing(project)
     yield from check_exports(project)
+    yield from check_tenant_stores(project, tenants)
 
 
 # --- sources ------------------------------------------------------------------------------
@@ -309,32 +315,30 @@ def check_tenant_list(project: ProjectConfig) -> Check:
     return Check(file, "tenants", detail=f"{len(tenants)} tenants, {active} active (a fixed list)")
 
 
-def check_registry(project: ProjectConfig, open_source: OpenSource) -> Check:
+def check_registry(project: ProjectConfig, open_source: OpenSource) -> tuple[Check, list[Tenant]]:
     """The registry read as tenant_registry_sensor reads it (read_registry): a query that
-    fails, or rows it refuses, failed only the sensor's ticks and the tenants' runs."""
+    fails, or rows it refuses, failed only the sensor's ticks and the tenants' runs. Returns
+    its line and the tenants read (none where it could not be read)."""
     file = display_path(project.config_dir / "tenants.yaml")
     registry = project.tenants.registry
     try:
         reader = open_source(project.source(registry.source), state_dir=project.state_dir)
         reader.ping()
     except _REPORTED as error:
-        return Check(file, "registry", problems=[("registry.source", str(error))])
+        return Check(file, "registry", problems=[("registry.source", str(error))]), []
     try:
         tenants = read_registry(registry, reader.rows)
     except (RegistryError, RegistryQueryError) as error:
-        return Check(file, "registry", problems=[(error.key, error.problem)])
+        return Check(file, "registry", problems=[(error.key, error.problem)]), []
     except _REPORTED as error:  # the server gone between the login and the query
-        return Check(file, "registry", problems=[("registry.query", str(error))])
+        return Check(file, "registry", problems=[("registry.query", str(error))]), []
     if error := no_active_tenant(project, tenants):
-        return Check(file, "registry", problems=[(error.key, error.problem)])
+        return Check(file, "registry", problems=[(error.key, error.problem)]), tenants
     if problems := tenant_problems(project, tenants):
-        return Check(file, "registry", problems=problems)
+        return Check(file, "registry", problems=problems), tenants
     active = sum(t.active for t in tenants)
-    return Check(
-        file,
-        "registry",
-        detail=f"{len(tenants)} tenants, {active} active, read from source '{registry.source}'",
-    )
+    detail = f"{len(tenants)} tenants, {active} active, read from source '{registry.source}'"
+    return Check(file, "registry", detail=detail), tenants
 
 
 def tenant_problems(project: ProjectConfig, tenants: list[Tenant]) -> list[tuple[str, str]]:
@@ -387,6 +391,7 @@ def check_warehouse(project: ProjectConfig, sources: list[str]) -> Check:
 
 
 def check_landing(project: ProjectConfig) -> Check:
+    file = display_path(project.config_dir / "platform.yaml")
     landing = project.platform.landing
     url = project.landing_url
 
@@ -397,26 +402,17 @@ def check_landing(project: ProjectConfig) -> Check:
         opened = LandingStore(url, fs=fs)
         return opened.fs, opened.root
 
-    return _check_store(project, "landing", url, store if url.startswith("s3://") else None)
+    return _check_store(file, "landing.url", url, store if url.startswith("s3://") else None)
 
 
 def check_exports(project: ProjectConfig) -> Iterator[Check]:
     """The exports store's write access; then, where it answers, the folders of each enabled
     export in it (check_export_layouts)."""
-    url = project.exports_url
-    settings = project.platform.exports
-
-    def open_store() -> ExportStore:
-        return open_export_store(url, project=settings.project, timeouts=settings.timeouts)
-
-    def store() -> tuple[object, str]:
-        opened = open_store()
-        return opened.fs, opened.root
-
-    access = _check_store(project, "exports", url, store if "://" in url else None)
+    file = display_path(project.config_dir / "platform.yaml")
+    access = _check_export_store(project, file, "exports.url", project.exports_url)
     yield access
     if access.ok:
-        yield from check_export_layouts(project, open_store())
+        yield from check_export_layouts(project, _open_export_store(project, project.exports_url))
 
 
 def check_export_layouts(project: ProjectConfig, store: ExportStore) -> Iterator[Check]:
@@ -435,14 +431,55 @@ def check_export_layouts(project: ProjectConfig, store: ExportStore) -> Iterator
             yield Check(file, "partitioning", problems=[("partitioning", p) for p in problems])
 
 
+def check_tenant_stores(project: ProjectConfig, tenants: list[Tenant]) -> Iterator[Check]:
+    """Each active tenant's own store of each enabled per-tenant export with a tenant_url (the
+    URL its run opens, tenant_store_url), checked as the exports store is: a bucket missing,
+    or a folder that cannot be created, failed only that tenant's export runs. A store is
+    checked once, however many exports name it."""
+    checked = {project.exports_url}
+    for export in project.exports:
+        if not (export.enabled and export.per_tenant and export.tenant_url):
+            continue
+        for tenant in (t for t in tenants if t.active):
+            url = tenant_store_url(export, tenant)
+            if url in checked:
+                continue
+            checked.add(url)
+            whose = f"tenant {tenant.key} ({tenant.alias})"
+            yield _check_export_store(
+                project, project.export_file(export.name), "tenant_url", url, whose=whose
+            )
+
+
+def _check_export_store(
+    project: ProjectConfig, file: str, key: str, url: str, *, whose: str = ""
+) -> Check:
+    """Write access to the export store at `url` (`key` in `file`; `whose` store: _check_store)."""
+
+    def store() -> tuple[object, str]:
+        opened = _open_export_store(project, url)
+        return opened.fs, opened.root
+
+    return _check_store(file, key, url, store if "://" in url else None, whose=whose)
+
+
+def _open_export_store(project: ProjectConfig, url: str) -> ExportStore:
+    """The export store at `url` as an export's run opens it (the exports store's project and
+    timeouts)."""
+    settings = project.platform.exports
+    return open_export_store(url, project=settings.project, timeouts=settings.timeouts)
+
+
 def _check_store(
-    project: ProjectConfig,
-    name: str,
+    file: str,
+    key: str,
     url: str,
     open_store: Callable[[], tuple[object, str]] | None,
+    *,
+    whose: str = "",
 ) -> Check:
-    file = display_path(project.config_dir / "platform.yaml")
-    subject = f"{name}.url"
+    """Write access to the store at `url` (`key` in `file`); `whose` store it is, if not the
+    platform's own (a tenant's)."""
     if open_store is None:  # a local folder: its permissions answer, nothing is written
         problems = writable_problems(url.removeprefix("file://"))
         state = "exists" if Path(url).is_dir() else "will be created"
@@ -456,9 +493,13 @@ def _check_store(
             problems = [f"cannot write to {url}: {_short(error)}"]
         detail = f"{url} is writable (probe object written to and deleted from {PROBE_PREFIX}/)"
     if problems:
-        return Check(file, subject, problems=[(subject, p) for p in problems])
-    return Check(file, subject, detail=detail)
+        return Check(file, key, problems=[(key, f"{whose}: {p}" if whose else p) for p in problems])
+    return Check(file, f"{key}: {whose}" if whose else key, detail=detail)
 
 
 def _short(error: Exception) -> str:
-    return (str(error) or type(error).__name__).splitlines()[0]
+    said = (str(error) or type(error).__name__).splitlines()[0]
+    if isinstance(error, FileNotFoundError) and "not" not in said.lower():
+        # gcsfs says a missing bucket with the request's URL alone
+        return f"not found ({said}): does the bucket exist?"
+    return said

@@ -743,3 +743,71 @@ def test_export_folders_of_an_older_partitioning_are_named(shop, capsys) -> None
     code = main(["check", "--config-dir", str(folder)])
     lines = capsys.readouterr().out.splitlines()
     assert code == 0, lines
+
+
+# --- per-tenant export stores -------------------------------------------------------------
+
+TENANTS = [
+    {"id": 1, "alias": "acme"},
+    {"id": 2, "alias": "globex"},
+    {"id": 3, "alias": "initech", "active": False},
+]
+
+
+def per_tenant_export(config: dict, tenant_url: str) -> dict:
+    """A per-tenant export publishing each tenant's rows to its own store, `tenant_url`."""
+    export = {
+        "name": "orders_by_tenant",
+        "query": "select * from raw_shop.orders",
+        "depends_on": ["ops_load_status"],
+        "per_tenant": True,
+        "tenant_column": "customer_id",
+        "tenant_url": tenant_url,
+    }
+    config["exports"] = [export]
+    return export
+
+
+def tenant_store_lines(lines: list[str]) -> list[str]:
+    return [line for line in lines if "exports/orders_by_tenant.yaml: tenant_url" in line]
+
+
+def test_each_active_tenants_store_is_checked(shop, tmp_path, capsys) -> None:
+    """An export's tenant_url names each tenant's own store. A store that cannot be written
+    (here a folder under a file) passed tributary check, and failed at the export's run for
+    that tenant. Each active tenant's store is checked as the exports store is (an inactive
+    tenant is never exported), one line each, naming the tenant and the URL."""
+    stores = tmp_path / "tenant_stores"
+    stores.mkdir()
+    (stores / "globex").write_text("a file, where globex's folder would be")
+    per_tenant_export(shop, str(stores / "{alias}" / "tributary"))
+    shop["tenants"] = {"tenants": TENANTS}
+    code, lines = check(shop, capsys, "--source", "pg")
+    assert code == 1, lines
+    file = "assets_config/exports/orders_by_tenant.yaml"
+    assert tenant_store_lines(lines) == [
+        f"ok    {file}: tenant_url: tenant 1 (acme): {stores}/acme/tributary (will be created) "
+        "is writable",
+        f"FAIL  {file}: tenant_url: tenant 2 (globex): {stores}/globex/tributary: "
+        f"{stores}/globex is not a folder",
+    ]
+    assert failures(lines) == tenant_store_lines(lines)[1:]
+    assert not (stores / "acme").exists()  # nothing written
+
+
+def test_the_registrys_active_tenants_stores_are_checked(registry, tmp_path, capsys) -> None:
+    """With a registry, the tenants are the registry's rows, read once for both checks."""
+    stores = tmp_path / "tenant_stores"
+    stores.mkdir()
+    (stores / "acme").write_text("a file")
+    per_tenant_export(registry, str(stores / "{alias}" / "bi"))
+    code, lines = check(registry, capsys)
+    assert code == 1, lines
+    file = "assets_config/exports/orders_by_tenant.yaml"
+    assert tenant_store_lines(lines) == [
+        f"FAIL  {file}: tenant_url: tenant 1 (acme): {stores}/acme/bi: {stores}/acme is not a "
+        "folder",
+        f"ok    {file}: tenant_url: tenant 2 (globex): {stores}/globex/bi (will be created) is "
+        "writable",
+    ]
+    assert failures(lines) == tenant_store_lines(lines)[:1]
