@@ -481,7 +481,7 @@ def _check_store(
     """Write access to the store at `url` (`key` in `file`); `whose` store it is, if not the
     platform's own (a tenant's)."""
     if open_store is None:  # a local folder: its permissions answer, nothing is written
-        problems = writable_problems(url.removeprefix("file://"))
+        problems = writable_problems(url.removeprefix("file://"), folder=True)
         state = "exists" if Path(url).is_dir() else "will be created"
         detail = f"{url} ({state}) is writable"
     else:

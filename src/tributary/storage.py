@@ -81,10 +81,14 @@ def s3_filesystem(
 PROBE_PREFIX = "_preflight"
 
 
-def writable_problems(path: Path | str) -> list[str]:
-    """Why this process could not write `path` (a file or folder), found from permissions
-    alone: a path that does not exist yet needs its nearest existing folder writable."""
+def writable_problems(path: Path | str, *, folder: bool = False) -> list[str]:
+    """Why this process could not write `path` (a file, or with `folder` a folder), found from
+    permissions alone: a path that does not exist yet needs its nearest existing folder
+    writable."""
     path = Path(path)
+    if folder and path.exists() and not path.is_dir():
+        # a file's own permissions said nothing of the folders to be made under it
+        return [f"{path}: a file, not a folder"]
     existing = path
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent

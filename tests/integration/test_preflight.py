@@ -402,6 +402,20 @@ def test_an_s3_landing_store_gets_a_probe_it_deletes(shop, s3, capsys) -> None:
     assert s3_filesystem(endpoint_url=endpoint).find(bucket) == []
 
 
+@pytest.mark.parametrize("store", ["landing", "exports"])
+def test_a_store_folder_that_is_a_file_is_named(shop, tmp_path, capsys, store: str) -> None:
+    """A local store's URL naming a file (not a folder) passed as '(will be created) is
+    writable': the file's own permissions were read, and every load or export failed."""
+    path = tmp_path / "a_file"
+    path.write_text("not a folder")
+    shop["platform"][store] = {"url": str(path)}
+    code, lines = check(shop, capsys, "--source", "pg")
+    assert code == 1
+    assert failures(lines) == [
+        f"FAIL  assets_config/platform.yaml: {store}.url: {path}: a file, not a folder"
+    ]
+
+
 # --- the tenant registry ------------------------------------------------------------------
 
 REGISTRY_QUERY = "select company_id as id, alias, status = 1 as active from companies"
