@@ -31,7 +31,7 @@ from tributary.config.loader import ProjectConfig, display_path
 from tributary.config.models import SourceConfig, TableConfig, Tenant
 from tributary.errors import ExportError, SourceError, Unreachable, WarehouseError
 from tributary.exports import ExportStore, open_export_store
-from tributary.exports.run import layout_problems, stored_layout_folders, tenant_store_url
+from tributary.exports.run import layout_problems, stored_layout_folders
 from tributary.ingest import key_range_problem, lookback_fits
 from tributary.landing import LandingStore
 from tributary.sources import SourceReader, SqlSource, open_source
@@ -433,15 +433,15 @@ def check_export_layouts(project: ProjectConfig, store: ExportStore) -> Iterator
 
 def check_tenant_stores(project: ProjectConfig, tenants: list[Tenant]) -> Iterator[Check]:
     """Each active tenant's own store of each enabled per-tenant export with a tenant_url (the
-    URL its run opens, tenant_store_url), checked as the exports store is: a bucket missing,
-    or a folder that cannot be created, failed only that tenant's export runs. A store is
-    checked once, however many exports name it."""
+    URL its run opens, ProjectConfig.tenant_store_url), checked as the exports store is: a
+    bucket missing, or a folder that cannot be created, failed only that tenant's export
+    runs. A store is checked once, however many exports name it."""
     checked = {project.exports_url}
     for export in project.exports:
         if not (export.enabled and export.per_tenant and export.tenant_url):
             continue
         for tenant in (t for t in tenants if t.active):
-            url = tenant_store_url(export, tenant)
+            url = project.tenant_store_url(export, tenant)
             if url in checked:
                 continue
             checked.add(url)

@@ -825,3 +825,20 @@ def test_the_registrys_active_tenants_stores_are_checked(registry, tmp_path, cap
         "writable",
     ]
     assert failures(lines) == tenant_store_lines(lines)[:1]
+
+
+def test_a_relative_tenant_url_is_a_folder_under_the_state_dir(shop, capsys) -> None:
+    """A local exports.url is a folder under the state dir whatever the working folder; a
+    relative tenant_url was opened where the run happened to start (the check did the same),
+    so each tenant's files landed wherever the run worker began. It is now the exports
+    store's rule."""
+    per_tenant_export(shop, "tenant_stores/{alias}")
+    shop["tenants"] = {"tenants": TENANTS}
+    _, lines = check(shop, capsys, "--source", "pg")
+    state_dir = load_project(shop["dir"]).state_dir
+    file = "assets_config/exports/orders_by_tenant.yaml"
+    assert tenant_store_lines(lines) == [
+        f"ok    {file}: tenant_url: tenant {n} ({alias}): {state_dir}/tenant_stores/{alias} "
+        "(will be created) is writable"
+        for n, alias in ((1, "acme"), (2, "globex"))
+    ], lines

@@ -18,6 +18,7 @@ from tributary.config.models import (
     PlatformConfig,
     SourceConfig,
     TeamsConfig,
+    Tenant,
     TenantsConfig,
     subquery_refusal,
 )
@@ -88,6 +89,16 @@ class ProjectConfig:
     @property
     def exports_url(self) -> str:
         return self.resolve_location(self.platform.exports.url)
+
+    def tenant_store_url(self, export: ExportConfig, tenant: Tenant) -> str | None:
+        """A per_tenant export's store for `tenant`, its `tenant_url` template filled in and
+        placed as exports.url is (a local path under the state dir, not where a run started);
+        None: the exports store."""
+        if export.tenant_url is None:
+            return None
+        return self.resolve_location(
+            export.tenant_url.format(alias=tenant.alias, tenant_id=tenant.key)
+        )
 
     def source(self, name: str) -> SourceConfig:
         return next(s for s in self.sources if s.name == name)

@@ -32,7 +32,6 @@ from tributary.defs.transform import ModelRef
 from tributary.exports import run_export
 from tributary.exports.gcs import is_gcs_url
 from tributary.exports.query import export_sql
-from tributary.exports.run import tenant_store_url
 from tributary.tenants import active_keys, tenant_to_export
 
 
@@ -110,7 +109,7 @@ def build_export_asset(
                     sql=sql,
                     day=day,
                     warehouse=wh,
-                    store=export_store.open(tenant and tenant_store_url(export, tenant)),
+                    store=export_store.open(tenant and project.tenant_store_url(export, tenant)),
                     asset=key.to_user_string(),
                     batch_rows=project.platform.batch_rows,
                     tenant=tenant,

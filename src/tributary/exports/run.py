@@ -62,14 +62,6 @@ def file_format(export: ExportConfig) -> FileFormat:
     )
 
 
-def tenant_store_url(export: ExportConfig, tenant: Tenant) -> str | None:
-    """A per_tenant export's store for `tenant`, from its `tenant_url` template (None: the
-    exports store)."""
-    if export.tenant_url is None:
-        return None
-    return export.tenant_url.format(alias=tenant.alias, tenant_id=tenant.key)
-
-
 def export_folder(export: ExportConfig, tenant: Tenant | None) -> str:
     """The export's folder in its store: <name>, or <name>/tenant=<alias> for one tenant's
     rows in the shared exports store."""
@@ -162,10 +154,10 @@ def run_export(
 ) -> ExportOutcome:
     """Publish `export` for `day`: the daily partition's day, or the run's date (UTC).
     `sql` is the export's query with its refs resolved; a per_tenant export publishes
-    `tenant`'s rows (into the store of tenant_store_url, when it has a template). Given the
-    `landing` store, a warehouse that `unloads` writes the files itself there (not for
-    `by: column` partitions, which are split from the ordered stream here). `export_file`
-    names the export's file in errors of its configuration."""
+    `tenant`'s rows (into `store`: the tenant's own, ProjectConfig.tenant_store_url, when the
+    export has a template). Given the `landing` store, a warehouse that `unloads` writes the
+    files itself there (not for `by: column` partitions, which are split from the ordered
+    stream here). `export_file` names the export's file in errors of its configuration."""
     with store.answering():
         check_layout(export, store, tenant, export_file=export_file)
         query = partition_sql(export, sql, day, tenant=tenant, quote=warehouse.quote_string)
