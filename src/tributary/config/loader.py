@@ -20,8 +20,8 @@ from tributary.config.models import (
     TeamsConfig,
     Tenant,
     TenantsConfig,
-    subquery_refusal,
 )
+from tributary.config.subqueries import subquery_refusal
 from tributary.config.yaml_reader import YamlSurprise, read_yaml
 from tributary.tenants import TenantError, tenant_settings
 from tributary.warehouse.backend import WarehouseBackend
