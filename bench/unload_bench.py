@@ -48,6 +48,9 @@ TIME_LIMIT = 1.3  # issue 19: time at most 1.3x a plain copy of the same bytes (
 FLAT_LIMIT = 1.2  # peak RSS with 4x the data, against 1x (bench/rss_bench.py's bound)
 ROLE = "arn:aws:iam::123456789012:role/bench-unload"
 CHUNK = 8 * 2**20  # tributary.exports.store.COPY_CHUNK_BYTES
+# Parts of the size a larger export's UNLOAD writes: where the upload's requests per part
+# count (the 2,000,000 rows' parts are of 16 MB: two 8 MB blocks each).
+LARGE_PARTS, LARGE_MB = 2, 64
 ELEMENTS = [
     {"name": "order_id", "type": {"base": "bigint"}},
     {"name": "customer_id", "type": {"base": "integer"}},
@@ -82,6 +85,11 @@ CASES = [
     ("unload_export", "Tributary: UNLOAD's parts streamed S3 → GCS attempt, published",
      "s3fs_to_gcsfs_stream"),
     ("unload_export_x4", "Tributary: the same with 4 times the data", "unload_export"),
+    ("copy_large_blocks", f"Tributary's copy of {LARGE_PARTS} parts of {LARGE_MB} MB (random "
+     "bytes, as UNLOAD's default size bounds a part at 256 MB), the upload sent in 8 MB blocks "
+     "(gcsfs's file: how Tributary uploaded before)", None),
+    ("copy_large_one_request", "the same, each part in one upload request (Tributary)",
+     "copy_large_blocks"),
 ]  # fmt: skip
 
 
@@ -106,6 +114,8 @@ def create_parts(endpoint: str, local: Path, rows: int) -> None:
             reader = con.sql(ORDERS_SELECT.format(rows=count)).to_arrow_reader(100_000)
             write_unload(s3, f"s3://{BUCKET}/parts/{name}/", reader, reader.schema, ELEMENTS,
                          rows_per_file=ROWS_PER_PART, slices=4)  # fmt: skip
+    for number in range(LARGE_PARTS):
+        s3.pipe_file(f"{BUCKET}/parts/large/part-{number}", os.urandom(LARGE_MB * 2**20))
     local.mkdir(parents=True, exist_ok=True)
     s3.get(f"{BUCKET}/parts/x1/", str(local), recursive=True)
     # The emulator's first uploads after it starts are up to 2x slower than later ones: warm
@@ -248,6 +258,17 @@ def case_unload(case: str, endpoint: str, local: str) -> dict:
             data = s3.cat_file(entry["url"])
             gcs.pipe_file(f"{BUCKET}/baseline/{entry['url'].rsplit('/', 1)[-1]}", data)
             copied += len(data)
+    elif case.startswith("copy_large"):
+        from tributary.exports.store import COPIES_IN_FLIGHT, copy_object
+
+        def copy(number: int) -> int:
+            source = f"{BUCKET}/parts/large/part-{number}"
+            size = LARGE_MB * 2**20 if case.endswith("one_request") else None  # None: blocks
+            copy_object(s3, source, gcs, f"{BUCKET}/large/part-{number}", size=size)
+            return LARGE_MB * 2**20
+
+        with ThreadPoolExecutor(COPIES_IN_FLIGHT) as pool:
+            copied = sum(pool.map(copy, range(LARGE_PARTS)))
     elif case.startswith("unload_export"):
         export = ExportConfig.model_validate(
             {"name": "orders", "query": "select * from marts.orders", "depends_on": ["orders"]}
@@ -392,6 +413,9 @@ def targets(results: list[Result]) -> list[Target]:
                export.median("publish_seconds") / put.seconds, TIME_LIMIT, info=True,
                note="`unload_export`'s publication / `gcsfs_put`: on the emulator the parts' "
                     "server-side copy moves every byte again"),
+        Target("19", f"parts of {LARGE_MB} MB: one upload request per part vs 8 MB blocks",
+               by["copy_large_one_request"].seconds / by["copy_large_blocks"].seconds, 1.0,
+               info=True, note="`copy_large_one_request` / `copy_large_blocks`"),
         Target("19", "Redshift → GCS: peak RSS with 4x the data",
                x4.peak_rss_mb / export.peak_rss_mb, FLAT_LIMIT,
                note="`unload_export_x4` / `unload_export`"),
