@@ -82,9 +82,10 @@ async def _upload_whole(fs, path: str, size: int, read: Callable[[], Iterator[by
     bucket, key, _ = fs.split_path(path)
     content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"  # as gcsfs's
     for attempt in range(1, UPLOAD_ATTEMPTS + 1):
+        # gcsfs retries the session's opening itself (6 attempts): a failure here is final.
+        location = await initiate_upload(fs, bucket, key, content_type)
         body = _RequestBody(read(), size)
         try:
-            location = await initiate_upload(fs, bucket, key, content_type)
             await _put(fs, location, body, size, content_type)
             break
         except Exception as error:
