@@ -216,3 +216,47 @@ def test_a_postgres_url_reads_as_a_postgresql_one(postgres, warehouse, tmp_path)
     assert [tuple(r) for r in warehouse.query("select id, price from raw_app.items")] == [
         (1, Decimal("1.12345678901234567890"))
     ]
+
+
+@pytest.mark.parametrize("wide", [False, True], ids=["binary-copy", "text-copy"])
+def test_infinity_and_dates_before_christ_arrive_in_order(postgres, warehouse, tmp_path, wide):
+    # The driver hands PostgreSQL's infinity over as its calendar's extremes (262142 and
+    # 262144 BC). Into a PostgreSQL warehouse, before: the binary COPY failed with a bare "date
+    # out of range" (262144 BC is before PostgreSQL's first day), and the text COPY (a table
+    # with a numeric wider than 38 digits takes it) wrote -infinity as 0001-01-01 without a
+    # word and failed on 'infinity' and on any date before Christ, which Arrow writes as year 0
+    # or a negative year.
+    if wide and warehouse.kind != "postgres":
+        pytest.skip("DuckDB refuses a decimal wider than 38 digits")
+    create(
+        postgres,
+        f"""create table terms (id int primary key, starts timestamptz, ends timestamp,
+            due date{", budget numeric(50, 5)" if wide else ""})""",
+        """insert into terms (id, starts, ends, due) values
+            (1, '-infinity', 'infinity', '-infinity'),
+            (2, 'infinity', '-infinity', 'infinity'),
+            (3, '0044-03-15 12:00:00+00 BC', '4713-01-01 00:00:00 BC', '0001-12-31 BC'),
+            (4, '2024-05-01 10:00:00+02', '10000-01-01 00:00:00', '10000-01-01'),
+            (5, null, null, null)""",
+    )
+    load(postgres, TableConfig(name="terms", primary_key=["id"]), warehouse, tmp_path)
+    ordered = warehouse.query(
+        "select id, rank() over (order by starts), rank() over (order by ends), "
+        "rank() over (order by due) from raw_app.terms where id < 5 order by id"
+    )
+    assert [tuple(row) for row in ordered] == [(1, 1, 4, 1), (2, 4, 1, 4), (3, 2, 2, 2),
+                                               (4, 3, 3, 3)]  # fmt: skip
+    if warehouse.kind != "postgres":
+        return
+    # PostgreSQL holds infinity itself: `= 'infinity'` matches, as in the source.
+    rows = warehouse.query(
+        "select id, cast(starts as varchar), cast(ends as varchar), cast(due as varchar) "
+        "from raw_app.terms order by id"
+    )
+    assert [tuple(row) for row in rows] == [
+        (1, "-infinity", "infinity", "-infinity"),
+        (2, "infinity", "-infinity", "infinity"),
+        (3, "0044-03-15 12:00:00+00 BC", "4713-01-01 00:00:00 BC", "0001-12-31 BC"),
+        (4, "2024-05-01 08:00:00+00", "10000-01-01 00:00:00", "10000-01-01"),
+        (5, None, None, None),
+    ]

@@ -38,6 +38,12 @@ _FIXED = {  # Arrow type -> its values in numpy, and the big-endian type of its 
     pa.float64(): ("<f8", ">f8"),
 }
 _MICROSECOND_UNITS = ("s", "ms", "us")  # exact in PostgreSQL's microseconds
+# A PostgreSQL source's -infinity and infinity, as its driver (connectorx, through chrono)
+# hands them over: its calendar's first and last day (262144 BC and 262142), in days and in
+# microseconds since 1970. PostgreSQL cannot hold the first (its calendar starts in 4713 BC),
+# so both are written as its own -infinity and infinity (in binary: the type's extremes).
+DRIVER_INFINITY_DAYS = (-96_465_292, 95_026_236)
+DRIVER_INFINITY_MICROS = (-8_334_601_228_800_000_000, 8_210_266_876_799_999_999)
 
 
 def binary_copy_supported(schema: pa.Schema) -> bool:
@@ -152,11 +158,13 @@ def _field(array: pa.Array) -> list[_Fixed | pa.Array]:
         return _numeric_field(array, valid)
     if pa.types.is_date(arrow_type):
         days = _values(array.cast(pa.date32()), "<i4")
-        return _fixed_field(_since_2000(days, _PG_EPOCH_DAYS, valid, ">i4"), ">i4", valid)
+        sent = _infinity(days, DRIVER_INFINITY_DAYS, _PG_EPOCH_DAYS, valid, ">i4")
+        return _fixed_field(sent, ">i4", valid)
     if pa.types.is_timestamp(arrow_type):
         # Arrow's safe cast refuses a value that would overflow in microseconds
         micros = _values(array.cast(pa.timestamp(arrow_type.unit)).cast(pa.timestamp("us")), "<i8")
-        return _fixed_field(_since_2000(micros, _PG_EPOCH_MICROS, valid, ">i8"), ">i8", valid)
+        sent = _infinity(micros, DRIVER_INFINITY_MICROS, _PG_EPOCH_MICROS, valid, ">i8")
+        return _fixed_field(sent, ">i8", valid)
     if pa.types.is_time(arrow_type):
         return _fixed_field(_values(array.cast(pa.time64("us")), "<i8"), ">i8", valid)
     return _variable_field(array)  # text and bytea: the bytes themselves
@@ -190,6 +198,26 @@ def _since_2000(values: np.ndarray, epoch: int, valid: np.ndarray | None, sent: 
     ):
         raise ValueError("a date or timestamp lies outside PostgreSQL's range")
     return (values.astype(np.int64) - epoch).astype(sent)
+
+
+def _infinity(
+    values: np.ndarray,
+    driver: tuple[int, int],
+    epoch: int,
+    valid: np.ndarray | None,
+    sent: str,
+) -> np.ndarray:
+    """Days or microseconds since PostgreSQL's epoch, the driver's infinities as PostgreSQL's
+    own (-infinity and infinity are the sent type's lowest and highest values)."""
+    low, high = driver
+    endless = (values == low) | (values == high)
+    if not endless.any():
+        return _since_2000(values, epoch, valid, sent)
+    limits = np.iinfo(sent)
+    shifted = _since_2000(np.where(endless, epoch, values), epoch, valid, sent)
+    shifted[values == low] = limits.min
+    shifted[values == high] = limits.max
+    return shifted
 
 
 def _bytes_scalar(value: bytes) -> pa.Scalar:

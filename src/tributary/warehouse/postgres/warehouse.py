@@ -6,6 +6,7 @@ import io
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -388,7 +389,50 @@ def _copyable(batch: pa.RecordBatch) -> pa.RecordBatch:
             array = pa.array(
                 [None if v is None else "\\x" + v.hex() for v in array.to_pylist()], pa.string()
             )
-        elif pa.types.is_timestamp(array.type) and array.type.tz:
-            array = pc.cast(array, pa.timestamp(array.type.unit, tz="UTC"))
+        elif pa.types.is_date(array.type) or pa.types.is_timestamp(array.type):
+            array = _calendar_text(array)
         arrays.append(array)
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
+_FIRST_DAY, _LAST_DAY = -719_162, 2_932_896  # date32 of 0001-01-01 and 9999-12-31
+_DAYS_400_YEARS = 146_097  # the Gregorian calendar repeats itself every 400 years
+_MICROS_PER_DAY = 86_400_000_000
+
+
+def _calendar_text(array: pa.Array) -> pa.Array:
+    """A date or timestamp column as PostgreSQL's text COPY reads it. Arrow's CSV writer
+    writes a day before Christ as year 0 or a negative year (which PostgreSQL refuses), the
+    driver's infinities (the years 262142 and 262144 BC) as "<value out of range: ...>" or,
+    with a zone, as another day (-infinity as 0001-01-01, taken without a word): such a
+    column is spelled as PostgreSQL prints it, `0044-03-15 12:00:00+00 BC`, `infinity`."""
+    is_date = pa.types.is_date(array.type)
+    if not is_date and array.type.unit == "ns":  # nanoseconds reach 1677 to 2262 only
+        return array
+    # with a zone: its UTC values, which the text COPY reads as UTC ("Z", "+00")
+    zone = "UTC" if not is_date and array.type.tz else None
+    array = array.cast(pa.date32() if is_date else pa.timestamp("us", tz=zone))
+    storage = array.view(pa.int32() if is_date else pa.int64())
+    per_day = 1 if is_date else _MICROS_PER_DAY
+    low, high = (value.as_py() for value in pc.min_max(storage).values())
+    if low is None or (_FIRST_DAY * per_day <= low and high < (_LAST_DAY + 1) * per_day):
+        return array  # the common case: Arrow writes it as PostgreSQL reads it
+    driver = pg_binary.DRIVER_INFINITY_DAYS if is_date else pg_binary.DRIVER_INFINITY_MICROS
+    text: list[str | None] = []
+    for value in storage.to_pylist():
+        if value is None or value in driver:
+            endless = {driver[0]: "-infinity", driver[1]: "infinity"}
+            text.append(None if value is None else endless[value])
+            continue
+        day, micros = divmod(value, per_day)
+        # moved by whole 400-year cycles into the years Python's date has, then back
+        cycles = -((day - _FIRST_DAY) // _DAYS_400_YEARS) if day < _FIRST_DAY else 0
+        cycles = -((day - _LAST_DAY - 1) // _DAYS_400_YEARS + 1) if day > _LAST_DAY else cycles
+        shifted = date(1970, 1, 1) + timedelta(days=day + cycles * _DAYS_400_YEARS)
+        year = shifted.year - 400 * cycles
+        spelled = f"{year if year > 0 else 1 - year:04d}-{shifted:%m-%d}"
+        if not is_date:
+            offset = "+00" if zone else ""
+            spelled += f" {datetime.min + timedelta(microseconds=micros):%H:%M:%S.%f}{offset}"
+        text.append(spelled if year > 0 else f"{spelled} BC")
+    return pa.array(text, pa.string())
