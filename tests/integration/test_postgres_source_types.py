@@ -260,3 +260,23 @@ def test_infinity_and_dates_before_christ_arrive_in_order(postgres, warehouse, t
         (4, "2024-05-01 08:00:00+00", "10000-01-01 00:00:00", "10000-01-01"),
         (5, None, None, None),
     ]
+
+
+def test_network_addresses_arrive_as_postgresql_prints_them(postgres, warehouse, tmp_path):
+    # Before: inet was read through a cast to text, which always adds the netmask
+    # (PostgreSQL's "for historical reasons"): '10.0.0.1' arrived as '10.0.0.1/32' and '::1'
+    # as '::1/128', so a join or a filter on the printed address matched nothing.
+    create(
+        postgres,
+        "create table hosts (id int primary key, ip inet, net cidr, mac macaddr)",
+        """insert into hosts values (1, '10.0.0.1', '10.1.0.0/16', '08:00:2b:01:02:03'),
+            (2, '192.168.0.1/24', '::/0', null), (3, '::1', null, null), (4, null, null, null)""",
+    )
+    load(postgres, TableConfig(name="hosts", primary_key=["id"]), warehouse, tmp_path)
+    rows = warehouse.query("select id, ip, net, mac from raw_app.hosts order by id")
+    assert [tuple(row) for row in rows] == [
+        (1, "10.0.0.1", "10.1.0.0/16", "08:00:2b:01:02:03"),
+        (2, "192.168.0.1/24", "::/0", None),
+        (3, "::1", None, None),
+        (4, None, None, None),
+    ]

@@ -755,6 +755,8 @@ class SqlSource:
             return sa.cast(sa.cast(expression, sa.Numeric()), TEXT_VALUE).label(label)
         if read_as is ReadAs.WELL_KNOWN_TEXT:
             return sa.func.ST_AsText(expression).label(label)
+        if read_as is ReadAs.PRINTED_ADDRESS:
+            return sa.func.abbrev(expression).label(label)
         if read_as is ReadAs.MICROSECONDS:
             since_midnight = sa.extract("epoch", expression) * 1_000_000
             return sa.cast(since_midnight, sa.BigInteger()).label(label)

@@ -8,7 +8,8 @@
 - MySQL tinyint(1) becomes boolean (a value other than 0 and 1 fails the read); its spatial
   types their well-known text (POINT(1 2)).
 - PostgreSQL types connectorx cannot read (interval, time with time zone, xml, bit strings,
-  geometric and extension types) are read as their text; money as a decimal; time as
+  geometric and extension types) are read as their text (inet as printed, without the /32
+  its cast to text adds); money as a decimal; time as
   microseconds, so that the end of the day (24:00) stays itself (connectorx makes it 00:00).
 - JSON columns (MySQL json, PostgreSQL json/jsonb) are marked as Arrow JSON, so that a
   warehouse can give them its JSON type (Redshift SUPER, PostgreSQL jsonb, DuckDB JSON);
@@ -60,6 +61,9 @@ POSTGRES_NATIVE = {
     "date", "timestamp without time zone", "timestamp with time zone", "array",
 }  # fmt: skip
 POSTGRES_TIME = "time without time zone"
+# inet's cast to text always adds the netmask ('10.0.0.1' becomes '10.0.0.1/32'): it is read
+# with abbrev(), which gives what PostgreSQL prints.
+POSTGRES_INET = "inet"
 # MySQL's spatial types, which connectorx cannot read: read as their well-known text.
 MYSQL_GEOMETRY = {
     "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring",
@@ -75,6 +79,7 @@ class ReadAs(Enum):
     DECIMAL_TEXT = "decimal text"  # cast to the database's decimal first (money)
     MICROSECONDS = "microseconds"  # a time of day as microseconds since midnight
     WELL_KNOWN_TEXT = "well-known text"  # a geometry as WKT: POINT(1 2)
+    PRINTED_ADDRESS = "printed address"  # inet as PostgreSQL prints it: 10.0.0.1, ::1
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,8 @@ class SourceColumn:
                 return ReadAs.DECIMAL_TEXT
             if self.data_type == POSTGRES_TIME:
                 return ReadAs.MICROSECONDS
+            if self.data_type == POSTGRES_INET:
+                return ReadAs.PRINTED_ADDRESS
             if self.data_type not in POSTGRES_NATIVE and not self.is_decimal:
                 return ReadAs.TEXT
         if backend in MYSQL_BACKENDS and self.data_type in MYSQL_GEOMETRY:
