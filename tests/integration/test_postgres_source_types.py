@@ -8,6 +8,7 @@ import re
 from decimal import Decimal
 
 import psycopg
+import pyarrow as pa
 import pytest
 from sqlalchemy.engine import make_url
 
@@ -280,3 +281,30 @@ def test_network_addresses_arrive_as_postgresql_prints_them(postgres, warehouse,
         (3, "::1", None, None),
         (4, None, None, None),
     ]
+
+
+def test_a_numeric_arrays_values_arrive_exactly_or_fail_naming_them(postgres) -> None:
+    # Before: the driver read every numeric[] as decimal(38, 10) values, rounding past 10
+    # places without a word (0.123456789012345 arrived as 0.1234567890 in DuckDB) and ignoring
+    # the declared scale; the scalar numeric beside it was exact.
+    create(
+        postgres,
+        "create table rates (id int primary key, steps numeric(20, 15)[], plain numeric[])",
+        """insert into rates values (1, '{0.123456789012345, NULL, -99999.000000000000001}',
+            '{1.5, 0.0000000001}'), (2, '{}', null)""",
+    )
+    source = SqlSource(make_url(postgres))
+    rows = source.read(TableConfig(name="rates"), batch_rows=10).batches.read_all()
+    assert rows.schema.field("steps").type.value_type == pa.decimal128(20, 15)
+    assert rows.to_pylist() == [
+        {"id": 1, "steps": [Decimal("0.123456789012345"), None, Decimal("-99999.000000000000001")],
+         "plain": [Decimal("1.5"), Decimal("0.0000000001")]},
+        {"id": 2, "steps": [], "plain": None},
+    ]  # fmt: skip
+    create(postgres, "insert into rates values (3, null, '{2.5, 0.123456789012345}')")
+    expected = (
+        "column 'plain' (numeric[]) holds '0.123456789012345': more decimal places than 10 "
+        "(read as decimal128(38, 10), as a numeric with no declared precision is read)"
+    )
+    with pytest.raises(SourceError, match=re.escape(expected)):
+        source.read(TableConfig(name="rates"), batch_rows=10).batches.read_all()

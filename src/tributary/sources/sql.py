@@ -22,7 +22,7 @@ from typing import Any
 import connectorx
 import pyarrow as pa
 import sqlalchemy as sa
-from sqlalchemy.dialects import mssql
+from sqlalchemy.dialects import mssql, postgresql
 from sqlalchemy.engine import URL, Dialect, make_url
 
 from tributary.arrow import checksum as checksum_rows
@@ -102,11 +102,17 @@ _DESCRIBE = {
         from information_schema.columns
         where table_schema = coalesce(:schema, database()) and table_name = :table
         order by ordinal_position""",
+    # An array's declared type is the element's (numeric(20,15)[]): its catalog row says ARRAY.
     "postgresql": """
-        select column_name, lower(data_type), lower(data_type), numeric_precision, numeric_scale
-        from information_schema.columns
-        where table_schema = coalesce(:schema, current_schema()) and table_name = :table
-        order by ordinal_position""",
+        select c.column_name, lower(c.data_type),
+            case when c.data_type = 'ARRAY' then format_type(a.atttypid, a.atttypmod)
+                else lower(c.data_type) end,
+            c.numeric_precision, c.numeric_scale
+        from information_schema.columns c
+        left join pg_attribute a on a.attname = c.column_name
+            and a.attrelid = cast(format('%I.%I', c.table_schema, c.table_name) as regclass)
+        where c.table_schema = coalesce(:schema, current_schema()) and c.table_name = :table
+        order by c.ordinal_position""",
     "mssql": """
         select column_name, lower(data_type), lower(data_type), numeric_precision, numeric_scale
         from information_schema.columns
@@ -751,6 +757,8 @@ class SqlSource:
         read_as = column.read_as(self.backend) if column is not None else None
         if read_as is ReadAs.TEXT:
             return sa.cast(expression, TEXT_VALUE).label(label)
+        if read_as is ReadAs.TEXT_ARRAY:
+            return sa.cast(expression, postgresql.ARRAY(sa.Text())).label(label)
         if read_as is ReadAs.DECIMAL_TEXT:
             return sa.cast(sa.cast(expression, sa.Numeric()), TEXT_VALUE).label(label)
         if read_as is ReadAs.WELL_KNOWN_TEXT:

@@ -69,6 +69,8 @@ MYSQL_GEOMETRY = {
     "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring",
     "multipolygon", "geometrycollection", "geomcollection",
 }  # fmt: skip
+# A PostgreSQL numeric array as format_type declares it: numeric[], numeric(20,15)[].
+DECIMAL_ARRAY = re.compile(r"^numeric(?:\((\d+)(?:,(\d+))?\))?\[\]$")
 DECLARED = re.compile(r"^\s*([a-z ]+?)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*$")
 
 
@@ -77,6 +79,7 @@ class ReadAs(Enum):
 
     TEXT = "text"
     DECIMAL_TEXT = "decimal text"  # cast to the database's decimal first (money)
+    TEXT_ARRAY = "text array"  # a numeric array's values as text (the driver rounds them)
     MICROSECONDS = "microseconds"  # a time of day as microseconds since midnight
     WELL_KNOWN_TEXT = "well-known text"  # a geometry as WKT: POINT(1 2)
     PRINTED_ADDRESS = "printed address"  # inet as PostgreSQL prints it: 10.0.0.1, ::1
@@ -120,6 +123,8 @@ class SourceColumn:
                 return ReadAs.MICROSECONDS
             if self.data_type == POSTGRES_INET:
                 return ReadAs.PRINTED_ADDRESS
+            if self.decimal_array is not None:
+                return ReadAs.TEXT_ARRAY
             if self.data_type not in POSTGRES_NATIVE and not self.is_decimal:
                 return ReadAs.TEXT
         if backend in MYSQL_BACKENDS and self.data_type in MYSQL_GEOMETRY:
@@ -159,13 +164,25 @@ class SourceColumn:
 
     @property
     def decimal_type(self) -> pa.DataType:
-        if self.precision is None:
-            precision, scale = DEFAULT_DECIMAL
-        else:
-            precision, scale = self.precision, self.scale or 0
-        return (
-            pa.decimal128(precision, scale) if precision <= 38 else pa.decimal256(precision, scale)
-        )
+        return _decimal_type(self.precision, self.scale)
+
+    @property
+    def decimal_array(self) -> pa.DataType | None:
+        """A PostgreSQL numeric array's type, its values as exact as a numeric column's (the
+        driver reads them as decimal(38, 10), rounding past 10 places): else None."""
+        declared = DECIMAL_ARRAY.match(self.column_type) if self.data_type == "array" else None
+        if declared is None:
+            return None
+        precision, scale = (int(d) if d else None for d in declared.groups())
+        return pa.large_list(_decimal_type(precision, scale))
+
+
+def _decimal_type(precision: int | None, scale: int | None) -> pa.DataType:
+    """The exact decimal of a declared precision and scale; decimal(38, 10) for none."""
+    if precision is None:
+        precision, scale = DEFAULT_DECIMAL
+    scale = scale or 0
+    return pa.decimal128(precision, scale) if precision <= 38 else pa.decimal256(precision, scale)
 
 
 def normalize(
@@ -215,7 +232,9 @@ def _normalize_array(
     array: pa.Array, column: SourceColumn | None, backend: str, counters: Counter
 ) -> pa.Array:
     if column is not None and column.is_decimal:
-        return _decimal(array, column)
+        return _decimal(array, column, column.decimal_type)
+    if column is not None and column.decimal_array is not None:
+        return _decimal(array, column, column.decimal_array)
     if column is not None and column.read_as(backend) is ReadAs.MICROSECONDS:
         return pc.cast(array, pa.time64("us"))
     if column is not None and column.data_type in JSON_TYPES and pa.types.is_string(array.type):
@@ -230,13 +249,15 @@ def _normalize_array(
     return array
 
 
-def _decimal(array: pa.Array, column: SourceColumn) -> pa.Array:
-    """Decimal text as the column's decimal type; a value it cannot hold exactly fails the
-    read, naming the column and the value (rounding it would be a silent change)."""
+def _decimal(array: pa.Array, column: SourceColumn, target: pa.DataType) -> pa.Array:
+    """Decimal text (or a list of it) as the column's decimal type; a value it cannot hold
+    exactly fails the read, naming the column and the value (rounding it would be a silent
+    change)."""
     try:
-        return pc.cast(array, column.decimal_type)
+        return pc.cast(array, target)
     except pa.ArrowInvalid as error:
-        target = column.decimal_type
+        if pa.types.is_large_list(target):
+            array, target = pc.list_flatten(array), target.value_type
         value = first_uncastable(array, target)
         if "Rescaling" in str(error):
             problem = f"more decimal places than {target.scale}"
@@ -246,8 +267,9 @@ def _decimal(array: pa.Array, column: SourceColumn) -> pa.Array:
             problem = "no decimal form"
         implied = (
             ""
-            if column.precision is not None
-            else f", as a {column.data_type} with no declared precision is read"
+            if column.precision is not None or "(" in column.column_type
+            else f", as a {column.data_type.replace('array', 'numeric')} with no declared "
+            "precision is read"
         )
         raise SourceError(
             f"column '{column.name}' ({column.declared}) holds {value or 'a value'!r}: {problem} "
