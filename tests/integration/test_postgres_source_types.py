@@ -308,3 +308,39 @@ def test_a_numeric_arrays_values_arrive_exactly_or_fail_naming_them(postgres) ->
     )
     with pytest.raises(SourceError, match=re.escape(expected)):
         source.read(TableConfig(name="rates"), batch_rows=10).batches.read_all()
+
+
+def test_arrays_arrive_as_lists_of_their_values(postgres, warehouse, tmp_path) -> None:
+    # Before: a PostgreSQL warehouse refused every array ("no PostgreSQL column type for Arrow
+    # type large_list<item: string>"), though PostgreSQL holds arrays itself and DuckDB loaded
+    # them as lists.
+    create(
+        postgres,
+        """create table tagged (id int primary key, tags text[], counts int[], big int8[],
+            ratios float8[], flags bool[], rates numeric(20, 15)[])""",
+        """insert into tagged values
+            (1, array['plain', 'with "quote"', 'back\\slash', 'a,b', '{braces}', 'NULL', '',
+                      ' spaced ', 'emoji 😀', null],
+             '{1,-2,null}', '{9223372036854775807}', '{0.1,NaN,Infinity,-Infinity,-0,5e-324}',
+             '{t,f,null}', '{0.123456789012345,null}'),
+            (2, '{}', '{}', null, null, null, null),
+            (3, null, null, null, null, null, null)""",
+    )
+    # an incremental load creates the table (through a staging table), then a full one copies
+    # straight into it (its column types equal), and a second full one too
+    for mode in ("incremental", "full", "full"):
+        table = TableConfig(name="tagged", primary_key=["id"], mode=mode, cursor="id")
+        load(postgres, table, warehouse, tmp_path)
+    rows = warehouse.query(
+        "select id, tags, counts, big, ratios, flags, rates from raw_app.tagged order by id"
+    )
+    rows = [tuple(row) for row in rows]
+    ratios = rows[0][4]
+    assert [str(value) for value in ratios] == ["0.1", "nan", "inf", "-inf", "-0.0", "5e-324"]
+    assert [row[:4] + row[5:7] for row in rows] == [
+        (1, ["plain", 'with "quote"', "back\\slash", "a,b", "{braces}", "NULL", "", " spaced ",
+             "emoji 😀", None], [1, -2, None], [9223372036854775807], [True, False, None],
+         [Decimal("0.123456789012345"), None]),
+        (2, [], [], None, None, None),
+        (3, None, None, None, None, None),
+    ]  # fmt: skip

@@ -62,9 +62,16 @@ def pg_family_type(
     binary: str,
     json: str,
     max_precision: int | None = None,
+    arrays: bool = False,
 ) -> str:
     """The column type for an Arrow type in PostgreSQL or a warehouse that speaks its
-    dialect (Redshift): the same names, but for text, binary, JSON and decimal width."""
+    dialect (Redshift): the same names, but for text, binary, JSON and decimal width, and
+    lists, which become arrays where the warehouse has them (`arrays`: PostgreSQL)."""
+    if arrays and _is_list(arrow_type) and not _is_list(arrow_type.value_type):
+        element = pg_family_type(
+            arrow_type.value_type, warehouse=warehouse, text=text, binary=binary, json=json
+        )
+        return f"{element}[]"
     if arrow_type in _SIMPLE_TYPES:
         return _SIMPLE_TYPES[arrow_type]
     if isinstance(arrow_type, pa.JsonType):
@@ -169,7 +176,12 @@ class PostgresWarehouse(Warehouse):
 
     def sql_type(self, arrow_type: pa.DataType) -> str:
         return pg_family_type(
-            arrow_type, warehouse="PostgreSQL", text="text", binary="bytea", json="jsonb"
+            arrow_type,
+            warehouse="PostgreSQL",
+            text="text",
+            binary="bytea",
+            json="jsonb",
+            arrays=True,
         )
 
     def create_staging(
@@ -372,11 +384,16 @@ def _copied_column(error: psycopg.Error, names: list[str]) -> str:
     return max(named, key=len) if named else "?"
 
 
+def _is_list(arrow_type: pa.DataType) -> bool:
+    return pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type)
+
+
 def _canonical_type(name: str | None) -> str | None:
     """A column type as format_type writes it (`numeric(18,2)`), to compare two spellings."""
     if name is None:
         return None
-    return _FORMAT_TYPE_NAMES.get(name, name).replace(", ", ",")
+    element, brackets = (name[:-2], "[]") if name.endswith("[]") else (name, "")
+    return _FORMAT_TYPE_NAMES.get(element, element).replace(", ", ",") + brackets
 
 
 def _copyable(batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -391,8 +408,22 @@ def _copyable(batch: pa.RecordBatch) -> pa.RecordBatch:
             )
         elif pa.types.is_date(array.type) or pa.types.is_timestamp(array.type):
             array = _calendar_text(array)
+        elif _is_list(array.type):
+            array = _array_text(array)
         arrays.append(array)
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
+def _array_text(array: pa.Array) -> pa.Array:
+    """A list column as PostgreSQL's array input reads it: `{"a","b \\"c\\"",NULL}`, each
+    element quoted (a comma, brace, space or the text NULL stays itself) with its backslashes
+    and double quotes escaped, as Arrow writes the element (floats as `nan`, `-inf`, `-0`)."""
+    elements = _copyable(pa.RecordBatch.from_arrays([array.values], names=["e"])).column(0)
+    escaped = pc.replace_substring(pc.cast(elements, pa.string()), "\\", "\\\\")
+    escaped = pc.replace_substring(escaped, '"', '\\"')
+    quoted = pc.fill_null(pc.binary_join_element_wise('"', escaped, '"', ""), "NULL")
+    lists = type(array).from_arrays(array.offsets, quoted, mask=pc.is_null(array))
+    return pc.binary_join_element_wise("{", pc.binary_join(lists, ","), "}", "")
 
 
 _FIRST_DAY, _LAST_DAY = -719_162, 2_932_896  # date32 of 0001-01-01 and 9999-12-31
