@@ -69,9 +69,11 @@ def upload_whole(
     keeps the bytes moving, and holds no upload buffer.
 
     A request that breaks (a dropped connection, a 5xx, a timeout) is sent again whole, from a
-    new `read()`, in a new session. A source whose bytes are not `size` in all ends the request
-    before it completes (nothing is written) and the figures say how long it was; the source's
-    own failure is raised as it is: its store retries its own requests."""
+    new `read()`, in a new session; opening a session is left to gcsfs's own attempts, so a
+    store gone away fails the copy after those (once), not after 4 rounds of them. A source
+    whose bytes are not `size` in all ends the request before it completes (nothing is
+    written) and the figures say how long it was; the source's own failure is raised as it
+    is: its store retries its own requests."""
     return sync(fs.loop, _upload_whole, fs, path, size, read)
 
 
@@ -82,7 +84,8 @@ async def _upload_whole(fs, path: str, size: int, read: Callable[[], Iterator[by
     bucket, key, _ = fs.split_path(path)
     content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"  # as gcsfs's
     for attempt in range(1, UPLOAD_ATTEMPTS + 1):
-        # gcsfs retries the session's opening itself (6 attempts): a failure here is final.
+        # Opening the session is a gcsfs request, which gcsfs tries 6 times itself: its failure
+        # is final (tried again here too, a store gone away held the run 4x gcsfs's bound).
         location = await initiate_upload(fs, bucket, key, content_type)
         body = _RequestBody(read(), size)
         try:

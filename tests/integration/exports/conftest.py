@@ -35,12 +35,10 @@ def _answers(endpoint: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def gcs_emulator() -> Iterator[str]:
-    """The emulator's endpoint (http://127.0.0.1:<port>), for the whole session."""
+def start_emulator(port: int) -> subprocess.Popen:
+    """gcp-storage-emulator on `port`, in memory, once it answers (the caller stops it)."""
     if not EMULATOR.exists():
         require_service("gcp-storage-emulator", False)
-    port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
         [str(EMULATOR), "start", "--host", "127.0.0.1", "--port", str(port), "--in-memory", "-q"],
@@ -50,16 +48,30 @@ def gcs_emulator() -> Iterator[str]:
     deadline = time.monotonic() + 20
     while not _answers(endpoint) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)  # polling a condition with a deadline, not a sleep-as-sync
+    if not _answers(endpoint):
+        stop_emulator(process)
+        require_service(f"gcp-storage-emulator on port {port}", False)
+    return process
+
+
+def stop_emulator(process: subprocess.Popen) -> None:
+    process.terminate()
     try:
-        require_service(f"gcp-storage-emulator on port {port}", _answers(endpoint))
-        yield endpoint
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:  # it once held on past SIGTERM, at the session's end
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator() -> Iterator[str]:
+    """The emulator's endpoint (http://127.0.0.1:<port>), for the whole session."""
+    port = free_port()
+    process = start_emulator(port)
+    try:
+        yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # it once held on past SIGTERM, at the session's end
-            process.kill()
-            process.wait()
+        stop_emulator(process)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ or a length other than stated ends the copy at once, with nothing written."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import socket
@@ -13,14 +14,20 @@ import uuid
 import aiohttp
 import fsspec
 import gcsfs.core
+import gcsfs.retry
 import pytest
 
+from tests.conftest import free_port
 from tributary.errors import ExportError
 from tributary.exports import gcs as gcs_module
 from tributary.exports import store as store_module
 from tributary.exports.formats import FileFormat
+from tributary.exports.gcs import gcs_filesystem
 from tributary.exports.store import ExportStore
+from tributary.storage import Timeouts
 from tributary.warehouse.unload import UnloadedFile
+
+from .conftest import start_emulator, stop_emulator
 
 CHUNK = 2**18  # gcsfs's least block: its own file would send one request per chunk
 DATA = bytes(range(256)) * (3 * CHUNK // 256 + 100)  # three whole chunks and a bit
@@ -129,3 +136,58 @@ def test_an_object_longer_or_shorter_than_stated_publishes_nothing(gcs, source, 
         )  # fmt: skip
     gcs.fs.invalidate_cache()
     assert gcs.fs.find(gcs.name) == []  # neither the partition nor an object in the attempt
+
+
+def test_a_store_gone_mid_upload_fails_after_gcsfs_own_attempts_of_one_session(
+    tmp_path, monkeypatch
+) -> None:
+    """The emulator killed while a part's request is under way. Opening a new upload session
+    is a gcsfs request, which gcsfs itself tries 6 times: the upload must not try it again on
+    top. Before, each of the upload's 3 further attempts opened its session 6 times (18
+    requests): 4x gcsfs's bound, 2 min 20 s here at gcsfs's own waits (now about 35 s).
+    gcsfs's waits are cut short here so the test is quick; the count is the point."""
+    port = free_port()
+    emulator = start_emulator(port)
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", endpoint)
+        fs = gcs_filesystem(timeouts=Timeouts(connect=1, read=5))
+        fs.mkdir("gone")
+        path = tmp_path / "part-0000.parquet"
+        path.write_bytes(DATA)
+
+        read = gcs_module._RequestBody._next
+
+        def kill_mid_request(body):  # once the first chunk went into the request
+            data = read(body)
+            if body.checksum.bytes > CHUNK and emulator.poll() is None:
+                emulator.kill()
+                emulator.wait()
+            return data
+
+        sessions = 0
+        request = aiohttp.ClientSession._request
+
+        async def counted(session, method, url, *args, **kwargs):
+            nonlocal sessions
+            opens = method == "POST" and "/upload/" in str(url)
+            sessions += opens and emulator.poll() is not None
+            return await request(session, method, url, *args, **kwargs)
+
+        sleep = asyncio.sleep
+
+        async def quick(seconds):  # gcsfs's backoff (1, 2, 4 ... s) and the upload's, / 50
+            await sleep(seconds / 50)
+
+        monkeypatch.setattr(gcs_module._RequestBody, "_next", kill_mid_request)
+        monkeypatch.setattr(aiohttp.ClientSession, "_request", counted)
+        monkeypatch.setattr(gcsfs.retry.asyncio, "sleep", quick)
+        with pytest.raises(aiohttp.ClientConnectorError):
+            store_module.copy_object(
+                fsspec.filesystem("file"), str(path), fs, "gone/part-00000.parquet",
+                size=len(DATA), chunk_bytes=CHUNK,
+            )  # fmt: skip
+        assert sessions == 6  # one new session, tried by gcsfs's own 6 attempts
+    finally:
+        if emulator.poll() is None:
+            stop_emulator(emulator)
