@@ -54,6 +54,9 @@ def is_gcs_filesystem(fs: fsspec.AbstractFileSystem) -> bool:
 # after a wait that doubles from this (gcsfs's own requests wait 1, 2, 4 ... s).
 UPLOAD_ATTEMPTS = 4
 RETRY_WAIT_SECONDS = 1.0
+# The body goes to aiohttp in slices of this size: a slice the store takes none of for the read
+# timeout is a store that stopped reading (at 256 KB, a link slower than 4 KB/s at the default).
+SEND_SLICE_BYTES = 256 * 2**10
 
 
 class _LengthDiffers(Exception):
@@ -106,6 +109,7 @@ async def _upload_whole(fs, path: str, size: int, read: Callable[[], Iterator[by
 async def _put(fs, location: str, body: _RequestBody, size: int, content_type: str) -> None:
     # gcsfs's own session and credentials (private API: gcsfs has no call that streams a body
     # of known length into a session; its `_call` would retry the request with the body spent).
+    import aiohttp
     from gcsfs.retry import validate_response
 
     await fs._set_session()
@@ -114,10 +118,33 @@ async def _put(fs, location: str, body: _RequestBody, size: int, content_type: s
         "Content-Length": str(size),
         "Content-Range": f"bytes 0-{size - 1}/{size}",
     })  # fmt: skip
-    async with fs.session.put(
-        location, data=body, headers=headers, timeout=fs.requests_timeout
-    ) as response:
-        validate_response(response.status, await response.read(), location)
+
+    async def send() -> None:
+        async with fs.session.put(
+            location, data=body, headers=headers, timeout=fs.requests_timeout
+        ) as response:
+            validate_response(response.status, await response.read(), location)
+
+    # aiohttp's sock_read bounds the wait for the answer, not the body's writes: a store that
+    # stops reading mid-body (a frozen server, a dead peer behind a live proxy) would hold the
+    # request for ever. The same bound holds for the body: a slice it takes none of for
+    # `read` seconds ends the request as a timeout (sent again, as a broken one is).
+    silence = getattr(fs.requests_timeout, "sock_read", None)
+    sending = asyncio.ensure_future(send())
+    clock = asyncio.get_running_loop().time
+    try:
+        while not sending.done():
+            await asyncio.wait([sending], timeout=min(1.0, silence / 4) if silence else None)
+            since = body.sending_since
+            if silence and since is not None and clock() - since > silence:
+                raise aiohttp.ServerTimeoutError(
+                    f"{location}: the store took none of the upload's bytes for {silence:g} s"
+                )
+        sending.result()
+    finally:
+        if not sending.done():
+            sending.cancel()  # closes the connection: the session never completes
+            await asyncio.gather(sending, return_exceptions=True)
 
 
 class _RequestBody:
@@ -128,8 +155,12 @@ class _RequestBody:
         self._chunks, self._size = chunks, size
         self.checksum = ChecksumWriter(None)
         self.failure: BaseException | None = None
+        # When aiohttp was handed the slice it is writing (None while the source is read): a
+        # write waits for the store to take the bytes.
+        self.sending_since: float | None = None
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        clock = asyncio.get_running_loop().time
         while True:
             try:
                 data = await asyncio.to_thread(self._next)
@@ -138,7 +169,11 @@ class _RequestBody:
                 raise
             if data is None:
                 return
-            yield data
+            view = memoryview(data)  # slices without copies
+            for start in range(0, len(view), SEND_SLICE_BYTES):
+                self.sending_since = clock()
+                yield view[start : start + SEND_SLICE_BYTES]
+                self.sending_since = None
 
     def _next(self) -> bytes | None:
         data = next(self._chunks, None)

@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import signal
 import socket
 import threading
+import time
 import uuid
 
 import aiohttp
@@ -16,6 +18,7 @@ import fsspec
 import gcsfs.core
 import gcsfs.retry
 import pytest
+from fsspec.exceptions import FSTimeoutError
 
 from tests.conftest import free_port
 from tributary.errors import ExportError
@@ -191,3 +194,67 @@ def test_a_store_gone_mid_upload_fails_after_gcsfs_own_attempts_of_one_session(
     finally:
         if emulator.poll() is None:
             stop_emulator(emulator)
+
+
+def test_a_store_that_stops_reading_mid_upload_fails_within_the_read_timeout(
+    tmp_path, monkeypatch
+) -> None:
+    """The emulator frozen (SIGSTOP) while a part's body is being sent: the server accepts no
+    more bytes, and aiohttp's `sock_read` bounds only the wait for the answer, not a body's
+    write. Before, the copy waited for ever (a probe left it 7 minutes with a read timeout of
+    2 s); now a body the store takes nothing of for `read_timeout` ends the request, and the
+    copy fails as any request to a silent store does (gcsfs's waits cut short here)."""
+    port = free_port()
+    emulator = start_emulator(port)
+    try:
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{port}")
+        fs = gcs_filesystem(timeouts=Timeouts(connect=1, read=1))
+        fs.mkdir("frozen")
+        big = bytes(range(256)) * (24 * 2**20 // 256)  # more than the sockets' buffers hold
+        path = tmp_path / "part-0000.parquet"
+        path.write_bytes(big)
+
+        read = gcs_module._RequestBody._next
+        frozen = threading.Event()
+
+        def freeze_mid_request(body):
+            data = read(body)
+            if body.checksum.bytes > 2**20 and not frozen.is_set():
+                frozen.set()
+                emulator.send_signal(signal.SIGSTOP)
+            return data
+
+        sleep = asyncio.sleep
+
+        async def quick(seconds):  # gcsfs's backoff (1, 2, 4 ... s) and the upload's, / 50
+            await sleep(seconds / 50)
+
+        monkeypatch.setattr(gcs_module._RequestBody, "_next", freeze_mid_request)
+        monkeypatch.setattr(gcsfs.retry.asyncio, "sleep", quick)
+        outcome: list[BaseException | tuple] = []
+
+        def copy_big() -> None:
+            local = fsspec.filesystem("file")
+            target = "frozen/part-00000.parquet"
+            try:
+                copied = store_module.copy_object(
+                    local, str(path), fs, target, size=len(big), chunk_bytes=2**20
+                )
+                outcome.append(copied)
+            except BaseException as error:
+                outcome.append(error)
+
+        started = time.monotonic()
+        copying = threading.Thread(target=copy_big, daemon=True)
+        copying.start()
+        copying.join(timeout=60)
+        elapsed = time.monotonic() - started
+        assert frozen.is_set()
+        assert not copying.is_alive(), "the copy still waits on a store that reads nothing"
+        [error] = outcome
+        assert isinstance(error, FSTimeoutError), repr(error)  # "did not answer" (answering)
+        # 4 sends of ~1 s of silence each, then a session gcsfs could not open (6 x 1 s)
+        assert elapsed < 30
+    finally:
+        emulator.send_signal(signal.SIGCONT)
+        stop_emulator(emulator)
