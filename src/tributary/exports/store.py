@@ -149,13 +149,20 @@ class ExportStore:
     @contextlib.contextmanager
     def answering(self) -> Iterator[None]:
         """Name the store when it stops answering: fsspec's timeout error (gcsfs raises it once
-        its attempts of a request all timed out) says nothing of where."""
+        its attempts of a request all timed out) says nothing of where, and aiohttp's refused
+        connection (once gcsfs's attempts all were) names a host and port only."""
+        from aiohttp import ClientConnectorError
+
         try:
             yield
         except FSTimeoutError as error:
             raise ExportError(
                 f"the export store {self.uri(self.root)} did not answer: every attempt of a "
                 "request timed out (exports.read_timeout)"
+            ) from error
+        except ClientConnectorError as error:
+            raise ExportError(
+                f"the export store {self.uri(self.root)} could not be reached: {error}"
             ) from error
 
     def uri(self, path: str) -> str:

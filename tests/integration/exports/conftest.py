@@ -6,9 +6,13 @@ would stall for a minute), so the switch is set before anything imports gcsfs.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -90,3 +94,59 @@ def gcs(gcs_emulator: str, monkeypatch: pytest.MonkeyPatch) -> Bucket:
     fs = fsspec.filesystem("gs", token="anon", project=PROJECT, skip_instance_cache=True)
     fs.mkdir(name)
     return Bucket(url=f"gs://{name}", name=name, endpoint=gcs_emulator, fs=fs)
+
+
+class Relay:
+    """A TCP relay in front of a server, that can go away and come back on the same port: a
+    store gone mid-request (its connections reset, new ones refused), whose objects are still
+    there when it returns (the emulator's own files are not safe against a kill)."""
+
+    def __init__(self, upstream: int) -> None:
+        self.upstream = upstream
+        self.port = free_port()
+        self._sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._listener: socket.socket | None = None
+        self.up()
+
+    def up(self) -> None:
+        listener = socket.create_server(("127.0.0.1", self.port))
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def down(self) -> None:
+        """Stop listening and reset every relayed connection."""
+        with self._lock:
+            closing = [s for s in (self._listener, *self._sockets) if s is not None]
+            self._sockets.clear()
+            self._listener = None
+        for sock in closing:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # down
+            server = socket.create_connection(("127.0.0.1", self.upstream))
+            with self._lock:
+                if self._listener is not listener:
+                    client.close()
+                    server.close()
+                    return
+                self._sockets.update((client, server))
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(2**16):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)

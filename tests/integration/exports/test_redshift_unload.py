@@ -6,25 +6,33 @@ during the copy leaves the published partition as it was, and a rerun converges.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import json
 import signal
 import subprocess
 import sys
+import threading
+import uuid
 from datetime import date
 from pathlib import Path
 
+import gcsfs.retry
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from tests.redshift_unload import parse_unload
+from tributary.errors import ExportError
 from tributary.exports import ExportStore
+from tributary.exports import gcs as gcs_module
+from tributary.exports.gcs import gcs_filesystem
 from tributary.landing import LandingStore
-from tributary.storage import s3_filesystem
+from tributary.storage import Timeouts, s3_filesystem
 from tributary.warehouse.postgres.warehouse import PostgresWarehouse
 
+from .conftest import Relay
 from .data import EXPECTED, cases_warehouse, export_cases, export_cases_from_redshift, rows
 
 pytestmark = pytest.mark.integration
@@ -196,3 +204,71 @@ def test_a_days_partition_is_the_utc_day_whatever_the_users_zone(postgres, store
         )
     # Before, in Anchorage: May 1 held rows 1 and 4, May 2 none.
     assert found == {"2024-05-01": [1], "2024-05-02": [4]}
+
+
+def test_the_export_store_gone_mid_copy_fails_naming_it_and_a_rerun_converges(
+    postgres, s3, gcs_emulator, monkeypatch
+) -> None:
+    """The export store goes away while the first part's upload request is under way (its
+    connections reset, new ones refused: a relay in front of the emulator), and comes back on
+    the same port: the run fails naming the export store, the published partition is as it
+    was, and a rerun converges. Before, the run ended with aiohttp's own ClientConnectorError,
+    which named a host and port only."""
+    relay = Relay(upstream=int(gcs_emulator.rsplit(":", 1)[1]))
+    try:
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{relay.port}")
+        fs = gcs_filesystem(timeouts=Timeouts(connect=1, read=5))
+        bucket = f"gone-{uuid.uuid4().hex[:8]}"
+        fs.mkdir(bucket)
+        store = ExportStore(f"gs://{bucket}/exports", fs=fs)
+        landing = LandingStore(f"s3://{s3[1]}/landing", fs=s3_filesystem(endpoint_url=s3[0]))
+        cases_warehouse(postgres)
+        export_cases_from_redshift(postgres, landing, store, DAY)
+        partition = f"{bucket}/exports/cases/dt=2024-05-01"
+
+        def published() -> dict[str, bytes]:
+            fs.invalidate_cache()
+            return {path: fs.cat_file(path) for path in fs.find(partition)}
+
+        before = published()
+        assert len(before) == 6
+
+        read = gcs_module._RequestBody._next
+        gone = threading.Event()
+
+        def go_mid_request(body):  # the session is open, the request under way
+            if not gone.is_set():
+                gone.set()
+                relay.down()
+            return read(body)
+
+        sleep = asyncio.sleep
+
+        async def quick(seconds):  # gcsfs's backoff (1, 2, 4 ... s) and the upload's, / 50
+            await sleep(seconds / 50)
+
+        with monkeypatch.context() as patched:
+            patched.setattr(gcs_module._RequestBody, "_next", go_mid_request)
+            patched.setattr(gcsfs.retry.asyncio, "sleep", quick)
+            with pytest.raises(ExportError) as raised:
+                export_cases_from_redshift(postgres, landing, store, DAY)
+        assert gone.is_set()
+        assert str(raised.value).startswith(
+            f"the export store gs://{bucket}/exports could not be reached: Cannot connect to "
+            f"host 127.0.0.1:{relay.port}"
+        )
+        relay.up()
+        assert published() == before  # untouched, still sealed
+        assert scratch(landing) == []  # the run removed its scratch prefix
+        rerun, _ = export_cases_from_redshift(postgres, landing, store, DAY)
+        after = published()
+        assert sorted(after) == sorted(before)
+        for exported in rerun.publications[0].manifest.files:
+            data = after[f"{partition}/{exported.path}"]
+            assert (exported.bytes, exported.sha256) == (
+                len(data), hashlib.sha256(data).hexdigest(),
+            )  # fmt: skip
+        fs.invalidate_cache()
+        assert fs.find(f"{bucket}/exports/_tmp") == []
+    finally:
+        relay.down()
