@@ -555,7 +555,7 @@ def check_key_range_type(
     place = f"tables[{index}]" if index is not None else f"table '{table.name}'"
     raise SourceError(
         f"{source_file or f'source {source.name!r}'}: {place}.key_ranges.column: {problem}; "
-        f"{untouched}",
+        + untouched,
         transient=False,
     )
 

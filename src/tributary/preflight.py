@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -409,10 +410,12 @@ def check_exports(project: ProjectConfig) -> Iterator[Check]:
     """The exports store's write access; then, where it answers, the folders of each enabled
     export in it (check_export_layouts)."""
     file = display_path(project.config_dir / "platform.yaml")
-    access = _check_export_store(project, file, "exports.url", project.exports_url)
+    url = project.exports_url
+    store = cache(partial(_open_export_store, project, url))  # one store for both
+    access = _check_export_store(file, "exports.url", url, store)
     yield access
     if access.ok:
-        yield from check_export_layouts(project, _open_export_store(project, project.exports_url))
+        yield from check_export_layouts(project, store())
 
 
 def check_export_layouts(project: ProjectConfig, store: ExportStore) -> Iterator[Check]:
@@ -446,18 +449,20 @@ def check_tenant_stores(project: ProjectConfig, tenants: list[Tenant]) -> Iterat
                 continue
             checked.add(url)
             whose = f"tenant {tenant.key} ({tenant.alias})"
+            opened = partial(_open_export_store, project, url)
             yield _check_export_store(
-                project, project.export_file(export.name), "tenant_url", url, whose=whose
+                project.export_file(export.name), "tenant_url", url, opened, whose=whose
             )
 
 
 def _check_export_store(
-    project: ProjectConfig, file: str, key: str, url: str, *, whose: str = ""
+    file: str, key: str, url: str, open_store: Callable[[], ExportStore], *, whose: str = ""
 ) -> Check:
-    """Write access to the export store at `url` (`key` in `file`; `whose` store: _check_store)."""
+    """Write access to the export store at `url` (`key` in `file`; `whose` store: _check_store),
+    opened by `open_store` (inside the check: opening it can fail, on credentials say)."""
 
     def store() -> tuple[object, str]:
-        opened = _open_export_store(project, url)
+        opened = open_store()
         return opened.fs, opened.root
 
     return _check_store(file, key, url, store if "://" in url else None, whose=whose)
