@@ -24,7 +24,7 @@ from tributary.errors import NullCursorError, NullKeyError, SourceError, StaleDr
 from tributary.landing import Cleanup, LandingStore, Manifest, ManifestPromise
 from tributary.names import as_spelled, repeated
 from tributary.slices import TENANT_COLUMN, Slice
-from tributary.sources import ColumnType, SourceReader, TypedSource
+from tributary.sources import ColumnType, KeyMatchingSource, SourceReader, TypedSource
 from tributary.sources.types import is_arrow_number
 from tributary.warehouse import LoadOutcome, LoadTarget, Warehouse
 from tributary.warehouse.base import LOAD_ID_CHARS
@@ -38,6 +38,8 @@ class TableLoad:
     outcome: LoadOutcome
     landing_uri: str
     since: Any | None
+    # What the load wrote, its keys matched as the source matches them (its checks do too).
+    target: LoadTarget
     landing_cleanup: Cleanup = field(default_factory=Cleanup)  # the retention pass after it
 
 
@@ -50,7 +52,17 @@ def new_load_id(now: datetime) -> str:
 CLOCK_SKEW = timedelta(minutes=5)
 
 
-def load_target(source: SourceConfig, table: TableConfig, where: Slice | None = None) -> LoadTarget:
+def load_target(
+    source: SourceConfig,
+    table: TableConfig,
+    where: Slice | None = None,
+    *,
+    reader: SourceReader | None = None,
+) -> LoadTarget:
+    """Where and how the table loads; its keys matched as `reader`'s database compares them
+    where it can say (a MySQL or SQL Server table's collation), else exactly (an inbox drop,
+    a custom query, every other source)."""
+    key_match = reader.key_match(table) if isinstance(reader, KeyMatchingSource) else ()
     return LoadTarget(
         source=source.name,
         table=table.name,
@@ -59,6 +71,7 @@ def load_target(source: SourceConfig, table: TableConfig, where: Slice | None = 
         cursor=table.cursor,
         where=where,
         schema_contract=source.contract_for(table),
+        key_match=key_match,
     )
 
 
@@ -126,7 +139,7 @@ def ingest_table(
         )
     started_at = datetime.now(UTC)
     load_id = new_load_id(started_at)
-    target = load_target(source, table, where)
+    target = load_target(source, table, where, reader=reader)
     since = None
     if table.mode == "incremental":
         since = read_from(
@@ -355,6 +368,7 @@ def load_landed(
         landing_uri=landing.uri(folder),
         since=since,
         landing_cleanup=cleanup,
+        target=target,
     )
 
 

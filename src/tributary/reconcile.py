@@ -214,12 +214,19 @@ def reconcile(
 
 
 def duplicate_keys(warehouse: Warehouse, target: LoadTarget) -> CheckOutcome:
-    """No two rows of the load's table (or slice) share a primary key."""
+    """No two rows of the load's table (or slice) share a primary key, matched as the source
+    matches it (LoadTarget.key_match): 'abc' and 'ABC' are one key to a case-insensitive
+    source, shown as one of its spellings."""
     keys = ", ".join(quote_ident(key) for key in target.primary_key)
+    matched = ", ".join(target.matched_key())
+    shown = ", ".join(
+        key if key == quote_ident(name) else f"min({quote_ident(name)}) as {quote_ident(name)}"
+        for key, name in zip(target.matched_key(), target.primary_key, strict=True)
+    )
     where = f" where {target.where.table_predicate()}" if target.where else ""
     groups = (
-        f"select {keys}, count(*) as _tributary_rows from {target.qualified_name}{where} "
-        f"group by {keys} having count(*) > 1"
+        f"select {shown}, count(*) as _tributary_rows from {target.qualified_name}{where} "
+        f"group by {matched} having count(*) > 1"
     )
     [(duplicated, surplus)] = warehouse.query(
         f"select count(*), coalesce(sum(_tributary_rows - 1), 0) from ({groups}) as duplicates"
@@ -228,6 +235,7 @@ def duplicate_keys(warehouse: Warehouse, target: LoadTarget) -> CheckOutcome:
     metadata: dict[str, Any] = {
         "table": table_name,
         "primary_key": ", ".join(target.primary_key),
+        **({"primary_key_matched": matching} if (matching := target.key_matching) else {}),
         "duplicated_keys": int(duplicated),
         "surplus_rows": int(surplus),
     }

@@ -252,3 +252,63 @@ def test_a_custom_query_ending_in_a_line_comment_is_read(tmp_path) -> None:
     assert source.query_schema(table).names == ["id", "name"]
     extract = source.read(table, batch_rows=10)
     assert extract.batches.read_all().column("name").to_pylist() == ["a", "b"]
+
+
+def test_sql_server_says_how_it_compares_a_text_key_once_per_collation() -> None:
+    """SQL Server compares text by the column's collation, trailing spaces always ignored:
+    the collation comes from sys.columns, and the server is asked what it does with case and
+    spaces (once per collation; a non-text key has none and compares exactly)."""
+    from tributary.key_match import EXACT, TextMatch
+
+    catalog = pa.table(
+        {
+            "name": ["CustomerCode", "Region", "Note"],
+            "charset": pa.array([None, None, None], pa.string()),
+            "collation_name": ["SQL_Latin1_General_CP1_CI_AS"] * 2 + ["Latin1_General_BIN2"],
+        }
+    )
+    said = pa.table(
+        {"collation_name": ["SQL_Latin1_General_CP1_CI_AS"], "ignores_case": [1],
+         "ignores_trailing_spaces": [1]}
+    )  # fmt: skip
+    driver = FakeDriver(catalog, said)
+    driver.answers.append(catalog)  # the second table's catalog: no question asked again
+    source = SqlSource(make_url("mssql://etl@erp/erp"), fetch=driver)
+    table = TableConfig(name="customers", object="dbo.Customers",
+                        primary_key=["customercode", "line_no"])  # fmt: skip
+    folded = TextMatch(ignores_case=True, ignores_trailing_spaces=True)
+    assert source.key_match(table) == (folded, EXACT)
+    assert one(driver.calls[0][1]) == (
+        "select c.name, cast(null as varchar(1)), c.collation_name from sys.columns c "
+        "where c.object_id = object_id(coalesce('dbo', schema_name()) + '.' + 'Customers') "
+        "and c.collation_name is not null"
+    )
+    assert one(driver.calls[1][1]) == (
+        "select 'SQL_Latin1_General_CP1_CI_AS' as collation_name, case when N'a' collate "
+        "SQL_Latin1_General_CP1_CI_AS = N'A' then 1 else 0 end as ignores_case, case when N'a' "
+        "collate SQL_Latin1_General_CP1_CI_AS = N'a ' then 1 else 0 end as "
+        "ignores_trailing_spaces"
+    )
+    regions = TableConfig(name="regions", object="dbo.Customers", primary_key=["region"])
+    assert source.key_match(regions) == (folded,)
+    assert len(driver.calls) == 3  # the catalog again, not the question
+
+
+@pytest.mark.parametrize(
+    ("url", "table"),
+    [
+        # A custom query's columns have no catalog entry to say: exact, and nothing is asked.
+        ("mysql://etl@app/app", TableConfig(name="t", query="select id from t",
+                                            primary_key=["id"])),
+        ("mssql://etl@erp/erp", TableConfig(name="t", primary_key=[])),
+        # Oracle, PostgreSQL and SQLite compare text exactly (their default collations).
+        ("oracle://etl@ops:1521/ops", TableConfig(name="t", primary_key=["code"])),
+        ("postgresql://etl@pg/pg", TableConfig(name="t", primary_key=["code"])),
+        ("sqlite:///app.sqlite", TableConfig(name="t", primary_key=["code"])),
+    ],
+)  # fmt: skip
+def test_keys_compare_exactly_where_the_source_cannot_say_otherwise(url, table) -> None:
+    def refuse(connection: str, query: str, batch_rows: int):
+        raise AssertionError(f"no query expected: {query}")
+
+    assert SqlSource(make_url(url), fetch=refuse).key_match(table) == ()

@@ -75,3 +75,29 @@ def test_every_backend_answers_the_interface(target: str, tmp_path: Path) -> Non
     # what the resource carries round-trips to the same settings
     carried = backend.model_dump(mode="json", exclude_none=True, exclude={"target"})
     assert WAREHOUSE_SETTINGS.validate_python({"target": target, **carried}) == backend
+
+
+def test_a_folded_key_is_compared_folded_and_an_exact_one_as_it_always_was() -> None:
+    """A key matched exactly is the quoted column itself (the load's SQL is what it always
+    was); one whose source ignores case and trailing spaces is lower(rtrim(column, ' ')):
+    rtrim's ' ' as PAD SPACE pads, not DuckDB's every white space."""
+    from dataclasses import replace
+
+    from tributary.key_match import EXACT, TextMatch
+    from tributary.warehouse import LoadTarget
+
+    exact = LoadTarget("shop", "items", "incremental", primary_key=("code", "line"))
+    assert exact.matched_key() == ['"code"', '"line"'] and not exact.folds_key
+    assert exact.key_watch() is None  # two columns: not watched, as before
+    assert LoadTarget("shop", "items", "full", primary_key=("code",)).key_watch() is not None
+    folded = LoadTarget(
+        "shop",
+        "items",
+        "incremental",
+        primary_key=("code", "line"),
+        key_match=(TextMatch(ignores_case=True, ignores_trailing_spaces=True), EXACT),
+    )
+    assert folded.matched_key("held") == ["lower(rtrim(held.\"code\", ' '))", 'held."line"']
+    assert folded.key_matching == "code ignoring case and trailing spaces"
+    spaces = replace(folded, primary_key=("CODE",), key_match=(TextMatch(False, True),))
+    assert spaces.matched_key() == ["rtrim(\"CODE\", ' ')"] and spaces.key_watch() is None

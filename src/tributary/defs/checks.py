@@ -27,7 +27,7 @@ from tributary.reconcile import (
     reconcile,
     schema_drift,
 )
-from tributary.slices import Slice, partition_keys
+from tributary.slices import partition_keys
 from tributary.sources import SourceReader
 from tributary.warehouse import Warehouse
 
@@ -75,18 +75,18 @@ def raw_check_specs(key: dg.AssetKey, table: TableConfig) -> list[dg.AssetCheckS
 
 
 def load_check_results(
-    source: SourceConfig,
     table: TableConfig,
     load: TableLoad,
     *,
     reader: SourceReader | None,
     warehouse: Warehouse,
-    where: Slice | None,
 ) -> list[dg.AssetCheckResult]:
-    """Evaluate the blocking checks of one load. A check that cannot run fails (and blocks).
-    `reader` None: an inbox load, compared with its landed files."""
-    # The raw table's own spelling of the key and cursor (an upper-case ID arrives as id).
-    target = load_target(source, table, where).spelled_as([n for n, _ in load.outcome.columns])
+    """Evaluate the blocking checks of one load (of the table, or its slice: load.target).
+    A check that cannot run fails (and blocks). `reader` None: an inbox load, compared with
+    its landed files."""
+    # The raw table's own spelling of the key and cursor (an upper-case ID arrives as id), its
+    # keys matched as the load matched them.
+    target = load.target.spelled_as([n for n, _ in load.outcome.columns])
     results = []
     if table.checks.reconcile:
         results.append(

@@ -150,9 +150,7 @@ def build_raw_asset(
             load = with_retries(context, project.platform.automation.retries, load_table)
             # The blocking checks of this load, in the same warehouse session (an inbox
             # load has no source to count: its landed files are what it is compared with).
-            check_results = load_check_results(
-                source, table, load, reader=reader, warehouse=wh, where=where
-            )
+            check_results = load_check_results(table, load, reader=reader, warehouse=wh)
         outcome = load.outcome
         context.log.info(
             f"{outcome.table_name}: {load.manifest.row_count} rows landed, "

@@ -9,6 +9,7 @@ from tributary.connection import resolve_url
 from tributary.sources.base import (
     ColumnType,
     Extract,
+    KeyMatchingSource,
     Profile,
     ProfilingSource,
     SourceError,
@@ -43,6 +44,7 @@ def open_source(source: SourceConfig, *, state_dir: Path) -> SourceReader:
 __all__ = [
     "ColumnType",
     "Extract",
+    "KeyMatchingSource",
     "Profile",
     "ProfilingSource",
     "SourceError",

@@ -12,11 +12,13 @@ import sqlalchemy as sa
 
 from tributary.config.models import TableConfig
 from tributary.errors import SourceError
+from tributary.key_match import TextMatch
 from tributary.slices import Slice
 
 __all__ = [
     "ColumnType",
     "Extract",
+    "KeyMatchingSource",
     "Profile",
     "ProfilingSource",
     "SourceError",
@@ -71,6 +73,15 @@ class TypedSource(Protocol):
     def column_type(self, table: TableConfig, name: str) -> ColumnType | None:
         """`name`'s type in the table (or its query's result); None where it has no such
         column."""
+        ...
+
+
+@runtime_checkable
+class KeyMatchingSource(Protocol):
+    """A source that can say how it compares a table's key values (key_match.py)."""
+
+    def key_match(self, table: TableConfig) -> tuple[TextMatch, ...]:
+        """How each primary_key column compares, in its order; empty: all exactly."""
         ...
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ from tributary.arrow import checksum as checksum_rows
 from tributary.config.common import DEFAULT_CONNECT_TIMEOUT
 from tributary.config.models import TableConfig
 from tributary.connection import redact
+from tributary.key_match import EXACT, TextMatch
 from tributary.names import as_spelled, repeated
 from tributary.reach import probe_url
 from tributary.retry import said_by_driver
@@ -210,6 +212,45 @@ _CHANGE_COUNTERS = {
 }
 _CHANGE_COUNTERS["mariadb"] = _CHANGE_COUNTERS["mysql"]
 
+# The collation of each text column of a table (name, character set, collation), where a
+# database compares text by one: a key column matched by it may differ from the rows' text
+# in case or trailing spaces (key_match.py). Other backends compare keys exactly.
+_COLLATIONS = {
+    "mysql": """
+        select column_name, character_set_name, collation_name
+        from information_schema.columns
+        where table_schema = coalesce(:schema, database()) and table_name = :table
+        and collation_name is not null""",
+    "mssql": """
+        select c.name, cast(null as varchar(1)), c.collation_name
+        from sys.columns c
+        where c.object_id = object_id(coalesce(:schema, schema_name()) + '.' + :table)
+        and c.collation_name is not null""",
+}
+_COLLATIONS["mariadb"] = _COLLATIONS["mysql"]
+# What the server says of each collation, asked with two comparisons: whether 'a' = 'A' (it
+# ignores case), and whether 'a' = 'a ' (it ignores trailing spaces: MariaDB's PAD SPACE
+# collations and SQL Server's; not MySQL 8's utf8mb4_0900_* nor MariaDB's *_nopad_*). The
+# literals take the column's character set, which a collation must belong to.
+_COMPARES = {
+    "mysql": (
+        "select '{collation}' as collation_name, "
+        "convert('a' using {charset}) collate {collation} = convert('A' using {charset}) "
+        "as ignores_case, "
+        "convert('a' using {charset}) collate {collation} = convert('a ' using {charset}) "
+        "as ignores_trailing_spaces"
+    ),
+    "mssql": (
+        "select '{collation}' as collation_name, "
+        "case when N'a' collate {collation} = N'A' then 1 else 0 end as ignores_case, "
+        "case when N'a' collate {collation} = N'a ' then 1 else 0 end "
+        "as ignores_trailing_spaces"
+    ),
+}
+_COMPARES["mariadb"] = _COMPARES["mysql"]
+# A collation's or character set's name, put into SQL as it is (the catalog's).
+_COLLATION_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+
 
 # connectorx's batches at most this long, whatever the batch_rows: its memory (and each step's
 # after it) grows with the batch, and the landing joins batches into parts of batch_rows rows.
@@ -331,6 +372,8 @@ class SqlSource:
         self._connect_timeout = connect_timeout
         self._reached = fetch is not None
         self._injected = fetch is not None
+        # (character set, collation) -> how it compares text, as the server said
+        self._compares: dict[tuple[str | None, str], TextMatch] = {}
 
     def compile(self, statement: sa.Executable) -> str:
         return str(statement.compile(dialect=self.dialect, compile_kwargs={"literal_binds": True}))
@@ -385,6 +428,51 @@ class SqlSource:
 
     def _matched(self, name: str, names: list[str]) -> str:
         return name if self.backend == "postgresql" else as_spelled(name, names)
+
+    def key_match(self, table: TableConfig) -> tuple[TextMatch, ...]:
+        """How the database compares each of the table's primary_key columns, in its order:
+        a text column by its collation, asked of the server itself (once per collation); a
+        column without one (a number, binary text), or a custom query's (whose columns the
+        catalog does not describe), exactly. Empty where every column compares exactly."""
+        if table.query or not table.primary_key or self.backend not in _COLLATIONS:
+            return ()
+        query = self._catalog_query(_COLLATIONS[self.backend], table)
+        catalog = self._run(query, 10_000, table)
+        rows = [tuple(row.values()) for row in catalog.read_all().to_pylist()]
+        names = [self._spelled(name) for name, _, _ in rows]
+        collations = {
+            self._spelled(name): (charset, collation) for name, charset, collation in rows
+        }
+        keyed = [collations.get(as_spelled(key, names)) for key in table.primary_key]
+        matches = self._collation_matches([c for c in keyed if c is not None], table)
+        found = tuple(EXACT if c is None else matches[c] for c in keyed)
+        return found if any(not m.exact for m in found) else ()
+
+    def _collation_matches(
+        self, collations: list[tuple[str | None, str]], table: TableConfig
+    ) -> dict[tuple[str | None, str], TextMatch]:
+        """What the server says of each (character set, collation): asked once per reader."""
+        asked = [c for c in dict.fromkeys(collations) if c not in self._compares]
+        for charset, collation in asked:
+            if not all(_COLLATION_NAME.match(n) for n in (charset or "x", collation)):
+                self._compares[(charset, collation)] = EXACT  # not a name the catalog gives
+        asked = [c for c in asked if c not in self._compares]
+        if asked:
+            query = "\nunion all\n".join(
+                _COMPARES[self.backend].format(charset=charset, collation=collation)
+                for charset, collation in asked
+            )
+            reader = self._run(query, 100, table)
+            said = {
+                row["collation_name"]: TextMatch(
+                    ignores_case=bool(row["ignores_case"]),
+                    ignores_trailing_spaces=bool(row["ignores_trailing_spaces"]),
+                )
+                for row in reader.read_all().to_pylist()
+            }
+            for charset, collation in asked:
+                self._compares[(charset, collation)] = said[collation]
+        return {c: self._compares[c] for c in collations}
 
     def ping(self) -> None:
         """Connect and log in once: a SourceError (or Unreachable) if that fails. Through the

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from tributary.arrow import StrictlyRising
 from tributary.errors import OvertakenLoadError, UnloadableValue, WarehouseError
+from tributary.key_match import EXACT, TextMatch, described
 from tributary.landing import (
     LoadReferences,
     Manifest,
@@ -157,8 +158,10 @@ def latest_per_key(target: LoadTarget, relation: str, columns: Sequence[str]) ->
     """The rows of `relation`, one per primary key, as `(...) as ranked where ...` to select
     from: the lookback re-reads rows, a key may change several times within one load, and a
     source may hold a key twice. The version kept is the one with the highest cursor (NULL
-    lowest), then the latest load's, then the one read last."""
-    keys = column_list(target.primary_key)
+    lowest), then the latest load's, then the one read last. Keys are matched as the source
+    matches them (LoadTarget.key_match): 'abc' and a later 'ABC' are one key to a
+    case-insensitive source, and the later spelling is kept."""
+    keys = ", ".join(target.matched_key())
     order = [f"{quote_ident(target.cursor)} desc nulls last"] if target.cursor else []
     order += [f"{quote_ident(name)} desc" for name in LOAD_ORDER if name in columns]
     ordering = f" order by {', '.join(order)}" if order else ""
@@ -183,6 +186,35 @@ class LoadTarget:
     cursor: str | None = None
     where: Slice | None = None  # the partition this load replaces, if any
     schema_contract: Literal["evolve", "freeze"] = "evolve"
+    # How the source compares each primary_key column's values, in its order (key_match.py);
+    # empty, or all EXACT: exactly, as the warehouse does.
+    key_match: tuple[TextMatch, ...] = ()
+
+    @property
+    def folds_key(self) -> bool:
+        """Whether some key column is matched other than exactly."""
+        return any(not match.exact for match in self.key_match)
+
+    def matched_key(self, qualifier: str | None = None) -> list[str]:
+        """Each key column as the load compares it (`qualifier`.column where given): the
+        column itself where the source compares it exactly, so that the SQL of such a key is
+        what it always was; else lower(rtrim(...)) as its collation has it."""
+        matches = self.key_match or (EXACT,) * len(self.primary_key)
+        prefix = f"{qualifier}." if qualifier else ""
+        return [
+            match.sql(prefix + quote_ident(name))
+            for name, match in zip(self.primary_key, matches, strict=True)
+        ]
+
+    @property
+    def key_matching(self) -> str:
+        """How the key columns not matched exactly are, for people ("" if none)."""
+        return described(self.primary_key, self.key_match) if self.folds_key else ""
+
+    def key_watch(self) -> StrictlyRising | None:
+        """The watch of a one-column key as the rows go in: rising strictly, each was written
+        once. Not where the key is folded: 'ABC' < 'abc' rises, and is one key to the source."""
+        return None if self.folds_key else StrictlyRising.of_key(self.primary_key)
 
     def spelled_as(self, names: Sequence[str]) -> LoadTarget:
         """This target with its key, cursor and slice column as `names` (the rows' columns, or
@@ -417,7 +449,7 @@ class Warehouse(ABC):
         """Whether some key is staged (or, given a `relation`, held there) more than once (a
         backend may answer True when unsure: the load then takes the window, which is right
         either way)."""
-        keys = column_list(tables.target.primary_key)
+        keys = ", ".join(tables.target.matched_key())
         staged_twice = (
             f"select 1 from {relation or tables.staged} group by {keys} having count(*) > 1 limit 1"
         )
@@ -727,9 +759,10 @@ class Warehouse(ABC):
         )
 
     def merge(self, tables: LoadTables, columns: Sequence[str]) -> None:
-        """An incremental load's upsert by primary key, inside the load's transaction."""
+        """An incremental load's upsert by primary key, inside the load's transaction: a held
+        row whose key the source matches to a staged one's ('abc' to 'ABC') goes."""
         target, staged = tables.target, tables.staged
-        keys = ", ".join(quote_ident(k) for k in target.primary_key)
+        keys = ", ".join(target.matched_key())
         scope = f" and {self._slice_sql(target.where)}" if target.where else ""
         self.execute(
             f"delete from {target.qualified_name} where ({keys}) in (select {keys} from {staged})"
@@ -739,29 +772,47 @@ class Warehouse(ABC):
 
     def repair_duplicate_keys(self, tables: LoadTables, columns: Sequence[str]) -> int:
         """Keys the table (or slice) holds more than once (a table written before loads were
-        serialized) keep one row, chosen as a merge chooses. Returns how many were repaired."""
+        serialized; a key the source matches in two spellings, loaded before keys were matched
+        as it matches them) keep one row, chosen as a merge chooses. Returns how many were
+        repaired."""
         target = tables.target
-        keys = column_list(target.primary_key)
+        keys = ", ".join(target.matched_key())
         scope = f" where {self._slice_sql(target.where)}" if target.where else ""
+        # Each key as matched, under its column's name (the column itself where exact).
+        named = ", ".join(
+            matched if matched == quote_ident(name) else f"{matched} as {quote_ident(name)}"
+            for matched, name in zip(target.matched_key(), target.primary_key, strict=True)
+        )
         duplicated = (
-            f"select {keys} from {target.qualified_name}{scope} group by {keys} having count(*) > 1"
+            f"select {named} from {target.qualified_name}{scope} group by {keys} "
+            "having count(*) > 1"
         )
         [(count,)] = self.query(f"select count(*) from ({duplicated}) as duplicated")
         if not count:
             return 0
         kept = tables.scratch("kept")
         names = column_list(columns)
+        if target.folds_key:
+            on = " and ".join(
+                f"{held} = duplicated.{quote_ident(name)}"
+                for held, name in zip(target.matched_key("held"), target.primary_key, strict=True)
+            )
+            joined = f"on {on}"
+        else:
+            joined = f"using ({keys})"
         duplicates = (
             f"(select held.* from {target.qualified_name} as held "
-            f"join ({duplicated}) as duplicated using ({keys}))"
+            f"join ({duplicated}) as duplicated {joined})"
         )
         self.execute(
             f"create table {kept} as select {names} from "
             f"{latest_per_key(target, duplicates + ' as duplicates', columns)}"
         )
         matches = " and ".join(
-            f"{kept}.{quote_ident(k)} = {target.qualified_name}.{quote_ident(k)}"
-            for k in target.primary_key
+            f"{in_kept} = {in_table}"
+            for in_kept, in_table in zip(
+                target.matched_key(kept), target.matched_key(target.qualified_name), strict=True
+            )
         )
         self.execute(
             f"delete from {target.qualified_name} where exists "

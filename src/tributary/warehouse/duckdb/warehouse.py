@@ -310,7 +310,7 @@ class DuckDBWarehouse(Warehouse):
         target = tables.target
         if not goes_straight_in(target) or plan.added or plan.widened:
             return False
-        key = StrictlyRising.of_key(target.primary_key)
+        key = target.key_watch()
         with self._landed(incoming, batches, key) as landed, self._stream_pool(len(incoming)):
             if exists:
                 self.empty(target.qualified_name)

@@ -16,7 +16,6 @@ import pyarrow.csv as pacsv
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from sqlalchemy.engine import URL
 
-from tributary.arrow import StrictlyRising
 from tributary.config.common import DEFAULT_CONNECT_TIMEOUT
 from tributary.connection import hide
 from tributary.errors import UnloadableValue, WarehouseError
@@ -259,7 +258,7 @@ class PostgresWarehouse(Warehouse):
         else:
             columns = ", ".join(f"{quote_ident(f.name)} {self.sql_type(f.type)}" for f in incoming)
             self.execute(f"create table {target.qualified_name} ({columns})")
-        key = StrictlyRising.of_key(target.primary_key)
+        key = target.key_watch()
         self._copy(
             target.qualified_name, incoming, key.watching(batches) if key is not None else batches
         )
@@ -279,7 +278,7 @@ class PostgresWarehouse(Warehouse):
         # the grouped aggregate, which spills its hash table at the default work_mem. A NULL
         # key is not counted as a distinct value: it answers True, and the window decides.
         [(repeated,)] = self.query(
-            f"select count(*) - count(distinct {quote_ident(keys[0])}) "
+            f"select count(*) - count(distinct {tables.target.matched_key()[0]}) "
             f"from {relation or tables.staged}"
         )
         return bool(repeated)

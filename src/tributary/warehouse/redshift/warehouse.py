@@ -167,6 +167,9 @@ class RedshiftWarehouse(Warehouse):
             f"create table {latest} as select {column_list(columns)} from "
             f"{self.rows_to_write(tables, columns)}"
         )
+        if target.folds_key:
+            self._replace_matched(tables, latest, columns)
+            return
         names = [quote_ident(name) for name in columns]
         keys = [quote_ident(k) for k in target.primary_key]
         if target.where is not None and target.where.kind == "tenant":
@@ -180,6 +183,24 @@ class RedshiftWarehouse(Warehouse):
             f"when matched then update set {updates} "
             f"when not matched then insert ({column_list(columns)}) values ({values})"
         )
+        self.execute(f"drop table {latest}")
+
+    def _replace_matched(self, tables: LoadTables, latest: str, columns: Sequence[str]) -> None:
+        """The merge of a key the source matches ignoring case or trailing spaces: MERGE
+        takes equalities of columns only, so the held rows whose key matches a new one's
+        ('abc' for 'ABC') are deleted, and the new rows inserted, in their new spelling."""
+        target = tables.target
+        table = quote_ident(target.table)
+        pairs = zip(target.matched_key(table), target.matched_key("source"), strict=True)
+        matched = [f"{held} = {new}" for held, new in pairs]
+        if target.where is not None and target.where.kind == "tenant":
+            tenant = quote_ident(target.where.table_column)
+            matched.append(f"{table}.{tenant} = source.{tenant}")
+        self.execute(
+            f"delete from {target.qualified_name} using {latest} as source "
+            f"where {' and '.join(matched)}"
+        )
+        self.insert_from(target.qualified_name, latest, columns)
         self.execute(f"drop table {latest}")
 
     def lock(self, target: LoadTarget) -> None:

@@ -1,0 +1,168 @@
+"""A text primary key matched as its source matches it. MariaDB's default collation ignores
+case and trailing spaces: a key updated from 'abc' to 'ABC' (or 'def' to 'def ') is still ONE
+row there, and a warehouse comparing keys exactly merged the new spelling beside the old one,
+two rows for one source row, with the uniqueness check passing. A case-sensitive column's
+'abc' and 'ABC' are two rows, and must stay two. MariaDB -> each warehouse that runs here
+(DuckDB, PostgreSQL, and Redshift on its stand-in)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from tests.integration.redshift_fake import RecordingRedshift
+from tributary.config.models import SourceConfig, TableConfig
+from tributary.defs.checks import load_check_results
+from tributary.ingest import ingest_table
+from tributary.landing import LandingStore
+from tributary.reconcile import duplicate_keys
+from tributary.sources import SqlSource
+from tributary.storage import s3_filesystem
+from tributary.warehouse.duckdb.warehouse import DuckDBWarehouse
+from tributary.warehouse.postgres.warehouse import PostgresWarehouse
+from tributary.warehouse.redshift.warehouse import RedshiftWarehouse
+
+from .conftest import run_sql
+
+T0 = datetime(2024, 5, 1, 12, 0, 0)
+T1 = T0 + timedelta(hours=1)
+ITEMS = TableConfig(
+    name="items", primary_key=["code"], cursor="updated_at", mode="incremental", lookback="1m"
+)
+IAM_ROLE = "arn:aws:iam::123456789012:role/tributary-copy"
+
+
+@pytest.fixture(params=["duckdb", "postgres", "redshift"])
+def loads(request, tmp_path):
+    """(warehouse, landing store) for each warehouse: Redshift's stand-in COPYs from S3."""
+    if request.param == "duckdb":
+        with DuckDBWarehouse(tmp_path / "warehouse.duckdb") as duck:
+            yield duck, LandingStore(str(tmp_path / "landing"))
+    elif request.param == "postgres":
+        with PostgresWarehouse(request.getfixturevalue("postgres")) as pg:
+            yield pg, LandingStore(str(tmp_path / "landing"))
+    else:
+        endpoint, bucket = request.getfixturevalue("s3")
+        landing = LandingStore(f"s3://{bucket}/landing", fs=s3_filesystem(endpoint_url=endpoint))
+        connection = RecordingRedshift(
+            request.getfixturevalue("postgres"), landing.fs, iam_role=IAM_ROLE
+        )
+        with RedshiftWarehouse(lambda: connection, iam_role=IAM_ROLE) as redshift:
+            yield redshift, landing
+
+
+def load(url, warehouse, landing):
+    source = SourceConfig(
+        name="shop", kind="mysql", connection={"url": url.render_as_string()}, tables=[ITEMS]
+    )
+    return ingest_table(
+        source, ITEMS, reader=SqlSource(url), landing=landing, warehouse=warehouse, batch_rows=2
+    )
+
+
+def source_rows(con) -> list[tuple]:
+    with con.cursor() as cursor:
+        cursor.execute("select code, label from items")
+        return sorted(cursor.fetchall())
+
+
+def raw_rows(warehouse) -> list[tuple]:
+    return sorted(warehouse.query("select code, label from raw_shop.items"))
+
+
+def items_table(con, collation: str | None) -> None:
+    collate = f" collate {collation}" if collation else ""
+    run_sql(
+        con,
+        f"create table items (code varchar(20){collate} primary key, label varchar(20), "
+        "updated_at datetime(6))",
+    )
+
+
+def test_a_key_changed_only_in_case_or_trailing_spaces_stays_one_row(mariadb, loads) -> None:
+    url, con = mariadb
+    warehouse, landing = loads
+    items_table(con, None)  # the database's default: utf8mb4_general_ci
+    run_sql(
+        con,
+        "insert into items values ('abc', 'first', %s), ('def', 'first', %s), "
+        "('keep', 'first', %s)",
+        params=(T0, T0, T0),
+    )
+    first = load(url, warehouse, landing)
+    assert first.outcome.rows_in_table == 3
+
+    # One key changes only in case, another is deleted and inserted again with a trailing
+    # space: to the source, each is the row it was.
+    run_sql(con, "update items set code = 'ABC', label = 'second', updated_at = %s "
+                 "where code = 'abc'", params=(T1,))  # fmt: skip
+    run_sql(con, "delete from items where code = 'def'")
+    run_sql(con, "insert into items values ('def ', 'second', %s)", params=(T1,))
+    second = load(url, warehouse, landing)
+
+    assert source_rows(con) == [("ABC", "second"), ("def ", "second"), ("keep", "first")]
+    assert raw_rows(warehouse) == source_rows(con)
+    assert second.outcome.rows_in_table == 3
+    # The raw asset's blocking checks (reconciliation, unique_primary_key) pass on the load.
+    checks = load_check_results(ITEMS, second, reader=SqlSource(url), warehouse=warehouse)
+    assert [(c.check_name, c.passed) for c in checks[:2]] == [
+        ("reconciliation", True),
+        ("unique_primary_key", True),
+    ]
+    assert checks[1].metadata["primary_key_matched"].value == (
+        "code ignoring case and trailing spaces"
+    )
+
+    # A raw table already holding two spellings of a key (loaded before keys were matched as
+    # the source matches them): the uniqueness check says so, and the next load repairs it,
+    # keeping the version a merge keeps (here the later load's).
+    warehouse.execute(
+        "insert into raw_shop.items (code, label, updated_at, _load_id, _extracted_at, "
+        "_deleted, _load_row) select 'KEEP ', 'stale', updated_at, '20000101T000000Z-old', "
+        "_extracted_at, _deleted, _load_row from raw_shop.items where code = 'keep'"
+    )
+    unique = duplicate_keys(warehouse, second.target)
+    assert not unique.passed
+    assert unique.metadata["duplicated_keys"] == 1 and unique.metadata["surplus_rows"] == 1
+    third = load(url, warehouse, landing)
+    assert third.outcome.duplicate_keys_repaired == 1
+    assert raw_rows(warehouse) == source_rows(con)
+    assert duplicate_keys(warehouse, third.target).passed
+
+
+@pytest.mark.parametrize(
+    ("collation", "rows", "change", "expected"),
+    [
+        # Case-sensitive, but PAD SPACE (MariaDB's _bin): 'abc' and 'ABC' are two rows; 'xyz'
+        # and 'xyz ' one.
+        (
+            "utf8mb4_bin",
+            ["abc", "ABC", "xyz"],
+            ["update items set code = 'xyz ', label = 'second', updated_at = %s "
+             "where code = 'xyz'"],
+            [("ABC", "first"), ("abc", "first"), ("xyz ", "second")],
+        ),
+        # NO PAD and case-sensitive: every spelling is its own row.
+        (
+            "utf8mb4_nopad_bin",
+            ["abc", "ABC", "q", "q "],
+            ["update items set label = 'second', updated_at = %s where code = 'q '"],
+            [("ABC", "first"), ("abc", "first"), ("q", "first"), ("q ", "second")],
+        ),
+    ],
+)  # fmt: skip
+def test_keys_a_source_tells_apart_stay_apart(mariadb, loads, collation, rows, change, expected):
+    """Folding a key its source compares exactly would delete rows without a word."""
+    url, con = mariadb
+    warehouse, landing = loads
+    items_table(con, collation)
+    for code in rows:
+        run_sql(con, "insert into items values (%s, 'first', %s)", params=(code, T0))
+    load(url, warehouse, landing)
+    assert raw_rows(warehouse) == source_rows(con)
+    run_sql(con, *change, params=(T1,))
+    second = load(url, warehouse, landing)
+    assert source_rows(con) == expected
+    assert raw_rows(warehouse) == expected
+    assert duplicate_keys(warehouse, second.target).passed
