@@ -36,12 +36,15 @@ def one_line(sql: str) -> str:
         ("mssql://etl@erp/erp",
          "SELECT 'orders' AS probe_table, convert(varchar(100), max(updated_at), 126) AS "
          "probe_version FROM orders union all select 'customers' as probe_table, case when "
-         "objectproperty(object_id(coalesce('sales', schema_name()) + '.' + 'customers'), "
-         "'IsView') = 1 then '!view' else concat(convert(varchar(30), max(u.last_user_update), "
+         "objectproperty(object_id(quotename(coalesce('sales', schema_name())) + '.' + "
+         "quotename('customers')), 'IsView') = 1 then '!view' else "
+         "concat(convert(varchar(30), max(u.last_user_update), "
          "126), '/', (select sum(p.rows) from sys.partitions p where p.index_id in (0, 1) and "
-         "p.object_id = object_id(coalesce('sales', schema_name()) + '.' + 'customers'))) end "
+         "p.object_id = object_id(quotename(coalesce('sales', schema_name())) + '.' + "
+         "quotename('customers')))) end "
          "as probe_version from sys.dm_db_index_usage_stats u where u.database_id = db_id() "
-         "and u.object_id = object_id(coalesce('sales', schema_name()) + '.' + 'customers')"),
+         "and u.object_id = object_id(quotename(coalesce('sales', schema_name())) + '.' + "
+         "quotename('customers'))"),
         ("oracle://etl@erp/erp",
          "SELECT 'orders' AS probe_table, CAST(max(updated_at) AS VARCHAR2(4000 CHAR)) AS "
          "probe_version FROM orders union all select 'customers' as probe_table, case when "

@@ -280,7 +280,8 @@ def test_sql_server_says_how_it_compares_a_text_key_once_per_collation() -> None
     assert source.key_match(table) == (folded, EXACT)
     assert one(driver.calls[0][1]) == (
         "select c.name, cast(null as varchar(1)), c.collation_name from sys.columns c "
-        "where c.object_id = object_id(coalesce('dbo', schema_name()) + '.' + 'Customers') "
+        "where c.object_id = object_id(quotename(coalesce('dbo', schema_name())) + '.' + "
+        "quotename('Customers')) "
         "and c.collation_name is not null"
     )
     assert one(driver.calls[1][1]) == (

@@ -167,6 +167,8 @@ _ESTIMATED_ROWS["mariadb"] = _ESTIMATED_ROWS["mysql"]
 # relfilenode, new at each TRUNCATE), Oracle's truncated flag. A view (or a foreign table)
 # has no counter: its version is UNOBSERVABLE and the kind of object, which probe() refuses.
 UNOBSERVABLE = "!"
+# A SQL Server table's object id, its schema and name quoted (a name with a space or a dot).
+_MSSQL_TABLE = "object_id(quotename(coalesce(:schema, schema_name())) + '.' + quotename(:table))"
 _CHANGE_COUNTERS = {
     "mysql": """
         select :probe as probe_table,
@@ -188,17 +190,16 @@ _CHANGE_COUNTERS = {
         from pg_class c join pg_namespace n on n.oid = c.relnamespace
         where n.nspname = coalesce(:schema, current_schema()) and c.relname = :table
         and c.relkind in ('r', 'p', 'm', 'v', 'f')""",
-    "mssql": """
+    "mssql": f"""
         select :probe as probe_table,
-        case when objectproperty(object_id(coalesce(:schema, schema_name()) + '.' + :table),
-            'IsView') = 1 then '!view' else
+        case when objectproperty({_MSSQL_TABLE}, 'IsView') = 1 then '!view' else
         concat(convert(varchar(30), max(u.last_user_update), 126), '/',
             (select sum(p.rows) from sys.partitions p where p.index_id in (0, 1)
-            and p.object_id = object_id(coalesce(:schema, schema_name()) + '.' + :table)))
+            and p.object_id = {_MSSQL_TABLE}))
         end as probe_version
         from sys.dm_db_index_usage_stats u
         where u.database_id = db_id()
-        and u.object_id = object_id(coalesce(:schema, schema_name()) + '.' + :table)""",
+        and u.object_id = {_MSSQL_TABLE}""",
     "oracle": """
         select :probe as probe_table,
         case when o.object_type = 'VIEW' then '!view' else
@@ -221,10 +222,10 @@ _COLLATIONS = {
         from information_schema.columns
         where table_schema = coalesce(:schema, database()) and table_name = :table
         and collation_name is not null""",
-    "mssql": """
+    "mssql": f"""
         select c.name, cast(null as varchar(1)), c.collation_name
         from sys.columns c
-        where c.object_id = object_id(coalesce(:schema, schema_name()) + '.' + :table)
+        where c.object_id = {_MSSQL_TABLE}
         and c.collation_name is not null""",
 }
 _COLLATIONS["mariadb"] = _COLLATIONS["mysql"]
