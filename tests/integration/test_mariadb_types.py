@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
 import pyarrow as pa
 import pytest
 
-from tributary.config.models import TableConfig
+from tributary.config.models import SourceConfig, TableConfig
 from tributary.errors import SourceError
+from tributary.ingest import ingest_table
+from tributary.landing import LandingStore
 from tributary.sources import SqlSource
 from tributary.sources.types import ZERO_DATES_COUNTER
 
@@ -107,3 +109,62 @@ def test_a_tinyint_1_holding_more_than_a_flag_names_its_column(mariadb) -> None:
     extract = SqlSource(url).read(TableConfig(name="tasks"), batch_rows=1000)
     with pytest.raises(SourceError, match=r"column 'state' \(tinyint\(1\)\) holds 2, "):
         extract.batches.read_all()
+
+
+def test_a_time_of_day_arrives_as_itself_the_end_of_the_day_included(
+    mariadb, warehouse, tmp_path
+) -> None:
+    # MySQL's time is a duration; read as text and parsed, a value within a day keeps its
+    # microseconds, and 24:00:00 (the end of a day, as a PostgreSQL time) stays itself.
+    url, con = mariadb
+    run_sql(con, "create table hours (id int primary key, opens time, closes time(6))")
+    run_sql(
+        con,
+        "insert into hours values (1, '08:30:00', '24:00:00'), (2, '00:00:00', "
+        "'23:59:59.999999'), (3, null, '12:00:00.5')",
+    )
+    table = TableConfig(name="hours", primary_key=["id"])
+    source = SourceConfig(name="shop", kind="mysql", connection={"url": url.render_as_string()},
+                          tables=[table])  # fmt: skip
+    ingest_table(source, table, reader=SqlSource(url), warehouse=warehouse, batch_rows=2,
+                 landing=LandingStore(str(tmp_path / "landing")))  # fmt: skip
+    rows = warehouse.query(
+        "select id, opens, cast(closes as varchar) from raw_shop.hours order by id"
+    )
+    assert [tuple(row) for row in rows] == [
+        (1, time(8, 30), "24:00:00"),
+        (2, time(0, 0), "23:59:59.999999"),
+        (3, None, "12:00:00.5"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("declared", "value", "printed"),
+    [
+        ("time", "-01:00:00", "-01:00:00"),
+        ("time", "24:00:01", "24:00:01"),
+        ("time", "838:59:59", "838:59:59"),
+        ("time(6)", "-00:00:00.5", "-00:00:00.500000"),
+        ("time(6)", "24:00:00.000001", "24:00:00.000001"),
+    ],
+)
+def test_a_time_outside_a_day_names_its_table_and_column(mariadb, declared, value, printed):
+    # MySQL's time holds -838:59:59 to 838:59:59. Before: the driver's "Couldn't convert the
+    # value `Time("'-001:00:00'")`", naming neither the column nor what to do.
+    url, con = mariadb
+    run_sql(con, f"create table shifts (id int primary key, overtime {declared})")
+    run_sql(con, f"insert into shifts values (1, '01:00:00'), (2, '{value}'), (3, null)")
+    extract = SqlSource(url).read(TableConfig(name="shifts"), batch_rows=1000)
+    expected = (
+        f"table 'shifts': column 'overtime' ({declared}) holds '{printed}', a duration no time "
+        "of day is (MySQL's time runs from -838:59:59 to 838:59:59; a time of day from 00:00:00 "
+        "to 24:00:00); read the table through a `query:` that casts it: time_to_sec(overtime) "
+        "(its seconds, a number) or cast(overtime as char) (its text)"
+    )
+    with pytest.raises(SourceError, match=re.escape(expected)):
+        extract.batches.read_all()
+    # the way out the message gives reads the table
+    query = "select id, time_to_sec(overtime) as overtime from shifts"
+    rows = SqlSource(url).read(TableConfig(name="shifts", query=query), batch_rows=1000)
+    seconds = {row["id"]: row["overtime"] for row in rows.batches.read_all().to_pylist()}
+    assert seconds[1] == 3600 and seconds[3] is None

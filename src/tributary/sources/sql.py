@@ -751,13 +751,12 @@ class SqlSource:
             and self._text_timestamp_cursor(table, columns),
         )
         by_name = {c.name: c for c in columns}
-        [row] = self._normalized(self._run(counts_sql, 10, table), by_name).to_pylist()
+        [row] = self._normalized(self._run(counts_sql, 10, table), by_name, table).to_pylist()
         digest = None
         if checksum_sql is not None:
             reader = self._run(checksum_sql, 100_000, table)
             _, digest = checksum_rows(
-                normalize(self._rename(batch), by_name, self._policy_backend, Counter())
-                for batch in reader
+                self._normalize(batch, by_name, table, Counter()) for batch in reader
             )
         return Profile(
             rows=int(row[PROFILE_ROWS]),
@@ -766,13 +765,25 @@ class SqlSource:
         )
 
     def _normalized(
-        self, reader: pa.RecordBatchReader, by_name: dict[str, SourceColumn]
+        self, reader: pa.RecordBatchReader, by_name: dict[str, SourceColumn], table: TableConfig
     ) -> pa.Table:
-        batches = [
-            normalize(self._rename(batch), by_name, self._policy_backend, Counter())
-            for batch in reader
-        ]
-        return pa.Table.from_batches(batches)
+        return pa.Table.from_batches(
+            [self._normalize(batch, by_name, table, Counter()) for batch in reader]
+        )
+
+    def _normalize(
+        self,
+        batch: pa.RecordBatch,
+        by_name: dict[str, SourceColumn],
+        table: TableConfig,
+        counters: Counter,
+    ) -> pa.RecordBatch:
+        """A fetched batch as the type policy reads it; a value the policy refuses fails naming
+        the table as well as the column (types.py names the column alone)."""
+        try:
+            return normalize(self._rename(batch), by_name, self._policy_backend, counters)
+        except SourceError as error:
+            raise SourceError(f"table '{table.name}': {error}", transient=error.transient) from None
 
     def _relation(self, table: TableConfig, where: Slice | None) -> sa.FromClause:
         if table.query:
@@ -882,7 +893,7 @@ class SqlSource:
 
         def batches() -> Iterator[pa.RecordBatch]:
             for batch in reader:
-                yield normalize(self._rename(batch), by_name, backend, counters)
+                yield self._normalize(batch, by_name, table, counters)
 
         empty = self._rename(pa.RecordBatch.from_pylist([], schema=reader.schema))
         schema = normalize(empty, by_name, backend, Counter()).schema

@@ -5,6 +5,8 @@
 - Timestamps with an offset are normalised to UTC.
 - MySQL DATE/DATETIME/TIMESTAMP are read as text: zero dates ('0000-00-00', '2024-00-10')
   become NULL and are counted; MySQL TIMESTAMP is read in UTC (the session runs at +00:00).
+- MySQL TIME (a duration, -838:59:59 to 838:59:59) is read as text and becomes a time of day,
+  00:00:00 to 24:00:00; a value outside a day fails the read, naming the column.
 - MySQL tinyint(1) becomes boolean (a value other than 0 and 1 fails the read); its spatial
   types their well-known text (POINT(1 2)).
 - PostgreSQL types connectorx cannot read (interval, time with time zone, xml, bit strings,
@@ -48,6 +50,13 @@ def is_arrow_number(kind: pa.DataType) -> bool:
 MYSQL_BACKENDS = {"mysql", "mariadb"}
 MYSQL_TEMPORAL = {"date": pa.date32(), "datetime": pa.timestamp("us"), "timestamp": None}
 ZERO_DATE = r"^(0000|\d{4}-00|\d{4}-\d{2}-00)"
+# MySQL's TIME is a duration, -838:59:59 to 838:59:59 (the driver fails on any value outside a
+# day, naming no column): read as its text, [-]H+:MM:SS[.ffffff].
+MYSQL_TIME = "time"
+MYSQL_TIME_TEXT = (
+    r"^(?P<sign>-?)(?P<hours>\d+):(?P<minutes>\d\d):(?P<seconds>\d\d)(?:\.(?P<fraction>\d{1,6}))?$"
+)
+MICROSECONDS_A_DAY = 86_400_000_000
 # Unconstrained NUMERIC (no declared precision): the widest exact decimal Arrow tools share.
 DEFAULT_DECIMAL = (38, 10)
 ZERO_DATES_COUNTER = "zero_dates_nulled"
@@ -129,7 +138,11 @@ class SourceColumn:
                 return ReadAs.TEXT
         if backend in MYSQL_BACKENDS and self.data_type in MYSQL_GEOMETRY:
             return ReadAs.WELL_KNOWN_TEXT
-        if self.is_decimal or (backend in MYSQL_BACKENDS and self.data_type in MYSQL_TEMPORAL):
+        if self.is_decimal:
+            return ReadAs.TEXT
+        if backend in MYSQL_BACKENDS and (
+            self.data_type in MYSQL_TEMPORAL or self.data_type == MYSQL_TIME
+        ):
             return ReadAs.TEXT
         return None
 
@@ -222,6 +235,35 @@ def _mysql_temporal(array: pa.Array, column: SourceColumn, counters: Counter) ->
         ) from None
 
 
+def _mysql_time(array: pa.Array, column: SourceColumn) -> pa.Array:
+    """MySQL's TIME text as a time of day, 00:00:00 to 24:00:00 (the end of a day, as a
+    PostgreSQL time holds it). A longer or negative duration fails the read, naming the column
+    and the value: no time of day holds it, and a wrapped or clipped one would say another."""
+    parts = pc.extract_regex(array, MYSQL_TIME_TEXT)
+    hours, minutes, seconds = (
+        pc.cast(pc.struct_field(parts, part), pa.int64())
+        for part in ("hours", "minutes", "seconds")
+    )
+    fraction = pc.cast(pc.utf8_rpad(pc.struct_field(parts, "fraction"), 6, "0"), pa.int64())
+    whole = pc.add(pc.multiply(pc.add(pc.multiply(hours, 60), minutes), 60), seconds)
+    micros = pc.add(pc.multiply(whole, 1_000_000), fraction)
+    negative = pc.and_(pc.equal(pc.struct_field(parts, "sign"), "-"), pc.greater(micros, 0))
+    outside = pc.or_kleene(
+        pc.or_(negative, pc.greater(micros, MICROSECONDS_A_DAY)),
+        pc.and_(pc.is_valid(array), pc.is_null(parts)),  # a text of no form the server writes
+    )
+    if pc.any(outside).as_py():
+        value = pc.filter(array, outside)[0].as_py()
+        raise SourceError(
+            f"column '{column.name}' ({column.column_type}) holds '{value}', a duration no time "
+            "of day is (MySQL's time runs from -838:59:59 to 838:59:59; a time of day from "
+            f"00:00:00 to 24:00:00); read the table through a `query:` that casts it: "
+            f"time_to_sec({column.name}) (its seconds, a number) or cast({column.name} as char) "
+            "(its text)"
+        )
+    return pc.cast(micros, pa.time64("us"))
+
+
 def _as_read(array: pa.Array, data_type: str) -> pa.Array:
     if data_type == "timestamp":  # read at session time zone +00:00
         return pc.assume_timezone(array, "UTC")
@@ -242,6 +284,8 @@ def _normalize_array(
     if column is not None and backend in MYSQL_BACKENDS:
         if column.data_type in MYSQL_TEMPORAL:
             return _mysql_temporal(array, column, counters)
+        if column.data_type == MYSQL_TIME:
+            return _mysql_time(array, column)
         if column.read_as_boolean:
             return _flag(array, column)
     if pa.types.is_timestamp(array.type) and array.type.tz is not None:
