@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from tributary.config.models import SourceConfig, TableConfig
-from tributary.errors import SourceError
+from tributary.errors import SchemaDriftError, SourceError
 from tributary.ingest import ingest_table
 from tributary.landing import LandingStore
 from tributary.sources import SqlSource
@@ -168,3 +168,57 @@ def test_a_time_outside_a_day_names_its_table_and_column(mariadb, declared, valu
     rows = SqlSource(url).read(TableConfig(name="shifts", query=query), batch_rows=1000)
     seconds = {row["id"]: row["overtime"] for row in rows.batches.read_all().to_pylist()}
     assert seconds[1] == 3600 and seconds[3] is None
+
+
+def _load_shop(url, table: TableConfig, warehouse, tmp_path) -> None:
+    source = SourceConfig(name="shop", kind="mysql", connection={"url": url.render_as_string()},
+                          tables=[table])  # fmt: skip
+    ingest_table(source, table, reader=SqlSource(url), warehouse=warehouse, batch_rows=2,
+                 landing=LandingStore(str(tmp_path / "landing")))  # fmt: skip
+
+
+def test_a_bit_1_arrives_as_a_boolean_and_a_wider_bit_as_an_integer(mariadb, warehouse, tmp_path):
+    # Before: every bit(n) landed as bytes (b'\x01'), which no filter `where active` reads.
+    url, con = mariadb
+    run_sql(
+        con, "create table flags (id int primary key, active bit(1), mask bit(8), wide bit(64))"
+    )
+    run_sql(
+        con,
+        "insert into flags values (1, 1, b'10000001', 18446744073709551615), (2, 0, 0, 1),"
+        " (3, null, null, null)",
+    )
+    extract = SqlSource(url).read(TableConfig(name="flags"), batch_rows=1000)
+    types = dict(zip(extract.batches.schema.names, extract.batches.schema.types, strict=True))
+    assert (types["active"], types["mask"], types["wide"]) == (pa.bool_(), pa.int64(), pa.uint64())
+    _load_shop(url, TableConfig(name="flags", primary_key=["id"]), warehouse, tmp_path)
+    rows = warehouse.query("select id, active, mask, wide from raw_shop.flags order by id")
+    assert [tuple(row) for row in rows] == [
+        (1, True, 129, 18446744073709551615),
+        (2, False, 0, 1),
+        (3, None, None, None),
+    ]
+    assert [tuple(row) for row in warehouse.query(
+        "select id from raw_shop.flags where active"
+    )] == [(1,)]  # fmt: skip
+
+
+def test_a_raw_table_holding_a_bit_as_bytes_fails_naming_the_column(mariadb, warehouse, tmp_path):
+    # A raw table loaded before bit(1) was read as boolean holds it as bytes: the load stops
+    # naming the column and the way out, and the table keeps its values (no NULLs).
+    url, con = mariadb
+    run_sql(con, "create table flags (id int primary key, active bit(1))")
+    run_sql(con, "insert into flags values (1, 1), (2, 0)")
+    # a custom query's columns keep the driver's types: bytes, as every bit was read before
+    as_bytes = TableConfig(name="flags", primary_key=["id"], query="select id, active from flags")
+    _load_shop(url, as_bytes, warehouse, tmp_path)
+    expected = (
+        "table 'flags', column 'active': the source type changed from large_binary to bool, "
+        "which would lose data; the table was left as it was. Tributary reads a MySQL bit(1) "
+        "column as boolean and a wider bit(n) as an integer (before, as bytes): drop the raw "
+        "table (drop table raw_shop.flags, and the views on it), then load it whole again"
+    )
+    with pytest.raises(SchemaDriftError, match=re.escape(expected)):
+        _load_shop(url, TableConfig(name="flags", primary_key=["id"]), warehouse, tmp_path)
+    rows = warehouse.query("select id, active from raw_shop.flags order by id")
+    assert [(row[0], bytes(row[1])) for row in rows] == [(1, b"\x01"), (2, b"\x00")]

@@ -23,7 +23,7 @@ from typing import Any
 import connectorx
 import pyarrow as pa
 import sqlalchemy as sa
-from sqlalchemy.dialects import mssql, postgresql
+from sqlalchemy.dialects import mssql, mysql, postgresql
 from sqlalchemy.engine import URL, Dialect, make_url
 
 from tributary.arrow import checksum as checksum_rows
@@ -865,6 +865,8 @@ class SqlSource:
             return sa.func.ST_AsText(expression).label(label)
         if read_as is ReadAs.PRINTED_ADDRESS:
             return sa.func.abbrev(expression).label(label)
+        if read_as is ReadAs.UNSIGNED:
+            return sa.cast(expression, mysql.INTEGER(unsigned=True)).label(label)
         if read_as is ReadAs.MICROSECONDS:
             since_midnight = sa.extract("epoch", expression) * 1_000_000
             return sa.cast(since_midnight, sa.BigInteger()).label(label)

@@ -7,6 +7,7 @@
   become NULL and are counted; MySQL TIMESTAMP is read in UTC (the session runs at +00:00).
 - MySQL TIME (a duration, -838:59:59 to 838:59:59) is read as text and becomes a time of day,
   00:00:00 to 24:00:00; a value outside a day fails the read, naming the column.
+- MySQL bit(1) becomes boolean, a wider bit(n) an integer (bit(64) unsigned): read as unsigned.
 - MySQL tinyint(1) becomes boolean (a value other than 0 and 1 fails the read); its spatial
   types their well-known text (POINT(1 2)).
 - PostgreSQL types connectorx cannot read (interval, time with time zone, xml, bit strings,
@@ -57,6 +58,9 @@ MYSQL_TIME_TEXT = (
     r"^(?P<sign>-?)(?P<hours>\d+):(?P<minutes>\d\d):(?P<seconds>\d\d)(?:\.(?P<fraction>\d{1,6}))?$"
 )
 MICROSECONDS_A_DAY = 86_400_000_000
+# MySQL's bit(n), which the driver reads as bytes: bit(1) is used as a flag (dlt and Airbyte
+# make it a boolean), a wider one holds a number of n bits.
+MYSQL_BIT = "bit"
 # Unconstrained NUMERIC (no declared precision): the widest exact decimal Arrow tools share.
 DEFAULT_DECIMAL = (38, 10)
 ZERO_DATES_COUNTER = "zero_dates_nulled"
@@ -92,6 +96,7 @@ class ReadAs(Enum):
     MICROSECONDS = "microseconds"  # a time of day as microseconds since midnight
     WELL_KNOWN_TEXT = "well-known text"  # a geometry as WKT: POINT(1 2)
     PRINTED_ADDRESS = "printed address"  # inet as PostgreSQL prints it: 10.0.0.1, ::1
+    UNSIGNED = "unsigned"  # a MySQL bit(n) as its unsigned integer
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,8 @@ class SourceColumn:
                 return ReadAs.TEXT
         if backend in MYSQL_BACKENDS and self.data_type in MYSQL_GEOMETRY:
             return ReadAs.WELL_KNOWN_TEXT
+        if backend in MYSQL_BACKENDS and self.data_type == MYSQL_BIT:
+            return ReadAs.UNSIGNED
         if self.is_decimal:
             return ReadAs.TEXT
         if backend in MYSQL_BACKENDS and (
@@ -167,6 +174,14 @@ class SourceColumn:
     def read_as_boolean(self) -> bool:
         """MySQL's boolean, tinyint(1) (on a MySQL source only)."""
         return self.column_type.startswith("tinyint(1)")
+
+    @property
+    def bit_type(self) -> pa.DataType:
+        """A MySQL bit(n)'s type: boolean for bit(1), else an integer of its n bits (the
+        driver types a cast to unsigned by its display width, uint32 or uint64)."""
+        if self.precision == 1:
+            return pa.bool_()
+        return pa.int64() if (self.precision or 64) < 64 else pa.uint64()
 
     @property
     def is_decimal(self) -> bool:
@@ -288,6 +303,8 @@ def _normalize_array(
             return _mysql_time(array, column)
         if column.read_as_boolean:
             return _flag(array, column)
+        if column.data_type == MYSQL_BIT:
+            return pc.cast(array, column.bit_type)
     if pa.types.is_timestamp(array.type) and array.type.tz is not None:
         return array.cast(pa.timestamp(array.type.unit, tz="UTC"))
     return array

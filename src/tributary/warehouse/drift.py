@@ -82,10 +82,8 @@ def plan_schema(
         if not widens(old, field.type):
             raise SchemaDriftError(
                 f"table '{table}', column '{field.name}': the source type changed from {old} "
-                f"to {field.type}, which would lose data; the table was left as it was. If the "
-                "source changed so on purpose, drop the raw table (drop table "
-                f"{relation}, and the views on it), then load it whole again (a full "
-                "load, or a run with full_refresh: true)"
+                f"to {field.type}, which would lose data; the table was left as it was. "
+                + _way_out(old, field.type, relation)
             )
         widened.append(field)
         fields[index] = field
@@ -97,6 +95,22 @@ def plan_schema(
             "its schema_contract is freeze; the table was left as it was"
         )
     return plan
+
+
+def _way_out(old: pa.DataType, new: pa.DataType, relation: str) -> str:
+    """What to do about a type change: one Tributary made (a MySQL bit(n), read as bytes
+    before), or one the source made."""
+    reload = (
+        f"drop the raw table (drop table {relation}, and the views on it), then load it whole "
+        "again (a full load, or a run with full_refresh: true)"
+    )
+    if _is_bytes(old) and (pa.types.is_boolean(new) or pa.types.is_integer(new)):
+        return (
+            "Tributary reads a MySQL bit(1) column as boolean and a wider bit(n) as an integer "
+            f"(before, as bytes): {reload}; or, to keep the bytes, read the table through a "
+            "`query:` (its columns keep the driver's types)"
+        )
+    return f"If the source changed so on purpose, {reload}"
 
 
 def widens(old: pa.DataType, new: pa.DataType) -> bool:
