@@ -574,13 +574,15 @@ def check_key_range_type(
     )
 
 
-def check_cursor_type(schema: pa.Schema, table: TableConfig, cursor: str | None) -> None:
-    """Before anything is landed: a watermark holds an integer, a decimal, a date, a timestamp
-    or text (landing.manifest.encode_cursor)."""
-    if cursor is None or cursor not in schema.names:
-        return  # a cursor the rows lack is the schema check's to name
+def cursor_type_problem(schema: pa.Schema, cursor: str) -> str | None:
+    """Why `cursor`, of the type the rows (`schema`, as read) hold, cannot be a cursor, or None
+    (and None for a cursor the rows lack). The load's check and `tributary check` both ask it:
+    a watermark holds an integer, a decimal, a date, a timestamp or text
+    (landing.manifest.encode_cursor)."""
+    if cursor not in schema.names:
+        return None
     kind = schema.field(cursor).type
-    if not (
+    if (
         pa.types.is_integer(kind)
         or pa.types.is_decimal(kind)
         or pa.types.is_timestamp(kind)
@@ -588,11 +590,22 @@ def check_cursor_type(schema: pa.Schema, table: TableConfig, cursor: str | None)
         or pa.types.is_string(kind)
         or pa.types.is_large_string(kind)
     ):
-        raise SourceError(
-            f"table '{table.name}': the cursor '{cursor}' is {kind}; a cursor must be an "
-            "integer, decimal, date, timestamp or text column: cast it in a `query:` (SQL "
-            f"Server's rowversion: cast({cursor} as bigint))"
-        )
+        return None
+    return (
+        f"the cursor '{cursor}' is {kind}; a cursor must be an integer, decimal, date, "
+        "timestamp or text column: cast it in a `query:` (SQL Server's rowversion: "
+        f"cast({cursor} as bigint))"
+    )
+
+
+def check_cursor_type(schema: pa.Schema, table: TableConfig, cursor: str | None) -> None:
+    """Before anything is landed: a watermark holds an integer, a decimal, a date, a timestamp
+    or text (landing.manifest.encode_cursor)."""
+    if cursor is None or cursor not in schema.names:
+        return  # a cursor the rows lack is the schema check's to name
+    kind = schema.field(cursor).type
+    if problem := cursor_type_problem(schema, cursor):
+        raise SourceError(f"table '{table.name}': {problem}")
     if table.mode == "incremental" and table.lookback is not None:
         time = pa.types.is_timestamp(kind) or pa.types.is_date(kind)
         number = pa.types.is_integer(kind) or pa.types.is_decimal(kind)

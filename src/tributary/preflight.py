@@ -33,8 +33,9 @@ from tributary.config.models import SourceConfig, TableConfig, Tenant
 from tributary.errors import ExportError, SourceError, Unreachable, WarehouseError
 from tributary.exports import ExportStore, open_export_store
 from tributary.exports.run import layout_problems, stored_layout_folders
-from tributary.ingest import key_range_problem, lookback_fits
+from tributary.ingest import cursor_type_problem, key_range_problem, lookback_fits
 from tributary.landing import LandingStore
+from tributary.names import as_spelled
 from tributary.sources import SourceReader, SqlSource, open_source
 from tributary.sources.sql import unobservable_tables
 from tributary.sources.types import NUMBER_TYPES, SourceColumn, is_arrow_number
@@ -181,6 +182,12 @@ def check_sql_table(reader: SqlSource, file: str, index: int, table: TableConfig
         problems = column_problems(index, table, kinds, case_insensitive=insensitive)
         if not problems and (problem := key_range_problem(reader, table)):
             problems = [(f"tables[{index}].key_ranges.column", problem)]
+        if not problems and table.cursor:
+            # judged by the load's own rule, on the types a read yields (the type policy's:
+            # MySQL's tinyint(1) is a boolean), not on the catalog's names for them
+            schema = reader.read_schema(table)
+            if problem := cursor_type_problem(schema, as_spelled(table.cursor, schema.names)):
+                problems = [(f"tables[{index}].cursor", problem)]
         if problems:
             return Check(file, subject, problems=problems)
         rows = reader.estimated_rows(table)

@@ -23,7 +23,12 @@ from tributary.connection import secret_forms
 from tributary.defs.preflight import build_preflight_job
 from tributary.defs.sources import SourcesResource
 from tributary.defs.tenants import current_tenants
+from tributary.errors import SourceError
+from tributary.ingest import ingest_table
+from tributary.landing import LandingStore
+from tributary.sources import open_source
 from tributary.tenants import RegistryError, RegistryQueryError
+from tributary.warehouse.postgres.warehouse import PostgresWarehouse
 
 from ..conftest import free_port
 from .conftest import run_sql
@@ -204,6 +209,45 @@ def test_a_lookback_that_does_not_fit_the_cursor_type(shop, capsys) -> None:
         "FAIL  assets_config/sources/shop.yaml: tables[0].lookback: lookback 100 needs a "
         "numeric cursor; 'updated_at' is date/time",
     ]
+
+
+@pytest.mark.parametrize(
+    ("source", "column", "declared", "read_as"),
+    [
+        ("pg", "tags", "text[]", "large_list<item: string>"),
+        ("shop", "active", "tinyint(1)", "bool"),  # MySQL's boolean
+        ("shop", "opens", "time", "time64[us]"),
+    ],
+)
+def test_a_cursor_the_load_refuses_is_refused_in_the_loads_words(
+    shop, capsys, tmp_path, source, column, declared, read_as
+) -> None:
+    """tributary check said ok to a cursor the load refuses (an array, a boolean, a time of
+    day): only the load said 'a cursor must be an integer, decimal, date, timestamp or text'."""
+    table = shop[source]["tables"][0]
+    if source == "pg":
+        with psycopg.connect(shop["pg"]["connection"]["url"], autocommit=True) as pg:
+            pg.execute(f"alter table events add column {column} {declared}")
+            pg.execute("insert into events values (1, 1, 'x', '{a}')")
+    else:
+        run_sql(shop["shop_con"], f"alter table orders add column {column} {declared}")
+    table.update(cursor=column, lookback=None)
+    code, lines = check(shop, capsys, "--source", source)
+    assert code == 1
+    problem = (
+        f"the cursor '{column}' is {read_as}; a cursor must be an integer, decimal, date, "
+        f"timestamp or text column: cast it in a `query:` (SQL Server's rowversion: "
+        f"cast({column} as bigint))"
+    )
+    key = f"assets_config/sources/{source}.yaml: tables[0].cursor"
+    assert failures(lines) == [f"FAIL  {key}: {problem}"]
+    # the load refuses it in the same words
+    config = load_project(shop["dir"]).source(source)
+    with pytest.raises(SourceError) as refused:
+        ingest_table(config, config.tables[0], reader=open_source(config, state_dir=tmp_path),
+                     landing=LandingStore(str(tmp_path / "landing")),
+                     warehouse=PostgresWarehouse(shop["warehouse"]), batch_rows=10)  # fmt: skip
+    assert str(refused.value) == f"table '{table['name']}': {problem}"
 
 
 def test_max_data_age_on_a_cursor_that_tells_no_time(shop, capsys) -> None:

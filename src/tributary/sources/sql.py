@@ -629,14 +629,30 @@ class SqlSource:
     def query_schema(self, table: TableConfig) -> pa.Schema:
         """The Arrow schema a custom query returns, read from an empty result (`where false`);
         a tenant-scoped query runs with no tenant (NULL)."""
+        statement = sa.select(sa.literal_column("*")).select_from(self._unbound_relation(table))
+        reader = self._run(self.compile(statement.where(sa.false())), 10, table)
+        return self._rename(pa.RecordBatch.from_pylist([], schema=reader.schema)).schema
+
+    def read_schema(self, table: TableConfig) -> pa.Schema:
+        """The Arrow schema a read of `table` yields, the type policy applied, from an empty
+        result (`where false`): the types the load judges, without reading a row."""
+        columns = self.describe(table)
+        statement = sa.select(*self._select_list(columns)).select_from(
+            self._unbound_relation(table)
+        )
+        reader = self._run(self.compile(statement.where(sa.false())), 10, table)
+        empty = pa.RecordBatch.from_pylist([], schema=reader.schema)
+        return self._normalize(empty, {c.name: c for c in columns}, table, Counter()).schema
+
+    def _unbound_relation(self, table: TableConfig) -> sa.FromClause:
+        """The table, or its custom query with no tenant (its parameters NULL)."""
+        if not table.query:
+            return self._relation(table, None)
         text = sa.text(table.query)
         if table.tenant_column:
             names = ["tenant_id", *table.setting_names]
             text = text.bindparams(*(sa.bindparam(name, None) for name in names))
-        relation = text.columns().subquery("src")
-        statement = sa.select(sa.literal_column("*")).select_from(relation).where(sa.false())
-        reader = self._run(self.compile(statement), 10, table)
-        return self._rename(pa.RecordBatch.from_pylist([], schema=reader.schema)).schema
+        return text.columns().subquery("src")
 
     def build_query(
         self,
