@@ -5,6 +5,7 @@ names the table and the column."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import psycopg
@@ -90,14 +91,16 @@ def test_a_number_with_no_decimal_form_names_its_column(postgres, declared, valu
 
 
 def test_a_value_the_driver_cannot_convert_fails_naming_the_table(postgres) -> None:
-    # An array of a type the driver cannot read: connectorx panics while it fetches.
+    # A custom query's array of a type the driver cannot read (a query's columns are not
+    # described, so none is read as text): connectorx panics while it fetches.
     create(
         postgres,
         "create table shifts (id int primary key, spans interval[])",
         "insert into shifts values (1, array[interval '1 hour'])",
     )
+    table = TableConfig(name="shifts", query="select id, spans from shifts")
     with pytest.raises(SourceError, match=r"reading table 'shifts' failed: .*interval"):
-        extract = SqlSource(make_url(postgres)).read(TableConfig(name="shifts"), batch_rows=10)
+        extract = SqlSource(make_url(postgres)).read(table, batch_rows=10)
         extract.batches.read_all()
 
 
@@ -348,3 +351,78 @@ def test_arrays_arrive_as_lists_of_their_values(postgres, warehouse, tmp_path) -
         (2, [], [], None, None, None),
         (3, None, None, None, None, None),
     ]  # fmt: skip
+
+
+def test_arrays_of_times_uuids_and_text_types_arrive_as_lists(postgres, warehouse, tmp_path):
+    # Before: the driver panicked ("not implemented: _timestamptz"), and the load failed with
+    # "reading table 'stamps' failed: not implemented: _timestamptz", naming no column. Dates and
+    # timestamps are read as their text and parsed (with their zone: UTC); uuids, inet and the
+    # types a column of which is read as its text (an enum, char(n), interval) as text, each
+    # element as its type prints it (char(n) padded, inet without /32), as a column's is.
+    create(
+        postgres,
+        "set timezone = 'Europe/Berlin'",
+        "create type mood as enum ('happy', 'sad')",
+        """create table stamps (id int primary key, seen timestamptz[], local timestamp(3)[],
+            days date[], ids uuid[], moods mood[], codes char(3)[], spans interval[],
+            hosts inet[])""",
+        """insert into stamps values
+            (1, array['2024-01-01 10:00:00.123456+02'::timestamptz, null],
+             '{"2024-02-29 23:59:59.999"}', '{2024-02-29,1999-12-31}',
+             '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}', '{happy,sad}', '{ab}', '{"1 day 02:00:00"}',
+             '{10.0.0.1,192.168.0.1/24}'),
+            (2, '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}'),
+            (3, null, null, null, null, null, null, null, null)""",
+    )
+    with psycopg.connect(postgres, autocommit=True) as con:
+        # the driver's sessions print timestamptz in the database's zone: not UTC
+        con.execute(f"alter database {make_url(postgres).database} set timezone = 'Asia/Kolkata'")
+    load(postgres, TableConfig(name="stamps", primary_key=["id"]), warehouse, tmp_path)
+    rows = warehouse.query(
+        "select id, seen, local, days, ids, moods, codes, spans, hosts from raw_app.stamps "
+        "order by id"
+    )
+    rows = [tuple(row) for row in rows]
+    seen = [None if value is None else value.astimezone(UTC) for value in rows[0][1]]
+    assert seen == [datetime(2024, 1, 1, 8, 0, 0, 123456, tzinfo=UTC), None]
+    assert [row[:1] + row[2:] for row in rows] == [
+        (1, [datetime(2024, 2, 29, 23, 59, 59, 999000)], [date(2024, 2, 29), date(1999, 12, 31)],
+         ["a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"], ["happy", "sad"], ["ab "], ["1 day 02:00:00"],
+         ["10.0.0.1", "192.168.0.1/24"]),
+        (2, [], [], [], [], [], [], []),
+        (3, None, None, None, None, None, None, None),
+    ]  # fmt: skip
+    assert rows[1][1] == [] and rows[2][1] is None
+
+
+@pytest.mark.parametrize(
+    ("declared", "named"),
+    [("bytea[]", "bytea[]"), ("jsonb[]", "jsonb[]"), ("time(3)[]", "time(3) without time zone[]")],
+)  # fmt: skip
+def test_an_array_of_a_type_read_otherwise_names_its_table_and_column(postgres, declared, named):
+    # The driver cannot read these arrays, and their elements' text is not what a column of
+    # the element's type is read as (bytes, JSON, a time of day).
+    create(postgres, f"create table odd (id int primary key, items {declared})")
+    expected = (
+        f"table 'odd': column 'items' ({named}) is an array the driver cannot read, of a "
+        "type its text would not stand for; read the table through a `query:` that casts it "
+        "(cast(items as text[]), its elements' text) or leaves it out"
+    )
+    with pytest.raises(SourceError, match=re.escape(expected)):
+        SqlSource(make_url(postgres)).read(TableConfig(name="odd"), batch_rows=10)
+
+
+def test_an_array_timestamp_arrow_cannot_hold_names_its_table_column_and_value(postgres):
+    create(
+        postgres,
+        "create table stamps (id int primary key, seen timestamptz[])",
+        "insert into stamps values (1, '{2024-01-01 10:00:00+00}'), (2, '{infinity}')",
+    )
+    extract = SqlSource(make_url(postgres)).read(TableConfig(name="stamps"), batch_rows=10)
+    expected = (
+        "table 'stamps': column 'seen' (timestamp with time zone[]) holds 'infinity', which is "
+        "no timestamp[us, tz=UTC] as an array element is read; read the table through a "
+        "`query:` that casts it (cast(seen as text[]), its elements' text)"
+    )
+    with pytest.raises(SourceError, match=re.escape(expected)):
+        extract.batches.read_all()

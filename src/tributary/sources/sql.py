@@ -402,7 +402,14 @@ class SqlSource:
             return []
         catalog = self._run(self.describe_query(table), 10_000, table).read_all()
         rows = zip(*(column.to_pylist() for column in catalog.columns), strict=True)
-        return [SourceColumn.from_catalog(self._spelled(name), *rest) for name, *rest in rows]
+        columns = [SourceColumn.from_catalog(self._spelled(name), *rest) for name, *rest in rows]
+        # Before any row is read (the driver would panic mid-read, naming no column); and
+        # tributary check, which describes the table, says so too.
+        if self.backend == "postgresql":
+            for column in columns:
+                if problem := column.unreadable_array:
+                    raise SourceError(f"table '{table.name}': {problem}", transient=False)
+        return columns
 
     def column_type(self, table: TableConfig, name: str) -> ColumnType | None:
         """`name`'s type before any row is read: as the catalog declares it; a custom query's
@@ -874,7 +881,10 @@ class SqlSource:
         if read_as is ReadAs.TEXT:
             return sa.cast(expression, TEXT_VALUE).label(label)
         if read_as is ReadAs.TEXT_ARRAY:
-            return sa.cast(expression, postgresql.ARRAY(sa.Text())).label(label)
+            # through the array's own text: each element as its type prints it (a cast of the
+            # array to text[] casts each one, which cuts char(n)'s padding, adds inet's /32)
+            printed = sa.cast(expression, TEXT_VALUE)
+            return sa.cast(printed, postgresql.ARRAY(sa.Text())).label(label)
         if read_as is ReadAs.DECIMAL_TEXT:
             return sa.cast(sa.cast(expression, sa.Numeric()), TEXT_VALUE).label(label)
         if read_as is ReadAs.WELL_KNOWN_TEXT:

@@ -14,6 +14,9 @@
   geometric and extension types) are read as their text (inet as printed, without the /32
   its cast to text adds); money as a decimal; time as
   microseconds, so that the end of the day (24:00) stays itself (connectorx makes it 00:00).
+- PostgreSQL arrays the driver cannot read (timestamptz[], uuid[], ...) are read as their text
+  and cast to lists of their elements' types (timestamps, dates; text for the rest); an array
+  of bytea, json, time, money or oid is refused, naming its column.
 - JSON columns (MySQL json, PostgreSQL json/jsonb) are marked as Arrow JSON, so that a
   warehouse can give them its JSON type (Redshift SUPER, PostgreSQL jsonb, DuckDB JSON);
   PostgreSQL's are read as their text, numbers as written.
@@ -84,6 +87,33 @@ MYSQL_GEOMETRY = {
 }  # fmt: skip
 # A PostgreSQL numeric array as format_type declares it: numeric[], numeric(20,15)[].
 DECIMAL_ARRAY = re.compile(r"^numeric(?:\((\d+)(?:,(\d+))?\))?\[\]$")
+# A length or precision in format_type's name of a type: varchar(5), timestamp(3) with time zone.
+TYPMOD = re.compile(r"\(\d+(?:,\d+)?\)")
+# The elements of PostgreSQL arrays (format_type's names, without a typmod) that connectorx
+# reads itself; on any other array it panics ("not implemented: _timestamptz"), naming no
+# column. Those are read as text arrays (numeric's have their own form, DECIMAL_ARRAY).
+POSTGRES_NATIVE_ELEMENTS = {
+    "smallint", "integer", "bigint", "real", "double precision", "boolean", "text",
+    "character varying",
+}  # fmt: skip
+# Elements read as their text, then cast to what a column of their type is read as.
+POSTGRES_TEXT_ELEMENTS = {
+    "timestamp with time zone": pa.timestamp("us", tz="UTC"),
+    "timestamp without time zone": pa.timestamp("us"),
+    "date": pa.date32(),
+    "uuid": pa.string(),
+    "character": pa.string(),
+    "inet": pa.string(),  # as printed, as a column's is (abbrev: 10.0.0.1, not 10.0.0.1/32)
+}
+# Elements whose text is not what a column of their type is read as (bytes, JSON, a time of
+# day, a number): an array of them is refused, naming its column. Any other element is read as
+# a column of its type is, as its text (as printed: the array's text, parsed).
+POSTGRES_REFUSED_ELEMENTS = (
+    (POSTGRES_NATIVE | JSON_TYPES | {"money", POSTGRES_TIME})
+    - POSTGRES_NATIVE_ELEMENTS
+    - set(POSTGRES_TEXT_ELEMENTS)
+    - {"numeric", "array"}
+)
 DECLARED = re.compile(r"^\s*([a-z ]+?)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*$")
 
 
@@ -137,7 +167,7 @@ class SourceColumn:
                 return ReadAs.MICROSECONDS
             if self.data_type == POSTGRES_INET:
                 return ReadAs.PRINTED_ADDRESS
-            if self.decimal_array is not None:
+            if self.text_array is not None:
                 return ReadAs.TEXT_ARRAY
             if self.data_type not in POSTGRES_NATIVE and not self.is_decimal:
                 return ReadAs.TEXT
@@ -193,6 +223,40 @@ class SourceColumn:
     @property
     def decimal_type(self) -> pa.DataType:
         return _decimal_type(self.precision, self.scale)
+
+    @property
+    def array_element(self) -> str | None:
+        """A PostgreSQL array's element type, as format_type names it without a length or
+        precision (timestamp with time zone, character varying); None for another column."""
+        if self.data_type != "array" or not self.column_type.endswith("[]"):
+            return None
+        return TYPMOD.sub("", self.column_type.removesuffix("[]")).strip()
+
+    @property
+    def text_array(self) -> pa.DataType | None:
+        """The list type of a PostgreSQL array read as its elements' text (the driver cannot
+        read it, or rounds it: numeric), or None: read as it is, or refused
+        (unreadable_array)."""
+        if self.decimal_array is not None:
+            return self.decimal_array
+        element = self.array_element
+        if element is None or element in POSTGRES_NATIVE_ELEMENTS:
+            return None
+        if element in POSTGRES_REFUSED_ELEMENTS:
+            return None
+        return pa.large_list(POSTGRES_TEXT_ELEMENTS.get(element, pa.string()))
+
+    @property
+    def unreadable_array(self) -> str | None:
+        """Why a PostgreSQL array cannot be read (the driver cannot read it, and its elements'
+        text is not what a column of their type is read as), with the way out; else None."""
+        if self.array_element not in POSTGRES_REFUSED_ELEMENTS:
+            return None
+        return (
+            f"column '{self.name}' ({self.column_type}) is an array the driver cannot read, of "
+            "a type its text would not stand for; read the table through a `query:` that casts "
+            f"it (cast({self.name} as text[]), its elements' text) or leaves it out"
+        )
 
     @property
     def decimal_array(self) -> pa.DataType | None:
@@ -292,6 +356,8 @@ def _normalize_array(
         return _decimal(array, column, column.decimal_type)
     if column is not None and column.decimal_array is not None:
         return _decimal(array, column, column.decimal_array)
+    if column is not None and backend == "postgresql" and column.text_array is not None:
+        return _text_array(array, column, column.text_array)
     if column is not None and column.read_as(backend) is ReadAs.MICROSECONDS:
         return pc.cast(array, pa.time64("us"))
     if column is not None and column.data_type in JSON_TYPES and pa.types.is_string(array.type):
@@ -336,6 +402,21 @@ def _decimal(array: pa.Array, column: SourceColumn, target: pa.DataType) -> pa.A
             f"column '{column.name}' ({column.declared}) holds {value or 'a value'!r}: {problem} "
             f"(read as {target}{implied}); declare the column's precision at the source, or "
             "read the table through a `query:` that casts or filters the column"
+        ) from None
+
+
+def _text_array(array: pa.Array, column: SourceColumn, target: pa.DataType) -> pa.Array:
+    """A PostgreSQL array's elements' text as the list of their type; a value Arrow cannot hold
+    (a timestamp's infinity, a date before Christ) fails the read, naming the column and the
+    value."""
+    try:
+        return pc.cast(array, target)
+    except pa.ArrowInvalid:
+        value = first_uncastable(pc.list_flatten(array), target.value_type)
+        raise SourceError(
+            f"column '{column.name}' ({column.column_type}) holds {value or 'a value'!r}, which "
+            f"is no {target.value_type} as an array element is read; read the table through a "
+            f"`query:` that casts it (cast({column.name} as text[]), its elements' text)"
         ) from None
 
 
