@@ -43,3 +43,12 @@ def repeated(names: Sequence[str]) -> str | None:
     if (pair := first_repeat(names)) is None:
         return None
     return " and ".join(map(repr, dict.fromkeys(pair)))
+
+
+def cut_size(name: str, limit: int | None) -> int | None:
+    """The length of `name` in bytes (UTF-8) when a warehouse keeping `limit` bytes of a name
+    would cut it, None when it fits (or `limit` is None: no limit). PostgreSQL keeps 63 bytes
+    of an identifier and Redshift 127, each cutting a longer one without a word: two names
+    differing only after it become one."""
+    size = len(name.encode())
+    return size if limit is not None and size > limit else None

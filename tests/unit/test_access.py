@@ -53,7 +53,13 @@ def test_shipped_teams_load(config_dir: Path) -> None:
             [{"name": "a", "members": ["bob; drop role x"]}],
             "teams.yaml: teams[0].members[0]: 'bob; drop role x' is not a plain identifier",
         ),
-        ([{"name": "x" * 60}], "is longer than 63 characters"),
+        (
+            [{"name": "x" * 60}],
+            f"teams.yaml: teams[0].name: the role name 'team_{'x' * 60}' is 65 bytes long, and "
+            "PostgreSQL keeps 63 bytes of a name (cutting the rest, so that names differing only "
+            "after it would be one); expected a team name of at most 58 bytes, or a shorter "
+            "role_prefix",
+        ),
         ([{"name": "a", "readers": ["bob"]}], "teams.yaml: teams[0].readers: unknown key"),
     ],
 )

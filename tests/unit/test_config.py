@@ -96,6 +96,23 @@ def test_two_sources_differing_only_in_case(config_dir: Path) -> None:
     assert "(as 'erp'" in message
 
 
+def test_source_name_whose_raw_schema_postgres_would_cut(config_dir: Path) -> None:
+    """raw_<name> is the source's schema: PostgreSQL keeps 63 bytes of a name and cuts the
+    rest without a word, so two sources differing only after the 59th character loaded into
+    one schema, the second's table replacing the first's rows, every check passing."""
+    longest = "s" * 59  # raw_ + 59 = 63 bytes: kept whole
+    write_source(config_dir, "longest", source(name=longest))
+    assert load_project(config_dir).source(longest)
+
+    write_source(config_dir, "too_long", source(name="s" * 60))
+    message = load_error(config_dir)
+    assert (
+        f"sources/too_long.yaml: name: the schema name 'raw_{'s' * 60}' is 64 bytes long, and "
+        "PostgreSQL keeps 63 bytes of a name (cutting the rest, so that names differing only "
+        "after it would be one); expected a source name of at most 59 bytes" in message
+    )
+
+
 def test_same_source_in_two_files(config_dir: Path) -> None:
     write_source(config_dir, "shop_copy", source(name="erp"))
     message = load_error(config_dir)

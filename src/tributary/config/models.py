@@ -35,9 +35,10 @@ from tributary.config.common import (
 )
 from tributary.config.subqueries import subquery_refusal
 from tributary.landing.retention import DEFAULT_DAYS
-from tributary.names import first_repeat
+from tributary.names import cut_size, first_repeat
 from tributary.storage import DEFAULT_READ_TIMEOUT, Timeouts
 from tributary.tenants import alike_ids, as_tenant_id, shared_alias, unpadded
+from tributary.warehouse.base import raw_schema
 from tributary.warehouse.registry import DEFAULT_WAREHOUSE, WarehouseConfig
 
 # Names that become warehouse schemas, tables, columns, roles or asset keys: plain identifiers
@@ -58,6 +59,18 @@ def _check_identifier(value: str) -> str:
 
 
 Identifier = Annotated[str, AfterValidator(_check_identifier)]
+
+
+def cut_name_problem(name: str, what: str) -> str | None:
+    """What is wrong with `name`, a warehouse identifier made from configured names (a source's
+    raw schema, a team's role), if PostgreSQL would cut it: a cut name could become another's,
+    silently (Redshift keeps 127 bytes, DuckDB all: 63 keeps a project portable)."""
+    if (size := cut_size(name, IDENTIFIER_MAX)) is None:
+        return None
+    return (
+        f"the {what} name '{name}' is {size} bytes long, and PostgreSQL keeps {IDENTIFIER_MAX} "
+        "bytes of a name (cutting the rest, so that names differing only after it would be one)"
+    )
 
 
 def wrappable(query: str) -> str:
@@ -550,6 +563,14 @@ class SourceConfig(StrictModel):
         description="on_change: how often the source is observed (one query per tick)",
     )
     tables: list[TableConfig] = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _raw_schema_fits(cls, name: str) -> str:
+        if problem := cut_name_problem(raw_schema(name), "schema"):
+            room = IDENTIFIER_MAX - len(raw_schema("").encode())
+            raise ValueError(f"{problem}; expected a source name of at most {room} bytes")
+        return name
 
     def contract_for(self, table: TableConfig) -> SchemaContract:
         return table.schema_contract or self.schema_contract
@@ -1071,11 +1092,12 @@ class TeamsConfig(StrictModel):
 
     @model_validator(mode="after")
     def _role_names_fit(self) -> TeamsConfig:
-        for team in self.teams:
-            if len(self.role_name(team)) > IDENTIFIER_MAX:
+        room = IDENTIFIER_MAX - len(self.role_prefix.encode())
+        for index, team in enumerate(self.teams):
+            if problem := cut_name_problem(self.role_name(team), "role"):
                 raise ValueError(
-                    f"the role name '{self.role_name(team)}' is longer than {IDENTIFIER_MAX} "
-                    "characters; expected a shorter role_prefix or team name"
+                    f"teams[{index}].name: {problem}; expected a team name of at most {room} "
+                    "bytes, or a shorter role_prefix"
                 )
         return self
 

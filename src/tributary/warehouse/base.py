@@ -28,7 +28,7 @@ from tributary.landing import (
     encode_cursor,
 )
 from tributary.landing.manifest import as_utc
-from tributary.names import as_spelled
+from tributary.names import as_spelled, cut_size
 from tributary.slices import Slice
 from tributary.warehouse.drift import SchemaPlan, plan_schema
 from tributary.warehouse.unload import Unloaded, UnloadFormat
@@ -610,8 +610,7 @@ class Warehouse(ABC):
                     f"table '{target.table}', column '{field.name}': {error}; cast it in the "
                     "table's `query:`"
                 ) from None
-            size = len(field.name.encode())
-            if self.name_bytes is not None and size > self.name_bytes:
+            if (size := cut_size(field.name, self.name_bytes)) is not None:
                 raise WarehouseError(
                     f"table '{target.table}', column '{field.name}': the name is {size} bytes "
                     f"long and the {self.kind} warehouse keeps {self.name_bytes} of a name; "
