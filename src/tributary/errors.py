@@ -24,6 +24,11 @@ class ExportError(RuntimeError):
     """An export could not be written as configured."""
 
 
+class RepeatedColumns(ExportError):
+    """A query's result names one column twice (ignoring case): no export file can hold it (nor
+    can PostgreSQL's COPY reader read it: it parses by name). The export names its file."""
+
+
 class WarehouseError(DriverError):
     """The warehouse could not be reached or used."""
 

@@ -521,3 +521,30 @@ def test_an_unload_with_one_column_name_twice_publishes_nothing(unload_setup) ->
         export_via_unload(Twice(fs, rows(0)), landing, store)
     assert store.partitions("orders", sealed_only=False) == []
     assert not fs.exists(f"{landing.root}/{UNLOAD_PREFIX}/orders/dt=2024-05-01/")
+
+
+@pytest.mark.parametrize("length", [127, 128])
+def test_an_alias_redshift_would_cut_is_refused_before_the_unload(unload_setup, length) -> None:
+    # Redshift keeps 127 bytes of a name (PostgreSQL 63): a longer alias would be published cut.
+    fs, landing, store = unload_setup
+    alias = "x" * length
+    connection = FakeRedshift(fs, rows(1))
+    warehouse = RedshiftWarehouse(lambda: connection, iam_role=COPY_ROLE, unload_iam_role=ROLE)
+    query = f'select id as "{alias}" from "marts"."orders"'
+
+    def run():
+        return run_export(redshift_export(query=query), sql=query, day=DAY, warehouse=warehouse,
+                          store=store, asset="export/orders", batch_rows=1000, landing=landing,
+                          export_file="exports/orders.yaml")  # fmt: skip
+
+    if length == 127:
+        assert run().row_count == 1
+        return
+    with pytest.raises(ExportError) as raised:
+        run()
+    assert str(raised.value) == (
+        f"exports/orders.yaml: query: the query names '{alias}': the name is 128 bytes long and "
+        "the redshift warehouse keeps 127 of a name (it would cut the rest without a word, and "
+        "publish the cut name); alias it shorter in the query"
+    )
+    assert connection.statements == []

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from tributary.errors import ExportError
+from tributary.errors import ExportError, RepeatedColumns
 from tributary.names import repeated
 
 FileKind = Literal["parquet", "csv"]
@@ -64,7 +64,7 @@ def _zoned(kind: pa.DataType) -> bool:
 
 def refuse_repeated_names(names: Sequence[str]) -> None:
     if twice := repeated(names):
-        raise ExportError(
+        raise RepeatedColumns(
             f"the result has two columns named {twice} (names are compared ignoring case, as "
             "Spark and BigQuery read them); give each its own name in the query"
         )

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from tributary.config.models import QUERY_PARAMETER, ExportConfig, Tenant
-from tributary.warehouse.base import quote_ident, quote_literal
+from tributary.warehouse.base import Warehouse, quote_ident, quote_literal
 
 REF = re.compile(r"\{\{\s*ref\(\s*['\"](\w+)['\"]\s*\)\s*\}\}")
 
@@ -109,3 +109,22 @@ def partition_sql(
         column = quote_ident(partitioning.column)
         sql = f"select * from ({sql}) as export_rows order by {column} nulls last"
     return render_parameters(sql, {**export.parameters, **partition_parameters(day)}, quote)
+
+
+def first_cut_name(sql: str, warehouse: Warehouse) -> tuple[str, str] | None:
+    """The first name in `sql` (an alias, quoted or not) that `warehouse` would cut, with why
+    (Warehouse.name_cut), or None. PostgreSQL cuts each identifier of a statement to 63 bytes
+    as it reads it, without a word: an alias cut so names the export's column otherwise. Found
+    in the text before anything runs (strings and comments aside), as the warehouse's own
+    lexer would: the result's names come back already cut."""
+    if warehouse.name_bytes is None:
+        return None
+    import sqlglot  # here: only warehouses that cut names need the tokenizer
+    from sqlglot.tokens import TokenType
+
+    try:
+        tokens = sqlglot.tokenize(sql, read=warehouse.kind)
+    except sqlglot.errors.SqlglotError:
+        return None  # SQL it cannot read: the warehouse says what is wrong with it
+    names = (t.text for t in tokens if t.token_type in (TokenType.IDENTIFIER, TokenType.VAR))
+    return next(((name, problem) for name in names if (problem := warehouse.name_cut(name))), None)

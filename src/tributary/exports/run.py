@@ -12,9 +12,9 @@ from datetime import date
 import pyarrow as pa
 
 from tributary.config.models import ExportConfig, Tenant
-from tributary.errors import ExportError
+from tributary.errors import ExportError, RepeatedColumns
 from tributary.exports.formats import FileFormat
-from tributary.exports.query import partition_sql
+from tributary.exports.query import first_cut_name, partition_sql
 from tributary.exports.store import (
     DATE_KEY,
     TENANT_KEY,
@@ -158,26 +158,39 @@ def run_export(
     export has a template). Given the `landing` store, a warehouse that `unloads` writes the
     files itself there (not for `by: column` partitions, which are split from the ordered
     stream here). `export_file` names the export's file in errors of its configuration."""
+    # Where a problem of the query's result is configured: the export's file and key.
+    where = f"{export_file or f'export {export.name!r}'}: {'query' if export.query else 'model'}"
     with store.answering():
         check_layout(export, store, tenant, export_file=export_file)
         query = partition_sql(export, sql, day, tenant=tenant, quote=warehouse.quote_string)
+        if cut := first_cut_name(query, warehouse):
+            name, problem = cut
+            raise ExportError(
+                f"{where}: the query names '{name}': {problem} (it would cut the rest without "
+                "a word, and publish the cut name); alias it shorter in the query"
+            )
         folder = export_folder(export, tenant)
-        if warehouse.unloads and landing is not None and export.partitioning.by != "column":
-            publications = [
-                publish_unloaded(
-                    export=folder,
-                    query=query,
-                    partition=date_partition(day),
-                    warehouse=warehouse,
-                    landing=landing,
-                    store=store,
-                    asset=asset,
-                    file_format=file_format(export),
-                )
-            ]
-        else:
-            with warehouse.read(query, batch_rows=batch_rows) as batches:
-                publications = _publish_stream(export, folder, query, day, batches, store, asset)
+        try:
+            if warehouse.unloads and landing is not None and export.partitioning.by != "column":
+                publications = [
+                    publish_unloaded(
+                        export=folder,
+                        query=query,
+                        partition=date_partition(day),
+                        warehouse=warehouse,
+                        landing=landing,
+                        store=store,
+                        asset=asset,
+                        file_format=file_format(export),
+                    )
+                ]
+            else:
+                with warehouse.read(query, batch_rows=batch_rows) as batches:
+                    publications = _publish_stream(
+                        export, folder, query, day, batches, store, asset
+                    )
+        except RepeatedColumns as error:
+            raise ExportError(f"{where}: {error}") from None
         if export.partitioning.by == "column":
             present = [publication.manifest.partition for publication in publications]
             removed = store.remove_absent_values(folder, export.partitioning.column, present)

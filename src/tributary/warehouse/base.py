@@ -324,6 +324,16 @@ class Warehouse(ABC):
     # The bytes of a name the warehouse keeps (PostgreSQL cuts the rest without a word).
     name_bytes: int | None = None
 
+    def name_cut(self, name: str) -> str | None:
+        """Why `name` would not reach this warehouse whole (a loaded column's, an export's
+        alias), or None: a cut name is silently another, and may become one already taken."""
+        if (size := cut_size(name, self.name_bytes)) is None:
+            return None
+        return (
+            f"the name is {size} bytes long and the {self.kind} warehouse keeps "
+            f"{self.name_bytes} of a name"
+        )
+
     @abstractmethod
     @contextmanager
     def read(self, sql: str, *, batch_rows: int = 100_000) -> Iterator[pa.RecordBatchReader]:
@@ -610,10 +620,9 @@ class Warehouse(ABC):
                     f"table '{target.table}', column '{field.name}': {error}; cast it in the "
                     "table's `query:`"
                 ) from None
-            if (size := cut_size(field.name, self.name_bytes)) is not None:
+            if problem := self.name_cut(field.name):
                 raise WarehouseError(
-                    f"table '{target.table}', column '{field.name}': the name is {size} bytes "
-                    f"long and the {self.kind} warehouse keeps {self.name_bytes} of a name; "
+                    f"table '{target.table}', column '{field.name}': {problem}; "
                     "alias it in the table's `query:`"
                 )
         tables = LoadTables(target, suffix=manifest.load_id[-8:])

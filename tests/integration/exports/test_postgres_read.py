@@ -11,7 +11,7 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-from tributary.errors import WarehouseError
+from tributary.errors import RepeatedColumns, WarehouseError
 from tributary.warehouse.postgres.warehouse import PostgresWarehouse
 
 pytestmark = pytest.mark.integration
@@ -127,7 +127,7 @@ def test_batches_are_bounded_and_the_connection_stays_usable(warehouse) -> None:
 
 def test_duplicate_column_names_are_refused(warehouse) -> None:
     with (
-        pytest.raises(ValueError, match="two columns named 'id'"),
+        pytest.raises(RepeatedColumns, match="two columns named 'id'"),
         warehouse.read("select id, id from cases"),
     ):
         pass

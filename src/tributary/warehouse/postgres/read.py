@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from tributary.arrow import first_uncastable
-from tributary.errors import WarehouseError
+from tributary.errors import RepeatedColumns, WarehouseError
 from tributary.names import repeated
 from tributary.warehouse.base import quote_ident
 
@@ -78,7 +78,9 @@ def read_with_copy(
             cursor.execute(f"select * from ({sql}) as export_rows limit 0")
             columns = list(cursor.description or [])
         if twice := repeated([c.name for c in columns]):
-            raise ValueError(f"the query returns two columns named {twice}")
+            raise RepeatedColumns(
+                f"the query returns two columns named {twice}; give each its own name"
+            )
         schema = pa.schema([(c.name, column_type(c)) for c in columns])
         unconstrained = {c.name for c in columns if c.type_code == NUMERIC and c.precision is None}
         with con.cursor().copy(f"copy ({sql}) to stdout (format csv)") as copy:
