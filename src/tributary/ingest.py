@@ -148,6 +148,15 @@ def ingest_table(
     extract = reader.read(table, since=since, batch_rows=batch_rows, where=where)
     tenant = where.low if where is not None and where.kind == "tenant" else None
     check_column_names(extract.batches.schema, table, tenant_scoped=tenant is not None)
+    # A name the rows spell in another case passes a first load (a whole read, no cursor in
+    # its query) where the source compares names exactly, and fails every later one.
+    check_named_columns(
+        extract.batches.schema.names,
+        source,
+        table,
+        exact=getattr(reader, "exact_names", False),
+        source_file=source_file,
+    )
     batches = refuse_null_keys(extract.batches, table)
     if tenant is not None:
         batches = refuse_other_tenants(batches, table, tenant)
@@ -521,6 +530,59 @@ def check_column_names(schema: pa.Schema, table: TableConfig, *, tenant_scoped: 
             )
 
 
+def named_columns(prefix: str, table: TableConfig) -> list[tuple[str, str]]:
+    """(key, column) for every column the table's configuration names, its keys under
+    `prefix` (the table's own: tables[<index>])."""
+    named = [(f"{prefix}.primary_key[{i}]", name) for i, name in enumerate(table.primary_key)]
+    if table.cursor:
+        named.append((f"{prefix}.cursor", table.cursor))
+    if table.tenant_column:
+        named.append((f"{prefix}.tenant_column", table.tenant_column))
+    if table.key_ranges:
+        named.append((f"{prefix}.key_ranges.column", table.key_ranges.column))
+    named += [(f"{prefix}.checks.checksum[{i}]", c) for i, c in enumerate(table.checks.checksum)]
+    return named
+
+
+def missing_columns(
+    prefix: str, table: TableConfig, names: Sequence[str], *, exact: bool
+) -> list[tuple[str, str]]:
+    """(key, problem) for each column the table's configuration names that the source's
+    columns `names` lack: compared exactly where the source compares names so (`exact`:
+    PostgreSQL), else ignoring case. `tributary check` and every load decide by it."""
+    found = set(names) if exact else {name.lower() for name in names}
+    listed = ", ".join(names) if len(names) <= 30 else f"{len(names)} columns"
+    described = "the query's result" if table.query else f"'{table.read_object}'"
+    return [
+        (key, f"column '{column}' not found in {described} ({listed})")
+        for key, column in named_columns(prefix, table)
+        if (column if exact else column.lower()) not in found
+    ]
+
+
+def table_place(source: SourceConfig, table: TableConfig) -> str:
+    """The table's key in its source's file: tables[<index>] (by name where not listed)."""
+    index = next((i for i, t in enumerate(source.tables) if t.name == table.name), None)
+    return f"tables[{index}]" if index is not None else f"table '{table.name}'"
+
+
+def check_named_columns(
+    names: Sequence[str],
+    source: SourceConfig,
+    table: TableConfig,
+    *,
+    exact: bool,
+    source_file: str | None,
+) -> None:
+    """Before anything is landed: missing_columns, as an error naming the file and the key."""
+    if problems := missing_columns(table_place(source, table), table, names, exact=exact):
+        key, problem = problems[0]
+        raise SourceError(
+            f"{source_file or f'source {source.name!r}'}: {key}: {problem}; nothing was loaded",
+            transient=False,
+        )
+
+
 # What a key_ranges column must be.
 KEY_RANGE_TYPES = "a numeric column (an integer, decimal or floating-point type)"
 
@@ -565,11 +627,9 @@ def check_key_range_type(
     not done."""
     if problem is None:
         return
-    index = next((i for i, t in enumerate(source.tables) if t.name == table.name), None)
-    place = f"tables[{index}]" if index is not None else f"table '{table.name}'"
+    key = f"{table_place(source, table)}.key_ranges.column"
     raise SourceError(
-        f"{source_file or f'source {source.name!r}'}: {place}.key_ranges.column: {problem}; "
-        + untouched,
+        f"{source_file or f'source {source.name!r}'}: {key}: {problem}; " + untouched,
         transient=False,
     )
 

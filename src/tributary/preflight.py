@@ -33,7 +33,7 @@ from tributary.config.models import SourceConfig, TableConfig, Tenant
 from tributary.errors import ExportError, SourceError, Unreachable, WarehouseError
 from tributary.exports import ExportStore, open_export_store
 from tributary.exports.run import layout_problems, stored_layout_folders
-from tributary.ingest import cursor_type_problem, key_range_problem, lookback_fits
+from tributary.ingest import cursor_type_problem, key_range_problem, lookback_fits, missing_columns
 from tributary.landing import LandingStore
 from tributary.names import as_spelled
 from tributary.sources import SourceReader, SqlSource, open_source
@@ -155,20 +155,6 @@ def object_key(index: int, table: TableConfig) -> str:
     return f"tables[{index}].{'object' if table.source_object else 'name'}"
 
 
-def named_columns(index: int, table: TableConfig) -> list[tuple[str, str]]:
-    """(key, column) for every column the table's configuration names."""
-    prefix = f"tables[{index}]"
-    named = [(f"{prefix}.primary_key[{i}]", name) for i, name in enumerate(table.primary_key)]
-    if table.cursor:
-        named.append((f"{prefix}.cursor", table.cursor))
-    if table.tenant_column:
-        named.append((f"{prefix}.tenant_column", table.tenant_column))
-    if table.key_ranges:
-        named.append((f"{prefix}.key_ranges.column", table.key_ranges.column))
-    named += [(f"{prefix}.checks.checksum[{i}]", c) for i, c in enumerate(table.checks.checksum)]
-    return named
-
-
 def check_sql_table(reader: SqlSource, file: str, index: int, table: TableConfig) -> Check:
     subject = f"tables[{index}] ({table.name})"
     try:
@@ -176,9 +162,7 @@ def check_sql_table(reader: SqlSource, file: str, index: int, table: TableConfig
         if kinds is None:
             problem = f"table or view '{table.read_object}' not found (or not visible to the login)"
             return Check(file, subject, problems=[(object_key(index, table), problem)])
-        # Column names are case-sensitive in PostgreSQL only (Oracle's are compared as the
-        # dialect normalises them, lower case).
-        insensitive = reader.backend != "postgresql"
+        insensitive = not reader.exact_names
         problems = column_problems(index, table, kinds, case_insensitive=insensitive)
         if not problems and (problem := key_range_problem(reader, table)):
             problems = [(f"tables[{index}].key_ranges.column", problem)]
@@ -211,11 +195,7 @@ def column_problems(
 ) -> list[tuple[str, str]]:
     """Named columns missing from `kinds`, and a cursor whose kind does not fit the lookback."""
     lookup = {name.lower(): name for name in kinds} if case_insensitive else {n: n for n in kinds}
-    problems = []
-    for key, column in named_columns(index, table):
-        if (column.lower() if case_insensitive else column) not in lookup:
-            listed = ", ".join(kinds) if len(kinds) <= 30 else f"{len(kinds)} columns"
-            problems.append((key, f"column '{column}' not found in {_described(table)} ({listed})"))
+    problems = missing_columns(f"tables[{index}]", table, list(kinds), exact=not case_insensitive)
     cursor = table.cursor and lookup.get(table.cursor.lower() if case_insensitive else table.cursor)
     if table.mode == "incremental" and table.lookback is not None and cursor:
         needed = TIME if isinstance(table.lookback, timedelta) else NUMBER
@@ -239,10 +219,6 @@ def column_problems(
             )
         )
     return problems
-
-
-def _described(table: TableConfig) -> str:
-    return "the query's result" if table.query else f"'{table.read_object}'"
 
 
 def _lookback(value: timedelta | int) -> str:

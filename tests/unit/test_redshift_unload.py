@@ -548,3 +548,21 @@ def test_an_alias_redshift_would_cut_is_refused_before_the_unload(unload_setup, 
         "publish the cut name); alias it shorter in the query"
     )
     assert connection.statements == []
+
+
+def test_a_partitioning_column_in_another_case_is_refused_before_the_unload(unload_setup) -> None:
+    # As on DuckDB and PostgreSQL (tests/integration/exports/test_partitioning_column_case.py).
+    fs, landing, store = unload_setup
+    connection = FakeRedshift(fs, rows(1))
+    warehouse = RedshiftWarehouse(lambda: connection, iam_role=COPY_ROLE, unload_iam_role=ROLE)
+    partitioning = {"by": "date", "start_date": "2024-01-01", "column": "Happened_At"}
+    with pytest.raises(ExportError) as raised:
+        run_export(redshift_export(partitioning=partitioning), sql='select * from "marts"."o"',
+                   day=DAY, warehouse=warehouse, store=store, asset="export/orders",
+                   batch_rows=1000, landing=landing, export_file="exports/orders.yaml")  # fmt: skip
+    assert str(raised.value) == (
+        "exports/orders.yaml: partitioning.column: column 'Happened_At' not found in the query's "
+        "result (id, amount, happened_at, label, doc, blob); expected it spelled as the result "
+        "spells it"
+    )
+    assert not [s for s in connection.statements if s.startswith("unload")]

@@ -14,7 +14,7 @@ import pyarrow as pa
 from tributary.config.models import ExportConfig, Tenant
 from tributary.errors import ExportError, RepeatedColumns
 from tributary.exports.formats import FileFormat
-from tributary.exports.query import first_cut_name, partition_sql
+from tributary.exports.query import described_sql, first_cut_name, partition_sql
 from tributary.exports.store import (
     DATE_KEY,
     TENANT_KEY,
@@ -139,6 +139,28 @@ def check_layout(
         )
 
 
+def check_partitioning_column(
+    export: ExportConfig, sql: str, day: date, warehouse: Warehouse, *, export_file: str | None
+) -> None:
+    """Before the partitioning's clauses name its column: the column as the result spells it,
+    on every warehouse alike. Spelled in another case (`Region` for `region`), it was one name
+    to DuckDB (which took `by: date` with it) and none to PostgreSQL (UndefinedColumn, naming
+    neither the export's file nor the key)."""
+    column = export.partitioning.column
+    if column is None:
+        return
+    with warehouse.read(described_sql(export, sql, day, quote=warehouse.quote_string)) as rows:
+        names = rows.schema.names
+    if column not in names:
+        described = "the query's result" if export.query else f"model '{export.model}'"
+        listed = ", ".join(names) if len(names) <= 30 else f"{len(names)} columns"
+        raise ExportError(
+            f"{export_file or f'export {export.name!r}'}: partitioning.column: column "
+            f"'{column}' not found in {described} ({listed}); expected it spelled as the "
+            "result spells it"
+        )
+
+
 def run_export(
     export: ExportConfig,
     *,
@@ -171,6 +193,7 @@ def run_export(
             )
         folder = export_folder(export, tenant)
         try:
+            check_partitioning_column(export, sql, day, warehouse, export_file=export_file)
             if warehouse.unloads and landing is not None and export.partitioning.by != "column":
                 publications = [
                     publish_unloaded(

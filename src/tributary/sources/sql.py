@@ -434,8 +434,15 @@ class SqlSource:
         kind = schema.field(spelled).type
         return ColumnType(f"{kind} (as the query returns it)", is_arrow_number(kind))
 
+    @property
+    def exact_names(self) -> bool:
+        """Whether a configured column name must match the source's exactly: on PostgreSQL
+        "UpdatedAt" is not updatedat (Oracle's names are compared as the dialect normalises
+        them, lower case; MySQL's, SQL Server's and SQLite's ignore case)."""
+        return self.backend == "postgresql"
+
     def _matched(self, name: str, names: list[str]) -> str:
-        return name if self.backend == "postgresql" else as_spelled(name, names)
+        return name if self.exact_names else as_spelled(name, names)
 
     def key_match(self, table: TableConfig) -> tuple[TextMatch, ...]:
         """How the database compares each of the table's primary_key columns, in its order:
