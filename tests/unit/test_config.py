@@ -646,3 +646,28 @@ def test_queries_other_kinds_read_as_subqueries_load(
     table = {"name": "pairs", "primary_key": ["id"], "query": query}
     write_source(config_dir, "shop", source(kind=kind, tables=[table]))
     assert load_project(config_dir).source("shop").tables[0].query
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({"name": "shop\n"}, "name"),
+        ({"tables": [{"name": "orders\n", "primary_key": ["id"]}]}, "tables[0].name"),
+        ({"tables": [{"name": "orders", "object": "sales.orders\n"}]}, "tables[0]"),
+    ],
+)
+def test_a_name_ending_in_a_line_break_is_no_identifier(
+    config_dir: Path, overrides: dict, key: str
+) -> None:
+    # `$` matches before a final line break: 'shop\n' passed, and became the schema raw_shop\n
+    write_source(config_dir, "shop", source(**overrides))
+    message = load_error(config_dir)
+    assert f"sources/shop.yaml: {key}" in message
+
+
+def test_a_tenant_id_ending_in_a_line_break_is_refused(config_dir: Path) -> None:
+    # it becomes a folder name and a partition key: 'acme\n' passed `$`
+    (config_dir / "tenants.yaml").write_text('tenants:\n  - {id: "acme\\n", alias: acme}\n')
+    message = load_error(config_dir)
+    assert "tenants.yaml" in message and "tenants[0].id" in message
+    assert "is not a tenant id" in message

@@ -48,7 +48,7 @@ IDENTIFIER_MAX = 63  # PostgreSQL's limit (Redshift's is 127)
 
 
 def _check_identifier(value: str) -> str:
-    if not IDENTIFIER.match(value) or len(value) > IDENTIFIER_MAX:
+    if not IDENTIFIER.fullmatch(value) or len(value) > IDENTIFIER_MAX:
         shown = value if len(value) <= 80 else value[:77] + "..."
         raise ValueError(
             f"{shown!r} is not a plain identifier; expected letters, digits and underscores, "
@@ -478,7 +478,7 @@ class TableConfig(StrictModel):
                     f"an incremental table needs {' and '.join(repr(m) for m in missing)} "
                     "(rows are merged by primary key, new rows found by cursor)"
                 )
-        if self.query is None and not re.match(
+        if self.query is None and not re.fullmatch(
             r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)?$", self.read_object
         ):
             raise ValueError(
@@ -703,7 +703,7 @@ def _check_salesforce_table(table: TableConfig) -> None:
             f"table '{table.name}': {', '.join(repr(k) for k in unsupported)} does not apply "
             "to salesforce objects; expected 'object' and 'fields'"
         )
-    if not re.match(r"^[A-Za-z][A-Za-z0-9_]*$", table.read_object):
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", table.read_object):
         raise ValueError(f"table '{table.name}': 'object' must be a Salesforce object API name")
     if table.primary_key != ["id"]:
         raise ValueError(f"table '{table.name}': a Salesforce object's primary key is Id")
@@ -989,7 +989,7 @@ def _tenant_id(value: object) -> int | str:
     value = as_tenant_id(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and TENANT_ID.match(value) and len(value) <= IDENTIFIER_MAX:
+    if isinstance(value, str) and TENANT_ID.fullmatch(value) and len(value) <= IDENTIFIER_MAX:
         return value
     raise ValueError(
         f"{value!r} is not a tenant id; expected a whole number, or text of letters, digits, "
