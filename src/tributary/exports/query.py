@@ -111,15 +111,6 @@ def partition_sql(
     return render_parameters(sql, {**export.parameters, **partition_parameters(day)}, quote)
 
 
-def described_sql(
-    export: ExportConfig, sql: str, day: date, *, quote: Callable[[str], str] = quote_literal
-) -> str:
-    """The export's own query for `day` (parameters rendered), returning no rows: its result's
-    columns, as the warehouse spells them, before the partitioning's clauses name one."""
-    described = f"select * from ({sql}) as export_rows limit 0"
-    return render_parameters(described, {**export.parameters, **partition_parameters(day)}, quote)
-
-
 def first_cut_name(sql: str, warehouse: Warehouse) -> tuple[str, str] | None:
     """The first name in `sql` (an alias, quoted or not) that `warehouse` would cut, with why
     (Warehouse.name_cut), or None. PostgreSQL cuts each identifier of a statement to 63 bytes

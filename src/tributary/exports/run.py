@@ -13,8 +13,13 @@ import pyarrow as pa
 
 from tributary.config.models import ExportConfig, Tenant
 from tributary.errors import ExportError, RepeatedColumns
-from tributary.exports.formats import FileFormat
-from tributary.exports.query import described_sql, first_cut_name, partition_sql
+from tributary.exports.formats import FileFormat, refuse_repeated_names
+from tributary.exports.query import (
+    first_cut_name,
+    partition_parameters,
+    partition_sql,
+    render_parameters,
+)
 from tributary.exports.store import (
     DATE_KEY,
     TENANT_KEY,
@@ -139,19 +144,22 @@ def check_layout(
         )
 
 
-def check_partitioning_column(
+def check_result_columns(
     export: ExportConfig, sql: str, day: date, warehouse: Warehouse, *, export_file: str | None
 ) -> None:
-    """Before the partitioning's clauses name its column: the column as the result spells it,
-    on every warehouse alike. Spelled in another case (`Region` for `region`), it was one name
-    to DuckDB (which took `by: date` with it) and none to PostgreSQL (UndefinedColumn, naming
-    neither the export's file nor the key)."""
+    """Before the query is wrapped (per tenant, by its partitioning), its result's own names:
+    - one name twice (ignoring case): the wrapped query's would not say so on DuckDB, which
+      renames the second (`ID` to `ID_1`) and published it so;
+    - the partitioning column as the result spells it, on every warehouse alike: spelled in
+      another case (`Region` for `region`) it was one name to DuckDB (which took `by: date`
+      with it) and none to PostgreSQL (UndefinedColumn, naming neither file nor key)."""
     column = export.partitioning.column
-    if column is None:
-        return
-    with warehouse.read(described_sql(export, sql, day, quote=warehouse.quote_string)) as rows:
-        names = rows.schema.names
-    if column not in names:
+    if column is None and not export.per_tenant:
+        return  # not wrapped: the read itself refuses a name given twice
+    described = {**export.parameters, **partition_parameters(day)}
+    names = warehouse.result_names(render_parameters(sql, described, warehouse.quote_string))
+    refuse_repeated_names(names)
+    if column is not None and column not in names:
         described = "the query's result" if export.query else f"model '{export.model}'"
         listed = ", ".join(names) if len(names) <= 30 else f"{len(names)} columns"
         raise ExportError(
@@ -193,7 +201,7 @@ def run_export(
             )
         folder = export_folder(export, tenant)
         try:
-            check_partitioning_column(export, sql, day, warehouse, export_file=export_file)
+            check_result_columns(export, sql, day, warehouse, export_file=export_file)
             if warehouse.unloads and landing is not None and export.partitioning.by != "column":
                 publications = [
                     publish_unloaded(

@@ -339,6 +339,11 @@ class Warehouse(ABC):
     def read(self, sql: str, *, batch_rows: int = 100_000) -> Iterator[pa.RecordBatchReader]:
         """Stream a query's result as Arrow batches."""
 
+    def result_names(self, sql: str) -> list[str]:
+        """The names of `sql`'s result columns, without reading a row."""
+        with self.read(f"select * from ({sql}) as described limit 0") as rows:
+            return rows.schema.names
+
     @contextmanager
     def one_at_a_time(self, work: str) -> Iterator[None]:
         """Hold `work` (a dbt build, an export's publication) against every other process

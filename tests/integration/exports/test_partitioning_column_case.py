@@ -55,3 +55,32 @@ def test_a_partitioning_column_in_another_case_is_refused_naming_file_and_key(
 def test_the_results_own_spelling_exports(warehouse, tmp_path, way) -> None:
     partitioning = {**WAYS[way][0], "column": WAYS[way][1].lower()}
     assert run(warehouse, tmp_path, partitioning).row_count == 1
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_a_result_naming_a_column_twice_is_refused_when_partitioned(
+    warehouse, tmp_path, way
+) -> None:
+    # Wrapped for its partitioning (`select * from (...)`), DuckDB renamed the second `ID` to
+    # `ID_1` and published it so; unwrapped, the export already refused it.
+    partitioning, column = WAYS[way]
+    query = f'select 2 as "ID", {QUERY.removeprefix("select ")}'
+    config = ExportConfig.model_validate(
+        {"name": "e", "query": query, "depends_on": ["m"],
+         "partitioning": {**partitioning, "column": column.lower()}}
+    )  # fmt: skip
+    with pytest.raises(ExportError) as raised:
+        run_export(
+            config,
+            sql=config.query,
+            day=date(2024, 5, 1),
+            warehouse=warehouse,
+            store=ExportStore(str(tmp_path / "exports")),
+            asset="export/e",
+            batch_rows=1000,
+            export_file="exports/e.yaml",
+        )
+    message = str(raised.value)
+    assert message.startswith("exports/e.yaml: query: ")
+    assert "two columns named 'ID' and 'id'" in message
+    assert ExportStore(str(tmp_path / "exports")).partitions("e", sealed_only=False) == []

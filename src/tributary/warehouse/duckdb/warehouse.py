@@ -423,6 +423,10 @@ class DuckDBWarehouse(Warehouse):
         empty = pa.table({"c": pa.array([], arrow_type)})
         return str(self.con.from_arrow(empty).types[0])
 
+    def result_names(self, sql: str) -> list[str]:
+        # The query's own (bound, not run): a subquery's star would rename a second `ID` `ID_1`.
+        return self.con.sql(sql).columns
+
     @contextmanager
     def read(self, sql: str, *, batch_rows: int = 100_000) -> Iterator[pa.RecordBatchReader]:
         relation = self.con.sql(sql)
