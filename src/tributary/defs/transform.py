@@ -229,6 +229,30 @@ def scoped_environ(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+# Where dagster-dbt's specs (of models and of their tests' checks) name their dbt node.
+DBT_UNIQUE_ID = "dagster_dbt/unique_id"
+
+
+def tests_cautious_selection_drops(
+    context: dg.AssetExecutionContext, manifest: Mapping[str, Any]
+) -> list[str]:
+    """The dbt tests (by fqn) of the checks a run selects that also read a model the run does
+    not build: cautious indirect selection leaves them out, and Dagster lets a blocking check
+    that emitted no result pass (building stg_app__users alone dropped its relationship test
+    to stg_app__companies, and an orphan user reached what followed)."""
+    assets = context.assets_def
+    built = {
+        assets.specs_by_key[key].metadata[DBT_UNIQUE_ID] for key in context.selected_asset_keys
+    }
+    dropped = []
+    for check in sorted(context.selected_asset_check_keys, key=lambda key: key.to_user_string()):
+        test = manifest["nodes"][assets.get_spec_for_check_key(check).metadata[DBT_UNIQUE_ID]]
+        models = {n for n in test["depends_on"]["nodes"] if n.startswith("model.")}
+        if not models <= built:
+            dropped.append(".".join(test["fqn"]))
+    return dropped
+
+
 # Every dbt model is built by one op, so one pool serializes dbt runs (the instance's
 # `concurrency: pools: default_limit: 1`), and the warehouse's lock where it has one
 # (Warehouse.one_at_a_time): two runs of an incremental model at once would each insert the
@@ -253,12 +277,16 @@ def build_transform_defs(manifest: Mapping[str, Any], dbt: DbtProject) -> dg.Def
         # Cautious indirect selection: a test runs only when all the models it reads are
         # selected, so that building dim_customer alone does not run fct_sales' relationship
         # test against a table that is not there (it is fct_sales' check, not dim_customer's).
+        # The run's own checks that it would drop (a relationship to a model not built in the
+        # run) are selected by name: a blocking check that emits nothing gates nothing.
         env = {**warehouse.dbt_env(), "DBT_INDIRECT_SELECTION": "cautious"}
+        dropped = tests_cautious_selection_drops(context, manifest)
+        args = ["build", *(["--select", " ".join(dropped)] if dropped else [])]
         # Opened again for the lock alone: PostgreSQL's connection holds an advisory lock, and
         # DuckDB's (which connects only when used) leaves the file free for dbt.
         with warehouse.open() as wh, wh.one_at_a_time(DBT_POOL):
             with scoped_environ(env):
-                invocation = dbt_cli.cli(["build"], context=context)
+                invocation = dbt_cli.cli(args, context=context)
             yield from invocation.stream()
 
     return dg.Definitions(
