@@ -16,7 +16,7 @@ from dbt import version as dbt_version
 from packaging.version import Version
 
 from tests.tenant_config import write_registry_project
-from tributary.config.loader import ProjectConfig, load_project
+from tributary.config.loader import ConfigError, ProjectConfig, load_project
 from tributary.defs import build_definitions
 from tributary.defs.transform import (
     DBT_EXECUTABLE,
@@ -416,3 +416,29 @@ def test_the_entry_point_does_not_import_the_salesforce_client(entry_point: dict
     code server's and run's imports: it is imported when a Salesforce object is read, not
     because the configuration names a Salesforce source (the shipped one does)."""
     assert entry_point["salesforce_client"] is False
+
+
+def test_a_query_exports_upstream_is_every_model_it_refs(config_dir: Path, state_dir) -> None:
+    # depends_on named one of the two models the query refs: the other's checks and builds
+    # neither gated nor triggered the export, and its team was not granted it.
+    (config_dir / "exports" / "orders_by_customer.yaml").write_text(
+        "name: orders_by_customer\n"
+        "query: select f.order_id, d.customer_key from {{ ref('fct_sales') }} f\n"
+        "  join {{ ref( 'dim_customer' ) }} d using (customer_key)\n"
+        "depends_on: [fct_sales]\n"
+    )
+    (config_dir / "exports" / "by_ref_alone.yaml").write_text(
+        "name: by_ref_alone\nquery: select * from {{ ref('dim_account') }}\n"
+    )
+    graph = describe_graph(build_definitions(load_project(config_dir)))["assets"]
+    assert graph["export/orders_by_customer"]["deps"] == ["marts/dim_customer", "marts/fct_sales"]
+    assert graph["export/by_ref_alone"]["deps"] == ["marts/dim_account"]
+
+
+def test_a_query_refs_unknown_model_is_named_under_query(config_dir: Path, state_dir) -> None:
+    (config_dir / "exports" / "typo.yaml").write_text(
+        "name: typo\nquery: select * from {{ ref('fct_sale') }}\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        build_definitions(load_project(config_dir))
+    assert "exports/typo.yaml: query: no dbt model named 'fct_sale'" in str(raised.value)

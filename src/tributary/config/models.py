@@ -807,6 +807,8 @@ Lookback = Annotated[timedelta | int | Decimal, BeforeValidator(_parse_lookback)
 BIND_PARAMETER = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
 # {{ name }} in an export's query: a value rendered as a SQL literal when the export runs.
 QUERY_PARAMETER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+# {{ ref('model') }} in an export's query: the model's relation, and a model the export reads.
+REF = re.compile(r"\{\{\s*ref\(\s*['\"](\w+)['\"]\s*\)\s*\}\}")
 PARTITION_PARAMETERS = ("partition_date", "partition_start", "partition_end")
 COMPRESSIONS = {"parquet": ("zstd", "snappy", "gzip", "none"), "csv": ("none", "gzip")}
 
@@ -876,7 +878,8 @@ class ExportConfig(StrictModel):
     model: Identifier | None = Field(None, description="dbt model to publish")
     query: Query | None = Field(None, description="custom SQL to publish instead of a model")
     depends_on: list[Identifier] = Field(
-        default_factory=list, description="dbt models a custom query reads"
+        default_factory=list,
+        description="dbt models a custom query reads besides those it names with ref()",
     )
     parameters: dict[Identifier, ParameterValue] = Field(
         default_factory=dict, description="values for {{ name }} placeholders in the query"
@@ -917,8 +920,11 @@ class ExportConfig(StrictModel):
     def _consistent(self) -> ExportConfig:
         if bool(self.model) == bool(self.query):
             raise ValueError("expected exactly one of 'model' or 'query'")
-        if self.query and not self.depends_on:
-            raise ValueError("a query export needs 'depends_on': the dbt models it reads")
+        if self.query and not self.upstream_models:
+            raise ValueError(
+                "a query export reads dbt models: name them with {{ ref('model') }} in the "
+                "query, or in 'depends_on'"
+            )
         if self.compression is not None and self.compression not in COMPRESSIONS[self.format]:
             raise ValueError(
                 f"'compression' for {self.format}: expected one of "
@@ -967,7 +973,11 @@ class ExportConfig(StrictModel):
 
     @property
     def upstream_models(self) -> list[str]:
-        return [self.model] if self.model else list(self.depends_on)
+        """The dbt models the export reads: its model; or the models its query refs, and those
+        named in depends_on (a query that reads a model's table by its name)."""
+        if self.model:
+            return [self.model]
+        return list(dict.fromkeys([*REF.findall(self.query or ""), *self.depends_on]))
 
     @property
     def file_compression(self) -> str:

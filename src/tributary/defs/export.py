@@ -17,7 +17,7 @@ import dagster as dg
 from dagster._utils.schedules import reverse_cron_string_iterator
 
 from tributary.config.loader import ConfigError, ProjectConfig
-from tributary.config.models import ExportConfig, cron_for
+from tributary.config.models import REF, ExportConfig, cron_for
 from tributary.defs.automation import ASSET_JOB, FOLLOWS_LOADS, default_status
 from tributary.defs.metadata import column_schema
 from tributary.defs.resources import (
@@ -195,10 +195,12 @@ def build_export_defs(project: ProjectConfig, models: dict[str, ModelRef]) -> dg
     for export in project.exports:
         for name in export.upstream_models:
             if name not in models:
+                key = "model" if export.model else "depends_on"
+                if name in REF.findall(export.query or ""):
+                    key = "query"
                 raise ConfigError(
-                    f"{project.export_file(export.name)}: "
-                    f"{'model' if export.model else 'depends_on'}: "
-                    f"no dbt model named '{name}'; expected one of {', '.join(sorted(models))}"
+                    f"{project.export_file(export.name)}: {key}: no dbt model named '{name}'; "
+                    f"expected one of {', '.join(sorted(models))}"
                 )
     return dg.Definitions(
         assets=[build_export_asset(project, export, models) for export in project.exports],

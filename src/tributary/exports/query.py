@@ -8,10 +8,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from tributary.config.models import QUERY_PARAMETER, ExportConfig, Tenant
+from tributary.config.models import QUERY_PARAMETER, REF, ExportConfig, Tenant
 from tributary.warehouse.base import Warehouse, quote_ident, quote_literal
-
-REF = re.compile(r"\{\{\s*ref\(\s*['\"](\w+)['\"]\s*\)\s*\}\}")
 
 
 class UnknownModelError(KeyError):
