@@ -286,3 +286,61 @@ def test_a_wide_object_read_through_rest_goes_by_bulk_instead(
     found = rows(tmp_path, "select id, regional_sales_attribute_0007__c from raw_crm.account "
                            "where regional_sales_attribute_0007__c is not null")  # fmt: skip
     assert found == [(ACCOUNT_IDS[0], "north")]
+
+
+def user_object() -> tuple[dict, list[dict]]:
+    """User as Salesforce describes it: no IsDeleted (users are deactivated, never put in the
+    recycle bin; Profile, UserRole and other setup objects are the same)."""
+
+    def field(name: str, kind: str) -> dict:
+        return {"name": name, "label": name, "type": kind, "precision": 0, "scale": 0,
+                "nillable": name != "Id", "compoundFieldName": None}  # fmt: skip
+
+    describe = {
+        "name": "User",
+        "label": "User",
+        "fields": [field("Id", "id"), field("Username", "string"), field("IsActive", "boolean"),
+                   field("SystemModstamp", "datetime")],
+    }  # fmt: skip
+    records = [
+        {"Id": f"005TEST000000000{i}AA", "Username": f"user{i}@example.com",
+         "IsActive": i != 2, "SystemModstamp": f"2024-03-01T0{i}:00:00.000Z"}
+        for i in range(1, 4)
+    ]  # fmt: skip
+    return describe, records
+
+
+@pytest.mark.parametrize("mode", ["incremental", "full"])
+@pytest.mark.parametrize("bulk_threshold", [100_000, 1], ids=["rest", "bulk"])
+def test_an_object_without_is_deleted_loads_with_nothing_deleted(
+    salesforce_fake, monkeypatch, tmp_path, mode, bulk_threshold
+):
+    """Before: `object User has no field 'isdeleted'`, in every mode: User, Profile, UserRole
+    could not be loaded. Now `_deleted` is false on every row, and the reads go through
+    query (queryAll differs from query only in the deleted records such an object has none of)."""
+    api = salesforce_fake.api
+    api.add_object(*user_object())
+    crm = crm_source(salesforce_fake, monkeypatch, bulk_threshold=bulk_threshold)
+    user = {"name": "user", "object": "User", "mode": mode}
+    source = SourceConfig.model_validate(
+        {**crm.model_dump(exclude_unset=True, by_alias=True), "tables": [user]}
+    )
+    first = load(salesforce_fake, source, "user", tmp_path)
+    assert first.manifest.row_count == 3
+    assert first.manifest.counters["deleted_records"] == 0
+    query = "select id, username, isactive, _deleted from raw_crm.user order by id"
+    assert rows(tmp_path, query) == [
+        ("005TEST0000000001AA", "user1@example.com", True, False),
+        ("005TEST0000000002AA", "user2@example.com", False, False),
+        ("005TEST0000000003AA", "user3@example.com", True, False),
+    ]
+    api.upsert("User", {"Id": "005TEST0000000002AA", "IsActive": True,
+                        "SystemModstamp": "2024-03-02T00:00:00.000Z"})  # fmt: skip
+    second = load(salesforce_fake, source, "user", tmp_path)
+    # incremental: the change, and user 3 at the watermark (inside the 5 minute lookback)
+    assert second.manifest.row_count == (2 if mode == "incremental" else 3)
+    counts = "select count(*), count(*) filter (isactive), count(*) filter (_deleted)"
+    assert rows(tmp_path, f"{counts} from raw_crm.user") == [(3, 3, 0)]
+    assert api.served_count("GET", "/queryAll") == 0
+    jobs = [job.operation for job in api._jobs.values()]
+    assert jobs == ([] if bulk_threshold > 3 else ["query", "query"])

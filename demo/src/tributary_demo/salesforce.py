@@ -149,9 +149,14 @@ class SalesforceApi:
             self.upsert(name, record)
 
     def upsert(self, object_name: str, record: Mapping[str, Any]) -> dict:
-        """Create or update a record by Id; fields not given keep their values."""
+        """Create or update a record by Id; fields not given keep their values. A new record
+        of an object with IsDeleted (one with a recycle bin) starts not deleted."""
         with self._lock:
-            stored = self.records[object_name].setdefault(record["Id"], {"IsDeleted": False})
+            described = self.describes[object_name.lower()]["fields"]
+            soft = any(f["name"] == "IsDeleted" for f in described)
+            stored = self.records[object_name].setdefault(
+                record["Id"], {"IsDeleted": False} if soft else {}
+            )
             stored.update(record)
             return stored
 

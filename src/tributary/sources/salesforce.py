@@ -4,8 +4,10 @@ One read of an object:
 1. describe the object: its fields and their types (the first API response also tells the
    org's API usage, from the Sforce-Limit-Info header);
 2. count the rows to read with queryAll (deleted records included) and pick the path: the
-   REST query, paged through nextRecordsUrl, below `bulk_threshold`; a Bulk API 2.0 queryAll
-   job from it up, or for a query too long for a REST request's URI;
+   REST queryAll, paged through nextRecordsUrl, below `bulk_threshold`; a Bulk API 2.0
+   queryAll job from it up, or for a query too long for a REST request's URI. An object
+   without IsDeleted (User, Profile, UserRole, ...: never in the recycle bin) is read through
+   query instead, which Salesforce documents as queryAll less the deleted records;
 3. check the API floor against the usage the org reported plus what the read will cost, and
    stop before anything is written if the floor would be crossed;
 4. stream the records in batches of `batch_rows`, typed from describe.
@@ -14,9 +16,10 @@ Both paths turn every value into its text form first (the form Bulk 2.0 CSV carr
 type it in one place, so they produce the same table from the same data. Columns are the
 fields' API names in lower case (collision-free, since Salesforce names are case-insensitive,
 and read alike by DuckDB, PostgreSQL and Redshift); IsDeleted becomes the `_deleted` load
-column. Compound fields (addresses, geolocations) are read as their component fields, which
-is also all Bulk 2.0 can read. Credentials come from the environment variables the source's
-configuration names and never appear in messages.
+column (false on every row of an object without IsDeleted). Compound fields (addresses,
+geolocations) are read as their component fields, which is also all Bulk 2.0 can read.
+Credentials come from the environment variables the source's configuration names and never
+appear in messages.
 
 Where the org is: `<domain>.salesforce.com` by default, or the org's own URL (`instance_url`),
 where every login kind then logs in. The org's certificate is verified against the source's
@@ -133,7 +136,8 @@ def object_fields(
     describe: dict[str, Any], wanted: list[str] | str | None, *, cursor: str | None
 ) -> list[SalesforceField]:
     """The fields a read selects, in describe's order: all of them (compound fields as their
-    components) or the `wanted` ones, always with Id, IsDeleted and the cursor."""
+    components) or the `wanted` ones, always with Id, the cursor and, where the object has it
+    (not User, Profile, UserRole and the like, which are never soft-deleted), IsDeleted."""
     object_name = describe["name"]
     described = describe["fields"]
     by_name = {f["name"].lower(): f for f in described}
@@ -164,7 +168,9 @@ def object_fields(
                 chosen.extend(components.get(name.lower(), []))
             else:
                 chosen.append(name.lower())
-    required = ["id", DELETED_FIELD] + ([cursor] if cursor else [])
+    if DELETED_FIELD in by_name:
+        chosen.append(DELETED_FIELD)
+    required = ["id"] + ([cursor] if cursor else [])
     for name in required:
         if name not in by_name:
             raise SourceError(f"object {object_name} has no field '{name}'")
@@ -178,6 +184,12 @@ def object_fields(
     order = {name: index for index, name in enumerate(by_name)}
     unique = sorted(set(chosen), key=order.__getitem__)
     return [SalesforceField.from_describe(by_name[name]) for name in unique]
+
+
+def soft_deletable(fields: list[SalesforceField]) -> bool:
+    """Whether the object's records can be in the recycle bin: it has IsDeleted (the fields
+    read always include it then)."""
+    return any(f.column == DELETED_FIELD for f in fields)
 
 
 def fits_rest_request(base_url: str, soql: str) -> bool:
@@ -285,7 +297,10 @@ def typed_batch(
     arrays = [
         typed_array(columns[f.column], f, counters) for f in fields if f.column != DELETED_FIELD
     ]
-    deleted = pc.fill_null(typed_array(columns[DELETED_FIELD], _BOOLEAN, counters), False)
+    if DELETED_FIELD in columns:
+        deleted = pc.fill_null(typed_array(columns[DELETED_FIELD], _BOOLEAN, counters), False)
+    else:  # an object without IsDeleted: nothing of it is ever deleted softly
+        deleted = pa.array([False] * len(arrays[0]), pa.bool_())
     counters["deleted_records"] += pc.sum(deleted).as_py() or 0
     return pa.RecordBatch.from_arrays([*arrays, deleted], schema=arrow_schema(fields))
 
@@ -579,9 +594,11 @@ class SalesforceSource:
         fields = object_fields(describe, table.fields, cursor=table.cursor)
         cursor = next((f.name for f in fields if f.column == table.cursor), None)
         include_null = table.null_cursor == "include"
+        # queryAll adds the recycle bin to query: an object without IsDeleted has none.
+        deleted = soft_deletable(fields)
         count_soql = build_soql(object_name, None, cursor, since, include_null=include_null)
         counted = self._call(
-            f"counting {object_name}", lambda: sf.query(count_soql, include_deleted=True)
+            f"counting {object_name}", lambda: sf.query(count_soql, include_deleted=deleted)
         )
         rows = counted["totalSize"]
         soql = build_soql(object_name, fields, cursor, since, include_null=include_null)
@@ -601,11 +618,12 @@ class SalesforceSource:
         read = self._bulk_batches if bulk else self._rest_batches
 
         def batches() -> Iterator[pa.RecordBatch]:
-            yield from read(sf, object_name, soql, fields, batch_rows, counters)
+            yield from read(sf, object_name, soql, fields, batch_rows, counters, deleted)
             self.usage.report(counters, first_request=requests_before)
 
         self.usage.report(counters, first_request=requests_before)
-        path = "Bulk API 2.0 queryAll job" if bulk else "REST queryAll"
+        operation = "queryAll" if deleted else "query"
+        path = f"Bulk API 2.0 {operation} job" if bulk else f"REST {operation}"
         return Extract(
             batches=pa.RecordBatchReader.from_batches(arrow_schema(fields), batches()),
             counters=counters,
@@ -621,9 +639,10 @@ class SalesforceSource:
         fields: list[SalesforceField],
         batch_rows: int,
         counters: Counter,
+        deleted: bool,
     ) -> Iterator[pa.RecordBatch]:
-        """queryAll, following nextRecordsUrl page after page."""
-        records = sf.query_all_iter(soql, include_deleted=True)
+        """queryAll (query where `deleted` is false), following nextRecordsUrl page after page."""
+        records = sf.query_all_iter(soql, include_deleted=deleted)
         while True:
             chunk = self._call(f"querying {object_name}", lambda: _take(records, batch_rows))
             if not chunk:
@@ -642,10 +661,13 @@ class SalesforceSource:
         fields: list[SalesforceField],
         batch_rows: int,
         counters: Counter,
+        deleted: bool,
     ) -> Iterator[pa.RecordBatch]:
-        """One Bulk 2.0 queryAll job; its CSV result pages read as text, then typed."""
+        """One Bulk 2.0 queryAll job (query where `deleted` is false); its CSV result pages
+        read as text, then typed."""
         job = getattr(sf.bulk2, object_name)
-        pages = job.query_all(soql, max_records=batch_rows, wait=self._poll)
+        run = job.query_all if deleted else job.query
+        pages = run(soql, max_records=batch_rows, wait=self._poll)
         convert = pacsv.ConvertOptions(
             column_types={f.name: pa.string() for f in fields}, strings_can_be_null=False
         )
