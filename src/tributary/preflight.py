@@ -245,7 +245,8 @@ def arrow_kind(arrow_type: pa.DataType) -> str:
 def check_salesforce_table(
     reader: SalesforceSource, file: str, index: int, table: TableConfig
 ) -> Check:
-    from tributary.sources.salesforce import object_fields  # with the reader's client
+    # imported here, as the reader's client is
+    from tributary.sources.salesforce import object_fields, unseen_field
 
     subject = f"tables[{index}] ({table.name})"
     try:
@@ -259,7 +260,7 @@ def check_salesforce_table(
     problems = column_problems(index, table, kinds, case_insensitive=True)
     wanted = table.fields if isinstance(table.fields, list) else []
     problems += [
-        (f"tables[{index}].fields[{i}]", f"object {table.read_object} has no field '{name}'")
+        (f"tables[{index}].fields[{i}]", unseen_field(table.read_object, name, "fields"))
         for i, name in enumerate(wanted)
         if name.lower() not in kinds
     ]

@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from tributary.config.models import SourceConfig
+from tributary.errors import SourceError
 from tributary.ingest import ingest_table
 from tributary.landing import LandingStore
 from tributary.sources.salesforce import ApiFloorReached, SalesforceSource
@@ -344,3 +345,79 @@ def test_an_object_without_is_deleted_loads_with_nothing_deleted(
     assert api.served_count("GET", "/queryAll") == 0
     jobs = [job.operation for job in api._jobs.values()]
     assert jobs == ([] if bulk_threshold > 3 else ["query", "query"])
+
+
+def test_a_listed_field_the_org_no_longer_shows_is_named_with_the_way_out(
+    salesforce_fake, monkeypatch, tmp_path
+):
+    """A field named in `fields:` that describe no longer lists (removed, or hidden by
+    field-level security from the integration user). Before: `object Opportunity has no field
+    'Amount'`, naming neither the source nor the table, with no way on."""
+    api = salesforce_fake.api
+    crm = crm_source(salesforce_fake, monkeypatch)
+    deals = {"name": "deals", "object": "Opportunity", "fields": ["Name", "Amount", "StageName"]}
+    source = SourceConfig.model_validate(
+        {**crm.model_dump(exclude_unset=True, by_alias=True), "tables": [deals]}
+    )
+    assert load(salesforce_fake, source, "deals", tmp_path).manifest.row_count == 5
+    described = api.describes["opportunity"]["fields"]
+    api.describes["opportunity"]["fields"] = [f for f in described if f["name"] != "Amount"]
+    with pytest.raises(SourceError) as raised:
+        load(salesforce_fake, source, "deals", tmp_path)
+    assert str(raised.value) == (
+        "source 'crm', table 'deals': object Opportunity shows no field 'Amount' (named in "
+        "`fields:`) to the user Tributary logs in as: the field was removed, or field-level "
+        "security hides it from that user; grant the user read access to the field, or drop "
+        "it from `fields:`"
+    )
+
+
+def test_a_cursor_the_org_no_longer_shows_is_named_with_the_way_out(
+    salesforce_fake, monkeypatch, tmp_path
+):
+    api = salesforce_fake.api
+    described = api.describes["account"]["fields"]
+    api.describes["account"]["fields"] = [f for f in described if f["name"] != "SystemModstamp"]
+    with pytest.raises(SourceError) as raised:
+        load(salesforce_fake, crm_source(salesforce_fake, monkeypatch), "account", tmp_path)
+    assert str(raised.value) == (
+        "source 'crm', table 'account': object Account shows no field 'systemmodstamp' (the "
+        "table's `cursor:`) to the user Tributary logs in as: the field was removed, or "
+        "field-level security hides it from that user; grant the user read access to the "
+        "field, or set `cursor:` to a datetime field the user can read"
+    )
+
+
+def test_a_value_not_of_its_fields_type_names_source_and_table(
+    salesforce_fake, monkeypatch, tmp_path
+):
+    api = salesforce_fake.api
+    api.upsert("Opportunity", {"Id": "006TEST0000000003AA", "CloseDate": "next week"})
+    with pytest.raises(SourceError) as raised:
+        load(salesforce_fake, crm_source(salesforce_fake, monkeypatch), "opportunity", tmp_path)
+    assert str(raised.value).startswith(
+        "source 'crm', table 'opportunity': object Opportunity, field CloseDate (date): "
+    )
+
+
+def test_the_preflight_names_a_hidden_field_as_the_load_does(salesforce_fake, monkeypatch):
+    from tributary.preflight import check_salesforce_table
+
+    api = salesforce_fake.api
+    crm = crm_source(salesforce_fake, monkeypatch)
+    deals = {"name": "deals", "object": "Opportunity", "fields": ["Name", "Amount"]}
+    source = SourceConfig.model_validate(
+        {**crm.model_dump(exclude_unset=True, by_alias=True), "tables": [deals]}
+    )
+    described = api.describes["opportunity"]["fields"]
+    api.describes["opportunity"]["fields"] = [f for f in described if f["name"] != "Amount"]
+    reader = SalesforceSource(
+        source.salesforce, source=source.name, session=salesforce_fake.session()
+    )
+    check = check_salesforce_table(reader, "sources/crm.yaml", 0, source.tables[0])
+    assert check.line() == (
+        "FAIL  sources/crm.yaml: tables[0].fields[1]: object Opportunity shows no field "
+        "'Amount' (named in `fields:`) to the user Tributary logs in as: the field was removed, "
+        "or field-level security hides it from that user; grant the user read access to the "
+        "field, or drop it from `fields:`"
+    )

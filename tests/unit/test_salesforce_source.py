@@ -121,7 +121,10 @@ def test_listed_fields_with_a_compound_one(api, session_env) -> None:
         "billingcountry", "billinglatitude", "billinglongitude", "hq_location__latitude__s",
         "hq_location__longitude__s", "systemmodstamp", "_deleted",
     ]  # fmt: skip
-    with pytest.raises(SourceError, match="object Account has no field 'Revenue'"):
+    with pytest.raises(
+        SourceError,
+        match="table 'account': object Account shows no field 'Revenue' \\(named in `fields:`\\)",
+    ):
         read(reader, table("Account", fields=["Name", "Revenue"]))
 
 

@@ -90,6 +90,10 @@ class ApiFloorReached(SourceError):
     """The org's daily API usage is too close to its limit: the load stopped before writing."""
 
 
+class FieldValueError(SourceError):
+    """A value that does not have its field's type; the read names source and table."""
+
+
 @dataclass(frozen=True)
 class SalesforceField:
     name: str  # the API name, as describe spells it: BillingCity
@@ -132,13 +136,35 @@ class SalesforceField:
         return pa.string()  # text types, picklists, and anything describe adds later
 
 
+def unseen_field(object_name: str, name: str, role: str) -> str:
+    """Why a field the table names (`role`: which key names it) is not in describe, and the
+    way on. Describe lists only the fields the integration user may read."""
+    way_on = (
+        "set `cursor:` to a datetime field the user can read"
+        if role == "cursor"
+        else f"drop it from `{role}:`"
+    )
+    named = "the table's `cursor:`" if role == "cursor" else f"named in `{role}:`"
+    return (
+        f"object {object_name} shows no field '{name}' ({named}) to the user Tributary logs "
+        "in as: the field was removed, or field-level security hides it from that user; grant "
+        f"the user read access to the field, or {way_on}"
+    )
+
+
 def object_fields(
-    describe: dict[str, Any], wanted: list[str] | str | None, *, cursor: str | None
+    describe: dict[str, Any],
+    wanted: list[str] | str | None,
+    *,
+    cursor: str | None,
+    where: str = "",
 ) -> list[SalesforceField]:
     """The fields a read selects, in describe's order: all of them (compound fields as their
     components) or the `wanted` ones, always with Id, the cursor and, where the object has it
-    (not User, Profile, UserRole and the like, which are never soft-deleted), IsDeleted."""
+    (not User, Profile, UserRole and the like, which are never soft-deleted), IsDeleted.
+    `where` (source and table) opens every error's message."""
     object_name = describe["name"]
+    prefix = f"{where}: " if where else ""
     described = describe["fields"]
     by_name = {f["name"].lower(): f for f in described}
     components: dict[str, list[str]] = {}
@@ -158,11 +184,11 @@ def object_fields(
         for name in wanted:
             field = by_name.get(name.lower())
             if field is None:
-                raise SourceError(f"object {object_name} has no field '{name}'")
+                raise SourceError(prefix + unseen_field(object_name, name, "fields"))
             if field["type"] in UNSUPPORTED_TYPES:
                 raise SourceError(
-                    f"object {object_name}, field '{name}': {field['type']} fields cannot be "
-                    "read in bulk; leave it out"
+                    f"{prefix}object {object_name}, field '{name}': {field['type']} fields "
+                    "cannot be read in bulk; drop it from `fields:`"
                 )
             if field["type"] in COMPOUND_TYPES:
                 chosen.extend(components.get(name.lower(), []))
@@ -170,15 +196,16 @@ def object_fields(
                 chosen.append(name.lower())
     if DELETED_FIELD in by_name:
         chosen.append(DELETED_FIELD)
-    required = ["id"] + ([cursor] if cursor else [])
-    for name in required:
-        if name not in by_name:
-            raise SourceError(f"object {object_name} has no field '{name}'")
+    if "id" not in by_name:  # every object has one; a describe without it is no object's
+        raise SourceError(f"{prefix}object {object_name}: describe lists no Id field")
+    if cursor and cursor not in by_name:
+        raise SourceError(prefix + unseen_field(object_name, cursor, "cursor"))
+    for name in ["id"] + ([cursor] if cursor else []):
         if name not in chosen:
             chosen.append(name)
     if cursor and by_name[cursor]["type"] not in ("datetime", "date"):
         raise SourceError(
-            f"object {object_name}: the cursor '{by_name[cursor]['name']}' is a "
+            f"{prefix}object {object_name}: the cursor '{by_name[cursor]['name']}' is a "
             f"{by_name[cursor]['type']} field; expected a datetime such as SystemModstamp"
         )
     order = {name: index for index, name in enumerate(by_name)}
@@ -260,7 +287,7 @@ def typed_array(text: pa.Array, field: SalesforceField, counters: Counter) -> pa
     try:
         return pc.cast(text, target)  # int64, date32, timestamp[us, UTC] from ISO 8601
     except pa.ArrowInvalid as exc:
-        raise SourceError(f"field {field.name} ({field.type}): {exc}") from None
+        raise FieldValueError(f"field {field.name} ({field.type}): {exc}") from None
 
 
 def _decimals(
@@ -277,14 +304,14 @@ def _decimals(
         try:
             exact = Decimal(item)
         except InvalidOperation:
-            raise SourceError(f"field {field.name} ({field.type}): not a number") from None
+            raise FieldValueError(f"field {field.name} ({field.type}): not a number") from None
         rounded = exact.quantize(quantum, rounding=ROUND_HALF_EVEN)
         counters[ROUNDED_COUNTER] += rounded != exact
         values.append(rounded)
     try:
         return pa.array(values, target)
     except (pa.ArrowInvalid, InvalidOperation):
-        raise SourceError(
+        raise FieldValueError(
             f"field {field.name} ({field.type}): a value does not fit "
             f"decimal({target.precision}, {target.scale}) as describe declares it"
         ) from None
@@ -591,7 +618,8 @@ class SalesforceSource:
             f"describing {object_name}", lambda: getattr(sf, object_name).describe()
         )
         self.check_floor(object_name, 1)
-        fields = object_fields(describe, table.fields, cursor=table.cursor)
+        where = f"{self.owner}, table '{table.name}'"
+        fields = object_fields(describe, table.fields, cursor=table.cursor, where=where)
         cursor = next((f.name for f in fields if f.column == table.cursor), None)
         include_null = table.null_cursor == "include"
         # queryAll adds the recycle bin to query: an object without IsDeleted has none.
@@ -618,7 +646,10 @@ class SalesforceSource:
         read = self._bulk_batches if bulk else self._rest_batches
 
         def batches() -> Iterator[pa.RecordBatch]:
-            yield from read(sf, object_name, soql, fields, batch_rows, counters, deleted)
+            try:
+                yield from read(sf, object_name, soql, fields, batch_rows, counters, deleted)
+            except FieldValueError as error:
+                raise SourceError(f"{where}: object {object_name}, {error}") from None
             self.usage.report(counters, first_request=requests_before)
 
         self.usage.report(counters, first_request=requests_before)
