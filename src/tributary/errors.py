@@ -17,7 +17,8 @@ class SourceError(DriverError):
 
 
 class SchemaDriftError(RuntimeError):
-    """A table's incoming columns cannot be loaded into its raw table without losing data."""
+    """A table's incoming columns cannot be loaded into its raw table as it stands: a type
+    change that is no widening, a change its schema contract refuses, a key the rows lack."""
 
 
 class ExportError(RuntimeError):

@@ -4,7 +4,8 @@ Under the `evolve` contract a new column is added, a widened type is widened, an
 the source no longer sends (dropped or renamed) stays in the table, NULL in new rows, and is
 reported as missing. Under `freeze` any of these stops the load before anything changes. A
 narrowed or incompatible type always stops the load with an error naming the column, the old
-and the new type.
+and the new type. `widens` alone decides; the refusal judges the declared types, never the
+values (a double(18,0) made an int is refused though every value would fit).
 """
 
 from __future__ import annotations
@@ -82,8 +83,8 @@ def plan_schema(
         if not widens(old, field.type):
             raise SchemaDriftError(
                 f"table '{table}', column '{field.name}': the source type changed from {old} "
-                f"to {field.type}, which would lose data; the table was left as it was. "
-                + _way_out(old, field.type, relation)
+                f"to {field.type}, {_refused_change(old, field.type)}; the table was left as "
+                "it was. " + _way_out(old, field.type, relation)
             )
         widened.append(field)
         fields[index] = field
@@ -95,6 +96,25 @@ def plan_schema(
             "its schema_contract is freeze; the table was left as it was"
         )
     return plan
+
+
+def _refused_change(old: pa.DataType, new: pa.DataType) -> str:
+    """What a type change `widens` refuses is, in words true of the types whatever the
+    values: a narrowing within one kind of type, or a change Tributary does not make."""
+    numbers = (pa.types.is_integer, pa.types.is_floating, pa.types.is_decimal)
+    same_kind = any(kind(old) and kind(new) for kind in numbers) or (
+        pa.types.is_timestamp(old) and pa.types.is_timestamp(new) and old.tz == new.tz
+    )
+    if same_kind:
+        return (
+            "a narrower type than the column's (it cannot hold every value the column's type "
+            "can, whatever the values loaded so far)"
+        )
+    return (
+        "a change of type Tributary does not make to a loaded column (it changes a column's "
+        "type only by the widenings it knows: int to bigint or double, decimal(10,2) to "
+        "decimal(12,2), date to timestamp, ...), whatever the values loaded so far"
+    )
 
 
 def _way_out(old: pa.DataType, new: pa.DataType, relation: str) -> str:
