@@ -24,10 +24,16 @@ from tributary.errors import NullCursorError, NullKeyError, SourceError, StaleDr
 from tributary.landing import Cleanup, LandingStore, Manifest, ManifestPromise
 from tributary.names import as_spelled, repeated
 from tributary.slices import TENANT_COLUMN, Slice
-from tributary.sources import ColumnType, KeyMatchingSource, SourceReader, TypedSource
+from tributary.sources import (
+    ColumnType,
+    Extract,
+    KeyMatchingSource,
+    SourceReader,
+    TypedSource,
+)
 from tributary.sources.types import is_arrow_number
-from tributary.warehouse import LoadOutcome, LoadTarget, Warehouse
-from tributary.warehouse.base import LOAD_ID_CHARS
+from tributary.warehouse import LoadOutcome, LoadTarget, SourceRead, Warehouse
+from tributary.warehouse.base import LOAD_ID_CHARS, ColumnGap
 
 NULL_CURSOR_EXCLUDED = "null_cursor_rows_excluded"
 
@@ -146,6 +152,13 @@ def ingest_table(
             warehouse.watermark(target), table.lookback, data_timezone=source.data_timezone
         )
     extract = reader.read(table, since=since, batch_rows=batch_rows, where=where)
+    if table.mode == "incremental":
+        extract, since = reread_column_gap(
+            warehouse.column_gap(target),
+            extract,
+            since,
+            lambda earlier: reader.read(table, since=earlier, batch_rows=batch_rows, where=where),
+        )
     tenant = where.low if where is not None and where.kind == "tenant" else None
     check_column_names(extract.batches.schema, table, tenant_scoped=tenant is not None)
     # A name the rows spell in another case passes a first load (a whole read, no cursor in
@@ -192,7 +205,13 @@ def ingest_table(
 
     if not warehouse.loads_while_landing:
         return load_landed(
-            target, land(), landing=landing, warehouse=warehouse, started_at=started_at, since=since
+            target,
+            land(),
+            landing=landing,
+            warehouse=warehouse,
+            started_at=started_at,
+            since=since,
+            read=SourceRead(since),
         )
     with LandingStream(land, landing, target, load_id) as stream:
         return load_landed(
@@ -203,6 +222,7 @@ def ingest_table(
             started_at=started_at,
             since=since,
             batches=stream.batches(),
+            read=SourceRead(since),
         )
 
 
@@ -346,12 +366,14 @@ def load_landed(
     since: Any | None = None,
     batches: pa.RecordBatchReader | None = None,
     record_id: str | None = None,
+    read: SourceRead | None = None,
 ) -> TableLoad:
     """Load exactly the files of a landed manifest: one Tributary just landed, or one an
     outside tool dropped into the landing inbox; or (`batches` and the manifest's promise)
     the parts of a landing still going on, as they land. Once committed, the store's
     retention removes the table's old folders (the inbox has none). `record_id`: the id the
-    warehouse records the load under, where not its folder's (an inbox drop's)."""
+    warehouse records the load under, where not its folder's (an inbox drop's). `read`: what
+    the load read from the source (None: a drop's files)."""
     folder = landing.load_dir(manifest.source, manifest.table, manifest.load_id)
     if batches is None:
         batches = landing.batches(manifest)
@@ -363,6 +385,7 @@ def load_landed(
         batches,
         landing_path=landing.uri(folder),
         started_at=started_at or datetime.now(UTC),
+        read=read,
     )
     if not isinstance(manifest, Manifest):
         manifest = manifest()
@@ -463,6 +486,25 @@ def load_from_inbox(
     return load_landed(
         target, manifest, landing=inbox, warehouse=warehouse, record_id=drop.record_id
     )
+
+
+def reread_column_gap(
+    gap: ColumnGap | None,
+    extract: Extract,
+    since: Any | None,
+    read_from: Callable[[Any | None], Extract],
+) -> tuple[Extract, Any | None]:
+    """The read a load goes on with, and where it starts. Where earlier loads of the scope
+    lacked columns (`gap`: their rows were merged with NULL in them) and this read, begun at
+    `since`, carries one again, as its schema says before any row is pulled: the read is
+    started anew (`read_from`) at the gap's point, so that this load gives those rows their
+    values back (the warehouse then clears the gap). Otherwise the read as it is."""
+    if gap is None or not gap.returned(extract.batches.schema.names):
+        return extract, since
+    if not gap.starts_before(since):
+        return extract, since
+    extract.batches.close()  # nothing was pulled from it
+    return read_from(gap.since), gap.since
 
 
 def apply_null_cursor_policy(

@@ -252,21 +252,57 @@ def duplicate_keys(warehouse: Warehouse, target: LoadTarget) -> CheckOutcome:
 
 
 def schema_drift(outcome: LoadOutcome) -> CheckOutcome:
-    """The raw table's columns all still come from the source."""
+    """The raw table's columns all still come from the source, and no rows are left holding
+    NULL in a column the source sent again (ColumnGap)."""
+    gap = outcome.column_gap
     metadata: dict[str, Any] = {
         "table": outcome.table_name,
         "columns_missing": ", ".join(outcome.missing_columns) or "-",
         "columns_added": ", ".join(outcome.added_columns) or "-",
+        "columns_returned": returned_text(outcome),
     }
     if outcome.missing_columns:
+        description = (
+            f"{outcome.table_name}: the source no longer sends "
+            f"{', '.join(outcome.missing_columns)} (dropped or renamed there, or hidden from "
+            "this login); the raw table keeps the column, NULL in the rows loaded since"
+        )
+        if gap is not None:
+            description += (
+                f": {gap.rows_text()} (since load {gap.load_id}); when the source sends it "
+                "again, the load that finds it back re-reads them from there"
+            )
+        return CheckOutcome(False, description, metadata)
+    if gap is not None:  # back, but not re-read: an inbox drop's files carried it
         return CheckOutcome(
             False,
-            f"{outcome.table_name}: the source no longer sends "
-            f"{', '.join(outcome.missing_columns)} (dropped or renamed there); the raw table "
-            "keeps the column, NULL in the rows loaded since",
+            f"{outcome.table_name}: {', '.join(gap.columns)} came back, but the rows merged "
+            f"without it since load {gap.load_id}, {gap.rows_text()}, still hold NULL in it: "
+            "an inbox drop cannot re-read the source; the next load read from the source (a "
+            "run without inbox_load_id) re-reads them from there, or run full_refresh, or "
+            "drop those rows again with the column",
             metadata,
         )
-    return CheckOutcome(True, f"{outcome.table_name}: every column comes from the source", metadata)
+    description = f"{outcome.table_name}: every column comes from the source"
+    if outcome.refilled:
+        description += (
+            f"; {', '.join(outcome.returned_columns)} came back, and the rows merged without "
+            f"it were read again ({returned_text(outcome)})"
+        )
+    return CheckOutcome(True, description, metadata)
+
+
+def returned_text(outcome: LoadOutcome) -> str:
+    """`columns_returned` for the load's metadata: the columns earlier loads lacked that this
+    one carried, and where it re-read the rows merged without them."""
+    if not outcome.returned_columns:
+        return "-"
+    names = ", ".join(outcome.returned_columns)
+    if not outcome.refilled:
+        return f"{names}, rows merged without it not re-read yet"
+    if outcome.reread_from is None:
+        return f"{names}, re-read whole"
+    return f"{names}, re-read from {outcome.reread_from}"
 
 
 def freshness(

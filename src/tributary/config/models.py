@@ -94,8 +94,8 @@ LoadMode = Literal["full", "incremental"]
 # What an incremental load does with rows whose cursor is NULL (dlt's on_cursor_value_missing).
 NullCursor = Literal["fail", "include", "exclude"]
 # What a load does when the source's columns change (dlt's schema_contract): evolve adds new
-# columns, widens types and keeps vanished ones (NULL in new rows, flagged by a check);
-# freeze fails the load before it writes anything.
+# columns, widens types and keeps vanished ones (NULL in the rows merged meanwhile, re-read
+# once they come back, flagged by a check); freeze fails the load before it writes anything.
 SchemaContract = Literal["evolve", "freeze"]
 FREQUENCIES = ("hourly", "daily", "weekly")
 DURATION = re.compile(r"^(\d+)\s*([smhd])$")

@@ -68,7 +68,8 @@ def raw_check_specs(key: dg.AssetKey, table: TableConfig) -> list[dg.AssetCheckS
             asset=key,
             blocking=False,
             description="Every column of the raw table still comes from the source (a column "
-            "dropped or renamed there stays in the table, NULL in new rows).",
+            "dropped or renamed there stays in the table, NULL in the rows merged meanwhile; "
+            "when it comes back, those rows are read again).",
         )
     )
     return specs

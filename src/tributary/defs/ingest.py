@@ -20,6 +20,7 @@ from tributary.defs.retries import with_retries
 from tributary.defs.sources import SourcesResource
 from tributary.defs.tenants import current_tenants, tenant_partitions
 from tributary.ingest import ingest_table, load_from_inbox
+from tributary.reconcile import returned_text
 from tributary.slices import Slice, partition_keys, slice_for
 
 
@@ -174,6 +175,7 @@ def build_raw_asset(
                 "columns_added": ", ".join(outcome.added_columns) or "-",
                 "columns_missing": ", ".join(outcome.missing_columns) or "-",
                 "columns_widened": ", ".join(outcome.widened_columns) or "-",
+                "columns_returned": returned_text(outcome),
                 "duplicate_keys_repaired": outcome.duplicate_keys_repaired,
                 "landing_folders_removed": len(cleanup.removed),
                 **({"tenant_settings": _settings_text(where)} if where and where.settings else {}),

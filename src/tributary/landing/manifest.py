@@ -29,6 +29,10 @@ class CursorRange(BaseModel):
     until: datetime | None = None
 
     @property
+    def min_value(self) -> Any:
+        return decode_cursor(self.type, self.min)
+
+    @property
     def max_value(self) -> Any:
         return decode_cursor(self.type, self.max)
 

@@ -3,10 +3,12 @@ registered in registry.py; what a backend is, in backend.py."""
 
 from tributary.warehouse.base import (
     STATE_SCHEMA,
+    ColumnGap,
     LoadOutcome,
     LoadTarget,
     RunLogRow,
     SourceChangeRow,
+    SourceRead,
     TenantRow,
     Warehouse,
     quote_ident,
@@ -15,10 +17,12 @@ from tributary.warehouse.base import (
 
 __all__ = [
     "STATE_SCHEMA",
+    "ColumnGap",
     "LoadOutcome",
     "LoadTarget",
     "RunLogRow",
     "SourceChangeRow",
+    "SourceRead",
     "TenantRow",
     "Warehouse",
     "quote_ident",

@@ -7,6 +7,8 @@ table from Arrow, map Arrow types to its column types), not an `if` in every cal
 from __future__ import annotations
 
 import base64
+import dataclasses
+import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -91,6 +93,20 @@ STATE_DDL = [
         changed_at timestamptz not null,
         primary key (source, table_name)
     )""",
+    # Per scope: raw columns committed loads lacked (their rows merged with NULL in them),
+    # kept from the first such load until a load re-reads those rows (ColumnGap).
+    f"""create table if not exists {STATE_SCHEMA}.column_gaps (
+        source varchar(128) not null,
+        table_name varchar(128) not null,
+        scope varchar(128) not null,
+        column_names varchar(65535) not null,
+        cursor_column varchar(128),
+        value_type varchar(16),
+        value varchar(256),
+        load_id varchar({LOAD_ID_CHARS}) not null,
+        updated_at timestamptz not null,
+        primary key (source, table_name, scope)
+    )""",
     f"""create table if not exists {STATE_SCHEMA}.table_schemas (
         source varchar(128) not null,
         table_name varchar(128) not null,
@@ -152,6 +168,67 @@ def placeholders_as_format(sql: str, params: Sequence[Any] = ()) -> str:
 # Load metadata columns that order the versions of one key: the later load, then the row
 # read later within a load (ingest.with_load_columns writes both; inbox files may lack them).
 LOAD_ORDER = ("_load_id", "_load_row")
+
+
+# The columns Tributary adds to every raw row (ingest.with_load_columns; _tenant_id for a
+# tenant's rows): a load lacking one (an inbox drop's files) lacks no source column.
+METADATA_COLUMNS = frozenset({"_load_id", "_extracted_at", "_load_row", "_deleted", "_tenant_id"})
+
+
+@dataclass(frozen=True)
+class SourceRead:
+    """What a load read from its source (an inbox drop read none): the rows whose cursor is at
+    least `since`, or (None) every row."""
+
+    since: Any | None = None
+
+
+@dataclass(frozen=True)
+class ColumnGap:
+    """Raw columns that committed loads of one scope lacked: the source stopped sending them
+    for a while (a view redefined without them, Salesforce field-level security, a query
+    edited), and those loads merged their rows, the lookback's unchanged ones too, with NULL
+    in them. The rows so merged are those whose `cursor` is at least `since` (None: any row),
+    the point the first such load read from. Once the source sends the columns again, a read
+    from there gives those rows their values back; until then the rows cannot tell."""
+
+    columns: tuple[str, ...]
+    cursor: str | None
+    since: Any | None
+    load_id: str  # the first load that lacked them
+
+    def rows_text(self) -> str:
+        """The rows it concerns, for people."""
+        if self.since is None or self.cursor is None:
+            return "every row"
+        return f"the rows whose {self.cursor} >= {self.since}"
+
+    def returned(self, names: Sequence[str]) -> list[str]:
+        """Its columns among `names` (a read's), compared ignoring case as the load does."""
+        folded = {name.casefold() for name in names}
+        return [name for name in self.columns if name.casefold() in folded]
+
+    def starts_before(self, since: Any | None) -> bool:
+        """Whether a read from `since` (None: every row) misses some of its rows."""
+        if since is None:
+            return False
+        if self.since is None:
+            return True
+        try:
+            return self.since < since
+        except TypeError:  # a cursor of another type since: every row is behind it
+            return True
+
+
+def _earlier(first: Any | None, second: Any | None) -> Any | None:
+    """The earlier of two read points, None (every row) if either is None or they do not
+    compare (a cursor of another type since)."""
+    if first is None or second is None:
+        return None
+    try:
+        return first if first <= second else second
+    except TypeError:
+        return None
 
 
 def latest_per_key(target: LoadTarget, relation: str, columns: Sequence[str]) -> str:
@@ -273,6 +350,20 @@ class LoadOutcome:
     widened_columns: list[str]
     missing_columns: list[str]  # in the table, but no longer sent by the source
     duplicate_keys_repaired: int  # keys the table held more than once before this load
+    # Columns earlier loads lacked (ColumnGap) that this load carried again; and where its
+    # read began when it re-read the rows merged without them (`refilled`).
+    returned_columns: list[str] = dataclasses.field(default_factory=list)
+    refilled: bool = False
+    reread_from: Any | None = None
+    column_gap: ColumnGap | None = None  # what the raw table (or slice) still lacks after it
+
+
+@dataclass(frozen=True)
+class _GapChange:
+    returned: list[str]
+    refilled: bool
+    reread_from: Any | None
+    after: ColumnGap | None
 
 
 @dataclass(frozen=True)
@@ -610,11 +701,14 @@ class Warehouse(ABC):
         *,
         landing_path: str,
         started_at: datetime,
+        read: SourceRead | None = None,
     ) -> LoadOutcome:
         """Load exactly the manifest's rows. In ONE transaction: replace (full) or merge
-        (incremental) the raw table or its slice, advance the watermark, record the load.
-        Given a promise (where `loads_while_landing`), the batches are the parts as they
-        land; the manifest is awaited once they are staged, before anything else."""
+        (incremental) the raw table or its slice, advance the watermark, record the columns
+        it lacked or refilled (ColumnGap), record the load. Given a promise (where
+        `loads_while_landing`), the batches are the parts as they land; the manifest is
+        awaited once they are staged, before anything else. `read`: what the load read from
+        its source (None: an inbox drop's)."""
         incoming = batches.schema
         target = target.spelled_as(incoming.names)
         for field in incoming:  # a column this warehouse cannot hold fails before any write
@@ -660,6 +754,7 @@ class Warehouse(ABC):
                     self.create_table_like(target.qualified_name, staged)
                 repaired = self._write_staged(tables, plan, columns)
             watermark = self._advance_watermark(target, manifest)
+            gap = self._track_column_gap(target, manifest, plan.missing, read)
             self._record_schema(target, plan.merged)
             [(rows_in_table,)] = self.query(f"select count(*) from {target.qualified_name}")
             self.execute(
@@ -692,6 +787,10 @@ class Warehouse(ABC):
             widened_columns=[f.name for f in plan.widened],
             missing_columns=plan.missing,
             duplicate_keys_repaired=repaired,
+            returned_columns=gap.returned,
+            refilled=gap.refilled,
+            reread_from=gap.reread_from,
+            column_gap=gap.after,
         )
 
     def _refuse_overtaken(self, target: LoadTarget, started_at: datetime) -> None:
@@ -863,6 +962,89 @@ class Warehouse(ABC):
             [*key, manifest.cursor.column, kind, text, manifest.load_id, datetime.now(UTC)],
         )
         return reached
+
+    def column_gap(self, target: LoadTarget) -> ColumnGap | None:
+        """The columns committed loads of the target's scope lacked, not yet re-read."""
+        rows = self.query(
+            f"select column_names, cursor_column, value_type, value, load_id "
+            f"from {STATE_SCHEMA}.column_gaps where source = ? and table_name = ? and scope = ?",
+            [target.source, target.table, target.scope],
+        )
+        if not rows:
+            return None
+        names, cursor, kind, value, load_id = rows[0]
+        since = None if kind is None else decode_cursor(kind, value)
+        if cursor is not None and target.cursor is not None and cursor != target.cursor.lower():
+            since = None  # a point of another cursor column: every row is behind it
+        return ColumnGap(tuple(json.loads(names)), target.cursor, since, load_id)
+
+    def _track_column_gap(
+        self,
+        target: LoadTarget,
+        manifest: Manifest,
+        missing: Sequence[str],
+        read: SourceRead | None,
+    ) -> _GapChange:
+        """Inside the load's transaction, so that a failed load leaves it as it was: what the
+        scope lacks after this load. A full load replaces the rows (a whole table's, every
+        scope's), an incremental one re-reads them where it read from the gap's point or
+        before; else the gap stays, grown by what this load lacked, from the earlier point."""
+        held = self.column_gap(target)
+        lacking = tuple(name for name in missing if name.lower() not in METADATA_COLUMNS)
+        returned = [name for name in held.columns if name not in lacking] if held else []
+        if target.mode == "full":
+            covered, since = True, None
+        elif read is not None:
+            covered = held is None or not held.starts_before(read.since)
+            since = read.since
+        else:  # an inbox drop: its rows are those from its lowest cursor
+            covered = held is None
+            since = manifest.cursor.min_value if manifest.cursor else None
+        if covered:
+            after = ColumnGap(lacking, target.cursor, since, manifest.load_id) if lacking else None
+        else:
+            assert held is not None
+            columns = held.columns + tuple(name for name in lacking if name not in held.columns)
+            after = replace(held, columns=columns, since=_earlier(held.since, since))
+        if after != held:
+            self._write_column_gap(target, after, whole=target.mode == "full")
+        refilled = bool(returned) and covered
+        return _GapChange(
+            returned=returned,
+            refilled=refilled,
+            reread_from=since if refilled else None,
+            after=after,
+        )
+
+    def _write_column_gap(self, target: LoadTarget, gap: ColumnGap | None, *, whole: bool) -> None:
+        """Replace the scope's record (a full load of the whole table: every scope's)."""
+        key = [target.source, target.table]
+        if whole and target.where is None:
+            self.execute(
+                f"delete from {STATE_SCHEMA}.column_gaps where source = ? and table_name = ?", key
+            )
+        else:
+            self.execute(
+                f"delete from {STATE_SCHEMA}.column_gaps where source = ? and table_name = ? "
+                "and scope = ?",
+                [*key, target.scope],
+            )
+        if gap is None:
+            return
+        kind, text = (None, None) if gap.since is None else encode_cursor(gap.since)
+        self.execute(
+            f"insert into {STATE_SCHEMA}.column_gaps values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                *key,
+                target.scope,
+                json.dumps(list(gap.columns)),
+                gap.cursor.lower() if gap.cursor else None,
+                kind,
+                text,
+                gap.load_id,
+                datetime.now(UTC),
+            ],
+        )
 
     def _record_schema(self, target: LoadTarget, schema: pa.Schema) -> None:
         encoded = base64.b64encode(schema.serialize().to_pybytes()).decode()

@@ -1,8 +1,9 @@
 """Schema drift: what may change between a raw table's recorded columns and a new load's.
 
 Under the `evolve` contract a new column is added, a widened type is widened, and a column
-the source no longer sends (dropped or renamed) stays in the table, NULL in new rows, and is
-reported as missing. Under `freeze` any of these stops the load before anything changes. A
+the source no longer sends (dropped or renamed) stays in the table, NULL in the rows merged
+meanwhile, and is reported as missing (the warehouse records which rows lack it:
+base.ColumnGap). Under `freeze` any of these stops the load before anything changes. A
 narrowed or incompatible type always stops the load with an error naming the column, the old
 and the new type. `widens` alone decides; the refusal judges the declared types, never the
 values (a double(18,0) made an int is refused though every value would fit).

@@ -23,6 +23,7 @@ from tributary.warehouse.base import (
     LoadOutcome,
     LoadTables,
     LoadTarget,
+    SourceRead,
     Warehouse,
     quote_ident,
     quote_literal,
@@ -272,6 +273,7 @@ class DuckDBWarehouse(Warehouse):
         *,
         landing_path: str,
         started_at: datetime,
+        read: SourceRead | None = None,
     ) -> LoadOutcome:
         if not isinstance(manifest, Manifest) and not goes_straight_in(target):
             manifest = manifest()  # the landing's end: its files make the staging view
@@ -285,7 +287,12 @@ class DuckDBWarehouse(Warehouse):
             self.execute(f"set threads = {LOAD_THREADS}")
         try:
             return super().load(
-                target, manifest, batches, landing_path=landing_path, started_at=started_at
+                target,
+                manifest,
+                batches,
+                landing_path=landing_path,
+                started_at=started_at,
+                read=read,
             )
         finally:
             self._parts = None
