@@ -851,7 +851,7 @@ class Warehouse(ABC):
             self.widen_column(target, field)
         repaired = 0
         if target.mode == "incremental":
-            self.merge(tables, columns)
+            self.merge(tables, columns, missing=plan.missing)
             if target.primary_key:
                 repaired = self.repair_duplicate_keys(tables, plan.merged.names)
         elif target.where is not None:
@@ -870,9 +870,13 @@ class Warehouse(ABC):
             f"type {self.sql_type(field.type)}"
         )
 
-    def merge(self, tables: LoadTables, columns: Sequence[str]) -> None:
+    def merge(
+        self, tables: LoadTables, columns: Sequence[str], *, missing: Sequence[str] = ()
+    ) -> None:
         """An incremental load's upsert by primary key, inside the load's transaction: a held
-        row whose key the source matches to a staged one's ('abc' to 'ABC') goes."""
+        row whose key the source matches to a staged one's ('abc' to 'ABC') goes. A merged row
+        is the staged row whole: NULL in the table's `missing` columns (the source no longer
+        sends them), as deleting and inserting it makes it."""
         target, staged = tables.target, tables.staged
         keys = ", ".join(target.matched_key())
         scope = f" and {self._slice_sql(target.where)}" if target.where else ""

@@ -159,7 +159,9 @@ class RedshiftWarehouse(Warehouse):
         self.execute(f"alter table {swap} rename to {quote_ident(target.table)}")
         self.execute(f"drop table {tables.scratch('old')}")
 
-    def merge(self, tables: LoadTables, columns: Sequence[str]) -> None:
+    def merge(
+        self, tables: LoadTables, columns: Sequence[str], *, missing: Sequence[str] = ()
+    ) -> None:
         # MERGE needs a source table with one row per key.
         target = tables.target
         latest = tables.scratch("latest")
@@ -176,7 +178,12 @@ class RedshiftWarehouse(Warehouse):
             keys.append(quote_ident(target.where.table_column))
         table = quote_ident(target.table)
         matched = " and ".join(f"{table}.{k} = source.{k}" for k in keys)
-        updates = ", ".join(f"{n} = source.{n}" for n in names if n not in keys)
+        # A missing column is set NULL, as the other warehouses' delete and insert leave it:
+        # kept, it held the value of before the source stopped sending it (stale, unmarked).
+        updates = ", ".join(
+            [f"{n} = source.{n}" for n in names if n not in keys]
+            + [f"{quote_ident(name)} = null" for name in missing]
+        )
         values = ", ".join(f"source.{n}" for n in names)
         self.execute(
             f"merge into {target.qualified_name} using {latest} as source on {matched} "
