@@ -777,6 +777,31 @@ def test_a_manifest_that_is_not_its_folders_is_named_and_loads_nothing(
             SourceError("reading table 'orders' failed: Lost connection to server during query"),
             True,
         ),
+        # connectorx's PostgreSQL reader when the connection drops mid-read (a failover, a
+        # pgbouncer restart): tokio-postgres names the kind of error, not its words
+        (
+            SourceError(
+                "reading table 'slowt' failed: cx writer failed: "
+                "Source(PostgresError(Error { kind: Closed, cause: None }))"
+            ),
+            True,
+        ),
+        (
+            SourceError(
+                "reading table 'slowt' failed: Source(PostgresError(Error { kind: Io, cause: "
+                'Some(Os { code: 104, kind: ConnectionReset, message: "Connection reset by peer" '
+                "}) }))"
+            ),
+            True,
+        ),
+        (
+            SourceError(
+                "reading table 't' failed: Source(PostgresError(Error { kind: Db, cause: "
+                'Some(DbError { severity: "ERROR", code: SqlState(E42703), message: "column '
+                '"x" does not exist" }) }))'
+            ),
+            False,
+        ),
         (RuntimeError("An error occurred (SlowDown) when calling the PutObject operation"), True),
         (RuntimeError("HTTP 429 Too Many Requests"), True),
         (ConfigError("sources/erp.yaml: tables[0].cursor: required key is missing"), False),
