@@ -4,6 +4,7 @@ testing APIs on the demo project (DuckDB and SQLite files: no server)."""
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -52,11 +53,15 @@ def project(config_dir: Path, state_dir: Path) -> ProjectConfig:
 
 def tick(defs: dg.Definitions, name: str, at: datetime) -> list[dg.RunRequest]:
     schedule = defs.resolve_schedule_def(name)
-    with dg.build_schedule_context(
-        scheduled_execution_time=at,
-        repository_def=defs.get_repository_def(),
-        resources=defs.resources,
-    ) as context:
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_schedule_context(
+            instance=instance,
+            scheduled_execution_time=at,
+            repository_def=defs.get_repository_def(),
+            resources=defs.resources,
+        ) as context,
+    ):
         return list(schedule.evaluate_tick(context).run_requests or [])
 
 
@@ -952,3 +957,54 @@ def test_a_full_refresh_is_asked_for_in_the_run_config(project: ProjectConfig) -
 
     both = materialize_customers(defs, {"full_refresh": True, "inbox_load_id": "x"})
     assert "full_refresh reads the source again; an inbox load" in step_failure(both)
+
+
+def test_a_tick_adds_no_run_beside_one_still_queued(project: ProjectConfig) -> None:
+    # A load slower than its schedule (a 90 s load every minute) queued one more run of the
+    # same tables at each tick, without end. A queued run reads the source when it starts: a
+    # second one beside it adds nothing. A run in progress does not hold the tick back (it
+    # may have read before the latest changes).
+    defs = build_definitions(project)
+    at = datetime(2026, 11, 23, tzinfo=ZoneInfo("Europe/Berlin"))
+    with dg.instance_for_test() as instance:
+
+        def queue(request: dg.RunRequest, status: dg.DagsterRunStatus) -> None:
+            partition = (
+                {"dagster/partition": request.partition_key} if request.partition_key else {}
+            )
+            instance.add_run(
+                dg.DagsterRun(
+                    job_name="__ASSET_JOB",
+                    run_id=str(uuid.uuid4()),
+                    status=status,
+                    asset_selection=frozenset(request.asset_selection),
+                    tags={**request.tags, **partition},
+                )
+            )
+
+        def requests() -> list[dg.RunRequest]:
+            schedule = defs.resolve_schedule_def("app_schedule")
+            with dg.build_schedule_context(
+                instance=instance,
+                scheduled_execution_time=at,
+                repository_def=defs.get_repository_def(),
+                resources=defs.resources,
+            ) as context:
+                result = schedule.evaluate_tick(context)
+                return list(result.run_requests or []), result.skip_message
+
+        first, _ = requests()
+        [companies] = [r for r in first if r.partition_key is None]
+        [tenant_2] = [r for r in first if r.partition_key == "2"]
+        # NOT_STARTED: a run created, not yet begun, as QUEUED is (which the instance adds only
+        # with a code location's origin); the schedule takes either for one not reading yet.
+        queue(companies, dg.DagsterRunStatus.NOT_STARTED)
+        queue(tenant_2, dg.DagsterRunStatus.STARTED)
+        second, _ = requests()
+        assert sorted(r.partition_key or "" for r in second) == ["1", "2", "3"]
+
+        for request in second:
+            queue(request, dg.DagsterRunStatus.NOT_STARTED)
+        third, skipped = requests()
+        assert third == []
+        assert "still queued" in skipped and "app" in skipped

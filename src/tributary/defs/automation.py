@@ -36,6 +36,7 @@ from tributary.tenants import (
 from tributary.warehouse import TenantRow
 
 SOURCE_TAG = "tributary/source"  # deploy/dagster.yaml runs one run per source at a time
+PARTITION_TAG = "dagster/partition"  # Dagster's own, on a run of one partition
 TRANSFORMS = dg.AssetSelection.kind("dbt")
 # What follows a load, the way a DMS completion event used to start the transformations, once
 # the load's blocking checks have not failed: a schedule's run loads raw tables only, so the
@@ -92,6 +93,35 @@ def load_requests(
     return requests
 
 
+# A run created and not yet begun: it reads the source when it starts.
+NOT_YET_READING = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+]
+
+
+def run_identity(request: dg.RunRequest) -> tuple[frozenset[dg.AssetKey], str | None]:
+    return frozenset(request.asset_selection or ()), request.partition_key
+
+
+def waiting_runs(
+    instance: dg.DagsterInstance, source: SourceConfig
+) -> dict[tuple[frozenset[dg.AssetKey], str | None], str]:
+    """The source's loads created and not yet begun, by what they load (the assets and the
+    partition), with their run ids. A load slower than its schedule (90 s every minute) queued
+    one more run of the same tables at each tick, without end; a tick skips those still
+    waiting (a run in progress does not hold it back: it may have read before the latest
+    changes)."""
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(statuses=NOT_YET_READING, tags={SOURCE_TAG: source.name})
+    )
+    return {
+        (frozenset(run.asset_selection or ()), run.tags.get(PARTITION_TAG)): run.run_id
+        for run in runs
+    }
+
+
 def tenant_load_requests(project: ProjectConfig, tenant_keys: list[str]) -> list[dg.RunRequest]:
     """For tenant_registry_sensor: per source, one run per tenant loading its partition of
     each enabled tenant-scoped table (they share the tenants' partitions)."""
@@ -131,7 +161,16 @@ def load_schedule(
         # The registry is read only by a schedule that has tenant-scoped tables to run.
         scoped = any(t.tenant_column for t in tables)
         tenants = scheduled_tenants(project, sources, context) if scoped else []
-        return load_requests(source, tables, tenants)
+        requests = load_requests(source, tables, tenants)
+        waiting = waiting_runs(context.instance, source)
+        due = [r for r in requests if run_identity(r) not in waiting]
+        if requests and not due:
+            return dg.SkipReason(
+                f"every load of {source.name} this tick would request is still queued from an "
+                f"earlier tick (runs {', '.join(sorted(waiting.values())[:5])}): each reads the "
+                "source when it starts, so a second one beside it adds nothing"
+            )
+        return due
 
     return schedule
 

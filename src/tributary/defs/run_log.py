@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import dagster as dg
 from dagster._core.event_api import EventLogCursor
 
+from tributary.defs.automation import PARTITION_TAG
 from tributary.defs.resources import WarehouseResource
 from tributary.warehouse import RunLogRow
 
@@ -38,7 +39,7 @@ def run_log_rows(
         rows = next((metadata[k].value for k in ROW_METADATA if k in metadata), None)
         key = (materialization.asset_key.to_user_string(), materialization.partition or "")
         materialized[key] = int(rows) if isinstance(rows, int | float) else None
-    partition = run.tags.get("dagster/partition", "")
+    partition = run.tags.get(PARTITION_TAG, "")
     planned = {(key.to_user_string(), partition) for key in run.asset_selection or ()}
     error = _error_summary(instance, run.run_id)
     not_materialized = "SKIPPED" if run.status == dg.DagsterRunStatus.SUCCESS else run.status.value
