@@ -15,10 +15,12 @@ import dagster as dg
 # Dagster's own cron iterator (no public API gives a schedule's previous tick); the same
 # Dagster version is pinned everywhere.
 from dagster._utils.schedules import reverse_cron_string_iterator
+from pydantic import Field
 
 from tributary.config.loader import ConfigError, ProjectConfig
 from tributary.config.models import REF, ExportConfig, cron_for
 from tributary.defs.automation import ASSET_JOB, FOLLOWS_LOADS, default_status
+from tributary.defs.export_gate import upstream_failures
 from tributary.defs.metadata import column_schema
 from tributary.defs.resources import (
     ExportStoreResource,
@@ -30,9 +32,19 @@ from tributary.defs.sources import SourcesResource
 from tributary.defs.tenants import current_tenants, scheduled_tenants, tenant_partitions
 from tributary.defs.transform import ModelRef
 from tributary.exports import run_export
+from tributary.exports.gate import problems, refusal
 from tributary.exports.gcs import is_gcs_url
 from tributary.exports.query import export_sql
 from tributary.tenants import active_keys, tenant_to_export
+
+
+class ExportRunConfig(dg.Config):
+    publish_despite_failures: bool = Field(
+        default=False,
+        description="publish although a blocking check upstream failed in its latest "
+        "evaluation, or a model upstream failed to build (its table holds an older build); "
+        "what was overridden is recorded in the materialization's metadata",
+    )
 
 
 def export_partitions(
@@ -86,11 +98,21 @@ def build_export_asset(
     )
     def export_asset(
         context: dg.AssetExecutionContext,
+        config: ExportRunConfig,
         warehouse: WarehouseResource,
         export_store: ExportStoreResource,
         sources: SourcesResource,
         landing: LandingStoreResource,
     ) -> dg.MaterializeResult:
+        # Before anything is published: a blocking check gates what follows it within one run
+        # only, and schedules and automation run loads, models and exports apart.
+        found = problems(*upstream_failures(context, key))
+        if found and not config.publish_despite_failures:
+            raise dg.Failure(
+                description=refusal(export.name, context.op_def.name, found), allow_retries=False
+            )
+        for problem in found:
+            context.log.warning(f"published despite: {problem}")
         tenant = None
         if export.per_tenant:
             tenant = tenant_to_export(current_tenants(project, sources), context.partition_key)
@@ -131,8 +153,10 @@ def build_export_asset(
             )
             context.log.info(f"removed {', '.join(outcome.removed)} ({why})")
         columns = outcome.publications[0].manifest.columns if outcome.publications else []
+        overridden = {"published_despite": dg.MetadataValue.md("\n".join(found))} if found else {}
         return dg.MaterializeResult(
             metadata={
+                **overridden,
                 "dagster/row_count": outcome.row_count,
                 "dagster/column_schema": column_schema([(c.name, c.type) for c in columns]),
                 "uri": dg.MetadataValue.path(outcome.uri),

@@ -1,0 +1,81 @@
+"""What stands between an export and its publication: what upstream failed, across runs.
+
+Dagster's blocking checks stop what is downstream within one run only. A source's schedule
+loads raw tables alone, automation builds the models in a later run, and an export's schedule
+requests the export alone: without this gate an export published rows its checks had
+rejected, or the previous build of a model that failed to build, as today's data, green.
+
+The facts are read from the Dagster instance (defs/export_gate.py); this decides and words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+OVERRIDE = "publish_despite_failures"
+
+
+@dataclass(frozen=True)
+class FailedCheck:
+    """The latest evaluation of a blocking check upstream, and it failed."""
+
+    asset: str
+    check: str
+    run_id: str
+    at: datetime
+    description: str | None = None
+
+    def describe(self) -> str:
+        why = f": {self.description.strip()}" if self.description else ""
+        return (
+            f"blocking check '{self.check}' on {self.asset} failed in run {self.run_id} "
+            f"at {stamp(self.at)}{why}"
+        )
+
+
+@dataclass(frozen=True)
+class UnbuiltModel:
+    """A model whose latest planned build ended (failed, canceled) without building it: the
+    warehouse holds an older build of it, or none."""
+
+    asset: str
+    run_id: str
+    status: str  # the run's: FAILURE, CANCELED
+    ended_at: datetime | None
+    built_by: str | None  # the run of the build its table holds
+    built_at: datetime | None
+
+    def describe(self) -> str:
+        ended = f", ended {stamp(self.ended_at)}" if self.ended_at else ""
+        held = (
+            f"the warehouse holds its build of {stamp(self.built_at)}, built by run {self.built_by}"
+            if self.built_by and self.built_at
+            else "it has never been built"
+        )
+        return (
+            f"model {self.asset} was not built by run {self.run_id} ({self.status}{ended}); {held}"
+        )
+
+
+def stamp(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def problems(checks: list[FailedCheck], models: list[UnbuiltModel]) -> list[str]:
+    return [c.describe() for c in checks] + [m.describe() for m in models]
+
+
+def refusal(export: str, op_name: str, found: list[str]) -> str | None:
+    """Why the export must not publish (None: nothing upstream failed), with the way out."""
+    if not found:
+        return None
+    listed = "\n".join(f"- {problem}" for problem in found)
+    override = f'{{"ops": {{"{op_name}": {{"config": {{"{OVERRIDE}": true}}}}}}}}'
+    return (
+        f"export {export} published nothing: what it reads failed upstream, and its data "
+        f"would be published as checked and current.\n{listed}\n"
+        "Fix the cause and rebuild (load the raw table again, or rematerialize the model and "
+        "its tests), then run the export again. To publish anyway, knowingly, run it with the "
+        f"run config {override}."
+    )

@@ -1,0 +1,183 @@
+"""An export publishes only what passed, across runs: Dagster's blocking checks stop what is
+downstream within one run, but a schedule's run loads raw tables alone, automation builds the
+models later, and an export's schedule requests the export alone. Each run here is a separate
+run on one Dagster instance, as schedules, automation and an operator start them; the demo's
+graph on its DuckDB warehouse (the gate reads the instance, not the warehouse)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from tributary.config.loader import ProjectConfig
+from tributary.defs import build_definitions
+from tributary.warehouse.base import Warehouse
+
+CUSTOMERS = dg.AssetKey(["raw", "erp", "customers"])
+ORDERS = dg.AssetKey(["raw", "erp", "sales_orders"])
+STG_CUSTOMERS = dg.AssetKey(["staging", "stg_erp__customers"])
+STG_ORDERS = dg.AssetKey(["staging", "stg_erp__sales_orders"])
+DIM_CUSTOMER = dg.AssetKey(["marts", "dim_customer"])
+FCT_SALES = dg.AssetKey(["marts", "fct_sales"])
+EXPORT_DIM_CUSTOMER = dg.AssetKey(["export", "dim_customer"])
+EXPORT_BY_STATUS = dg.AssetKey(["export", "fct_sales_by_status"])
+RAW = [CUSTOMERS, ORDERS]
+MODELS = [STG_CUSTOMERS, STG_ORDERS, DIM_CUSTOMER, FCT_SALES]
+
+
+@pytest.fixture
+def instance() -> dg.DagsterInstance:
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+def run(
+    defs: dg.Definitions,
+    selection: list[dg.AssetKey],
+    instance: dg.DagsterInstance,
+    run_config: dict | None = None,
+) -> dg.ExecuteInProcessResult:
+    return defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, asset_selection=selection, raise_on_error=False, run_config=run_config
+    )
+
+
+def failure(result: dg.ExecuteInProcessResult, step: str) -> str:
+    """The step's failure: its error and the errors that caused it."""
+    [error] = [
+        event.step_failure_data.error
+        for event in result.all_events
+        if event.is_step_failure and event.step_key == step
+    ]
+    messages = []
+    while error is not None:
+        messages.append(error.message)
+        error = error.cause
+    return "\n".join(messages)
+
+
+def published(project: ProjectConfig, export: str) -> list[str]:
+    """The export's folders that hold a complete publication (its _SUCCESS)."""
+    root = Path(project.exports_url) / export
+    return sorted(path.parent.name for path in root.glob("*/_SUCCESS"))
+
+
+def test_a_rejected_load_is_not_published_by_a_later_run(
+    demo_project: ProjectConfig, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(A) The source's schedule loads the raw table alone and its reconciliation fails; the
+    staging model is a view reading the raw table live, so a mart built later (by automation,
+    which held back only the raw table's direct children) and the export read the rejected
+    rows. The export refuses, naming the check, its asset and its run."""
+    defs = build_definitions(demo_project)
+    assert run(defs, RAW + MODELS, instance).success
+
+    original = Warehouse.rows_to_write
+
+    def losing_one_row(self, tables, columns) -> str:
+        return f"(select * from {original(self, tables, columns)} offset 1) as one_row_short"
+
+    monkeypatch.setattr(Warehouse, "rows_to_write", losing_one_row)
+    rejected = run(defs, [CUSTOMERS], instance)  # the source schedule's run
+    assert not rejected.success
+    monkeypatch.setattr(Warehouse, "rows_to_write", original)
+
+    later = run(defs, [FCT_SALES, EXPORT_BY_STATUS], instance)  # what automation requests
+    assert not later.success
+    why = failure(later, "export__fct_sales_by_status")
+    assert "raw/erp/customers" in why and "reconciliation" in why
+    assert rejected.run_id in why
+    assert "publish_despite_failures" in why  # the way out
+    assert published(demo_project, "fct_sales_by_status") == []
+
+    # The export's own schedule, alone, is refused alike.
+    alone = run(defs, [EXPORT_DIM_CUSTOMER], instance)
+    assert "reconciliation" in failure(alone, "export__dim_customer")
+    assert published(demo_project, "dim_customer") == []
+
+    # A load whose checks pass lets the next publication through.
+    assert run(defs, [CUSTOMERS], instance).success
+    assert run(defs, [EXPORT_DIM_CUSTOMER], instance).success
+    assert len(published(demo_project, "dim_customer")) == 1
+
+
+def test_a_failed_dbt_test_is_not_published_by_the_exports_schedule(
+    demo_project: ProjectConfig, instance: dg.DagsterInstance
+) -> None:
+    """(B) A blocking dbt test fails in the models' run; the export's schedule then requests
+    the export alone. It refuses, naming the test; an operator may publish anyway."""
+    defs = build_definitions(demo_project)
+    assert run(defs, RAW + MODELS, instance).success
+    with duckdb.connect(demo_project.warehouse.path) as con:
+        con.execute(
+            "insert into raw_erp.sales_orders (change_id, operation, order_id, customer_id, "
+            "order_date, amount, status, changed_at, _load_id, _deleted) "
+            "values (100000, 'I', 100000, 1, '2024-03-01', null, 'open', now(), 'manual', false)"
+        )
+    tested = run(defs, [STG_ORDERS, FCT_SALES], instance)
+    assert not tested.success
+
+    scheduled = run(defs, [EXPORT_BY_STATUS], instance)
+    assert not scheduled.success
+    why = failure(scheduled, "export__fct_sales_by_status")
+    assert "not_null_stg_erp__sales_orders_amount" in why
+    assert "staging/stg_erp__sales_orders" in why and tested.run_id in why
+    assert published(demo_project, "fct_sales_by_status") == []
+
+    # The operator's override, in the run's config, publishes and says what it overrode.
+    config = {
+        "ops": {"export__fct_sales_by_status": {"config": {"publish_despite_failures": True}}}
+    }
+    forced = run(defs, [EXPORT_BY_STATUS], instance, run_config=config)
+    assert forced.success
+    [event] = forced.get_asset_materialization_events()
+    overridden = event.materialization.metadata["published_despite"].value
+    assert "not_null_stg_erp__sales_orders_amount" in overridden
+    assert published(demo_project, "fct_sales_by_status")
+
+
+def test_a_model_that_failed_to_build_is_not_published_as_fresh(
+    demo_project: ProjectConfig, instance: dg.DagsterInstance
+) -> None:
+    """(C) A model fails to build (the raw table it reads is gone); the export's
+    schedule would publish the table's previous build as today's partition. It refuses,
+    naming the model, the run that failed, and when the table it holds was built."""
+    defs = build_definitions(demo_project)
+    built = run(defs, RAW + MODELS, instance)
+    assert built.success
+    with duckdb.connect(demo_project.warehouse.path) as con:
+        con.execute("alter table raw_erp.customers rename to customers_gone")
+    broken = run(defs, [STG_CUSTOMERS, DIM_CUSTOMER], instance)
+    assert not broken.success
+
+    scheduled = run(defs, [EXPORT_DIM_CUSTOMER], instance)
+    assert not scheduled.success
+    why = failure(scheduled, "export__dim_customer")
+    assert "staging/stg_erp__customers" in why and broken.run_id in why
+    assert f"built by run {built.run_id}" in why  # what the table holds
+    assert published(demo_project, "dim_customer") == []
+
+    # Mended and rebuilt, the export publishes.
+    with duckdb.connect(demo_project.warehouse.path) as con:
+        con.execute("alter table raw_erp.customers_gone rename to customers")
+    assert run(defs, [STG_CUSTOMERS, DIM_CUSTOMER], instance).success
+    assert run(defs, [EXPORT_DIM_CUSTOMER], instance).success
+    assert len(published(demo_project, "dim_customer")) == 1
+
+
+def test_a_run_still_in_progress_is_no_failure(
+    demo_project: ProjectConfig, instance: dg.DagsterInstance
+) -> None:
+    """A run that targets a model and has not finished (queued, or running) holds no failure:
+    the export publishes the model's last build."""
+    defs = build_definitions(demo_project)
+    assert run(defs, RAW + MODELS, instance).success
+    job = defs.resolve_implicit_global_asset_job_def()
+    queued = instance.create_run_for_job(
+        job, asset_selection=frozenset([STG_CUSTOMERS, DIM_CUSTOMER])
+    )
+    assert instance.get_latest_planned_materialization_info(DIM_CUSTOMER).run_id == queued.run_id
+    assert run(defs, [EXPORT_DIM_CUSTOMER], instance).success
