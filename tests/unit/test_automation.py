@@ -262,6 +262,67 @@ def test_a_failed_blocking_check_holds_back_what_follows_the_load(project: Proje
         assert requested(freed) == follows
 
 
+def test_a_failed_blocking_check_holds_back_a_model_reading_it_through_a_view() -> None:
+    """A staging model is a view reading its raw table live: a mart joining it reads the
+    rows a failed check rejected as surely as the view does. The customers' load failed its
+    reconciliation and the orders' passed; the mart reading both staging views was requested
+    all the same (only the raw table's direct children were held back), and built on the
+    rejected rows. It waits now, and so does its export; the orders' view follows its load.
+    The probe's graph, on FOLLOWS_LOADS itself."""
+    from tributary.defs.automation import FOLLOWS_LOADS
+
+    def asset(name: str, deps=(), *, blocking_check: bool = False) -> dg.AssetsDefinition:
+        @dg.multi_asset(
+            name=name.replace("/", "__"),
+            specs=[dg.AssetSpec(name.split("/"), deps=[d.split("/") for d in deps],
+                                automation_condition=FOLLOWS_LOADS if deps else None)],
+            check_specs=[dg.AssetCheckSpec("reconciliation", asset=name.split("/"),
+                                           blocking=True)] if blocking_check else None,
+        )  # fmt: skip
+        def _asset(): ...
+
+        return _asset
+
+    defs = dg.Definitions(
+        assets=[
+            asset("raw/customers", blocking_check=True),
+            asset("raw/orders", blocking_check=True),
+            asset("staging/stg_customers", ["raw/customers"]),
+            asset("staging/stg_orders", ["raw/orders"]),
+            asset("marts/fct_orders", ["staging/stg_customers", "staging/stg_orders"]),
+            asset("export/orders", ["marts/fct_orders"]),
+        ]
+    )
+
+    def checked_load(name: str, passed: bool) -> None:
+        key = dg.AssetKey(name.split("/"))
+        instance.report_runless_asset_event(dg.AssetMaterialization(key))
+        instance.report_runless_asset_event(
+            dg.AssetCheckEvaluation(
+                asset_key=key, check_name="reconciliation", passed=passed,
+                blocking=True, severity=dg.AssetCheckSeverity.ERROR,
+            )
+        )  # fmt: skip
+
+    def requested(result) -> set[str]:
+        keys = defs.resolve_asset_graph().get_all_asset_keys()
+        return {key.to_user_string() for key in keys if result.get_num_requested(key)}
+
+    with dg.instance_for_test() as instance:
+        checked_load("raw/customers", passed=True)
+        checked_load("raw/orders", passed=True)
+        for name in ("staging/stg_customers", "staging/stg_orders", "marts/fct_orders"):
+            instance.report_runless_asset_event(dg.AssetMaterialization(name.split("/")))
+        first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        checked_load("raw/customers", passed=False)
+        checked_load("raw/orders", passed=True)
+        held = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+        assert requested(held) == {"staging/stg_orders"}
+        checked_load("raw/customers", passed=True)
+        freed = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=held.cursor)
+    assert requested(freed) == {"staging/stg_customers", "marts/fct_orders", "export/orders"}
+
+
 def land_in_inbox(
     project: ProjectConfig,
     load_id: str,
