@@ -11,6 +11,16 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+# A PostgreSQL source's -infinity and infinity, as its driver (connectorx, through chrono)
+# hands them over: its calendar's first and last day (262144 BC and 262142), in days and in
+# microseconds since 1970. The warehouses write them as their own infinities.
+DRIVER_INFINITY_DAYS = (-96_465_292, 95_026_236)
+DRIVER_INFINITY_MICROS = (-8_334_601_228_800_000_000, 8_210_266_876_799_999_999)
+# -infinity and infinity as DuckDB stores them, and as Arrow gets them from DuckDB (and from a
+# PostgreSQL warehouse's read): the storage's extremes, in days or in microseconds.
+WAREHOUSE_INFINITY_DAYS = (-(2**31 - 1), 2**31 - 1)
+WAREHOUSE_INFINITY_MICROS = (-(2**63 - 1), 2**63 - 1)
+
 
 def nonempty_batches(batches: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
     """The non-empty batches; a single empty one when there are none, so that whatever is
@@ -114,13 +124,42 @@ def checksum(batches: Iterable[pa.RecordBatch]) -> tuple[int, str]:
     holding what separated values before), wherever the two sides hold them."""
     rows, total = 0, 0
     for batch in batches:
-        columns = [column.to_pylist() for column in batch.columns]
+        columns = [_values(column) for column in batch.columns]
         for values in zip(*columns, strict=True):
             text = "".join(_canonical(value) for value in values)
             digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
             total = (total + int.from_bytes(digest, "big")) % 2**64
         rows += batch.num_rows
     return rows, f"{total:016x}"
+
+
+class _Endless(str):
+    """-infinity or infinity of a date or timestamp column (Python's dates cannot hold it)."""
+
+
+def _values(column: pa.Array) -> list[Any]:
+    """A column's values as Python's; a date's or timestamp's infinity, as the source driver
+    or a warehouse hands it over, as _Endless (to_pylist would fail: Python's years end in
+    9999), so that the source's and the warehouse's agree."""
+    kind = column.type
+    if pa.types.is_date32(kind):
+        storage, ends = column.view(pa.int32()), (DRIVER_INFINITY_DAYS, WAREHOUSE_INFINITY_DAYS)
+    elif pa.types.is_timestamp(kind) and kind.unit == "us":
+        storage = column.view(pa.int64())
+        ends = (DRIVER_INFINITY_MICROS, WAREHOUSE_INFINITY_MICROS)
+    else:
+        return column.to_pylist()
+    low = pc.is_in(storage, pa.array([end[0] for end in ends], storage.type))
+    high = pc.is_in(storage, pa.array([end[1] for end in ends], storage.type))
+    endless = pc.or_(low, high)
+    if not pc.any(endless).as_py():
+        return column.to_pylist()
+    values = pc.if_else(endless, pa.nulls(len(column), kind), column).to_pylist()
+    for i in pc.indices_nonzero(low).to_pylist():
+        values[i] = _Endless("-infinity")
+    for i in pc.indices_nonzero(high).to_pylist():
+        values[i] = _Endless("infinity")
+    return values
 
 
 def _canonical(value: Any) -> str:
@@ -133,6 +172,8 @@ def _canonical(value: Any) -> str:
 
 
 def _kind_and_text(value: Any) -> tuple[str, str]:
+    if isinstance(value, _Endless):
+        return "e", str(value)
     if isinstance(value, bool):
         return "b", "t" if value else "f"
     if isinstance(value, Decimal):

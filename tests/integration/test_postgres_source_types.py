@@ -15,8 +15,9 @@ from sqlalchemy.engine import make_url
 
 from tributary.config.models import SourceConfig, TableConfig
 from tributary.errors import SourceError
-from tributary.ingest import ingest_table
+from tributary.ingest import ingest_table, load_target
 from tributary.landing import LandingStore
+from tributary.reconcile import reconcile
 from tributary.sources import SqlSource
 
 pytestmark = pytest.mark.integration
@@ -426,3 +427,36 @@ def test_an_array_timestamp_arrow_cannot_hold_names_its_table_column_and_value(p
     )
     with pytest.raises(SourceError, match=re.escape(expected)):
         extract.batches.read_all()
+
+
+def test_infinity_stays_infinity_and_reconciles(postgres, warehouse, tmp_path) -> None:
+    # Before, on DuckDB: the driver's extremes (the years 262142 and 262144 BC) were stored as
+    # they came, so `= 'infinity'` matched nothing and `< now()` took -infinity's rows only by
+    # luck of order; PostgreSQL already kept infinity itself.
+    create(
+        postgres,
+        "create table terms (id int primary key, starts timestamptz, ends timestamp, due date)",
+        """insert into terms values (1, '-infinity', 'infinity', '-infinity'),
+            (2, 'infinity', '-infinity', 'infinity'),
+            (3, '2024-05-01 10:00:00+02', '2024-05-01 10:00:00', '2024-05-01'),
+            (4, null, null, null)""",
+    )
+    table = TableConfig(
+        name="terms", primary_key=["id"], checks={"checksum": ["id", "starts", "ends", "due"]}
+    )
+    result = load(postgres, table, warehouse, tmp_path)
+    matched = warehouse.query(
+        "select (select array_agg(id order by id) from raw_app.terms where starts = 'infinity'), "
+        "(select array_agg(id order by id) from raw_app.terms where ends = '-infinity'), "
+        "(select array_agg(id order by id) from raw_app.terms where due = 'infinity'), "
+        "(select array_agg(id order by id) from raw_app.terms where ends < now())"
+    )
+    assert [tuple(list(v) for v in row) for row in matched] == [([2], [2], [2], [2, 3])]
+    source = SourceConfig(name="app", kind="postgres", connection={"url": postgres},
+                          tables=[table])  # fmt: skip
+    outcome = reconcile(
+        table, result, source=SqlSource(make_url(postgres)), warehouse=warehouse,
+        target=load_target(source, table),
+    )  # fmt: skip
+    assert outcome.passed, outcome.description
+    assert outcome.metadata["source_checksum"] == outcome.metadata["warehouse_checksum"]

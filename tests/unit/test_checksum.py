@@ -37,3 +37,23 @@ def test_the_same_values_typed_by_different_drivers_agree() -> None:
     assert digest((datetime(2024, 5, 1, 12, tzinfo=UTC),)) == digest((datetime(2024, 5, 1, 12),))
     # independent of the rows' order
     assert digest((1, "a"), (2, None)) == digest((2, None), (1, "a"))
+
+
+def test_infinity_checksums_alike_as_the_driver_and_the_warehouses_hand_it_over() -> None:
+    # Before: Python's dates end in 9999, so the checksum of a column holding infinity failed
+    # ("date value out of range") on the source's side and the warehouse's.
+    def stamped(micros: list[int | None], days: list[int | None]) -> pa.RecordBatch:
+        return pa.RecordBatch.from_arrays(
+            [
+                pa.array(micros, pa.int64()).view(pa.timestamp("us", tz="UTC")),
+                pa.array(days, pa.int32()).view(pa.date32()),
+            ],
+            names=["at", "on"],
+        )
+
+    driver = stamped([-8_334_601_228_800_000_000, 8_210_266_876_799_999_999, 0, None],
+                     [95_026_236, -96_465_292, 0, None])  # fmt: skip
+    warehouse = stamped([-(2**63 - 1), 2**63 - 1, 0, None], [2**31 - 1, -(2**31 - 1), 0, None])
+    assert checksum([driver]) == checksum([warehouse])
+    swapped = stamped([2**63 - 1, -(2**63 - 1), 0, None], [2**31 - 1, -(2**31 - 1), 0, None])
+    assert checksum([swapped]) != checksum([driver])

@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from tributary.arrow import StrictlyRising
+from tributary.arrow import DRIVER_INFINITY_DAYS, DRIVER_INFINITY_MICROS, StrictlyRising
 from tributary.errors import WarehouseError
 from tributary.landing import Manifest, ManifestPromise
 from tributary.memory import release_freed_memory
@@ -179,6 +179,31 @@ def checked_hugeints(
             yield batch
 
     return pa.RecordBatchReader.from_batches(reader.schema, checked())
+
+
+# A PostgreSQL source's -infinity and infinity as its driver hands them over (the first and
+# last day of its calendar: see tributary.arrow), each as DuckDB's type of the column makes it.
+# DuckDB has infinity itself; kept as the extremes, `= 'infinity'` would match nothing.
+_DRIVER_INFINITY = {
+    "TIMESTAMP": "make_timestamp({}::bigint)",
+    "TIMESTAMP WITH TIME ZONE": "make_timestamptz({}::bigint)",
+}
+
+
+def _landed_column(name: str, kind: str, *, cast: bool) -> str:
+    """A landed column's expression in the select that reads it into the raw table."""
+    column = quote_ident(name)
+    value = f"cast({column} as {kind})" if cast and kind != '"NULL"' else column
+    if kind in _DRIVER_INFINITY:
+        low, high = (_DRIVER_INFINITY[kind].format(v) for v in DRIVER_INFINITY_MICROS)
+    elif kind == "DATE":
+        low, high = (f"(date '1970-01-01' + {days})" for days in DRIVER_INFINITY_DAYS)
+    else:
+        return value if value == column else f"{value} as {column}"
+    return (
+        f"case {value} when {high} then cast('infinity' as {kind}) "
+        f"when {low} then cast('-infinity' as {kind}) else {value} end as {column}"
+    )
 
 
 class DuckDBWarehouse(Warehouse):
@@ -382,7 +407,7 @@ class DuckDBWarehouse(Warehouse):
 
         self.con.register("landed", pa.RecordBatchReader.from_batches(schema, watched()))
         try:
-            yield "landed"
+            yield self._selected(schema, "landed", cast=False)
         except duckdb.Error as exc:
             if failed:
                 raise failed[0] from exc
@@ -395,15 +420,23 @@ class DuckDBWarehouse(Warehouse):
     def _parquet(self, schema: pa.Schema) -> str:
         """The local parts, each column cast to the type the Arrow path gives it (Parquet has
         no timestamp[s], say): the same types either way."""
-        types = self.con.from_arrow(schema.empty_table()).types
-        columns = ", ".join(
-            quote_ident(field.name)
-            if str(kind) == '"NULL"'
-            else f"cast({quote_ident(field.name)} as {kind}) as {quote_ident(field.name)}"
-            for field, kind in zip(schema, types, strict=True)
-        )
         files = ", ".join(quote_literal(path) for path in self._parts or ())
-        return f"(select {columns} from read_parquet([{files}]))"
+        return self._selected(schema, f"read_parquet([{files}])", cast=True)
+
+    def _selected(self, schema: pa.Schema, relation: str, *, cast: bool) -> str:
+        """The landed rows of `relation` as the raw table takes them: each column as the type
+        DuckDB gives its Arrow type (cast, for the Parquet parts), and a PostgreSQL source's
+        infinity, which its driver hands over as its calendar's extremes, as DuckDB's own."""
+        types = self.con.from_arrow(schema.empty_table()).types
+        columns = [
+            _landed_column(field.name, str(kind), cast=cast)
+            for field, kind in zip(schema, types, strict=True)
+        ]
+        if not cast and all(
+            column == quote_ident(f.name) for column, f in zip(columns, schema, strict=True)
+        ):
+            return relation  # nothing to cast or map: the relation itself
+        return f"(select {', '.join(columns)} from {relation})"
 
     def drop_staging(self, name: str) -> None:
         if self._parts is not None:

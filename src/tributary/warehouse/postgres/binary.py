@@ -16,6 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tributary.arrow import DRIVER_INFINITY_DAYS, DRIVER_INFINITY_MICROS
+
 # Sent once before the first row and once after the last (PostgreSQL docs, "COPY": Binary Format)
 HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 TRAILER = b"\xff\xff"
@@ -38,12 +40,9 @@ _FIXED = {  # Arrow type -> its values in numpy, and the big-endian type of its 
     pa.float64(): ("<f8", ">f8"),
 }
 _MICROSECOND_UNITS = ("s", "ms", "us")  # exact in PostgreSQL's microseconds
-# A PostgreSQL source's -infinity and infinity, as its driver (connectorx, through chrono)
-# hands them over: its calendar's first and last day (262144 BC and 262142), in days and in
-# microseconds since 1970. PostgreSQL cannot hold the first (its calendar starts in 4713 BC),
+# A PostgreSQL source's -infinity and infinity arrive as the driver's extremes (see
+# tributary.arrow). PostgreSQL cannot hold the first (its calendar starts in 4713 BC),
 # so both are written as its own -infinity and infinity (in binary: the type's extremes).
-DRIVER_INFINITY_DAYS = (-96_465_292, 95_026_236)
-DRIVER_INFINITY_MICROS = (-8_334_601_228_800_000_000, 8_210_266_876_799_999_999)
 
 
 def binary_copy_supported(schema: pa.Schema) -> bool:

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from tributary.arrow import first_uncastable
+from tributary.arrow import WAREHOUSE_INFINITY_DAYS, WAREHOUSE_INFINITY_MICROS, first_uncastable
 from tributary.errors import RepeatedColumns, WarehouseError
 from tributary.names import repeated
 from tributary.warehouse.base import quote_ident
@@ -91,15 +91,23 @@ def read_with_copy(
 
 
 def _read_as_text(field: pa.Field, unconstrained: set[str]) -> bool:
-    """Columns Arrow's CSV reader cannot convert itself (bytea, wide decimals), and
-    unconstrained numerics, whose values must fit decimal(38, 10) exactly: read as text,
-    converted after."""
+    """Columns Arrow's CSV reader cannot convert itself (bytea, wide decimals, dates and
+    timestamps, which may hold `infinity`), and unconstrained numerics, whose values must fit
+    decimal(38, 10) exactly: read as text, converted after."""
     kind = field.type
-    return pa.types.is_binary(kind) or pa.types.is_decimal256(kind) or field.name in unconstrained
+    return (
+        pa.types.is_binary(kind)
+        or pa.types.is_decimal256(kind)
+        or pa.types.is_timestamp(kind)
+        or pa.types.is_date32(kind)
+        or field.name in unconstrained
+    )
 
 
 def _from_text(text: pa.Array, field: pa.Field) -> pa.Array:
     kind = field.type
+    if pa.types.is_timestamp(kind) or pa.types.is_date32(kind):
+        return _calendar_from_text(text, field)
     if pa.types.is_binary(kind):  # PostgreSQL's bytea output: \x0a1b...
         digits = pc.utf8_slice_codeunits(text, 2)
         return pa.array([None if v is None else bytes.fromhex(v) for v in digits.to_pylist()], kind)
@@ -112,6 +120,34 @@ def _from_text(text: pa.Array, field: pa.Field) -> pa.Array:
             "cannot hold exactly; cast it in the query to the precision and scale it needs "
             f"(e.g. {quote_ident(field.name)}::numeric(38, 16), or round() it)"
         ) from None
+
+
+def _calendar_from_text(text: pa.Array, field: pa.Field) -> pa.Array:
+    """A date or timestamp column from its text, `infinity` and `-infinity` as DuckDB holds
+    them (the storage's extremes), which Arrow's CSV reader refused: a checksum, an export
+    reads them as they read a DuckDB warehouse's."""
+    kind = field.type
+    low, high = (pc.fill_null(pc.equal(text, word), False) for word in ("-infinity", "infinity"))
+    endless = pc.or_(low, high)
+    try:
+        finite = pc.cast(pc.if_else(endless, pa.scalar(None, text.type), text), kind)
+    except pa.ArrowInvalid:
+        value = first_uncastable(pc.if_else(endless, pa.scalar(None, text.type), text), kind)
+        raise WarehouseError(
+            f"column '{field.name}' ({kind}) holds a value Arrow cannot read: '{value}'; "
+            "cast it in the query"
+        ) from None
+    if not pc.any(endless).as_py():
+        return finite
+    storage_type, ends = (
+        (pa.int32(), WAREHOUSE_INFINITY_DAYS)
+        if pa.types.is_date32(kind)
+        else (pa.int64(), WAREHOUSE_INFINITY_MICROS)
+    )
+    storage = finite.view(storage_type)
+    storage = pc.if_else(low, pa.scalar(ends[0], storage_type), storage)
+    storage = pc.if_else(high, pa.scalar(ends[1], storage_type), storage)
+    return storage.view(kind)
 
 
 def _decimal_name(kind: pa.DataType) -> str:
