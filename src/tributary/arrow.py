@@ -137,10 +137,9 @@ class _Endless(str):
     """-infinity or infinity of a date or timestamp column (Python's dates cannot hold it)."""
 
 
-def _values(column: pa.Array) -> list[Any]:
-    """A column's values as Python's; a date's or timestamp's infinity, as the source driver
-    or a warehouse hands it over, as _Endless (to_pylist would fail: Python's years end in
-    9999), so that the source's and the warehouse's agree."""
+def infinities(column: pa.Array) -> tuple[pa.BooleanArray, pa.BooleanArray] | None:
+    """Where a date or timestamp column holds -infinity and where infinity, as the source
+    driver or a warehouse hands them over; None if it holds neither (or is of another type)."""
     kind = column.type
     if pa.types.is_date32(kind):
         storage, ends = column.view(pa.int32()), (DRIVER_INFINITY_DAYS, WAREHOUSE_INFINITY_DAYS)
@@ -148,12 +147,21 @@ def _values(column: pa.Array) -> list[Any]:
         storage = column.view(pa.int64())
         ends = (DRIVER_INFINITY_MICROS, WAREHOUSE_INFINITY_MICROS)
     else:
+        return None
+    low = pc.fill_null(pc.is_in(storage, pa.array([end[0] for end in ends], storage.type)), False)
+    high = pc.fill_null(pc.is_in(storage, pa.array([end[1] for end in ends], storage.type)), False)
+    return (low, high) if pc.any(pc.or_(low, high)).as_py() else None
+
+
+def _values(column: pa.Array) -> list[Any]:
+    """A column's values as Python's; a date's or timestamp's infinity as _Endless (to_pylist
+    would fail: Python's years end in 9999), so that the source's and the warehouse's agree."""
+    found = infinities(column)
+    if found is None:
         return column.to_pylist()
-    low = pc.is_in(storage, pa.array([end[0] for end in ends], storage.type))
-    high = pc.is_in(storage, pa.array([end[1] for end in ends], storage.type))
+    low, high = found
+    kind = column.type
     endless = pc.or_(low, high)
-    if not pc.any(endless).as_py():
-        return column.to_pylist()
     values = pc.if_else(endless, pa.nulls(len(column), kind), column).to_pylist()
     for i in pc.indices_nonzero(low).to_pylist():
         values[i] = _Endless("-infinity")

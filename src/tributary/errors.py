@@ -46,6 +46,10 @@ class NullCursorError(SourceError):
     """Rows of an incremental table have no cursor value, and its null_cursor says fail."""
 
 
+class InfiniteCursorError(SourceError):
+    """A cursor value is infinity or -infinity: no watermark can follow it."""
+
+
 class NullKeyError(SourceError):
     """Rows of a table with a primary_key have no value in a key column."""
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import psycopg
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from sqlalchemy.engine import make_url
 
@@ -460,3 +461,32 @@ def test_infinity_stays_infinity_and_reconciles(postgres, warehouse, tmp_path) -
     )  # fmt: skip
     assert outcome.passed, outcome.description
     assert outcome.metadata["source_checksum"] == outcome.metadata["warehouse_checksum"]
+
+
+@pytest.mark.parametrize("endless", ["infinity", "-infinity"])
+def test_a_cursor_at_infinity_fails_before_anything_lands_naming_it(
+    postgres, warehouse, tmp_path, endless
+) -> None:
+    # Before: the load failed with a bare "OverflowError: date value out of range" from the
+    # landing's cursor range, naming no table, column or way out.
+    create(
+        postgres,
+        "create table orders (id int primary key, updated_at timestamp)",
+        f"insert into orders values (1, '2024-05-01 10:00'), (2, '{endless}')",
+    )
+    table = TableConfig(name="orders", primary_key=["id"], cursor="updated_at",
+                        mode="incremental")  # fmt: skip
+    expected = (
+        f"table 'orders': the cursor column 'updated_at' holds {endless}, which no watermark "
+        "can follow"
+    )
+    with pytest.raises(SourceError, match=re.escape(expected)) as raised:
+        load(postgres, table, warehouse, tmp_path)
+    assert "nullif(updated_at, '" in str(raised.value) and "null_cursor" in str(raised.value)
+    # The batch holding it never landed (a failed landing writes no manifest: nothing loads it)
+    assert not list((tmp_path / "landing").rglob("manifest.json"))
+    landed = [pq.read_table(part) for part in (tmp_path / "landing").rglob("*.parquet")]
+    assert sum(part.num_rows for part in landed) == 1
+    assert warehouse.query(  # the source is in the same PostgreSQL database: raw_app's only
+        "select count(*) from information_schema.tables where table_schema = 'raw_app'"
+    ) == [(0,)]

@@ -25,7 +25,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import ValidationError
 
-from tributary.errors import InboxDropError
+from tributary.arrow import infinities
+from tributary.errors import InboxDropError, InfiniteCursorError
 from tributary.landing.manifest import CursorRange, LandedFile, Manifest, encode_cursor
 from tributary.landing.retention import Cleanup, LoadReferences, Retention, folders_to_remove
 from tributary.storage import open_filesystem
@@ -100,6 +101,8 @@ class LandingStore:
         low = high = None
         try:
             for batch in batches:
+                if cursor and batch.num_rows:
+                    refuse_infinite_cursor(batch.column(cursor), table=table, cursor=cursor)
                 parts.write(batch)
                 if not columns:
                     columns = [(field.name, str(field.type)) for field in batch.schema]
@@ -503,3 +506,25 @@ def _null_count(part: pq.ParquetFile, column: str) -> int:
     if all(s is not None and s.has_null_count for s in stats):
         return sum(s.null_count for s in stats)
     return part.read(columns=[column], use_threads=False).column(0).null_count
+
+
+def refuse_infinite_cursor(values: pa.Array, *, table: str, cursor: str) -> None:
+    """A cursor at infinity fails the load before its batch lands: a watermark there would
+    skip every later change (and Python's dates cannot hold it); at -infinity, the range's
+    low end is no date either. There is no right value to put in its place, so say the ways."""
+    found = infinities(values)
+    if found is None:
+        return
+    _, high = found
+    word = "infinity" if pc.any(high).as_py() else "-infinity"
+    why = (
+        "the next load would read from there on and skip every later change"
+        if word == "infinity"
+        else "a cursor range holds dates and times of the calendar only"
+    )
+    raise InfiniteCursorError(
+        f"table '{table}': the cursor column '{cursor}' holds {word}, which no watermark can "
+        f"follow: {why}. Read the table through a `query:` that maps it to NULL, "
+        f"nullif({cursor}, '{word}') as {cursor}, and set null_cursor (include: such rows are "
+        "re-read and merged on every load), or to a date of yours"
+    )
