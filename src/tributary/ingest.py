@@ -31,6 +31,7 @@ from tributary.sources import (
     SourceReader,
     TypedSource,
 )
+from tributary.sources.read_process import stop_all as stop_reads
 from tributary.sources.types import is_arrow_number
 from tributary.warehouse import LoadOutcome, LoadTarget, SourceRead, Warehouse
 from tributary.warehouse.base import LOAD_ID_CHARS, ColumnGap
@@ -276,8 +277,12 @@ class LandingStream:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         self._stop.set()
+        if kind is not None and not issubclass(kind, Exception):
+            # An interrupt (Terminate): the landing thread may be waiting on the source's
+            # rows for as long as its query runs; the read ends now, and the thread with it.
+            stop_reads()
         self._thread.join()
 
     def _land(self, land: Callable[..., Manifest]) -> None:

@@ -101,6 +101,8 @@ def _error_summary(instance: dg.DagsterInstance, run_id: str) -> str | None:
             error = failure.error
             while error.cause is not None:  # Dagster's wrapper first, the cause last
                 error = error.cause
+            if error.cls_name == "DagsterExecutionInterruptedError":  # its message: its name
+                return f"{event.event_log_entry.step_key}: terminated by a user"
             return f"{event.event_log_entry.step_key}: {error.message.strip()}"
     return None
 

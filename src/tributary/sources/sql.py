@@ -44,6 +44,7 @@ from tributary.sources.base import (
     Window,
     cursor_conditions,
 )
+from tributary.sources.read_process import ReadProcess
 from tributary.sources.types import (
     MYSQL_BACKENDS,
     ReadAs,
@@ -260,18 +261,39 @@ _COLLATION_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 FETCH_ROWS = 25_000
 
 
-def connectorx_fetch(connection: str, query: str, batch_rows: int) -> pa.RecordBatchReader:
-    options: dict[str, Any] = {}
+# PostgreSQL 14+ checks every second that the client of a running query is still there: a read
+# stopped (its process killed: read_process.py) ends on the server too, where otherwise a query
+# that sends nothing for an hour runs that hour. Older servers lack the setting: not set there.
+_PG_CLIENT_CHECK = (
+    "select set_config('client_connection_check_interval', '1s', false)"
+    " where current_setting('server_version_num')::int >= 140000"
+)
+
+
+def _connectorx_options(connection: str) -> dict[str, Any]:
     if connection.startswith("mysql://"):
         # utf8mb4 so that 4-byte characters survive, and TIMESTAMP columns arrive in UTC.
-        options["pre_execution_query"] = ["SET NAMES utf8mb4", "SET time_zone = '+00:00'"]
+        return {"pre_execution_query": ["SET NAMES utf8mb4", "SET time_zone = '+00:00'"]}
+    return {}
+
+
+def connectorx_fetch(connection: str, query: str, batch_rows: int) -> pa.RecordBatchReader:
     return connectorx.read_sql(
         connection,
         query,
         return_type="arrow_stream",
         batch_size=min(batch_rows, FETCH_ROWS),
-        **options,
+        **_connectorx_options(connection),
     )
+
+
+def connectorx_fetch_apart(connection: str, query: str, batch_rows: int) -> pa.RecordBatchReader:
+    """connectorx_fetch in a child process (read_process.py): a read that waits on the server
+    leaves this process free to take an interrupt (Terminate) and stop it at once."""
+    options = _connectorx_options(connection)
+    if connection.startswith("postgresql://"):
+        options["pre_execution_query"] = [_PG_CLIENT_CHECK]
+    return ReadProcess(connection, query, min(batch_rows, FETCH_ROWS), options).reader()
 
 
 def sqlite_fetch(connection: str, query: str, batch_rows: int) -> pa.RecordBatchReader:
@@ -312,6 +334,11 @@ def oracledb_fetch(connection: str, query: str, batch_rows: int) -> pa.RecordBat
 
 # The fetcher per backend; connectorx for every other one.
 _FETCHERS: dict[str, Fetcher] = {"oracle": oracledb_fetch, "sqlite": sqlite_fetch}
+# The fetcher of a table's rows (the read that may wait on the server for hours): connectorx in
+# a child process for a server's tables. Not for SQLite (a local file; and `make demo` would pay
+# a process per table) nor Oracle (python-oracledb releases the GIL while it waits). Catalog
+# and profile queries stay in this process: a process each would cost ~0.3 s apiece.
+_ROW_FETCHERS: dict[str, Fetcher] = _FETCHERS
 
 
 def dialect_for(url: URL) -> Dialect:
@@ -368,6 +395,7 @@ class SqlSource:
         self._url = url
         self.backend = url.get_backend_name()
         self._fetch = fetch or _FETCHERS.get(self.backend, connectorx_fetch)
+        self._fetch_rows = fetch or _ROW_FETCHERS.get(self.backend, connectorx_fetch_apart)
         self.dialect = dialect_for(url)
         self._owner = owner
         self._connect_timeout = connect_timeout
@@ -922,7 +950,7 @@ class SqlSource:
         columns = self.describe(table)
         query = self.build_query(table, since=since, where=where, columns=columns)
         counters: Counter = Counter()
-        reader = self._run(query, batch_rows, table)
+        reader = self._run(query, batch_rows, table, fetch=self._fetch_rows)
         by_name = {c.name: c for c in columns}
         backend = self._policy_backend
 
@@ -952,7 +980,13 @@ class SqlSource:
         return batch.rename_columns(names) if names != batch.schema.names else batch
 
     def _run(
-        self, query: str, batch_rows: int, table: TableConfig | None, *, doing: str = ""
+        self,
+        query: str,
+        batch_rows: int,
+        table: TableConfig | None,
+        *,
+        doing: str = "",
+        fetch: Fetcher | None = None,
     ) -> pa.RecordBatchReader:
         if not self._reached:
             self._log_in()
@@ -963,7 +997,7 @@ class SqlSource:
         else:
             what = f"{self._owner}: connecting"
         try:
-            reader = self._fetch(self._connectorx_url(), query, batch_rows)
+            reader = (fetch or self._fetch)(self._connectorx_url(), query, batch_rows)
         except BaseException as exc:
             raise self._failed(what, exc) from None
         return pa.RecordBatchReader.from_batches(reader.schema, self._guarded(reader, what))
