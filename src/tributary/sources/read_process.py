@@ -29,6 +29,8 @@ import pyarrow as pa
 
 # Batches the pump holds for the caller; the pipe and the child hold the rest.
 QUEUED_BATCHES = 2
+# Precedes the child's error message on stderr: a Rust panic prints its own lines before it.
+ERROR_MARK = "\n--tributary-read-error--\n"
 # Every read under way in this process, for stop_all().
 _LIVE: weakref.WeakSet[ReadProcess] = weakref.WeakSet()
 
@@ -116,7 +118,8 @@ class _Pump:
             return None
         if self._stopped.is_set():
             return RuntimeError("the read was stopped")
-        message = self._process.stderr.read().decode(errors="replace").strip()
+        said = self._process.stderr.read().decode(errors="replace")
+        message = said.rsplit(ERROR_MARK, 1)[-1].strip()
         return RuntimeError(message or f"the read process exited with code {code}")
 
     def _put(self, item: tuple) -> None:
@@ -154,7 +157,7 @@ def _child() -> int:
     except BrokenPipeError:
         return 1  # the parent stopped reading
     except BaseException as exc:  # connectorx's RuntimeError, or a Rust panic
-        sys.stderr.write(str(exc))
+        sys.stderr.write(ERROR_MARK + str(exc))
         return 1
     return 0
 
