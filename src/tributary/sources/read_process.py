@@ -31,6 +31,8 @@ import pyarrow as pa
 QUEUED_BATCHES = 2
 # Precedes the child's error message on stderr: a Rust panic prints its own lines before it.
 ERROR_MARK = "\n--tributary-read-error--\n"
+# How long a child whose stream broke is given to exit with its own message.
+EXIT_WAIT = 5.0
 # Every read under way in this process, for stop_all().
 _LIVE: weakref.WeakSet[ReadProcess] = weakref.WeakSet()
 
@@ -109,16 +111,25 @@ class _Pump:
             failure = self._failure()
             self._put(("error", failure) if failure else ("end", None))
         except BaseException as exc:  # a broken stream: the child's own message says why
+            try:  # a child that failed exits at once; one still writing, the fault is here
+                self._process.wait(timeout=EXIT_WAIT)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+                self._put(("error", exc))
+                return
             self._put(("error", self._failure() or exc))
 
     def _failure(self) -> RuntimeError | None:
         """The child's error (connectorx's RuntimeError message), once it has exited."""
+        # Its stderr read to the end first: a child blocked writing a long one (a panic's
+        # backtrace past the pipe's 64 KB) would never exit.
+        said = self._process.stderr.read().decode(errors="replace")
         code = self._process.wait()
         if code == 0:
             return None
         if self._stopped.is_set():
             return RuntimeError("the read was stopped")
-        said = self._process.stderr.read().decode(errors="replace")
         message = said.rsplit(ERROR_MARK, 1)[-1].strip()
         return RuntimeError(message or f"the read process exited with code {code}")
 
