@@ -18,6 +18,9 @@ from tests.conftest import free_port, require_service
 from tributary.config.loader import PROJECT_ROOT
 from tributary.storage import s3_filesystem
 
+# The IAM role the Redshift stand-in is given to COPY and UNLOAD with.
+COPY_ROLE = "arn:aws:iam::123456789012:role/tributary-copy"
+
 MARIADB = dict(host="127.0.0.1", port=3306, user="root", password="")
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -97,6 +100,32 @@ def warehouse(request, tmp_path):
     else:
         with PostgresWarehouse(request.getfixturevalue("postgres")) as pg:
             yield pg
+
+
+@pytest.fixture(params=["duckdb", "postgres", "redshift"])
+def loads(request, tmp_path):
+    """(warehouse, landing store) for each warehouse a load writes: Redshift's stand-in COPYs
+    from S3."""
+    from tests.integration.redshift_fake import RecordingRedshift
+    from tributary.landing import LandingStore
+    from tributary.warehouse.duckdb.warehouse import DuckDBWarehouse
+    from tributary.warehouse.postgres.warehouse import PostgresWarehouse
+    from tributary.warehouse.redshift.warehouse import RedshiftWarehouse
+
+    if request.param == "duckdb":
+        with DuckDBWarehouse(tmp_path / "warehouse.duckdb") as duck:
+            yield duck, LandingStore(str(tmp_path / "landing"))
+    elif request.param == "postgres":
+        with PostgresWarehouse(request.getfixturevalue("postgres")) as pg:
+            yield pg, LandingStore(str(tmp_path / "landing"))
+    else:
+        endpoint, bucket = request.getfixturevalue("s3")
+        landing = LandingStore(f"s3://{bucket}/landing", fs=s3_filesystem(endpoint_url=endpoint))
+        connection = RecordingRedshift(
+            request.getfixturevalue("postgres"), landing.fs, iam_role=COPY_ROLE
+        )
+        with RedshiftWarehouse(lambda: connection, iam_role=COPY_ROLE) as redshift:
+            yield redshift, landing
 
 
 @pytest.fixture(params=["duckdb", "postgres"])

@@ -12,7 +12,6 @@ from decimal import Decimal
 
 import pytest
 
-from tests.integration.redshift_fake import RecordingRedshift
 from tributary.config.models import SourceConfig, TableConfig
 from tributary.defs.checks import load_check_results
 from tributary.errors import NullKeyError
@@ -20,10 +19,7 @@ from tributary.ingest import ingest_table, load_from_inbox, with_load_columns
 from tributary.landing import LandingStore
 from tributary.sources import SqlSource
 from tributary.sources.salesforce import SalesforceSource
-from tributary.storage import s3_filesystem
 from tributary.warehouse.duckdb.warehouse import DuckDBWarehouse
-from tributary.warehouse.postgres.warehouse import PostgresWarehouse
-from tributary.warehouse.redshift.warehouse import RedshiftWarehouse
 
 from .conftest import run_sql
 
@@ -31,28 +27,8 @@ T0 = datetime(2024, 5, 1, 12, 0, 0)
 ITEMS = TableConfig(
     name="items", primary_key=["id"], cursor="updated_at", mode="incremental", lookback="5m"
 )
-IAM_ROLE = "arn:aws:iam::123456789012:role/tributary-copy"
 WITH_AMOUNT = "create or replace view items as select id, name, amount, updated_at from items_base"
 WITHOUT_AMOUNT = "create or replace view items as select id, name, updated_at from items_base"
-
-
-@pytest.fixture(params=["duckdb", "postgres", "redshift"])
-def loads(request, tmp_path):
-    """(warehouse, landing store) for each warehouse: Redshift's stand-in COPYs from S3."""
-    if request.param == "duckdb":
-        with DuckDBWarehouse(tmp_path / "warehouse.duckdb") as duck:
-            yield duck, LandingStore(str(tmp_path / "landing"))
-    elif request.param == "postgres":
-        with PostgresWarehouse(request.getfixturevalue("postgres")) as pg:
-            yield pg, LandingStore(str(tmp_path / "landing"))
-    else:
-        endpoint, bucket = request.getfixturevalue("s3")
-        landing = LandingStore(f"s3://{bucket}/landing", fs=s3_filesystem(endpoint_url=endpoint))
-        connection = RecordingRedshift(
-            request.getfixturevalue("postgres"), landing.fs, iam_role=IAM_ROLE
-        )
-        with RedshiftWarehouse(lambda: connection, iam_role=IAM_ROLE) as redshift:
-            yield redshift, landing
 
 
 @pytest.fixture
