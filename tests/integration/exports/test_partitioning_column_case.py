@@ -21,9 +21,9 @@ WAYS = {
 }
 
 
-def run(warehouse, tmp_path, partitioning: dict):
+def run(warehouse, tmp_path, partitioning: dict, query: str = QUERY):
     config = ExportConfig.model_validate(
-        {"name": "e", "query": QUERY, "depends_on": ["m"], "partitioning": partitioning}
+        {"name": "e", "query": query, "depends_on": ["m"], "partitioning": partitioning}
     )
     return run_export(
         config,
@@ -65,21 +65,8 @@ def test_a_result_naming_a_column_twice_is_refused_when_partitioned(
     # `ID_1` and published it so; unwrapped, the export already refused it.
     partitioning, column = WAYS[way]
     query = f'select 2 as "ID", {QUERY.removeprefix("select ")}'
-    config = ExportConfig.model_validate(
-        {"name": "e", "query": query, "depends_on": ["m"],
-         "partitioning": {**partitioning, "column": column.lower()}}
-    )  # fmt: skip
     with pytest.raises(ExportError) as raised:
-        run_export(
-            config,
-            sql=config.query,
-            day=date(2024, 5, 1),
-            warehouse=warehouse,
-            store=ExportStore(str(tmp_path / "exports")),
-            asset="export/e",
-            batch_rows=1000,
-            export_file="exports/e.yaml",
-        )
+        run(warehouse, tmp_path, {**partitioning, "column": column.lower()}, query)
     message = str(raised.value)
     assert message.startswith("exports/e.yaml: query: ")
     assert "two columns named 'ID' and 'id'" in message
