@@ -65,6 +65,22 @@ def tick(defs: dg.Definitions, name: str, at: datetime) -> list[dg.RunRequest]:
         return list(schedule.evaluate_tick(context).run_requests or [])
 
 
+def checked_load(instance: dg.DagsterInstance, key: dg.AssetKey, passed: bool) -> None:
+    """A load of `key` recorded with its blocking reconciliation check's outcome."""
+    instance.report_runless_asset_event(dg.AssetMaterialization(key))
+    instance.report_runless_asset_event(
+        dg.AssetCheckEvaluation(
+            asset_key=key, check_name="reconciliation", passed=passed,
+            blocking=True, severity=dg.AssetCheckSeverity.ERROR,
+        )
+    )  # fmt: skip
+
+
+def requested_by(defs: dg.Definitions, result) -> set[str]:
+    keys = defs.resolve_asset_graph().get_all_asset_keys()
+    return {key.to_user_string() for key in keys if result.get_num_requested(key)}
+
+
 def test_source_schedule_requests_one_run_per_active_tenant(project: ProjectConfig) -> None:
     defs = build_definitions(project)
     schedule = defs.resolve_schedule_def("app_schedule")
@@ -240,17 +256,10 @@ def test_a_failed_blocking_check_holds_back_what_follows_the_load(project: Proje
     follows = {"staging/stg_erp__customers", "marts/dim_customer", "export/dim_customer"}
 
     def load(passed: bool) -> None:
-        instance.report_runless_asset_event(dg.AssetMaterialization(ERP_CUSTOMERS))
-        instance.report_runless_asset_event(
-            dg.AssetCheckEvaluation(
-                asset_key=ERP_CUSTOMERS, check_name="reconciliation", passed=passed,
-                blocking=True, severity=dg.AssetCheckSeverity.ERROR,
-            )
-        )  # fmt: skip
+        checked_load(instance, ERP_CUSTOMERS, passed)
 
     def requested(result) -> set[str]:
-        keys = defs.resolve_asset_graph().get_all_asset_keys()
-        return {key.to_user_string() for key in keys if result.get_num_requested(key)}
+        return requested_by(defs, result)
 
     with dg.instance_for_test() as instance:
         first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
@@ -294,31 +303,20 @@ def test_a_failed_blocking_check_holds_back_a_model_reading_it_through_a_view() 
         ]
     )
 
-    def checked_load(name: str, passed: bool) -> None:
-        key = dg.AssetKey(name.split("/"))
-        instance.report_runless_asset_event(dg.AssetMaterialization(key))
-        instance.report_runless_asset_event(
-            dg.AssetCheckEvaluation(
-                asset_key=key, check_name="reconciliation", passed=passed,
-                blocking=True, severity=dg.AssetCheckSeverity.ERROR,
-            )
-        )  # fmt: skip
-
     def requested(result) -> set[str]:
-        keys = defs.resolve_asset_graph().get_all_asset_keys()
-        return {key.to_user_string() for key in keys if result.get_num_requested(key)}
+        return requested_by(defs, result)
 
     with dg.instance_for_test() as instance:
-        checked_load("raw/customers", passed=True)
-        checked_load("raw/orders", passed=True)
+        checked_load(instance, dg.AssetKey(["raw", "customers"]), passed=True)
+        checked_load(instance, dg.AssetKey(["raw", "orders"]), passed=True)
         for name in ("staging/stg_customers", "staging/stg_orders", "marts/fct_orders"):
             instance.report_runless_asset_event(dg.AssetMaterialization(name.split("/")))
         first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
-        checked_load("raw/customers", passed=False)
-        checked_load("raw/orders", passed=True)
+        checked_load(instance, dg.AssetKey(["raw", "customers"]), passed=False)
+        checked_load(instance, dg.AssetKey(["raw", "orders"]), passed=True)
         held = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
         assert requested(held) == {"staging/stg_orders"}
-        checked_load("raw/customers", passed=True)
+        checked_load(instance, dg.AssetKey(["raw", "customers"]), passed=True)
         freed = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=held.cursor)
     assert requested(freed) == {"staging/stg_customers", "marts/fct_orders", "export/orders"}
 
