@@ -669,3 +669,25 @@ def test_rows_outside_the_partition_a_load_replaces_fail_it(warehouse, tmp_path)
         "load must read its own rows only; nothing was loaded"
     )
     assert not warehouse.table_exists("raw_shop", "events")
+
+
+def test_a_dropped_raw_table_is_read_whole_by_its_next_load(mariadb, warehouse, tmp_path) -> None:
+    # docs/loads.md's way out of a type change is to drop the raw table and load it whole. A
+    # plain load run in between (a schedule's tick) read from the watermark its dropped table
+    # had reached: the table came back holding only the rows past it, every check passing.
+    url, con = mariadb
+    run_sql(
+        con, "create table orders (id int primary key, status varchar(20), updated_at datetime)"
+    )
+    run_sql(con, "insert into orders values (1, 'a', %s), (2, 'b', %s)", params=(at(0), at(1)))
+    load(url, ORDERS, warehouse, tmp_path)
+    run_sql(con, "insert into orders values (3, 'c', %s)", params=(at(2),))
+    load(url, ORDERS, warehouse, tmp_path)
+
+    warehouse.execute("drop table raw_shop.orders")
+    run_sql(con, "insert into orders values (4, 'd', %s)", params=(at(3),))
+    result, check = load(url, ORDERS, warehouse, tmp_path)
+
+    assert result.since is None
+    assert rows(warehouse, "select id from raw_shop.orders order by id") == [(1,), (2,), (3,), (4,)]
+    assert check.passed

@@ -628,8 +628,10 @@ class Warehouse(ABC):
     def watermark(self, target: LoadTarget) -> Any | None:
         """The value of the target's cursor column the last committed load of the table (or
         slice) reached. A table whose cursor is another column now has none: its next load
-        reads it whole, since the old column's value would skip rows the new one finds older."""
-        if target.cursor is None:
+        reads it whole, since the old column's value would skip rows the new one finds older.
+        Nor has a raw table that is gone (dropped by hand, as a type change's way out says):
+        read from its watermark, it came back holding only the rows past it."""
+        if target.cursor is None or not self.table_exists(target.schema, target.table):
             return None
         rows = self.query(
             f"select value_type, value from {STATE_SCHEMA}.watermarks "
