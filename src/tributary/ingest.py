@@ -808,6 +808,29 @@ def fail_on_null_keys(table: TableConfig, nulls: Mapping[str, int]) -> None:
         )
 
 
+def load_column_types(*, tenant_scoped: bool) -> dict[str, pa.DataType]:
+    """The load metadata columns with_load_columns appends (before `_load_row`), by type."""
+    types = {
+        "_load_id": pa.string(),
+        "_extracted_at": pa.timestamp("us", tz="UTC"),
+        DELETED: pa.bool_(),
+    }
+    if tenant_scoped:
+        types[TENANT_COLUMN] = pa.string()
+    return types
+
+
+def loaded_schema(read: pa.Schema, *, tenant_scoped: bool) -> pa.Schema:
+    """The columns a load of rows of the `read` schema brings to its raw table: as landed
+    (Parquet converts some types), the load's metadata columns appended. What the load's
+    drift plan judges, for a check made before any row is read."""
+    fields = [field for field in read if field.name != DELETED]  # a source's own: appended
+    types = load_column_types(tenant_scoped=tenant_scoped)
+    fields += [pa.field(name, arrow_type) for name, arrow_type in types.items()]
+    schema = pa.schema([*fields, pa.field("_load_row", pa.int64())])
+    return LandingStore.landed_schema(schema)
+
+
 def with_load_columns(
     batches: pa.RecordBatchReader,
     *,
@@ -819,13 +842,13 @@ def with_load_columns(
     the source sends its own (Salesforce's IsDeleted), which is kept, in the same place.
     `_load_row` is the row's position in the load: of two rows with one key and one cursor
     value, the one read last wins (warehouse.base.latest_per_key)."""
-    values: dict[str, tuple[Any, pa.DataType]] = {
-        "_load_id": (load_id, pa.string()),
-        "_extracted_at": (extracted_at, pa.timestamp("us", tz="UTC")),
-        DELETED: (False, pa.bool_()),
-    }
+    given = {"_load_id": load_id, "_extracted_at": extracted_at, DELETED: False}
     if tenant is not None:
-        values[TENANT_COLUMN] = (str(tenant), pa.string())
+        given[TENANT_COLUMN] = str(tenant)
+    types = load_column_types(tenant_scoped=tenant is not None)
+    values: dict[str, tuple[Any, pa.DataType]] = {
+        name: (given[name], arrow_type) for name, arrow_type in types.items()
+    }
     # Each constant column is built once per load and sliced for every batch (zero-copy):
     # built per batch from Python lists, it took up to a tenth of a load's time.
     constants: dict[str, pa.Array] = {}

@@ -3,18 +3,19 @@
 For each enabled table of each enabled source it connects, checks that the table or view
 exists (or that a custom query runs), that the primary key, cursor and other named columns
 exist, that the cursor's type fits the lookback (and tells a time, for checks.max_data_age),
-that a key_ranges column is numeric, and reads the catalog's row estimate; it reads the tenant
-registry as tenant_registry_sensor does (a fixed list: that a tenant is active); then it
-checks the warehouse login and the schemas Tributary writes, the write access of the landing
-and export stores and of each active tenant's own store of a per-tenant export (tenant_url),
-and that no export's folders hold those of another partitioning. Each result is one line
-naming the file and the key at fault.
+that a key_ranges column is numeric, that the next load's drift plan takes the types a read
+yields into the raw table (where it exists and the warehouse answers), and reads the catalog's
+row estimate; it reads the tenant registry as tenant_registry_sensor does (a fixed list: that
+a tenant is active); then it checks the warehouse login and the schemas Tributary writes, the
+write access of the landing and export stores and of each active tenant's own store of a
+per-tenant export (tenant_url), and that no export's folders hold those of another
+partitioning. Each result is one line naming the file and the key at fault.
 
 Nothing is written: the registry's queries run as subqueries (a statement that writes is
-refused), the warehouse is asked about privileges (its state tables are not created), local
-folders are checked by their permissions, and an object store (s3://, gs://) gets an empty
-probe object under `_preflight/` that is deleted at once, because no permission query answers
-for bucket policies, roles and keys together.
+refused), the warehouse is asked about privileges and the raw tables' recorded columns (its
+state tables are not created), local folders are checked by their permissions, and an object
+store (s3://, gs://) gets an empty probe object under `_preflight/` that is deleted at once,
+because no permission query answers for bucket policies, roles and keys together.
 """
 
 from __future__ import annotations
@@ -30,10 +31,23 @@ import pyarrow as pa
 
 from tributary.config.loader import ProjectConfig, display_path
 from tributary.config.models import SourceConfig, TableConfig, Tenant
-from tributary.errors import ExportError, SourceError, Unreachable, WarehouseError
+from tributary.errors import (
+    ExportError,
+    SchemaDriftError,
+    SourceError,
+    Unreachable,
+    WarehouseError,
+)
 from tributary.exports import ExportStore, open_export_store
 from tributary.exports.run import layout_problems, stored_layout_folders
-from tributary.ingest import cursor_type_problem, key_range_problem, lookback_fits, missing_columns
+from tributary.ingest import (
+    cursor_type_problem,
+    key_range_problem,
+    load_target,
+    loaded_schema,
+    lookback_fits,
+    missing_columns,
+)
 from tributary.landing import LandingStore
 from tributary.names import as_spelled
 from tributary.sources import SourceReader, SqlSource, open_source
@@ -50,6 +64,7 @@ from tributary.tenants import (
     tenant_settings,
 )
 from tributary.warehouse import STATE_SCHEMA, raw_schema
+from tributary.warehouse.drift import plan_schema
 
 if TYPE_CHECKING:
     from tributary.sources.salesforce import SalesforceSource
@@ -58,6 +73,8 @@ TIME, NUMBER, OTHER = "date/time", "numeric", "other"
 # A numeric lookback's cursor may also be SQL Server's bit or money (not a key range's column).
 _NUMBER_TYPES = NUMBER_TYPES | {"bit", "money", "smallmoney"}
 OpenSource = Callable[..., SourceReader]  # open_source's signature: (source, *, state_dir)
+# A source's raw tables that exist, with their recorded columns (recorded_raw_schemas).
+RecordedSchemas = Callable[[str], dict[str, pa.Schema]]
 # Problems of the registry's tenants one line lists, at most (then how many more).
 MAX_TENANT_PROBLEMS = 10
 # Errors a check reports as its line rather than raising: the reason is in the message.
@@ -92,8 +109,12 @@ def run_preflight(
     yielded as it finishes so that a caller can print as it goes. `open_source` opens a
     source's reader (the Dagster job passes its sources resource's)."""
     sources = [s for s in project.sources if s.enabled and source in (None, s.name)]
+    # Checked first, listed in its place: the raw tables' recorded columns are read only
+    # from a warehouse that answers (else its own line says why).
+    warehouse = check_warehouse(project, [s.name for s in sources])
+    recorded = cache(partial(recorded_raw_schemas, project)) if warehouse.ok else None
     for config in sources:
-        yield from check_source(project, config, open_source)
+        yield from check_source(project, config, open_source, recorded)
     tenants = list(project.tenants.tenants)  # a registry's: its rows, when this check reads it
     if checks_tenants(project, source):
         if project.tenants.registry:
@@ -101,7 +122,7 @@ def run_preflight(
             yield registry
         else:
             yield check_tenant_list(project)
-    yield check_warehouse(project, [s.name for s in sources])
+    yield warehouse
     yield check_landing(project)
     yield from check_exports(project)
     yield from check_tenant_stores(project, tenants)
@@ -111,8 +132,13 @@ def run_preflight(
 
 
 def check_source(
-    project: ProjectConfig, source: SourceConfig, open_source: OpenSource
+    project: ProjectConfig,
+    source: SourceConfig,
+    open_source: OpenSource,
+    recorded: RecordedSchemas | None = None,
 ) -> Iterator[Check]:
+    """Each enabled table of `source`; a SQL table's read also against its raw table's
+    recorded columns, where `recorded` reads them (recorded_raw_schemas)."""
     file = project.source_file(source.name)
     tables = [(index, t) for index, t in enumerate(source.tables) if t.enabled]
     salesforce = source.kind == "salesforce"
@@ -124,7 +150,11 @@ def check_source(
         unchecked = f" ({len(tables)} enabled tables not checked)" if tables else ""
         yield Check(file, login_key, problems=[(login_key, f"{error}{unchecked}")])
         return
-    check_table = check_salesforce_table if salesforce else check_sql_table
+    check_table = (
+        check_salesforce_table
+        if salesforce
+        else partial(check_sql_table, source=source, recorded=recorded)
+    )
     for index, table in tables:
         yield check_table(reader, file, index, table)
     if not salesforce and source.observed_tables:
@@ -155,7 +185,17 @@ def object_key(index: int, table: TableConfig) -> str:
     return f"tables[{index}].{'object' if table.source_object else 'name'}"
 
 
-def check_sql_table(reader: SqlSource, file: str, index: int, table: TableConfig) -> Check:
+def check_sql_table(
+    reader: SqlSource,
+    file: str,
+    index: int,
+    table: TableConfig,
+    *,
+    source: SourceConfig | None = None,
+    recorded: RecordedSchemas | None = None,
+) -> Check:
+    """The table as `reader` reads it; where `recorded` reads the raw tables of `source`,
+    also what its next load's drift plan refuses (drift_problem)."""
     subject = f"tables[{index}] ({table.name})"
     try:
         kinds = _sql_column_kinds(reader, table)
@@ -166,12 +206,14 @@ def check_sql_table(reader: SqlSource, file: str, index: int, table: TableConfig
         problems = column_problems(index, table, kinds, case_insensitive=insensitive)
         if not problems and (problem := key_range_problem(reader, table)):
             problems = [(f"tables[{index}].key_ranges.column", problem)]
+        schema = cache(partial(reader.read_schema, table))
         if not problems and table.cursor:
             # judged by the load's own rule, on the types a read yields (the type policy's:
             # MySQL's tinyint(1) is a boolean), not on the catalog's names for them
-            schema = reader.read_schema(table)
-            if problem := cursor_type_problem(schema, as_spelled(table.cursor, schema.names)):
-                problems = [(f"tables[{index}].cursor", problem)]
+            problem = cursor_type_problem(schema(), as_spelled(table.cursor, schema().names))
+            problems = [(f"tables[{index}].cursor", problem)] if problem else []
+        if not problems and source is not None and recorded is not None:
+            problems = _drift_problems(index, source, table, schema, recorded)
         if problems:
             return Check(file, subject, problems=problems)
         rows = reader.estimated_rows(table)
@@ -180,6 +222,54 @@ def check_sql_table(reader: SqlSource, file: str, index: int, table: TableConfig
     what = "custom query runs" if table.query else f"{table.read_object} found"
     counted = "rows not counted" if rows is None else f"about {rows:,} rows"
     return Check(file, subject, detail=f"{what}, {len(kinds)} columns, {counted}")
+
+
+def _drift_problems(
+    index: int,
+    source: SourceConfig,
+    table: TableConfig,
+    schema: Callable[[], pa.Schema],
+    recorded: RecordedSchemas,
+) -> list[tuple[str, str]]:
+    """What the table's next load refuses of its raw table (drift_problem), if it exists."""
+    key = f"tables[{index}]"
+    try:
+        raw = recorded(source.name).get(table.name)
+    except _REPORTED as error:  # the warehouse's, not the source's: keyed to the table
+        return [(key, f"its raw table's recorded columns could not be read: {error}")]
+    if raw is not None and (problem := drift_problem(source, table, schema(), raw)):
+        return [(key, problem)]
+    return []
+
+
+def recorded_raw_schemas(project: ProjectConfig, source: str) -> dict[str, pa.Schema]:
+    """The recorded columns of each raw table of `source` that exists, read on the warehouse
+    check's terms (nothing created: Warehouse.recorded_raw_schemas)."""
+    with project.warehouse.open(state_dir=project.state_dir) as warehouse:
+        return warehouse.recorded_raw_schemas(source)
+
+
+def drift_problem(
+    source: SourceConfig, table: TableConfig, read: pa.Schema, recorded: pa.Schema
+) -> str | None:
+    """What the table's next load refuses of its raw table's `recorded` columns, with the
+    load's own plan and words (plan_schema): a type changed otherwise than by widening (a
+    MySQL bit(1) an older release loaded as bytes, read as a boolean now), and what the
+    table's schema_contract forbids. `read`: the schema a read yields."""
+    incoming = loaded_schema(read, tenant_scoped=table.tenant_column is not None)
+    target = load_target(source, table).spelled_as(incoming.names)
+    try:
+        plan_schema(
+            target.table,
+            recorded,
+            incoming,
+            contract=target.schema_contract,
+            key=target.primary_key,
+            relation=f"{target.schema}.{target.table}",
+        )
+    except SchemaDriftError as error:
+        return str(error)
+    return None
 
 
 def _sql_column_kinds(reader: SqlSource, table: TableConfig) -> dict[str, str] | None:

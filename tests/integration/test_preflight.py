@@ -19,19 +19,24 @@ import yaml
 
 from tributary.cli import main
 from tributary.config.loader import load_project
+from tributary.config.models import SourceConfig, TableConfig
 from tributary.connection import secret_forms
 from tributary.defs.preflight import build_preflight_job
 from tributary.defs.sources import SourcesResource
 from tributary.defs.tenants import current_tenants
-from tributary.errors import SourceError
-from tributary.ingest import ingest_table
+from tributary.errors import SchemaDriftError, SourceError
+from tributary.ingest import ingest_table, load_target
 from tributary.landing import LandingStore
-from tributary.sources import open_source
+from tributary.preflight import drift_problem
+from tributary.sources import SqlSource, open_source
 from tributary.tenants import RegistryError, RegistryQueryError
+from tributary.warehouse import Warehouse
 from tributary.warehouse.postgres.warehouse import PostgresWarehouse
+from tributary.warehouse.redshift.warehouse import RedshiftWarehouse
 
 from ..conftest import free_port
 from .conftest import run_sql
+from .redshift_fake import RecordingRedshift
 
 PASSWORD = "Wr0ng pw+@/%:#"
 TABLE_LINES = ("sources/shop.yaml: tables[", "sources/pg.yaml: tables[")
@@ -250,6 +255,89 @@ def test_a_cursor_the_load_refuses_is_refused_in_the_loads_words(
     assert str(refused.value) == f"table '{table['name']}': {problem}"
 
 
+def test_a_type_the_next_load_refuses_is_named_in_the_loads_words(
+    shop, capsys, tmp_path, warehouse_config
+) -> None:
+    """A MySQL bit(1) column an older release loaded as bytes now reads as a boolean: the
+    check said all ok, and the next load stopped on the raw table's recorded type."""
+    run_sql(
+        shop["shop_con"],
+        "create table flags (id int primary key, active bit(1), name varchar(20))",
+        "insert into flags values (1, b'1', 'on'), (2, b'0', 'off')",
+    )
+    shop["platform"]["warehouse"] = warehouse_config
+    flags = {"name": "flags", "primary_key": ["id"]}
+    # loaded as the older release did: a `query:`'s columns keep the driver's bytes
+    shop["shop"]["tables"] = [{**flags, "query": "select id, active, name from flags"}]
+    write(shop)
+    project = load_project(shop["dir"])
+    config = project.source("shop")
+
+    def load() -> None:
+        with project.warehouse.open(state_dir=project.state_dir) as warehouse:
+            ingest_table(config, config.tables[0], reader=open_source(config, state_dir=tmp_path),
+                         landing=LandingStore(str(tmp_path / "landing")), warehouse=warehouse,
+                         batch_rows=10)  # fmt: skip
+
+    load()
+    code, lines = check(shop, capsys, "--source", "shop")
+    assert (code, failures(lines)) == (0, []), lines  # the bytes read as bytes: ok
+    shop["shop"]["tables"] = [flags, {"name": "orders", "primary_key": ["id"]}]  # orders: new
+    code, lines = check(shop, capsys, "--source", "shop")
+    assert code == 1
+    [line] = failures(lines)
+    key = "FAIL  assets_config/sources/shop.yaml: tables[0]: "
+    assert line.startswith(key), lines
+    assert "column 'active': the source type changed from large_binary to bool" in line
+    assert "drop table raw_shop.flags" in line
+    assert "ok    assets_config/sources/shop.yaml: tables[1] (orders): " in "\n".join(lines)
+    # the load refuses it in the same words
+    config = load_project(shop["dir"]).source("shop")
+    with pytest.raises(SchemaDriftError) as refused:
+        load()
+    assert line == key + " ".join(str(refused.value).split())
+
+
+def test_the_raw_tables_recorded_columns_are_read_on_each_warehouse(
+    mariadb, loads, tmp_path
+) -> None:
+    """What the check judges a read against: the recorded columns of the raw tables that
+    exist, and, for a read the raw table took as it is, the load's metadata columns as the load
+    brings them (under freeze, any other column would be refused)."""
+    url, con = mariadb
+    run_sql(
+        con,
+        "create table flags (id int primary key, active bit(1), name varchar(20))",
+        "insert into flags values (1, b'1', 'on')",
+    )
+    warehouse, landing = loads
+    table = TableConfig(name="flags", primary_key=["id"], schema_contract="freeze")
+    source = SourceConfig(
+        name="shop", kind="mysql", connection={"url": url.render_as_string()}, tables=[table]
+    )
+    reader = SqlSource(url)
+    checking = own_connections(warehouse)
+    assert checking.recorded_raw_schemas("shop") == {}
+    ingest_table(source, table, reader=reader, landing=landing, warehouse=warehouse, batch_rows=10)
+    recorded = checking.recorded_raw_schemas("shop")
+    assert recorded == {"flags": warehouse.recorded_schema(load_target(source, table))}
+    assert drift_problem(source, table, reader.read_schema(table), recorded["flags"]) is None
+    warehouse.execute("drop table raw_shop.flags")  # as a type change's way out says
+    assert checking.recorded_raw_schemas("shop") == {}
+
+
+def own_connections(warehouse: Warehouse) -> Warehouse:
+    """The warehouse, opening a connection of its own for each check: the Redshift
+    stand-in's factory hands out the load's one connection, which a check's reading closes."""
+    if not isinstance(warehouse, RedshiftWarehouse):
+        return warehouse
+    shared = warehouse._connect()
+    return RedshiftWarehouse(
+        lambda: RecordingRedshift(shared.conninfo, shared.fs, iam_role=shared.iam_role),
+        iam_role=shared.iam_role,
+    )
+
+
 def test_max_data_age_on_a_cursor_that_tells_no_time(shop, capsys) -> None:
     """checks.max_data_age on a bigint cursor was accepted, and its check never judged it."""
     shop["pg"]["tables"][0]["checks"] = {"max_data_age": "1d"}
@@ -420,6 +508,37 @@ def test_a_warehouse_login_without_privileges_on_its_schemas(shop, role_prefix, 
         "lacks CREATE on it; warehouse.connection: schema _tributary, raw_pg: does not exist "
         "and the login may not create schemas in this database"
     ]
+
+
+def test_recorded_columns_the_login_may_not_read_are_named_on_the_table(
+    shop, role_prefix, capsys
+) -> None:
+    """A login that may write the schemas but not read the state table of recorded columns:
+    the tables' lines say so (their next loads would fail too), naming no source key."""
+    role = f"{role_prefix}loader"
+    with psycopg.connect(shop["warehouse"], autocommit=True) as pg:
+        pg.execute(f"create role {role} login")
+        for schema in ("raw_shop", "_tributary"):
+            pg.execute(f"create schema {schema}")
+            pg.execute(f"grant usage, create on schema {schema} to {role}")
+        pg.execute("create table raw_shop.orders (id int)")
+        pg.execute(
+            "create table _tributary.table_schemas (source text, table_name text, "
+            "arrow_schema text)"
+        )
+        # seen in the catalog (a privilege on each), the recorded columns not readable
+        pg.execute(f"grant select on raw_shop.orders to {role}")
+        pg.execute(f"grant insert on _tributary.table_schemas to {role}")
+    warehouse = shop["platform"]["warehouse"]["connection"]
+    warehouse["url"] = warehouse["url"].replace("postgres@", f"{role}@")
+    code, lines = check(shop, capsys, "--source", "shop")
+    assert code == 1
+    key = "FAIL  assets_config/sources/shop.yaml: tables["
+    assert failures(lines) == [
+        f"{key}{index}]: its raw table's recorded columns could not be read: reading "
+        "_tributary.table_schemas: permission denied for table table_schemas"
+        for index in (0, 1)
+    ], lines
 
 
 def test_the_preflight_job_fails_its_run_naming_file_and_key(shop) -> None:

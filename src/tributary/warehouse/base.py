@@ -11,7 +11,7 @@ import dataclasses
 import json
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -147,6 +147,33 @@ def quote_literal(value: str) -> str:
 
 # A quoted string or identifier, a `?` placeholder, or a `%`.
 _PLACEHOLDER_TOKENS = re.compile(r"""('(?:[^']|'')*'|"(?:[^"]|"")*")|(\?)|(%)""")
+
+
+def _decoded_schema(recorded: str) -> pa.Schema:
+    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(recorded)))
+
+
+def recorded_schemas(
+    query: Callable[[str, Sequence[Any]], list[tuple]], source: str
+) -> dict[str, pa.Schema]:
+    """The recorded columns (Warehouse.recorded_schema) of each raw table of `source` that
+    exists, by table: what its next load's drift plan judges the rows against. `query` runs
+    SQL with `?` parameters; nothing is created (no state table where none exists yet). What
+    the driver raises (a login that may not read them) is a WarehouseError saying so."""
+    tables = "select table_name from information_schema.tables where table_schema = ?"
+    state = [STATE_SCHEMA, "table_schemas"]
+    try:
+        existing = {row[0] for row in query(tables, [raw_schema(source)])}
+        if not existing or not query(f"{tables} and table_name = ?", state):
+            return {}
+        rows = query(
+            f"select table_name, arrow_schema from {STATE_SCHEMA}.table_schemas where source = ?",
+            [source],
+        )
+    except Exception as error:  # each backend's driver raises its own types
+        said = (str(error) or type(error).__name__).splitlines()[0]
+        raise WarehouseError(f"reading {STATE_SCHEMA}.table_schemas: {said}") from None
+    return {table: _decoded_schema(recorded) for table, recorded in rows if table in existing}
 
 
 def placeholders_as_format(sql: str, params: Sequence[Any] = ()) -> str:
@@ -460,6 +487,11 @@ class Warehouse(ABC):
         """What stops this login (or process) writing the `schemas`, found without writing
         anything or creating Tributary's state tables; a failed login raises."""
 
+    @abstractmethod
+    def recorded_raw_schemas(self, source: str) -> dict[str, pa.Schema]:
+        """The recorded columns of each raw table of `source` that exists (recorded_schemas),
+        read as check_access reads: the state tables are not created."""
+
     _con: Any = None  # the backend's connection, opened on first use
 
     def close(self) -> None:
@@ -674,7 +706,7 @@ class Warehouse(ABC):
         )
         if not rows:
             return None
-        return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(rows[0][0])))
+        return _decoded_schema(rows[0][0])
 
     def ensure_schema(self, schema: str) -> None:
         """Create the schema on its own, before the load's transaction: loads of two tables of

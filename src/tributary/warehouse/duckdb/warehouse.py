@@ -27,6 +27,7 @@ from tributary.warehouse.base import (
     Warehouse,
     quote_ident,
     quote_literal,
+    recorded_schemas,
     refuse_wide_decimal,
 )
 from tributary.warehouse.drift import SchemaPlan
@@ -273,6 +274,23 @@ class DuckDBWarehouse(Warehouse):
         # Without opening the file: a connection would create it and its state tables, and a
         # DuckDB file takes one writer process at a time. Any schema can be created in it.
         return writable_problems(self.path)
+
+    def recorded_raw_schemas(self, source: str) -> dict[str, pa.Schema]:
+        # Only a file that exists (a connection would create it), on a connection of its own
+        # (`con` would create the state tables), opened as a load's is: a read-only one
+        # cannot open a file this process holds with other settings, nor one a writer holds.
+        if not self.path.is_file():
+            return {}
+        try:
+            con = self._connect()
+        except duckdb.Error as error:  # held by a writer past LOCK_WAIT_SECONDS, say
+            raise WarehouseError(f"reading {self.path}: {error}") from None
+        try:
+            return recorded_schemas(
+                lambda sql, params: con.execute(sql, list(params)).fetchall(), source
+            )
+        finally:
+            con.close()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.con.execute(sql, list(params))

@@ -29,6 +29,7 @@ from tributary.warehouse.base import (
     Warehouse,
     placeholders_as_format,
     quote_ident,
+    recorded_schemas,
     refuse_wide_decimal,
 )
 from tributary.warehouse.drift import SchemaPlan
@@ -131,6 +132,15 @@ class PostgresWarehouse(Warehouse):
         with self._connect() as con:
             return schema_access_problems(
                 lambda sql, params: con.execute(sql, list(params) or None).fetchall(), schemas
+            )
+
+    def recorded_raw_schemas(self, source: str) -> dict[str, pa.Schema]:
+        with self._connect() as con:  # its own, as check_access's
+            return recorded_schemas(
+                lambda sql, params: con.execute(
+                    placeholders_as_format(sql, params), list(params) or None
+                ).fetchall(),
+                source,
             )
 
     def _connect(self) -> psycopg.Connection:

@@ -26,6 +26,7 @@ from tributary.warehouse.base import (
     placeholders_as_format,
     quote_ident,
     quote_literal,
+    recorded_schemas,
 )
 from tributary.warehouse.postgres.warehouse import pg_family_type, schema_access_problems
 from tributary.warehouse.redshift.unload import (
@@ -86,6 +87,16 @@ class RedshiftWarehouse(Warehouse):
                     return [tuple(row) for row in cursor.fetchall()]
 
             return schema_access_problems(query, schemas)
+
+    def recorded_raw_schemas(self, source: str) -> dict[str, pa.Schema]:
+        with closing(self._connect()) as con:  # its own, as check_access's
+
+            def query(sql: str, params: Sequence[Any]) -> list[tuple]:
+                with closing(con.cursor()) as cursor:
+                    cursor.execute(placeholders_as_format(sql, params), list(params) or None)
+                    return [tuple(row) for row in cursor.fetchall()]
+
+            return recorded_schemas(query, source)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         with closing(self.con.cursor()) as cursor:
