@@ -14,7 +14,7 @@ from dagster._core.storage.asset_check_execution_record import (
     AssetCheckExecutionRecordStatus,
 )
 
-from tributary.defs.automation import TRANSFORMS
+from tributary.defs.automation import PARTITION_TAG, TRANSFORMS
 from tributary.exports.gate import FailedCheck, UnbuiltModel
 
 # A run that ended so has not built what it planned; one queued or running has not failed.
@@ -38,8 +38,9 @@ def upstream_failures(
         ),
         key=lambda check: check.to_user_string(),
     )
+    partitioned = {c for c in blocking if graph.get(c.asset_key).partitions_def is not None}
     return (
-        failed_checks(context.instance, blocking, context.run_id),
+        failed_checks(context.instance, blocking, context.run_id, partitioned),
         unbuilt_models(context.instance, sorted(models, key=lambda k: k.to_user_string())),
     )
 
@@ -64,11 +65,47 @@ def latest_evaluations(
     return latest
 
 
+# Evaluations read back of a check on a partitioned asset, for each partition's latest.
+PARTITION_HISTORY = 500
+
+
+def latest_per_partition(
+    instance: dg.DagsterInstance, check: dg.AssetCheckKey
+) -> dict[str | None, AssetCheckExecutionRecord]:
+    """A check on a partitioned asset: the latest completed evaluation of each partition (by
+    its run's partition), among the check's last PARTITION_HISTORY. Dagster keeps one latest
+    evaluation per check whatever the partition: one tenant's later passing load hid another
+    tenant's failed one."""
+    history = instance.event_log_storage.get_asset_check_execution_history(
+        check, limit=PARTITION_HISTORY, status=COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES
+    )
+    runs = instance.get_runs(filters=dg.RunsFilter(run_ids=list({r.run_id for r in history})))
+    partition_of = {run.run_id: run.tags.get(PARTITION_TAG) for run in runs}
+    latest: dict[str | None, AssetCheckExecutionRecord] = {}
+    for record in history:  # newest first
+        latest.setdefault(record.partition or partition_of.get(record.run_id), record)
+    return latest
+
+
 def failed_checks(
-    instance: dg.DagsterInstance, checks: list[dg.AssetCheckKey], current_run: str
+    instance: dg.DagsterInstance,
+    checks: list[dg.AssetCheckKey],
+    current_run: str,
+    partitioned: set[dg.AssetCheckKey] = frozenset(),
 ) -> list[FailedCheck]:
+    """The blocking checks whose latest evaluation failed; of a check on a partitioned asset
+    (`partitioned`), each partition's latest."""
+    evaluated = [
+        (check, record, None)
+        for check, record in latest_evaluations(
+            instance, [c for c in checks if c not in partitioned]
+        ).items()
+    ]
+    for check in sorted(partitioned, key=lambda c: c.to_user_string()):
+        for partition, record in latest_per_partition(instance, check).items():
+            evaluated.append((check, record, partition))
     failed = []
-    for check, record in latest_evaluations(instance, checks).items():
+    for check, record, partition in evaluated:
         evaluation = record.evaluation
         # This run's own checks gate within it already (a failed one stops this step).
         if record.run_id == current_run or evaluation is None or evaluation.passed:
@@ -83,6 +120,7 @@ def failed_checks(
                 run_id=record.run_id,
                 at=datetime.fromtimestamp(record.create_timestamp, UTC),
                 description=evaluation.description,
+                partition=partition,
             )
         )
     return failed

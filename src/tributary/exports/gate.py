@@ -25,11 +25,13 @@ class FailedCheck:
     run_id: str
     at: datetime
     description: str | None = None
+    partition: str | None = None  # of a partitioned asset: the partition whose check failed
 
     def describe(self) -> str:
         why = f": {self.description.strip()}" if self.description else ""
+        asset = f"{self.asset} (partition {self.partition})" if self.partition else self.asset
         return (
-            f"blocking check '{self.check}' on {self.asset} failed in run {self.run_id} "
+            f"blocking check '{self.check}' on {asset} failed in run {self.run_id} "
             f"at {stamp(self.at)}{why}"
         )
 

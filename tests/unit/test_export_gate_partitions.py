@@ -1,0 +1,62 @@
+"""The export gate judges a partitioned asset's blocking check per partition: Dagster keeps one
+latest evaluation per check whatever the partition, so one tenant's later passing load hid
+another tenant's failed one, and the export published the rejected tenant's rows."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from tributary.defs.export_gate import upstream_failures
+
+TENANTS = dg.StaticPartitionsDefinition(["acme", "globex"])
+RAW = dg.AssetKey(["raw", "app", "users"])
+EXPORT = dg.AssetKey(["export", "users"])
+
+
+def graph(passes: dict[str, bool], found: list) -> dg.Definitions:
+    @dg.asset(
+        key=RAW,
+        partitions_def=TENANTS,
+        check_specs=[dg.AssetCheckSpec("reconciliation", asset=RAW, blocking=True)],
+    )
+    def raw(context):
+        yield dg.Output(None)
+        yield dg.AssetCheckResult(check_name="reconciliation", passed=passes[context.partition_key])
+
+    @dg.asset(key=EXPORT, deps=[RAW])
+    def export(context) -> None:
+        found.append(upstream_failures(context, context.asset_key))
+
+    return dg.Definitions(assets=[raw, export])
+
+
+def test_a_failed_partition_is_not_hidden_by_a_later_passing_one() -> None:
+    found: list = []
+    defs = graph({"acme": False, "globex": True}, found)
+    job = defs.resolve_implicit_global_asset_job_def()
+    with dg.instance_for_test() as instance:
+        for tenant in ("acme", "globex"):  # acme's load fails its check, then globex's passes
+            job.execute_in_process(
+                instance=instance, partition_key=tenant, asset_selection=[RAW],
+                raise_on_error=False,
+            )  # fmt: skip
+        job.execute_in_process(
+            instance=instance, asset_selection=[dg.AssetKey(["export", "users"])]
+        )
+    [(checks, models)] = found
+    assert [(c.asset, c.check) for c in checks] == [("raw/app/users", "reconciliation")]
+    assert "acme" in checks[0].describe()
+    assert models == []
+
+
+def test_every_partition_passing_lets_the_export_through() -> None:
+    found: list = []
+    defs = graph({"acme": True, "globex": True}, found)
+    job = defs.resolve_implicit_global_asset_job_def()
+    with dg.instance_for_test() as instance:
+        for tenant in ("acme", "globex"):
+            job.execute_in_process(instance=instance, partition_key=tenant, asset_selection=[RAW])
+        job.execute_in_process(
+            instance=instance, asset_selection=[dg.AssetKey(["export", "users"])]
+        )
+    assert found == [([], [])]
