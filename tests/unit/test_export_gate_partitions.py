@@ -60,3 +60,41 @@ def test_every_partition_passing_lets_the_export_through() -> None:
             instance=instance, asset_selection=[dg.AssetKey(["export", "users"])]
         )
     assert found == [([], [])]
+
+
+def test_a_partition_no_longer_there_gates_nothing() -> None:
+    # A tenant whose load failed its check and was then made inactive (or left the registry)
+    # loses its partition: its failure can never be loaded away, and gated every export for
+    # good, the way out it named ("load the raw table again") impossible.
+    tenants = dg.DynamicPartitionsDefinition(name="tenants")
+    found: list = []
+
+    @dg.asset(
+        key=RAW,
+        partitions_def=tenants,
+        check_specs=[dg.AssetCheckSpec("reconciliation", asset=RAW, blocking=True)],
+    )
+    def raw(context):
+        yield dg.Output(None)
+        yield dg.AssetCheckResult(
+            check_name="reconciliation", passed=context.partition_key == "acme"
+        )
+
+    @dg.asset(key=EXPORT, deps=[RAW])
+    def export(context) -> None:
+        found.append(upstream_failures(context, context.asset_key))
+
+    job = dg.Definitions(assets=[raw, export]).resolve_implicit_global_asset_job_def()
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("tenants", ["acme", "globex"])
+        for tenant in ("acme", "globex"):
+            job.execute_in_process(
+                instance=instance, partition_key=tenant, asset_selection=[RAW],
+                raise_on_error=False,
+            )  # fmt: skip
+        job.execute_in_process(instance=instance, asset_selection=[EXPORT])
+        instance.delete_dynamic_partition("tenants", "globex")
+        job.execute_in_process(instance=instance, asset_selection=[EXPORT])
+    [(gated, _), (after, _)] = found
+    assert [c.partition for c in gated] == ["globex"]
+    assert after == []

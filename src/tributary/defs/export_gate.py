@@ -5,6 +5,7 @@ tributary.exports.gate decides and words the refusal."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -38,7 +39,14 @@ def upstream_failures(
         ),
         key=lambda check: check.to_user_string(),
     )
-    partitioned = {c for c in blocking if graph.get(c.asset_key).partitions_def is not None}
+    # A partitioned asset's checks, with the partitions it has now: one no longer there (a
+    # tenant made inactive, or gone from the registry) can never be loaded again, and gates
+    # nothing.
+    partitioned = {
+        check: set(partitions.get_partition_keys(dynamic_partitions_store=context.instance))
+        for check in blocking
+        if (partitions := graph.get(check.asset_key).partitions_def) is not None
+    }
     return (
         failed_checks(context.instance, blocking, context.run_id, partitioned),
         unbuilt_models(context.instance, sorted(models, key=lambda k: k.to_user_string())),
@@ -91,10 +99,11 @@ def failed_checks(
     instance: dg.DagsterInstance,
     checks: list[dg.AssetCheckKey],
     current_run: str,
-    partitioned: set[dg.AssetCheckKey] = frozenset(),
+    partitioned: Mapping[dg.AssetCheckKey, set[str]] | None = None,
 ) -> list[FailedCheck]:
     """The blocking checks whose latest evaluation failed; of a check on a partitioned asset
-    (`partitioned`), each partition's latest."""
+    (`partitioned`, with the asset's partitions now), each partition's latest."""
+    partitioned = partitioned or {}
     evaluated = [
         (check, record, None)
         for check, record in latest_evaluations(
@@ -103,7 +112,8 @@ def failed_checks(
     ]
     for check in sorted(partitioned, key=lambda c: c.to_user_string()):
         for partition, record in latest_per_partition(instance, check).items():
-            evaluated.append((check, record, partition))
+            if partition is None or partition in partitioned[check]:
+                evaluated.append((check, record, partition))
     failed = []
     for check, record, partition in evaluated:
         evaluation = record.evaluation
