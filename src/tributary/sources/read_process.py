@@ -16,8 +16,11 @@ line), the rows go to stdout, a failure's message to stderr with a non-zero exit
 
 from __future__ import annotations
 
+import ctypes
 import json
+import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -31,6 +34,8 @@ import pyarrow as pa
 QUEUED_BATCHES = 2
 # Precedes the child's error message on stderr: a Rust panic prints its own lines before it.
 ERROR_MARK = "\n--tributary-read-error--\n"
+# prctl's option: the signal this process gets when its parent dies (linux/prctl.h).
+PR_SET_PDEATHSIG = 1
 # How long a child whose stream broke is given to exit with its own message.
 EXIT_WAIT = 5.0
 # Every read under way in this process, for stop_all().
@@ -58,7 +63,12 @@ class ReadProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        request = {"connection": connection, "query": query, "batch_size": batch_size}
+        request = {
+            "connection": connection,
+            "query": query,
+            "batch_size": batch_size,
+            "parent": os.getpid(),
+        }
         self._process.stdin.write(json.dumps({**request, "options": options}).encode())
         self._process.stdin.close()
         self._items: queue.Queue = queue.Queue(maxsize=QUEUED_BATCHES)
@@ -150,10 +160,25 @@ def _stop(process: subprocess.Popen, stopped: threading.Event) -> None:
         process.wait()
 
 
+def _die_with_parent(parent: int) -> None:
+    """Linux: the kernel kills this process when the run's process dies (out of memory, a
+    SIGKILL), which closes its connection; else it ran its query on, re-parented to init, and a
+    rerun ran a second copy beside it. Tied to the thread that started it, which ingest_table
+    holds for the whole load. Elsewhere, nothing."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it died before the tie was made
+        os._exit(1)
+
+
 def _child() -> int:
+    request = json.loads(sys.stdin.buffer.read())
+    _die_with_parent(request["parent"])
     import connectorx
 
-    request = json.loads(sys.stdin.buffer.read())
     try:
         reader = connectorx.read_sql(
             request["connection"],
