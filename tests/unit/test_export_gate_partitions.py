@@ -13,10 +13,12 @@ RAW = dg.AssetKey(["raw", "app", "users"])
 EXPORT = dg.AssetKey(["export", "users"])
 
 
-def graph(passes: dict[str, bool], found: list) -> dg.Definitions:
+def graph(
+    passes: dict[str, bool], found: list, partitions: dg.PartitionsDefinition = TENANTS
+) -> dg.Definitions:
     @dg.asset(
         key=RAW,
-        partitions_def=TENANTS,
+        partitions_def=partitions,
         check_specs=[dg.AssetCheckSpec("reconciliation", asset=RAW, blocking=True)],
     )
     def raw(context):
@@ -40,9 +42,7 @@ def test_a_failed_partition_is_not_hidden_by_a_later_passing_one() -> None:
                 instance=instance, partition_key=tenant, asset_selection=[RAW],
                 raise_on_error=False,
             )  # fmt: skip
-        job.execute_in_process(
-            instance=instance, asset_selection=[dg.AssetKey(["export", "users"])]
-        )
+        job.execute_in_process(instance=instance, asset_selection=[EXPORT])
     [(checks, models)] = found
     assert [(c.asset, c.check) for c in checks] == [("raw/app/users", "reconciliation")]
     assert "acme" in checks[0].describe()
@@ -56,9 +56,7 @@ def test_every_partition_passing_lets_the_export_through() -> None:
     with dg.instance_for_test() as instance:
         for tenant in ("acme", "globex"):
             job.execute_in_process(instance=instance, partition_key=tenant, asset_selection=[RAW])
-        job.execute_in_process(
-            instance=instance, asset_selection=[dg.AssetKey(["export", "users"])]
-        )
+        job.execute_in_process(instance=instance, asset_selection=[EXPORT])
     assert found == [([], [])]
 
 
@@ -68,23 +66,8 @@ def test_a_partition_no_longer_there_gates_nothing() -> None:
     # good, the way out it named ("load the raw table again") impossible.
     tenants = dg.DynamicPartitionsDefinition(name="tenants")
     found: list = []
-
-    @dg.asset(
-        key=RAW,
-        partitions_def=tenants,
-        check_specs=[dg.AssetCheckSpec("reconciliation", asset=RAW, blocking=True)],
-    )
-    def raw(context):
-        yield dg.Output(None)
-        yield dg.AssetCheckResult(
-            check_name="reconciliation", passed=context.partition_key == "acme"
-        )
-
-    @dg.asset(key=EXPORT, deps=[RAW])
-    def export(context) -> None:
-        found.append(upstream_failures(context, context.asset_key))
-
-    job = dg.Definitions(assets=[raw, export]).resolve_implicit_global_asset_job_def()
+    defs = graph({"acme": True, "globex": False}, found, tenants)
+    job = defs.resolve_implicit_global_asset_job_def()
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("tenants", ["acme", "globex"])
         for tenant in ("acme", "globex"):
