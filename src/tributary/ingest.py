@@ -22,7 +22,7 @@ from tributary.arrow import nonempty_batches
 from tributary.config.models import SourceConfig, TableConfig
 from tributary.errors import NullCursorError, NullKeyError, SourceError, StaleDropError
 from tributary.landing import Cleanup, LandingStore, Manifest, ManifestPromise
-from tributary.names import as_spelled, repeated
+from tributary.names import as_spelled, listed, repeated
 from tributary.slices import TENANT_COLUMN, Slice
 from tributary.sources import (
     ColumnType,
@@ -598,10 +598,9 @@ def missing_columns(
     columns `names` lack: compared exactly where the source compares names so (`exact`:
     PostgreSQL), else ignoring case. `tributary check` and every load decide by it."""
     found = set(names) if exact else {name.lower() for name in names}
-    listed = ", ".join(names) if len(names) <= 30 else f"{len(names)} columns"
     described = "the query's result" if table.query else f"'{table.read_object}'"
     return [
-        (key, f"column '{column}' not found in {described} ({listed})")
+        (key, f"column '{column}' not found in {described} ({listed(names)})")
         for key, column in named_columns(prefix, table)
         if (column if exact else column.lower()) not in found
     ]

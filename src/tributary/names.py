@@ -52,3 +52,9 @@ def cut_size(name: str, limit: int | None) -> int | None:
     differing only after it become one."""
     size = len(name.encode())
     return size if limit is not None and size > limit else None
+
+
+def listed(names: Sequence[str], most: int = 30) -> str:
+    """A result's column names for an error that says a name is not among them: each of
+    them, or how many where they are many."""
+    return ", ".join(names) if len(names) <= most else f"{len(names)} columns"

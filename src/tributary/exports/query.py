@@ -106,6 +106,13 @@ def partition_sql(
         # Each partition's rows arrive together, so each is written in one go.
         column = quote_ident(partitioning.column)
         sql = f"select * from ({sql}) as export_rows order by {column} nulls last"
+    return for_day(export, sql, day, quote)
+
+
+def for_day(
+    export: ExportConfig, sql: str, day: date, quote: Callable[[str], str] = quote_literal
+) -> str:
+    """`sql` with the export's parameters and `day`'s partition parameters as literals."""
     return render_parameters(sql, {**export.parameters, **partition_parameters(day)}, quote)
 
 

@@ -14,12 +14,7 @@ import pyarrow as pa
 from tributary.config.models import ExportConfig, Tenant
 from tributary.errors import ExportError, RepeatedColumns
 from tributary.exports.formats import FileFormat, refuse_repeated_names
-from tributary.exports.query import (
-    first_cut_name,
-    partition_parameters,
-    partition_sql,
-    render_parameters,
-)
+from tributary.exports.query import first_cut_name, for_day, partition_sql
 from tributary.exports.store import (
     DATE_KEY,
     TENANT_KEY,
@@ -29,6 +24,7 @@ from tributary.exports.store import (
 )
 from tributary.exports.unload import publish_unloaded
 from tributary.landing import LandingStore
+from tributary.names import listed
 from tributary.warehouse import Warehouse
 
 
@@ -156,16 +152,14 @@ def check_result_columns(
     column = export.partitioning.column
     if column is None and not export.per_tenant:
         return  # not wrapped: the read itself refuses a name given twice
-    described = {**export.parameters, **partition_parameters(day)}
-    names = warehouse.result_names(render_parameters(sql, described, warehouse.quote_string))
+    names = warehouse.result_names(for_day(export, sql, day, warehouse.quote_string))
     refuse_repeated_names(names)
     if column is not None and column not in names:
         described = "the query's result" if export.query else f"model '{export.model}'"
-        listed = ", ".join(names) if len(names) <= 30 else f"{len(names)} columns"
         raise ExportError(
             f"{export_file or f'export {export.name!r}'}: partitioning.column: column "
-            f"'{column}' not found in {described} ({listed}); expected it spelled as the "
-            "result spells it"
+            f"'{column}' not found in {described} ({listed(names)}); expected it spelled as "
+            "the result spells it"
         )
 
 
