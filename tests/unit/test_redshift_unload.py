@@ -445,16 +445,17 @@ def test_a_per_tenant_export_unloads_the_tenant_rows_into_its_folder(unload_setu
 
 
 class _Stream:
-    """An async streamed reader (as s3fs's `open_async` gives) that answers a few bytes per
-    read and, if `breaks_after` is set, fails once that many bytes have been read."""
+    """An async streamed reader (as s3fs's `open_async` gives) that answers at most `arrived`
+    bytes per read (what has come in so far) and, if `breaks_after` is set, fails once that
+    many bytes have been read."""
 
-    def __init__(self, data: bytes, breaks_after: int | None) -> None:
-        self.data, self.breaks_after, self.at = data, breaks_after, 0
+    def __init__(self, data: bytes, breaks_after: int | None, arrived: int) -> None:
+        self.data, self.breaks_after, self.arrived, self.at = data, breaks_after, arrived, 0
 
     async def read(self, length: int = -1) -> bytes:
         if self.breaks_after is not None and self.at >= self.breaks_after:
             raise ConnectionResetError("the stream broke")
-        piece = self.data[self.at : self.at + min(length, 7)]
+        piece = self.data[self.at : self.at + min(length, self.arrived)]
         self.at += len(piece)
         return piece
 
@@ -462,15 +463,15 @@ class _Stream:
 class _StreamingStore(fsspec.asyn.AsyncFileSystem):
     """An object store with a streamed reader beside its ranged reads (an in-memory one)."""
 
-    def __init__(self, data: bytes, *, breaks_after: int | None = None) -> None:
+    def __init__(self, data: bytes, *, breaks_after: int | None = None, arrived: int = 7) -> None:
         super().__init__(skip_instance_cache=True)
-        self.data, self.breaks_after = data, breaks_after
+        self.data, self.breaks_after, self.arrived = data, breaks_after, arrived
         self.memory = fsspec.filesystem("memory", skip_instance_cache=True)
         self.memory.pipe_file("/object", data)
         self.ranged_from: list[int] = []
 
     async def open_async(self, path, mode="rb", **kwargs):
-        return _Stream(self.data, self.breaks_after)
+        return _Stream(self.data, self.breaks_after, self.arrived)
 
     def _open(self, path, mode="rb", **kwargs):
         handle = self.memory.open("/object", mode)
@@ -484,10 +485,10 @@ class _StreamingStore(fsspec.asyn.AsyncFileSystem):
         return handle
 
 
-# (the stream breaks at the first read at or past this many bytes, the whole chunks of 20 read
-# by then): a break inside the third chunk resumes at 40, one at its end at 60.
+# (the stream breaks at the first read at or past this many bytes, the reads of 7 bytes done
+# by then): a break after 40 bytes resumes at 42, one after 56 at 56.
 @pytest.mark.parametrize(
-    ("breaks_after", "resumed_at"), [(None, None), (0, 0), (40, 40), (50, 40), (55, 60)]
+    ("breaks_after", "resumed_at"), [(None, None), (0, 0), (40, 42), (55, 56), (56, 56)]
 )
 def test_a_streamed_copy_is_whole_and_resumes_a_broken_stream_by_ranges(
     breaks_after, resumed_at
@@ -499,10 +500,13 @@ def test_a_streamed_copy_is_whole_and_resumes_a_broken_stream_by_ranges(
         source, "object", target, f"/copy-{uuid.uuid4().hex}", chunk_bytes=20
     )
     assert (size, sha256) == (len(data), hashlib.sha256(data).hexdigest())
-    # Whole chunks read before the break are kept; the rest is read by ranges from there.
+    # Every byte read before the break is kept; the rest is read by ranges from there.
     assert source.ranged_from == ([] if resumed_at is None else [resumed_at])
-    chunks = list(store_module.read_chunks(_StreamingStore(data), "object", 20))
+    # As the bytes arrive, never more than a chunk at a time.
+    chunks = list(store_module.read_chunks(_StreamingStore(data, arrived=64), "object", 20))
     assert [len(c) for c in chunks] == [20] * (len(data) // 20) + [len(data) % 20]
+    chunks = list(store_module.read_chunks(_StreamingStore(data, arrived=7), "object", 20))
+    assert b"".join(chunks) == data and {len(c) for c in chunks} == {7, len(data) % 7}
 
 
 def test_an_unload_with_one_column_name_twice_publishes_nothing(unload_setup) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -466,13 +466,12 @@ def copy_object(
     size: int | None = None,
     chunk_bytes: int = COPY_CHUNK_BYTES,
 ) -> tuple[int, str]:
-    """Stream one object to another store, `chunk_bytes` at a time: (bytes, sha256 hex) of what
-    was read. Into GCS, an object of known `size` goes in one upload request (exports/gcs.py);
-    into another store, the upload sends one chunk at a time while the next one is read. Memory
-    holds a few chunks (this one, the upload's buffer, the next one as it arrives) whatever the
-    file's size."""
+    """Stream one object to another store, at most `chunk_bytes` at a time: (bytes, sha256 hex)
+    of what was read. Into GCS, an object of known `size` goes in one upload request, read as
+    it arrives (exports/gcs.py); into another store, the upload sends one chunk at a time. Memory
+    holds a few chunks whatever the file's size."""
     if size and is_gcs_filesystem(fs):
-        return upload_whole(fs, target, size, lambda: read_chunks(source_fs, source, chunk_bytes))
+        return upload_whole(fs, target, size, lambda: stream_chunks(source_fs, source, chunk_bytes))
     with fs.open(target, "wb", block_size=chunk_bytes) as handle:
         sink = ChecksumWriter(handle)
         for data in read_chunks(source_fs, source, chunk_bytes):
@@ -483,59 +482,55 @@ def copy_object(
 def read_chunks(
     fs: fsspec.AbstractFileSystem, path: str, chunk_bytes: int = COPY_CHUNK_BYTES
 ) -> Iterator[bytes]:
-    """The object at `path`, `chunk_bytes` at a time. From a store with a streamed reader
-    (s3fs's `open_async`): one GET of the whole object, read as it arrives, the next chunk read
-    while the caller handles this one (S3 serves it without one request per chunk). Otherwise,
-    or from where a broken stream stopped, ranged reads of a chunk each (no cache), which the
-    store retries one by one."""
+    """stream_chunks, for a caller outside an event loop."""
+    loop = fs.loop if isinstance(fs, AsyncFileSystem) else fsspec.asyn.get_loop()
+    chunks = stream_chunks(fs, path, chunk_bytes)
+    try:
+        while (data := sync(loop, anext, chunks, None)) is not None:
+            yield data
+    finally:
+        sync(loop, chunks.aclose)
+
+
+async def stream_chunks(
+    fs: fsspec.AbstractFileSystem, path: str, chunk_bytes: int = COPY_CHUNK_BYTES
+) -> AsyncIterator[bytes]:
+    """The object at `path`, as it arrives, at most `chunk_bytes` at a time. From a store with a
+    streamed reader (s3fs's `open_async`): one GET of the whole object (S3 serves it without
+    one request per chunk), on the store's own event loop, which must be the caller's (fsspec's
+    stores share one). Otherwise, or from where a broken stream stopped, ranged reads of a
+    chunk each (no cache), which the store retries one by one."""
     done = 0
     stream = None
     if isinstance(fs, AsyncFileSystem):
         with contextlib.suppress(NotImplementedError):
-            stream = sync(fs.loop, fs.open_async, path, "rb")
+            stream = await fs.open_async(path, "rb")
     if stream is not None:
         try:
-            for data in _streamed(fs, stream, chunk_bytes):
+            while data := await stream.read(chunk_bytes):
                 done += len(data)
                 yield data
             return
         except Exception:  # a failed GET or a broken stream: read by ranges from `done`
             pass
-    with fs.open(path, "rb", block_size=chunk_bytes, cache_type="none") as reader:
-        reader.seek(done)
-        while data := reader.read(chunk_bytes):
-            yield data
-
-
-def _streamed(fs: AsyncFileSystem, stream, chunk_bytes: int) -> Iterator[bytes]:
-    """Chunks of an async stream read on the store's event loop, one read ahead."""
-    pending = asyncio.run_coroutine_threadsafe(_read_full(stream, chunk_bytes), fs.loop)
+        finally:
+            await _release(stream)
+    reader = await asyncio.to_thread(fs.open, path, "rb", block_size=chunk_bytes, cache_type="none")
     try:
-        while data := pending.result():
-            pending = asyncio.run_coroutine_threadsafe(_read_full(stream, chunk_bytes), fs.loop)
+        reader.seek(done)
+        while data := await asyncio.to_thread(reader.read, chunk_bytes):
             yield data
     finally:
-        pending.cancel()  # a read ahead the caller no longer wants
-        with contextlib.suppress(BaseException):
-            sync(fs.loop, _release, stream)
+        reader.close()
 
 
 async def _release(stream) -> None:
-    """Close the response body of a stream not read to its end (s3fs keeps it as `r`)."""
+    """Close the response body of a stream (s3fs keeps it as `r`): one not read to its end
+    would hold its connection."""
     body = getattr(stream, "r", None)
     if body is not None:
-        await body.aclose()
-
-
-async def _read_full(stream, size: int) -> bytes:
-    """`size` bytes from an async stream, fewer only at its end (a stream's read answers what
-    has arrived so far)."""
-    pieces: list[bytes] = []
-    wanted = size
-    while wanted > 0 and (piece := await stream.read(wanted)):
-        pieces.append(piece)
-        wanted -= len(piece)
-    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        with contextlib.suppress(Exception):
+            await body.aclose()
 
 
 def _manifest(

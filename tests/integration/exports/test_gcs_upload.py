@@ -114,12 +114,12 @@ def test_an_upload_the_server_broke_is_sent_again_whole_in_a_new_session(
 def test_the_sources_own_failure_ends_the_copy_at_once(gcs, source, monkeypatch) -> None:
     reads: list[str] = []
 
-    def failing(fs, path, chunk_bytes):
+    async def failing(fs, path, chunk_bytes):
         reads.append(path)
         yield DATA[:CHUNK]
         raise PermissionError(f"{path}: access denied")
 
-    monkeypatch.setattr(store_module, "read_chunks", failing)
+    monkeypatch.setattr(store_module, "stream_chunks", failing)
     with pytest.raises(PermissionError, match="access denied"):
         copy(source, gcs)
     assert len(reads) == 1  # not retried: the source's store retries its own requests
@@ -161,8 +161,8 @@ def test_a_store_gone_mid_upload_fails_after_gcsfs_own_attempts_of_one_session(
 
         read = gcs_module._RequestBody._next
 
-        def kill_mid_request(body):  # once the first chunk went into the request
-            data = read(body)
+        async def kill_mid_request(body):  # once the first chunk went into the request
+            data = await read(body)
             if body.checksum.bytes > CHUNK and emulator.poll() is None:
                 emulator.kill()
                 emulator.wait()
@@ -217,8 +217,8 @@ def test_a_store_that_stops_reading_mid_upload_fails_within_the_read_timeout(
         read = gcs_module._RequestBody._next
         frozen = threading.Event()
 
-        def freeze_mid_request(body):
-            data = read(body)
+        async def freeze_mid_request(body):
+            data = await read(body)
             if body.checksum.bytes > 2**20 and not frozen.is_set():
                 frozen.set()
                 emulator.send_signal(signal.SIGSTOP)
