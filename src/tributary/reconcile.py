@@ -214,16 +214,18 @@ def reconcile(
 
 
 def duplicate_keys(warehouse: Warehouse, target: LoadTarget) -> CheckOutcome:
-    """No two rows of the load's table (or slice) share a primary key, matched as the source
-    matches it (LoadTarget.key_match): 'abc' and 'ABC' are one key to a case-insensitive
-    source, shown as one of its spellings."""
+    """No two rows of the load's table (or slice, where it holds every row of its keys:
+    LoadTarget.key_scope) share a primary key, matched as the source matches it
+    (LoadTarget.key_match): 'abc' and 'ABC' are one key to a case-insensitive source, shown
+    as one of its spellings."""
     keys = ", ".join(quote_ident(key) for key in target.primary_key)
     matched = ", ".join(target.matched_key())
     shown = ", ".join(
         key if key == quote_ident(name) else f"min({quote_ident(name)}) as {quote_ident(name)}"
         for key, name in zip(target.matched_key(), target.primary_key, strict=True)
     )
-    where = f" where {target.where.table_predicate()}" if target.where else ""
+    scope = target.key_scope
+    where = f" where {scope.table_predicate()}" if scope else ""
     groups = (
         f"select {shown}, count(*) as _tributary_rows from {target.qualified_name}{where} "
         f"group by {matched} having count(*) > 1"

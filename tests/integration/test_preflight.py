@@ -359,13 +359,15 @@ def test_a_key_range_column_that_is_no_number_is_named(shop, capsys) -> None:
     shop["shop"]["tables"].append(
         {
             "name": "customer_names",
+            "primary_key": ["id"],
             "key_ranges": {"column": "NAME", **ranges},
             "query": "select id, name from customers",
         }
     )
     shop["shop"]["tables"].append({"name": "orders_by_id", "object": "orders",
+                                   "primary_key": ["id"],
                                    "key_ranges": {"column": "ID", **ranges}})  # fmt: skip
-    shop["pg"]["tables"].append({"name": "payloads", "object": "events",
+    shop["pg"]["tables"].append({"name": "payloads", "object": "events", "primary_key": ["id"],
                                  "key_ranges": {"column": "payload", **ranges}})  # fmt: skip
     code, lines = check(shop, capsys)
     assert code == 1

@@ -671,3 +671,21 @@ def test_a_tenant_id_ending_in_a_line_break_is_refused(config_dir: Path) -> None
     message = load_error(config_dir)
     assert "tenants.yaml" in message and "tenants[0].id" in message
     assert "is not a tenant id" in message
+
+
+def test_key_ranges_need_a_primary_key(config_dir: Path) -> None:
+    """A row whose key_ranges column changes moves to another range; only its key tells its
+    copy there from another row, so that the range's load can remove it. Without a key both
+    stayed, every check passing, until the old range was loaded again."""
+    ranges = {"column": "region", "size": 10, "upper_bound": 20}
+    write_source(config_dir, "shop", source(tables=[{"name": "stores", "key_ranges": ranges}]))
+    message = load_error(config_dir)
+    assert "sources/shop.yaml: tables[0].key_ranges: a table partitioned by key ranges " in (
+        message
+    )
+    assert "needs a 'primary_key'" in message
+    assert "the key_ranges column itself where it is the key" in message
+
+    keyed = {"name": "stores", "primary_key": ["id"], "key_ranges": ranges}
+    write_source(config_dir, "shop", source(tables=[keyed]))
+    assert load_project(config_dir).source("shop").tables[0].key_ranges.column == "region"

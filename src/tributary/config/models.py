@@ -463,6 +463,23 @@ class TableConfig(StrictModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    @field_validator("key_ranges")
+    @classmethod
+    def _ranges_of_a_keyed_table(
+        cls, key_ranges: KeyRanges | None, info: ValidationInfo
+    ) -> KeyRanges | None:
+        # A row whose column changes moves to another range; only its key tells its old copy
+        # there from another row, for the new range's load to remove it.
+        if key_ranges is not None and info.data.get("primary_key") == []:
+            raise ValueError(
+                "a table partitioned by key ranges needs a 'primary_key': a row whose "
+                f"'{key_ranges.column}' changes moves to another range, and only its key "
+                "tells its old copy there from another row, for the load of its new range "
+                "to remove it; name the table's primary_key (the key_ranges column itself "
+                "where it is the key), or load the table whole"
+            )
+        return key_ranges
+
     @model_validator(mode="after")
     def _consistent(self) -> TableConfig:
         if self.source_object and self.query:

@@ -334,6 +334,17 @@ class LoadTarget:
         )
 
     @property
+    def key_scope(self) -> Slice | None:
+        """Where every row of a key this load writes lies: its slice, where the slice holds a
+        key's rows (a tenant's keys are its own; a range of a key column), else the whole
+        table (None). A range of another column does not: a row whose value changed moved
+        range, and its old copy lies in the range it left."""
+        where = self.where
+        if where is None or where.kind == "tenant" or where.table_column in self.primary_key:
+            return where
+        return None
+
+    @property
     def schema(self) -> str:
         return raw_schema(self.source)
 
@@ -893,6 +904,10 @@ class Warehouse(ABC):
                 f"delete from {target.qualified_name} where {self._slice_sql(target.where)}"
             )
             self.insert_from(target.qualified_name, self.rows_to_write(tables, columns), columns)
+            if target.primary_key and target.key_scope is None:
+                # A row that moved into this range keeps one copy: its old one goes, unless
+                # the range it lies in was read after this one (two ranges' runs at once).
+                repaired = self.repair_duplicate_keys(tables, plan.merged.names)
         else:
             self.replace_all(tables, columns)
         self.drop_staging(tables.staged)
@@ -923,11 +938,11 @@ class Warehouse(ABC):
     def repair_duplicate_keys(self, tables: LoadTables, columns: Sequence[str]) -> int:
         """Keys the table (or slice) holds more than once (a table written before loads were
         serialized; a key the source matches in two spellings, loaded before keys were matched
-        as it matches them) keep one row, chosen as a merge chooses. Returns how many were
-        repaired."""
+        as it matches them; a row that moved to another key range) keep one row, chosen as a
+        merge chooses. Returns how many were repaired."""
         target = tables.target
         keys = ", ".join(target.matched_key())
-        scope = f" where {self._slice_sql(target.where)}" if target.where else ""
+        scope = f" where {self._slice_sql(target.key_scope)}" if target.key_scope else ""
         # Each key as matched, under its column's name (the column itself where exact).
         named = ", ".join(
             matched if matched == quote_ident(name) else f"{matched} as {quote_ident(name)}"
