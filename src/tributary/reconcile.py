@@ -2,7 +2,8 @@
 wires them as asset checks in defs/checks.py):
 
 - reconciliation: the rows a load answers for (its window) counted in the source and in the
-  warehouse, their highest cursor value and, optionally, a checksum of some columns;
+  warehouse, their highest cursor value and, optionally, a checksum of some columns; a
+  failure is remembered, and later checks reach back to it until they find its rows right;
 - primary-key uniqueness of the rows the load wrote;
 - freshness: the age of the last committed load (and of the newest cursor value).
 """
@@ -10,7 +11,7 @@ wires them as asset checks in defs/checks.py):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
@@ -26,7 +27,15 @@ from tributary.landing.manifest import CursorType, as_utc, decode_cursor
 from tributary.names import as_spelled
 from tributary.slices import TENANT_COLUMN, Slice
 from tributary.sources import Profile, ProfilingSource, SourceReader, Window, cursor_conditions
-from tributary.warehouse import STATE_SCHEMA, LoadOutcome, LoadTarget, Warehouse, quote_ident
+from tributary.warehouse import (
+    STATE_SCHEMA,
+    LoadOutcome,
+    LoadTarget,
+    ReconcileFailure,
+    Warehouse,
+    quote_ident,
+)
+from tributary.warehouse.base import at_or_before, earlier_point
 
 EXAMPLES = 5  # duplicate keys shown in a failed uniqueness check
 DUPLICATE_EXAMPLES = 10  # keys the source holds more than once, shown by reconciliation
@@ -125,9 +134,25 @@ def reconcile(
     """The load's window in the source and in the warehouse must hold the same rows: the same
     count, the same highest cursor value and, when configured, the same checksum. `source`
     None: the load came from the landing inbox, and is compared with its landed files.
-    `target` names the raw table's columns as it spells them (LoadTarget.spelled_as)."""
+    `target` names the raw table's columns as it spells them (LoadTarget.spelled_as).
+
+    A failure is remembered for the table's scope (_tributary.reconcile_failures) until a
+    check compares its rows again and finds them right: the watermark moves on past them,
+    and a later load's window alone would pass over a row still wrong. So where the source
+    can be counted, the window reaches back to where the remembered failure was found;
+    compared with landed files (which hold the load's own rows only), the check fails while
+    the failure stands, unless its own window reaches back that far."""
     inbox = source is None
-    window = load_window(load, table, target.where, inbox=inbox)
+    own = load_window(load, table, target.where, inbox=inbox)
+    held = warehouse.reconcile_failure(target)
+    window = own
+    if (
+        held is not None
+        and own.cursor is not None
+        and isinstance(source, ProfilingSource)
+        and not held.reached_by(own.low)
+    ):
+        window = replace(own, low=earlier_point(held.since, own.low))
     checksum = list(table.checks.checksum)
     columns = [name for name, _ in load.outcome.columns]  # the raw table's, as it spells them
     loaded = warehouse_profile(
@@ -140,6 +165,8 @@ def reconcile(
         "landed_rows": load.manifest.row_count,
         "warehouse_rows": loaded.rows,
     }
+    if window is not own:
+        metadata["load_window"] = describe_window(own)
     if isinstance(source, ProfilingSource):
         expected = source.profile(table, window, checksum=checksum)
         compared_with = "source"
@@ -199,18 +226,52 @@ def reconcile(
         if expected.checksum != loaded.checksum:
             problems.append(f"the checksum of {', '.join(checksum)} differs")
     table_name = metadata["table"]
-    if problems:
-        return CheckOutcome(
-            passed=False,
-            description=f"{table_name} does not match its {compared_with}: " + "; ".join(problems),
-            metadata=metadata,
-        )
-    return CheckOutcome(
-        passed=True,
-        description=f"{table_name}: {_rows(loaded.rows)} in {metadata['window']} match the "
-        f"{compared_with}",
-        metadata=metadata,
+    matched = f"{_rows(loaded.rows)} in {metadata['window']} match the {compared_with}"
+    # Rows from this point on were compared (None: every row of the scope); an inbox drop's
+    # check finds missing rows only, so it clears nothing an exact comparison found.
+    examined = window.low if window.cursor is not None else None
+    covered = held is not None and not at_least and held.reached_by(examined)
+    if held is None or (problems and covered and not at_or_before(held.since, examined)):
+        if problems:  # the first failure, or one found from further back: remembered
+            failure = ReconcileFailure(
+                window.cursor,
+                examined,
+                metadata["window"],
+                "; ".join(problems),
+                load.manifest.load_id,
+                datetime.now(UTC),
+            )
+            warehouse.record_reconcile_failure(target, failure, whole=examined is None)
+            description = f"{table_name} does not match its {compared_with}: " + "; ".join(problems)
+            return CheckOutcome(False, description, metadata)
+        return CheckOutcome(True, f"{table_name}: {matched}", metadata)
+    if covered and not problems:  # compared again, and right: forgotten
+        warehouse.record_reconcile_failure(target, None, whole=examined is None)
+        return CheckOutcome(True, f"{table_name}: {matched}", metadata)
+    metadata["first_failed_load"] = held.load_id
+    metadata["first_failed_at"] = held.failed_at.isoformat(timespec="seconds")
+    metadata["first_failed_window"] = held.window
+    found = (
+        f"first found by the check of load {held.load_id} (at "
+        f"{metadata['first_failed_at']}, in {held.window}: {held.description})"
     )
+    if problems:
+        description = (
+            f"{table_name} does not match its {compared_with}: {'; '.join(problems)}; {found}"
+        )
+    else:
+        since = "the first row" if held.since is None else _text(held.since)
+        description = (
+            f"{table_name}: {matched}, but the rows from {since} do not yet: {found}, and "
+            f"no check has compared them since (the {compared_with} hold this load's rows only)"
+        )
+    if "full_refresh" not in description:
+        whole = f"partition {target.where.key}" if target.where else "table"
+        description += (
+            f"; the check fails until one finds those rows right: a run with "
+            f"`full_refresh: true` reads the {whole} whole"
+        )
+    return CheckOutcome(False, description, metadata)
 
 
 def duplicate_keys(warehouse: Warehouse, target: LoadTarget) -> CheckOutcome:

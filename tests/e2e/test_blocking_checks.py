@@ -21,9 +21,14 @@ DIM_CUSTOMER = dg.AssetKey(["marts", "dim_customer"])
 EXPORT_DIM_CUSTOMER = dg.AssetKey(["export", "dim_customer"])
 
 
-def run(defs: dg.Definitions, selection: list[dg.AssetKey]) -> dg.ExecuteInProcessResult:
+def run(
+    defs: dg.Definitions, selection: list[dg.AssetKey], run_config: dict | None = None
+) -> dg.ExecuteInProcessResult:
     return defs.resolve_implicit_global_asset_job_def().execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), asset_selection=selection, raise_on_error=False
+        instance=dg.DagsterInstance.ephemeral(),
+        asset_selection=selection,
+        raise_on_error=False,
+        run_config=run_config,
     )
 
 
@@ -79,12 +84,25 @@ def test_a_dropped_row_fails_reconciliation_and_nothing_downstream_builds(
     assert not {"staging.stg_erp__customers", "marts.dim_customer"} & relations(demo_project)
     assert not (Path(demo_project.exports_url) / "dim_customer").exists()
 
-    # The bug fixed, the next run converges and builds everything.
+    # The bug fixed, the next run reads from the watermark only: the lost row is still
+    # missing, and the check, comparing from where it found the failure, says so (before, its
+    # window started at the watermark and it passed, the row never loaded).
     monkeypatch.setattr(Warehouse, "rows_to_write", original)
-    rerun = run(defs, [CUSTOMERS, STG_CUSTOMERS, DIM_CUSTOMER, EXPORT_DIM_CUSTOMER])
-    assert rerun.success
-    assert check(rerun, CUSTOMERS, "reconciliation").passed
-    assert materialized(rerun) == {CUSTOMERS, STG_CUSTOMERS, DIM_CUSTOMER, EXPORT_DIM_CUSTOMER}
+    everything = [CUSTOMERS, STG_CUSTOMERS, DIM_CUSTOMER, EXPORT_DIM_CUSTOMER]
+    rerun = run(defs, everything)
+    assert not rerun.success
+    still = check(rerun, CUSTOMERS, "reconciliation")
+    assert "the source holds 50 rows, the warehouse 49 (1 missing)" in still.description
+    assert "first found by the check of load" in still.description
+    assert "`full_refresh: true`" in still.description  # the way out
+    assert materialized(rerun) == {CUSTOMERS}
+
+    # A full refresh reads the table whole: it converges and builds everything.
+    refresh = {"ops": {"raw__erp__customers": {"config": {"full_refresh": True}}}}
+    refreshed = run(defs, everything, refresh)
+    assert refreshed.success
+    assert check(refreshed, CUSTOMERS, "reconciliation").passed
+    assert materialized(refreshed) == set(everything)
 
 
 def test_a_failing_error_severity_dbt_test_blocks_the_export(demo_project: ProjectConfig) -> None:

@@ -516,3 +516,191 @@ def test_the_data_age_of_each_tenant(mariadb, warehouse, tmp_path) -> None:
     assert stale.metadata["stale_tenants"] == "1, 3"
     assert stale.metadata["tenants_without_data"] == "4"
     assert stale.metadata["newest_cursor"] == "2020-01-01T00:00:00+00:00"  # the stalest's
+
+
+# --- a failure is remembered until its rows are compared again ---------------------------
+def checked_load(url, table: TableConfig, loads, *, full_refresh=False, where=None):
+    """A load into `loads`' warehouse, and its reconciliation as the raw asset runs it."""
+    warehouse, landing = loads
+    source, reader = shop(url, table), SqlSource(url)
+    load = ingest_table(source, table, reader=reader, landing=landing, warehouse=warehouse,
+                        batch_rows=2, full_refresh=full_refresh, where=where)  # fmt: skip
+    target = load.target.spelled_as([name for name, _ in load.outcome.columns])
+    return load, reconcile(table, load, source=reader, warehouse=warehouse, target=target)
+
+
+def remembered(warehouse) -> list[tuple]:
+    return [
+        tuple(row)
+        for row in warehouse.query(
+            "select scope, value, load_id from _tributary.reconcile_failures order by scope"
+        )
+    ]
+
+
+PLAIN = TableConfig(name="orders", primary_key=["id"], cursor="updated_at", mode="incremental")
+
+
+def orders_at(con, *times: datetime) -> None:
+    """The source's orders table, a row (ids from 1) at each of `times`."""
+    run_sql(con, "create table orders (id int primary key, updated_at datetime(6))")
+    for key, at in enumerate(times, start=1):
+        run_sql(con, "insert into orders values (%s, %s)", params=(key, at))
+
+
+def test_a_row_deleted_at_the_watermark_fails_every_check_until_a_full_refresh(
+    mariadb, loads
+) -> None:
+    """The row at the watermark hard-deleted in the source: the next loads' checks failed
+    (their window starts there), and the first load whose window had moved past it passed,
+    though the raw table still held it: the export gate, reading the latest evaluation,
+    published it. The failure stays until a check compares those rows again and finds them
+    right."""
+    url, con = mariadb
+    warehouse, _ = loads
+    orders_at(con, T0, T0 + timedelta(seconds=1))
+    assert checked_load(url, PLAIN, loads)[1].passed
+    run_sql(con, "delete from orders where id = 2")
+    deleted, failed = checked_load(url, PLAIN, loads)
+    assert not failed.passed and "(1 extra)" in failed.description
+    assert remembered(warehouse) == [("", "2024-05-01T12:00:01", deleted.manifest.load_id)]
+
+    for n in (3, 4):  # new rows move the window past the deleted one's
+        run_sql(con, "insert into orders values (%s, %s)", params=(n, T0 + timedelta(seconds=n)))
+        load, check = checked_load(url, PLAIN, loads)
+        assert not check.passed, check.description
+        # compared from where the failure was found, up to this load's highest cursor
+        assert check.metadata["window"] == (
+            f"updated_at 2024-05-01T12:00:01 to 2024-05-01T12:00:0{n}"
+        )
+        assert f"the source holds {n - 2} row" in check.description
+        assert f"the warehouse {n - 1} (1 extra)" in check.description
+        assert f"first found by the check of load {deleted.manifest.load_id}" in check.description
+        assert "full_refresh: true" in check.description
+    assert load.since == T0 + timedelta(seconds=3)  # its own window alone would pass
+    assert check.metadata["load_window"] == "updated_at 2024-05-01T12:00:03 to 2024-05-01T12:00:04"
+    assert remembered(warehouse) == [("", "2024-05-01T12:00:01", deleted.manifest.load_id)]
+
+    _, check = checked_load(url, PLAIN, loads, full_refresh=True)
+    assert check.passed, check.description
+    assert remembered(warehouse) == []
+    run_sql(con, "insert into orders values (5, %s)", params=(T0 + timedelta(seconds=5),))
+    assert checked_load(url, PLAIN, loads)[1].passed
+
+
+def test_a_row_missing_from_a_window_fails_until_it_is_loaded(mariadb, loads) -> None:
+    """A row missing from the warehouse inside a load's window (lost behind the loader's
+    back, or committed into the window after its read): the next load's window started past
+    it, and its check passed, the row never read again. Now each check compares from where
+    the failure was found, and passes once the row is back (the source touched it, and a
+    load merged it)."""
+    url, con = mariadb
+    warehouse, _ = loads
+    orders_at(con, T0, T0 + timedelta(minutes=1))
+    assert checked_load(url, PLAIN, loads)[1].passed
+    run_sql(con, "insert into orders values (3, %s)", params=(T0 + timedelta(minutes=2),))
+    second, _ = checked_load(url, PLAIN, loads)
+    warehouse.execute("delete from raw_shop.orders where id = 2")  # lost in the warehouse
+    target = second.target.spelled_as([name for name, _ in second.outcome.columns])
+    lost = reconcile(PLAIN, second, source=SqlSource(url), warehouse=warehouse, target=target)
+    assert not lost.passed and "(1 missing)" in lost.description
+    assert remembered(warehouse) == [("", "2024-05-01T12:01:00", second.manifest.load_id)]
+
+    run_sql(con, "insert into orders values (4, %s)", params=(T0 + timedelta(minutes=3),))
+    third, check = checked_load(url, PLAIN, loads)
+    assert third.since == T0 + timedelta(minutes=2)
+    assert not check.passed
+    assert "the source holds 3 rows, the warehouse 2 (1 missing)" in check.description
+    assert remembered(warehouse) == [("", "2024-05-01T12:01:00", second.manifest.load_id)]
+
+    touched = T0 + timedelta(minutes=4)
+    run_sql(con, "update orders set updated_at = %s where id = 2", params=(touched,))
+    _, check = checked_load(url, PLAIN, loads)
+    assert check.passed, check.description
+    assert check.metadata["window"] == "updated_at 2024-05-01T12:01:00 to 2024-05-01T12:04:00"
+    assert remembered(warehouse) == []
+    run_sql(con, "insert into orders values (5, %s)", params=(T0 + timedelta(minutes=5),))
+    _, check = checked_load(url, PLAIN, loads)
+    assert check.passed
+    assert check.metadata["window"] == "updated_at 2024-05-01T12:04:00 to 2024-05-01T12:05:00"
+
+
+def test_a_failure_is_remembered_per_tenant(mariadb, warehouse, tmp_path) -> None:
+    """A tenant's failure fails that tenant's later checks only; the others' pass."""
+    url, con = mariadb
+    run_sql(con, "create table orders (id int primary key, tenant varchar(10), "
+                 "updated_at datetime(6))")  # fmt: skip
+    run_sql(con, "insert into orders values (1, 'a', %s), (2, 'b', %s)", params=(T0, T0))
+    table = TableConfig(name="orders", primary_key=["id"], cursor="updated_at",
+                        mode="incremental", tenant_column="tenant")  # fmt: skip
+    tenants = [Tenant(id="a", alias="ta"), Tenant(id="b", alias="tb")]
+    loads = (warehouse, LandingStore(str(tmp_path / "landing")))
+
+    def tenant_load(key: str):
+        where = slice_for(table, key, tenants, source="shop")
+        return checked_load(url, table, loads, where=where)[1]
+
+    assert tenant_load("a").passed and tenant_load("b").passed
+    run_sql(con, "delete from orders where id = 1")
+    assert not tenant_load("a").passed
+    run_sql(con, "insert into orders values (3, 'a', %s), (4, 'b', %s)",
+            params=(T0 + timedelta(minutes=1), T0 + timedelta(minutes=1)))  # fmt: skip
+    later = tenant_load("a")
+    assert not later.passed and "(1 extra)" in later.description
+    assert tenant_load("b").passed
+    assert [scope for scope, *_ in remembered(warehouse)] == ["a"]
+
+
+class Uncounted:
+    """A source that reads but cannot count itself (as Salesforce): its loads are compared
+    with their landed files."""
+
+    def __init__(self, url) -> None:
+        self.reader = SqlSource(url)
+
+    def read(self, table, **kwargs):
+        return self.reader.read(table, **kwargs)
+
+
+def test_a_failure_compared_with_landed_files_stands_until_a_full_refresh(mariadb, loads) -> None:
+    """Landed files hold the load's own rows only: a later check cannot reach back to the
+    failed window, so it fails while the failure stands, saying so and the way out."""
+    url, con = mariadb
+    warehouse, landing = loads
+    source = shop(url, PLAIN)
+
+    def uncounted_load(*, full_refresh=False):
+        reader = Uncounted(url)
+        load = ingest_table(source, PLAIN, reader=reader, landing=landing, warehouse=warehouse,
+                            batch_rows=2, full_refresh=full_refresh)  # fmt: skip
+        target = load.target.spelled_as([name for name, _ in load.outcome.columns])
+        return load, reconcile(PLAIN, load, source=reader, warehouse=warehouse, target=target)
+
+    orders_at(con, T0, T0 + timedelta(seconds=1))
+    assert uncounted_load()[1].passed
+    run_sql(con, "insert into orders values (3, %s)", params=(T0 + timedelta(seconds=2),))
+    second, _ = uncounted_load()
+    warehouse.execute("delete from raw_shop.orders where id = 2")  # lost in the warehouse
+    target = second.target.spelled_as([name for name, _ in second.outcome.columns])
+    lost = reconcile(PLAIN, second, source=Uncounted(url), warehouse=warehouse, target=target)
+    assert not lost.passed and "the landed files hold 2 rows, the warehouse 1" in lost.description
+
+    run_sql(con, "insert into orders values (4, %s)", params=(T0 + timedelta(seconds=4),))
+    _, check = uncounted_load()
+    assert not check.passed
+    assert check.metadata["window"] == "updated_at 2024-05-01T12:00:02 to 2024-05-01T12:00:04"
+    assert check.description.startswith(
+        "raw_shop.orders: 2 rows in updated_at 2024-05-01T12:00:02 to 2024-05-01T12:00:04 "
+        "match the landed files, but the rows from 2024-05-01T12:00:01 do not yet: first found "
+        f"by the check of load {second.manifest.load_id} (at "
+    )
+    assert check.description.endswith(
+        "no check has compared them since (the landed files hold this load's rows only); the "
+        "check fails until one finds those rows right: a run with `full_refresh: true` reads "
+        "the table whole"
+    )
+    assert check.metadata["first_failed_load"] == second.manifest.load_id
+
+    _, refreshed = uncounted_load(full_refresh=True)
+    assert refreshed.passed, refreshed.description
+    assert remembered(warehouse) == []

@@ -50,7 +50,8 @@ def raw_check_specs(key: dg.AssetKey, table: TableConfig) -> list[dg.AssetCheckS
                 RECONCILIATION,
                 asset=key,
                 blocking=True,
-                description=f"The load matches its source: {compared} in the loaded window.",
+                description=f"The load matches its source: {compared} in the loaded window, "
+                "reaching back to where an earlier failure was found until it is right.",
             )
         )
     if table.primary_key:

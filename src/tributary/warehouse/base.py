@@ -107,6 +107,21 @@ STATE_DDL = [
         updated_at timestamptz not null,
         primary key (source, table_name, scope)
     )""",
+    # Per scope: the earliest reconciliation failure not yet compared again and found right
+    # (ReconcileFailure), written by the check after the load's commit.
+    f"""create table if not exists {STATE_SCHEMA}.reconcile_failures (
+        source varchar(128) not null,
+        table_name varchar(128) not null,
+        scope varchar(128) not null,
+        cursor_column varchar(128),
+        value_type varchar(16),
+        value varchar(256),
+        window_text varchar(1024) not null,
+        description varchar(4096) not null,
+        load_id varchar({LOAD_ID_CHARS}) not null,
+        failed_at timestamptz not null,
+        primary key (source, table_name, scope)
+    )""",
     f"""create table if not exists {STATE_SCHEMA}.table_schemas (
         source varchar(128) not null,
         table_name varchar(128) not null,
@@ -237,17 +252,44 @@ class ColumnGap:
 
     def starts_before(self, since: Any | None) -> bool:
         """Whether a read from `since` (None: every row) misses some of its rows."""
-        if since is None:
-            return False
-        if self.since is None:
-            return True
-        try:
-            return self.since < since
-        except TypeError:  # a cursor of another type since: every row is behind it
-            return True
+        return not at_or_before(since, self.since)
 
 
-def _earlier(first: Any | None, second: Any | None) -> Any | None:
+@dataclass(frozen=True)
+class ReconcileFailure:
+    """A reconciliation check of one scope (the whole table, or a tenant's or key range's
+    partition) that failed: the rows of its window, those whose `cursor` is at least `since`
+    (None: every row of the scope), did not match the source. The watermark moves on past
+    them, and a later load's window would not compare them again: later checks of the scope
+    compare from `since` until one finds them right (reconcile.py)."""
+
+    cursor: str | None
+    since: Any | None
+    window: str  # the failed check's window, for people
+    description: str  # what it found there
+    load_id: str
+    failed_at: datetime
+
+    def reached_by(self, low: Any | None) -> bool:
+        """Whether a window from `low` (None: every row of the scope) holds all its rows."""
+        return at_or_before(low, self.since)
+
+
+def at_or_before(point: Any | None, since: Any | None) -> bool:
+    """Whether a read from `point` (None: every row) reads every row from `since` (None:
+    every row). A point that does not compare (a cursor of another type since) does not:
+    every row is behind it."""
+    if point is None:
+        return True
+    if since is None:
+        return False
+    try:
+        return point <= since
+    except TypeError:
+        return False
+
+
+def earlier_point(first: Any | None, second: Any | None) -> Any | None:
     """The earlier of two read points, None (every row) if either is None or they do not
     compare (a cursor of another type since)."""
     if first is None or second is None:
@@ -1058,7 +1100,7 @@ class Warehouse(ABC):
         else:
             assert held is not None
             columns = held.columns + tuple(name for name in lacking if name not in held.columns)
-            after = replace(held, columns=columns, since=_earlier(held.since, since))
+            after = replace(held, columns=columns, since=earlier_point(held.since, since))
         if after != held:
             self._write_column_gap(target, after, whole=target.mode == "full")
         refilled = bool(returned) and covered
@@ -1098,6 +1140,63 @@ class Warehouse(ABC):
                 datetime.now(UTC),
             ],
         )
+
+    def reconcile_failure(self, target: LoadTarget) -> ReconcileFailure | None:
+        """The scope's remembered reconciliation failure, if any (one query: every check
+        reads it)."""
+        rows = self.query(
+            "select cursor_column, value_type, value, window_text, description, load_id, "
+            f"failed_at from {STATE_SCHEMA}.reconcile_failures "
+            "where source = ? and table_name = ? and scope = ?",
+            [target.source, target.table, target.scope],
+        )
+        if not rows:
+            return None
+        cursor, kind, value, window, description, load_id, failed_at = rows[0]
+        since = None if kind is None else decode_cursor(kind, value)
+        if cursor is None or target.cursor is None or cursor != target.cursor.lower():
+            since = None  # a window of every row, or of another cursor column: every row
+        return ReconcileFailure(
+            target.cursor, since, window, description, load_id, as_utc(failed_at)
+        )
+
+    def record_reconcile_failure(
+        self, target: LoadTarget, failure: ReconcileFailure | None, *, whole: bool
+    ) -> None:
+        """Replace the scope's remembered failure (None: forget it); a check of the whole
+        table (`whole`, no partition) replaces every scope's."""
+        key = [target.source, target.table]
+        with self.transaction():
+            if whole and target.where is None:
+                self.execute(
+                    f"delete from {STATE_SCHEMA}.reconcile_failures "
+                    "where source = ? and table_name = ?",
+                    key,
+                )
+            else:
+                self.execute(
+                    f"delete from {STATE_SCHEMA}.reconcile_failures "
+                    "where source = ? and table_name = ? and scope = ?",
+                    [*key, target.scope],
+                )
+            if failure is None:
+                return
+            kind, text = (None, None) if failure.since is None else encode_cursor(failure.since)
+            self.execute(
+                f"insert into {STATE_SCHEMA}.reconcile_failures "
+                "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    *key,
+                    target.scope,
+                    failure.cursor.lower() if failure.cursor else None,
+                    kind,
+                    text,
+                    failure.window[:1024],
+                    failure.description[:ERROR_SUMMARY_CHARS],
+                    failure.load_id,
+                    failure.failed_at,
+                ],
+            )
 
     def _record_schema(self, target: LoadTarget, schema: pa.Schema) -> None:
         encoded = base64.b64encode(schema.serialize().to_pybytes()).decode()
