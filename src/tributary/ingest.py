@@ -34,7 +34,7 @@ from tributary.sources import (
 from tributary.sources.read_process import stop_all as stop_reads
 from tributary.sources.types import is_arrow_number
 from tributary.warehouse import LoadOutcome, LoadTarget, SourceRead, Warehouse
-from tributary.warehouse.base import LOAD_ID_CHARS, ColumnGap
+from tributary.warehouse.base import LOAD_ID_CHARS, ColumnGap, ReadStart
 
 NULL_CURSOR_EXCLUDED = "null_cursor_rows_excluded"
 
@@ -48,6 +48,8 @@ class TableLoad:
     # What the load wrote, its keys matched as the source matches them (its checks do too).
     target: LoadTarget
     landing_cleanup: Cleanup = field(default_factory=Cleanup)  # the retention pass after it
+    # Why an incremental load read the table (or partition) whole, its watermark not used.
+    whole_because: str | None = None
 
 
 def new_load_id(now: datetime) -> str:
@@ -147,11 +149,8 @@ def ingest_table(
     started_at = datetime.now(UTC)
     load_id = new_load_id(started_at)
     target = load_target(source, table, where, reader=reader)
-    since = None
-    if table.mode == "incremental":
-        since = read_from(
-            warehouse.watermark(target), table.lookback, data_timezone=source.data_timezone
-        )
+    start = warehouse.read_start(target) if table.mode == "incremental" else ReadStart()
+    since = read_from(start.watermark, table.lookback, data_timezone=source.data_timezone)
     extract = reader.read(table, since=since, batch_rows=batch_rows, where=where)
     if table.mode == "incremental":
         extract, since = reread_column_gap(
@@ -213,6 +212,7 @@ def ingest_table(
             started_at=started_at,
             since=since,
             read=SourceRead(since),
+            whole_because=start.whole_because,
         )
     with LandingStream(land, landing, target, load_id) as stream:
         return load_landed(
@@ -224,6 +224,7 @@ def ingest_table(
             since=since,
             batches=stream.batches(),
             read=SourceRead(since),
+            whole_because=start.whole_because,
         )
 
 
@@ -372,13 +373,15 @@ def load_landed(
     batches: pa.RecordBatchReader | None = None,
     record_id: str | None = None,
     read: SourceRead | None = None,
+    whole_because: str | None = None,
 ) -> TableLoad:
     """Load exactly the files of a landed manifest: one Tributary just landed, or one an
     outside tool dropped into the landing inbox; or (`batches` and the manifest's promise)
     the parts of a landing still going on, as they land. Once committed, the store's
     retention removes the table's old folders (the inbox has none). `record_id`: the id the
     warehouse records the load under, where not its folder's (an inbox drop's). `read`: what
-    the load read from the source (None: a drop's files)."""
+    the load read from the source (None: a drop's files); `whole_because`: why it read the
+    table whole though a watermark was recorded (ReadStart)."""
     folder = landing.load_dir(manifest.source, manifest.table, manifest.load_id)
     if batches is None:
         batches = landing.batches(manifest)
@@ -406,6 +409,7 @@ def load_landed(
         since=since,
         landing_cleanup=cleanup,
         target=target,
+        whole_because=whole_because,
     )
 
 

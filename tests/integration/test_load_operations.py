@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tributary.config.loader import load_project
-from tributary.config.models import SourceConfig, TableConfig
+from tributary.config.models import SourceConfig, TableConfig, Tenant
 from tributary.defs import build_definitions
 from tributary.errors import (
     NullCursorError,
@@ -52,18 +52,24 @@ def shop(url, table: TableConfig, **source) -> SourceConfig:
 
 def load(url, table: TableConfig, warehouse, tmp_path, **source):
     """One load through the whole path, and its reconciliation with the source."""
+    return landed_load(url, table, warehouse, LandingStore(str(tmp_path / "landing")), **source)
+
+
+def landed_load(url, table: TableConfig, warehouse, landing, where=None, **source):
+    """load, landing in `landing` (Redshift's stand-in COPYs from S3), of the partition
+    `where` if given."""
     config = shop(url, table, **source)
     reader = SqlSource(url)
     result = ingest_table(
-        config,
-        table,
-        reader=reader,
-        landing=LandingStore(str(tmp_path / "landing")),
-        warehouse=warehouse,
-        batch_rows=2,
-    )
+        config, table, reader=reader, landing=landing, warehouse=warehouse, batch_rows=2,
+        where=where,
+    )  # fmt: skip
     check = reconcile(
-        table, result, source=reader, warehouse=warehouse, target=load_target(config, table)
+        table,
+        result,
+        source=reader,
+        warehouse=warehouse,
+        target=load_target(config, table, where),
     )
     return result, check
 
@@ -689,5 +695,111 @@ def test_a_dropped_raw_table_is_read_whole_by_its_next_load(mariadb, warehouse, 
     result, check = load(url, ORDERS, warehouse, tmp_path)
 
     assert result.since is None
+    assert result.whole_because == (
+        "raw_shop.orders is gone: its watermark (updated_at 2024-05-01 12:02:00) was not used"
+    )
     assert rows(warehouse, "select id from raw_shop.orders order by id") == [(1,), (2,), (3,), (4,)]
     assert check.passed
+
+
+def test_an_emptied_raw_table_is_read_whole_by_its_next_load(mariadb, loads) -> None:
+    # Emptied by hand to reload it (`delete from`, the table kept): a load read from the
+    # watermark the table had reached and brought back only the rows past it, the rows behind
+    # it gone for good, reconciliation and the key check passing (they look at its window).
+    url, con = mariadb
+    warehouse, landing = loads
+    run_sql(
+        con, "create table orders (id int primary key, status varchar(20), updated_at datetime)"
+    )
+    run_sql(con, "insert into orders values (1, 'a', %s), (2, 'b', %s)", params=(at(0), at(1)))
+    landed_load(url, ORDERS, warehouse, landing)
+
+    warehouse.execute("delete from raw_shop.orders")
+    run_sql(con, "insert into orders values (3, 'c', %s)", params=(at(2),))
+    result, check = landed_load(url, ORDERS, warehouse, landing)
+
+    assert result.since is None
+    assert result.whole_because == (
+        "raw_shop.orders holds no rows: its watermark (updated_at 2024-05-01 12:01:00) was not used"
+    )
+    assert rows(warehouse, "select id from raw_shop.orders order by id") == [(1,), (2,), (3,)]
+    assert check.passed, check.description
+    assert result.outcome.watermark == at(2)
+    # The next load reads from the watermark again.
+    run_sql(con, "insert into orders values (4, 'd', %s)", params=(at(3),))
+    result, check = landed_load(url, ORDERS, warehouse, landing)
+    assert (result.since, result.whole_because, result.outcome.rows_loaded) == (at(2), None, 2)
+    assert check.passed, check.description
+
+
+def test_an_emptied_tenant_partition_is_read_whole_by_its_next_load(mariadb, loads) -> None:
+    # One tenant's rows deleted by hand: that tenant's next load reads all of its rows; the
+    # other tenant's reads from its own watermark.
+    url, con = mariadb
+    warehouse, landing = loads
+    run_sql(
+        con,
+        "create table users (id int primary key, company_id int, email varchar(20), "
+        "updated_at datetime)",
+    )
+    run_sql(con, "insert into users values (1, 1, 'a', %s), (2, 1, 'b', %s), (3, 2, 'c', %s)",
+            params=(at(0), at(1), at(1)))  # fmt: skip
+    users = TableConfig(
+        name="users", primary_key=["id"], cursor="updated_at", mode="incremental",
+        query="select id, company_id, email, updated_at from users where company_id = :tenant_id",
+        tenant_column="company_id",
+    )  # fmt: skip
+    tenants = [Tenant(id=1, alias="one"), Tenant(id=2, alias="two")]
+    one, two = (slice_for(users, key, tenants) for key in partition_keys(users, tenants))
+    for where in (one, two):
+        landed_load(url, users, warehouse, landing, where=where)
+
+    warehouse.execute("delete from raw_shop.users where _tenant_id = '1'")
+    run_sql(con, "insert into users values (4, 1, 'd', %s), (5, 2, 'e', %s)",
+            params=(at(2), at(2)))  # fmt: skip
+    first, check = landed_load(url, users, warehouse, landing, where=one)
+    assert first.since is None
+    assert first.whole_because == (
+        f"raw_shop.users holds no rows of partition {one.key}: its watermark (updated_at "
+        "2024-05-01 12:01:00) was not used"
+    )
+    assert check.passed, check.description
+    second, check = landed_load(url, users, warehouse, landing, where=two)
+    assert (second.since, second.whole_because) == (at(1), None)
+    assert check.passed, check.description
+    assert rows(warehouse, "select id, _tenant_id from raw_shop.users order by id") == [
+        (1, "1"), (2, "1"), (3, "2"), (4, "1"), (5, "2")
+    ]  # fmt: skip
+
+
+def test_a_load_that_reads_whole_says_why_in_its_metadata(orders, tmp_path, monkeypatch) -> None:
+    url, con = orders
+    run_sql(con, "insert into orders values (1, 'a', %s)", params=(at(0),))
+    config = tmp_path / "assets_config"
+    (config / "sources").mkdir(parents=True)
+    (config / "platform.yaml").write_text("warehouse: {target: duckdb}\n")
+    source = {"name": "shop", "kind": "mysql", "connection": {"url": url.render_as_string()}}
+    tables = [ORDERS.model_dump(exclude_defaults=True)]
+    (config / "sources" / "shop.yaml").write_text(yaml.safe_dump({**source, "tables": tables}))
+    monkeypatch.setenv("TRIBUTARY_STATE_DIR", str(tmp_path / "state"))
+    project = load_project(config)
+    defs = build_definitions(project)
+
+    def materialize() -> dict:
+        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+            instance=dg.DagsterInstance.ephemeral(),
+            asset_selection=[dg.AssetKey(["raw", "shop", "orders"])],
+        )
+        assert result.success
+        [event] = result.get_asset_materialization_events()
+        return event.materialization.metadata
+
+    assert "read_whole_because" not in materialize()
+    with project.warehouse.open(state_dir=project.state_dir) as warehouse:
+        warehouse.execute("delete from raw_shop.orders")
+    metadata = materialize()
+    assert metadata["read_from"].value == "-"
+    assert metadata["read_whole_because"].value == (
+        "raw_shop.orders holds no rows: its watermark (updated_at 2024-05-01 12:00:00) was not used"
+    )
+    assert metadata["dagster/row_count"].value == 1

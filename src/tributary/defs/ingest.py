@@ -157,6 +157,8 @@ def build_raw_asset(
             f"{outcome.table_name}: {load.manifest.row_count} rows landed, "
             f"{outcome.rows_in_table} in table"
         )
+        if load.whole_because:
+            context.log.warning(f"{outcome.table_name} read whole: {load.whole_because}")
         cleanup = load.landing_cleanup
         if cleanup.removed:
             context.log.info(f"landing retention removed {', '.join(cleanup.removed)}")
@@ -171,6 +173,7 @@ def build_raw_asset(
                 "load_id": load.manifest.load_id,
                 "landing_path": dg.MetadataValue.path(load.landing_uri),
                 "read_from": str(load.since) if load.since is not None else "-",
+                **({"read_whole_because": load.whole_because} if load.whole_because else {}),
                 "watermark": str(outcome.watermark) if outcome.watermark is not None else "-",
                 "columns_added": ", ".join(outcome.added_columns) or "-",
                 "columns_missing": ", ".join(outcome.missing_columns) or "-",

@@ -226,6 +226,16 @@ class SourceRead:
 
 
 @dataclass(frozen=True)
+class ReadStart:
+    """Where an incremental load of a table (or slice) reads from: the watermark its last
+    committed load reached, or None (the whole table); and, where a watermark is recorded but
+    not used, why (Warehouse.read_start), for the load's metadata."""
+
+    watermark: Any | None = None
+    whole_because: str | None = None
+
+
+@dataclass(frozen=True)
 class ColumnGap:
     """Raw columns that committed loads of one scope lacked: the source stopped sending them
     for a while (a view redefined without them, Salesforce field-level security, a query
@@ -711,19 +721,43 @@ class Warehouse(ABC):
                 )
 
     def watermark(self, target: LoadTarget) -> Any | None:
+        """The watermark an incremental load of the target reads from (ReadStart)."""
+        return self.read_start(target).watermark
+
+    def read_start(self, target: LoadTarget) -> ReadStart:
         """The value of the target's cursor column the last committed load of the table (or
         slice) reached. A table whose cursor is another column now has none: its next load
         reads it whole, since the old column's value would skip rows the new one finds older.
-        Nor has a raw table that is gone (dropped by hand, as a type change's way out says):
-        read from its watermark, it came back holding only the rows past it."""
-        if target.cursor is None or not self.table_exists(target.schema, target.table):
-            return None
+        Nor has a raw table that is gone (dropped by hand, as a type change's way out says),
+        or that holds no rows (emptied by hand to reload it; for a slice, no rows of it): read
+        from its watermark, it came back holding only the rows past it, every check passing
+        (they look at the load's window)."""
+        if target.cursor is None:
+            return ReadStart()
         rows = self.query(
-            f"select value_type, value from {STATE_SCHEMA}.watermarks "
+            f"select cursor_column, value_type, value from {STATE_SCHEMA}.watermarks "
             "where source = ? and table_name = ? and scope = ? and lower(cursor_column) = ?",
             [target.source, target.table, target.scope, target.cursor.lower()],
         )
-        return decode_cursor(rows[0][0], rows[0][1]) if rows else None
+        if not rows:
+            return ReadStart()
+        [(cursor, kind, text)] = rows
+        recorded = decode_cursor(kind, text)
+        relation = f"{target.schema}.{target.table}"
+        if not self.table_exists(target.schema, target.table):
+            held = f"{relation} is gone"
+        elif not self._holds_rows(target):
+            of = f" of partition {target.where.key}" if target.where else ""
+            held = f"{relation} holds no rows{of}"
+        else:
+            return ReadStart(recorded)
+        return ReadStart(whole_because=f"{held}: its watermark ({cursor} {recorded}) was not used")
+
+    def _holds_rows(self, target: LoadTarget) -> bool:
+        """Whether the raw table (or the target's slice) holds a row: one row looked up, not
+        counted."""
+        scope = f" where {self._slice_sql(target.where)}" if target.where else ""
+        return bool(self.query(f"select 1 from {target.qualified_name}{scope} limit 1"))
 
     def newest_extraction(self, target: LoadTarget) -> datetime | None:
         """When the newest rows the raw table (or the target's slice) holds were extracted
@@ -819,6 +853,7 @@ class Warehouse(ABC):
             self.lock(target)
             self._refuse_overtaken(target, started_at)
             exists = self.table_exists(target.schema, target.table)
+            previous = self.watermark(target)  # before this load writes the table
             plan = plan_schema(
                 target.table,
                 self.recorded_schema(target) if exists else None,
@@ -840,7 +875,7 @@ class Warehouse(ABC):
                 if not exists:
                     self.create_table_like(target.qualified_name, staged)
                 repaired = self._write_staged(tables, plan, columns)
-            watermark = self._advance_watermark(target, manifest)
+            watermark = self._advance_watermark(target, manifest, previous)
             gap = self._track_column_gap(target, manifest, plan.missing, read)
             self._record_schema(target, plan.merged)
             [(rows_in_table,)] = self.query(f"select count(*) from {target.qualified_name}")
@@ -1032,11 +1067,14 @@ class Warehouse(ABC):
     def _slice_sql(self, where: Slice) -> str:
         return where.table_predicate()
 
-    def _advance_watermark(self, target: LoadTarget, manifest: Manifest) -> Any | None:
-        """The watermark after this load: never back for an incremental read (a read of
-        nothing new must not lower it), but what a full read found, lower too (a cursor once
-        written wrong, in 2099, and mended in the source; a table emptied)."""
-        previous = self.watermark(target)
+    def _advance_watermark(
+        self, target: LoadTarget, manifest: Manifest, previous: Any | None
+    ) -> Any | None:
+        """The watermark after this load, from `previous`, the one it had before it wrote
+        (None where the table was gone or held no rows: read_start): never back for an
+        incremental read (a read of nothing new must not lower it), but what a full read
+        found, lower too (a cursor once written wrong, in 2099, and mended in the source; a
+        table emptied)."""
         whole = manifest.mode == "full"
         if manifest.cursor is None and not (whole and previous is not None):
             return previous
