@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from tributary.arrow import nonempty_batches
 from tributary.config.models import SourceConfig, TableConfig
 from tributary.errors import NullCursorError, NullKeyError, SourceError, StaleDropError
-from tributary.landing import Cleanup, LandingStore, Manifest, ManifestPromise
+from tributary.landing import Cleanup, LandingStore, Manifest, ManifestPromise, cursor_value_as
 from tributary.names import as_spelled, listed, repeated
 from tributary.slices import TENANT_COLUMN, Slice
 from tributary.sources import (
@@ -175,6 +175,8 @@ def ingest_table(
         batches = refuse_other_tenants(batches, table, tenant)
     cursor = target.spelled_as(batches.schema.names).cursor  # as the rows spell it
     check_cursor_type(batches.schema, table, cursor)
+    if since is not None and cursor in batches.schema.names:
+        since = cursor_value_as(since, batches.schema.field(cursor).type)
     if table.mode == "incremental":
         batches = apply_null_cursor_policy(batches, table, cursor, extract.counters)
 

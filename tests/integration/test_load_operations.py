@@ -5,7 +5,7 @@ twice, and a raw table that already holds a key twice."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 import dagster as dg
 import pyarrow as pa
@@ -55,14 +55,16 @@ def load(url, table: TableConfig, warehouse, tmp_path, **source):
     return landed_load(url, table, warehouse, LandingStore(str(tmp_path / "landing")), **source)
 
 
-def landed_load(url, table: TableConfig, warehouse, landing, where=None, **source):
+def landed_load(
+    url, table: TableConfig, warehouse, landing, where=None, full_refresh=False, **source
+):
     """load, landing in `landing` (Redshift's stand-in COPYs from S3), of the partition
     `where` if given."""
     config = shop(url, table, **source)
     reader = SqlSource(url)
     result = ingest_table(
         config, table, reader=reader, landing=landing, warehouse=warehouse, batch_rows=2,
-        where=where,
+        where=where, full_refresh=full_refresh,
     )  # fmt: skip
     check = reconcile(
         table,
@@ -803,3 +805,69 @@ def test_a_load_that_reads_whole_says_why_in_its_metadata(orders, tmp_path, monk
         "raw_shop.orders holds no rows: its watermark (updated_at 2024-05-01 12:00:00) was not used"
     )
     assert metadata["dagster/row_count"].value == 1
+
+
+def test_a_date_cursor_widened_to_datetime_loads_from_midnight_of_its_watermark(
+    mariadb, loads
+) -> None:
+    # date -> datetime is a widening the schema drift makes. Every incremental load after it
+    # failed with a bare "TypeError: can't compare datetime.datetime to datetime.date".
+    url, con = mariadb
+    warehouse, landing = loads
+    table = TableConfig(name="orders", primary_key=["id"], cursor="c", mode="incremental")
+    run_sql(con, "create table orders (id int primary key, c date)")
+    run_sql(con, "insert into orders values (1, '2024-05-01'), (2, '2024-05-02')")
+    landed_load(url, table, warehouse, landing)
+
+    run_sql(con, "alter table orders modify c datetime")
+    # a row of the watermark's own day, and one after it
+    run_sql(con, "insert into orders values (3, '2024-05-02 10:00:00'), (4, '2024-05-03 09:00')")
+    widened, check = landed_load(url, table, warehouse, landing)
+
+    # The date watermark is midnight of its day, as the source compared it: no row of that
+    # day is skipped.
+    assert widened.since == datetime(2024, 5, 2)
+    assert widened.outcome.rows_loaded == 3  # 2 (its midnight), 3 and 4
+    assert widened.outcome.watermark == datetime(2024, 5, 3, 9)
+    assert widened.outcome.widened_columns == ["c"]
+    assert check.passed, check.description
+    assert rows(warehouse, "select id, c from raw_shop.orders order by id") == [
+        (1, datetime(2024, 5, 1)), (2, datetime(2024, 5, 2)),
+        (3, datetime(2024, 5, 2, 10)), (4, datetime(2024, 5, 3, 9)),
+    ]  # fmt: skip
+    run_sql(con, "insert into orders values (5, '2024-05-03 09:30:00')")
+    later, check = landed_load(url, table, warehouse, landing)
+    assert (later.since, later.outcome.rows_loaded) == (datetime(2024, 5, 3, 9), 2)
+    assert check.passed, check.description
+
+
+def test_a_watermark_the_cursor_cannot_be_compared_with_names_both_types(
+    mariadb, warehouse, tmp_path
+) -> None:
+    # A raw table whose columns were never recorded (written before `_tributary.table_schemas`
+    # was kept) takes any type change without a drift check: its cursor, a datetime made a
+    # timestamp (read in UTC), holds values no naive watermark compares with.
+    url, con = mariadb
+    table = TableConfig(name="orders", primary_key=["id"], cursor="c", mode="incremental")
+    run_sql(con, "create table orders (id int primary key, c datetime)")
+    run_sql(con, "insert into orders values (1, '2024-05-01 12:00:00')")
+    load(url, table, warehouse, tmp_path)
+    warehouse.execute("delete from _tributary.table_schemas")
+    run_sql(con, "alter table orders modify c timestamp")
+    run_sql(con, "insert into orders values (2, '2024-05-02 12:00:00')")
+
+    with pytest.raises(WarehouseError) as raised:
+        load(url, table, warehouse, tmp_path)
+    assert str(raised.value) == (
+        "table 'orders': the cursor 'c' is timestamp[us, tz=UTC] now, and its watermark "
+        "(2024-05-01 12:00:00) is a timestamp without a zone, recorded while the column was of "
+        "another type: the two cannot be compared, so nothing was loaded; a `full_refresh` run "
+        "reads the table whole and starts its watermark anew"
+    )
+    assert rows(warehouse, "select count(*) from raw_shop.orders") == [(1,)]
+    landing = LandingStore(str(tmp_path / "landing"))
+    refreshed, check = landed_load(url, table, warehouse, landing, full_refresh=True)
+    assert refreshed.outcome.watermark == datetime(2024, 5, 2, 12, tzinfo=UTC)
+    assert check.passed, check.description
+    later, _ = landed_load(url, table, warehouse, landing)
+    assert later.since == datetime(2024, 5, 2, 12, tzinfo=UTC)

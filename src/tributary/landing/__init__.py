@@ -5,6 +5,8 @@ from tributary.landing.manifest import (
     LandedFile,
     Manifest,
     ManifestPromise,
+    cursor_type_name,
+    cursor_value_as,
     decode_cursor,
     encode_cursor,
 )
@@ -21,6 +23,8 @@ __all__ = [
     "Manifest",
     "ManifestPromise",
     "Retention",
+    "cursor_type_name",
+    "cursor_value_as",
     "decode_cursor",
     "encode_cursor",
 ]

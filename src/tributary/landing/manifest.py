@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any, Literal
 
+import pyarrow as pa
 from pydantic import BaseModel, field_validator
 
 CursorType = Literal["int", "decimal", "date", "timestamp", "string"]
@@ -112,3 +113,22 @@ def decode_cursor(kind: CursorType, text: str) -> Any:
         "string": str,
     }
     return decoders[kind](text)
+
+
+def cursor_value_as(value: Any, kind: pa.DataType | None) -> Any:
+    """A watermark recorded by an earlier load as a value of the cursor's type now (`kind`, as
+    read), where its column was widened since (drift.widens): a date as midnight of its day
+    for a timestamp without a zone. That is how the source compares the date with the column
+    (`cursor >= '2024-05-02'`), so a read from it skips no row of that day. Any other value as
+    it is."""
+    if type(value) is date and kind is not None and pa.types.is_timestamp(kind) and not kind.tz:
+        return datetime.combine(value, time())
+    return value
+
+
+def cursor_type_name(value: Any) -> str:
+    """A cursor value's type, for people."""
+    if isinstance(value, datetime):
+        return "a timestamp " + ("without a zone" if value.tzinfo is None else "with a zone")
+    kinds = {"int": "an integer", "decimal": "a decimal", "date": "a date", "string": "text"}
+    return kinds[encode_cursor(value)[0]]

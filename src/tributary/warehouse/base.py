@@ -26,6 +26,8 @@ from tributary.landing import (
     LoadReferences,
     Manifest,
     ManifestPromise,
+    cursor_type_name,
+    cursor_value_as,
     decode_cursor,
     encode_cursor,
 )
@@ -875,7 +877,7 @@ class Warehouse(ABC):
                 if not exists:
                     self.create_table_like(target.qualified_name, staged)
                 repaired = self._write_staged(tables, plan, columns)
-            watermark = self._advance_watermark(target, manifest, previous)
+            watermark = self._advance_watermark(target, manifest, previous, incoming)
             gap = self._track_column_gap(target, manifest, plan.missing, read)
             self._record_schema(target, plan.merged)
             [(rows_in_table,)] = self.query(f"select count(*) from {target.qualified_name}")
@@ -1068,19 +1070,32 @@ class Warehouse(ABC):
         return where.table_predicate()
 
     def _advance_watermark(
-        self, target: LoadTarget, manifest: Manifest, previous: Any | None
+        self, target: LoadTarget, manifest: Manifest, previous: Any | None, rows: pa.Schema
     ) -> Any | None:
         """The watermark after this load, from `previous`, the one it had before it wrote
         (None where the table was gone or held no rows: read_start): never back for an
         incremental read (a read of nothing new must not lower it), but what a full read
         found, lower too (a cursor once written wrong, in 2099, and mended in the source; a
-        table emptied)."""
+        table emptied). `rows`: the loaded rows' columns, the cursor's type as read now."""
         whole = manifest.mode == "full"
         if manifest.cursor is None and not (whole and previous is not None):
             return previous
         reached = manifest.cursor.watermark_value if manifest.cursor else None
-        if not whole and previous is not None and previous >= reached:
-            return previous
+        if not whole and previous is not None:
+            cursor = manifest.cursor.column
+            kind = rows.field(cursor).type if cursor in rows.names else None
+            try:
+                behind = cursor_value_as(previous, kind) >= reached
+            except TypeError:
+                raise WarehouseError(
+                    f"table '{target.table}': the cursor '{cursor}' is {kind} now, and its "
+                    f"watermark ({previous}) is {cursor_type_name(previous)}, recorded while the "
+                    "column was of another type: the two cannot be compared, so nothing was "
+                    "loaded; a `full_refresh` run reads the table whole and starts its "
+                    "watermark anew"
+                ) from None
+            if behind:
+                return previous
         key = [target.source, target.table, target.scope]
         self.execute(
             f"delete from {STATE_SCHEMA}.watermarks where source = ? and table_name = ? "
