@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import re
 import threading
 import uuid
 from collections import Counter
@@ -146,6 +147,8 @@ def ingest_table(
         check_key_range_type(
             key_range_problem(reader, table), source, table, source_file=source_file
         )
+    if problem := cursor_collation_problem(reader, table):
+        raise SourceError(f"table '{table.name}': {problem}", transient=False)
     started_at = datetime.now(UTC)
     load_id = new_load_id(started_at)
     target = load_target(source, table, where, reader=reader)
@@ -707,6 +710,35 @@ def cursor_type_problem(schema: pa.Schema, cursor: str) -> str | None:
         f"the cursor '{cursor}' is {kind}; a cursor must be an integer, decimal, date, "
         "timestamp or text column: cast it in a `query:` (SQL Server's rowversion: "
         f"cast({cursor} as bigint))"
+    )
+
+
+# A collation that orders text by its characters' codes: MySQL/MariaDB's `*_bin`, SQL Server's
+# `*_BIN2` (and the older `*_BIN`).
+_BINARY_COLLATION = re.compile(r"(^|_)bin2?(_|$)", re.IGNORECASE)
+
+
+def cursor_collation_problem(reader: SourceReader, table: TableConfig) -> str | None:
+    """Why the table's text cursor, compared by the source's collation, cannot be a cursor,
+    or None. The watermark is the highest value by the characters' codes (the landing's
+    min_max), and the warehouse's window compares so too; a collation that orders otherwise
+    (ignoring case: 'C' after 'b') has the source read from the watermark rows the warehouse
+    puts behind it, and the other way round. The load's check and `tributary check` both ask
+    it, of the source's catalog, before anything is read."""
+    if table.cursor is None or not isinstance(reader, KeyMatchingSource):
+        return None
+    collation = reader.collation(table, table.cursor)
+    if collation is None or _BINARY_COLLATION.search(collation):
+        return None
+    cursor = table.cursor
+    return (
+        f"the cursor '{cursor}' is text the source compares by its collation {collation}, "
+        "which does not order text by its characters' codes as the watermark and the "
+        "warehouse do ('C' comes after 'b' there, before it here): loads would read rows "
+        "again or skip them, and reconciliation would fail where nothing is wrong; give the "
+        "column a binary collation (utf8mb4_bin; SQL Server: a _BIN2 one), read the table "
+        f"through a `query:` that selects `{cursor} collate utf8mb4_bin as {cursor}`, or "
+        "choose another cursor"
     )
 
 

@@ -41,6 +41,7 @@ from tributary.errors import (
 from tributary.exports import ExportStore, open_export_store
 from tributary.exports.run import layout_problems, stored_layout_folders
 from tributary.ingest import (
+    cursor_collation_problem,
     cursor_type_problem,
     key_range_problem,
     load_target,
@@ -211,6 +212,7 @@ def check_sql_table(
             # judged by the load's own rule, on the types a read yields (the type policy's:
             # MySQL's tinyint(1) is a boolean), not on the catalog's names for them
             problem = cursor_type_problem(schema(), as_spelled(table.cursor, schema().names))
+            problem = problem or cursor_collation_problem(reader, table)
             problems = [(f"tables[{index}].cursor", problem)] if problem else []
         if not problems and source is not None and recorded is not None:
             problems = _drift_problems(index, source, table, schema, recorded)

@@ -647,6 +647,44 @@ def test_a_binary_cursor_fails_before_landing_with_the_cast_to_use(mariadb, ware
     assert not (tmp_path / "landing" / "shop" / "events").exists()
 
 
+def test_a_text_cursor_the_source_orders_by_a_non_binary_collation_fails_before_reading(
+    mariadb, warehouse, tmp_path
+) -> None:
+    # utf8mb4_general_ci orders 'C' after 'b'; the watermark (the landing's min_max) and the
+    # warehouse order by code points, 'C' before 'b'. Before: the watermark was 'b', the next
+    # load re-read 'C' (and every upper-case value) again, and reconciliation failed falsely
+    # ("1 extra ... rows deleted").
+    url, con = mariadb
+    run_sql(con, "create table t (id int primary key, c varchar(10))")  # utf8mb4_general_ci
+    run_sql(con, "insert into t values (1, 'a'), (2, 'b'), (3, 'C')")
+    table = TableConfig(name="t", primary_key=["id"], cursor="c", mode="incremental")
+    with pytest.raises(SourceError) as refused:
+        load(url, table, warehouse, tmp_path)
+    assert str(refused.value) == f"table 't': {TEXT_CURSOR_PROBLEM}"
+    assert not (tmp_path / "landing" / "shop" / "t").exists()
+
+    # The way out the error names: the cursor compared by its characters' codes.
+    binary = table.model_copy(update={"query": "select id, c collate utf8mb4_bin as c from t"})
+    for _ in range(2):
+        result, check = load(url, binary, warehouse, tmp_path)
+        assert result.outcome.watermark == "b"
+        assert check.passed, check.description
+    run_sql(con, "alter table t modify c varchar(10) collate utf8mb4_bin")
+    result, check = load(url, table, warehouse, tmp_path)
+    assert (result.since, result.outcome.rows_loaded) == ("b", 1)
+    assert check.passed, check.description
+
+
+TEXT_CURSOR_PROBLEM = (
+    "the cursor 'c' is text the source compares by its collation utf8mb4_general_ci, which "
+    "does not order text by its characters' codes as the watermark and the warehouse do "
+    "('C' comes after 'b' there, before it here): loads would read rows again or skip them, "
+    "and reconciliation would fail where nothing is wrong; give the column a binary "
+    "collation (utf8mb4_bin; SQL Server: a _BIN2 one), read the table through a `query:` "
+    "that selects `c collate utf8mb4_bin as c`, or choose another cursor"
+)
+
+
 def test_a_lookback_that_does_not_fit_the_cursor_fails_the_first_load(orders, warehouse, tmp_path):
     # Before, the first load passed (no watermark to subtract from) and every later one failed.
     url, con = orders

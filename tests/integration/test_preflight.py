@@ -255,6 +255,34 @@ def test_a_cursor_the_load_refuses_is_refused_in_the_loads_words(
     assert str(refused.value) == f"table '{table['name']}': {problem}"
 
 
+def test_a_text_cursor_of_a_non_binary_collation_is_refused_in_the_loads_words(
+    shop, capsys, tmp_path
+) -> None:
+    """A text cursor the source orders by a collation that ignores case: check said ok, and
+    every load re-read rows and failed reconciliation falsely."""
+    run_sql(shop["shop_con"], "alter table orders add column code varchar(10)")
+    shop["shop"]["tables"][0].update(cursor="code", lookback=None)
+    code, lines = check(shop, capsys, "--source", "shop")
+    assert code == 1
+    [line] = failures(lines)
+    assert line.startswith(
+        "FAIL  assets_config/sources/shop.yaml: tables[0].cursor: the cursor 'code' is text the "
+        "source compares by its collation utf8mb4_general_ci, which does not order text by its "
+        "characters' codes"
+    )
+    problem = line.split("tables[0].cursor: ", 1)[1]
+    config = load_project(shop["dir"]).source("shop")
+    with pytest.raises(SourceError) as refused:
+        ingest_table(config, config.tables[0], reader=open_source(config, state_dir=tmp_path),
+                     landing=LandingStore(str(tmp_path / "landing")),
+                     warehouse=PostgresWarehouse(shop["warehouse"]), batch_rows=10)  # fmt: skip
+    assert str(refused.value) == f"table 'orders': {problem}"
+
+    run_sql(shop["shop_con"], "alter table orders modify code varchar(10) collate utf8mb4_bin")
+    code, lines = check(shop, capsys, "--source", "shop")
+    assert (code, failures(lines)) == (0, [])
+
+
 def test_a_type_the_next_load_refuses_is_named_in_the_loads_words(
     shop, capsys, tmp_path, warehouse_config
 ) -> None:

@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from tributary.ingest import read_from
+from tributary.config.models import TableConfig
+from tributary.ingest import cursor_collation_problem, read_from
 
 BERLIN = "Europe/Berlin"  # 2024-10-27: 03:00 summer time became 02:00 winter time
 
@@ -45,3 +46,39 @@ def test_a_lookback_of_another_kind_than_the_cursor_is_refused(watermark, lookba
         TypeError, match=f"does not fit a cursor of type {type(watermark).__name__}"
     ):
         read_from(watermark, lookback)
+
+
+class CollatedReader:
+    """A source whose text cursor 'code' compares by `collation`."""
+
+    def __init__(self, collation: str | None) -> None:
+        self._collation = collation
+
+    def key_match(self, table):
+        return ()
+
+    def collation(self, table, column):
+        return self._collation if column == "code" else None
+
+
+@pytest.mark.parametrize(
+    ("collation", "refused"),
+    [
+        ("utf8mb4_general_ci", True),
+        ("utf8mb4_0900_as_cs", True),  # case-sensitive, yet 'a' before 'B': not by codes
+        ("SQL_Latin1_General_CP1_CI_AS", True),
+        ("utf8mb4_bin", False),
+        ("utf8mb4_nopad_bin", False),
+        ("latin1_bin", False),
+        ("Latin1_General_100_BIN2_UTF8", False),
+        (None, False),  # not text, or a custom query's column
+    ],
+)
+def test_a_text_cursor_is_refused_unless_its_collation_orders_by_codes(collation, refused):
+    table = TableConfig(name="codes", primary_key=["id"], cursor="code", mode="incremental")
+    problem = cursor_collation_problem(CollatedReader(collation), table)
+    assert (problem is not None) == refused
+    if refused:
+        assert problem.startswith(
+            f"the cursor 'code' is text the source compares by its collation {collation}, "
+        )

@@ -78,10 +78,17 @@ class TypedSource(Protocol):
 
 @runtime_checkable
 class KeyMatchingSource(Protocol):
-    """A source that can say how it compares a table's key values (key_match.py)."""
+    """A source that can say how it compares a table's key values (key_match.py), and by
+    which collation it compares a column's text."""
 
     def key_match(self, table: TableConfig) -> tuple[TextMatch, ...]:
         """How each primary_key column compares, in its order; empty: all exactly."""
+        ...
+
+    def collation(self, table: TableConfig, column: str) -> str | None:
+        """The collation the database compares `column`'s text by; None where it has none
+        or does not say (not text, a custom query's column, a database whose collations are
+        not asked: all but MySQL/MariaDB and SQL Server)."""
         ...
 
 

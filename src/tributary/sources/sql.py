@@ -477,19 +477,33 @@ class SqlSource:
         a text column by its collation, asked of the server itself (once per collation); a
         column without one (a number, binary text), or a custom query's (whose columns the
         catalog does not describe), exactly. Empty where every column compares exactly."""
-        if table.query or not table.primary_key or self.backend not in _COLLATIONS:
+        if not table.primary_key:
             return ()
-        query = self._catalog_query(_COLLATIONS[self.backend], table)
-        catalog = self._run(query, 10_000, table)
-        rows = [tuple(row.values()) for row in catalog.read_all().to_pylist()]
-        names = [self._spelled(name) for name, _, _ in rows]
-        collations = {
-            self._spelled(name): (charset, collation) for name, charset, collation in rows
-        }
-        keyed = [collations.get(as_spelled(key, names)) for key in table.primary_key]
+        collations = self._collations(table)
+        keyed = [collations.get(as_spelled(key, list(collations))) for key in table.primary_key]
         matches = self._collation_matches([c for c in keyed if c is not None], table)
         found = tuple(EXACT if c is None else matches[c] for c in keyed)
         return found if any(not m.exact for m in found) else ()
+
+    def collation(self, table: TableConfig, column: str) -> str | None:
+        collations = self._collations(table)
+        found = collations.get(self._matched(column, list(collations)))
+        return found[1] if found else None
+
+    def _collations(self, table: TableConfig) -> dict[str, tuple[str | None, str]]:
+        """(character set, collation) of each text column of the table, by name as read; none
+        for a custom query (the catalog does not describe its columns) or a database whose
+        collations are not asked (_COLLATIONS)."""
+        if table.query or self.backend not in _COLLATIONS:
+            return {}
+        query = self._catalog_query(_COLLATIONS[self.backend], table)
+        catalog = self._run(query, 10_000, table)
+        return {
+            self._spelled(name): (charset, collation)
+            for name, charset, collation in (
+                tuple(row.values()) for row in catalog.read_all().to_pylist()
+            )
+        }
 
     def _collation_matches(
         self, collations: list[tuple[str | None, str]], table: TableConfig
