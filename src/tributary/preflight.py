@@ -60,9 +60,11 @@ from tributary.tenants import (
     RegistryQueryError,
     TenantError,
     alias_shared,
+    bound_settings,
     no_active_tenant,
     read_registry,
     tenant_settings,
+    unbound_settings,
 )
 from tributary.warehouse import STATE_SCHEMA, raw_schema
 from tributary.warehouse.drift import plan_schema
@@ -424,14 +426,21 @@ def tenant_problems(project: ProjectConfig, tenants: list[Tenant]) -> list[tuple
     alias another tenant shares (tenant_to_export, for the per-tenant exports). At most
     MAX_TENANT_PROBLEMS, then how many more."""
     active = [t for t in tenants if t.active]
-    problems = []
+    bound = bound_settings(project)
+    # One line per problem: a setting no table binds fails each table that binds settings.
+    problems = {
+        ("registry.settings_query", problem): None
+        for tenant in active
+        if (problem := unbound_settings(tenant, bound))
+    }
     for source in (s for s in project.sources if s.enabled):
         for table in (t for t in source.tables if t.enabled and t.tenant_column):
             for tenant in active:
                 try:
-                    tenant_settings(table, tenant, source=source.name)
+                    tenant_settings(table, tenant, source=source.name, bound=bound)
                 except TenantError as error:
-                    problems.append(("registry.settings_query", str(error)))
+                    problems[("registry.settings_query", str(error))] = None
+    problems = list(problems)
     exports = [e.name for e in project.exports if e.enabled and e.per_tenant]
     shared = {problem for t in active if (problem := alias_shared(tenants, t))}
     problems += [

@@ -6,6 +6,7 @@ table's column when the load replaces that part of the table (`_tenant_id` for t
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -81,8 +82,14 @@ def range_key(low: int, high: int) -> str:
 
 
 def slice_for(
-    table: TableConfig, partition_key: str, tenants: list[Tenant], *, source: str = ""
+    table: TableConfig,
+    partition_key: str,
+    tenants: list[Tenant],
+    *,
+    source: str = "",
+    bound: Collection[str] | None = None,
 ) -> Slice:
+    """The slice of `table` a partition reads; `bound` as tenant_settings takes it."""
     if table.tenant_column:
         tenant = find_tenant(tenants, partition_key)
         return Slice(
@@ -91,7 +98,7 @@ def slice_for(
             source_column=table.tenant_column,
             table_column=TENANT_COLUMN,
             low=tenant.id,
-            settings=tuple(tenant_settings(table, tenant, source=source).items()),
+            settings=tuple(tenant_settings(table, tenant, source=source, bound=bound).items()),
         )
     if table.key_ranges:
         low, high = (int(part) for part in partition_key.split("-"))

@@ -6,7 +6,7 @@ Plain Python: defs/tenants.py keeps Dagster's dynamic partitions in step with th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from tributary.errors import SourceError
-from tributary.names import first_repeat_at
+from tributary.names import as_spelled, first_repeat_at
 
 if TYPE_CHECKING:
     # Not at run time: slices (which the warehouse, named by config.models, uses) use this.
@@ -66,14 +66,17 @@ def read_registry(registry: TenantRegistry, run_query: RunQuery) -> list[Tenant]
                 continue
             tenant, name = _tenant_key(row["tenant_id"]), str(row["name"])
             given = settings.setdefault(tenant, {})
-            if name in given and given[name] != row["value"]:
+            # One setting whatever the case of its name, as a query's :name matches it.
+            spelled = as_spelled(name, list(given))
+            if spelled in given and given[spelled] != row["value"]:
+                also = "" if spelled == name else f", as {name!r}; names compared ignoring case"
                 raise RegistryError(
                     "registry.settings_query",
-                    f"tenant {tenant!r} has two values of the setting {name!r} "
-                    f"({given[name]!r} and {row['value']!r}); expected one row per tenant and "
-                    "setting",
+                    f"tenant {tenant!r} has two values of the setting {spelled!r} "
+                    f"({given[spelled]!r} and {row['value']!r}{also}); expected one row per "
+                    "tenant and setting",
                 )
-            given[name] = row["value"]
+            given[spelled] = row["value"]
     tenants: dict[str, Tenant] = {}
     for row in rows:
         key = _tenant_key(row["id"])
@@ -89,18 +92,35 @@ def read_registry(registry: TenantRegistry, run_query: RunQuery) -> list[Tenant]
                 }
             )
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-            )
-            raise RegistryError(
-                "registry.query", f"the row of tenant {key!r}: {problems}"
-            ) from None
+            raise _row_error(key, exc) from None
         if tenant.key in tenants:  # '007' and '7' both read as tenant 7
             raise RegistryError("registry.query", f"tenant {tenant.key!r} is listed twice")
         tenants[tenant.key] = tenant
     if problem := alike_ids(list(tenants.values())):
         raise RegistryError("registry.query", problem)
     return list(tenants.values())
+
+
+def _row_error(key: str, error: ValidationError) -> RegistryError:
+    """A registry row the Tenant model refuses, blaming the query that gave what it refuses:
+    a setting's name or value comes from registry.settings_query, the rest from
+    registry.query."""
+    settings = [e for e in error.errors() if e["loc"][0] == "settings"]
+    if settings:
+        problems = "; ".join(
+            e["msg"].removeprefix("Value error, ") if e["loc"][-1] == "[key]"
+            else f"{e['loc'][1]}: {e['msg']}"
+            for e in settings
+        )  # fmt: skip
+        if any(e["loc"][-1] == "[key]" for e in settings):
+            problems += "; select only the names the tables' queries bind (:name)"
+        return RegistryError(
+            "registry.settings_query", f"the settings of tenant {key!r}: {problems}"
+        )
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+    )
+    return RegistryError("registry.query", f"the row of tenant {key!r}: {problems}")
 
 
 def alike_ids(tenants: list[Tenant]) -> str | None:
@@ -264,14 +284,24 @@ def alias_shared(tenants: list[Tenant], tenant: Tenant) -> str | None:
     return shared_alias(namesakes)
 
 
-def tenant_settings(table: TableConfig, tenant: Tenant, *, source: str) -> dict[str, object]:
-    """The values of the settings `table`'s query binds, for `tenant`: its own settings, else
-    the table's defaults; a tenant's value is read as its default's type."""
+def tenant_settings(
+    table: TableConfig, tenant: Tenant, *, source: str, bound: Collection[str] | None = None
+) -> dict[str, object]:
+    """The values of the settings `table`'s query binds, for `tenant`: its own settings (their
+    names compared ignoring case), else the table's defaults; a tenant's value is read as its
+    default's type. `bound` is what every table of the project binds (bound_settings; this
+    table's own when not given): a setting of the tenant outside it fails a table that binds
+    settings, as a misspelt name would otherwise leave the table's default bound."""
+    if table.setting_names and (
+        problem := unbound_settings(tenant, table.setting_names if bound is None else bound)
+    ):
+        raise TenantError(problem)
     values = {}
     for name in table.setting_names:
         default = table.settings.get(name)
-        if name in tenant.settings:
-            values[name] = _as_type_of(default, tenant.settings[name], tenant, name)
+        given = as_spelled(name, list(tenant.settings))
+        if given in tenant.settings:
+            values[name] = _as_type_of(default, tenant.settings[given], tenant, given)
         elif default is not None:
             values[name] = default
         else:
@@ -281,6 +311,35 @@ def tenant_settings(table: TableConfig, tenant: Tenant, *, source: str) -> dict[
                 f"or the table a default under 'settings'"
             )
     return values
+
+
+def bound_settings(project: ProjectConfig) -> list[str]:
+    """The settings the project's tenant-scoped queries bind (:name), disabled tables' too (a
+    table switched off for a while keeps its tenants' settings)."""
+    return sorted(
+        {name for source in project.sources for table in source.tables
+         for name in table.setting_names}
+    )  # fmt: skip
+
+
+def unbound_settings(tenant: Tenant, bound: Collection[str]) -> str | None:
+    """Where `tenant` has settings that none of `bound` names (ignoring case), what they are;
+    None when each is bound. Such a setting was ignored without a word: a misspelt
+    'day_back' left the table's default days_back bound."""
+    folded = {name.casefold() for name in bound}
+    unbound = [name for name in tenant.settings if name.casefold() not in folded]
+    if not unbound:
+        return None
+    names = ", ".join(repr(name) for name in unbound)
+    tables = ", ".join(f":{name}" for name in sorted(bound)) or "no setting"
+    return (
+        f"tenant {tenant.key} ({tenant.alias}): setting{'s' if len(unbound) > 1 else ''} "
+        f"{names} {'are' if len(unbound) > 1 else 'is'} bound by no table's query (the tables "
+        f"bind {tables}), so {'they' if len(unbound) > 1 else 'it'} would be ignored; correct "
+        f"{'their names' if len(unbound) > 1 else 'its name'}, or leave "
+        f"{'them' if len(unbound) > 1 else 'it'} out (a registry: select only the names the "
+        "tables bind in registry.settings_query)"
+    )
 
 
 def _as_type_of(default: object, value: object, tenant: Tenant, name: str) -> object:

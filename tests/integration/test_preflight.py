@@ -29,7 +29,7 @@ from tributary.ingest import ingest_table, load_target
 from tributary.landing import LandingStore
 from tributary.preflight import drift_problem
 from tributary.sources import SqlSource, open_source
-from tributary.tenants import RegistryError, RegistryQueryError
+from tributary.tenants import RegistryError, RegistryQueryError, tenant_settings
 from tributary.warehouse import Warehouse
 from tributary.warehouse.postgres.warehouse import PostgresWarehouse
 from tributary.warehouse.redshift.warehouse import RedshiftWarehouse
@@ -663,6 +663,11 @@ def sensor_error(config: dict) -> str:
     return " ".join(str(raised.value).split()).removeprefix("tenants.yaml: ")
 
 
+def sensor_tenants(config: dict) -> list:
+    """The tenants the sensor reads (current_tenants)."""
+    return current_tenants(load_project(config["dir"]), SourcesResource())
+
+
 def test_a_good_registry_is_read_and_nothing_is_written(registry, capsys) -> None:
     code, lines = check(registry, capsys)
     assert code == 0, lines
@@ -804,6 +809,39 @@ def test_registry_settings_and_aliases_a_run_refuses_are_named(registry, capsys)
         "registry.query: tenants 1 and 4 share the alias 'acme' ('ACME'), which names their "
         "export folders and buckets; expected each alias once: their per-tenant exports "
         "(orders_by_tenant) fail"
+    ]
+
+
+def test_registry_setting_names_match_ignoring_case_and_unbound_ones_are_named(
+    registry, capsys
+) -> None:
+    """A setting spelled MIN_ID beside a query binding :min_id was ignored, the table's
+    default bound, and the check said all ok; so was one no query binds (a typo). Names are
+    matched ignoring case; a name no table binds is a FAIL naming the tenant, the name and
+    the names the tables bind."""
+    name, sql = registry["registry_source"], registry["sql"]
+    sql("create table company_settings (company_id int, name varchar(50), value varchar(50))")
+    sql("insert into company_settings values (1, 'MIN_ID', '60'), (2, 'min_id', '7')")
+    registry["tenants"]["registry"]["settings_query"] = (
+        "select company_id as tenant_id, name, value from company_settings"
+    )
+    [table] = [t for t in registry[name]["tables"] if t["name"] == "tenant_orders"]
+    table["query"] += " and id > :min_id"
+    table["settings"] = {"min_id": 0}
+    code, lines = check(registry, capsys)
+    assert code == 0, lines
+    acme = next(t for t in sensor_tenants(registry) if t.key == "1")
+    [table] = load_project(registry["dir"]).source(name).tables[-1:]
+    assert tenant_settings(table, acme, source=name) == {"min_id": 60}
+
+    sql("insert into company_settings values (2, 'min_idd', '8')")
+    code, lines = check(registry, capsys)
+    assert code == 1
+    assert failures(lines) == [
+        "FAIL  assets_config/tenants.yaml: registry.settings_query: tenant 2 (globex): setting "
+        "'min_idd' is bound by no table's query (the tables bind :min_id), so it would be "
+        "ignored; correct its name, or leave it out (a registry: select only the names the "
+        "tables bind in registry.settings_query)"
     ]
 
 

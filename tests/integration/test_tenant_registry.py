@@ -555,3 +555,31 @@ def test_a_fixed_list_without_an_active_tenant_is_said_in_each_tick(
         assert tick.run_requests == []
         assert f"WARNING - {said}" in capfd.readouterr().err
     assert platform.tenants_table() == {"1": ("acme", "inactive"), "2": ("globex", "inactive")}
+
+
+def test_a_registry_setting_is_bound_whatever_the_case_of_its_name(
+    registry, state_dir, tmp_path
+) -> None:
+    """An admin table's DAYS_BACK beside a query binding :days_back: the table's default (30
+    days) was bound instead of the tenant's 60, without a word. A name no table binds (a
+    typo) fails that tenant's load, naming it; the other tenants load."""
+    url, con = registry
+    con.cursor().execute("update company_settings set name = 'DAYS_BACK' where company_id = 1")
+    con.cursor().execute("update company_settings set name = 'day_back' where company_id = 2")
+    platform = registry_platform(url, tmp_path)
+    acme, globex = platform.sensor_tick().run_requests
+    platform.run(acme)
+    assert platform.rows_by_tenant() == {"1": within(60)}
+    result = platform.job.execute_in_process(
+        instance=platform.instance,
+        partition_key=globex.partition_key,
+        asset_selection=list(globex.asset_selection),
+        raise_on_error=False,
+    )
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    assert (
+        "tenant 2 (globex): setting 'day_back' is bound by no table's query (the tables bind "
+        ":days_back), so it would be ignored"
+    ) in failure.step_failure_data.error.cause.message
+    assert platform.rows_by_tenant() == {"1": within(60)}

@@ -428,6 +428,12 @@ def test_a_decimal_written_plainly_keeps_its_digits(config_dir: Path) -> None:
         "tenants:\n  - {id: 1, alias: acme, settings: {floor: 1234567890123456.78, "
         "tiny: 0.1, big: 1.0e+3, grouped: 1_000.50}}\n"
     )
+    # A setting no query binds is refused: a table binds them.
+    query = (
+        "select * from orders where company_id = :tenant_id and :floor + :tiny + :big + :grouped"
+    )
+    table = {"name": "orders", "primary_key": ["id"], "tenant_column": "company_id", "query": query}
+    (config_dir / "sources" / "shop.yaml").write_text(yaml.safe_dump(source(tables=[table])))
     [tenant] = load_project(config_dir).tenants.tenants
     assert dict(tenant.settings) == {
         "floor": Decimal("1234567890123456.78"), "tiny": Decimal("0.1"),

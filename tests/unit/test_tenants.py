@@ -16,6 +16,7 @@ from tributary.config.models import TableConfig, Tenant, TenantRegistry
 from tributary.slices import slice_for
 from tributary.sources import SqlSource
 from tributary.tenants import (
+    RegistryError,
     TenantError,
     last_reading,
     read_registry,
@@ -23,6 +24,7 @@ from tributary.tenants import (
     registry_changes,
     tenant_settings,
     tenant_to_export,
+    unbound_settings,
 )
 
 REGISTRY = TenantRegistry(
@@ -199,6 +201,71 @@ def test_settings_come_from_the_tenant_else_the_table_and_take_the_defaults_type
     wrong = Tenant(id=4, alias="umbrella", settings={"days_back": "two weeks", "region": "x"})
     with pytest.raises(TenantError, match=r"tenant 4 \(umbrella\): setting 'days_back' is "):
         tenant_settings(ORDERS, wrong, source="app")
+
+
+def test_a_registry_setting_named_in_another_case_is_the_tables_setting() -> None:
+    """An admin table's DAYS_BACK beside a query binding :days_back: the name was matched
+    exactly, the table's default (30) bound instead of the tenant's 60, and every check
+    passed. Names are compared ignoring case; two spellings of one name are one setting."""
+    companies = [{"id": 1, "alias": "acme", "active": 1}]
+    settings = [{"tenant_id": 1, "name": "DAYS_BACK", "value": "60"},
+                {"tenant_id": 1, "name": "Region", "value": "eu"}]  # fmt: skip
+    [acme] = read_registry(REGISTRY, registry_answers(companies, settings))
+    assert tenant_settings(ORDERS, acme, source="app") == {"days_back": 60, "region": "eu"}
+
+    twice = [*settings, {"tenant_id": 1, "name": "days_back", "value": "7"}]
+    with pytest.raises(TenantError) as raised:
+        read_registry(REGISTRY, registry_answers(companies, twice))
+    assert str(raised.value) == (
+        "tenants.yaml: registry.settings_query: tenant '1' has two values of the setting "
+        "'DAYS_BACK' ('60' and '7', as 'days_back'; names compared ignoring case); expected "
+        "one row per tenant and setting"
+    )
+    with pytest.raises(ValueError, match=r"'days_back' and 'DAYS_BACK' are one setting"):
+        Tenant(id=1, alias="acme", settings={"days_back": 7, "DAYS_BACK": 60})
+
+
+def test_a_setting_no_table_binds_fails_the_tenants_loads() -> None:
+    """A setting no table's query binds (a misspelt name) was ignored without a word, the
+    table's default bound in its place. The tenant's loads of tables that bind settings fail,
+    naming the tenant, the setting and the names the tables bind."""
+    typo = Tenant(id=1, alias="acme", settings={"day_back": "60", "region": "eu"})
+    with pytest.raises(TenantError) as raised:
+        tenant_settings(ORDERS, typo, source="app", bound=["days_back", "region", "since"])
+    assert str(raised.value) == (
+        "tenant 1 (acme): setting 'day_back' is bound by no table's query (the tables bind "
+        ":days_back, :region, :since), so it would be ignored; correct its name, or leave it "
+        "out (a registry: select only the names the tables bind in registry.settings_query)"
+    )
+    # Bound by another table of the project: this one does not need it.
+    other = Tenant(id=1, alias="acme", settings={"since": "2026-01-01", "region": "eu"})
+    assert tenant_settings(ORDERS, other, source="app", bound=["days_back", "region", "since"])
+    assert unbound_settings(other, ["days_back", "region"]) is not None
+
+
+def test_a_setting_name_that_is_no_identifier_names_the_settings_query() -> None:
+    companies = [{"id": 1, "alias": "acme", "active": 1}]
+    settings = [{"tenant_id": 1, "name": "bi.email", "value": "bi@acme.example"}]
+    with pytest.raises(RegistryError) as raised:
+        read_registry(REGISTRY, registry_answers(companies, settings))
+    assert raised.value.key == "registry.settings_query"
+    assert str(raised.value).startswith(
+        "tenants.yaml: registry.settings_query: the settings of tenant '1': 'bi.email' is not "
+        "a plain identifier"
+    )
+
+
+def test_a_fixed_lists_setting_no_table_binds_is_refused(config_dir: Path) -> None:
+    write(config_dir, "tenants.yaml", {"tenants": [
+        {"id": 1, "alias": "acme", "settings": {"DAYS_BACK": 60, "region": "eu"}},
+        {"id": 2, "alias": "globex", "settings": {"days_bak": 7, "region": "us"}},
+    ]})  # fmt: skip
+    write_orders_source(config_dir)
+    assert load_error(config_dir).endswith(
+        "tenants.yaml: tenant 2 (globex): setting 'days_bak' is bound by no table's query (the "
+        "tables bind :days_back, :region), so it would be ignored; correct its name, or leave it "
+        "out (a registry: select only the names the tables bind in registry.settings_query)"
+    )
 
 
 def test_a_tenants_settings_are_bound_as_literals_never_as_sql() -> None:

@@ -23,7 +23,7 @@ from tributary.config.models import (
 )
 from tributary.config.subqueries import subquery_refusal
 from tributary.config.yaml_reader import YamlSurprise, read_yaml
-from tributary.tenants import TenantError, tenant_settings
+from tributary.tenants import TenantError, bound_settings, tenant_settings, unbound_settings
 from tributary.warehouse.backend import WarehouseBackend
 
 # The repository this package is imported from when it runs from a checkout (make install's
@@ -221,6 +221,7 @@ def _check_tenants(project: ProjectConfig, tenants_file: Path) -> None:
         for key, query in (("query", registry.query), ("settings_query", registry.settings_query)):
             if query and (problem := subquery_refusal(query, kinds[registry.source])):
                 raise ConfigError(f"{display_path(tenants_file)}: registry.{key}: {problem}")
+    bound = bound_settings(project)
     for source in project.sources:
         for position, table in enumerate(source.tables):
             if table.tenant_column and registry is None and not project.tenants.tenants:
@@ -234,9 +235,14 @@ def _check_tenants(project: ProjectConfig, tenants_file: Path) -> None:
                 if not tenant.active:
                     continue
                 try:
-                    tenant_settings(table, tenant, source=source.name)
+                    tenant_settings(table, tenant, source=source.name, bound=bound)
                 except TenantError as exc:
                     raise ConfigError(f"{display_path(tenants_file)}: {exc}") from None
+    # Settings no query binds, where no table binds any (tenant_settings then has no table
+    # to say it for): ignored all the same.
+    for tenant in project.tenants.tenants:
+        if tenant.active and (problem := unbound_settings(tenant, bound)):
+            raise ConfigError(f"{display_path(tenants_file)}: {problem}")
 
 
 def _load_named(files: Iterable[Path], model: type[Model]) -> dict[Path, Model]:

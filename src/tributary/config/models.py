@@ -35,7 +35,7 @@ from tributary.config.common import (
 )
 from tributary.config.subqueries import subquery_refusal
 from tributary.landing.retention import DEFAULT_DAYS
-from tributary.names import cut_size, first_repeat
+from tributary.names import cut_size, first_repeat, repeated
 from tributary.storage import DEFAULT_READ_TIMEOUT, Timeouts
 from tributary.tenants import alike_ids, as_tenant_id, shared_alias, unpadded
 from tributary.warehouse.base import raw_schema
@@ -1036,6 +1036,14 @@ class Tenant(StrictModel):
     settings: dict[Identifier, ParameterValue] = Field(
         default_factory=dict, description="values its tables' queries bind (:name)"
     )
+
+    @field_validator("settings")
+    @classmethod
+    def _one_spelling(cls, settings: dict[str, object]) -> dict[str, object]:
+        # A query's :name matches a setting whatever its case: two spellings are one setting.
+        if twice := repeated(list(settings)):
+            raise ValueError(f"{twice} are one setting (names compared ignoring case)")
+        return settings
 
     @property
     def key(self) -> str:

@@ -22,6 +22,7 @@ from tributary.defs.tenants import current_tenants, tenant_partitions
 from tributary.ingest import ingest_table, load_from_inbox
 from tributary.reconcile import returned_text
 from tributary.slices import Slice, partition_keys, slice_for
+from tributary.tenants import bound_settings
 
 
 def raw_asset_key(source: str, table: str) -> dg.AssetKey:
@@ -120,7 +121,13 @@ def build_raw_asset(
         where = None
         if context.has_partition_key:
             tenants = current_tenants(project, sources) if table.tenant_column else []
-            where = slice_for(table, context.partition_key, tenants, source=source.name)
+            where = slice_for(
+                table,
+                context.partition_key,
+                tenants,
+                source=source.name,
+                bound=bound_settings(project),
+            )
 
         reader = None if config.inbox_load_id else sources.open(source, state_dir=project.state_dir)
         with warehouse.open() as wh:
