@@ -405,8 +405,9 @@ def check_registry(project: ProjectConfig, open_source: OpenSource) -> tuple[Che
         reader.ping()
     except _REPORTED as error:
         return Check(file, "registry", problems=[("registry.source", str(error))]), []
+    skipped: list[str] = []
     try:
-        tenants = read_registry(registry, reader.rows)
+        tenants = read_registry(registry, reader.rows, skipped)
     except (RegistryError, RegistryQueryError) as error:
         return Check(file, "registry", problems=[(error.key, error.problem)]), []
     except _REPORTED as error:  # the server gone between the login and the query
@@ -417,6 +418,8 @@ def check_registry(project: ProjectConfig, open_source: OpenSource) -> tuple[Che
         return Check(file, "registry", problems=problems), tenants
     active = sum(t.active for t in tenants)
     detail = f"{len(tenants)} tenants, {active} active, read from source '{registry.source}'"
+    if skipped:
+        detail += f"; skipped the rows of {'; '.join(skipped)}"
     return Check(file, "registry", detail=detail), tenants
 
 

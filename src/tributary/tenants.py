@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from tributary.errors import SourceError
 from tributary.names import as_spelled, first_repeat_at
@@ -52,12 +52,21 @@ class RegistryQueryError(SourceError):
         self.key, self.problem = key, str(error)
 
 
-def read_registry(registry: TenantRegistry, run_query: RunQuery) -> list[Tenant]:
-    """The tenants the registry lists now, active or not, with their settings."""
+def read_registry(
+    registry: TenantRegistry, run_query: RunQuery, skipped: list[str] | None = None
+) -> list[Tenant]:
+    """The tenants the registry lists now, active or not, with their settings.
+
+    A row whose `active` reads false but that breaks another rule (a company that does not
+    need BI, without an alias) is skipped, and said in `skipped` when given: one such row
+    failed the sensor, every tenant's run and the schedules. An active tenant's row (or one
+    whose flag does not read) that breaks a rule fails the read."""
     from tributary.config.models import Tenant
 
     rows = _rows(run_query, registry.query, REGISTRY_COLUMNS, "registry.query")
     settings: dict[str, dict[str, object]] = {}
+    # Raised at the tenant's row, not here: an inactive tenant's is skipped with its row.
+    conflicts: dict[str, RegistryError] = {}
     if registry.settings_query:
         for row in _rows(
             run_query, registry.settings_query, SETTINGS_COLUMNS, "registry.settings_query"
@@ -70,11 +79,14 @@ def read_registry(registry: TenantRegistry, run_query: RunQuery) -> list[Tenant]
             spelled = as_spelled(name, list(given))
             if spelled in given and given[spelled] != row["value"]:
                 also = "" if spelled == name else f", as {name!r}; names compared ignoring case"
-                raise RegistryError(
-                    "registry.settings_query",
-                    f"tenant {tenant!r} has two values of the setting {spelled!r} "
-                    f"({given[spelled]!r} and {row['value']!r}{also}); expected one row per "
-                    "tenant and setting",
+                conflicts.setdefault(
+                    tenant,
+                    RegistryError(
+                        "registry.settings_query",
+                        f"tenant {tenant!r} has two values of the setting {spelled!r} "
+                        f"({given[spelled]!r} and {row['value']!r}{also}); expected one row "
+                        "per tenant and setting",
+                    ),
                 )
             given[spelled] = row["value"]
     tenants: dict[str, Tenant] = {}
@@ -91,14 +103,29 @@ def read_registry(registry: TenantRegistry, run_query: RunQuery) -> list[Tenant]
                     "settings": settings.get(key, {}),
                 }
             )
+            error = conflicts.get(key)
         except ValidationError as exc:
-            raise _row_error(key, exc) from None
+            error = _row_error(key, exc)
+        if error is not None:
+            if not _reads_inactive(row["active"]):
+                raise error from None
+            if skipped is not None:
+                skipped.append(f"inactive tenant {key!r} ({error.key}: {error.problem})")
+            continue
         if tenant.key in tenants:  # '007' and '7' both read as tenant 7
             raise RegistryError("registry.query", f"tenant {tenant.key!r} is listed twice")
         tenants[tenant.key] = tenant
     if problem := alike_ids(list(tenants.values())):
         raise RegistryError("registry.query", problem)
     return list(tenants.values())
+
+
+def _reads_inactive(flag: object) -> bool:
+    """Whether a registry row's `active` reads false, as the Tenant model reads it."""
+    try:
+        return TypeAdapter(bool).validate_python(flag) is False
+    except ValidationError:
+        return False
 
 
 def _row_error(key: str, error: ValidationError) -> RegistryError:

@@ -770,6 +770,20 @@ def test_registry_rows_the_sensor_refuses_are_named(
     assert line == f"FAIL  assets_config/tenants.yaml: {sensor_error(registry)}"
 
 
+def test_the_bad_row_of_an_inactive_tenant_is_skipped_and_said(registry, capsys) -> None:
+    """A company that does not need BI, without an alias: its row failed the check, the
+    sensor, every tenant's run and the schedules. It is skipped, and the check says so."""
+    registry["sql"]("insert into companies values (5, '5', null, 0)")
+    code, lines = check(registry, capsys)
+    assert code == 0, lines
+    assert registry_lines(lines) == [
+        "ok    assets_config/tenants.yaml: registry: 3 tenants, 2 active, read from source "
+        f"'{registry['registry_source']}'; skipped the rows of inactive tenant '5' "
+        "(registry.query: the row of tenant '5': alias: Input should be a valid string)"
+    ]
+    assert [t.key for t in sensor_tenants(registry)] == ["1", "2", "3"]
+
+
 def test_registry_settings_and_aliases_a_run_refuses_are_named(registry, capsys) -> None:
     """Rows the sensor reads, but a tenant's run or per-tenant export refuses: a setting that
     does not read as its default's type, one the table's query binds that neither the tenant

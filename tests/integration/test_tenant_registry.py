@@ -583,3 +583,32 @@ def test_a_registry_setting_is_bound_whatever_the_case_of_its_name(
         ":days_back), so it would be ignored"
     ) in failure.step_failure_data.error.cause.message
     assert platform.rows_by_tenant() == {"1": within(60)}
+
+
+def test_the_bad_row_of_an_inactive_company_is_skipped_and_said(
+    registry, state_dir, tmp_path
+) -> None:
+    """A company that does not need BI, without an alias: its row failed the sensor's every
+    tick, every active tenant's run and the source's schedule. It is skipped, said in each
+    tick; the active tenants load. An active company's bad row still fails them."""
+    url, con = registry
+    con.cursor().execute("insert into companies values (5, NULL, 0), (6, 'Acme Corp', 0)")
+    platform = registry_platform(url, tmp_path)
+    first = platform.sensor_tick()
+    assert [r.partition_key for r in first.run_requests] == ["1", "2"]
+    for request in first.run_requests:
+        platform.run(request)
+    assert platform.rows_by_tenant() == {"1": within(60), "2": within(7)}
+    assert platform.sensor_tick().skip_message == (
+        "no change: 3 tenants, 2 active; skipped the rows of inactive tenant '5' "
+        "(registry.query: the row of tenant '5': alias: Input should be a valid string); "
+        "inactive tenant '6' (registry.query: the row of tenant '6': alias: String should "
+        "match pattern '^[A-Za-z0-9][A-Za-z0-9_.-]*$')"
+    )
+    scheduled = platform.schedule_tick(f"{REGISTRY_SOURCE}_schedule")
+    assert sorted(r.partition_key for r in scheduled) == ["1", "2"]
+
+    con.cursor().execute("update companies set status = 1 where company_id = 5")
+    with pytest.raises(dg.DagsterUserCodeExecutionError) as raised:
+        platform.schedule_tick(f"{REGISTRY_SOURCE}_schedule")
+    assert "registry.query: the row of tenant '5': alias: " in str(raised.value.__cause__)

@@ -102,6 +102,46 @@ def test_a_bad_registry_row_is_named(companies: list[dict], message: str) -> Non
     assert message in str(raised.value)
 
 
+def test_the_bad_row_of_an_inactive_tenant_is_skipped_and_said() -> None:
+    """A company that does not need BI has no alias (or one with a space): its row failed
+    the sensor, every active tenant's run and the schedules. An inactive tenant's row that
+    breaks a rule is skipped, and said; an active tenant's still fails the read."""
+    companies = [
+        {"id": 1, "alias": "acme", "active": 1},
+        {"id": 3, "alias": None, "active": 0},
+        {"id": 4, "alias": "Acme Corp", "active": False},
+        {"id": 5, "alias": "hooli", "active": "0"},
+        {"id": 6, "alias": "initech", "active": 0},
+    ]
+    settings = [
+        {"tenant_id": 5, "name": "bi.email", "value": "x@hooli.example"},
+        {"tenant_id": 6, "name": "region", "value": "eu"},
+        {"tenant_id": 6, "name": "region", "value": "us"},
+    ]
+    skipped: list[str] = []
+    tenants = read_registry(REGISTRY, registry_answers(companies, settings), skipped)
+    assert [(t.key, t.active) for t in tenants] == [("1", True)]
+    assert [line.split(" (")[0] for line in skipped] == [
+        "inactive tenant '3'", "inactive tenant '4'", "inactive tenant '5'",
+        "inactive tenant '6'",
+    ]  # fmt: skip
+    assert skipped[0] == (
+        "inactive tenant '3' (registry.query: the row of tenant '3': alias: Input should be a "
+        "valid string)"
+    )
+    assert skipped[2].startswith(
+        "inactive tenant '5' (registry.settings_query: the settings of tenant '5': 'bi.email' "
+    )
+    assert "two values of the setting 'region'" in skipped[3]
+    # Skipped whether or not the caller collects what was skipped (a tenant's run).
+    assert read_registry(REGISTRY, registry_answers(companies, settings)) == tenants
+
+    for active in (1, None):  # active, or a flag that does not read: not skipped
+        row = {"id": 3, "alias": None, "active": active}
+        with pytest.raises(RegistryError, match=r"registry\.query: the row of tenant '3': "):
+            read_registry(REGISTRY, registry_answers([row], []), [])
+
+
 def test_a_setting_the_registry_gives_twice_with_two_values_is_named() -> None:
     """An admin table with two rows of one tenant's setting (an old value beside a new one):
     the last row the query happened to return was bound, without a word."""

@@ -289,7 +289,8 @@ def tenant_registry_sensor(project: ProjectConfig) -> dg.SensorDefinition:
         warehouse: WarehouseResource,
     ) -> dg.SensorResult | dg.SkipReason:
         # A registry that cannot be read fails the tick with why (no partition is touched).
-        tenants = current_tenants(project, sources)
+        skipped: list[str] = []
+        tenants = current_tenants(project, sources, skipped)
         previous = last_reading(json.loads(context.cursor) if context.cursor else {})
         if registry is not None:
             partitions = context.instance.get_dynamic_partitions(TENANT_PARTITIONS.name)
@@ -305,10 +306,16 @@ def tenant_registry_sensor(project: ProjectConfig) -> dg.SensorDefinition:
         idle = str(problem) if problem is not None else None
         if idle:
             context.log.warning(idle)
+        # Said at every tick, as they are at every reading; not failed (they load nothing).
+        skips = f"; skipped the rows of {'; '.join(skipped)}" if skipped else ""
+        if skips:
+            context.log.warning(skips.removeprefix("; "))
         now = reading(tenants, partitions, previous)
         cursor = json.dumps(now, sort_keys=True)
         if context.cursor and now == previous and not changes.added:
-            return dg.SkipReason(idle or f"no change: {len(tenants)} tenants, {active} active")
+            return dg.SkipReason(
+                idle or f"no change: {len(tenants)} tenants, {active} active{skips}"
+            )
         with warehouse.open() as wh:
             wh.record_tenants(
                 [TenantRow(t.key, t.alias, "active" if t.active else "inactive") for t in tenants]

@@ -29,13 +29,16 @@ def tenant_partitions(project: ProjectConfig) -> dg.PartitionsDefinition:
     return dg.StaticPartitionsDefinition(active_keys(list(project.tenants.tenants)))
 
 
-def current_tenants(project: ProjectConfig, sources: SourcesResource) -> list[Tenant]:
-    """The tenants now: tenants.yaml's list, or the registry's rows read from its source."""
+def current_tenants(
+    project: ProjectConfig, sources: SourcesResource, skipped: list[str] | None = None
+) -> list[Tenant]:
+    """The tenants now: tenants.yaml's list, or the registry's rows read from its source (the
+    rows of inactive tenants it skips said in `skipped`, as read_registry says them)."""
     registry = project.tenants.registry
     if registry is None:
         return list(project.tenants.tenants)
     reader = sources.open(project.source(registry.source), state_dir=project.state_dir)
-    return read_registry(registry, reader.rows)
+    return read_registry(registry, reader.rows, skipped)
 
 
 def scheduled_tenants(
