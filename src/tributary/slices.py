@@ -17,7 +17,7 @@ from tributary.tenants import active_keys, find_tenant, tenant_settings
 
 if TYPE_CHECKING:
     # Not at run time: the warehouse, which config.models names the backends of, uses slices.
-    from tributary.config.models import TableConfig, Tenant
+    from tributary.config.models import TableConfig, Tenant, TenantRegistry
 
 TENANT_COLUMN = "_tenant_id"
 
@@ -88,10 +88,12 @@ def slice_for(
     *,
     source: str = "",
     bound: Collection[str] | None = None,
+    registry: TenantRegistry | None = None,
 ) -> Slice:
-    """The slice of `table` a partition reads; `bound` as tenant_settings takes it."""
+    """The slice of `table` a partition reads; `bound` as tenant_settings takes it, `registry`
+    as find_tenant does."""
     if table.tenant_column:
-        tenant = find_tenant(tenants, partition_key)
+        tenant = find_tenant(tenants, partition_key, registry)
         return Slice(
             kind="tenant",
             key=partition_key,

@@ -287,18 +287,31 @@ def active_keys(tenants: list[Tenant]) -> list[str]:
     return [t.key for t in tenants if t.active]
 
 
-def find_tenant(tenants: list[Tenant], key: str) -> Tenant:
+def find_tenant(tenants: list[Tenant], key: str, registry: TenantRegistry | None = None) -> Tenant:
+    """The tenant of partition `key` among `tenants`: tenants.yaml's list, or the rows of
+    `registry` (named when the partition's tenant is not among them: a tenant removed from
+    the registry keeps its partition, and a run of it by hand blamed tenants.yaml)."""
     tenant = next((t for t in tenants if t.key == key), None)
-    if tenant is None:
+    if tenant is not None:
+        return tenant
+    if registry is None:
         raise TenantError(f"no tenant with id {key!r} in the tenants (tenants.yaml)")
-    return tenant
+    raise TenantError(
+        f"tenant {key!r} is no longer listed by the registry (tenants.yaml: registry.query, "
+        f"read from source '{registry.source}'): removed from it, or its row skipped (an "
+        "inactive tenant's row that breaks a rule, which tributary check names); its partition "
+        "and rows are kept, and nothing is loaded or published for it unless the registry "
+        "lists it again"
+    )
 
 
-def tenant_to_export(tenants: list[Tenant], key: str) -> Tenant:
+def tenant_to_export(
+    tenants: list[Tenant], key: str, registry: TenantRegistry | None = None
+) -> Tenant:
     """find_tenant, for a per-tenant export: refused while another tenant shares its alias (a
     registry's rows; tenants.yaml refuses it when loaded). The other tenants' loads and
     exports go on."""
-    tenant = find_tenant(tenants, key)
+    tenant = find_tenant(tenants, key, registry)
     if problem := alias_shared(tenants, tenant):
         raise TenantError(f"{problem}; nothing was published")
     return tenant

@@ -612,3 +612,37 @@ def test_the_bad_row_of_an_inactive_company_is_skipped_and_said(
     with pytest.raises(dg.DagsterUserCodeExecutionError) as raised:
         platform.schedule_tick(f"{REGISTRY_SOURCE}_schedule")
     assert "registry.query: the row of tenant '5': alias: " in str(raised.value.__cause__)
+
+
+def test_a_tenant_removed_from_the_registry_and_run_by_hand_names_the_registry(
+    registry, state_dir, tmp_path
+) -> None:
+    """A tenant the registry no longer lists keeps its partition, and can be materialized by
+    hand: its load and export failed saying `no tenant with id '2' in the tenants
+    (tenants.yaml)`, a file that lists no tenant in a registry project."""
+    url, con = registry
+    platform = registry_platform(url, tmp_path)
+    first = platform.sensor_tick()
+    for request in first.run_requests:
+        platform.run(request)
+    con.cursor().execute("delete from companies where company_id = 2")
+    platform.sensor_tick()
+    [globex] = [r for r in first.run_requests if r.partition_key == "2"]
+    expected = (
+        "tenant '2' is no longer listed by the registry (tenants.yaml: registry.query, read "
+        f"from source '{REGISTRY_SOURCE}'): removed from it, or its row skipped"
+    )
+    for selection in (
+        list(globex.asset_selection),
+        [dg.AssetKey(["export", "orders_by_tenant"])],
+    ):
+        result = platform.job.execute_in_process(
+            instance=platform.instance,
+            partition_key="2",
+            asset_selection=selection,
+            raise_on_error=False,
+        )
+        assert not result.success
+        [failure] = [e for e in result.all_events if e.is_step_failure]
+        assert expected in failure.step_failure_data.error.cause.message
+    assert platform.rows_by_tenant() == {"1": within(60), "2": within(7)}

@@ -308,6 +308,20 @@ def test_a_fixed_lists_setting_no_table_binds_is_refused(config_dir: Path) -> No
     )
 
 
+def test_a_partition_whose_tenant_is_not_listed_names_where_tenants_come_from() -> None:
+    acme = Tenant(id=1, alias="acme", settings={"days_back": 60, "region": "eu"})
+    with pytest.raises(TenantError) as raised:
+        slice_for(ORDERS, "2", [acme], source="app")
+    assert str(raised.value) == "no tenant with id '2' in the tenants (tenants.yaml)"
+    with pytest.raises(TenantError) as raised:
+        tenant_to_export([acme], "2", REGISTRY)
+    assert str(raised.value).startswith(
+        "tenant '2' is no longer listed by the registry (tenants.yaml: registry.query, read "
+        "from source 'app'): removed from it, or its row skipped"
+    )
+    assert slice_for(ORDERS, "1", [acme], registry=REGISTRY).low == 1
+
+
 def test_a_tenants_settings_are_bound_as_literals_never_as_sql() -> None:
     hostile = Tenant(id=7, alias="seven", settings={"days_back": 5, "region": "x' or '1'='1"})
     where = slice_for(ORDERS, "7", [hostile], source="app")

@@ -115,7 +115,11 @@ def build_export_asset(
             context.log.warning(f"published despite: {problem}")
         tenant = None
         if export.per_tenant:
-            tenant = tenant_to_export(current_tenants(project, sources), context.partition_key)
+            tenant = tenant_to_export(
+                current_tenants(project, sources),
+                context.partition_key,
+                project.tenants.registry,
+            )
             day = datetime.now(UTC).date()
         elif context.has_partition_key:
             day = date.fromisoformat(context.partition_key)

@@ -127,6 +127,7 @@ def build_raw_asset(
                 tenants,
                 source=source.name,
                 bound=bound_settings(project),
+                registry=project.tenants.registry,
             )
 
         reader = None if config.inbox_load_id else sources.open(source, state_dir=project.state_dir)
