@@ -16,6 +16,7 @@ import duckdb
 import psycopg
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from sqlalchemy.engine import URL, make_url
 
 from tests.conftest import local_dagster_home
@@ -646,3 +647,58 @@ def test_a_tenant_removed_from_the_registry_and_run_by_hand_names_the_registry(
         [failure] = [e for e in result.all_events if e.is_step_failure]
         assert expected in failure.step_failure_data.error.cause.message
     assert platform.rows_by_tenant() == {"1": within(60), "2": within(7)}
+
+
+def test_a_changed_setting_of_an_incremental_table_is_said_and_a_full_refresh_reads_it(
+    registry, state_dir, tmp_path
+) -> None:
+    """An incremental tenant table whose tenant's days_back is raised from 7 to 60: its next
+    load reads past its watermark only, and the older rows the wider window takes in stayed
+    out without a word. The load says so (log and metadata); a full_refresh of the tenant's
+    partition reads them."""
+    url, con = registry
+    config = write_registry_project(
+        tmp_path / "assets_config", url=str(url), tenant_stores=tmp_path
+    )
+    path = config / "sources" / f"{REGISTRY_SOURCE}.yaml"
+    source = yaml.safe_load(path.read_text())
+    source["tables"][0].update(mode="incremental", cursor="created_at")
+    path.write_text(yaml.safe_dump(source))
+    platform = Platform(load_project(config), dagster_instance(tmp_path))
+    con.cursor().execute("update company_settings set value = '7' where company_id = 1")
+    [acme, _] = platform.sensor_tick().run_requests
+    platform.run(acme)
+    assert platform.rows_by_tenant() == {"1": within(7)}
+
+    con.cursor().execute("update company_settings set value = '60' where company_id = 1")
+    platform.run(acme)
+    assert platform.rows_by_tenant() == {"1": within(7)}  # the watermark keeps them out
+    metadata = latest_metadata(platform, "1")
+    assert metadata["tenant_settings"].value == "days_back=60"
+    assert metadata["tenant_settings_changed"].value.startswith(
+        "tenant 1's settings changed since its last load (days_back=7; now days_back=60): an "
+        "incremental load reads only rows past its watermark"
+    )
+
+    result = platform.job.execute_in_process(
+        instance=platform.instance,
+        partition_key="1",
+        asset_selection=list(acme.asset_selection),
+        run_config={"ops": {"raw__appdb__orders": {"config": {"full_refresh": True}}}},
+    )
+    assert result.success
+    assert platform.rows_by_tenant() == {"1": within(60)}
+    assert "tenant_settings_changed" not in latest_metadata(platform, "1")
+    platform.run(acme)  # the same settings again: nothing to say
+    assert "tenant_settings_changed" not in latest_metadata(platform, "1")
+
+
+def latest_metadata(platform: Platform, partition: str) -> dict:
+    records = platform.instance.fetch_materializations(
+        dg.AssetRecordsFilter(
+            asset_key=dg.AssetKey(["raw", REGISTRY_SOURCE, "orders"]), asset_partitions=[partition]
+        ),
+        limit=1,
+        ascending=False,
+    ).records
+    return records[0].asset_materialization.metadata
