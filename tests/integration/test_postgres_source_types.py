@@ -14,11 +14,12 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy.engine import make_url
 
-from tributary.config.models import SourceConfig, TableConfig
+from tributary.config.models import SourceConfig, TableConfig, Tenant
 from tributary.errors import SourceError
 from tributary.ingest import ingest_table, load_target
 from tributary.landing import LandingStore
 from tributary.reconcile import reconcile
+from tributary.slices import slice_for
 from tributary.sources import SqlSource
 
 pytestmark = pytest.mark.integration
@@ -490,3 +491,35 @@ def test_a_cursor_at_infinity_fails_before_anything_lands_naming_it(
     assert warehouse.query(  # the source is in the same PostgreSQL database: raw_app's only
         "select count(*) from information_schema.tables where table_schema = 'raw_app'"
     ) == [(0,)]
+
+
+@pytest.mark.parametrize("query", [None, "select * from orders where company_id = :tenant_id"])
+@pytest.mark.parametrize("column", ["varchar(10)", "text", "int"])
+def test_a_whole_number_tenant_id_reads_a_text_tenant_column(
+    postgres, warehouse, tmp_path, column: str, query: str | None
+) -> None:
+    """tenants.yaml's `id: 1` against a PostgreSQL varchar tenant column: every load of the
+    tenant failed, `operator does not exist: character varying = integer` (MariaDB compares
+    them). The id is bound as text where the column holds text, as a number where it holds
+    numbers."""
+    create(
+        postgres,
+        f"create table orders (id int primary key, company_id {column}, amount int)",
+        "insert into orders values (1, '1', 10), (2, '2', 20), (3, '1', 30)",
+    )
+    table = TableConfig(name="orders", primary_key=["id"], tenant_column="company_id", query=query)
+    tenants = [Tenant(id=1, alias="acme"), Tenant(id=2, alias="globex")]
+    source = SourceConfig(name="app", kind="postgres", connection={"url": postgres},
+                          tables=[table])  # fmt: skip
+    for key in ("1", "2"):
+        ingest_table(
+            source,
+            table,
+            reader=SqlSource(make_url(postgres)),
+            landing=LandingStore(str(tmp_path / "landing")),
+            warehouse=warehouse,
+            batch_rows=10,
+            where=slice_for(table, key, tenants, source="app"),
+        )
+    rows = warehouse.query("select id, _tenant_id from raw_app.orders order by id")
+    assert [tuple(row) for row in rows] == [(1, "1"), (2, "2"), (3, "1")]

@@ -16,6 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -403,6 +404,8 @@ class SqlSource:
         self._injected = fetch is not None
         # (character set, collation) -> how it compares text, as the server said
         self._compares: dict[tuple[str | None, str], TextMatch] = {}
+        # table name -> whether its tenant column holds text (_typed)
+        self._text_tenant: dict[str, bool] = {}
 
     def compile(self, statement: sa.Executable) -> str:
         return str(statement.compile(dialect=self.dialect, compile_kwargs={"literal_binds": True}))
@@ -857,7 +860,27 @@ class SqlSource:
         except SourceError as error:
             raise SourceError(f"table '{table.name}': {error}", transient=error.transient) from None
 
+    def _typed(self, table: TableConfig, where: Slice | None) -> Slice | None:
+        """`where` with a whole-number tenant id as text where the tenant column holds text,
+        on PostgreSQL: tenants.yaml's `id: 1` against a varchar column failed every load of
+        the tenant (`operator does not exist: character varying = integer`), where MySQL,
+        SQL Server and Oracle compare the two. The text of a whole number is the id itself
+        (its partition and _tenant_id), and the column's type is asked once per table."""
+        if (
+            self.backend != "postgresql"
+            or where is None
+            or where.kind != "tenant"
+            or not isinstance(where.low, int)
+            or isinstance(where.low, bool)
+        ):
+            return where
+        if table.name not in self._text_tenant:
+            declared = self.column_type(table, where.source_column)
+            self._text_tenant[table.name] = declared is not None and not declared.number
+        return replace(where, low=str(where.low)) if self._text_tenant[table.name] else where
+
     def _relation(self, table: TableConfig, where: Slice | None) -> sa.FromClause:
+        where = self._typed(table, where)
         if table.query:
             text = sa.text(table.query)
             if where is not None and where.kind == "tenant":
@@ -876,6 +899,7 @@ class SqlSource:
         where: Slice | None = None,
         exclude_null: bool = False,
     ) -> list[sa.ColumnElement[bool]]:
+        where = self._typed(table, where)
         conditions = []
         if since is not None or until is not None or exclude_null:
             if not table.cursor:
