@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from tributary.config.models import SourceConfig, TableConfig, Tenant
-from tributary.errors import SchemaDriftError, SourceError
+from tributary.errors import SchemaDriftError, SourceError, WarehouseError
 from tributary.ingest import ingest_table
 from tributary.landing import LandingStore
 from tributary.slices import partition_keys, slice_for
@@ -337,3 +337,81 @@ def test_a_wrong_password_fails_the_read_at_its_login_naming_the_source(mariadb,
     message = str(raised.value)
     assert message.startswith("shop: login failed: (1045, \"Access denied for user 'root'@")
     assert "not-the-password" not in message
+
+
+def load_into(url, table: TableConfig, loads, key: str | None = None):
+    """One load of `table` (of its tenant `key`'s partition where given) on `loads`'s
+    warehouse and landing store."""
+    warehouse, landing = loads
+    return ingest_table(source_config(url, table), table, reader=SqlSource(url), landing=landing,
+                        warehouse=warehouse, batch_rows=2,
+                        where=slice_for(table, key, TENANTS) if key else None)  # fmt: skip
+
+
+@pytest.fixture
+def company_orders(mariadb):
+    url, con = mariadb
+    run_sql(con, "create table orders (id int primary key, company_id int, amount int, "
+                 "updated_at datetime)")  # fmt: skip
+    run_sql(con, "insert into orders values (1, 1, 10, %s), (2, 2, 20, %s), (3, 1, 30, %s)",
+            params=(T0, T0, T0))  # fmt: skip
+    return url
+
+
+def whole_and_scoped(mode: str) -> tuple[TableConfig, TableConfig]:
+    changes = {"mode": "incremental", "cursor": "updated_at"} if mode == "incremental" else {}
+    whole = TableConfig(name="orders", primary_key=["id"], **changes)
+    return whole, whole.model_copy(update={"tenant_column": "company_id"})
+
+
+def raw_orders(loads) -> list[tuple]:
+    warehouse, _ = loads
+    return [tuple(r) for r in warehouse.query("select id, amount from raw_shop.orders order by 1")]
+
+
+@pytest.mark.parametrize("mode", ["full", "incremental"])
+def test_a_table_loaded_whole_then_scoped_by_tenant_refuses_its_tenants_loads(
+    company_orders, loads, mode
+) -> None:
+    """A table loaded whole, then given a tenant_column: each tenant's load replaced the rows
+    whose _tenant_id is its id, and the rows loaded whole (_tenant_id NULL) stayed beside
+    them, each row twice, every check passing (fct_sales summed each amount twice)."""
+    url = company_orders
+    whole, scoped = whole_and_scoped(mode)
+    load_into(url, whole, loads)
+
+    for key in ("1", "2"):
+        with pytest.raises(WarehouseError) as raised:
+            load_into(url, scoped, loads, key)
+        assert str(raised.value) == (
+            f"table 'orders', tenant {key}: raw_shop.orders holds 3 row(s) of no tenant "
+            "(_tenant_id NULL), loaded before the table was scoped by tenant; a tenant's load "
+            "would leave them beside its own rows, each row twice, so nothing was loaded; "
+            "drop the raw table (drop table raw_shop.orders) and load every tenant's "
+            "partition again"
+        )
+    assert raw_orders(loads) == [(1, 10), (2, 20), (3, 30)]
+
+    # The way out the error gives.
+    loads[0].execute("drop table raw_shop.orders")
+    for key in ("1", "2"):
+        load_into(url, scoped, loads, key)
+    rows = loads[0].query("select id, _tenant_id, amount from raw_shop.orders order by 1")
+    assert [tuple(r) for r in rows] == [(1, "1", 10), (2, "2", 20), (3, "1", 30)]
+
+
+@pytest.mark.parametrize("mode", ["full", "incremental"])
+def test_a_tenant_scoped_table_loaded_whole_holds_each_row_once(company_orders, loads, mode):
+    """The reverse change (tenant_column removed): the whole load replaces (full) or merges
+    by key (incremental) every tenant's rows, so each row is there once; scoped again, the
+    rows it loaded (_tenant_id NULL) refuse the tenants' loads as above."""
+    url = company_orders
+    whole, scoped = whole_and_scoped(mode)
+    for key in ("1", "2"):
+        load_into(url, scoped, loads, key)
+    load_into(url, whole, loads)
+    assert raw_orders(loads) == [(1, 10), (2, 20), (3, 30)]
+
+    with pytest.raises(WarehouseError, match=r"holds 3 row\(s\) of no tenant \(_tenant_id NULL\)"):
+        load_into(url, scoped, loads, "1")
+    assert raw_orders(loads) == [(1, 10), (2, 20), (3, 30)]

@@ -966,6 +966,8 @@ class Warehouse(ABC):
                     f"{target.where.key} it loads; a partition's load must read its own rows "
                     "only; nothing was loaded"
                 )
+            if target.where.kind == "tenant":
+                self._refuse_rows_of_no_tenant(target, plan)
         for field in plan.added:
             self.execute(
                 f"alter table {target.qualified_name} add column "
@@ -991,6 +993,34 @@ class Warehouse(ABC):
             self.replace_all(tables, columns)
         self.drop_staging(tables.staged)
         return repaired
+
+    def _refuse_rows_of_no_tenant(self, target: LoadTarget, plan: SchemaPlan) -> None:
+        """A tenant's load replaces the rows of its id only: rows a whole load wrote before
+        the table was scoped by tenant (_tenant_id NULL, or no such column yet) would stay
+        beside every tenant's copy of them. Only a whole load writes such rows (a partition's
+        load refuses rows outside it), so a table never loaded whole is not scanned."""
+        column = target.where.table_column
+        if any(field.name == column for field in plan.added):
+            [(count,)] = self.query(f"select count(*) from {target.qualified_name}")
+        elif self.query(
+            f"select 1 from {STATE_SCHEMA}.loads where source = ? and table_name = ? "
+            "and scope = ''",
+            [target.source, target.table],
+        ):
+            [(count,)] = self.query(
+                f"select count(*) from {target.qualified_name} where {quote_ident(column)} is null"
+            )
+        else:
+            return
+        if count:
+            name = f"{target.schema}.{target.table}"
+            raise WarehouseError(
+                f"table '{target.table}', tenant {target.where.key}: {name} holds {count} "
+                f"row(s) of no tenant ({column} NULL), loaded before the table was scoped by "
+                "tenant; a tenant's load would leave them beside its own rows, each row twice, "
+                f"so nothing was loaded; drop the raw table (drop table {name}) and load every "
+                "tenant's partition again"
+            )
 
     def widen_column(self, target: LoadTarget, field: pa.Field) -> None:
         self.execute(
