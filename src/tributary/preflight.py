@@ -63,6 +63,7 @@ from tributary.tenants import (
     bound_settings,
     no_active_tenant,
     read_registry,
+    respelled_id,
     tenant_settings,
     unbound_settings,
 )
@@ -121,7 +122,8 @@ def run_preflight(
     tenants = list(project.tenants.tenants)  # a registry's: its rows, when this check reads it
     if checks_tenants(project, source):
         if project.tenants.registry:
-            registry, tenants = check_registry(project, open_source)
+            known = partial(recorded_tenant_ids, project) if warehouse.ok else None
+            registry, tenants = check_registry(project, open_source, known)
             yield registry
         else:
             yield check_tenant_list(project)
@@ -244,6 +246,13 @@ def _drift_problems(
     if raw is not None and (problem := drift_problem(source, table, schema(), raw)):
         return [(key, problem)]
     return []
+
+
+def recorded_tenant_ids(project: ProjectConfig) -> list[str]:
+    """The tenant ids _tributary.tenants records, read on the warehouse check's terms (nothing
+    created: Warehouse.recorded_tenant_ids)."""
+    with project.warehouse.open(state_dir=project.state_dir) as warehouse:
+        return warehouse.recorded_tenant_ids()
 
 
 def recorded_raw_schemas(project: ProjectConfig, source: str) -> dict[str, pa.Schema]:
@@ -394,10 +403,16 @@ def check_tenant_list(project: ProjectConfig) -> Check:
     return Check(file, "tenants", detail=f"{len(tenants)} tenants, {active} active (a fixed list)")
 
 
-def check_registry(project: ProjectConfig, open_source: OpenSource) -> tuple[Check, list[Tenant]]:
+def check_registry(
+    project: ProjectConfig,
+    open_source: OpenSource,
+    known: Callable[[], list[str]] | None = None,
+) -> tuple[Check, list[Tenant]]:
     """The registry read as tenant_registry_sensor reads it (read_registry): a query that
-    fails, or rows it refuses, failed only the sensor's ticks and the tenants' runs. Returns
-    its line and the tenants read (none where it could not be read)."""
+    fails, or rows it refuses, failed only the sensor's ticks and the tenants' runs; an id
+    respelled (respelled_id) against the tenants `known` reads (recorded_tenant_ids, where the
+    warehouse answers), which the sensor refuses against its partitions. Returns its line and
+    the tenants read (none where it could not be read)."""
     file = display_path(project.config_dir / "tenants.yaml")
     registry = project.tenants.registry
     try:
@@ -414,6 +429,12 @@ def check_registry(project: ProjectConfig, open_source: OpenSource) -> tuple[Che
         return Check(file, "registry", problems=[("registry.query", str(error))]), []
     if error := no_active_tenant(project, tenants):
         return Check(file, "registry", problems=[(error.key, error.problem)]), tenants
+    try:
+        problem = known and respelled_id([t.key for t in tenants], tenants, known())
+    except _REPORTED as error:  # the warehouse gone since its own check
+        problem = f"reading the tenants the warehouse records: {error}"
+    if problem:
+        return Check(file, "registry", problems=[("registry.query", problem)]), tenants
     if problems := tenant_problems(project, tenants):
         return Check(file, "registry", problems=problems), tenants
     active = sum(t.active for t in tenants)

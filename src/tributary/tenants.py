@@ -6,7 +6,7 @@ Plain Python: defs/tenants.py keeps Dagster's dynamic partitions in step with th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -156,20 +156,49 @@ def alike_ids(tenants: list[Tenant]) -> str | None:
     collation matches either id to both tenants' rows (a number column: the number), and the
     check of a tenant's rows lets them through, so each tenant's partition (and export) would
     hold the other's rows."""
-    numbers = [t for t in tenants if t.key.isdigit()]
-    if at := first_repeat_at([str(int(t.key)) for t in numbers]):
-        first, repeat = numbers[at[0]], numbers[at[1]]
+    if (pair := alike_pair([t.key for t in tenants])) is None:
+        return None
+    first, repeat, why = pair
+    return f"tenants {first!r} and {repeat!r} are one tenant {why}; expected each id once"
+
+
+def alike_pair(keys: Sequence[str]) -> tuple[str, str, str] | None:
+    """The first two of `keys` that are one tenant to a source (alike_ids' rule), and why;
+    None when each is its own."""
+    numbers = [key for key in keys if key.isdigit()]
+    if at := first_repeat_at([str(int(key)) for key in numbers]):
+        first = numbers[at[0]]
+        return first, numbers[at[1]], f"to a number column (both are {int(first)})"
+    if at := first_repeat_at([key.rstrip() for key in keys]):
         return (
-            f"tenants {first.key!r} and {repeat.key!r} are one tenant to a number column (both "
-            f"are {int(first.key)}); expected each id once"
+            keys[at[0]],
+            keys[at[1]],
+            "to a source that ignores case and trailing spaces (MySQL's default collation) and "
+            "to the check of a tenant's rows",
         )
-    if at := first_repeat_at([t.key.rstrip() for t in tenants]):
-        first, repeat = tenants[at[0]], tenants[at[1]]
-        return (
-            f"tenants {first.key!r} and {repeat.key!r} are one tenant to a source that ignores "
-            "case and trailing spaces (MySQL's default collation) and to the check of a "
-            "tenant's rows; expected each id once"
-        )
+    return None
+
+
+def respelled_id(keys: Iterable[str], tenants: list[Tenant], known: Iterable[str]) -> str | None:
+    """Where one of `keys` (ids the registry lists) is alike (alike_pair) an id of `known`
+    (the tenant partitions; the tenants _tributary.tenants records) that the registry no
+    longer lists, what they are; None otherwise. An admin who respelled an id ('ACME' as
+    'acme', 7 as '007') made a new tenant of it: the old one's partition and rows are kept,
+    and the new one's loads read the same rows again (its source matches either spelling),
+    so every row was there twice, under both ids."""
+    listed = {t.key for t in tenants}
+    gone = [key for key in dict.fromkeys(known) if key not in listed]
+    for key in keys:
+        for old in gone:
+            if pair := alike_pair([old, key]):
+                return (
+                    f"tenant {key!r} is tenant {old!r} respelled: they are one tenant "
+                    f"{pair[2]}, and the registry no longer lists {old!r}, whose partition and "
+                    f"rows are kept, so the loads of {key!r} would load its rows again, each "
+                    f"row twice; spell the id as before ({old!r}), or first delete the tenants "
+                    f"partition {old!r} (Dagster) and its rows (_tenant_id = {old!r}) from the "
+                    "raw tables"
+                )
     return None
 
 

@@ -30,7 +30,7 @@ from tributary.landing import LandingStore
 from tributary.preflight import drift_problem
 from tributary.sources import SqlSource, open_source
 from tributary.tenants import RegistryError, RegistryQueryError, tenant_settings
-from tributary.warehouse import Warehouse
+from tributary.warehouse import TenantRow, Warehouse
 from tributary.warehouse.postgres.warehouse import PostgresWarehouse
 from tributary.warehouse.redshift.warehouse import RedshiftWarehouse
 
@@ -782,6 +782,32 @@ def test_the_bad_row_of_an_inactive_tenant_is_skipped_and_said(registry, capsys)
         "(registry.query: the row of tenant '5': alias: Input should be a valid string)"
     ]
     assert [t.key for t in sensor_tenants(registry)] == ["1", "2", "3"]
+
+
+def test_a_respelled_id_is_named_as_the_sensor_names_it(registry, capsys) -> None:
+    """A registry id respelled ('1' padded to '001'): the sensor refuses it against its
+    partitions; the check, against the tenants _tributary.tenants records, names it alike."""
+    registry["tenants"]["registry"]["query"] = (
+        "select code as id, alias, status = 1 as active from companies"
+    )
+    with PostgresWarehouse(registry["warehouse"]) as warehouse:
+        warehouse.record_tenants(
+            [TenantRow("1", "acme", "active"), TenantRow("2", "globex", "active")]
+        )
+    registry["sql"]("update companies set code = '001' where company_id = 1")
+    code, lines = check(registry, capsys)
+    assert code == 1
+    assert failures(lines) == [
+        "FAIL  assets_config/tenants.yaml: registry.query: tenant '001' is tenant '1' "
+        "respelled: they are one tenant to a number column (both are 1), and the registry no "
+        "longer lists '1', whose partition and rows are kept, so the loads of '001' would "
+        "load its rows again, each row twice; spell the id as before ('1'), or first delete "
+        "the tenants partition '1' (Dagster) and its rows (_tenant_id = '1') from the raw "
+        "tables"
+    ]
+    registry["sql"]("update companies set code = '1' where company_id = 1")
+    code, lines = check(registry, capsys)
+    assert code == 0, lines
 
 
 def test_registry_settings_and_aliases_a_run_refuses_are_named(registry, capsys) -> None:

@@ -702,3 +702,78 @@ def latest_metadata(platform: Platform, partition: str) -> dict:
         ascending=False,
     ).records
     return records[0].asset_materialization.metadata
+
+
+def test_a_respelled_id_is_refused_naming_both_spellings(database, state_dir, tmp_path) -> None:
+    """An admin respelled a tenant's id in the registry (codes normalized to lower case on
+    MariaDB, '7' padded to '007' on PostgreSQL): the sensor read a new tenant, added its
+    partition and loaded it, and its source matched the new id to the same rows (MariaDB's
+    collation ignores case, a number column reads '007' as 7): every row was there twice,
+    under both ids, with no warning. The old id's partition and rows are kept (removed)."""
+    url, sql = database
+    mariadb = url.get_backend_name() == "mysql"
+    old, new = ("ACME", "acme") if mariadb else ("7", "007")
+    sql("create table companies (code varchar(10), alias varchar(50), status int)")
+    sql(f"insert into companies values ('{old}', 'acme', 1), ('8', 'globex', 1)")
+    sql(f"create table orders (id int primary key, code {'varchar(10)' if mariadb else 'int'})")
+    sql(f"insert into orders values (1, '{old}'), (2, '8'), (3, '{old}')")
+    config = write_registry_project(
+        tmp_path / "assets_config", url=str(url), tenant_stores=tmp_path
+    )
+    tenants = yaml.safe_load((config / "tenants.yaml").read_text())
+    tenants["registry"] = {
+        "source": REGISTRY_SOURCE,
+        "query": "select code as id, alias, status = 1 as active from companies",
+    }
+    (config / "tenants.yaml").write_text(yaml.safe_dump(tenants))
+    source = yaml.safe_load((config / "sources" / f"{REGISTRY_SOURCE}.yaml").read_text())
+    source["kind"] = "mysql" if mariadb else "postgres"
+    source["tables"] = [{"name": "orders", "tenant_column": "code", "primary_key": ["id"]}]
+    (config / "sources" / f"{REGISTRY_SOURCE}.yaml").write_text(yaml.safe_dump(source))
+    platform = Platform(load_project(config), dagster_instance(tmp_path))
+    for request in platform.sensor_tick().run_requests:
+        platform.run(request)
+    assert platform.rows_by_tenant() == {old: 2, "8": 1}
+
+    sql(f"update companies set code = '{new}' where code = '{old}'")
+    refused = (
+        f"tenants.yaml: registry.query: tenant '{new}' is tenant '{old}' respelled: they are "
+        "one tenant "
+        + (
+            "to a source that ignores case and trailing spaces (MySQL's default collation) "
+            "and to the check of a tenant's rows"
+            if mariadb
+            else "to a number column (both are 7)"
+        )
+        + f", and the registry no longer lists '{old}', whose partition and rows are kept, so "
+        f"the loads of '{new}' would load its rows again, each row twice; spell the id as "
+        "before "
+        f"('{old}'), or first delete the tenants partition '{old}' (Dagster) and its rows "
+        f"(_tenant_id = '{old}') from the raw tables"
+    )
+    with pytest.raises(Exception, match="respelled") as raised:
+        platform.sensor_tick()
+    assert refused in str(raised.value)
+    assert sorted(platform.instance.get_dynamic_partitions(TENANT_PARTITIONS.name)) == sorted(
+        [old, "8"]
+    )
+
+    # A partition the sensor added before it refused them: its load is refused too.
+    platform.instance.add_dynamic_partitions(TENANT_PARTITIONS.name, [new])
+    result = platform.job.execute_in_process(
+        instance=platform.instance,
+        partition_key=new,
+        asset_selection=[dg.AssetKey(["raw", REGISTRY_SOURCE, "orders"])],
+        raise_on_error=False,
+    )
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    assert failure.step_failure_data.error.cause.message.endswith(
+        f"{refused}; nothing was loaded\n"
+    )
+    assert platform.rows_by_tenant() == {old: 2, "8": 1}
+
+    # The way out: the id spelled as before (and the partition added meanwhile deleted).
+    platform.instance.delete_dynamic_partition(TENANT_PARTITIONS.name, new)
+    sql(f"update companies set code = '{old}' where code = '{new}'")
+    assert platform.sensor_tick().skip_message.startswith("no change: 2 tenants, 2 active")

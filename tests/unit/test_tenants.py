@@ -22,6 +22,7 @@ from tributary.tenants import (
     read_registry,
     reading,
     registry_changes,
+    respelled_id,
     tenant_settings,
     tenant_to_export,
     unbound_settings,
@@ -361,6 +362,34 @@ def test_registry_changes_between_two_readings() -> None:
     assert reading(tenants, partitions, previous)["4"] == {"alias": None, "status": "removed"}
     # A first reading (no cursor) loads the new tenants only, not the known partitions.
     assert registry_changes(tenants, ["1", "3", "6"], {}).to_load == ["5"]
+
+
+@pytest.mark.parametrize(
+    ("listed", "known", "respelled"),
+    [
+        (["acme", "globex"], ["ACME", "globex"], ("acme", "ACME")),
+        (["007", "8"], ["7", "8"], ("007", "7")),
+        # A partition the sensor added before it refused them: still a respelling.
+        (["acme", "initech"], ["ACME", "acme"], ("acme", "ACME")),
+        # Alike ids both listed are read_registry's to refuse; a partition listed is no
+        # respelling, nor is an id alike none removed.
+        (["ACME", "globex"], ["ACME", "globex"], None),
+        (["acme2", "globex"], ["ACME", "globex"], None),
+        (["70", "8"], ["7", "8"], None),
+    ],
+)
+def test_an_id_alike_a_removed_partitions_is_a_respelling(listed, known, respelled) -> None:
+    """A registry's id respelled ('ACME' as 'acme', 7 as '007') was a new tenant, whose loads
+    read the old one's rows again: each row twice, under both ids."""
+    tenants = [Tenant(id=key, alias=f"t{n}") for n, key in enumerate(listed)]
+    problem = respelled_id([t.key for t in tenants], tenants, known)
+    if respelled is None:
+        assert problem is None
+    else:
+        new, old = respelled
+        assert problem is not None
+        assert problem.startswith(f"tenant {new!r} is tenant {old!r} respelled: they are one ")
+        assert f"spell the id as before ({old!r})" in problem
 
 
 def test_a_cursor_of_an_earlier_version_reads_as_statuses_of_unknown_aliases() -> None:

@@ -27,11 +27,13 @@ from tributary.defs.tenants import (
 from tributary.landing.store import Drop
 from tributary.slices import partition_keys
 from tributary.tenants import (
+    RegistryError,
     active_keys,
     last_reading,
     no_active_tenant,
     reading,
     registry_changes,
+    respelled_id,
 )
 from tributary.warehouse import TenantRow
 
@@ -296,6 +298,10 @@ def tenant_registry_sensor(project: ProjectConfig) -> dg.SensorDefinition:
             partitions = context.instance.get_dynamic_partitions(TENANT_PARTITIONS.name)
         else:  # static partitions: the list's active tenants, there from the start
             partitions = active_keys(tenants)
+        # A respelled id fails the tick, as ids alike within one reading do: its partition
+        # would be added and its loads would load the old tenant's rows again.
+        if problem := respelled_id([t.key for t in tenants], tenants, partitions):
+            raise RegistryError("registry.query", problem)
         changes = registry_changes(tenants, partitions, previous)
         active = sum(t.active for t in tenants)
         context.log.info(f"{len(tenants)} tenants, {active} active; {changes.describe()}")

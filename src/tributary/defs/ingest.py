@@ -18,7 +18,7 @@ from tributary.defs.observe import SOURCE_CHANGED, source_asset_key
 from tributary.defs.resources import LandingStoreResource, WarehouseResource
 from tributary.defs.retries import with_retries
 from tributary.defs.sources import SourcesResource
-from tributary.defs.tenants import current_tenants, tenant_partitions
+from tributary.defs.tenants import tenant_partitions, tenants_to_load
 from tributary.ingest import ingest_table, load_from_inbox
 from tributary.reconcile import returned_text
 from tributary.slices import Slice, partition_keys, slice_for
@@ -120,7 +120,11 @@ def build_raw_asset(
         sources: SourcesResource = context.resources.sources
         where = None
         if context.has_partition_key:
-            tenants = current_tenants(project, sources) if table.tenant_column else []
+            tenants = (
+                tenants_to_load(project, sources, context.instance, context.partition_key)
+                if table.tenant_column
+                else []
+            )
             where = slice_for(
                 table,
                 context.partition_key,

@@ -16,7 +16,7 @@ import dagster as dg
 from tributary.config.loader import ProjectConfig
 from tributary.config.models import Tenant
 from tributary.defs.sources import SourcesResource
-from tributary.tenants import active_keys, read_registry
+from tributary.tenants import RegistryError, active_keys, read_registry, respelled_id
 
 TENANT_PARTITIONS = dg.DynamicPartitionsDefinition(name="tenants")
 TENANTS_KEY = dg.AssetKey(["tributary", "tenants"])
@@ -59,3 +59,18 @@ def scheduled_tenants(
             "other tenants"
         )
     return [t for t in tenants if t.key in known]
+
+
+def tenants_to_load(
+    project: ProjectConfig, sources: SourcesResource, instance: dg.DagsterInstance, key: str
+) -> list[Tenant]:
+    """current_tenants, for the load of tenant `key`'s partition: refused where `key` is a
+    tenant partition the registry no longer lists respelled (respelled_id), as the sensor
+    refuses to add its partition; one added before it refused so loaded the old tenant's
+    rows again. The other tenants' loads go on."""
+    tenants = current_tenants(project, sources)
+    if project.tenants.registry is not None:
+        partitions = instance.get_dynamic_partitions(TENANT_PARTITIONS.name)
+        if problem := respelled_id([key], tenants, partitions):
+            raise RegistryError("registry.query", f"{problem}; nothing was loaded")
+    return tenants

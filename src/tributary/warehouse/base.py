@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import pyarrow as pa
 
@@ -170,9 +170,12 @@ def _decoded_schema(recorded: str) -> pa.Schema:
     return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(recorded)))
 
 
-def recorded_schemas(
-    query: Callable[[str, Sequence[Any]], list[tuple]], source: str
-) -> dict[str, pa.Schema]:
+# Runs SQL with `?` parameters and returns its rows (Warehouse.read_state's connection).
+StateQuery = Callable[[str, Sequence[Any]], list[tuple]]
+T = TypeVar("T")
+
+
+def recorded_schemas(query: StateQuery, source: str) -> dict[str, pa.Schema]:
     """The recorded columns (Warehouse.recorded_schema) of each raw table of `source` that
     exists, by table: what its next load's drift plan judges the rows against. `query` runs
     SQL with `?` parameters; nothing is created (no state table where none exists yet). What
@@ -191,6 +194,22 @@ def recorded_schemas(
         said = (str(error) or type(error).__name__).splitlines()[0]
         raise WarehouseError(f"reading {STATE_SCHEMA}.table_schemas: {said}") from None
     return {table: _decoded_schema(recorded) for table, recorded in rows if table in existing}
+
+
+def recorded_tenant_ids(query: StateQuery) -> list[str]:
+    """The tenant ids in _tributary.tenants, where it exists (Warehouse.recorded_tenant_ids).
+    What the driver raises is a WarehouseError saying so."""
+    try:
+        if not query(
+            "select 1 from information_schema.tables where table_schema = ? and table_name = ?",
+            [STATE_SCHEMA, "tenants"],
+        ):
+            return []
+        rows = query(f"select tenant_id from {STATE_SCHEMA}.tenants order by tenant_id", [])
+    except Exception as error:  # each backend's driver raises its own types
+        said = (str(error) or type(error).__name__).splitlines()[0]
+        raise WarehouseError(f"reading {STATE_SCHEMA}.tenants: {said}") from None
+    return [row[0] for row in rows]
 
 
 def placeholders_as_format(sql: str, params: Sequence[Any] = ()) -> str:
@@ -553,9 +572,20 @@ class Warehouse(ABC):
         anything or creating Tributary's state tables; a failed login raises."""
 
     @abstractmethod
+    def read_state(self, read: Callable[[StateQuery], T], *, nothing: T) -> T:
+        """What `read` finds, given a function running SQL (`?` parameters) on a connection
+        of its own, as check_access reads: the state tables are not created. `nothing`
+        where there is no warehouse yet to read (a DuckDB file not created)."""
+
     def recorded_raw_schemas(self, source: str) -> dict[str, pa.Schema]:
         """The recorded columns of each raw table of `source` that exists (recorded_schemas),
-        read as check_access reads: the state tables are not created."""
+        the state tables not created."""
+        return self.read_state(lambda query: recorded_schemas(query, source), nothing={})
+
+    def recorded_tenant_ids(self) -> list[str]:
+        """The ids _tributary.tenants records (every tenant tenant_registry_sensor has read,
+        removed ones too), the state tables not created: none before it has written any."""
+        return self.read_state(recorded_tenant_ids, nothing=[])
 
     _con: Any = None  # the backend's connection, opened on first use
 

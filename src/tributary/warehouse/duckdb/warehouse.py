@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
@@ -24,10 +24,11 @@ from tributary.warehouse.base import (
     LoadTables,
     LoadTarget,
     SourceRead,
+    StateQuery,
+    T,
     Warehouse,
     quote_ident,
     quote_literal,
-    recorded_schemas,
     refuse_wide_decimal,
 )
 from tributary.warehouse.drift import SchemaPlan
@@ -275,20 +276,18 @@ class DuckDBWarehouse(Warehouse):
         # DuckDB file takes one writer process at a time. Any schema can be created in it.
         return writable_problems(self.path)
 
-    def recorded_raw_schemas(self, source: str) -> dict[str, pa.Schema]:
+    def read_state(self, read: Callable[[StateQuery], T], *, nothing: T) -> T:
         # Only a file that exists (a connection would create it), on a connection of its own
         # (`con` would create the state tables), opened as a load's is: a read-only one
         # cannot open a file this process holds with other settings, nor one a writer holds.
         if not self.path.is_file():
-            return {}
+            return nothing
         try:
             con = self._connect()
         except duckdb.Error as error:  # held by a writer past LOCK_WAIT_SECONDS, say
             raise WarehouseError(f"reading {self.path}: {error}") from None
         try:
-            return recorded_schemas(
-                lambda sql, params: con.execute(sql, list(params)).fetchall(), source
-            )
+            return read(lambda sql, params: con.execute(sql, list(params)).fetchall())
         finally:
             con.close()
 

@@ -26,10 +26,11 @@ from tributary.warehouse.base import (
     STATE_SCHEMA,
     LoadTables,
     LoadTarget,
+    StateQuery,
+    T,
     Warehouse,
     placeholders_as_format,
     quote_ident,
-    recorded_schemas,
     refuse_wide_decimal,
 )
 from tributary.warehouse.drift import SchemaPlan
@@ -134,13 +135,12 @@ class PostgresWarehouse(Warehouse):
                 lambda sql, params: con.execute(sql, list(params) or None).fetchall(), schemas
             )
 
-    def recorded_raw_schemas(self, source: str) -> dict[str, pa.Schema]:
+    def read_state(self, read: Callable[[StateQuery], T], *, nothing: T) -> T:
         with self._connect() as con:  # its own, as check_access's
-            return recorded_schemas(
+            return read(
                 lambda sql, params: con.execute(
                     placeholders_as_format(sql, params), list(params) or None
-                ).fetchall(),
-                source,
+                ).fetchall()
             )
 
     def _connect(self) -> psycopg.Connection:

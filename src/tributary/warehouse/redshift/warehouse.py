@@ -21,12 +21,13 @@ from tributary.warehouse.base import (
     SESSION_TIME_ZONE,
     LoadTables,
     LoadTarget,
+    StateQuery,
+    T,
     Warehouse,
     column_list,
     placeholders_as_format,
     quote_ident,
     quote_literal,
-    recorded_schemas,
 )
 from tributary.warehouse.postgres.warehouse import pg_family_type, schema_access_problems
 from tributary.warehouse.redshift.unload import (
@@ -88,7 +89,7 @@ class RedshiftWarehouse(Warehouse):
 
             return schema_access_problems(query, schemas)
 
-    def recorded_raw_schemas(self, source: str) -> dict[str, pa.Schema]:
+    def read_state(self, read: Callable[[StateQuery], T], *, nothing: T) -> T:
         with closing(self._connect()) as con:  # its own, as check_access's
 
             def query(sql: str, params: Sequence[Any]) -> list[tuple]:
@@ -96,7 +97,7 @@ class RedshiftWarehouse(Warehouse):
                     cursor.execute(placeholders_as_format(sql, params), list(params) or None)
                     return [tuple(row) for row in cursor.fetchall()]
 
-            return recorded_schemas(query, source)
+            return read(query)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         with closing(self.con.cursor()) as cursor:
