@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -19,6 +19,7 @@ import pytest
 import yaml
 from sqlalchemy.engine import URL, make_url
 
+import tributary.defs.export as export_defs
 from tests.conftest import local_dagster_home
 from tests.tenant_config import REGISTRY_SOURCE, write_registry_project
 from tributary.config.loader import load_project
@@ -777,3 +778,87 @@ def test_a_respelled_id_is_refused_naming_both_spellings(database, state_dir, tm
     platform.instance.delete_dynamic_partition(TENANT_PARTITIONS.name, new)
     sql(f"update companies set code = '{old}' where code = '{new}'")
     assert platform.sensor_tick().skip_message.startswith("no change: 2 tenants, 2 active")
+
+
+def on_day(day: date) -> type[datetime]:
+    """datetime, its now() at noon (UTC) of `day`: the date a per-tenant export publishes."""
+
+    class OnDay(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+
+    return OnDay
+
+
+def test_an_alias_another_tenant_held_fails_its_exports_naming_both(
+    registry, state_dir, tmp_path, monkeypatch
+) -> None:
+    """acme renamed itself (acme_corp), and a new company took the alias acme: its export
+    folder tenant=acme/ (and its own bucket bi-acme/) already held acme's partitions, kept by
+    retention, and its readers read them beside its own as theirs. Each manifest now records
+    the tenant whose rows it holds, and a run into a folder another tenant published fails."""
+    url, con = registry
+    stores = tmp_path / "tenant_stores"
+    platform = Platform(
+        load_project(
+            write_registry_project(tmp_path / "assets_config", url=str(url), tenant_stores=stores)
+        ),
+        dagster_instance(tmp_path),
+    )
+    exports = ("orders_by_tenant", "orders_to_tenants")
+    folders = {
+        "orders_by_tenant": platform.project.state_dir / "exports" / "orders_by_tenant",
+        "orders_to_tenants": stores,
+    }
+
+    def folder(export: str, alias: str) -> Path:
+        if export == "orders_by_tenant":
+            return folders[export] / f"tenant={alias}"
+        return folders[export] / f"bi-{alias}" / "tributary" / export
+
+    def published(export: str, alias: str) -> dict[str, str | None]:
+        return {
+            part.name: json.loads((part / "manifest.json").read_text()).get("tenant_id")
+            for part in sorted(folder(export, alias).glob("dt=*"))
+        }
+
+    for request in platform.sensor_tick().run_requests:
+        platform.run(request)
+    monkeypatch.setattr(export_defs, "datetime", on_day(date(2026, 1, 1)))
+    for name in exports:
+        for request in platform.schedule_tick(f"{name}_schedule"):
+            platform.run(request)
+    for name in exports:
+        assert published(name, "acme") == {"dt=2026-01-01": "1"}
+
+    con.cursor().execute("update companies set alias = 'acme_corp' where company_id = 1")
+    con.cursor().execute("insert into companies values (4, 'acme', 1)")
+    for request in platform.sensor_tick().run_requests:
+        platform.run(request)
+    monkeypatch.setattr(export_defs, "datetime", on_day(date(2026, 1, 2)))
+    for name in exports:
+        for request in platform.schedule_tick(f"{name}_schedule"):
+            result = platform.job.execute_in_process(
+                instance=platform.instance,
+                partition_key=request.partition_key,
+                asset_selection=list(request.asset_selection),
+                tags=request.tags,
+                raise_on_error=False,
+            )
+            assert result.success == (request.partition_key != "4")
+            if request.partition_key == "4":
+                [failure] = [e for e in result.all_events if e.is_step_failure]
+                message = failure.step_failure_data.error.cause.message
+                uri = f"file://{folder(name, 'acme')}"
+                file = platform.project.export_file(name)
+                assert (
+                    f"ExportError: {file}: tenant 4 (acme): {uri} holds "
+                    "partitions tenant 1 published (dt=2026-01-01, when the alias 'acme' was "
+                    "its), which tenant 4's readers would read as theirs; move that folder "
+                    "away (it is tenant 1's), or give tenant 4 an alias of its own; nothing "
+                    "was published\n"
+                ) in message
+    for name in exports:
+        assert published(name, "acme") == {"dt=2026-01-01": "1"}  # tenant 1's, untouched
+        assert published(name, "acme_corp") == {"dt=2026-01-02": "1"}

@@ -140,6 +140,35 @@ def check_layout(
         )
 
 
+def check_folder_tenant(
+    export: ExportConfig, store: ExportStore, tenant: Tenant | None, *, export_file: str | None
+) -> None:
+    """Fail, before anything is published, where a per-tenant export's folder (or its own
+    store's) holds partitions another tenant published: a folder is named by the tenant's
+    alias, and an alias one tenant gave up and another took led the new tenant's readers to
+    the first one's rows, kept by retention. One manifest is read: the newest partition's
+    (every partition of a folder was published by one tenant, as this check keeps it). A
+    partition published before manifests recorded the tenant (tenant_id) is not compared."""
+    if tenant is None:
+        return
+    folder = export_folder(export, tenant)
+    for partition in reversed(store.partitions(folder, sealed_only=False, key=layout_key(export))):
+        try:
+            manifest = store.read_manifest(folder, partition)
+        except FileNotFoundError:  # an attempt a killed run left unsealed
+            continue
+        if manifest.tenant_id is not None and manifest.tenant_id != tenant.key:
+            raise ExportError(
+                f"{export_file or f'export {export.name!r}'}: tenant {tenant.key} "
+                f"({tenant.alias}): {store.uri(store.export_dir(folder))} holds partitions "
+                f"tenant {manifest.tenant_id} published ({partition}, when the alias "
+                f"'{tenant.alias}' was its), which tenant {tenant.key}'s readers would read as "
+                f"theirs; move that folder away (it is tenant {manifest.tenant_id}'s), or give "
+                f"tenant {tenant.key} an alias of its own; nothing was published"
+            )
+        return
+
+
 def check_result_columns(
     export: ExportConfig, sql: str, day: date, warehouse: Warehouse, *, export_file: str | None
 ) -> None:
@@ -186,6 +215,7 @@ def run_export(
     where = f"{export_file or f'export {export.name!r}'}: {'query' if export.query else 'model'}"
     with store.answering():
         check_layout(export, store, tenant, export_file=export_file)
+        check_folder_tenant(export, store, tenant, export_file=export_file)
         query = partition_sql(export, sql, day, tenant=tenant, quote=warehouse.quote_string)
         if cut := first_cut_name(query, warehouse):
             name, problem = cut
@@ -207,12 +237,13 @@ def run_export(
                         store=store,
                         asset=asset,
                         file_format=file_format(export),
+                        tenant_id=tenant.key if tenant else None,
                     )
                 ]
             else:
                 with warehouse.read(query, batch_rows=batch_rows) as batches:
                     publications = _publish_stream(
-                        export, folder, query, day, batches, store, asset
+                        export, folder, query, day, batches, store, asset, tenant
                     )
         except RepeatedColumns as error:
             raise ExportError(f"{where}: {error}") from None
@@ -237,6 +268,7 @@ def _publish_stream(
     batches: pa.RecordBatchReader,
     store: ExportStore,
     asset: str,
+    tenant: Tenant | None,
 ) -> list[Publication]:
     options = dict(
         export=folder,
@@ -244,6 +276,7 @@ def _publish_stream(
         file_format=file_format(export),
         rows_per_file=export.rows_per_file,
         sql=query,
+        tenant_id=tenant.key if tenant else None,
     )
     if export.partitioning.by == "column":
         return store.publish_by_column(batches, column=export.partitioning.column, **options)

@@ -90,6 +90,9 @@ class ExportManifest(BaseModel):
     # from files this process writes.
     written_by: str | None = Field(None, exclude_if=_unset)
     notes: list[str] | None = Field(None, exclude_if=_unset)
+    # A per-tenant export's tenant, whose rows these are: a folder named by an alias another
+    # tenant held before holds that tenant's partitions (exports.run.check_folder_tenant).
+    tenant_id: str | None = Field(None, exclude_if=_unset)
 
 
 @dataclass(frozen=True)
@@ -179,8 +182,10 @@ class ExportStore:
         file_format: FileFormat = PARQUET,
         rows_per_file: int = 1_000_000,
         sql: str | None = None,
+        tenant_id: str | None = None,
     ) -> Publication:
-        """The whole stream as one partition (an empty result is one file with the schema)."""
+        """The whole stream as one partition (an empty result is one file with the schema).
+        `tenant_id`: a per-tenant export's tenant, recorded in the manifest."""
 
         def pieces(batch: pa.RecordBatch) -> Iterator[tuple[str, pa.RecordBatch]]:
             yield partition, batch
@@ -194,6 +199,7 @@ class ExportStore:
             rows_per_file=rows_per_file,
             sql=sql,
             always=[partition],
+            tenant_id=tenant_id,
         )
         return publication
 
@@ -207,6 +213,7 @@ class ExportStore:
         file_format: FileFormat = PARQUET,
         rows_per_file: int = 1_000_000,
         sql: str | None = None,
+        tenant_id: str | None = None,
     ) -> list[Publication]:
         """One partition <column>=<value> per value of `column`. The stream must arrive
         grouped by the column (ordered by it): each partition is written in one go."""
@@ -249,6 +256,7 @@ class ExportStore:
             rows_per_file=rows_per_file,
             sql=sql,
             always=[],
+            tenant_id=tenant_id,
         )
 
     def _publish_stream(
@@ -262,6 +270,7 @@ class ExportStore:
         rows_per_file: int,
         sql: str | None,
         always: list[str],
+        tenant_id: str | None,
     ) -> list[Publication]:
         schema = export_schema(batches.schema)
         staged: dict[str, _StagedPartition] = {}
@@ -303,7 +312,7 @@ class ExportStore:
             self._publish_partition(
                 part.staging,
                 _manifest(export, partition, asset, file_format, part.files, columns, sql,
-                          published_at=published_at),
+                          published_at=published_at, tenant_id=tenant_id),
             )
             for partition, part in staged.items()
         ]  # fmt: skip
@@ -321,6 +330,7 @@ class ExportStore:
         sql: str | None = None,
         written_by: str | None = None,
         notes: list[str] | None = None,
+        tenant_id: str | None = None,
     ) -> Publication:
         """Files another system wrote (a warehouse's UNLOAD), read through `fs`, as one
         partition: each is streamed into the attempt under _tmp/ in chunks, counted and
@@ -351,7 +361,7 @@ class ExportStore:
         pool.shutdown()
         manifest = _manifest(export, partition, asset, file_format, exported, columns, sql,
                              published_at=datetime.now(UTC), written_by=written_by,
-                             notes=notes)  # fmt: skip
+                             notes=notes, tenant_id=tenant_id)  # fmt: skip
         return self._publish_partition(staging, manifest)
 
     def _new_staging_dir(self, export: str, partition: str) -> str:
@@ -545,6 +555,7 @@ def _manifest(
     published_at: datetime,
     written_by: str | None = None,
     notes: list[str] | None = None,
+    tenant_id: str | None = None,
 ) -> ExportManifest:
     return ExportManifest(
         export=export,
@@ -560,6 +571,7 @@ def _manifest(
         sql=sql,
         written_by=written_by,
         notes=notes or None,
+        tenant_id=tenant_id,
     )
 
 

@@ -101,8 +101,10 @@ def publish_unloaded(
     store: ExportStore,
     asset: str,
     file_format: FileFormat,
+    tenant_id: str | None = None,
 ) -> Publication:
-    """UNLOAD `query` into the scratch prefix, then publish its files as `partition`."""
+    """UNLOAD `query` into the scratch prefix, then publish its files as `partition`
+    (`tenant_id`: a per-tenant export's tenant, recorded in the manifest)."""
     scratch = scratch_dir(landing, export, partition)
     try:
         unloaded = warehouse.unload(
@@ -114,7 +116,7 @@ def publish_unloaded(
             empty = pa.RecordBatchReader.from_batches(unloaded.schema, [])
             return store.publish(
                 empty, export=export, partition=partition, asset=asset,
-                file_format=file_format, sql=query,
+                file_format=file_format, sql=query, tenant_id=tenant_id,
             )  # fmt: skip
         columns = unloaded.columns
         if file_format.kind == "parquet":
@@ -136,6 +138,7 @@ def publish_unloaded(
             sql=query,
             written_by=f"{warehouse.kind} unload",
             notes=notes,
+            tenant_id=tenant_id,
         )
     finally:
         remove_prefix(landing, scratch)
