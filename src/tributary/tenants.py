@@ -188,7 +188,8 @@ def respelled_id(keys: Iterable[str], tenants: list[Tenant], known: Iterable[str
     so every row was there twice, under both ids."""
     listed = {t.key for t in tenants}
     gone = [key for key in dict.fromkeys(known) if key not in listed]
-    for key in keys:
+    # A key the registry does not list is no new tenant: a removed one, loaded by hand.
+    for key in (key for key in keys if key in listed):
         for old in gone:
             if pair := alike_pair([old, key]):
                 return (

@@ -392,6 +392,15 @@ def test_an_id_alike_a_removed_partitions_is_a_respelling(listed, known, respell
         assert f"spell the id as before ({old!r})" in problem
 
 
+def test_a_removed_tenant_loaded_by_hand_is_no_respelling_of_itself() -> None:
+    """A partition the registry no longer lists, loaded by hand: its own id is among the
+    partitions, and was taken for a respelling of itself ('2' is '2' respelled), hiding the
+    message that the registry no longer lists it."""
+    tenants = [Tenant(id=1, alias="a")]
+    assert respelled_id(["2"], tenants, ["1", "2"]) is None
+    assert respelled_id(["02"], tenants, ["1", "2"]) is None  # not listed: not a new tenant
+
+
 def test_a_cursor_of_an_earlier_version_reads_as_statuses_of_unknown_aliases() -> None:
     """The sensor's cursor held whether each tenant was active; read, it is the same
     statuses, and no alias (none is taken for a rename, and the next tick records them)."""
