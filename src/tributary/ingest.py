@@ -54,8 +54,10 @@ class TableLoad:
 
 
 def new_load_id(now: datetime) -> str:
-    """Sortable by time, unique across concurrent runs."""
-    return f"{now:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
+    """Sortable by time to the microsecond (a key two loads wrote keeps the later one's row,
+    latest_per_key: loads of one second sorted by chance), unique across concurrent runs (the
+    random last 8 characters also name the load's scratch tables)."""
+    return f"{now:%Y%m%dT%H%M%S}Z-{now:%f}{uuid.uuid4().hex[:8]}"
 
 
 # How far another machine's clock may run ahead of this one's.
