@@ -29,6 +29,7 @@ from tributary.slices import TENANT_COLUMN, Slice
 from tributary.sources import Profile, ProfilingSource, SourceReader, Window, cursor_conditions
 from tributary.warehouse import (
     STATE_SCHEMA,
+    KeyRepeats,
     LoadOutcome,
     LoadTarget,
     ReconcileFailure,
@@ -186,29 +187,49 @@ def reconcile(
     problems = []
     # Earlier loads may hold rows inside an inbox load's own cursor range: at least its rows.
     at_least = inbox and window.cursor is not None
+    difference = expected.rows - loaded.rows
+    hold = "hold" if compared_with == "landed files" else "holds"
+    # The load wrote one row per key it read more than once: that many rows fewer, which rows
+    # deleted in the source (an incremental table keeps them) may make up for.
+    repeated = load.outcome.repeated_keys
+    duplicated: list[tuple] = []
+    if table.primary_key and (difference > 0 or repeated.keys):
+        if isinstance(source, KeyCheckingSource):
+            duplicated = source.duplicate_keys(table, window, limit=DUPLICATE_EXAMPLES)
+            if not duplicated:
+                # The source holds each key once: a key read twice was read while it moved
+                # (a scan without a snapshot), and the warehouse holds its one row.
+                repeated = KeyRepeats()
+        if repeated.keys:
+            metadata["duplicate_keys_read"] = repeated.keys
     if loaded.rows < expected.rows or (loaded.rows > expected.rows and not at_least):
-        difference = expected.rows - loaded.rows
-        hold = "hold" if compared_with == "landed files" else "holds"
         problems.append(
             f"the {compared_with} {hold} {_rows(expected.rows)}, the warehouse {loaded.rows} "
             + (f"({difference} missing)" if difference > 0 else f"({-difference} extra)")
         )
-        if difference < 0 and table.mode == "incremental" and not inbox:
-            problems.append(
-                "rows deleted in the source stay in an incremental table: a run with "
-                "`full_refresh: true` reads it whole and brings it back in line"
-            )
-        if difference > 0 and table.primary_key and isinstance(source, KeyCheckingSource):
-            duplicated = source.duplicate_keys(table, window, limit=DUPLICATE_EXAMPLES)
-            if duplicated:
-                shown = "; ".join(_key_text(table.primary_key, row) for row in duplicated)
-                metadata["source_duplicate_keys"] = shown
-                problems.append(
-                    f"the source holds primary keys more than once ({shown}"
-                    + (", ..." if len(duplicated) == DUPLICATE_EXAMPLES else "")
-                    + "): the warehouse keeps one row per key, the one with the highest "
-                    f"{table.cursor or 'position'} and, among equals, the one read last"
-                )
+    elif repeated.rows and not at_least:
+        problems.append(
+            f"the {compared_with} {hold} {_rows(expected.rows)} and the warehouse as many, but "
+            f"the load read {_rows(repeated.rows)} beyond one per key, which the warehouse does "
+            f"not keep: as many rows in the warehouse are not in the {compared_with}"
+        )
+    if difference < repeated.rows and table.mode == "incremental" and not inbox:
+        problems.append(
+            "rows deleted in the source stay in an incremental table: a run with "
+            "`full_refresh: true` reads it whole and brings it back in line"
+        )
+    if duplicated or repeated.keys:
+        if duplicated:
+            shown = "; ".join(_key_text(table.primary_key, row) for row in duplicated)
+            metadata["source_duplicate_keys"] = shown
+            more = ", ..." if len(duplicated) == DUPLICATE_EXAMPLES else ""
+            named = f"the source holds primary keys more than once ({shown}{more})"
+        else:  # a source that cannot name them: the load counted them
+            named = f"the load read {repeated.keys} primary key(s) more than once"
+        problems.append(
+            f"{named}: the warehouse keeps one row per key, the one with the highest "
+            f"{table.cursor or 'position'} and, among equals, the one read last"
+        )
     if window.cursor is not None:
         source_max = comparable(expected.max_cursor, kind)
         warehouse_max = comparable(loaded.max_cursor, kind)

@@ -182,10 +182,10 @@ def test_redshift_full_loads_copy_then_swap_by_rename(redshift, landing, postgre
         '"_extracted_at" timestamptz, "_deleted" boolean, "_load_row" bigint)',
         f'copy "raw_crm"."customers__load_0000bbbb" from \'{manifest_url}\' '
         f"iam_role '{IAM_ROLE}' format as parquet manifest",
-        'create table "raw_crm"."customers__swap_0000bbbb" (like "raw_crm"."customers")',
         # no key is staged twice: the staged rows are the rows to write
         'select count(*) from (select 1 from "raw_crm"."customers__load_0000bbbb" '
         'group by "id" having count(*) > 1 limit 1) as twice',
+        'create table "raw_crm"."customers__swap_0000bbbb" (like "raw_crm"."customers")',
         f'insert into "raw_crm"."customers__swap_0000bbbb" ({columns}) '
         f'select {columns} from "raw_crm"."customers__load_0000bbbb"',
         'alter table "raw_crm"."customers" rename to "customers__old_0000bbbb"',

@@ -195,6 +195,7 @@ def build_raw_asset(
                 "columns_widened": ", ".join(outcome.widened_columns) or "-",
                 "columns_returned": returned_text(outcome),
                 "duplicate_keys_repaired": outcome.duplicate_keys_repaired,
+                "duplicate_keys_read": outcome.repeated_keys.keys,
                 "landing_folders_removed": len(cleanup.removed),
                 **({"tenant_settings": _settings_text(where)} if where and where.settings else {}),
                 **({"tenant_settings_changed": widened} if widened else {}),

@@ -4,6 +4,7 @@ registered in registry.py; what a backend is, in backend.py."""
 from tributary.warehouse.base import (
     STATE_SCHEMA,
     ColumnGap,
+    KeyRepeats,
     LoadOutcome,
     LoadTarget,
     ReconcileFailure,
@@ -19,6 +20,7 @@ from tributary.warehouse.base import (
 __all__ = [
     "STATE_SCHEMA",
     "ColumnGap",
+    "KeyRepeats",
     "LoadOutcome",
     "LoadTarget",
     "ReconcileFailure",

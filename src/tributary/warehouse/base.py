@@ -348,6 +348,16 @@ def latest_per_key(target: LoadTarget, relation: str, columns: Sequence[str]) ->
     )
 
 
+@dataclass(frozen=True)
+class KeyRepeats:
+    """The keys a load read more than once (matched as LoadTarget.matched_key matches them),
+    of which it wrote one row each (latest_per_key): a source without a key constraint (a
+    view, a table without a primary key) may hold a key twice."""
+
+    keys: int = 0  # keys read more than once
+    rows: int = 0  # their rows beyond the first of each: read, not written
+
+
 def raw_schema(source: str) -> str:
     return f"raw_{source}"
 
@@ -436,6 +446,8 @@ class LoadTables:
 
     target: LoadTarget
     suffix: str  # from the load id, so that loads of other slices never collide
+    # The keys the staged rows hold more than once, once counted (Warehouse._write_staged).
+    repeated: KeyRepeats | None = None
 
     def scratch_name(self, tag: str) -> str:
         # Within PostgreSQL's 63 characters: a longer name would be cut, and could collide.
@@ -461,6 +473,9 @@ class LoadOutcome:
     widened_columns: list[str]
     missing_columns: list[str]  # in the table, but no longer sent by the source
     duplicate_keys_repaired: int  # keys the table held more than once before this load
+    # Keys the load read more than once, of which it wrote one row each: reconciliation names
+    # them whatever the counts (rows deleted in the source may make up for the rows left out).
+    repeated_keys: KeyRepeats = KeyRepeats()
     # Columns earlier loads lacked (ColumnGap) that this load carried again; and where its
     # read began when it re-read the rows merged without them (`refilled`).
     returned_columns: list[str] = dataclasses.field(default_factory=list)
@@ -642,15 +657,18 @@ class Warehouse(ABC):
 
     def keep_one_row_per_key_where_written_twice(
         self, tables: LoadTables, columns: Sequence[str], key: StrictlyRising | None
-    ) -> None:
+    ) -> KeyRepeats:
         """After rows went straight into the raw table (`copy_straight_in`): where a key was
-        written twice, keep one row per key. A key that rose strictly as the rows went in
-        (`key`, watching them) was written once each, and spares the table's aggregate."""
+        written twice, keep one row per key, and answer how many were. A key that rose
+        strictly as the rows went in (`key`, watching them) was written once each, and spares
+        the table's aggregate."""
         target = tables.target
         if not target.primary_key or (key is not None and key.holds):
-            return
-        if self.keys_staged_twice(tables, target.qualified_name):
+            return KeyRepeats()
+        repeated = self.repeated_keys(tables, target.qualified_name)
+        if repeated.keys:
             self.keep_one_row_per_key(tables, columns)
+        return repeated
 
     def keep_one_row_per_key(self, tables: LoadTables, columns: Sequence[str]) -> None:
         """A key written twice into the raw table keeps one row, chosen as a staged load
@@ -672,11 +690,30 @@ class Warehouse(ABC):
     def rows_to_write(self, tables: LoadTables, columns: Sequence[str]) -> str:
         """What the load writes: the staged rows, one per key where the table has a key. When
         no key is staged twice (nearly every load) that is the staged rows as they are: one
-        aggregate of the keys tells, and spares the window over every whole row, which was
-        most of a large load's time (PostgreSQL sorts the rows; DuckDB materializes them)."""
-        if not tables.target.primary_key or not self.keys_staged_twice(tables):
+        aggregate of the keys tells (repeated_keys), and spares the window over every whole
+        row, which was most of a large load's time (PostgreSQL sorts the rows; DuckDB
+        materializes them)."""
+        repeated = tables.repeated if tables.repeated is not None else self.repeated_keys(tables)
+        if not repeated.keys:
             return tables.staged
         return latest_per_key(tables.target, tables.staged, columns)
+
+    def repeated_keys(self, tables: LoadTables, relation: str | None = None) -> KeyRepeats:
+        """The keys the staged rows (or `relation`) hold more than once, and their rows beyond
+        the first of each. Where none is (nearly every load) this costs what keys_staged_twice
+        costs; the keys are counted only where it finds some."""
+        target = tables.target
+        if not target.primary_key or not self.keys_staged_twice(tables, relation):
+            return KeyRepeats()
+        keys = ", ".join(target.matched_key())
+        groups = (
+            f"select count(*) as _tributary_rows from {relation or tables.staged} "
+            f"group by {keys} having count(*) > 1"
+        )
+        [(count, surplus)] = self.query(
+            f"select count(*), coalesce(sum(_tributary_rows - 1), 0) from ({groups}) as repeated"
+        )
+        return KeyRepeats(keys=int(count), rows=int(surplus))
 
     def keys_staged_twice(self, tables: LoadTables, relation: str | None = None) -> bool:
         """Whether some key is staged (or, given a `relation`, held there) more than once (a
@@ -895,18 +932,18 @@ class Warehouse(ABC):
                 relation=f"{target.schema}.{target.table}",
             )
             try:
-                copied = self.copy_straight_in(tables, incoming, batches, plan, exists=exists)
-                if not copied:
+                repeated = self.copy_straight_in(tables, incoming, batches, plan, exists=exists)
+                if repeated is None:
                     self.create_staging(staged, incoming, batches, landing_path)
             except UnloadableValue as error:
                 raise WarehouseError(f"table '{target.table}', {error}") from None
             if not isinstance(manifest, Manifest):
                 manifest = manifest()  # the landing's end: manifest.json is written
             repaired = 0
-            if not copied:
+            if repeated is None:
                 if not exists:
                     self.create_table_like(target.qualified_name, staged)
-                repaired = self._write_staged(tables, plan, columns)
+                repaired, repeated = self._write_staged(tables, plan, columns)
             watermark = self._advance_watermark(target, manifest, previous, incoming)
             gap = self._track_column_gap(target, manifest, plan.missing, read)
             self._record_schema(target, plan.merged)
@@ -941,6 +978,7 @@ class Warehouse(ABC):
             widened_columns=[f.name for f in plan.widened],
             missing_columns=plan.missing,
             duplicate_keys_repaired=repaired,
+            repeated_keys=repeated,
             returned_columns=gap.returned,
             refilled=gap.refilled,
             reread_from=gap.reread_from,
@@ -973,15 +1011,19 @@ class Warehouse(ABC):
         plan: SchemaPlan,
         *,
         exists: bool,
-    ) -> bool:
+    ) -> KeyRepeats | None:
         """Write the load's rows into the raw table itself, without a staging table, where the
         backend can (a full load whose types match the table's): replace the rows, keep one
-        per key, and answer True. False (the default): the load stages them."""
-        return False
+        per key, and answer the keys written more than once
+        (keep_one_row_per_key_where_written_twice). None (the default): the load stages them."""
+        return None
 
-    def _write_staged(self, tables: LoadTables, plan: SchemaPlan, columns: Sequence[str]) -> int:
+    def _write_staged(
+        self, tables: LoadTables, plan: SchemaPlan, columns: Sequence[str]
+    ) -> tuple[int, KeyRepeats]:
         """The staged rows into the raw table, as the load's mode says; then the staging
-        table goes. Returns how many duplicated keys an incremental load repaired."""
+        table goes. Returns how many duplicated keys the table held (repaired), and the keys
+        staged more than once, of which it wrote one row each."""
         target = tables.target
         if target.where is not None:
             # A partition's load replaces its rows only: a row outside it would be written where
@@ -1005,6 +1047,9 @@ class Warehouse(ABC):
             )
         for field in plan.widened:
             self.widen_column(target, field)
+        # Counted once, for the write (rows_to_write) and for reconciliation (LoadOutcome).
+        repeated = self.repeated_keys(tables)
+        tables = replace(tables, repeated=repeated)
         repaired = 0
         if target.mode == "incremental":
             self.merge(tables, columns, missing=plan.missing)
@@ -1022,7 +1067,7 @@ class Warehouse(ABC):
         else:
             self.replace_all(tables, columns)
         self.drop_staging(tables.staged)
-        return repaired
+        return repaired, repeated
 
     def _refuse_rows_of_no_tenant(self, target: LoadTarget, plan: SchemaPlan) -> None:
         """A tenant's load replaces the rows of its id only: rows a whole load wrote before

@@ -20,6 +20,7 @@ from tributary.memory import release_freed_memory
 from tributary.storage import writable_problems
 from tributary.warehouse.base import (
     SESSION_TIME_ZONE,
+    KeyRepeats,
     LoadOutcome,
     LoadTables,
     LoadTarget,
@@ -350,7 +351,7 @@ class DuckDBWarehouse(Warehouse):
         plan: SchemaPlan,
         *,
         exists: bool,
-    ) -> bool:
+    ) -> KeyRepeats | None:
         """A full, unsliced load writes the landed rows into the raw table itself, emptied in
         the load's transaction, as they land: no staging relation, and DuckDB writes (most
         of a load's time: it compresses each block) while the landing goes on. The rows are
@@ -358,7 +359,7 @@ class DuckDBWarehouse(Warehouse):
         then keeps one row, chosen as the staged path chooses."""
         target = tables.target
         if not goes_straight_in(target) or plan.added or plan.widened:
-            return False
+            return None
         key = target.key_watch()
         with self._landed(incoming, batches, key) as landed, self._stream_pool(len(incoming)):
             if exists:
@@ -367,8 +368,7 @@ class DuckDBWarehouse(Warehouse):
             else:
                 self.execute(f"create table {target.qualified_name} as select * from {landed}")
         release_freed_memory()  # the landing's, before the checks
-        self.keep_one_row_per_key_where_written_twice(tables, incoming.names, key)
-        return True
+        return self.keep_one_row_per_key_where_written_twice(tables, incoming.names, key)
 
     @contextmanager
     def _stream_pool(self, columns: int) -> Iterator[None]:

@@ -24,6 +24,7 @@ from tributary.retry import said_by_driver
 from tributary.warehouse.base import (
     SESSION_TIME_ZONE,
     STATE_SCHEMA,
+    KeyRepeats,
     LoadTables,
     LoadTarget,
     StateQuery,
@@ -243,14 +244,14 @@ class PostgresWarehouse(Warehouse):
         plan: SchemaPlan,
         *,
         exists: bool,
-    ) -> bool:
+    ) -> KeyRepeats | None:
         # A full, unsliced load whose columns the table holds with exactly these types: COPY
         # into the truncated raw table, sparing the INSERT ... SELECT from a staging table
         # (about a third of a large load). TRUNCATE is transactional, so a failure leaves the
         # previous rows; but it locks the table against readers until the load commits.
         target = tables.target
         if target.mode != "full" or target.where is not None or plan.added or plan.widened:
-            return False
+            return None
         if exists:
             held = dict(
                 self.query(
@@ -263,7 +264,7 @@ class PostgresWarehouse(Warehouse):
                 if _canonical_type(held.get(field.name)) != _canonical_type(
                     self.sql_type(field.type)
                 ):
-                    return False  # a widened or added column: the staging path handles it
+                    return None  # a widened or added column: the staging path handles it
             self.empty(target.qualified_name)
         else:
             columns = ", ".join(f"{quote_ident(f.name)} {self.sql_type(f.type)}" for f in incoming)
@@ -272,8 +273,7 @@ class PostgresWarehouse(Warehouse):
         self._copy(
             target.qualified_name, incoming, key.watching(batches) if key is not None else batches
         )
-        self.keep_one_row_per_key_where_written_twice(tables, incoming.names, key)
-        return True
+        return self.keep_one_row_per_key_where_written_twice(tables, incoming.names, key)
 
     def empty(self, table: str) -> None:
         # TRUNCATE is transactional in PostgreSQL and leaves no dead rows; a rename swap
