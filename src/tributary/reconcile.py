@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.sql import quoted_name
 
 from tributary.arrow import checksum as checksum_rows
 from tributary.config.models import TableConfig
@@ -92,7 +93,9 @@ def window_predicate(window: Window, cursor: str | None) -> str | None:
     if window.cursor is not None and cursor is not None:
         conditions.extend(
             cursor_conditions(
-                sa.column(cursor),
+                # Quoted always, as every statement on raw tables names a column (quote_ident):
+                # PostgreSQL's dialect leaves a word DuckDB reserves (`at`) bare.
+                sa.column(quoted_name(cursor, quote=True)),
                 window.low,
                 window.high,
                 include_null=window.include_null,
