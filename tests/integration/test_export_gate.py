@@ -6,14 +6,18 @@ graph on its DuckDB warehouse (the gate reads the instance, not the warehouse)."
 
 from __future__ import annotations
 
+import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 from tributary.config.loader import ProjectConfig
 from tributary.defs import build_definitions
+from tributary.exports.gate import stamp
 from tributary.warehouse.base import Warehouse
 
 CUSTOMERS = dg.AssetKey(["raw", "erp", "customers"])
@@ -181,3 +185,82 @@ def test_a_run_still_in_progress_is_no_failure(
     )
     assert instance.get_latest_planned_materialization_info(DIM_CUSTOMER).run_id == queued.run_id
     assert run(defs, [EXPORT_DIM_CUSTOMER], instance).success
+
+
+def add_customers(project: ProjectConfig, ids: list[int]) -> None:
+    """New customers in the demo's ERP, changed after everything loaded so far."""
+    with sqlite3.connect(project.state_dir / "demo" / "erp.sqlite") as con:
+        columns = [row[1] for row in con.execute("pragma table_info(customers)")]
+        newest = con.execute("select * from customers order by modified_at desc limit 1")
+        template = list(newest.fetchone())
+        for day, customer_id in enumerate(ids, start=1):
+            row = dict(zip(columns, template, strict=True))
+            row |= {"customer_id": customer_id, "modified_at": f"2099-01-{day:02d} 00:00:00"}
+            con.execute(
+                f"insert into customers values ({', '.join('?' * len(columns))})",
+                [row[column] for column in columns],
+            )
+
+
+def customer_ids(project: ProjectConfig, table: str) -> set[int]:
+    with duckdb.connect(project.warehouse.path, read_only=True) as con:
+        return {row[0] for row in con.execute(f"select customer_id from {table}").fetchall()}
+
+
+def test_a_mart_built_on_a_rejected_load_is_not_published_after_the_load_is_mended(
+    demo_project: ProjectConfig, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(D) A load drops a customer and its reconciliation fails (remembered until a load finds
+    the rows right); the models are rebuilt anyway, the mart without the customer. A
+    `full_refresh` run mends the raw table and its check passes, but the mart still lacks the
+    customer: the export, run alone, refuses, naming the mart, when it was built and the check
+    that stood failed then, until the mart is rebuilt."""
+    defs = build_definitions(demo_project)
+    assert run(defs, RAW + MODELS, instance).success
+    add_customers(demo_project, [90001, 90002, 90003])
+
+    original = Warehouse.rows_to_write
+
+    def losing_one_row(self, tables, columns) -> str:
+        return f"(select * from {original(self, tables, columns)} offset 1) as one_row_short"
+
+    monkeypatch.setattr(Warehouse, "rows_to_write", losing_one_row)
+    rejected = run(defs, [CUSTOMERS], instance)
+    assert not rejected.success
+    monkeypatch.setattr(Warehouse, "rows_to_write", original)
+    again = run(defs, [CUSTOMERS], instance)  # the source's schedule: the failure is remembered
+    assert not again.success
+    rebuilt = run(defs, [STG_CUSTOMERS, DIM_CUSTOMER], instance)  # automation, or a person
+    assert rebuilt.success
+    built_on_rejected = customer_ids(demo_project, "marts.dim_customer")
+
+    refused = run(defs, [EXPORT_DIM_CUSTOMER], instance)
+    assert "marts/dim_customer" in failure(refused, "export__dim_customer")
+    assert published(demo_project, "dim_customer") == []
+
+    config = {"ops": {"raw__erp__customers": {"config": {"full_refresh": True}}}}
+    assert run(defs, [CUSTOMERS], instance, run_config=config).success
+    lost = customer_ids(demo_project, "raw_erp.customers") - built_on_rejected
+    assert lost  # the raw table is right again, the mart lacks what the load dropped
+
+    # The export's schedule, alone: the check passes now, the mart still lacks the customer.
+    scheduled = run(defs, [EXPORT_DIM_CUSTOMER], instance)
+    assert not scheduled.success
+    why = failure(scheduled, "export__dim_customer")
+    built = instance.get_latest_materialization_event(DIM_CUSTOMER)
+    assert built.run_id == rebuilt.run_id
+    assert "marts/dim_customer" in why and rebuilt.run_id in why
+    assert stamp(datetime.fromtimestamp(built.timestamp, UTC)) in why  # when it was built
+    assert "reconciliation" in why and "raw/erp/customers" in why and again.run_id in why
+    assert "publish_despite_failures" in why
+    # The staging view reads the raw table live: it holds no rejected rows to rebuild away.
+    assert "staging/stg_erp__customers" not in why
+    assert published(demo_project, "dim_customer") == []
+
+    # Rebuilt from the mended table, the mart and the export publish the customer.
+    assert run(defs, [STG_CUSTOMERS, DIM_CUSTOMER], instance).success
+    assert run(defs, [EXPORT_DIM_CUSTOMER], instance).success
+    [folder] = published(demo_project, "dim_customer")
+    files = (Path(demo_project.exports_url) / "dim_customer" / folder).glob("*.parquet")
+    exported = {i for f in files for i in pq.read_table(f)["customer_id"].to_pylist()}
+    assert lost <= exported

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dagster as dg
 
 from tributary.defs.export_gate import upstream_failures
+from tributary.exports.gate import Upstream
 
 TENANTS = dg.StaticPartitionsDefinition(["acme", "globex"])
 RAW = dg.AssetKey(["raw", "app", "users"])
@@ -43,10 +44,10 @@ def test_a_failed_partition_is_not_hidden_by_a_later_passing_one() -> None:
                 raise_on_error=False,
             )  # fmt: skip
         job.execute_in_process(instance=instance, asset_selection=[EXPORT])
-    [(checks, models)] = found
-    assert [(c.asset, c.check) for c in checks] == [("raw/app/users", "reconciliation")]
-    assert "acme" in checks[0].describe()
-    assert models == []
+    [upstream] = found
+    assert [(c.asset, c.check) for c in upstream.checks] == [("raw/app/users", "reconciliation")]
+    assert "acme" in upstream.checks[0].describe()
+    assert upstream.unbuilt == [] and upstream.stale == []
 
 
 def test_every_partition_passing_lets_the_export_through() -> None:
@@ -57,7 +58,7 @@ def test_every_partition_passing_lets_the_export_through() -> None:
         for tenant in ("acme", "globex"):
             job.execute_in_process(instance=instance, partition_key=tenant, asset_selection=[RAW])
         job.execute_in_process(instance=instance, asset_selection=[EXPORT])
-    assert found == [([], [])]
+    assert found == [Upstream([], [], [])]
 
 
 def test_a_partition_no_longer_there_gates_nothing() -> None:
@@ -78,6 +79,57 @@ def test_a_partition_no_longer_there_gates_nothing() -> None:
         job.execute_in_process(instance=instance, asset_selection=[EXPORT])
         instance.delete_dynamic_partition("tenants", "globex")
         job.execute_in_process(instance=instance, asset_selection=[EXPORT])
-    [(gated, _), (after, _)] = found
-    assert [c.partition for c in gated] == ["globex"]
-    assert after == []
+    [gated, after] = found
+    assert [c.partition for c in gated.checks] == ["globex"]
+    assert after.checks == []
+
+
+MART = dg.AssetKey(["marts", "users"])
+
+
+def test_a_model_built_while_a_partition_stood_failed_is_judged_by_that_partition() -> None:
+    # A model built while acme's load stood rejected holds acme's rejected rows after acme's
+    # check passes; globex's passing evaluation (later, the latest of the check) hides nothing.
+    passes = {"acme": False, "globex": True}
+    found: list = []
+
+    @dg.asset(
+        key=RAW,
+        partitions_def=TENANTS,
+        check_specs=[dg.AssetCheckSpec("reconciliation", asset=RAW, blocking=True)],
+    )
+    def raw(context):
+        yield dg.Output(None)
+        yield dg.AssetCheckResult(check_name="reconciliation", passed=passes[context.partition_key])
+
+    @dg.asset(key=MART, deps=[RAW], kinds={"dbt"})  # a dbt model, materialized as a table
+    def mart() -> None:
+        pass
+
+    @dg.asset(key=EXPORT, deps=[MART])
+    def export(context) -> None:
+        found.append(upstream_failures(context, context.asset_key))
+
+    job = dg.Definitions(assets=[raw, mart, export]).resolve_implicit_global_asset_job_def()
+
+    def load(tenant: str) -> None:
+        job.execute_in_process(
+            instance=instance, partition_key=tenant, asset_selection=[RAW], raise_on_error=False
+        )
+
+    with dg.instance_for_test() as instance:
+        load("acme")
+        load("globex")
+        job.execute_in_process(instance=instance, asset_selection=[MART])
+        passes["acme"] = True
+        load("acme")  # mended: the check passes, the mart is as it was built
+        load("globex")
+        job.execute_in_process(instance=instance, asset_selection=[EXPORT])
+        job.execute_in_process(instance=instance, asset_selection=[MART, EXPORT])
+    [stale, rebuilt] = found
+    assert stale.checks == []
+    [build] = stale.stale
+    assert build.asset == "marts/users"
+    assert [(c.check, c.partition) for c in build.failed_then] == [("reconciliation", "acme")]
+    assert "acme" in build.describe() and "marts/users" in build.describe()
+    assert rebuilt == Upstream([], [], [])

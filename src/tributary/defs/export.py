@@ -32,7 +32,7 @@ from tributary.defs.sources import SourcesResource
 from tributary.defs.tenants import current_tenants, scheduled_tenants, tenant_partitions
 from tributary.defs.transform import ModelRef
 from tributary.exports import run_export
-from tributary.exports.gate import problems, refusal
+from tributary.exports.gate import refusal
 from tributary.exports.gcs import is_gcs_url
 from tributary.exports.query import export_sql
 from tributary.tenants import active_keys, tenant_to_export
@@ -106,10 +106,12 @@ def build_export_asset(
     ) -> dg.MaterializeResult:
         # Before anything is published: a blocking check gates what follows it within one run
         # only, and schedules and automation run loads, models and exports apart.
-        found = problems(*upstream_failures(context, key))
+        upstream = upstream_failures(context, key)
+        found = upstream.problems()
         if found and not config.publish_despite_failures:
             raise dg.Failure(
-                description=refusal(export.name, context.op_def.name, found), allow_retries=False
+                description=refusal(export.name, context.op_def.name, upstream),
+                allow_retries=False,
             )
         for problem in found:
             context.log.warning(f"published despite: {problem}")

@@ -1,11 +1,13 @@
 """The export gate's facts, read from the Dagster instance: for every asset upstream of an
 export (transitively, back to the raw tables), the latest evaluation of each of its blocking
-checks, and for each dbt model whether its latest planned build ended without building it.
-tributary.exports.gate decides and words the refusal."""
+checks; for each dbt model whether its latest planned build ended without building it; and
+for each dbt model that holds rows (not a view), whether its latest build was made while a
+blocking check upstream of it stood failed. tributary.exports.gate decides and words the
+refusal."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -14,22 +16,26 @@ from dagster._core.storage.asset_check_execution_record import (
     AssetCheckExecutionRecord,
     AssetCheckExecutionRecordStatus,
 )
+from dagster._core.storage.event_log.base import AssetEntry
+from dagster_dbt.metadata_set import DbtMetadataSet  # not exported at the top; what the specs carry
 
 from tributary.defs.automation import PARTITION_TAG, TRANSFORMS
-from tributary.exports.gate import FailedCheck, UnbuiltModel
+from tributary.exports.gate import FailedCheck, StaleBuild, UnbuiltModel, Upstream
+
+# dagster-dbt's metadata on a model's spec: dbt's `materialized` (DbtMetadataSet's field).
+MATERIALIZED = f"{DbtMetadataSet.namespace()}/materialization_type"
+LIVE = {"view", "ephemeral"}
 
 # A run that ended so has not built what it planned; one queued or running has not failed.
 ENDED_UNBUILT = {dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 
 
-def upstream_failures(
-    context: dg.AssetExecutionContext, key: dg.AssetKey
-) -> tuple[list[FailedCheck], list[UnbuiltModel]]:
+def upstream_failures(context: dg.AssetExecutionContext, key: dg.AssetKey) -> Upstream:
     # The whole graph: a run of a selection executes a job subset to it, whose source graph is
     # the code location's (the step context holds no repository definition in process).
     graph = context.job_def.asset_layer.asset_graph.source_asset_graph
     upstream = dg.AssetSelection.assets(key).upstream(include_self=False).resolve(graph)
-    models = TRANSFORMS.resolve(graph) & upstream
+    models = sorted(TRANSFORMS.resolve(graph) & upstream, key=lambda k: k.to_user_string())
     blocking = sorted(
         (
             check
@@ -47,9 +53,29 @@ def upstream_failures(
         for check in blocking
         if (partitions := graph.get(check.asset_key).partitions_def) is not None
     }
-    return (
-        failed_checks(context.instance, blocking, context.run_id, partitioned),
-        unbuilt_models(context.instance, sorted(models, key=lambda k: k.to_user_string())),
+    # The models that hold rows: a view (or an ephemeral model) reads what is upstream live.
+    tables = [model for model in models if graph.get(model).metadata.get(MATERIALIZED) not in LIVE]
+    over = {
+        model: {
+            check
+            for check in blocking
+            if check.asset_key
+            in dg.AssetSelection.assets(model).upstream(include_self=False).resolve(graph)
+        }
+        for model in tables
+    }
+    checks = [
+        failed
+        for _, failed in failed_checks(context.instance, blocking, context.run_id, partitioned)
+    ]
+    records = {
+        record.asset_entry.asset_key: record.asset_entry
+        for record in context.instance.get_asset_records(models)
+    }
+    return Upstream(
+        checks=checks,
+        unbuilt=unbuilt_models(context.instance, models, records),
+        stale=stale_builds(context.instance, over, records, partitioned),
     )
 
 
@@ -87,12 +113,116 @@ def latest_per_partition(
     history = instance.event_log_storage.get_asset_check_execution_history(
         check, limit=PARTITION_HISTORY, status=COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES
     )
-    runs = instance.get_runs(filters=dg.RunsFilter(run_ids=list({r.run_id for r in history})))
-    partition_of = {run.run_id: run.tags.get(PARTITION_TAG) for run in runs}
     latest: dict[str | None, AssetCheckExecutionRecord] = {}
-    for record in history:  # newest first
-        latest.setdefault(record.partition or partition_of.get(record.run_id), record)
+    for partition, record in with_partitions(instance, history):  # newest first
+        latest.setdefault(partition, record)
     return latest
+
+
+def with_partitions(
+    instance: dg.DagsterInstance, records: Sequence[AssetCheckExecutionRecord]
+) -> list[tuple[str | None, AssetCheckExecutionRecord]]:
+    """Each evaluation with its partition: the record's own, or its run's (one query)."""
+    if all(record.partition for record in records):
+        return [(record.partition, record) for record in records]
+    runs = instance.get_runs(filters=dg.RunsFilter(run_ids=list({r.run_id for r in records})))
+    partition_of = {run.run_id: run.tags.get(PARTITION_TAG) for run in runs}
+    return [(record.partition or partition_of.get(record.run_id), record) for record in records]
+
+
+# Pages of PARTITION_HISTORY evaluations of a check read back, at most, to the evaluation that
+# stood when a model downstream of it was built.
+STALE_HISTORY_PAGES = 4
+
+
+def evaluated_at(record: AssetCheckExecutionRecord) -> float:
+    # The record is created when its run plans the check; its event is then the evaluation.
+    return record.event.timestamp if record.event else record.create_timestamp
+
+
+def evaluations_back_to(
+    instance: dg.DagsterInstance, check: dg.AssetCheckKey, since: float, partitions: set[str] | None
+) -> list[tuple[str | None, AssetCheckExecutionRecord]]:
+    """The check's completed evaluations, newest first, with their partitions, read back until
+    each partition (`partitions`, of a partitioned asset; else the one whole asset) has one
+    made before `since`, the history ends, or STALE_HISTORY_PAGES pages were read.
+
+    Relies on Dagster's internal check-execution history (event_log_storage.
+    get_asset_check_execution_history, its cursor an execution record's id, newest first) and
+    the records' evaluation events, as latest_evaluations does."""
+    storage = instance.event_log_storage
+    read: list[tuple[str | None, AssetCheckExecutionRecord]] = []
+    cursor = None
+    wanted = partitions if partitions is not None else {None}
+    for _ in range(STALE_HISTORY_PAGES):
+        page = storage.get_asset_check_execution_history(
+            check,
+            limit=PARTITION_HISTORY,
+            cursor=cursor,
+            status=COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES,
+        )
+        if partitions is None:
+            read += [(None, record) for record in page]
+        else:
+            read += with_partitions(instance, page)
+        before = {partition for partition, record in read if evaluated_at(record) < since}
+        if len(page) < PARTITION_HISTORY or wanted <= before:
+            break
+        cursor = page[-1].id
+    return read
+
+
+def stale_builds(
+    instance: dg.DagsterInstance,
+    over: Mapping[dg.AssetKey, set[dg.AssetCheckKey]],
+    records: Mapping[dg.AssetKey, AssetEntry],
+    partitioned: Mapping[dg.AssetCheckKey, set[str]],
+) -> list[StaleBuild]:
+    """The models (`over`: each with the blocking checks upstream of it) whose latest build was
+    made while one of those checks stood failed: its latest evaluation then (of any partition
+    the asset has now) failed. Such a build holds the rows the check rejected until the model
+    is rebuilt, however the check is evaluated after. A dbt model is built whole (no
+    partitions): its latest materialization is the build its table holds."""
+    built = {
+        model: entry.last_materialization_record
+        for model, entry in records.items()
+        if model in over and entry.last_materialization_record is not None
+    }
+    checks = sorted({c for m in built for c in over[m]}, key=lambda c: c.to_user_string())
+    history = {
+        check: evaluations_back_to(
+            instance,
+            check,
+            since=min(built[m].timestamp for m in built if check in over[m]),
+            partitions=partitioned.get(check),
+        )
+        for check in checks
+    }
+    stale = []
+    for model in sorted(built, key=lambda k: k.to_user_string()):
+        at = built[model].timestamp
+        failed_then = []
+        for check in sorted(over[model], key=lambda c: c.to_user_string()):
+            standing: dict[str | None, AssetCheckExecutionRecord] = {}
+            for partition, record in history[check]:
+                if evaluated_at(record) < at:
+                    standing.setdefault(partition, record)
+            current = partitioned.get(check)
+            for partition, record in sorted(standing.items(), key=lambda p: p[0] or ""):
+                if current is not None and partition is not None and partition not in current:
+                    continue
+                if found := failure(check, record, partition):
+                    failed_then.append(found)
+        if failed_then:
+            stale.append(
+                StaleBuild(
+                    asset=model.to_user_string(),
+                    run_id=built[model].run_id,
+                    built_at=datetime.fromtimestamp(at, UTC),
+                    failed_then=tuple(failed_then),
+                )
+            )
+    return stale
 
 
 def failed_checks(
@@ -100,7 +230,7 @@ def failed_checks(
     checks: list[dg.AssetCheckKey],
     current_run: str,
     partitioned: Mapping[dg.AssetCheckKey, set[str]] | None = None,
-) -> list[FailedCheck]:
+) -> list[tuple[dg.AssetCheckKey, FailedCheck]]:
     """The blocking checks whose latest evaluation failed; of a check on a partitioned asset
     (`partitioned`, with the asset's partitions now), each partition's latest."""
     partitioned = partitioned or {}
@@ -116,36 +246,43 @@ def failed_checks(
                 evaluated.append((check, record, partition))
     failed = []
     for check, record, partition in evaluated:
-        evaluation = record.evaluation
         # This run's own checks gate within it already (a failed one stops this step).
-        if record.run_id == current_run or evaluation is None or evaluation.passed:
-            continue
-        # A failed WARN-severity check does not block, in a run or here.
-        if evaluation.severity != dg.AssetCheckSeverity.ERROR:
-            continue
-        failed.append(
-            FailedCheck(
-                asset=check.asset_key.to_user_string(),
-                check=check.name,
-                run_id=record.run_id,
-                at=datetime.fromtimestamp(record.create_timestamp, UTC),
-                description=evaluation.description,
-                partition=partition,
-            )
-        )
+        if record.run_id != current_run and (found := failure(check, record, partition)):
+            failed.append((check, found))
     return failed
 
 
-def unbuilt_models(instance: dg.DagsterInstance, models: list[dg.AssetKey]) -> list[UnbuiltModel]:
-    records = {
-        record.asset_entry.asset_key: record for record in instance.get_asset_records(models)
-    }
+def failure(
+    check: dg.AssetCheckKey, record: AssetCheckExecutionRecord, partition: str | None
+) -> FailedCheck | None:
+    """The evaluation, if it failed and blocks: a failed WARN-severity check does not block,
+    in a run or here."""
+    evaluation = record.evaluation
+    if evaluation is None or evaluation.passed:
+        return None
+    if evaluation.severity != dg.AssetCheckSeverity.ERROR:
+        return None
+    return FailedCheck(
+        asset=check.asset_key.to_user_string(),
+        check=check.name,
+        run_id=record.run_id,
+        at=datetime.fromtimestamp(record.create_timestamp, UTC),
+        description=evaluation.description,
+        partition=partition,
+    )
+
+
+def unbuilt_models(
+    instance: dg.DagsterInstance,
+    models: list[dg.AssetKey],
+    records: Mapping[dg.AssetKey, AssetEntry],
+) -> list[UnbuiltModel]:
     unbuilt = []
     for model in models:
         planned = instance.get_latest_planned_materialization_info(model)
         if planned is None:
             continue
-        entry = records[model].asset_entry if model in records else None
+        entry = records.get(model)
         built = entry.last_materialization_record if entry else None
         if built is not None and built.storage_id > planned.storage_id:
             continue

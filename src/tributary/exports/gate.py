@@ -3,7 +3,8 @@
 Dagster's blocking checks stop what is downstream within one run only. A source's schedule
 loads raw tables alone, automation builds the models in a later run, and an export's schedule
 requests the export alone: without this gate an export published rows its checks had
-rejected, or the previous build of a model that failed to build, as today's data, green.
+rejected, the previous build of a model that failed to build, or a model built on rejected rows
+and not rebuilt since the check passed, as today's data, green.
 
 The facts are read from the Dagster instance (defs/export_gate.py); this decides and words.
 """
@@ -29,10 +30,13 @@ class FailedCheck:
 
     def describe(self) -> str:
         why = f": {self.description.strip()}" if self.description else ""
+        return f"{self.named()}{why}"
+
+    def named(self) -> str:
         asset = f"{self.asset} (partition {self.partition})" if self.partition else self.asset
         return (
             f"blocking check '{self.check}' on {asset} failed in run {self.run_id} "
-            f"at {stamp(self.at)}{why}"
+            f"at {stamp(self.at)}"
         )
 
 
@@ -60,16 +64,47 @@ class UnbuiltModel:
         )
 
 
+@dataclass(frozen=True)
+class StaleBuild:
+    """A model whose latest build was made while blocking checks upstream of it stood failed:
+    it holds the rows they rejected, whatever those checks say now, until it is rebuilt."""
+
+    asset: str
+    run_id: str
+    built_at: datetime
+    failed_then: tuple[FailedCheck, ...]  # each check's latest evaluation at the build
+
+    def describe(self) -> str:
+        checks = "; ".join(check.named() for check in self.failed_then)
+        they, pass_ = ("that check", "it passes")
+        if len(self.failed_then) > 1:
+            they, pass_ = ("those checks", "they pass")
+        return (
+            f"model {self.asset} was built by run {self.run_id} at {stamp(self.built_at)}, "
+            f"while the latest evaluation of {checks}: it holds what {they} rejected and has "
+            f"not been rebuilt since; rebuild it (with the models it feeds) once {pass_}"
+        )
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """What the gate found upstream of an export."""
+
+    checks: list[FailedCheck]
+    unbuilt: list[UnbuiltModel]
+    stale: list[StaleBuild]
+
+    def problems(self) -> list[str]:
+        return [found.describe() for found in (*self.checks, *self.unbuilt, *self.stale)]
+
+
 def stamp(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def problems(checks: list[FailedCheck], models: list[UnbuiltModel]) -> list[str]:
-    return [c.describe() for c in checks] + [m.describe() for m in models]
-
-
-def refusal(export: str, op_name: str, found: list[str]) -> str | None:
+def refusal(export: str, op_name: str, upstream: Upstream) -> str | None:
     """Why the export must not publish (None: nothing upstream failed), with the way out."""
+    found = upstream.problems()
     if not found:
         return None
     listed = "\n".join(f"- {problem}" for problem in found)
