@@ -234,8 +234,14 @@ def test_a_mart_built_on_a_rejected_load_is_not_published_after_the_load_is_mend
     assert rebuilt.success
     built_on_rejected = customer_ids(demo_project, "marts.dim_customer")
 
+    # The check stands failed, remembered: the refusal leads with the run that clears it, a
+    # full refresh (a plain load did not), and the models to rebuild after.
     refused = run(defs, [EXPORT_DIM_CUSTOMER], instance)
-    assert "marts/dim_customer" in failure(refused, "export__dim_customer")
+    why = failure(refused, "export__dim_customer")
+    full_refresh = '{"ops": {"raw__erp__customers": {"config": {"full_refresh": true}}}}'
+    assert full_refresh in why
+    assert why.index(full_refresh) < why.index("Fix the cause")
+    assert why.index("marts/dim_customer", why.index(full_refresh)) < why.index("Fix the cause")
     assert published(demo_project, "dim_customer") == []
 
     config = {"ops": {"raw__erp__customers": {"config": {"full_refresh": True}}}}

@@ -8,6 +8,7 @@ refusal."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -20,6 +21,7 @@ from dagster._core.storage.event_log.base import AssetEntry
 from dagster_dbt.metadata_set import DbtMetadataSet  # not exported at the top; what the specs carry
 
 from tributary.defs.automation import PARTITION_TAG, TRANSFORMS
+from tributary.defs.checks import RECONCILIATION
 from tributary.exports.gate import FailedCheck, StaleBuild, UnbuiltModel, Upstream
 
 # dagster-dbt's metadata on a model's spec: dbt's `materialized` (DbtMetadataSet's field).
@@ -65,8 +67,14 @@ def upstream_failures(context: dg.AssetExecutionContext, key: dg.AssetKey) -> Up
         for model in tables
     }
     checks = [
-        failed
-        for _, failed in failed_checks(context.instance, blocking, context.run_id, partitioned)
+        replace(
+            failed,
+            load_op=graph.assets_def_for_key(check.asset_key).node_def.name
+            if check.name == RECONCILIATION
+            else None,
+            rebuild=tuple(m.to_user_string() for m in tables if check in over[m]),
+        )
+        for check, failed in failed_checks(context.instance, blocking, context.run_id, partitioned)
     ]
     records = {
         record.asset_entry.asset_key: record.asset_entry

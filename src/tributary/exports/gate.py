@@ -27,6 +27,27 @@ class FailedCheck:
     at: datetime
     description: str | None = None
     partition: str | None = None  # of a partitioned asset: the partition whose check failed
+    # Of a raw table's reconciliation: the op loading the table, whose config a full refresh sets.
+    load_op: str | None = None
+    rebuild: tuple[str, ...] = ()  # the models holding rows read from it, that the export reads
+
+    def full_refresh(self) -> str | None:
+        """A reconciliation that stays failed until a `full_refresh` run finds its rows right
+        (as its description says): the run that clears it, and what to rebuild after."""
+        if not self.load_op or "full_refresh" not in (self.description or ""):
+            return None
+        config = f'{{"ops": {{"{self.load_op}": {{"config": {{"full_refresh": true}}}}}}}}'
+        asset = f"{self.asset} (partition {self.partition})" if self.partition else self.asset
+        then = (
+            f"then rebuild the models that hold what they read of it ({', '.join(self.rebuild)}) "
+            "and run the export again"
+            if self.rebuild
+            else "then run the export again"
+        )
+        return (
+            f"The reconciliation of {asset} fails until a load finds its rows right, which a "
+            f"load of new rows does not: load it with the run config {config}, {then}."
+        )
 
     def describe(self) -> str:
         why = f": {self.description.strip()}" if self.description else ""
@@ -108,10 +129,14 @@ def refusal(export: str, op_name: str, upstream: Upstream) -> str | None:
     if not found:
         return None
     listed = "\n".join(f"- {problem}" for problem in found)
+    # A remembered reconciliation failure outlasts a plain load: the run that clears it first.
+    leads = "".join(
+        f"{lead}\n" for check in upstream.checks if (lead := check.full_refresh()) is not None
+    )
     override = f'{{"ops": {{"{op_name}": {{"config": {{"{OVERRIDE}": true}}}}}}}}'
     return (
         f"export {export} published nothing: what it reads failed upstream, and its data "
-        f"would be published as checked and current.\n{listed}\n"
+        f"would be published as checked and current.\n{listed}\n{leads}"
         "Fix the cause and rebuild (load the raw table again, or rematerialize the model and "
         "its tests), then run the export again. To publish anyway, knowingly, run it with the "
         f"run config {override}."
