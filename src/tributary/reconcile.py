@@ -37,7 +37,7 @@ from tributary.warehouse import (
     Warehouse,
     quote_ident,
 )
-from tributary.warehouse.base import at_or_before, earlier_point
+from tributary.warehouse.base import at_or_before, earlier_point, later_point
 
 EXAMPLES = 5  # duplicate keys shown in a failed uniqueness check
 DUPLICATE_EXAMPLES = 10  # keys the source holds more than once, shown by reconciliation
@@ -154,9 +154,12 @@ def reconcile(
         held is not None
         and own.cursor is not None
         and isinstance(source, ProfilingSource)
-        and not held.reached_by(own.low)
+        and not held.covered_by(own.low, own.high)
     ):
-        window = replace(own, low=earlier_point(held.since, own.low))
+        # A late check of an older load ends before rows a newer one's found wrong: it
+        # compares up to them too, else it could not tell them right.
+        high = own.high if held.until is None else later_point(held.until, own.high)
+        window = replace(own, low=earlier_point(held.since, own.low), high=high)
     checksum = list(table.checks.checksum)
     columns = [name for name, _ in load.outcome.columns]  # the raw table's, as it spells them
     loaded = warehouse_profile(
@@ -233,9 +236,14 @@ def reconcile(
             f"{named}: the warehouse keeps one row per key, the one with the highest "
             f"{table.cursor or 'position'} and, among equals, the one read last"
         )
+    seen = None  # the highest cursor value compared, on either side
     if window.cursor is not None:
         source_max = comparable(expected.max_cursor, kind)
         warehouse_max = comparable(loaded.max_cursor, kind)
+        if source_max is None or warehouse_max is None:
+            seen = warehouse_max if source_max is None else source_max
+        else:
+            seen = later_point(source_max, warehouse_max)
         metadata["source_max_cursor"] = _text(source_max)
         metadata["warehouse_max_cursor"] = _text(warehouse_max)
         if source_max != warehouse_max:
@@ -253,24 +261,30 @@ def reconcile(
     matched = f"{_rows(loaded.rows)} in {metadata['window']} match the {compared_with}"
     # Rows from this point on were compared (None: every row of the scope); an inbox drop's
     # check finds missing rows only, so it clears nothing an exact comparison found.
-    examined = window.low if window.cursor is not None else None
-    covered = held is not None and not at_least and held.reached_by(examined)
-    if held is None or (problems and covered and not at_or_before(held.since, examined)):
-        if problems:  # the first failure, or one found from further back: remembered
-            failure = ReconcileFailure(
-                window.cursor,
-                examined,
-                metadata["window"],
-                "; ".join(problems),
-                load.manifest.load_id,
-                datetime.now(UTC),
-            )
+    # Up to this point (None: open above, or every row of the scope).
+    examined, until = (window.low, window.high) if window.cursor is not None else (None, None)
+    covered = held is not None and not at_least and held.covered_by(examined, until)
+    failure = ReconcileFailure(
+        window.cursor,
+        examined,
+        metadata["window"],
+        "; ".join(problems),
+        load.manifest.load_id,
+        datetime.now(UTC),
+        # A window open above failed on the rows it saw: later checks reach up to them.
+        seen if until is None else until,
+    )
+    if problems and (held is None or covered):
+        # The first failure, or one found further out: remembered (widening the held one).
+        if held is None or held.widened(failure) != held:
             warehouse.record_reconcile_failure(target, failure, whole=examined is None)
+        if held is None or not at_or_before(held.since, examined):
             description = f"{table_name} does not match its {compared_with}: " + "; ".join(problems)
             return CheckOutcome(False, description, metadata)
+    elif held is None:
         return CheckOutcome(True, f"{table_name}: {matched}", metadata)
-    if covered and not problems:  # compared again, and right: forgotten
-        warehouse.record_reconcile_failure(target, None, whole=examined is None)
+    elif covered and not problems:  # compared again, and right: forgotten, if still the same
+        warehouse.record_reconcile_failure(target, None, whole=examined is None, read=held)
         return CheckOutcome(True, f"{table_name}: {matched}", metadata)
     metadata["first_failed_load"] = held.load_id
     metadata["first_failed_at"] = held.failed_at.isoformat(timespec="seconds")
@@ -285,9 +299,14 @@ def reconcile(
         )
     else:
         since = "the first row" if held.since is None else _text(held.since)
+        why = (
+            "this check's window does not hold them all"
+            if compared_with == "source"
+            else "no check has compared them since "
+            f"(the {compared_with} hold this load's rows only)"
+        )
         description = (
-            f"{table_name}: {matched}, but the rows from {since} do not yet: {found}, and "
-            f"no check has compared them since (the {compared_with} hold this load's rows only)"
+            f"{table_name}: {matched}, but the rows from {since} do not yet: {found}, and {why}"
         )
     if "full_refresh" not in description:
         whole = f"partition {target.where.key}" if target.where else "table"

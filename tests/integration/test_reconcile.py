@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +24,7 @@ from tributary.landing import LandingStore
 from tributary.reconcile import duplicate_keys, freshness, reconcile
 from tributary.slices import slice_for
 from tributary.sources import SqlSource
+from tributary.warehouse import ReconcileFailure
 from tributary.warehouse.duckdb.warehouse import DuckDBWarehouse
 from tributary.warehouse.postgres.warehouse import PostgresWarehouse
 
@@ -703,4 +705,62 @@ def test_a_failure_compared_with_landed_files_stands_until_a_full_refresh(mariad
 
     _, refreshed = uncounted_load(full_refresh=True)
     assert refreshed.passed, refreshed.description
+    assert remembered(warehouse) == []
+
+
+def test_a_late_check_of_an_older_load_keeps_a_newer_loads_failure(mariadb, loads) -> None:
+    """Two runs overlap: the first's load commits, then the second's; the second's check
+    finds a row missing, and the first's check, late, ran over its own window, which reached
+    the failure's lower end only: it passed and forgot the failure, the row lost for good.
+    Now the late check compares the failed window whole, and the failure stays."""
+    url, con = mariadb
+    warehouse, _ = loads
+    orders_at(con, T0)
+    assert checked_load(url, PLAIN, loads)[1].passed
+    run_sql(con, "insert into orders values (2, %s)", params=(T0 + timedelta(minutes=1),))
+    first, _ = checked_load(url, PLAIN, loads)  # its check comes late, below
+    run_sql(con, "insert into orders values (3, %s), (4, %s)",
+            params=(T0 + timedelta(minutes=2), T0 + timedelta(minutes=3)))  # fmt: skip
+    second, _ = checked_load(url, PLAIN, loads)
+    warehouse.execute("delete from raw_shop.orders where id = 3")  # lost in its window
+    target = second.target.spelled_as([name for name, _ in second.outcome.columns])
+    lost = reconcile(PLAIN, second, source=SqlSource(url), warehouse=warehouse, target=target)
+    assert not lost.passed and "(1 missing)" in lost.description
+    assert remembered(warehouse) == [("", "2024-05-01T12:01:00", second.manifest.load_id)]
+
+    late = reconcile(PLAIN, first, source=SqlSource(url), warehouse=warehouse, target=target)
+    assert not late.passed, late.description
+    assert late.metadata["window"] == "updated_at 2024-05-01T12:00:00 to 2024-05-01T12:03:00"
+    assert late.metadata["load_window"] == "updated_at 2024-05-01T12:00:00 to 2024-05-01T12:01:00"
+    assert "(1 missing)" in late.description
+    # found from further back: remembered from there, up to the newer failure's end
+    assert remembered(warehouse) == [("", "2024-05-01T12:00:00", first.manifest.load_id)]
+
+    run_sql(con, "insert into orders values (5, %s)", params=(T0 + timedelta(minutes=4),))
+    _, check = checked_load(url, PLAIN, loads)
+    assert not check.passed and "(1 missing)" in check.description
+    run_sql(
+        con, "update orders set updated_at = %s where id = 3", params=(T0 + timedelta(minutes=5),)
+    )
+    _, check = checked_load(url, PLAIN, loads)
+    assert check.passed, check.description
+    assert remembered(warehouse) == []
+
+
+def test_a_late_passing_check_forgets_only_the_failure_it_read(mariadb, loads) -> None:
+    """A check that read a failure, compared its window and found it right, forgets it; one
+    written by another check meanwhile (its rows not compared) stays."""
+    url, con = mariadb
+    warehouse, _ = loads
+    orders_at(con, T0, T0 + timedelta(minutes=1))
+    first, check = checked_load(url, PLAIN, loads)
+    assert check.passed
+    target = first.target.spelled_as([name for name, _ in first.outcome.columns])
+    read = ReconcileFailure("updated_at", T0, "w", "one missing", "read-by-the-check",
+                            datetime.now(UTC), T0 + timedelta(minutes=1))  # fmt: skip
+    newer = replace(read, load_id="written-meanwhile")
+    warehouse.record_reconcile_failure(target, newer, whole=False)
+    warehouse.record_reconcile_failure(target, None, whole=False, read=read)
+    assert remembered(warehouse) == [("", "2024-05-01T12:00:00", "written-meanwhile")]
+    warehouse.record_reconcile_failure(target, None, whole=False, read=newer)
     assert remembered(warehouse) == []

@@ -118,6 +118,8 @@ STATE_DDL = [
         cursor_column varchar(128),
         value_type varchar(16),
         value varchar(256),
+        until_type varchar(16),
+        until_value varchar(256),
         window_text varchar(1024) not null,
         description varchar(4096) not null,
         load_id varchar({LOAD_ID_CHARS}) not null,
@@ -290,9 +292,10 @@ class ColumnGap:
 class ReconcileFailure:
     """A reconciliation check of one scope (the whole table, or a tenant's or key range's
     partition) that failed: the rows of its window, those whose `cursor` is at least `since`
-    (None: every row of the scope), did not match the source. The watermark moves on past
-    them, and a later load's window would not compare them again: later checks of the scope
-    compare from `since` until one finds them right (reconcile.py)."""
+    (None: every row of the scope) and at most `until` (None: open above), did not match the
+    source. The watermark moves on past them, and a later load's window would not compare
+    them again: later checks of the scope compare that window until one finds them right
+    (reconcile.py)."""
 
     cursor: str | None
     since: Any | None
@@ -300,10 +303,27 @@ class ReconcileFailure:
     description: str  # what it found there
     load_id: str
     failed_at: datetime
+    until: Any | None = None
 
     def reached_by(self, low: Any | None) -> bool:
-        """Whether a window from `low` (None: every row of the scope) holds all its rows."""
+        """Whether a window from `low` (None: every row of the scope) starts early enough."""
         return at_or_before(low, self.since)
+
+    def covered_by(self, low: Any | None, high: Any | None) -> bool:
+        """Whether a window from `low` to `high` (None: every row, open above) holds all its
+        rows: only such a window, found right, clears it. A late check of an older load
+        reaches its `since` but may end before the rows a newer load's check found wrong."""
+        return self.reached_by(low) and at_or_after(high, self.until)
+
+    def widened(self, other: ReconcileFailure) -> ReconcileFailure:
+        """One failure holding both windows: the earlier-found one's (the lower `since`;
+        self's among equals) reaching up to the later end."""
+        first = self if at_or_before(self.since, other.since) else other
+        return replace(
+            first,
+            since=earlier_point(self.since, other.since),
+            until=later_point(self.until, other.until),
+        )
 
 
 def at_or_before(point: Any | None, since: Any | None) -> bool:
@@ -318,6 +338,30 @@ def at_or_before(point: Any | None, since: Any | None) -> bool:
         return point <= since
     except TypeError:
         return False
+
+
+def at_or_after(point: Any | None, until: Any | None) -> bool:
+    """Whether a read up to `point` (None: open above) reads every row up to `until` (None:
+    open above). A point that does not compare does not."""
+    if point is None:
+        return True
+    if until is None:
+        return False
+    try:
+        return point >= until
+    except TypeError:
+        return False
+
+
+def later_point(first: Any | None, second: Any | None) -> Any | None:
+    """The later of two upper ends, None (open above) if either is None or they do not
+    compare."""
+    if first is None or second is None:
+        return None
+    try:
+        return first if first >= second else second
+    except TypeError:
+        return None
 
 
 def earlier_point(first: Any | None, second: Any | None) -> Any | None:
@@ -1303,58 +1347,86 @@ class Warehouse(ABC):
         """The scope's remembered reconciliation failure, if any (one query: every check
         reads it)."""
         rows = self.query(
-            "select cursor_column, value_type, value, window_text, description, load_id, "
-            f"failed_at from {STATE_SCHEMA}.reconcile_failures "
+            "select cursor_column, value_type, value, until_type, until_value, window_text, "
+            f"description, load_id, failed_at from {STATE_SCHEMA}.reconcile_failures "
             "where source = ? and table_name = ? and scope = ?",
             [target.source, target.table, target.scope],
         )
         if not rows:
             return None
-        cursor, kind, value, window, description, load_id, failed_at = rows[0]
+        cursor, kind, value, until_kind, until, window, description, load_id, failed_at = rows[0]
         since = None if kind is None else decode_cursor(kind, value)
+        until = None if until_kind is None else decode_cursor(until_kind, until)
         if cursor is None or target.cursor is None or cursor != target.cursor.lower():
-            since = None  # a window of every row, or of another cursor column: every row
+            since = until = None  # a window of every row, or of another cursor column
         return ReconcileFailure(
-            target.cursor, since, window, description, load_id, as_utc(failed_at)
+            target.cursor, since, window, description, load_id, as_utc(failed_at), until
         )
 
     def record_reconcile_failure(
-        self, target: LoadTarget, failure: ReconcileFailure | None, *, whole: bool
+        self,
+        target: LoadTarget,
+        failure: ReconcileFailure | None,
+        *,
+        whole: bool,
+        read: ReconcileFailure | None = None,
     ) -> None:
-        """Replace the scope's remembered failure (None: forget it); a check of the whole
-        table (`whole`, no partition) replaces every scope's."""
+        """Remember a failure for the scope, or (None) forget the one the check `read`; a check
+        of the whole table (`whole`, no partition) forgets every scope's. Re-read in its
+        transaction: a failure recorded meanwhile by another check is kept, widened by this
+        one (ReconcileFailure.widened), and a forget leaves it: this check did not compare
+        its rows."""
         key = [target.source, target.table]
         with self.transaction():
-            if whole and target.where is None:
-                self.execute(
-                    f"delete from {STATE_SCHEMA}.reconcile_failures "
-                    "where source = ? and table_name = ?",
-                    key,
-                )
-            else:
-                self.execute(
-                    f"delete from {STATE_SCHEMA}.reconcile_failures "
-                    "where source = ? and table_name = ? and scope = ?",
-                    [*key, target.scope],
-                )
+            held = self.reconcile_failure(target)
             if failure is None:
+                if held is None or read is None or held.load_id != read.load_id:
+                    return  # another check's failure, written since this one read
+                if whole and target.where is None:
+                    self.execute(
+                        f"delete from {STATE_SCHEMA}.reconcile_failures "
+                        "where source = ? and table_name = ?",
+                        key,
+                    )
+                else:
+                    self._forget_reconcile_failure(target)
                 return
+            if held is not None:
+                failure = held.widened(failure)
+                if failure == held:
+                    return
+                self._forget_reconcile_failure(target)
             kind, text = (None, None) if failure.since is None else encode_cursor(failure.since)
+            try:
+                until_kind, until = (
+                    (None, None) if failure.until is None else encode_cursor(failure.until)
+                )
+            except TypeError:  # a value a driver gave in a type no cursor has: open above
+                until_kind, until = None, None
             self.execute(
                 f"insert into {STATE_SCHEMA}.reconcile_failures "
-                "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     *key,
                     target.scope,
                     failure.cursor.lower() if failure.cursor else None,
                     kind,
                     text,
+                    until_kind,
+                    until,
                     failure.window[:1024],
                     failure.description[:ERROR_SUMMARY_CHARS],
                     failure.load_id,
                     failure.failed_at,
                 ],
             )
+
+    def _forget_reconcile_failure(self, target: LoadTarget) -> None:
+        self.execute(
+            f"delete from {STATE_SCHEMA}.reconcile_failures "
+            "where source = ? and table_name = ? and scope = ?",
+            [target.source, target.table, target.scope],
+        )
 
     def _record_schema(self, target: LoadTarget, schema: pa.Schema) -> None:
         encoded = base64.b64encode(schema.serialize().to_pybytes()).decode()
