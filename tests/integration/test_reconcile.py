@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -29,7 +30,7 @@ from tributary.warehouse.duckdb.warehouse import DuckDBWarehouse
 from tributary.warehouse.postgres.warehouse import PostgresWarehouse
 
 from ..conftest import CONFIG_DIR
-from .conftest import run_sql
+from .conftest import COPY_ROLE, run_sql
 
 T0 = datetime(2024, 5, 1, 12, 0, 0)
 ORDERS = TableConfig(
@@ -764,3 +765,63 @@ def test_a_late_passing_check_forgets_only_the_failure_it_read(mariadb, loads) -
     assert remembered(warehouse) == [("", "2024-05-01T12:00:00", "written-meanwhile")]
     warehouse.record_reconcile_failure(target, None, whole=False, read=newer)
     assert remembered(warehouse) == []
+
+
+@pytest.fixture(params=["postgres", "redshift"])
+def two_runs(request, tmp_path):
+    """Two warehouses on one PostgreSQL database (Redshift's played by it), as two runs'
+    checks hold two connections. DuckDB has one writer process per file: nothing races."""
+    from tests.integration.redshift_fake import RecordingRedshift
+    from tributary.warehouse.redshift.warehouse import RedshiftWarehouse
+
+    postgres = request.getfixturevalue("postgres")
+    if request.param == "postgres":
+        with PostgresWarehouse(postgres) as one, PostgresWarehouse(postgres) as other:
+            yield one, other
+    else:
+        first, second = (RecordingRedshift(postgres, None, iam_role=COPY_ROLE) for _ in "ab")
+        with (
+            RedshiftWarehouse(lambda: first, iam_role=COPY_ROLE) as one,
+            RedshiftWarehouse(lambda: second, iam_role=COPY_ROLE) as other,
+        ):
+            yield one, other
+
+
+def test_two_checks_recording_a_failure_at_once(two_runs) -> None:
+    """Two checks of one scope recording a failure at once: the second's insert met the
+    first's uncommitted row (UniqueViolation on reconcile_failures_pkey, a raw driver error),
+    and the earlier failure point could be lost. Now they take turns under the table's lock,
+    and the failure kept reaches from the earlier point to the later end."""
+    one, other = two_runs
+    source = SourceConfig(name="shop", kind="mysql", connection={"url": "mysql://x@h/db"},
+                          tables=[PLAIN])  # fmt: skip
+    target = load_target(source, PLAIN)
+    for warehouse in two_runs:
+        warehouse.ensure_state()
+    one.execute("create schema raw_shop")
+    one.execute("create table raw_shop.orders (id int primary key, updated_at timestamp)")
+    early = ReconcileFailure("updated_at", T0 - timedelta(hours=1), "w", "1 extra", "B",
+                             datetime.now(UTC), T0)  # fmt: skip
+    late = replace(early, since=T0, until=T0 + timedelta(hours=1), load_id="A")
+    inserted, released = threading.Event(), threading.Event()
+    execute = one.execute
+
+    def held_open(sql, *args, **kwargs):  # the first check pauses before its commit
+        result = execute(sql, *args, **kwargs)
+        if sql.startswith("insert into _tributary.reconcile_failures"):
+            inserted.set()
+            released.wait(10)
+        return result
+
+    one.execute = held_open
+    first = threading.Thread(target=one.record_reconcile_failure, args=(target, late),
+                             kwargs={"whole": False})  # fmt: skip
+    first.start()
+    assert inserted.wait(10)
+    threading.Timer(1.0, released.set).start()  # the second check's record waits meanwhile
+    other.record_reconcile_failure(target, early, whole=False)
+    first.join(10)
+    held = other.reconcile_failure(target)
+    assert held is not None
+    assert (held.load_id, held.since, held.until) == ("B", T0 - timedelta(hours=1),
+                                                      T0 + timedelta(hours=1))  # fmt: skip

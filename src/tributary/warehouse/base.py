@@ -1372,12 +1372,13 @@ class Warehouse(ABC):
         read: ReconcileFailure | None = None,
     ) -> None:
         """Remember a failure for the scope, or (None) forget the one the check `read`; a check
-        of the whole table (`whole`, no partition) forgets every scope's. Re-read in its
-        transaction: a failure recorded meanwhile by another check is kept, widened by this
-        one (ReconcileFailure.widened), and a forget leaves it: this check did not compare
-        its rows."""
+        of the whole table (`whole`, no partition) forgets every scope's. Under the table's
+        lock (two runs' checks of one scope at once), re-read there: a failure recorded
+        meanwhile by another check is kept, widened by this one (ReconcileFailure.widened),
+        and a forget leaves it: this check did not compare its rows."""
         key = [target.source, target.table]
         with self.transaction():
+            self.lock(target)
             held = self.reconcile_failure(target)
             if failure is None:
                 if held is None or read is None or held.load_id != read.load_id:
