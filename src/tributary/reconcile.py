@@ -275,9 +275,9 @@ def reconcile(
         seen if until is None else until,
     )
     if problems and (held is None or covered):
-        # The first failure, or one found further out: remembered (widening the held one).
-        if held is None or held.widened(failure) != held:
-            warehouse.record_reconcile_failure(target, failure, whole=examined is None)
+        # The first failure, or one found further out: remembered (widening the held one, as
+        # record_reconcile_failure re-reads it under the table's lock).
+        warehouse.record_reconcile_failure(target, failure, whole=examined is None)
         if held is None or not at_or_before(held.since, examined):
             description = f"{table_name} does not match its {compared_with}: " + "; ".join(problems)
             return CheckOutcome(False, description, metadata)
