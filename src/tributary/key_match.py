@@ -1,7 +1,8 @@
 """How a source tells one key value from another, carried to the warehouse with a load.
 
 A MySQL/MariaDB or SQL Server text column compares by its collation: usually ignoring case,
-and (MariaDB's PAD SPACE collations, SQL Server always) trailing spaces. There 'abc' updated
+and (MariaDB's PAD SPACE collations, SQL Server always) trailing spaces; a PostgreSQL one by
+its type and collation (citext ignores case, char(n) trailing spaces). There 'abc' updated
 to 'ABC' is still the one row it was; DuckDB, PostgreSQL and Redshift compare text exactly,
 and would keep both spellings. The source's rule, asked of the source itself (SqlSource.
 key_match), is what the load's merge and its checks compare keys by.

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 
 from tributary.config.models import SourceConfig, TableConfig
 from tributary.defs.checks import load_check_results
@@ -139,4 +141,59 @@ def test_keys_a_source_tells_apart_stay_apart(mariadb, loads, collation, rows, c
     second = load(url, warehouse, landing)
     assert source_rows(con) == expected
     assert raw_rows(warehouse) == expected
+    assert duplicate_keys(warehouse, second.target).passed
+
+
+# --- PostgreSQL: citext, and non-deterministic ICU collations, ignore case ---------------------
+def load_postgres(conninfo: str, warehouse, landing):
+    source = SourceConfig(
+        name="shop", kind="postgres", connection={"url": conninfo}, tables=[ITEMS]
+    )
+    return ingest_table(
+        source, ITEMS, reader=SqlSource(make_url(conninfo)), landing=landing,
+        warehouse=warehouse, batch_rows=2,
+    )  # fmt: skip
+
+
+def postgres_rows(conninfo: str) -> list[tuple]:
+    with psycopg.connect(conninfo) as con:
+        return sorted(con.execute("select code::text, label from items").fetchall())
+
+
+@pytest.mark.parametrize(
+    ("key_type", "change", "expected"),
+    [
+        # citext compares lower(a) = lower(b): an e-mail key respelled is the row it was.
+        ("citext", "ANN@example.com", [("ANN@example.com", "second"), ("bob", "first")]),
+        # A non-deterministic ICU collation at strength 2 ignores case (not accents).
+        ('text collate "ci"', "ANN@EXAMPLE.COM", [("ANN@EXAMPLE.COM", "second"),
+                                                   ("bob", "first")]),
+        # char(n) ignores trailing spaces, as SQL's PAD SPACE rule has it; case counts.
+        ("char(20)", "ann@example.com  ", [("ann@example.com", "second"), ("bob", "first")]),
+    ],
+    ids=["citext", "icu-ci", "char"],
+)  # fmt: skip
+def test_a_postgres_key_that_ignores_case_stays_one_row(
+    postgres, loads, key_type, change, expected
+) -> None:
+    """Before, PostgreSQL keys were compared exactly: a citext key updated from
+    'ann@example.com' to 'ANN@example.com' left both rows in the warehouse (3 rows against the
+    source's 2), the uniqueness check passing."""
+    warehouse, landing = loads
+    with psycopg.connect(postgres, autocommit=True) as con:
+        con.execute("create extension if not exists citext")
+        con.execute("create collation ci (provider = icu, locale = 'und-u-ks-level2', "
+                    "deterministic = false)")  # fmt: skip
+        con.execute(f"create table items (code {key_type} primary key, label text, "
+                    "updated_at timestamp)")  # fmt: skip
+        con.execute("insert into items values ('ann@example.com', 'first', %s), "
+                    "('bob', 'first', %s)", (T0, T0))  # fmt: skip
+    load_postgres(postgres, warehouse, landing)
+    with psycopg.connect(postgres, autocommit=True) as con:
+        con.execute("update items set code = %s, label = 'second', updated_at = %s "
+                    "where code = 'ann@example.com'", (change, T1))  # fmt: skip
+    second = load_postgres(postgres, warehouse, landing)
+
+    assert postgres_rows(postgres) == expected
+    assert [(code.rstrip(), label) for code, label in raw_rows(warehouse)] == expected
     assert duplicate_keys(warehouse, second.target).passed

@@ -217,7 +217,9 @@ _CHANGE_COUNTERS["mariadb"] = _CHANGE_COUNTERS["mysql"]
 
 # The collation of each text column of a table (name, character set, collation), where a
 # database compares text by one: a key column matched by it may differ from the rows' text
-# in case or trailing spaces (key_match.py). Other backends compare keys exactly.
+# in case or trailing spaces (key_match.py). Other backends compare keys exactly. PostgreSQL's
+# rule is its type's and its collation's (citext ignores case; a non-deterministic ICU
+# collation may; char(n) ignores trailing spaces): its "character set" is the column's type.
 _COLLATIONS = {
     "mysql": """
         select column_name, character_set_name, collation_name
@@ -229,30 +231,51 @@ _COLLATIONS = {
         from sys.columns c
         where c.object_id = {_MSSQL_TABLE}
         and c.collation_name is not null""",
+    "postgresql": """
+        select a.attname as column_name, format_type(a.atttypid, a.atttypmod) as type_name,
+        quote_ident(cn.nspname) || '.' || quote_ident(co.collname) as collation_name
+        from pg_attribute a
+        join pg_class c on c.oid = a.attrelid
+        join pg_namespace n on n.oid = c.relnamespace
+        join pg_type t on t.oid = a.atttypid
+        join pg_collation co on co.oid = a.attcollation
+        join pg_namespace cn on cn.oid = co.collnamespace
+        where n.nspname = coalesce(:schema, current_schema()) and c.relname = :table
+        and a.attnum > 0 and not a.attisdropped and t.typcategory = 'S'""",
 }
 _COLLATIONS["mariadb"] = _COLLATIONS["mysql"]
 # What the server says of each collation, asked with two comparisons: whether 'a' = 'A' (it
 # ignores case), and whether 'a' = 'a ' (it ignores trailing spaces: MariaDB's PAD SPACE
 # collations and SQL Server's; not MySQL 8's utf8mb4_0900_* nor MariaDB's *_nopad_*). The
-# literals take the column's character set, which a collation must belong to.
+# literals take the column's character set, which a collation must belong to (PostgreSQL's:
+# the column's type). Each answer says which asked pair it is by its position in the question.
 _COMPARES = {
     "mysql": (
-        "select '{collation}' as collation_name, "
+        "select {asked} as asked, "
         "convert('a' using {charset}) collate {collation} = convert('A' using {charset}) "
         "as ignores_case, "
         "convert('a' using {charset}) collate {collation} = convert('a ' using {charset}) "
         "as ignores_trailing_spaces"
     ),
     "mssql": (
-        "select '{collation}' as collation_name, "
+        "select {asked} as asked, "
         "case when N'a' collate {collation} = N'A' then 1 else 0 end as ignores_case, "
         "case when N'a' collate {collation} = N'a ' then 1 else 0 end "
         "as ignores_trailing_spaces"
     ),
+    "postgresql": (
+        "select {asked} as asked, "
+        "cast('a' as {charset}) collate {collation} = cast('A' as {charset}) as ignores_case, "
+        "cast('a' as {charset}) collate {collation} = cast('a ' as {charset}) "
+        "as ignores_trailing_spaces"
+    ),
 }
 _COMPARES["mariadb"] = _COMPARES["mysql"]
-# A collation's or character set's name, put into SQL as it is (the catalog's).
+# A collation's or character set's name, put into SQL as it is (the catalog's); PostgreSQL's
+# are a type as format_type writes it (`character varying(20)`, `public.citext`) and a
+# collation as quote_ident writes it (`pg_catalog."default"`, `public."en-x-icu"`).
 _COLLATION_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+_POSTGRES_NAMES = (re.compile(r'^[A-Za-z0-9_ ().,"]+$'), re.compile(r'^[A-Za-z0-9_.\-"]+$'))
 
 
 # connectorx's batches at most this long, whatever the batch_rows: its memory (and each step's
@@ -489,6 +512,11 @@ class SqlSource:
         return found if any(not m.exact for m in found) else ()
 
     def collation(self, table: TableConfig, column: str) -> str | None:
+        """The collation `column` is compared by, where its name says how it orders text
+        (ingest.cursor_collation_problem): MySQL/MariaDB's and SQL Server's; not PostgreSQL's,
+        whose `default` is the database's, whatever that is."""
+        if self.backend == "postgresql":
+            return None
         collations = self._collations(table)
         found = collations.get(self._matched(column, list(collations)))
         return found[1] if found else None
@@ -513,25 +541,23 @@ class SqlSource:
     ) -> dict[tuple[str | None, str], TextMatch]:
         """What the server says of each (character set, collation): asked once per reader."""
         asked = [c for c in dict.fromkeys(collations) if c not in self._compares]
+        patterns = _POSTGRES_NAMES if self.backend == "postgresql" else (_COLLATION_NAME,) * 2
         for charset, collation in asked:
-            if not all(_COLLATION_NAME.match(n) for n in (charset or "x", collation)):
+            names = zip(patterns, (charset or "x", collation), strict=True)
+            if not all(pattern.match(name) for pattern, name in names):
                 self._compares[(charset, collation)] = EXACT  # not a name the catalog gives
         asked = [c for c in asked if c not in self._compares]
         if asked:
             query = "\nunion all\n".join(
-                _COMPARES[self.backend].format(charset=charset, collation=collation)
-                for charset, collation in asked
+                _COMPARES[self.backend].format(asked=index, charset=charset, collation=collation)
+                for index, (charset, collation) in enumerate(asked)
             )
             reader = self._run(query, 100, table)
-            said = {
-                row["collation_name"]: TextMatch(
+            for row in reader.read_all().to_pylist():
+                self._compares[asked[int(row["asked"])]] = TextMatch(
                     ignores_case=bool(row["ignores_case"]),
                     ignores_trailing_spaces=bool(row["ignores_trailing_spaces"]),
                 )
-                for row in reader.read_all().to_pylist()
-            }
-            for charset, collation in asked:
-                self._compares[(charset, collation)] = said[collation]
         return {c: self._compares[c] for c in collations}
 
     def ping(self) -> None:
