@@ -24,6 +24,7 @@ from tributary.config.models import SourceConfig, TableConfig
 from tributary.errors import NullCursorError, NullKeyError, SourceError, StaleDropError
 from tributary.landing import Cleanup, LandingStore, Manifest, ManifestPromise, cursor_value_as
 from tributary.names import as_spelled, listed, repeated
+from tributary.reconcile import owed_comparison
 from tributary.slices import TENANT_COLUMN, Slice
 from tributary.sources import (
     ColumnType,
@@ -34,8 +35,8 @@ from tributary.sources import (
 )
 from tributary.sources.read_process import stop_all as stop_reads
 from tributary.sources.types import is_arrow_number
-from tributary.warehouse import LoadOutcome, LoadTarget, SourceRead, Warehouse
-from tributary.warehouse.base import LOAD_ID_CHARS, ColumnGap, ReadStart
+from tributary.warehouse import LoadOutcome, LoadTarget, ReconcileFailure, SourceRead, Warehouse
+from tributary.warehouse.base import LOAD_ID_CHARS, ColumnGap, Owed, ReadStart
 
 NULL_CURSOR_EXCLUDED = "null_cursor_rows_excluded"
 
@@ -210,6 +211,9 @@ def ingest_table(
             on_batch=on_batch,
         )
 
+    def owed(manifest: Manifest) -> ReconcileFailure | None:
+        return owed_comparison(table, manifest, since, where)
+
     if not warehouse.loads_while_landing:
         return load_landed(
             target,
@@ -220,6 +224,7 @@ def ingest_table(
             since=since,
             read=SourceRead(since),
             whole_because=start.whole_because,
+            owed=owed,
         )
     with LandingStream(land, landing, target, load_id) as stream:
         return load_landed(
@@ -232,6 +237,7 @@ def ingest_table(
             batches=stream.batches(),
             read=SourceRead(since),
             whole_because=start.whole_because,
+            owed=owed,
         )
 
 
@@ -381,6 +387,7 @@ def load_landed(
     record_id: str | None = None,
     read: SourceRead | None = None,
     whole_because: str | None = None,
+    owed: Owed | None = None,
 ) -> TableLoad:
     """Load exactly the files of a landed manifest: one Tributary just landed, or one an
     outside tool dropped into the landing inbox; or (`batches` and the manifest's promise)
@@ -388,7 +395,8 @@ def load_landed(
     retention removes the table's old folders (the inbox has none). `record_id`: the id the
     warehouse records the load under, where not its folder's (an inbox drop's). `read`: what
     the load read from the source (None: a drop's files); `whole_because`: why it read the
-    table whole though a watermark was recorded (ReadStart)."""
+    table whole though a watermark was recorded (ReadStart); `owed`: the comparison its check
+    owes, recorded with the load (reconcile.owed_comparison)."""
     folder = landing.load_dir(manifest.source, manifest.table, manifest.load_id)
     if batches is None:
         batches = landing.batches(manifest)
@@ -401,6 +409,7 @@ def load_landed(
         landing_path=landing.uri(folder),
         started_at=started_at or datetime.now(UTC),
         read=read,
+        owed=owed,
     )
     if not isinstance(manifest, Manifest):
         manifest = manifest()
@@ -500,7 +509,12 @@ def load_from_inbox(
         )
     inbox.ensure_copy_manifest(manifest)
     return load_landed(
-        target, manifest, landing=inbox, warehouse=warehouse, record_id=drop.record_id
+        target,
+        manifest,
+        landing=inbox,
+        warehouse=warehouse,
+        record_id=drop.record_id,
+        owed=lambda recorded: owed_comparison(table, recorded, None, where, inbox=True),
     )
 
 

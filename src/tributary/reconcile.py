@@ -3,7 +3,8 @@ wires them as asset checks in defs/checks.py):
 
 - reconciliation: the rows a load answers for (its window) counted in the source and in the
   warehouse, their highest cursor value and, optionally, a checksum of some columns; a
-  failure is remembered, and later checks reach back to it until they find its rows right;
+  failure is remembered, and later checks reach back to it until they find its rows right, as
+  they do to the window of a load whose check never ran (owed by the load's own commit);
 - primary-key uniqueness of the rows the load wrote;
 - freshness: the age of the last committed load (and of the newest cursor value).
 """
@@ -14,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -23,8 +24,7 @@ from sqlalchemy.sql import quoted_name
 
 from tributary.arrow import checksum as checksum_rows
 from tributary.config.models import TableConfig
-from tributary.ingest import TableLoad
-from tributary.landing.manifest import CursorType, as_utc, decode_cursor
+from tributary.landing.manifest import CursorType, Manifest, as_utc, decode_cursor
 from tributary.names import as_spelled
 from tributary.slices import TENANT_COLUMN, Slice
 from tributary.sources import Profile, ProfilingSource, SourceReader, Window, cursor_conditions
@@ -38,6 +38,9 @@ from tributary.warehouse import (
     quote_ident,
 )
 from tributary.warehouse.base import at_or_before, earlier_point, later_point
+
+if TYPE_CHECKING:  # ingest calls owed_comparison as it loads
+    from tributary.ingest import TableLoad
 
 EXAMPLES = 5  # duplicate keys shown in a failed uniqueness check
 DUPLICATE_EXAMPLES = 10  # keys the source holds more than once, shown by reconciliation
@@ -59,13 +62,18 @@ class CheckOutcome:
 
 
 def load_window(
-    load: TableLoad, table: TableConfig, where: Slice | None, *, inbox: bool = False
+    manifest: Manifest,
+    since: Any | None,
+    table: TableConfig,
+    where: Slice | None,
+    *,
+    inbox: bool = False,
 ) -> Window:
-    """What a load answers for: its slice, and for an incremental load the cursor range from
-    where it started reading to the highest value it landed (open above when it landed no
-    cursor value: nothing at or past its start). An incremental load from the inbox was read
-    by another tool from an unknown start: its window is its own cursor range."""
-    manifest = load.manifest
+    """What a load (its manifest, read from `since`) answers for: its slice, and for an
+    incremental load the cursor range from where it started reading to the highest value it
+    landed (open above when it landed no cursor value: nothing at or past its start). An
+    incremental load from the inbox was read by another tool from an unknown start: its
+    window is its own cursor range."""
     if manifest.mode != "incremental" or table.cursor is None:
         return Window(where=where)
     include_null = table.null_cursor == "include"
@@ -73,14 +81,50 @@ def load_window(
     if cursor is None:
         if inbox:
             return Window(where=where)
-        return Window(where=where, cursor=table.cursor, low=load.since, include_null=include_null)
-    low = decode_cursor(cursor.type, cursor.min) if inbox else load.since
+        return Window(where=where, cursor=table.cursor, low=since, include_null=include_null)
+    low = decode_cursor(cursor.type, cursor.min) if inbox else since
     return Window(
         where=where,
         cursor=table.cursor,
         low=low,
         high=cursor.max_value,
         include_null=include_null,
+    )
+
+
+def owed_comparison(
+    table: TableConfig,
+    manifest: Manifest,
+    since: Any | None,
+    where: Slice | None,
+    *,
+    inbox: bool = False,
+) -> ReconcileFailure | None:
+    """The comparison a committed load owes its check, which its own transaction records
+    (Warehouse.load, `owed`): its window, as the check compares it. The check forgets it when
+    it finds the window right (or makes it a failure); a run killed before the check leaves
+    it, and later checks reach back to it as to a remembered failure. A whole load's window
+    of a table with a cursor ends at the highest value it landed (a later incremental check
+    holds it, reaching back to the first row). None where the table is not reconciled, or the
+    load owes nothing a later check does not compare anyway: one that landed no cursor value
+    (an incremental load's watermark did not move, a whole load's is gone: the next load reads
+    from where it did, or whole)."""
+    if not table.checks.reconcile:
+        return None
+    window = load_window(manifest, since, table, where, inbox=inbox)
+    landed = manifest.cursor
+    if table.cursor is not None and landed is None:
+        return None
+    cursor, until = (table.cursor, landed.max_value) if landed is not None else (None, None)
+    return ReconcileFailure(
+        cursor,
+        window.low,
+        describe_window(window),
+        f"load {manifest.load_id} committed; its reconciliation check has not run",
+        manifest.load_id,
+        datetime.now(UTC),
+        until,
+        owed=True,
     )
 
 
@@ -145,9 +189,13 @@ def reconcile(
     and a later load's window alone would pass over a row still wrong. So where the source
     can be counted, the window reaches back to where the remembered failure was found;
     compared with landed files (which hold the load's own rows only), the check fails while
-    the failure stands, unless its own window reaches back that far."""
+    the failure stands, unless its own window reaches back that far.
+
+    The load's own commit recorded its window there as owed a comparison (owed_comparison):
+    this check forgets it, or makes it the failure it found. One another load left (its run
+    killed before its check) is reached back to as a failure is."""
     inbox = source is None
-    own = load_window(load, table, target.where, inbox=inbox)
+    own = load_window(load.manifest, load.since, table, target.where, inbox=inbox)
     held = warehouse.reconcile_failure(target)
     window = own
     if (
@@ -260,10 +308,17 @@ def reconcile(
     table_name = metadata["table"]
     matched = f"{_rows(loaded.rows)} in {metadata['window']} match the {compared_with}"
     # Rows from this point on were compared (None: every row of the scope); an inbox drop's
-    # check finds missing rows only, so it clears nothing an exact comparison found.
+    # check finds missing rows only, so it clears nothing an exact comparison found, but it is
+    # the comparison a drop's load owes.
     # Up to this point (None: open above, or every row of the scope).
     examined, until = (window.low, window.high) if window.cursor is not None else (None, None)
-    covered = held is not None and not at_least and held.covered_by(examined, until)
+    covered = held is not None and (held.owed or not at_least) and held.covered_by(examined, until)
+    # Another load's window its check never compared (its run killed after the commit).
+    unchecked = held if held and held.owed and held.load_id != load.manifest.load_id else None
+    if unchecked is not None:
+        metadata["unchecked_load"] = unchecked.load_id
+        metadata["unchecked_load_committed_at"] = unchecked.failed_at.isoformat(timespec="seconds")
+        metadata["unchecked_window"] = unchecked.window
     failure = ReconcileFailure(
         window.cursor,
         examined,
@@ -274,31 +329,41 @@ def reconcile(
         # A window open above failed on the rows it saw: later checks reach up to them.
         seen if until is None else until,
     )
+    over = ""
+    if unchecked is not None and covered:
+        over = f"; the window reaches back over {_unchecked(unchecked)}"
     if problems and (held is None or covered):
         # The first failure, or one found further out: remembered (widening the held one, as
-        # record_reconcile_failure re-reads it under the table's lock).
+        # record_reconcile_failure re-reads it under the table's lock; a failure found
+        # outranks a comparison owed).
         warehouse.record_reconcile_failure(target, failure, whole=examined is None)
-        if held is None or not at_or_before(held.since, examined):
+        if held is None or held.owed or not at_or_before(held.since, examined):
             description = f"{table_name} does not match its {compared_with}: " + "; ".join(problems)
-            return CheckOutcome(False, description, metadata)
+            return CheckOutcome(False, description + over, metadata)
     elif held is None:
         return CheckOutcome(True, f"{table_name}: {matched}", metadata)
     elif covered and not problems:  # compared again, and right: forgotten, if still the same
         warehouse.record_reconcile_failure(target, None, whole=examined is None, read=held)
-        return CheckOutcome(True, f"{table_name}: {matched}", metadata)
-    metadata["first_failed_load"] = held.load_id
-    metadata["first_failed_at"] = held.failed_at.isoformat(timespec="seconds")
-    metadata["first_failed_window"] = held.window
-    found = (
-        f"first found by the check of load {held.load_id} (at "
-        f"{metadata['first_failed_at']}, in {held.window}: {held.description})"
-    )
+        return CheckOutcome(True, f"{table_name}: {matched}{over}", metadata)
+    since = "the first row" if held.since is None else _text(held.since)
+    if held.owed:
+        found, still = _unchecked(held), "were never compared"
+    else:
+        metadata["first_failed_load"] = held.load_id
+        metadata["first_failed_at"] = held.failed_at.isoformat(timespec="seconds")
+        metadata["first_failed_window"] = held.window
+        found = (
+            f"first found by the check of load {held.load_id} (at "
+            f"{metadata['first_failed_at']}, in {held.window}: {held.description})"
+        )
+        still = "do not yet"
     if problems:
+        if held.owed:
+            found = f"the rows from {since} {still}: {found}"
         description = (
             f"{table_name} does not match its {compared_with}: {'; '.join(problems)}; {found}"
         )
     else:
-        since = "the first row" if held.since is None else _text(held.since)
         why = (
             "this check's window does not hold them all"
             if compared_with == "source"
@@ -306,7 +371,7 @@ def reconcile(
             f"(the {compared_with} hold this load's rows only)"
         )
         description = (
-            f"{table_name}: {matched}, but the rows from {since} do not yet: {found}, and {why}"
+            f"{table_name}: {matched}, but the rows from {since} {still}: {found}, and {why}"
         )
     if "full_refresh" not in description:
         whole = f"partition {target.where.key}" if target.where else "table"
@@ -315,6 +380,12 @@ def reconcile(
             f"`full_refresh: true` reads the {whole} whole"
         )
     return CheckOutcome(False, description, metadata)
+
+
+def _unchecked(owed: ReconcileFailure) -> str:
+    """An owed comparison's load, for people."""
+    at = owed.failed_at.isoformat(timespec="seconds")
+    return f"load {owed.load_id}'s window ({owed.window}), committed at {at}: its check did not run"
 
 
 def duplicate_keys(warehouse: Warehouse, target: LoadTarget) -> CheckOutcome:

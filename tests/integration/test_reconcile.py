@@ -825,3 +825,196 @@ def test_two_checks_recording_a_failure_at_once(two_runs) -> None:
     assert held is not None
     assert (held.load_id, held.since, held.until) == ("B", T0 - timedelta(hours=1),
                                                       T0 + timedelta(hours=1))  # fmt: skip
+
+
+# --- a load whose check never ran owes its window a comparison --------------------------
+def unchecked_load(url, table: TableConfig, loads, **kwargs):
+    """A load that commits, and whose run is killed (or whose reply is lost, and Dagster
+    retries it) before its reconciliation runs."""
+    warehouse, landing = loads
+    return ingest_table(shop(url, table), table, reader=SqlSource(url), landing=landing,
+                        warehouse=warehouse, batch_rows=2, **kwargs)  # fmt: skip
+
+
+def test_a_load_whose_check_never_ran_is_compared_by_the_next_check(mariadb, loads) -> None:
+    """A run killed after its load committed, before the load's check: the next load reads
+    from the new watermark, and its check compared its own window only, so a row committed
+    late into the killed load's window (or lost there in the warehouse) passed every later
+    check. Now the load's own transaction records its window as owed a comparison; its check
+    forgets it, and while it stands the next check reaches back to it."""
+    url, con = mariadb
+    warehouse, _ = loads
+    orders_at(con, T0, T0 + timedelta(minutes=1))
+    assert checked_load(url, PLAIN, loads)[1].passed
+    assert remembered(warehouse) == []  # the load's check forgot what its load owed
+
+    run_sql(con, "insert into orders values (3, %s)", params=(T0 + timedelta(minutes=2),))
+    killed = unchecked_load(url, PLAIN, loads)
+    assert killed.since == T0 + timedelta(minutes=1)
+    assert remembered(warehouse) == [("", "2024-05-01T12:01:00", killed.manifest.load_id)]
+    # committed late at the source, with a cursor value inside the killed load's window
+    run_sql(con, "insert into orders values (4, %s)", params=(T0 + timedelta(seconds=90),))
+
+    run_sql(con, "insert into orders values (5, %s)", params=(T0 + timedelta(minutes=3),))
+    load, check = checked_load(url, PLAIN, loads)
+    assert load.since == T0 + timedelta(minutes=2)  # its own window alone would pass
+    assert not check.passed, check.description
+    assert check.metadata["window"] == "updated_at 2024-05-01T12:01:00 to 2024-05-01T12:03:00"
+    assert check.metadata["load_window"] == "updated_at 2024-05-01T12:02:00 to 2024-05-01T12:03:00"
+    assert "the source holds 4 rows, the warehouse 3 (1 missing)" in check.description
+    assert (
+        f"the window reaches back over load {killed.manifest.load_id}'s window (updated_at "
+        "2024-05-01T12:01:00 to 2024-05-01T12:02:00), committed at " in check.description
+    )
+    assert check.description.endswith(": its check did not run")
+    assert check.metadata["unchecked_load"] == killed.manifest.load_id
+    # now a failure this check found, remembered from the unchecked window's start
+    assert remembered(warehouse) == [("", "2024-05-01T12:01:00", load.manifest.load_id)]
+    assert warehouse.reconcile_failure(load.target).owed is False
+
+    run_sql(con, "insert into orders values (6, %s)", params=(T0 + timedelta(minutes=4),))
+    _, check = checked_load(url, PLAIN, loads)
+    assert not check.passed and "(1 missing)" in check.description
+    # the source touches the row: a load merges it, and the window is found right
+    run_sql(con, "update orders set updated_at = %s where id = 4",
+            params=(T0 + timedelta(minutes=5),))  # fmt: skip
+    _, check = checked_load(url, PLAIN, loads)
+    assert check.passed, check.description
+    assert check.metadata["window"] == "updated_at 2024-05-01T12:01:00 to 2024-05-01T12:05:00"
+    assert remembered(warehouse) == []
+    run_sql(con, "insert into orders values (7, %s)", params=(T0 + timedelta(minutes=6),))
+    _, check = checked_load(url, PLAIN, loads)
+    assert check.passed
+    assert check.metadata["window"] == "updated_at 2024-05-01T12:05:00 to 2024-05-01T12:06:00"
+
+
+def test_a_retried_load_and_a_deleted_row_in_an_unchecked_window(mariadb, loads) -> None:
+    """A step whose load committed but whose reply was lost is retried: the retry reads from
+    the new watermark. Both loads' windows are owed until one check compares them; a row
+    deleted at the source inside the first keeps the checks failing until a full_refresh."""
+    url, con = mariadb
+    warehouse, _ = loads
+    orders_at(con, T0)
+    assert checked_load(url, PLAIN, loads)[1].passed
+    run_sql(con, "insert into orders values (2, %s), (3, %s)",
+            params=(T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)))  # fmt: skip
+    lost_reply = unchecked_load(url, PLAIN, loads)
+    run_sql(con, "delete from orders where id = 2")
+    run_sql(con, "insert into orders values (4, %s)", params=(T0 + timedelta(minutes=3),))
+    retried = unchecked_load(url, PLAIN, loads)  # killed too: two windows owed, held as one
+    [(_, since, owed_by)] = remembered(warehouse)
+    assert (since, owed_by) == ("2024-05-01T12:00:00", lost_reply.manifest.load_id)
+    assert warehouse.reconcile_failure(retried.target).until == T0 + timedelta(minutes=3)
+
+    run_sql(con, "insert into orders values (5, %s)", params=(T0 + timedelta(minutes=4),))
+    _, check = checked_load(url, PLAIN, loads)
+    assert not check.passed and "(1 extra)" in check.description
+    assert check.metadata["window"] == "updated_at 2024-05-01T12:00:00 to 2024-05-01T12:04:00"
+    _, check = checked_load(url, PLAIN, loads, full_refresh=True)
+    assert check.passed, check.description
+    assert remembered(warehouse) == []
+
+
+def test_a_load_that_fails_owes_nothing(mariadb, loads) -> None:
+    """The owed comparison is written in the load's transaction: a load that fails after
+    writing it (its connection lost before the commit) rolls it back with its rows."""
+    url, con = mariadb
+    warehouse, _ = loads
+    orders_at(con, T0)
+    first, check = checked_load(url, PLAIN, loads)
+    assert check.passed
+    run_sql(con, "insert into orders values (2, %s)", params=(T0 + timedelta(minutes=1),))
+    execute = warehouse.execute
+
+    def dropped_after_owing(sql, *args, **kwargs):
+        execute(sql, *args, **kwargs)
+        if sql.startswith("insert into _tributary.reconcile_failures"):
+            raise RuntimeError("the connection dropped before the commit")
+
+    warehouse.execute = dropped_after_owing
+    with pytest.raises(RuntimeError, match="dropped before the commit"):
+        unchecked_load(url, PLAIN, loads)
+    warehouse.execute = execute
+    assert remembered(warehouse) == []
+    assert warehouse.watermark(first.target) == T0
+    assert rows_of(warehouse) == [(1,)]
+
+
+def rows_of(warehouse) -> list[tuple]:
+    return [tuple(row) for row in warehouse.query("select id from raw_shop.orders order by id")]
+
+
+def test_an_unchecked_load_compared_with_landed_files_fails_until_a_full_refresh(
+    mariadb, loads
+) -> None:
+    """A source that cannot count itself: a later check cannot reach back to a window whose
+    check never ran, and says so, until a check compares the table whole."""
+    url, con = mariadb
+    warehouse, landing = loads
+    source = shop(url, PLAIN)
+
+    def uncounted_load(*, check=True, full_refresh=False):
+        reader = Uncounted(url)
+        load = ingest_table(source, PLAIN, reader=reader, landing=landing, warehouse=warehouse,
+                            batch_rows=2, full_refresh=full_refresh)  # fmt: skip
+        if not check:
+            return load, None
+        target = load.target.spelled_as([name for name, _ in load.outcome.columns])
+        return load, reconcile(PLAIN, load, source=reader, warehouse=warehouse, target=target)
+
+    orders_at(con, T0, T0 + timedelta(seconds=1))
+    assert uncounted_load()[1].passed
+    assert remembered(warehouse) == []
+    run_sql(con, "insert into orders values (3, %s)", params=(T0 + timedelta(seconds=2),))
+    killed, _ = uncounted_load(check=False)
+    run_sql(con, "insert into orders values (4, %s)", params=(T0 + timedelta(seconds=4),))
+    _, check = uncounted_load()
+    assert not check.passed
+    assert check.description.startswith(
+        "raw_shop.orders: 2 rows in updated_at 2024-05-01T12:00:02 to 2024-05-01T12:00:04 "
+        "match the landed files, but the rows from 2024-05-01T12:00:01 were never compared: "
+        f"load {killed.manifest.load_id}'s window (updated_at 2024-05-01T12:00:01 to "
+        "2024-05-01T12:00:02), committed at "
+    )
+    assert "no check has compared them since" in check.description
+    assert "`full_refresh: true`" in check.description
+    assert check.metadata["unchecked_load"] == killed.manifest.load_id
+    _, refreshed = uncounted_load(full_refresh=True)
+    assert refreshed.passed, refreshed.description
+    assert remembered(warehouse) == []
+
+
+def test_an_unchecked_full_refresh_and_an_unchecked_tenant_load(mariadb, warehouse, tmp_path):
+    """What a load owes is its scope's, as a failure is: another tenant's checks pass. A whole
+    load's window (a full_refresh's) is owed up to the highest cursor value it landed, so the
+    next incremental check reaches back to the first row and, finding it right, forgets it."""
+    url, con = mariadb
+    run_sql(con, "create table orders (id int primary key, tenant varchar(10), "
+                 "updated_at datetime(6))")  # fmt: skip
+    run_sql(con, "insert into orders values (1, 'a', %s), (2, 'b', %s)", params=(T0, T0))
+    table = TableConfig(name="orders", primary_key=["id"], cursor="updated_at",
+                        mode="incremental", tenant_column="tenant")  # fmt: skip
+    tenants = [Tenant(id="a", alias="ta"), Tenant(id="b", alias="tb")]
+    loads = (warehouse, LandingStore(str(tmp_path / "landing")))
+
+    def where(key: str):
+        return slice_for(table, key, tenants, source="shop")
+
+    assert checked_load(url, table, loads, where=where("a"))[1].passed
+    assert checked_load(url, table, loads, where=where("b"))[1].passed
+    refreshed = unchecked_load(url, table, loads, where=where("a"), full_refresh=True)
+    owed = warehouse.reconcile_failure(refreshed.target)
+    assert owed is not None and owed.owed
+    assert (owed.since, owed.until, owed.window) == (None, T0, "partition a")
+    assert [scope for scope, *_ in remembered(warehouse)] == ["a"]
+
+    run_sql(con, "insert into orders values (3, 'a', %s), (4, 'b', %s)",
+            params=(T0 + timedelta(minutes=1), T0 + timedelta(minutes=1)))  # fmt: skip
+    _, other = checked_load(url, table, loads, where=where("b"))
+    assert other.passed and "unchecked_load" not in other.metadata
+    assert [scope for scope, *_ in remembered(warehouse)] == ["a"]
+    _, check = checked_load(url, table, loads, where=where("a"))
+    assert check.passed, check.description
+    assert check.metadata["window"] == "partition a, updated_at … to 2024-05-01T12:01:00"
+    assert check.metadata["unchecked_load"] == refreshed.manifest.load_id
+    assert remembered(warehouse) == []

@@ -38,6 +38,8 @@ from tributary.warehouse.drift import SchemaPlan, plan_schema
 from tributary.warehouse.unload import Unloaded, UnloadFormat
 
 STATE_SCHEMA = "_tributary"
+# _tributary.reconcile_failures' kinds: a failure a check found; a window no check compared yet.
+FAILED, OWED = "failed", "owed"
 # Every session Tributary opens runs in UTC: a timestamp with a zone is compared with a plain one
 # (a day's bounds) in the session's zone, which is otherwise the machine's or the user's.
 # dbt_project/profiles.yml sets the same for dbt's DuckDB sessions.
@@ -110,7 +112,9 @@ STATE_DDL = [
         primary key (source, table_name, scope)
     )""",
     # Per scope: the earliest reconciliation failure not yet compared again and found right
-    # (ReconcileFailure), written by the check after the load's commit.
+    # (ReconcileFailure, kind 'failed'), written by the check after the load's commit; or the
+    # window of a committed load whose check has not compared it yet (kind 'owed'), written by
+    # the load's own transaction and forgotten by its check.
     f"""create table if not exists {STATE_SCHEMA}.reconcile_failures (
         source varchar(128) not null,
         table_name varchar(128) not null,
@@ -124,6 +128,7 @@ STATE_DDL = [
         description varchar(4096) not null,
         load_id varchar({LOAD_ID_CHARS}) not null,
         failed_at timestamptz not null,
+        kind varchar(16) not null,
         primary key (source, table_name, scope)
     )""",
     f"""create table if not exists {STATE_SCHEMA}.table_schemas (
@@ -295,7 +300,12 @@ class ReconcileFailure:
     (None: every row of the scope) and at most `until` (None: open above), did not match the
     source. The watermark moves on past them, and a later load's window would not compare
     them again: later checks of the scope compare that window until one finds them right
-    (reconcile.py)."""
+    (reconcile.py).
+
+    `owed`: no check found anything yet; load `load_id` committed at `failed_at` (its own
+    transaction wrote this) and its check has not compared its window. The check forgets it;
+    a run killed before the check (or a step retried after a commit whose reply was lost)
+    leaves it, and later checks reach back to it as to a failure."""
 
     cursor: str | None
     since: Any | None
@@ -304,6 +314,7 @@ class ReconcileFailure:
     load_id: str
     failed_at: datetime
     until: Any | None = None
+    owed: bool = False
 
     def reached_by(self, low: Any | None) -> bool:
         """Whether a window from `low` (None: every row of the scope) starts early enough."""
@@ -317,13 +328,22 @@ class ReconcileFailure:
 
     def widened(self, other: ReconcileFailure) -> ReconcileFailure:
         """One failure holding both windows: the earlier-found one's (the lower `since`;
-        self's among equals) reaching up to the later end."""
-        first = self if at_or_before(self.since, other.since) else other
+        self's among equals), or the one a check found where the other is only owed (what
+        checks report), reaching from the earlier start up to the later end."""
+        if self.owed != other.owed:
+            first = other if self.owed else self
+        else:
+            first = self if at_or_before(self.since, other.since) else other
         return replace(
             first,
             since=earlier_point(self.since, other.since),
             until=later_point(self.until, other.until),
         )
+
+
+# What a load owes its reconciliation check, made from its manifest (reconcile.owed_comparison):
+# None where it owes nothing.
+Owed = Callable[[Manifest], ReconcileFailure | None]
 
 
 def at_or_before(point: Any | None, since: Any | None) -> bool:
@@ -936,10 +956,12 @@ class Warehouse(ABC):
         landing_path: str,
         started_at: datetime,
         read: SourceRead | None = None,
+        owed: Owed | None = None,
     ) -> LoadOutcome:
         """Load exactly the manifest's rows. In ONE transaction: replace (full) or merge
         (incremental) the raw table or its slice, advance the watermark, record the columns
-        it lacked or refilled (ColumnGap), record the load. Given a promise (where
+        it lacked or refilled (ColumnGap), record the window its check owes a comparison
+        (`owed`, made from the manifest), record the load. Given a promise (where
         `loads_while_landing`), the batches are the parts as they land; the manifest is
         awaited once they are staged, before anything else. `read`: what the load read from
         its source (None: an inbox drop's)."""
@@ -990,6 +1012,11 @@ class Warehouse(ABC):
                 repaired, repeated = self._write_staged(tables, plan, columns)
             watermark = self._advance_watermark(target, manifest, previous, incoming)
             gap = self._track_column_gap(target, manifest, plan.missing, read)
+            if owed is not None and (window := owed(manifest)) is not None:
+                # With the rows it is owed for: a run killed before the check (or a step
+                # retried after a commit whose reply was lost) leaves it, and the next check
+                # reaches back to it; a load rolled back leaves none.
+                self._write_reconcile_failure(target, window)
             self._record_schema(target, plan.merged)
             [(rows_in_table,)] = self.query(f"select count(*) from {target.qualified_name}")
             self.execute(
@@ -1348,19 +1375,27 @@ class Warehouse(ABC):
         reads it)."""
         rows = self.query(
             "select cursor_column, value_type, value, until_type, until_value, window_text, "
-            f"description, load_id, failed_at from {STATE_SCHEMA}.reconcile_failures "
+            f"description, load_id, failed_at, kind from {STATE_SCHEMA}.reconcile_failures "
             "where source = ? and table_name = ? and scope = ?",
             [target.source, target.table, target.scope],
         )
         if not rows:
             return None
-        cursor, kind, value, until_kind, until, window, description, load_id, failed_at = rows[0]
+        (cursor, kind, value, until_kind, until, window, description, load_id, failed_at,
+         recorded_kind) = rows[0]  # fmt: skip
         since = None if kind is None else decode_cursor(kind, value)
         until = None if until_kind is None else decode_cursor(until_kind, until)
         if cursor is None or target.cursor is None or cursor != target.cursor.lower():
             since = until = None  # a window of every row, or of another cursor column
         return ReconcileFailure(
-            target.cursor, since, window, description, load_id, as_utc(failed_at), until
+            target.cursor,
+            since,
+            window,
+            description,
+            load_id,
+            as_utc(failed_at),
+            until,
+            owed=recorded_kind == OWED,
         )
 
     def record_reconcile_failure(
@@ -1375,52 +1410,61 @@ class Warehouse(ABC):
         of the whole table (`whole`, no partition) forgets every scope's. Under the table's
         lock (two runs' checks of one scope at once), re-read there: a failure recorded
         meanwhile by another check is kept, widened by this one (ReconcileFailure.widened),
-        and a forget leaves it: this check did not compare its rows."""
+        and a forget leaves it unless it is the very record read (not one another check or a
+        load widened since): this check did not compare its other rows."""
         key = [target.source, target.table]
         with self.transaction():
             self.lock(target)
-            held = self.reconcile_failure(target)
-            if failure is None:
-                if held is None or read is None or held.load_id != read.load_id:
-                    return  # another check's failure, written since this one read
-                if whole and target.where is None:
-                    self.execute(
-                        f"delete from {STATE_SCHEMA}.reconcile_failures "
-                        "where source = ? and table_name = ?",
-                        key,
-                    )
-                else:
-                    self._forget_reconcile_failure(target)
+            if failure is not None:
+                self._write_reconcile_failure(target, failure)
                 return
-            if held is not None:
-                failure = held.widened(failure)
-                if failure == held:
-                    return
-                self._forget_reconcile_failure(target)
-            kind, text = (None, None) if failure.since is None else encode_cursor(failure.since)
-            try:
-                until_kind, until = (
-                    (None, None) if failure.until is None else encode_cursor(failure.until)
+            held = self.reconcile_failure(target)
+            if held is None or held != read:
+                return  # another check's failure, or a load's window, written since this read
+            if whole and target.where is None:
+                self.execute(
+                    f"delete from {STATE_SCHEMA}.reconcile_failures "
+                    "where source = ? and table_name = ?",
+                    key,
                 )
-            except TypeError:  # a value a driver gave in a type no cursor has: open above
-                until_kind, until = None, None
-            self.execute(
-                f"insert into {STATE_SCHEMA}.reconcile_failures "
-                "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    *key,
-                    target.scope,
-                    failure.cursor.lower() if failure.cursor else None,
-                    kind,
-                    text,
-                    until_kind,
-                    until,
-                    failure.window[:1024],
-                    failure.description[:ERROR_SUMMARY_CHARS],
-                    failure.load_id,
-                    failure.failed_at,
-                ],
+            else:
+                self._forget_reconcile_failure(target)
+
+    def _write_reconcile_failure(self, target: LoadTarget, failure: ReconcileFailure) -> None:
+        """Remember `failure` for the scope, widening the one held; the caller holds the
+        table's lock in its transaction (a check's record, or a load's own owed window)."""
+        held = self.reconcile_failure(target)
+        if held is not None:
+            failure = held.widened(failure)
+            if failure == held:
+                return
+            self._forget_reconcile_failure(target)
+        kind, text = (None, None) if failure.since is None else encode_cursor(failure.since)
+        try:
+            until_kind, until = (
+                (None, None) if failure.until is None else encode_cursor(failure.until)
             )
+        except TypeError:  # a value a driver gave in a type no cursor has: open above
+            until_kind, until = None, None
+        self.execute(
+            f"insert into {STATE_SCHEMA}.reconcile_failures "
+            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                target.source,
+                target.table,
+                target.scope,
+                failure.cursor.lower() if failure.cursor else None,
+                kind,
+                text,
+                until_kind,
+                until,
+                failure.window[:1024],
+                failure.description[:ERROR_SUMMARY_CHARS],
+                failure.load_id,
+                failure.failed_at,
+                OWED if failure.owed else FAILED,
+            ],
+        )
 
     def _forget_reconcile_failure(self, target: LoadTarget) -> None:
         self.execute(

@@ -24,6 +24,7 @@ from tributary.warehouse.base import (
     LoadOutcome,
     LoadTables,
     LoadTarget,
+    Owed,
     SourceRead,
     StateQuery,
     T,
@@ -317,6 +318,7 @@ class DuckDBWarehouse(Warehouse):
         landing_path: str,
         started_at: datetime,
         read: SourceRead | None = None,
+        owed: Owed | None = None,
     ) -> LoadOutcome:
         if not isinstance(manifest, Manifest) and not goes_straight_in(target):
             manifest = manifest()  # the landing's end: its files make the staging view
@@ -336,6 +338,7 @@ class DuckDBWarehouse(Warehouse):
                 landing_path=landing_path,
                 started_at=started_at,
                 read=read,
+                owed=owed,
             )
         finally:
             self._parts = None
