@@ -1018,3 +1018,29 @@ def test_an_unchecked_full_refresh_and_an_unchecked_tenant_load(mariadb, warehou
     assert check.metadata["window"] == "partition a, updated_at … to 2024-05-01T12:01:00"
     assert check.metadata["unchecked_load"] == refreshed.manifest.load_id
     assert remembered(warehouse) == []
+
+
+def test_a_warehouse_whose_failures_table_predates_owed_windows(mariadb, loads) -> None:
+    """A warehouse that ran the release before owed windows holds
+    _tributary.reconcile_failures without its `kind` column, and a failure recorded then:
+    `create table if not exists` left the table as it was, and every load's insert of its owed
+    window failed. The state's columns are added where missing; the old record is a failure."""
+    url, con = mariadb
+    warehouse, _ = loads
+    orders_at(con, T0, T0 + timedelta(minutes=1))
+    checked_load(url, PLAIN, loads)
+    warehouse.execute("delete from _tributary.reconcile_failures")
+    warehouse.execute("alter table _tributary.reconcile_failures drop column kind")
+    warehouse.execute(
+        "insert into _tributary.reconcile_failures values ('shop', 'orders', '', 'updated_at', "
+        "'timestamp', '2024-05-01T12:01:00', 'timestamp', '2024-05-01T12:01:00', "
+        "'updated_at from 2024-05-01T12:01:00', '1 missing', '20240501T120100Z-old', "
+        "'2024-05-01 12:01:00+00')"
+    )
+    warehouse.ensure_state()
+
+    run_sql(con, "insert into orders values (3, %s)", params=(T0 + timedelta(minutes=2),))
+    _, check = checked_load(url, PLAIN, loads)
+    assert check.passed, check.description  # reached back to 12:01, and found the rows right
+    assert check.metadata["window"] == "updated_at 2024-05-01T12:01:00 to 2024-05-01T12:02:00"
+    assert remembered(warehouse) == []

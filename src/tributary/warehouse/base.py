@@ -146,6 +146,11 @@ STATE_DDL = [
     )""",
 ]
 
+# Columns added to a state table after a release created it: `create table if not exists`
+# leaves an older table as it was, so ensure_state adds them (last, as the DDL has them;
+# nullable, as rows written before hold none: NULL reads as the default the code names).
+STATE_COLUMNS_ADDED = [("reconcile_failures", "kind", "varchar(16)")]  # NULL: 'failed'
+
 
 def quote_ident(name: str) -> str:
     """A SQL identifier, double-quoted (the ANSI form DuckDB, PostgreSQL and Redshift share)."""
@@ -796,9 +801,17 @@ class Warehouse(ABC):
 
     # --- the algorithm -------------------------------------------------------------------
     def ensure_state(self) -> None:
-        """Create Tributary's own tables (`_tributary.*`) where they are missing."""
+        """Create Tributary's own tables (`_tributary.*`) where they are missing, and the
+        columns a release added to them where a warehouse's tables predate it."""
         for statement in STATE_DDL:
             self.execute(statement)
+        for table, column, kind in STATE_COLUMNS_ADDED:
+            if not self.query(
+                "select 1 from information_schema.columns "
+                "where table_schema = ? and table_name = ? and column_name = ?",
+                [STATE_SCHEMA, table, column],
+            ):
+                self.execute(f"alter table {STATE_SCHEMA}.{table} add column {column} {kind}")
 
     def record_run(self, rows: Sequence[RunLogRow]) -> None:
         """Write one run's rows to `_tributary.run_log`, replacing any written before."""
