@@ -63,7 +63,7 @@ from tributary.tenants import (
     bound_settings,
     no_active_tenant,
     read_registry,
-    respelled_id,
+    respelled_held,
     tenant_settings,
     unbound_settings,
 )
@@ -79,6 +79,8 @@ _NUMBER_TYPES = NUMBER_TYPES | {"bit", "money", "smallmoney"}
 OpenSource = Callable[..., SourceReader]  # open_source's signature: (source, *, state_dir)
 # A source's raw tables that exist, with their recorded columns (recorded_raw_schemas).
 RecordedSchemas = Callable[[str], dict[str, pa.Schema]]
+# Where one of the tenants respells an id whose rows the raw tables hold, what (held_respelling).
+Respelled = Callable[[list[Tenant]], str | None]
 # Problems of the registry's tenants one line lists, at most (then how many more).
 MAX_TENANT_PROBLEMS = 10
 # Errors a check reports as its line rather than raising: the reason is in the message.
@@ -121,12 +123,12 @@ def run_preflight(
         yield from check_source(project, config, open_source, recorded)
     tenants = list(project.tenants.tenants)  # a registry's: its rows, when this check reads it
     if checks_tenants(project, source):
+        respelled = partial(held_respelling, project) if warehouse.ok else None
         if project.tenants.registry:
-            known = partial(recorded_tenant_ids, project) if warehouse.ok else None
-            registry, tenants = check_registry(project, open_source, known)
+            registry, tenants = check_registry(project, open_source, respelled)
             yield registry
         else:
-            yield check_tenant_list(project)
+            yield check_tenant_list(project, respelled)
     yield warehouse
     yield check_landing(project)
     yield from check_exports(project)
@@ -248,11 +250,15 @@ def _drift_problems(
     return []
 
 
-def recorded_tenant_ids(project: ProjectConfig) -> list[str]:
-    """The tenant ids _tributary.tenants records, read on the warehouse check's terms (nothing
-    created: Warehouse.recorded_tenant_ids)."""
-    with project.warehouse.open(state_dir=project.state_dir) as warehouse:
-        return warehouse.recorded_tenant_ids()
+def held_respelling(project: ProjectConfig, tenants: list[Tenant]) -> str | None:
+    """Where one of `tenants` respells an id they no longer list whose rows the raw tables
+    hold, what a tenant's load would refuse (respelled_held), read on the warehouse check's
+    terms (nothing created: Warehouse.tenant_ids_held). What the warehouse raises is said."""
+    try:
+        with project.warehouse.open(state_dir=project.state_dir) as warehouse:
+            return respelled_held(warehouse, project, [t.key for t in tenants], tenants)
+    except _REPORTED as error:  # the warehouse gone since its own check
+        return f"reading the tenant ids the warehouse holds rows of: {error}"
 
 
 def recorded_raw_schemas(project: ProjectConfig, source: str) -> dict[str, pa.Schema]:
@@ -392,27 +398,27 @@ def checks_tenants(project: ProjectConfig, source: str | None) -> bool:
     return any(table.tenant_column for table in project.source(source).tables)
 
 
-def check_tenant_list(project: ProjectConfig) -> Check:
-    """tenants.yaml's fixed list, as tenant_registry_sensor finds it (no_active_tenant): the
-    rest of it is checked when the configuration loads."""
+def check_tenant_list(project: ProjectConfig, respelled: Respelled | None = None) -> Check:
+    """tenants.yaml's fixed list, as tenant_registry_sensor finds it (no_active_tenant), and
+    an id respelled as the tenants' loads refuse it (held_respelling, where the warehouse
+    answers): the rest of it is checked when the configuration loads."""
     file = display_path(project.config_dir / "tenants.yaml")
     tenants = project.tenants.tenants
     if error := no_active_tenant(project, tenants):
         return Check(file, "tenants", problems=[(error.key, error.problem)])
+    if respelled and (problem := respelled(tenants)):
+        return Check(file, "tenants", problems=[("tenants", problem)])
     active = sum(t.active for t in tenants)
     return Check(file, "tenants", detail=f"{len(tenants)} tenants, {active} active (a fixed list)")
 
 
 def check_registry(
-    project: ProjectConfig,
-    open_source: OpenSource,
-    known: Callable[[], list[str]] | None = None,
+    project: ProjectConfig, open_source: OpenSource, respelled: Respelled | None = None
 ) -> tuple[Check, list[Tenant]]:
     """The registry read as tenant_registry_sensor reads it (read_registry): a query that
     fails, or rows it refuses, failed only the sensor's ticks and the tenants' runs; an id
-    respelled (respelled_id) against the tenants `known` reads (recorded_tenant_ids, where the
-    warehouse answers), which the sensor refuses against its partitions. Returns its line and
-    the tenants read (none where it could not be read)."""
+    respelled as the tenants' loads refuse it (held_respelling, where the warehouse answers).
+    Returns its line and the tenants read (none where it could not be read)."""
     file = display_path(project.config_dir / "tenants.yaml")
     registry = project.tenants.registry
     try:
@@ -429,11 +435,7 @@ def check_registry(
         return Check(file, "registry", problems=[("registry.query", str(error))]), []
     if error := no_active_tenant(project, tenants):
         return Check(file, "registry", problems=[(error.key, error.problem)]), tenants
-    try:
-        problem = known and respelled_id([t.key for t in tenants], tenants, known())
-    except _REPORTED as error:  # the warehouse gone since its own check
-        problem = f"reading the tenants the warehouse records: {error}"
-    if problem:
+    if respelled and (problem := respelled(tenants)):
         return Check(file, "registry", problems=[("registry.query", problem)]), tenants
     if problems := tenant_problems(project, tenants):
         return Check(file, "registry", problems=problems), tenants

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     # Not at run time: slices (which the warehouse, named by config.models, uses) use this.
     from tributary.config.loader import ProjectConfig
     from tributary.config.models import TableConfig, Tenant, TenantRegistry
+    from tributary.warehouse.base import Warehouse
 
 # Runs a query on the registry's source: its rows, each a mapping of column name to value.
 RunQuery = Callable[[str], list[dict[str, Any]]]
@@ -179,28 +180,65 @@ def alike_pair(keys: Sequence[str]) -> tuple[str, str, str] | None:
     return None
 
 
-def respelled_id(keys: Iterable[str], tenants: list[Tenant], known: Iterable[str]) -> str | None:
-    """Where one of `keys` (ids the registry lists) is alike (alike_pair) an id of `known`
-    (the tenant partitions; the tenants _tributary.tenants records) that the registry no
-    longer lists, what they are; None otherwise. An admin who respelled an id ('ACME' as
-    'acme', 7 as '007') made a new tenant of it: the old one's partition and rows are kept,
-    and the new one's loads read the same rows again (its source matches either spelling),
-    so every row was there twice, under both ids."""
+def respelled_id(
+    keys: Iterable[str], tenants: list[Tenant], known: Iterable[str], *, registry: bool
+) -> str | None:
+    """Where one of `keys` (ids the tenants list) is alike (alike_pair) an id of `known` (the
+    tenant partitions; the ids whose rows the raw tables hold) that the tenants (the
+    registry's rows, or tenants.yaml's fixed list: `registry` says which) no longer list, what
+    they are; None otherwise. An admin who respelled an id ('ACME' as 'acme', 7 as '007')
+    made a new tenant of it: the old one's rows (and a registry's partition) are kept, and
+    the new one's loads read the same rows again (its source matches either spelling), so
+    every row was there twice, under both ids."""
     listed = {t.key for t in tenants}
     gone = [key for key in dict.fromkeys(known) if key not in listed]
-    # A key the registry does not list is no new tenant: a removed one, loaded by hand.
+    # A key the tenants do not list is no new tenant: a removed one, loaded by hand.
     for key in (key for key in keys if key in listed):
         for old in gone:
             if pair := alike_pair([old, key]):
+                lister, kept, way_out = (
+                    ("the registry", "partition and rows are", f"the tenants partition {old!r} "
+                     f"(Dagster) and its rows (_tenant_id = {old!r})")
+                    if registry
+                    else ("tenants.yaml", "rows are", f"its rows (_tenant_id = {old!r})")
+                )  # fmt: skip
                 return (
                     f"tenant {key!r} is tenant {old!r} respelled: they are one tenant "
-                    f"{pair[2]}, and the registry no longer lists {old!r}, whose partition and "
-                    f"rows are kept, so the loads of {key!r} would load its rows again, each "
-                    f"row twice; spell the id as before ({old!r}), or first delete the tenants "
-                    f"partition {old!r} (Dagster) and its rows (_tenant_id = {old!r}) from the "
-                    "raw tables"
+                    f"{pair[2]}, and {lister} no longer lists {old!r}, whose {kept} kept, so "
+                    f"the loads of {key!r} would load its rows again, each row twice; spell "
+                    f"the id as before ({old!r}), or first delete {way_out} from the raw tables"
                 )
     return None
+
+
+def respelled_held(
+    warehouse: Warehouse, project: ProjectConfig, keys: Iterable[str], tenants: list[Tenant]
+) -> str | None:
+    """respelled_id against the ids whose rows the warehouse's raw tables scoped by tenant
+    hold (Warehouse.tenant_ids_held), with a registry or a fixed list alike: what a tenant's
+    load refuses and tributary check names. The rows, not the partitions or the ids
+    _tributary.tenants records: a fixed list has neither of a tenant it no longer lists, and
+    an id whose rows were deleted (the way out) loads nothing twice. Only ids alike one of
+    `keys` are looked up."""
+    keys = list(keys)
+    registry = project.tenants.registry is not None
+
+    def respelled_by(old: str) -> bool:
+        return respelled_id(keys, tenants, [old], registry=registry) is not None
+
+    held = warehouse.tenant_ids_held(tenant_tables(project), respelled_by)
+    return respelled_id(keys, tenants, held, registry=registry)
+
+
+def tenant_tables(project: ProjectConfig) -> list[tuple[str, str]]:
+    """Every table scoped by tenant, as (source, table): disabled ones too (a table switched
+    off for a while keeps its tenants' rows)."""
+    return [
+        (source.name, table.name)
+        for source in project.sources
+        for table in source.tables
+        if table.tenant_column
+    ]
 
 
 def shared_alias(tenants: list[Tenant]) -> str | None:

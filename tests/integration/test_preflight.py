@@ -19,7 +19,7 @@ import yaml
 
 from tributary.cli import main
 from tributary.config.loader import load_project
-from tributary.config.models import SourceConfig, TableConfig
+from tributary.config.models import SourceConfig, TableConfig, Tenant
 from tributary.connection import secret_forms
 from tributary.defs.preflight import build_preflight_job
 from tributary.defs.sources import SourcesResource
@@ -28,6 +28,7 @@ from tributary.errors import SchemaDriftError, SourceError
 from tributary.ingest import ingest_table, load_target
 from tributary.landing import LandingStore
 from tributary.preflight import drift_problem
+from tributary.slices import slice_for
 from tributary.sources import SqlSource, open_source
 from tributary.tenants import RegistryError, RegistryQueryError, tenant_settings
 from tributary.warehouse import TenantRow, Warehouse
@@ -784,12 +785,35 @@ def test_the_bad_row_of_an_inactive_tenant_is_skipped_and_said(registry, capsys)
     assert [t.key for t in sensor_tenants(registry)] == ["1", "2", "3"]
 
 
-def test_a_respelled_id_is_named_as_the_sensor_names_it(registry, capsys) -> None:
-    """A registry id respelled ('1' padded to '001'): the sensor refuses it against its
-    partitions; the check, against the tenants _tributary.tenants records, names it alike."""
+def load_tenant(config: dict, key: str) -> None:
+    """Tenant `key`'s load of the tenant-scoped table (tenant_orders) into the warehouse, as
+    its partition's run loads it."""
+    project = load_project(write(config))
+    [source] = [s for s in project.sources if any(t.tenant_column for t in s.tables)]
+    [table] = [t for t in source.tables if t.tenant_column]
+    tenants = current_tenants(project, SourcesResource())
+    with PostgresWarehouse(config["warehouse"]) as warehouse:
+        ingest_table(
+            source,
+            table,
+            reader=open_source(source, state_dir=project.state_dir),
+            landing=LandingStore(str(config["dir"].parent / "landing")),
+            warehouse=warehouse,
+            batch_rows=10,
+            where=slice_for(table, key, tenants, source=source.name),
+        )
+
+
+def test_a_respelled_id_is_named_as_its_loads_refuse_it(registry, capsys) -> None:
+    """A registry id respelled ('1' padded to '001') whose old id's rows the raw tables hold:
+    the check names it as the new id's load refuses it. Once those rows are deleted (the way
+    out), it passes, though _tributary.tenants still records '1' (the sensor never forgets a
+    tenant): the check read those records, and failed after the way out had been taken."""
     registry["tenants"]["registry"]["query"] = (
         "select code as id, alias, status = 1 as active from companies"
     )
+    registry["sql"]("insert into tenant_orders values (1, 1, 10), (2, 1, 20), (3, 2, 5)")
+    load_tenant(registry, "1")
     with PostgresWarehouse(registry["warehouse"]) as warehouse:
         warehouse.record_tenants(
             [TenantRow("1", "acme", "active"), TenantRow("2", "globex", "active")]
@@ -805,7 +829,9 @@ def test_a_respelled_id_is_named_as_the_sensor_names_it(registry, capsys) -> Non
         "the tenants partition '1' (Dagster) and its rows (_tenant_id = '1') from the raw "
         "tables"
     ]
-    registry["sql"]("update companies set code = '1' where company_id = 1")
+    raw = f"raw_{registry['registry_source']}.tenant_orders"
+    with psycopg.connect(registry["warehouse"], autocommit=True) as pg:
+        pg.execute(f"delete from {raw} where _tenant_id = '1'")
     code, lines = check(registry, capsys)
     assert code == 0, lines
 
@@ -964,6 +990,83 @@ def test_a_fixed_list_without_an_active_tenant_names_what_would_never_load(shop,
     # Checking another source alone (no tenant-scoped table there) does not check the list.
     code, lines = check(shop, capsys, "--source", "pg")
     assert code == 0 and registry_lines(lines) == [], lines
+
+
+def test_a_respelled_id_in_a_fixed_list_is_named_as_its_loads_refuse_it(shop, capsys) -> None:
+    """tenants.yaml's fixed list, 'ACME' respelled 'acme' after ACME's rows were loaded: the
+    check said all ok, and the new id's loads read ACME's rows again (MariaDB's collation
+    ignores case), every row twice. The check names it as the load refuses it; a tenant
+    removed from the list, a new one, or an id alike none removed pass, and so does the new
+    spelling once the old id's rows are deleted."""
+    run_sql(
+        shop["shop_con"],
+        "create table tenant_orders (id int primary key, code varchar(10), amount int)",
+        "insert into tenant_orders values (1, 'ACME', 10), (2, 'ACME', 20), (3, '8', 5)",
+    )
+    shop["shop"]["tables"].append(
+        {"name": "tenant_orders", "tenant_column": "code", "primary_key": ["id"]}
+    )
+    shop["tenants"] = {"tenants": [{"id": "ACME", "alias": "acme"}, {"id": 8, "alias": "globex"}]}
+    load_tenant(shop, "ACME")
+    shop["tenants"]["tenants"][0]["id"] = "acme"
+
+    code, lines = check(shop, capsys)
+
+    assert code == 1
+    assert failures(lines) == [
+        "FAIL  assets_config/tenants.yaml: tenants: tenant 'acme' is tenant 'ACME' respelled: "
+        "they are one tenant to a source that ignores case and trailing spaces (MySQL's "
+        "default collation) and to the check of a tenant's rows, and tenants.yaml no longer "
+        "lists 'ACME', whose rows are kept, so the loads of 'acme' would load its rows again, "
+        "each row twice; spell the id as before ('ACME'), or first delete its rows "
+        "(_tenant_id = 'ACME') from the raw tables"
+    ]
+    for listed in (
+        [{"id": 8, "alias": "globex"}, {"id": 9, "alias": "hooli"}],  # removed, and new
+        [{"id": "ACME2", "alias": "acme"}, {"id": 8, "alias": "globex"}],  # alike none
+        [{"id": "ACME", "alias": "acme"}, {"id": 8, "alias": "globex"}],  # as before
+    ):
+        shop["tenants"]["tenants"] = listed
+        code, lines = check(shop, capsys)
+        assert code == 0, lines
+    with psycopg.connect(shop["warehouse"], autocommit=True) as pg:
+        pg.execute("delete from raw_shop.tenant_orders where _tenant_id = 'ACME'")
+    shop["tenants"]["tenants"][0]["id"] = "acme"
+    code, lines = check(shop, capsys)
+    assert code == 0, lines
+
+
+def test_the_tenant_ids_held_are_read_on_each_warehouse(mariadb, loads) -> None:
+    """What a tenant's load and the check judge a respelled id against: the ids whose rows
+    the tenant-scoped raw tables hold, by their recorded loads. Only the ids asked about are
+    looked up; a table not scoped by tenant, or not named, is not; an id whose rows were
+    deleted, or whose raw table was dropped, is not held."""
+    url, con = mariadb
+    warehouse, landing = loads
+    run_sql(
+        con,
+        "create table tenant_orders (id int primary key, code varchar(10))",
+        "insert into tenant_orders values (1, 'ACME'), (2, 'ACME'), (3, '8')",
+    )
+    table = TableConfig(name="tenant_orders", tenant_column="code", primary_key=["id"])
+    source = SourceConfig(
+        name="shop", kind="mysql", connection={"url": url.render_as_string()}, tables=[table]
+    )
+    tenants = [Tenant(id="ACME", alias="acme"), Tenant(id=8, alias="globex")]
+    checking = own_connections(warehouse)
+    scoped = [("shop", "tenant_orders")]
+    assert checking.tenant_ids_held(scoped, lambda _: True) == []  # nothing loaded yet
+    for tenant in tenants:
+        ingest_table(source, table, reader=SqlSource(url), landing=landing, warehouse=warehouse,
+                     batch_rows=10, where=slice_for(table, tenant.key, tenants))  # fmt: skip
+
+    assert checking.tenant_ids_held(scoped, lambda _: True) == ["8", "ACME"]
+    assert checking.tenant_ids_held(scoped, lambda key: key == "ACME") == ["ACME"]
+    assert checking.tenant_ids_held([("shop", "orders")], lambda _: True) == []
+    warehouse.execute("delete from raw_shop.tenant_orders where _tenant_id = 'ACME'")
+    assert checking.tenant_ids_held(scoped, lambda _: True) == ["8"]
+    warehouse.execute("drop table raw_shop.tenant_orders")  # its loads stay recorded
+    assert checking.tenant_ids_held(scoped, lambda _: True) == []
 
 
 # --- export folders --------------------------------------------------------------------------

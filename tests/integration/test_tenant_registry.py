@@ -22,7 +22,7 @@ from sqlalchemy.engine import URL, make_url
 import tributary.defs.export as export_defs
 from tests.conftest import local_dagster_home
 from tests.tenant_config import REGISTRY_SOURCE, write_registry_project
-from tributary.config.loader import load_project
+from tributary.config.loader import ProjectConfig, load_project
 from tributary.config.models import SourceConfig, TableConfig, TenantRegistry
 from tributary.defs import build_definitions
 from tributary.defs.tenants import TENANT_PARTITIONS, TENANTS_KEY
@@ -778,6 +778,110 @@ def test_a_respelled_id_is_refused_naming_both_spellings(database, state_dir, tm
     platform.instance.delete_dynamic_partition(TENANT_PARTITIONS.name, new)
     sql(f"update companies set code = '{old}' where code = '{new}'")
     assert platform.sensor_tick().skip_message.startswith("no change: 2 tenants, 2 active")
+
+
+def fixed_list_project(config: Path, url: URL, warehouse: dict, listed: list) -> ProjectConfig:
+    """The registry project's configuration (written once), with a fixed list of tenants
+    (`listed`: each tenant's id and alias, written each time), an orders table scoped by its
+    `code` column, and `warehouse`."""
+    if not config.exists():
+        write_registry_project(config, url=str(url), tenant_stores=config.parent)
+        path = config / "sources" / f"{REGISTRY_SOURCE}.yaml"
+        source = yaml.safe_load(path.read_text())
+        source["tables"] = [{"name": "orders", "tenant_column": "code", "primary_key": ["id"]}]
+        path.write_text(yaml.safe_dump(source))
+        platform = yaml.safe_load((config / "platform.yaml").read_text())
+        (config / "platform.yaml").write_text(yaml.safe_dump({**platform, "warehouse": warehouse}))
+    tenants = [{"id": key, "alias": alias} for key, alias in listed]
+    (config / "tenants.yaml").write_text(yaml.safe_dump({"tenants": tenants}))
+    return load_project(config)
+
+
+def load_partition(project: ProjectConfig, instance: dg.DagsterInstance, key: str) -> str | None:
+    """Tenant `key`'s load of the orders table: None where it succeeded, else why it failed."""
+    job = build_definitions(project).resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        instance=instance,
+        partition_key=key,
+        asset_selection=[dg.AssetKey(["raw", REGISTRY_SOURCE, "orders"])],
+        raise_on_error=False,
+    )
+    if result.success:
+        return None
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    return failure.step_failure_data.error.cause.message
+
+
+def orders_by_tenant(project: ProjectConfig) -> dict[str, int]:
+    with project.warehouse.open(state_dir=project.state_dir) as warehouse:
+        rows = warehouse.query(
+            f"select _tenant_id, count(*) from raw_{REGISTRY_SOURCE}.orders group by 1"
+        )
+    return {tenant: int(count) for tenant, count in rows}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "column"),
+    [("ACME", "acme", "varchar(10)"), (7, "007", "int")],
+    ids=["case", "padded-number"],
+)
+def test_a_respelled_id_in_a_fixed_list_is_refused_naming_both_spellings(
+    mariadb, warehouse_config, state_dir, tmp_path, old, new, column
+) -> None:
+    """tenants.yaml's fixed list, an id respelled there ('ACME' as 'acme', 7 as '007'): the
+    new id was a new static partition, and its load read the old tenant's rows again
+    (MariaDB's collation ignores case, a number column reads '007' as 7), while the old id's
+    rows stayed: every row was there twice, a mart summed each amount twice, every check
+    passing. The load is refused, naming both spellings, before anything is written; a tenant
+    removed from the list and a new one alike no removed id load as ever, and so does the
+    new spelling once the old id's rows are deleted."""
+    url, con = mariadb
+    run_sql(
+        con,
+        f"create table orders (id int primary key, code {column}, amount int)",
+        f"insert into orders values (1, '{old}', 10), (2, '8', 5), (3, '{old}', 20), (4, '9', 1)",
+    )
+    config = tmp_path / "assets_config"
+    instance = dagster_instance(tmp_path)
+    project = fixed_list_project(config, url, warehouse_config, [(old, "acme"), (8, "globex")])
+    for key in (str(old), "8"):
+        assert load_partition(project, instance, key) is None
+    assert orders_by_tenant(project) == {str(old): 2, "8": 1}
+
+    project = fixed_list_project(config, url, warehouse_config, [(new, "acme"), (8, "globex")])
+    why = (
+        "to a source that ignores case and trailing spaces (MySQL's default collation) and to "
+        "the check of a tenant's rows"
+        if isinstance(old, str)
+        else "to a number column (both are 7)"
+    )
+    refused = load_partition(project, instance, new)
+
+    assert refused is not None
+    assert (
+        f"tenants.yaml: tenants: tenant '{new}' is tenant '{old}' respelled: they are one "
+        f"tenant {why}, and tenants.yaml no longer lists '{old}', whose rows are kept, so the "
+        f"loads of '{new}' would load its rows again, each row twice; spell the id as before "
+        f"('{old}'), or first delete its rows (_tenant_id = '{old}') from the raw tables; "
+        "nothing was loaded"
+    ) in refused
+    assert orders_by_tenant(project) == {str(old): 2, "8": 1}
+    # Another tenant of the list loads as ever.
+    assert load_partition(project, instance, "8") is None
+
+    # A tenant removed from the list, and a new one alike no id it held: not refused.
+    project = fixed_list_project(config, url, warehouse_config, [(8, "globex"), (9, "hooli")])
+    assert load_partition(project, instance, "9") is None
+    assert orders_by_tenant(project) == {str(old): 2, "8": 1, "9": 1}
+
+    # The way out: the old id's rows deleted, the new spelling loads them once.
+    with project.warehouse.open(state_dir=project.state_dir) as warehouse:
+        warehouse.execute(
+            f"delete from raw_{REGISTRY_SOURCE}.orders where _tenant_id = ?", [str(old)]
+        )
+    project = fixed_list_project(config, url, warehouse_config, [(new, "acme"), (8, "globex")])
+    assert load_partition(project, instance, new) is None
+    assert orders_by_tenant(project) == {new: 2, "8": 1, "9": 1}
 
 
 def on_day(day: date) -> type[datetime]:

@@ -378,11 +378,15 @@ def test_registry_changes_between_two_readings() -> None:
         (["70", "8"], ["7", "8"], None),
     ],
 )
-def test_an_id_alike_a_removed_partitions_is_a_respelling(listed, known, respelled) -> None:
-    """A registry's id respelled ('ACME' as 'acme', 7 as '007') was a new tenant, whose loads
-    read the old one's rows again: each row twice, under both ids."""
+@pytest.mark.parametrize("registry", [True, False], ids=["registry", "fixed-list"])
+def test_an_id_alike_a_removed_partitions_is_a_respelling(
+    listed, known, respelled, registry
+) -> None:
+    """An id respelled ('ACME' as 'acme', 7 as '007'), in a registry or tenants.yaml's fixed
+    list, was a new tenant, whose loads read the old one's rows again: each row twice, under
+    both ids. A fixed list's old id has no partition left to delete: only its rows."""
     tenants = [Tenant(id=key, alias=f"t{n}") for n, key in enumerate(listed)]
-    problem = respelled_id([t.key for t in tenants], tenants, known)
+    problem = respelled_id([t.key for t in tenants], tenants, known, registry=registry)
     if respelled is None:
         assert problem is None
     else:
@@ -390,6 +394,9 @@ def test_an_id_alike_a_removed_partitions_is_a_respelling(listed, known, respell
         assert problem is not None
         assert problem.startswith(f"tenant {new!r} is tenant {old!r} respelled: they are one ")
         assert f"spell the id as before ({old!r})" in problem
+        lister = "the registry" if registry else "tenants.yaml"
+        assert f", and {lister} no longer lists {old!r}, whose " in problem
+        assert ("tenants partition" in problem) is registry
 
 
 def test_a_removed_tenant_loaded_by_hand_is_no_respelling_of_itself() -> None:
@@ -397,8 +404,9 @@ def test_a_removed_tenant_loaded_by_hand_is_no_respelling_of_itself() -> None:
     partitions, and was taken for a respelling of itself ('2' is '2' respelled), hiding the
     message that the registry no longer lists it."""
     tenants = [Tenant(id=1, alias="a")]
-    assert respelled_id(["2"], tenants, ["1", "2"]) is None
-    assert respelled_id(["02"], tenants, ["1", "2"]) is None  # not listed: not a new tenant
+    assert respelled_id(["2"], tenants, ["1", "2"], registry=True) is None
+    # Not listed: not a new tenant.
+    assert respelled_id(["02"], tenants, ["1", "2"], registry=True) is None
 
 
 def test_a_cursor_of_an_earlier_version_reads_as_statuses_of_unknown_aliases() -> None:

@@ -300,7 +300,9 @@ def tenant_registry_sensor(project: ProjectConfig) -> dg.SensorDefinition:
             partitions = active_keys(tenants)
         # A respelled id fails the tick, as ids alike within one reading do: its partition
         # would be added and its loads would load the old tenant's rows again.
-        if problem := respelled_id([t.key for t in tenants], tenants, partitions):
+        if problem := respelled_id(
+            [t.key for t in tenants], tenants, partitions, registry=registry is not None
+        ):
             raise RegistryError("registry.query", problem)
         changes = registry_changes(tenants, partitions, previous)
         active = sum(t.active for t in tenants)

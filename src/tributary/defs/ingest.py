@@ -121,7 +121,7 @@ def build_raw_asset(
         where = None
         if context.has_partition_key:
             tenants = (
-                tenants_to_load(project, sources, context.instance, context.partition_key)
+                tenants_to_load(project, sources, warehouse, context.partition_key)
                 if table.tenant_column
                 else []
             )

@@ -15,8 +15,9 @@ import dagster as dg
 
 from tributary.config.loader import ProjectConfig
 from tributary.config.models import Tenant
+from tributary.defs.resources import WarehouseResource
 from tributary.defs.sources import SourcesResource
-from tributary.tenants import RegistryError, active_keys, read_registry, respelled_id
+from tributary.tenants import RegistryError, active_keys, read_registry, respelled_held
 
 TENANT_PARTITIONS = dg.DynamicPartitionsDefinition(name="tenants")
 TENANTS_KEY = dg.AssetKey(["tributary", "tenants"])
@@ -62,15 +63,18 @@ def scheduled_tenants(
 
 
 def tenants_to_load(
-    project: ProjectConfig, sources: SourcesResource, instance: dg.DagsterInstance, key: str
+    project: ProjectConfig, sources: SourcesResource, warehouse: WarehouseResource, key: str
 ) -> list[Tenant]:
-    """current_tenants, for the load of tenant `key`'s partition: refused where `key` is a
-    tenant partition the registry no longer lists respelled (respelled_id), as the sensor
-    refuses to add its partition; one added before it refused so loaded the old tenant's
-    rows again. The other tenants' loads go on."""
+    """current_tenants, for the load of tenant `key`'s partition: refused, before anything is
+    written, where `key` respells an id the tenants no longer list whose rows the raw tables
+    hold (respelled_held), with a registry (whose sensor refuses to add such a partition; one
+    added before it refused so) or a fixed list (whose respelled id is a partition of its
+    own) alike: its loads would load the old id's rows again. The other tenants' loads go
+    on."""
     tenants = current_tenants(project, sources)
-    if project.tenants.registry is not None:
-        partitions = instance.get_dynamic_partitions(TENANT_PARTITIONS.name)
-        if problem := respelled_id([key], tenants, partitions):
-            raise RegistryError("registry.query", f"{problem}; nothing was loaded")
+    with warehouse.open() as opened:
+        problem = respelled_held(opened, project, [key], tenants)
+    if problem:
+        where = "registry.query" if project.tenants.registry is not None else "tenants"
+        raise RegistryError(where, f"{problem}; nothing was loaded")
     return tenants

@@ -11,7 +11,7 @@ import dataclasses
 import json
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -33,7 +33,7 @@ from tributary.landing import (
 )
 from tributary.landing.manifest import as_utc
 from tributary.names import as_spelled, cut_size
-from tributary.slices import Slice
+from tributary.slices import TENANT_COLUMN, Slice
 from tributary.warehouse.drift import SchemaPlan, plan_schema
 from tributary.warehouse.unload import Unloaded, UnloadFormat
 
@@ -208,20 +208,44 @@ def recorded_schemas(query: StateQuery, source: str) -> dict[str, pa.Schema]:
     return {table: _decoded_schema(recorded) for table, recorded in rows if table in existing}
 
 
-def recorded_tenant_ids(query: StateQuery) -> list[str]:
-    """The tenant ids in _tributary.tenants, where it exists (Warehouse.recorded_tenant_ids).
+def tenant_ids_held(
+    query: StateQuery, tables: Collection[tuple[str, str]], among: Callable[[str], bool]
+) -> list[str]:
+    """The tenant ids `among` takes whose rows one of the raw `tables` (source, table: those
+    scoped by tenant) holds (Warehouse.tenant_ids_held): the scopes of the tables' loads
+    _tributary.loads records, each looked up (one row) in the raw table it loaded, so that an
+    id whose rows were deleted is not held. `among` first, since a lookup of an id without
+    rows reads the table through; nothing is created (no state table where none exists yet).
     What the driver raises is a WarehouseError saying so."""
+    exists = "select 1 from information_schema.tables where table_schema = ? and table_name = ?"
+    # The raw table and its tenant column: one dropped (and loaded whole since) has neither.
+    scoped = (
+        "select 1 from information_schema.columns where table_schema = ? and table_name = ? "
+        "and column_name = ?"
+    )
+    wanted = set(tables)
+    held: list[str] = []
     try:
-        if not query(
-            "select 1 from information_schema.tables where table_schema = ? and table_name = ?",
-            [STATE_SCHEMA, "tenants"],
-        ):
+        if not query(exists, [STATE_SCHEMA, "loads"]):
             return []
-        rows = query(f"select tenant_id from {STATE_SCHEMA}.tenants order by tenant_id", [])
+        loaded = query(
+            f"select distinct source, table_name, scope from {STATE_SCHEMA}.loads "
+            "where scope <> '' order by scope, source, table_name",
+            [],
+        )
+        for source, table, tenant in loaded:
+            if tenant in held or (source, table) not in wanted or not among(tenant):
+                continue
+            relation = f"{quote_ident(raw_schema(source))}.{quote_ident(table)}"
+            if query(scoped, [raw_schema(source), table, TENANT_COLUMN]) and query(
+                f"select 1 from {relation} where {quote_ident(TENANT_COLUMN)} = ? limit 1",
+                [tenant],
+            ):
+                held.append(tenant)
     except Exception as error:  # each backend's driver raises its own types
         said = (str(error) or type(error).__name__).splitlines()[0]
-        raise WarehouseError(f"reading {STATE_SCHEMA}.tenants: {said}") from None
-    return [row[0] for row in rows]
+        raise WarehouseError(f"reading the tenant ids the raw tables hold: {said}") from None
+    return held
 
 
 def placeholders_as_format(sql: str, params: Sequence[Any] = ()) -> str:
@@ -666,10 +690,12 @@ class Warehouse(ABC):
         the state tables not created."""
         return self.read_state(lambda query: recorded_schemas(query, source), nothing={})
 
-    def recorded_tenant_ids(self) -> list[str]:
-        """The ids _tributary.tenants records (every tenant tenant_registry_sensor has read,
-        removed ones too), the state tables not created: none before it has written any."""
-        return self.read_state(recorded_tenant_ids, nothing=[])
+    def tenant_ids_held(
+        self, tables: Collection[tuple[str, str]], among: Callable[[str], bool]
+    ) -> list[str]:
+        """The tenant ids `among` takes whose rows the raw `tables` hold (tenant_ids_held),
+        the state tables not created: none before a tenant's load."""
+        return self.read_state(lambda query: tenant_ids_held(query, tables, among), nothing=[])
 
     _con: Any = None  # the backend's connection, opened on first use
 
