@@ -70,10 +70,13 @@ def tenants_to_load(
     hold (respelled_held), with a registry (whose sensor refuses to add such a partition; one
     added before it refused so) or a fixed list (whose respelled id is a partition of its
     own) alike: its loads would load the old id's rows again. The other tenants' loads go
-    on."""
+    on. An id that has loaded before was judged by its first load: one row of
+    _tributary.loads read, where the whole judgment reads every tenant scope it records."""
     tenants = current_tenants(project, sources)
     with warehouse.open() as opened:
-        problem = respelled_held(opened, project, [key], tenants)
+        problem = (
+            None if opened.scope_loaded(key) else respelled_held(opened, project, [key], tenants)
+        )
     if problem:
         where = "registry.query" if project.tenants.registry is not None else "tenants"
         raise RegistryError(where, f"{problem}; nothing was loaded")

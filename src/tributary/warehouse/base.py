@@ -208,6 +208,22 @@ def recorded_schemas(query: StateQuery, source: str) -> dict[str, pa.Schema]:
     return {table: _decoded_schema(recorded) for table, recorded in rows if table in existing}
 
 
+def scope_loaded(query: StateQuery, scope: str) -> bool:
+    """Whether _tributary.loads records a load of `scope` (a tenant id), where it exists: one
+    row read (Warehouse.scope_loaded). What the driver raises is a WarehouseError saying so."""
+    try:
+        return bool(
+            query(
+                "select 1 from information_schema.tables where table_schema = ? and table_name = ?",
+                [STATE_SCHEMA, "loads"],
+            )
+            and query(f"select 1 from {STATE_SCHEMA}.loads where scope = ? limit 1", [scope])
+        )
+    except Exception as error:  # each backend's driver raises its own types
+        said = (str(error) or type(error).__name__).splitlines()[0]
+        raise WarehouseError(f"reading {STATE_SCHEMA}.loads: {said}") from None
+
+
 def tenant_ids_held(
     query: StateQuery, tables: Collection[tuple[str, str]], among: Callable[[str], bool]
 ) -> list[str]:
@@ -689,6 +705,11 @@ class Warehouse(ABC):
         """The recorded columns of each raw table of `source` that exists (recorded_schemas),
         the state tables not created."""
         return self.read_state(lambda query: recorded_schemas(query, source), nothing={})
+
+    def scope_loaded(self, scope: str) -> bool:
+        """Whether a load of `scope` was recorded (scope_loaded), the state tables not
+        created."""
+        return self.read_state(lambda query: scope_loaded(query, scope), nothing=False)
 
     def tenant_ids_held(
         self, tables: Collection[tuple[str, str]], among: Callable[[str], bool]
