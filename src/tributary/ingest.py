@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import partial, reduce
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,11 +33,19 @@ from tributary.sources import (
     KeyMatchingSource,
     SourceReader,
     TypedSource,
+    ValueLocatingSource,
 )
 from tributary.sources.read_process import stop_all as stop_reads
 from tributary.sources.types import is_arrow_number
 from tributary.warehouse import LoadOutcome, LoadTarget, ReconcileFailure, SourceRead, Warehouse
-from tributary.warehouse.base import LOAD_ID_CHARS, ColumnGap, Owed, ReadStart
+from tributary.warehouse.base import (
+    LOAD_ID_CHARS,
+    ColumnGap,
+    Owed,
+    ReadStart,
+    at_or_before,
+    earlier_point,
+)
 
 NULL_CURSOR_EXCLUDED = "null_cursor_rows_excluded"
 
@@ -158,13 +167,20 @@ def ingest_table(
     start = warehouse.read_start(target) if table.mode == "incremental" else ReadStart()
     since = read_from(start.watermark, table.lookback, data_timezone=source.data_timezone)
     extract = reader.read(table, since=since, batch_rows=batch_rows, where=where)
-    if table.mode == "incremental":
-        extract, since = reread_column_gap(
-            warehouse.column_gap(target),
+    gaps = GapRead(since)
+    if table.mode == "incremental" and since is not None:
+        gaps = reread_column_gap(
+            column_gaps(warehouse, target, extract.batches.schema.names),
             extract,
             since,
             lambda earlier: reader.read(table, since=earlier, batch_rows=batch_rows, where=where),
+            locate=(
+                partial(reader.first_cursor_holding, table, where=where)
+                if isinstance(reader, ValueLocatingSource)
+                else None
+            ),
         )
+        extract, since = gaps.extract or extract, gaps.since
     tenant = where.low if where is not None and where.kind == "tenant" else None
     check_column_names(extract.batches.schema, table, tenant_scoped=tenant is not None)
     # A name the rows spell in another case passes a first load (a whole read, no cursor in
@@ -222,7 +238,7 @@ def ingest_table(
             warehouse=warehouse,
             started_at=started_at,
             since=since,
-            read=SourceRead(since),
+            read=gaps.read(since),
             whole_because=start.whole_because,
             owed=owed,
         )
@@ -235,7 +251,7 @@ def ingest_table(
             started_at=started_at,
             since=since,
             batches=stream.batches(),
-            read=SourceRead(since),
+            read=gaps.read(since),
             whole_because=start.whole_because,
             owed=owed,
         )
@@ -518,23 +534,65 @@ def load_from_inbox(
     )
 
 
+def column_gaps(warehouse: Warehouse, target: LoadTarget, names: Sequence[str]) -> list[ColumnGap]:
+    """The columns the raw rows of the target's scope lack that a read of `names` carries:
+    those earlier loads lacked (ColumnGap, from its point), and those new to the table, which
+    every row loaded before lacks (from the first row). Under `freeze` a new column fails the
+    load before it writes: nothing is read again for it."""
+    held = warehouse.column_gap(target)
+    gaps = [replace(held, columns=tuple(held.returned(names)))] if held else []
+    recorded = warehouse.recorded_schema(target)
+    if recorded is not None and target.schema_contract == "evolve":
+        known = {name.casefold() for name in recorded.names}
+        new = tuple(name for name in names if name.casefold() not in known)
+        gaps.append(ColumnGap(new, target.cursor, None, load_id=""))  # no load recorded it
+    return [gap for gap in gaps if gap.columns]
+
+
+@dataclass(frozen=True)
+class GapRead:
+    """How a load's read gives the raw rows lacking a column (ColumnGap) their values: it
+    begins at `since`, started anew there (`extract`) where it had begun later; `filled`: the
+    columns so given; `nothing_behind`: the source said no row behind the read holds a value
+    of them, so that none is read again."""
+
+    since: Any | None
+    extract: Extract | None = None
+    filled: tuple[str, ...] = ()
+    nothing_behind: bool = False
+
+    def read(self, since: Any | None) -> SourceRead:
+        """What the load read, from `since` (this read's point as the cursor's type has it)."""
+        return SourceRead(since, filled=self.filled, nothing_behind=self.nothing_behind)
+
+
 def reread_column_gap(
-    gap: ColumnGap | None,
+    gaps: Sequence[ColumnGap],
     extract: Extract,
     since: Any | None,
     read_from: Callable[[Any | None], Extract],
-) -> tuple[Extract, Any | None]:
-    """The read a load goes on with, and where it starts. Where earlier loads of the scope
-    lacked columns (`gap`: their rows were merged with NULL in them) and this read, begun at
-    `since`, carries one again, as its schema says before any row is pulled: the read is
-    started anew (`read_from`) at the gap's point, so that this load gives those rows their
-    values back (the warehouse then clears the gap). Otherwise the read as it is."""
-    if gap is None or not gap.returned(extract.batches.schema.names):
-        return extract, since
-    if not gap.starts_before(since):
-        return extract, since
+    *,
+    locate: Callable[..., Any | None] | None = None,
+) -> GapRead:
+    """Where a read begun at `since` carries columns the scope's raw rows lack (`gaps`, each of
+    the rows from its point: column_gaps), as its schema says before any row is pulled, the
+    read that gives those rows their values. Where the source can say (`locate`: one query,
+    ValueLocatingSource), from the first of them holding a value: none, and the read goes on
+    as it is; else from the earliest gap's point (a new column's: the first row). The read is
+    started anew (`read_from`) there, so that this load gives those rows their values (the
+    warehouse then clears the gaps)."""
+    filled = tuple(name for gap in gaps for name in gap.columns)
+    behind = [gap for gap in gaps if gap.starts_before(since)]
+    if not behind:
+        return GapRead(since, filled=filled)
+    if locate is None:
+        point = reduce(earlier_point, [gap.since for gap in behind])
+    else:
+        point = locate([(gap.columns, gap.since) for gap in behind], before=since)
+        if point is None or at_or_before(since, point):
+            return GapRead(since, filled=filled, nothing_behind=True)
     extract.batches.close()  # nothing was pulled from it
-    return read_from(gap.since), gap.since
+    return GapRead(point, read_from(point), filled=filled)
 
 
 def apply_null_cursor_policy(

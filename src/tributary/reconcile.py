@@ -430,7 +430,7 @@ def duplicate_keys(warehouse: Warehouse, target: LoadTarget) -> CheckOutcome:
 
 def schema_drift(outcome: LoadOutcome) -> CheckOutcome:
     """The raw table's columns all still come from the source, and no rows are left holding
-    NULL in a column the source sent again (ColumnGap)."""
+    NULL in a column the source sent again, or one new to the table (ColumnGap)."""
     gap = outcome.column_gap
     metadata: dict[str, Any] = {
         "table": outcome.table_name,
@@ -450,36 +450,46 @@ def schema_drift(outcome: LoadOutcome) -> CheckOutcome:
                 "again, the load that finds it back re-reads them from there"
             )
         return CheckOutcome(False, description, metadata)
-    if gap is not None:  # back, but not re-read: an inbox drop's files carried it
+    if gap is not None:  # carried, but not re-read: an inbox drop's files carried it
         return CheckOutcome(
             False,
-            f"{outcome.table_name}: {', '.join(gap.columns)} came back, but the rows merged "
-            f"without it since load {gap.load_id}, {gap.rows_text()}, still hold NULL in it: "
-            "an inbox drop cannot re-read the source; the next load read from the source (a "
-            "run without inbox_load_id) re-reads them from there, or run full_refresh, or "
-            "drop those rows again with the column",
+            f"{outcome.table_name}: {', '.join(gap.columns)} is sent again or new, but the "
+            f"rows loaded without it ({gap.rows_text()}, recorded by load {gap.load_id}) still "
+            "hold NULL in it: an inbox drop cannot re-read the source; the next load read from the "
+            "source (a run without inbox_load_id) re-reads them, or run full_refresh, or drop "
+            "those rows again with the column",
             metadata,
         )
     description = f"{outcome.table_name}: every column comes from the source"
     if outcome.refilled:
         description += (
-            f"; {', '.join(outcome.returned_columns)} came back, and the rows merged without "
-            f"it were read again ({returned_text(outcome)})"
+            "; the rows loaded without "
+            f"{', '.join([*outcome.returned_columns, *outcome.new_columns])} were given their "
+            f"values ({returned_text(outcome)})"
         )
     return CheckOutcome(True, description, metadata)
 
 
 def returned_text(outcome: LoadOutcome) -> str:
     """`columns_returned` for the load's metadata: the columns earlier loads lacked that this
-    one carried, and where it re-read the rows merged without them."""
-    if not outcome.returned_columns:
-        return "-"
-    names = ", ".join(outcome.returned_columns)
+    one carried, and those new to the table (`, new`), and where it re-read the rows loaded
+    without them."""
     if not outcome.refilled:
-        return f"{names}, rows merged without it not re-read yet"
-    if outcome.reread_from is None:
-        return f"{names}, re-read whole"
-    return f"{names}, re-read from {outcome.reread_from}"
+        how = "not re-read yet"
+    elif outcome.nothing_behind:
+        how = f"no row before {outcome.reread_from} holds a value, none re-read"
+    elif outcome.reread_from is None:
+        how = "re-read whole"
+    else:
+        how = f"re-read from {outcome.reread_from}"
+    parts = []
+    if outcome.returned_columns:
+        unread = "" if outcome.refilled else "rows merged without it "
+        parts.append(f"{', '.join(outcome.returned_columns)}, {unread}{how}")
+    if outcome.new_columns:
+        unread = "" if outcome.refilled else "rows loaded before "
+        parts.append(f"{', '.join(outcome.new_columns)}, new: {unread}{how}")
+    return "; ".join(parts) or "-"
 
 
 def freshness(

@@ -312,3 +312,49 @@ def test_keys_compare_exactly_where_the_source_cannot_say_otherwise(url, table) 
         raise AssertionError(f"no query expected: {query}")
 
     assert SqlSource(make_url(url), fetch=refuse).key_match(table) == ()
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "mssql://etl@erp/erp",
+            "SELECT min(modified_at) AS modified_at FROM dbo.[SalesOrders] WHERE modified_at <= "
+            "CAST('2024-01-02 03:04:05.123456' AS DATETIME2(6)) AND (currency IS NOT NULL OR "
+            "modified_at >= CAST('2024-01-01 00:00:00' AS DATETIME2(6)) AND (amount IS NOT NULL "
+            "OR [Note] IS NOT NULL))",
+        ),
+        (
+            "oracle://etl@ops:1521/ops",
+            'SELECT min(modified_at) AS modified_at FROM dbo."SalesOrders" WHERE modified_at <= '
+            "TO_TIMESTAMP('2024-01-02 03:04:05.123456', 'YYYY-MM-DD HH24:MI:SS.FF') AND "
+            "(currency IS NOT NULL OR modified_at >= TO_DATE('2024-01-01 00:00:00', "
+            "'YYYY-MM-DD HH24:MI:SS') AND (amount IS NOT NULL OR \"Note\" IS NOT NULL))",
+        ),
+    ],
+)
+def test_where_the_rows_holding_a_new_columns_value_begin_per_dialect(url, expected) -> None:
+    """One aggregate before a read: a column new to the table (any row), and columns back
+    after a gap (from the gap's point), below where the read begins."""
+    wanted = [(("currency",), None), (("amount", "Note"), datetime(2024, 1, 1))]
+    sql = SqlSource(make_url(url)).first_cursor_holding_query(INCREMENTAL, wanted, before=SINCE)
+    assert one(sql) == expected
+
+
+def test_where_a_tenants_rows_holding_a_value_begin_reads_its_query_as_a_subquery() -> None:
+    scoped = TableConfig(
+        name="users",
+        primary_key=["id"],
+        cursor="updated_at",
+        mode="incremental",
+        query="select * from users where company_id = :tenant_id",
+        tenant_column="company_id",
+    )
+    where = slice_for(scoped, "7", [Tenant(id=7, alias="seven")])
+    sql = SqlSource(make_url("mysql://etl@app/app")).first_cursor_holding_query(
+        scoped, [(("currency",), None)], before=SINCE, where=where
+    )
+    assert one(sql) == (
+        "SELECT min(updated_at) AS updated_at FROM (select * from users where company_id = 7) "
+        "AS src WHERE updated_at <= '2024-01-02 03:04:05.123456' AND currency IS NOT NULL"
+    )

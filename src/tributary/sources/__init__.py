@@ -15,6 +15,7 @@ from tributary.sources.base import (
     SourceError,
     SourceReader,
     TypedSource,
+    ValueLocatingSource,
     Window,
     cursor_conditions,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "SourceReader",
     "SqlSource",
     "TypedSource",
+    "ValueLocatingSource",
     "Window",
     "cursor_conditions",
     "open_source",

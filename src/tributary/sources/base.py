@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -24,6 +24,7 @@ __all__ = [
     "SourceError",
     "SourceReader",
     "TypedSource",
+    "ValueLocatingSource",
     "Window",
     "cursor_conditions",
 ]
@@ -89,6 +90,30 @@ class KeyMatchingSource(Protocol):
         """The collation the database compares `column`'s text by; None where it has none
         or does not say (not text, a custom query's column, a database whose collations are
         not asked: all but MySQL/MariaDB and SQL Server)."""
+        ...
+
+
+# Columns, and the cursor from which (None: any row) their values are wanted.
+WantedValues = tuple[tuple[str, ...], Any | None]
+
+
+@runtime_checkable
+class ValueLocatingSource(Protocol):
+    """A source that can say, in one query before a read, where the rows holding a value of
+    some columns begin: so that a load re-reads the rows that lack those columns in the raw
+    table (ColumnGap) from there, not from the first row."""
+
+    def first_cursor_holding(
+        self,
+        table: TableConfig,
+        wanted: Sequence[WantedValues],
+        *,
+        before: Any,
+        where: Slice | None = None,
+    ) -> Any | None:
+        """The lowest cursor among the rows of `table` (its slice `where`) whose cursor is at
+        most `before` and, for one of `wanted`'s (columns, from), at least `from` with a value
+        in one of the columns; None where no row is."""
         ...
 
 

@@ -14,7 +14,7 @@ import importlib
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -42,6 +42,7 @@ from tributary.sources.base import (
     Extract,
     Profile,
     SourceError,
+    WantedValues,
     Window,
     cursor_conditions,
 )
@@ -806,6 +807,11 @@ class SqlSource:
         values: sa.ColumnElement = sa.column(cursor)
         return sa.func.max(sqlite.sortable(values) if text_timestamp else values)
 
+    def _lowest(self, cursor: str, *, text_timestamp: bool) -> sa.ColumnElement:
+        """`cursor`'s lowest value, as _highest its highest."""
+        values: sa.ColumnElement = sa.column(cursor)
+        return sa.func.min(sqlite.sortable(values) if text_timestamp else values)
+
     def _window(
         self, table: TableConfig, window: Window
     ) -> tuple[sa.FromClause, list[sa.ColumnElement[bool]]]:
@@ -864,6 +870,67 @@ class SqlSource:
             max_cursor=row.get(as_spelled(window.cursor, list(row))) if window.cursor else None,
             checksum=digest,
         )
+
+    def first_cursor_holding_query(
+        self,
+        table: TableConfig,
+        wanted: Sequence[WantedValues],
+        *,
+        before: Any,
+        where: Slice | None = None,
+        columns: list[SourceColumn] = (),
+        text_timestamp: bool = False,
+    ) -> str:
+        """The SQL of first_cursor_holding: one aggregate over the table (its custom query as
+        a subquery), bounded by the cursor where an index on it helps."""
+        if not table.cursor:
+            raise SourceError(f"table '{table.name}' has no cursor to read incrementally")
+        by_name = {c.name: c for c in columns}
+        cursor = sa.column(table.cursor)
+        relation, conditions = self._window(
+            table, Window(where=where, cursor=table.cursor, high=before)
+        )
+        holding = []
+        for names, low in wanted:
+            values = sa.or_(*(sa.column(name).is_not(None) for name in names))
+            holding.append(values if low is None else sa.and_(self._at_least(cursor, low), values))
+        lowest = self._lowest(table.cursor, text_timestamp=text_timestamp)
+        declared = by_name.get(self._matched(table.cursor, list(by_name)))
+        statement = (
+            sa.select(self._as_read(lowest, declared, table.cursor))
+            .select_from(relation)
+            .where(*conditions, sa.or_(*holding))
+        )
+        return self.compile(statement)
+
+    def first_cursor_holding(
+        self,
+        table: TableConfig,
+        wanted: Sequence[WantedValues],
+        *,
+        before: Any,
+        where: Slice | None = None,
+    ) -> Any | None:
+        """The lowest cursor among the rows (of the slice `where`) whose cursor is at most
+        `before` and, for one of `wanted`'s (columns, from), at least `from` with a value in
+        one of the columns; None where no row is (sources.base.ValueLocatingSource). Read as the
+        cursor is read, so that a read from it starts there."""
+        columns = self.describe(table)
+        text_timestamp = self._text_timestamp_cursor(table, columns)
+        query = self.first_cursor_holding_query(
+            table,
+            wanted,
+            before=before,
+            where=where,
+            columns=columns,
+            text_timestamp=text_timestamp,
+        )
+        by_name = {c.name: c for c in columns}
+        [row] = self._normalized(self._run(query, 10, table), by_name, table).to_pylist()
+        [lowest] = row.values()
+        if isinstance(lowest, str) and text_timestamp:  # SQLite's text, sortable's form
+            return datetime.fromisoformat(lowest)
+        return lowest
 
     def _normalized(
         self, reader: pa.RecordBatchReader, by_name: dict[str, SourceColumn], table: TableConfig

@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import reduce
 from typing import Any, Literal, TypeVar
 
 import pyarrow as pa
@@ -293,9 +294,15 @@ METADATA_COLUMNS = frozenset({"_load_id", "_extracted_at", "_load_row", "_delete
 @dataclass(frozen=True)
 class SourceRead:
     """What a load read from its source (an inbox drop read none): the rows whose cursor is at
-    least `since`, or (None) every row."""
+    least `since`, or (None) every row. `filled`: the columns the raw rows of its scope lack
+    (ColumnGap; or new to the table, which the rows loaded before lack) that it gives every
+    such row, having begun no later than the first of them holding a value at the source
+    (ingest.reread_column_gap); `nothing_behind`: the source said none behind `since` holds
+    one, so that none was read again for them."""
 
     since: Any | None = None
+    filled: tuple[str, ...] = ()
+    nothing_behind: bool = False
 
 
 @dataclass(frozen=True)
@@ -313,9 +320,12 @@ class ColumnGap:
     """Raw columns that committed loads of one scope lacked: the source stopped sending them
     for a while (a view redefined without them, Salesforce field-level security, a query
     edited), and those loads merged their rows, the lookback's unchanged ones too, with NULL
-    in them. The rows so merged are those whose `cursor` is at least `since` (None: any row),
-    the point the first such load read from. Once the source sends the columns again, a read
-    from there gives those rows their values back; until then the rows cannot tell."""
+    in them; or it began sending them (a column added, with a default or values in the rows
+    already there), and the rows loaded before hold NULL in them. The rows so merged are
+    those whose `cursor` is at least `since` (None: any row), the point the first such load
+    read from (a new column's: None). Once the source sends the columns, a read from there
+    (or from the first of those rows holding a value, where the source can say) gives those
+    rows their values; until then the rows cannot tell."""
 
     columns: tuple[str, ...]
     cursor: str | None
@@ -585,19 +595,25 @@ class LoadOutcome:
     # Keys the load read more than once, of which it wrote one row each: reconciliation names
     # them whatever the counts (rows deleted in the source may make up for the rows left out).
     repeated_keys: KeyRepeats = KeyRepeats()
-    # Columns earlier loads lacked (ColumnGap) that this load carried again; and where its
-    # read began when it re-read the rows merged without them (`refilled`).
+    # Columns earlier loads lacked (ColumnGap) that this load carried again, and the columns
+    # new to the table whose rows loaded before (of its scope) lack them; whether it gave those
+    # rows their values (`refilled`), and where its read began (None: it read every row), or
+    # that the source holds none in the rows behind it (`nothing_behind`: none re-read).
     returned_columns: list[str] = dataclasses.field(default_factory=list)
+    new_columns: list[str] = dataclasses.field(default_factory=list)
     refilled: bool = False
     reread_from: Any | None = None
+    nothing_behind: bool = False
     column_gap: ColumnGap | None = None  # what the raw table (or slice) still lacks after it
 
 
 @dataclass(frozen=True)
 class _GapChange:
     returned: list[str]
+    new: list[str]
     refilled: bool
     reread_from: Any | None
+    nothing_behind: bool
     after: ColumnGap | None
 
 
@@ -1071,7 +1087,7 @@ class Warehouse(ABC):
                     self.create_table_like(target.qualified_name, staged)
                 repaired, repeated = self._write_staged(tables, plan, columns)
             watermark = self._advance_watermark(target, manifest, previous, incoming)
-            gap = self._track_column_gap(target, manifest, plan.missing, read)
+            gap = self._track_column_gap(target, manifest, plan, read)
             if owed is not None and (window := owed(manifest)) is not None:
                 # With the rows it is owed for: a run killed before the check (or a step
                 # retried after a commit whose reply was lost) leaves it, and the next check
@@ -1111,8 +1127,10 @@ class Warehouse(ABC):
             duplicate_keys_repaired=repaired,
             repeated_keys=repeated,
             returned_columns=gap.returned,
+            new_columns=gap.new,
             refilled=gap.refilled,
             reread_from=gap.reread_from,
+            nothing_behind=gap.nothing_behind,
             column_gap=gap.after,
         )
 
@@ -1347,12 +1365,13 @@ class Warehouse(ABC):
         )
         return reached
 
-    def column_gap(self, target: LoadTarget) -> ColumnGap | None:
-        """The columns committed loads of the target's scope lacked, not yet re-read."""
+    def column_gap(self, target: LoadTarget, scope: str | None = None) -> ColumnGap | None:
+        """The columns committed loads of the target's scope (or of `scope`) lacked, not yet
+        re-read."""
         rows = self.query(
             f"select column_names, cursor_column, value_type, value, load_id "
             f"from {STATE_SCHEMA}.column_gaps where source = ? and table_name = ? and scope = ?",
-            [target.source, target.table, target.scope],
+            [target.source, target.table, target.scope if scope is None else scope],
         )
         if not rows:
             return None
@@ -1366,43 +1385,93 @@ class Warehouse(ABC):
         self,
         target: LoadTarget,
         manifest: Manifest,
-        missing: Sequence[str],
+        plan: SchemaPlan,
         read: SourceRead | None,
     ) -> _GapChange:
         """Inside the load's transaction, so that a failed load leaves it as it was: what the
         scope lacks after this load. A full load replaces the rows (a whole table's, every
-        scope's), an incremental one re-reads them where it read from the gap's point or
-        before; else the gap stays, grown by what this load lacked, from the earlier point."""
+        scope's). An incremental one gives the rows lacking a column it carries their values
+        where its read began no later than the first of them holding one (SourceRead.filled),
+        or before the gap's point; what it lacks, and what it carries but did not so fill (an
+        inbox drop's), stays, from the earliest point concerned. A column new to a table that
+        held rows is lacking in every row loaded before: those of this scope, and those of the
+        table's other scopes, each until its own load reads them."""
         held = self.column_gap(target)
-        lacking = tuple(name for name in missing if name.lower() not in METADATA_COLUMNS)
+        lacking = tuple(name for name in plan.missing if name.lower() not in METADATA_COLUMNS)
         returned = [name for name in held.columns if name not in lacking] if held else []
+        added = [f.name for f in plan.added if f.name.lower() not in METADATA_COLUMNS]
+        if added and target.where is not None:
+            self._add_to_other_scopes(target, added, manifest.load_id)
         if target.mode == "full":
-            covered, since = True, None
-        elif read is not None:
-            covered = held is None or not held.starts_before(read.since)
+            after = ColumnGap(lacking, target.cursor, None, manifest.load_id) if lacking else None
+            if after != held:
+                self._write_column_gap(target, after, whole=True)
+            return _GapChange(returned, [], bool(returned), None, False, after)
+        filled = {name.casefold() for name in read.filled} if read is not None else set()
+
+        def fills(name: str, since: Any | None) -> bool:
+            """Whether this load gave `name` to every row that lacked it from `since` on."""
+            if read is None:  # an inbox drop's files: the rows behind them are not read
+                return False
+            return at_or_before(read.since, since) or name.casefold() in filled
+
+        gap_since = held.since if held is not None else None
+        unfilled = [name for name in returned if not fills(name, gap_since)]
+        unfilled_new = [name for name in added if not fills(name, None)]
+        kept = (
+            [name for name in held.columns if name in lacking or name in unfilled] if held else []
+        )
+        if read is not None:
             since = read.since
         else:  # an inbox drop: its rows are those from its lowest cursor
-            covered = held is None
             since = manifest.cursor.min_value if manifest.cursor else None
-        if covered:
-            after = ColumnGap(lacking, target.cursor, since, manifest.load_id) if lacking else None
-        else:
-            assert held is not None
-            columns = held.columns + tuple(name for name in lacking if name not in held.columns)
-            after = replace(held, columns=columns, since=earlier_point(held.since, since))
+        columns = (*kept, *(name for name in lacking if name not in kept), *unfilled_new)
+        # From the earliest row concerned: the gap's; this load's rows; a new column's, every row.
+        points = [gap_since] if kept else []
+        points += [since] if lacking else []
+        points += [None] if unfilled_new else []
+        after = None
+        if columns:
+            load_id = held.load_id if held is not None and kept else manifest.load_id
+            after = ColumnGap(columns, target.cursor, reduce(earlier_point, points), load_id)
         if after != held:
-            self._write_column_gap(target, after, whole=target.mode == "full")
-        refilled = bool(returned) and covered
+            self._write_column_gap(target, after, whole=False)
+        refilled = bool(returned or added) and not unfilled and not unfilled_new
         return _GapChange(
             returned=returned,
+            new=added,
             refilled=refilled,
             reread_from=since if refilled else None,
+            nothing_behind=refilled and read is not None and read.nothing_behind,
             after=after,
         )
 
-    def _write_column_gap(self, target: LoadTarget, gap: ColumnGap | None, *, whole: bool) -> None:
-        """Replace the scope's record (a full load of the whole table: every scope's)."""
+    def _add_to_other_scopes(
+        self, target: LoadTarget, columns: Sequence[str], load_id: str
+    ) -> None:
+        """A column new to the table, added by a load of one scope (a tenant's, a key range's),
+        is lacking in the rows of every other scope: recorded for each that an incremental load
+        reads from a watermark (one without reads its rows whole), from its first row."""
+        scopes = self.query(
+            f"select scope from {STATE_SCHEMA}.watermarks where source = ? and table_name = ? "
+            "and scope <> ?",
+            [target.source, target.table, target.scope],
+        )
+        for (scope,) in scopes:
+            held = self.column_gap(target, scope)
+            gap = ColumnGap(tuple(columns), target.cursor, None, load_id)
+            if held is not None:
+                more = tuple(name for name in columns if name not in held.columns)
+                gap = replace(held, columns=held.columns + more, since=None)
+            self._write_column_gap(target, gap, whole=False, scope=scope)
+
+    def _write_column_gap(
+        self, target: LoadTarget, gap: ColumnGap | None, *, whole: bool, scope: str | None = None
+    ) -> None:
+        """Replace the scope's record (or `scope`'s; a full load of the whole table: every
+        scope's)."""
         key = [target.source, target.table]
+        scope = target.scope if scope is None else scope
         if whole and target.where is None:
             self.execute(
                 f"delete from {STATE_SCHEMA}.column_gaps where source = ? and table_name = ?", key
@@ -1411,7 +1480,7 @@ class Warehouse(ABC):
             self.execute(
                 f"delete from {STATE_SCHEMA}.column_gaps where source = ? and table_name = ? "
                 "and scope = ?",
-                [*key, target.scope],
+                [*key, scope],
             )
         if gap is None:
             return
@@ -1420,7 +1489,7 @@ class Warehouse(ABC):
             f"insert into {STATE_SCHEMA}.column_gaps values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 *key,
-                target.scope,
+                scope,
                 json.dumps(list(gap.columns)),
                 gap.cursor.lower() if gap.cursor else None,
                 kind,
