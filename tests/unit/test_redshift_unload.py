@@ -203,6 +203,7 @@ class FakeRedshift:
         self.rows_per_file = rows_per_file
         self.statements: list[str] = []
         self.autocommit = False
+        self.description, self._rows = None, []  # what a statement answers: nothing
 
     def cursor(self):
         return self
