@@ -14,11 +14,13 @@ import dagster as dg
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
-from tributary.config.loader import ProjectConfig
+from tributary.config.loader import ProjectConfig, load_project
 from tributary.defs import build_definitions
 from tributary.exports.gate import stamp
 from tributary.warehouse.base import Warehouse
+from tributary_demo import generate_demo_sources
 
 CUSTOMERS = dg.AssetKey(["raw", "erp", "customers"])
 ORDERS = dg.AssetKey(["raw", "erp", "sales_orders"])
@@ -270,3 +272,118 @@ def test_a_mart_built_on_a_rejected_load_is_not_published_after_the_load_is_mend
     files = (Path(demo_project.exports_url) / "dim_customer" / folder).glob("*.parquet")
     exported = {i for f in files for i in pq.read_table(f)["customer_id"].to_pylist()}
     assert lost <= exported
+
+
+def project_with(config_dir: Path, state_dir: Path, *exports: dict, edit=None) -> ProjectConfig:
+    """The shipped configuration (a copy) with `exports` added, `edit` applied to it."""
+    for export in exports:
+        (config_dir / "exports" / f"{export['name']}.yaml").write_text(yaml.safe_dump(export))
+    if edit is not None:
+        edit(config_dir)
+    generate_demo_sources(state_dir / "demo", customers=50, orders=300)
+    return load_project(config_dir)
+
+
+def losing_one_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each load from now on writes one row short: it commits, and its reconciliation fails."""
+    original = Warehouse.rows_to_write
+
+    def one_short(self, tables, columns) -> str:
+        return f"(select * from {original(self, tables, columns)} offset 1) as one_row_short"
+
+    monkeypatch.setattr(Warehouse, "rows_to_write", one_short)
+
+
+ORDERS_WITH_NAMES = {
+    "name": "orders_with_names",
+    "query": "select o.change_id, o.order_id, o.amount, c.customer_name "
+    "from raw_erp.sales_orders o left join {{ ref('dim_customer') }} c using (customer_id)",
+}
+
+
+def test_a_query_reading_a_raw_table_is_refused_while_its_check_fails(
+    config_dir: Path, state_dir: Path, instance: dg.DagsterInstance, monkeypatch
+) -> None:
+    """(E) A custom query reads a raw table by its warehouse name, beside a model it refs. The
+    table's load loses a row and its reconciliation fails: the export, run by its schedule,
+    refuses, naming the check. Before, only the models a query refs were upstream, and the
+    load's rows were published without the lost one, green."""
+    project = project_with(config_dir, state_dir, ORDERS_WITH_NAMES)
+    defs = build_definitions(project)
+    export = dg.AssetKey(["export", "orders_with_names"])
+    assert run(defs, [CUSTOMERS, STG_CUSTOMERS, DIM_CUSTOMER], instance).success
+    with monkeypatch.context() as patched:
+        losing_one_row(patched)
+        rejected = run(defs, [ORDERS], instance)
+    assert not rejected.success
+
+    refused = run(defs, [export], instance)
+    assert not refused.success
+    why = failure(refused, "export__orders_with_names")
+    assert "blocking check 'reconciliation' on raw/erp/sales_orders" in why
+    assert rejected.run_id in why
+    assert published(project, "orders_with_names") == []
+
+    # The failure is remembered: a full refresh finds the rows right, then the export publishes.
+    full_refresh = {"ops": {"raw__erp__sales_orders": {"config": {"full_refresh": True}}}}
+    assert run(defs, [ORDERS], instance, run_config=full_refresh).success
+    assert run(defs, [export], instance).success
+    assert len(published(project, "orders_with_names")) == 1
+
+
+def scope_app_users_by_company(config_dir: Path) -> None:
+    app = yaml.safe_load((config_dir / "sources" / "app.yaml").read_text())
+    [users] = [table for table in app["tables"] if table["name"] == "users"]
+    users["tenant_column"] = "company_id"
+    (config_dir / "sources" / "app.yaml").write_text(yaml.safe_dump(app))
+
+
+def test_a_tenants_failed_load_refuses_every_tenants_export_that_reads_the_table(
+    config_dir: Path, state_dir: Path, instance: dg.DagsterInstance, monkeypatch
+) -> None:
+    """(F) A per-tenant export whose query reads a tenant-scoped raw table (docs/exports.md:
+    any tenant's failed partition refuses every export that reads the table, a per-tenant
+    export's other tenants' too). acme's load loses a row: neither acme's partition of the
+    export nor globex's publishes, each naming acme's partition; a full refresh of acme's
+    partition lets both through. Before, each published, acme's without the lost row."""
+    project = project_with(
+        config_dir,
+        state_dir,
+        # As tests/tenant_config.py writes it: a model in depends_on, the raw table by name.
+        {"name": "users_by_tenant", "query": "select * from raw_app.users",
+         "depends_on": ["ops_load_status"], "per_tenant": True},
+        edit=scope_app_users_by_company,
+    )  # fmt: skip
+    defs = build_definitions(project)
+    job = defs.resolve_implicit_global_asset_job_def()
+    users = dg.AssetKey(["raw", "app", "users"])
+    export = dg.AssetKey(["export", "users_by_tenant"])
+
+    def run_partition(asset: dg.AssetKey, tenant: str, run_config: dict | None = None):
+        return job.execute_in_process(
+            instance=instance, asset_selection=[asset], partition_key=tenant,
+            run_config=run_config, raise_on_error=False,
+        )  # fmt: skip
+
+    assert run_partition(users, "2").success  # globex
+    with monkeypatch.context() as patched:
+        losing_one_row(patched)
+        rejected = run_partition(users, "1")  # acme
+    assert not rejected.success
+
+    for tenant in ("1", "2"):  # the export's schedule: one run per tenant
+        refused = run_partition(export, tenant)
+        assert not refused.success
+        why = failure(refused, "export__users_by_tenant")
+        assert "blocking check 'reconciliation' on raw/app/users (partition 1)" in why
+    assert not (Path(project.exports_url) / "users_by_tenant").exists()
+
+    full_refresh = {"ops": {"raw__app__users": {"config": {"full_refresh": True}}}}
+    assert run_partition(users, "1", full_refresh).success
+    for tenant in ("1", "2"):
+        assert run_partition(export, tenant).success
+    published_tenants = (Path(project.exports_url) / "users_by_tenant").glob("*/*/_SUCCESS")
+    assert sorted(path.parent.parent.name for path in published_tenants) == [
+        "tenant=acme",
+        "tenant=globex",
+    ]

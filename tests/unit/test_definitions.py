@@ -12,6 +12,7 @@ import connectorx
 import dagster as dg
 import duckdb
 import pytest
+import yaml
 from dbt import version as dbt_version
 from packaging.version import Version
 
@@ -136,6 +137,74 @@ def test_lineage_is_one_connected_graph(demo_project: ProjectConfig) -> None:
         "staging/stg_salesforce__account",
         "staging/stg_salesforce__opportunity",
     ]
+
+
+def write_exports(config_dir: Path, *exports: dict) -> None:
+    for export in exports:
+        (config_dir / "exports" / f"{export['name']}.yaml").write_text(yaml.safe_dump(export))
+
+
+def test_an_export_query_reading_a_raw_table_depends_on_it(
+    config_dir: Path, state_dir: Path
+) -> None:
+    """A query that reads a raw table by its warehouse name has the raw table upstream, as a
+    model it refs: its blocking checks gate the export (defs/export_gate.py walks the lineage)
+    and its loads trigger it. Before, the lineage held the refs alone, and a load its check
+    rejected was published, green. A table that is neither a model nor a raw table (here
+    lookups.regions) is no asset: nothing to depend on."""
+    write_exports(
+        config_dir,
+        {
+            "name": "orders_with_names",
+            "query": "select o.*, c.customer_name, r.region from raw_erp.sales_orders o "
+            "join {{ ref('dim_customer') }} c using (customer_id) "
+            "left join lookups.regions r on r.country = c.country",
+        },
+        # Reading raw tables alone, the query needs no ref and no depends_on.
+        {"name": "app_users", "query": 'select * from "raw_app"."users"'},
+    )
+    graph = describe_graph(build_definitions(load_project(config_dir)))["assets"]
+    assert graph["export/orders_with_names"]["deps"] == [
+        "marts/dim_customer",
+        "raw/erp/sales_orders",
+    ]
+    assert graph["export/app_users"]["deps"] == ["raw/app/users"]
+
+
+def test_a_partitioned_raw_table_maps_onto_the_exports_partitions(
+    config_dir: Path, state_dir: Path
+) -> None:
+    """A tenant-scoped raw table read by a per-tenant export: each tenant's export reads that
+    tenant's partition. Read by an export partitioned otherwise (by day), every partition: the
+    tenants' keys are no days (Dagster's default would map them one to one)."""
+    app = yaml.safe_load((config_dir / "sources" / "app.yaml").read_text())
+    [users] = [table for table in app["tables"] if table["name"] == "users"]
+    users["tenant_column"] = "company_id"
+    (config_dir / "sources" / "app.yaml").write_text(yaml.safe_dump(app))
+    query = "select * from raw_app.users where updated_at < {{ partition_end }}"
+    write_exports(
+        config_dir,
+        {"name": "users_by_tenant", "query": query, "per_tenant": True},
+        {"name": "users_by_day", "query": query,
+         "partitioning": {"by": "date", "start_date": "2024-01-01"}},
+    )  # fmt: skip
+    graph = build_definitions(load_project(config_dir)).resolve_asset_graph()
+    users_key = dg.AssetKey(["raw", "app", "users"])
+
+    def mapping(export: str) -> dg.PartitionMapping:
+        return graph.get_partition_mapping(dg.AssetKey(["export", export]), users_key)
+
+    assert isinstance(mapping("users_by_tenant"), dg.IdentityPartitionMapping)
+    assert isinstance(mapping("users_by_day"), dg.AllPartitionMapping)
+
+
+def test_a_query_export_reading_no_model_and_no_raw_table_is_refused(
+    config_dir: Path, state_dir: Path
+) -> None:
+    write_exports(config_dir, {"name": "nothing", "query": "select 1 as n from lookups.regions"})
+    with pytest.raises(ConfigError) as raised:
+        build_definitions(load_project(config_dir))
+    assert "exports/nothing.yaml: query: reads no dbt model and no raw table" in str(raised.value)
 
 
 def check_specs(defs: dg.Definitions) -> dict[str, dg.AssetCheckSpec]:

@@ -16,7 +16,7 @@ import yaml
 from tributary.config.loader import ConfigError, load_project
 from tributary.config.models import ExportConfig, _check_frequency
 from tributary.exports import ExportError, ExportStore, FileFormat
-from tributary.exports.query import export_sql, partition_sql, sql_literal
+from tributary.exports.query import export_sql, partition_sql, raw_tables_read, sql_literal
 
 
 def write_export(config_dir: Path, **fields) -> None:
@@ -189,6 +189,35 @@ def test_partition_sql_narrows_to_the_day_or_orders_by_the_column() -> None:
         "select * from (select * from t where kind = 'it''s' and d < date '2024-05-01') "
         'as export_rows order by "region" nulls last'
     )
+
+
+RAW_TABLES = [("erp", "customers"), ("erp", "sales_orders"), ("app", "users")]
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "postgres", "redshift"])
+def test_a_query_reads_the_raw_tables_it_names(dialect: str) -> None:
+    """An export's query (its refs rendered) reads a raw table by its warehouse name
+    (raw_<source>.<table>): quoted or not, in any case, qualified by a database, in a join, a
+    CTE or a subquery. A CTE, a model, another schema's table, a string or a comment naming
+    one reads nothing."""
+    sql = """
+        with recent as (select * from "raw_erp"."sales_orders" where d >= {{ partition_date }})
+        select o.*, c.customer_name, u.email  -- raw_erp.customers in a comment
+        from recent o
+        join "marts"."dim_customer" c using (customer_id)
+        left join (select * from warehouse.RAW_APP.Users) u on u.id = o.user_id
+        left join raw_ops.products p on p.id = o.product_id   -- no such raw table
+        left join lookups.sales_orders l on l.id = o.id
+        where o.note <> 'raw_erp.customers'
+    """
+    assert raw_tables_read(sql, RAW_TABLES, dialect) == [("app", "users"), ("erp", "sales_orders")]
+    assert raw_tables_read('select * from "marts"."dim_customer"', RAW_TABLES, dialect) == []
+
+
+def test_a_query_the_parser_cannot_read_still_names_its_raw_tables() -> None:
+    # Syntax sqlglot does not know (the warehouse may): the names are found in its tokens.
+    sql = "select * from raw_erp.customers c join raw_app.users u on u.x @@@ ( c.y"
+    assert raw_tables_read(sql, RAW_TABLES, "duckdb") == [("app", "users"), ("erp", "customers")]
 
 
 def reader(*batches: dict, schema: pa.Schema) -> pa.RecordBatchReader:

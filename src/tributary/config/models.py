@@ -937,11 +937,6 @@ class ExportConfig(StrictModel):
     def _consistent(self) -> ExportConfig:
         if bool(self.model) == bool(self.query):
             raise ValueError("expected exactly one of 'model' or 'query'")
-        if self.query and not self.upstream_models:
-            raise ValueError(
-                "a query export reads dbt models: name them with {{ ref('model') }} in the "
-                "query, or in 'depends_on'"
-            )
         if self.compression is not None and self.compression not in COMPRESSIONS[self.format]:
             raise ValueError(
                 f"'compression' for {self.format}: expected one of "

@@ -18,9 +18,10 @@ from dagster._utils.schedules import reverse_cron_string_iterator
 from pydantic import Field
 
 from tributary.config.loader import ConfigError, ProjectConfig
-from tributary.config.models import REF, ExportConfig, cron_for
+from tributary.config.models import REF, ExportConfig, TableConfig, cron_for
 from tributary.defs.automation import ASSET_JOB, FOLLOWS_LOADS, default_status
 from tributary.defs.export_gate import upstream_failures
+from tributary.defs.ingest import partitions_for, raw_asset_key
 from tributary.defs.metadata import column_schema
 from tributary.defs.resources import (
     ExportStoreResource,
@@ -34,7 +35,7 @@ from tributary.defs.transform import ModelRef
 from tributary.exports import run_export
 from tributary.exports.gate import refusal
 from tributary.exports.gcs import is_gcs_url
-from tributary.exports.query import export_sql
+from tributary.exports.query import export_sql, raw_tables_read
 from tributary.tenants import active_keys, tenant_to_export
 
 
@@ -62,11 +63,51 @@ def export_pool(export: str) -> str:
     return f"export/{export}"
 
 
+def raw_table_deps(project: ProjectConfig, export: ExportConfig, sql: str) -> list[dg.AssetDep]:
+    """The raw tables a query export reads by their warehouse names (raw_<source>.<table>),
+    upstream of it as the models it refs are: their blocking checks gate it (the export gate
+    walks its lineage), their loads trigger it. Before, a raw table read so was outside the
+    lineage, and a load its reconciliation rejected was published, green."""
+    if not export.query:
+        return []
+    tables = {(s.name, t.name): t for s in project.sources for t in s.tables}
+    read = raw_tables_read(sql, tables, project.platform.warehouse.target)
+    return [
+        dg.AssetDep(
+            raw_asset_key(source, table),
+            partition_mapping=raw_partition_mapping(project, export, tables[source, table]),
+        )
+        for source, table in read
+    ]
+
+
+def raw_partition_mapping(
+    project: ProjectConfig, export: ExportConfig, table: TableConfig
+) -> dg.PartitionMapping | None:
+    """Which partitions of a raw table each partition of the export reads: a per-tenant
+    export's tenant reads its tenant's partition of a tenant-scoped table; a day, or another
+    export's partition, reads them all (Dagster's default, when both are partitioned, maps
+    equal keys: a tenant's key is no day). None: one side is not partitioned (all of it)."""
+    if partitions_for(project, table) is None or export_partitions(project, export) is None:
+        return None
+    if export.per_tenant and table.tenant_column:
+        return dg.IdentityPartitionMapping()
+    return dg.AllPartitionMapping()
+
+
 def build_export_asset(
     project: ProjectConfig, export: ExportConfig, models: dict[str, ModelRef]
 ) -> dg.AssetsDefinition:
     relations = {name: model.relation for name, model in models.items()}
     sql = export_sql(model=export.model, query=export.query, relations=relations)
+    raw_deps = raw_table_deps(project, export, sql)
+    if export.query and not export.upstream_models and not raw_deps:
+        raise ConfigError(
+            f"{project.export_file(export.name)}: query: reads no dbt model and no raw table: "
+            "expected the models it reads named with {{ ref('model') }} (or in 'depends_on'), "
+            "or the raw tables it reads by their names (raw_<source>.<table>), so that their "
+            "checks gate the export and their updates trigger it"
+        )
     key = dg.AssetKey(["export", export.name])
     kinds = {export.format, project.platform.warehouse.target}
     if is_gcs_url(project.exports_url):
@@ -75,7 +116,7 @@ def build_export_asset(
     @dg.asset(
         key=key,
         group_name="exports",
-        deps=[models[name].asset_key for name in export.upstream_models],
+        deps=[*(models[name].asset_key for name in export.upstream_models), *raw_deps],
         kinds=kinds,
         description=export.description or f"{export.name} published to the export store",
         partitions_def=export_partitions(project, export),

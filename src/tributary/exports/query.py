@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from tributary.config.models import QUERY_PARAMETER, REF, ExportConfig, Tenant
-from tributary.warehouse.base import Warehouse, quote_ident, quote_literal
+from tributary.warehouse.base import Warehouse, quote_ident, quote_literal, raw_schema
 
 
 class UnknownModelError(KeyError):
@@ -133,3 +133,51 @@ def first_cut_name(sql: str, warehouse: Warehouse) -> tuple[str, str] | None:
         return None  # SQL it cannot read: the warehouse says what is wrong with it
     names = (t.text for t in tokens if t.token_type in (TokenType.IDENTIFIER, TokenType.VAR))
     return next(((name, problem) for name in names if (problem := warehouse.name_cut(name))), None)
+
+
+def raw_tables_read(
+    sql: str, raw_tables: Iterable[tuple[str, str]], dialect: str
+) -> list[tuple[str, str]]:
+    """The raw tables of `raw_tables` ((source, table) pairs) that `sql` reads by their
+    warehouse names (raw_<source>.<table>, quoted or not, qualified by a database or not),
+    sorted. Names compare ignoring case: DuckDB and Redshift ignore it, and on PostgreSQL a
+    name in another case than the table's is no table (the query fails). A CTE, a model's
+    relation, another schema's table, a string or a comment reads none."""
+    wanted = {
+        (raw_schema(source).casefold(), table.casefold()): (source, table)
+        for source, table in raw_tables
+    }
+    named = tables_named(QUERY_PARAMETER.sub("null", sql), dialect)  # a parameter is a value
+    return sorted({wanted[key] for key in named if key in wanted})
+
+
+def tables_named(sql: str, dialect: str) -> set[tuple[str, str]]:
+    """Each schema-qualified table `sql` reads, as (schema, table) in lower case. sqlglot
+    parses it in the warehouse's `dialect`; in SQL it cannot parse (syntax it does not know,
+    which the warehouse may), each `schema.table` pair of its tokens: a raw table missed
+    would be read outside the export's lineage, its failed checks gating nothing."""
+    import sqlglot  # here: definitions load it only for a query export (0.1 s of imports)
+    from sqlglot import exp
+    from sqlglot.tokens import TokenType
+
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+    except sqlglot.errors.SqlglotError:
+        tree = None
+    if tree is not None:
+        return {
+            (table.db.casefold(), table.name.casefold())
+            for table in tree.find_all(exp.Table)
+            if table.db
+        }
+    try:
+        tokens = sqlglot.tokenize(sql, read=dialect)
+    except sqlglot.errors.SqlglotError:
+        return set()  # SQL it cannot even read: the warehouse says what is wrong with it
+    # Any name, a keyword's too (a table called `order`): only configured pairs count.
+    return {
+        (schema.text.casefold(), table.text.casefold())
+        for schema, dot, table in zip(tokens, tokens[1:], tokens[2:], strict=False)
+        if dot.token_type == TokenType.DOT
+        and TokenType.STRING not in (schema.token_type, table.token_type)
+    }
