@@ -294,21 +294,23 @@ def losing_one_row(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Warehouse, "rows_to_write", one_short)
 
 
-ORDERS_WITH_NAMES = {
-    "name": "orders_with_names",
-    "query": "select o.change_id, o.order_id, o.amount, c.customer_name "
-    "from raw_erp.sales_orders o left join {{ ref('dim_customer') }} c using (customer_id)",
-}
+ORDERS_WITH_NAMES = (
+    "select o.change_id, o.order_id, o.amount, c.customer_name "
+    "from {orders} o left join {{{{ ref('dim_customer') }}}} c using (customer_id)"
+)
 
 
+@pytest.mark.parametrize("orders", ["raw_erp.sales_orders", "{{ source('erp', 'sales_orders') }}"])
 def test_a_query_reading_a_raw_table_is_refused_while_its_check_fails(
-    config_dir: Path, state_dir: Path, instance: dg.DagsterInstance, monkeypatch
+    config_dir: Path, state_dir: Path, instance: dg.DagsterInstance, monkeypatch, orders: str
 ) -> None:
-    """(E) A custom query reads a raw table by its warehouse name, beside a model it refs. The
-    table's load loses a row and its reconciliation fails: the export, run by its schedule,
-    refuses, naming the check. Before, only the models a query refs were upstream, and the
-    load's rows were published without the lost one, green."""
-    project = project_with(config_dir, state_dir, ORDERS_WITH_NAMES)
+    """(E) A custom query reads a raw table, beside a model it refs: by its warehouse name, or
+    as dbt users write it, a source(). The table's load loses a row and its reconciliation
+    fails: the export, run by its schedule, refuses, naming the check. Before, only the models
+    a query refs were upstream, and the load's rows were published without the lost one,
+    green; a source() failed every run with DuckDB's parser error."""
+    query = ORDERS_WITH_NAMES.format(orders=orders)
+    project = project_with(config_dir, state_dir, {"name": "orders_with_names", "query": query})
     defs = build_definitions(project)
     export = dg.AssetKey(["export", "orders_with_names"])
     assert run(defs, [CUSTOMERS, STG_CUSTOMERS, DIM_CUSTOMER], instance).success

@@ -198,6 +198,68 @@ def test_a_partitioned_raw_table_maps_onto_the_exports_partitions(
     assert isinstance(mapping("users_by_day"), dg.AllPartitionMapping)
 
 
+WAREHOUSES = {
+    "duckdb": {"warehouse": {"target": "duckdb"}},
+    "postgres": {"warehouse": {"target": "postgres", "connection": {"url": "postgresql://u@h/dw"}}},
+    "redshift": {
+        "warehouse": {
+            "target": "redshift",
+            "connection": {"url": "redshift://u@h:5439/dw", "password_env": "REDSHIFT_PASSWORD"},
+            "iam_role": "arn:aws:iam::123456789012:role/copy",
+        },
+        "landing": {"url": "s3://landing/tributary"},
+    },
+}
+
+
+@pytest.mark.parametrize("target", sorted(WAREHOUSES))
+def test_an_export_query_reading_a_source_depends_on_its_raw_table(
+    config_dir: Path, state_dir: Path, target: str
+) -> None:
+    """{{ source('erp', 'sales_orders') }} reads the raw table raw_erp.sales_orders, upstream
+    of the export as a ref's model, whatever the warehouse (its dialect parses the query); a
+    source() alone is enough of an upstream."""
+    (config_dir / "platform.yaml").write_text(yaml.safe_dump(WAREHOUSES[target]))
+    write_exports(
+        config_dir,
+        {
+            "name": "orders_with_names",
+            "query": "select o.*, c.customer_name from {{ source('erp', 'sales_orders') }} o "
+            "join {{ ref('dim_customer') }} c using (customer_id)",
+        },
+        {"name": "app_users", "query": "select * from {{ source('app', 'users') }}"},
+    )
+    defs = build_definitions(load_project(config_dir))
+    graph = describe_graph(defs)["assets"]
+    assert graph["export/orders_with_names"]["deps"] == [
+        "marts/dim_customer",
+        "raw/erp/sales_orders",
+    ]
+    assert graph["export/app_users"]["deps"] == ["raw/app/users"]
+    node = defs.resolve_asset_graph().get(dg.AssetKey(["export", "app_users"]))
+    assert 'select * from "raw_app"."users"' in node.metadata["sql"].value
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("{{ source('erp', 'orders') }}",
+         "query: {{ source('erp', 'orders') }}: source erp has no table 'orders'; expected one "
+         "of customers, sales_orders (the tables of "),
+        ("{{ source('tributary', 'run_log') }}",
+         "query: {{ source('tributary', 'run_log') }}: no source named 'tributary'; expected "
+         "one of app, erp, ops, salesforce"),
+    ],
+)  # fmt: skip
+def test_a_source_that_is_not_configured_is_refused_naming_file_and_key(
+    config_dir: Path, state_dir: Path, source: str, expected: str
+) -> None:
+    write_exports(config_dir, {"name": "orders", "query": f"select * from {source}"})
+    with pytest.raises(ConfigError) as raised:
+        build_definitions(load_project(config_dir))
+    assert f"exports/orders.yaml: {expected}" in str(raised.value)
+
+
 def test_a_query_export_reading_no_model_and_no_raw_table_is_refused(
     config_dir: Path, state_dir: Path
 ) -> None:

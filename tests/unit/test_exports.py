@@ -39,6 +39,12 @@ BAD_EXPORTS = [
     ({"model": None, "query": "select 1 where x = {{ day }}", "depends_on": ["fct_sales"]},
      "query: unknown parameter day; expected one of partition_date, partition_start, "
      "partition_end or a key of 'parameters'"),
+    # dbt's Jinja that Tributary does not render: said at load, not by the warehouse's parser
+    ({"model": None, "query": "select * from {{ ref('fct_sales') }} where d > {{ var('since') }}"},
+     "query: {{ var('since') }} is not rendered: expected {{ ref('model') }}, "
+     "{{ source('source', 'table') }} or a parameter {{ name }}"),
+    ({"model": None, "query": "select * from {{ source('erp') }}"},
+     "query: {{ source('erp') }} is not rendered"),
     ({"parameters": {"partition_date": "2024-01-01"}},
      "parameters: partition_date is set by each run"),
     ({"parameters": {"regions": ["EU"]}}, "parameters.regions: expected a single value"),
@@ -188,6 +194,22 @@ def test_partition_sql_narrows_to_the_day_or_orders_by_the_column() -> None:
     assert partition_sql(by_region, sql, date(2024, 5, 1)) == (
         "select * from (select * from t where kind = 'it''s' and d < date '2024-05-01') "
         'as export_rows order by "region" nulls last'
+    )
+
+
+def test_a_source_renders_to_its_raw_table() -> None:
+    """{{ source('erp', 'sales_orders') }}, as dbt users write it, is the raw table Tributary
+    loads the source's table into, raw_erp.sales_orders (before, it reached the warehouse
+    as it was, and DuckDB's parser failed every run, naming neither file nor key)."""
+    query = (
+        "select o.* from {{ source('erp', 'sales_orders') }} o "
+        'join {{ ref("dim_customer") }} c using (customer_id) '
+        'where o.order_id not in (select order_id from {{source("erp","sales_orders")}})'
+    )
+    relations = {"dim_customer": '"marts"."dim_customer"'}
+    assert export_sql(model=None, query=query, relations=relations) == (
+        'select o.* from "raw_erp"."sales_orders" o join "marts"."dim_customer" c using '
+        '(customer_id) where o.order_id not in (select order_id from "raw_erp"."sales_orders")'
     )
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from tributary.config.common import case_note
 from tributary.config.models import (
+    SOURCE,
     ExportConfig,
     PlatformConfig,
     SourceConfig,
@@ -182,6 +183,7 @@ def load_project(config_dir: Path | str | None = None) -> ProjectConfig:
         export_files={export.name: path for path, export in exports.items()},
     )
     _check_tenants(project, tenants_file)
+    _check_export_sources(project)
     return project
 
 
@@ -243,6 +245,29 @@ def _check_tenants(project: ProjectConfig, tenants_file: Path) -> None:
     for tenant in project.tenants.tenants:
         if tenant.active and (problem := unbound_settings(tenant, bound)):
             raise ConfigError(f"{display_path(tenants_file)}: {problem}")
+
+
+def _check_export_sources(project: ProjectConfig) -> None:
+    """Each {{ source('source', 'table') }} of an export's query names a configured source's
+    table: its raw table is what the query reads."""
+    tables = {source.name: [table.name for table in source.tables] for source in project.sources}
+    for export in project.exports:
+        for source, table in SOURCE.findall(export.query or ""):
+            named = f"query: {{{{ source('{source}', '{table}') }}}}"
+            if source not in tables:
+                raise ConfigError(
+                    f"{project.export_file(export.name)}: {named}: no source named '{source}'; "
+                    f"expected one of {', '.join(sorted(tables)) or 'none is configured'} (the "
+                    f"sources of {display_path(project.config_dir / 'sources')}; a dbt model "
+                    "is read with {{ ref('model') }})"
+                )
+            if table not in tables[source]:
+                raise ConfigError(
+                    f"{project.export_file(export.name)}: {named}: source {source} has no table "
+                    f"'{table}'; expected one of {', '.join(sorted(tables[source])) or 'none'} "
+                    f"(the tables of {project.source_file(source)}, each read from its raw "
+                    "table raw_<source>.<table>)"
+                )
 
 
 def _load_named(files: Iterable[Path], model: type[Model]) -> dict[Path, Model]:

@@ -826,6 +826,13 @@ BIND_PARAMETER = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
 QUERY_PARAMETER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 # {{ ref('model') }} in an export's query: the model's relation, and a model the export reads.
 REF = re.compile(r"\{\{\s*ref\(\s*['\"](\w+)['\"]\s*\)\s*\}\}")
+# {{ source('source', 'table') }} in an export's query, as dbt users write it: the raw table
+# Tributary loads that source's table into, raw_<source>.<table>, and one the export reads.
+SOURCE = re.compile(r"\{\{\s*source\(\s*['\"](\w+)['\"]\s*,\s*['\"](\w+)['\"]\s*\)\s*\}\}")
+# Any {{ ... }} in an export's query: one that none of the above is (dbt's var(), this, a
+# source() of one argument) would reach the warehouse as it is, whose parser fails every run
+# naming neither file nor key; it is refused when the configuration loads.
+PLACEHOLDER = re.compile(r"\{\{.*?\}\}", re.DOTALL)
 PARTITION_PARAMETERS = ("partition_date", "partition_start", "partition_end")
 COMPRESSIONS = {"parquet": ("zstd", "snappy", "gzip", "none"), "csv": ("none", "gzip")}
 
@@ -944,6 +951,13 @@ class ExportConfig(StrictModel):
             )
         if self.csv is not None and self.format != "csv":
             raise ValueError("'csv' options apply to format: csv only")
+        for placeholder in PLACEHOLDER.findall(self.query or ""):
+            if not any(form.fullmatch(placeholder) for form in (REF, SOURCE, QUERY_PARAMETER)):
+                raise ValueError(
+                    f"query: {placeholder} is not rendered: expected {{{{ ref('model') }}}}, "
+                    "{{ source('source', 'table') }} or a parameter {{ name }} (Tributary "
+                    "renders no other dbt Jinja)"
+                )
         if clash := sorted(set(self.parameters) & set(PARTITION_PARAMETERS)):
             raise ValueError(f"parameters: {', '.join(clash)} is set by each run; rename it")
         used = set(QUERY_PARAMETER.findall(self.query or ""))

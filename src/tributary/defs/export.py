@@ -105,8 +105,9 @@ def build_export_asset(
         raise ConfigError(
             f"{project.export_file(export.name)}: query: reads no dbt model and no raw table: "
             "expected the models it reads named with {{ ref('model') }} (or in 'depends_on'), "
-            "or the raw tables it reads by their names (raw_<source>.<table>), so that their "
-            "checks gate the export and their updates trigger it"
+            "or the raw tables it reads, with {{ source('source', 'table') }} or by their "
+            "names (raw_<source>.<table>), so that their checks gate the export and their "
+            "updates trigger it"
         )
     key = dg.AssetKey(["export", export.name])
     kinds = {export.format, project.platform.warehouse.target}

@@ -1,5 +1,5 @@
 """The SQL an export runs: a model's relation, or a custom query with dbt-style refs and
-{{ parameters }}; narrowed to one day or ordered by the partitioning column."""
+sources and {{ parameters }}; narrowed to one day or ordered by the partitioning column."""
 
 from __future__ import annotations
 
@@ -8,8 +8,14 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from tributary.config.models import QUERY_PARAMETER, REF, ExportConfig, Tenant
-from tributary.warehouse.base import Warehouse, quote_ident, quote_literal, raw_schema
+from tributary.config.models import QUERY_PARAMETER, REF, SOURCE, ExportConfig, Tenant
+from tributary.warehouse.base import (
+    Warehouse,
+    quote_ident,
+    quote_literal,
+    raw_relation,
+    raw_schema,
+)
 
 
 class UnknownModelError(KeyError):
@@ -28,11 +34,18 @@ def render_refs(sql: str, relations: dict[str, str]) -> str:
     return REF.sub(relation, sql)
 
 
+def render_sources(sql: str) -> str:
+    """Replace each {{ source('source', 'table') }} with the raw table that source's table is
+    loaded into (the configuration refuses a source or table it does not have)."""
+    return SOURCE.sub(lambda match: raw_relation(match.group(1), match.group(2)), sql)
+
+
 def export_sql(*, model: str | None, query: str | None, relations: dict[str, str]) -> str:
     if model:
         return render_refs(f"select * from {{{{ ref('{model}') }}}}", relations)
     assert query is not None
-    return render_refs(query, relations)  # its semicolon went when the config was read
+    # its semicolon went when the config was read
+    return render_sources(render_refs(query, relations))
 
 
 def sql_literal(value: object, quote: Callable[[str], str] = quote_literal) -> str:

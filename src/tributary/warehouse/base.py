@@ -481,6 +481,11 @@ def raw_schema(source: str) -> str:
     return f"raw_{source}"
 
 
+def raw_relation(source: str, table: str) -> str:
+    """The raw table a source's table is loaded into, quoted: raw_<source>.<table>."""
+    return f"{quote_ident(raw_schema(source))}.{quote_ident(table)}"
+
+
 @dataclass(frozen=True)
 class LoadTarget:
     """Where and how one landed table goes into the warehouse."""
@@ -552,7 +557,7 @@ class LoadTarget:
 
     @property
     def qualified_name(self) -> str:
-        return f"{quote_ident(self.schema)}.{quote_ident(self.table)}"
+        return raw_relation(self.source, self.table)
 
     @property
     def scope(self) -> str:
