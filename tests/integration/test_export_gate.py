@@ -12,12 +12,15 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import psycopg
 import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from tests.conftest import copy_dbt_project
 from tributary.config.loader import ProjectConfig, load_project
 from tributary.defs import build_definitions
+from tributary.defs.transform import prepare_manifest
 from tributary.exports.gate import stamp
 from tributary.warehouse.base import Warehouse
 from tributary_demo import generate_demo_sources
@@ -389,3 +392,115 @@ def test_a_tenants_failed_load_refuses_every_tenants_export_that_reads_the_table
         "tenant=acme",
         "tenant=globex",
     ]
+
+
+CUSTOMERS_INC = dg.AssetKey(["marts", "customers_inc"])
+EXPORT_CUSTOMERS_INC = dg.AssetKey(["export", "customers_inc"])
+# dbt's own incremental model: each build adds the rows changed after the newest it holds.
+INCREMENTAL_MART = """
+{{ config(materialized='incremental', unique_key='customer_id') }}
+select customer_id, customer_name, modified_at
+from {{ ref('stg_erp__customers') }}
+{% if is_incremental() %}
+where modified_at > (select max(modified_at) from {{ this }})
+{% endif %}
+"""
+
+
+def project_with_incremental_mart(
+    config_dir: Path,
+    state_dir: Path,
+    tmp_path: Path,
+    warehouse_config: dict,
+    monkeypatch: pytest.MonkeyPatch,
+) -> ProjectConfig:
+    """The shipped configuration on the warehouse, with an incremental mart of the customers
+    (marts/customers_inc) in a copy of the dbt project, and an export of it."""
+    platform = yaml.safe_load((config_dir / "platform.yaml").read_text())
+    (config_dir / "platform.yaml").write_text(
+        yaml.safe_dump({**platform, "warehouse": warehouse_config})
+    )
+    export = {"name": "customers_inc", "model": "customers_inc"}
+    (config_dir / "exports" / "customers_inc.yaml").write_text(yaml.safe_dump(export))
+    dbt_dir = copy_dbt_project(tmp_path / "dbt_project")
+    (dbt_dir / "models" / "marts" / "customers_inc.sql").write_text(INCREMENTAL_MART)
+    monkeypatch.setenv("TRIBUTARY_DBT_PROJECT_DIR", str(dbt_dir))
+    generate_demo_sources(state_dir / "demo", customers=50, orders=300)
+    project = load_project(config_dir)
+    prepare_manifest(project)
+    return project
+
+
+def warehouse_ids(project: ProjectConfig, table: str, warehouse_config: dict) -> set[int]:
+    sql = f"select customer_id from {table}"
+    if warehouse_config["target"] == "duckdb":
+        with duckdb.connect(project.warehouse.path, read_only=True) as con:
+            return {row[0] for row in con.execute(sql).fetchall()}
+    with psycopg.connect(warehouse_config["connection"]["url"]) as con:
+        return {row[0] for row in con.execute(sql).fetchall()}
+
+
+def test_an_incremental_mart_built_on_a_rejected_load_is_published_after_a_full_refresh_only(
+    config_dir: Path,
+    state_dir: Path,
+    tmp_path: Path,
+    warehouse_config: dict,
+    instance: dg.DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """(E) A load drops customer 90001 (changed before 90002 and 90003, which land) and its
+    reconciliation fails; the incremental mart is built meanwhile, without it. A `full_refresh`
+    load mends the raw table, but a plain build of the mart adds only the rows changed after
+    the newest it holds: 90001 never comes back. Before, the gate asked for a rebuild, and the
+    plain one cleared it: the export published the mart without the customer, green. The
+    refusal gives the dbt run config of a full refresh, and only such a build clears it."""
+    project = project_with_incremental_mart(
+        config_dir, state_dir, tmp_path, warehouse_config, monkeypatch
+    )
+    defs = build_definitions(project)
+    assert run(defs, [CUSTOMERS, STG_CUSTOMERS, CUSTOMERS_INC], instance).success
+    add_customers(project, [90001, 90002, 90003])
+
+    original = Warehouse.rows_to_write
+
+    def losing_90001(self, tables, columns) -> str:
+        rows = original(self, tables, columns)
+        return f"(select * from {rows} as s where customer_id <> 90001) as one_row_short"
+
+    monkeypatch.setattr(Warehouse, "rows_to_write", losing_90001)
+    rejected = run(defs, [CUSTOMERS], instance)
+    assert not rejected.success
+    monkeypatch.setattr(Warehouse, "rows_to_write", original)
+    assert run(defs, [STG_CUSTOMERS, CUSTOMERS_INC], instance).success  # built without 90001
+    mended = {"ops": {"raw__erp__customers": {"config": {"full_refresh": True}}}}
+    assert run(defs, [CUSTOMERS], instance, run_config=mended).success
+    assert 90001 in warehouse_ids(project, "raw_erp.customers", warehouse_config)
+
+    # The check passes now; the mart is incremental: the refusal leads with its full refresh.
+    full_refresh = '{"ops": {"dbt_models": {"config": {"full_refresh": true}}}}'
+    refused = run(defs, [EXPORT_CUSTOMERS_INC], instance)
+    why = failure(refused, "export__customers_inc")
+    assert "marts/customers_inc" in why and "incremental" in why and rejected.run_id in why
+    assert full_refresh in why and why.index(full_refresh) < why.index("Fix the cause")
+
+    # A plain build (automation's, after the load) does not bring 90001 back, nor clear it.
+    plain = run(defs, [STG_CUSTOMERS, CUSTOMERS_INC], instance)
+    assert plain.success
+    assert 90001 not in warehouse_ids(project, "marts.customers_inc", warehouse_config)
+    built = instance.get_latest_materialization_event(CUSTOMERS_INC).asset_materialization
+    assert built.metadata["full_refresh"].value is False
+    refused = run(defs, [EXPORT_CUSTOMERS_INC], instance)
+    assert not refused.success
+    why = failure(refused, "export__customers_inc")
+    assert full_refresh in why and rejected.run_id in why
+    assert published(project, "customers_inc") == []
+
+    # Built with a full refresh (the run config the refusal gave), the export publishes 90001.
+    config = {"ops": {"dbt_models": {"config": {"full_refresh": True}}}}
+    assert run(defs, [STG_CUSTOMERS, CUSTOMERS_INC], instance, run_config=config).success
+    built = instance.get_latest_materialization_event(CUSTOMERS_INC).asset_materialization
+    assert built.metadata["full_refresh"].value is True
+    assert run(defs, [EXPORT_CUSTOMERS_INC], instance).success
+    [folder] = published(project, "customers_inc")
+    files = (Path(project.exports_url) / "customers_inc" / folder).glob("*.parquet")
+    assert 90001 in {i for f in files for i in pq.read_table(f)["customer_id"].to_pylist()}

@@ -2,12 +2,13 @@
 export (transitively, back to the raw tables), the latest evaluation of each of its blocking
 checks; for each dbt model whether its latest planned build ended without building it; and
 for each dbt model that holds rows (not a view), whether its latest build was made while a
-blocking check upstream of it stood failed. tributary.exports.gate decides and words the
-refusal."""
+blocking check upstream of it stood failed (of an incremental model, any build since its last
+full refresh: its dbt step records on each build those of its builds, builds_held_by).
+tributary.exports.gate decides and words the refusal."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -17,7 +18,6 @@ from dagster._core.storage.asset_check_execution_record import (
     AssetCheckExecutionRecord,
     AssetCheckExecutionRecordStatus,
 )
-from dagster._core.storage.event_log.base import AssetEntry
 from dagster_dbt.metadata_set import DbtMetadataSet  # not exported at the top; what the specs carry
 
 from tributary.defs.automation import PARTITION_TAG, TRANSFORMS
@@ -27,64 +27,147 @@ from tributary.exports.gate import FailedCheck, StaleBuild, UnbuiltModel, Upstre
 # dagster-dbt's metadata on a model's spec: dbt's `materialized` (DbtMetadataSet's field).
 MATERIALIZED = f"{DbtMetadataSet.namespace()}/materialization_type"
 LIVE = {"view", "ephemeral"}
+# A build of it adds the rows past the newest it holds: what one build lacked, the next lacks.
+INCREMENTAL = "incremental"
+
+# What the dbt step records on each model's materialization: whether dbt built it whole
+# (`--full-refresh`); and, of an incremental model built plainly, the builds of it since its last
+# full refresh made while a blocking check upstream stood failed (StaleBuild.to_record), whose
+# rejected rows it still lacks.
+FULL_REFRESH = "full_refresh"
+HELD_BUILDS = "builds_on_failed_checks"
 
 # A run that ended so has not built what it planned; one queued or running has not failed.
 ENDED_UNBUILT = {dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 
 
 def upstream_failures(context: dg.AssetExecutionContext, key: dg.AssetKey) -> Upstream:
-    # The whole graph: a run of a selection executes a job subset to it, whose source graph is
-    # the code location's (the step context holds no repository definition in process).
-    graph = context.job_def.asset_layer.asset_graph.source_asset_graph
+    graph = source_graph(context)
     upstream = dg.AssetSelection.assets(key).upstream(include_self=False).resolve(graph)
     models = sorted(TRANSFORMS.resolve(graph) & upstream, key=lambda k: k.to_user_string())
-    blocking = sorted(
-        (
-            check
-            for asset in upstream
-            for check in graph.get(asset).check_keys
-            if graph.get_check_spec(check).blocking
-        ),
-        key=lambda check: check.to_user_string(),
-    )
-    # A partitioned asset's checks, with the partitions it has now: one no longer there (a
-    # tenant made inactive, or gone from the registry) can never be loaded again, and gates
-    # nothing.
-    partitioned = {
-        check: set(partitions.get_partition_keys(dynamic_partitions_store=context.instance))
-        for check in blocking
-        if (partitions := graph.get(check.asset_key).partitions_def) is not None
-    }
+    blocking = sorted(checks_above(graph, key), key=lambda check: check.to_user_string())
+    partitioned = partitions_now(context.instance, graph, blocking)
     # The models that hold rows: a view (or an ephemeral model) reads what is upstream live.
     tables = [model for model in models if graph.get(model).metadata.get(MATERIALIZED) not in LIVE]
-    over = {
-        model: {
-            check
-            for check in blocking
-            if check.asset_key
-            in dg.AssetSelection.assets(model).upstream(include_self=False).resolve(graph)
-        }
+    over = {model: checks_above(graph, model) for model in tables}
+    # Of an incremental model, the op whose full_refresh config builds it whole.
+    whole_by = {
+        model: graph.assets_def_for_key(model).node_def.name
         for model in tables
+        if graph.get(model).metadata.get(MATERIALIZED) == INCREMENTAL
     }
-    checks = [
-        replace(
-            failed,
-            load_op=graph.assets_def_for_key(check.asset_key).node_def.name
-            if check.name == RECONCILIATION
-            else None,
-            rebuild=tuple(m.to_user_string() for m in tables if check in over[m]),
+    checks = []
+    for check, failed in failed_checks(context.instance, blocking, context.run_id, partitioned):
+        rebuild = [m for m in tables if check in over[m]]
+        whole = [m for m in rebuild if m in whole_by]
+        checks.append(
+            replace(
+                failed,
+                load_op=graph.assets_def_for_key(check.asset_key).node_def.name
+                if check.name == RECONCILIATION
+                else None,
+                rebuild=tuple(m.to_user_string() for m in rebuild),
+                rebuild_whole=tuple(m.to_user_string() for m in whole),
+                dbt_op=whole_by[whole[0]] if whole else None,
+            )
         )
-        for check, failed in failed_checks(context.instance, blocking, context.run_id, partitioned)
-    ]
-    records = {
-        record.asset_entry.asset_key: record.asset_entry
-        for record in context.instance.get_asset_records(models)
-    }
+    built = latest_builds(context.instance, models)
+    stale = []
+    judged = stale_builds(context.instance, over, built, partitioned)
+    for model in tables:
+        builds = judged.get(model, [])
+        if model in whole_by and model in built:
+            builds = carry(held_builds(built[model]), builds)
+        stale += [replace(build, dbt_op=whole_by.get(model)) for build in builds]
     return Upstream(
-        checks=checks,
-        unbuilt=unbuilt_models(context.instance, models, records),
-        stale=stale_builds(context.instance, over, records, partitioned),
+        checks=checks, unbuilt=unbuilt_models(context.instance, models, built), stale=stale
     )
+
+
+def source_graph(context: dg.AssetExecutionContext):
+    # The whole graph: a run of a selection executes a job subset to it, whose source graph is
+    # the code location's (the step context holds no repository definition in process).
+    return context.job_def.asset_layer.asset_graph.source_asset_graph
+
+
+def checks_above(graph, key: dg.AssetKey) -> set[dg.AssetCheckKey]:
+    """The blocking checks of every asset upstream of `key`, transitively."""
+    upstream = dg.AssetSelection.assets(key).upstream(include_self=False).resolve(graph)
+    return {
+        check
+        for asset in upstream
+        for check in graph.get(asset).check_keys
+        if graph.get_check_spec(check).blocking
+    }
+
+
+def partitions_now(
+    instance: dg.DagsterInstance, graph, checks: Collection[dg.AssetCheckKey]
+) -> dict[dg.AssetCheckKey, set[str]]:
+    """A partitioned asset's checks, with the partitions it has now: one no longer there (a
+    tenant made inactive, or gone from the registry) can never be loaded again, and gates
+    nothing."""
+    return {
+        check: set(partitions.get_partition_keys(dynamic_partitions_store=instance))
+        for check in checks
+        if (partitions := graph.get(check.asset_key).partitions_def) is not None
+    }
+
+
+def latest_builds(
+    instance: dg.DagsterInstance, models: Collection[dg.AssetKey]
+) -> dict[dg.AssetKey, dg.EventLogRecord]:
+    """Each model's latest materialization (those never built are left out). A dbt model is
+    built whole (no partitions): its latest materialization is the build its table holds."""
+    return {
+        record.asset_entry.asset_key: record.asset_entry.last_materialization_record
+        for record in instance.get_asset_records(list(models))
+        if record.asset_entry.last_materialization_record is not None
+    }
+
+
+def held_builds(build: dg.EventLogRecord) -> list[StaleBuild]:
+    """The builds an incremental model's build recorded as still held (HELD_BUILDS)."""
+    materialization = build.asset_materialization
+    held = materialization.metadata.get(HELD_BUILDS) if materialization else None
+    return [StaleBuild.from_record(record) for record in held.value] if held else []
+
+
+def carry(held: list[StaleBuild], builds: list[StaleBuild]) -> list[StaleBuild]:
+    """`held`, and each of `builds` made while a check failed that none of `held` names: a model
+    built plainly while one failure stood keeps its first build on it, not one per build."""
+    named = {(c.asset, c.check, c.run_id, c.partition) for b in held for c in b.failed_then}
+    return held + [
+        build
+        for build in builds
+        if any((c.asset, c.check, c.run_id, c.partition) not in named for c in build.failed_then)
+    ]
+
+
+def builds_held_by(
+    context: dg.AssetExecutionContext,
+    models: Collection[dg.AssetKey],
+    whole: Collection[dg.AssetKey],
+) -> dict[dg.AssetKey, list[StaleBuild]]:
+    """Of each incremental model a dbt step is about to build (`models`; `whole`, those it
+    builds with a full refresh, which hold nothing of before): the builds of it since its last
+    full refresh made while a blocking check upstream of it stood failed. Its latest build is
+    judged as the export gate judges it, and the builds that one recorded are carried: a plain
+    build adds the rows past the newest the model holds, so it lacks what they lacked, however
+    the checks are evaluated after. The new build's materialization records them
+    (HELD_BUILDS), for the gate; models holding none are left out."""
+    plain = [model for model in models if model not in whole]
+    if not plain:
+        return {}
+    graph = source_graph(context)
+    over = {model: checks_above(graph, model) for model in plain}
+    partitioned = partitions_now(context.instance, graph, set().union(*over.values()))
+    built = latest_builds(context.instance, plain)
+    judged = stale_builds(context.instance, over, built, partitioned)
+    held = {
+        model: carry(held_builds(build), judged.get(model, [])) for model, build in built.items()
+    }
+    return {model: builds for model, builds in held.items() if builds}
 
 
 def latest_evaluations(
@@ -183,19 +266,14 @@ def evaluations_back_to(
 def stale_builds(
     instance: dg.DagsterInstance,
     over: Mapping[dg.AssetKey, set[dg.AssetCheckKey]],
-    records: Mapping[dg.AssetKey, AssetEntry],
+    built: Mapping[dg.AssetKey, dg.EventLogRecord],
     partitioned: Mapping[dg.AssetCheckKey, set[str]],
-) -> list[StaleBuild]:
-    """The models (`over`: each with the blocking checks upstream of it) whose latest build was
-    made while one of those checks stood failed: its latest evaluation then (of any partition
-    the asset has now) failed. Such a build holds the rows the check rejected until the model
-    is rebuilt, however the check is evaluated after. A dbt model is built whole (no
-    partitions): its latest materialization is the build its table holds."""
-    built = {
-        model: entry.last_materialization_record
-        for model, entry in records.items()
-        if model in over and entry.last_materialization_record is not None
-    }
+) -> dict[dg.AssetKey, list[StaleBuild]]:
+    """The models (`over`: each with the blocking checks upstream of it) whose build (`built`,
+    each model's latest) was made while one of those checks stood failed: its latest evaluation
+    then (of any partition the asset has now) failed. Such a build holds the rows the check
+    rejected until the model is rebuilt, however the check is evaluated after."""
+    built = {model: build for model, build in built.items() if model in over}
     checks = sorted({c for m in built for c in over[m]}, key=lambda c: c.to_user_string())
     history = {
         check: evaluations_back_to(
@@ -206,7 +284,7 @@ def stale_builds(
         )
         for check in checks
     }
-    stale = []
+    stale = {}
     for model in sorted(built, key=lambda k: k.to_user_string()):
         at = built[model].timestamp
         failed_then = []
@@ -222,14 +300,14 @@ def stale_builds(
                 if found := failure(check, record, partition):
                     failed_then.append(found)
         if failed_then:
-            stale.append(
+            stale[model] = [
                 StaleBuild(
                     asset=model.to_user_string(),
                     run_id=built[model].run_id,
                     built_at=datetime.fromtimestamp(at, UTC),
                     failed_then=tuple(failed_then),
                 )
-            )
+            ]
     return stale
 
 
@@ -283,15 +361,14 @@ def failure(
 def unbuilt_models(
     instance: dg.DagsterInstance,
     models: list[dg.AssetKey],
-    records: Mapping[dg.AssetKey, AssetEntry],
+    latest: Mapping[dg.AssetKey, dg.EventLogRecord],
 ) -> list[UnbuiltModel]:
     unbuilt = []
     for model in models:
         planned = instance.get_latest_planned_materialization_info(model)
         if planned is None:
             continue
-        entry = records.get(model)
-        built = entry.last_materialization_record if entry else None
+        built = latest.get(model)
         if built is not None and built.storage_id > planned.storage_id:
             continue
         run = instance.get_run_record_by_id(planned.run_id)

@@ -17,9 +17,11 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from dagster_dbt.dbt_project import DbtProjectPreparer
 from dagster_shared.record import replace
 from packaging.version import Version
+from pydantic import Field
 
 from tributary.config.loader import ConfigError, ProjectConfig, load_project
 from tributary.defs.automation import FOLLOWS_LOADS
+from tributary.defs.export_gate import FULL_REFRESH, HELD_BUILDS, INCREMENTAL, builds_held_by
 from tributary.defs.ingest import raw_asset_key
 from tributary.defs.resources import WarehouseResource
 from tributary.warehouse import quote_ident
@@ -260,6 +262,55 @@ def tests_cautious_selection_drops(
 DBT_POOL = "dbt"
 
 
+class DbtBuildConfig(dg.Config):
+    full_refresh: bool = Field(
+        default=False,
+        description="build the selected models whole (dbt build --full-refresh): an incremental "
+        "model reads everything again, where a plain build adds only the rows past the newest "
+        "it holds. What clears an incremental model built while a blocking check upstream of "
+        "it stood failed (the export gate refuses it until then); each materialization records "
+        "whether it was built so (`full_refresh`)",
+    )
+
+
+def builds_whole(node: Mapping[str, Any], full_refresh: bool) -> bool:
+    """Whether `dbt build` rebuilds the node whole: a model's own `full_refresh` config, where
+    set, overrides the run's `--full-refresh` (dbt's should_full_refresh)."""
+    configured = node.get("config", {}).get("full_refresh")
+    return full_refresh if configured is None else bool(configured)
+
+
+def build_metadata(
+    context: dg.AssetExecutionContext, manifest: Mapping[str, Any], full_refresh: bool
+) -> dict[dg.AssetKey, dict[str, Any]]:
+    """What each selected model's materialization records beyond dagster-dbt's: whether it was
+    built whole, and of an incremental model built plainly, its builds since its last full
+    refresh that hold rows a blocking check rejected (the export gate reads both)."""
+    specs = context.assets_def.specs_by_key
+    nodes = {
+        key: manifest["nodes"][specs[key].metadata[DBT_UNIQUE_ID]]
+        for key in context.selected_asset_keys
+    }
+    whole = {key for key, node in nodes.items() if builds_whole(node, full_refresh)}
+    incremental = [
+        key
+        for key, node in nodes.items()
+        if node.get("config", {}).get("materialized") == INCREMENTAL
+    ]
+    held = builds_held_by(context, incremental, whole)
+    return {
+        key: {
+            FULL_REFRESH: key in whole,
+            **(
+                {HELD_BUILDS: dg.MetadataValue.json([build.to_record() for build in held[key]])}
+                if key in held
+                else {}
+            ),
+        }
+        for key in nodes
+    }
+
+
 def build_transform_defs(manifest: Mapping[str, Any], dbt: DbtProject) -> dg.Definitions:
     @dbt_assets(
         manifest=manifest,
@@ -269,6 +320,7 @@ def build_transform_defs(manifest: Mapping[str, Any], dbt: DbtProject) -> dg.Def
     )
     def dbt_models(
         context: dg.AssetExecutionContext,
+        config: DbtBuildConfig,
         dbt_cli: TributaryDbtCliResource,
         warehouse: WarehouseResource,
     ):
@@ -281,13 +333,23 @@ def build_transform_defs(manifest: Mapping[str, Any], dbt: DbtProject) -> dg.Def
         # run) are selected by name: a blocking check that emits nothing gates nothing.
         env = {**warehouse.dbt_env(), "DBT_INDIRECT_SELECTION": "cautious"}
         dropped = tests_cautious_selection_drops(context, manifest)
-        args = ["build", *(["--select", " ".join(dropped)] if dropped else [])]
+        args = [
+            "build",
+            *(["--full-refresh"] if config.full_refresh else []),
+            *(["--select", " ".join(dropped)] if dropped else []),
+        ]
         # Opened again for the lock alone: PostgreSQL's connection holds an advisory lock, and
         # DuckDB's (which connects only when used) leaves the file free for dbt.
         with warehouse.open() as wh, wh.one_at_a_time(DBT_POOL):
+            # Judged under the lock, before dbt builds: the builds each model holds now.
+            metadata = build_metadata(context, manifest, config.full_refresh)
             with scoped_environ(env):
                 invocation = dbt_cli.cli(args, context=context)
-            yield from invocation.stream()
+            for event in invocation.stream():
+                if isinstance(event, dg.Output):
+                    key = context.asset_key_for_output(event.output_name)
+                    event = event.with_metadata({**event.metadata, **metadata.get(key, {})})
+                yield event
 
     return dg.Definitions(
         assets=[dbt_models],

@@ -11,8 +11,10 @@ The facts are read from the Dagster instance (defs/export_gate.py); this decides
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 OVERRIDE = "publish_despite_failures"
 
@@ -30,17 +32,28 @@ class FailedCheck:
     # Of a raw table's reconciliation: the op loading the table, whose config a full refresh sets.
     load_op: str | None = None
     rebuild: tuple[str, ...] = ()  # the models holding rows read from it, that the export reads
+    # Of those, the incremental models, and the op building them whose full_refresh config
+    # builds them whole: a plain build adds rows past the newest it holds, never those it lacks.
+    rebuild_whole: tuple[str, ...] = ()
+    dbt_op: str | None = None
 
     def full_refresh(self) -> str | None:
         """A reconciliation that stays failed until a `full_refresh` run finds its rows right
         (as its description says): the run that clears it, and what to rebuild after."""
         if not self.load_op or "full_refresh" not in (self.description or ""):
             return None
-        config = f'{{"ops": {{"{self.load_op}": {{"config": {{"full_refresh": true}}}}}}}}'
+        config = full_refresh_config(self.load_op)
         asset = f"{self.asset} (partition {self.partition})" if self.partition else self.asset
+        whole = self.rebuild_whole if self.dbt_op else ()
+        models = [", ".join(m for m in self.rebuild if m not in whole)]
+        if whole:
+            models.append(
+                f"{', '.join(whole)}, incremental, with the run config "
+                f"{full_refresh_config(self.dbt_op)}"
+            )
         then = (
-            f"then rebuild the models that hold what they read of it ({', '.join(self.rebuild)}) "
-            "and run the export again"
+            "then rebuild the models that hold what they read of it "
+            f"({'; '.join(m for m in models if m)}) and run the export again"
             if self.rebuild
             else "then run the export again"
         )
@@ -88,22 +101,77 @@ class UnbuiltModel:
 @dataclass(frozen=True)
 class StaleBuild:
     """A model whose latest build was made while blocking checks upstream of it stood failed:
-    it holds the rows they rejected, whatever those checks say now, until it is rebuilt."""
+    it holds the rows they rejected, whatever those checks say now, until it is rebuilt. Of an
+    incremental model, any build since its last full refresh (a plain build adds only rows
+    past the newest it holds: those a build lacked never come back), until it is built whole:
+    `dbt_op`, the op whose full_refresh config does."""
 
     asset: str
     run_id: str
     built_at: datetime
     failed_then: tuple[FailedCheck, ...]  # each check's latest evaluation at the build
+    dbt_op: str | None = None
 
     def describe(self) -> str:
         checks = "; ".join(check.named() for check in self.failed_then)
         they, pass_ = ("that check", "it passes")
         if len(self.failed_then) > 1:
             they, pass_ = ("those checks", "they pass")
-        return (
+        built = (
             f"model {self.asset} was built by run {self.run_id} at {stamp(self.built_at)}, "
-            f"while the latest evaluation of {checks}: it holds what {they} rejected and has "
-            f"not been rebuilt since; rebuild it (with the models it feeds) once {pass_}"
+            f"while the latest evaluation of {checks}: it holds what {they} rejected"
+        )
+        if self.dbt_op is None:
+            return (
+                f"{built} and has not been rebuilt since; rebuild it (with the models it feeds) "
+                f"once {pass_}"
+            )
+        return (
+            f"{built} and has not been built with a full refresh since (it is incremental: a "
+            "plain build adds only rows past the newest it holds, never those it lacks)"
+        )
+
+    def full_refresh(self) -> str | None:
+        """Of an incremental model: the build that clears it, which a plain build does not."""
+        if self.dbt_op is None:
+            return None
+        return (
+            f"Model {self.asset} is incremental: a plain build does not bring back what it "
+            "lacks. Once the checks upstream of it pass, build it with the run config "
+            f"{full_refresh_config(self.dbt_op)} (with the models it feeds), then run the "
+            "export again."
+        )
+
+    def to_record(self) -> dict[str, Any]:
+        """As JSON holds it (an incremental model's materialization carries the builds of it
+        since its last full refresh that hold rejected rows: from_record)."""
+        return {
+            "asset": self.asset,
+            "run_id": self.run_id,
+            "built_at": self.built_at.isoformat(),
+            "failed_then": [
+                {
+                    "asset": check.asset,
+                    "check": check.check,
+                    "run_id": check.run_id,
+                    "at": check.at.isoformat(),
+                    "description": check.description,
+                    "partition": check.partition,
+                }
+                for check in self.failed_then
+            ],
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> StaleBuild:
+        return cls(
+            asset=record["asset"],
+            run_id=record["run_id"],
+            built_at=datetime.fromisoformat(record["built_at"]),
+            failed_then=tuple(
+                FailedCheck(**{**check, "at": datetime.fromisoformat(check["at"])})
+                for check in record["failed_then"]
+            ),
         )
 
 
@@ -119,6 +187,12 @@ class Upstream:
         return [found.describe() for found in (*self.checks, *self.unbuilt, *self.stale)]
 
 
+def full_refresh_config(op: str) -> str:
+    """The run config of a run that rebuilds what the op builds whole (a raw table's load, or
+    dbt's build with `--full-refresh`): both ops take `full_refresh`."""
+    return f'{{"ops": {{"{op}": {{"config": {{"full_refresh": true}}}}}}}}'
+
+
 def stamp(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
@@ -129,9 +203,14 @@ def refusal(export: str, op_name: str, upstream: Upstream) -> str | None:
     if not found:
         return None
     listed = "\n".join(f"- {problem}" for problem in found)
-    # A remembered reconciliation failure outlasts a plain load: the run that clears it first.
+    # A remembered reconciliation failure outlasts a plain load, and what an incremental model
+    # lacks outlasts a plain build: the runs that clear them first.
     leads = "".join(
-        f"{lead}\n" for check in upstream.checks if (lead := check.full_refresh()) is not None
+        dict.fromkeys(  # one lead per model, however many of its builds are named
+            f"{lead}\n"
+            for found in (*upstream.checks, *upstream.stale)
+            if (lead := found.full_refresh()) is not None
+        )
     )
     override = f'{{"ops": {{"{op_name}": {{"config": {{"{OVERRIDE}": true}}}}}}}}'
     return (
