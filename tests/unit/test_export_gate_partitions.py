@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from tributary.defs import export_gate
 from tributary.defs.export_gate import upstream_failures
 from tributary.exports.gate import Upstream
 
@@ -133,3 +134,108 @@ def test_a_model_built_while_a_partition_stood_failed_is_judged_by_that_partitio
     assert [(c.check, c.partition) for c in build.failed_then] == [("reconciliation", "acme")]
     assert "acme" in build.describe() and "marts/users" in build.describe()
     assert rebuilt == Upstream([], [], [])
+
+
+# The history is read a page at a time: a page of 2 stands for the gate's pages of 500, so that
+# a handful of loads spans several pages.
+SMALL_PAGE = 2
+MANY = dg.StaticPartitionsDefinition(["t0", "t1", "t2", "t3", "t4"])
+
+
+def test_a_failed_partition_is_found_however_many_evaluations_came_after(monkeypatch) -> None:
+    # Before, the gate looked among the check's last 500 evaluations only: a schedule tick
+    # loading 501 tenants, the first rejected, put its failure out of sight, and the export
+    # published the rejected rows.
+    monkeypatch.setattr(export_gate, "HISTORY_PAGE", SMALL_PAGE)
+    passes = {"t0": False, "t1": True, "t2": True, "t3": True, "t4": True}
+    found: list = []
+    job = graph(passes, found, MANY).resolve_implicit_global_asset_job_def()
+    with dg.instance_for_test() as instance:
+        for tenant in ("t0", "t1", "t2", "t3", "t4", "t1", "t2"):
+            job.execute_in_process(
+                instance=instance, partition_key=tenant, asset_selection=[RAW],
+                raise_on_error=False,
+            )  # fmt: skip
+        job.execute_in_process(instance=instance, asset_selection=[EXPORT])
+    [upstream] = found
+    assert [c.partition for c in upstream.checks] == ["t0"]
+
+
+def test_a_model_built_on_a_failed_partition_is_judged_however_long_ago(monkeypatch) -> None:
+    # Before, the evaluations standing when the model was built were looked for among the
+    # check's last 2,000 (four pages of 500); with more loads since, the model's build on
+    # t0's rejected rows was not seen, and the export published them.
+    monkeypatch.setattr(export_gate, "HISTORY_PAGE", SMALL_PAGE)
+    passes = {"t0": False, "t1": True, "t2": True, "t3": True, "t4": True}
+    found: list = []
+    job = mart_graph(passes, found, MANY).resolve_implicit_global_asset_job_def()
+    with dg.instance_for_test() as instance:
+        for tenant in ("t0", "t1", "t2"):
+            load(job, instance, tenant)
+        job.execute_in_process(instance=instance, asset_selection=[MART])
+        passes["t0"] = True
+        for tenant in ("t0", "t1", "t2", "t3", "t4") * 2:  # mended; 10 evaluations after
+            load(job, instance, tenant)
+        job.execute_in_process(instance=instance, asset_selection=[EXPORT])
+    [upstream] = found
+    assert upstream.checks == []
+    [build] = upstream.stale
+    assert [(c.check, c.partition) for c in build.failed_then] == [("reconciliation", "t0")]
+
+
+def test_a_partition_never_loaded_does_not_make_the_gate_read_the_whole_history(
+    monkeypatch,
+) -> None:
+    # Each partition's latest evaluation is looked for until every partition loaded has one:
+    # t4, never loaded, has none to find, and the loads of t0 to t3 before their latest go unread.
+    monkeypatch.setattr(export_gate, "HISTORY_PAGE", SMALL_PAGE)
+    passes = dict.fromkeys(["t0", "t1", "t2", "t3", "t4"], True)
+    found: list = []
+    job = mart_graph(passes, found, MANY).resolve_implicit_global_asset_job_def()
+    with dg.instance_for_test() as instance:
+        for tenant in ("t0", "t1", "t2", "t3") * 5:
+            load(job, instance, tenant)
+        job.execute_in_process(instance=instance, asset_selection=[MART])
+        load(job, instance, "t0")
+        storage = instance.event_log_storage
+        read = storage.get_asset_check_execution_history
+        pages: list = []
+
+        def counted(*args, **kwargs):
+            pages.append(read(*args, **kwargs))
+            return pages[-1]
+
+        monkeypatch.setattr(storage, "get_asset_check_execution_history", counted)
+        job.execute_in_process(instance=instance, asset_selection=[EXPORT])
+    assert found == [Upstream([], [], [])]
+    # The latest of each (two pages), then back to one of each before the mart's build (three).
+    assert len(pages) <= 5 and sum(len(page) for page in pages) < 20
+
+
+def mart_graph(
+    passes: dict[str, bool], found: list, partitions: dg.PartitionsDefinition
+) -> dg.Definitions:
+    @dg.asset(
+        key=RAW,
+        partitions_def=partitions,
+        check_specs=[dg.AssetCheckSpec("reconciliation", asset=RAW, blocking=True)],
+    )
+    def raw(context):
+        yield dg.Output(None)
+        yield dg.AssetCheckResult(check_name="reconciliation", passed=passes[context.partition_key])
+
+    @dg.asset(key=MART, deps=[RAW], kinds={"dbt"})  # a dbt model, materialized as a table
+    def mart() -> None:
+        pass
+
+    @dg.asset(key=EXPORT, deps=[MART])
+    def export(context) -> None:
+        found.append(upstream_failures(context, context.asset_key))
+
+    return dg.Definitions(assets=[raw, mart, export])
+
+
+def load(job: dg.JobDefinition, instance: dg.DagsterInstance, tenant: str) -> None:
+    job.execute_in_process(
+        instance=instance, partition_key=tenant, asset_selection=[RAW], raise_on_error=False
+    )

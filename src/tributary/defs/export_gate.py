@@ -8,7 +8,7 @@ tributary.exports.gate decides and words the refusal."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -190,24 +190,62 @@ def latest_evaluations(
     return latest
 
 
-# Evaluations read back of a check on a partitioned asset, for each partition's latest.
-PARTITION_HISTORY = 500
+# Evaluations of a check read back at a time, newest first.
+HISTORY_PAGE = 500
+
+
+def completed_evaluations(
+    instance: dg.DagsterInstance, check: dg.AssetCheckKey, partitioned: bool
+) -> Iterator[tuple[str | None, AssetCheckExecutionRecord]]:
+    """The check's completed evaluations, newest first, with their partitions (of a partitioned
+    asset's check; else None), read HISTORY_PAGE at a time as they are consumed, back to the
+    first: the caller stops when it has what it looks for, however many came after.
+
+    Relies on Dagster's internal check-execution history (event_log_storage.
+    get_asset_check_execution_history, its cursor an execution record's id, newest first) and
+    the records' evaluation events, as latest_evaluations does. Dagster records no partition
+    with the evaluation of a check on a partitioned asset (its AssetCheckSpec has none), so no
+    query of it gives each partition's latest."""
+    storage = instance.event_log_storage
+    cursor = None
+    while True:
+        page = storage.get_asset_check_execution_history(
+            check,
+            limit=HISTORY_PAGE,
+            cursor=cursor,
+            status=COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES,
+        )
+        yield from with_partitions(instance, page) if partitioned else [(None, r) for r in page]
+        if len(page) < HISTORY_PAGE:
+            return
+        cursor = page[-1].id
 
 
 def latest_per_partition(
-    instance: dg.DagsterInstance, check: dg.AssetCheckKey
+    instance: dg.DagsterInstance, check: dg.AssetCheckKey, partitions: set[str]
 ) -> dict[str | None, AssetCheckExecutionRecord]:
     """A check on a partitioned asset: the latest completed evaluation of each partition (by
-    its run's partition), among the check's last PARTITION_HISTORY. Dagster keeps one latest
-    evaluation per check whatever the partition: one tenant's later passing load hid another
-    tenant's failed one."""
-    history = instance.event_log_storage.get_asset_check_execution_history(
-        check, limit=PARTITION_HISTORY, status=COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES
-    )
+    its run's partition), read back until each of `partitions` ever materialized has its own.
+    Dagster keeps one latest evaluation per check whatever the partition: one tenant's later
+    passing load hid another tenant's failed one; and before, only the check's last 500 were
+    read, so that a tenant's failure followed by 500 other loads gated nothing."""
+    wanted = partitions & partitions_materialized(instance, check, before=None)
     latest: dict[str | None, AssetCheckExecutionRecord] = {}
-    for partition, record in with_partitions(instance, history):  # newest first
+    for partition, record in completed_evaluations(instance, check, partitioned=True):
         latest.setdefault(partition, record)
+        if wanted <= latest.keys():
+            break
     return latest
+
+
+def partitions_materialized(
+    instance: dg.DagsterInstance, check: dg.AssetCheckKey, before: int | None
+) -> set[str]:
+    """The partitions of the check's asset materialized (before the event `before`), the only
+    ones it can have evaluated: a load's checks are evaluated with its materialization. What
+    bounds the history read: a partition never loaded (a tenant just added, or whose loads
+    fail before they write) has no evaluation to look for back to the first."""
+    return instance.get_materialized_partitions(check.asset_key, before_cursor=before)
 
 
 def with_partitions(
@@ -221,45 +259,35 @@ def with_partitions(
     return [(record.partition or partition_of.get(record.run_id), record) for record in records]
 
 
-# Pages of PARTITION_HISTORY evaluations of a check read back, at most, to the evaluation that
-# stood when a model downstream of it was built.
-STALE_HISTORY_PAGES = 4
-
-
 def evaluated_at(record: AssetCheckExecutionRecord) -> float:
     # The record is created when its run plans the check; its event is then the evaluation.
     return record.event.timestamp if record.event else record.create_timestamp
 
 
 def evaluations_back_to(
-    instance: dg.DagsterInstance, check: dg.AssetCheckKey, since: float, partitions: set[str] | None
+    instance: dg.DagsterInstance,
+    check: dg.AssetCheckKey,
+    since: dg.EventLogRecord,
+    partitions: set[str] | None,
 ) -> list[tuple[str | None, AssetCheckExecutionRecord]]:
     """The check's completed evaluations, newest first, with their partitions, read back until
-    each partition (`partitions`, of a partitioned asset; else the one whole asset) has one
-    made before `since`, the history ends, or STALE_HISTORY_PAGES pages were read.
-
-    Relies on Dagster's internal check-execution history (event_log_storage.
-    get_asset_check_execution_history, its cursor an execution record's id, newest first) and
-    the records' evaluation events, as latest_evaluations does."""
-    storage = instance.event_log_storage
+    each partition (of `partitions`, a partitioned asset's now, those materialized before the
+    event `since`; else the one whole asset) has one made before `since`, or the history ends.
+    Before, at most 2,000 were read, and a model built on a rejected partition further back
+    was not seen."""
+    wanted = (
+        {None}
+        if partitions is None
+        else partitions & partitions_materialized(instance, check, since.storage_id)
+    )
     read: list[tuple[str | None, AssetCheckExecutionRecord]] = []
-    cursor = None
-    wanted = partitions if partitions is not None else {None}
-    for _ in range(STALE_HISTORY_PAGES):
-        page = storage.get_asset_check_execution_history(
-            check,
-            limit=PARTITION_HISTORY,
-            cursor=cursor,
-            status=COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES,
-        )
-        if partitions is None:
-            read += [(None, record) for record in page]
-        else:
-            read += with_partitions(instance, page)
-        before = {partition for partition, record in read if evaluated_at(record) < since}
-        if len(page) < PARTITION_HISTORY or wanted <= before:
-            break
-        cursor = page[-1].id
+    before: set[str | None] = set()
+    for partition, record in completed_evaluations(instance, check, partitions is not None):
+        read.append((partition, record))
+        if evaluated_at(record) < since.timestamp:
+            before.add(partition)
+            if wanted <= before:
+                break
     return read
 
 
@@ -279,7 +307,7 @@ def stale_builds(
         check: evaluations_back_to(
             instance,
             check,
-            since=min(built[m].timestamp for m in built if check in over[m]),
+            since=min((built[m] for m in built if check in over[m]), key=lambda b: b.storage_id),
             partitions=partitioned.get(check),
         )
         for check in checks
@@ -327,7 +355,7 @@ def failed_checks(
         ).items()
     ]
     for check in sorted(partitioned, key=lambda c: c.to_user_string()):
-        for partition, record in latest_per_partition(instance, check).items():
+        for partition, record in latest_per_partition(instance, check, partitioned[check]).items():
             if partition is None or partition in partitioned[check]:
                 evaluated.append((check, record, partition))
     failed = []
