@@ -598,10 +598,11 @@ def reread_column_gap(
 def apply_null_cursor_policy(
     batches: pa.RecordBatchReader, table: TableConfig, cursor: str, counters: Counter
 ) -> pa.RecordBatchReader:
-    """Rows whose cursor is NULL can never be found again by `cursor >= watermark`. `include`:
-    the source reads them on every load too, and they pass; `exclude`: they are dropped here
-    and counted; `fail`: they are counted, and the read fails at its end, before the landing
-    manifest is written, so nothing of it can be loaded. `cursor`: as the rows spell it."""
+    """Rows whose cursor is NULL can never be found by `cursor >= watermark`, so every
+    incremental read takes them too (`... OR cursor IS NULL`: the first load's and each later
+    one's), and here: `include`: they pass; `exclude`: they are dropped and counted, on every
+    load; `fail`: they are counted, and the read fails at its end, before the landing manifest
+    is written, so nothing of it can be loaded. `cursor`: as the rows spell it."""
 
     def checked() -> Iterator[pa.RecordBatch]:
         nulls = 0

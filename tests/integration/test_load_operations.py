@@ -8,9 +8,11 @@ import re
 from datetime import UTC, datetime
 
 import dagster as dg
+import psycopg
 import pyarrow as pa
 import pytest
 import yaml
+from sqlalchemy.engine import make_url
 
 from tributary.config.loader import load_project
 from tributary.config.models import SourceConfig, TableConfig, Tenant
@@ -43,7 +45,7 @@ def at(minute: int) -> datetime:
 def shop(url, table: TableConfig, **source) -> SourceConfig:
     return SourceConfig(
         name="shop",
-        kind="mysql",
+        kind="postgres" if url.get_backend_name() == "postgresql" else "mysql",
         connection={"url": url.render_as_string()},
         tables=[table],
         **source,
@@ -265,6 +267,81 @@ def test_null_cursor_exclude_skips_and_counts_them(orders, warehouse, tmp_path) 
     assert result.manifest.counters[NULL_CURSOR_EXCLUDED] == 1
     assert check.passed, check.description  # the window leaves NULL cursors out on both sides
     assert rows(warehouse, "select id from raw_shop.orders") == [(1,)]
+
+
+@pytest.fixture(params=["mariadb", "postgres"])
+def any_orders(request):
+    """An orders table whose updated_at may be NULL, in a fresh MariaDB or PostgreSQL database:
+    (its URL, a function running statements there, the values its driver reads as a NULL
+    cursor: NULL, and MariaDB's zero date)."""
+    if request.param == "mariadb":
+        url, con = request.getfixturevalue("mariadb")
+
+        def sql(*statements: str) -> None:
+            run_sql(con, *statements)
+
+        nulls = ["null", "'0000-00-00 00:00:00'"]
+    else:
+        url = make_url(request.getfixturevalue("postgres"))
+        pg = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+        request.addfinalizer(pg.close)
+
+        def sql(*statements: str) -> None:
+            for statement in statements:
+                pg.execute(statement)
+
+        nulls = ["null"]
+    kind = "timestamp" if request.param == "postgres" else "datetime"
+    sql(f"create table orders (id int primary key, status varchar(20), updated_at {kind} null)")
+    return url, sql, nulls
+
+
+def null_cursor_rows_after_a_first_load(any_orders, warehouse, landing, table) -> int:
+    """A first load of one row; then rows whose cursor the driver reads as NULL, with ids from
+    2, and one at 13:00 (id 9). Returns how many read as NULL."""
+    url, sql, nulls = any_orders
+    sql(f"insert into orders values (1, 'new', '{T0}')")
+    _, check = landed_load(url, table, warehouse, landing)
+    assert check.passed, check.description
+    values = ", ".join(f"({i}, 'new', {value})" for i, value in enumerate(nulls, start=2))
+    sql(f"insert into orders values {values}, (9, 'new', '{T0.replace(hour=13)}')")
+    return len(nulls)
+
+
+def test_null_cursor_rows_after_the_first_load_fail_the_next_by_default(any_orders, loads):
+    """`cursor >= watermark` never reads a NULL: before, rows whose cursor was NULL (or a
+    MariaDB zero date) written after the first load were never seen, and the default `fail`
+    never failed: the source held 4 rows, the warehouse 2, every check passing."""
+    url, _, _ = any_orders
+    warehouse, landing = loads
+    nulls = null_cursor_rows_after_a_first_load(any_orders, warehouse, landing, ORDERS)
+    mark = watermark(warehouse)
+
+    with pytest.raises(NullCursorError, match=rf"table 'orders': {nulls} row\(s\) have a NULL "):
+        landed_load(url, ORDERS, warehouse, landing)
+    assert rows(warehouse, "select id from raw_shop.orders") == [(1,)]  # nothing written
+    assert watermark(warehouse) == mark
+
+
+@pytest.mark.parametrize("policy", ["exclude", "include"])
+def test_null_cursor_rows_after_the_first_load_follow_the_policy_every_load(
+    any_orders, loads, policy
+):
+    """`exclude` counts them on every load (before: never, as no read found them), `include`
+    merges them; reconciliation's window leaves them out or takes them in to match."""
+    url, _, _ = any_orders
+    warehouse, landing = loads
+    table = ORDERS.model_copy(update={"null_cursor": policy})
+    nulls = null_cursor_rows_after_a_first_load(any_orders, warehouse, landing, table)
+
+    for _ in range(2):  # the second load reads nothing new
+        result, check = landed_load(url, table, warehouse, landing)
+        assert check.passed, check.description
+        loaded = [(1,), (9,)] + ([(i,) for i in range(2, 2 + nulls)] if policy == "include" else [])
+        assert rows(warehouse, "select id from raw_shop.orders order by id") == sorted(loaded)
+        excluded = result.manifest.counters.get(NULL_CURSOR_EXCLUDED, 0)
+        assert excluded == (nulls if policy == "exclude" else 0)
+        assert result.outcome.watermark == T0.replace(hour=13)
 
 
 def test_a_new_cursor_column_reads_the_table_again_instead_of_the_old_watermark(

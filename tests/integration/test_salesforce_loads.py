@@ -3,15 +3,15 @@ the Bulk 2.0 path against the REST path, the lookback window, deletes, the API f
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from tributary.config.models import SourceConfig
-from tributary.errors import SourceError
-from tributary.ingest import ingest_table
+from tributary.errors import NullCursorError, SourceError
+from tributary.ingest import NULL_CURSOR_EXCLUDED, ingest_table
 from tributary.landing import LandingStore
 from tributary.sources.salesforce import ApiFloorReached, SalesforceSource
 from tributary.warehouse.duckdb.warehouse import DuckDBWarehouse
@@ -21,9 +21,11 @@ from ..salesforce_fake import FakeSalesforce
 ACCOUNT_IDS = [f"001TEST000000000{i}AA" for i in range(1, 6)]
 
 
-def crm_source(fake: FakeSalesforce, monkeypatch: pytest.MonkeyPatch, **settings) -> SourceConfig:
+def crm_source(
+    fake: FakeSalesforce, monkeypatch: pytest.MonkeyPatch, tables: list | None = None, **settings
+) -> SourceConfig:
     """The source config a user writes, logging in with a session id + instance URL taken
-    from the environment."""
+    from the environment (its `tables`, where given)."""
     monkeypatch.setenv("TEST_SF_SESSION_ID", fake.api.session_id)
     monkeypatch.setenv("TEST_SF_INSTANCE_URL", fake.instance_url)
     return SourceConfig.model_validate(
@@ -35,7 +37,8 @@ def crm_source(fake: FakeSalesforce, monkeypatch: pytest.MonkeyPatch, **settings
                 "instance_url_env": "TEST_SF_INSTANCE_URL",
                 **settings,
             },
-            "tables": [
+            "tables": tables
+            or [
                 {"name": "account", "object": "Account", "lookback": "5m"},
                 {"name": "opportunity", "object": "Opportunity"},
             ],
@@ -165,6 +168,32 @@ def test_a_change_made_while_a_read_ran_is_read_by_the_next_load(
     names = rows(tmp_path, f"select name from raw_crm.account where id in "
                            f"('{ACCOUNT_IDS[1]}', '{ACCOUNT_IDS[4]}') order by id")  # fmt: skip
     assert names == [("Globex, 1 min in",), ("Hooli, 20 min in",)]
+
+
+def test_records_whose_cursor_is_empty_are_read_by_every_load(
+    salesforce_fake, monkeypatch, tmp_path
+):
+    """An incremental read asked for `cursor >= watermark` only, which no empty cursor passes:
+    a record without a Customer_Since__c created after the first load was never read, and
+    null_cursor's default (fail) never failed; `exclude` counted it on no load."""
+    api = salesforce_fake.api
+    for account in (ACCOUNT_IDS[1], ACCOUNT_IDS[3]):  # the two accounts without one
+        api.upsert("Account", {"Id": account, "Customer_Since__c": "2020-01-01"})
+    since = {"name": "account", "object": "Account", "cursor": "customer_since__c"}
+    first = load(salesforce_fake, crm_source(salesforce_fake, monkeypatch, [since]), "account",
+                 tmp_path)  # fmt: skip
+    assert first.outcome.watermark == date(2022, 12, 31)
+    api.upsert("Account", {"Id": "001TEST0000000006AA", "Name": "Umbrella",
+                           "SystemModstamp": stamp(datetime.now(UTC))})  # fmt: skip
+
+    with pytest.raises(NullCursorError, match=r"'account': 1 row\(s\) have a NULL customer_since"):
+        load(salesforce_fake, crm_source(salesforce_fake, monkeypatch, [since]), "account",
+             tmp_path)  # fmt: skip
+    excluding = crm_source(salesforce_fake, monkeypatch, [{**since, "null_cursor": "exclude"}])
+    for _ in range(2):
+        loaded = load(salesforce_fake, excluding, "account", tmp_path)
+        assert loaded.manifest.counters[NULL_CURSOR_EXCLUDED] == 1
+    assert rows(tmp_path, "select count(*) from raw_crm.account") == [(5,)]
 
 
 def test_a_deleted_record_arrives_flagged(salesforce_fake, monkeypatch, tmp_path):

@@ -13,8 +13,9 @@ from sqlalchemy.engine import make_url
 from tributary.config.models import TableConfig, Tenant
 from tributary.errors import SourceError
 from tributary.slices import slice_for
-from tributary.sources import SqlSource
+from tributary.sources import SqlSource, Window
 from tributary.sources.sql import connectorx_fetch, oracledb_fetch
+from tributary.sources.types import SourceColumn
 
 SINCE = datetime(2024, 1, 2, 3, 4, 5, 123456)
 INCREMENTAL = TableConfig(
@@ -36,21 +37,47 @@ def one(sql: str) -> str:
         (
             "mssql://etl@erp/erp",
             "SELECT * FROM dbo.[SalesOrders] WHERE modified_at >= "
-            "CAST('2024-01-02 03:04:05.123456' AS DATETIME2(6))",
+            "CAST('2024-01-02 03:04:05.123456' AS DATETIME2(6)) OR modified_at IS NULL",
         ),
         (
             "oracle://etl@ops:1521/ops",
             'SELECT * FROM dbo."SalesOrders" WHERE modified_at >= '
-            "TO_TIMESTAMP('2024-01-02 03:04:05.123456', 'YYYY-MM-DD HH24:MI:SS.FF')",
+            "TO_TIMESTAMP('2024-01-02 03:04:05.123456', 'YYYY-MM-DD HH24:MI:SS.FF') "
+            "OR modified_at IS NULL",
         ),
         (
             "mysql://etl@app/app",
-            "SELECT * FROM dbo.`SalesOrders` WHERE modified_at >= '2024-01-02 03:04:05.123456'",
+            "SELECT * FROM dbo.`SalesOrders` WHERE modified_at >= '2024-01-02 03:04:05.123456' "
+            "OR modified_at IS NULL",
         ),
     ],
 )
 def test_incremental_query_per_dialect(url: str, expected: str) -> None:
+    """The rows whose cursor is NULL are read too, whatever null_cursor says: no later read
+    would find them, and null_cursor decides what becomes of them."""
     assert one(SqlSource(make_url(url)).build_query(INCREMENTAL, since=SINCE)) == expected
+
+
+def test_a_mysql_date_cursor_reads_and_windows_its_zero_dates_as_null() -> None:
+    """MySQL's zero date (0000-00-00) is no NULL to the database, but the type policy reads
+    it as one: an incremental read takes it as it takes a NULL, one index range more, and a
+    window that leaves NULL cursors out leaves it out too."""
+    mysql = SqlSource(make_url("mysql://etl@app/app"))
+    columns = [
+        SourceColumn("order_id", "int", "int"),
+        SourceColumn("modified_at", "datetime", "datetime(6)"),
+    ]
+    query = mysql.build_query(INCREMENTAL, since=SINCE, columns=columns)
+    assert one(query).endswith(
+        "WHERE modified_at >= '2024-01-02 03:04:05.123456' "
+        "OR modified_at IS NULL OR modified_at < '0001-01-01'"
+    )
+    window = Window(cursor="modified_at", high=SINCE)  # a first load's, NULL cursors left out
+    counts, _ = mysql.profile_queries(INCREMENTAL, window, columns=columns)
+    assert one(counts).endswith(
+        "WHERE modified_at <= '2024-01-02 03:04:05.123456' "
+        "AND NOT (modified_at IS NULL OR modified_at < '0001-01-01')"
+    )
 
 
 @pytest.mark.parametrize(
@@ -79,7 +106,8 @@ def test_a_sqlite_timestamp_bound_is_the_shortest_text_of_each_form(since, expec
     """SQLite keeps timestamps as text ('2024-01-02 03:04:05', with a 'T', with any fraction):
     the bound '2024-01-02 03:04:05.000000' sorted after the rows at it."""
     query = SqlSource(make_url("sqlite:///shop.sqlite")).build_query(INCREMENTAL, since=since)
-    assert one(query) == f'SELECT * FROM dbo."SalesOrders" WHERE {expected}'
+    where = f"{expected} OR modified_at IS NULL"
+    assert one(query) == f'SELECT * FROM dbo."SalesOrders" WHERE {where}'
 
 
 def test_key_range_and_tenant_predicates_per_dialect() -> None:

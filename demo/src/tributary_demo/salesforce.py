@@ -18,6 +18,7 @@ Served:
 - GET  /services/data/v<v>/query/?q=...     and queryAll/ (deleted records too):
                                             SELECT <fields> | COUNT() | MAX(<f>) FROM <O>
                                             [WHERE <field> <op> <literal> [AND ...]],
+                                            a condition also `(<c> OR <c> ...)`,
                                             paged through nextRecordsUrl
 - POST /services/data/v<v>/jobs/query       a Bulk 2.0 query or queryAll job
 - GET  /services/data/v<v>/jobs/query/<id>  InProgress on the first poll, then JobComplete
@@ -92,7 +93,8 @@ class Answer:
 class Query:
     object_name: str
     fields: list[dict[str, Any]] | None  # describe entries; None for COUNT() and MAX()
-    conditions: list[tuple[str, str, Any]]
+    # each a condition or, from `(a OR b)`, its alternatives: (field, operator, value) each
+    conditions: list[list[tuple[str, str, Any]]]
     maximum: str | None = None  # MAX(<field>): the field's name
 
 
@@ -315,13 +317,19 @@ class SalesforceApi:
         conditions = []
         if match["where"]:
             for part in re.split(r"\s+AND\s+", match["where"], flags=re.IGNORECASE):
-                condition = CONDITION.match(part)
-                if not condition:
-                    raise ApiError(400, "MALFORMED_QUERY", f"unexpected condition: {part}")
-                described = field_named(condition["field"])
-                conditions.append(
-                    (described["name"], condition["op"], _literal(condition["literal"]))
+                grouped = re.fullmatch(r"\s*\((.+)\)\s*", part, flags=re.DOTALL)
+                texts = (
+                    re.split(r"\s+OR\s+", grouped[1], flags=re.IGNORECASE) if grouped else [part]
                 )
+                alternatives = []
+                for text in texts:
+                    condition = CONDITION.match(text)
+                    if not condition:
+                        raise ApiError(400, "MALFORMED_QUERY", f"unexpected condition: {part}")
+                    described = field_named(condition["field"])
+                    literal = _literal(condition["literal"])
+                    alternatives.append((described["name"], condition["op"], literal))
+                conditions.append(alternatives)
         return Query(
             describe["name"],
             fields,
@@ -338,8 +346,11 @@ class SalesforceApi:
             if record.get("IsDeleted") and not include_deleted:
                 continue
             if all(
-                OPERATORS[op](_comparable(record.get(name), types[name]), value)
-                for name, op, value in query.conditions
+                any(
+                    OPERATORS[op](_comparable(record.get(name), types[name]), value)
+                    for name, op, value in alternatives
+                )
+                for alternatives in query.conditions
             ):
                 rows.append(record)
         return rows

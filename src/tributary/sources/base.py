@@ -148,6 +148,7 @@ class ProfilingSource(Protocol):
 
 
 Bound = Callable[[sa.ColumnClause, Any], sa.ColumnElement[bool]]
+Null = Callable[[sa.ColumnClause], sa.ColumnElement[bool]]
 
 
 def at_least(cursor: sa.ColumnClause, value: Any) -> sa.ColumnElement[bool]:
@@ -156,6 +157,10 @@ def at_least(cursor: sa.ColumnClause, value: Any) -> sa.ColumnElement[bool]:
 
 def at_most(cursor: sa.ColumnClause, value: Any) -> sa.ColumnElement[bool]:
     return cursor <= sa.literal(value)
+
+
+def is_null(cursor: sa.ColumnClause) -> sa.ColumnElement[bool]:
+    return cursor.is_(None)
 
 
 def cursor_conditions(
@@ -167,19 +172,23 @@ def cursor_conditions(
     exclude_null: bool = False,
     lower: Bound = at_least,
     upper: Bound = at_most,
+    null: Null = is_null,
 ) -> list[sa.ColumnElement[bool]]:
-    """`cursor` from `low` to `high` (inclusive, None open), as conditions: a read's (rows
-    whose cursor is NULL added when the table includes them) or a window's (where they are
-    either included or, with `exclude_null`, left out whether or not a bound is given).
-    `lower` and `upper` compare the cursor with a bound, as its database must (a SQLite
-    timestamp is text: sources/sqlite.py)."""
+    """`cursor` from `low` to `high` (inclusive, None open), as conditions: a read's (with
+    `include_null`: an incremental read takes the rows whose cursor is NULL whatever the
+    table's null_cursor, which then decides what becomes of them, since no later read could
+    find them) or a window's (where they are either included or, with `exclude_null`, left
+    out whether or not a bound is given). `lower` and `upper` compare the cursor with a
+    bound, as its database must (a SQLite timestamp is text: sources/sqlite.py); `null`
+    tells the values the read makes NULL (a MySQL zero date, too: sources/sql.py)."""
     in_range = []
     if low is not None:
         in_range.append(lower(cursor, low))
     if high is not None:
         in_range.append(upper(cursor, high))
     if include_null:
-        return [sa.or_(sa.and_(*in_range), cursor.is_(None))] if in_range else []
-    if exclude_null and not in_range:
-        return [cursor.is_not(None)]
+        return [sa.or_(sa.and_(*in_range), null(cursor))] if in_range else []
+    if exclude_null and low is None:
+        # a value read as NULL may pass `cursor <= high` (a MySQL zero date does)
+        return [*in_range, sa.not_(null(cursor))]
     return in_range

@@ -100,6 +100,7 @@ class SalesforceField:
     type: str  # describe's type: currency, datetime, picklist, ...
     precision: int | None = None
     scale: int | None = None
+    nillable: bool = True  # whether a record may leave it empty (SystemModstamp may not)
 
     @classmethod
     def from_describe(cls, field: dict[str, Any]) -> SalesforceField:
@@ -108,6 +109,7 @@ class SalesforceField:
             type=str(field["type"]).lower(),
             precision=field.get("precision"),
             scale=field.get("scale"),
+            nillable=field.get("nillable", True) is not False,
         )
 
     @property
@@ -245,7 +247,8 @@ def build_soql(
     include_null: bool = False,
 ) -> str:
     """SELECT the fields (or COUNT() when `fields` is None) of the rows at or past `since`
-    (and, with `include_null`, those whose cursor is empty)."""
+    (and, with `include_null`, those whose cursor is empty: an incremental read takes them
+    whatever the table's null_cursor, which then decides what becomes of them)."""
     select = "COUNT()" if fields is None else ", ".join(f.name for f in fields)
     soql = f"SELECT {select} FROM {object_name}"
     if since is not None:
@@ -620,8 +623,12 @@ class SalesforceSource:
         self.check_floor(object_name, 1)
         where = f"{self.owner}, table '{table.name}'"
         fields = object_fields(describe, table.fields, cursor=table.cursor, where=where)
-        cursor = next((f.name for f in fields if f.column == table.cursor), None)
-        include_null = table.null_cursor == "include"
+        described = next((f for f in fields if f.column == table.cursor), None)
+        cursor = described.name if described else None
+        # Empty cursors are read for the null_cursor policy to see them; a field no record
+        # leaves empty (SystemModstamp) is not asked for them, which would make Salesforce's
+        # query unselective (a null is not in its index).
+        include_null = described is not None and described.nillable
         # queryAll adds the recycle bin to query: an object without IsDeleted has none.
         deleted = soft_deletable(fields)
         count_soql = build_soql(object_name, None, cursor, since, include_null=include_null)

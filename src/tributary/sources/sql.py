@@ -40,11 +40,13 @@ from tributary.sources import sqlite
 from tributary.sources.base import (
     ColumnType,
     Extract,
+    Null,
     Profile,
     SourceError,
     WantedValues,
     Window,
     cursor_conditions,
+    is_null,
 )
 from tributary.sources.read_process import ReadProcess
 from tributary.sources.types import (
@@ -62,6 +64,9 @@ TEXT = sa.String(100)
 # only numbers as text, and fails rather than cuts.
 TEXT_VALUE = sa.Unicode().with_variant(sa.String(4000), "oracle")
 PROFILE_ROWS = "tributary_rows"
+# The first day of year 1: a MySQL date before it is of year 0, which the type policy reads as
+# NULL (types.ZERO_DATE).
+FIRST_DAY = "0001-01-01"
 
 # The DB-API driver (and its connect timeout argument) a login check connects with.
 _LOGIN_DRIVERS = {
@@ -751,7 +756,7 @@ class SqlSource:
         statement = (
             sa.select(*self._select_list(columns))
             .select_from(self._relation(table, where))
-            .where(*self._conditions(table, since=since, where=where))
+            .where(*self._conditions(table, since=since, where=where, columns=columns))
         )
         return self.compile(statement)
 
@@ -772,7 +777,7 @@ class SqlSource:
         def declared(name: str) -> SourceColumn | None:
             return by_name.get(as_spelled(name, list(by_name)))
 
-        relation, conditions = self._window(table, window)
+        relation, conditions = self._window(table, window, columns)
         aggregates = [sa.func.count().label(PROFILE_ROWS)]
         if window.cursor:
             highest = self._highest(window.cursor, text_timestamp=text_timestamp)
@@ -813,7 +818,7 @@ class SqlSource:
         return sa.func.min(sqlite.sortable(values) if text_timestamp else values)
 
     def _window(
-        self, table: TableConfig, window: Window
+        self, table: TableConfig, window: Window, columns: list[SourceColumn] = ()
     ) -> tuple[sa.FromClause, list[sa.ColumnElement[bool]]]:
         conditions = self._conditions(
             table,
@@ -821,12 +826,15 @@ class SqlSource:
             until=window.high,
             where=window.where,
             exclude_null=window.cursor is not None and not window.include_null,
+            columns=columns,
         )
         return self._relation(table, window.where), conditions
 
-    def duplicate_keys_query(self, table: TableConfig, window: Window, limit: int) -> str:
+    def duplicate_keys_query(
+        self, table: TableConfig, window: Window, limit: int, columns: list[SourceColumn] = ()
+    ) -> str:
         keys = [sa.column(name) for name in table.primary_key]
-        relation, conditions = self._window(table, window)
+        relation, conditions = self._window(table, window, columns)
         rows = sa.func.count().label(PROFILE_ROWS)
         statement = (
             sa.select(*keys, rows)
@@ -842,7 +850,8 @@ class SqlSource:
     def duplicate_keys(self, table: TableConfig, window: Window, *, limit: int) -> list[tuple]:
         """Up to `limit` primary keys the window holds more than once, with their row counts:
         a key the source does not enforce (a view, a table without the constraint)."""
-        reader = self._run(self.duplicate_keys_query(table, window, limit), limit, table)
+        query = self.duplicate_keys_query(table, window, limit, self.describe(table))
+        reader = self._run(query, limit, table)
         return [tuple(row.values()) for row in reader.read_all().to_pylist()]
 
     def profile(self, table: TableConfig, window: Window, *, checksum: list[str] = ()) -> Profile:
@@ -991,28 +1000,44 @@ class SqlSource:
         until: Any | None = None,
         where: Slice | None = None,
         exclude_null: bool = False,
+        columns: list[SourceColumn] = (),
     ) -> list[sa.ColumnElement[bool]]:
+        """`columns`: the table's, as described (where the cursor's type decides which of its
+        values are read as NULL)."""
         where = self._typed(table, where)
         conditions = []
         if since is not None or until is not None or exclude_null:
             if not table.cursor:
                 raise SourceError(f"table '{table.name}' has no cursor to read incrementally")
-            # A read (or a window, `exclude_null`) of the cursor range; rows without a cursor
-            # value are read by every load where the table includes them (see ingest.py).
+            # A read of the cursor range takes the rows whose cursor is NULL too, whatever the
+            # table's null_cursor (ingest.apply_null_cursor_policy); a window (`exclude_null`
+            # unless the table includes them) matches what the table holds.
             conditions.extend(
                 cursor_conditions(
                     sa.column(table.cursor),
                     since,
                     until,
-                    include_null=table.null_cursor == "include",
+                    include_null=not exclude_null,
                     exclude_null=exclude_null,
                     lower=self._at_least,
                     upper=self._at_most,
+                    null=self._read_as_null(table, columns),
                 )
             )
         if where is not None and not (table.query and where.kind == "tenant"):
             conditions.extend(where.conditions(where.source_column))
         return conditions
+
+    def _read_as_null(self, table: TableConfig, columns: list[SourceColumn]) -> Null:
+        """Which cursor values the read makes NULL: NULL itself, and a MySQL date or time of
+        year 0 (its zero date, 0000-00-00, among them), which the type policy reads as NULL;
+        selected as one more index range (`< '0001-01-01'`). A month or day 0 in another year
+        ('2024-00-10', read as NULL too) lies among the real dates, where no range finds it."""
+        spelled = self._matched(table.cursor or "", [c.name for c in columns])
+        column = next((c for c in columns if c.name == spelled), None)
+        if column is None or not column.zero_dates_null(self.backend):
+            return is_null
+        return lambda cursor: sa.or_(cursor.is_(None), cursor < sa.literal(FIRST_DAY))
 
     def _at_least(self, cursor: sa.ColumnClause, value: Any) -> sa.ColumnElement[bool]:
         if self._text_timestamp(value):

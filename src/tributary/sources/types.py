@@ -183,6 +183,11 @@ class SourceColumn:
             return ReadAs.TEXT
         return None
 
+    def zero_dates_null(self, backend: str) -> bool:
+        """Whether the type policy reads the column's zero dates as NULL (a MySQL date or
+        time: year, month or day 0)."""
+        return backend in MYSQL_BACKENDS and self.data_type in MYSQL_TEMPORAL
+
     @property
     def declared(self) -> str:
         """The type as declared, for messages: decimal(12,3), numeric(10, 2), numeric."""
@@ -362,9 +367,9 @@ def _normalize_array(
         return pc.cast(array, pa.time64("us"))
     if column is not None and column.data_type in JSON_TYPES and pa.types.is_string(array.type):
         return pa.ExtensionArray.from_storage(pa.json_(), array)
+    if column is not None and column.zero_dates_null(backend):
+        return _mysql_temporal(array, column, counters)
     if column is not None and backend in MYSQL_BACKENDS:
-        if column.data_type in MYSQL_TEMPORAL:
-            return _mysql_temporal(array, column, counters)
         if column.data_type == MYSQL_TIME:
             return _mysql_time(array, column)
         if column.read_as_boolean:
