@@ -348,7 +348,8 @@ def test_keys_compare_exactly_where_the_source_cannot_say_otherwise(url, table) 
         (
             "mssql://etl@erp/erp",
             "SELECT min(modified_at) AS modified_at FROM dbo.[SalesOrders] WHERE modified_at <= "
-            "CAST('2024-01-02 03:04:05.123456' AS DATETIME2(6)) AND (currency IS NOT NULL OR "
+            "CAST('2024-01-02 03:04:05.123456' AS DATETIME2(6)) AND modified_at IS NOT NULL AND "
+            "(currency IS NOT NULL OR "
             "modified_at >= CAST('2024-01-01 00:00:00' AS DATETIME2(6)) AND (amount IS NOT NULL "
             "OR [Note] IS NOT NULL))",
         ),
@@ -356,8 +357,9 @@ def test_keys_compare_exactly_where_the_source_cannot_say_otherwise(url, table) 
             "oracle://etl@ops:1521/ops",
             'SELECT min(modified_at) AS modified_at FROM dbo."SalesOrders" WHERE modified_at <= '
             "TO_TIMESTAMP('2024-01-02 03:04:05.123456', 'YYYY-MM-DD HH24:MI:SS.FF') AND "
-            "(currency IS NOT NULL OR modified_at >= TO_DATE('2024-01-01 00:00:00', "
-            "'YYYY-MM-DD HH24:MI:SS') AND (amount IS NOT NULL OR \"Note\" IS NOT NULL))",
+            "modified_at IS NOT NULL AND (currency IS NOT NULL OR modified_at >= "
+            "TO_DATE('2024-01-01 00:00:00', 'YYYY-MM-DD HH24:MI:SS') AND (amount IS NOT NULL OR "
+            '"Note" IS NOT NULL))',
         ),
     ],
 )
@@ -384,5 +386,6 @@ def test_where_a_tenants_rows_holding_a_value_begin_reads_its_query_as_a_subquer
     )
     assert one(sql) == (
         "SELECT min(updated_at) AS updated_at FROM (select * from users where company_id = 7) "
-        "AS src WHERE updated_at <= '2024-01-02 03:04:05.123456' AND currency IS NOT NULL"
+        "AS src WHERE updated_at <= '2024-01-02 03:04:05.123456' AND updated_at IS NOT NULL "
+        "AND currency IS NOT NULL"
     )
