@@ -28,9 +28,12 @@ from tributary.names import as_spelled, listed, repeated
 from tributary.reconcile import owed_comparison
 from tributary.slices import TENANT_COLUMN, Slice
 from tributary.sources import (
+    ClockedSource,
     ColumnType,
     Extract,
     KeyMatchingSource,
+    ProfilingSource,
+    SourceClock,
     SourceReader,
     TypedSource,
     ValueLocatingSource,
@@ -48,6 +51,7 @@ from tributary.warehouse.base import (
 )
 
 NULL_CURSOR_EXCLUDED = "null_cursor_rows_excluded"
+FUTURE_CURSOR_ROWS = "future_cursor_rows"
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,37 @@ def new_load_id(now: datetime) -> str:
 
 # How far another machine's clock may run ahead of this one's.
 CLOCK_SKEW = timedelta(minutes=5)
+# How far past the source's clock a time without a zone, or a date, may lie before it is taken
+# for one from the future: the zone its writer stamped it in is not known for sure (zones lie
+# up to 14 hours from UTC).
+ZONE_DOUBT = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class CursorCap:
+    """What the watermark of a date or time cursor may not pass, `until` (the source's clock,
+    read before the read), and past which a value is taken for one from the future
+    (`future`: a wrong clock, a bad import's 2099)."""
+
+    until: Any
+    future: Any
+
+
+def cursor_cap(kind: pa.DataType, clock: SourceClock, data_timezone: str) -> CursorCap | None:
+    """The cap of a cursor of type `kind` (as read), from the source's clock: a time with a
+    zone, the instant; a time without one, the later of the source's local time (how its
+    sessions stamp one: MySQL's NOW()) and the time in `data_timezone` (how the application
+    writes one, where the source says); a date, that time's day. None for a number or text,
+    which no clock bounds."""
+    if pa.types.is_timestamp(kind) and kind.tz is not None:
+        return CursorCap(clock.instant, clock.instant + CLOCK_SKEW)
+    written = clock.instant.astimezone(ZoneInfo(data_timezone)).replace(tzinfo=None)
+    local = max(clock.local, written)
+    if pa.types.is_timestamp(kind):
+        return CursorCap(local, local + ZONE_DOUBT)
+    if pa.types.is_date(kind):
+        return CursorCap(local.date(), local.date() + ZONE_DOUBT)
+    return None
 
 
 def load_target(
@@ -166,6 +201,9 @@ def ingest_table(
     target = load_target(source, table, where, reader=reader)
     start = warehouse.read_start(target) if table.mode == "incremental" else ReadStart()
     since = read_from(start.watermark, table.lookback, data_timezone=source.data_timezone)
+    # Before the read: a row the read finds past it is one from the future, or one written
+    # since this reading (the watermark stops there, so the next load reads it again).
+    clock = reader.clock() if table.cursor and isinstance(reader, ClockedSource) else None
     extract = reader.read(table, since=since, batch_rows=batch_rows, where=where)
     gaps = GapRead(since)
     if table.mode == "incremental" and since is not None:
@@ -201,6 +239,15 @@ def ingest_table(
         since = cursor_value_as(since, batches.schema.field(cursor).type)
     if table.mode == "incremental":
         batches = apply_null_cursor_policy(batches, table, cursor, extract.counters)
+    if clock is None and not extract.snapshot:
+        # A read over minutes (Salesforce), each page as the source is then: no request tells
+        # the org's time, and the watermark stops at the read's start by this machine's.
+        clock = SourceClock(instant=started_at, local=started_at.replace(tzinfo=None))
+    cap = None
+    if clock is not None and cursor in batches.schema.names:
+        cap = cursor_cap(batches.schema.field(cursor).type, clock, source.data_timezone)
+    if cap is not None and extract.snapshot:  # values past a read's start are no snapshot's
+        batches = count_future_cursors(batches, cursor, cap.future, extract.counters)
 
     def land(
         on_part: Callable[[str], None] | None = None,
@@ -219,7 +266,7 @@ def ingest_table(
             mode=table.mode,
             extracted_at=started_at,
             cursor=cursor,
-            cursor_until=None if extract.snapshot else started_at,
+            cursor_until=cap.until if cap else None,
             scope=target.scope,
             counters=extract.counters,
             part_rows=batch_rows,
@@ -228,7 +275,9 @@ def ingest_table(
         )
 
     def owed(manifest: Manifest) -> ReconcileFailure | None:
-        return owed_comparison(table, manifest, since, where)
+        # Compared as the check compares it: in the source where it can count (reconcile).
+        counted = isinstance(reader, ProfilingSource)
+        return owed_comparison(table, manifest, since, where, counted=counted)
 
     if not warehouse.loads_while_landing:
         return load_landed(
@@ -623,6 +672,39 @@ def apply_null_cursor_policy(
             )
 
     return pa.RecordBatchReader.from_batches(batches.schema, checked())
+
+
+def count_future_cursors(
+    batches: pa.RecordBatchReader, cursor: str, future: Any, counters: Counter
+) -> pa.RecordBatchReader:
+    """The rows whose `cursor` lies past `future` (CursorCap), counted as they stream by: the
+    watermark stops at the source's clock, so they are read again by every load until they
+    are mended in the source (future_cursor_warning)."""
+
+    def counted() -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            column = batch.column(cursor)
+            later = pc.sum(pc.greater(column, pa.scalar(future, column.type))).as_py()
+            if later:
+                counters[FUTURE_CURSOR_ROWS] += later
+            yield batch
+
+    return pa.RecordBatchReader.from_batches(batches.schema, counted())
+
+
+def future_cursor_warning(load: TableLoad) -> str | None:
+    """What a load that read rows from the future says of them (its log's warning), or None."""
+    rows = load.manifest.counters.get(FUTURE_CURSOR_ROWS)
+    cursor = load.manifest.cursor
+    if not rows or cursor is None:
+        return None
+    return (
+        f"table '{load.manifest.table}': {rows} row(s) have a {cursor.column} later than the "
+        f"source's clock ({cursor.until}), up to {cursor.max}: the watermark stops at the "
+        f"clock, so every load reads them again until they are mended: fix their "
+        f"{cursor.column} in the source (a server's clock, an import); rows mended to a time "
+        "before the watermark are read again by a run with `full_refresh: true`"
+    )
 
 
 # The columns with_load_columns adds to every raw row. A source column of one of these names

@@ -68,12 +68,18 @@ def load_window(
     where: Slice | None,
     *,
     inbox: bool = False,
+    counted: bool = False,
 ) -> Window:
     """What a load (its manifest, read from `since`) answers for: its slice, and for an
     incremental load the cursor range from where it started reading to the highest value it
     landed (open above when it landed no cursor value: nothing at or past its start). An
     incremental load from the inbox was read by another tool from an unknown start: its
-    window is its own cursor range."""
+    window is its own cursor range. A window `counted` in the source, now, ends where the
+    load's watermark does, at the source's clock as read before the read (CursorRange.until)
+    where it landed values past it: rows written since lie past it, where a window up to a
+    row from the future (2099) would hold them. The rows it landed past the clock are read
+    again by the next load, whose window holds them once the clock has passed them (a row
+    from the future: once it is mended)."""
     if manifest.mode != "incremental" or table.cursor is None:
         return Window(where=where)
     include_null = table.null_cursor == "include"
@@ -87,7 +93,7 @@ def load_window(
         where=where,
         cursor=table.cursor,
         low=low,
-        high=cursor.max_value,
+        high=cursor.watermark_value if counted else cursor.max_value,
         include_null=include_null,
     )
 
@@ -99,6 +105,7 @@ def owed_comparison(
     where: Slice | None,
     *,
     inbox: bool = False,
+    counted: bool = False,
 ) -> ReconcileFailure | None:
     """The comparison a committed load owes its check, which its own transaction records
     (Warehouse.load, `owed`): its window, as the check compares it. The check forgets it when
@@ -111,11 +118,14 @@ def owed_comparison(
     from where it did, or whole)."""
     if not table.checks.reconcile:
         return None
-    window = load_window(manifest, since, table, where, inbox=inbox)
+    window = load_window(manifest, since, table, where, inbox=inbox, counted=counted)
     landed = manifest.cursor
     if table.cursor is not None and landed is None:
         return None
-    cursor, until = (table.cursor, landed.max_value) if landed is not None else (None, None)
+    # Up to where the check compares (`counted` in the source: the watermark, never past the
+    # source's clock), or a record no check's window could hold whole would stand for ever.
+    high = (landed.watermark_value if counted else landed.max_value) if landed else None
+    cursor, until = (table.cursor, high) if landed is not None else (None, None)
     return ReconcileFailure(
         cursor,
         window.low,
@@ -195,13 +205,14 @@ def reconcile(
     this check forgets it, or makes it the failure it found. One another load left (its run
     killed before its check) is reached back to as a failure is."""
     inbox = source is None
-    own = load_window(load.manifest, load.since, table, target.where, inbox=inbox)
+    counted = isinstance(source, ProfilingSource)
+    own = load_window(load.manifest, load.since, table, target.where, inbox=inbox, counted=counted)
     held = warehouse.reconcile_failure(target)
     window = own
     if (
         held is not None
         and own.cursor is not None
-        and isinstance(source, ProfilingSource)
+        and counted
         and not held.covered_by(own.low, own.high)
     ):
         # A late check of an older load ends before rows a newer one's found wrong: it
@@ -222,7 +233,7 @@ def reconcile(
     }
     if window is not own:
         metadata["load_window"] = describe_window(own)
-    if isinstance(source, ProfilingSource):
+    if counted:
         expected = source.profile(table, window, checksum=checksum)
         compared_with = "source"
         metadata["source_rows"] = expected.rows

@@ -5,14 +5,16 @@ twice, and a raw table that already holds a key twice."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import dagster as dg
 import psycopg
 import pyarrow as pa
 import pytest
 import yaml
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from tributary.config.loader import load_project
 from tributary.config.models import SourceConfig, TableConfig, Tenant
@@ -24,7 +26,13 @@ from tributary.errors import (
     SourceError,
     WarehouseError,
 )
-from tributary.ingest import NULL_CURSOR_EXCLUDED, ingest_table, load_target
+from tributary.ingest import (
+    FUTURE_CURSOR_ROWS,
+    NULL_CURSOR_EXCLUDED,
+    future_cursor_warning,
+    ingest_table,
+    load_target,
+)
 from tributary.landing import LandingStore
 from tributary.reconcile import reconcile
 from tributary.slices import partition_keys, slice_for
@@ -269,37 +277,46 @@ def test_null_cursor_exclude_skips_and_counts_them(orders, warehouse, tmp_path) 
     assert rows(warehouse, "select id from raw_shop.orders") == [(1,)]
 
 
+class SourceOrders(NamedTuple):
+    url: URL
+    sql: Callable[..., list[tuple]]  # runs statements, returns the last one's rows
+    nulls: list[str]  # the values its driver reads as a NULL cursor: NULL, MariaDB's zero date
+    now: str  # the source's clock, as its sessions stamp a time without a zone
+
+
 @pytest.fixture(params=["mariadb", "postgres"])
-def any_orders(request):
-    """An orders table whose updated_at may be NULL, in a fresh MariaDB or PostgreSQL database:
-    (its URL, a function running statements there, the values its driver reads as a NULL
-    cursor: NULL, and MariaDB's zero date)."""
+def any_orders(request) -> SourceOrders:
+    """An orders table whose updated_at (a time without a zone) may be NULL, in a fresh MariaDB
+    or PostgreSQL database."""
     if request.param == "mariadb":
         url, con = request.getfixturevalue("mariadb")
 
-        def sql(*statements: str) -> None:
-            run_sql(con, *statements)
+        def sql(*statements: str) -> list[tuple]:
+            with con.cursor() as cursor:
+                for statement in statements:
+                    cursor.execute(statement)
+                return list(cursor.fetchall())
 
-        nulls = ["null", "'0000-00-00 00:00:00'"]
+        nulls, now, kind = ["null", "'0000-00-00 00:00:00'"], "now(6)", "datetime(6)"
     else:
         url = make_url(request.getfixturevalue("postgres"))
         pg = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
         request.addfinalizer(pg.close)
 
-        def sql(*statements: str) -> None:
+        def sql(*statements: str) -> list[tuple]:
             for statement in statements:
-                pg.execute(statement)
+                cursor = pg.execute(statement)
+            return cursor.fetchall() if cursor.description else []
 
-        nulls = ["null"]
-    kind = "timestamp" if request.param == "postgres" else "datetime"
+        nulls, now, kind = ["null"], "localtimestamp", "timestamp"
     sql(f"create table orders (id int primary key, status varchar(20), updated_at {kind} null)")
-    return url, sql, nulls
+    return SourceOrders(url, sql, nulls, now)
 
 
 def null_cursor_rows_after_a_first_load(any_orders, warehouse, landing, table) -> int:
     """A first load of one row; then rows whose cursor the driver reads as NULL, with ids from
     2, and one at 13:00 (id 9). Returns how many read as NULL."""
-    url, sql, nulls = any_orders
+    url, sql, nulls, _ = any_orders
     sql(f"insert into orders values (1, 'new', '{T0}')")
     _, check = landed_load(url, table, warehouse, landing)
     assert check.passed, check.description
@@ -312,7 +329,7 @@ def test_null_cursor_rows_after_the_first_load_fail_the_next_by_default(any_orde
     """`cursor >= watermark` never reads a NULL: before, rows whose cursor was NULL (or a
     MariaDB zero date) written after the first load were never seen, and the default `fail`
     never failed: the source held 4 rows, the warehouse 2, every check passing."""
-    url, _, _ = any_orders
+    url = any_orders.url
     warehouse, landing = loads
     nulls = null_cursor_rows_after_a_first_load(any_orders, warehouse, landing, ORDERS)
     mark = watermark(warehouse)
@@ -329,7 +346,7 @@ def test_null_cursor_rows_after_the_first_load_follow_the_policy_every_load(
 ):
     """`exclude` counts them on every load (before: never, as no read found them), `include`
     merges them; reconciliation's window leaves them out or takes them in to match."""
-    url, _, _ = any_orders
+    url = any_orders.url
     warehouse, landing = loads
     table = ORDERS.model_copy(update={"null_cursor": policy})
     nulls = null_cursor_rows_after_a_first_load(any_orders, warehouse, landing, table)
@@ -424,6 +441,100 @@ def test_a_full_refresh_sets_the_watermark_to_what_it_read(orders, warehouse, tm
     _, check = load(url, ORDERS, warehouse, tmp_path)
     assert check.passed, check.description
     assert rows(warehouse, "select id from raw_shop.orders order by id") == [(1,), (2,), (3,)]
+
+
+def test_a_cursor_from_the_future_stops_no_later_load(any_orders, loads) -> None:
+    """One row stamped 2099 (a server whose clock is wrong, a bad import) set the watermark to
+    2099: every later load read `>= 2099` and found nothing new, and reconciliation passed (its
+    window held that row alone), the table stuck for good, a full refresh sticking it again
+    until the source row was mended. The watermark now stops at the source's clock, read
+    before each read; the row past it is read again by every load, counted and warned of."""
+    url, sql, _, now = any_orders
+    warehouse, landing = loads
+    sql(f"insert into orders values (1, 'new', {now}), (2, 'new', '2099-01-01 00:00:00')")
+    first, check = landed_load(url, ORDERS, warehouse, landing)
+    [(clock,)] = sql(f"select {now}")
+    assert check.passed, check.description
+
+    sql(f"update orders set status = 'paid', updated_at = {now} where id = 1",
+        f"insert into orders values (3, 'new', {now})")  # fmt: skip
+    for full_refresh in (False, True):
+        later, check = landed_load(url, ORDERS, warehouse, landing, full_refresh=full_refresh)
+        assert check.passed, check.description
+        assert rows(warehouse, "select id, status from raw_shop.orders order by id") == [
+            (1, "paid"),
+            (2, "new"),
+            (3, "new"),
+        ]
+        assert later.outcome.watermark <= sql(f"select {now}")[0][0]
+        assert later.manifest.counters[FUTURE_CURSOR_ROWS] == 1
+    assert first.outcome.watermark <= clock
+    assert first.manifest.counters[FUTURE_CURSOR_ROWS] == 1
+    warning = future_cursor_warning(later)
+    assert warning.startswith(
+        "table 'orders': 1 row(s) have a updated_at later than the source's clock ("
+    )
+    assert "up to 2099-01-01T00:00:00: the watermark stops at the clock" in warning
+    assert "fix their updated_at in the source" in warning
+
+
+def test_a_watermark_recorded_past_the_clock_is_brought_back_by_the_next_load(
+    orders, warehouse, tmp_path
+) -> None:
+    """Recorded before watermarks stopped at the clock: the next load reads the row from the
+    future again, and its watermark goes back to the clock, so the load after it reads on."""
+    url, con = orders
+    run_sql(con, "insert into orders values (1, 'new', now()), (2, 'new', '2099-01-01')")
+    load(url, ORDERS, warehouse, tmp_path)
+    warehouse.execute("update _tributary.watermarks set value = '2099-01-01T00:00:00'")
+    back, _ = load(url, ORDERS, warehouse, tmp_path)
+    assert back.since == datetime(2099, 1, 1) and back.outcome.watermark.year < 2099
+    # a second on: the column holds whole seconds, the clock microseconds
+    run_sql(con, "insert into orders values (3, 'new', now() + interval 1 second)")
+    _, check = load(url, ORDERS, warehouse, tmp_path)
+    assert check.passed, check.description
+    assert rows(warehouse, "select id from raw_shop.orders order by id") == [(1,), (2,), (3,)]
+
+
+def test_a_date_or_an_instant_from_the_future_is_capped_too(any_orders, warehouse, tmp_path):
+    """A date cursor stops at the source's current date, an instant (timestamptz; MySQL's
+    TIMESTAMP, read in UTC, which ends in 2038) at its clock's instant."""
+    url, sql, _, _ = any_orders
+    pg = url.get_backend_name() == "postgresql"
+    clock = "select current_date, " + ("now()" if pg else "utc_timestamp(6)")
+    instant, future = ("timestamptz", "2099") if pg else ("timestamp(6) null", "2037")
+    sql(f"create table events (id int primary key, day date, at_ {instant})",
+        "insert into events values (1, current_date, current_timestamp), "
+        f"(2, '2099-01-01', '{future}-01-01 00:00:00')")  # fmt: skip
+    for cursor in ("day", "at_"):
+        table = TableConfig(name=f"events_by_{cursor}", object="events", primary_key=["id"],
+                            cursor=cursor, mode="incremental")  # fmt: skip
+        loaded, check = load(url, table, warehouse, tmp_path)
+        assert check.passed, check.description
+        assert loaded.manifest.counters[FUTURE_CURSOR_ROWS] == 1
+        [(today, now)] = sql(clock)
+        if cursor == "day":
+            assert loaded.outcome.watermark == today
+        else:
+            assert loaded.outcome.watermark <= now.replace(tzinfo=now.tzinfo or UTC)
+
+
+def test_a_time_without_a_zone_stops_at_the_time_the_sources_sessions_stamp(
+    postgres, warehouse, tmp_path
+) -> None:
+    """A database whose sessions run at UTC+14 stamps `localtimestamp` 14 hours past UTC: its
+    rows are the present there, not the future."""
+    url = make_url(postgres)
+    with psycopg.connect(postgres, autocommit=True) as pg:
+        pg.execute(f"alter database {url.database} set timezone = 'Pacific/Kiritimati'")
+    with psycopg.connect(postgres, autocommit=True) as pg:  # a session in the new zone
+        pg.execute("create table orders (id int primary key, status text, updated_at timestamp)")
+        pg.execute("insert into orders values (1, 'new', localtimestamp)")
+        [(stamped,)] = pg.execute("select updated_at from orders").fetchall()
+    loaded, check = load(url, ORDERS, warehouse, tmp_path)
+    assert check.passed, check.description
+    assert loaded.outcome.watermark == stamped
+    assert FUTURE_CURSOR_ROWS not in loaded.manifest.counters
 
 
 def test_a_nul_character_in_text_loads_or_names_its_column(mariadb, warehouse, tmp_path) -> None:
@@ -890,6 +1001,7 @@ def test_an_emptied_tenant_partition_is_read_whole_by_its_next_load(mariadb, loa
 
 
 def test_a_load_that_reads_whole_says_why_in_its_metadata(orders, tmp_path, monkeypatch) -> None:
+    """And one that read a cursor from the future, how many such rows and the highest."""
     url, con = orders
     run_sql(con, "insert into orders values (1, 'a', %s)", params=(at(0),))
     config = tmp_path / "assets_config"
@@ -920,6 +1032,12 @@ def test_a_load_that_reads_whole_says_why_in_its_metadata(orders, tmp_path, monk
         "raw_shop.orders holds no rows: its watermark (updated_at 2024-05-01 12:00:00) was not used"
     )
     assert metadata["dagster/row_count"].value == 1
+    assert "future_cursor_rows" not in metadata
+    # and one that read a cursor from the future counts it, with the highest such value
+    run_sql(con, "insert into orders values (2, 'b', '2099-01-01')")
+    metadata = materialize()
+    assert metadata["future_cursor_rows"].value == 1
+    assert metadata["future_cursor_max"].value == "2099-01-01T00:00:00"
 
 
 def test_a_date_cursor_widened_to_datetime_loads_from_midnight_of_its_watermark(

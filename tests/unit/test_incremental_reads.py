@@ -1,15 +1,19 @@
 """Where an incremental read starts: the watermark, less the lookback, and less the hour a
-source's zone repeats when the watermark falls in it."""
+source's zone repeats when the watermark falls in it; and how far the watermark goes: no
+further than the source's clock."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import pyarrow as pa
 import pytest
 
 from tributary.config.models import TableConfig
-from tributary.ingest import cursor_collation_problem, read_from
+from tributary.ingest import cursor_cap, cursor_collation_problem, read_from
+from tributary.landing.manifest import CursorRange
+from tributary.sources import SourceClock
 
 BERLIN = "Europe/Berlin"  # 2024-10-27: 03:00 summer time became 02:00 winter time
 
@@ -82,3 +86,46 @@ def test_a_text_cursor_is_refused_unless_its_collation_orders_by_codes(collation
         assert problem.startswith(
             f"the cursor 'code' is text the source compares by its collation {collation}, "
         )
+
+
+# The source's clock: 12:00 UTC, its sessions' local time 21:00 (Tokyo).
+CLOCK = SourceClock(instant=datetime(2024, 5, 1, 12, tzinfo=UTC), local=datetime(2024, 5, 1, 21))
+
+
+@pytest.mark.parametrize(
+    ("kind", "zone", "until", "future"),
+    [
+        # a time with a zone: the instant, and another machine's clock may run 5 minutes ahead
+        (pa.timestamp("us", tz="UTC"), "UTC", CLOCK.instant,
+         CLOCK.instant + timedelta(minutes=5)),
+        # without one: as the source's sessions stamp it, a day's doubt of its zone
+        (pa.timestamp("us"), "UTC", datetime(2024, 5, 1, 21), datetime(2024, 5, 2, 21)),
+        # or as the application writes it, where data_timezone says so and that is later
+        (pa.timestamp("us"), "Pacific/Kiritimati", datetime(2024, 5, 2, 2),
+         datetime(2024, 5, 3, 2)),
+        (pa.date32(), "UTC", date(2024, 5, 1), date(2024, 5, 2)),
+        (pa.int64(), "UTC", None, None),  # no clock bounds a number, nor text
+        (pa.string(), "UTC", None, None),
+    ],
+)  # fmt: skip
+def test_a_date_or_time_cursor_is_capped_at_the_sources_clock(kind, zone, until, future) -> None:
+    cap = cursor_cap(kind, CLOCK, zone)
+    assert (cap and (cap.until, cap.future)) == ((until, future) if until else None)
+
+
+@pytest.mark.parametrize(
+    ("kind", "until", "highest", "watermark"),
+    [
+        ("timestamp", "2024-05-01T12:00:00", "2099-01-01T00:00:00", datetime(2024, 5, 1, 12)),
+        ("timestamp", "2024-05-01T12:00:00", "2024-05-01T11:00:00", datetime(2024, 5, 1, 11)),
+        ("timestamp", "2024-05-01T12:00:00+00:00", "2099-01-01T00:00:00+00:00",
+         datetime(2024, 5, 1, 12, tzinfo=UTC)),
+        ("date", "2024-05-01", "2099-01-01", date(2024, 5, 1)),
+        # an outside tool's manifest (the inbox) whose until cannot be compared: not used
+        ("timestamp", "2024-05-01T12:00:00+00:00", "2099-01-01T00:00:00",
+         datetime(2099, 1, 1)),
+    ],
+)  # fmt: skip
+def test_the_watermark_goes_no_further_than_the_clock(kind, until, highest, watermark) -> None:
+    landed = CursorRange(column="c", type=kind, min=highest, max=highest, until=until)
+    assert landed.watermark_value == watermark

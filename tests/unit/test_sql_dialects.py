@@ -3,7 +3,7 @@ exactly, and reads go through the same reader code path behind a driver seam."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pyarrow as pa
@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from tributary.config.models import TableConfig, Tenant
 from tributary.errors import SourceError
 from tributary.slices import slice_for
-from tributary.sources import SqlSource, Window
+from tributary.sources import SourceClock, SqlSource, Window
 from tributary.sources.sql import connectorx_fetch, oracledb_fetch
 from tributary.sources.types import SourceColumn
 
@@ -183,6 +183,24 @@ class FakeDriver:
         self.calls.append((connection, query, batch_rows))
         answer = self.answers.pop(0)
         return pa.RecordBatchReader.from_batches(answer.schema, answer.to_batches(batch_rows))
+
+
+@pytest.mark.parametrize(
+    ("url", "asked"),
+    [
+        ("mssql://etl@erp/erp", "select sysutcdatetime() as now_utc, sysdatetime() as now_local"),
+        ("oracle://etl@ops:1521/ops", "select sys_extract_utc(systimestamp) as now_utc, "
+         "cast(systimestamp as timestamp) as now_local from dual"),
+    ],
+)  # fmt: skip
+def test_the_sources_clock_per_dialect(url: str, asked: str) -> None:
+    """What a watermark may not pass (ingest.cursor_cap): the instant, and the time the
+    server's sessions stamp one without a zone with (here Tokyo's)."""
+    instant, local = datetime(2024, 5, 1, 12), datetime(2024, 5, 1, 21)
+    driver = FakeDriver(pa.table({"NOW_UTC": [instant], "NOW_LOCAL": [local]}), pa.table({}))
+    clock = SqlSource(make_url(url), fetch=driver).clock()
+    assert clock == SourceClock(instant=instant.replace(tzinfo=UTC), local=local)
+    assert driver.calls[0][1] == asked
 
 
 def test_oracle_read_goes_through_the_reader_path() -> None:

@@ -19,7 +19,7 @@ from tributary.defs.resources import LandingStoreResource, WarehouseResource
 from tributary.defs.retries import with_retries
 from tributary.defs.sources import SourcesResource
 from tributary.defs.tenants import tenant_partitions, tenants_to_load
-from tributary.ingest import ingest_table, load_from_inbox
+from tributary.ingest import future_cursor_warning, ingest_table, load_from_inbox
 from tributary.reconcile import returned_text
 from tributary.slices import Slice, partition_keys, slice_for
 from tributary.tenants import bound_settings
@@ -171,6 +171,9 @@ def build_raw_asset(
         )
         if load.whole_because:
             context.log.warning(f"{outcome.table_name} read whole: {load.whole_because}")
+        future = future_cursor_warning(load)
+        if future:
+            context.log.warning(future)
         widened = settings_change(context, spec.key, table, where, config.full_refresh)
         if widened:
             context.log.warning(widened)
@@ -201,6 +204,7 @@ def build_raw_asset(
                 **({"tenant_settings_changed": widened} if widened else {}),
                 **({"landing_cleanup_error": cleanup.error} if cleanup.error else {}),
                 **{name: count for name, count in load.manifest.counters.items()},
+                **({"future_cursor_max": load.manifest.cursor.max} if future else {}),
             },
             check_results=check_results,
         )

@@ -25,9 +25,12 @@ class CursorRange(BaseModel):
     type: CursorType
     min: str
     max: str
-    # Where the read was no snapshot (Salesforce): when it began. A time cursor's watermark
-    # goes no further, so that what changed while the read ran is read by the next load.
-    until: datetime | None = None
+    # For a date or time cursor: the source's clock, read before the read began, as a value of
+    # the cursor's type (ingest.cursor_cap). The watermark goes no further: a value from the
+    # future (a wrong clock, a bad import: 2099) would have had every later load read from
+    # there and find nothing; and what changed while a read that was no snapshot ran
+    # (Salesforce) is read by the next load.
+    until: str | None = None
 
     @property
     def min_value(self) -> Any:
@@ -38,13 +41,21 @@ class CursorRange(BaseModel):
         return decode_cursor(self.type, self.max)
 
     @property
+    def until_value(self) -> Any | None:
+        return None if self.until is None else decode_cursor(self.type, self.until)
+
+    def past_until(self, value: Any) -> bool:
+        """Whether `value` lies past `until` (a value of another kind, which cannot be
+        compared with it, does not)."""
+        until = self.until_value
+        return until is not None and same_kind(value, until) and value > until
+
+    @property
     def watermark_value(self) -> Any:
-        """What the watermark may advance to: the highest value read, or the read's start if
-        that is earlier (a time cursor with a zone, read without a snapshot)."""
+        """What the watermark may advance to: the highest value read, or `until` where that is
+        earlier."""
         reached = self.max_value
-        if self.until is None or not isinstance(reached, datetime) or reached.tzinfo is None:
-            return reached
-        return min(reached, as_utc(self.until))
+        return self.until_value if self.past_until(reached) else reached
 
 
 class Manifest(BaseModel):
@@ -124,6 +135,14 @@ def cursor_value_as(value: Any, kind: pa.DataType | None) -> Any:
     if type(value) is date and kind is not None and pa.types.is_timestamp(kind) and not kind.tz:
         return datetime.combine(value, time())
     return value
+
+
+def same_kind(one: Any, other: Any) -> bool:
+    """Whether two cursor values compare: of one type, and two times both with or both
+    without a zone."""
+    if type(one) is not type(other):
+        return False
+    return not isinstance(one, datetime) or (one.tzinfo is None) == (other.tzinfo is None)
 
 
 def cursor_type_name(value: Any) -> str:

@@ -81,7 +81,7 @@ class LandingStore:
         mode: str,
         extracted_at: datetime,
         cursor: str | None = None,
-        cursor_until: datetime | None = None,
+        cursor_until: Any | None = None,
         scope: str = "",
         counters: Mapping[str, int] | None = None,
         part_rows: int | None = None,
@@ -93,7 +93,8 @@ class LandingStore:
         each batch is a part). `counters` is read after the batches are consumed, so a
         reader may fill it while streaming. `on_part`, if given, receives the path of each
         part as soon as it is written and closed, so that a load can read the parts while
-        landing goes on (`part_batches`); `on_batch`, each batch once written to its part."""
+        landing goes on (`part_batches`); `on_batch`, each batch once written to its part.
+        `cursor_until`: the value the watermark goes no further than (CursorRange.until)."""
         folder = self.load_dir(source, table, load_id)
         self.fs.makedirs(folder, exist_ok=True)
         parts = _Parts(self.fs, folder, part_rows, on_part, on_batch)
@@ -118,9 +119,9 @@ class LandingStore:
         cursor_range = None
         if cursor and high is not None:
             kind, low_text = encode_cursor(low)
+            until = None if cursor_until is None else encode_cursor(cursor_until)[1]
             cursor_range = CursorRange(
-                column=cursor, type=kind, min=low_text, max=encode_cursor(high)[1],
-                until=cursor_until,
+                column=cursor, type=kind, min=low_text, max=encode_cursor(high)[1], until=until,
             )  # fmt: skip
         manifest = Manifest(
             load_id=load_id,

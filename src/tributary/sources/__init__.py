@@ -7,11 +7,13 @@ from pathlib import Path
 from tributary.config.models import SourceConfig
 from tributary.connection import resolve_url
 from tributary.sources.base import (
+    ClockedSource,
     ColumnType,
     Extract,
     KeyMatchingSource,
     Profile,
     ProfilingSource,
+    SourceClock,
     SourceError,
     SourceReader,
     TypedSource,
@@ -43,11 +45,13 @@ def open_source(source: SourceConfig, *, state_dir: Path) -> SourceReader:
 
 
 __all__ = [
+    "ClockedSource",
     "ColumnType",
     "Extract",
     "KeyMatchingSource",
     "Profile",
     "ProfilingSource",
+    "SourceClock",
     "SourceError",
     "SourceReader",
     "SqlSource",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 import pyarrow as pa
@@ -16,11 +17,13 @@ from tributary.key_match import TextMatch
 from tributary.slices import Slice
 
 __all__ = [
+    "ClockedSource",
     "ColumnType",
     "Extract",
     "KeyMatchingSource",
     "Profile",
     "ProfilingSource",
+    "SourceClock",
     "SourceError",
     "SourceReader",
     "TypedSource",
@@ -40,7 +43,9 @@ class Extract:
     # Whether the rows are one snapshot of the source (a SQL query is). Salesforce's pages and
     # Bulk chunks are read over minutes, each as the org is then: a record changed meanwhile
     # may come back changed while another, changed earlier, was read before its change (or not
-    # matched at all). The watermark then goes no further than the read's start.
+    # matched at all). The watermark then goes no further than the read's start (as no
+    # watermark goes past the source's clock: ingest.cursor_cap), and a value past it is no
+    # sign of a wrong clock.
     snapshot: bool = True
 
 
@@ -55,6 +60,24 @@ class SourceReader(Protocol):
     ) -> Extract:
         """Rows of `table`: only those with cursor >= `since` when it is given, and only
         the slice `where` when it is given."""
+        ...
+
+
+@dataclass(frozen=True)
+class SourceClock:
+    """The source's own time, asked of it: the instant (with a zone, UTC), and the time
+    without a zone its sessions stamp (NOW() in the database's default session zone)."""
+
+    instant: datetime
+    local: datetime
+
+
+@runtime_checkable
+class ClockedSource(Protocol):
+    """A source that can tell its own time: what a watermark may not pass (ingest.cursor_cap)."""
+
+    def clock(self) -> SourceClock | None:
+        """The source's time now, or None where it cannot tell."""
         ...
 
 

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from tributary.sources.base import (
     Extract,
     Null,
     Profile,
+    SourceClock,
     SourceError,
     WantedValues,
     Window,
@@ -221,6 +222,32 @@ _CHANGE_COUNTERS = {
 }
 _CHANGE_COUNTERS["mariadb"] = _CHANGE_COUNTERS["mysql"]
 
+# The source's clock (base.SourceClock), asked before each read of a table with a cursor: the
+# instant, in UTC, and the time its sessions stamp one without a zone with (NOW() in the
+# default session zone), both read without a zone. connectorx's MySQL sessions run at +00:00
+# (_connectorx_options): the default zone is the global one (a named zone there has its
+# time zone tables loaded, or the server could not have been set to it; were they emptied
+# since, UTC). SQLite stamps CURRENT_TIMESTAMP in UTC.
+_CLOCKS = {
+    "mysql": (
+        "select utc_timestamp(6) as now_utc, coalesce(convert_tz(utc_timestamp(6), '+00:00', "
+        "@@global.time_zone), utc_timestamp(6)) as now_local"
+    ),
+    "postgresql": (
+        "select cast(now() at time zone 'UTC' as timestamp) as now_utc, localtimestamp as now_local"
+    ),
+    "mssql": "select sysutcdatetime() as now_utc, sysdatetime() as now_local",
+    "oracle": (
+        "select sys_extract_utc(systimestamp) as now_utc, "
+        "cast(systimestamp as timestamp) as now_local from dual"
+    ),
+    "sqlite": (
+        "select strftime('%Y-%m-%d %H:%M:%f', 'now') as now_utc, "
+        "strftime('%Y-%m-%d %H:%M:%f', 'now') as now_local"
+    ),
+}
+_CLOCKS["mariadb"] = _CLOCKS["mysql"]
+
 # The collation of each text column of a table (name, character set, collation), where a
 # database compares text by one: a key column matched by it may differ from the rows' text
 # in case or trailing spaces (key_match.py). Other backends compare keys exactly. PostgreSQL's
@@ -369,6 +396,11 @@ _FETCHERS: dict[str, Fetcher] = {"oracle": oracledb_fetch, "sqlite": sqlite_fetc
 # a process per table) nor Oracle (python-oracledb releases the GIL while it waits). Catalog
 # and profile queries stay in this process: a process each would cost ~0.3 s apiece.
 _ROW_FETCHERS: dict[str, Fetcher] = _FETCHERS
+
+
+def _as_datetime(value: datetime | str) -> datetime:
+    """A time as a driver returns it: a datetime, or (SQLite) its text."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 def dialect_for(url: URL) -> Dialect:
@@ -565,6 +597,18 @@ class SqlSource:
                     ignores_trailing_spaces=bool(row["ignores_trailing_spaces"]),
                 )
         return {c: self._compares[c] for c in collations}
+
+    def clock(self) -> SourceClock | None:
+        """The database's time now, as it tells it (_CLOCKS); None where it cannot."""
+        query = _CLOCKS.get(self.backend)
+        if query is None:
+            return None
+        clock = self._run(query, 1, None, doing="reading its clock").read_all()
+        utc, local = (_as_datetime(column[0].as_py()) for column in clock.columns)
+        return SourceClock(
+            instant=utc.replace(tzinfo=UTC) if utc.tzinfo is None else utc.astimezone(UTC),
+            local=local.replace(tzinfo=None),
+        )
 
     def ping(self) -> None:
         """Connect and log in once: a SourceError (or Unreachable) if that fails. Through the

@@ -1334,8 +1334,11 @@ class Warehouse(ABC):
         """The watermark after this load, from `previous`, the one it had before it wrote
         (None where the table was gone or held no rows: read_start): never back for an
         incremental read (a read of nothing new must not lower it), but what a full read
-        found, lower too (a cursor once written wrong, in 2099, and mended in the source; a
-        table emptied). `rows`: the loaded rows' columns, the cursor's type as read now."""
+        found, lower too (a table emptied). Never past the source's clock as read before the
+        read (the manifest's cursor.until: a cursor from the future, 2099, would have had
+        every later load read from there), a `previous` past it included (recorded before
+        watermarks kept to the clock). `rows`: the loaded rows' columns, the cursor's type as
+        read now."""
         whole = manifest.mode == "full"
         if manifest.cursor is None and not (whole and previous is not None):
             return previous
@@ -1344,7 +1347,8 @@ class Warehouse(ABC):
             cursor = manifest.cursor.column
             kind = rows.field(cursor).type if cursor in rows.names else None
             try:
-                behind = cursor_value_as(previous, kind) >= reached
+                held = cursor_value_as(previous, kind)
+                behind = held >= reached and not manifest.cursor.past_until(held)
             except TypeError:
                 raise WarehouseError(
                     f"table '{target.table}': the cursor '{cursor}' is {kind} now, and its "
