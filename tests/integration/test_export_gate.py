@@ -7,7 +7,7 @@ graph on its DuckDB warehouse (the gate reads the instance, not the warehouse)."
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -193,14 +193,18 @@ def test_a_run_still_in_progress_is_no_failure(
 
 
 def add_customers(project: ProjectConfig, ids: list[int]) -> None:
-    """New customers in the demo's ERP, changed after everything loaded so far."""
+    """New customers in the demo's ERP, changed after everything loaded so far (the demo's
+    rows are of 2024) and before the source's clock: a load's watermark, and the window its
+    check compares, stop there (a row stamped 2099 lies past both)."""
+    changed = datetime.now(UTC).replace(tzinfo=None, microsecond=0) - timedelta(hours=1)
     with sqlite3.connect(project.state_dir / "demo" / "erp.sqlite") as con:
         columns = [row[1] for row in con.execute("pragma table_info(customers)")]
         newest = con.execute("select * from customers order by modified_at desc limit 1")
         template = list(newest.fetchone())
-        for day, customer_id in enumerate(ids, start=1):
+        for minute, customer_id in enumerate(ids, start=1):
             row = dict(zip(columns, template, strict=True))
-            row |= {"customer_id": customer_id, "modified_at": f"2099-01-{day:02d} 00:00:00"}
+            at = changed + timedelta(minutes=minute)
+            row |= {"customer_id": customer_id, "modified_at": at.isoformat(sep=" ")}
             con.execute(
                 f"insert into customers values ({', '.join('?' * len(columns))})",
                 [row[column] for column in columns],
