@@ -194,10 +194,9 @@ def recorded_schemas(query: StateQuery, source: str) -> dict[str, pa.Schema]:
     SQL with `?` parameters; nothing is created (no state table where none exists yet). What
     the driver raises (a login that may not read them) is a WarehouseError saying so."""
     tables = "select table_name from information_schema.tables where table_schema = ?"
-    state = [STATE_SCHEMA, "table_schemas"]
     try:
         existing = {row[0] for row in query(tables, [raw_schema(source)])}
-        if not existing or not query(f"{tables} and table_name = ?", state):
+        if not existing or not table_exists(query, STATE_SCHEMA, "table_schemas"):
             return {}
         rows = query(
             f"select table_name, arrow_schema from {STATE_SCHEMA}.table_schemas where source = ?",
@@ -209,16 +208,22 @@ def recorded_schemas(query: StateQuery, source: str) -> dict[str, pa.Schema]:
     return {table: _decoded_schema(recorded) for table, recorded in rows if table in existing}
 
 
+def table_exists(query: StateQuery, schema: str, table: str) -> bool:
+    """Whether `schema`.`table` exists (information_schema: every warehouse answers it)."""
+    return bool(
+        query(
+            "select 1 from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table],
+        )
+    )
+
+
 def scope_loaded(query: StateQuery, scope: str) -> bool:
     """Whether _tributary.loads records a load of `scope` (a tenant id), where it exists: one
     row read (Warehouse.scope_loaded). What the driver raises is a WarehouseError saying so."""
     try:
-        return bool(
-            query(
-                "select 1 from information_schema.tables where table_schema = ? and table_name = ?",
-                [STATE_SCHEMA, "loads"],
-            )
-            and query(f"select 1 from {STATE_SCHEMA}.loads where scope = ? limit 1", [scope])
+        return table_exists(query, STATE_SCHEMA, "loads") and bool(
+            query(f"select 1 from {STATE_SCHEMA}.loads where scope = ? limit 1", [scope])
         )
     except Exception as error:  # each backend's driver raises its own types
         said = (str(error) or type(error).__name__).splitlines()[0]
@@ -234,7 +239,6 @@ def tenant_ids_held(
     id whose rows were deleted is not held. `among` first, since a lookup of an id without
     rows reads the table through; nothing is created (no state table where none exists yet).
     What the driver raises is a WarehouseError saying so."""
-    exists = "select 1 from information_schema.tables where table_schema = ? and table_name = ?"
     # The raw table and its tenant column: one dropped (and loaded whole since) has neither.
     scoped = (
         "select 1 from information_schema.columns where table_schema = ? and table_name = ? "
@@ -243,7 +247,7 @@ def tenant_ids_held(
     wanted = set(tables)
     held: list[str] = []
     try:
-        if not query(exists, [STATE_SCHEMA, "loads"]):
+        if not table_exists(query, STATE_SCHEMA, "loads"):
             return []
         loaded = query(
             f"select distinct source, table_name, scope from {STATE_SCHEMA}.loads "
@@ -1021,12 +1025,7 @@ class Warehouse(ABC):
                 raise
 
     def table_exists(self, schema: str, table: str) -> bool:
-        return bool(
-            self.query(
-                "select 1 from information_schema.tables where table_schema = ? and table_name = ?",
-                [schema, table],
-            )
-        )
+        return table_exists(self.query, schema, table)
 
     def load(
         self,
