@@ -192,6 +192,49 @@ def test_a_run_still_in_progress_is_no_failure(
     assert run(defs, [EXPORT_DIM_CUSTOMER], instance).success
 
 
+def test_a_load_whose_check_has_not_run_is_not_published(
+    demo_project: ProjectConfig, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(G) A load commits and its run stops before its reconciliation compares the rows (killed,
+    or still comparing while the export's schedule runs): Dagster holds no evaluation of the
+    check for it, and the one before, passed, stood. The export published the unchecked rows
+    green. The load's own transaction records its window as owed a comparison
+    (_tributary.reconcile_failures): while it stands, the export refuses, naming the load."""
+    defs = build_definitions(demo_project)
+    assert run(defs, RAW + MODELS, instance).success
+    add_customers(demo_project, [90001])
+
+    def killed(*args, **kwargs):
+        raise RuntimeError("the run stopped after the load's commit")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("tributary.defs.ingest.load_check_results", killed)
+        assert not run(defs, [CUSTOMERS], instance).success
+    assert 90001 in customer_ids(demo_project, "raw_erp.customers")  # committed, unchecked
+
+    refused = run(defs, [STG_CUSTOMERS, DIM_CUSTOMER, EXPORT_DIM_CUSTOMER], instance)
+    assert not refused.success
+    why = failure(refused, "export__dim_customer")
+    assert "raw/erp/customers" in why and "not been compared" in why
+    [load_id] = customer_load_ids(demo_project, 90001)
+    assert load_id in why
+    assert "publish_despite_failures" in why  # the way out
+    assert published(demo_project, "dim_customer") == []
+
+    # The next load's check compares the unchecked load's rows too, and the export publishes.
+    assert run(defs, [CUSTOMERS], instance).success
+    assert run(defs, [EXPORT_DIM_CUSTOMER], instance).success
+    assert len(published(demo_project, "dim_customer")) == 1
+
+
+def customer_load_ids(project: ProjectConfig, customer: int) -> list[str]:
+    with duckdb.connect(project.warehouse.path, read_only=True) as con:
+        rows = con.execute(
+            "select _load_id from raw_erp.customers where customer_id = ?", [customer]
+        ).fetchall()
+    return [load_id for (load_id,) in rows]
+
+
 def add_customers(project: ProjectConfig, ids: list[int]) -> None:
     """New customers in the demo's ERP, changed after everything loaded so far (the demo's
     rows are of 2024) and before the source's clock: a load's watermark, and the window its

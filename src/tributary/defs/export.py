@@ -8,6 +8,7 @@ one publishes the last complete day and every day completed since its previous t
 disabled export keeps its asset and what it published, out of schedules and automation.
 """
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
@@ -20,7 +21,7 @@ from pydantic import Field
 from tributary.config.loader import ConfigError, ProjectConfig
 from tributary.config.models import REF, ExportConfig, TableConfig, cron_for
 from tributary.defs.automation import ASSET_JOB, FOLLOWS_LOADS, default_status
-from tributary.defs.export_gate import upstream_failures
+from tributary.defs.export_gate import unchecked_loads, upstream_failures
 from tributary.defs.ingest import partitions_for, raw_asset_key
 from tributary.defs.metadata import column_schema
 from tributary.defs.resources import (
@@ -149,14 +150,6 @@ def build_export_asset(
         # Before anything is published: a blocking check gates what follows it within one run
         # only, and schedules and automation run loads, models and exports apart.
         upstream = upstream_failures(context, key)
-        found = upstream.problems()
-        if found and not config.publish_despite_failures:
-            raise dg.Failure(
-                description=refusal(export.name, context.op_def.name, upstream),
-                allow_retries=False,
-            )
-        for problem in found:
-            context.log.warning(f"published despite: {problem}")
         tenant = None
         if export.per_tenant:
             tenant = tenant_to_export(
@@ -174,7 +167,17 @@ def build_export_asset(
             # The pool's claim can be won by two runs at one instant (a SQLite Dagster
             # instance): the warehouse's lock, where it has one, holds the second too.
             with warehouse.open() as wh, wh.one_at_a_time(export_pool(export.name)):
-                return run_export(
+                # Just before the query: a load committing meanwhile is owed its check.
+                gated = replace(upstream, unchecked=unchecked_loads(context, key, wh))
+                found = gated.problems()
+                if found and not config.publish_despite_failures:
+                    raise dg.Failure(
+                        description=refusal(export.name, context.op_def.name, gated),
+                        allow_retries=False,
+                    )
+                for problem in found:
+                    context.log.warning(f"published despite: {problem}")
+                return found, run_export(
                     export,
                     sql=sql,
                     day=day,
@@ -188,7 +191,7 @@ def build_export_asset(
                     export_file=project.export_file(export.name),
                 )
 
-        outcome = with_retries(context, project.platform.automation.retries, publish)
+        found, outcome = with_retries(context, project.platform.automation.retries, publish)
         for publication in outcome.publications:
             context.log.info(
                 f"published {publication.manifest.row_count} rows to {publication.uri}"

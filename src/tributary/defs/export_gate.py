@@ -3,7 +3,9 @@ export (transitively, back to the raw tables), the latest evaluation of each of 
 checks; for each dbt model whether its latest planned build ended without building it; and
 for each dbt model that holds rows (not a view), whether its latest build was made while a
 blocking check upstream of it stood failed (of an incremental model, any build since its last
-full refresh: its dbt step records on each build those of its builds, builds_held_by).
+full refresh: its dbt step records on each build those of its builds, builds_held_by). And,
+from the warehouse, the loads of the raw tables upstream that committed and are not checked
+yet (unchecked_loads), which Dagster learns of only with their checks.
 tributary.exports.gate decides and words the refusal."""
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from dagster_dbt.metadata_set import DbtMetadataSet  # not exported at the top; 
 
 from tributary.defs.automation import PARTITION_TAG, TRANSFORMS
 from tributary.defs.checks import RECONCILIATION
-from tributary.exports.gate import FailedCheck, StaleBuild, UnbuiltModel, Upstream
+from tributary.defs.ingest import raw_table_of
+from tributary.exports.gate import FailedCheck, StaleBuild, UnbuiltModel, UncheckedLoad, Upstream
+from tributary.warehouse.base import Warehouse
 
 # dagster-dbt's metadata on a model's spec: dbt's `materialized` (DbtMetadataSet's field).
 MATERIALIZED = f"{DbtMetadataSet.namespace()}/materialization_type"
@@ -82,6 +86,27 @@ def upstream_failures(context: dg.AssetExecutionContext, key: dg.AssetKey) -> Up
     return Upstream(
         checks=checks, unbuilt=unbuilt_models(context.instance, models, built), stale=stale
     )
+
+
+def unchecked_loads(
+    context: dg.AssetExecutionContext, key: dg.AssetKey, warehouse: Warehouse
+) -> list[UncheckedLoad]:
+    """The loads of the raw tables upstream of `key` that committed and whose reconciliation
+    has not compared them (Warehouse.unchecked_loads): read in the warehouse, in the session the
+    export's query runs in next, since Dagster learns of a load only with its check. Of a
+    partitioned table, those of the partitions it has now (one gone is never loaded again)."""
+    graph = source_graph(context)
+    reconciled = [check for check in checks_above(graph, key) if check.name == RECONCILIATION]
+    partitioned = partitions_now(context.instance, graph, reconciled)
+    by_table = {raw_table_of(check.asset_key): check for check in reconciled}
+    found = []
+    for load in warehouse.unchecked_loads(by_table):
+        check = by_table[(load.source, load.table)]
+        current = partitioned.get(check, {""})  # a table's whole scope, where unpartitioned
+        if load.scope in current:
+            asset = check.asset_key.to_user_string()
+            found.append(UncheckedLoad(asset, load.scope or None, load.load_id, load.committed_at))
+    return found
 
 
 def source_graph(context: dg.AssetExecutionContext):

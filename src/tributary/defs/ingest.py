@@ -29,6 +29,12 @@ def raw_asset_key(source: str, table: str) -> dg.AssetKey:
     return dg.AssetKey(["raw", source, table])
 
 
+def raw_table_of(key: dg.AssetKey) -> tuple[str, str]:
+    """(source, table) of a raw table's asset key (raw_asset_key)."""
+    _, source, table = key.path
+    return source, table
+
+
 def raw_pool(source: str, table: str) -> str:
     return f"raw/{source}/{table}"
 

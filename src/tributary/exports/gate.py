@@ -6,13 +6,14 @@ requests the export alone: without this gate an export published rows its checks
 rejected, the previous build of a model that failed to build, or a model built on rejected rows
 and not rebuilt since the check passed, as today's data, green.
 
-The facts are read from the Dagster instance (defs/export_gate.py); this decides and words.
+The facts are read from the Dagster instance, and of loads not checked yet from the warehouse
+(defs/export_gate.py); this decides and words.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -176,15 +177,40 @@ class StaleBuild:
 
 
 @dataclass(frozen=True)
+class UncheckedLoad:
+    """A load of a raw table upstream that committed and whose reconciliation has not compared
+    its rows: its run is still checking them, or stopped before it did. Dagster records nothing
+    of such a load (its materialization and check are recorded together, after the check), and
+    the check's evaluation before it, passed, stands; the warehouse holds the rows, and the
+    window the load's own transaction recorded as owed its check."""
+
+    asset: str
+    partition: str | None
+    load_id: str
+    committed_at: datetime
+
+    def describe(self) -> str:
+        asset = f"{self.asset} (partition {self.partition})" if self.partition else self.asset
+        return (
+            f"load {self.load_id} of {asset} committed at {stamp(self.committed_at)} and its "
+            "rows have not been compared by its reconciliation: its run is still checking "
+            "them, or stopped before it did. Wait for the check, or load the table again "
+            "(the next load's check compares them too)"
+        )
+
+
+@dataclass(frozen=True)
 class Upstream:
     """What the gate found upstream of an export."""
 
     checks: list[FailedCheck]
     unbuilt: list[UnbuiltModel]
     stale: list[StaleBuild]
+    unchecked: list[UncheckedLoad] = field(default_factory=list)
 
     def problems(self) -> list[str]:
-        return [found.describe() for found in (*self.checks, *self.unbuilt, *self.stale)]
+        found = (*self.checks, *self.unbuilt, *self.stale, *self.unchecked)
+        return [problem.describe() for problem in found]
 
 
 def full_refresh_config(op: str) -> str:

@@ -230,6 +230,47 @@ def scope_loaded(query: StateQuery, scope: str) -> bool:
         raise WarehouseError(f"reading {STATE_SCHEMA}.loads: {said}") from None
 
 
+@dataclass(frozen=True)
+class UncheckedLoad:
+    """A committed load whose reconciliation has not compared its rows: its run is still
+    checking them, or stopped before it did (the window its own transaction recorded owed,
+    kind 'owed' in _tributary.reconcile_failures, which its check forgets)."""
+
+    source: str
+    table: str
+    scope: str  # a tenant's or key range's partition, "" for the whole table
+    load_id: str
+    committed_at: datetime
+
+
+def unchecked_loads(query: StateQuery, tables: Collection[tuple[str, str]]) -> list[UncheckedLoad]:
+    """The loads of the raw `tables` (source, table) still owed their check
+    (Warehouse.unchecked_loads), oldest first. A warehouse whose failures table predates owed
+    windows (no `kind` column: ensure_state adds it on the next load) holds none. What the
+    driver raises is a WarehouseError saying so."""
+    wanted = set(tables)
+    try:
+        if not query(
+            "select 1 from information_schema.columns where table_schema = ? "
+            "and table_name = ? and column_name = ?",
+            [STATE_SCHEMA, "reconcile_failures", "kind"],
+        ):
+            return []
+        rows = query(
+            f"select source, table_name, scope, load_id, failed_at from {STATE_SCHEMA}."
+            "reconcile_failures where kind = ? order by failed_at, source, table_name, scope",
+            [OWED],
+        )
+    except Exception as error:  # each backend's driver raises its own types
+        said = (str(error) or type(error).__name__).splitlines()[0]
+        raise WarehouseError(f"reading {STATE_SCHEMA}.reconcile_failures: {said}") from None
+    return [
+        UncheckedLoad(source, table, scope, load_id, as_utc(committed_at))
+        for source, table, scope, load_id, committed_at in rows
+        if (source, table) in wanted
+    ]
+
+
 def tenant_ids_held(
     query: StateQuery, tables: Collection[tuple[str, str]], among: Callable[[str], bool]
 ) -> list[str]:
@@ -742,6 +783,11 @@ class Warehouse(ABC):
         """The tenant ids `among` takes whose rows the raw `tables` hold (tenant_ids_held),
         the state tables not created: none before a tenant's load."""
         return self.read_state(lambda query: tenant_ids_held(query, tables, among), nothing=[])
+
+    def unchecked_loads(self, tables: Collection[tuple[str, str]]) -> list[UncheckedLoad]:
+        """The loads of the raw `tables` whose check has not compared them (unchecked_loads),
+        read in this session (an export's, before its query); the state tables not created."""
+        return unchecked_loads(self.query, tables)
 
     _con: Any = None  # the backend's connection, opened on first use
 
