@@ -49,7 +49,7 @@ dev: install manifest $(DAGSTER_HOME)/dagster.yaml
 	$(DG) dev -h 127.0.0.1 -p 3000 $(DEMO_DEFS)
 
 test: install manifest
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 3
 
 # The tests that need no server, browser, or Dagster/dbt process of their own (tests/conftest.py
 # marks the rest by folder).

@@ -43,7 +43,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(FOLDER_MARKERS[folder])
 
 
-# `make test` runs the tests on two workers (pytest-xdist, `-n 2`), each test its own unit of
+# `make test` runs the tests on three workers (pytest-xdist, `-n 3`), each test its own unit of
 # work except in these modules, whose tests share what a module- or session-scoped fixture
 # built (a dbt parse, a Dagster webserver, the demo's runs): one worker runs the whole group, so
 # it is built once. By path, because pytest 9.2 drops xdist_group marks (pytest-xdist#1386).
