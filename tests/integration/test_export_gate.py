@@ -204,11 +204,8 @@ def test_a_load_whose_check_has_not_run_is_not_published(
     assert run(defs, RAW + MODELS, instance).success
     add_customers(demo_project, [90001])
 
-    def killed(*args, **kwargs):
-        raise RuntimeError("the run stopped after the load's commit")
-
     with monkeypatch.context() as patched:
-        patched.setattr("tributary.defs.ingest.load_check_results", killed)
+        patched.setattr("tributary.defs.ingest.load_check_results", stopped_before_the_check)
         assert not run(defs, [CUSTOMERS], instance).success
     assert 90001 in customer_ids(demo_project, "raw_erp.customers")  # committed, unchecked
 
@@ -225,6 +222,12 @@ def test_a_load_whose_check_has_not_run_is_not_published(
     assert run(defs, [CUSTOMERS], instance).success
     assert run(defs, [EXPORT_DIM_CUSTOMER], instance).success
     assert len(published(demo_project, "dim_customer")) == 1
+
+
+def stopped_before_the_check(*args, **kwargs):
+    """In place of a load's checks: its run stops after the load's commit (killed, or still
+    checking while another run reads the warehouse)."""
+    raise RuntimeError("the run stopped after the load's commit")
 
 
 def customer_load_ids(project: ProjectConfig, customer: int) -> list[str]:
@@ -439,6 +442,17 @@ def test_a_tenants_failed_load_refuses_every_tenants_export_that_reads_the_table
         "tenant=acme",
         "tenant=globex",
     ]
+
+    # globex's next load commits and its run stops before the check: both tenants' exports
+    # refuse, naming that partition's load, until a load of it is checked.
+    with monkeypatch.context() as patched:
+        patched.setattr("tributary.defs.ingest.load_check_results", stopped_before_the_check)
+        assert not run_partition(users, "2").success
+    for tenant in ("1", "2"):
+        why = failure(run_partition(export, tenant), "export__users_by_tenant")
+        assert "of raw/app/users (partition 2) committed at" in why and "not been compared" in why
+    assert run_partition(users, "2").success
+    assert run_partition(export, "1").success
 
 
 CUSTOMERS_INC = dg.AssetKey(["marts", "customers_inc"])
