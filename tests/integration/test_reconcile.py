@@ -853,11 +853,11 @@ def test_a_load_whose_check_never_ran_is_compared_by_the_next_check(mariadb, loa
     assert killed.since == T0 + timedelta(minutes=1)
     assert remembered(warehouse) == [("", "2024-05-01T12:01:00", killed.manifest.load_id)]
     # what the export gate reads: the load's rows are in the warehouse, not checked
-    [unchecked] = warehouse.unchecked_loads([("shop", "orders"), ("shop", "other")])
+    [unchecked] = warehouse.owed_loads([("shop", "orders"), ("shop", "other")])
     assert (unchecked.source, unchecked.table, unchecked.scope, unchecked.load_id) == (
         "shop", "orders", "", killed.manifest.load_id)  # fmt: skip
     assert abs(unchecked.committed_at - datetime.now(UTC)) < timedelta(minutes=1)
-    assert warehouse.unchecked_loads([("shop", "other")]) == []
+    assert warehouse.owed_loads([("shop", "other")]) == []
     # committed late at the source, with a cursor value inside the killed load's window
     run_sql(con, "insert into orders values (4, %s)", params=(T0 + timedelta(seconds=90),))
 
@@ -877,7 +877,7 @@ def test_a_load_whose_check_never_ran_is_compared_by_the_next_check(mariadb, loa
     # now a failure this check found, remembered from the unchecked window's start
     assert remembered(warehouse) == [("", "2024-05-01T12:01:00", load.manifest.load_id)]
     assert warehouse.reconcile_failure(load.target).owed is False
-    assert warehouse.unchecked_loads([("shop", "orders")]) == []  # checked, and failed
+    assert warehouse.owed_loads([("shop", "orders")]) == []  # checked, and failed
 
     run_sql(con, "insert into orders values (6, %s)", params=(T0 + timedelta(minutes=4),))
     _, check = checked_load(url, PLAIN, loads)
@@ -1044,7 +1044,7 @@ def test_a_warehouse_whose_failures_table_predates_owed_windows(mariadb, loads) 
         "'updated_at from 2024-05-01T12:01:00', '1 missing', '20240501T120100Z-old', "
         "'2024-05-01 12:01:00+00')"
     )
-    assert warehouse.unchecked_loads([("shop", "orders")]) == []  # as the export gate reads it
+    assert warehouse.owed_loads([("shop", "orders")]) == []  # as the export gate reads it
     warehouse.ensure_state()
 
     run_sql(con, "insert into orders values (3, %s)", params=(T0 + timedelta(minutes=2),))

@@ -92,7 +92,7 @@ def unchecked_loads(
     context: dg.AssetExecutionContext, key: dg.AssetKey, warehouse: Warehouse
 ) -> list[UncheckedLoad]:
     """The loads of the raw tables upstream of `key` that committed and whose reconciliation
-    has not compared them (Warehouse.unchecked_loads): read in the warehouse, in the session the
+    has not compared them (Warehouse.owed_loads): read in the warehouse, in the session the
     export's query runs in next, since Dagster learns of a load only with its check. Of a
     partitioned table, those of the partitions it has now (one gone is never loaded again)."""
     graph = source_graph(context)
@@ -100,7 +100,7 @@ def unchecked_loads(
     partitioned = partitions_now(context.instance, graph, reconciled)
     by_table = {raw_table_of(check.asset_key): check for check in reconciled}
     found = []
-    for load in warehouse.unchecked_loads(by_table):
+    for load in warehouse.owed_loads(by_table):
         check = by_table[(load.source, load.table)]
         current = partitioned.get(check, {""})  # a table's whole scope, where unpartitioned
         if load.scope in current:

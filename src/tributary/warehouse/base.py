@@ -231,7 +231,7 @@ def scope_loaded(query: StateQuery, scope: str) -> bool:
 
 
 @dataclass(frozen=True)
-class UncheckedLoad:
+class OwedLoad:
     """A committed load whose reconciliation has not compared its rows: its run is still
     checking them, or stopped before it did (the window its own transaction recorded owed,
     kind 'owed' in _tributary.reconcile_failures, which its check forgets)."""
@@ -243,9 +243,9 @@ class UncheckedLoad:
     committed_at: datetime
 
 
-def unchecked_loads(query: StateQuery, tables: Collection[tuple[str, str]]) -> list[UncheckedLoad]:
+def owed_loads(query: StateQuery, tables: Collection[tuple[str, str]]) -> list[OwedLoad]:
     """The loads of the raw `tables` (source, table) still owed their check
-    (Warehouse.unchecked_loads), oldest first. A warehouse whose failures table predates owed
+    (Warehouse.owed_loads), oldest first. A warehouse whose failures table predates owed
     windows (no `kind` column: ensure_state adds it on the next load) holds none. What the
     driver raises is a WarehouseError saying so."""
     wanted = set(tables)
@@ -265,7 +265,7 @@ def unchecked_loads(query: StateQuery, tables: Collection[tuple[str, str]]) -> l
         said = (str(error) or type(error).__name__).splitlines()[0]
         raise WarehouseError(f"reading {STATE_SCHEMA}.reconcile_failures: {said}") from None
     return [
-        UncheckedLoad(source, table, scope, load_id, as_utc(committed_at))
+        OwedLoad(source, table, scope, load_id, as_utc(committed_at))
         for source, table, scope, load_id, committed_at in rows
         if (source, table) in wanted
     ]
@@ -784,10 +784,10 @@ class Warehouse(ABC):
         the state tables not created: none before a tenant's load."""
         return self.read_state(lambda query: tenant_ids_held(query, tables, among), nothing=[])
 
-    def unchecked_loads(self, tables: Collection[tuple[str, str]]) -> list[UncheckedLoad]:
-        """The loads of the raw `tables` whose check has not compared them (unchecked_loads),
-        read in this session (an export's, before its query); the state tables not created."""
-        return unchecked_loads(self.query, tables)
+    def owed_loads(self, tables: Collection[tuple[str, str]]) -> list[OwedLoad]:
+        """The loads of the raw `tables` whose check has not compared them (owed_loads), read
+        in this session (an export's, before its query); the state tables not created."""
+        return owed_loads(self.query, tables)
 
     _con: Any = None  # the backend's connection, opened on first use
 
