@@ -140,33 +140,76 @@ def check_layout(
         )
 
 
-def check_folder_tenant(
+def partitioning_label(export: ExportConfig) -> str:
+    """How the export is partitioned, as its manifests record it: `run_date`, `date on <column>`
+    or `column <column>`."""
+    by, column = export.partitioning.by, export.partitioning.column
+    if by == "column":
+        return f"column {column}"
+    return f"date on {column}" if by == "date" and column else by
+
+
+def check_newest_partition(
     export: ExportConfig, store: ExportStore, tenant: Tenant | None, *, export_file: str | None
 ) -> None:
-    """Fail, before anything is published, where a per-tenant export's folder (or its own
-    store's) holds partitions another tenant published: a folder is named by the tenant's
-    alias, and an alias one tenant gave up and another took led the new tenant's readers to
-    the first one's rows, kept by retention. One manifest is read: the newest partition's
-    (every partition of a folder was published by one tenant, as this check keeps it). A
-    partition published before manifests recorded the tenant (tenant_id) is not compared."""
-    if tenant is None:
-        return
+    """Fail, before anything is published, where the folder's newest partition was published
+    by another tenant or another partitioning. One manifest is read: every partition of a
+    folder was published by one tenant and one partitioning, as this check keeps it (a
+    partition published before manifests recorded them is not compared).
+    - A per-tenant export's folder (or its own store's) is named by the tenant's alias: an alias
+      one tenant gave up and another took led the new tenant's readers to the first one's rows,
+      kept by retention.
+    - `by: run_date` and `by: date` both name their folders dt=...: a switch between them (or
+      to another date column) left the old folders beside the new days, a day's folder to a
+      reader (one of run_date holding the whole result), and retention counted them among the
+      newest days and removed the new ones (layout_problems tells other keys apart)."""
     folder = export_folder(export, tenant)
+    named = export_file or f"export {export.name!r}"
     for partition in reversed(store.partitions(folder, sealed_only=False, key=layout_key(export))):
         try:
             manifest = store.read_manifest(folder, partition)
         except FileNotFoundError:  # an attempt a killed run left unsealed
             continue
-        if manifest.tenant_id is not None and manifest.tenant_id != tenant.key:
+        if tenant is not None and manifest.tenant_id not in (None, tenant.key):
             raise ExportError(
-                f"{export_file or f'export {export.name!r}'}: tenant {tenant.key} "
+                f"{named}: tenant {tenant.key} "
                 f"({tenant.alias}): {store.uri(store.export_dir(folder))} holds partitions "
                 f"tenant {manifest.tenant_id} published ({partition}, when the alias "
                 f"'{tenant.alias}' was its), which tenant {tenant.key}'s readers would read as "
                 f"theirs; move that folder away (it is tenant {manifest.tenant_id}'s), or give "
                 f"tenant {tenant.key} an alias of its own; nothing was published"
             )
+        configured = partitioning_label(export)
+        if manifest.partitioning not in (None, configured):
+            raise ExportError(
+                f"{named}: partitioning: {store.uri(store.export_dir(folder))} holds partitions "
+                f"published partitioned by {manifest.partitioning} ({partition}, the newest), "
+                f"and the export is partitioned by {configured}: a reader of the export would "
+                "read their rows beside the new ones as days, and retention would count them "
+                "among the newest days. Likely left by an earlier partitioning of this export: "
+                "move them elsewhere (or delete them), then run the export again; nothing was "
+                "published"
+            )
         return
+
+
+def check_retention(
+    export: ExportConfig, store: ExportStore, folder: str, day: date, *, export_file: str | None
+) -> None:
+    """Fail, before anything is published, where the day's partition is older than the
+    `retention` newest the folder holds with it (a backfill of an old day): retention removed
+    it as soon as it was published, and the run said it had published it."""
+    if not export.retention or export.partitioning.by == "column":
+        return
+    partition = date_partition(day)
+    kept = sorted({*store.partitions(folder, key=DATE_KEY), partition})[-export.retention :]
+    if partition not in kept:
+        raise ExportError(
+            f"{export_file or f'export {export.name!r}'}: retention: {export.retention}: "
+            f"{partition} is older than the {export.retention} newest days published (from "
+            f"{kept[0]}): retention would remove it as soon as it was published. Raise "
+            "retention to publish it; nothing was published"
+        )
 
 
 def check_result_columns(
@@ -214,8 +257,10 @@ def run_export(
     # Where a problem of the query's result is configured: the export's file and key.
     where = f"{export_file or f'export {export.name!r}'}: {'query' if export.query else 'model'}"
     with store.answering():
+        folder = export_folder(export, tenant)
         check_layout(export, store, tenant, export_file=export_file)
-        check_folder_tenant(export, store, tenant, export_file=export_file)
+        check_newest_partition(export, store, tenant, export_file=export_file)
+        check_retention(export, store, folder, day, export_file=export_file)
         query = partition_sql(export, sql, day, tenant=tenant, quote=warehouse.quote_string)
         if cut := first_cut_name(query, warehouse):
             name, problem = cut
@@ -223,7 +268,6 @@ def run_export(
                 f"{where}: the query names '{name}': {problem} (it would cut the rest without "
                 "a word, and publish the cut name); alias it shorter in the query"
             )
-        folder = export_folder(export, tenant)
         try:
             check_result_columns(export, sql, day, warehouse, export_file=export_file)
             if warehouse.unloads and landing is not None and export.partitioning.by != "column":
@@ -238,6 +282,7 @@ def run_export(
                         asset=asset,
                         file_format=file_format(export),
                         tenant_id=tenant.key if tenant else None,
+                        partitioning=partitioning_label(export),
                     )
                 ]
             else:
@@ -277,6 +322,7 @@ def _publish_stream(
         rows_per_file=export.rows_per_file,
         sql=query,
         tenant_id=tenant.key if tenant else None,
+        partitioning=partitioning_label(export),
     )
     if export.partitioning.by == "column":
         return store.publish_by_column(batches, column=export.partitioning.column, **options)

@@ -91,8 +91,11 @@ class ExportManifest(BaseModel):
     written_by: str | None = Field(None, exclude_if=_unset)
     notes: list[str] | None = Field(None, exclude_if=_unset)
     # A per-tenant export's tenant, whose rows these are: a folder named by an alias another
-    # tenant held before holds that tenant's partitions (exports.run.check_folder_tenant).
+    # tenant held before holds that tenant's partitions (exports.run.check_newest_partition).
     tenant_id: str | None = Field(None, exclude_if=_unset)
+    # How the export was partitioned (exports.run.partitioning_label): by: run_date and by: date
+    # both name their folders dt=..., and only this tells a folder of one from the other's.
+    partitioning: str | None = Field(None, exclude_if=_unset)
 
 
 @dataclass(frozen=True)
@@ -183,9 +186,11 @@ class ExportStore:
         rows_per_file: int = 1_000_000,
         sql: str | None = None,
         tenant_id: str | None = None,
+        partitioning: str | None = None,
     ) -> Publication:
         """The whole stream as one partition (an empty result is one file with the schema).
-        `tenant_id`: a per-tenant export's tenant, recorded in the manifest."""
+        `tenant_id`: a per-tenant export's tenant, and `partitioning`, how the export is
+        partitioned, each recorded in the manifest."""
 
         def pieces(batch: pa.RecordBatch) -> Iterator[tuple[str, pa.RecordBatch]]:
             yield partition, batch
@@ -200,6 +205,7 @@ class ExportStore:
             sql=sql,
             always=[partition],
             tenant_id=tenant_id,
+            partitioning=partitioning,
         )
         return publication
 
@@ -214,6 +220,7 @@ class ExportStore:
         rows_per_file: int = 1_000_000,
         sql: str | None = None,
         tenant_id: str | None = None,
+        partitioning: str | None = None,
     ) -> list[Publication]:
         """One partition <column>=<value> per value of `column`. The stream must arrive
         grouped by the column (ordered by it): each partition is written in one go."""
@@ -257,6 +264,7 @@ class ExportStore:
             sql=sql,
             always=[],
             tenant_id=tenant_id,
+            partitioning=partitioning,
         )
 
     def _publish_stream(
@@ -271,6 +279,7 @@ class ExportStore:
         sql: str | None,
         always: list[str],
         tenant_id: str | None,
+        partitioning: str | None,
     ) -> list[Publication]:
         schema = export_schema(batches.schema)
         staged: dict[str, _StagedPartition] = {}
@@ -312,7 +321,8 @@ class ExportStore:
             self._publish_partition(
                 part.staging,
                 _manifest(export, partition, asset, file_format, part.files, columns, sql,
-                          published_at=published_at, tenant_id=tenant_id),
+                          published_at=published_at, tenant_id=tenant_id,
+                          partitioning=partitioning),
             )
             for partition, part in staged.items()
         ]  # fmt: skip
@@ -331,6 +341,7 @@ class ExportStore:
         written_by: str | None = None,
         notes: list[str] | None = None,
         tenant_id: str | None = None,
+        partitioning: str | None = None,
     ) -> Publication:
         """Files another system wrote (a warehouse's UNLOAD), read through `fs`, as one
         partition: each is streamed into the attempt under _tmp/ in chunks, counted and
@@ -361,7 +372,8 @@ class ExportStore:
         pool.shutdown()
         manifest = _manifest(export, partition, asset, file_format, exported, columns, sql,
                              published_at=datetime.now(UTC), written_by=written_by,
-                             notes=notes, tenant_id=tenant_id)  # fmt: skip
+                             notes=notes, tenant_id=tenant_id,
+                             partitioning=partitioning)  # fmt: skip
         return self._publish_partition(staging, manifest)
 
     def _new_staging_dir(self, export: str, partition: str) -> str:
@@ -556,6 +568,7 @@ def _manifest(
     written_by: str | None = None,
     notes: list[str] | None = None,
     tenant_id: str | None = None,
+    partitioning: str | None = None,
 ) -> ExportManifest:
     return ExportManifest(
         export=export,
@@ -572,6 +585,7 @@ def _manifest(
         written_by=written_by,
         notes=notes or None,
         tenant_id=tenant_id,
+        partitioning=partitioning,
     )
 
 

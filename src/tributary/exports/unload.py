@@ -102,9 +102,11 @@ def publish_unloaded(
     asset: str,
     file_format: FileFormat,
     tenant_id: str | None = None,
+    partitioning: str | None = None,
 ) -> Publication:
     """UNLOAD `query` into the scratch prefix, then publish its files as `partition`
-    (`tenant_id`: a per-tenant export's tenant, recorded in the manifest)."""
+    (`tenant_id`: a per-tenant export's tenant, and `partitioning`, recorded in the
+    manifest)."""
     scratch = scratch_dir(landing, export, partition)
     try:
         unloaded = warehouse.unload(
@@ -117,6 +119,7 @@ def publish_unloaded(
             return store.publish(
                 empty, export=export, partition=partition, asset=asset,
                 file_format=file_format, sql=query, tenant_id=tenant_id,
+                partitioning=partitioning,
             )  # fmt: skip
         columns = unloaded.columns
         if file_format.kind == "parquet":
@@ -139,6 +142,7 @@ def publish_unloaded(
             written_by=f"{warehouse.kind} unload",
             notes=notes,
             tenant_id=tenant_id,
+            partitioning=partitioning,
         )
     finally:
         remove_prefix(landing, scratch)

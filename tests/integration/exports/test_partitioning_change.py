@@ -183,3 +183,60 @@ def test_the_error_names_the_file_the_export_was_read_from(tmp_path, monkeypatch
     export_file.write_text(yaml.safe_dump({**export, "depends_on": ["no_such_model"]}))
     with pytest.raises(ConfigError, match=r"^assets_config/exports/numbers_v2\.yaml: depends_on: "):
         build_definitions(load_project(config))
+
+
+def test_a_day_older_than_retention_keeps_is_refused_before_it_is_published(store, tmp_path):
+    """A backfill of a day before the `retention` newest: published, retention removed it at
+    once, and the run said it published it, green. Now it is refused, nothing published or
+    removed; a day among the newest is published again as ever."""
+    warehouse = cases_warehouse(tmp_path / "warehouse.duckdb")
+    for day in (date(2024, 5, 1), date(2024, 5, 2), date(2024, 5, 3)):
+        export_cases(warehouse, store, day, **DATED)
+    kept = sealed(store)
+    assert kept == ["dt=2024-05-02", "dt=2024-05-03"]
+
+    with pytest.raises(ExportError) as raised:
+        export_cases(warehouse, store, date(2024, 4, 15), **DATED)
+    message = str(raised.value)
+    assert message.startswith("export 'cases': retention: 2: ")
+    assert "dt=2024-04-15" in message and "dt=2024-05-02" in message
+    assert "nothing was published" in message
+    assert store.partitions("cases", sealed_only=False) == kept
+
+    assert export_cases(warehouse, store, date(2024, 5, 2), **DATED).removed == []
+    assert sealed(store) == kept
+
+
+BY_DAY = {"partitioning": DATED["partitioning"]}
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ({}, BY_DAY),  # by: run_date (the whole result each day) -> by: date
+        (BY_DAY, {"partitioning": {**BY_DAY["partitioning"], "column": "id2"}}),
+        (BY_DAY, {}),  # by: date -> by: run_date
+    ],
+    ids=["run_date-to-date", "date-column-renamed", "date-to-run_date"],
+)
+def test_a_switch_between_dated_partitionings_fails_naming_the_old_one(
+    store, tmp_path, before, after
+):
+    """by: run_date and by: date both publish dt=YYYY-MM-DD folders: a switch between them (or
+    to another date column) left the old folders beside the new days, each a day's folder to a
+    reader (a run_date folder holding the whole result), and retention counted them among the
+    newest and removed the new days. Now each manifest records its partitioning, and a run
+    whose partitioning differs from the newest partition's fails before it publishes."""
+    warehouse = cases_warehouse(tmp_path / "warehouse.duckdb")
+    with connect(warehouse) as wh:
+        wh.execute("create or replace view main.cases2 as select *, day as id2 from main.cases")
+    sql = "select * from main.cases2 order by id"
+    export_cases(warehouse, store, date(2024, 5, 10), sql, **before)
+    old = store.partitions("cases", sealed_only=False)
+
+    with pytest.raises(ExportError) as raised:
+        export_cases(warehouse, store, date(2024, 5, 1), sql, **after)
+    message = str(raised.value)
+    assert message.startswith("export 'cases': partitioning: "), message
+    assert "nothing was published" in message and "move them" in message
+    assert store.partitions("cases", sealed_only=False) == old
