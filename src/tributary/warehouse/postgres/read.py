@@ -117,9 +117,24 @@ def _from_text(text: pa.Array, field: pa.Field) -> pa.Array:
         value = first_uncastable(text, kind)
         raise WarehouseError(
             f"column '{field.name}' (numeric) holds {value}, which {_decimal_name(kind)} "
-            "cannot hold exactly; cast it in the query to the precision and scale it needs "
-            f"(e.g. {quote_ident(field.name)}::numeric(38, 16), or round() it)"
+            f"cannot hold exactly; {_numeric_hint(quote_ident(field.name), str(value))}"
         ) from None
+
+
+def _numeric_hint(column: str, value: str) -> str:
+    """How to read a numeric value that decimal(38, 10) cannot hold: a cast that holds it (its
+    integer digits, and at least 10 decimals or as many as it has), where one can."""
+    whole, _, fraction = value.lstrip("+-").partition(".")
+    whole = whole.lstrip("0")
+    if not (whole + fraction).isdigit():  # NaN
+        return f"no decimal holds it: replace it in the query (e.g. nullif({column}, 'NaN'))"
+    if len(whole) + len(fraction) > 38:
+        return "no decimal of 38 digits holds it: round() it in the query, or cast it to text"
+    scale = min(38 - len(whole), max(len(fraction), 10))
+    return (
+        "cast it in the query to the precision and scale it needs "
+        f"(e.g. {column}::numeric(38, {scale}), or round() it)"
+    )
 
 
 def _calendar_from_text(text: pa.Array, field: pa.Field) -> pa.Array:
