@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -286,7 +287,19 @@ class ExportStore:
         current: _StagedPartition | None = None
 
         def stage(partition: str) -> _StagedPartition:
-            staging = self._new_staging_dir(export, partition)
+            try:
+                staging = self._new_staging_dir(export, partition)
+            except OSError as error:
+                if error.errno != errno.ENAMETOOLONG:
+                    raise
+                key = partition_key(partition)
+                raise ExportError(
+                    f"{export}: partitioning column '{key}' holds a value whose folder name "
+                    f"({partition[:40]}..., {len(partition.encode())} bytes once %-encoded) is "
+                    "longer than the store's file system takes in one name (255 bytes on most; "
+                    "GCS takes 1024); shorten it in the model or the export's query without "
+                    f"merging values (e.g. md5({key}))"
+                ) from None
             return _StagedPartition(self.fs, staging, partition, schema, file_format, rows_per_file)
 
         try:

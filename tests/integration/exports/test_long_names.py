@@ -82,3 +82,25 @@ def test_two_columns_of_one_name_fail_naming_the_export_file(warehouse, tmp_path
     message = str(raised.value)
     assert message.startswith("exports/longexp.yaml: query: "), message
     assert "two columns named 'id' and 'ID'" in message
+
+
+def test_a_value_too_long_for_a_folder_name_fails_naming_the_column(warehouse, tmp_path) -> None:
+    """A by: column value whose folder name, %-encoded, is longer than a file system takes in
+    one name (255 bytes): it failed with a bare OSError 'File name too long', naming neither the
+    export nor its column."""
+    config = ExportConfig.model_validate(
+        {
+            "name": "longexp",
+            "query": f"select 1 as id, '{'日' * 40}' as region union all select 2, 'EU'",
+            "depends_on": ["m"],
+            "partitioning": {"by": "column", "column": "region"},
+        }
+    )
+    store = ExportStore(str(tmp_path / "exports"))
+    with pytest.raises(ExportError) as raised:
+        run_export(config, sql=config.query, day=date(2024, 5, 2), warehouse=warehouse,
+                   store=store, asset="export/longexp", batch_rows=2)  # fmt: skip
+    message = str(raised.value)
+    assert message.startswith("longexp: partitioning column 'region' holds a value whose folder")
+    assert "region=%E6%97%A5" in message and "367 bytes" in message
+    assert store.partitions("longexp", sealed_only=False) == []
