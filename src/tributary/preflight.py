@@ -39,7 +39,11 @@ from tributary.errors import (
     WarehouseError,
 )
 from tributary.exports import ExportStore, open_export_store
-from tributary.exports.run import layout_problems, stored_layout_folders
+from tributary.exports.run import (
+    layout_problems,
+    stored_layout_folders,
+    stored_partitioning_problems,
+)
 from tributary.ingest import (
     cursor_collation_problem,
     cursor_type_problem,
@@ -531,13 +535,17 @@ def check_exports(project: ProjectConfig) -> Iterator[Check]:
 
 def check_export_layouts(project: ProjectConfig, store: ExportStore) -> Iterator[Check]:
     """Folders of another partitioning than an export's, which its run refuses before
-    publishing (exports.run.layout_problems, the run's own code): what an earlier
-    partitioning left (region=EU beside dt=...) was only learnt from a failed run. A line for
-    each export where there are some, naming its file; nothing is written."""
+    publishing (exports.run.layout_problems and partitioning_problem, the run's own code):
+    what an earlier partitioning left (region=EU beside dt=..., or run_date's dt=... beside a
+    by: date export's) was only learnt from a failed run. A line for each export where there
+    are some, naming its file; nothing is written."""
     for export in (e for e in project.exports if e.enabled):
         try:
             with store.answering():
-                problems = layout_problems(export, store, stored_layout_folders(export, store))
+                problems = [
+                    *layout_problems(export, store, stored_layout_folders(export, store)),
+                    *stored_partitioning_problems(export, store),
+                ]
         except (ExportError, OSError) as error:
             problems = [str(error)]
         if problems:

@@ -7,6 +7,7 @@ Sources on the real MariaDB and PostgreSQL servers, the warehouse on PostgreSQL.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -1070,6 +1071,31 @@ def test_the_tenant_ids_held_are_read_on_each_warehouse(mariadb, loads) -> None:
 
 
 # --- export folders --------------------------------------------------------------------------
+
+
+def test_dated_folders_of_another_dated_partitioning_are_named(shop, capsys) -> None:
+    """by: run_date and by: date both name their folders dt=...: the partitioning the newest
+    one's manifest records tells them apart, as the export's run does (partitioning_problem)."""
+    shop["exports"] = [
+        {"name": "orders_daily", "query": "select 1 as n", "depends_on": ["ops_load_status"]}
+    ]
+    folder = write(shop)
+    day = folder.parent / ".tributary" / "exports" / "orders_daily" / "dt=2024-05-01"
+    day.mkdir(parents=True)
+    manifest = {
+        "export": "orders_daily", "partition": "dt=2024-05-01", "asset": "export/orders_daily",
+        "format": "parquet", "compression": "zstd", "published_at": "2024-05-02T06:00:00Z",
+        "row_count": 0, "bytes": 0, "files": [], "columns": [],
+        "partitioning": "date on order_date",
+    }  # fmt: skip
+    (day / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["check", "--config-dir", str(folder)]) == 1
+    [failed] = failures(capsys.readouterr().out.splitlines())
+    assert failed.startswith("FAIL  assets_config/exports/orders_daily.yaml: partitioning: ")
+    assert (
+        "holds partitions published partitioned by date on order_date (dt=2024-05-01, the "
+        "newest), and the export is partitioned by run_date" in failed
+    )
 
 
 def test_export_folders_of_an_older_partitioning_are_named(shop, capsys) -> None:

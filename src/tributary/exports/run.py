@@ -18,6 +18,7 @@ from tributary.exports.query import first_cut_name, for_day, partition_sql
 from tributary.exports.store import (
     DATE_KEY,
     TENANT_KEY,
+    ExportManifest,
     ExportStore,
     Publication,
     date_partition,
@@ -149,48 +150,79 @@ def partitioning_label(export: ExportConfig) -> str:
     return f"date on {column}" if by == "date" and column else by
 
 
+def newest_manifest(store: ExportStore, folder: str, key: str) -> tuple[str, ExportManifest] | None:
+    """The folder's newest partition of `key` that holds a manifest, and the manifest: one read,
+    past any attempt a killed run left unsealed. Every partition of a folder was published by
+    one tenant and one partitioning, as check_newest_partition keeps it."""
+    for partition in reversed(store.partitions(folder, sealed_only=False, key=key)):
+        try:
+            return partition, store.read_manifest(folder, partition)
+        except FileNotFoundError:
+            continue
+    return None
+
+
+def partitioning_problem(
+    export: ExportConfig, store: ExportStore, folder: str, partition: str, manifest: ExportManifest
+) -> str | None:
+    """What is wrong where `folder`'s newest partition (`manifest`) was published partitioned
+    otherwise than the export is now. `by: run_date` and `by: date` both name their folders
+    dt=...: a switch between them (or to another date column) left the old folders beside the
+    new days, a day's folder to a reader (one of run_date holding the whole result), and
+    retention counted them among the newest days and removed the new ones (layout_problems
+    tells folders of other keys apart). A partition published before manifests recorded the
+    partitioning is not compared."""
+    configured = partitioning_label(export)
+    if manifest.partitioning in (None, configured):
+        return None
+    return (
+        f"{store.uri(store.export_dir(folder))} holds partitions published partitioned by "
+        f"{manifest.partitioning} ({partition}, the newest), and the export is partitioned by "
+        f"{configured}: a reader of the export would read their rows beside the new ones as "
+        "days, and retention would count them among the newest days. Likely left by an "
+        "earlier partitioning of this export: move them elsewhere (or delete them)"
+    )
+
+
+def stored_partitioning_problems(export: ExportConfig, store: ExportStore) -> list[str]:
+    """partitioning_problem of each folder of the export the store holds (stored_layout_folders),
+    for tributary check."""
+    key, problems = layout_key(export), []
+    for folder, expected in stored_layout_folders(export, store):
+        newest = newest_manifest(store, folder, key) if expected == key else None
+        if newest and (problem := partitioning_problem(export, store, folder, *newest)):
+            problems.append(problem)
+    return problems
+
+
 def check_newest_partition(
     export: ExportConfig, store: ExportStore, tenant: Tenant | None, *, export_file: str | None
 ) -> None:
     """Fail, before anything is published, where the folder's newest partition was published
-    by another tenant or another partitioning. One manifest is read: every partition of a
-    folder was published by one tenant and one partitioning, as this check keeps it (a
-    partition published before manifests recorded them is not compared).
-    - A per-tenant export's folder (or its own store's) is named by the tenant's alias: an alias
-      one tenant gave up and another took led the new tenant's readers to the first one's rows,
-      kept by retention.
-    - `by: run_date` and `by: date` both name their folders dt=...: a switch between them (or
-      to another date column) left the old folders beside the new days, a day's folder to a
-      reader (one of run_date holding the whole result), and retention counted them among the
-      newest days and removed the new ones (layout_problems tells other keys apart)."""
+    by another tenant or another partitioning (partitioning_problem); one manifest is read. A
+    per-tenant export's folder (or its own store's) is named by the tenant's alias: an alias
+    one tenant gave up and another took led the new tenant's readers to the first one's rows,
+    kept by retention. A partition published before manifests recorded the tenant is not
+    compared."""
     folder = export_folder(export, tenant)
     named = export_file or f"export {export.name!r}"
-    for partition in reversed(store.partitions(folder, sealed_only=False, key=layout_key(export))):
-        try:
-            manifest = store.read_manifest(folder, partition)
-        except FileNotFoundError:  # an attempt a killed run left unsealed
-            continue
-        if tenant is not None and manifest.tenant_id not in (None, tenant.key):
-            raise ExportError(
-                f"{named}: tenant {tenant.key} "
-                f"({tenant.alias}): {store.uri(store.export_dir(folder))} holds partitions "
-                f"tenant {manifest.tenant_id} published ({partition}, when the alias "
-                f"'{tenant.alias}' was its), which tenant {tenant.key}'s readers would read as "
-                f"theirs; move that folder away (it is tenant {manifest.tenant_id}'s), or give "
-                f"tenant {tenant.key} an alias of its own; nothing was published"
-            )
-        configured = partitioning_label(export)
-        if manifest.partitioning not in (None, configured):
-            raise ExportError(
-                f"{named}: partitioning: {store.uri(store.export_dir(folder))} holds partitions "
-                f"published partitioned by {manifest.partitioning} ({partition}, the newest), "
-                f"and the export is partitioned by {configured}: a reader of the export would "
-                "read their rows beside the new ones as days, and retention would count them "
-                "among the newest days. Likely left by an earlier partitioning of this export: "
-                "move them elsewhere (or delete them), then run the export again; nothing was "
-                "published"
-            )
+    newest = newest_manifest(store, folder, layout_key(export))
+    if newest is None:
         return
+    partition, manifest = newest
+    if tenant is not None and manifest.tenant_id not in (None, tenant.key):
+        raise ExportError(
+            f"{named}: tenant {tenant.key} "
+            f"({tenant.alias}): {store.uri(store.export_dir(folder))} holds partitions "
+            f"tenant {manifest.tenant_id} published ({partition}, when the alias "
+            f"'{tenant.alias}' was its), which tenant {tenant.key}'s readers would read as "
+            f"theirs; move that folder away (it is tenant {manifest.tenant_id}'s), or give "
+            f"tenant {tenant.key} an alias of its own; nothing was published"
+        )
+    if problem := partitioning_problem(export, store, folder, partition, manifest):
+        raise ExportError(
+            f"{named}: partitioning: {problem}, then run the export again; nothing was published"
+        )
 
 
 def check_retention(
