@@ -23,7 +23,14 @@ import pyarrow.parquet as pq
 from tributary.arrow import nonempty_batches
 from tributary.config.models import SourceConfig, TableConfig
 from tributary.errors import NullCursorError, NullKeyError, SourceError, StaleDropError
-from tributary.landing import Cleanup, LandingStore, Manifest, ManifestPromise, cursor_value_as
+from tributary.landing import (
+    Cleanup,
+    LandingStore,
+    Manifest,
+    ManifestPromise,
+    cursor_value_as,
+    encode_cursor,
+)
 from tributary.names import as_spelled, listed, repeated
 from tributary.reconcile import owed_comparison
 from tributary.slices import TENANT_COLUMN, Slice
@@ -107,6 +114,35 @@ def cursor_cap(kind: pa.DataType, clock: SourceClock, data_timezone: str) -> Cur
     if pa.types.is_date(kind):
         return CursorCap(local.date(), local.date() + ZONE_DOUBT)
     return None
+
+
+def machine_clock(at: datetime) -> SourceClock:
+    """This machine's time as a source's clock (`at`, UTC): what bounds a read no source
+    clock does (Salesforce's pages; a drop, by when it was extracted)."""
+    return SourceClock(instant=at, local=at.astimezone(UTC).replace(tzinfo=None))
+
+
+def checked_start(start: ReadStart, clock: SourceClock, data_timezone: str) -> ReadStart:
+    """`start`, or the whole table where its watermark lies past the source's clock (past
+    what cursor_cap takes for a value from the future): one recorded from a drop holding a
+    value from the future, or before watermarks kept to the clock. Read from there, the load
+    found the future rows alone and its watermark went back to the clock, past every row
+    changed meanwhile; where the source was read to is not known."""
+    value = start.watermark
+    if isinstance(value, datetime):
+        kind = pa.timestamp("us", tz="UTC" if value.tzinfo else None)
+    elif isinstance(value, date):
+        kind = pa.date32()
+    else:
+        return start
+    cap = cursor_cap(kind, clock, data_timezone)
+    if cap is None or value <= cap.future:
+        return start
+    return ReadStart(
+        whole_because=f"its watermark ({value}) lies past the source's clock ({cap.until}): "
+        "a value from the future was recorded as read, so where the source was read to is not "
+        "known"
+    )
 
 
 def load_target(
@@ -200,10 +236,11 @@ def ingest_table(
     load_id = new_load_id(started_at)
     target = load_target(source, table, where, reader=reader)
     start = warehouse.read_start(target) if table.mode == "incremental" else ReadStart()
-    since = read_from(start.watermark, table.lookback, data_timezone=source.data_timezone)
     # Before the read: a row the read finds past it is one from the future, or one written
     # since this reading (the watermark stops there, so the next load reads it again).
     clock = reader.clock() if table.cursor and isinstance(reader, ClockedSource) else None
+    start = checked_start(start, clock or machine_clock(started_at), source.data_timezone)
+    since = read_from(start.watermark, table.lookback, data_timezone=source.data_timezone)
     extract = reader.read(table, since=since, batch_rows=batch_rows, where=where)
     gaps = GapRead(since)
     if table.mode == "incremental" and since is not None:
@@ -242,7 +279,7 @@ def ingest_table(
     if clock is None and not extract.snapshot:
         # A read over minutes (Salesforce), each page as the source is then: no request tells
         # the org's time, and the watermark stops at the read's start by this machine's.
-        clock = SourceClock(instant=started_at, local=started_at.replace(tzinfo=None))
+        clock = machine_clock(started_at)
     cap = None
     if clock is not None and cursor in batches.schema.names:
         cap = cursor_cap(batches.schema.field(cursor).type, clock, source.data_timezone)
@@ -575,12 +612,28 @@ def load_from_inbox(
     inbox.ensure_copy_manifest(manifest)
     return load_landed(
         target,
-        manifest,
+        until_extracted(manifest, files.schema, source.data_timezone),
         landing=inbox,
         warehouse=warehouse,
         record_id=drop.record_id,
         owed=lambda recorded: owed_comparison(table, recorded, None, where, inbox=True),
     )
+
+
+def until_extracted(manifest: Manifest, schema: pa.Schema | None, data_timezone: str) -> Manifest:
+    """A drop's manifest whose date or time cursor stops where it was extracted (`until`), as a
+    load's stops at the source's clock: a drop holding a value from the future (2099) set the
+    watermark there, and the next load from the source read from there and took it back to the
+    clock, past the rows changed meanwhile. An `until` the drop states stands where earlier."""
+    cursor = manifest.cursor
+    if cursor is None or schema is None or cursor.column not in schema.names:
+        return manifest
+    kind = schema.field(cursor.column).type
+    cap = cursor_cap(kind, machine_clock(manifest.extracted_at), data_timezone)
+    if cap is None or cursor.past_until(cap.until):
+        return manifest
+    until = encode_cursor(cursor_value_as(cap.until, kind))[1]
+    return manifest.model_copy(update={"cursor": cursor.model_copy(update={"until": until})})
 
 
 def column_gaps(warehouse: Warehouse, target: LoadTarget, names: Sequence[str]) -> list[ColumnGap]:

@@ -5,8 +5,9 @@ twice, and a raw table that already holds a key twice."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 import dagster as dg
@@ -31,7 +32,9 @@ from tributary.ingest import (
     NULL_CURSOR_EXCLUDED,
     future_cursor_warning,
     ingest_table,
+    load_from_inbox,
     load_target,
+    with_load_columns,
 )
 from tributary.landing import LandingStore
 from tributary.reconcile import reconcile
@@ -481,19 +484,57 @@ def test_a_cursor_from_the_future_stops_no_later_load(any_orders, loads) -> None
 def test_a_watermark_recorded_past_the_clock_is_brought_back_by_the_next_load(
     orders, warehouse, tmp_path
 ) -> None:
-    """Recorded before watermarks stopped at the clock: the next load reads the row from the
-    future again, and its watermark goes back to the clock, so the load after it reads on."""
+    """Recorded before watermarks stopped at the clock: the next load read from there (the row
+    from the future alone) and its watermark went back to the clock, past every row changed
+    meanwhile, lost for good, every check green. Where the source was read to is not known: the
+    next load reads the table whole, saying why, and the load after it reads on."""
     url, con = orders
     run_sql(con, "insert into orders values (1, 'new', now()), (2, 'new', '2099-01-01')")
     load(url, ORDERS, warehouse, tmp_path)
     warehouse.execute("update _tributary.watermarks set value = '2099-01-01T00:00:00'")
+    run_sql(con, "update orders set status = 'paid', updated_at = now() where id = 1",
+            "insert into orders values (4, 'new', now())")  # fmt: skip
     back, _ = load(url, ORDERS, warehouse, tmp_path)
-    assert back.since == datetime(2099, 1, 1) and back.outcome.watermark.year < 2099
+    assert back.since is None and back.outcome.watermark.year < 2099
+    assert "its watermark (2099-01-01 00:00:00) lies past the source's clock" in back.whole_because
+    assert rows(warehouse, "select id, status from raw_shop.orders order by id") == [
+        (1, "paid"), (2, "new"), (4, "new")]  # fmt: skip
     # a second on: the column holds whole seconds, the clock microseconds
     run_sql(con, "insert into orders values (3, 'new', now() + interval 1 second)")
     _, check = load(url, ORDERS, warehouse, tmp_path)
     assert check.passed, check.description
-    assert rows(warehouse, "select id from raw_shop.orders order by id") == [(1,), (2,), (3,)]
+    assert rows(warehouse, "select id from raw_shop.orders order by id") == [(1,), (2,), (3,), (4,)]
+
+
+def test_an_inbox_drop_of_a_row_from_the_future_stops_no_later_load(orders, loads) -> None:
+    """A drop holding a row stamped 2099 set the watermark there (a drop has no source clock):
+    the next load from the source read from 2099 and took its watermark back to the clock, past
+    the rows changed meanwhile, lost for good, every check green. A drop's watermark now stops
+    at the time it was extracted, as a load's at the source's clock."""
+    url, con = orders
+    warehouse, landing = loads
+    run_sql(con, "insert into orders values (1, 'new', now()), (2, 'new', now())")
+    landed_load(url, ORDERS, warehouse, landing)
+    run_sql(con, "update orders set updated_at = '2099-01-01' where id = 1")
+    extracted = datetime.now(UTC)
+    read = SqlSource(url).read(ORDERS, since=None, batch_rows=2, where=None)
+    inbox = landing.inbox()
+    inbox.land(
+        with_load_columns(read.batches, load_id="drop-1", extracted_at=extracted),
+        source="shop", table="orders", load_id="drop-1", mode="incremental",
+        extracted_at=extracted, cursor="updated_at", scope="", counters=read.counters,
+        part_rows=2,
+    )  # fmt: skip
+    dropped = load_from_inbox(shop(url, ORDERS), ORDERS, "drop-1", inbox=inbox, warehouse=warehouse)
+    assert dropped.outcome.watermark <= extracted.replace(tzinfo=None) + timedelta(days=1)
+    time.sleep(1.1)  # the cursor holds whole seconds: changes made in a later one than the drop
+
+    run_sql(con, "update orders set status = 'paid', updated_at = now() where id = 2",
+            "insert into orders values (3, 'new', now())")  # fmt: skip
+    _, check = landed_load(url, ORDERS, warehouse, landing)
+    assert check.passed, check.description
+    assert rows(warehouse, "select id, status from raw_shop.orders order by id") == [
+        (1, "new"), (2, "paid"), (3, "new")]  # fmt: skip
 
 
 def test_a_date_or_an_instant_from_the_future_is_capped_too(any_orders, warehouse, tmp_path):
