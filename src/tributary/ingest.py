@@ -572,12 +572,14 @@ def load_from_inbox(
         # the source's rule, of the type the drop's files hold.
         names = files.schema.names
         column = as_spelled(where.table_column, names)
-        found = None  # a key column the files lack is the schema check's to name
         if column in names:
             kind = files.schema.field(column).type
             found = ColumnType(f"{kind} (as the drop's files hold it)", is_arrow_number(kind))
+            problem = key_type_problem(column, found)
+        else:  # the warehouse's comparison failed with a bare binder error, naming no key
+            problem = f"column '{column}' is not in the drop's files ({listed(names)})"
         check_key_range_type(
-            key_type_problem(column, found),
+            problem,
             source,
             table,
             source_file=source_file,

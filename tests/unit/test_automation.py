@@ -526,6 +526,33 @@ def test_an_inbox_drop_with_rows_without_a_key_fails_and_loads_nothing(
     assert rows == [(1, "Ada")]
 
 
+def test_a_key_range_drop_without_the_key_ranges_column_is_refused_naming_file_and_key(
+    config_dir: Path,
+) -> None:
+    """The warehouse replaces a key range by comparing the drop's key_ranges column with the
+    range's bounds: a drop lacking the column failed there, with a bare binder error (DuckDB's
+    `Referenced column "region_id" not found`) naming neither the file nor the key."""
+    edit_yaml(
+        config_dir / "sources" / "erp.yaml",
+        lambda d: table(d, "customers").update(
+            mode="full",
+            refresh="schedule",
+            key_ranges={"column": "region_id", "size": 10, "upper_bound": 20},
+        ),
+    )
+    project = load_project(config_dir)
+    failed = load_drop(build_definitions(project), project, "20261123T000000Z-dms00001", [
+        {"customer_id": 1, "name": "Ada"},
+    ], scope="000000000000-000000000009")  # fmt: skip
+
+    message = step_failure(failed)
+    assert (
+        f"{project.source_file('erp')}: tables[0].key_ranges.column: column 'region_id' is not "
+        "in the drop's files (customer_id, name" in message
+    ), message
+    assert "nothing was loaded" in message
+
+
 def test_a_key_range_drop_of_a_text_key_column_is_refused_naming_file_and_key(
     config_dir: Path, project: ProjectConfig
 ) -> None:
