@@ -93,38 +93,14 @@ def test_a_model_built_while_a_partition_stood_failed_is_judged_by_that_partitio
     # check passes; globex's passing evaluation (later, the latest of the check) hides nothing.
     passes = {"acme": False, "globex": True}
     found: list = []
-
-    @dg.asset(
-        key=RAW,
-        partitions_def=TENANTS,
-        check_specs=[dg.AssetCheckSpec("reconciliation", asset=RAW, blocking=True)],
-    )
-    def raw(context):
-        yield dg.Output(None)
-        yield dg.AssetCheckResult(check_name="reconciliation", passed=passes[context.partition_key])
-
-    @dg.asset(key=MART, deps=[RAW], kinds={"dbt"})  # a dbt model, materialized as a table
-    def mart() -> None:
-        pass
-
-    @dg.asset(key=EXPORT, deps=[MART])
-    def export(context) -> None:
-        found.append(upstream_failures(context, context.asset_key))
-
-    job = dg.Definitions(assets=[raw, mart, export]).resolve_implicit_global_asset_job_def()
-
-    def load(tenant: str) -> None:
-        job.execute_in_process(
-            instance=instance, partition_key=tenant, asset_selection=[RAW], raise_on_error=False
-        )
-
+    job = mart_graph(passes, found, TENANTS).resolve_implicit_global_asset_job_def()
     with dg.instance_for_test() as instance:
-        load("acme")
-        load("globex")
+        load(job, instance, "acme")
+        load(job, instance, "globex")
         job.execute_in_process(instance=instance, asset_selection=[MART])
         passes["acme"] = True
-        load("acme")  # mended: the check passes, the mart is as it was built
-        load("globex")
+        load(job, instance, "acme")  # mended: the check passes, the mart is as it was built
+        load(job, instance, "globex")
         job.execute_in_process(instance=instance, asset_selection=[EXPORT])
         job.execute_in_process(instance=instance, asset_selection=[MART, EXPORT])
     [stale, rebuilt] = found
