@@ -526,26 +526,32 @@ def test_an_inbox_drop_with_rows_without_a_key_fails_and_loads_nothing(
     assert rows == [(1, "Ada")]
 
 
-def test_a_key_range_drop_without_the_key_ranges_column_is_refused_naming_file_and_key(
-    config_dir: Path,
-) -> None:
-    """The warehouse replaces a key range by comparing the drop's key_ranges column with the
-    range's bounds: a drop lacking the column failed there, with a bare binder error (DuckDB's
-    `Referenced column "region_id" not found`) naming neither the file nor the key."""
+def failed_key_range_drop(config_dir: Path, column: str) -> tuple[ProjectConfig, str]:
+    """customers partitioned by key ranges of `column`, and the failure of a drop of one row
+    (customer_id, name) for its first range: (the project, the step's failure)."""
     edit_yaml(
         config_dir / "sources" / "erp.yaml",
         lambda d: table(d, "customers").update(
             mode="full",
             refresh="schedule",
-            key_ranges={"column": "region_id", "size": 10, "upper_bound": 20},
+            key_ranges={"column": column, "size": 10, "upper_bound": 20},
         ),
     )
     project = load_project(config_dir)
     failed = load_drop(build_definitions(project), project, "20261123T000000Z-dms00001", [
         {"customer_id": 1, "name": "Ada"},
     ], scope="000000000000-000000000009")  # fmt: skip
+    assert not failed.success
+    return project, step_failure(failed)
 
-    message = step_failure(failed)
+
+def test_a_key_range_drop_without_the_key_ranges_column_is_refused_naming_file_and_key(
+    config_dir: Path,
+) -> None:
+    """The warehouse replaces a key range by comparing the drop's key_ranges column with the
+    range's bounds: a drop lacking the column failed there, with a bare binder error (DuckDB's
+    `Referenced column "region_id" not found`) naming neither the file nor the key."""
+    project, message = failed_key_range_drop(config_dir, "region_id")
     assert (
         f"{project.source_file('erp')}: tables[0].key_ranges.column: column 'region_id' is not "
         "in the drop's files (customer_id, name" in message
@@ -562,21 +568,7 @@ def test_a_key_range_drop_of_a_text_key_column_is_refused_naming_file_and_key(
     neither file nor key (a source's load refuses such a column before reading, with
     key_range_problem). The drop is now refused the same way, its type read from its files,
     before anything is loaded."""
-    edit_yaml(
-        config_dir / "sources" / "erp.yaml",
-        lambda d: table(d, "customers").update(
-            mode="full",
-            refresh="schedule",
-            key_ranges={"column": "name", "size": 10, "upper_bound": 20},
-        ),
-    )
-    project = load_project(config_dir)
-    defs = build_definitions(project)
-    failed = load_drop(defs, project, "20261123T000000Z-dms00001", [
-        {"customer_id": 1, "name": "Ada"},
-    ], scope="000000000000-000000000009")  # fmt: skip
-
-    message = step_failure(failed)
+    project, message = failed_key_range_drop(config_dir, "name")
     assert (
         f"{project.source_file('erp')}: tables[0].key_ranges.column: column 'name' is string "
         "(as the drop's files hold it); expected a numeric column (an integer, decimal or "
