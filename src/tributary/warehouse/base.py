@@ -218,6 +218,17 @@ def table_exists(query: StateQuery, schema: str, table: str) -> bool:
     )
 
 
+def column_exists(query: StateQuery, schema: str, table: str, column: str) -> bool:
+    """Whether `schema`.`table` exists with `column` (information_schema, as table_exists)."""
+    return bool(
+        query(
+            "select 1 from information_schema.columns where table_schema = ? and table_name = ? "
+            "and column_name = ?",
+            [schema, table, column],
+        )
+    )
+
+
 def scope_loaded(query: StateQuery, scope: str) -> bool:
     """Whether _tributary.loads records a load of `scope` (a tenant id), where it exists: one
     row read (Warehouse.scope_loaded). What the driver raises is a WarehouseError saying so."""
@@ -250,11 +261,7 @@ def owed_loads(query: StateQuery, tables: Collection[tuple[str, str]]) -> list[O
     driver raises is a WarehouseError saying so."""
     wanted = set(tables)
     try:
-        if not query(
-            "select 1 from information_schema.columns where table_schema = ? "
-            "and table_name = ? and column_name = ?",
-            [STATE_SCHEMA, "reconcile_failures", "kind"],
-        ):
+        if not column_exists(query, STATE_SCHEMA, "reconcile_failures", "kind"):
             return []
         rows = query(
             f"select source, table_name, scope, load_id, failed_at from {STATE_SCHEMA}."
@@ -280,11 +287,6 @@ def tenant_ids_held(
     id whose rows were deleted is not held. `among` first, since a lookup of an id without
     rows reads the table through; nothing is created (no state table where none exists yet).
     What the driver raises is a WarehouseError saying so."""
-    # The raw table and its tenant column: one dropped (and loaded whole since) has neither.
-    scoped = (
-        "select 1 from information_schema.columns where table_schema = ? and table_name = ? "
-        "and column_name = ?"
-    )
     wanted = set(tables)
     held: list[str] = []
     try:
@@ -299,7 +301,9 @@ def tenant_ids_held(
             if tenant in held or (source, table) not in wanted or not among(tenant):
                 continue
             relation = f"{quote_ident(raw_schema(source))}.{quote_ident(table)}"
-            if query(scoped, [raw_schema(source), table, TENANT_COLUMN]) and query(
+            # The raw table and its tenant column: one dropped (and loaded whole since) has
+            # neither.
+            if column_exists(query, raw_schema(source), table, TENANT_COLUMN) and query(
                 f"select 1 from {relation} where {quote_ident(TENANT_COLUMN)} = ? limit 1",
                 [tenant],
             ):
@@ -924,11 +928,7 @@ class Warehouse(ABC):
         for statement in STATE_DDL:
             self.execute(statement)
         for table, column, kind in STATE_COLUMNS_ADDED:
-            if not self.query(
-                "select 1 from information_schema.columns "
-                "where table_schema = ? and table_name = ? and column_name = ?",
-                [STATE_SCHEMA, table, column],
-            ):
+            if not column_exists(self.query, STATE_SCHEMA, table, column):
                 self.execute(f"alter table {STATE_SCHEMA}.{table} add column {column} {kind}")
 
     def record_run(self, rows: Sequence[RunLogRow]) -> None:
