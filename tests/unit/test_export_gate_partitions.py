@@ -128,10 +128,7 @@ def test_a_failed_partition_is_found_however_many_evaluations_came_after(monkeyp
     job = graph(passes, found, MANY).resolve_implicit_global_asset_job_def()
     with dg.instance_for_test() as instance:
         for tenant in ("t0", "t1", "t2", "t3", "t4", "t1", "t2"):
-            job.execute_in_process(
-                instance=instance, partition_key=tenant, asset_selection=[RAW],
-                raise_on_error=False,
-            )  # fmt: skip
+            load(job, instance, tenant)
         job.execute_in_process(instance=instance, asset_selection=[EXPORT])
     [upstream] = found
     assert [c.partition for c in upstream.checks] == ["t0"]
