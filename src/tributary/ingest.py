@@ -487,7 +487,7 @@ def load_landed(
     since: Any | None = None,
     batches: pa.RecordBatchReader | None = None,
     record_id: str | None = None,
-    read: SourceRead | None = None,
+    read: SourceRead | None,
     whole_because: str | None = None,
     owed: Owed | None = None,
 ) -> TableLoad:
@@ -618,6 +618,7 @@ def load_from_inbox(
         landing=inbox,
         warehouse=warehouse,
         record_id=drop.record_id,
+        read=None,
         owed=lambda recorded: owed_comparison(table, recorded, None, where, inbox=True),
     )
 

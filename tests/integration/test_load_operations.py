@@ -13,6 +13,7 @@ from typing import NamedTuple
 import dagster as dg
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 import yaml
 from sqlalchemy.engine import URL, make_url
@@ -507,10 +508,10 @@ def test_a_watermark_recorded_past_the_clock_is_brought_back_by_the_next_load(
 
 
 def test_an_inbox_drop_of_a_row_from_the_future_stops_no_later_load(orders, loads) -> None:
-    """A drop holding a row stamped 2099 set the watermark there (a drop has no source clock):
-    the next load from the source read from 2099 and took its watermark back to the clock, past
-    the rows changed meanwhile, lost for good, every check green. A drop's watermark now stops
-    at the time it was extracted, as a load's at the source's clock."""
+    """A (whole) drop holding a row stamped 2099 set the watermark there (a drop has no source
+    clock): the next load from the source read from 2099 and took its watermark back to the
+    clock, past the rows changed meanwhile, lost for good, every check green. A drop's
+    watermark now stops at the time it was extracted, as a load's at the source's clock."""
     url, con = orders
     warehouse, landing = loads
     run_sql(con, "insert into orders values (1, 'new', now()), (2, 'new', now())")
@@ -521,7 +522,7 @@ def test_an_inbox_drop_of_a_row_from_the_future_stops_no_later_load(orders, load
     inbox = landing.inbox()
     inbox.land(
         with_load_columns(read.batches, load_id="drop-1", extracted_at=extracted),
-        source="shop", table="orders", load_id="drop-1", mode="incremental",
+        source="shop", table="orders", load_id="drop-1", mode="full",
         extracted_at=extracted, cursor="updated_at", scope="", counters=read.counters,
         part_rows=2,
     )  # fmt: skip
@@ -535,6 +536,40 @@ def test_an_inbox_drop_of_a_row_from_the_future_stops_no_later_load(orders, load
     assert check.passed, check.description
     assert rows(warehouse, "select id, status from raw_shop.orders order by id") == [
         (1, "new"), (2, "paid"), (3, "new")]  # fmt: skip
+
+
+def test_a_partial_inbox_drop_leaves_the_watermark_source_loads_read_from(orders, loads) -> None:
+    """An incremental drop holds the rows its tool chose, not every row changed up to its
+    newest: it moved the watermark to its newest row, so the next load from the source read
+    from there and never read a change made at the source before it and not in the drop, every
+    check green (reconciliation compares the load's window, which began there too). A drop now
+    leaves the watermark where the source's last load put it."""
+    url, con = orders
+    warehouse, landing = loads
+    run_sql(con, "insert into orders values (1, 'new', now()), (2, 'new', now())")
+    first, _ = landed_load(url, ORDERS, warehouse, landing)
+    time.sleep(1.1)  # the cursor holds whole seconds: each change in a second of its own
+    run_sql(con, "update orders set status = 'paid', updated_at = now() where id = 2")
+    time.sleep(1.1)
+    run_sql(con, "update orders set status = 'shipped', updated_at = now() where id = 1")
+    extracted = datetime.now(UTC)
+    read = SqlSource(url).read(ORDERS, since=None, batch_rows=2, where=None)
+    row_1 = pa.Table.from_batches(list(read.batches)).filter(pc.field("id") == 1)
+    inbox = landing.inbox()
+    inbox.land(
+        with_load_columns(row_1.to_reader(), load_id="drop-1", extracted_at=extracted),
+        source="shop", table="orders", load_id="drop-1", mode="incremental",
+        extracted_at=extracted, cursor="updated_at", scope="", counters=read.counters,
+        part_rows=2,
+    )  # fmt: skip
+    dropped = load_from_inbox(shop(url, ORDERS), ORDERS, "drop-1", inbox=inbox, warehouse=warehouse)
+    assert dropped.outcome.watermark == first.outcome.watermark
+
+    later, check = landed_load(url, ORDERS, warehouse, landing)
+    assert check.passed, check.description
+    assert later.since == first.outcome.watermark
+    assert rows(warehouse, "select id, status from raw_shop.orders order by id") == [
+        (1, "shipped"), (2, "paid")]  # fmt: skip
 
 
 def test_a_date_or_an_instant_from_the_future_is_capped_too(any_orders, warehouse, tmp_path):

@@ -27,7 +27,7 @@ from tributary.defs.ingest import raw_asset_key
 from tributary.ingest import with_load_columns
 from tributary.landing import COPY_MANIFEST, LandingStore
 from tributary.storage import s3_filesystem
-from tributary.warehouse import LoadTarget
+from tributary.warehouse import LoadTarget, SourceRead
 from tributary.warehouse.redshift.warehouse import RedshiftWarehouse
 from tributary_demo import generate_demo_sources
 
@@ -88,6 +88,7 @@ def load(warehouse, landing: LandingStore, target: LoadTarget, manifest):
         landing.batches(manifest),
         landing_path=landing.uri(folder),
         started_at=T0,
+        read=SourceRead(),
     )
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from tributary.landing import Manifest
 from tributary.slices import Slice
-from tributary.warehouse import LoadTarget
+from tributary.warehouse import LoadTarget, SourceRead
 from tributary.warehouse.duckdb.warehouse import DuckDBWarehouse
 
 ROWS = 200_000  # two row groups
@@ -72,6 +72,7 @@ def test_a_new_table_of_two_row_groups_is_scanned_whole_by_the_loading_session(
             landed(ROWS),
             landing_path=str(tmp_path),
             started_at=datetime.now(UTC),
+            read=SourceRead(),
         )
         assert outcome.rows_in_table == ROWS
         # Scans (not the cardinality count(*) alone): what reconciliation and the key check ask.

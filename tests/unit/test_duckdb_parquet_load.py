@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 
 from tributary.landing import LandingStore, Manifest
-from tributary.warehouse import LoadTarget
+from tributary.warehouse import LoadTarget, SourceRead
 from tributary.warehouse.duckdb.warehouse import (
     LOAD_MEMORY_LIMIT,
     LOAD_THREADS,
@@ -84,7 +84,12 @@ def unreadable(schema: pa.Schema) -> pa.RecordBatchReader:
 
 def load(warehouse: DuckDBWarehouse, manifest: Manifest, batches, landing_path: str):
     return warehouse.load(
-        TARGET, manifest, batches, landing_path=landing_path, started_at=datetime.now(UTC)
+        TARGET,
+        manifest,
+        batches,
+        landing_path=landing_path,
+        started_at=datetime.now(UTC),
+        read=SourceRead(),
     )
 
 

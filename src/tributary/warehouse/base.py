@@ -1081,7 +1081,7 @@ class Warehouse(ABC):
         *,
         landing_path: str,
         started_at: datetime,
-        read: SourceRead | None = None,
+        read: SourceRead | None,
         owed: Owed | None = None,
     ) -> LoadOutcome:
         """Load exactly the manifest's rows. In ONE transaction: replace (full) or merge
@@ -1090,7 +1090,8 @@ class Warehouse(ABC):
         (`owed`, made from the manifest), record the load. Given a promise (where
         `loads_while_landing`), the batches are the parts as they land; the manifest is
         awaited once they are staged, before anything else. `read`: what the load read from
-        its source (None: an inbox drop's)."""
+        its source, or None: the files of an inbox drop, which read no source (and so leave the
+        watermark of an incremental table as it was)."""
         incoming = batches.schema
         target = target.spelled_as(incoming.names)
         for field in incoming:  # a column this warehouse cannot hold fails before any write
@@ -1136,7 +1137,7 @@ class Warehouse(ABC):
                 if not exists:
                     self.create_table_like(target.qualified_name, staged)
                 repaired, repeated = self._write_staged(tables, plan, columns)
-            watermark = self._advance_watermark(target, manifest, previous, incoming)
+            watermark = self._advance_watermark(target, manifest, previous, incoming, read)
             gap = self._track_column_gap(target, manifest, plan, read)
             if owed is not None and (window := owed(manifest)) is not None:
                 # With the rows it is owed for: a run killed before the check (or a step
@@ -1374,7 +1375,12 @@ class Warehouse(ABC):
         return where.table_predicate()
 
     def _advance_watermark(
-        self, target: LoadTarget, manifest: Manifest, previous: Any | None, rows: pa.Schema
+        self,
+        target: LoadTarget,
+        manifest: Manifest,
+        previous: Any | None,
+        rows: pa.Schema,
+        read: SourceRead | None,
     ) -> Any | None:
         """The watermark after this load, from `previous`, the one it had before it wrote
         (None where the table was gone or held no rows: read_start): never back for an
@@ -1383,8 +1389,12 @@ class Warehouse(ABC):
         read (the manifest's cursor.until: a cursor from the future, 2099, would have had
         every later load read from there), a `previous` past it included (recorded before
         watermarks kept to the clock). `rows`: the loaded rows' columns, the cursor's type as
-        read now."""
+        read now. An incremental drop (`read` None) leaves it: it holds the rows its tool chose,
+        not every row changed up to its newest, and the next load from the source, reading from
+        that newest, would never read a change the drop left out."""
         whole = manifest.mode == "full"
+        if read is None and not whole:
+            return previous
         if manifest.cursor is None and not (whole and previous is not None):
             return previous
         reached = manifest.cursor.watermark_value if manifest.cursor else None

@@ -317,7 +317,7 @@ class DuckDBWarehouse(Warehouse):
         *,
         landing_path: str,
         started_at: datetime,
-        read: SourceRead | None = None,
+        read: SourceRead | None,
         owed: Owed | None = None,
     ) -> LoadOutcome:
         if not isinstance(manifest, Manifest) and not goes_straight_in(target):
