@@ -8,6 +8,7 @@ import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import NamedTuple
 
 import dagster as dg
@@ -570,6 +571,33 @@ def test_a_partial_inbox_drop_leaves_the_watermark_source_loads_read_from(orders
     assert later.since == first.outcome.watermark
     assert rows(warehouse, "select id, status from raw_shop.orders order by id") == [
         (1, "shipped"), (2, "paid")]  # fmt: skip
+
+
+def test_an_inbox_drop_of_a_column_with_no_type_loads_its_nulls(orders, loads) -> None:
+    """A partner's drop written by pandas from a column that held only None this time has no
+    type (Arrow's null). PostgreSQL and Redshift failed the load with a bare
+    `DatatypeMismatch: column "amount" is of type numeric but expression is of type text`; its
+    NULLs are now the table's column's type."""
+    url, con = orders
+    warehouse, landing = loads
+    run_sql(con, "alter table orders add column amount decimal(10, 2)",
+            "insert into orders values (1, 'new', now(), 5), (2, 'new', now(), 7)")  # fmt: skip
+    landed_load(url, ORDERS, warehouse, landing)
+    before = warehouse.recorded_schema(load_target(shop(url, ORDERS), ORDERS))
+    extracted = datetime.now(UTC)
+    dropped = pa.table({"id": pa.array([2, 3], pa.int32()), "status": ["paid", "new"],
+                        "updated_at": pa.array([extracted.replace(tzinfo=None)] * 2),
+                        "amount": pa.nulls(2)})  # fmt: skip
+    inbox = landing.inbox()
+    inbox.land(
+        with_load_columns(dropped.to_reader(), load_id="drop-1", extracted_at=extracted),
+        source="shop", table="orders", load_id="drop-1", mode="incremental",
+        extracted_at=extracted, cursor="updated_at", scope="", counters={}, part_rows=2,
+    )  # fmt: skip
+    load_from_inbox(shop(url, ORDERS), ORDERS, "drop-1", inbox=inbox, warehouse=warehouse)
+    assert rows(warehouse, "select id, status, amount from raw_shop.orders order by id") == [
+        (1, "new", Decimal("5.00")), (2, "paid", None), (3, "new", None)]  # fmt: skip
+    assert warehouse.recorded_schema(load_target(shop(url, ORDERS), ORDERS)) == before
 
 
 def test_a_date_or_an_instant_from_the_future_is_capped_too(any_orders, warehouse, tmp_path):

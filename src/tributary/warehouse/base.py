@@ -1124,6 +1124,8 @@ class Warehouse(ABC):
                 key=target.primary_key,
                 relation=f"{target.schema}.{target.table}",
             )
+            if (typed := plan.typed(incoming)) != incoming:
+                incoming, batches = typed, batches.cast(typed)
             try:
                 repeated = self.copy_straight_in(tables, incoming, batches, plan, exists=exists)
                 if repeated is None:

@@ -40,6 +40,16 @@ class SchemaPlan:
         )
         return [f"{kind}: {', '.join(names)}" for kind, names in named if names]
 
+    def typed(self, incoming: pa.Schema) -> pa.Schema:
+        """`incoming` with each column of no type (Arrow's null: a writer such as pandas
+        saw only NULLs in it) typed as the table holds it, so that its NULLs go into the
+        table's column as values of its type (PostgreSQL would not write text into a
+        timestamp)."""
+        held = self.merged
+        return pa.schema(
+            held.field(field.name) if pa.types.is_null(field.type) else field for field in incoming
+        )
+
 
 def plan_schema(
     table: str,
