@@ -567,6 +567,16 @@ def load_from_inbox(
             f"({inbox.uri(inbox.load_dir(source.name, table.name, load_id))})"
         )
     fail_on_null_keys(table, files.nulls)
+    held = files.schema.names if files.schema is not None else DROP_COLUMNS
+    lacking = [name for name in DROP_COLUMNS if name not in held]
+    if lacking:
+        # Loaded, its rows held NULL there, and the marts' `where not is_deleted` left them out.
+        raise SourceError(
+            f"inbox load {load_id}: its files lack {listed(lacking)}, which every raw row "
+            "carries: write _load_id (the manifest's load_id), _extracted_at (its extracted_at, "
+            "a timestamp in UTC) and _deleted (false, or true for a row deleted at the source) "
+            f"in each part; nothing was loaded ({inbox.uri(drop.folder)})"
+        )
     if where is not None and where.kind == "range" and files.schema is not None:
         # The warehouse replaces the range by comparing the drop's key column with its bounds:
         # the source's rule, of the type the drop's files hold.
@@ -768,6 +778,8 @@ def future_cursor_warning(load: TableLoad) -> str | None:
 # key's versions by the source's values.
 LOAD_COLUMNS = ("_load_id", "_extracted_at", "_load_row")
 DELETED = "_deleted"  # kept from the source where it sends one (Salesforce's IsDeleted)
+# What an inbox drop's files must carry (_load_row is optional: the order rows were written in).
+DROP_COLUMNS = ("_load_id", "_extracted_at", DELETED)
 
 
 def check_column_names(schema: pa.Schema, table: TableConfig, *, tenant_scoped: bool) -> None:

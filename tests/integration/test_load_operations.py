@@ -600,6 +600,32 @@ def test_an_inbox_drop_of_a_column_with_no_type_loads_its_nulls(orders, loads) -
     assert warehouse.recorded_schema(load_target(shop(url, ORDERS), ORDERS)) == before
 
 
+def test_an_inbox_drop_without_the_load_columns_is_refused_naming_them(orders, loads) -> None:
+    """A tool's Parquet (DMS's) lacks the columns every raw row carries: it loaded with NULL
+    `_load_id`, `_extracted_at` and `_deleted`, and the marts' `where not is_deleted` dropped
+    every such row without a word. It is now refused before anything is loaded."""
+    url, con = orders
+    warehouse, landing = loads
+    run_sql(con, "insert into orders values (1, 'new', now())")
+    landed_load(url, ORDERS, warehouse, landing)
+    extracted = datetime.now(UTC)
+    dropped = pa.table({"id": pa.array([1, 2], pa.int32()), "status": ["paid", "new"],
+                        "updated_at": pa.array([extracted.replace(tzinfo=None)] * 2)})  # fmt: skip
+    inbox = landing.inbox()
+    inbox.land(
+        dropped.to_reader(), source="shop", table="orders", load_id="dms-1", mode="incremental",
+        extracted_at=extracted, cursor="updated_at", scope="", counters={}, part_rows=2,
+    )  # fmt: skip
+    with pytest.raises(SourceError) as refused:
+        load_from_inbox(shop(url, ORDERS), ORDERS, "dms-1", inbox=inbox, warehouse=warehouse)
+    assert str(refused.value).startswith(
+        "inbox load dms-1: its files lack _load_id, _extracted_at, _deleted, which every raw row "
+        "carries"
+    )
+    assert "nothing was loaded" in str(refused.value)
+    assert rows(warehouse, "select id, status from raw_shop.orders") == [(1, "new")]
+
+
 def test_a_date_or_an_instant_from_the_future_is_capped_too(any_orders, warehouse, tmp_path):
     """A date cursor stops at the source's current date, an instant (timestamptz; MySQL's
     TIMESTAMP, read in UTC, which ends in 2038) at its clock's instant."""
