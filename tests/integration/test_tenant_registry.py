@@ -234,6 +234,46 @@ def test_a_tenant_setting_of_the_wrong_type_fails_the_load_naming_tenant_and_key
     assert "tenant 1 (acme): setting 'days_back' is 'sixty'; expected a int" in message
 
 
+def test_a_tenants_export_before_its_first_load_publishes_nothing(
+    registry, state_dir, tmp_path
+) -> None:
+    """A tenant added to the registry has its partition at once and its loads requested; an
+    export schedule ticking before they wrote (or after they failed: a mistyped setting) ran
+    the tenant's export, which published an empty partition with `_SUCCESS`, green: no rows
+    of the tenant as its current data. The export now refuses until the tenant is loaded."""
+    url, con = registry
+    platform = registry_platform(url, tmp_path)
+    for request in platform.sensor_tick().run_requests:
+        platform.run(request)
+    con.cursor().execute("insert into companies values (4, 'umbrella', 1)")
+    con.cursor().execute("insert into company_settings values (4, 'days_back', 'sixty')")
+    [load] = platform.sensor_tick().run_requests
+    loaded = platform.job.execute_in_process(
+        instance=platform.instance, partition_key="4", raise_on_error=False,
+        asset_selection=list(load.asset_selection),
+    )  # fmt: skip
+    assert not loaded.success
+
+    outcomes = {}
+    for request in platform.schedule_tick("orders_by_tenant_schedule"):
+        outcomes[request.partition_key] = platform.job.execute_in_process(
+            instance=platform.instance, partition_key=request.partition_key,
+            asset_selection=list(request.asset_selection), raise_on_error=False,
+        )  # fmt: skip
+    assert {key: result.success for key, result in outcomes.items()} == {
+        "1": True, "2": True, "4": False}  # fmt: skip
+    [failure] = [e for e in outcomes["4"].all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.message
+    assert "export orders_by_tenant published nothing" in message
+    assert (
+        f"partition 4 of raw/{REGISTRY_SOURCE}/orders has never been loaded: the export would "
+        "publish none of its rows as current" in message
+    )
+    folder = platform.project.state_dir / "exports" / "orders_by_tenant"
+    assert not (folder / "tenant=umbrella").exists()
+    assert (folder / "tenant=acme").exists()
+
+
 def registry_platform(url, tmp_path: Path) -> Platform:
     """The registry project on its own Dagster instance."""
     project = load_project(

@@ -21,7 +21,7 @@ from pydantic import Field
 from tributary.config.loader import ConfigError, ProjectConfig
 from tributary.config.models import REF, ExportConfig, TableConfig, cron_for
 from tributary.defs.automation import ASSET_JOB, FOLLOWS_LOADS, default_status
-from tributary.defs.export_gate import unchecked_loads, upstream_failures
+from tributary.defs.export_gate import unchecked_loads, unloaded_partitions, upstream_failures
 from tributary.defs.ingest import partitions_for, raw_asset_key
 from tributary.defs.metadata import column_schema
 from tributary.defs.resources import (
@@ -156,6 +156,9 @@ def build_export_asset(
                 current_tenants(project, sources),
                 context.partition_key,
                 project.tenants.registry,
+            )
+            upstream = replace(
+                upstream, unloaded=unloaded_partitions(context, key, context.partition_key)
             )
             day = datetime.now(UTC).date()
         elif context.has_partition_key:

@@ -25,7 +25,14 @@ from dagster_dbt.metadata_set import DbtMetadataSet  # not exported at the top; 
 from tributary.defs.automation import PARTITION_TAG, TRANSFORMS
 from tributary.defs.checks import RECONCILIATION
 from tributary.defs.ingest import raw_table_of
-from tributary.exports.gate import FailedCheck, StaleBuild, UnbuiltModel, UncheckedLoad, Upstream
+from tributary.exports.gate import (
+    FailedCheck,
+    StaleBuild,
+    UnbuiltModel,
+    UncheckedLoad,
+    UnloadedPartition,
+    Upstream,
+)
 from tributary.warehouse.base import Warehouse
 
 # dagster-dbt's metadata on a model's spec: dbt's `materialized` (DbtMetadataSet's field).
@@ -106,6 +113,27 @@ def unchecked_loads(
         if load.scope in current:
             asset = check.asset_key.to_user_string()
             found.append(UncheckedLoad(asset, load.scope or None, load.load_id, load.committed_at))
+    return found
+
+
+def unloaded_partitions(
+    context: dg.AssetExecutionContext, key: dg.AssetKey, partition: str
+) -> list[UnloadedPartition]:
+    """Of a per-tenant export's `partition` (a tenant): the assets upstream partitioned by
+    tenant that have never materialized it. Dagster's materialization of a raw table's
+    partition is its load's, recorded once it committed: a tenant's load that failed, or has
+    not run, has none."""
+    graph = source_graph(context)
+    upstream = dg.AssetSelection.assets(key).upstream(include_self=False).resolve(graph)
+    found = []
+    for asset in sorted(upstream, key=lambda k: k.to_user_string()):
+        partitions = graph.get(asset).partitions_def
+        if partitions is None or partition not in partitions.get_partition_keys(
+            dynamic_partitions_store=context.instance
+        ):
+            continue  # unpartitioned, or partitioned otherwise (key ranges)
+        if partition not in context.instance.get_materialized_partitions(asset):
+            found.append(UnloadedPartition(asset.to_user_string(), partition))
     return found
 
 

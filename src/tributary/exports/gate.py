@@ -200,6 +200,23 @@ class UncheckedLoad:
 
 
 @dataclass(frozen=True)
+class UnloadedPartition:
+    """Of a per-tenant export: the tenant's partition of a raw table upstream that no load has
+    written (a tenant just added, its loads not run yet or failed). Its export would publish
+    none of its rows, sealed, as the tenant's current data."""
+
+    asset: str
+    partition: str
+
+    def describe(self) -> str:
+        return (
+            f"partition {self.partition} of {self.asset} has never been loaded: the export "
+            "would publish none of its rows as current. Load it (a tenant the registry adds "
+            "has its loads requested by tenant_registry_sensor), then run the export again"
+        )
+
+
+@dataclass(frozen=True)
 class Upstream:
     """What the gate found upstream of an export."""
 
@@ -207,9 +224,10 @@ class Upstream:
     unbuilt: list[UnbuiltModel]
     stale: list[StaleBuild]
     unchecked: list[UncheckedLoad] = field(default_factory=list)
+    unloaded: list[UnloadedPartition] = field(default_factory=list)
 
     def problems(self) -> list[str]:
-        found = (*self.checks, *self.unbuilt, *self.stale, *self.unchecked)
+        found = (*self.unloaded, *self.checks, *self.unbuilt, *self.stale, *self.unchecked)
         return [problem.describe() for problem in found]
 
 
