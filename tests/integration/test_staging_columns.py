@@ -147,6 +147,12 @@ def columns(project: ProjectConfig, relation: str) -> list[str]:
     ]
 
 
+def rename_column(project: ProjectConfig, table: str, column: str, to: str) -> None:
+    """As if the org had stopped showing `column` (the raw table lacks it under that name)."""
+    with WarehouseResource.from_project(project).open() as warehouse:
+        warehouse.execute(f"alter table {table} rename column {column} to {to}")
+
+
 def dbt_build(
     project: ProjectConfig, tmp_path: Path, dbt_vars: dict
 ) -> subprocess.CompletedProcess:
@@ -190,13 +196,34 @@ def test_an_org_with_only_standard_fields_builds_dim_account(
         "select count(*), count(account_id), count(stage_name), count(amount), "
         "count(forecast_category) from staging.stg_salesforce__opportunity",
     ) == [(5, 5, 5, 0, 0)]
-    # No external id: no account meets an ERP customer; the opportunities still count, their
-    # hidden amounts as 0.
+    # No external id: no account meets an ERP customer.
     assert rows(
         project,
-        "select count(*), count(erp_customer_id), min(customer_key), max(customer_key), "
-        "sum(opportunities), sum(open_pipeline_amount) from marts.dim_account",
-    ) == [(ACCOUNTS, 0, "unknown", "unknown", 5, 0)]
+        "select count(*), count(erp_customer_id), min(customer_key), max(customer_key) "
+        "from marts.dim_account",
+    ) == [(ACCOUNTS, 0, "unknown", "unknown")]
+    # The opportunities still count, but their amounts are hidden: a total with opportunities
+    # to add up is unknown (NULL, not 0); with none (Initech's only one is lost) it is 0.
+    assert rows(
+        project,
+        "select account_id, opportunities, open_opportunities, open_pipeline_amount, "
+        "won_amount from marts.dim_account order by 1",
+    ) == [
+        ("001TEST0000000001AA", 3, 2, None, None),
+        ("001TEST0000000002AA", 1, 1, None, 0),
+        ("001TEST0000000003AA", 1, 0, 0, 0),
+        ("001TEST0000000004AA", 0, 0, 0, 0),
+        ("001TEST0000000005AA", 0, 0, 0, 0),
+    ]
+
+    # Without AccountId, IsClosed or IsWon no total means anything: the staging model fails,
+    # naming the field, rather than publish them.
+    for column in ("accountid", "isclosed", "iswon"):
+        rename_column(project, "raw_salesforce.opportunity", column, f"{column}_hidden")
+        failed = dbt_build(project, tmp_path, {})
+        rename_column(project, "raw_salesforce.opportunity", f"{column}_hidden", column)
+        assert failed.returncode != 0
+        assert f"has no column '{column}', which the contract requires" in failed.stdout
 
 
 def test_a_pass_through_custom_field_and_the_external_id_var(

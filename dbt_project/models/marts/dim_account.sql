@@ -1,7 +1,8 @@
 {#-
   Salesforce accounts met with ERP customers through the external id both systems carry
   (Account.External_Id__c = customers.external_id). Deleted accounts and opportunities are
-  excluded. An account the ERP does not know points at the 'unknown' customer.
+  excluded. An account the ERP does not know points at the 'unknown' customer. Its pipeline
+  totals are NULL where an amount they add up is unknown (docs/source-contracts.md).
 -#}
 with accounts as (
     select * from {{ ref('stg_salesforce__account') }}
@@ -13,13 +14,23 @@ opportunities as (
     where not is_deleted
 ),
 
+-- A total is known only when every amount it adds up is: an Amount hidden from Tributary's
+-- user (field-level security) or left blank makes it NULL, never 0. With nothing to add up
+-- (no open or no won opportunity) it is 0.
 pipeline as (
     select
         account_id,
         count(*) as opportunities,
         sum(case when not is_closed then 1 else 0 end) as open_opportunities,
-        sum(case when not is_closed then amount else 0 end) as open_pipeline_amount,
-        sum(case when is_won then amount else 0 end) as won_amount
+        case
+            when count(case when not is_closed then 1 end)
+                = count(case when not is_closed then amount end)
+                then coalesce(sum(case when not is_closed then amount end), 0)
+        end as open_pipeline_amount,
+        case
+            when count(case when is_won then 1 end) = count(case when is_won then amount end)
+                then coalesce(sum(case when is_won then amount end), 0)
+        end as won_amount
     from opportunities
     group by account_id
 ),
@@ -46,8 +57,11 @@ select
     coalesce(pipeline.opportunities, 0) as opportunities,
     -- a sum of integers is a HUGEINT on DuckDB, a bigint elsewhere
     cast(coalesce(pipeline.open_opportunities, 0) as bigint) as open_opportunities,
-    cast(coalesce(pipeline.open_pipeline_amount, 0) as decimal(18, 2)) as open_pipeline_amount,
-    cast(coalesce(pipeline.won_amount, 0) as decimal(18, 2)) as won_amount,
+    -- an account without opportunities has no pipeline row: its totals are 0
+    cast(case when pipeline.account_id is null then 0 else pipeline.open_pipeline_amount end
+        as decimal(18, 2)) as open_pipeline_amount,
+    cast(case when pipeline.account_id is null then 0 else pipeline.won_amount end
+        as decimal(18, 2)) as won_amount,
     accounts.system_modstamp
 from accounts
 left join customers

@@ -1,19 +1,21 @@
 {#-
   One row per Opportunity Id, the latest by SystemModstamp; deleted ones kept, flagged.
-  Fields an org hides (field-level security) or lacks are NULL; extra ones are carried by
+  Fields an org hides (field-level security) or lacks are NULL (a hidden Amount too: dim_account
+  then publishes its totals as NULL, unknown), except those dim_account's totals cannot do
+  without (AccountId, IsClosed, IsWon), which fail the model; extra ones are carried by
   salesforce__opportunity_pass_through_columns.
 -#}
 {%- set columns = [
     {'name': 'id', 'type': 'string', 'required': true},
-    {'name': 'accountid', 'type': 'string'},
+    {'name': 'accountid', 'type': 'string', 'required': true},
     {'name': 'name', 'type': 'string'},
     {'name': 'stagename', 'type': 'string'},
     {'name': 'amount', 'type': 'numeric'},
     {'name': 'probability', 'type': 'numeric'},
     {'name': 'expectedrevenue', 'type': 'numeric'},
     {'name': 'closedate', 'type': 'date'},
-    {'name': 'isclosed', 'type': 'boolean'},
-    {'name': 'iswon', 'type': 'boolean'},
+    {'name': 'isclosed', 'type': 'boolean', 'required': true},
+    {'name': 'iswon', 'type': 'boolean', 'required': true},
     {'name': 'forecastcategoryname', 'type': 'string'},
     {'name': 'ownerid', 'type': 'string'},
     {'name': 'createddate', 'type': 'timestamptz'},
