@@ -47,9 +47,9 @@ EXTRA_DESCRIBE = {
 }
 STAGING_ACCOUNT_COLUMNS = [
     "account_id", "account_name", "account_type", "industry", "rating", "annual_revenue",
-    "number_of_employees", "billing_city", "billing_state", "billing_country", "external_id",
-    "customer_since", "discount_percent", "is_active", "parent_account_id", "owner_id",
-    "created_at", "system_modstamp", "is_deleted", "_load_id",
+    "currency_iso_code", "number_of_employees", "billing_city", "billing_state",
+    "billing_country", "external_id", "customer_since", "discount_percent", "is_active",
+    "parent_account_id", "owner_id", "created_at", "system_modstamp", "is_deleted", "_load_id",
 ]  # fmt: skip
 ACCOUNTS = 5  # in the fixture, none deleted
 
@@ -194,8 +194,9 @@ def test_an_org_with_only_standard_fields_builds_dim_account(
     assert rows(
         project,
         "select count(*), count(account_id), count(stage_name), count(amount), "
-        "count(forecast_category) from staging.stg_salesforce__opportunity",
-    ) == [(5, 5, 5, 0, 0)]
+        "count(forecast_category), count(currency_iso_code) "
+        "from staging.stg_salesforce__opportunity",
+    ) == [(5, 5, 5, 0, 0, 0)]
     # No external id: no account meets an ERP customer.
     assert rows(
         project,
@@ -285,3 +286,76 @@ def test_a_pass_through_custom_field_and_the_external_id_var(
     assert (
         "var 'salesforce__account_pass_through_columns' names column 'region__c'" in failed.stdout
     )
+
+
+def with_currencies(org: FakeSalesforce, currencies: dict[str, dict[str, str]]) -> None:
+    """A multi-currency org: each record's amounts are in its CurrencyIsoCode."""
+    for object_name, codes in currencies.items():
+        org.api.describes[object_name.lower()]["fields"].append(
+            {"name": "CurrencyIsoCode", "label": "Currency ISO Code", "type": "picklist",
+             "precision": 0, "scale": 0, "nillable": False, "compoundFieldName": None}
+        )  # fmt: skip
+        for record_id in org.api.records[object_name]:
+            org.api.upsert(object_name, {"Id": record_id, "CurrencyIsoCode": codes[record_id]})
+
+
+@pytest.mark.parametrize("target", ["duckdb", "postgres"])
+def test_a_multi_currency_org_adds_up_no_two_currencies(
+    target, salesforce_fake, state_dir, tmp_path, monkeypatch, request
+) -> None:
+    acme, globex, initech, umbrella, hooli = (f"001TEST000000000{i}AA" for i in range(1, 6))
+    account = {acme: "USD", globex: "EUR", initech: "USD", umbrella: "USD", hooli: "JPY"}
+    # Acme's open ones and a won one in USD; the one deal it won in Japan in JPY.
+    opportunity = {f"006TEST000000000{i}AA": "USD" for i in range(1, 4)}
+    opportunity |= {"006TEST0000000004AA": "EUR", "006TEST0000000005AA": "USD"}
+    with_currencies(salesforce_fake, {"Account": account, "Opportunity": opportunity})
+    salesforce_fake.api.upsert("Opportunity", {
+        "Id": "006TEST0000000009AA", "AccountId": acme, "Name": "JP deal",
+        "StageName": "Closed Won", "Amount": Decimal("1000000"), "IsClosed": True, "IsWon": True,
+        "CurrencyIsoCode": "JPY", "CloseDate": "2024-05-01",
+        "CreatedDate": "2024-03-01T08:00:00.000Z", "SystemModstamp": "2024-03-01T08:00:00.000Z",
+    })  # fmt: skip
+    project = project_on(target, salesforce_fake, tmp_path, monkeypatch, request)
+    materialize_all_checks_passing(project)
+
+    # Acme's USD and JPY are not added up: its totals are NULL. Globex's are in EUR; Initech
+    # (a lost deal), Umbrella and Hooli (none) have nothing to add up.
+    assert rows(
+        project, "select account_id, open_pipeline_amount, won_amount from marts.dim_account "
+        "order by 1"
+    ) == [
+        (acme, None, None),
+        (globex, Decimal("30000.00"), 0),
+        (initech, 0, 0),
+        (umbrella, 0, 0),
+        (hooli, 0, 0),
+    ]  # fmt: skip
+    assert rows(
+        project, "select account_id, currency_iso_code from staging.stg_salesforce__account "
+        "order by 1"
+    ) == sorted(account.items())  # fmt: skip
+    # And the currencies they are in: the account's own (its annual revenue's), the totals'.
+    totals = (
+        "select account_id, annual_revenue_currency, open_pipeline_amount, won_amount, "
+        "pipeline_currency from marts.dim_account order by 1"
+    )
+    assert rows(project, totals) == [
+        (acme, "USD", None, None, None),
+        (globex, "EUR", Decimal("30000.00"), 0, "EUR"),
+        (initech, "USD", 0, 0, None),
+        (umbrella, "USD", 0, 0, None),
+        (hooli, "JPY", 0, 0, None),
+    ]
+
+    # The shipped opportunity `fields:` lack CurrencyIsoCode: in an org whose accounts have
+    # one, an opportunity's currency is unknown, and so are the totals it counts in.
+    rename_column(project, "raw_salesforce.opportunity", "currencyisocode", "currency_hidden")
+    built = dbt_build(project, tmp_path, {})
+    assert built.returncode == 0, built.stdout[-3000:]
+    assert rows(project, totals) == [
+        (acme, "USD", None, None, None),
+        (globex, "EUR", None, None, None),
+        (initech, "USD", 0, 0, None),
+        (umbrella, "USD", 0, 0, None),
+        (hooli, "JPY", 0, 0, None),
+    ]

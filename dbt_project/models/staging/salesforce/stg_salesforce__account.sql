@@ -2,6 +2,8 @@
   One row per Account Id, the latest by SystemModstamp; deleted accounts kept, flagged.
   Fields an org hides (field-level security) or lacks are NULL; the demo org's custom fields
   are named by vars (dbt_project.yml), extra ones carried by salesforce__account_pass_through_columns.
+  currency_iso_code: the currency of the account's amounts in a multi-currency org; NULL in a
+  single-currency org (no CurrencyIsoCode field), whose amounts are all in the org's currency.
 -#}
 {%- set columns = [
     {'name': 'id', 'type': 'string', 'required': true},
@@ -10,6 +12,7 @@
     {'name': 'industry', 'type': 'string'},
     {'name': 'rating', 'type': 'string'},
     {'name': 'annualrevenue', 'type': 'numeric'},
+    {'name': 'currencyisocode', 'type': 'string'},
     {'name': 'numberofemployees', 'type': 'integer'},
     {'name': 'billingcity', 'type': 'string'},
     {'name': 'billingstate', 'type': 'string'},
@@ -42,6 +45,7 @@ select
     industry,
     rating,
     annualrevenue as annual_revenue,
+    currencyisocode as currency_iso_code,
     numberofemployees as number_of_employees,
     billingcity as billing_city,
     billingstate as billing_state,

@@ -3,7 +3,9 @@
   Fields an org hides (field-level security) or lacks are NULL (a hidden Amount too: dim_account
   then publishes its totals as NULL, unknown), except those dim_account's totals cannot do
   without (AccountId, IsClosed, IsWon), which fail the model; extra ones are carried by
-  salesforce__opportunity_pass_through_columns.
+  salesforce__opportunity_pass_through_columns. currency_iso_code: the currency of amount and
+  expected_revenue in a multi-currency org; NULL in a single-currency org or where the table's
+  `fields:` do not list CurrencyIsoCode.
 -#}
 {%- set columns = [
     {'name': 'id', 'type': 'string', 'required': true},
@@ -11,6 +13,7 @@
     {'name': 'name', 'type': 'string'},
     {'name': 'stagename', 'type': 'string'},
     {'name': 'amount', 'type': 'numeric'},
+    {'name': 'currencyisocode', 'type': 'string'},
     {'name': 'probability', 'type': 'numeric'},
     {'name': 'expectedrevenue', 'type': 'numeric'},
     {'name': 'closedate', 'type': 'date'},
@@ -39,6 +42,7 @@ select
     name as opportunity_name,
     stagename as stage_name,
     amount,
+    currencyisocode as currency_iso_code,
     probability as probability_percent,
     expectedrevenue as expected_revenue,
     closedate as close_date,
