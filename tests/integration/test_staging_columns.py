@@ -315,6 +315,14 @@ def test_a_multi_currency_org_adds_up_no_two_currencies(
         "CurrencyIsoCode": "JPY", "CloseDate": "2024-05-01",
         "CreatedDate": "2024-03-01T08:00:00.000Z", "SystemModstamp": "2024-03-01T08:00:00.000Z",
     })  # fmt: skip
+    # An open deal of Globex's whose Amount was left blank adds nothing (as Salesforce's
+    # reports add it up): unlike a hidden Amount, the others' amounts are known.
+    salesforce_fake.api.upsert("Opportunity", {
+        "Id": "006TEST0000000010AA", "AccountId": globex, "Name": "No amount yet",
+        "StageName": "Prospecting", "Amount": None, "IsClosed": False, "IsWon": False,
+        "CurrencyIsoCode": "EUR", "CloseDate": "2024-09-01",
+        "CreatedDate": "2024-03-02T08:00:00.000Z", "SystemModstamp": "2024-03-02T08:00:00.000Z",
+    })  # fmt: skip
     project = project_on(target, salesforce_fake, tmp_path, monkeypatch, request)
     materialize_all_checks_passing(project)
 
@@ -354,7 +362,7 @@ def test_a_multi_currency_org_adds_up_no_two_currencies(
     assert built.returncode == 0, built.stdout[-3000:]
     assert rows(project, totals) == [
         (acme, "USD", None, None, None),
-        (globex, "EUR", None, None, None),
+        (globex, "EUR", None, 0, None),  # no won deal: nothing to add up
         (initech, "USD", 0, 0, None),
         (umbrella, "USD", 0, 0, None),
         (hooli, "JPY", 0, 0, None),

@@ -2,8 +2,9 @@
   Salesforce accounts met with ERP customers through the external id both systems carry
   (Account.External_Id__c = customers.external_id). Deleted accounts and opportunities are
   excluded. An account the ERP does not know points at the 'unknown' customer. Its pipeline
-  totals are NULL where an amount they add up is unknown, or where they would add up amounts
-  of more than one currency (a multi-currency org: docs/source-contracts.md).
+  totals are NULL where the amounts are unknown (Amount hidden from Tributary's user), or
+  where they would add up amounts of more than one currency (a multi-currency org:
+  docs/source-contracts.md).
 -#}
 with accounts as (
     select * from {{ ref('stg_salesforce__account') }}
@@ -15,23 +16,21 @@ opportunities as (
     where not is_deleted
 ),
 
--- A total is known only when every amount it adds up is: an Amount hidden from Tributary's
--- user (field-level security) or left blank makes it NULL, never 0. With nothing to add up
--- (no open or no won opportunity) it is 0.
+-- An opportunity's blank Amount adds nothing to a total (as Salesforce's reports add it up);
+-- but where no opportunity holds one, Amount is hidden from Tributary's user (field-level
+-- security) and the totals are unknown: NULL, never 0.
+amounts as (
+    select count(amount) > 0 as known from opportunities
+),
+
 pipeline as (
     select
         account_id,
         count(*) as opportunities,
         sum(case when not is_closed then 1 else 0 end) as open_opportunities,
-        case
-            when count(case when not is_closed then 1 end)
-                = count(case when not is_closed then amount end)
-                then coalesce(sum(case when not is_closed then amount end), 0)
-        end as open_pipeline_amount,
-        case
-            when count(case when is_won then 1 end) = count(case when is_won then amount end)
-                then coalesce(sum(case when is_won then amount end), 0)
-        end as won_amount,
+        sum(case when is_won then 1 else 0 end) as won_opportunities,
+        sum(case when not is_closed then coalesce(amount, 0) else 0 end) as open_pipeline_amount,
+        sum(case when is_won then coalesce(amount, 0) else 0 end) as won_amount,
         -- The currencies of the amounts the totals add up (open and won opportunities'),
         -- NULL in a single-currency org.
         count(distinct case when not is_closed or is_won then currency_iso_code end)
@@ -79,14 +78,14 @@ select
     coalesce(pipeline.opportunities, 0) as opportunities,
     -- a sum of integers is a HUGEINT on DuckDB, a bigint elsewhere
     cast(coalesce(pipeline.open_opportunities, 0) as bigint) as open_opportunities,
-    -- an account without opportunities has no pipeline row: its totals are 0
+    -- with nothing to add up (no such opportunity, or none at all: no pipeline row) a total is 0
     cast(case
-        when pipeline.account_id is null then 0
-        when not mixed.mixed then pipeline.open_pipeline_amount
+        when coalesce(pipeline.open_opportunities, 0) = 0 then 0
+        when amounts.known and not mixed.mixed then pipeline.open_pipeline_amount
     end as decimal(18, 2)) as open_pipeline_amount,
     cast(case
-        when pipeline.account_id is null then 0
-        when not mixed.mixed then pipeline.won_amount
+        when coalesce(pipeline.won_opportunities, 0) = 0 then 0
+        when amounts.known and not mixed.mixed then pipeline.won_amount
     end as decimal(18, 2)) as won_amount,
     case when not mixed.mixed then pipeline.currency end as pipeline_currency,
     accounts.system_modstamp
@@ -97,3 +96,4 @@ left join pipeline
     on accounts.account_id = pipeline.account_id
 left join mixed
     on accounts.account_id = mixed.account_id
+cross join amounts
