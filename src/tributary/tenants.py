@@ -6,7 +6,7 @@ Plain Python: defs/tenants.py keeps Dagster's dynamic partitions in step with th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -90,6 +90,17 @@ def read_registry(
                     ),
                 )
             given[spelled] = row["value"]
+    for listed, filed in settings_filed_alike([_tenant_key(row["id"]) for row in rows], settings):
+        _, _, why = alike_pair([listed, filed])
+        conflicts.setdefault(
+            listed,
+            RegistryError(
+                "registry.settings_query",
+                f"settings are filed under tenant {filed!r}, which registry.query lists as "
+                f"{listed!r}: one tenant {why}; file them under {listed!r} (looked up by "
+                "that id, they were left out and the tables' defaults bound)",
+            ),
+        )
     tenants: dict[str, Tenant] = {}
     for row in rows:
         key = _tenant_key(row["id"])
@@ -161,6 +172,26 @@ def alike_ids(tenants: list[Tenant]) -> str | None:
         return None
     first, repeat, why = pair
     return f"tenants {first!r} and {repeat!r} are one tenant {why}; expected each id once"
+
+
+def settings_filed_alike(listed: Sequence[str], filed: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """(listed id, filed id) for each id settings are `filed` under that the registry does not
+    list but that is one tenant with a `listed` id (alike_pair's rule)."""
+    forms: dict[str, str] = {}
+    for key in listed:
+        for form in _alike_forms(key):
+            forms.setdefault(form, key)
+    exact = set(listed)
+    for key in filed:
+        if key not in exact:
+            found = next((forms[f] for f in _alike_forms(key) if f in forms), None)
+            if found is not None:
+                yield found, key
+
+
+def _alike_forms(key: str) -> list[str]:
+    """What alike_pair compares of `key`: its number, and its text without case or padding."""
+    return ([f"#{int(key)}"] if key.isdigit() else []) + [key.rstrip().casefold()]
 
 
 def alike_pair(keys: Sequence[str]) -> tuple[str, str, str] | None:

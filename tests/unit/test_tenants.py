@@ -103,6 +103,34 @@ def test_a_bad_registry_row_is_named(companies: list[dict], message: str) -> Non
     assert message in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    ("listed", "filed", "why"),
+    [
+        ("ACME", "acme", "to a source that ignores case and trailing spaces"),
+        ("7", "007", "to a number column (both are 7)"),
+        (7, "007", "to a number column (both are 7)"),
+    ],
+)
+def test_settings_filed_under_an_id_alike_the_tenants_are_refused_naming_both(
+    listed: object, filed: str, why: str
+) -> None:
+    """The registry's own join (MySQL's collation, a number column) matches them, but the
+    settings were looked up by the exact id: ignored without a word, the table's default bound
+    (30 days back, not 60), the rows between lost."""
+    companies = [{"id": listed, "alias": "acme", "active": 1}]
+    settings = [{"tenant_id": filed, "name": "days_back", "value": "60"}]
+    with pytest.raises(TenantError) as raised:
+        read_registry(REGISTRY, registry_answers(companies, settings))
+    assert (
+        f"tenants.yaml: registry.settings_query: settings are filed under tenant {filed!r}, "
+        f"which registry.query lists as {str(listed)!r}: one tenant {why}"
+    ) in str(raised.value)
+    inactive = [{"id": listed, "alias": "acme", "active": 0}]
+    skipped: list[str] = []
+    assert read_registry(REGISTRY, registry_answers(inactive, settings), skipped) == []
+    assert skipped[0].startswith(f"inactive tenant {str(listed)!r} (registry.settings_query: ")
+
+
 def test_the_bad_row_of_an_inactive_tenant_is_skipped_and_said() -> None:
     """A company that does not need BI has no alias (or one with a space): its row failed
     the sensor, every active tenant's run and the schedules. An inactive tenant's row that
