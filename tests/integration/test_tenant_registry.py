@@ -837,6 +837,48 @@ def fixed_list_project(config: Path, url: URL, warehouse: dict, listed: list) ->
     return load_project(config)
 
 
+@pytest.mark.parametrize("server", ["mariadb", "postgres"])
+def test_a_per_tenant_export_by_the_sources_tenant_column_publishes_every_row_loaded(
+    server, request, state_dir, tmp_path
+) -> None:
+    """An export whose `tenant_column` is the source's own (a mart that kept `code`, not
+    `_tenant_id`) filtered it with `code = 'acme'`: the rows MariaDB's collation gave the
+    tenant's load as 'ACME' and 'Acme', or PostgreSQL's char(5) as '007  ', were left out of
+    its export, green. It now compares as the load did, ignoring case and padding."""
+    if server == "mariadb":
+        url, con = request.getfixturevalue("mariadb")
+        run_sql(con, "create table orders (id int primary key, code varchar(10), amount int)",
+                "insert into orders values (1, 'ACME', 10), (2, 'acme', 20), (3, 'Acme', 5), "
+                "(4, 'globex', 1)")  # fmt: skip
+        listed = [("acme", "acme"), ("globex", "globex")]
+    else:
+        url = make_url(request.getfixturevalue("postgres"))
+        with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as pg:
+            pg.execute("create table orders (id int primary key, code char(5), amount int)")
+            pg.execute("insert into orders values (1, '007', 10), (2, '007', 20), "
+                       "(3, '007', 5), (4, '8', 1)")  # fmt: skip
+        listed = [("007", "acme"), ("8", "globex")]
+    config = tmp_path / "assets_config"
+    fixed_list_project(config, url, {"target": "duckdb", "path": "warehouse.duckdb"}, listed)
+    path = config / "exports" / "orders_by_tenant.yaml"
+    path.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()), "tenant_column": "code"}))
+    project = fixed_list_project(config, url, {}, listed)
+    instance = dagster_instance(tmp_path)
+    tenant = listed[0][0]
+    assert load_partition(project, instance, tenant) is None
+    job = build_definitions(project).resolve_implicit_global_asset_job_def()
+    exported = job.execute_in_process(
+        instance=instance, partition_key=tenant,
+        asset_selection=[dg.AssetKey(["export", "orders_by_tenant"])],
+    )  # fmt: skip
+    assert exported.success
+    [part] = (project.state_dir / "exports" / "orders_by_tenant" / "tenant=acme").glob("dt=*")
+    ids = [
+        i for f in sorted(part.glob("*.parquet")) for i in pq.read_table(f).column("id").to_pylist()
+    ]
+    assert sorted(ids) == [1, 2, 3]
+
+
 def load_partition(project: ProjectConfig, instance: dg.DagsterInstance, key: str) -> str | None:
     """Tenant `key`'s load of the orders table: None where it succeeded, else why it failed."""
     job = build_definitions(project).resolve_implicit_global_asset_job_def()

@@ -438,7 +438,8 @@ def test_a_per_tenant_export_unloads_the_tenant_rows_into_its_folder(unload_setu
     )
     [unload] = [parse_unload(s) for s in connection.statements if s.startswith("unload")]
     assert unload["query"] == (
-        'select * from (select * from "marts"."orders") as tenant_rows where "tenant_id" = \'42\''
+        'select * from (select * from "marts"."orders") as tenant_rows where ("tenant_id" = '
+        "'42' or lower(rtrim(cast(\"tenant_id\" as varchar))) = '42')"
     )
     assert f"/{UNLOAD_PREFIX}/orders/tenant=acme/dt=2024-05-01/" in unload["to"]
     assert outcome.publications[0].uri.endswith("/orders/tenant=acme/dt=2024-05-01")

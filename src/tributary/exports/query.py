@@ -103,10 +103,15 @@ def partition_sql(
         if tenant is None:
             raise ValueError(f"export '{export.name}' is per_tenant: a run publishes one tenant")
         # The id as text: the raw tables' _tenant_id is text, and a number column compares
-        # with a quoted number on DuckDB, PostgreSQL and Redshift alike.
+        # with a quoted number on DuckDB, PostgreSQL and Redshift alike. A source's own tenant
+        # column holds the id as the source spelled it, which its load took for the tenant's
+        # ignoring case (MySQL's collation) and padding (char(n)): compared so here too. No
+        # other tenant's rows can match so: ids alike so are refused (tenants.alike_ids).
+        column = quote_ident(export.tenant_column)
         sql = (
-            f"select * from ({sql}) as tenant_rows "
-            f"where {quote_ident(export.tenant_column)} = {sql_literal(tenant.key, quote)}"
+            f"select * from ({sql}) as tenant_rows where ({column} = "
+            f"{sql_literal(tenant.key, quote)} or lower(rtrim(cast({column} as varchar))) = "
+            f"{sql_literal(tenant.key.lower(), quote)})"
         )
     partitioning = export.partitioning
     if partitioning.by == "date" and partitioning.column:
