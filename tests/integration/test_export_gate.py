@@ -20,6 +20,7 @@ import yaml
 from tests.conftest import copy_dbt_project
 from tributary.config.loader import ProjectConfig, load_project
 from tributary.defs import build_definitions
+from tributary.defs.resources import WarehouseResource
 from tributary.defs.transform import prepare_manifest
 from tributary.exports.gate import stamp
 from tributary.warehouse.base import Warehouse
@@ -466,6 +467,54 @@ from {{ ref('stg_erp__customers') }}
 where modified_at > (select max(modified_at) from {{ this }})
 {% endif %}
 """
+
+
+def test_a_tenant_made_inactive_gates_while_its_rejected_rows_stay(
+    config_dir: Path, state_dir: Path, instance: dg.DagsterInstance, monkeypatch
+) -> None:
+    """acme's load loses a row and its check fails; then acme is made inactive in tenants.yaml
+    (its partition goes, its rows stay in the raw table). An export of every tenant's rows
+    published acme's, which the check had rejected, green: a partition gone gated nothing. It
+    gates while the raw table holds the tenant's rows, saying how to go on; deleting them (or
+    loading the tenant again, active) clears it."""
+    project = project_with(
+        config_dir, state_dir, {"name": "users_all", "query": "select * from raw_app.users"},
+        edit=scope_app_users_by_company,
+    )  # fmt: skip
+    users = dg.AssetKey(["raw", "app", "users"])
+    export = dg.AssetKey(["export", "users_all"])
+
+    def run_asset(project: ProjectConfig, asset: dg.AssetKey, tenant: str | None = None):
+        job = build_definitions(project).resolve_implicit_global_asset_job_def()
+        return job.execute_in_process(
+            instance=instance, asset_selection=[asset], partition_key=tenant,
+            raise_on_error=False,
+        )  # fmt: skip
+
+    for tenant in ("2", "3"):
+        assert run_asset(project, users, tenant).success
+    with monkeypatch.context() as patched:
+        losing_one_row(patched)
+        assert not run_asset(project, users, "1").success
+    assert not run_asset(project, export).success
+
+    tenants = yaml.safe_load((config_dir / "tenants.yaml").read_text())
+    tenants["tenants"][0]["active"] = False  # acme
+    (config_dir / "tenants.yaml").write_text(yaml.safe_dump(tenants))
+    project = load_project(config_dir)
+    refused = run_asset(project, export)
+    assert not refused.success
+    why = failure(refused, "export__users_all")
+    assert "blocking check 'reconciliation' on raw/app/users (partition 1) failed" in why
+    assert (
+        "partition 1 is no longer among the asset's partitions (a tenant made inactive or "
+        "removed), and raw_app.users still holds its rows: delete them (delete from "
+        "raw_app.users where _tenant_id = '1'), or make the tenant active again and load it"
+    ) in why
+
+    with WarehouseResource.from_project(project).open() as warehouse:
+        warehouse.execute("delete from raw_app.users where _tenant_id = '1'")
+    assert run_asset(project, export).success
 
 
 def project_with_incremental_mart(

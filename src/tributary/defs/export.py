@@ -21,7 +21,12 @@ from pydantic import Field
 from tributary.config.loader import ConfigError, ProjectConfig
 from tributary.config.models import REF, ExportConfig, TableConfig, cron_for
 from tributary.defs.automation import ASSET_JOB, FOLLOWS_LOADS, default_status
-from tributary.defs.export_gate import unchecked_loads, unloaded_partitions, upstream_failures
+from tributary.defs.export_gate import (
+    held_gone_failures,
+    unchecked_loads,
+    unloaded_partitions,
+    upstream_failures,
+)
 from tributary.defs.ingest import partitions_for, raw_asset_key
 from tributary.defs.metadata import column_schema
 from tributary.defs.resources import (
@@ -171,7 +176,11 @@ def build_export_asset(
             # instance): the warehouse's lock, where it has one, holds the second too.
             with warehouse.open() as wh, wh.one_at_a_time(export_pool(export.name)):
                 # Just before the query: a load committing meanwhile is owed its check.
-                gated = replace(upstream, unchecked=unchecked_loads(context, key, wh))
+                gated = replace(
+                    upstream,
+                    checks=held_gone_failures(upstream.checks, wh),
+                    unchecked=unchecked_loads(context, key, wh),
+                )
                 found = gated.problems()
                 if found and not config.publish_despite_failures:
                     raise dg.Failure(

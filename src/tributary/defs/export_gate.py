@@ -33,7 +33,7 @@ from tributary.exports.gate import (
     UnloadedPartition,
     Upstream,
 )
-from tributary.warehouse.base import Warehouse
+from tributary.warehouse.base import Warehouse, raw_schema
 
 # dagster-dbt's metadata on a model's spec: dbt's `materialized` (DbtMetadataSet's field).
 MATERIALIZED = f"{DbtMetadataSet.namespace()}/materialization_type"
@@ -158,8 +158,8 @@ def partitions_now(
     instance: dg.DagsterInstance, graph, checks: Collection[dg.AssetCheckKey]
 ) -> dict[dg.AssetCheckKey, set[str]]:
     """A partitioned asset's checks, with the partitions it has now: one no longer there (a
-    tenant made inactive, or gone from the registry) can never be loaded again, and gates
-    nothing."""
+    tenant made inactive, or removed from tenants.yaml) can never be loaded again; its failure
+    gates only while the raw table holds its rows (failed_checks, held_gone_failures)."""
     return {
         check: set(partitions.get_partition_keys(dynamic_partitions_store=instance))
         for check in checks
@@ -399,7 +399,8 @@ def failed_checks(
     partitioned: Mapping[dg.AssetCheckKey, set[str]] | None = None,
 ) -> list[tuple[dg.AssetCheckKey, FailedCheck]]:
     """The blocking checks whose latest evaluation failed; of a check on a partitioned asset
-    (`partitioned`, with the asset's partitions now), each partition's latest."""
+    (`partitioned`, with the asset's partitions now), each partition's latest, those of a
+    partition it no longer has marked `gone` (held_gone_failures keeps those whose rows stay)."""
     partitioned = partitioned or {}
     evaluated = [
         (check, record, None)
@@ -408,15 +409,32 @@ def failed_checks(
         ).items()
     ]
     for check in sorted(partitioned, key=lambda c: c.to_user_string()):
-        for partition, record in latest_per_partition(instance, check, partitioned[check]).items():
-            if partition is None or partition in partitioned[check]:
-                evaluated.append((check, record, partition))
+        ever = partitions_materialized(instance, check, before=None)
+        for partition, record in latest_per_partition(instance, check, ever).items():
+            evaluated.append((check, record, partition))
     failed = []
     for check, record, partition in evaluated:
         # This run's own checks gate within it already (a failed one stops this step).
         if record.run_id != current_run and (found := failure(check, record, partition)):
-            failed.append((check, found))
+            gone = partition is not None and partition not in partitioned.get(check, ())
+            failed.append((check, replace(found, gone=gone)))
     return failed
+
+
+def held_gone_failures(checks: list[FailedCheck], warehouse: Warehouse) -> list[FailedCheck]:
+    """`checks`, less the failures of partitions the asset no longer has whose rows the raw
+    table no longer holds. A tenant made inactive (or removed) keeps its rows, which its
+    failed check rejected: an export of every tenant's rows published them, green. Read in the
+    export's warehouse session, as unchecked_loads."""
+    kept = []
+    for check in checks:
+        if not check.gone:
+            kept.append(check)
+            continue
+        source, table = raw_table_of(dg.AssetKey.from_user_string(check.asset))
+        if warehouse.tenant_ids_held([(source, table)], {check.partition}.__contains__):
+            kept.append(replace(check, held_in=f"{raw_schema(source)}.{table}"))
+    return kept
 
 
 def failure(

@@ -37,11 +37,15 @@ class FailedCheck:
     # builds them whole: a plain build adds rows past the newest it holds, never those it lacks.
     rebuild_whole: tuple[str, ...] = ()
     dbt_op: str | None = None
+    # Of a partition the asset no longer has (a tenant made inactive, or removed): whether so,
+    # and the raw table that still holds its rows (None: it holds none, and it gates nothing).
+    gone: bool = False
+    held_in: str | None = None
 
     def full_refresh(self) -> str | None:
         """A reconciliation that stays failed until a `full_refresh` run finds its rows right
         (as its description says): the run that clears it, and what to rebuild after."""
-        if not self.load_op or "full_refresh" not in (self.description or ""):
+        if self.gone or not self.load_op or "full_refresh" not in (self.description or ""):
             return None
         config = full_refresh_config(self.load_op)
         asset = f"{self.asset} (partition {self.partition})" if self.partition else self.asset
@@ -65,6 +69,13 @@ class FailedCheck:
 
     def describe(self) -> str:
         why = f": {self.description.strip()}" if self.description else ""
+        if self.held_in:
+            why += (
+                f"; partition {self.partition} is no longer among the asset's partitions (a "
+                f"tenant made inactive or removed), and {self.held_in} still holds its rows: "
+                f"delete them (delete from {self.held_in} where _tenant_id = "
+                f"'{self.partition}'), or make the tenant active again and load it"
+            )
         return f"{self.named()}{why}"
 
     def named(self) -> str:
