@@ -47,6 +47,9 @@ TRANSIENT_MESSAGE = re.compile(
     r"terminating connection due to administrator command|"
     r"deadlock detected|deadlock found|could not serialize access|serializable isolation violation|"
     r"throttl|rate exceeded|slow ?down|request limit exceeded|"
+    # Salesforce: its 500 (an internal fault it asks to retry), and a query's page locator
+    # expired (Salesforce keeps them 15 minutes): a read run again queries anew
+    r"\b(?:UNKNOWN_EXCEPTION|SERVER_UNAVAILABLE|INVALID_QUERY_LOCATOR)\b|"
     # an HTTP status, named as one (a bare 503 may be a key or a count)
     r"(?:\bHTTP|\bstatus(?: code)?|\berror code|\()\W{0,3}(?:429|502|503|504)\b|"
     r"\b(?:429|502|503|504) (?:too many requests|bad gateway|service unavailable|gateway time)",

@@ -914,6 +914,31 @@ def test_a_manifest_that_is_not_its_folders_is_named_and_loads_nothing(
         # what the driver said of an error Tributary's own replaced (without its message)
         (SourceError("login failed: see the server's log", transient=True), True),
         (SourceError("reading table 'orders' failed: connection reset", transient=False), False),
+        # Salesforce's 500 and an expired page locator, as the source raises them (a read
+        # run again queries anew); a malformed query is not
+        (
+            SourceError(
+                "source 'crm': querying Thing__c failed: Error Code 500. Response content: "
+                "[{'message': 'An unexpected error occurred', 'errorCode': 'UNKNOWN_EXCEPTION'}]"
+            ),
+            True,
+        ),
+        (
+            SourceError(
+                "source 'crm': querying Thing__c failed: Malformed request https://x/services/"
+                "data/v62.0/queryAll/01g-2. Response content: [{'message': 'invalid query "
+                "locator', 'errorCode': 'INVALID_QUERY_LOCATOR'}]"
+            ),
+            True,
+        ),
+        (
+            SourceError(
+                "source 'crm': querying Thing__c failed: Malformed request https://x/services/"
+                "data/v62.0/queryAll. Response content: [{'message': 'unexpected token', "
+                "'errorCode': 'MALFORMED_QUERY'}]"
+            ),
+            False,
+        ),
         # data errors whose words looked transient
         (WarehouseError('Constraint Error: Duplicate key "id: 503" violates primary key'), False),
         (SourceError("Conversion Error: 'n/a' to INT32 in column session_timeout"), False),
