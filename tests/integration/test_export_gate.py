@@ -507,9 +507,10 @@ def test_a_tenant_made_inactive_gates_while_its_rejected_rows_stay(
     why = failure(refused, "export__users_all")
     assert "blocking check 'reconciliation' on raw/app/users (partition 1) failed" in why
     assert (
-        "partition 1 is no longer among the asset's partitions (a tenant made inactive or "
-        "removed), and raw_app.users still holds its rows: delete them (delete from "
-        "raw_app.users where _tenant_id = '1'), or make the tenant active again and load it"
+        "partition 1 can no longer be loaded (its tenant was made inactive in tenants.yaml, or "
+        "is no longer listed), and raw_app.users still holds its rows: delete them (delete "
+        "from raw_app.users where _tenant_id = '1'), or list the tenant again, active, and load "
+        "it"
     ) in why
 
     with WarehouseResource.from_project(project).open() as warehouse:

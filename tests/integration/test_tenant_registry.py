@@ -274,6 +274,54 @@ def test_a_tenants_export_before_its_first_load_publishes_nothing(
     assert (folder / "tenant=acme").exists()
 
 
+def test_a_tenant_removed_with_a_failed_check_gates_until_its_rows_are_deleted(
+    registry, state_dir, tmp_path
+) -> None:
+    """globex's load fails its check, then the registry drops globex: the sensor keeps its
+    partition, so its failure refused every tenant's export for good, and the way out it
+    named (a full_refresh load of partition 2) is refused for a tenant the registry no longer
+    lists. It gates while the raw table holds globex's rows, saying how to go on."""
+    url, con = registry
+    config = write_registry_project(
+        tmp_path / "assets_config", url=str(url), tenant_stores=tmp_path
+    )
+    path = config / "sources" / f"{REGISTRY_SOURCE}.yaml"
+    source = yaml.safe_load(path.read_text())
+    source["tables"][0].update(mode="incremental", cursor="created_at")
+    path.write_text(yaml.safe_dump(source))
+    platform = Platform(load_project(config), dagster_instance(tmp_path))
+    for request in platform.sensor_tick().run_requests:
+        platform.run(request)
+    orders = dg.AssetKey(["raw", REGISTRY_SOURCE, "orders"])
+    export = dg.AssetKey(["export", "orders_by_tenant"])
+
+    def run(asset: dg.AssetKey, tenant: str) -> dg.ExecuteInProcessResult:
+        return platform.job.execute_in_process(
+            instance=platform.instance, asset_selection=[asset], partition_key=tenant,
+            raise_on_error=False,
+        )  # fmt: skip
+
+    con.cursor().execute("delete from orders where id = 200")  # globex's, deleted in the app
+    assert not run(orders, "2").success  # its reconciliation fails
+    con.cursor().execute("delete from companies where company_id = 2")
+    platform.sensor_tick()
+    refused = run(export, "1")
+    assert not refused.success
+    [failure] = [e for e in refused.all_events if e.is_step_failure]
+    why = failure.step_failure_data.error.message
+    assert f"on raw/{REGISTRY_SOURCE}/orders (partition 2) failed" in why
+    assert (
+        "partition 2 can no longer be loaded (its tenant was made inactive in tenants.yaml, or "
+        f"is no longer listed), and raw_{REGISTRY_SOURCE}.orders still holds its rows: delete "
+        f"them (delete from raw_{REGISTRY_SOURCE}.orders where _tenant_id = '2')"
+    ) in why
+    assert "fails until a load finds its rows right" not in why  # no full_refresh lead
+
+    with platform.project.warehouse.open(state_dir=platform.project.state_dir) as warehouse:
+        warehouse.execute(f"delete from raw_{REGISTRY_SOURCE}.orders where _tenant_id = '2'")
+    assert run(export, "1").success
+
+
 def registry_platform(url, tmp_path: Path) -> Platform:
     """The registry project on its own Dagster instance."""
     project = load_project(

@@ -422,18 +422,22 @@ def failed_checks(
 
 
 def held_gone_failures(checks: list[FailedCheck], warehouse: Warehouse) -> list[FailedCheck]:
-    """`checks`, less the failures of partitions the asset no longer has whose rows the raw
-    table no longer holds. A tenant made inactive (or removed) keeps its rows, which its
-    failed check rejected: an export of every tenant's rows published them, green. Read in the
-    export's warehouse session, as unchecked_loads."""
+    """`checks`, less the failures of partitions that can no longer be loaded whose rows the
+    raw table no longer holds: a partition the asset no longer has (a tenant made inactive in
+    tenants.yaml), or a tenant the registry no longer lists (its partition is kept, and its
+    load refused). Such a tenant keeps its rows, which its failed check rejected: an export of
+    every tenant's rows published them, green; and a removed tenant's failure refused every
+    export for good, naming a load that fails. Read in the export's warehouse session, as
+    unchecked_loads."""
+    removed = warehouse.removed_tenants() if any(c.partition for c in checks) else set()
     kept = []
     for check in checks:
-        if not check.gone:
+        if not check.gone and check.partition not in removed:
             kept.append(check)
             continue
         source, table = raw_table_of(dg.AssetKey.from_user_string(check.asset))
         if warehouse.tenant_ids_held([(source, table)], {check.partition}.__contains__):
-            kept.append(replace(check, held_in=f"{raw_schema(source)}.{table}"))
+            kept.append(replace(check, gone=True, held_in=f"{raw_schema(source)}.{table}"))
     return kept
 
 

@@ -71,10 +71,10 @@ class FailedCheck:
         why = f": {self.description.strip()}" if self.description else ""
         if self.held_in:
             why += (
-                f"; partition {self.partition} is no longer among the asset's partitions (a "
-                f"tenant made inactive or removed), and {self.held_in} still holds its rows: "
-                f"delete them (delete from {self.held_in} where _tenant_id = "
-                f"'{self.partition}'), or make the tenant active again and load it"
+                f"; partition {self.partition} can no longer be loaded (its tenant was made "
+                f"inactive in tenants.yaml, or is no longer listed), and {self.held_in} still "
+                f"holds its rows: delete them (delete from {self.held_in} where _tenant_id = "
+                f"'{self.partition}'), or list the tenant again, active, and load it"
             )
         return f"{self.named()}{why}"
 

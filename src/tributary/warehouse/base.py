@@ -788,6 +788,14 @@ class Warehouse(ABC):
         the state tables not created: none before a tenant's load."""
         return self.read_state(lambda query: tenant_ids_held(query, tables, among), nothing=[])
 
+    def removed_tenants(self) -> set[str]:
+        """The tenant ids `_tributary.tenants` records as no longer listed (by the registry,
+        or tenants.yaml), read in this session; none where no reading was recorded."""
+        if not table_exists(self.query, STATE_SCHEMA, "tenants"):
+            return set()
+        rows = self.query(f"select tenant_id from {STATE_SCHEMA}.tenants where status = 'removed'")
+        return {tenant_id for (tenant_id,) in rows}
+
     def owed_loads(self, tables: Collection[tuple[str, str]]) -> list[OwedLoad]:
         """The loads of the raw `tables` whose check has not compared them (owed_loads), read
         in this session (an export's, before its query); the state tables not created."""
