@@ -404,17 +404,27 @@ def test_a_listed_field_the_org_no_longer_shows_is_named_with_the_way_out(
 def test_a_cursor_the_org_no_longer_shows_is_named_with_the_way_out(
     salesforce_fake, monkeypatch, tmp_path
 ):
+    """An object without SystemModstamp (a history object) was told to grant the user read
+    access to it, which field-level security never hides: it has none."""
     api = salesforce_fake.api
     described = api.describes["account"]["fields"]
     api.describes["account"]["fields"] = [f for f in described if f["name"] != "SystemModstamp"]
     with pytest.raises(SourceError) as raised:
         load(salesforce_fake, crm_source(salesforce_fake, monkeypatch), "account", tmp_path)
     assert str(raised.value) == (
-        "source 'crm', table 'account': object Account shows no field 'systemmodstamp' (the "
-        "table's `cursor:`) to the user Tributary logs in as: the field was removed, or "
-        "field-level security hides it from that user; grant the user read access to the "
-        "field, or set `cursor:` to a datetime field the user can read"
+        "source 'crm', table 'account': object Account has no field 'systemmodstamp' (the "
+        "table's `cursor:`, SystemModstamp by default): some objects have none, history "
+        "objects such as AccountHistory (never updated: CreatedDate) among them; set `cursor:` "
+        "to a datetime field the object has, or load it whole (`mode: full`)"
     )
+    api.describes["account"]["fields"] = described
+    tables = [{"name": "account", "object": "Account", "cursor": "LastModifiedDate"}]
+    hidden = [f for f in described if f["name"] != "LastModifiedDate"]
+    api.describes["account"]["fields"] = hidden
+    with pytest.raises(SourceError) as raised:
+        load(salesforce_fake, crm_source(salesforce_fake, monkeypatch, tables), "account", tmp_path)
+    assert "shows no field 'lastmodifieddate' (the table's `cursor:`)" in str(raised.value)
+    assert "field-level security hides it" in str(raised.value)
 
 
 def test_a_value_not_of_its_fields_type_names_source_and_table(

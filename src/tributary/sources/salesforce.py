@@ -140,7 +140,15 @@ class SalesforceField:
 
 def unseen_field(object_name: str, name: str, role: str) -> str:
     """Why a field the table names (`role`: which key names it) is not in describe, and the
-    way on. Describe lists only the fields the integration user may read."""
+    way on. Describe lists only the fields the integration user may read; SystemModstamp, a
+    system field, it lists wherever the object has one."""
+    if role == "cursor" and name.casefold() == "systemmodstamp":
+        return (
+            f"object {object_name} has no field '{name}' (the table's `cursor:`, SystemModstamp "
+            "by default): some objects have none, history objects such as AccountHistory "
+            "(never updated: CreatedDate) among them; set `cursor:` to a datetime field the "
+            "object has, or load it whole (`mode: full`)"
+        )
     way_on = (
         "set `cursor:` to a datetime field the user can read"
         if role == "cursor"
