@@ -282,14 +282,7 @@ def test_a_tenant_removed_with_a_failed_check_gates_until_its_rows_are_deleted(
     named (a full_refresh load of partition 2) is refused for a tenant the registry no longer
     lists. It gates while the raw table holds globex's rows, saying how to go on."""
     url, con = registry
-    config = write_registry_project(
-        tmp_path / "assets_config", url=str(url), tenant_stores=tmp_path
-    )
-    path = config / "sources" / f"{REGISTRY_SOURCE}.yaml"
-    source = yaml.safe_load(path.read_text())
-    source["tables"][0].update(mode="incremental", cursor="created_at")
-    path.write_text(yaml.safe_dump(source))
-    platform = Platform(load_project(config), dagster_instance(tmp_path))
+    platform = incremental_registry_platform(url, tmp_path)
     for request in platform.sensor_tick().run_requests:
         platform.run(request)
     orders = dg.AssetKey(["raw", REGISTRY_SOURCE, "orders"])
@@ -320,6 +313,19 @@ def test_a_tenant_removed_with_a_failed_check_gates_until_its_rows_are_deleted(
     with platform.project.warehouse.open(state_dir=platform.project.state_dir) as warehouse:
         warehouse.execute(f"delete from raw_{REGISTRY_SOURCE}.orders where _tenant_id = '2'")
     assert run(export, "1").success
+
+
+def incremental_registry_platform(url, tmp_path: Path) -> Platform:
+    """The registry project, its orders table incremental on created_at, on its own Dagster
+    instance."""
+    config = write_registry_project(
+        tmp_path / "assets_config", url=str(url), tenant_stores=tmp_path
+    )
+    path = config / "sources" / f"{REGISTRY_SOURCE}.yaml"
+    source = yaml.safe_load(path.read_text())
+    source["tables"][0].update(mode="incremental", cursor="created_at")
+    path.write_text(yaml.safe_dump(source))
+    return Platform(load_project(config), dagster_instance(tmp_path))
 
 
 def registry_platform(url, tmp_path: Path) -> Platform:
@@ -746,14 +752,7 @@ def test_a_changed_setting_of_an_incremental_table_is_said_and_a_full_refresh_re
     out without a word. The load says so (log and metadata); a full_refresh of the tenant's
     partition reads them."""
     url, con = registry
-    config = write_registry_project(
-        tmp_path / "assets_config", url=str(url), tenant_stores=tmp_path
-    )
-    path = config / "sources" / f"{REGISTRY_SOURCE}.yaml"
-    source = yaml.safe_load(path.read_text())
-    source["tables"][0].update(mode="incremental", cursor="created_at")
-    path.write_text(yaml.safe_dump(source))
-    platform = Platform(load_project(config), dagster_instance(tmp_path))
+    platform = incremental_registry_platform(url, tmp_path)
     con.cursor().execute("update company_settings set value = '7' where company_id = 1")
     [acme, _] = platform.sensor_tick().run_requests
     platform.run(acme)
