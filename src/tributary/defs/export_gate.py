@@ -275,14 +275,15 @@ def completed_evaluations(
 
 
 def latest_per_partition(
-    instance: dg.DagsterInstance, check: dg.AssetCheckKey, partitions: set[str]
+    instance: dg.DagsterInstance, check: dg.AssetCheckKey
 ) -> dict[str | None, AssetCheckExecutionRecord]:
     """A check on a partitioned asset: the latest completed evaluation of each partition (by
-    its run's partition), read back until each of `partitions` ever materialized has its own.
+    its run's partition), read back until each partition ever materialized (those it has now,
+    and those it no longer has: failed_checks) has its own.
     Dagster keeps one latest evaluation per check whatever the partition: one tenant's later
     passing load hid another tenant's failed one; and before, only the check's last 500 were
     read, so that a tenant's failure followed by 500 other loads gated nothing."""
-    wanted = partitions & partitions_materialized(instance, check, before=None)
+    wanted = partitions_materialized(instance, check, before=None)
     latest: dict[str | None, AssetCheckExecutionRecord] = {}
     for partition, record in completed_evaluations(instance, check, partitioned=True):
         latest.setdefault(partition, record)
@@ -409,8 +410,7 @@ def failed_checks(
         ).items()
     ]
     for check in sorted(partitioned, key=lambda c: c.to_user_string()):
-        ever = partitions_materialized(instance, check, before=None)
-        for partition, record in latest_per_partition(instance, check, ever).items():
+        for partition, record in latest_per_partition(instance, check).items():
             evaluated.append((check, record, partition))
     failed = []
     for check, record, partition in evaluated:
