@@ -73,7 +73,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         api = self.server.api
         answer = api.handle(self.command, f"https://{api.host}{self.path}", self.headers, body)
-        self.send_response(answer.status)
+        # The org's answer says its Date (or none): http.server's own would be this machine's.
+        self.log_request(answer.status)
+        self.send_response_only(answer.status)
         for name, value in answer.headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(answer.body)))

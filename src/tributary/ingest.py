@@ -277,9 +277,13 @@ def ingest_table(
     if table.mode == "incremental":
         batches = apply_null_cursor_policy(batches, table, cursor, extract.counters)
     if clock is None and not extract.snapshot:
-        # A read over minutes (Salesforce), each page as the source is then: no request tells
-        # the org's time, and the watermark stops at the read's start by this machine's.
+        # A read over minutes (Salesforce), each page as the source is then: the watermark
+        # stops at the read's start, by the earlier of this machine's clock and the source's
+        # (where its answers told it). A machine ahead lost changes made early in a long read;
+        # an org ahead recorded a watermark past this machine's clock (a whole read, next).
         clock = machine_clock(started_at)
+        if extract.began is not None and extract.began.instant < clock.instant:
+            clock = extract.began
     cap = None
     if clock is not None and cursor in batches.schema.names:
         cap = cursor_cap(batches.schema.field(cursor).type, clock, source.data_timezone)

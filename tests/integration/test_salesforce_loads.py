@@ -158,9 +158,10 @@ def test_a_change_made_while_a_read_ran_is_read_by_the_next_load(
     api.upsert("Account", {"Id": ACCOUNT_IDS[4], "Name": "Hooli, 20 min in",
                            "SystemModstamp": stamp(began + timedelta(minutes=20))})  # fmt: skip
     second = load(salesforce_fake, source, "account", tmp_path)
-    # the late stamp was read; the watermark stays at the read's start
+    # the late stamp was read; the watermark stays at the read's start (the org's Date header
+    # says it in whole seconds)
     assert second.manifest.cursor.max_value > began + timedelta(minutes=19)
-    assert began <= second.outcome.watermark <= datetime.now(UTC)
+    assert began - timedelta(seconds=1) <= second.outcome.watermark <= datetime.now(UTC)
     # Account 2 changed 1 minute into that read, which had read it before
     api.upsert("Account", {"Id": ACCOUNT_IDS[1], "Name": "Globex, 1 min in",
                            "SystemModstamp": stamp(began + timedelta(minutes=1))})  # fmt: skip
@@ -168,6 +169,67 @@ def test_a_change_made_while_a_read_ran_is_read_by_the_next_load(
     names = rows(tmp_path, f"select name from raw_crm.account where id in "
                            f"('{ACCOUNT_IDS[1]}', '{ACCOUNT_IDS[4]}') order by id")  # fmt: skip
     assert names == [("Globex, 1 min in",), ("Hooli, 20 min in",)]
+
+
+def test_the_watermark_stops_at_the_orgs_clock_when_this_machines_runs_ahead(
+    salesforce_fake, monkeypatch, tmp_path
+):
+    """This machine's clock 10 minutes ahead of the org's (played by the org's running 10
+    minutes behind). The read's start by this machine's clock bounded nothing: a record read
+    late, changed 8 minutes into the read, set the watermark; one changed 1 minute in, read
+    before its change, fell behind the next load's lookback (5 minutes) and was never read."""
+    api = salesforce_fake.api
+    api.clock_offset = -timedelta(minutes=10)
+    source = crm_source(salesforce_fake, monkeypatch)
+    load(salesforce_fake, source, "account", tmp_path)
+    began = api.now()  # the org's time as the second load begins
+    api.upsert("Account", {"Id": ACCOUNT_IDS[4], "Name": "Hooli, 8 min in",
+                           "SystemModstamp": stamp(began + timedelta(minutes=8))})  # fmt: skip
+    second = load(salesforce_fake, source, "account", tmp_path)
+    # the watermark is the read's start by the org's clock (its Date header: whole seconds)
+    assert began - timedelta(seconds=1) <= second.outcome.watermark <= api.now()
+    api.upsert("Account", {"Id": ACCOUNT_IDS[1], "Name": "Globex, 1 min in",
+                           "SystemModstamp": stamp(began + timedelta(minutes=1))})  # fmt: skip
+    load(salesforce_fake, source, "account", tmp_path)
+    names = rows(tmp_path, f"select name from raw_crm.account where id in "
+                           f"('{ACCOUNT_IDS[1]}', '{ACCOUNT_IDS[4]}') order by id")  # fmt: skip
+    assert names == [("Globex, 1 min in",), ("Hooli, 8 min in",)]
+
+
+def test_an_org_whose_clock_runs_ahead_leaves_the_watermark_at_this_machines(
+    salesforce_fake, monkeypatch, tmp_path
+):
+    """The org's clock 10 minutes ahead of this machine's: the earlier of the two bounds the
+    watermark. At the org's, it lay past this machine's clock, and every later load took it
+    for a value from the future and read the whole object again."""
+    api = salesforce_fake.api
+    api.clock_offset = timedelta(minutes=10)
+    source = crm_source(salesforce_fake, monkeypatch)
+    load(salesforce_fake, source, "account", tmp_path)
+    api.upsert("Account", {"Id": ACCOUNT_IDS[4], "Name": "Hooli, 8 min in",
+                           "SystemModstamp": stamp(api.now() + timedelta(minutes=8))})  # fmt: skip
+    began = datetime.now(UTC)
+    second = load(salesforce_fake, source, "account", tmp_path)
+    assert began <= second.outcome.watermark <= datetime.now(UTC)
+    third = load(salesforce_fake, source, "account", tmp_path)
+    assert third.whole_because is None
+    assert third.since == second.outcome.watermark - timedelta(minutes=5)
+
+
+def test_without_a_date_from_the_org_the_watermark_stops_at_this_machines_clock(
+    salesforce_fake, monkeypatch, tmp_path
+):
+    """An answer without a Date header (a proxy that drops it): the read's start by this
+    machine's clock bounds the watermark, as before."""
+    api = salesforce_fake.api
+    api.dated = False
+    source = crm_source(salesforce_fake, monkeypatch)
+    load(salesforce_fake, source, "account", tmp_path)
+    began = datetime.now(UTC)
+    api.upsert("Account", {"Id": ACCOUNT_IDS[4], "Name": "Hooli, 20 min in",
+                           "SystemModstamp": stamp(began + timedelta(minutes=20))})  # fmt: skip
+    second = load(salesforce_fake, source, "account", tmp_path)
+    assert began <= second.outcome.watermark <= datetime.now(UTC)
 
 
 def test_records_whose_cursor_is_empty_are_read_by_every_load(

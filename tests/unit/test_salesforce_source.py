@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+import requests
 import yaml
 
 from tributary.config.loader import ConfigError, load_project
 from tributary.config.models import SalesforceConfig, TableConfig
 from tributary.ingest import with_load_columns
 from tributary.sources import SourceError
-from tributary.sources.salesforce import SalesforceSource, soql_datetime
+from tributary.sources.salesforce import OrgClock, SalesforceSource, soql_datetime
 from tributary_demo.salesforce import SalesforceApi, replay_session
 
 from ..salesforce_fake import FIXTURES
@@ -459,3 +460,27 @@ def test_a_record_larger_than_a_csv_block_reads_whole(api, session_env, settings
     assert [row["id"] for row in rows] == ["a00000000000001AAA", "a00000000000002AAA"]
     assert all(rows[0][name.lower()] == text for name in longs)
     assert rows[1]["long0__c"] is None
+
+
+@pytest.mark.parametrize(
+    ("date_header", "told"),
+    [
+        ("Sun, 06 Dec 2026 21:49:42 GMT", datetime(2026, 12, 6, 21, 49, 42, tzinfo=UTC)),
+        ("Sun, 06 Dec 2026 22:49:42 +0100", datetime(2026, 12, 6, 21, 49, 42, tzinfo=UTC)),
+        ("yesterday", None),
+        (None, None),
+    ],
+)
+def test_the_orgs_clock_is_its_latest_answers_date(date_header, told):
+    """A Date the org's answer states is its time; an answer with none, or with one that is no
+    HTTP date, leaves this machine's clock to bound the read (not an earlier answer's time)."""
+    clock = OrgClock()
+    earlier = requests.Response()
+    earlier.headers["Date"] = "Sat, 05 Dec 2026 10:00:00 GMT"
+    clock.observe(earlier)
+    answer = requests.Response()
+    if date_header is not None:
+        answer.headers["Date"] = date_header
+    clock.observe(answer)
+    assert clock.answered_at == told
+    assert (clock.last_answer() and clock.last_answer().instant) == told

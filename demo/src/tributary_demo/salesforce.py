@@ -37,8 +37,9 @@ import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from email.utils import format_datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,10 @@ class SalesforceApi:
     served: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of requests
     describes: dict[str, dict] = field(default_factory=dict)  # lower object name -> describe
     records: dict[str, dict[str, dict]] = field(default_factory=dict)  # object -> Id -> record
+    # The org's clock against this machine's (tests play a machine whose clock runs ahead), as
+    # every answer's Date header tells it; `dated` False: no Date (a proxy that drops it).
+    clock_offset: timedelta = timedelta(0)
+    dated: bool = True
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -196,7 +201,12 @@ class SalesforceApi:
                 ])  # fmt: skip
             if parts.path.startswith("/services/data/"):
                 answer.headers["Sforce-Limit-Info"] = f"api-usage={self.api_used}/{self.api_limit}"
+            if self.dated:
+                answer.headers["Date"] = format_datetime(self.now(), usegmt=True)
             return answer
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.clock_offset
 
     def _soap_login(self, body: bytes) -> Answer:
         tree = ElementTree.fromstring(body)

@@ -47,6 +47,10 @@ class Extract:
     # watermark goes past the source's clock: ingest.cursor_cap), and a value past it is no
     # sign of a wrong clock.
     snapshot: bool = True
+    # A read that is no snapshot: the source's time when it began, where the read itself told
+    # it (Salesforce: its describe answer's Date). Without it, this machine's clock bounds the
+    # watermark alone, and one ahead of the source's by more than a lookback loses changes.
+    began: SourceClock | None = None
 
 
 class SourceReader(Protocol):

@@ -29,6 +29,7 @@ where every login kind then logs in. The org's certificate is verified against t
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import io
 import math
@@ -40,6 +41,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -60,7 +62,7 @@ from tributary.config.models import SalesforceConfig, TableConfig, salesforce_or
 from tributary.errors import Unreachable
 from tributary.landing.manifest import as_utc
 from tributary.slices import Slice
-from tributary.sources.base import Extract, SourceError
+from tributary.sources.base import Extract, SourceClock, SourceError
 from tributary.sources.types import DEFAULT_DECIMAL
 
 # Records per REST page (Salesforce's default and maximum batch size).
@@ -369,6 +371,24 @@ class ApiUsage:
             counters["api_usage_limit"] = self.limit
 
 
+@dataclass
+class OrgClock:
+    """The org's time as its latest answer's Date header told it (in whole seconds, rounded
+    down): what bounds a read's watermark where this machine's clock runs ahead of it."""
+
+    answered_at: datetime | None = None
+
+    def observe(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self.answered_at = None
+        with contextlib.suppress(TypeError, ValueError):  # none, or not an HTTP date
+            self.answered_at = as_utc(parsedate_to_datetime(response.headers.get("Date")))
+
+    def last_answer(self) -> SourceClock | None:
+        if self.answered_at is None:
+            return None
+        return SourceClock(instant=self.answered_at, local=self.answered_at.replace(tzinfo=None))
+
+
 def login_arguments(config: SalesforceConfig, *, owner: str) -> dict[str, str]:
     """simple-salesforce's login arguments, read from the environment variables the config
     names. With an instance URL, a password or client credentials login carries
@@ -482,13 +502,15 @@ class SalesforceSource:
         self._poll = bulk_poll_seconds
         self._sf: Salesforce | None = None
         self.usage = ApiUsage()
+        self.org_clock = OrgClock()
 
     def _client(self) -> Salesforce:
         if self._sf is not None:
             return self._sf
         arguments = self._login or login_arguments(self.config, owner=self.owner)
         session = self._session or requests.Session()
-        session.hooks.setdefault("response", []).append(self.usage.observe)
+        hooks = session.hooks.setdefault("response", [])
+        hooks.extend([self.usage.observe, self.org_clock.observe])
         # requests waits forever unless told; simple-salesforce never tells it.
         options: dict[str, Any] = {"timeout": (self.config.connect_timeout, READ_TIMEOUT)}
         if self.config.ca_bundle:
@@ -628,6 +650,7 @@ class SalesforceSource:
         describe = self._call(
             f"describing {object_name}", lambda: getattr(sf, object_name).describe()
         )
+        began = self.org_clock.last_answer()  # the describe's: before any record is read
         self.check_floor(object_name, 1)
         where = f"{self.owner}, table '{table.name}'"
         fields = object_fields(describe, table.fields, cursor=table.cursor, where=where)
@@ -675,6 +698,7 @@ class SalesforceSource:
             counters=counters,
             query=f"{soql}  -- {path}",
             snapshot=False,
+            began=began,
         )
 
     def _rest_batches(
