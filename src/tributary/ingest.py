@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import queue
 import re
 import threading
@@ -39,6 +40,7 @@ from tributary.sources import (
     ColumnType,
     Extract,
     KeyMatchingSource,
+    OriginSource,
     ProfilingSource,
     SourceClock,
     SourceReader,
@@ -50,6 +52,7 @@ from tributary.sources.types import is_arrow_number
 from tributary.warehouse import LoadOutcome, LoadTarget, ReconcileFailure, SourceRead, Warehouse
 from tributary.warehouse.base import (
     LOAD_ID_CHARS,
+    ORIGIN_BYTES,
     ColumnGap,
     Owed,
     ReadStart,
@@ -165,7 +168,25 @@ def load_target(
         where=where,
         schema_contract=source.contract_for(table),
         key_match=key_match,
+        origin=read_origin(reader, table, where),
     )
+
+
+def read_origin(reader: SourceReader | None, table: TableConfig, where: Slice | None) -> str | None:
+    """What a load of the table (or slice) reads, for its watermark to record: the source's
+    origin (the database, the object or query), the key the rows merge on and a tenant's
+    settings its query binds. Another origin than the watermark's means other rows: they are
+    read whole and replace the table's (Warehouse.read_start). None where the reader cannot
+    say (an inbox drop)."""
+    if not isinstance(reader, OriginSource):
+        return None
+    origin = f"{reader.origin(table)} key ({', '.join(k.lower() for k in table.primary_key)})"
+    if where is not None and where.settings:
+        origin += " settings " + ", ".join(f"{name}={value}" for name, value in where.settings)
+    if len(origin.encode()) > ORIGIN_BYTES:  # a query of pages: its digest tells it apart
+        digest = hashlib.sha256(origin.encode()).hexdigest()
+        origin = origin.encode()[: ORIGIN_BYTES - 80].decode(errors="ignore") + f" sha256 {digest}"
+    return origin
 
 
 def read_from(
@@ -236,6 +257,9 @@ def ingest_table(
     load_id = new_load_id(started_at)
     target = load_target(source, table, where, reader=reader)
     start = warehouse.read_start(target) if table.mode == "incremental" else ReadStart()
+    if start.replace:  # what it reads is not what its watermark was reached reading
+        table = table.model_copy(update={"mode": "full"})
+        target = replace(target, mode="full")
     # Before the read: a row the read finds past it is one from the future, or one written
     # since this reading (the watermark stops there, so the next load reads it again).
     clock = reader.clock() if table.cursor and isinstance(reader, ClockedSource) else None

@@ -21,6 +21,7 @@ __all__ = [
     "ColumnType",
     "Extract",
     "KeyMatchingSource",
+    "OriginSource",
     "Profile",
     "ProfilingSource",
     "SourceClock",
@@ -82,6 +83,17 @@ class ClockedSource(Protocol):
 
     def clock(self) -> SourceClock | None:
         """The source's time now, or None where it cannot tell."""
+        ...
+
+
+@runtime_checkable
+class OriginSource(Protocol):
+    """A source that can say what a table's rows are read from."""
+
+    def origin(self, table: TableConfig) -> str:
+        """The database (without user, password or options) and the object or query the
+        table reads (its spacing aside): a load whose origin is not its watermark's reads the
+        table whole (Warehouse.read_start)."""
         ...
 
 

@@ -616,6 +616,11 @@ class SalesforceSource:
                 "anything"
             )
 
+    def origin(self, table: TableConfig) -> str:
+        """The org as configured (its URL, or the login domain) and the object (OriginSource)."""
+        org = self.config.instance_url or f"{self.config.domain}.salesforce.com"
+        return f"salesforce {org} object {table.read_object}"
+
     def probe(self, tables: list[TableConfig]) -> dict[str, str | None]:
         """Each object's newest change, `SELECT MAX(<cursor>)` (SystemModstamp unless told
         otherwise), deleted records included: one API request per object, held against the

@@ -536,6 +536,15 @@ class SqlSource:
     def _matched(self, name: str, names: list[str]) -> str:
         return name if self.exact_names else as_spelled(name, names)
 
+    def origin(self, table: TableConfig) -> str:
+        """backend://host:port/database (no user, password or options), then the object or
+        the query with its spacing collapsed (OriginSource)."""
+        url = self._url
+        place = f"{url.host or ''}{f':{url.port}' if url.port else ''}/{url.database or ''}"
+        if table.query:
+            return f"{self.backend}://{place} query {' '.join(table.query.split())}"
+        return f"{self.backend}://{place} object {table.read_object}"
+
     def key_match(self, table: TableConfig) -> tuple[TextMatch, ...]:
         """How the database compares each of the table's primary_key columns, in its order:
         a text column by its collation, asked of the server itself (once per collation); a

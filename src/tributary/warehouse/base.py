@@ -48,6 +48,9 @@ SESSION_TIME_ZONE = "UTC"
 ERROR_SUMMARY_CHARS = 1000
 LOAD_ID_CHARS = 64  # what _tributary.loads and .watermarks hold of a load id
 
+# What a watermark's load read (LoadTarget.origin), at most this many bytes (Redshift's
+# longest varchar).
+ORIGIN_BYTES = 65535
 STATE_DDL = [
     f"create schema if not exists {STATE_SCHEMA}",
     f"""create table if not exists {STATE_SCHEMA}.loads (
@@ -71,6 +74,7 @@ STATE_DDL = [
         value varchar(256) not null,
         load_id varchar({LOAD_ID_CHARS}) not null,
         updated_at timestamptz not null,
+        origin varchar({ORIGIN_BYTES}),
         primary key (source, table_name, scope)
     )""",
     f"""create table if not exists {STATE_SCHEMA}.run_log (
@@ -150,7 +154,10 @@ STATE_DDL = [
 # Columns added to a state table after a release created it: `create table if not exists`
 # leaves an older table as it was, so ensure_state adds them (last, as the DDL has them;
 # nullable, as rows written before hold none: NULL reads as the default the code names).
-STATE_COLUMNS_ADDED = [("reconcile_failures", "kind", "varchar(16)")]  # NULL: 'failed'
+STATE_COLUMNS_ADDED = [
+    ("reconcile_failures", "kind", "varchar(16)"),  # NULL: 'failed'
+    ("watermarks", "origin", f"varchar({ORIGIN_BYTES})"),  # NULL: not known, not compared
+]
 
 
 def quote_ident(name: str) -> str:
@@ -362,6 +369,9 @@ class ReadStart:
 
     watermark: Any | None = None
     whole_because: str | None = None
+    # Whether the load replaces the rows (a full load's): what it reads is not what the
+    # watermark's load read (another object, query, database or key).
+    replace: bool = False
 
 
 @dataclass(frozen=True)
@@ -549,6 +559,10 @@ class LoadTarget:
     # How the source compares each primary_key column's values, in its order (key_match.py);
     # empty, or all EXACT: exactly, as the warehouse does.
     key_match: tuple[TextMatch, ...] = ()
+    # What the rows are read from (the database, the object or query, the key, a tenant's
+    # settings; ingest.read_origin), recorded with the watermark: None where not known (an
+    # inbox drop), and then not compared.
+    origin: str | None = None
 
     @property
     def folds_key(self) -> bool:
@@ -1007,15 +1021,21 @@ class Warehouse(ABC):
         if target.cursor is None:
             return ReadStart()
         rows = self.query(
-            f"select cursor_column, value_type, value from {STATE_SCHEMA}.watermarks "
+            f"select cursor_column, value_type, value, origin from {STATE_SCHEMA}.watermarks "
             "where source = ? and table_name = ? and scope = ? and lower(cursor_column) = ?",
             [target.source, target.table, target.scope, target.cursor.lower()],
         )
         if not rows:
             return ReadStart()
-        [(cursor, kind, text)] = rows
+        [(cursor, kind, text, origin)] = rows
         recorded = decode_cursor(kind, text)
         relation = f"{target.schema}.{target.table}"
+        if origin is not None and target.origin is not None and origin != target.origin:
+            return ReadStart(
+                whole_because=f"its watermark ({cursor} {recorded}) was reached reading "
+                f"{origin}, and it now reads {target.origin}: read whole, its rows replaced",
+                replace=True,
+            )
         if not self.table_exists(target.schema, target.table):
             held = f"{relation} is gone"
         elif not self._holds_rows(target):
@@ -1423,6 +1443,12 @@ class Warehouse(ABC):
                     "watermark anew"
                 ) from None
             if behind:
+                if target.origin is not None:  # one recorded before origins were
+                    self.execute(
+                        f"update {STATE_SCHEMA}.watermarks set origin = ? where source = ? "
+                        "and table_name = ? and scope = ? and origin is null",
+                        [target.origin, target.source, target.table, target.scope],
+                    )
                 return previous
         key = [target.source, target.table, target.scope]
         self.execute(
@@ -1434,8 +1460,16 @@ class Warehouse(ABC):
             return None
         kind, text = encode_cursor(reached)
         self.execute(
-            f"insert into {STATE_SCHEMA}.watermarks values (?, ?, ?, ?, ?, ?, ?, ?)",
-            [*key, manifest.cursor.column, kind, text, manifest.load_id, datetime.now(UTC)],
+            f"insert into {STATE_SCHEMA}.watermarks values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                *key,
+                manifest.cursor.column,
+                kind,
+                text,
+                manifest.load_id,
+                datetime.now(UTC),
+                target.origin,
+            ],
         )
         return reached
 
