@@ -174,15 +174,14 @@ def load_target(
 
 def read_origin(reader: SourceReader | None, table: TableConfig, where: Slice | None) -> str | None:
     """What a load of the table (or slice) reads, for its watermark to record: the source's
-    origin (the database, the object or query), the key the rows merge on and a tenant's
-    settings its query binds. Another origin than the watermark's means other rows: they are
-    read whole and replace the table's (Warehouse.read_start). None where the reader cannot
-    say (an inbox drop)."""
+    origin (the database, the object or query) and a tenant's settings its query binds.
+    Another origin than the watermark's may hold rows behind it: the load reads whole
+    (Warehouse.read_start). None where the reader cannot say (an inbox drop)."""
     if not isinstance(reader, OriginSource):
         return None
-    origin = f"{reader.origin(table)} key ({', '.join(k.lower() for k in table.primary_key)})"
+    origin = reader.origin(table)
     if where is not None and where.settings:
-        origin += " settings " + ", ".join(f"{name}={value}" for name, value in where.settings)
+        origin += f" settings {where.settings_text}"
     if len(origin.encode()) > ORIGIN_BYTES:  # a query of pages: its digest tells it apart
         digest = hashlib.sha256(origin.encode()).hexdigest()
         origin = origin.encode()[: ORIGIN_BYTES - 80].decode(errors="ignore") + f" sha256 {digest}"
@@ -257,7 +256,7 @@ def ingest_table(
     load_id = new_load_id(started_at)
     target = load_target(source, table, where, reader=reader)
     start = warehouse.read_start(target) if table.mode == "incremental" else ReadStart()
-    if start.replace:  # what it reads is not what its watermark was reached reading
+    if start.replace:  # its rows were merged on another key than its own now
         table = table.model_copy(update={"mode": "full"})
         target = replace(target, mode="full")
     # Before the read: a row the read finds past it is one from the future, or one written

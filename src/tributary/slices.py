@@ -36,6 +36,11 @@ class Slice:
     # A tenant's settings its table's query binds (:name), as (name, value) pairs.
     settings: tuple[tuple[str, object], ...] = ()
 
+    @property
+    def settings_text(self) -> str:
+        """The settings as people read them: `days_back=60, region=eu`."""
+        return ", ".join(f"{name}={value}" for name, value in self.settings)
+
     def table_predicate(self) -> str:
         """The raw table's part this slice replaces, as one parenthesized SQL condition that
         DuckDB, PostgreSQL and Redshift accept. Values are rendered as literals by SQLAlchemy

@@ -1,8 +1,10 @@
 """A table's configuration edited between its loads: the object or query it reads, the
-database, its primary key, a tenant's settings. Each such load reads the table whole and
-replaces its rows (or its tenant's); read from the old watermark, it lost rows the new read
-holds behind it, and kept rows the new read no longer returns, every check passing. Against
-a real MariaDB, on DuckDB, PostgreSQL and Redshift's stand-in."""
+database, a tenant's settings, its primary key. Each such load reads the table (or its
+tenant's partition) whole: read from the old watermark, it lost the rows the new read holds
+behind it, every check passing. A load whose key changed replaces the rows: merged on the new
+key, rows kept on the old one stayed beside their new versions, or the duplicate repair
+deleted a row the source holds. Against a real MariaDB, on DuckDB, PostgreSQL and Redshift's
+stand-in."""
 
 from __future__ import annotations
 
@@ -76,7 +78,7 @@ def test_a_table_pointed_at_another_object_holds_that_objects_rows(two_objects, 
     second = load(url, TableConfig(object="orders_b", **ORDERS), loads)
     assert raw(loads) == source_rows(con, "select id, status from orders_b")
     assert second.since is None
-    assert second.manifest.mode == "full"
+    assert second.manifest.mode == "incremental"  # merged: rows only the old object held stay
     assert "object orders_a" in second.whole_because
     assert "object orders_b" in second.whole_because
     # the edit is recorded: the next load reads from its watermark again
@@ -94,9 +96,11 @@ def test_a_query_whose_filter_is_edited_holds_what_it_now_returns(two_objects, l
     widened = filtered.model_copy(update={"query": "select * from orders_b"})
     load(url, widened, loads)
     assert raw(loads) == source_rows(con, "select id, status from orders_b")
+    # Narrowed, it reads whole too; the rows it no longer returns stay, as incremental loads
+    # delete nothing (a full_refresh run drops them).
     narrowed = filtered.model_copy(update={"query": "select * from orders_b where id > 0"})
-    load(url, narrowed, loads)
-    assert raw(loads) == source_rows(con, "select id, status from orders_b where id > 0")
+    assert load(url, narrowed, loads).since is None
+    assert raw(loads) == source_rows(con, "select id, status from orders_b")
     # Spacing is not an edit: the load reads from its watermark.
     spaced = narrowed.model_copy(update={"query": "select *\n  from orders_b\n where id > 0"})
     assert load(url, spaced, loads).whole_because is None
@@ -134,8 +138,7 @@ def test_a_key_widened_holds_the_sources_rows(regional_orders, loads):
     run_sql(con, "update orders set region = 'us', updated_at = %s where id = 1", params=(at(20),))
     second = load(url, TableConfig(**{**ORDERS, "primary_key": ["id", "region"]}), loads)
     assert second.manifest.mode == "full"
-    assert "key (id)" in second.whole_because
-    assert "key (id, region)" in second.whole_because
+    assert "merged on (id), and its primary_key is (id, region) now" in second.whole_because
     columns = "id, region, status"
     assert raw(loads, columns) == source_rows(con, f"select {columns} from orders")
 
@@ -182,19 +185,21 @@ def test_a_tenants_widened_setting_loads_its_older_rows(mariadb, loads):
 
 
 def test_a_watermark_recorded_before_origins_is_read_from_then_given_one(two_objects, loads):
-    """A warehouse of the release before: _tributary.watermarks without `origin`. The column
-    is added; a watermark of no known origin is read from, and the load records its origin."""
+    """A warehouse of the release before: _tributary.watermarks without `origin` and
+    `merge_key`. They are added; a watermark of neither is read from, and the load records
+    both."""
     url, _ = two_objects
     warehouse, _ = loads
     table = TableConfig(object="orders_a", **ORDERS)
     load(url, table, loads)
-    warehouse.execute("alter table _tributary.watermarks drop column origin")
+    for column in ("origin", "merge_key"):
+        warehouse.execute(f"alter table _tributary.watermarks drop column {column}")
     warehouse.ensure_state()
-    assert [tuple(r) for r in warehouse.query("select origin from _tributary.watermarks")] == [
-        (None,)
-    ]
+    recorded = "select origin, merge_key from _tributary.watermarks"
+    assert [tuple(r) for r in warehouse.query(recorded)] == [(None, None)]
     second = load(url, table, loads)
     assert second.whole_because is None
     assert second.since == at(10)
-    [(origin,)] = warehouse.query("select origin from _tributary.watermarks")
-    assert origin == f"mysql://127.0.0.1:3306/{url.database} object orders_a key (id)"
+    assert [tuple(r) for r in warehouse.query(recorded)] == [
+        (f"mysql://127.0.0.1:3306/{url.database} object orders_a", "id")
+    ]

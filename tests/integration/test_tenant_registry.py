@@ -744,13 +744,13 @@ def test_a_tenant_removed_from_the_registry_and_run_by_hand_names_the_registry(
     assert platform.rows_by_tenant() == {"1": within(60), "2": within(7)}
 
 
-def test_a_changed_setting_of_an_incremental_table_is_said_and_a_full_refresh_reads_it(
+def test_a_widened_setting_of_an_incremental_table_reads_the_tenants_window_whole(
     registry, state_dir, tmp_path
 ) -> None:
     """An incremental tenant table whose tenant's days_back is raised from 7 to 60: its next
-    load reads past its watermark only, and the older rows the wider window takes in stayed
-    out without a word. The load says so (log and metadata); a full_refresh of the tenant's
-    partition reads them."""
+    load read past its watermark only, and the older rows the wider window takes in stayed
+    out (before 2026-12-06 it said so, and a full_refresh run read them). Its watermark
+    records the settings it was reached with: the load reads the tenant's window whole."""
     url, con = registry
     platform = incremental_registry_platform(url, tmp_path)
     con.cursor().execute("update company_settings set value = '7' where company_id = 1")
@@ -760,25 +760,14 @@ def test_a_changed_setting_of_an_incremental_table_is_said_and_a_full_refresh_re
 
     con.cursor().execute("update company_settings set value = '60' where company_id = 1")
     platform.run(acme)
-    assert platform.rows_by_tenant() == {"1": within(7)}  # the watermark keeps them out
+    assert platform.rows_by_tenant() == {"1": within(60)}
     metadata = latest_metadata(platform, "1")
     assert metadata["tenant_settings"].value == "days_back=60"
-    assert metadata["tenant_settings_changed"].value.startswith(
-        "tenant 1's settings changed since its last load (days_back=7; now days_back=60): an "
-        "incremental load reads only rows past its watermark"
-    )
-
-    result = platform.job.execute_in_process(
-        instance=platform.instance,
-        partition_key="1",
-        asset_selection=list(acme.asset_selection),
-        run_config={"ops": {"raw__appdb__orders": {"config": {"full_refresh": True}}}},
-    )
-    assert result.success
-    assert platform.rows_by_tenant() == {"1": within(60)}
-    assert "tenant_settings_changed" not in latest_metadata(platform, "1")
-    platform.run(acme)  # the same settings again: nothing to say
-    assert "tenant_settings_changed" not in latest_metadata(platform, "1")
+    assert metadata["read_from"].value == "-"
+    assert "settings days_back=7, and it now reads" in metadata["read_whole_because"].value
+    platform.run(acme)  # the same settings again: from the watermark
+    assert "read_whole_because" not in latest_metadata(platform, "1")
+    assert latest_metadata(platform, "1")["read_from"].value != "-"
 
 
 def latest_metadata(platform: Platform, partition: str) -> dict:

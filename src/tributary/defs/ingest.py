@@ -21,7 +21,7 @@ from tributary.defs.sources import SourcesResource
 from tributary.defs.tenants import tenant_partitions, tenants_to_load
 from tributary.ingest import future_cursor_warning, ingest_table, load_from_inbox
 from tributary.reconcile import returned_text
-from tributary.slices import Slice, partition_keys, slice_for
+from tributary.slices import partition_keys, slice_for
 from tributary.tenants import bound_settings
 
 
@@ -180,9 +180,6 @@ def build_raw_asset(
         future = future_cursor_warning(load)
         if future:
             context.log.warning(future)
-        widened = settings_change(context, spec.key, table, where, config.full_refresh)
-        if widened:
-            context.log.warning(widened)
         cleanup = load.landing_cleanup
         if cleanup.removed:
             context.log.info(f"landing retention removed {', '.join(cleanup.removed)}")
@@ -206,8 +203,7 @@ def build_raw_asset(
                 "duplicate_keys_repaired": outcome.duplicate_keys_repaired,
                 "duplicate_keys_read": outcome.repeated_keys.keys,
                 "landing_folders_removed": len(cleanup.removed),
-                **({"tenant_settings": _settings_text(where)} if where and where.settings else {}),
-                **({"tenant_settings_changed": widened} if widened else {}),
+                **({"tenant_settings": where.settings_text} if where and where.settings else {}),
                 **({"landing_cleanup_error": cleanup.error} if cleanup.error else {}),
                 **{name: count for name, count in load.manifest.counters.items()},
                 **({"future_cursor_max": load.manifest.cursor.max} if future else {}),
@@ -232,40 +228,6 @@ def build_raw_asset(
         node_def=op,
         specs=[spec],
         check_specs_by_output_name=checks,
-    )
-
-
-def _settings_text(where: Slice) -> str:
-    return ", ".join(f"{name}={value}" for name, value in where.settings)
-
-
-def settings_change(
-    context: dg.AssetExecutionContext,
-    key: dg.AssetKey,
-    table: TableConfig,
-    where: Slice | None,
-    full_refresh: bool,
-) -> str | None:
-    """Where an incremental load of a tenant bound other settings than the partition's last
-    load, what that means: it reads past its watermark only, so rows a widened window (a
-    days_back raised from 7 to 60) takes in, older than the watermark, stay out, without a
-    word. None otherwise (a full load or full_refresh reads the window whole)."""
-    if table.mode != "incremental" or full_refresh or where is None or not where.settings:
-        return None
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[context.partition_key]),
-        limit=1,
-        ascending=False,
-    ).records
-    last = records[0].asset_materialization if records else None
-    before = last.metadata.get("tenant_settings") if last else None
-    if before is None or before.value == _settings_text(where):
-        return None
-    return (
-        f"tenant {where.key}'s settings changed since its last load ({before.value}; now "
-        f"{_settings_text(where)}): an incremental load reads only rows past its watermark, so "
-        "rows a widened window takes in that are older than it are not read; a full_refresh "
-        "run of this tenant's partition reads them"
     )
 
 

@@ -49,8 +49,9 @@ ERROR_SUMMARY_CHARS = 1000
 LOAD_ID_CHARS = 64  # what _tributary.loads and .watermarks hold of a load id
 
 # What a watermark's load read (LoadTarget.origin), at most this many bytes (Redshift's
-# longest varchar).
+# longest varchar); and the key its rows were merged on.
 ORIGIN_BYTES = 65535
+MERGE_KEY_CHARS = 4096
 STATE_DDL = [
     f"create schema if not exists {STATE_SCHEMA}",
     f"""create table if not exists {STATE_SCHEMA}.loads (
@@ -75,6 +76,7 @@ STATE_DDL = [
         load_id varchar({LOAD_ID_CHARS}) not null,
         updated_at timestamptz not null,
         origin varchar({ORIGIN_BYTES}),
+        merge_key varchar({MERGE_KEY_CHARS}),
         primary key (source, table_name, scope)
     )""",
     f"""create table if not exists {STATE_SCHEMA}.run_log (
@@ -157,6 +159,7 @@ STATE_DDL = [
 STATE_COLUMNS_ADDED = [
     ("reconcile_failures", "kind", "varchar(16)"),  # NULL: 'failed'
     ("watermarks", "origin", f"varchar({ORIGIN_BYTES})"),  # NULL: not known, not compared
+    ("watermarks", "merge_key", f"varchar({MERGE_KEY_CHARS})"),  # NULL: likewise
 ]
 
 
@@ -369,8 +372,8 @@ class ReadStart:
 
     watermark: Any | None = None
     whole_because: str | None = None
-    # Whether the load replaces the rows (a full load's): what it reads is not what the
-    # watermark's load read (another object, query, database or key).
+    # Whether the load replaces the rows (a full load's): they were merged on another key
+    # than the table's now, which no merge on it can match.
     replace: bool = False
 
 
@@ -559,10 +562,15 @@ class LoadTarget:
     # How the source compares each primary_key column's values, in its order (key_match.py);
     # empty, or all EXACT: exactly, as the warehouse does.
     key_match: tuple[TextMatch, ...] = ()
-    # What the rows are read from (the database, the object or query, the key, a tenant's
-    # settings; ingest.read_origin), recorded with the watermark: None where not known (an
-    # inbox drop), and then not compared.
+    # What the rows are read from (the database, the object or query, a tenant's settings;
+    # ingest.read_origin), recorded with the watermark: None where not known (an inbox drop),
+    # and then not compared.
     origin: str | None = None
+
+    @property
+    def merge_key(self) -> str:
+        """The key as the watermark records the one its rows were merged on."""
+        return ", ".join(name.lower() for name in self.primary_key)
 
     @property
     def folds_key(self) -> bool:
@@ -1021,20 +1029,26 @@ class Warehouse(ABC):
         if target.cursor is None:
             return ReadStart()
         rows = self.query(
-            f"select cursor_column, value_type, value, origin from {STATE_SCHEMA}.watermarks "
+            f"select cursor_column, value_type, value, origin, merge_key "
+            f"from {STATE_SCHEMA}.watermarks "
             "where source = ? and table_name = ? and scope = ? and lower(cursor_column) = ?",
             [target.source, target.table, target.scope, target.cursor.lower()],
         )
         if not rows:
             return ReadStart()
-        [(cursor, kind, text, origin)] = rows
+        [(cursor, kind, text, origin, merge_key)] = rows
         recorded = decode_cursor(kind, text)
         relation = f"{target.schema}.{target.table}"
+        if merge_key is not None and merge_key != target.merge_key:
+            return ReadStart(
+                whole_because=f"its rows were merged on ({merge_key}), and its primary_key is "
+                f"({target.merge_key}) now: read whole, its rows replaced",
+                replace=True,
+            )
         if origin is not None and target.origin is not None and origin != target.origin:
             return ReadStart(
                 whole_because=f"its watermark ({cursor} {recorded}) was reached reading "
-                f"{origin}, and it now reads {target.origin}: read whole, its rows replaced",
-                replace=True,
+                f"{origin}, and it now reads {target.origin}: rows behind it were never read"
             )
         if not self.table_exists(target.schema, target.table):
             held = f"{relation} is gone"
@@ -1443,12 +1457,14 @@ class Warehouse(ABC):
                     "watermark anew"
                 ) from None
             if behind:
-                if target.origin is not None:  # one recorded before origins were
-                    self.execute(
-                        f"update {STATE_SCHEMA}.watermarks set origin = ? where source = ? "
-                        "and table_name = ? and scope = ? and origin is null",
-                        [target.origin, target.source, target.table, target.scope],
-                    )
+                # one recorded before origins were: given this load's
+                self.execute(
+                    f"update {STATE_SCHEMA}.watermarks set origin = coalesce(origin, ?), "
+                    "merge_key = coalesce(merge_key, ?) "
+                    "where source = ? and table_name = ? and scope = ? "
+                    "and (origin is null or merge_key is null)",
+                    [target.origin, target.merge_key, target.source, target.table, target.scope],
+                )
                 return previous
         key = [target.source, target.table, target.scope]
         self.execute(
@@ -1460,7 +1476,7 @@ class Warehouse(ABC):
             return None
         kind, text = encode_cursor(reached)
         self.execute(
-            f"insert into {STATE_SCHEMA}.watermarks values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"insert into {STATE_SCHEMA}.watermarks values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 *key,
                 manifest.cursor.column,
@@ -1469,6 +1485,7 @@ class Warehouse(ABC):
                 manifest.load_id,
                 datetime.now(UTC),
                 target.origin,
+                target.merge_key,
             ],
         )
         return reached
