@@ -51,7 +51,14 @@ def project(config_dir: Path, state_dir: Path) -> ProjectConfig:
     return load_project(config_dir)
 
 
-def tick(defs: dg.Definitions, name: str, at: datetime) -> list[dg.RunRequest]:
+def tick(
+    defs: dg.Definitions,
+    name: str,
+    at: datetime,
+    materialized: dict[dg.AssetKey, list[str]] | None = None,
+) -> list[dg.RunRequest]:
+    """The run requests of schedule `name`'s tick at `at`, on an instance where the
+    `materialized` partitions of each asset are."""
     schedule = defs.resolve_schedule_def(name)
     with (
         dg.instance_for_test() as instance,
@@ -62,6 +69,11 @@ def tick(defs: dg.Definitions, name: str, at: datetime) -> list[dg.RunRequest]:
             resources=defs.resources,
         ) as context,
     ):
+        for key, partitions in (materialized or {}).items():
+            for partition in partitions:
+                instance.report_runless_asset_event(
+                    dg.AssetMaterialization(key, partition=partition)
+                )
         return list(schedule.evaluate_tick(context).run_requests or [])
 
 
@@ -225,6 +237,36 @@ def test_a_date_partitioned_export_on_weekdays_publishes_every_day(
     defs = build_definitions(load_project(config_dir))
     monday = tick(defs, "fct_sales_daily_schedule", datetime(2026, 11, 23, 6, tzinfo=chicago))
     assert [r.partition_key for r in monday] == ["2026-11-21", "2026-11-22"]
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ({"frequency": "0 6 * * MON-FRI"}, {"frequency": "0 6 * * *"}),
+        ({"timezone": "Pacific/Auckland"}, {"timezone": "UTC"}),
+    ],
+    ids=["weekdays_made_daily", "timezone_moved"],
+)
+def test_a_date_partitioned_export_whose_schedule_is_edited_skips_no_day(
+    config_dir: Path, project, before, after
+) -> None:
+    """A tick published the days since the schedule's previous tick as the schedule is now.
+    Weekdays made daily on a Saturday: Friday's tick had published Thursday, Sunday's
+    published Saturday, and Friday was never published; a daily schedule moved from
+    Auckland's 06:00 to UTC's skipped a day the same way. A tick now also publishes every day
+    since the newest one published."""
+    export = config_dir / "exports" / "fct_sales_daily.yaml"
+    partitioning = {"by": "date", "start_date": "2026-01-01", "column": "order_date"}
+    schedule = {"frequency": "0 6 * * *", "timezone": "UTC"}
+    edit_yaml(export, lambda d: d.update(partitioning=partitioning, **{**schedule, **before}))
+    key = dg.AssetKey(["export", "fct_sales_daily"])
+    edit_yaml(export, lambda d: d.update(**after))
+    defs = build_definitions(load_project(config_dir))
+    # what the ticks before the edit published: up to Thursday 2026-11-19 (Friday's tick)
+    published = {key: ["2026-11-18", "2026-11-19"]}
+    sunday = datetime(2026, 11, 22, 6, tzinfo=UTC)
+    requested = [r.partition_key for r in tick(defs, "fct_sales_daily_schedule", sunday, published)]
+    assert requested == ["2026-11-20", "2026-11-21"]
 
 
 def test_transforms_are_requested_after_their_raw_table_loads(project: ProjectConfig) -> None:

@@ -4,10 +4,12 @@ An export partitioned by date is daily-partitioned (one dt=YYYY-MM-DD folder per
 the others publish the run's date (dt=...) or one folder per value of their column. A
 per_tenant export has one partition per tenant, each publishing that tenant's rows.
 Each enabled export has a schedule, `<name>_schedule`, at its frequency; a daily-partitioned
-one publishes the last complete day and every day completed since its previous tick. A
+one publishes the last complete day and every day completed since its previous tick (or
+since the newest day it published, where that is earlier). A
 disabled export keeps its asset and what it published, out of schedules and automation.
 """
 
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -254,7 +256,8 @@ def export_schedule(project: ProjectConfig, export: ExportConfig) -> dg.Schedule
             ]
         if partitions is None:
             return dg.RunRequest(asset_selection=[key])
-        days = days_to_publish(export, context.scheduled_execution_time)
+        published = context.instance.get_materialized_partitions(key)
+        days = days_to_publish(export, context.scheduled_execution_time, published)
         if not days:
             return dg.SkipReason(f"no complete day since {export.partitioning.start_date}")
         return [
@@ -265,16 +268,25 @@ def export_schedule(project: ProjectConfig, export: ExportConfig) -> dg.Schedule
     return schedule
 
 
-def days_to_publish(export: ExportConfig, at: datetime) -> list[date]:
+def days_to_publish(
+    export: ExportConfig, at: datetime, published: Collection[str] = ()
+) -> list[date]:
     """The days (partitions are UTC days) a date-partitioned export's tick at `at` publishes:
-    the last complete day, and every day completed since the schedule's previous tick. The
-    last complete day alone left the days between two ticks further apart than a day
-    unpublished: a weekday schedule never published Friday or Saturday."""
+    the last complete day, and every day completed since the schedule's previous tick, or since
+    the newest day `published` (the partitions materialized) where that is earlier. The last
+    complete day alone left the days between two ticks further apart than a day unpublished:
+    a weekday schedule never published Friday or Saturday. The previous tick alone, as the
+    schedule is now, left a day unpublished after the schedule's frequency or timezone was
+    edited (weekdays made daily on a Saturday: Friday's day)."""
     last = at.astimezone(UTC).date() - timedelta(days=1)
     cron = cron_for(export.frequency)
     previous = next(reverse_cron_string_iterator(at.timestamp() - 1, cron, export.timezone))
     # The previous tick published up to the day before its own (UTC) date.
-    first = max(min(previous.astimezone(UTC).date(), last), export.partitioning.start_date)
+    first = min(previous.astimezone(UTC).date(), last)
+    newest = max((day for day in map(date.fromisoformat, published) if day <= last), default=None)
+    if newest is not None:
+        first = min(first, newest + timedelta(days=1))
+    first = max(first, export.partitioning.start_date)
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
