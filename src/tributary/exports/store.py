@@ -81,6 +81,10 @@ class ExportManifest(BaseModel):
     asset: str
     format: FileKind
     compression: str
+    # A CSV's header row and delimiter, as written (a reader's defaults need not be them: a
+    # header left out made the first row the column names).
+    header: bool | None = Field(None, exclude_if=_unset)
+    delimiter: str | None = Field(None, exclude_if=_unset)
     published_at: datetime
     row_count: int
     bytes: int
@@ -589,6 +593,8 @@ def _manifest(
         asset=asset,
         format=file_format.kind,
         compression=file_format.compression,
+        header=file_format.header if file_format.kind == "csv" else None,
+        delimiter=file_format.delimiter if file_format.kind == "csv" else None,
         published_at=published_at,
         row_count=sum(f.rows for f in files),
         bytes=sum(f.bytes for f in files),

@@ -89,3 +89,23 @@ def test_the_manifests_column_types_are_the_parquet_files_own(warehouse, tmp_pat
         ]
     if warehouse.kind == "duckdb":  # PostgreSQL's arrays arrive as their text
         assert [c.type for c in manifest.columns][1:] == ["timestamp[ms]", "list<element: int32>"]
+
+
+@pytest.mark.parametrize(
+    ("options", "header", "delimiter"),
+    [({}, True, ","), ({"header": False}, False, ","), ({"delimiter": ";"}, True, ";")],
+)
+def test_a_csv_manifest_says_its_header_and_delimiter(
+    warehouse, tmp_path, options, header, delimiter
+) -> None:
+    """A partition written without a header, read by its manifest's word: its first row
+    became the column names, since the manifest said nothing of a header or a delimiter."""
+    sql = "select 1 as id, 'a' as name union all select 2, 'b' order by id"
+    outcome = export(warehouse, ExportStore(str(tmp_path)), sql, format="csv", csv=options)
+    [publication] = outcome.publications
+    manifest = publication.manifest
+    assert (manifest.header, manifest.delimiter) == (header, delimiter)
+    [path] = Path(outcome.uri.removeprefix("file://")).glob("*.csv")
+    rows = list(csv.reader(io.StringIO(path.read_text(), newline=""), delimiter=delimiter))
+    assert rows[0] == (["id", "name"] if manifest.header else ["1", "a"])
+    assert len(rows) - manifest.header == manifest.row_count
