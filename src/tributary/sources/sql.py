@@ -540,10 +540,10 @@ class SqlSource:
         """backend://host:port/database (no user, password or options), then the object or
         the query with its spacing collapsed (OriginSource)."""
         url = self._url
-        place = f"{url.host or ''}{f':{url.port}' if url.port else ''}/{url.database or ''}"
+        database = URL.create(self.backend, host=url.host, port=url.port, database=url.database)
         if table.query:
-            return f"{self.backend}://{place} query {' '.join(table.query.split())}"
-        return f"{self.backend}://{place} object {table.read_object}"
+            return f"{database.render_as_string()} query {' '.join(table.query.split())}"
+        return f"{database.render_as_string()} object {table.read_object}"
 
     def key_match(self, table: TableConfig) -> tuple[TextMatch, ...]:
         """How the database compares each of the table's primary_key columns, in its order:
