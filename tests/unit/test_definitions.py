@@ -572,4 +572,6 @@ def test_a_query_refs_unknown_model_is_named_under_query(config_dir: Path, state
     )
     with pytest.raises(ConfigError) as raised:
         build_definitions(load_project(config_dir))
-    assert "exports/typo.yaml: query: no dbt model named 'fct_sale'" in str(raised.value)
+    assert "exports/typo.yaml: query: no dbt model, seed or snapshot named 'fct_sale'" in str(
+        raised.value
+    )

@@ -9,7 +9,7 @@ import dagster as dg
 from tributary.config.loader import ConfigError, ProjectConfig
 from tributary.defs.automation import default_status
 from tributary.defs.resources import WarehouseResource
-from tributary.defs.transform import ModelRef
+from tributary.defs.transform import BUILT_NODES, ModelRef
 from tributary.warehouse import raw_schema
 from tributary.warehouse.access import Relation, apply_access
 
@@ -17,11 +17,11 @@ ACCESS_KEY = dg.AssetKey(["tributary", "warehouse_access"])
 
 
 def model_relations(manifest: Mapping[str, Any]) -> dict[str, Relation]:
-    """Each dbt model's (schema, name) in the warehouse."""
+    """Each dbt model's (and seed's, and snapshot's) (schema, name) in the warehouse."""
     return {
         node["name"]: (node["schema"], node["alias"])
         for node in manifest["nodes"].values()
-        if node["resource_type"] == "model"
+        if node["resource_type"] in BUILT_NODES
     }
 
 

@@ -76,6 +76,18 @@ NO_BLOCKING_CHECK_FAILED = (~blocking_check_failed_upstream(UPSTREAM_LEVELS)).wi
 FOLLOWS_LOADS = (dg.AutomationCondition.eager() & NO_BLOCKING_CHECK_FAILED).with_label(
     "eager, no blocking check failed"
 )
+# A dbt seed reads nothing, so no load makes eager() request it, and eager() does not request
+# what was already missing when automation first evaluated it: a seed was never built, and the
+# models joining it waited on it for good, without a word. A seed is requested while it is
+# missing (not again after its build failed: that run says why) and when its CSV changes (its
+# code version is the file's checksum in the manifest).
+SEED_CHANGES = (
+    (
+        (dg.AutomationCondition.missing() & ~dg.AutomationCondition.execution_failed())
+        | dg.AutomationCondition.code_version_changed()
+    )
+    & ~dg.AutomationCondition.in_progress()
+).with_label("missing, or its file changed")
 # The job every asset is part of (Dagster's implicit asset job). Schedules run in it and name
 # their assets in each run request: a schedule with a `target` gets a job of its own, which
 # the code server resolves and snapshots for the webserver (a cost of schedules x assets:

@@ -291,16 +291,25 @@ def days_to_publish(
 
 
 def build_export_defs(project: ProjectConfig, models: dict[str, ModelRef]) -> dg.Definitions:
+    readable = {name for name, ref in models.items() if not ref.ephemeral}
     for export in project.exports:
         for name in export.upstream_models:
-            if name not in models:
-                key = "model" if export.model else "depends_on"
-                if name in REF.findall(export.query or ""):
-                    key = "query"
+            if name in readable:
+                continue
+            key = "model" if export.model else "depends_on"
+            if name in REF.findall(export.query or ""):
+                key = "query"
+            where = f"{project.export_file(export.name)}: {key}"
+            if name in models:
                 raise ConfigError(
-                    f"{project.export_file(export.name)}: {key}: no dbt model named '{name}'; "
-                    f"expected one of {', '.join(sorted(models))}"
+                    f"{where}: dbt model '{name}' is ephemeral: dbt builds no table or view of "
+                    "it to read (it inlines it into the models that read it); expected a model "
+                    "materialized as a view, table or incremental model, or a seed or snapshot"
                 )
+            raise ConfigError(
+                f"{where}: no dbt model, seed or snapshot named '{name}'; expected one of "
+                f"{', '.join(sorted(readable))}"
+            )
     return dg.Definitions(
         assets=[build_export_asset(project, export, models) for export in project.exports],
         schedules=[

@@ -95,6 +95,19 @@ def upstream_failures(context: dg.AssetExecutionContext, key: dg.AssetKey) -> Up
     )
 
 
+def failed_above(
+    context: dg.AssetExecutionContext, key: dg.AssetKey, warehouse: Warehouse
+) -> list[FailedCheck]:
+    """The blocking checks upstream of `key` whose latest evaluation (of each partition the
+    asset has now, or gone with its rows still held: held_gone_failures) failed, in an earlier
+    run: this run's own gate within it."""
+    graph = source_graph(context)
+    blocking = sorted(checks_above(graph, key), key=lambda check: check.to_user_string())
+    partitioned = partitions_now(context.instance, graph, blocking)
+    failed = failed_checks(context.instance, blocking, context.run_id, partitioned)
+    return held_gone_failures([found for _, found in failed], warehouse)
+
+
 def unchecked_loads(
     context: dg.AssetExecutionContext, key: dg.AssetKey, warehouse: Warehouse
 ) -> list[UncheckedLoad]:

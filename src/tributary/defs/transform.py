@@ -20,11 +20,17 @@ from packaging.version import Version
 from pydantic import Field
 
 from tributary.config.loader import ConfigError, ProjectConfig, load_project
-from tributary.defs.automation import FOLLOWS_LOADS
-from tributary.defs.export_gate import FULL_REFRESH, HELD_BUILDS, INCREMENTAL, builds_held_by
+from tributary.defs.automation import FOLLOWS_LOADS, SEED_CHANGES
+from tributary.defs.export_gate import (
+    FULL_REFRESH,
+    HELD_BUILDS,
+    INCREMENTAL,
+    builds_held_by,
+    failed_above,
+)
 from tributary.defs.ingest import raw_asset_key
 from tributary.defs.resources import WarehouseResource
-from tributary.warehouse import quote_ident
+from tributary.warehouse import Warehouse, quote_ident
 
 DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
 
@@ -72,9 +78,12 @@ class TributaryTranslator(DagsterDbtTranslator):
         props = manifest["nodes"][unique_id]
         # fqn: [project, folder, ..., model]; the first folder (staging, marts) is the group.
         group = props["fqn"][1] if len(props["fqn"]) > 2 else "transform"
-        description = (props.get("description") or "").strip() or f"dbt model {props['name']}"
+        description = (
+            props.get("description") or ""
+        ).strip() or f"dbt {props['resource_type']} {props['name']}"
+        automation = SEED_CHANGES if props["resource_type"] == "seed" else FOLLOWS_LOADS
         return spec.replace_attributes(
-            group_name=group, automation_condition=FOLLOWS_LOADS, description=description
+            group_name=group, automation_condition=automation, description=description
         ).merge_attributes(metadata={"raw_sql": dg.MetadataValue.md(sql_block(props))})
 
 
@@ -175,14 +184,14 @@ def refuse_source_tests(manifest: Mapping[str, Any]) -> None:
     naming where it belongs."""
     nodes = manifest["nodes"]
     for node in nodes.values():
-        sources = [d for d in node["depends_on"]["nodes"] if d.startswith("source.")]
+        sources = [d for d in dbt_parents(node) if d.startswith("source.")]
         if node["resource_type"] != "test" or not sources:
             continue
         source = manifest["sources"][sources[0]]
         readers = sorted(
             model["name"]
             for model in nodes.values()
-            if model["resource_type"] == "model" and sources[0] in model["depends_on"]["nodes"]
+            if model["resource_type"] == "model" and sources[0] in dbt_parents(model)
         )
         raise ConfigError(
             f"dbt_project/{node['original_file_path']}: the test {node['name']} is on the "
@@ -194,12 +203,24 @@ def refuse_source_tests(manifest: Mapping[str, Any]) -> None:
         )
 
 
+def dbt_parents(node: Mapping[str, Any]) -> list[str]:
+    """The unique ids of the nodes and sources `node` reads (a seed reads none: its
+    `depends_on` holds only macros)."""
+    return node.get("depends_on", {}).get("nodes", [])
+
+
+# The dbt nodes that are tables or views in the warehouse, each an asset of the dbt step.
+BUILT_NODES = ("model", "seed", "snapshot")
+
+
 @dataclass(frozen=True)
 class ModelRef:
-    """What an export needs of a dbt model: where it lives and which asset it is."""
+    """What an export needs of a dbt model (or seed, or snapshot): where it lives and which
+    asset it is. An ephemeral model has no relation: dbt inlines it where it is read."""
 
     relation: str
     asset_key: dg.AssetKey
+    ephemeral: bool = False
 
 
 def model_refs(manifest: Mapping[str, Any], project: DbtProject) -> dict[str, ModelRef]:
@@ -210,9 +231,10 @@ def model_refs(manifest: Mapping[str, Any], project: DbtProject) -> dict[str, Mo
             # against, which differs between environments.
             relation=f"{quote_ident(node['schema'])}.{quote_ident(node['alias'])}",
             asset_key=translator.get_asset_spec(manifest, unique_id, project).key,
+            ephemeral=node.get("config", {}).get("materialized") == "ephemeral",
         )
         for unique_id, node in manifest["nodes"].items()
-        if node["resource_type"] == "model"
+        if node["resource_type"] in BUILT_NODES
     }
 
 
@@ -238,10 +260,11 @@ DBT_UNIQUE_ID = "dagster_dbt/unique_id"
 def tests_cautious_selection_drops(
     context: dg.AssetExecutionContext, manifest: Mapping[str, Any]
 ) -> list[str]:
-    """The dbt tests (by fqn) of the checks a run selects that also read a model the run does
-    not build: cautious indirect selection leaves them out, and Dagster lets a blocking check
-    that emitted no result pass (building stg_app__users alone dropped its relationship test
-    to stg_app__companies, and an orphan user reached what followed)."""
+    """The dbt tests (by fqn) of the checks a run selects that also read a model (or a seed, or
+    a snapshot) the run does not build: cautious indirect selection leaves them out, and
+    Dagster lets a blocking check that emitted no result pass (building stg_app__users alone
+    dropped its relationship test to stg_app__companies, and an orphan user reached what
+    followed; a relationship test to a seed was dropped from every build but the seed's)."""
     assets = context.assets_def
     built = {
         assets.specs_by_key[key].metadata[DBT_UNIQUE_ID] for key in context.selected_asset_keys
@@ -249,10 +272,40 @@ def tests_cautious_selection_drops(
     dropped = []
     for check in sorted(context.selected_asset_check_keys, key=lambda key: key.to_user_string()):
         test = manifest["nodes"][assets.get_spec_for_check_key(check).metadata[DBT_UNIQUE_ID]]
-        models = {n for n in test["depends_on"]["nodes"] if n.startswith("model.")}
-        if not models <= built:
+        read = {n for n in dbt_parents(test) if n.split(".")[0] in BUILT_NODES}
+        if not read <= built:
             dropped.append(".".join(test["fqn"]))
     return dropped
+
+
+def refuse_snapshots_on_failed_checks(
+    context: dg.AssetExecutionContext, manifest: Mapping[str, Any], warehouse: Warehouse
+) -> None:
+    """A dbt snapshot keeps every version of a row it has recorded: built while a blocking
+    check upstream stands failed, it kept the rows the check rejected for good (a rebuild
+    cleared the gate, and no rebuild, --full-refresh included, removes them). The step builds
+    nothing while a snapshot it selects is so; automation does not request one (its inputs'
+    checks hold it back), an operator's run of it is refused, naming the checks."""
+    specs = context.assets_def.specs_by_key
+    refused = []
+    for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
+        node = manifest["nodes"][specs[key].metadata[DBT_UNIQUE_ID]]
+        if node["resource_type"] == "snapshot" and (
+            failed := failed_above(context, key, warehouse)
+        ):
+            checks = "; ".join(check.named() for check in failed)
+            refused.append(f"snapshot {key.to_user_string()}: {checks}")
+    if refused:
+        raise dg.Failure(
+            description=(
+                "dbt built nothing: a snapshot keeps every version of a row it records, so "
+                "built while a blocking check upstream of it stands failed it would keep the "
+                "rows the check rejected for good (no rebuild removes them, --full-refresh "
+                f"included). {'. '.join(refused)}. Run again once those checks pass (a "
+                "passing load or build of what they check), or build the other models without "
+                "the snapshot"
+            )
+        )
 
 
 # Every dbt model is built by one op, so one pool serializes dbt runs (the instance's
@@ -341,6 +394,7 @@ def build_transform_defs(manifest: Mapping[str, Any], dbt: DbtProject) -> dg.Def
         # Opened again for the lock alone: PostgreSQL's connection holds an advisory lock, and
         # DuckDB's (which connects only when used) leaves the file free for dbt.
         with warehouse.open() as wh, wh.one_at_a_time(DBT_POOL):
+            refuse_snapshots_on_failed_checks(context, manifest, wh)
             # Judged under the lock, before dbt builds: the builds each model holds now.
             metadata = build_metadata(context, manifest, config.full_refresh)
             with scoped_environ(env):
