@@ -379,6 +379,7 @@ def build_transform_defs(manifest: Mapping[str, Any], dbt: DbtProject) -> dg.Def
     ):
         with warehouse.open() as wh:
             wh.ensure_state()  # models read Tributary's own tables too (ops_load_status)
+            refuse_snapshots_on_failed_checks(context, manifest, wh)
         # Cautious indirect selection: a test runs only when all the models it reads are
         # selected, so that building dim_customer alone does not run fct_sales' relationship
         # test against a table that is not there (it is fct_sales' check, not dim_customer's).
@@ -394,7 +395,6 @@ def build_transform_defs(manifest: Mapping[str, Any], dbt: DbtProject) -> dg.Def
         # Opened again for the lock alone: PostgreSQL's connection holds an advisory lock, and
         # DuckDB's (which connects only when used) leaves the file free for dbt.
         with warehouse.open() as wh, wh.one_at_a_time(DBT_POOL):
-            refuse_snapshots_on_failed_checks(context, manifest, wh)
             # Judged under the lock, before dbt builds: the builds each model holds now.
             metadata = build_metadata(context, manifest, config.full_refresh)
             with scoped_environ(env):
