@@ -16,6 +16,7 @@ import psycopg
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
 
 from tests.conftest import copy_dbt_project
 from tributary.config.loader import ProjectConfig, load_project
@@ -176,6 +177,46 @@ def test_a_model_that_failed_to_build_is_not_published_as_fresh(
     assert run(defs, [STG_CUSTOMERS, DIM_CUSTOMER], instance).success
     assert run(defs, [EXPORT_DIM_CUSTOMER], instance).success
     assert len(published(demo_project, "dim_customer")) == 1
+
+
+def test_a_model_built_by_a_run_that_ended_before_its_tests_is_not_published(
+    demo_project: ProjectConfig, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(G) A run ends (terminated, a crash) after dbt built fct_sales and before fct_sales'
+    tests ran: the table holds the new build, its checks' records of that run stay planned,
+    and Dagster's latest evaluation is of the build before. The export published the new
+    build, unchecked, green; it is refused, naming the model, a check and the run, until the
+    model is built again with its tests."""
+    defs = build_definitions(demo_project)
+    assert run(defs, RAW + MODELS, instance).success
+
+    original = DbtCliInvocation.stream
+
+    def ended_after_fct_sales(self, *args, **kwargs):
+        for event in original(self, *args, **kwargs):
+            yield event
+            if isinstance(event, dg.Output) and event.output_name == "marts__fct_sales":
+                raise RuntimeError("the run ended here (a terminate, a crash)")
+
+    monkeypatch.setattr(DbtCliInvocation, "stream", ended_after_fct_sales)
+    ended = run(defs, [STG_ORDERS, FCT_SALES], instance)
+    assert not ended.success
+    assert instance.get_latest_materialization_event(FCT_SALES).run_id == ended.run_id
+    monkeypatch.setattr(DbtCliInvocation, "stream", original)
+
+    refused = run(defs, [EXPORT_BY_STATUS], instance)
+    why = failure(refused, "export__fct_sales_by_status")
+    assert f"model marts/fct_sales was built by run {ended.run_id}" in why
+    assert "has not evaluated that build" in why and "ended before it ran" in why
+    assert published(demo_project, "fct_sales_by_status") == []
+
+    assert run(defs, [FCT_SALES], instance).success  # built again, its tests with it
+    assert run(defs, [EXPORT_BY_STATUS], instance).success
+    assert published(demo_project, "fct_sales_by_status") == [
+        "status=invoiced",
+        "status=open",
+        "status=shipped",
+    ]
 
 
 def test_a_run_still_in_progress_is_no_failure(

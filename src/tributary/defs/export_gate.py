@@ -29,6 +29,7 @@ from tributary.exports.gate import (
     FailedCheck,
     StaleBuild,
     UnbuiltModel,
+    UncheckedBuild,
     UncheckedLoad,
     UnloadedPartition,
     Upstream,
@@ -91,7 +92,10 @@ def upstream_failures(context: dg.AssetExecutionContext, key: dg.AssetKey) -> Up
             builds = carry(held_builds(built[model]), builds)
         stale += [replace(build, dbt_op=whole_by.get(model)) for build in builds]
     return Upstream(
-        checks=checks, unbuilt=unbuilt_models(context.instance, models, built), stale=stale
+        checks=checks,
+        unbuilt=unbuilt_models(context.instance, models, built),
+        stale=stale,
+        untested=untested_builds(context.instance, graph, models, built, context.run_id),
     )
 
 
@@ -472,6 +476,47 @@ def failure(
         description=evaluation.description,
         partition=partition,
     )
+
+
+# How many of a check's latest execution records are searched for the one of a build's run.
+RECORDS_SEARCHED = 20
+
+
+def untested_builds(
+    instance: dg.DagsterInstance,
+    graph,
+    models: list[dg.AssetKey],
+    built: Mapping[dg.AssetKey, dg.EventLogRecord],
+    current_run: str,
+) -> list[UncheckedBuild]:
+    """The models whose latest build's run planned a blocking check of it that it has not
+    evaluated (its execution record for that run is still planned): the run was terminated
+    between dbt's build of the model and its test, or is still running it. latest_evaluations
+    passes over such a record to the evaluation before, of an earlier build: the export
+    published the new build unchecked, green."""
+    storage = instance.event_log_storage
+    found = []
+    for model in models:
+        build = built.get(model)
+        if build is None or build.run_id == current_run:  # this run gates its own
+            continue
+        blocking = (c for c in graph.get(model).check_keys if graph.get_check_spec(c).blocking)
+        for check in sorted(blocking, key=lambda c: c.to_user_string()):
+            records = storage.get_asset_check_execution_history(check, limit=RECORDS_SEARCHED)
+            planned = next((r for r in records if r.run_id == build.run_id), None)
+            if planned is None or planned.status != AssetCheckExecutionRecordStatus.PLANNED:
+                continue
+            run = instance.get_run_by_id(build.run_id)
+            found.append(
+                UncheckedBuild(
+                    asset=model.to_user_string(),
+                    check=check.name,
+                    run_id=build.run_id,
+                    built_at=datetime.fromtimestamp(build.timestamp, UTC),
+                    status=run.status.value if run else "unknown",
+                )
+            )
+    return found
 
 
 def unbuilt_models(

@@ -211,6 +211,30 @@ class UncheckedLoad:
 
 
 @dataclass(frozen=True)
+class UncheckedBuild:
+    """A model whose latest build's run planned a blocking check of it that has not evaluated
+    that build: the run ended (terminated, a crash, a step that failed) between the build and
+    its test, or is still running it. Dagster's latest evaluation of the check is of an earlier
+    build, and the table holds the new one, unchecked."""
+
+    asset: str
+    check: str
+    run_id: str
+    built_at: datetime
+    status: str  # the run's
+
+    def describe(self) -> str:
+        ended = self.status not in ("QUEUED", "NOT_STARTED", "STARTING", "STARTED")
+        state = "ended before it ran" if ended else "has not run it yet"
+        return (
+            f"model {self.asset} was built by run {self.run_id} at {stamp(self.built_at)} and "
+            f"its blocking check '{self.check}' has not evaluated that build: the run "
+            f"({self.status}) {state}. Build the model again (its tests run with it), then run "
+            "the export again"
+        )
+
+
+@dataclass(frozen=True)
 class UnloadedPartition:
     """Of a per-tenant export: the tenant's partition of a raw table upstream that no load has
     written (a tenant just added, its loads not run yet or failed). Its export would publish
@@ -236,9 +260,17 @@ class Upstream:
     stale: list[StaleBuild]
     unchecked: list[UncheckedLoad] = field(default_factory=list)
     unloaded: list[UnloadedPartition] = field(default_factory=list)
+    untested: list[UncheckedBuild] = field(default_factory=list)
 
     def problems(self) -> list[str]:
-        found = (*self.unloaded, *self.checks, *self.unbuilt, *self.stale, *self.unchecked)
+        found = (
+            *self.unloaded,
+            *self.checks,
+            *self.unbuilt,
+            *self.untested,
+            *self.stale,
+            *self.unchecked,
+        )
         return [problem.describe() for problem in found]
 
 
