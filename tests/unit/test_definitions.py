@@ -566,6 +566,30 @@ def test_a_query_exports_upstream_is_every_model_it_refs(config_dir: Path, state
     assert graph["export/by_ref_alone"]["deps"] == ["marts/dim_account"]
 
 
+def test_a_model_read_by_its_warehouse_name_is_upstream_and_a_left_table_refused(
+    config_dir: Path, state_dir
+) -> None:
+    """A query reading a model by its warehouse name (marts.fct_sales), beside a ref, had it
+    outside its lineage: its tests gated nothing. And a table dbt no longer builds (the model
+    renamed to fct_orders) was published, stale, green: nothing rebuilds or checks it."""
+    (config_dir / "exports" / "by_name.yaml").write_text(
+        "name: by_name\nquery: select s.order_id, d.customer_key from {{ ref('dim_customer') }} d"
+        "\n  join MARTS.fct_sales s using (customer_key)\n"
+    )
+    graph = describe_graph(build_definitions(load_project(config_dir)))["assets"]
+    assert graph["export/by_name"]["deps"] == ["marts/dim_customer", "marts/fct_sales"]
+
+    (config_dir / "exports" / "by_name.yaml").write_text(
+        "name: by_name\nquery: select * from marts.fct_sales_before_rename\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        build_definitions(load_project(config_dir))
+    assert (
+        "exports/by_name.yaml: query: reads marts.fct_sales_before_rename, which no dbt model, "
+        "seed or snapshot builds"
+    ) in str(raised.value)
+
+
 def test_a_query_refs_unknown_model_is_named_under_query(config_dir: Path, state_dir) -> None:
     (config_dir / "exports" / "typo.yaml").write_text(
         "name: typo\nquery: select * from {{ ref('fct_sale') }}\n"

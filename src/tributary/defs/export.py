@@ -43,7 +43,7 @@ from tributary.defs.transform import ModelRef
 from tributary.exports import run_export
 from tributary.exports.gate import refusal
 from tributary.exports.gcs import is_gcs_url
-from tributary.exports.query import export_sql, raw_tables_read
+from tributary.exports.query import export_sql, raw_tables_read, relations_read
 from tributary.tenants import active_keys, tenant_to_export
 
 
@@ -89,6 +89,37 @@ def raw_table_deps(project: ProjectConfig, export: ExportConfig, sql: str) -> li
     ]
 
 
+def models_read(
+    project: ProjectConfig, export: ExportConfig, sql: str, models: dict[str, ModelRef]
+) -> list[str]:
+    """The dbt models (seeds, snapshots) a query export reads by their warehouse names
+    (`marts.fct_sales`), as those it refs: upstream of it, gated and triggered by them. Before,
+    such a read was outside the lineage. A relation in a schema dbt builds into that no model
+    builds is refused: a model renamed or removed leaves its table behind, rebuilt and checked
+    by nothing, and the export published it, stale, green."""
+    if not export.query:
+        return []
+    built = {
+        (ref.schema.casefold(), ref.name.casefold()): name
+        for name, ref in models.items()
+        if not ref.ephemeral
+    }
+    schemas = {schema for schema, _ in built}
+    found = set()
+    for schema, table in sorted(relations_read(sql, project.platform.warehouse.target)):
+        if (schema, table) in built:
+            found.add(built[schema, table])
+        elif schema in schemas:
+            raise ConfigError(
+                f"{project.export_file(export.name)}: query: reads {schema}.{table}, which no "
+                f"dbt model, seed or snapshot builds (a model renamed or removed leaves its "
+                "table behind, which nothing rebuilds or checks); expected a relation dbt builds "
+                f"in {schema}, read with {{{{ ref('<model>') }}}}, or a table outside dbt's "
+                f"schemas ({', '.join(sorted(schemas))})"
+            )
+    return sorted(found)
+
+
 def raw_partition_mapping(
     project: ProjectConfig, export: ExportConfig, table: TableConfig
 ) -> dg.PartitionMapping | None:
@@ -109,7 +140,8 @@ def build_export_asset(
     relations = {name: model.relation for name, model in models.items()}
     sql = export_sql(model=export.model, query=export.query, relations=relations)
     raw_deps = raw_table_deps(project, export, sql)
-    if export.query and not export.upstream_models and not raw_deps:
+    upstream_models = sorted({*export.upstream_models, *models_read(project, export, sql, models)})
+    if export.query and not upstream_models and not raw_deps:
         raise ConfigError(
             f"{project.export_file(export.name)}: query: reads no dbt model and no raw table: "
             "expected the models it reads named with {{ ref('model') }} (or in 'depends_on'), "
@@ -125,7 +157,7 @@ def build_export_asset(
     @dg.asset(
         key=key,
         group_name="exports",
-        deps=[*(models[name].asset_key for name in export.upstream_models), *raw_deps],
+        deps=[*(models[name].asset_key for name in upstream_models), *raw_deps],
         kinds=kinds,
         description=export.description or f"{export.name} published to the export store",
         partitions_def=export_partitions(project, export),

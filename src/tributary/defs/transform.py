@@ -218,9 +218,14 @@ class ModelRef:
     """What an export needs of a dbt model (or seed, or snapshot): where it lives and which
     asset it is. An ephemeral model has no relation: dbt inlines it where it is read."""
 
-    relation: str
+    schema: str
+    name: str  # dbt's alias: the relation's name in the schema
     asset_key: dg.AssetKey
     ephemeral: bool = False
+
+    @property
+    def relation(self) -> str:
+        return f"{quote_ident(self.schema)}.{quote_ident(self.name)}"
 
 
 def model_refs(manifest: Mapping[str, Any], project: DbtProject) -> dict[str, ModelRef]:
@@ -229,7 +234,8 @@ def model_refs(manifest: Mapping[str, Any], project: DbtProject) -> dict[str, Mo
         node["name"]: ModelRef(
             # schema.alias, not relation_name: that also names the database dbt parsed
             # against, which differs between environments.
-            relation=f"{quote_ident(node['schema'])}.{quote_ident(node['alias'])}",
+            schema=node["schema"],
+            name=node["alias"],
             asset_key=translator.get_asset_spec(manifest, unique_id, project).key,
             ephemeral=node.get("config", {}).get("materialized") == "ephemeral",
         )

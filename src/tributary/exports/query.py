@@ -165,8 +165,13 @@ def raw_tables_read(
         (raw_schema(source).casefold(), table.casefold()): (source, table)
         for source, table in raw_tables
     }
-    named = tables_named(QUERY_PARAMETER.sub("null", sql), dialect)  # a parameter is a value
-    return sorted({wanted[key] for key in named if key in wanted})
+    return sorted({wanted[key] for key in relations_read(sql, dialect) if key in wanted})
+
+
+def relations_read(sql: str, dialect: str) -> set[tuple[str, str]]:
+    """Each schema-qualified relation an export's `sql` reads (tables_named), a query
+    parameter taken as the value it is."""
+    return tables_named(QUERY_PARAMETER.sub("null", sql), dialect)
 
 
 def tables_named(sql: str, dialect: str) -> set[tuple[str, str]]:

@@ -179,7 +179,9 @@ def test_export_asset_publishes_its_daily_partition(gcs, tmp_path, state_dir) ->
             "partitioning": {"by": "date", "start_date": "2024-01-01"},
         }
     )
-    models = {"cases": ModelRef(relation="main.cases", asset_key=dg.AssetKey(["marts", "cases"]))}
+    models = {
+        "cases": ModelRef(schema="main", name="cases", asset_key=dg.AssetKey(["marts", "cases"]))
+    }
     asset = build_export_asset(load_project(CONFIG_DIR), export, models)
     assert isinstance(asset.partitions_def, dg.DailyPartitionsDefinition)
     assert asset.asset_deps[asset.key] == {dg.AssetKey(["marts", "cases"])}
