@@ -435,6 +435,50 @@ def scope_app_users_by_company(config_dir: Path) -> None:
     (config_dir / "sources" / "app.yaml").write_text(yaml.safe_dump(app))
 
 
+def test_an_export_of_every_tenants_rows_waits_for_each_tenants_first_load(
+    config_dir: Path, state_dir: Path, instance: dg.DagsterInstance
+) -> None:
+    """An export of a tenant-scoped table that is not per tenant reads every tenant's rows:
+    run after the first tenant's load alone (an operator's materialization, a new tenant's
+    loads not yet run), it published that tenant's rows as the whole table, green. It is
+    refused, naming each tenant partition never loaded, until each is."""
+    project = project_with(
+        config_dir,
+        state_dir,
+        {"name": "all_users", "query": "select * from raw_app.users"},
+        edit=scope_app_users_by_company,
+    )
+    defs = build_definitions(project)
+    job = defs.resolve_implicit_global_asset_job_def()
+    users = dg.AssetKey(["raw", "app", "users"])
+    export = dg.AssetKey(["export", "all_users"])
+    tenants = sorted(
+        defs.resolve_asset_graph()
+        .get(users)
+        .partitions_def.get_partition_keys(dynamic_partitions_store=instance)
+    )
+    assert len(tenants) > 1
+
+    def load(tenant: str) -> None:
+        loaded = job.execute_in_process(
+            instance=instance, asset_selection=[users], partition_key=tenant
+        )
+        assert loaded.success
+
+    load(tenants[0])
+    refused = run(defs, [export], instance)
+    why = failure(refused, "export__all_users")
+    for tenant in tenants[1:]:
+        assert f"partition {tenant} of raw/app/users has never been loaded" in why
+    assert f"partition {tenants[0]} of" not in why
+    assert published(project, "all_users") == []
+
+    for tenant in tenants[1:]:
+        load(tenant)
+    assert run(defs, [export], instance).success
+    assert len(published(project, "all_users")) == 1
+
+
 def test_a_tenants_failed_load_refuses_every_tenants_export_that_reads_the_table(
     config_dir: Path, state_dir: Path, instance: dg.DagsterInstance, monkeypatch
 ) -> None:

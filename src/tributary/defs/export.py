@@ -200,10 +200,12 @@ def build_export_asset(
                 upstream, unloaded=unloaded_partitions(context, key, context.partition_key)
             )
             day = datetime.now(UTC).date()
-        elif context.has_partition_key:
-            day = date.fromisoformat(context.partition_key)
         else:
-            day = datetime.now(UTC).date()
+            upstream = replace(upstream, unloaded=unloaded_partitions(context, key, None))
+            if context.has_partition_key:
+                day = date.fromisoformat(context.partition_key)
+            else:
+                day = datetime.now(UTC).date()
 
         def publish():
             # The pool's claim can be won by two runs at one instant (a SQLite Dagster

@@ -134,23 +134,28 @@ def unchecked_loads(
 
 
 def unloaded_partitions(
-    context: dg.AssetExecutionContext, key: dg.AssetKey, partition: str
+    context: dg.AssetExecutionContext, key: dg.AssetKey, partition: str | None
 ) -> list[UnloadedPartition]:
-    """Of a per-tenant export's `partition` (a tenant): the assets upstream partitioned by
-    tenant that have never materialized it. Dagster's materialization of a raw table's
-    partition is its load's, recorded once it committed: a tenant's load that failed, or has
-    not run, has none."""
+    """The partitions of the assets upstream that no load has written: of a per-tenant
+    export's `partition` (a tenant), that one, of each asset partitioned by tenant; of any
+    other export (`partition` None: it reads every partition), each partition the asset has
+    now (a tenant, a key range). Dagster's materialization of a raw table's partition is its
+    load's, recorded once it committed: a load that failed, or has not run, has none. Before,
+    an export of every tenant's rows published those of the tenants loaded so far, as
+    complete, green."""
     graph = source_graph(context)
     upstream = dg.AssetSelection.assets(key).upstream(include_self=False).resolve(graph)
     found = []
     for asset in sorted(upstream, key=lambda k: k.to_user_string()):
         partitions = graph.get(asset).partitions_def
-        if partitions is None or partition not in partitions.get_partition_keys(
-            dynamic_partitions_store=context.instance
-        ):
-            continue  # unpartitioned, or partitioned otherwise (key ranges)
-        if partition not in context.instance.get_materialized_partitions(asset):
-            found.append(UnloadedPartition(asset.to_user_string(), partition))
+        if partitions is None:
+            continue
+        has = partitions.get_partition_keys(dynamic_partitions_store=context.instance)
+        if partition is not None and partition not in has:
+            continue  # partitioned otherwise (key ranges): the export reads all of it
+        wanted = has if partition is None else [partition]
+        loaded = context.instance.get_materialized_partitions(asset)
+        found += [UnloadedPartition(asset.to_user_string(), p) for p in wanted if p not in loaded]
     return found
 
 

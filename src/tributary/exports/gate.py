@@ -236,9 +236,10 @@ class UncheckedBuild:
 
 @dataclass(frozen=True)
 class UnloadedPartition:
-    """Of a per-tenant export: the tenant's partition of a raw table upstream that no load has
-    written (a tenant just added, its loads not run yet or failed). Its export would publish
-    none of its rows, sealed, as the tenant's current data."""
+    """A partition of a raw table upstream that no load has written (a tenant just added, its
+    loads not run yet or failed; a key range never loaded): of a per-tenant export, its
+    tenant's; of any other, each the table has. The export would publish none of its rows, as
+    current."""
 
     asset: str
     partition: str
