@@ -21,9 +21,12 @@ from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
 from tests.conftest import copy_dbt_project
 from tributary.config.loader import ProjectConfig, load_project
 from tributary.defs import build_definitions
-from tributary.defs.resources import WarehouseResource
+from tributary.defs.resources import LandingStoreResource, WarehouseResource
+from tributary.defs.sources import SourcesResource
 from tributary.defs.transform import prepare_manifest
+from tributary.exports import run as exports_run
 from tributary.exports.gate import stamp
+from tributary.ingest import ingest_table
 from tributary.warehouse.base import Warehouse
 from tributary_demo import generate_demo_sources
 
@@ -217,6 +220,63 @@ def test_a_model_built_by_a_run_that_ended_before_its_tests_is_not_published(
         "status=open",
         "status=shipped",
     ]
+
+
+def test_a_load_committing_between_the_gate_and_the_query_is_not_published(
+    config_dir: Path,
+    state_dir: Path,
+    instance: dg.DagsterInstance,
+    warehouse_config: dict,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The gate reads the loads not yet checked, then the export lists its store and reads its
+    query: a load committing in between (another process's) was read by the query, unchecked,
+    and published green (a probe: 55 of 55 rows, the load's own check never run). The gate's
+    reads and the query now share one snapshot: the export publishes what the gate judged."""
+    platform = yaml.safe_load((config_dir / "platform.yaml").read_text())
+    (config_dir / "platform.yaml").write_text(
+        yaml.safe_dump({**platform, "warehouse": warehouse_config})
+    )
+    project = project_with(
+        config_dir,
+        state_dir,
+        {
+            "name": "customer_ids",
+            "query": "select customer_id from {{ ref('stg_erp__customers') }}",
+        },
+    )
+    defs = build_definitions(project)
+    assert run(defs, [CUSTOMERS, STG_CUSTOMERS], instance).success
+    add_customers(project, [90001, 90002])
+
+    original = exports_run.check_retention
+
+    def a_load_commits_meanwhile(*args, **kwargs):
+        source = next(s for s in project.sources if s.name == "erp")
+        table = next(t for t in source.tables if t.name == "customers")
+        with WarehouseResource.from_project(project).open() as other_session:
+            ingest_table(
+                source,
+                table,
+                reader=SourcesResource().open(source, state_dir=project.state_dir),
+                landing=LandingStoreResource.from_project(project).open(),
+                warehouse=other_session,
+                batch_rows=100_000,
+            )
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(exports_run, "check_retention", a_load_commits_meanwhile)
+    assert run(defs, [dg.AssetKey(["export", "customer_ids"])], instance).success
+    monkeypatch.setattr(exports_run, "check_retention", original)
+    [folder] = published(project, "customer_ids")
+    files = (Path(project.exports_url) / "customer_ids" / folder).glob("*.parquet")
+    exported = {i for f in files for i in pq.read_table(f)["customer_id"].to_pylist()}
+    assert len(exported) == 50 and not {90001, 90002} & exported  # what the gate judged
+
+    refused = run(defs, [dg.AssetKey(["export", "customer_ids"])], instance)
+    assert "have not been compared by its reconciliation" in failure(
+        refused, "export__customer_ids"
+    )
 
 
 def test_a_run_still_in_progress_is_no_failure(

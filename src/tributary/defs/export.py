@@ -210,7 +210,11 @@ def build_export_asset(
         def publish():
             # The pool's claim can be won by two runs at one instant (a SQLite Dagster
             # instance): the warehouse's lock, where it has one, holds the second too.
-            with warehouse.open() as wh, wh.one_at_a_time(export_pool(export.name)):
+            with (
+                warehouse.open() as wh,
+                wh.one_at_a_time(export_pool(export.name)),
+                wh.one_snapshot(),  # the gate's reads and the query see the same loads
+            ):
                 # Just before the query: a load committing meanwhile is owed its check.
                 gated = replace(
                     upstream,

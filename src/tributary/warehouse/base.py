@@ -848,6 +848,16 @@ class Warehouse(ABC):
     @contextmanager
     def transaction(self) -> Iterator[None]: ...
 
+    @contextmanager
+    def one_snapshot(self) -> Iterator[None]:
+        """Every read of this session inside sees the warehouse as of the first: an export's
+        gate (the loads not yet checked, the tenants' rows held) and its query see the same
+        commits. Read apart, each statement its own snapshot, a load committing between them
+        was published, its check still owed, green. A transaction: DuckDB's and Redshift's
+        isolation gives one snapshot (PostgreSQL's sets repeatable read)."""
+        with self.transaction():
+            yield
+
     @abstractmethod
     def create_staging(
         self, name: str, schema: pa.Schema, batches: pa.RecordBatchReader, landing_path: str

@@ -184,6 +184,13 @@ class PostgresWarehouse(Warehouse):
         with self.con.transaction():
             yield
 
+    @contextmanager
+    def one_snapshot(self) -> Iterator[None]:
+        # read committed, PostgreSQL's default, takes a snapshot per statement
+        with self.con.transaction():
+            self.execute("set transaction isolation level repeatable read")
+            yield
+
     def sql_type(self, arrow_type: pa.DataType) -> str:
         return pg_family_type(
             arrow_type,
