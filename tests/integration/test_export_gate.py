@@ -279,6 +279,39 @@ def test_a_load_committing_between_the_gate_and_the_query_is_not_published(
     )
 
 
+def test_a_view_read_live_is_not_published_past_a_load_its_tests_have_not_seen(
+    config_dir: Path, state_dir: Path, instance: dg.DagsterInstance
+) -> None:
+    """An export of a staging view (read live: its rows change with every load beneath it)
+    ran after a load and before dbt built the view again: it published rows the view's tests
+    had never judged, green (a probe published an order whose status failed the view's
+    accepted_values test). It is refused, naming the view, its check and the load, until the
+    view is built (its tests with it). An export of a mart, a table holding its build, is not."""
+    project = project_with(
+        config_dir,
+        state_dir,
+        {"name": "live_orders", "query": "select order_id from {{ ref('stg_erp__sales_orders') }}"},
+    )
+    defs = build_definitions(project)
+    live = dg.AssetKey(["export", "live_orders"])
+    assert run(defs, RAW + MODELS, instance).success
+    assert run(defs, [live], instance).success
+
+    load = run(defs, [ORDERS], instance)
+    assert load.success
+    refused = run(defs, [live], instance)
+    why = failure(refused, "export__live_orders")
+    assert "view staging/stg_erp__sales_orders was last checked by its blocking check" in why
+    assert (
+        f"raw/erp/sales_orders, which it reads live, was materialized since (run {load.run_id}"
+        in why
+    )
+    assert run(defs, [EXPORT_BY_STATUS], instance).success  # a mart holds its build
+
+    assert run(defs, [STG_ORDERS], instance).success
+    assert run(defs, [live], instance).success
+
+
 def test_a_run_still_in_progress_is_no_failure(
     demo_project: ProjectConfig, instance: dg.DagsterInstance
 ) -> None:

@@ -32,6 +32,7 @@ from tributary.exports.gate import (
     UncheckedBuild,
     UncheckedLoad,
     UnloadedPartition,
+    UnseenUpdate,
     Upstream,
 )
 from tributary.warehouse.base import Warehouse, raw_schema
@@ -96,6 +97,7 @@ def upstream_failures(context: dg.AssetExecutionContext, key: dg.AssetKey) -> Up
         unbuilt=unbuilt_models(context.instance, models, built),
         stale=stale,
         untested=untested_builds(context.instance, graph, models, built, context.run_id),
+        unseen=unseen_updates(context.instance, graph, key),
     )
 
 
@@ -481,6 +483,58 @@ def failure(
         description=evaluation.description,
         partition=partition,
     )
+
+
+def unseen_updates(instance: dg.DagsterInstance, graph, key: dg.AssetKey) -> list[UnseenUpdate]:
+    """The views `key` reads live (its inputs that are views, and theirs, down to a table)
+    whose blocking checks last evaluated them before an input they read through was
+    materialized again. A view's test judges the rows it showed then; its rows change with
+    every load beneath it. Before, an export reading a staging view after a load published
+    rows that failed the view's test, green, until dbt next built the view. A table model
+    holds its build: a view beneath it is judged by that build's own gate (stale_builds)."""
+    found = []
+    for view in sorted(read_through(graph, key, views=True), key=lambda k: k.to_user_string()):
+        blocking = [c for c in graph.get(view).check_keys if graph.get_check_spec(c).blocking]
+        evaluations = latest_evaluations(instance, blocking)
+        if not evaluations:
+            continue
+        inputs = read_through(graph, view)
+        updated = latest_builds(instance, inputs)
+        for check in sorted(evaluations, key=lambda c: c.to_user_string()):
+            at = evaluated_at(evaluations[check])
+            newer = [(k, build) for k, build in updated.items() if build.timestamp > at]
+            if not newer:
+                continue
+            newest, build = max(newer, key=lambda pair: pair[1].timestamp)
+            found.append(
+                UnseenUpdate(
+                    asset=view.to_user_string(),
+                    check=check.name,
+                    evaluated_at=datetime.fromtimestamp(at, UTC),
+                    input=newest.to_user_string(),
+                    run_id=build.run_id,
+                    updated_at=datetime.fromtimestamp(build.timestamp, UTC),
+                )
+            )
+    return found
+
+
+def read_through(graph, key: dg.AssetKey, *, views: bool = False) -> set[dg.AssetKey]:
+    """What `key` reads live: its inputs, and through each input that is a view, that view's.
+    The assets holding rows among them (raw tables, table models), or with `views` the views."""
+    found, stack = set(), list(graph.get(key).parent_keys)
+    while stack:
+        parent = stack.pop()
+        if parent in found:
+            continue
+        found.add(parent)
+        if is_view(graph, parent):
+            stack.extend(graph.get(parent).parent_keys)
+    return {parent for parent in found if is_view(graph, parent) == views}
+
+
+def is_view(graph, key: dg.AssetKey) -> bool:
+    return graph.get(key).metadata.get(MATERIALIZED) in LIVE
 
 
 # How many of a check's latest execution records are searched for the one of a build's run.

@@ -235,6 +235,29 @@ class UncheckedBuild:
 
 
 @dataclass(frozen=True)
+class UnseenUpdate:
+    """A view (read live) whose blocking check last evaluated it before an input it reads
+    through was materialized again (a raw table's load, a table model's build): the view shows
+    rows the check has not seen."""
+
+    asset: str
+    check: str
+    evaluated_at: datetime
+    input: str
+    run_id: str
+    updated_at: datetime
+
+    def describe(self) -> str:
+        return (
+            f"view {self.asset} was last checked by its blocking check '{self.check}' at "
+            f"{stamp(self.evaluated_at)}, and {self.input}, which it reads live, was "
+            f"materialized since (run {self.run_id} at {stamp(self.updated_at)}): the export "
+            f"would publish rows the check has not seen. Build {self.asset} (its tests run "
+            "with it), then run the export again"
+        )
+
+
+@dataclass(frozen=True)
 class UnloadedPartition:
     """A partition of a raw table upstream that no load has written (a tenant just added, its
     loads not run yet or failed; a key range never loaded): of a per-tenant export, its
@@ -262,6 +285,7 @@ class Upstream:
     unchecked: list[UncheckedLoad] = field(default_factory=list)
     unloaded: list[UnloadedPartition] = field(default_factory=list)
     untested: list[UncheckedBuild] = field(default_factory=list)
+    unseen: list[UnseenUpdate] = field(default_factory=list)
 
     def problems(self) -> list[str]:
         found = (
@@ -269,6 +293,7 @@ class Upstream:
             *self.checks,
             *self.unbuilt,
             *self.untested,
+            *self.unseen,
             *self.stale,
             *self.unchecked,
         )
