@@ -14,12 +14,18 @@ import pytest
 import yaml
 
 from tests.conftest import copy_dbt_project
-from tests.integration.test_export_gate import failure, losing_one_row, published, run
-from tributary.config.loader import ConfigError, ProjectConfig, load_project
+from tests.integration.test_export_gate import (
+    failure,
+    losing_one_row,
+    on_warehouse,
+    published,
+    run,
+)
+from tests.integration.test_export_gate import project_with as gate_project_with
+from tributary.config.loader import ConfigError, ProjectConfig
 from tributary.defs import build_definitions
 from tributary.defs.resources import WarehouseResource
 from tributary.defs.transform import prepare_manifest
-from tributary_demo import generate_demo_sources
 
 CUSTOMERS = dg.AssetKey(["raw", "erp", "customers"])
 ORDERS = dg.AssetKey(["raw", "erp", "sales_orders"])
@@ -93,14 +99,10 @@ def dbt_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def project_with(
     config_dir: Path, state_dir: Path, *exports: dict, warehouse: dict | None = None
 ) -> ProjectConfig:
-    if warehouse is not None:
-        platform = yaml.safe_load((config_dir / "platform.yaml").read_text())
-        platform["warehouse"] = warehouse
-        (config_dir / "platform.yaml").write_text(yaml.safe_dump(platform))
-    for export in exports:
-        (config_dir / "exports" / f"{export['name']}.yaml").write_text(yaml.safe_dump(export))
-    generate_demo_sources(state_dir / "demo", customers=50, orders=300)
-    project = load_project(config_dir)
+    """The export gate tests' project (on `warehouse`), its manifest parsed from the dbt
+    project's copy."""
+    edit = on_warehouse(warehouse) if warehouse is not None else None
+    project = gate_project_with(config_dir, state_dir, *exports, edit=edit)
     prepare_manifest(project)
     return project
 

@@ -233,10 +233,6 @@ def test_a_load_committing_between_the_gate_and_the_query_is_not_published(
     query: a load committing in between (another process's) was read by the query, unchecked,
     and published green (a probe: 55 of 55 rows, the load's own check never run). The gate's
     reads and the query now share one snapshot: the export publishes what the gate judged."""
-    platform = yaml.safe_load((config_dir / "platform.yaml").read_text())
-    (config_dir / "platform.yaml").write_text(
-        yaml.safe_dump({**platform, "warehouse": warehouse_config})
-    )
     project = project_with(
         config_dir,
         state_dir,
@@ -244,6 +240,7 @@ def test_a_load_committing_between_the_gate_and_the_query_is_not_published(
             "name": "customer_ids",
             "query": "select customer_id from {{ ref('stg_erp__customers') }}",
         },
+        edit=on_warehouse(warehouse_config),
     )
     defs = build_definitions(project)
     assert run(defs, [CUSTOMERS, STG_CUSTOMERS], instance).success
@@ -470,6 +467,17 @@ def project_with(config_dir: Path, state_dir: Path, *exports: dict, edit=None) -
         edit(config_dir)
     generate_demo_sources(state_dir / "demo", customers=50, orders=300)
     return load_project(config_dir)
+
+
+def on_warehouse(warehouse_config: dict):
+    """An `edit` for project_with: platform.yaml's `warehouse:` set to `warehouse_config`."""
+
+    def edit(config_dir: Path) -> None:
+        platform = yaml.safe_load((config_dir / "platform.yaml").read_text())
+        platform["warehouse"] = warehouse_config
+        (config_dir / "platform.yaml").write_text(yaml.safe_dump(platform))
+
+    return edit
 
 
 def losing_one_row(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -705,17 +713,11 @@ def project_with_incremental_mart(
 ) -> ProjectConfig:
     """The shipped configuration on the warehouse, with an incremental mart of the customers
     (marts/customers_inc) in a copy of the dbt project, and an export of it."""
-    platform = yaml.safe_load((config_dir / "platform.yaml").read_text())
-    (config_dir / "platform.yaml").write_text(
-        yaml.safe_dump({**platform, "warehouse": warehouse_config})
-    )
-    export = {"name": "customers_inc", "model": "customers_inc"}
-    (config_dir / "exports" / "customers_inc.yaml").write_text(yaml.safe_dump(export))
     dbt_dir = copy_dbt_project(tmp_path / "dbt_project")
     (dbt_dir / "models" / "marts" / "customers_inc.sql").write_text(INCREMENTAL_MART)
     monkeypatch.setenv("TRIBUTARY_DBT_PROJECT_DIR", str(dbt_dir))
-    generate_demo_sources(state_dir / "demo", customers=50, orders=300)
-    project = load_project(config_dir)
+    export = {"name": "customers_inc", "model": "customers_inc"}
+    project = project_with(config_dir, state_dir, export, edit=on_warehouse(warehouse_config))
     prepare_manifest(project)
     return project
 
