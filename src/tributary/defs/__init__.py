@@ -117,7 +117,7 @@ def _build_definitions(project: ProjectConfig, sources: SourcesResource) -> dg.D
         build_ingest_defs(project),
         build_transform_defs(manifest, dbt),
         build_export_defs(project, refs),
-        build_access_defs(project, manifest, refs),
+        build_access_defs(project, refs),
         build_automation_defs(project),
         build_observation_defs(project, default_status(project)[1]),
         dg.Definitions(

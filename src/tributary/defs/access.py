@@ -2,27 +2,22 @@
 a thin layer over tributary.warehouse.access."""
 
 from collections.abc import Mapping
-from typing import Any
 
 import dagster as dg
 
 from tributary.config.loader import ConfigError, ProjectConfig
 from tributary.defs.automation import default_status
 from tributary.defs.resources import WarehouseResource
-from tributary.defs.transform import BUILT_NODES, ModelRef
+from tributary.defs.transform import ModelRef
 from tributary.warehouse import raw_schema
 from tributary.warehouse.access import Relation, apply_access
 
 ACCESS_KEY = dg.AssetKey(["tributary", "warehouse_access"])
 
 
-def model_relations(manifest: Mapping[str, Any]) -> dict[str, Relation]:
+def model_relations(refs: Mapping[str, ModelRef]) -> dict[str, Relation]:
     """Each dbt model's (and seed's, and snapshot's) (schema, name) in the warehouse."""
-    return {
-        node["name"]: (node["schema"], node["alias"])
-        for node in manifest["nodes"].values()
-        if node["resource_type"] in BUILT_NODES
-    }
+    return {name: (ref.schema, ref.name) for name, ref in refs.items()}
 
 
 def export_relations(project: ProjectConfig, models: Mapping[str, Relation]) -> dict:
@@ -50,10 +45,8 @@ def validate_teams(project: ProjectConfig, models: Mapping[str, Relation]) -> No
                     )
 
 
-def build_access_defs(
-    project: ProjectConfig, manifest: Mapping[str, Any], refs: Mapping[str, ModelRef]
-) -> dg.Definitions:
-    models = model_relations(manifest)
+def build_access_defs(project: ProjectConfig, refs: Mapping[str, ModelRef]) -> dg.Definitions:
+    models = model_relations(refs)
     validate_teams(project, models)
     relations = export_relations(project, models)
     # The models behind the teams' exports: rebuilt by dbt as new tables, which carry no

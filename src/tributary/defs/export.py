@@ -196,16 +196,14 @@ def build_export_asset(
                 context.partition_key,
                 project.tenants.registry,
             )
-            upstream = replace(
-                upstream, unloaded=unloaded_partitions(context, key, context.partition_key)
-            )
             day = datetime.now(UTC).date()
+        elif context.has_partition_key:
+            day = date.fromisoformat(context.partition_key)
         else:
-            upstream = replace(upstream, unloaded=unloaded_partitions(context, key, None))
-            if context.has_partition_key:
-                day = date.fromisoformat(context.partition_key)
-            else:
-                day = datetime.now(UTC).date()
+            day = datetime.now(UTC).date()
+        # A per-tenant export reads its tenant's partitions; any other, every partition.
+        reads = context.partition_key if export.per_tenant else None
+        upstream = replace(upstream, unloaded=unloaded_partitions(context, key, reads))
 
         def publish():
             # The pool's claim can be won by two runs at one instant (a SQLite Dagster
