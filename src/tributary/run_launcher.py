@@ -10,6 +10,9 @@ stays STARTED forever and, with one run at a time, blocks the queue.
 Only for one machine: the run worker is found by the process id its run-start event records,
 which means nothing on another host.
 
+The same check mends one Dagster race for a live run (`stranded_pool_steps`): a step left
+waiting beside a free pool slot that no one will give it.
+
 A Dagster object outside defs/ on purpose: every process that loads the instance (webserver,
 daemon, CLI) imports its run launcher, and importing tributary.defs costs seconds.
 """
@@ -20,6 +23,7 @@ import os
 
 import dagster as dg
 from dagster._core.launcher import CheckRunHealthResult, DefaultRunLauncher, WorkerStatus
+from dagster._core.storage.event_log.base import EventLogStorage
 
 
 def process_alive(pid: int) -> bool:
@@ -41,9 +45,35 @@ def _zombie(pid: int) -> bool:
         return False
 
 
+def stranded_pool_steps(storage: EventLogStorage, run_id: str) -> set[tuple[str, str]]:
+    """The run's (pool, step) queued for a pool that has a slot neither held nor promised.
+
+    Dagster promises a freed slot to the next queued step as it frees it. A step's first claim
+    looks for a free slot, then joins the queue: if the daemon frees a dead run's slot between
+    the two, the free found no one to promise it to and the step found no free slot. It then
+    waits, "blocked by limit", beside a free slot for good. The same holds for a moment while a
+    slot is on its way to a step, so the caller acts on a step seen stranded twice."""
+    if run_id not in storage.get_concurrency_run_ids():
+        return set()
+    stranded = set()
+    for pool, info in storage.get_concurrency_infos(list(storage.get_concurrency_keys())).items():
+        if info.slot_count > info.assigned_step_count:
+            stranded |= {
+                (pool, step.step_key)
+                for step in info.pending_steps
+                if step.run_id == run_id and step.assigned_timestamp is None
+            }
+    return stranded
+
+
 class LocalRunLauncher(DefaultRunLauncher):
     """Launches runs as the DefaultRunLauncher does; reports a run's worker dead once the
-    process that started the run (its run-start event's pid) is gone."""
+    process that started the run (its run-start event's pid) is gone, and queues again a live
+    run's step stranded beside a free pool slot."""
+
+    def __init__(self, inst_data=None) -> None:
+        super().__init__(inst_data)
+        self._stranded: dict[str, set[tuple[str, str]]] = {}  # run id -> seen at the last check
 
     @property
     def supports_check_run_worker_health(self) -> bool:
@@ -58,7 +88,25 @@ class LocalRunLauncher(DefaultRunLauncher):
             # Not started yet, or no pid to go by: run monitoring's start timeout covers it.
             return CheckRunHealthResult(WorkerStatus.RUNNING, "no run worker process recorded")
         if process_alive(event.pid):
+            self._requeue_stranded_steps(run)
             return CheckRunHealthResult(WorkerStatus.RUNNING)
+        self._stranded.pop(run.run_id, None)
         return CheckRunHealthResult(
             WorkerStatus.FAILED, f"the run worker process (pid {event.pid}) is gone"
         )
+
+    def _requeue_stranded_steps(self, run: dg.DagsterRun) -> None:
+        storage = self._instance.event_log_storage
+        stranded = stranded_pool_steps(storage, run.run_id)
+        for pool, step_key in sorted(stranded & self._stranded.pop(run.run_id, set())):
+            # Out of the queue: the step's next claim finds the free slot and takes it.
+            storage.free_concurrency_slot_for_step(run.run_id, step_key)
+            self._instance.report_engine_event(
+                f"Step {step_key} waited for pool {pool} beside a free slot that Dagster had not"
+                " given it (its claim crossed a dead run's slot being freed); queued it again.",
+                run,
+                step_key=step_key,
+            )
+            stranded.discard((pool, step_key))
+        if stranded:
+            self._stranded[run.run_id] = stranded

@@ -41,7 +41,8 @@ from .conftest import MARIADB, POSTGRES, _mariadb_up, _postgres_up, require_serv
 
 KILL_CLI = Path(__file__).with_name("kill_cli.py")
 DAEMON = Path(sys.executable).parent / "dagster-daemon"
-MATERIALIZE = ["asset", "materialize", "--select", "raw/shop/orders", "-m", "tributary.definitions"]
+POOL = "raw/shop/orders"
+MATERIALIZE = ["asset", "materialize", "--select", POOL, "-m", "tributary.definitions"]
 COLUMNS = "id, status, amount, updated_at"
 T0 = datetime(2024, 5, 1, 12, 0, 0)
 # kill_cli.py's points, per warehouse.
@@ -126,11 +127,14 @@ class Project:
                 else [sys.executable, "-m", "dagster", *MATERIALIZE],
                 env=env, cwd=self.root, capture_output=True, timeout=180, start_new_session=True,
             )  # fmt: skip
-        except subprocess.TimeoutExpired as timeout:  # once in CI, a rerun: say what it awaited
+        except subprocess.TimeoutExpired as timeout:  # say what it awaited
             daemon = (self.home.parent / "daemon.log").read_text()
+            with dg.DagsterInstance.from_config(str(self.home)) as instance:
+                pool = instance.event_log_storage.get_concurrency_info(POOL)
             pytest.fail(
                 f"the run (kill at {kill_at}) did not end in 180 s; its log:\n"
                 f"{(timeout.stderr or b'').decode()[-4000:]}\nthe daemon's log:\n{daemon[-3000:]}"
+                f"\npool {POOL}: {pool}"
             )
 
     def query(self, sql: str) -> list[tuple]:
