@@ -55,11 +55,9 @@ ENDED_UNBUILT = {dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 
 
 def upstream_failures(context: dg.AssetExecutionContext, key: dg.AssetKey) -> Upstream:
-    graph = source_graph(context)
+    graph, partitioned, failed = _failed_blocking_checks(context, key)
     upstream = dg.AssetSelection.assets(key).upstream(include_self=False).resolve(graph)
     models = sorted(TRANSFORMS.resolve(graph) & upstream, key=lambda k: k.to_user_string())
-    blocking = sorted(checks_above(graph, key), key=lambda check: check.to_user_string())
-    partitioned = partitions_now(context.instance, graph, blocking)
     # The models that hold rows: a view (or an ephemeral model) reads what is upstream live.
     tables = [model for model in models if graph.get(model).metadata.get(MATERIALIZED) not in LIVE]
     over = {model: checks_above(graph, model) for model in tables}
@@ -70,12 +68,12 @@ def upstream_failures(context: dg.AssetExecutionContext, key: dg.AssetKey) -> Up
         if graph.get(model).metadata.get(MATERIALIZED) == INCREMENTAL
     }
     checks = []
-    for check, failed in failed_checks(context.instance, blocking, context.run_id, partitioned):
+    for check, found in failed:
         rebuild = [m for m in tables if check in over[m]]
         whole = [m for m in rebuild if m in whole_by]
         checks.append(
             replace(
-                failed,
+                found,
                 load_op=graph.assets_def_for_key(check.asset_key).node_def.name
                 if check.name == RECONCILIATION
                 else None,
@@ -107,11 +105,21 @@ def failed_above(
     """The blocking checks upstream of `key` whose latest evaluation (of each partition the
     asset has now, or gone with its rows still held: held_gone_failures) failed, in an earlier
     run: this run's own gate within it."""
+    _, _, failed = _failed_blocking_checks(context, key)
+    return held_gone_failures([found for _, found in failed], warehouse)
+
+
+def _failed_blocking_checks(context: dg.AssetExecutionContext, key: dg.AssetKey):
+    """The graph, the partitions each blocking check upstream of `key` judges now, and those
+    checks whose latest evaluation failed in an earlier run (failed_checks)."""
     graph = source_graph(context)
     blocking = sorted(checks_above(graph, key), key=lambda check: check.to_user_string())
     partitioned = partitions_now(context.instance, graph, blocking)
-    failed = failed_checks(context.instance, blocking, context.run_id, partitioned)
-    return held_gone_failures([found for _, found in failed], warehouse)
+    return (
+        graph,
+        partitioned,
+        failed_checks(context.instance, blocking, context.run_id, partitioned),
+    )
 
 
 def unchecked_loads(
