@@ -192,12 +192,14 @@ def read_from(
     watermark: Any | None,
     lookback: timedelta | int | Decimal | None,
     *,
-    data_timezone: str = "UTC",
+    zones: Sequence[str] = ("UTC",),
 ) -> Any | None:
     """Where an incremental read starts: the watermark, less the lookback window, so that
     rows committed late with a cursor just behind the watermark are not missed; and a
-    watermark without a zone that falls in the hour its source's zone repeats (clocks set
-    back), less that hour too, so that the rows written the second time round are read."""
+    watermark without a zone that falls in an hour one of `zones` repeats (clocks set back),
+    less that hour too, so that the rows written the second time round are read. The zones:
+    the source's `data_timezone` (how its application writes such times) and the database's
+    own where it names one (how its NOW() stamps them)."""
     if watermark is None:
         return None
     if lookback is not None:
@@ -208,7 +210,7 @@ def read_from(
             )
         watermark = watermark - lookback
     if isinstance(watermark, datetime) and watermark.tzinfo is None:
-        watermark -= _repeated(watermark, ZoneInfo(data_timezone))
+        watermark -= max(_repeated(watermark, ZoneInfo(zone)) for zone in zones)
     return watermark
 
 
@@ -263,7 +265,8 @@ def ingest_table(
     # since this reading (the watermark stops there, so the next load reads it again).
     clock = reader.clock() if table.cursor and isinstance(reader, ClockedSource) else None
     start = checked_start(start, clock or machine_clock(started_at), source.data_timezone)
-    since = read_from(start.watermark, table.lookback, data_timezone=source.data_timezone)
+    zones = (source.data_timezone, *([clock.zone] if clock and clock.zone else []))
+    since = read_from(start.watermark, table.lookback, zones=zones)
     extract = reader.read(table, since=since, batch_rows=batch_rows, where=where)
     gaps = GapRead(since)
     if table.mode == "incremental" and since is not None:

@@ -705,6 +705,35 @@ def test_rows_of_the_hour_a_dst_zone_repeats_are_not_missed(orders, warehouse, t
     assert rows(warehouse, "select id from raw_shop.orders order by id") == [(1,), (2,), (3,)]
 
 
+def test_rows_of_the_hour_the_databases_own_zone_repeats_are_not_missed(
+    postgres, warehouse, tmp_path
+) -> None:
+    """A PostgreSQL database kept in New York's time (`timezone` set on it: the ordinary setup
+    of a database in its owner's city), its `timestamp` column stamped by `localtimestamp`,
+    `data_timezone` unset. On 3 November 2024 01:00-01:59 happened twice: after a load up to
+    01:50 (summer time), the row stamped 01:20 half an hour later (winter time) was never
+    read, every check green. The database names its zone: the read starts an hour earlier."""
+    url = make_url(postgres)
+    with psycopg.connect(postgres, autocommit=True) as pg:
+        pg.execute(f"alter database {url.database} set timezone = 'America/New_York'")
+    with psycopg.connect(postgres, autocommit=True) as pg:  # a session in the new zone
+        pg.execute("create table orders (id int primary key, status text, updated_at timestamp)")
+        for id_, instant in [(1, "2024-11-03 01:10-04"), (2, "2024-11-03 01:50-04")]:
+            pg.execute(
+                "insert into orders values (%s, 'new', cast(%s::timestamptz as timestamp))",
+                (id_, instant),
+            )
+    load(url, ORDERS, warehouse, tmp_path)
+    with psycopg.connect(postgres, autocommit=True) as pg:
+        pg.execute("insert into orders values (3, 'new', '2024-11-03 01:20-05'::timestamptz)")
+
+    second, check = load(url, ORDERS, warehouse, tmp_path)
+
+    assert second.since == datetime(2024, 11, 3, 0, 50)  # an hour before the watermark
+    assert check.passed, check.description
+    assert rows(warehouse, "select id from raw_shop.orders order by id") == [(1,), (2,), (3,)]
+
+
 # --- 4. columns that vanish from the source ----------------------------------------------------
 def test_a_renamed_column_is_reported_missing_under_evolve(mariadb, warehouse, tmp_path) -> None:
     url, con = mariadb

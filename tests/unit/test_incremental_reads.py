@@ -36,7 +36,17 @@ BERLIN = "Europe/Berlin"  # 2024-10-27: 03:00 summer time became 02:00 winter ti
     ],
 )  # fmt: skip
 def test_where_a_read_starts(watermark, lookback, zone, start) -> None:
-    assert read_from(watermark, lookback, data_timezone=zone) == start
+    assert read_from(watermark, lookback, zones=(zone,)) == start
+
+
+def test_the_hour_either_zone_repeats_is_read_again() -> None:
+    """The application's zone (`data_timezone`) and the database's own (its NOW()): the
+    watermark 01:50 in New York's repeated hour of 3 November 2024, the data zone unset."""
+    watermark = datetime(2024, 11, 3, 1, 50)
+    assert read_from(watermark, None, zones=("UTC", "America/New_York")) == watermark.replace(
+        hour=0
+    )
+    assert read_from(watermark, None, zones=(BERLIN, "UTC")) == watermark
 
 
 @pytest.mark.parametrize(

@@ -778,11 +778,18 @@ def cron_for(frequency: str) -> str:
     return FREQUENCY_CRON.get(frequency, frequency)
 
 
-def _check_timezone(value: str) -> str:
+def is_timezone(value: str) -> bool:
+    """Whether `value` names an IANA time zone this machine knows."""
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError("expected an IANA time zone such as UTC or Europe/Berlin") from None
+        return False
+    return True
+
+
+def _check_timezone(value: str) -> str:
+    if not is_timezone(value):
+        raise ValueError("expected an IANA time zone such as UTC or Europe/Berlin")
     return value
 
 

@@ -71,10 +71,13 @@ class SourceReader(Protocol):
 @dataclass(frozen=True)
 class SourceClock:
     """The source's own time, asked of it: the instant (with a zone, UTC), and the time
-    without a zone its sessions stamp (NOW() in the database's default session zone)."""
+    without a zone its sessions stamp (NOW() in the database's default session zone); and
+    that zone's IANA name where the database tells one (PostgreSQL's `TimeZone`, a MySQL
+    server's named zone), whose repeated hour a read of its local times steps back over."""
 
     instant: datetime
     local: datetime
+    zone: str | None = None
 
 
 @runtime_checkable

@@ -29,7 +29,7 @@ from sqlalchemy.engine import URL, Dialect, make_url
 
 from tributary.arrow import checksum as checksum_rows
 from tributary.config.common import DEFAULT_CONNECT_TIMEOUT
-from tributary.config.models import TableConfig
+from tributary.config.models import TableConfig, is_timezone
 from tributary.connection import redact
 from tributary.key_match import EXACT, TextMatch
 from tributary.names import as_spelled, repeated
@@ -224,17 +224,21 @@ _CHANGE_COUNTERS["mariadb"] = _CHANGE_COUNTERS["mysql"]
 
 # The source's clock (base.SourceClock), asked before each read of a table with a cursor: the
 # instant, in UTC, and the time its sessions stamp one without a zone with (NOW() in the
-# default session zone), both read without a zone. connectorx's MySQL sessions run at +00:00
-# (_connectorx_options): the default zone is the global one (a named zone there has its
-# time zone tables loaded, or the server could not have been set to it; were they emptied
-# since, UTC). SQLite stamps CURRENT_TIMESTAMP in UTC.
+# default session zone), both read without a zone; and where the database names that zone, its
+# name. connectorx's MySQL sessions run at +00:00 (_connectorx_options): the default zone is
+# the global one (a named zone there has its time zone tables loaded, or the server could not
+# have been set to it; were they emptied since, UTC), or the system's (`SYSTEM`: its
+# abbreviation, `CET`, which names a zone where it is one). SQLite stamps CURRENT_TIMESTAMP in
+# UTC.
 _CLOCKS = {
     "mysql": (
         "select utc_timestamp(6) as now_utc, coalesce(convert_tz(utc_timestamp(6), '+00:00', "
-        "@@global.time_zone), utc_timestamp(6)) as now_local"
+        "@@global.time_zone), utc_timestamp(6)) as now_local, if(@@global.time_zone = 'SYSTEM', "
+        "@@system_time_zone, @@global.time_zone) as zone"
     ),
     "postgresql": (
-        "select cast(now() at time zone 'UTC' as timestamp) as now_utc, localtimestamp as now_local"
+        "select cast(now() at time zone 'UTC' as timestamp) as now_utc,"
+        " localtimestamp as now_local, current_setting('TimeZone') as zone"
     ),
     "mssql": "select sysutcdatetime() as now_utc, sysdatetime() as now_local",
     "oracle": (
@@ -613,10 +617,12 @@ class SqlSource:
         if query is None:
             return None
         clock = self._run(query, 1, None, doing="reading its clock").read_all()
-        utc, local = (_as_datetime(column[0].as_py()) for column in clock.columns)
+        utc, local = (_as_datetime(column[0].as_py()) for column in clock.columns[:2])
+        zone = clock.column("zone")[0].as_py() if "zone" in clock.column_names else None
         return SourceClock(
             instant=utc.replace(tzinfo=UTC) if utc.tzinfo is None else utc.astimezone(UTC),
             local=local.replace(tzinfo=None),
+            zone=zone if zone and is_timezone(zone) else None,
         )
 
     def ping(self) -> None:
