@@ -938,6 +938,11 @@ class ExportConfig(StrictModel):
         description="per_tenant: each tenant's store, a template such as "
         "gs://bi-{alias}/tributary (default: the exports store, under <name>/tenant=<alias>/)",
     )
+    allow_empty: bool = Field(
+        False,
+        description="publish an empty result over a partition (or folders) holding rows; "
+        "otherwise such a run publishes nothing and fails",
+    )
     enabled: bool = True
 
     @field_validator("name")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from itertools import chain
 
 import pyarrow as pa
 
@@ -244,6 +245,42 @@ def check_retention(
         )
 
 
+def empty_refusal(
+    export: ExportConfig, store: ExportStore, folder: str, day: date, *, export_file: str | None
+) -> str | None:
+    """Why an empty result may not be published now, where the publication it replaces holds
+    rows: the newest snapshot (`by: run_date`: readers take the newest as current), the day's
+    own partition (`by: date`: a day of no rows is published), or any folder of the column
+    (`by: column`: the empty result would remove them all). None if `allow_empty`."""
+    if export.allow_empty:
+        return None
+    by = export.partitioning.by
+    if by == "column":
+        values = store.partitions(folder, key=export.partitioning.column)
+        held = f"{store.uri(store.export_dir(folder))} holds {len(values)} folders"
+        replaced = held if values else None
+    else:
+        if by == "date":
+            partition = date_partition(day)
+            known = partition in store.partitions(folder, key=DATE_KEY)
+            newest = (partition, store.read_manifest(folder, partition)) if known else None
+            role = ""
+        else:
+            newest, role = newest_manifest(store, folder, DATE_KEY), " as the newest"
+        replaced = None
+        if newest is not None and newest[1].row_count:
+            where = store.uri(store.partition_dir(folder, newest[0]))
+            replaced = f"the partition it replaces{role} ({where}) holds {newest[1].row_count} rows"
+    if replaced is None:
+        return None
+    return (
+        f"{export_file or f'export {export.name!r}'}: the result is empty, and {replaced}: "
+        "nothing was published. A table emptied by mistake (by hand, or a model whose build "
+        "selected nothing) would empty it for every reader; if an empty result is right, set "
+        "`allow_empty: true` on the export"
+    )
+
+
 def check_result_columns(
     export: ExportConfig, sql: str, day: date, warehouse: Warehouse, *, export_file: str | None
 ) -> None:
@@ -300,11 +337,13 @@ def run_export(
                 f"{where}: the query names '{name}': {problem} (it would cut the rest without "
                 "a word, and publish the cut name); alias it shorter in the query"
             )
+        refusal = empty_refusal(export, store, folder, day, export_file=export_file)
         try:
             check_result_columns(export, sql, day, warehouse, export_file=export_file)
             if warehouse.unloads and landing is not None and export.partitioning.by != "column":
                 publications = [
                     publish_unloaded(
+                        refuse_empty=refusal,
                         export=folder,
                         query=query,
                         partition=date_partition(day),
@@ -319,6 +358,8 @@ def run_export(
                 ]
             else:
                 with warehouse.read(query, batch_rows=batch_rows) as batches:
+                    if refusal is not None:
+                        batches = refuse_empty(batches, refusal)
                     publications = _publish_stream(
                         export, folder, query, day, batches, store, asset, tenant
                     )
@@ -359,3 +400,12 @@ def _publish_stream(
     if export.partitioning.by == "column":
         return store.publish_by_column(batches, column=export.partitioning.column, **options)
     return [store.publish(batches, partition=date_partition(day), **options)]
+
+
+def refuse_empty(batches: pa.RecordBatchReader, refusal: str) -> pa.RecordBatchReader:
+    """The stream as it comes, once a row has come; an ExportError saying `refusal` if none
+    comes. What precedes the first row (empty batches) is dropped."""
+    for batch in batches:
+        if batch.num_rows:
+            return pa.RecordBatchReader.from_batches(batches.schema, chain([batch], batches))
+    raise ExportError(refusal)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tributary.errors import ExportError
 from tributary.exports.formats import FileFormat, refuse_repeated_names
 from tributary.exports.store import ExportedColumn, ExportStore, Publication
 from tributary.landing import LandingStore
@@ -103,10 +104,11 @@ def publish_unloaded(
     file_format: FileFormat,
     tenant_id: str | None = None,
     partitioning: str | None = None,
+    refuse_empty: str | None = None,
 ) -> Publication:
     """UNLOAD `query` into the scratch prefix, then publish its files as `partition`
     (`tenant_id`: a per-tenant export's tenant, and `partitioning`, recorded in the
-    manifest)."""
+    manifest). An empty result fails saying `refuse_empty`, where given (run.empty_refusal)."""
     scratch = scratch_dir(landing, export, partition)
     try:
         unloaded = warehouse.unload(
@@ -114,6 +116,8 @@ def publish_unloaded(
         )
         refuse_repeated_names([column.name for column in unloaded.columns])
         written = replace(file_format, compression=unloaded.compression)
+        if refuse_empty is not None and not any(file.rows for file in unloaded.files):
+            raise ExportError(refuse_empty)
         if not unloaded.files:  # no rows: one file that still carries the schema, as ever
             empty = pa.RecordBatchReader.from_batches(unloaded.schema, [])
             return store.publish(
