@@ -75,6 +75,7 @@ class TableLoad:
     landing_cleanup: Cleanup = field(default_factory=Cleanup)  # the retention pass after it
     # Why an incremental load read the table (or partition) whole, its watermark not used.
     whole_because: str | None = None
+    notes: tuple[str, ...] = ()  # the read's (Extract.notes)
 
 
 def new_load_id(now: datetime) -> str:
@@ -347,7 +348,7 @@ def ingest_table(
         return owed_comparison(table, manifest, since, where, counted=counted)
 
     if not warehouse.loads_while_landing:
-        return load_landed(
+        loaded = load_landed(
             target,
             land(),
             landing=landing,
@@ -358,8 +359,9 @@ def ingest_table(
             whole_because=start.whole_because,
             owed=owed,
         )
+        return replace(loaded, notes=tuple(extract.notes))
     with LandingStream(land, landing, target, load_id) as stream:
-        return load_landed(
+        loaded = load_landed(
             target,
             stream.manifest,
             landing=landing,
@@ -371,6 +373,7 @@ def ingest_table(
             whole_because=start.whole_because,
             owed=owed,
         )
+    return replace(loaded, notes=tuple(extract.notes))
 
 
 _DONE = object()

@@ -407,3 +407,49 @@ def test_where_a_tenants_rows_holding_a_value_begin_reads_its_query_as_a_subquer
         "AS src WHERE updated_at <= '2024-01-02 03:04:05.123456' AND updated_at IS NOT NULL "
         "AND currency IS NOT NULL"
     )
+
+
+VIEW = TableConfig(name="v_orders", primary_key=["id"])
+
+
+@pytest.mark.parametrize(
+    ("zone", "offset", "views", "said"),
+    [
+        ("CET", 60, 1, "view v_orders is evaluated in a session at UTC (+00:00), not in the "
+         "server's zone (CET: UTC+01:00 now)."),
+        ("-08:00", -480, 1, "(-08:00: UTC-08:00 now)"),
+        ("GMT", 0, 1, "(GMT: UTC+00:00 now)"),  # London's winter: BST in summer
+        ("UTC", 0, 1, None),
+        ("CET", 60, 0, None),  # a table: its TIMESTAMP columns read exactly, nothing computed
+    ],
+)  # fmt: skip
+def test_a_mysql_view_read_at_utc_on_a_server_in_another_zone_says_so(
+    zone: str, offset: int, views: int, said: str | None
+) -> None:
+    """connectorx's MySQL sessions run at +00:00 so that TIMESTAMP columns arrive exactly;
+    a view's DATE() of a TIMESTAMP then gave the UTC day, not the server's (a probe: an order
+    placed 02:30 on 5 May in +05:00 was loaded on 4 May), without a word."""
+    catalog = pa.table({"column_name": ["id"], "data_type": ["int"], "column_type": ["int"],
+                        "numeric_precision": [10], "numeric_scale": [0]})  # fmt: skip
+    driver = FakeDriver(catalog, pa.table({"id": [1]}))
+    driver.answers.append(pa.table({"zone": [zone], "offset_minutes": [offset], "views": [views]}))
+    extract = SqlSource(make_url("mysql://etl@app/app"), fetch=driver).read(VIEW, batch_rows=10)
+    assert "information_schema.views" in driver.calls[2][1]
+    if said is None:
+        assert extract.notes == []
+    else:
+        [note] = extract.notes
+        assert said in note
+        assert "NOW(), CURDATE(), FROM_UNIXTIME(), and DATE()" in note
+        assert "CONVERT_TZ(x, '+00:00', '<zone>')" in note
+
+
+def test_a_postgresql_read_asks_no_session_zone() -> None:
+    catalog = pa.table({"column_name": ["id"], "data_type": ["integer"],
+                        "column_type": ["integer"], "numeric_precision": [32],
+                        "numeric_scale": [0]})  # fmt: skip
+    driver = FakeDriver(catalog, pa.table({"id": [1]}))
+    extract = SqlSource(make_url("postgresql://etl@app/app"), fetch=driver).read(
+        VIEW, batch_rows=10
+    )
+    assert extract.notes == [] and len(driver.calls) == 2

@@ -180,6 +180,8 @@ def build_raw_asset(
         future = future_cursor_warning(load)
         if future:
             context.log.warning(future)
+        for note in load.notes:
+            context.log.warning(f"{outcome.table_name}: {note}")
         cleanup = load.landing_cleanup
         if cleanup.removed:
             context.log.info(f"landing retention removed {', '.join(cleanup.removed)}")
@@ -195,6 +197,7 @@ def build_raw_asset(
                 "landing_path": dg.MetadataValue.path(load.landing_uri),
                 "read_from": str(load.since) if load.since is not None else "-",
                 **({"read_whole_because": load.whole_because} if load.whole_because else {}),
+                **({"read_notes": "\n".join(load.notes)} if load.notes else {}),
                 "watermark": str(outcome.watermark) if outcome.watermark is not None else "-",
                 "columns_added": ", ".join(outcome.added_columns) or "-",
                 "columns_missing": ", ".join(outcome.missing_columns) or "-",

@@ -52,6 +52,9 @@ class Extract:
     # it (Salesforce: its describe answer's Date). Without it, this machine's clock bounds the
     # watermark alone, and one ahead of the source's by more than a lookback loses changes.
     began: SourceClock | None = None
+    # What the reader knows of its rows that its user may not expect (a MySQL view evaluated
+    # in a session at UTC on a server in another zone): the load's run log warns of each.
+    notes: list[str] = field(default_factory=list)
 
 
 class SourceReader(Protocol):

@@ -252,6 +252,19 @@ _CLOCKS = {
 }
 _CLOCKS["mariadb"] = _CLOCKS["mysql"]
 
+# A MySQL server's default zone, its offset from UTC now in minutes, and whether the relation
+# read is a view: connectorx's sessions run at +00:00 (_connectorx_options), so a view's or a
+# custom query's NOW(), CURDATE(), FROM_UNIXTIME() and conversions of a TIMESTAMP (DATE(),
+# CAST(), DATE_FORMAT()) give UTC's values, not those the server's own sessions see.
+_SESSION_ZONE = """
+    select if(@@global.time_zone = 'SYSTEM', @@system_time_zone, @@global.time_zone) as zone,
+        timestampdiff(minute, utc_timestamp(), coalesce(convert_tz(utc_timestamp(), '+00:00',
+            @@global.time_zone), utc_timestamp())) as offset_minutes,
+        (select count(*) from information_schema.views
+            where table_schema = coalesce(:schema, database()) and table_name = :table) as views"""
+# Names a server gives UTC by (GMT is not one: a London server says GMT in winter, BST in summer).
+UTC_NAMES = {"UTC", "+00:00", "-00:00", "Etc/UTC", "Etc/Universal", "Universal", "Zulu", "Etc/GMT"}
+
 # The collation of each text column of a table (name, character set, collation), where a
 # database compares text by one: a key column matched by it may differ from the rows' text
 # in case or trailing spaces (key_match.py). Other backends compare keys exactly. PostgreSQL's
@@ -1179,7 +1192,29 @@ class SqlSource:
             batches=pa.RecordBatchReader.from_batches(schema, batches()),
             counters=counters,
             query=query,
+            notes=self._session_zone_notes(table),
         )
+
+    def _session_zone_notes(self, table: TableConfig) -> list[str]:
+        """Where a MySQL view or custom query is evaluated in a session at UTC on a server
+        whose zone is another: what that changes (_SESSION_ZONE). A table's TIMESTAMP columns
+        are read exactly whatever the zone; only what the view or query computes differs."""
+        if self.backend not in MYSQL_BACKENDS:
+            return []
+        found = self._run(self._catalog_query(_SESSION_ZONE, table), 1, table).read_all()
+        zone, offset, views = (column[0].as_py() for column in found.columns)
+        if (zone in UTC_NAMES and not offset) or not (table.query or views):
+            return []
+        what = "its query" if table.query else f"view {table.read_object}"
+        hours, minutes = divmod(abs(offset), 60)
+        return [
+            f"{what} is evaluated in a session at UTC (+00:00), not in the server's zone "
+            f"({zone}: UTC{'-' if offset < 0 else '+'}{hours:02d}:{minutes:02d} now). Its NOW(), "
+            "CURDATE(), FROM_UNIXTIME(), and DATE(), CAST() or DATE_FORMAT() of a TIMESTAMP, give "
+            "UTC's values, not those the server's own sessions see (a TIMESTAMP column itself is "
+            "read exactly, as an instant). Where it computes such values, name the zone in it "
+            "(CONVERT_TZ(x, '+00:00', '<zone>')), or compute them in dbt"
+        ]
 
     def _spelled(self, name: str) -> str:
         """A column's name as Tributary spells it: an all-upper-case name in lower case, by the
