@@ -118,6 +118,42 @@ def test_a_rejected_load_is_not_published_by_a_later_run(
     assert len(published(demo_project, "dim_customer")) == 1
 
 
+def test_a_rejected_load_is_not_published_once_dagster_forgets_its_check(
+    demo_project: ProjectConfig, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The raw asset's materializations wiped (the UI's *Wipe materializations*), or another
+    Dagster instance (a new or restored one) running the export: Dagster holds no failed
+    evaluation of the check any more, and the export published the rejected rows, green
+    (probe). The warehouse keeps the failure (_tributary.reconcile_failures) until a load's
+    check finds those rows right: the gate reads it there too."""
+    defs = build_definitions(demo_project)
+    assert run(defs, RAW + MODELS, instance).success
+    original = Warehouse.rows_to_write
+
+    def losing_one_row(self, tables, columns) -> str:
+        return f"(select * from {original(self, tables, columns)} offset 1) as one_row_short"
+
+    monkeypatch.setattr(Warehouse, "rows_to_write", losing_one_row)
+    assert not run(defs, [CUSTOMERS], instance).success
+    monkeypatch.setattr(Warehouse, "rows_to_write", original)
+
+    instance.wipe_assets([CUSTOMERS])
+    wiped = run(defs, [EXPORT_DIM_CUSTOMER], instance)
+    why = failure(wiped, "export__dim_customer")
+    assert "the reconciliation of raw/erp/customers failed at" in why
+    assert "_tributary.reconcile_failures" in why
+    with dg.instance_for_test() as another:
+        elsewhere = run(defs, [EXPORT_DIM_CUSTOMER], another)
+        assert "the reconciliation of raw/erp/customers failed at" in failure(
+            elsewhere, "export__dim_customer"
+        )
+    assert published(demo_project, "dim_customer") == []
+
+    assert run(defs, [CUSTOMERS], instance).success  # its check finds the rows right
+    assert run(defs, [EXPORT_DIM_CUSTOMER], instance).success
+    assert len(published(demo_project, "dim_customer")) == 1
+
+
 def test_a_failed_dbt_test_is_not_published_by_the_exports_schedule(
     demo_project: ProjectConfig, instance: dg.DagsterInstance
 ) -> None:

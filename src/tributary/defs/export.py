@@ -25,6 +25,7 @@ from tributary.config.models import REF, ExportConfig, TableConfig, cron_for
 from tributary.defs.automation import ASSET_JOB, FOLLOWS_LOADS, default_status
 from tributary.defs.export_gate import (
     held_gone_failures,
+    recorded_failures,
     unchecked_loads,
     unloaded_partitions,
     upstream_failures,
@@ -218,6 +219,7 @@ def build_export_asset(
                     upstream,
                     checks=held_gone_failures(upstream.checks, wh),
                     unchecked=unchecked_loads(context, key, wh),
+                    recorded=recorded_failures(context, key, wh, upstream.checks),
                 )
                 found = gated.problems()
                 if found and not config.publish_despite_failures:

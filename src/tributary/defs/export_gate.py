@@ -27,6 +27,7 @@ from tributary.defs.checks import RECONCILIATION
 from tributary.defs.ingest import raw_table_of
 from tributary.exports.gate import (
     FailedCheck,
+    RecordedFailure,
     StaleBuild,
     UnbuiltModel,
     UncheckedBuild,
@@ -129,18 +130,47 @@ def unchecked_loads(
     has not compared them (Warehouse.owed_loads): read in the warehouse, in the session the
     export's query runs in next, since Dagster learns of a load only with its check. Of a
     partitioned table, those of the partitions it has now (one gone is never loaded again)."""
+    found = []
+    for asset, load in _current_scopes(context, key, warehouse.owed_loads):
+        found.append(UncheckedLoad(asset, load.scope or None, load.load_id, load.committed_at))
+    return found
+
+
+def recorded_failures(
+    context: dg.AssetExecutionContext,
+    key: dg.AssetKey,
+    warehouse: Warehouse,
+    known: Sequence[FailedCheck],
+) -> list[RecordedFailure]:
+    """The reconciliation failures of the raw tables upstream of `key` that the warehouse
+    records and `known` (the failed checks Dagster's latest evaluations show) does not: of the
+    partitions each table has now. Before, with the raw asset's materializations wiped, or on
+    another Dagster instance, the export published the rejected rows, green."""
+    shown = {(check.asset, check.partition) for check in known if check.check == RECONCILIATION}
+    found = []
+    for asset, failure in _current_scopes(context, key, warehouse.standing_failures):
+        partition = failure.scope or None
+        if (asset, partition) not in shown:
+            found.append(
+                RecordedFailure(
+                    asset, partition, failure.load_id, failure.failed_at, failure.description
+                )
+            )
+    return found
+
+
+def _current_scopes(context: dg.AssetExecutionContext, key: dg.AssetKey, read) -> Iterator:
+    """(asset, record) of each record `read` returns of the raw tables upstream of `key`
+    (given their (source, table) pairs), of a scope the table has now: a partitioned table's
+    current partitions (one gone is never loaded again), an unpartitioned one's whole."""
     graph = source_graph(context)
     reconciled = [check for check in checks_above(graph, key) if check.name == RECONCILIATION]
     partitioned = partitions_now(context.instance, graph, reconciled)
     by_table = {raw_table_of(check.asset_key): check for check in reconciled}
-    found = []
-    for load in warehouse.owed_loads(by_table):
-        check = by_table[(load.source, load.table)]
-        current = partitioned.get(check, {""})  # a table's whole scope, where unpartitioned
-        if load.scope in current:
-            asset = check.asset_key.to_user_string()
-            found.append(UncheckedLoad(asset, load.scope or None, load.load_id, load.committed_at))
-    return found
+    for record in read(by_table):
+        check = by_table[(record.source, record.table)]
+        if record.scope in partitioned.get(check, {""}):
+            yield check.asset_key.to_user_string(), record
 
 
 def unloaded_partitions(

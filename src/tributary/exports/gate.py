@@ -211,6 +211,31 @@ class UncheckedLoad:
 
 
 @dataclass(frozen=True)
+class RecordedFailure:
+    """A reconciliation failure of a raw table upstream that the warehouse records
+    (_tributary.reconcile_failures, until a load's check finds those rows right) and of which
+    this Dagster instance holds no failed evaluation: its records wiped (*Wipe
+    materializations*), another instance (a new or restored one), or a run that died between
+    the check and Dagster's record of it."""
+
+    asset: str
+    partition: str | None
+    load_id: str
+    failed_at: datetime
+    description: str
+
+    def describe(self) -> str:
+        asset = f"{self.asset} (partition {self.partition})" if self.partition else self.asset
+        return (
+            f"the reconciliation of {asset} failed at {stamp(self.failed_at)} (load "
+            f"{self.load_id}): {self.description.strip()}. The warehouse records it "
+            "(_tributary.reconcile_failures) until a load's check finds those rows right, "
+            "though this Dagster instance holds no failed evaluation of it (its records "
+            "wiped, or another instance): load the table again"
+        )
+
+
+@dataclass(frozen=True)
 class UncheckedBuild:
     """A model whose latest build's run planned a blocking check of it that has not evaluated
     that build: the run ended (terminated, a crash, a step that failed) between the build and
@@ -283,6 +308,7 @@ class Upstream:
     unbuilt: list[UnbuiltModel]
     stale: list[StaleBuild]
     unchecked: list[UncheckedLoad] = field(default_factory=list)
+    recorded: list[RecordedFailure] = field(default_factory=list)
     unloaded: list[UnloadedPartition] = field(default_factory=list)
     untested: list[UncheckedBuild] = field(default_factory=list)
     unseen: list[UnseenUpdate] = field(default_factory=list)
@@ -291,6 +317,7 @@ class Upstream:
         found = (
             *self.unloaded,
             *self.checks,
+            *self.recorded,
             *self.unbuilt,
             *self.untested,
             *self.unseen,

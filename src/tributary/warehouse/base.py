@@ -264,26 +264,64 @@ class OwedLoad:
     committed_at: datetime
 
 
+@dataclass(frozen=True)
+class StandingFailure:
+    """A reconciliation failure of a raw table's scope that no later check has found right
+    (kind 'failed' in _tributary.reconcile_failures): the warehouse's record of it, which
+    outlives Dagster's (wiped, or another instance)."""
+
+    source: str
+    table: str
+    scope: str  # a tenant's or key range's partition, "" for the whole table
+    load_id: str
+    failed_at: datetime
+    description: str
+
+
 def owed_loads(query: StateQuery, tables: Collection[tuple[str, str]]) -> list[OwedLoad]:
     """The loads of the raw `tables` (source, table) still owed their check
     (Warehouse.owed_loads), oldest first. A warehouse whose failures table predates owed
     windows (no `kind` column: ensure_state adds it on the next load) holds none. What the
     driver raises is a WarehouseError saying so."""
+    return [
+        OwedLoad(source, table, scope, load_id, committed_at)
+        for source, table, scope, load_id, committed_at, _ in _recorded(query, tables, OWED)
+    ]
+
+
+def standing_failures(
+    query: StateQuery, tables: Collection[tuple[str, str]]
+) -> list[StandingFailure]:
+    """The reconciliation failures of the raw `tables` (source, table) the warehouse still
+    records (Warehouse.standing_failures), oldest first; of a failures table that predates
+    owed windows (no `kind` column), every row."""
+    return [StandingFailure(*row) for row in _recorded(query, tables, FAILED)]
+
+
+def _recorded(query: StateQuery, tables: Collection[tuple[str, str]], kind: str) -> list[tuple]:
+    """_tributary.reconcile_failures' rows of `kind` for the raw `tables`: source, table,
+    scope, load id, when (UTC), description. None where the table does not exist."""
     wanted = set(tables)
     try:
-        if not column_exists(query, STATE_SCHEMA, "reconcile_failures", "kind"):
+        if not table_exists(query, STATE_SCHEMA, "reconcile_failures"):
             return []
+        kinds = column_exists(query, STATE_SCHEMA, "reconcile_failures", "kind")
+        if not kinds and kind == OWED:
+            return []
+        # NULL is 'failed': the rows written before the kind column was.
+        where = "coalesce(kind, ?) = ?" if kinds else "? = ?"
         rows = query(
-            f"select source, table_name, scope, load_id, failed_at from {STATE_SCHEMA}."
-            "reconcile_failures where kind = ? order by failed_at, source, table_name, scope",
-            [OWED],
+            f"select source, table_name, scope, load_id, failed_at, description from "
+            f"{STATE_SCHEMA}.reconcile_failures where {where} "
+            "order by failed_at, source, table_name, scope",
+            [FAILED, kind],
         )
     except Exception as error:  # each backend's driver raises its own types
         said = (str(error) or type(error).__name__).splitlines()[0]
         raise WarehouseError(f"reading {STATE_SCHEMA}.reconcile_failures: {said}") from None
     return [
-        OwedLoad(source, table, scope, load_id, as_utc(committed_at))
-        for source, table, scope, load_id, committed_at in rows
+        (source, table, scope, load_id, as_utc(at), description)
+        for source, table, scope, load_id, at, description in rows
         if (source, table) in wanted
     ]
 
@@ -822,6 +860,11 @@ class Warehouse(ABC):
         """The loads of the raw `tables` whose check has not compared them (owed_loads), read
         in this session (an export's, before its query); the state tables not created."""
         return owed_loads(self.query, tables)
+
+    def standing_failures(self, tables: Collection[tuple[str, str]]) -> list[StandingFailure]:
+        """The reconciliation failures of the raw `tables` no later check found right
+        (standing_failures), read in this session; the state tables not created."""
+        return standing_failures(self.query, tables)
 
     _con: Any = None  # the backend's connection, opened on first use
 
