@@ -128,14 +128,9 @@ def test_a_rejected_load_is_not_published_once_dagster_forgets_its_check(
     check finds those rows right: the gate reads it there too."""
     defs = build_definitions(demo_project)
     assert run(defs, RAW + MODELS, instance).success
-    original = Warehouse.rows_to_write
-
-    def losing_one_row(self, tables, columns) -> str:
-        return f"(select * from {original(self, tables, columns)} offset 1) as one_row_short"
-
-    monkeypatch.setattr(Warehouse, "rows_to_write", losing_one_row)
+    losing_one_row(monkeypatch)
     assert not run(defs, [CUSTOMERS], instance).success
-    monkeypatch.setattr(Warehouse, "rows_to_write", original)
+    monkeypatch.undo()
 
     instance.wipe_assets([CUSTOMERS])
     wiped = run(defs, [EXPORT_DIM_CUSTOMER], instance)

@@ -44,7 +44,7 @@ from tributary.slices import partition_keys, slice_for
 from tributary.sources import SqlSource
 
 from ..conftest import BatchesReader
-from .conftest import run_sql
+from .conftest import as_loaded, run_sql
 
 pytestmark = pytest.mark.integration
 
@@ -911,6 +911,7 @@ def test_the_next_merge_repairs_keys_held_twice(orders, warehouse, tmp_path) -> 
     load(url, ORDERS, warehouse, tmp_path)
     # What two unserialized loads left behind before: every row twice.
     warehouse.execute("insert into raw_shop.orders select * from raw_shop.orders")
+    as_loaded(warehouse, "orders")
     assert rows(warehouse, "select count(*) from raw_shop.orders") == [(6,)]
 
     # The next load reads from :01 on: keys 1 and 2 are not in it, and are repaired too.
@@ -1120,6 +1121,71 @@ def test_an_emptied_raw_table_is_read_whole_by_its_next_load(mariadb, loads) -> 
     run_sql(con, "insert into orders values (4, 'd', %s)", params=(at(3),))
     result, check = landed_load(url, ORDERS, warehouse, landing)
     assert (result.since, result.whole_because, result.outcome.rows_loaded) == (at(2), None, 2)
+    assert check.passed, check.description
+
+
+def orders_of(con, ids: range, *, create: bool = False) -> None:
+    """Orders `ids` in the source, each stamped at(id); `create`: the table first."""
+    if create:
+        run_sql(
+            con, "create table orders (id int primary key, status varchar(20), updated_at datetime)"
+        )
+    run_sql(
+        con,
+        "insert into orders values " + ", ".join(["(%s, 'a', %s)"] * len(ids)),
+        params=[value for i in ids for value in (i, at(i))],
+    )
+
+
+def test_raw_rows_deleted_by_hand_are_read_again_by_the_next_load(mariadb, loads) -> None:
+    """Rows deleted from a raw table by hand (not all: an emptied table was read whole
+    already): the next load read from the watermark, the rows behind it gone for good, every
+    check passing (they look at the load's window). Probe: 8 rows held against 11."""
+    url, con = mariadb
+    warehouse, landing = loads
+    orders_of(con, range(1, 5), create=True)
+    landed_load(url, ORDERS, warehouse, landing)
+
+    warehouse.execute("delete from raw_shop.orders where id in (2, 3)")
+    orders_of(con, range(5, 6))
+    result, check = landed_load(url, ORDERS, warehouse, landing)
+
+    assert result.since is None
+    assert result.whole_because == (
+        "raw_shop.orders holds 2 rows, and its last load left 4: rows were deleted or added "
+        "outside Tributary's loads (by hand, or a table restored from a backup): its watermark "
+        "(updated_at 2024-05-01 12:04:00) was not used"
+    )
+    assert rows(warehouse, "select id from raw_shop.orders order by id") == [
+        (i,) for i in range(1, 6)
+    ]
+    assert check.passed, check.description
+    orders_of(con, range(6, 7))  # the next load reads from the watermark again
+    result, check = landed_load(url, ORDERS, warehouse, landing)
+    assert (result.since, result.whole_because) == (at(5), None)
+
+
+def test_a_raw_table_restored_from_an_older_copy_is_read_whole(mariadb, loads) -> None:
+    """A DBA restores a raw table from a backup taken before the last loads: its watermark
+    (in _tributary, not restored) skipped the rows the backup lacks, every check passing."""
+    url, con = mariadb
+    warehouse, landing = loads
+    orders_of(con, range(1, 3), create=True)
+    landed_load(url, ORDERS, warehouse, landing)
+    warehouse.execute("create table raw_shop.orders_backup as select * from raw_shop.orders")
+    orders_of(con, range(3, 5))
+    landed_load(url, ORDERS, warehouse, landing)
+
+    warehouse.execute("delete from raw_shop.orders")
+    warehouse.execute("insert into raw_shop.orders select * from raw_shop.orders_backup")
+    warehouse.execute("drop table raw_shop.orders_backup")
+    orders_of(con, range(5, 6))
+    result, check = landed_load(url, ORDERS, warehouse, landing)
+
+    assert result.whole_because.startswith("raw_shop.orders holds 2 rows, and its last load left 4")
+    assert rows(warehouse, "select id from raw_shop.orders order by id") == [
+        (i,) for i in range(1, 6)
+    ]
     assert check.passed, check.description
 
 

@@ -275,7 +275,7 @@ def test_redshift_incremental_loads_merge_the_latest_row_per_key(redshift, landi
         "having count(*) > 1) as duplicated",
         'drop table "raw_crm"."customers__load_0000bbbb"',
     ]
-    assert f"insert into _tributary.watermarks values ({', '.join(['%s'] * 10)})" in log
+    assert f"insert into _tributary.watermarks values ({', '.join(['%s'] * 11)})" in log
     assert log[-1] == "commit"
     assert table_rows(postgres) == [
         (1, "Ada L.", Decimal("1.10"), T0.replace(minute=5), second.load_id),

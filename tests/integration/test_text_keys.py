@@ -19,7 +19,7 @@ from tributary.ingest import ingest_table
 from tributary.reconcile import duplicate_keys
 from tributary.sources import SqlSource
 
-from .conftest import run_sql
+from .conftest import as_loaded, run_sql
 
 T0 = datetime(2024, 5, 1, 12, 0, 0)
 T1 = T0 + timedelta(hours=1)
@@ -98,6 +98,7 @@ def test_a_key_changed_only_in_case_or_trailing_spaces_stays_one_row(mariadb, lo
         "_deleted, _load_row) select 'KEEP ', 'stale', updated_at, '20000101T000000Z-old', "
         "_extracted_at, _deleted, _load_row from raw_shop.items where code = 'keep'"
     )
+    as_loaded(warehouse, "items")
     unique = duplicate_keys(warehouse, second.target)
     assert not unique.passed
     assert unique.metadata["duplicated_keys"] == 1 and unique.metadata["surplus_rows"] == 1

@@ -77,6 +77,7 @@ STATE_DDL = [
         updated_at timestamptz not null,
         origin varchar({ORIGIN_BYTES}),
         merge_key varchar({MERGE_KEY_CHARS}),
+        rows_held bigint,
         primary key (source, table_name, scope)
     )""",
     f"""create table if not exists {STATE_SCHEMA}.run_log (
@@ -160,6 +161,7 @@ STATE_COLUMNS_ADDED = [
     ("reconcile_failures", "kind", "varchar(16)"),  # NULL: 'failed'
     ("watermarks", "origin", f"varchar({ORIGIN_BYTES})"),  # NULL: not known, not compared
     ("watermarks", "merge_key", f"varchar({MERGE_KEY_CHARS})"),  # NULL: likewise
+    ("watermarks", "rows_held", "bigint"),  # NULL: likewise
 ]
 
 
@@ -1082,14 +1084,14 @@ class Warehouse(ABC):
         if target.cursor is None:
             return ReadStart()
         rows = self.query(
-            f"select cursor_column, value_type, value, origin, merge_key "
+            f"select cursor_column, value_type, value, origin, merge_key, rows_held "
             f"from {STATE_SCHEMA}.watermarks "
             "where source = ? and table_name = ? and scope = ? and lower(cursor_column) = ?",
             [target.source, target.table, target.scope, target.cursor.lower()],
         )
         if not rows:
             return ReadStart()
-        [(cursor, kind, text, origin, merge_key)] = rows
+        [(cursor, kind, text, origin, merge_key, rows_held)] = rows
         recorded = decode_cursor(kind, text)
         relation = f"{target.schema}.{target.table}"
         if merge_key is not None and merge_key != target.merge_key:
@@ -1103,20 +1105,39 @@ class Warehouse(ABC):
                 whole_because=f"its watermark ({cursor} {recorded}) was reached reading "
                 f"{origin}, and it now reads {target.origin}: rows behind it were never read"
             )
+        of = f" of partition {target.where.key}" if target.where else ""
         if not self.table_exists(target.schema, target.table):
             held = f"{relation} is gone"
-        elif not self._holds_rows(target):
-            of = f" of partition {target.where.key}" if target.where else ""
+        elif not (count := self._rows_held(target)):
             held = f"{relation} holds no rows{of}"
+        elif rows_held is not None and count != rows_held:
+            held = (
+                f"{relation} holds {count} rows{of}, and its last load left {rows_held}: rows "
+                "were deleted or added outside Tributary's loads (by hand, or a table restored "
+                "from a backup)"
+            )
         else:
             return ReadStart(recorded)
         return ReadStart(whole_because=f"{held}: its watermark ({cursor} {recorded}) was not used")
 
-    def _holds_rows(self, target: LoadTarget) -> bool:
-        """Whether the raw table (or the target's slice) holds a row: one row looked up, not
-        counted."""
+    def _rows_held(self, target: LoadTarget) -> int:
+        """How many rows the raw table (or the target's slice) holds."""
         scope = f" where {self._slice_sql(target.where)}" if target.where else ""
-        return bool(self.query(f"select 1 from {target.qualified_name}{scope} limit 1"))
+        [(count,)] = self.query(f"select count(*) from {target.qualified_name}{scope}")
+        return count
+
+    def _record_rows_held(self, target: LoadTarget, rows_in_table: int) -> None:
+        """The rows the target's scope holds after its load, beside its watermark: the next
+        load reads whole where the scope holds another number (read_start). A load adds and
+        removes a scope's rows; nothing else should. A table without a cursor keeps none."""
+        if target.cursor is None:
+            return
+        held = self._rows_held(target) if target.where else rows_in_table
+        self.execute(
+            f"update {STATE_SCHEMA}.watermarks set rows_held = ? "
+            "where source = ? and table_name = ? and scope = ?",
+            [held, target.source, target.table, target.scope],
+        )
 
     def newest_extraction(self, target: LoadTarget) -> datetime | None:
         """When the newest rows the raw table (or the target's slice) holds were extracted
@@ -1243,6 +1264,7 @@ class Warehouse(ABC):
                 self._write_reconcile_failure(target, window)
             self._record_schema(target, plan.merged)
             [(rows_in_table,)] = self.query(f"select count(*) from {target.qualified_name}")
+            self._record_rows_held(target, rows_in_table)
             self.execute(
                 f"insert into {STATE_SCHEMA}.loads values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -1529,7 +1551,7 @@ class Warehouse(ABC):
             return None
         kind, text = encode_cursor(reached)
         self.execute(
-            f"insert into {STATE_SCHEMA}.watermarks values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"insert into {STATE_SCHEMA}.watermarks values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 *key,
                 manifest.cursor.column,
@@ -1539,6 +1561,7 @@ class Warehouse(ABC):
                 datetime.now(UTC),
                 target.origin,
                 target.merge_key,
+                None,  # rows_held: once the load has written (_record_rows_held)
             ],
         )
         return reached
