@@ -6,6 +6,7 @@ itself (Redshift's UNLOAD), it writes them into the landing store and they are c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from itertools import chain
@@ -337,13 +338,17 @@ def run_export(
                 f"{where}: the query names '{name}': {problem} (it would cut the rest without "
                 "a word, and publish the cut name); alias it shorter in the query"
             )
-        refusal = empty_refusal(export, store, folder, day, export_file=export_file)
+
+        def if_empty() -> None:
+            if refusal := empty_refusal(export, store, folder, day, export_file=export_file):
+                raise ExportError(refusal)
+
         try:
             check_result_columns(export, sql, day, warehouse, export_file=export_file)
             if warehouse.unloads and landing is not None and export.partitioning.by != "column":
                 publications = [
                     publish_unloaded(
-                        refuse_empty=refusal,
+                        if_empty=if_empty,
                         export=folder,
                         query=query,
                         partition=date_partition(day),
@@ -358,8 +363,7 @@ def run_export(
                 ]
             else:
                 with warehouse.read(query, batch_rows=batch_rows) as batches:
-                    if refusal is not None:
-                        batches = refuse_empty(batches, refusal)
+                    batches = on_empty(batches, if_empty)
                     publications = _publish_stream(
                         export, folder, query, day, batches, store, asset, tenant
                     )
@@ -402,10 +406,12 @@ def _publish_stream(
     return [store.publish(batches, partition=date_partition(day), **options)]
 
 
-def refuse_empty(batches: pa.RecordBatchReader, refusal: str) -> pa.RecordBatchReader:
-    """The stream as it comes, once a row has come; an ExportError saying `refusal` if none
-    comes. What precedes the first row (empty batches) is dropped."""
+def on_empty(batches: pa.RecordBatchReader, if_empty: Callable[[], None]) -> pa.RecordBatchReader:
+    """The stream as it comes, once a row has come; where none comes, `if_empty` is called
+    first (it raises to refuse the empty result). Batches of no rows before the first row are
+    dropped."""
     for batch in batches:
         if batch.num_rows:
             return pa.RecordBatchReader.from_batches(batches.schema, chain([batch], batches))
-    raise ExportError(refusal)
+    if_empty()
+    return pa.RecordBatchReader.from_batches(batches.schema, [])

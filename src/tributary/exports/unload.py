@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tributary.errors import ExportError
 from tributary.exports.formats import FileFormat, refuse_repeated_names
 from tributary.exports.store import ExportedColumn, ExportStore, Publication
 from tributary.landing import LandingStore
@@ -104,11 +104,11 @@ def publish_unloaded(
     file_format: FileFormat,
     tenant_id: str | None = None,
     partitioning: str | None = None,
-    refuse_empty: str | None = None,
+    if_empty: Callable[[], None] | None = None,
 ) -> Publication:
     """UNLOAD `query` into the scratch prefix, then publish its files as `partition`
     (`tenant_id`: a per-tenant export's tenant, and `partitioning`, recorded in the
-    manifest). An empty result fails saying `refuse_empty`, where given (run.empty_refusal)."""
+    manifest). Of an empty result, `if_empty` is called first (it raises to refuse it)."""
     scratch = scratch_dir(landing, export, partition)
     try:
         unloaded = warehouse.unload(
@@ -116,8 +116,8 @@ def publish_unloaded(
         )
         refuse_repeated_names([column.name for column in unloaded.columns])
         written = replace(file_format, compression=unloaded.compression)
-        if refuse_empty is not None and not any(file.rows for file in unloaded.files):
-            raise ExportError(refuse_empty)
+        if if_empty is not None and not any(file.rows for file in unloaded.files):
+            if_empty()
         if not unloaded.files:  # no rows: one file that still carries the schema, as ever
             empty = pa.RecordBatchReader.from_batches(unloaded.schema, [])
             return store.publish(
