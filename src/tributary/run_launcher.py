@@ -11,7 +11,8 @@ Only for one machine: the run worker is found by the process id its run-start ev
 which means nothing on another host.
 
 The same check mends one Dagster race for a live run (`stranded_pool_steps`): a step left
-waiting beside a free pool slot that no one will give it.
+waiting beside a free pool slot that no one will give it. The production instance's launcher
+(PoolMendingRunLauncher) makes that check alone.
 
 A Dagster object outside defs/ on purpose: every process that loads the instance (webserver,
 daemon, CLI) imports its run launcher, and importing tributary.defs costs seconds.
@@ -66,10 +67,11 @@ def stranded_pool_steps(storage: EventLogStorage, run_id: str) -> set[tuple[str,
     return stranded
 
 
-class LocalRunLauncher(DefaultRunLauncher):
-    """Launches runs as the DefaultRunLauncher does; reports a run's worker dead once the
-    process that started the run (its run-start event's pid) is gone, and queues again a live
-    run's step stranded beside a free pool slot."""
+class PoolMendingRunLauncher(DefaultRunLauncher):
+    """Launches runs as the DefaultRunLauncher does, and answers run monitoring's health check
+    of each live run by queueing again a step of it stranded beside a free pool slot
+    (stranded_pool_steps). It says nothing of the run's worker (RUNNING): the production
+    instance's launcher, whose runs' processes it cannot see."""
 
     def __init__(self, inst_data=None) -> None:
         super().__init__(inst_data)
@@ -80,20 +82,8 @@ class LocalRunLauncher(DefaultRunLauncher):
         return True
 
     def check_run_worker_health(self, run: dg.DagsterRun) -> CheckRunHealthResult:
-        records = self._instance.get_records_for_run(
-            run.run_id, of_type=dg.DagsterEventType.RUN_START, limit=1
-        ).records
-        event = records[0].event_log_entry.dagster_event if records else None
-        if event is None or event.pid is None:
-            # Not started yet, or no pid to go by: run monitoring's start timeout covers it.
-            return CheckRunHealthResult(WorkerStatus.RUNNING, "no run worker process recorded")
-        if process_alive(event.pid):
-            self._requeue_stranded_steps(run)
-            return CheckRunHealthResult(WorkerStatus.RUNNING)
-        self._stranded.pop(run.run_id, None)
-        return CheckRunHealthResult(
-            WorkerStatus.FAILED, f"the run worker process (pid {event.pid}) is gone"
-        )
+        self._requeue_stranded_steps(run)
+        return CheckRunHealthResult(WorkerStatus.RUNNING, "the run's worker is not checked")
 
     def _requeue_stranded_steps(self, run: dg.DagsterRun) -> None:
         storage = self._instance.event_log_storage
@@ -110,3 +100,24 @@ class LocalRunLauncher(DefaultRunLauncher):
             stranded.discard((pool, step_key))
         if stranded:
             self._stranded[run.run_id] = stranded
+
+
+class LocalRunLauncher(PoolMendingRunLauncher):
+    """The PoolMendingRunLauncher that also reports a run's worker dead once the process that
+    started the run (its run-start event's pid) is gone: for one machine."""
+
+    def check_run_worker_health(self, run: dg.DagsterRun) -> CheckRunHealthResult:
+        records = self._instance.get_records_for_run(
+            run.run_id, of_type=dg.DagsterEventType.RUN_START, limit=1
+        ).records
+        event = records[0].event_log_entry.dagster_event if records else None
+        if event is None or event.pid is None:
+            # Not started yet, or no pid to go by: run monitoring's start timeout covers it.
+            return CheckRunHealthResult(WorkerStatus.RUNNING, "no run worker process recorded")
+        if process_alive(event.pid):
+            self._requeue_stranded_steps(run)
+            return CheckRunHealthResult(WorkerStatus.RUNNING)
+        self._stranded.pop(run.run_id, None)
+        return CheckRunHealthResult(
+            WorkerStatus.FAILED, f"the run worker process (pid {event.pid}) is gone"
+        )

@@ -10,10 +10,12 @@ from collections.abc import Iterator
 
 import dagster as dg
 import pytest
+import yaml
 from dagster import DagsterEventType, DagsterRunStatus
 from dagster._core.launcher import WorkerStatus
 
 from tests.conftest import local_dagster_home
+from tributary.config.loader import PROJECT_ROOT
 from tributary.run_launcher import process_alive
 
 
@@ -32,10 +34,17 @@ def test_an_exited_process_is_gone_and_so_is_an_unreaped_one() -> None:
 POOL = "raw/shop/orders"
 
 
-@pytest.fixture
-def instance(tmp_path) -> Iterator[dg.DagsterInstance]:
-    """The local instance (deploy/dagster.local.yaml: pools of one slot, LocalRunLauncher)."""
-    with dg.DagsterInstance.from_config(str(local_dagster_home(tmp_path / "home"))) as instance:
+@pytest.fixture(params=["local", "production"])
+def instance(request, tmp_path) -> Iterator[dg.DagsterInstance]:
+    """The local instance (deploy/dagster.local.yaml: pools of one slot, LocalRunLauncher); or
+    the same with production's run launcher (deploy/dagster.yaml's), on SQLite storage."""
+    home = local_dagster_home(tmp_path / "home")
+    if request.param == "production":
+        config = yaml.safe_load((home / "dagster.yaml").read_text())
+        production = yaml.safe_load((PROJECT_ROOT / "deploy" / "dagster.yaml").read_text())
+        config["run_launcher"] = production["run_launcher"]
+        (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    with dg.DagsterInstance.from_config(str(home)) as instance:
         yield instance
 
 
