@@ -359,20 +359,20 @@ def ingest_table(
             whole_because=start.whole_because,
             owed=owed,
         )
-        return replace(loaded, notes=tuple(extract.notes))
-    with LandingStream(land, landing, target, load_id) as stream:
-        loaded = load_landed(
-            target,
-            stream.manifest,
-            landing=landing,
-            warehouse=warehouse,
-            started_at=started_at,
-            since=since,
-            batches=stream.batches(),
-            read=gaps.read(since),
-            whole_because=start.whole_because,
-            owed=owed,
-        )
+    else:
+        with LandingStream(land, landing, target, load_id) as stream:
+            loaded = load_landed(
+                target,
+                stream.manifest,
+                landing=landing,
+                warehouse=warehouse,
+                started_at=started_at,
+                since=since,
+                batches=stream.batches(),
+                read=gaps.read(since),
+                whole_because=start.whole_because,
+                owed=owed,
+            )
     return replace(loaded, notes=tuple(extract.notes))
 
 

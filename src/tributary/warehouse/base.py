@@ -307,16 +307,18 @@ def _recorded(query: StateQuery, tables: Collection[tuple[str, str]], kind: str)
     try:
         if not table_exists(query, STATE_SCHEMA, "reconcile_failures"):
             return []
-        kinds = column_exists(query, STATE_SCHEMA, "reconcile_failures", "kind")
-        if not kinds and kind == OWED:
+        if column_exists(query, STATE_SCHEMA, "reconcile_failures", "kind"):
+            # NULL is 'failed': the rows written before the kind column was.
+            where, params = "where coalesce(kind, ?) = ? ", [FAILED, kind]
+        elif kind == OWED:
             return []
-        # NULL is 'failed': the rows written before the kind column was.
-        where = "coalesce(kind, ?) = ?" if kinds else "? = ?"
+        else:  # every row is a failure
+            where, params = "", []
         rows = query(
             f"select source, table_name, scope, load_id, failed_at, description from "
-            f"{STATE_SCHEMA}.reconcile_failures where {where} "
+            f"{STATE_SCHEMA}.reconcile_failures {where}"
             "order by failed_at, source, table_name, scope",
-            [FAILED, kind],
+            params,
         )
     except Exception as error:  # each backend's driver raises its own types
         said = (str(error) or type(error).__name__).splitlines()[0]
