@@ -453,3 +453,55 @@ def test_a_postgresql_read_asks_no_session_zone() -> None:
         VIEW, batch_rows=10
     )
     assert extract.notes == [] and len(driver.calls) == 2
+
+
+@pytest.mark.parametrize(
+    ("url", "dsn"),
+    [
+        ("oracle://etl:pw@erp:1522/ORCLPDB1", "erp:1522/ORCLPDB1"),
+        # SQLAlchemy's spelling of a service name: before, the reader connected to the
+        # service "None" (erp:1521/None) and every load failed with Oracle's "unknown service".
+        ("oracle://etl:pw@erp/?service_name=ORCLPDB1", "erp:1521/ORCLPDB1"),
+    ],
+)
+def test_an_oracle_url_names_its_service_in_the_path_or_its_query(monkeypatch, url, dsn) -> None:
+    import oracledb
+
+    seen: dict[str, str] = {}
+
+    def connect(**kwargs):
+        seen.update(kwargs)
+        raise RuntimeError("connected")
+
+    monkeypatch.setattr(oracledb, "connect", connect)
+    source = SqlSource(make_url(url), fetch=None)
+    with pytest.raises(RuntimeError, match="connected"):
+        source._fetch(source._connectorx_url(), "select 1 from dual", 10)
+    assert seen == {"user": "etl", "password": "pw", "dsn": dsn}
+
+
+def test_two_oracle_services_on_one_host_are_two_origins() -> None:
+    # The origin decides whether a watermark belongs to what the table reads now: a service
+    # named in the query string was left out, and a table moved to another service on the
+    # same host went on from the old service's watermark.
+    table = TableConfig(name="orders", primary_key=["order_id"])
+    first, second = (
+        SqlSource(make_url(f"oracle://etl:pw@erp:1521/?service_name={name}")).origin(table)
+        for name in ("SALES", "SALES_TEST")
+    )
+    assert first != second
+    assert "SALES_TEST" in second and "pw" not in second
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("oracle://etl:pw@erp:1521/ORCL?service_name=PDB1", "names its service twice"),
+        ("oracle://etl:pw@erp:1521", "names no service"),
+    ],
+)
+def test_an_oracle_url_that_names_no_service_or_two_is_refused(url, expected) -> None:
+    with pytest.raises(SourceError, match=expected) as raised:
+        SqlSource(make_url(url), owner="source 'ops'")
+    assert "pw" not in str(raised.value)
+    assert "source 'ops'" in str(raised.value)

@@ -456,6 +456,26 @@ def unobservable_tables(
     }
 
 
+def _oracle_service_in_path(url: URL, owner: str) -> URL:
+    """An Oracle URL with its service in the path (`oracle://user:pw@host:1521/SERVICE`, as
+    Easy Connect writes it), where the reader, the catalog and the origin take it. SQLAlchemy's
+    spelling, `?service_name=SERVICE`, is moved there; a URL naming none, or two, is refused."""
+    service = url.query.get("service_name")
+    if service and url.database:
+        raise SourceError(
+            f"{owner}: the Oracle URL names its service twice, '/{url.database}' and "
+            f"'?service_name={service}'; expected one: oracle://user:password@host:1521/<service>"
+        )
+    if service:
+        url = url.set(database=service).difference_update_query(["service_name"])
+    if not url.database:
+        raise SourceError(
+            f"{owner}: the Oracle URL names no service; expected "
+            "oracle://user:password@host:1521/<service> (or ?service_name=<service>)"
+        )
+    return url
+
+
 class SqlSource:
     """`owner` names the source in errors. Before its first query a reader with the real
     drivers checks within `connect_timeout` seconds that the server answers (reach.py says
@@ -471,6 +491,8 @@ class SqlSource:
     ) -> None:
         if url.drivername == "postgres":  # the scheme Heroku and many tools print
             url = url.set(drivername="postgresql")
+        if url.get_backend_name() == "oracle":
+            url = _oracle_service_in_path(url, owner)
         self._url = url
         self.backend = url.get_backend_name()
         self._fetch = fetch or _FETCHERS.get(self.backend, connectorx_fetch)
