@@ -64,8 +64,8 @@ class StaleDropError(SourceError):
 
 
 class OvertakenLoadError(WarehouseError):
-    """A load of a raw table (or slice) whose read began before that of a load of it that has
-    already committed: written, its older rows would replace newer ones."""
+    """A load of a raw table (or slice) that another load of it committed beside while it
+    read: written, its rows, maybe the older, would replace that load's."""
 
 
 class Unreachable(ConnectionError):

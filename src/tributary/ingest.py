@@ -54,6 +54,7 @@ from tributary.warehouse.base import (
     LOAD_ID_CHARS,
     ORIGIN_BYTES,
     ColumnGap,
+    CommitSeen,
     Owed,
     ReadStart,
     at_or_before,
@@ -268,6 +269,9 @@ def ingest_table(
     start = checked_start(start, clock or machine_clock(started_at), source.data_timezone)
     zones = (source.data_timezone, *([clock.zone] if clock and clock.zone else []))
     since = read_from(start.watermark, table.lookback, zones=zones)
+    # A load of the table committed from here on wrote while this one read: this one's rows
+    # may be the older, and it writes none (Warehouse._refuse_overtaken).
+    seen = warehouse.newest_commit(target)
     extract = reader.read(table, since=since, batch_rows=batch_rows, where=where)
     gaps = GapRead(since)
     if table.mode == "incremental" and since is not None:
@@ -355,7 +359,7 @@ def ingest_table(
             warehouse=warehouse,
             started_at=started_at,
             since=since,
-            read=gaps.read(since),
+            read=gaps.read(since, seen),
             whole_because=start.whole_because,
             owed=owed,
         )
@@ -369,7 +373,7 @@ def ingest_table(
                 started_at=started_at,
                 since=since,
                 batches=stream.batches(),
-                read=gaps.read(since),
+                read=gaps.read(since, seen),
                 whole_because=start.whole_because,
                 owed=owed,
             )
@@ -709,9 +713,10 @@ class GapRead:
     filled: tuple[str, ...] = ()
     nothing_behind: bool = False
 
-    def read(self, since: Any | None) -> SourceRead:
-        """What the load read, from `since` (this read's point as the cursor's type has it)."""
-        return SourceRead(since, filled=self.filled, nothing_behind=self.nothing_behind)
+    def read(self, since: Any | None, seen: CommitSeen | None = None) -> SourceRead:
+        """What the load read, from `since` (this read's point as the cursor's type has it),
+        having `seen` the newest commit as it began."""
+        return SourceRead(since, filled=self.filled, nothing_behind=self.nothing_behind, seen=seen)
 
 
 def reread_column_gap(

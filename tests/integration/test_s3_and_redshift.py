@@ -88,7 +88,7 @@ def load(warehouse, landing: LandingStore, target: LoadTarget, manifest):
         landing.batches(manifest),
         landing_path=landing.uri(folder),
         started_at=T0,
-        read=SourceRead(),
+        read=SourceRead(seen=warehouse.newest_commit(target)),
     )
 
 
@@ -173,8 +173,8 @@ def test_redshift_full_loads_copy_then_swap_by_rename(redshift, landing, postgre
         "begin",
         exists,
         'lock "raw_crm"."customers"',  # loads of one table wait for each other
-        # and a load overtaken by a later one that committed first writes nothing
-        "select max(started_at) from _tributary.loads "
+        # a load of the table committed while this one read: this one writes nothing
+        "select max(finished_at) from _tributary.loads "
         "where source = %s and table_name = %s and scope = %s",
         exists,
         "select arrow_schema from _tributary.table_schemas where source = %s and table_name = %s",

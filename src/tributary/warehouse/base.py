@@ -404,6 +404,17 @@ class SourceRead:
     since: Any | None = None
     filled: tuple[str, ...] = ()
     nothing_behind: bool = False
+    # The scope's newest committed load as the read began (Warehouse.newest_commit); None
+    # where the caller did not look (then no load committed meanwhile is looked for).
+    seen: CommitSeen | None = None
+
+
+@dataclass(frozen=True)
+class CommitSeen:
+    """When the newest committed load of a table (or slice) finished, as a read of it began
+    (None: none had committed)."""
+
+    finished_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -1231,7 +1242,7 @@ class Warehouse(ABC):
         self.ensure_schema(target.schema)
         with self.transaction():
             self.lock(target)
-            self._refuse_overtaken(target, started_at)
+            self._refuse_overtaken(target, read)
             exists = self.table_exists(target.schema, target.table)
             previous = self.watermark(target)  # before this load writes the table
             plan = plan_schema(
@@ -1306,22 +1317,31 @@ class Warehouse(ABC):
             column_gap=gap.after,
         )
 
-    def _refuse_overtaken(self, target: LoadTarget, started_at: datetime) -> None:
-        """Two loads of one table (or slice) may overlap (two CLI runs, the API; the lock
-        orders their writes, not their reads): one whose read began before that of a load
-        that has committed would put older rows over newer ones, and the watermark, never
-        going back, would not read them again."""
-        [(latest,)] = self.query(
-            f"select max(started_at) from {STATE_SCHEMA}.loads "
+    def newest_commit(self, target: LoadTarget) -> CommitSeen:
+        """When the newest committed load of the table (or slice) finished."""
+        [(finished,)] = self.query(
+            f"select max(finished_at) from {STATE_SCHEMA}.loads "
             "where source = ? and table_name = ? and scope = ?",
             [target.source, target.table, target.scope],
         )
-        if latest is not None and as_utc(latest) > started_at:
+        return CommitSeen(None if finished is None else as_utc(finished))
+
+    def _refuse_overtaken(self, target: LoadTarget, read: SourceRead | None) -> None:
+        """Two loads of one table (or slice) may overlap (two CLI runs, the API; the lock
+        orders their writes, not their reads): one that committed while this one read may
+        hold newer rows than this one read, which would replace them, and the watermark,
+        never going back, would not read them again. Which load began first does not tell:
+        one that began first may read last (its warehouse slow to answer, its read process
+        slow to start)."""
+        if read is None or read.seen is None:
+            return
+        newest = self.newest_commit(target)
+        if newest != read.seen:
             raise OvertakenLoadError(
-                f"table '{target.table}': a load of it that began later ({as_utc(latest)}) "
-                f"has committed, and this one read the source before it ({started_at}): its "
-                "older rows would replace newer ones, so nothing was loaded; another attempt "
-                "reads the source anew"
+                f"table '{target.table}': another load of it committed (at "
+                f"{newest.finished_at}) while this one read the source: its rows may be older "
+                "than that load's and would replace them, so nothing was loaded; another "
+                "attempt reads the source anew"
             )
 
     def copy_straight_in(
