@@ -280,8 +280,9 @@ def reconcile(
         )
     if difference < repeated.rows and table.mode == "incremental" and not inbox:
         problems.append(
-            "rows deleted in the source stay in an incremental table: a run with "
-            "`full_refresh: true` reads it whole and brings it back in line"
+            "rows deleted in the source stay in an incremental table, and the count is net: "
+            "rows it lacks or holds at an older value (a change no load read) hide behind "
+            "them; a run with `full_refresh: true` reads it whole and brings both back in line"
         )
     if duplicated or repeated.keys:
         if duplicated:
