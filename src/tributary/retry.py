@@ -40,6 +40,8 @@ TRANSIENT_MESSAGE = re.compile(
     r"connection (?:reset|refused|aborted|closed|timed out)|broken pipe|\btimed? ?out\b|"
     # tokio-postgres (connectorx's PostgreSQL reader) on a connection that dropped mid-read
     r"\bError \{ kind: Closed\b|"
+    # rust-mysql (connectorx's MySQL reader) on a connection that dropped mid-read
+    r"bytes remaining on stream|"
     r"server closed the connection|lost connection|server has gone away|"
     r"too many connections|too many clients|could not connect|temporarily unavailable|"
     r"temporary failure|try again|try restarting transaction|"

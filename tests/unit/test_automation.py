@@ -936,6 +936,15 @@ def test_a_manifest_that_is_not_its_folders_is_named_and_loads_nothing(
             SourceError("failed: timed out waiting for connection: unable to open database file"),
             False,
         ),
+        # connectorx's MySQL reader on a connection cut mid-read (a probe through a proxy that
+        # dropped it after 300,000 rows): the run failed at once, not retried
+        (
+            SourceError(
+                "reading table 'orders' failed: cx writer failed: Source(MySQLError(CodecError "
+                "{ IO error: `bytes remaining on stream' }))"
+            ),
+            True,
+        ),
         # it wrote nothing, another load having committed as it read: another attempt reads
         (OvertakenLoadError("table 'orders': another load of it committed (at ...)"), True),
         # PostgreSQL's refusals while it starts, recovers or stops (libpq's login gives no
