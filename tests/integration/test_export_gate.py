@@ -20,7 +20,8 @@ from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
 
 from tests.conftest import copy_dbt_project
 from tributary.config.loader import ProjectConfig, load_project
-from tributary.defs import build_definitions
+from tributary.defs import build_definitions, export_gate
+from tributary.defs import export as export_module
 from tributary.defs.resources import LandingStoreResource, WarehouseResource
 from tributary.defs.sources import SourcesResource
 from tributary.defs.transform import prepare_manifest
@@ -826,3 +827,48 @@ def test_an_incremental_mart_built_on_a_rejected_load_is_published_after_a_full_
     [folder] = published(project, "customers_inc")
     files = (Path(project.exports_url) / "customers_inc" / folder).glob("*.parquet")
     assert 90001 in {i for f in files for i in pq.read_table(f)["customer_id"].to_pylist()}
+
+
+def test_a_days_export_is_refused_while_its_mart_was_built_before_the_loads_since_the_day(
+    config_dir: Path, state_dir: Path, instance: dg.DagsterInstance, monkeypatch
+) -> None:
+    """(J) The daemon was down for days: its export schedule came back requesting every missed
+    day at once, and those runs went ahead of the build of fct_sales that follows the loads:
+    each day published 0 rows from the mart as built before the outage, green, and was never
+    asked again. The day's end here is a moment between the mart's build and the load after it
+    (a real one would be a midnight UTC between them)."""
+    export = {
+        "name": "sales_by_day",
+        "model": "fct_sales",
+        "partitioning": {"by": "date", "column": "order_date", "start_date": "2024-01-01"},
+    }
+    project = project_with(config_dir, state_dir, export)
+    defs = build_definitions(project)
+    key = dg.AssetKey(["export", "sales_by_day"])
+    assert run(defs, RAW + MODELS, instance).success
+    ended = datetime.now(UTC)
+    assert run(defs, [ORDERS], instance).success  # the loads catch up; the build has not
+    monkeypatch.setattr(
+        export_module,
+        "models_behind_day",
+        lambda context, asset, day: export_gate.models_built_before(context, asset, day, ended),
+    )
+    job = defs.resolve_implicit_global_asset_job_def()
+
+    def export_day():
+        return job.execute_in_process(
+            instance=instance, asset_selection=[key], partition_key="2024-05-01",
+            raise_on_error=False,
+        )  # fmt: skip
+
+    refused = export_day()
+    assert not refused.success
+    why = failure(refused, "export__sales_by_day")
+    assert "model marts/fct_sales was last built" in why
+    assert "raw/erp/sales_orders, which it reads, was updated since" in why
+    assert "run the export of 2024-05-01 again once the model is built" in why
+    assert published(project, "sales_by_day") == []
+
+    assert run(defs, MODELS, instance).success  # automation's build after the loads
+    assert export_day().success
+    assert published(project, "sales_by_day") == ["dt=2024-05-01"]

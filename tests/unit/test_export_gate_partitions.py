@@ -4,11 +4,13 @@ another tenant's failed one, and the export published the rejected tenant's rows
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 import dagster as dg
 
 from tributary.defs import export_gate
 from tributary.defs.export_gate import upstream_failures
-from tributary.exports.gate import Upstream
+from tributary.exports.gate import Upstream, stamp
 
 TENANTS = dg.StaticPartitionsDefinition(["acme", "globex"])
 RAW = dg.AssetKey(["raw", "app", "users"])
@@ -213,3 +215,75 @@ def load(job: dg.JobDefinition, instance: dg.DagsterInstance, tenant: str) -> No
     job.execute_in_process(
         instance=instance, partition_key=tenant, asset_selection=[RAW], raise_on_error=False
     )
+
+
+DAILY = dg.DailyPartitionsDefinition(start_date="2026-11-01")
+
+
+def days_graph(found: list, ended: list) -> dg.Definitions:
+    @dg.asset(key=RAW)
+    def raw() -> None:
+        pass
+
+    @dg.asset(key=MART, deps=[RAW], kinds={"dbt"})  # a dbt model, materialized as a table
+    def mart() -> None:
+        pass
+
+    @dg.asset(key=EXPORT, deps=[MART], partitions_def=DAILY)
+    def export(context) -> None:
+        day = date.fromisoformat(context.partition_key)
+        found.append(export_gate.models_built_before(context, context.asset_key, day, ended[0]))
+
+    return dg.Definitions(assets=[raw, mart, export])
+
+
+def test_a_days_export_waits_for_a_build_of_its_model_since_the_day_ended() -> None:
+    """The daemon was down for days: when it came back, the export's schedule requested each
+    missed day at once, and its runs went ahead of the model's build that follows the loads.
+    Each day was published empty from the build of before the outage, green (a probe: 6 days
+    of 3 orders each published with 0 rows), and never requested again. Here the day ends
+    between the model's build and the load after it (`ended` stands for the day's end)."""
+    found: list = []
+    ended: list = []
+    job = days_graph(found, ended).resolve_implicit_global_asset_job_def()
+    day = "2026-11-30"
+    with dg.instance_for_test() as instance:
+        job.execute_in_process(instance=instance, asset_selection=[RAW])
+        job.execute_in_process(instance=instance, asset_selection=[MART])
+        ended.append(datetime.now(UTC))  # the day ends: the outage
+        job.execute_in_process(instance=instance, asset_selection=[RAW])  # the loads catch up
+        job.execute_in_process(instance=instance, asset_selection=[EXPORT], partition_key=day)
+        [behind] = found[-1]
+        assert (behind.asset, behind.updated, str(behind.day)) == (
+            "marts/users",
+            "raw/app/users",
+            day,
+        )
+        assert behind.built_at is not None and behind.built_at < ended[0] <= behind.updated_at
+        described = Upstream(checks=[], unbuilt=[], stale=[], behind=[behind]).problems()
+        assert described == [behind.describe()]
+        assert (
+            f"model marts/users was last built {stamp(behind.built_at)}, before day {day}"
+            in (described[0])
+        )
+        assert "run the export of 2026-11-30 again once the model is built" in described[0]
+
+        job.execute_in_process(instance=instance, asset_selection=[MART])  # built since
+        job.execute_in_process(instance=instance, asset_selection=[EXPORT], partition_key=day)
+        assert found[-1] == []
+
+
+def test_a_model_whose_inputs_did_not_change_since_the_day_is_no_reason_to_wait() -> None:
+    """A model built before the day ended from inputs not updated since (a weekly source's
+    dimension, a seed) holds what there is: the day is published."""
+    found: list = []
+    ended: list = []
+    job = days_graph(found, ended).resolve_implicit_global_asset_job_def()
+    with dg.instance_for_test() as instance:
+        job.execute_in_process(instance=instance, asset_selection=[RAW])
+        job.execute_in_process(instance=instance, asset_selection=[MART])
+        ended.append(datetime.now(UTC))
+        job.execute_in_process(
+            instance=instance, asset_selection=[EXPORT], partition_key="2026-11-30"
+        )
+    assert found == [[]]

@@ -25,6 +25,7 @@ from tributary.config.models import REF, ExportConfig, TableConfig, cron_for
 from tributary.defs.automation import ASSET_JOB, FOLLOWS_LOADS, default_status
 from tributary.defs.export_gate import (
     held_gone_failures,
+    models_behind_day,
     recorded_failures,
     unchecked_loads,
     unloaded_partitions,
@@ -204,7 +205,14 @@ def build_export_asset(
             day = datetime.now(UTC).date()
         # A per-tenant export reads its tenant's partitions; any other, every partition.
         reads = context.partition_key if export.per_tenant else None
-        upstream = replace(upstream, unloaded=unloaded_partitions(context, key, reads))
+        upstream = replace(
+            upstream,
+            unloaded=unloaded_partitions(context, key, reads),
+            # A day's partition: the models must have been built since the day ended.
+            behind=models_behind_day(context, key, day)
+            if context.has_partition_key and not export.per_tenant
+            else [],
+        )
 
         def publish():
             # The pool's claim can be won by two runs at one instant (a SQLite Dagster

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 import dagster as dg
 from dagster._core.storage.asset_check_execution_record import (
@@ -26,6 +26,7 @@ from tributary.defs.automation import PARTITION_TAG, TRANSFORMS
 from tributary.defs.checks import RECONCILIATION
 from tributary.defs.ingest import raw_table_of
 from tributary.exports.gate import (
+    BehindDay,
     FailedCheck,
     RecordedFailure,
     StaleBuild,
@@ -197,6 +198,57 @@ def unloaded_partitions(
         loaded = context.instance.get_materialized_partitions(asset)
         found += [UnloadedPartition(asset.to_user_string(), p) for p in wanted if p not in loaded]
     return found
+
+
+def models_behind_day(
+    context: dg.AssetExecutionContext, key: dg.AssetKey, day: date
+) -> list[BehindDay]:
+    """Of a date-partitioned export's `day` (a UTC day), the models upstream that hold rows and
+    were last built before the day ended, while an asset upstream of them has been updated
+    since (models_built_before)."""
+    ended = datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
+    return models_built_before(context, key, day, ended)
+
+
+def models_built_before(
+    context: dg.AssetExecutionContext, key: dg.AssetKey, day: date, ended: datetime
+) -> list[BehindDay]:
+    """The models upstream of `key` that hold rows (not views: those read live), last built
+    before `ended` (or never), of which an asset upstream (a raw table, a model, a seed) was
+    updated at or after it: the rows of `day` it holds are not all there."""
+    graph = source_graph(context)
+    upstream = dg.AssetSelection.assets(key).upstream(include_self=False).resolve(graph)
+    models = [
+        model
+        for model in TRANSFORMS.resolve(graph) & upstream
+        if graph.get(model).metadata.get(MATERIALIZED) not in LIVE
+    ]
+    built = updated_at(context.instance, models)
+    found = []
+    for model in sorted(models, key=lambda k: k.to_user_string()):
+        if (built_at := built.get(model)) is not None and built_at >= ended:
+            continue
+        reads = dg.AssetSelection.assets(model).upstream(include_self=False).resolve(graph)
+        since = {a: at for a, at in updated_at(context.instance, reads).items() if at >= ended}
+        if since:
+            asset = max(since, key=since.__getitem__)
+            found.append(
+                BehindDay(
+                    model.to_user_string(), day, built_at, asset.to_user_string(), since[asset]
+                )
+            )
+    return found
+
+
+def updated_at(
+    instance: dg.DagsterInstance, assets: Collection[dg.AssetKey]
+) -> dict[dg.AssetKey, datetime]:
+    """When each asset was last materialized (a load committed, a model built; of a
+    partitioned one, its newest partition's); one never materialized is left out."""
+    return {
+        asset: datetime.fromtimestamp(record.timestamp, UTC)
+        for asset, record in latest_builds(instance, assets).items()
+    }
 
 
 def source_graph(context: dg.AssetExecutionContext):

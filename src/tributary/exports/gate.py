@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 OVERRIDE = "publish_despite_failures"
@@ -301,6 +301,31 @@ class UnloadedPartition:
 
 
 @dataclass(frozen=True)
+class BehindDay:
+    """A model upstream of a date-partitioned export, last built before the partition's day
+    ended, that reads an asset updated since (a load, a build): it lacks rows of that day its
+    inputs now hold. A schedule catching up the days missed while the daemon was down requests
+    them at once, ahead of the builds that follow the loads: each day published empty, green,
+    and never requested again."""
+
+    asset: str
+    day: date
+    built_at: datetime | None
+    updated: str
+    updated_at: datetime
+
+    def describe(self) -> str:
+        built = f"was last built {stamp(self.built_at)}" if self.built_at else "was never built"
+        return (
+            f"model {self.asset} {built}, before day {self.day} ended, and {self.updated}, "
+            f"which it reads, was updated since ({stamp(self.updated_at)}): the model lacks "
+            f"rows of that day; run the export of {self.day} again once the model is built "
+            "(automation builds it after its loads; a backfill of the day, or the schedule's "
+            "next tick while no later day is published)"
+        )
+
+
+@dataclass(frozen=True)
 class Upstream:
     """What the gate found upstream of an export."""
 
@@ -312,10 +337,12 @@ class Upstream:
     unloaded: list[UnloadedPartition] = field(default_factory=list)
     untested: list[UncheckedBuild] = field(default_factory=list)
     unseen: list[UnseenUpdate] = field(default_factory=list)
+    behind: list[BehindDay] = field(default_factory=list)
 
     def problems(self) -> list[str]:
         found = (
             *self.unloaded,
+            *self.behind,
             *self.checks,
             *self.recorded,
             *self.unbuilt,
