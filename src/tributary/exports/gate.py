@@ -305,8 +305,8 @@ class BehindDay:
     """A model upstream of a date-partitioned export, last built before the partition's day
     ended, that reads an asset updated since (a load, a build): it lacks rows of that day its
     inputs now hold. A schedule catching up the days missed while the daemon was down requests
-    them at once, ahead of the builds that follow the loads: each day published empty, green,
-    and never requested again."""
+    them at once, ahead of the builds that follow the loads: before this, each day was
+    published empty, green, and never requested again."""
 
     asset: str
     day: date
