@@ -60,8 +60,7 @@ def upstream_failures(context: dg.AssetExecutionContext, key: dg.AssetKey) -> Up
     graph, partitioned, failed = _failed_blocking_checks(context, key)
     upstream = dg.AssetSelection.assets(key).upstream(include_self=False).resolve(graph)
     models = sorted(TRANSFORMS.resolve(graph) & upstream, key=lambda k: k.to_user_string())
-    # The models that hold rows: a view (or an ephemeral model) reads what is upstream live.
-    tables = [model for model in models if graph.get(model).metadata.get(MATERIALIZED) not in LIVE]
+    tables = holding_rows(graph, models)
     over = {model: checks_above(graph, model) for model in tables}
     # Of an incremental model, the op whose full_refresh config builds it whole.
     whole_by = {
@@ -218,18 +217,15 @@ def models_built_before(
     updated at or after it: the rows of `day` it holds are not all there."""
     graph = source_graph(context)
     upstream = dg.AssetSelection.assets(key).upstream(include_self=False).resolve(graph)
-    models = [
-        model
-        for model in TRANSFORMS.resolve(graph) & upstream
-        if graph.get(model).metadata.get(MATERIALIZED) not in LIVE
-    ]
-    built = updated_at(context.instance, models)
+    models = sorted(TRANSFORMS.resolve(graph) & upstream, key=lambda k: k.to_user_string())
+    # Every model's inputs are upstream of the export too: one read of the instance for all.
+    updated = updated_at(context.instance, upstream)
     found = []
-    for model in sorted(models, key=lambda k: k.to_user_string()):
-        if (built_at := built.get(model)) is not None and built_at >= ended:
+    for model in holding_rows(graph, models):
+        if (built_at := updated.get(model)) is not None and built_at >= ended:
             continue
         reads = dg.AssetSelection.assets(model).upstream(include_self=False).resolve(graph)
-        since = {a: at for a, at in updated_at(context.instance, reads).items() if at >= ended}
+        since = {a: updated[a] for a in reads if a in updated and updated[a] >= ended}
         if since:
             asset = max(since, key=since.__getitem__)
             found.append(
@@ -238,6 +234,12 @@ def models_built_before(
                 )
             )
     return found
+
+
+def holding_rows(graph, models: Sequence[dg.AssetKey]) -> list[dg.AssetKey]:
+    """The models that hold rows, in their order: a view (or an ephemeral model) reads what is
+    upstream live."""
+    return [model for model in models if graph.get(model).metadata.get(MATERIALIZED) not in LIVE]
 
 
 def updated_at(
