@@ -44,15 +44,18 @@ def run_check(config_dir: str | None, source: str | None) -> int:
     if source is not None and source not in names:
         print(f"FAIL  no source named '{source}'; expected one of {', '.join(names)}")
         return 1
-    failed = 0
+    failed = warned = 0
     definitions = check_definitions(project)
     print(definitions, flush=True)
     failed += definitions.startswith("FAIL")
     for check in run_preflight(project, source=source):
         print(check.line(), flush=True)
         failed += not check.ok
+        warned += check.ok and bool(check.warnings)
     elapsed = time.monotonic() - started
     verdict = f"{failed} with problems" if failed else "all ok"
+    if warned:
+        verdict += f", {warned} with warnings"
     print(f"preflight: {verdict} ({elapsed:.1f} s)")
     return 1 if failed else 0
 

@@ -571,14 +571,17 @@ def test_an_inbox_drop_with_rows_without_a_key_fails_and_loads_nothing(
 def failed_key_range_drop(config_dir: Path, column: str) -> tuple[ProjectConfig, str]:
     """customers partitioned by key ranges of `column`, and the failure of a drop of one row
     (customer_id, name) for its first range: (the project, the step's failure)."""
-    edit_yaml(
-        config_dir / "sources" / "erp.yaml",
-        lambda d: table(d, "customers").update(
+
+    def full_by_key_ranges(d: dict) -> None:
+        customers = table(d, "customers")
+        del customers["lookback"]  # incremental only
+        customers.update(
             mode="full",
             refresh="schedule",
             key_ranges={"column": column, "size": 10, "upper_bound": 20},
-        ),
-    )
+        )
+
+    edit_yaml(config_dir / "sources" / "erp.yaml", full_by_key_ranges)
     project = load_project(config_dir)
     failed = load_drop(build_definitions(project), project, "20261123T000000Z-dms00001", [
         {"customer_id": 1, "name": "Ada"},

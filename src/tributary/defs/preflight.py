@@ -20,7 +20,7 @@ def build_preflight_job(project: ProjectConfig) -> dg.JobDefinition:
             line = check.line()
             lines.append(line)
             if check.ok:
-                context.log.info(line)
+                (context.log.warning if check.warnings else context.log.info)(line)
             else:
                 context.log.error(line)
                 problems.append(line)
