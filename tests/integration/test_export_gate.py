@@ -872,3 +872,50 @@ def test_a_days_export_is_refused_while_its_mart_was_built_before_the_loads_sinc
     assert run(defs, MODELS, instance).success  # automation's build after the loads
     assert export_day().success
     assert published(project, "sales_by_day") == ["dt=2024-05-01"]
+
+
+def test_a_days_export_of_a_raw_table_is_refused_while_its_due_loads_have_not_run(
+    config_dir: Path, state_dir: Path, instance: dg.DagsterInstance, monkeypatch
+) -> None:
+    """The daemon was down for days, and on its return the export's schedule requested each
+    missed day at once, ahead of the loads: an export reading the raw table by day published
+    each day without the rows loaded after it (here: none of them), green, and never asked
+    again. erp_sales_orders_schedule ticks every 15 minutes; the day's end is a moment after the
+    load, and the gate runs two days later."""
+    export = {
+        "name": "orders_by_day",
+        "query": "select * from {{ source('erp', 'sales_orders') }}",
+        "partitioning": {"by": "date", "column": "changed_at", "start_date": "2024-01-01"},
+    }
+    project = project_with(config_dir, state_dir, export)
+    defs = build_definitions(project)
+    key = dg.AssetKey(["export", "orders_by_day"])
+    assert run(defs, [ORDERS], instance).success
+    ended = datetime.now(UTC)
+    monkeypatch.setattr(
+        export_module,
+        "loads_behind_day",
+        lambda context, asset, day, schedules: export_gate.loads_due_since(
+            context, asset, day, ended, ended + timedelta(days=2), schedules
+        ),
+        raising=False,  # before 2026-12-07 there was no such rule, and the day was published
+    )
+    job = defs.resolve_implicit_global_asset_job_def()
+
+    def export_day():
+        return job.execute_in_process(
+            instance=instance, asset_selection=[key], partition_key="2024-05-01",
+            raise_on_error=False,
+        )  # fmt: skip
+
+    refused = export_day()
+    assert not refused.success, "published while the table's due loads had not run"
+    why = failure(refused, "export__orders_by_day")
+    assert "raw table raw/erp/sales_orders was last loaded" in why
+    assert "before day 2024-05-01 ended, though erp_sales_orders_schedule fell due at" in why
+    assert "run the export of 2024-05-01 again once the table is loaded" in why
+    assert published(project, "orders_by_day") == []
+
+    assert run(defs, [ORDERS], instance).success  # the loads catch up
+    assert export_day().success
+    assert published(project, "orders_by_day") == ["dt=2024-05-01"]

@@ -4,11 +4,13 @@ another tenant's failed one, and the export published the rejected tenant's rows
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
+from tributary.config.models import SourceConfig
 from tributary.defs import export_gate
+from tributary.defs.automation import LoadSchedule
 from tributary.defs.export_gate import upstream_failures
 from tributary.exports.gate import Upstream, stamp
 
@@ -287,3 +289,146 @@ def test_a_model_whose_inputs_did_not_change_since_the_day_is_no_reason_to_wait(
             instance=instance, asset_selection=[EXPORT], partition_key="2026-11-30"
         )
     assert found == [[]]
+
+
+def raw_days_graph(
+    found: list, clock: dict, partitions: dg.PartitionsDefinition | None = None
+) -> dg.Definitions:
+    """An export of days reading a raw table (directly, as a query export may) or a mart built
+    on it; `clock` holds the day's end and the time the gate runs at."""
+
+    @dg.asset(key=RAW, partitions_def=partitions)
+    def raw() -> None:
+        pass
+
+    @dg.asset(key=MART, deps=[RAW], kinds={"dbt"})
+    def mart() -> None:
+        pass
+
+    @dg.asset(key=EXPORT, deps=[RAW, MART], partitions_def=DAILY)
+    def export(context) -> None:
+        day = date.fromisoformat(context.partition_key)
+        found.append(
+            export_gate.loads_due_since(
+                context, context.asset_key, day, clock["ended"], clock["now"], clock["schedules"]
+            )
+        )
+
+    return dg.Definitions(assets=[raw, mart, export])
+
+
+def loads(cron: str, zone: str = "UTC") -> dict[dg.AssetKey, LoadSchedule]:
+    source = SourceConfig.model_validate(
+        {
+            "name": "app",
+            "kind": "mysql",
+            "connection": {"url": "mysql://h/app"},
+            "timezone": zone,
+            "tables": [{"name": "users"}],
+        }
+    )
+    return {RAW: LoadSchedule("app_schedule", source, cron, [])}
+
+
+def test_a_day_whose_raw_table_was_not_loaded_since_its_schedule_fell_due_waits() -> None:
+    """The daemon down for days, the export's schedule came back requesting the missed days at
+    once, ahead of the loads: a day read from a raw table was published without the rows of its
+    last hours (empty where the export reads the table by day), green, and never requested
+    again, whether the export read the raw table or a model built on it (nothing upstream of the
+    model had been updated since, so the model's own rule let it through)."""
+    found: list = []
+    clock: dict = {"schedules": loads("0 0 * * *")}
+    job = raw_days_graph(found, clock).resolve_implicit_global_asset_job_def()
+    day = "2026-11-30"
+    with dg.instance_for_test() as instance:
+        job.execute_in_process(instance=instance, asset_selection=[RAW, MART])
+        loaded = clock["ended"] = datetime.now(UTC)  # the day ends: the outage
+        clock["now"] = clock["ended"] + timedelta(days=2, hours=3)  # the daemon is back
+        job.execute_in_process(instance=instance, asset_selection=[EXPORT], partition_key=day)
+        [behind] = found[-1]
+        due = datetime.combine(clock["ended"].date() + timedelta(days=1), datetime.min.time(), UTC)
+        assert (
+            behind.asset,
+            str(behind.day),
+            behind.schedule,
+            behind.due_at,
+            behind.partitions,
+        ) == (
+            "raw/app/users",
+            day,
+            "app_schedule",
+            due,
+            (),
+        )
+        assert behind.loaded_at is not None
+        assert loaded - timedelta(seconds=10) < behind.loaded_at < clock["ended"]
+        assert behind.describe() == (
+            f"raw table raw/app/users was last loaded {stamp(behind.loaded_at)}, before day "
+            f"{day} ended, though app_schedule fell due at {stamp(due)}, after the day ended: the "
+            f"warehouse lacks rows of that day; run the export of {day} again once the table is "
+            "loaded (a backfill of the day, or the schedule's next tick while no later day is "
+            "published)"
+        )
+        assert Upstream(checks=[], unbuilt=[], stale=[], loads_behind=[behind]).problems() == [
+            behind.describe()
+        ]
+
+        job.execute_in_process(instance=instance, asset_selection=[RAW])  # the loads catch up
+        job.execute_in_process(instance=instance, asset_selection=[EXPORT], partition_key=day)
+        assert found[-1] == []
+
+
+def test_the_latest_day_and_a_schedule_not_yet_due_are_no_reason_to_wait() -> None:
+    """The latest complete day's run ticks with the loads at midnight, and the eager export
+    publishes it again once they land; a table loaded weekly read by a daily export holds what
+    there is until its schedule falls due."""
+    found: list = []
+    clock: dict = {"schedules": loads("0 0 * * *")}
+    job = raw_days_graph(found, clock).resolve_implicit_global_asset_job_def()
+    with dg.instance_for_test() as instance:
+        job.execute_in_process(instance=instance, asset_selection=[RAW])
+        clock["ended"] = datetime.now(UTC)
+        clock["now"] = clock["ended"] + timedelta(hours=23)  # the latest complete day
+        job.execute_in_process(
+            instance=instance, asset_selection=[EXPORT], partition_key="2026-11-30"
+        )
+        clock["now"] = clock["ended"] + timedelta(days=1, minutes=1)
+        # Weekly, on the day three days after the day ended: not due by `now`.
+        weekday = (clock["ended"].isoweekday() + 3) % 7
+        clock["schedules"] = loads(f"0 0 * * {weekday}")
+        job.execute_in_process(
+            instance=instance, asset_selection=[EXPORT], partition_key="2026-11-30"
+        )
+        clock["schedules"] = loads("0 0 * * *")  # daily: due, and not loaded
+        job.execute_in_process(
+            instance=instance, asset_selection=[EXPORT], partition_key="2026-11-30"
+        )
+    assert [[b.asset for b in behind] for behind in found] == [[], [], ["raw/app/users"]]
+
+
+def test_a_partition_not_loaded_since_the_day_ended_is_named() -> None:
+    """A table partitioned by tenant: the tenants loaded since the day ended do not stand for
+    one that was not."""
+    found: list = []
+    clock: dict = {"schedules": loads("0 * * * *", "Europe/Berlin")}
+    job = raw_days_graph(found, clock, TENANTS).resolve_implicit_global_asset_job_def()
+    with dg.instance_for_test() as instance:
+        for tenant in ("acme", "globex"):
+            job.execute_in_process(instance=instance, asset_selection=[RAW], partition_key=tenant)
+        clock["ended"] = datetime.now(UTC)
+        clock["now"] = clock["ended"] + timedelta(days=3)
+        job.execute_in_process(instance=instance, asset_selection=[RAW], partition_key="acme")
+        job.execute_in_process(
+            instance=instance, asset_selection=[EXPORT], partition_key="2026-11-30"
+        )
+        [behind] = found[-1]
+        assert behind.partitions == ("globex",)
+        assert behind.describe().startswith(
+            "partitions globex of raw table raw/app/users were not loaded since day 2026-11-30 "
+            "ended, though app_schedule fell due at "
+        )
+        job.execute_in_process(instance=instance, asset_selection=[RAW], partition_key="globex")
+        job.execute_in_process(
+            instance=instance, asset_selection=[EXPORT], partition_key="2026-11-30"
+        )
+        assert found[-1] == []

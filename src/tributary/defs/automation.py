@@ -9,6 +9,7 @@ graph but takes them out of every schedule and of automation.
 """
 
 import json
+from dataclasses import dataclass
 
 import dagster as dg
 
@@ -178,21 +179,32 @@ def tenant_load_requests(project: ProjectConfig, tenant_keys: list[str]) -> list
     return requests
 
 
-def load_schedule(
-    project: ProjectConfig,
-    source: SourceConfig,
-    tables: list[TableConfig],
-    *,
-    name: str,
-    frequency: str,
-) -> dg.ScheduleDefinition:
+@dataclass(frozen=True)
+class LoadSchedule:
+    """One load schedule: its name, its source (whose zone it ticks in), how often it ticks,
+    and the tables it loads."""
+
+    name: str
+    source: SourceConfig
+    frequency: str
+    tables: list[TableConfig]
+
+    @property
+    def cron(self) -> str:
+        return cron_for(self.frequency)
+
+
+def load_schedule(project: ProjectConfig, plan: LoadSchedule) -> dg.ScheduleDefinition:
+    source, tables = plan.source, plan.tables
+
     @dg.schedule(
-        name=name,
-        cron_schedule=cron_for(frequency),
+        name=plan.name,
+        cron_schedule=plan.cron,
         execution_timezone=source.timezone,
         job_name=ASSET_JOB,
         default_status=default_status(project)[0],
-        description=f"Loads {', '.join(t.name for t in tables)} from {source.name} ({frequency})",
+        description=f"Loads {', '.join(t.name for t in tables)} from {source.name} "
+        f"({plan.frequency})",
     )
     def schedule(context: dg.ScheduleEvaluationContext, sources: SourcesResource):
         # The registry is read only by a schedule that has tenant-scoped tables to run.
@@ -228,11 +240,11 @@ def split_by_partitions(
     return together, apart
 
 
-def source_schedules(project: ProjectConfig) -> list[dg.ScheduleDefinition]:
+def load_schedule_plan(project: ProjectConfig) -> list[LoadSchedule]:
     """`<source>_schedule` for the source's enabled tables, and `<source>_<table>_schedule`
     for a table with a frequency of its own, or partitioned unlike the source schedule's
     other tables (at the source's frequency)."""
-    schedules = []
+    plan = []
     for source in project.sources:
         if not source.enabled:
             continue
@@ -242,28 +254,28 @@ def source_schedules(project: ProjectConfig) -> list[dg.ScheduleDefinition]:
         shared = [t for t in enabled if t.frequency is None]
         if source.frequency and shared:
             shared, apart = split_by_partitions(project, shared)
-            schedules.append(
-                load_schedule(
-                    project,
-                    source,
-                    shared,
-                    name=f"{source.name}_schedule",
-                    frequency=source.frequency,
-                )
-            )
+            plan.append(LoadSchedule(f"{source.name}_schedule", source, source.frequency, shared))
             own.update((t.name, source.frequency) for t in apart)
-        for table in enabled:
-            if table.name in own:
-                schedules.append(
-                    load_schedule(
-                        project,
-                        source,
-                        [table],
-                        name=f"{source.name}_{table.name}_schedule",
-                        frequency=own[table.name],
-                    )
-                )
-    return schedules
+        plan += [
+            LoadSchedule(f"{source.name}_{t.name}_schedule", source, own[t.name], [t])
+            for t in enabled
+            if t.name in own
+        ]
+    return plan
+
+
+def source_schedules(project: ProjectConfig) -> list[dg.ScheduleDefinition]:
+    return [load_schedule(project, plan) for plan in load_schedule_plan(project)]
+
+
+def table_schedules(project: ProjectConfig) -> dict[dg.AssetKey, LoadSchedule]:
+    """The schedule that loads each scheduled raw table (a table refreshed on change only, or
+    loaded by drops to the inbox, has none)."""
+    return {
+        raw_asset_key(schedule.source.name, table.name): schedule
+        for schedule in load_schedule_plan(project)
+        for table in schedule.tables
+    }
 
 
 def tenant_registry_sensor(project: ProjectConfig) -> dg.SensorDefinition:

@@ -22,9 +22,15 @@ from pydantic import Field
 
 from tributary.config.loader import ConfigError, ProjectConfig
 from tributary.config.models import REF, ExportConfig, TableConfig, cron_for
-from tributary.defs.automation import ASSET_JOB, FOLLOWS_LOADS, default_status
+from tributary.defs.automation import (
+    ASSET_JOB,
+    FOLLOWS_LOADS,
+    default_status,
+    table_schedules,
+)
 from tributary.defs.export_gate import (
     held_gone_failures,
+    loads_behind_day,
     models_behind_day,
     recorded_failures,
     unchecked_loads,
@@ -205,13 +211,16 @@ def build_export_asset(
             day = datetime.now(UTC).date()
         # A per-tenant export reads its tenant's partitions; any other, every partition.
         reads = context.partition_key if export.per_tenant else None
+        by_day = context.has_partition_key and not export.per_tenant
         upstream = replace(
             upstream,
             unloaded=unloaded_partitions(context, key, reads),
-            # A day's partition: the models must have been built since the day ended.
-            behind=models_behind_day(context, key, day)
-            if context.has_partition_key and not export.per_tenant
-            else [],
+            # A day's partition: the models must have been built since the day ended, and the
+            # raw tables loaded since, where their schedules fell due.
+            behind=models_behind_day(context, key, day) if by_day else [],
+            loads_behind=(
+                loads_behind_day(context, key, day, table_schedules(project)) if by_day else []
+            ),
         )
 
         def publish():

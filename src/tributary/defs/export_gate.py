@@ -20,14 +20,16 @@ from dagster._core.storage.asset_check_execution_record import (
     AssetCheckExecutionRecord,
     AssetCheckExecutionRecordStatus,
 )
+from dagster._utils.schedules import cron_string_iterator  # the schedules' own cron reading
 from dagster_dbt.metadata_set import DbtMetadataSet  # not exported at the top; what the specs carry
 
-from tributary.defs.automation import PARTITION_TAG, TRANSFORMS
+from tributary.defs.automation import PARTITION_TAG, TRANSFORMS, LoadSchedule
 from tributary.defs.checks import RECONCILIATION
 from tributary.defs.ingest import raw_table_of
 from tributary.exports.gate import (
     BehindDay,
     FailedCheck,
+    LoadsBehindDay,
     RecordedFailure,
     StaleBuild,
     UnbuiltModel,
@@ -234,6 +236,72 @@ def models_built_before(
                 )
             )
     return found
+
+
+def loads_behind_day(
+    context: dg.AssetExecutionContext,
+    key: dg.AssetKey,
+    day: date,
+    schedules: Mapping[dg.AssetKey, LoadSchedule],
+) -> list[LoadsBehindDay]:
+    """Of a date-partitioned export's `day` (a UTC day), the raw tables upstream that no load
+    has committed since the day ended, though their schedule fell due since (loads_due_since)."""
+    ended = datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
+    return loads_due_since(context, key, day, ended, datetime.now(UTC), schedules)
+
+
+def loads_due_since(
+    context: dg.AssetExecutionContext,
+    key: dg.AssetKey,
+    day: date,
+    ended: datetime,
+    now: datetime,
+    schedules: Mapping[dg.AssetKey, LoadSchedule],
+) -> list[LoadsBehindDay]:
+    """The raw tables upstream of `key` (directly, through views or through models) whose
+    schedule ticked at or after `ended` and no later than `now`, and which no load has
+    committed since `ended` (of one partitioned by tenant or key range: a partition it has now).
+    A table without a schedule (refreshed on change only, or loaded from the inbox) is not
+    judged. Nor is the latest complete day: a run of it ticks with the loads at midnight, and
+    the eager export publishes that day again once they land (FOLLOWS_LOADS); an earlier day
+    is not published again."""
+    if now < ended + timedelta(days=1):
+        return []
+    graph = source_graph(context)
+    upstream = dg.AssetSelection.assets(key).upstream(include_self=False).resolve(graph)
+    found = []
+    for raw in sorted(upstream & schedules.keys(), key=lambda k: k.to_user_string()):
+        schedule = schedules[raw]
+        ticks = cron_string_iterator(ended.timestamp(), schedule.cron, schedule.source.timezone)
+        if (due := next(ticks)) > now:
+            continue
+        owed = owed_since(context.instance, graph, raw, ended)
+        if owed:
+            loaded = updated_at(context.instance, [raw]).get(raw)
+            partitions = tuple(sorted(p for p in owed if p is not None))
+            found.append(
+                LoadsBehindDay(raw.to_user_string(), day, schedule.name, due, loaded, partitions)
+            )
+    return found
+
+
+def owed_since(
+    instance: dg.DagsterInstance, graph, raw: dg.AssetKey, ended: datetime
+) -> list[str | None]:
+    """What of `raw` no load has committed since `ended`: [None] for a table not partitioned,
+    the partitions it has now for one that is; [] when every load since did."""
+    since = dg.AssetRecordsFilter(asset_key=raw, after_timestamp=ended.timestamp())
+    first = instance.fetch_materializations(since, limit=1, ascending=True).records
+    partitions = graph.get(raw).partitions_def
+    if partitions is None:
+        return [] if first else [None]
+    has = partitions.get_partition_keys(dynamic_partitions_store=instance)
+    loaded = (
+        instance.get_materialized_partitions(raw, after_cursor=first[0].storage_id - 1)
+        if first
+        else set()
+    )
+    return [partition for partition in has if partition not in loaded]
 
 
 def holding_rows(graph, models: Sequence[dg.AssetKey]) -> list[dg.AssetKey]:

@@ -326,6 +326,46 @@ class BehindDay:
 
 
 @dataclass(frozen=True)
+class LoadsBehindDay:
+    """A raw table upstream of a date-partitioned export (read directly, through views or
+    through models), not loaded since the partition's day ended although its schedule fell due
+    since: the rows of that day it is owed are not in the warehouse. The daemon down for days,
+    the export's schedule requested the missed days at once on its return, and where those runs
+    went ahead of the loads each day was published without the rows of its last hours (empty,
+    where the export reads the raw table by day), green, and never requested again. Of a table
+    partitioned by tenant or key range, `partitions` are those not loaded since."""
+
+    asset: str
+    day: date
+    schedule: str
+    due_at: datetime
+    loaded_at: datetime | None
+    partitions: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        if self.partitions:
+            shown = ", ".join(self.partitions[:5])
+            more = f" and {len(self.partitions) - 5} more" if len(self.partitions) > 5 else ""
+            what = (
+                f"partitions {shown}{more} of raw table {self.asset} were not loaded since day "
+                f"{self.day} ended"
+            )
+        elif self.loaded_at:
+            what = (
+                f"raw table {self.asset} was last loaded {stamp(self.loaded_at)}, before day "
+                f"{self.day} ended"
+            )
+        else:
+            what = f"raw table {self.asset} was never loaded"
+        return (
+            f"{what}, though {self.schedule} fell due at {stamp(self.due_at)}, after the day "
+            f"ended: the warehouse lacks rows of that day; run the export of {self.day} again "
+            "once the table is loaded (a backfill of the day, or the schedule's next tick while "
+            "no later day is published)"
+        )
+
+
+@dataclass(frozen=True)
 class Upstream:
     """What the gate found upstream of an export."""
 
@@ -338,10 +378,12 @@ class Upstream:
     untested: list[UncheckedBuild] = field(default_factory=list)
     unseen: list[UnseenUpdate] = field(default_factory=list)
     behind: list[BehindDay] = field(default_factory=list)
+    loads_behind: list[LoadsBehindDay] = field(default_factory=list)
 
     def problems(self) -> list[str]:
         found = (
             *self.unloaded,
+            *self.loads_behind,
             *self.behind,
             *self.checks,
             *self.recorded,
