@@ -123,7 +123,12 @@ def test_daemon_loads_an_observed_source_once_it_changed(
             timeout=240,
         )
         assert first.status == dg.DagsterRunStatus.SUCCESS, log.read_text()
-        assert warehouse_products(project.warehouse.path) == 54
+        # Read once the daemon's next writer (a sensor's tick, a build) lets go of the file.
+        assert wait_for(
+            "the loaded rows in the warehouse",
+            lambda: warehouse_products(project.warehouse.path) == 54 or None,
+            timeout=30,
+        )
 
         with sqlite3.connect(ops_db) as con:
             con.execute("insert into product_master values (61, 'SKU-00061', 'New', 9.5, 0)")
