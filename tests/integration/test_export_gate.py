@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import dagster as dg
@@ -72,6 +73,15 @@ def failure(result: dg.ExecuteInProcessResult, step: str) -> str:
         messages.append(error.message)
         error = error.cause
     return "\n".join(messages)
+
+
+def run_day(
+    defs: dg.Definitions, key: dg.AssetKey, day: str, instance: dg.DagsterInstance
+) -> dg.ExecuteInProcessResult:
+    """A run of one day's partition of the export `key`."""
+    return defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, asset_selection=[key], partition_key=day, raise_on_error=False
+    )
 
 
 def published(project: ProjectConfig, export: str) -> list[str]:
@@ -853,14 +863,7 @@ def test_a_days_export_is_refused_while_its_mart_was_built_before_the_loads_sinc
         "models_behind_day",
         lambda context, asset, day: export_gate.models_built_before(context, asset, day, ended),
     )
-    job = defs.resolve_implicit_global_asset_job_def()
-
-    def export_day():
-        return job.execute_in_process(
-            instance=instance, asset_selection=[key], partition_key="2024-05-01",
-            raise_on_error=False,
-        )  # fmt: skip
-
+    export_day = partial(run_day, defs, key, "2024-05-01", instance)
     refused = export_day()
     assert not refused.success
     why = failure(refused, "export__sales_by_day")
@@ -900,14 +903,7 @@ def test_a_days_export_of_a_raw_table_is_refused_while_its_due_loads_have_not_ru
         ),
         raising=False,  # before 2026-12-07 there was no such rule, and the day was published
     )
-    job = defs.resolve_implicit_global_asset_job_def()
-
-    def export_day():
-        return job.execute_in_process(
-            instance=instance, asset_selection=[key], partition_key="2024-05-01",
-            raise_on_error=False,
-        )  # fmt: skip
-
+    export_day = partial(run_day, defs, key, "2024-05-01", instance)
     refused = export_day()
     assert not refused.success, "published while the table's due loads had not run"
     why = failure(refused, "export__orders_by_day")
