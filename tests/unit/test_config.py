@@ -138,6 +138,31 @@ def test_literal_password_is_rejected_without_echoing_it(
     assert "hunter2-literal" not in message
 
 
+def test_a_literal_secret_with_no_env_key_of_its_own_points_to_the_keys_that_take_one(
+    config_dir: Path,
+) -> None:
+    """`token:` was refused with "expected ... in 'token_env'", a key that is then refused as
+    unknown (a docs probe, 2026-12-07)."""
+    connection = {"url": "mysql://etl@db.internal/shop", "token": "hunter2-literal"}
+    write_source(config_dir, "shop", source(connection=connection))
+    message = load_error(config_dir)
+    assert "'token' is a literal secret" in message
+    assert "in one of password_env, url_env" in message and "token_env" not in message
+    assert "hunter2-literal" not in message
+
+
+def test_an_s3_endpoint_on_the_export_store_is_refused(config_dir: Path) -> None:
+    """`exports.endpoint_url` was accepted and ignored: the check then went to Google's
+    servers instead of the emulator it named (a docs probe, 2026-12-07)."""
+    platform = yaml.safe_load((config_dir / "platform.yaml").read_text())
+    platform["exports"] = {"url": "gs://lake/tributary", "endpoint_url": "http://127.0.0.1:9023"}
+    (config_dir / "platform.yaml").write_text(yaml.safe_dump(platform))
+    message = load_error(config_dir)
+    assert "platform.yaml: exports" in message, message
+    assert "endpoint_url is a setting of the landing store (S3)" in message
+    assert "STORAGE_EMULATOR_HOST" in message
+
+
 def test_unknown_key_is_named(config_dir: Path) -> None:
     write_source(config_dir, "shop", source(tabels=[]))
     message = load_error(config_dir)

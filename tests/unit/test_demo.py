@@ -33,7 +33,9 @@ def test_the_product_sources_ask_for_the_credentials_instead(demo_project: Proje
     reader = SourcesResource().open(
         demo_project.source("salesforce"), state_dir=demo_project.state_dir
     )
-    with pytest.raises(SourceError, match="environment variable SALESFORCE_USERNAME"):
+    with pytest.raises(
+        SourceError, match="environment variables SALESFORCE_USERNAME, SALESFORCE_PASSWORD"
+    ):
         reader.login()
 
 

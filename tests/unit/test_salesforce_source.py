@@ -193,6 +193,13 @@ def test_missing_credential_variables_are_named_not_valued(api, monkeypatch) -> 
         read(reader, table("Opportunity"))
     assert "environment variable SF_PASSWORD is not set" in str(failed.value)
     assert USERNAME not in str(failed.value)
+    monkeypatch.delenv("SF_TOKEN", raising=False)
+    reader = source(
+        api, username_env="SF_USER", password_env="SF_PASSWORD", security_token_env="SF_TOKEN"
+    )
+    with pytest.raises(SourceError) as failed:
+        read(reader, table("Opportunity"))
+    assert "environment variables SF_PASSWORD, SF_TOKEN are not set" in str(failed.value)
 
 
 def test_an_instance_url_replaces_the_domain_for_every_login() -> None:

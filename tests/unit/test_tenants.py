@@ -627,3 +627,11 @@ def test_a_tenant_scoped_table_without_tenants_is_refused(config_dir: Path) -> N
         "there are no tenants: expected tenants.yaml listing them (tenants:) or naming their "
         "registry (registry:)"
     )
+
+
+def test_a_registry_interval_under_the_daemons_30_seconds_is_refused() -> None:
+    """`interval: 10s` was raised to 30 s without a word (refresh_interval's is refused)."""
+    fields = REGISTRY.model_dump(exclude={"interval"})
+    with pytest.raises(ValueError, match=r"interval\n.*expected 30s or more"):
+        TenantRegistry.model_validate({**fields, "interval": "10s"})
+    assert TenantRegistry.model_validate({**fields, "interval": "30s"}).interval.seconds == 30

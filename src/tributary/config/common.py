@@ -77,15 +77,22 @@ def case_note(first: str, name: str) -> str:
     return f" (as '{first}': names are compared ignoring case, as DuckDB and Redshift match them)"
 
 
-def reject_literal_secrets(data: object, *, instead: str) -> object:
-    """A key such as `password:` holding the secret itself is refused, without echoing it."""
+def reject_literal_secrets(data: object, *, model: type[BaseModel], instead: str) -> object:
+    """A key such as `password:` holding the secret itself is refused, without echoing it,
+    pointing to the `<key>_env` of `model` that takes it, or where it has none (`token:` beside
+    a URL), to the keys that name environment variables."""
+    env_keys = [name for name in model.model_fields if name.endswith("_env")]
     if isinstance(data, dict):
         for key in data:
-            if str(key).lower() in SECRET_KEYS:
-                raise ValueError(
-                    f"'{key}' is a literal secret; expected the name of an environment "
-                    f"variable in '{key}_env'{instead}"
-                )
+            if str(key).lower() not in SECRET_KEYS:
+                continue
+            if (env := f"{str(key).lower()}_env") in env_keys:
+                where = f"in '{env}'{instead}"
+            else:
+                where = f"in one of {', '.join(sorted(env_keys))}"
+            raise ValueError(
+                f"'{key}' is a literal secret; expected the name of an environment variable {where}"
+            )
     return data
 
 
@@ -110,7 +117,7 @@ class ConnectionConfig(StrictModel):
     @model_validator(mode="before")
     @classmethod
     def _no_literal_secrets(cls, data: object) -> object:
-        return reject_literal_secrets(data, instead=" (or the whole URL in 'url_env')")
+        return reject_literal_secrets(data, model=cls, instead=" (or the whole URL in 'url_env')")
 
     @field_validator("url")
     @classmethod

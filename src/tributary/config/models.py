@@ -107,10 +107,6 @@ class StoreConfig(StrictModel):
     (AWS_* variables, an instance role, application default credentials), never from here."""
 
     url: str = Field(description="a folder (relative to the state dir) or an s3:// / gs:// URL")
-    endpoint_url: str | None = Field(
-        None, description="an S3-compatible endpoint instead of AWS (MinIO, a test server)"
-    )
-    region: str | None = Field(None, description="the bucket's AWS region")
     connect_timeout: ConnectTimeout = Field(
         DEFAULT_CONNECT_TIMEOUT,
         description="a bucket (s3://, gs://): seconds one request waits for the server to "
@@ -151,6 +147,10 @@ class LandingRetentionConfig(StrictModel):
 
 
 class LandingStoreConfig(StoreConfig):
+    endpoint_url: str | None = Field(
+        None, description="an S3-compatible endpoint instead of AWS (MinIO, a test server)"
+    )
+    region: str | None = Field(None, description="the bucket's AWS region")
     retention: LandingRetentionConfig = LandingRetentionConfig()
 
 
@@ -159,6 +159,22 @@ class ExportStoreConfig(StoreConfig):
         "exports", description="a folder (relative to the state dir) or gs://bucket/prefix"
     )
     project: str | None = Field(None, description="GCP project of the bucket (gs:// only)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_s3_settings(cls, data: object) -> object:
+        # Accepted and ignored until 2026-12-07: an emulator's endpoint given here went unused,
+        # and the check went to Google's servers.
+        if isinstance(data, dict) and (
+            given := [k for k in ("endpoint_url", "region") if k in data]
+        ):
+            raise ValueError(
+                f"{' and '.join(given)} {'is a setting' if len(given) == 1 else 'are settings'} "
+                "of the landing store (S3); exports go to a "
+                "folder or Google Cloud Storage, whose emulator is named by the "
+                "STORAGE_EMULATOR_HOST environment variable"
+            )
+        return data
 
     @field_validator("url")
     @classmethod
@@ -267,7 +283,7 @@ class SalesforceConfig(StrictModel):
     @model_validator(mode="before")
     @classmethod
     def _no_literal_secrets(cls, data: object) -> object:
-        return reject_literal_secrets(data, instead="")
+        return reject_literal_secrets(data, model=cls, instead="")
 
     @model_validator(mode="after")
     def _one_auth(self) -> SalesforceConfig:
@@ -1083,6 +1099,15 @@ class TenantRegistry(StrictModel):
     interval: Duration = Field(
         timedelta(minutes=5), description="how often tenant_registry_sensor reads the registry"
     )
+
+    @field_validator("interval")
+    @classmethod
+    def _sensor_interval(cls, interval: timedelta) -> timedelta:
+        # Dagster's daemon evaluates a sensor every 30 s at most: a shorter interval was raised
+        # to 30 s without a word, where refresh_interval's is refused.
+        if interval < timedelta(seconds=30):
+            raise ValueError("expected 30s or more (the daemon runs a sensor at most every 30 s)")
+        return interval
 
 
 class TenantsConfig(StrictModel):

@@ -397,8 +397,9 @@ def login_arguments(config: SalesforceConfig, *, owner: str) -> dict[str, str]:
     missing = [config.credential_env[k] for k, v in values.items() if not v]
     if missing:
         raise SourceError(
-            f"{owner}: environment variable {' and '.join(missing)} is not set "
-            f"(named by the salesforce {config.auth_mode} login)"
+            f"{owner}: environment variable{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)} {'are' if len(missing) > 1 else 'is'} not set (named by the "
+            f"salesforce {config.auth_mode} login)"
         )
     instance_url = config.instance_url
     if config.instance_url_env:
