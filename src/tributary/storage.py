@@ -9,6 +9,7 @@ from pathlib import Path
 
 import fsspec
 from fsspec.core import url_to_fs
+from fsspec.implementations.local import LocalFileSystem
 
 from tributary.config.common import DEFAULT_CONNECT_TIMEOUT
 
@@ -76,6 +77,15 @@ def s3_filesystem(
     )
     fs.retries = S3FS_ATTEMPTS  # a class attribute, not an argument
     return fs
+
+
+def make_folder(fs: fsspec.AbstractFileSystem, path: str) -> None:
+    """`path` as a folder, where the filesystem has folders (a local one). An object store has
+    none, and s3fs's and gcsfs's makedirs create the bucket when it is missing: until
+    2026-12-07 a mistyped landing bucket became a new bucket, where the loads then landed,
+    instead of an error naming it."""
+    if isinstance(fs, LocalFileSystem):
+        fs.makedirs(path, exist_ok=True)
 
 
 PROBE_PREFIX = "_preflight"

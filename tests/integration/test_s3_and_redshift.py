@@ -141,6 +141,18 @@ def test_landing_on_s3_round_trips_parts_and_manifests(landing, s3):
     ]
 
 
+def test_a_landing_bucket_that_does_not_exist_fails_the_load_and_is_not_created(s3):
+    """s3fs's makedirs creates a missing bucket: a mistyped bucket name became a new bucket,
+    where the loads landed, and nothing said so (a probe, 2026-12-07)."""
+    endpoint, _ = s3
+    fs = s3_filesystem(endpoint_url=endpoint)
+    landing = LandingStore("s3://tributary-mistyped/landing", fs=fs)
+    with pytest.raises(FileNotFoundError, match="tributary-mistyped"):
+        land(landing, [customer(1, "Ada", "1.00", 1)], load_id="20240501T120000Z-0000aaaa",
+             mode="full")  # fmt: skip
+    assert not fs.exists("tributary-mistyped")
+
+
 def test_redshift_full_loads_copy_then_swap_by_rename(redshift, landing, postgres):
     warehouse, connection = redshift
     target = LoadTarget(source="crm", table="customers", mode="full", primary_key=("id",))

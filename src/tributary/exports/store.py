@@ -40,7 +40,7 @@ from tributary.exports.formats import (
     normalize,
 )
 from tributary.exports.gcs import gcs_filesystem, is_gcs_filesystem, is_gcs_url, upload_whole
-from tributary.storage import DEFAULT_TIMEOUTS, Timeouts, open_filesystem
+from tributary.storage import DEFAULT_TIMEOUTS, Timeouts, make_folder, open_filesystem
 from tributary.warehouse.unload import UnloadedFile
 
 SUCCESS = "_SUCCESS"
@@ -400,13 +400,13 @@ class ExportStore:
         if self.fs.exists(attempts):
             self.fs.rm(attempts, recursive=True)
         staging = f"{attempts}/{uuid.uuid4().hex}"
-        self.fs.makedirs(staging, exist_ok=True)
+        make_folder(self.fs, staging)
         return staging
 
     def _publish_partition(self, staging: str, manifest: ExportManifest) -> Publication:
         target = self.partition_dir(manifest.export, manifest.partition)
         self._remove_partition(target)
-        self.fs.makedirs(target, exist_ok=True)
+        make_folder(self.fs, target)
         names = [f.path for f in manifest.files]
         self.fs.copy([f"{staging}/{n}" for n in names], [f"{target}/{n}" for n in names])
         self.fs.pipe_file(f"{target}/{MANIFEST}", manifest.model_dump_json(indent=2).encode())

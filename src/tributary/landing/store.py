@@ -29,7 +29,7 @@ from tributary.arrow import infinities
 from tributary.errors import InboxDropError, InfiniteCursorError
 from tributary.landing.manifest import CursorRange, LandedFile, Manifest, encode_cursor
 from tributary.landing.retention import Cleanup, LoadReferences, Retention, folders_to_remove
-from tributary.storage import open_filesystem
+from tributary.storage import make_folder, open_filesystem
 
 MANIFEST = "manifest.json"
 COPY_MANIFEST = "copy.manifest"
@@ -96,7 +96,7 @@ class LandingStore:
         landing goes on (`part_batches`); `on_batch`, each batch once written to its part.
         `cursor_until`: the value the watermark goes no further than (CursorRange.until)."""
         folder = self.load_dir(source, table, load_id)
-        self.fs.makedirs(folder, exist_ok=True)
+        make_folder(self.fs, folder)
         parts = _Parts(self.fs, folder, part_rows, on_part, on_batch)
         columns: list[tuple[str, str]] = []
         low = high = None
@@ -113,6 +113,11 @@ class LandingStore:
                         low = bounds["min"] if low is None else min(low, bounds["min"])
                         high = bounds["max"] if high is None else max(high, bounds["max"])
             files = parts.close()
+        except FileNotFoundError as error:  # a bucket that does not exist says only that
+            parts.discard()
+            raise FileNotFoundError(
+                f"cannot write to the landing store at {self.uri(folder)}: {error}"
+            ) from error
         except BaseException:
             parts.discard()
             raise
