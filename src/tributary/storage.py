@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import fsspec
@@ -59,14 +60,19 @@ def s3_filesystem(
     S3_ATTEMPTS x S3FS_ATTEMPTS waits of `timeouts.read`: botocore's and s3fs's defaults (5 x 5
     of 60 s) held a load for 25 minutes. A read timeout is the longest silence between two
     bytes, not a request's whole time: S3 keeps a slow CompleteMultipartUpload's connection
-    alive with whitespace."""
+    alive with whitespace.
+
+    Uploads go without `Expect: 100-continue` (botocore adds it to every upload of a file-like
+    body): aiohttp waits for the server's "100 Continue" with no timeout at all, so an upload
+    to a server that never answered waited for ever (a load's parts, `tributary check`'s probe
+    still waiting after 10 minutes) where a read failed in 6 waits."""
     import s3fs
 
     fs = s3fs.S3FileSystem(
+        session=_aws_session(profile),
         key=key,
         secret=secret,
         token=token,
-        profile=profile,
         endpoint_url=endpoint_url,
         client_kwargs={"region_name": region} if region else {},
         config_kwargs={
@@ -77,6 +83,18 @@ def s3_filesystem(
     )
     fs.retries = S3FS_ATTEMPTS  # a class attribute, not an argument
     return fs
+
+
+@cache
+def _aws_session(profile: str | None):
+    """One session per profile (s3fs makes its own from `profile` only when given none), so
+    that fsspec's cache of filesystems still finds an instance made with the same settings."""
+    from aiobotocore.session import AioSession
+    from botocore.handlers import add_expect_header
+
+    session = AioSession(profile=profile)
+    session.unregister("before-call.s3", add_expect_header)
+    return session
 
 
 def make_folder(fs: fsspec.AbstractFileSystem, path: str) -> None:

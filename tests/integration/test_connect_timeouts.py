@@ -211,6 +211,9 @@ try:
     if store == "landing":
         landing = LandingStoreResource(url="s3://landing/t", endpoint_url=endpoint, **quick)
         landing.open().fs.ls("landing/t")
+    elif store == "landing write":  # a load's parts, `tributary check`'s probe
+        landing = LandingStoreResource(url="s3://landing/t", endpoint_url=endpoint, **quick)
+        landing.open().fs.pipe_file("landing/t/part-00000.parquet", b"PAR1")
     else:  # the emulator's variable points gcsfs at the endpoint
         exports = ExportStoreResource(url="gs://exports/t", **quick).open()
         export_cases(cases_warehouse(warehouse), exports, date(2024, 5, 1))
@@ -223,6 +226,9 @@ except Exception as error:
     ("store", "expected"),
     [
         ("landing", 'ReadTimeoutError Read timeout on endpoint URL: "{endpoint}/landing'),
+        # An upload waited for the server's "100 Continue" without any timeout: `tributary
+        # check` was still waiting after 10 minutes (a probe, 2026-12-07).
+        ("landing write", 'ReadTimeoutError Read timeout on endpoint URL: "{endpoint}/landing'),
         ("exports", "ExportError the export store gs://exports/t did not answer"),
     ],
 )
