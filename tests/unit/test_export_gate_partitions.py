@@ -424,7 +424,7 @@ def test_a_partition_not_loaded_since_the_day_ended_is_named() -> None:
         [behind] = found[-1]
         assert behind.partitions == ("globex",)
         assert behind.describe().startswith(
-            "partitions globex of raw table raw/app/users were not loaded since day 2026-11-30 "
+            "partition globex of raw table raw/app/users was not loaded since day 2026-11-30 "
             "ended, though app_schedule fell due at "
         )
         job.execute_in_process(instance=instance, asset_selection=[RAW], partition_key="globex")

@@ -346,9 +346,10 @@ class LoadsBehindDay:
         if self.partitions:
             shown = ", ".join(self.partitions[:5])
             more = f" and {len(self.partitions) - 5} more" if len(self.partitions) > 5 else ""
+            many = len(self.partitions) > 1
             what = (
-                f"partitions {shown}{more} of raw table {self.asset} were not loaded since day "
-                f"{self.day} ended"
+                f"partition{'s' if many else ''} {shown}{more} of raw table {self.asset} "
+                f"{'were' if many else 'was'} not loaded since day {self.day} ended"
             )
         elif self.loaded_at:
             what = (
