@@ -131,7 +131,9 @@ def test_the_installed_wheel_runs_the_demo_from_a_folder_outside_the_checkout(
         cwd=deployment, env=env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert check.returncode == 1, check.stdout + check.stderr
-    assert "environment variable SALESFORCE_USERNAME" in check.stdout, check.stdout
+    assert "environment variables SALESFORCE_USERNAME, SALESFORCE_PASSWORD" in check.stdout, (
+        check.stdout
+    )
 
     # The demo, installed the dev way beside the wheel's tributary.
     demo = tmp_path / "demo"
